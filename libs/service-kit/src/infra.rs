@@ -1,0 +1,122 @@
+//! Connections to the backends a service uses, opened and checked once at start.
+
+use std::time::Duration;
+
+use redis::aio::ConnectionManager;
+use sqlx::{migrate::Migrator, PgPool};
+
+use crate::{config::ServiceConfig, db};
+
+/// The oldest NATS server whose JetStream features we rely on (consumer metadata,
+/// multiple filter subjects, advisories as designed).
+pub const MIN_NATS_VERSION: (u32, u32) = (2, 11);
+
+#[derive(Debug, thiserror::Error)]
+pub enum InfraError {
+    #[error(transparent)]
+    Db(#[from] db::DbError),
+    #[error("NATS_URL: cannot connect to {url}: {reason}")]
+    NatsConnect { url: String, reason: String },
+    #[error(
+        "NATS_URL: {url} runs nats-server {version}; paymsa needs >= {}.{} with JetStream \
+         (run `just up`, which starts a suitable one)",
+        MIN_NATS_VERSION.0,
+        MIN_NATS_VERSION.1
+    )]
+    NatsTooOld { url: String, version: String },
+    #[error("REDIS_URL: cannot connect to {url}: {reason}")]
+    Redis { url: String, reason: String },
+    #[error("service {0} has a database but no migrations were given")]
+    NoMigrations(&'static str),
+}
+
+/// Backends of one service; `None` for those it does not use.
+#[derive(Clone, Default)]
+pub struct Infra {
+    pub db: Option<PgPool>,
+    pub nats: Option<async_nats::Client>,
+    pub redis: Option<ConnectionManager>,
+}
+
+impl Infra {
+    pub async fn connect(
+        config: &ServiceConfig,
+        migrator: Option<&'static Migrator>,
+    ) -> Result<Self, InfraError> {
+        let db = match (&config.database_url, migrator) {
+            (None, _) => None,
+            (Some(_), None) => return Err(InfraError::NoMigrations(config.service)),
+            (Some(url), Some(migrator)) => {
+                Some(db::connect_and_migrate(url, config.db_max_connections, migrator).await?)
+            }
+        };
+        let nats = match &config.nats_url {
+            None => None,
+            Some(url) => Some(connect_nats(url, config.service).await?),
+        };
+        let redis = match &config.redis_url {
+            None => None,
+            Some(url) => Some(connect_redis(url).await?),
+        };
+        Ok(Self { db, nats, redis })
+    }
+}
+
+fn parse_version(version: &str) -> Option<(u32, u32)> {
+    let mut parts = version.trim_start_matches('v').split('.');
+    let major = parts.next()?.parse().ok()?;
+    let minor = parts.next()?.parse().ok()?;
+    Some((major, minor))
+}
+
+/// Connects and refuses servers too old for the design (Debian ships 2.9).
+pub async fn connect_nats(url: &str, name: &str) -> Result<async_nats::Client, InfraError> {
+    let client = async_nats::ConnectOptions::new()
+        .name(name)
+        .connection_timeout(Duration::from_secs(5))
+        // Reconnect quickly after a broker restart; the outbox covers the gap meanwhile.
+        .reconnect_delay_callback(|attempts| {
+            Duration::from_millis((attempts as u64 * 100).min(2_000))
+        })
+        .connect(url)
+        .await
+        .map_err(|e| InfraError::NatsConnect {
+            url: url.to_string(),
+            reason: e.to_string(),
+        })?;
+    let version = client.server_info().version;
+    match parse_version(&version) {
+        Some(v) if v >= MIN_NATS_VERSION => Ok(client),
+        _ => Err(InfraError::NatsTooOld {
+            url: url.to_string(),
+            version,
+        }),
+    }
+}
+
+pub async fn connect_redis(url: &str) -> Result<ConnectionManager, InfraError> {
+    let err = |e: redis::RedisError| InfraError::Redis {
+        url: url.to_string(),
+        reason: e.to_string(),
+    };
+    let client = redis::Client::open(url).map_err(err)?;
+    let connect = ConnectionManager::new(client);
+    match tokio::time::timeout(Duration::from_secs(5), connect).await {
+        Ok(conn) => conn.map_err(err),
+        Err(_) => Err(InfraError::Redis {
+            url: url.to_string(),
+            reason: "timed out after 5 s".into(),
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn versions_compare_numerically() {
+        assert_eq!(super::parse_version("2.15.1"), Some((2, 15)));
+        assert_eq!(super::parse_version("v2.9.25"), Some((2, 9)));
+        assert!(super::parse_version("2.9.25").unwrap_or((0, 0)) < super::MIN_NATS_VERSION);
+        assert_eq!(super::parse_version("garbage"), None);
+    }
+}

@@ -1,0 +1,77 @@
+//! service-kit: what every paymsa service shares, written once.
+//!
+//! A service is a library exposing a [`ServiceSpec`] and `build(config) -> App`; its `main.rs`
+//! is one call to [`run_main`]. The kit reads and validates configuration ([`config`]), sets up
+//! tracing ([`telemetry`]), opens and migrates the service's own database and connects NATS and
+//! Redis ([`infra`]), serves the OpenAPI API with Swagger UI, health and metrics ([`server`]),
+//! and maps every error to `application/problem+json` ([`error`]).
+
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod health;
+pub mod infra;
+pub mod metrics;
+mod middleware;
+pub mod server;
+pub mod telemetry;
+
+use std::{future::Future, process::ExitCode};
+
+pub use config::{ConfigError, ServiceConfig, ServiceSpec};
+pub use error::{ApiError, FieldError, Problem};
+pub use infra::Infra;
+pub use metrics::Metrics;
+pub use server::{App, ServiceParts, Shutdown};
+
+/// Why a service could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("invalid configuration: {0}")]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Infra(#[from] infra::InfraError),
+    #[error("cannot bind HTTP listener: {0}")]
+    Bind(#[from] std::io::Error),
+    #[error("{0}")]
+    Other(String),
+}
+
+/// The whole of a service's `main`: configuration errors and startup failures end the process
+/// with one line on stderr and a non-zero exit code, never a panic backtrace.
+pub fn run_main<F, Fut>(spec: &'static ServiceSpec, build: F) -> ExitCode
+where
+    F: FnOnce(ServiceConfig) -> Fut,
+    Fut: Future<Output = Result<App, StartupError>>,
+{
+    let config = match ServiceConfig::from_env(spec) {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("paymsa {}: invalid configuration: {e}", spec.name);
+            return ExitCode::from(2);
+        }
+    };
+    telemetry::init_tracing(config.log_format);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("paymsa {}: cannot start the async runtime: {e}", spec.name);
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async move {
+        let app = build(config).await?;
+        app.run_until_stopped().await?;
+        Ok::<(), StartupError>(())
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("paymsa {}: {e}", spec.name);
+            ExitCode::FAILURE
+        }
+    }
+}

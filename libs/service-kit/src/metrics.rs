@@ -1,0 +1,86 @@
+//! Prometheus metrics: one registry per running service (not a process-global one), so several
+//! services hosted in one test process keep separate figures.
+
+use prometheus::{
+    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry, TextEncoder,
+};
+
+#[derive(Clone)]
+pub struct Metrics {
+    registry: Registry,
+    http_requests: IntCounterVec,
+    http_duration: HistogramVec,
+}
+
+impl Metrics {
+    pub fn new(service: &str) -> Self {
+        let labels = [("service".to_string(), service.to_string())]
+            .into_iter()
+            .collect();
+        let registry = Registry::new_custom(Some("paymsa".into()), Some(labels))
+            .unwrap_or_else(|_| Registry::new());
+        let http_requests = IntCounterVec::new(
+            Opts::new(
+                "http_requests_total",
+                "HTTP requests by operation and status",
+            ),
+            &["operation", "method", "status"],
+        )
+        .expect("static metric definition");
+        let http_duration = HistogramVec::new(
+            HistogramOpts::new("http_request_duration_seconds", "HTTP request latency").buckets(
+                vec![
+                    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+                ],
+            ),
+            &["operation"],
+        )
+        .expect("static metric definition");
+        let metrics = Self {
+            registry,
+            http_requests,
+            http_duration,
+        };
+        metrics.register(metrics.http_requests.clone());
+        metrics.register(metrics.http_duration.clone());
+        metrics
+    }
+
+    /// Registers a collector; a name registered twice is logged, not fatal.
+    pub fn register<C: prometheus::core::Collector + 'static>(&self, collector: C) {
+        if let Err(e) = self.registry.register(Box::new(collector)) {
+            tracing::warn!(error = %e, "metric registration failed");
+        }
+    }
+
+    pub fn gauge(&self, name: &str, help: &str) -> IntGauge {
+        let gauge = IntGauge::new(name, help).expect("valid metric name");
+        self.register(gauge.clone());
+        gauge
+    }
+
+    pub fn counter_vec(&self, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
+        let counter = IntCounterVec::new(Opts::new(name, help), labels).expect("valid metric name");
+        self.register(counter.clone());
+        counter
+    }
+
+    pub(crate) fn observe_request(&self, operation: &str, method: &str, status: u16, secs: f64) {
+        self.http_requests
+            .with_label_values(&[operation, method, &status.to_string()])
+            .inc();
+        self.http_duration
+            .with_label_values(&[operation])
+            .observe(secs);
+    }
+
+    /// The text exposition format served at `/metrics`.
+    pub fn render(&self) -> String {
+        let mut buf = Vec::new();
+        let encoder = TextEncoder::new();
+        if let Err(e) = encoder.encode(&self.registry.gather(), &mut buf) {
+            tracing::warn!(error = %e, "metric encoding failed");
+        }
+        String::from_utf8(buf).unwrap_or_default()
+    }
+}

@@ -1,0 +1,139 @@
+//! One middleware stack for every service: body limit, panic guard, request metrics, and a
+//! guarantee that every error leaves as `application/problem+json` — including errors that poem
+//! itself raises (unknown route, wrong method, unparsable JSON) before any handler runs.
+
+use std::time::Instant;
+
+use futures::StreamExt;
+use poem::{
+    http::{header, Method, StatusCode},
+    middleware::CatchPanic,
+    Body, Endpoint, EndpointExt, IntoResponse, Request, Response,
+};
+use poem_openapi::OperationId;
+
+use crate::{error::Problem, error::PROBLEM_JSON, metrics::Metrics};
+
+pub(crate) fn wrap(
+    inner: impl Endpoint + 'static,
+    metrics: Metrics,
+    max_body_bytes: usize,
+) -> impl Endpoint<Output = Response> {
+    inner
+        // A panicking handler answers 500, rewritten to problem+json below.
+        .with(CatchPanic::new())
+        .around(move |ep, req| {
+            let metrics = metrics.clone();
+            async move {
+                let started = Instant::now();
+                let method = req.method().clone();
+                let resp = match limit_body(req, max_body_bytes).await {
+                    Ok(req) => match ep.call(req).await {
+                        Ok(resp) => resp.into_response(),
+                        Err(err) => err.into_response(),
+                    },
+                    Err(resp) => resp,
+                };
+                let operation = resp.data::<OperationId>().map(|op| op.0).unwrap_or("other");
+                metrics.observe_request(
+                    operation,
+                    method.as_str(),
+                    resp.status().as_u16(),
+                    started.elapsed().as_secs_f64(),
+                );
+                Ok(as_problem(resp).await)
+            }
+        })
+}
+
+fn problem_response(problem: Problem) -> Response {
+    let status = StatusCode::from_u16(problem.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let body = serde_json::to_vec(&problem).unwrap_or_default();
+    Response::builder()
+        .status(status)
+        .content_type(PROBLEM_JSON)
+        .body(body)
+}
+
+fn too_large(max: usize) -> Response {
+    problem_response(Problem::new(
+        413,
+        "PAYLOAD_TOO_LARGE",
+        format!("request body exceeds {max} bytes"),
+    ))
+}
+
+/// Rejects bodies over the limit, whether announced by Content-Length or streamed chunked.
+async fn limit_body(mut req: Request, max: usize) -> Result<Request, Response> {
+    if matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
+        return Ok(req);
+    }
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    match declared {
+        Some(len) if len > max => Err(too_large(max)),
+        Some(_) => Ok(req),
+        None => {
+            let mut stream = req.take_body().into_bytes_stream();
+            let mut buf = Vec::new();
+            while let Some(chunk) = stream.next().await {
+                let chunk = chunk.map_err(|_| {
+                    problem_response(Problem::new(400, "INVALID_BODY", "unreadable request body"))
+                })?;
+                if buf.len() + chunk.len() > max {
+                    return Err(too_large(max));
+                }
+                buf.extend_from_slice(&chunk);
+            }
+            req.set_body(Body::from(buf));
+            Ok(req)
+        }
+    }
+}
+
+fn code_for(status: StatusCode) -> &'static str {
+    match status {
+        StatusCode::BAD_REQUEST => "INVALID_REQUEST",
+        StatusCode::UNAUTHORIZED => "UNAUTHORIZED",
+        StatusCode::NOT_FOUND => "NOT_FOUND",
+        StatusCode::METHOD_NOT_ALLOWED => "METHOD_NOT_ALLOWED",
+        StatusCode::NOT_ACCEPTABLE => "NOT_ACCEPTABLE",
+        StatusCode::PAYLOAD_TOO_LARGE => "PAYLOAD_TOO_LARGE",
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "UNSUPPORTED_MEDIA_TYPE",
+        StatusCode::UNPROCESSABLE_ENTITY => "UNPROCESSABLE",
+        s if s.is_client_error() => "CLIENT_ERROR",
+        _ => "INTERNAL_ERROR",
+    }
+}
+
+/// Rewrites a non-problem error response into problem+json, keeping its status. Client errors
+/// keep poem's message as detail; server errors say nothing about internals.
+async fn as_problem(resp: Response) -> Response {
+    let status = resp.status();
+    let is_problem = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.starts_with(PROBLEM_JSON));
+    // 503 from readiness carries its own JSON report.
+    if !(status.is_client_error() || status.is_server_error())
+        || is_problem
+        || status == StatusCode::SERVICE_UNAVAILABLE
+    {
+        return resp;
+    }
+    let detail = if status.is_client_error() {
+        let text = resp.into_body().into_string().await.unwrap_or_default();
+        if text.is_empty() {
+            status.canonical_reason().unwrap_or("error").to_string()
+        } else {
+            text
+        }
+    } else {
+        "an unexpected error occurred; it has been logged".to_string()
+    };
+    problem_response(Problem::new(status.as_u16(), code_for(status), detail))
+}

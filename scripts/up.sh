@@ -1,0 +1,122 @@
+#!/usr/bin/env bash
+# `just up`: the whole system on this machine.
+#   Postgres + Redis (reused or started), a NATS >= 2.11 with JetStream (reused or started),
+#   `cargo build --bins`, the 9 binaries in the background (logs .run/logs, pids .run/pids),
+#   wait for /health/ready, `just seed`, print the URLs.
+# Re-running it while the stack runs starts nothing twice; a service whose binary was rebuilt
+# since it started is restarted.
+#
+# Environment: READY_TIMEOUT (s, default 60), RUST_LOG (default info), LOG_FORMAT (default
+# pretty), ADMIN_TOKEN (default "paymsa-local-admin"), NATS_URL (an existing server to reuse).
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cd "$PAYMSA_ROOT"
+SCRIPTS="$PAYMSA_ROOT/scripts"
+READY_TIMEOUT="${READY_TIMEOUT:-60}"
+TARGET_DIR="${CARGO_TARGET_DIR:-$PAYMSA_ROOT/target}"
+ADMIN_TOKEN="${ADMIN_TOKEN:-paymsa-local-admin}"
+
+"$SCRIPTS/infra.sh" ensure
+nats_url="$("$SCRIPTS/nats.sh" ensure)"
+
+info "building: cargo build --bins"
+cargo_env
+cargo build --bins
+
+# Variables only some services read (docs/configuration.md lists them per service).
+service_extra_env() {
+  case "$1" in
+  *) ;;
+  esac
+}
+
+# start_service NAME -> prints nothing; starts NAME unless it already runs the current binary.
+start_service() {
+  local svc=$1 port=${SERVICE_PORT[$1]} db=${SERVICE_DB[$1]} bin="$TARGET_DIR/debug/$1" pid log
+  log="$LOG_DIR/$svc.log"
+  [[ -x "$bin" ]] || die "cargo build produced no $bin (services/$svc must build a binary named $svc)"
+  if pid="$(pid_of "$svc" "$bin")"; then
+    if [[ "$bin" -nt "$PID_DIR/$svc.pid" ]]; then
+      info "$svc: binary rebuilt since it started; restarting"
+      stop_pids 10 "$svc=$pid"
+    else
+      ok "$svc already running (pid $pid)"
+      return 0
+    fi
+  elif [[ -f "$PID_DIR/$svc.pid" ]]; then
+    warn "$svc had exited (last lines of ${log#"$PAYMSA_ROOT"/} follow); starting it again"
+    tail -n 5 "$log" 2>/dev/null | sed 's/^/    /' >&2 || true
+  fi
+  rm -f "$PID_DIR/$svc.pid"
+  if port_in_use "$port"; then
+    die "$svc: port $port is taken by another process (see: ss -ltnp 'sport = :$port')"
+  fi
+  mkdir -p "$LOG_DIR"
+  [[ -f "$log" ]] && mv -f "$log" "$log.prev"
+  local env=(
+    HOST=127.0.0.1 PORT="$port" NATS_URL="$nats_url" REDIS_URL="$REDIS_URL_LOCAL"
+    SNOWFLAKE_NODE_ID="${SERVICE_NODE_ID[$svc]}" ADMIN_TOKEN="$ADMIN_TOKEN"
+    RUST_LOG="${RUST_LOG:-info}" LOG_FORMAT="${LOG_FORMAT:-pretty}"
+  )
+  [[ "$db" != - ]] && env+=(DATABASE_URL="$PG_BASE_URL/$db")
+  local extra
+  extra="$(service_extra_env "$svc")"
+  [[ -n "$extra" ]] && read -r -a extra_arr <<<"$extra" && env+=("${extra_arr[@]}")
+  start_bg "$svc" "$log" env "${env[@]}" "$bin"
+  info "$svc started (pid $(<"$PID_DIR/$svc.pid"), port $port)"
+}
+
+for svc in "${SERVICES[@]}"; do
+  start_service "$svc"
+done
+
+# Wait for every service's /health/ready (they start in parallel).
+info "waiting for /health/ready (up to ${READY_TIMEOUT}s)"
+declare -A pending=()
+for svc in "${SERVICES[@]}"; do pending[$svc]=1; done
+deadline=$((SECONDS + READY_TIMEOUT))
+failed=""
+while ((${#pending[@]} > 0)); do
+  for svc in "${!pending[@]}"; do
+    code="$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "http://127.0.0.1:${SERVICE_PORT[$svc]}/health/ready" || true)"
+    if [[ "$code" == 200 ]]; then
+      ok "$svc ready"
+      unset "pending[$svc]"
+    elif ! pid_of "$svc" "$TARGET_DIR/debug/$svc" >/dev/null; then
+      failed="$svc exited during start"
+      break 2
+    fi
+  done
+  ((${#pending[@]} == 0)) && break
+  if ((SECONDS >= deadline)); then
+    failed="$(printf '%s ' "${!pending[@]}")not ready after ${READY_TIMEOUT}s"
+    break
+  fi
+  sleep 0.5
+done
+if [[ -n "$failed" ]]; then
+  for svc in "${!pending[@]}"; do
+    printf '\n%s--- last 30 lines of .run/logs/%s.log ---%s\n' "$_c_bold" "$svc" "$_c_off" >&2
+    tail -n 30 "$LOG_DIR/$svc.log" >&2 || true
+    code="$(curl -s --max-time 2 "http://127.0.0.1:${SERVICE_PORT[$svc]}/health/ready" || true)"
+    [[ -n "$code" ]] && printf '%s/health/ready answered: %s\n' "$svc" "$code" >&2
+  done
+  echo >&2
+  die "$failed. The other services keep running: fix and re-run \`just up\`, or \`just down\`."
+fi
+
+"$SCRIPTS/seed.sh"
+
+monitor="$(cat "$RUN_DIR/nats.monitor" 2>/dev/null || echo "-")"
+{
+  echo
+  printf '%s%-24s %-24s %s%s\n' "$_c_bold" "service" "URL" "API docs" "$_c_off"
+  for svc in "${SERVICES[@]}"; do
+    printf '%-24s %-24s %s\n' "$svc" "http://127.0.0.1:${SERVICE_PORT[$svc]}" "http://127.0.0.1:${SERVICE_PORT[$svc]}/docs"
+  done
+  echo
+  printf '%-24s %s\n' "NATS" "$nats_url" "NATS monitoring" "$monitor" \
+    "Postgres" "$PG_BASE_URL" "Redis" "$REDIS_URL_LOCAL" "admin token" "$ADMIN_TOKEN"
+  echo
+  echo "logs: just logs <service>   status: just status   stop: just down"
+}

@@ -1,0 +1,1 @@
+//! End-to-end tests of the whole paymsa system live in `tests/tests/`.
