@@ -32,6 +32,8 @@ pub struct ServiceConfig {
     pub database_url: Option<Url>,
     pub db_max_connections: u32,
     pub nats_url: Option<String>,
+    /// Prefix of stream names and subjects; empty in production, unique per test.
+    pub nats_namespace: String,
     pub redis_url: Option<String>,
     pub node_id: u16,
     pub admin_token: Option<String>,
@@ -108,6 +110,10 @@ fn parse_url(name: &str, raw: &str, schemes: &[&str]) -> Result<Url, ConfigError
 }
 
 impl ServiceConfig {
+    pub fn topology(&self) -> events::Topology {
+        events::Topology::new(self.nats_namespace.clone())
+    }
+
     /// Reads the process environment.
     pub fn from_env(spec: &ServiceSpec) -> Result<Self, ConfigError> {
         Self::from_source(spec, &ProcessEnv)
@@ -149,6 +155,16 @@ impl ServiceConfig {
                 Some(raw)
             }
         };
+        let nats_namespace = env.var("NATS_NAMESPACE").unwrap_or_default();
+        if !nats_namespace
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        {
+            return Err(ConfigError::new(
+                "NATS_NAMESPACE",
+                format!("only letters, digits, '_' and '-' (got {nats_namespace:?})"),
+            ));
+        }
         let node_id: u16 = parse(env, "SNOWFLAKE_NODE_ID", spec.default_node_id)?;
         if node_id > 1023 {
             return Err(ConfigError::new(
@@ -181,6 +197,7 @@ impl ServiceConfig {
             database_url,
             db_max_connections,
             nats_url,
+            nats_namespace,
             redis_url,
             node_id,
             admin_token: env.var("ADMIN_TOKEN"),
@@ -240,6 +257,7 @@ mod tests {
             ("PORT", "eighty"),
             ("SNOWFLAKE_NODE_ID", "4096"),
             ("LOG_FORMAT", "xml"),
+            ("NATS_NAMESPACE", "a.b"),
             ("MAX_BODY_BYTES", "-1"),
         ] {
             let err = ServiceConfig::from_source(&SPEC, &env(&[(name, value)]))

@@ -1,6 +1,8 @@
 //! Connections to the backends a service uses, opened and checked once at start.
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
+
+use snowflake::Snowflake;
 
 use redis::aio::ConnectionManager;
 use sqlx::{migrate::Migrator, PgPool};
@@ -26,13 +28,17 @@ pub enum InfraError {
     NatsTooOld { url: String, version: String },
     #[error("REDIS_URL: cannot connect to {url}: {reason}")]
     Redis { url: String, reason: String },
+    #[error("SNOWFLAKE_NODE_ID: {0}")]
+    Ids(#[from] snowflake::SnowflakeError),
     #[error("service {0} has a database but no migrations were given")]
     NoMigrations(&'static str),
 }
 
 /// Backends of one service; `None` for those it does not use.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct Infra {
+    /// The service's id generator; one per process, node id from `SNOWFLAKE_NODE_ID`.
+    pub ids: Arc<Snowflake>,
     pub db: Option<PgPool>,
     pub nats: Option<async_nats::Client>,
     pub redis: Option<ConnectionManager>,
@@ -43,6 +49,7 @@ impl Infra {
         config: &ServiceConfig,
         migrator: Option<&'static Migrator>,
     ) -> Result<Self, InfraError> {
+        let ids = Arc::new(Snowflake::new(config.node_id)?);
         let db = match (&config.database_url, migrator) {
             (None, _) => None,
             (Some(_), None) => return Err(InfraError::NoMigrations(config.service)),
@@ -58,7 +65,12 @@ impl Infra {
             None => None,
             Some(url) => Some(connect_redis(url).await?),
         };
-        Ok(Self { db, nats, redis })
+        Ok(Self {
+            ids,
+            db,
+            nats,
+            redis,
+        })
     }
 }
 

@@ -15,6 +15,8 @@ pub mod metrics;
 mod middleware;
 pub mod server;
 pub mod telemetry;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 use std::{future::Future, process::ExitCode};
 

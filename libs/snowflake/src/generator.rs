@@ -93,11 +93,12 @@ impl<C: Clock> Snowflake<C> {
             let last_ms = current >> SEQUENCE_BITS;
             let next = if now_ms > last_ms {
                 now_ms << SEQUENCE_BITS
-            } else if now_ms == last_ms {
+            } else if now_ms == last_ms && current & SEQUENCE_MASK < SEQUENCE_MASK {
                 current + 1
             } else {
-                // Either this millisecond's sequence is used up or the clock is behind the
-                // last id; both are resolved only by the clock moving past `last_ms`.
+                // Either this millisecond's sequence is used up or the clock is behind the last
+                // id. Issuing anyway would mean borrowing future timestamps; waiting keeps every
+                // id's timestamp equal to a real clock reading.
                 let behind_ms = last_ms - now_ms;
                 if behind_ms > self.backwards_tolerance_ms {
                     return Err(SnowflakeError::ClockMovedBackwards { by_ms: behind_ms });

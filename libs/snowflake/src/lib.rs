@@ -14,7 +14,8 @@
 //!
 //! Uniqueness rests on two things the caller provides: a node id that no other running
 //! generator has, and a clock that does not jump back by more than the tolerance. A small step
-//! back is waited out; a large one is an error, never a duplicate.
+//! back is waited out; a large one is an error, never a duplicate. That guard lives in memory:
+//! a process restarted while its clock is behind the previous run's last id is not protected.
 //!
 //! ```
 //! let ids = snowflake::Snowflake::new(7)?;

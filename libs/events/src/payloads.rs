@@ -1,0 +1,178 @@
+//! Payloads of every event in DESIGN §4. They carry what consumers need, so no consumer has
+//! to call the producer back. Ids are strings on the wire, money is a decimal string.
+
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+use crate::{envelope::Event, ids};
+
+macro_rules! event {
+    ($ty:ident, $name:literal, $version:literal) => {
+        impl Event for $ty {
+            const TYPE: &'static str = $name;
+            const VERSION: u32 = $version;
+        }
+    };
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PaidOrderLine {
+    #[serde(with = "ids::string")]
+    pub payment_order_no: i64,
+    #[serde(with = "ids::string")]
+    pub product_no: i64,
+    #[serde(with = "ids::string")]
+    pub seller_no: i64,
+    pub product_name: String,
+    pub amount: Decimal,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PaymentConfirmed {
+    #[serde(with = "ids::string")]
+    pub payment_event_no: i64,
+    #[serde(with = "ids::string")]
+    pub member_no: i64,
+    pub order_id: String,
+    pub order_name: String,
+    pub payment_key: String,
+    pub method: String,
+    pub approved_at: DateTime<Utc>,
+    pub total_amount: Decimal,
+    /// When the order was placed; the read model sorts by it.
+    pub ordered_at: DateTime<Utc>,
+    pub lines: Vec<PaidOrderLine>,
+}
+event!(PaymentConfirmed, "order.payment.confirmed", 1);
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PaymentFailed {
+    #[serde(with = "ids::string")]
+    pub payment_event_no: i64,
+    #[serde(with = "ids::string")]
+    pub member_no: i64,
+    pub order_id: String,
+    pub order_name: String,
+    pub total_amount: Decimal,
+    pub ordered_at: DateTime<Utc>,
+    /// PSP or internal reason code, e.g. `REJECT_CARD_PAYMENT`.
+    pub reason_code: String,
+}
+event!(PaymentFailed, "order.payment.failed", 1);
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SellerCredit {
+    #[serde(with = "ids::string")]
+    pub seller_no: i64,
+    pub amount: Decimal,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct WalletSettled {
+    pub order_id: String,
+    #[serde(with = "ids::string")]
+    pub payment_event_no: i64,
+    pub credits: Vec<SellerCredit>,
+}
+event!(WalletSettled, "wallet.settled", 1);
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct WalletCreated {
+    #[serde(with = "ids::string")]
+    pub seller_no: i64,
+    #[serde(with = "ids::string")]
+    pub wallet_no: i64,
+}
+event!(WalletCreated, "wallet.created", 1);
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SellerRegistered {
+    #[serde(with = "ids::string")]
+    pub seller_no: i64,
+    pub seller_id: String,
+}
+event!(SellerRegistered, "seller.registered", 1);
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ProductChanged {
+    #[serde(with = "ids::string")]
+    pub product_no: i64,
+    #[serde(with = "ids::string")]
+    pub seller_no: i64,
+    pub name: String,
+    pub description: String,
+    pub price: Decimal,
+    /// Row version, so a late older event never overwrites newer details.
+    pub version: i64,
+}
+
+/// `catalog.product.created`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct ProductCreated(pub ProductChanged);
+event!(ProductCreated, "catalog.product.created", 1);
+
+/// `catalog.product.updated`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct ProductUpdated(pub ProductChanged);
+event!(ProductUpdated, "catalog.product.updated", 1);
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct LikeChanged {
+    #[serde(with = "ids::string")]
+    pub product_no: i64,
+    #[serde(with = "ids::string")]
+    pub member_no: i64,
+    /// When the like was made; an unlike carries the like's time so its decayed
+    /// contribution can be removed exactly.
+    pub liked_at: DateTime<Utc>,
+}
+
+/// `like.product.liked`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct ProductLiked(pub LikeChanged);
+event!(ProductLiked, "like.product.liked", 1);
+
+/// `like.product.unliked`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct ProductUnliked(pub LikeChanged);
+event!(ProductUnliked, "like.product.unliked", 1);
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ReviewChanged {
+    #[serde(with = "ids::string")]
+    pub product_review_no: i64,
+    #[serde(with = "ids::string")]
+    pub product_no: i64,
+    #[serde(with = "ids::string")]
+    pub member_no: i64,
+    /// 1..=5
+    pub star_rating: u8,
+    pub created_at: DateTime<Utc>,
+}
+
+/// `review.product.created`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct ReviewCreated(pub ReviewChanged);
+event!(ReviewCreated, "review.product.created", 1);
+
+/// `review.product.deleted`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct ReviewDeleted(pub ReviewChanged);
+event!(ReviewDeleted, "review.product.deleted", 1);
