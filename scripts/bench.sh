@@ -17,7 +17,7 @@ with_backends() {
   local url
   if ! url="$("$PAYMSA_ROOT/scripts/nats.sh" url 2>/dev/null)"; then
     trap 'NATS_INSTANCE=test-nats "$PAYMSA_ROOT/scripts/nats.sh" stop || true' EXIT
-    url="$(NATS_INSTANCE=test-nats NATS_FRESH=1 NATS_URL= "$PAYMSA_ROOT/scripts/nats.sh" ensure)"
+    url="$(NATS_INSTANCE=test-nats NATS_FRESH=1 NATS_URL='' "$PAYMSA_ROOT/scripts/nats.sh" ensure)"
   fi
   export_test_env "$url"
 }

@@ -69,9 +69,9 @@ ensure_postgres() {
     pg_version_check
     return 0
   fi
-  if command -v pg_ctlcluster >/dev/null 2>&1 && [[ -d /etc/postgresql ]] && [[ -n "$(ls /etc/postgresql 2>/dev/null)" ]]; then
+  if command -v pg_ctlcluster >/dev/null 2>&1 && [[ -n "$(find /etc/postgresql -mindepth 1 -maxdepth 1 2>/dev/null)" ]]; then
     local version
-    version="$(ls /etc/postgresql | sort -V | tail -n1)"
+    version="$(find /etc/postgresql -mindepth 1 -maxdepth 1 -printf '%f\n' | sort -V | tail -n1)"
     info "Postgres is installed but not answering; starting cluster $version/main"
     pg_ctlcluster --skip-systemctl-redirect "$version" main start >&2 || warn "pg_ctlcluster $version main start failed"
     wait_for postgres pg_up 30 ||

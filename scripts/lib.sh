@@ -1,4 +1,4 @@
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2034  # variables here are used by the scripts that source it
 # Shared by every script under scripts/ (source it; don't run it). Holds the things that must
 # exist once: the repo paths, the service table, the linker choice, pid-file handling, output.
 
@@ -99,11 +99,11 @@ start_bg() {
   local name=$1 log=$2
   shift 2
   mkdir -p "$PID_DIR" "$(dirname "$log")"
+  rm -f "$PID_DIR/$name.pid"
   # shellcheck disable=SC2016
   setsid bash -c 'echo $$ >"$0"; exec "$@"' "$PID_DIR/$name.pid" "$@" </dev/null >>"$log" 2>&1 &
   # wait for the pid file (written right before exec)
-  local i
-  for i in $(seq 1 50); do
+  for _ in $(seq 1 50); do
     [[ -s "$PID_DIR/$name.pid" ]] && return 0
     sleep 0.02
   done
@@ -130,6 +130,9 @@ stop_pids() {
   for name in "${!left[@]}"; do
     warn "$name (pid ${left[$name]}) still running after ${timeout}s — SIGKILL"
     kill -KILL "${left[$name]}" 2>/dev/null || true
+  done
+  for name in "${!left[@]}"; do # gone before we return (its ports are free again)
+    for _ in $(seq 1 50); do kill -0 "${left[$name]}" 2>/dev/null || break; sleep 0.1; done
   done
 }
 

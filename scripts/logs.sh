@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # `just logs SERVICE`: follow a service's log from `just up` (.run/logs/SERVICE.log).
-# SERVICE may be short ("order" for order-service) or "nats". LINES sets how much history.
+# SERVICE may be short ("order" for order-service) or "nats". LOG_LINES sets how much history (default 100).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -18,7 +18,7 @@ else
 fi
 [[ -f "$file" ]] || die "no log yet at ${file#"$PAYMSA_ROOT"/} — start the stack: just up"
 if [[ -t 1 ]]; then
-  exec tail -n "${LINES:-100}" -F "$file"
+  exec tail -n "${LOG_LINES:-100}" -F "$file"
 else
-  exec tail -n "${LINES:-100}" "$file"
+  exec tail -n "${LOG_LINES:-100}" "$file"
 fi

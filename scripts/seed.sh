@@ -12,7 +12,8 @@ files=(seed/*.sql)
 ((${#files[@]} > 0)) || { warn "no seed/*.sql files: nothing to seed"; exit 0; }
 
 db_exists() {
-  [[ "$(psql -X -qtA "$PG_BASE_URL/postgres" -v db="$1" -c "select 1 from pg_database where datname = :'db'" 2>/dev/null)" == 1 ]]
+  # (stdin, not -c: psql interpolates :'db' only in script input)
+  [[ "$(psql -X -qtA "$PG_BASE_URL/postgres" -v db="$1" <<<"select 1 from pg_database where datname = :'db'" 2>/dev/null)" == 1 ]]
 }
 
 # Check every target first, so a half-started stack doesn't get half a seed.

@@ -5,7 +5,7 @@
 #     server under .run/test-nats (fresh store, stopped when the tests end)
 #   - exports TEST_NATS_URL, TEST_DATABASE_URL, TEST_REDIS_URL
 #   - doc tests (only without ARGS), then `cargo nextest run --workspace --no-fail-fast ARGS`
-#     (`cargo test --workspace --no-fail-fast ARGS` where nextest is not installed)
+#     (`cargo test …` where nextest is not installed; no --workspace when ARGS has -p)
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$PAYMSA_ROOT"
@@ -13,20 +13,29 @@ SCRIPTS="$PAYMSA_ROOT/scripts"
 
 "$SCRIPTS/infra.sh" ensure
 
-nats_url=""
 if [[ -n "${TEST_NATS_URL:-}" ]]; then
+  # reused when usable, else a test server is started
   nats_url="$(NATS_INSTANCE=test-nats NATS_URL="$TEST_NATS_URL" "$SCRIPTS/nats.sh" ensure)"
-elif [[ -f "$PID_DIR/nats.pid" ]] && url="$("$SCRIPTS/nats.sh" url 2>/dev/null)"; then
-  ok "reusing the stack's nats-server $url"
-  nats_url="$url"
+elif [[ -f "$PID_DIR/nats.pid" ]] && nats_url="$("$SCRIPTS/nats.sh" url 2>/dev/null)"; then
+  ok "reusing the stack's nats-server $nats_url"
+else
+  nats_url="$(NATS_INSTANCE=test-nats NATS_FRESH=1 NATS_URL='' "$SCRIPTS/nats.sh" ensure)"
 fi
-if [[ -z "$nats_url" || -f "$PID_DIR/test-nats.pid" ]]; then
-  stop_test_nats() { NATS_INSTANCE=test-nats "$SCRIPTS/nats.sh" stop || true; }
-  trap stop_test_nats EXIT
-  [[ -n "$nats_url" ]] || nats_url="$(NATS_INSTANCE=test-nats NATS_FRESH=1 NATS_URL= "$SCRIPTS/nats.sh" ensure)"
+# A test server (started now, or left by an interrupted run) is stopped when the tests end,
+# quietly: the test runner's summary stays the last line.
+if [[ -f "$PID_DIR/test-nats.pid" ]]; then
+  trap 'NATS_INSTANCE=test-nats "$SCRIPTS/nats.sh" stop >/dev/null 2>&1 || true' EXIT
 fi
 export_test_env "$nats_url"
 info "TEST_NATS_URL=$TEST_NATS_URL TEST_DATABASE_URL=$TEST_DATABASE_URL TEST_REDIS_URL=$TEST_REDIS_URL"
+
+# --workspace unless the arguments pick packages (cargo lets --workspace override -p).
+scope=(--workspace)
+for arg in "$@"; do
+  case "$arg" in
+  -p | -p* | --package | --package=* | --workspace) scope=() ;;
+  esac
+done
 
 cargo_env
 if (($# == 0)) && [[ "${SKIP_DOCTESTS:-0}" != 1 ]]; then
@@ -36,13 +45,13 @@ if (($# == 0)) && [[ "${SKIP_DOCTESTS:-0}" != 1 ]]; then
   cargo test --workspace --doc --no-fail-fast || doc_rc=$?
 fi
 if cargo nextest --version >/dev/null 2>&1; then
-  info "cargo nextest run --workspace --no-fail-fast $*"
+  info "cargo nextest run${scope[*]:+ ${scope[*]}} --no-fail-fast $*"
   rc=0
-  cargo nextest run --workspace --no-fail-fast "$@" || rc=$?
+  cargo nextest run "${scope[@]}" --no-fail-fast "$@" || rc=$?
 else
   warn "cargo-nextest not installed; using cargo test (cargo install cargo-nextest --locked)"
   rc=0
-  cargo test --workspace --no-fail-fast "$@" || rc=$?
+  cargo test "${scope[@]}" --no-fail-fast "$@" || rc=$?
 fi
 if ((rc == 0 && ${doc_rc:-0} != 0)); then
   warn "doc tests failed (see above)"

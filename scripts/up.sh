@@ -23,13 +23,6 @@ info "building: cargo build --bins"
 cargo_env
 cargo build --bins
 
-# Variables only some services read (docs/configuration.md lists them per service).
-service_extra_env() {
-  case "$1" in
-  *) ;;
-  esac
-}
-
 # start_service NAME -> prints nothing; starts NAME unless it already runs the current binary.
 start_service() {
   local svc=$1 port=${SERVICE_PORT[$1]} db=${SERVICE_DB[$1]} bin="$TARGET_DIR/debug/$1" pid log
@@ -59,9 +52,8 @@ start_service() {
     RUST_LOG="${RUST_LOG:-info}" LOG_FORMAT="${LOG_FORMAT:-pretty}"
   )
   [[ "$db" != - ]] && env+=(DATABASE_URL="$PG_BASE_URL/$db")
-  local extra
-  extra="$(service_extra_env "$svc")"
-  [[ -n "$extra" ]] && read -r -a extra_arr <<<"$extra" && env+=("${extra_arr[@]}")
+  # Service-specific variables (order-service's PSP_URL, CATALOG_URL, …) default to the local
+  # ports above, so they are not set here; set them in your shell to override.
   start_bg "$svc" "$log" env "${env[@]}" "$bin"
   info "$svc started (pid $(<"$PID_DIR/$svc.pid"), port $port)"
 }
@@ -70,39 +62,40 @@ for svc in "${SERVICES[@]}"; do
   start_service "$svc"
 done
 
-# Wait for every service's /health/ready (they start in parallel).
+# Wait for every service's /health/ready (they start in parallel). One that exits is noted and
+# the others are still waited for, so a failed start reports every failing service at once.
 info "waiting for /health/ready (up to ${READY_TIMEOUT}s)"
 declare -A pending=()
 for svc in "${SERVICES[@]}"; do pending[$svc]=1; done
+exited=()
 deadline=$((SECONDS + READY_TIMEOUT))
-failed=""
-while ((${#pending[@]} > 0)); do
+while ((${#pending[@]} > 0 && SECONDS < deadline)); do
   for svc in "${!pending[@]}"; do
     code="$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "http://127.0.0.1:${SERVICE_PORT[$svc]}/health/ready" || true)"
     if [[ "$code" == 200 ]]; then
       ok "$svc ready"
       unset "pending[$svc]"
     elif ! pid_of "$svc" "$TARGET_DIR/debug/$svc" >/dev/null; then
-      failed="$svc exited during start"
-      break 2
+      warn "$svc exited"
+      exited+=("$svc")
+      unset "pending[$svc]"
     fi
   done
-  ((${#pending[@]} == 0)) && break
-  if ((SECONDS >= deadline)); then
-    failed="$(printf '%s ' "${!pending[@]}")not ready after ${READY_TIMEOUT}s"
-    break
-  fi
-  sleep 0.5
+  ((${#pending[@]} > 0)) && sleep 0.5
 done
-if [[ -n "$failed" ]]; then
-  for svc in "${!pending[@]}"; do
+if ((${#exited[@]} > 0 || ${#pending[@]} > 0)); then
+  for svc in "${exited[@]}" "${!pending[@]}"; do
     printf '\n%s--- last 30 lines of .run/logs/%s.log ---%s\n' "$_c_bold" "$svc" "$_c_off" >&2
     tail -n 30 "$LOG_DIR/$svc.log" >&2 || true
-    code="$(curl -s --max-time 2 "http://127.0.0.1:${SERVICE_PORT[$svc]}/health/ready" || true)"
-    [[ -n "$code" ]] && printf '%s/health/ready answered: %s\n' "$svc" "$code" >&2
+  done
+  for svc in "${!pending[@]}"; do
+    body="$(curl -s --max-time 2 "http://127.0.0.1:${SERVICE_PORT[$svc]}/health/ready" || true)"
+    [[ -n "$body" ]] && printf '%s /health/ready answers: %s\n' "$svc" "$body" >&2
   done
   echo >&2
-  die "$failed. The other services keep running: fix and re-run \`just up\`, or \`just down\`."
+  ((${#exited[@]} > 0)) && warn "exited during start: ${exited[*]}"
+  ((${#pending[@]} > 0)) && warn "not ready after ${READY_TIMEOUT}s: ${!pending[*]}"
+  die "the stack is not up. Fix and re-run \`just up\` (it keeps what runs), or \`just down\`."
 fi
 
 "$SCRIPTS/seed.sh"

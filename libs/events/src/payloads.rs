@@ -101,6 +101,19 @@ pub struct SellerRegistered {
 }
 event!(SellerRegistered, "seller.registered", 1);
 
+/// The onboarding saga finished: the seller has a wallet and may list products. Catalog keeps
+/// its own list of active sellers from it (it must not read the seller database).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SellerActivated {
+    #[serde(with = "ids::string")]
+    pub seller_no: i64,
+    pub seller_id: String,
+    #[serde(with = "ids::string")]
+    pub wallet_no: i64,
+}
+event!(SellerActivated, "seller.activated", 1);
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ProductChanged {

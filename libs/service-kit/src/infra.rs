@@ -30,6 +30,8 @@ pub enum InfraError {
     Redis { url: String, reason: String },
     #[error("SNOWFLAKE_NODE_ID: {0}")]
     Ids(#[from] snowflake::SnowflakeError),
+    #[error("{0} is not configured for this service (ServiceSpec)")]
+    NotConfigured(&'static str),
     #[error("service {0} has a database but no migrations were given")]
     NoMigrations(&'static str),
 }
@@ -71,6 +73,21 @@ impl Infra {
             nats,
             redis,
         })
+    }
+}
+
+impl Infra {
+    /// The pool of a service whose spec declares a database.
+    pub fn pool(&self) -> Result<PgPool, InfraError> {
+        self.db.clone().ok_or(InfraError::NotConfigured("Postgres"))
+    }
+
+    pub fn nats_client(&self) -> Result<async_nats::Client, InfraError> {
+        self.nats.clone().ok_or(InfraError::NotConfigured("NATS"))
+    }
+
+    pub fn redis_connection(&self) -> Result<ConnectionManager, InfraError> {
+        self.redis.clone().ok_or(InfraError::NotConfigured("Redis"))
     }
 }
 

@@ -10,9 +10,12 @@ pub mod config;
 pub mod db;
 pub mod error;
 pub mod health;
+pub mod id;
 pub mod infra;
 pub mod metrics;
 mod middleware;
+#[cfg(feature = "testing")]
+pub mod nats_server;
 pub mod server;
 pub mod telemetry;
 #[cfg(feature = "testing")]
@@ -22,6 +25,7 @@ use std::{future::Future, process::ExitCode};
 
 pub use config::{ConfigError, ServiceConfig, ServiceSpec};
 pub use error::{ApiError, FieldError, Problem};
+pub use id::Id;
 pub use infra::Infra;
 pub use metrics::Metrics;
 pub use server::{App, ServiceParts, Shutdown};
@@ -39,6 +43,13 @@ pub enum StartupError {
     Other(String),
 }
 
+/// Installs one process-wide TLS crypto provider (ring, which async-nats already uses).
+/// Without it, rustls cannot choose between the providers its dependents enable and panics
+/// when the first TLS client (reqwest to the PSP) is built. Idempotent.
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
 /// The whole of a service's `main`: configuration errors and startup failures end the process
 /// with one line on stderr and a non-zero exit code, never a panic backtrace.
 pub fn run_main<F, Fut>(spec: &'static ServiceSpec, build: F) -> ExitCode
@@ -54,6 +65,7 @@ where
         }
     };
     telemetry::init_tracing(config.log_format);
+    install_crypto_provider();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

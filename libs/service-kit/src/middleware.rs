@@ -113,14 +113,19 @@ fn code_for(status: StatusCode) -> &'static str {
 /// keep poem's message as detail; server errors say nothing about internals.
 async fn as_problem(resp: Response) -> Response {
     let status = resp.status();
-    let is_problem = resp
+    let content_type = resp
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|ct| ct.starts_with(PROBLEM_JSON));
+        .unwrap_or_default();
+    let is_problem = content_type.starts_with(PROBLEM_JSON);
+    // A handler that answers plain JSON on purpose speaks another wire format (the PSP
+    // sandbox answers Toss's `{code, message}`); poem's own errors are text and still rewritten.
+    let is_json = content_type.starts_with("application/json");
     // 503 from readiness carries its own JSON report.
     if !(status.is_client_error() || status.is_server_error())
         || is_problem
+        || is_json
         || status == StatusCode::SERVICE_UNAVAILABLE
     {
         return resp;

@@ -17,6 +17,8 @@ fn var(name: &str, default: &str) -> String {
 
 /// A fresh namespace: lowercase letters and digits, unique per call.
 pub fn unique_namespace() -> String {
+    // Every test starts here, so this is where its HTTP clients get their TLS provider.
+    crate::install_crypto_provider();
     let id = uuid::Uuid::new_v4().simple().to_string();
     format!("t{}", &id[..12])
 }
@@ -24,6 +26,7 @@ pub fn unique_namespace() -> String {
 /// Configuration for hosting `spec` in a test: port 0, a database of its own named after the
 /// namespace, and the shared test servers.
 pub fn test_config(spec: &ServiceSpec, namespace: &str) -> ServiceConfig {
+    crate::install_crypto_provider();
     let mut env: HashMap<String, String> = HashMap::new();
     env.insert("PORT".into(), "0".into());
     if let Some(db) = spec.database {

@@ -1,10 +1,49 @@
-//! psp-sandbox: A Toss-compatible PSP for local runs and tests.
+//! psp-sandbox: a stand-in for the Toss Payments API, for local runs, tests, benchmarks and
+//! chaos runs. order-service talks to it exactly as it would talk to Toss.
 //!
-//! A library hosting the service (`build` → [`App`]) so tests run it in-process on port 0;
-//! `main.rs` only calls [`service_kit::run_main`].
+//! - **Toss API v1** ([`toss_api`]): `POST /v1/payments/confirm` (Basic auth with a
+//!   `test_sk_…` key or `PSP_SECRET_KEY`, `Idempotency-Key` replay, `TossPayments-Test-Code`),
+//!   `GET /v1/payments/{paymentKey}`, `GET /v1/payments/orders/{orderId}`. Errors are Toss's
+//!   `{code, message}` JSON with Toss's statuses ([`codes`] is the one table).
+//! - **Payment window** ([`window`]): `GET /sandbox/window?orderId&amount&orderName&successUrl
+//!   &failUrl` renders the order with Approve/Decline forms that redirect (303) like Toss's
+//!   window; `POST /sandbox/approvals` is its Approve as JSON for scripts.
+//! - **Faults and statistics** ([`faults`], [`sandbox_api`], [`stats_api`]): latency, sampled
+//!   errors and timeouts (seeded, so runs repeat), per-order faults for the next n confirms,
+//!   counts of confirm calls and charges so tests can assert what reached the PSP, and a reset.
+//!
+//! State lives in memory behind one mutex ([`state`]): a sandbox needs no durability (a restart
+//! is a fresh PSP, as a fresh Toss test account would be), and one lock makes check-and-charge
+//! atomic. There is no database, NATS or Redis; `/health/ready` has nothing to check.
+//!
+//! Environment (read through `ServiceConfig::extra_var`, validated at start): `PSP_SECRET_KEY`,
+//! `SANDBOX_LATENCY_MS`, `SANDBOX_ERROR_RATE`, `SANDBOX_ERROR_CODE`, `SANDBOX_TIMEOUT_RATE`,
+//! `SANDBOX_TIMEOUT_MS`, `SANDBOX_APPROVE_BEFORE_TIMEOUT`, `SANDBOX_SEED`.
+
+pub mod amount;
+pub mod approval;
+pub mod codes;
+pub mod confirm;
+pub mod errors;
+pub mod faults;
+pub mod payment;
+pub mod prng;
+pub mod sandbox_api;
+pub mod settings;
+pub mod state;
+pub mod stats_api;
+pub mod toss_api;
+pub mod window;
+
+use std::sync::Arc;
 
 use service_kit::{
     App, Infra, Metrics, ServiceConfig, ServiceParts, ServiceSpec, Shutdown, StartupError,
+};
+
+use crate::{
+    sandbox_api::SandboxApi, settings::Settings, state::Sandbox, stats_api::StatsApi,
+    toss_api::TossApi, window::WindowApi,
 };
 
 pub const SPEC: ServiceSpec = ServiceSpec {
@@ -16,14 +55,29 @@ pub const SPEC: ServiceSpec = ServiceSpec {
     uses_redis: false,
 };
 
-/// Connects the service's backends, applies its migrations and starts serving.
+/// Reads the sandbox settings and starts serving (no backends to connect).
 pub async fn build(config: ServiceConfig) -> Result<App, StartupError> {
+    let settings = Settings::from_config(&config)?;
+    let sandbox = Arc::new(Sandbox::new(settings));
     let infra = Infra::connect(&config, None).await?;
     let metrics = Metrics::new(config.service);
     let parts = ServiceParts {
-        api: (),
+        api: (
+            TossApi {
+                sandbox: sandbox.clone(),
+            },
+            WindowApi {
+                sandbox: sandbox.clone(),
+            },
+            SandboxApi {
+                sandbox: sandbox.clone(),
+            },
+            StatsApi { sandbox },
+        ),
         pages: None,
-        description: "A Toss-compatible PSP for local runs and tests.",
+        description: "A Toss-Payments-compatible PSP for local runs, tests, benchmarks and \
+                      chaos runs: Toss API v1 (confirm, lookups), a payment window, fault \
+                      injection and call statistics.",
     };
     Ok(App::serve(&config, &infra, metrics, Shutdown::new(), parts).await?)
 }

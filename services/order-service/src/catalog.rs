@@ -1,0 +1,78 @@
+//! Prices and sellers come from catalog-service at checkout, never from the client.
+
+use std::time::Duration;
+
+use rust_decimal::Decimal;
+use serde::Deserialize;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CatalogProduct {
+    #[serde(with = "events::ids::string")]
+    pub product_no: i64,
+    #[serde(with = "events::ids::string")]
+    pub seller_no: i64,
+    pub name: String,
+    pub price: Decimal,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ProductList {
+    products: Vec<CatalogProduct>,
+    missing_product_nos: Vec<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CatalogError {
+    #[error("unknown products: {0:?}")]
+    Missing(Vec<String>),
+    #[error("catalog-service unavailable: {0}")]
+    Unavailable(String),
+}
+
+#[derive(Clone)]
+pub struct CatalogClient {
+    http: reqwest::Client,
+    base_url: String,
+}
+
+impl CatalogClient {
+    pub fn new(base_url: &str, timeout: Duration) -> Result<Self, String> {
+        let http = reqwest::Client::builder()
+            .timeout(timeout)
+            .build()
+            .map_err(|e| e.to_string())?;
+        Ok(Self {
+            http,
+            base_url: base_url.trim_end_matches('/').to_string(),
+        })
+    }
+
+    /// The products in the requested order; any unknown number fails the whole checkout.
+    pub async fn products(&self, product_nos: &[i64]) -> Result<Vec<CatalogProduct>, CatalogError> {
+        let list = product_nos
+            .iter()
+            .map(i64::to_string)
+            .collect::<Vec<_>>()
+            .join(",");
+        let resp = self
+            .http
+            .get(format!("{}/api/products", self.base_url))
+            .query(&[("productNoList", list)])
+            .send()
+            .await
+            .map_err(|e| CatalogError::Unavailable(e.to_string()))?;
+        if !resp.status().is_success() {
+            return Err(CatalogError::Unavailable(format!("HTTP {}", resp.status())));
+        }
+        let list: ProductList = resp
+            .json()
+            .await
+            .map_err(|e| CatalogError::Unavailable(e.to_string()))?;
+        if !list.missing_product_nos.is_empty() {
+            return Err(CatalogError::Missing(list.missing_product_nos));
+        }
+        Ok(list.products)
+    }
+}

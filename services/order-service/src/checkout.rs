@@ -1,0 +1,180 @@
+//! Checkout: turns a member's product list into a payment event with one payment order per
+//! line, priced by the catalog. `Idempotency-Key` follows Stripe: the same key and body get
+//! the stored answer, another body 422, a request still in flight 409.
+
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use service_kit::Id;
+use sqlx::PgConnection;
+
+use crate::{
+    catalog::{CatalogError, CatalogProduct},
+    payments::Payments,
+    store::{self, NewLine},
+};
+
+/// The created order: what the payment window needs.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, poem_openapi::Object)]
+#[serde(rename_all = "camelCase")]
+#[oai(rename_all = "camelCase")]
+pub struct CheckoutResult {
+    /// Toss orderId (6–64 characters).
+    pub order_id: String,
+    pub payment_event_no: Id,
+    pub member_no: Id,
+    /// e.g. "상품A 외 2건"
+    pub order_name: String,
+    /// Sum of the catalog prices; the client never sets it.
+    pub amount: Decimal,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CheckoutError {
+    #[error(transparent)]
+    Catalog(#[from] CatalogError),
+    #[error("Idempotency-Key was used with a different request")]
+    KeyReused,
+    #[error("a request with this Idempotency-Key is in flight")]
+    KeyInFlight,
+    #[error(transparent)]
+    Db(#[from] sqlx::Error),
+    #[error(transparent)]
+    Ids(#[from] snowflake::SnowflakeError),
+}
+
+/// "상품A 외 2건", as the reference and Toss' order names look.
+pub fn order_name(products: &[CatalogProduct]) -> String {
+    match products {
+        [] => String::new(),
+        [only] => only.name.clone(),
+        [first, rest @ ..] => format!("{} 외 {}건", first.name, rest.len()),
+    }
+}
+
+/// Creates the order in the caller's transaction.
+pub async fn create_order(
+    conn: &mut PgConnection,
+    payments: &Payments,
+    member_no: i64,
+    products: &[CatalogProduct],
+) -> Result<CheckoutResult, CheckoutError> {
+    let payment_event_no = payments.ids.next_id()?;
+    let order_id = uuid::Uuid::new_v4().to_string();
+    let name = order_name(products);
+    let total: Decimal = products.iter().map(|p| p.price).sum();
+    store::insert_payment_event(conn, payment_event_no, member_no, &order_id, &name, total).await?;
+    let lines = products
+        .iter()
+        .map(|p| {
+            Ok(NewLine {
+                payment_order_no: payments.ids.next_id()?,
+                product_no: p.product_no,
+                seller_no: p.seller_no,
+                product_name: p.name.clone(),
+                amount: p.price,
+            })
+        })
+        .collect::<Result<Vec<_>, CheckoutError>>()?;
+    store::insert_lines(conn, payment_event_no, &order_id, &lines).await?;
+    let history_ids = (0..lines.len())
+        .map(|_| payments.ids.next_id())
+        .collect::<Result<Vec<_>, _>>()?;
+    store::record_created(conn, &history_ids, payment_event_no).await?;
+    Ok(CheckoutResult {
+        order_id,
+        payment_event_no: Id(payment_event_no),
+        member_no: Id(member_no),
+        order_name: name,
+        amount: total,
+    })
+}
+
+/// A stable fingerprint of the request, so a reused key with another body is caught.
+pub fn request_hash(member_no: i64, product_nos: &[i64]) -> String {
+    let canonical = format!(
+        "{member_no}|{}",
+        product_nos
+            .iter()
+            .map(i64::to_string)
+            .collect::<Vec<_>>()
+            .join(",")
+    );
+    // FNV-1a, 64 bit: a fingerprint for equality, not a security boundary (the key is the
+    // client's own secret, scoped to its requests).
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in canonical.bytes() {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    format!("{hash:016x}:{}", canonical.len())
+}
+
+pub enum KeyClaim {
+    /// First use: go ahead, then store the answer.
+    Claimed,
+    /// Same request already answered: replay this body.
+    Replay(CheckoutResult),
+}
+
+/// Claims an idempotency key in its own short transaction so a concurrent duplicate sees it.
+pub async fn claim_key(
+    conn: &mut PgConnection,
+    key: &str,
+    hash: &str,
+) -> Result<KeyClaim, CheckoutError> {
+    let inserted = sqlx::query(
+        "insert into checkout_idempotency_keys (idempotency_key, request_hash) values ($1, $2)
+         on conflict (idempotency_key) do nothing",
+    )
+    .bind(key)
+    .bind(hash)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    if inserted == 1 {
+        return Ok(KeyClaim::Claimed);
+    }
+    let (stored_hash, status, body): (String, String, Option<serde_json::Value>) = sqlx::query_as(
+        "select request_hash, status, response_body from checkout_idempotency_keys where idempotency_key = $1",
+    )
+    .bind(key)
+    .fetch_one(&mut *conn)
+    .await?;
+    if stored_hash != hash {
+        return Err(CheckoutError::KeyReused);
+    }
+    match (
+        status.as_str(),
+        body.and_then(|b| serde_json::from_value(b).ok()),
+    ) {
+        ("COMPLETED", Some(result)) => Ok(KeyClaim::Replay(result)),
+        _ => Err(CheckoutError::KeyInFlight),
+    }
+}
+
+pub async fn complete_key(
+    conn: &mut PgConnection,
+    key: &str,
+    result: &CheckoutResult,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "update checkout_idempotency_keys set status = 'COMPLETED', response_status = 201, response_body = $2
+         where idempotency_key = $1",
+    )
+    .bind(key)
+    .bind(serde_json::to_value(result).unwrap_or_default())
+    .execute(conn)
+    .await
+    .map(|_| ())
+}
+
+/// A failed attempt frees its key, so the client can retry with it (Stripe keeps only answers).
+pub async fn release_key(conn: &mut PgConnection, key: &str) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "delete from checkout_idempotency_keys where idempotency_key = $1 and status = 'IN_FLIGHT'",
+    )
+    .bind(key)
+    .execute(conn)
+    .await
+    .map(|_| ())
+}

@@ -1,0 +1,80 @@
+//! order-service's own settings (beyond the kit's), validated at start like the rest.
+
+use std::time::Duration;
+
+use service_kit::{ConfigError, ServiceConfig};
+
+#[derive(Debug, Clone)]
+pub struct OrderSettings {
+    pub catalog_url: String,
+    pub catalog_timeout: Duration,
+    pub psp_url: String,
+    pub psp_secret_key: String,
+    pub psp_timeout: Duration,
+    pub psp_window_url: String,
+    pub public_url: Option<String>,
+    pub toss_client_key: Option<String>,
+    pub recovery_interval: Duration,
+    pub recovery_stale_after: Duration,
+}
+
+fn url(config: &ServiceConfig, name: &str, default: &str) -> Result<String, ConfigError> {
+    let raw = config
+        .extra_var(name)
+        .unwrap_or_else(|| default.to_string());
+    match url::Url::parse(&raw) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") => {
+            Ok(raw.trim_end_matches('/').to_string())
+        }
+        _ => Err(ConfigError::new(
+            name,
+            format!("must be an http(s) URL (got {raw:?})"),
+        )),
+    }
+}
+
+fn millis(config: &ServiceConfig, name: &str, default: u64) -> Result<Duration, ConfigError> {
+    match config.extra_var(name) {
+        None => Ok(Duration::from_millis(default)),
+        Some(raw) => raw
+            .trim()
+            .parse::<u64>()
+            .ok()
+            .filter(|v| *v > 0)
+            .map(Duration::from_millis)
+            .ok_or_else(|| {
+                ConfigError::new(
+                    name,
+                    format!("must be a positive number of milliseconds (got {raw:?})"),
+                )
+            }),
+    }
+}
+
+impl OrderSettings {
+    pub fn from_config(config: &ServiceConfig) -> Result<Self, ConfigError> {
+        let psp_url = url(config, "PSP_URL", "http://127.0.0.1:8090")?;
+        let psp_timeout = millis(config, "PSP_TIMEOUT_MS", 10_000)?;
+        let recovery_stale_after = millis(config, "RECOVERY_STALE_MS", 60_000)?;
+        if recovery_stale_after <= psp_timeout {
+            return Err(ConfigError::new(
+                "RECOVERY_STALE_MS",
+                "must exceed PSP_TIMEOUT_MS, or recovery would race live confirms",
+            ));
+        }
+        Ok(Self {
+            catalog_url: url(config, "CATALOG_URL", "http://127.0.0.1:8081")?,
+            catalog_timeout: millis(config, "CATALOG_TIMEOUT_MS", 2_000)?,
+            psp_window_url: url(config, "PSP_WINDOW_URL", &psp_url)?,
+            psp_url,
+            psp_secret_key: config
+                .extra_var("PSP_SECRET_KEY")
+                .unwrap_or_else(|| "test_sk_sandbox".into()),
+            psp_timeout,
+            public_url: config.extra_var("PUBLIC_URL"),
+            toss_client_key: config.extra_var("TOSS_CLIENT_KEY"),
+            recovery_interval: millis(config, "RECOVERY_INTERVAL_MS", 5_000)?,
+            recovery_stale_after,
+        })
+    }
+}

@@ -1,0 +1,298 @@
+//! Payment events, their lines and the history of every status change. Query functions take a
+//! connection so handlers own the transaction.
+
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+use sqlx::PgConnection;
+
+use crate::status::PaymentStatus;
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct PaymentEventRow {
+    pub payment_event_no: i64,
+    pub member_no: i64,
+    pub order_id: String,
+    pub order_name: String,
+    pub payment_key: Option<String>,
+    pub method: Option<String>,
+    pub approved_at: Option<DateTime<Utc>>,
+    pub is_payment_done: bool,
+    pub is_wallet_done: bool,
+    pub total_amount: Decimal,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct PaymentOrderRow {
+    pub payment_order_no: i64,
+    pub product_no: i64,
+    pub seller_no: i64,
+    pub product_name: String,
+    pub amount: Decimal,
+    pub status: String,
+    pub failed_count: i32,
+    pub threshold: i32,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct HistoryRow {
+    pub payment_order_no: i64,
+    pub previous_status: Option<String>,
+    pub new_status: String,
+    pub reason: String,
+    pub changed_by: String,
+    pub created_at: DateTime<Utc>,
+}
+
+pub struct NewLine {
+    pub payment_order_no: i64,
+    pub product_no: i64,
+    pub seller_no: i64,
+    pub product_name: String,
+    pub amount: Decimal,
+}
+
+const EVENT_COLUMNS: &str = "payment_event_no, member_no, order_id, order_name, payment_key, \
+    method, approved_at, is_payment_done, is_wallet_done, total_amount, created_at";
+const LINE_COLUMNS: &str = "payment_order_no, product_no, seller_no, product_name, amount, \
+    status, failed_count, threshold";
+
+pub async fn insert_payment_event(
+    conn: &mut PgConnection,
+    payment_event_no: i64,
+    member_no: i64,
+    order_id: &str,
+    order_name: &str,
+    total: Decimal,
+) -> Result<PaymentEventRow, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "insert into payment_events (payment_event_no, member_no, order_id, order_name, total_amount)
+         values ($1, $2, $3, $4, $5) returning {EVENT_COLUMNS}"
+    ))
+    .bind(payment_event_no)
+    .bind(member_no)
+    .bind(order_id)
+    .bind(order_name)
+    .bind(total)
+    .fetch_one(conn)
+    .await
+}
+
+/// Inserts the lines in one statement (unnest), not one round trip per line.
+pub async fn insert_lines(
+    conn: &mut PgConnection,
+    payment_event_no: i64,
+    order_id: &str,
+    lines: &[NewLine],
+) -> Result<(), sqlx::Error> {
+    let nos: Vec<i64> = lines.iter().map(|l| l.payment_order_no).collect();
+    let products: Vec<i64> = lines.iter().map(|l| l.product_no).collect();
+    let sellers: Vec<i64> = lines.iter().map(|l| l.seller_no).collect();
+    let names: Vec<String> = lines.iter().map(|l| l.product_name.clone()).collect();
+    let amounts: Vec<Decimal> = lines.iter().map(|l| l.amount).collect();
+    sqlx::query(
+        "insert into payment_orders
+            (payment_order_no, payment_event_no, order_id, product_no, seller_no, product_name, amount)
+         select no, $2, $3, product, seller, name, amount
+         from unnest($1::bigint[], $4::bigint[], $5::bigint[], $6::text[], $7::numeric[])
+              as l(no, product, seller, name, amount)",
+    )
+    .bind(&nos)
+    .bind(payment_event_no)
+    .bind(order_id)
+    .bind(&products)
+    .bind(&sellers)
+    .bind(&names)
+    .bind(&amounts)
+    .execute(conn)
+    .await
+    .map(|_| ())
+}
+
+/// The event by order id, locked for the caller's transaction when `for_update`.
+pub async fn find_event(
+    conn: &mut PgConnection,
+    order_id: &str,
+    for_update: bool,
+) -> Result<Option<PaymentEventRow>, sqlx::Error> {
+    let lock = if for_update { " for update" } else { "" };
+    sqlx::query_as(&format!(
+        "select {EVENT_COLUMNS} from payment_events where order_id = $1{lock}"
+    ))
+    .bind(order_id)
+    .fetch_optional(conn)
+    .await
+}
+
+pub async fn find_lines(
+    conn: &mut PgConnection,
+    payment_event_no: i64,
+) -> Result<Vec<PaymentOrderRow>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "select {LINE_COLUMNS} from payment_orders where payment_event_no = $1
+         order by payment_order_no"
+    ))
+    .bind(payment_event_no)
+    .fetch_all(conn)
+    .await
+}
+
+pub async fn find_history(
+    conn: &mut PgConnection,
+    payment_event_no: i64,
+) -> Result<Vec<HistoryRow>, sqlx::Error> {
+    sqlx::query_as(
+        "select h.payment_order_no, h.previous_status, h.new_status, h.reason, h.changed_by, h.created_at
+         from payment_order_histories h
+         join payment_orders o on o.payment_order_no = h.payment_order_no
+         where o.payment_event_no = $1 order by h.created_at, h.id",
+    )
+    .bind(payment_event_no)
+    .fetch_all(conn)
+    .await
+}
+
+/// One guarded transition of every line of an event: only lines whose current status may
+/// become `next` change (compare-and-set), each change is written to the history with its
+/// reason and actor in the same statement. Returns how many lines changed.
+pub async fn transition(
+    conn: &mut PgConnection,
+    history_ids: &[i64],
+    payment_event_no: i64,
+    next: PaymentStatus,
+    count_failure: bool,
+    reason: &str,
+    actor: &str,
+) -> Result<u64, sqlx::Error> {
+    let changed = sqlx::query(
+        "with changed as (
+            -- p is the row before the update, so RETURNING can report the previous status
+            update payment_orders o
+               set status = $2,
+                   failed_count = o.failed_count + case when $3 then 1 else 0 end
+              from payment_orders p
+             where p.payment_order_no = o.payment_order_no
+               and o.payment_event_no = $1 and o.status = any($4)
+         returning o.payment_order_no, p.status as previous_status
+         ), numbered as (
+            select c.*, row_number() over (order by c.payment_order_no) as n from changed c
+         )
+         insert into payment_order_histories (id, payment_order_no, previous_status, new_status, reason, changed_by)
+         select ($5::bigint[])[n], payment_order_no, previous_status, $2, $6, $7 from numbered",
+    )
+    .bind(payment_event_no)
+    .bind(next.as_str())
+    .bind(count_failure)
+    .bind(PaymentStatus::sources_of(next))
+    .bind(history_ids)
+    .bind(reason)
+    .bind(actor)
+    .execute(conn)
+    .await?;
+    Ok(changed.rows_affected())
+}
+
+/// Records the checkout's initial state in the history.
+pub async fn record_created(
+    conn: &mut PgConnection,
+    history_ids: &[i64],
+    payment_event_no: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "insert into payment_order_histories (id, payment_order_no, previous_status, new_status, reason, changed_by)
+         select ($2::bigint[])[row_number() over (order by payment_order_no)], payment_order_no,
+                null, 'NOT_STARTED', 'CHECKOUT', 'checkout-api'
+         from payment_orders where payment_event_no = $1",
+    )
+    .bind(payment_event_no)
+    .bind(history_ids)
+    .execute(conn)
+    .await
+    .map(|_| ())
+}
+
+pub async fn set_payment_key(
+    conn: &mut PgConnection,
+    payment_event_no: i64,
+    payment_key: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("update payment_events set payment_key = $2 where payment_event_no = $1")
+        .bind(payment_event_no)
+        .bind(payment_key)
+        .execute(conn)
+        .await
+        .map(|_| ())
+}
+
+pub async fn mark_paid(
+    conn: &mut PgConnection,
+    payment_event_no: i64,
+    method: Option<&str>,
+    approved_at: DateTime<Utc>,
+    psp_raw: &serde_json::Value,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "update payment_events set is_payment_done = true, method = $2, approved_at = $3, psp_raw = $4
+         where payment_event_no = $1",
+    )
+    .bind(payment_event_no)
+    .bind(method)
+    .bind(approved_at)
+    .bind(psp_raw)
+    .execute(conn)
+    .await
+    .map(|_| ())
+}
+
+/// Marks the order's wallet settlement done; only a paid order can be settled.
+pub async fn mark_wallet_done(
+    conn: &mut PgConnection,
+    payment_event_no: i64,
+) -> Result<u64, sqlx::Error> {
+    sqlx::query(
+        "update payment_events set is_wallet_done = true
+         where payment_event_no = $1 and is_payment_done and not is_wallet_done",
+    )
+    .bind(payment_event_no)
+    .execute(conn)
+    .await
+    .map(|r| r.rows_affected())
+}
+
+/// Orders the recovery job should re-drive: UNKNOWN, or EXECUTING for longer than `stale_secs`
+/// (the process died mid-confirm). Skips rows another instance is working on.
+pub async fn claim_for_recovery(
+    conn: &mut PgConnection,
+    stale_secs: i64,
+    limit: i64,
+) -> Result<Vec<String>, sqlx::Error> {
+    sqlx::query_scalar(
+        "select distinct order_id from (
+            select order_id from payment_orders
+             where status = 'UNKNOWN'
+                or (status = 'EXECUTING' and updated_at < now() - make_interval(secs => $1))
+             order by order_id
+             limit $2
+             for update skip locked) due",
+    )
+    .bind(stale_secs as f64)
+    .bind(limit)
+    .fetch_all(conn)
+    .await
+}
+
+/// Touches stale EXECUTING lines so a second recovery pass does not pick them up while this
+/// one waits for the PSP.
+pub async fn touch_executing(
+    conn: &mut PgConnection,
+    payment_event_no: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "update payment_orders set updated_at = now()
+         where payment_event_no = $1 and status = 'EXECUTING'",
+    )
+    .bind(payment_event_no)
+    .execute(conn)
+    .await
+    .map(|_| ())
+}

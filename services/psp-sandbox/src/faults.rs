@@ -1,0 +1,301 @@
+//! Fault injection: what a confirm call of a READY payment runs into on its way "to the card
+//! network". Global faults are sampled with a seeded PRNG so a chaos run can be replayed;
+//! per-order faults hit the next `times` confirms of one order, for deterministic tests.
+//! Latency applies to every `/v1` call.
+
+use std::{collections::HashMap, time::Duration};
+
+use poem_openapi::{Enum, Object};
+use service_kit::FieldError;
+
+use crate::{
+    codes::{self, TossCode},
+    prng::{time_seed, SplitMix64},
+};
+
+/// Global fault settings (`GET`/`PUT /sandbox/faults`). A PUT replaces them: omitted fields
+/// take their defaults (no fault), except `seed`, which keeps the PRNG running when omitted.
+#[derive(Debug, Clone, Object)]
+#[oai(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Faults {
+    /// Delay added to every `/v1` call, in ms.
+    #[oai(default, validator(maximum(value = "60000")))]
+    pub latency_ms: u64,
+    /// Probability (0..1) that a confirm answers `errorCode`.
+    #[oai(default, validator(minimum(value = "0"), maximum(value = "1")))]
+    pub error_rate: f64,
+    /// The Toss error code answered by sampled errors (default `PROVIDER_ERROR`).
+    #[oai(default = "default_error_code")]
+    pub error_code: String,
+    /// Probability (0..1) that a confirm is held for `timeoutMs` (checked before errors).
+    #[oai(default, validator(minimum(value = "0"), maximum(value = "1")))]
+    pub timeout_rate: f64,
+    /// How long a timed-out confirm is held before it answers, in ms; make it longer than the
+    /// client's timeout.
+    #[oai(default = "default_timeout_ms", validator(maximum(value = "300000")))]
+    pub timeout_ms: u64,
+    /// If true, a timed-out confirm charges the payment (DONE) before the client gives up —
+    /// the case only a lookup by orderId can recover. If false, the payment stays READY and
+    /// the late answer is `FAILED_INTERNAL_SYSTEM_PROCESSING`.
+    #[oai(default)]
+    pub approve_before_timeout: bool,
+    /// Seed of the fault PRNG; setting it restarts the sampled sequence.
+    #[oai(default)]
+    pub seed: Option<u64>,
+}
+
+fn default_error_code() -> String {
+    codes::PROVIDER_ERROR.to_string()
+}
+
+fn default_timeout_ms() -> u64 {
+    15_000
+}
+
+impl Default for Faults {
+    fn default() -> Self {
+        Self {
+            latency_ms: 0,
+            error_rate: 0.0,
+            error_code: default_error_code(),
+            timeout_rate: 0.0,
+            timeout_ms: default_timeout_ms(),
+            approve_before_timeout: false,
+            seed: None,
+        }
+    }
+}
+
+impl Faults {
+    /// Range checks the OpenAPI validators also make on PUT, plus the error code's existence.
+    pub fn validate(&self) -> Result<&'static TossCode, Vec<FieldError>> {
+        let mut errors = Vec::new();
+        let mut check = |ok: bool, field: &str, message: &str| {
+            if !ok {
+                errors.push(FieldError {
+                    field: field.into(),
+                    message: message.into(),
+                });
+            }
+        };
+        check(
+            (0.0..=1.0).contains(&self.error_rate),
+            "errorRate",
+            "must be within 0..1",
+        );
+        check(
+            (0.0..=1.0).contains(&self.timeout_rate),
+            "timeoutRate",
+            "must be within 0..1",
+        );
+        check(
+            self.latency_ms <= 60_000,
+            "latencyMs",
+            "must be at most 60000",
+        );
+        check(
+            self.timeout_ms <= 300_000,
+            "timeoutMs",
+            "must be at most 300000",
+        );
+        let code = codes::find(&self.error_code);
+        check(
+            code.is_some(),
+            "errorCode",
+            "is not a Toss error code the sandbox knows",
+        );
+        match code {
+            Some(code) if errors.is_empty() => Ok(code),
+            _ => Err(errors),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[oai(rename_all = "lowercase")]
+pub enum FaultMode {
+    /// Hold the confirm for `timeoutMs` (see `approveBeforeTimeout`).
+    Timeout,
+    /// Answer `errorCode`.
+    Error,
+}
+
+/// A per-order fault as stored, with defaults resolved when it was set.
+#[derive(Debug, Clone)]
+pub struct OrderFault {
+    pub mode: FaultMode,
+    pub code: &'static TossCode,
+    pub remaining: u32,
+    pub timeout_ms: u64,
+    pub approve_before_timeout: bool,
+}
+
+/// What one confirm runs into.
+#[derive(Debug, Clone, Copy)]
+pub enum Plan {
+    Pass,
+    Error(&'static TossCode),
+    Timeout { delay: Duration, approve: bool },
+}
+
+/// Fault settings, per-order faults and the PRNG, kept in the sandbox's state.
+pub struct FaultState {
+    current: Faults,
+    code: &'static TossCode,
+    per_order: HashMap<String, OrderFault>,
+    rng: SplitMix64,
+}
+
+impl FaultState {
+    /// `faults` must have passed [`Faults::validate`].
+    pub fn new(faults: Faults, code: &'static TossCode) -> Self {
+        let seed = faults.seed.unwrap_or_else(time_seed);
+        let current = Faults {
+            seed: Some(seed),
+            ..faults
+        };
+        Self {
+            current,
+            code,
+            per_order: HashMap::new(),
+            rng: SplitMix64::new(seed),
+        }
+    }
+
+    pub fn current(&self) -> &Faults {
+        &self.current
+    }
+
+    /// Replaces the global settings; a new seed restarts the sequence, no seed continues it.
+    pub fn replace(&mut self, faults: Faults, code: &'static TossCode) {
+        let seed = match faults.seed {
+            Some(seed) => {
+                self.rng = SplitMix64::new(seed);
+                seed
+            }
+            None => self.current.seed.unwrap_or_default(),
+        };
+        self.current = Faults {
+            seed: Some(seed),
+            ..faults
+        };
+        self.code = code;
+    }
+
+    pub fn latency(&self) -> Duration {
+        Duration::from_millis(self.current.latency_ms)
+    }
+
+    pub fn set_order(&mut self, order_id: String, fault: OrderFault) {
+        self.per_order.insert(order_id, fault);
+    }
+
+    pub fn order(&self, order_id: &str) -> Option<&OrderFault> {
+        self.per_order.get(order_id)
+    }
+
+    pub fn clear_order(&mut self, order_id: &str) -> bool {
+        self.per_order.remove(order_id).is_some()
+    }
+
+    pub fn clear_orders(&mut self) {
+        self.per_order.clear();
+    }
+
+    /// Decides the fate of one confirm of a READY payment: a pending per-order fault first
+    /// (consumed), otherwise the global rates.
+    pub fn sample(&mut self, order_id: &str) -> Plan {
+        if let Some(fault) = self.per_order.get_mut(order_id) {
+            fault.remaining = fault.remaining.saturating_sub(1);
+            let plan = match fault.mode {
+                FaultMode::Error => Plan::Error(fault.code),
+                FaultMode::Timeout => Plan::Timeout {
+                    delay: Duration::from_millis(fault.timeout_ms),
+                    approve: fault.approve_before_timeout,
+                },
+            };
+            if fault.remaining == 0 {
+                self.per_order.remove(order_id);
+            }
+            return plan;
+        }
+        // Both draws happen on every call, so the n-th confirm's fate depends only on the
+        // seed and n, not on the rates that were in force for earlier calls.
+        let timeout_draw = self.rng.next_f64();
+        let error_draw = self.rng.next_f64();
+        if timeout_draw < self.current.timeout_rate {
+            Plan::Timeout {
+                delay: Duration::from_millis(self.current.timeout_ms),
+                approve: self.current.approve_before_timeout,
+            }
+        } else if error_draw < self.current.error_rate {
+            Plan::Error(self.code)
+        } else {
+            Plan::Pass
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn state(error_rate: f64, seed: u64) -> FaultState {
+        let faults = Faults {
+            error_rate,
+            seed: Some(seed),
+            ..Faults::default()
+        };
+        let code = faults.validate().expect("valid");
+        FaultState::new(faults, code)
+    }
+
+    fn outcomes(s: &mut FaultState, n: usize) -> Vec<bool> {
+        (0..n)
+            .map(|_| matches!(s.sample("o"), Plan::Error(_)))
+            .collect()
+    }
+
+    #[test]
+    fn the_same_seed_gives_the_same_faults_and_rates_are_respected() {
+        let a = outcomes(&mut state(0.3, 42), 2000);
+        assert_eq!(a, outcomes(&mut state(0.3, 42), 2000));
+        assert_ne!(a, outcomes(&mut state(0.3, 43), 2000));
+        let errors = a.iter().filter(|e| **e).count();
+        assert!((450..750).contains(&errors), "{errors} of 2000 at rate 0.3");
+        assert!(outcomes(&mut state(0.0, 1), 500).iter().all(|e| !e));
+        assert!(outcomes(&mut state(1.0, 1), 500).iter().all(|e| *e));
+    }
+
+    #[test]
+    fn a_per_order_fault_applies_exactly_times_then_stops() {
+        let mut s = state(0.0, 7);
+        s.set_order(
+            "o".into(),
+            OrderFault {
+                mode: FaultMode::Error,
+                code: codes::get("REJECT_CARD_PAYMENT"),
+                remaining: 2,
+                timeout_ms: 0,
+                approve_before_timeout: false,
+            },
+        );
+        assert!(matches!(s.sample("other"), Plan::Pass));
+        assert!(matches!(s.sample("o"), Plan::Error(_)));
+        assert!(matches!(s.sample("o"), Plan::Error(_)));
+        assert!(matches!(s.sample("o"), Plan::Pass));
+        assert!(s.order("o").is_none());
+    }
+
+    #[test]
+    fn invalid_settings_are_named() {
+        let bad = Faults {
+            error_rate: 1.5,
+            error_code: "NOPE".into(),
+            ..Faults::default()
+        };
+        let errors = bad.validate().expect_err("invalid");
+        let fields: Vec<_> = errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, ["errorRate", "errorCode"]);
+    }
+}

@@ -1,0 +1,198 @@
+//! Toss's Payment object (API version 2022-11-16), the fields a card payment has. Fields the
+//! sandbox never fills (virtual account, transfer, discounts, cancels, …) are answered as
+//! `null`, as Toss does for a card payment, so clients written against Toss parse them.
+
+use chrono::{DateTime, FixedOffset, Offset, Utc};
+use poem_openapi::{Enum, Object};
+use serde_json::Value;
+
+use crate::{amount::Amount, errors::TossError};
+
+/// Toss answers times in Korea Standard Time with an explicit offset.
+const KST_SECONDS: i32 = 9 * 3600;
+
+pub fn now_kst() -> DateTime<FixedOffset> {
+    let offset = FixedOffset::east_opt(KST_SECONDS).unwrap_or_else(|| Utc.fix());
+    Utc::now().with_timezone(&offset)
+}
+
+/// `2024-02-13T12:18:14+09:00`: second precision with offset, as in Toss's examples.
+pub fn toss_time(t: &DateTime<FixedOffset>) -> String {
+    t.format("%Y-%m-%dT%H:%M:%S%:z").to_string()
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[oai(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum PaymentStatus {
+    /// Approved in the payment window, waiting for the merchant's confirm.
+    Ready,
+    /// Confirmed: the customer has been charged.
+    Done,
+    /// The confirm was declined; `failure` says why.
+    Aborted,
+}
+
+/// Card details of a card payment (the subset the sandbox fills).
+#[derive(Debug, Clone, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct Card {
+    pub amount: Amount,
+    pub issuer_code: String,
+    pub acquirer_code: String,
+    /// Masked card number.
+    pub number: String,
+    pub installment_plan_months: u32,
+    pub approve_no: String,
+    pub use_card_point: bool,
+    /// 신용, 체크, 기프트.
+    pub card_type: String,
+    /// 개인, 법인.
+    pub owner_type: String,
+    /// READY until the card company acquires the payment.
+    pub acquire_status: String,
+    pub is_interest_free: bool,
+    pub interest_payer: Option<String>,
+}
+
+/// Toss's Payment object.
+#[derive(Debug, Clone, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct Payment {
+    pub m_id: String,
+    /// Toss API version of this object.
+    pub version: String,
+    pub last_transaction_key: Option<String>,
+    pub payment_key: String,
+    pub order_id: String,
+    pub order_name: String,
+    pub tax_exemption_amount: i64,
+    pub status: PaymentStatus,
+    /// When the customer approved in the payment window.
+    pub requested_at: String,
+    /// When the confirm charged the card; null before.
+    pub approved_at: Option<String>,
+    pub use_escrow: bool,
+    pub culture_expense: bool,
+    pub card: Option<Card>,
+    pub virtual_account: Option<Value>,
+    pub transfer: Option<Value>,
+    pub mobile_phone: Option<Value>,
+    pub gift_certificate: Option<Value>,
+    pub cash_receipt: Option<Value>,
+    pub discount: Option<Value>,
+    pub cancels: Option<Value>,
+    pub secret: Option<String>,
+    /// NORMAL (one-off payment), BILLING or BRANDPAY.
+    #[oai(rename = "type")]
+    pub kind: String,
+    pub easy_pay: Option<Value>,
+    pub country: String,
+    /// Why the payment was aborted; null otherwise.
+    pub failure: Option<TossError>,
+    pub is_partial_cancelable: bool,
+    pub currency: String,
+    pub total_amount: Amount,
+    pub balance_amount: Amount,
+    pub supplied_amount: i64,
+    pub vat: i64,
+    pub tax_free_amount: i64,
+    /// Payment method, in Korean as Toss answers it (카드 = card).
+    pub method: String,
+}
+
+/// VAT included in a VAT-inclusive total: total / 11 rounded half up, as in Toss's example
+/// (15000 → 1364 VAT, 13636 supplied). For integers, `(total + 5) / 11` is exactly that.
+pub fn vat_of(total: i64) -> i64 {
+    (total + 5) / 11
+}
+
+/// The sandbox's own record of one payment.
+#[derive(Debug, Clone)]
+pub struct PaymentRecord {
+    pub payment_key: String,
+    pub order_id: String,
+    pub order_name: String,
+    pub amount: Amount,
+    pub status: PaymentStatus,
+    pub requested_at: DateTime<FixedOffset>,
+    pub approved_at: Option<DateTime<FixedOffset>>,
+    pub last_transaction_key: Option<String>,
+    pub approve_no: Option<String>,
+    pub failure: Option<TossError>,
+}
+
+impl PaymentRecord {
+    pub fn to_payment(&self) -> Payment {
+        let total = self.amount.0;
+        let vat = vat_of(total);
+        let card = self.approve_no.as_ref().map(|approve_no| Card {
+            amount: self.amount,
+            issuer_code: "71".into(),
+            acquirer_code: "71".into(),
+            number: "43301234****123*".into(),
+            installment_plan_months: 0,
+            approve_no: approve_no.clone(),
+            use_card_point: false,
+            card_type: "신용".into(),
+            owner_type: "개인".into(),
+            acquire_status: "READY".into(),
+            is_interest_free: false,
+            interest_payer: None,
+        });
+        Payment {
+            m_id: "tvivarepublica".into(),
+            version: "2022-11-16".into(),
+            last_transaction_key: self.last_transaction_key.clone(),
+            payment_key: self.payment_key.clone(),
+            order_id: self.order_id.clone(),
+            order_name: self.order_name.clone(),
+            tax_exemption_amount: 0,
+            status: self.status,
+            requested_at: toss_time(&self.requested_at),
+            approved_at: self.approved_at.as_ref().map(toss_time),
+            use_escrow: false,
+            culture_expense: false,
+            card,
+            virtual_account: None,
+            transfer: None,
+            mobile_phone: None,
+            gift_certificate: None,
+            cash_receipt: None,
+            discount: None,
+            cancels: None,
+            secret: None,
+            kind: "NORMAL".into(),
+            easy_pay: None,
+            country: "KR".into(),
+            failure: self.failure.clone(),
+            is_partial_cancelable: self.status == PaymentStatus::Done,
+            currency: "KRW".into(),
+            total_amount: self.amount,
+            balance_amount: self.amount,
+            supplied_amount: total - vat,
+            vat,
+            tax_free_amount: 0,
+            method: "카드".into(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn vat_matches_tosss_example_and_rounds_half_up() {
+        assert_eq!(vat_of(15000), 1364);
+        assert_eq!(vat_of(1000), 91);
+        assert_eq!(vat_of(11), 1);
+        assert_eq!(vat_of(5), 0);
+        assert_eq!(vat_of(6), 1);
+    }
+
+    #[test]
+    fn times_carry_the_kst_offset() {
+        let t = toss_time(&now_kst());
+        assert!(t.ends_with("+09:00") && t.len() == 25, "{t}");
+    }
+}

@@ -1,0 +1,145 @@
+//! `POST /api/sellers` and `GET /api/sellers/{sellerNo}`.
+
+use chrono::{DateTime, Utc};
+use events::{Envelope, SellerRegistered};
+use outbox::{OutboxNudge, OutboxWriter};
+use poem_openapi::{param::Path, payload::Json, ApiResponse, Object, OpenApi, Tags};
+use service_kit::{
+    error::{from_db_error, ConstraintRule},
+    ApiError, FieldError, Id,
+};
+use snowflake::Snowflake;
+use sqlx::PgPool;
+use std::sync::Arc;
+
+use crate::store::{self, SellerRow};
+
+#[derive(Tags)]
+enum SellerTag {
+    /// Seller registration and onboarding status.
+    Sellers,
+}
+
+#[derive(Debug, Object)]
+#[oai(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RegisterSeller {
+    /// The seller's public handle, unique, 1–100 characters.
+    pub seller_id: String,
+}
+
+#[derive(Debug, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct Seller {
+    pub seller_no: Id,
+    pub seller_id: String,
+    /// `PENDING` until the seller's wallet exists, then `ACTIVE`.
+    pub status: String,
+    #[oai(skip_serializing_if_is_none)]
+    pub wallet_no: Option<Id>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<SellerRow> for Seller {
+    fn from(row: SellerRow) -> Self {
+        Self {
+            seller_no: Id(row.seller_no),
+            seller_id: row.seller_id,
+            status: row.status,
+            wallet_no: row.wallet_no.map(Id),
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+        }
+    }
+}
+
+#[derive(ApiResponse)]
+enum Registered {
+    /// Registered; onboarding (wallet creation) finishes asynchronously.
+    #[oai(status = 201)]
+    Created(Json<Seller>),
+}
+
+const CONSTRAINTS: &[ConstraintRule] = &[
+    ConstraintRule {
+        constraint: "sellers_seller_id_key",
+        status: 409,
+        code: "SELLER_ID_TAKEN",
+        detail: "a seller with this sellerId already exists",
+    },
+    ConstraintRule {
+        constraint: "sellers_seller_id_check",
+        status: 400,
+        code: "VALIDATION_FAILED",
+        detail: "sellerId must be 1-100 characters",
+    },
+];
+
+pub struct SellerApi {
+    pub pool: PgPool,
+    pub ids: Arc<Snowflake>,
+    pub outbox: OutboxWriter,
+    pub nudge: OutboxNudge,
+}
+
+fn validate(body: &RegisterSeller) -> Result<String, ApiError> {
+    let seller_id = body.seller_id.trim();
+    let len = seller_id.chars().count();
+    if len == 0 || len > 100 {
+        return Err(ApiError::validation(vec![FieldError {
+            field: "sellerId".into(),
+            message: "must be 1-100 characters (surrounding spaces are ignored)".into(),
+        }]));
+    }
+    Ok(seller_id.to_string())
+}
+
+#[OpenApi(tag = "SellerTag::Sellers")]
+impl SellerApi {
+    /// Register a seller. Answers 201 with status PENDING at once; the seller becomes ACTIVE
+    /// when wallet-service has created its wallet.
+    #[oai(
+        path = "/api/sellers",
+        method = "post",
+        operation_id = "register_seller"
+    )]
+    async fn register_seller(&self, body: Json<RegisterSeller>) -> Result<Registered, ApiError> {
+        let seller_id = validate(&body.0)?;
+        let seller_no = self.ids.next_id().map_err(ApiError::internal)?;
+        let mut tx = self.pool.begin().await?;
+        let row = store::insert_seller(&mut tx, seller_no, &seller_id)
+            .await
+            .map_err(|e| from_db_error(e, CONSTRAINTS))?;
+        let event = Envelope::new(SellerRegistered {
+            seller_no,
+            seller_id: row.seller_id.clone(),
+        });
+        self.outbox
+            .append(&mut tx, seller_no, &event, &[])
+            .await
+            .map_err(ApiError::from)?;
+        tx.commit().await?;
+        self.nudge.nudge();
+        Ok(Registered::Created(Json(row.into())))
+    }
+
+    /// A seller and its onboarding status.
+    #[oai(
+        path = "/api/sellers/:sellerNo",
+        method = "get",
+        operation_id = "get_seller"
+    )]
+    async fn get_seller(
+        &self,
+        #[oai(name = "sellerNo")] seller_no: Path<Id>,
+    ) -> Result<Json<Seller>, ApiError> {
+        let mut conn = self.pool.acquire().await?;
+        match store::find_seller(&mut conn, seller_no.0 .0).await? {
+            Some(row) => Ok(Json(row.into())),
+            None => Err(ApiError::not_found(
+                "SELLER_NOT_FOUND",
+                format!("no seller {}", seller_no.0),
+            )),
+        }
+    }
+}

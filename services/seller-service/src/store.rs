@@ -1,0 +1,60 @@
+//! Seller rows. Query functions take a connection so handlers decide the transaction.
+
+use chrono::{DateTime, Utc};
+use sqlx::PgConnection;
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct SellerRow {
+    pub seller_no: i64,
+    pub seller_id: String,
+    pub status: String,
+    pub wallet_no: Option<i64>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+pub async fn insert_seller(
+    conn: &mut PgConnection,
+    seller_no: i64,
+    seller_id: &str,
+) -> Result<SellerRow, sqlx::Error> {
+    sqlx::query_as(
+        "insert into sellers (seller_no, seller_id, status) values ($1, $2, 'PENDING')
+         returning seller_no, seller_id, status, wallet_no, created_at, updated_at",
+    )
+    .bind(seller_no)
+    .bind(seller_id)
+    .fetch_one(conn)
+    .await
+}
+
+pub async fn find_seller(
+    conn: &mut PgConnection,
+    seller_no: i64,
+) -> Result<Option<SellerRow>, sqlx::Error> {
+    sqlx::query_as(
+        "select seller_no, seller_id, status, wallet_no, created_at, updated_at
+         from sellers where seller_no = $1",
+    )
+    .bind(seller_no)
+    .fetch_optional(conn)
+    .await
+}
+
+/// Marks the seller ACTIVE with its wallet. Returns the row only when this call changed it, so
+/// a redelivered `wallet.created` does not announce the activation twice.
+pub async fn activate_seller(
+    conn: &mut PgConnection,
+    seller_no: i64,
+    wallet_no: i64,
+) -> Result<Option<SellerRow>, sqlx::Error> {
+    sqlx::query_as(
+        "update sellers set status = 'ACTIVE', wallet_no = $2
+         where seller_no = $1 and status = 'PENDING'
+         returning seller_no, seller_id, status, wallet_no, created_at, updated_at",
+    )
+    .bind(seller_no)
+    .bind(wallet_no)
+    .fetch_optional(conn)
+    .await
+}

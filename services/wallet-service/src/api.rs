@@ -1,0 +1,91 @@
+//! `GET /api/wallets/sellers/{sellerNo}`: balance, version and recent ledger rows.
+
+use chrono::{DateTime, Utc};
+use poem_openapi::{param::Path, payload::Json, Object, OpenApi, Tags};
+use rust_decimal::Decimal;
+use service_kit::{ApiError, Id};
+use sqlx::PgPool;
+
+use crate::store;
+
+#[derive(Tags)]
+enum WalletTag {
+    /// Seller wallets and their ledger.
+    Wallets,
+}
+
+#[derive(Debug, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct WalletTransaction {
+    pub transaction_no: Id,
+    /// Always positive; `type` gives the direction.
+    pub amount: Decimal,
+    /// `CREDIT` or `DEBIT`.
+    #[oai(rename = "type")]
+    pub kind: String,
+    #[oai(skip_serializing_if_is_none)]
+    pub order_id: Option<String>,
+    #[oai(skip_serializing_if_is_none)]
+    pub payment_order_no: Option<Id>,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct Wallet {
+    pub wallet_no: Id,
+    pub seller_no: Id,
+    pub balance: Decimal,
+    /// Optimistic-lock version; grows by one per balance change.
+    pub version: i64,
+    /// Newest first, at most 20.
+    pub recent_transactions: Vec<WalletTransaction>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+pub struct WalletApi {
+    pub pool: PgPool,
+}
+
+#[OpenApi(tag = "WalletTag::Wallets")]
+impl WalletApi {
+    /// A seller's wallet: balance, version and the 20 most recent transactions.
+    #[oai(
+        path = "/api/wallets/sellers/:sellerNo",
+        method = "get",
+        operation_id = "get_seller_wallet"
+    )]
+    async fn get_seller_wallet(
+        &self,
+        #[oai(name = "sellerNo")] seller_no: Path<Id>,
+    ) -> Result<Json<Wallet>, ApiError> {
+        let mut conn = self.pool.acquire().await?;
+        let Some(wallet) = store::find_wallet_by_seller(&mut conn, seller_no.0 .0).await? else {
+            return Err(ApiError::not_found(
+                "WALLET_NOT_FOUND",
+                format!("seller {} has no wallet (yet)", seller_no.0),
+            ));
+        };
+        let transactions = store::recent_transactions(&mut conn, wallet.wallet_no, 20).await?;
+        Ok(Json(Wallet {
+            wallet_no: Id(wallet.wallet_no),
+            seller_no: Id(wallet.seller_no),
+            balance: wallet.balance,
+            version: wallet.version,
+            recent_transactions: transactions
+                .into_iter()
+                .map(|t| WalletTransaction {
+                    transaction_no: Id(t.id),
+                    amount: t.amount,
+                    kind: t.kind,
+                    order_id: t.order_id,
+                    payment_order_no: t.payment_order_no.map(Id),
+                    created_at: t.created_at,
+                })
+                .collect(),
+            created_at: wallet.created_at,
+            updated_at: wallet.updated_at,
+        }))
+    }
+}

@@ -1,0 +1,103 @@
+//! `wallet-onboarding`: creates a wallet for each registered seller and announces it, the
+//! middle step of the onboarding saga.
+
+use events::{Envelope, SellerRegistered, WalletCreated};
+use messaging::{apply_once, Delivery, Handler, HandlerError};
+use outbox::{OutboxNudge, OutboxWriter};
+use snowflake::Snowflake;
+use sqlx::PgPool;
+use std::sync::Arc;
+
+use crate::{
+    settlement::{announce_if_complete, credit_wallet, SettleError},
+    store::{self, Credit, WalletRow},
+};
+
+/// Credits that arrived before the wallet existed are applied with its creation, and every
+/// order they complete is announced as settled.
+async fn apply_parked(
+    conn: &mut sqlx::PgConnection,
+    ids: &Snowflake,
+    wallet: &WalletRow,
+    outbox: &OutboxWriter,
+) -> Result<(), HandlerError> {
+    let parked = store::take_parked(conn, wallet.seller_no).await?;
+    if parked.is_empty() {
+        return Ok(());
+    }
+    let mut credits = Vec::with_capacity(parked.len());
+    for (payment_order_no, order_id, payment_event_no, amount) in parked {
+        credits.push(Credit {
+            id: ids.next_id().map_err(HandlerError::retry)?,
+            payment_order_no,
+            order_id,
+            payment_event_no,
+            amount,
+        });
+    }
+    let settle = |e: SettleError| match e {
+        SettleError::Db(e) => HandlerError::from(e),
+        other => HandlerError::retry(other),
+    };
+    credit_wallet(
+        conn,
+        wallet.wallet_no,
+        wallet.version,
+        wallet.seller_no,
+        &credits,
+    )
+    .await
+    .map_err(settle)?;
+    let mut orders: Vec<(i64, String)> = credits
+        .iter()
+        .map(|c| (c.payment_event_no, c.order_id.clone()))
+        .collect();
+    orders.sort();
+    orders.dedup();
+    for (payment_event_no, order_id) in orders {
+        announce_if_complete(conn, outbox, payment_event_no, &order_id)
+            .await
+            .map_err(settle)?;
+    }
+    Ok(())
+}
+
+pub const CONSUMER: &str = "wallet-onboarding";
+
+pub struct CreateWallet {
+    pub pool: PgPool,
+    pub ids: Arc<Snowflake>,
+    pub outbox: OutboxWriter,
+    pub nudge: OutboxNudge,
+}
+
+impl Handler for CreateWallet {
+    async fn handle(&self, delivery: &Delivery) -> Result<(), HandlerError> {
+        let event = delivery.decode::<SellerRegistered>()?;
+        let seller_no = event.payload.seller_no;
+        let wallet_no = self
+            .ids
+            .next_id()
+            .map_err(|e| HandlerError::Retry(e.to_string()))?;
+        let outbox = &self.outbox;
+        let ids = self.ids.clone();
+        apply_once(&self.pool, CONSUMER, event.event_id, |conn| {
+            Box::pin(async move {
+                // A wallet that already exists (seeded, or created by an earlier event) is
+                // announced again, so a seller stuck in PENDING still completes the saga.
+                store::lock_seller(conn, seller_no).await?;
+                let (wallet, _created) = store::create_wallet(conn, wallet_no, seller_no).await?;
+                apply_parked(conn, &ids, &wallet, outbox).await?;
+                let created = Envelope::new(WalletCreated {
+                    seller_no,
+                    wallet_no: wallet.wallet_no,
+                });
+                outbox.append(conn, seller_no, &created, &[]).await?;
+                Ok(())
+            })
+        })
+        .await?;
+        self.nudge.nudge();
+        Ok(())
+    }
+}

@@ -1,0 +1,153 @@
+//! `wallet-settlement`: credits sellers for paid orders (DESIGN §6).
+//!
+//! Per seller, the sum of its lines is added to the balance under an optimistic lock; each
+//! attempt runs in a fresh transaction (the reference retried inside a dead one) with a
+//! bounded, jittered backoff. One ledger row per payment order line makes redelivery harmless.
+//! A seller without a wallet yet has its credits parked and applied when the wallet is created,
+//! and `wallet.settled` is emitted, in the same transaction, once every line of the order is
+//! credited.
+
+use std::{collections::BTreeMap, sync::Arc, time::Duration};
+
+use events::{Envelope, PaymentConfirmed, SellerCredit, WalletSettled};
+use messaging::{claim_event, Delivery, Handler, HandlerError};
+use outbox::{OutboxNudge, OutboxWriter};
+use snowflake::Snowflake;
+use sqlx::{PgConnection, PgPool};
+
+use crate::store::{self, Credit};
+
+pub const CONSUMER: &str = "wallet-settlement";
+const MAX_ATTEMPTS: u32 = 12;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SettleError {
+    #[error("wallet version changed concurrently")]
+    VersionConflict,
+    #[error(transparent)]
+    Db(#[from] sqlx::Error),
+    #[error(transparent)]
+    Ids(#[from] snowflake::SnowflakeError),
+}
+
+pub struct SettleOrder {
+    pub pool: PgPool,
+    pub ids: Arc<Snowflake>,
+    pub outbox: OutboxWriter,
+    pub nudge: OutboxNudge,
+}
+
+/// 10 ms · 2^attempt, capped at 1 s, with full jitter so colliding workers spread out.
+fn backoff(attempt: u32) -> Duration {
+    let cap = 10u64.saturating_mul(1 << attempt.min(7)).min(1_000);
+    let random = uuid::Uuid::new_v4().as_u128() as u64;
+    Duration::from_millis(random % (cap + 1))
+}
+
+impl Handler for SettleOrder {
+    async fn handle(&self, delivery: &Delivery) -> Result<(), HandlerError> {
+        let event = delivery.decode::<PaymentConfirmed>()?;
+        for attempt in 0..MAX_ATTEMPTS {
+            let mut tx = self.pool.begin().await?;
+            if !claim_event(&mut tx, CONSUMER, event.event_id).await? {
+                return Ok(()); // settled before: a redelivery or a replay
+            }
+            match self.settle(&mut tx, &event).await {
+                Ok(()) => {
+                    tx.commit().await?;
+                    self.nudge.nudge();
+                    return Ok(());
+                }
+                Err(SettleError::VersionConflict) => {
+                    drop(tx);
+                    tokio::time::sleep(backoff(attempt)).await;
+                }
+                Err(SettleError::Db(e)) => return Err(e.into()),
+                Err(SettleError::Ids(e)) => return Err(HandlerError::retry(e)),
+            }
+        }
+        Err(HandlerError::retry(
+            "wallet kept changing concurrently; will be redelivered",
+        ))
+    }
+}
+
+impl SettleOrder {
+    async fn settle(
+        &self,
+        conn: &mut PgConnection,
+        event: &Envelope<PaymentConfirmed>,
+    ) -> Result<(), SettleError> {
+        let order = &event.payload;
+        let mut by_seller: BTreeMap<i64, Vec<Credit>> = BTreeMap::new();
+        for line in &order.lines {
+            by_seller.entry(line.seller_no).or_default().push(Credit {
+                id: self.ids.next_id()?,
+                payment_order_no: line.payment_order_no,
+                order_id: order.order_id.clone(),
+                payment_event_no: order.payment_event_no,
+                amount: line.amount,
+            });
+        }
+        for (seller_no, credits) in &by_seller {
+            let wallet = match store::find_wallet_by_seller(conn, *seller_no).await? {
+                Some(w) => w,
+                None => {
+                    store::lock_seller(conn, *seller_no).await?;
+                    match store::find_wallet_by_seller(conn, *seller_no).await? {
+                        Some(w) => w,
+                        None => {
+                            store::park_credits(conn, *seller_no, event.event_id, credits).await?;
+                            continue;
+                        }
+                    }
+                }
+            };
+            credit_wallet(conn, wallet.wallet_no, wallet.version, *seller_no, credits).await?;
+        }
+        announce_if_complete(conn, &self.outbox, order.payment_event_no, &order.order_id).await
+    }
+}
+
+/// Ledger rows and balance for one seller; a lost optimistic lock aborts the transaction.
+pub async fn credit_wallet(
+    conn: &mut PgConnection,
+    wallet_no: i64,
+    version: i64,
+    seller_no: i64,
+    credits: &[Credit],
+) -> Result<(), SettleError> {
+    let amount = store::insert_credits(conn, wallet_no, seller_no, credits).await?;
+    if amount.is_zero() {
+        return Ok(());
+    }
+    if !store::add_to_balance(conn, wallet_no, version, amount).await? {
+        return Err(SettleError::VersionConflict);
+    }
+    Ok(())
+}
+
+/// Emits `wallet.settled` with the committed per-seller credits once no line of the order is
+/// parked any more.
+pub async fn announce_if_complete(
+    conn: &mut PgConnection,
+    outbox: &OutboxWriter,
+    payment_event_no: i64,
+    order_id: &str,
+) -> Result<(), SettleError> {
+    if store::pending_lines_of(conn, payment_event_no).await? > 0 {
+        return Ok(());
+    }
+    let credits = store::credits_of(conn, payment_event_no)
+        .await?
+        .into_iter()
+        .map(|(seller_no, amount)| SellerCredit { seller_no, amount })
+        .collect();
+    let settled = Envelope::new(WalletSettled {
+        order_id: order_id.to_string(),
+        payment_event_no,
+        credits,
+    });
+    outbox.append(conn, payment_event_no, &settled, &[]).await?;
+    Ok(())
+}

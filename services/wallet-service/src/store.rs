@@ -1,0 +1,222 @@
+//! Wallet rows and the ledger. Query functions take a connection so handlers decide the
+//! transaction.
+
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+use sqlx::PgConnection;
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct WalletRow {
+    pub wallet_no: i64,
+    pub seller_no: i64,
+    pub balance: Decimal,
+    pub version: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct TransactionRow {
+    pub id: i64,
+    pub amount: Decimal,
+    #[sqlx(rename = "type")]
+    pub kind: String,
+    pub order_id: Option<String>,
+    pub payment_order_no: Option<i64>,
+    pub created_at: DateTime<Utc>,
+}
+
+const WALLET_COLUMNS: &str = "wallet_no, seller_no, balance, version, created_at, updated_at";
+
+/// Creates the seller's wallet unless it has one; returns the wallet and whether it is new.
+pub async fn create_wallet(
+    conn: &mut PgConnection,
+    wallet_no: i64,
+    seller_no: i64,
+) -> Result<(WalletRow, bool), sqlx::Error> {
+    let created: Option<WalletRow> = sqlx::query_as(&format!(
+        "insert into wallets (wallet_no, seller_no) values ($1, $2)
+         on conflict (seller_no) do nothing returning {WALLET_COLUMNS}"
+    ))
+    .bind(wallet_no)
+    .bind(seller_no)
+    .fetch_optional(&mut *conn)
+    .await?;
+    match created {
+        Some(row) => Ok((row, true)),
+        None => {
+            let row = find_wallet_by_seller(conn, seller_no)
+                .await?
+                .ok_or(sqlx::Error::RowNotFound)?;
+            Ok((row, false))
+        }
+    }
+}
+
+pub async fn find_wallet_by_seller(
+    conn: &mut PgConnection,
+    seller_no: i64,
+) -> Result<Option<WalletRow>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "select {WALLET_COLUMNS} from wallets where seller_no = $1"
+    ))
+    .bind(seller_no)
+    .fetch_optional(conn)
+    .await
+}
+
+pub async fn recent_transactions(
+    conn: &mut PgConnection,
+    wallet_no: i64,
+    limit: i64,
+) -> Result<Vec<TransactionRow>, sqlx::Error> {
+    sqlx::query_as(
+        "select id, amount, type, order_id, payment_order_no, created_at
+         from wallet_transactions where wallet_no = $1
+         order by created_at desc, id desc limit $2",
+    )
+    .bind(wallet_no)
+    .bind(limit)
+    .fetch_all(conn)
+    .await
+}
+
+/// Serialises "does this seller have a wallet yet?" between settlement and onboarding, so a
+/// credit is never parked after onboarding has already looked for parked credits.
+pub async fn lock_seller(conn: &mut PgConnection, seller_no: i64) -> Result<(), sqlx::Error> {
+    sqlx::query("select pg_advisory_xact_lock($1)")
+        .bind(seller_no)
+        .execute(conn)
+        .await
+        .map(|_| ())
+}
+
+pub struct Credit {
+    pub id: i64,
+    pub payment_order_no: i64,
+    pub order_id: String,
+    pub payment_event_no: i64,
+    pub amount: Decimal,
+}
+
+/// Writes ledger rows for the lines not credited before; returns the sum newly credited. The
+/// unique key per payment order line makes a repeated credit a no-op, not a second payment.
+pub async fn insert_credits(
+    conn: &mut PgConnection,
+    wallet_no: i64,
+    seller_no: i64,
+    credits: &[Credit],
+) -> Result<Decimal, sqlx::Error> {
+    let ids: Vec<i64> = credits.iter().map(|c| c.id).collect();
+    let lines: Vec<i64> = credits.iter().map(|c| c.payment_order_no).collect();
+    let orders: Vec<String> = credits.iter().map(|c| c.order_id.clone()).collect();
+    let events: Vec<i64> = credits.iter().map(|c| c.payment_event_no).collect();
+    let amounts: Vec<Decimal> = credits.iter().map(|c| c.amount).collect();
+    let credited: Option<Decimal> = sqlx::query_scalar(
+        "with inserted as (
+            insert into wallet_transactions
+                (id, wallet_no, seller_no, amount, type, order_id, payment_event_no, payment_order_no, idempotency_key)
+            select id, $2, $3, amount, 'CREDIT', order_id, event_no, line_no, 'settle:' || line_no
+              from unnest($1::bigint[], $4::bigint[], $5::text[], $6::bigint[], $7::numeric[])
+                   as c(id, line_no, order_id, event_no, amount)
+            on conflict do nothing
+            returning amount)
+         select sum(amount) from inserted",
+    )
+    .bind(&ids)
+    .bind(wallet_no)
+    .bind(seller_no)
+    .bind(&lines)
+    .bind(&orders)
+    .bind(&events)
+    .bind(&amounts)
+    .fetch_one(conn)
+    .await?;
+    Ok(credited.unwrap_or_default())
+}
+
+/// Adds to the balance if nobody changed the wallet since `version` was read (optimistic
+/// lock). `false` means a concurrent writer won and the caller must retry from a fresh read.
+pub async fn add_to_balance(
+    conn: &mut PgConnection,
+    wallet_no: i64,
+    version: i64,
+    amount: Decimal,
+) -> Result<bool, sqlx::Error> {
+    let updated = sqlx::query(
+        "update wallets set balance = balance + $3, version = version + 1
+         where wallet_no = $1 and version = $2",
+    )
+    .bind(wallet_no)
+    .bind(version)
+    .bind(amount)
+    .execute(conn)
+    .await?
+    .rows_affected();
+    Ok(updated == 1)
+}
+
+pub async fn park_credits(
+    conn: &mut PgConnection,
+    seller_no: i64,
+    event_id: uuid::Uuid,
+    credits: &[Credit],
+) -> Result<(), sqlx::Error> {
+    let lines: Vec<i64> = credits.iter().map(|c| c.payment_order_no).collect();
+    let orders: Vec<String> = credits.iter().map(|c| c.order_id.clone()).collect();
+    let events: Vec<i64> = credits.iter().map(|c| c.payment_event_no).collect();
+    let amounts: Vec<Decimal> = credits.iter().map(|c| c.amount).collect();
+    sqlx::query(
+        "insert into pending_settlements (payment_order_no, seller_no, order_id, payment_event_no, amount, event_id)
+         select line_no, $2, order_id, event_no, amount, $3
+           from unnest($1::bigint[], $4::text[], $5::bigint[], $6::numeric[]) as c(line_no, order_id, event_no, amount)
+         on conflict do nothing",
+    )
+    .bind(&lines)
+    .bind(seller_no)
+    .bind(event_id)
+    .bind(&orders)
+    .bind(&events)
+    .bind(&amounts)
+    .execute(conn)
+    .await
+    .map(|_| ())
+}
+
+/// Removes and returns the seller's parked credits (caller holds the seller lock).
+pub async fn take_parked(
+    conn: &mut PgConnection,
+    seller_no: i64,
+) -> Result<Vec<(i64, String, i64, Decimal)>, sqlx::Error> {
+    sqlx::query_as(
+        "delete from pending_settlements where seller_no = $1
+         returning payment_order_no, order_id, payment_event_no, amount",
+    )
+    .bind(seller_no)
+    .fetch_all(conn)
+    .await
+}
+
+pub async fn pending_lines_of(
+    conn: &mut PgConnection,
+    payment_event_no: i64,
+) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar("select count(*) from pending_settlements where payment_event_no = $1")
+        .bind(payment_event_no)
+        .fetch_one(conn)
+        .await
+}
+
+/// Everything credited for an order, per seller: the committed ledger, not the event.
+pub async fn credits_of(
+    conn: &mut PgConnection,
+    payment_event_no: i64,
+) -> Result<Vec<(i64, Decimal)>, sqlx::Error> {
+    sqlx::query_as(
+        "select seller_no, sum(amount) from wallet_transactions
+         where payment_event_no = $1 and type = 'CREDIT' group by seller_no order by seller_no",
+    )
+    .bind(payment_event_no)
+    .fetch_all(conn)
+    .await
+}
