@@ -1,1 +1,161 @@
-//! End-to-end tests of the whole paymsa system live in `tests/tests/`.
+//! The whole paymsa system hosted in-process for end-to-end tests: every service on port 0,
+//! one NATS namespace and a database per service for this test alone, peers wired to each
+//! other's real ports. Tests talk to it over HTTP like a client would.
+
+use std::{collections::HashMap, future::Future, pin::Pin, time::Duration};
+
+use service_kit::{
+    testing::{test_config, unique_namespace},
+    App, ServiceConfig, ServiceSpec, StartupError,
+};
+
+type Build = fn(ServiceConfig) -> Pin<Box<dyn Future<Output = Result<App, StartupError>>>>;
+
+macro_rules! service {
+    ($krate:ident) => {
+        (&$krate::SPEC, (|c| Box::pin($krate::build(c))) as Build)
+    };
+}
+
+/// Every service, in start order: peers a service calls over HTTP start before it.
+pub fn all_services() -> Vec<(&'static ServiceSpec, Build)> {
+    vec![
+        service!(psp_sandbox),
+        service!(catalog_service),
+        service!(seller_service),
+        service!(wallet_service),
+        service!(order_service),
+        service!(hot_catalog_service),
+        service!(catalog_review_service),
+        service!(catalog_like_service),
+        service!(order_query_service),
+    ]
+}
+
+/// A running system.
+pub struct TestSystem {
+    pub namespace: String,
+    apps: Vec<(&'static str, App)>,
+    /// Extra variables given to every service (e.g. a private NATS_URL).
+    overrides: HashMap<String, String>,
+    pub http: reqwest::Client,
+}
+
+impl TestSystem {
+    /// Starts every service against the shared test servers.
+    pub async fn start() -> Self {
+        Self::start_with(HashMap::new()).await
+    }
+
+    /// Starts every service; `overrides` replace test defaults (e.g. `NATS_URL`, `PSP_TIMEOUT_MS`).
+    pub async fn start_with(overrides: HashMap<String, String>) -> Self {
+        service_kit::telemetry::init_test_tracing();
+        let mut system = Self {
+            namespace: unique_namespace(),
+            apps: Vec::new(),
+            overrides,
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(30))
+                .build()
+                .expect("http client"),
+        };
+        for (spec, build) in all_services() {
+            system.start_service(spec, build).await;
+        }
+        system
+    }
+
+    fn config_for(&self, spec: &ServiceSpec) -> ServiceConfig {
+        let mut config = test_config(spec, &self.namespace);
+        if let Some(url) = self.overrides.get("NATS_URL") {
+            config.nats_url = Some(url.clone());
+        }
+        if let Some(port) = self.port_of("catalog-service") {
+            config
+                .extra
+                .insert("CATALOG_URL".into(), format!("http://127.0.0.1:{port}"));
+        }
+        if let Some(port) = self.port_of("psp-sandbox") {
+            config
+                .extra
+                .insert("PSP_URL".into(), format!("http://127.0.0.1:{port}"));
+        }
+        for (k, v) in &self.overrides {
+            config.extra.insert(k.clone(), v.clone());
+        }
+        config
+    }
+
+    async fn start_service(&mut self, spec: &'static ServiceSpec, build: Build) {
+        let app = build(self.config_for(spec))
+            .await
+            .unwrap_or_else(|e| panic!("{} failed to start: {e}", spec.name));
+        self.apps.push((spec.name, app));
+    }
+
+    pub fn port_of(&self, service: &str) -> Option<u16> {
+        self.apps
+            .iter()
+            .find(|(n, _)| *n == service)
+            .map(|(_, a)| a.port())
+    }
+
+    /// `http://127.0.0.1:<port>` of a running service.
+    pub fn url(&self, service: &str) -> String {
+        let port = self
+            .port_of(service)
+            .unwrap_or_else(|| panic!("{service} is not running"));
+        format!("http://127.0.0.1:{port}")
+    }
+
+    /// Stops one service as SIGTERM would (its workers drain).
+    pub async fn stop_service(&mut self, service: &str) {
+        if let Some(i) = self.apps.iter().position(|(n, _)| *n == service) {
+            let (_, app) = self.apps.remove(i);
+            app.stop().await.expect("clean stop");
+        }
+    }
+
+    /// Starts a stopped service again with the same database and namespace (new port).
+    pub async fn restart_service(&mut self, service: &str) {
+        self.stop_service(service).await;
+        let (spec, build) = all_services()
+            .into_iter()
+            .find(|(s, _)| s.name == service)
+            .unwrap_or_else(|| panic!("no service {service}"));
+        self.start_service(spec, build).await;
+    }
+
+    /// A pool on a service's own database, for checking invariants the API does not show.
+    pub async fn db(&self, spec: &ServiceSpec) -> sqlx::PgPool {
+        let config = test_config(spec, &self.namespace);
+        let url = config.database_url.expect("service has a database");
+        sqlx::PgPool::connect(url.as_str())
+            .await
+            .expect("database reachable")
+    }
+
+    pub async fn stop(mut self) {
+        while let Some((_, app)) = self.apps.pop() {
+            let _ = app.stop().await;
+        }
+    }
+}
+
+/// Polls `check` every 100 ms until it returns `Some`, or panics after `timeout` with `what`.
+pub async fn eventually<T, F, Fut>(timeout: Duration, what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        if tokio::time::Instant::now() > deadline {
+            panic!("timed out after {timeout:?} waiting for {what}");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
