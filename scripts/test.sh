@@ -45,7 +45,7 @@ if (($# == 0)) && [[ "${SKIP_DOCTESTS:-0}" != 1 ]]; then
   cargo test --workspace --doc --no-fail-fast || doc_rc=$?
 fi
 if cargo nextest --version >/dev/null 2>&1; then
-  info "cargo nextest run${scope[*]:+ ${scope[*]}} --no-fail-fast $*"
+  info "cargo nextest run${scope[*]:+ ${scope[*]}} --no-fail-fast${*:+ $*}"
   rc=0
   cargo nextest run "${scope[@]}" --no-fail-fast "$@" || rc=$?
 else

@@ -1,16 +1,27 @@
-//! [`EventBus`]: the start-up every consuming service does, in one call: JetStream context,
-//! topology, [`provision`], the dead-letter worker, and the dead-letter API to mount.
+//! [`EventBus`]: the start-up every service does, in one call: JetStream context, topology,
+//! [`provision`], the dead-letter worker, and the dead-letter API to mount; then, per service,
+//! its outbox relay ([`EventBus::outbox`]) and its consumers ([`EventBus::consume`]).
 
 use async_nats::jetstream::Context;
 use events::Topology;
 use service_kit::{Infra, Metrics, ServiceConfig, Shutdown, StartupError};
 use sqlx::PgPool;
 
+use outbox::{OutboxNudge, OutboxRelay, OutboxWriter, RelayConfig};
+
 use crate::{
     dead_letters::{spawn_dead_letter_worker, DeadLetterApi},
     error::{ConsumerError, ProvisionError},
-    provision,
+    provision, spawn_consumer, ConsumerSpec, Handler,
 };
+
+/// A producing service's side of the outbox: the writer its handlers append with, and the
+/// nudge they call after commit so the relay publishes at once.
+#[derive(Clone)]
+pub struct Outbox {
+    pub writer: OutboxWriter,
+    pub nudge: OutboxNudge,
+}
 
 /// A service's connection to the event streams.
 #[derive(Clone)]
@@ -19,6 +30,9 @@ pub struct EventBus {
     pub topology: Topology,
     pool: PgPool,
     admin_token: Option<String>,
+    service: &'static str,
+    metrics: Metrics,
+    shutdown: Shutdown,
 }
 
 impl EventBus {
@@ -62,7 +76,43 @@ impl EventBus {
             topology,
             pool,
             admin_token: config.admin_token.clone(),
+            service: config.service,
+            metrics: metrics.clone(),
+            shutdown: shutdown.clone(),
         })
+    }
+
+    /// Starts the outbox relay of a producing service (default [`RelayConfig`]).
+    pub fn outbox(&self, infra: &Infra) -> Result<Outbox, StartupError> {
+        let relay = RelayConfig::new(self.service);
+        let writer = OutboxWriter::new(infra.ids.clone(), self.topology.clone(), relay.shards);
+        let nudge = OutboxRelay::spawn(
+            relay,
+            self.pool.clone(),
+            self.js.clone(),
+            infra.redis_connection()?,
+            &self.metrics,
+            &self.shutdown,
+        );
+        Ok(Outbox { writer, nudge })
+    }
+
+    /// Creates the durable consumer and runs `handler` on it until shutdown.
+    pub async fn consume<H: Handler>(
+        &self,
+        spec: ConsumerSpec,
+        handler: H,
+    ) -> Result<(), StartupError> {
+        spawn_consumer(
+            self.js.clone(),
+            &self.topology,
+            spec,
+            handler,
+            &self.metrics,
+            &self.shutdown,
+        )
+        .await?;
+        Ok(())
     }
 
     /// The admin API over this service's dead letters, guarded by `config.admin_token`.

@@ -27,7 +27,7 @@ mod provision;
 mod runner;
 mod tx_conn;
 
-pub use bus::EventBus;
+pub use bus::{EventBus, Outbox};
 pub use consumer::{spawn_consumer, ConsumerSpec, Delivery, Handler};
 pub use dead_letters::{spawn_dead_letter_worker, DeadLetterApi};
 pub use error::{ConsumerError, HandlerError, ProvisionError};

@@ -49,6 +49,8 @@ pub fn test_config(spec: &ServiceSpec, namespace: &str) -> ServiceConfig {
     );
     env.insert("ADMIN_TOKEN".into(), "test-admin-token".into());
     env.insert("SHUTDOWN_TIMEOUT_SECS".into(), "5".into());
+    // A whole system is 8 pools; parallel tests must stay under Postgres' 100 connections.
+    env.insert("DB_MAX_CONNECTIONS".into(), "5".into());
     match ServiceConfig::from_source(spec, &env) {
         Ok(config) => config,
         Err(e) => panic!("test configuration is invalid: {e}"),

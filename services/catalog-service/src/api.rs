@@ -8,9 +8,11 @@ use outbox::{OutboxNudge, OutboxWriter};
 use poem_openapi::{
     param::{Path, Query},
     payload::Json,
+    types::{ParseError, ParseResult},
     ApiResponse, Object, OpenApi, Tags,
 };
 use rust_decimal::Decimal;
+use serde_json::Value;
 use service_kit::{ApiError, FieldError, Id};
 use snowflake::Snowflake;
 use sqlx::PgPool;
@@ -29,10 +31,11 @@ pub struct CreateProduct {
     /// An ACTIVE seller (onboarding finished).
     pub seller_no: Id,
     /// 1–200 characters.
+    #[oai(deserialize_with = "json_string")]
     pub name: String,
-    /// Up to 2,000 characters.
-    #[oai(default)]
-    pub description: String,
+    /// Up to 2,000 characters; empty when absent.
+    #[oai(deserialize_with = "json_opt_string")]
+    pub description: Option<String>,
     /// Greater than 0, at most 2 decimal places.
     pub price: Decimal,
 }
@@ -40,9 +43,29 @@ pub struct CreateProduct {
 #[derive(Debug, Object)]
 #[oai(rename_all = "camelCase", deny_unknown_fields)]
 pub struct UpdateProduct {
+    #[oai(deserialize_with = "json_opt_string")]
     pub name: Option<String>,
+    #[oai(deserialize_with = "json_opt_string")]
     pub description: Option<String>,
     pub price: Option<Decimal>,
+}
+
+/// A JSON string and nothing else: poem-openapi's `String` would also take `5` or `true` and
+/// store their text.
+fn json_string(value: Option<Value>) -> ParseResult<String> {
+    match value {
+        Some(Value::String(s)) => Ok(s),
+        other => Err(ParseError::expected_type(other.unwrap_or_default())),
+    }
+}
+
+/// Like [`json_string`] for an optional field: absent or `null` is `None`.
+fn json_opt_string(value: Option<Value>) -> ParseResult<Option<String>> {
+    match value {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(other) => Err(ParseError::expected_type(other)),
+    }
 }
 
 #[derive(Debug, Object)]
@@ -113,14 +136,21 @@ fn check_fields(
             message: message.into(),
         })
     };
+    // Postgres text cannot hold NUL; left to the insert it would fail as a 500.
     if let Some(name) = name {
         let len = name.trim().chars().count();
         if len == 0 || len > 200 {
             fail("name", "must be 1-200 characters");
+        } else if name.contains('\0') {
+            fail("name", "must not contain NUL characters");
         }
     }
-    if description.is_some_and(|d| d.chars().count() > 2000) {
-        fail("description", "must be at most 2000 characters");
+    if let Some(description) = description {
+        if description.chars().count() > 2000 {
+            fail("description", "must be at most 2000 characters");
+        } else if description.contains('\0') {
+            fail("description", "must not contain NUL characters");
+        }
     }
     if let Some(price) = price {
         if price <= Decimal::ZERO {
@@ -169,7 +199,8 @@ impl CatalogApi {
     )]
     async fn create_product(&self, body: Json<CreateProduct>) -> Result<Created, ApiError> {
         let p = body.0;
-        check_fields(Some(&p.name), Some(&p.description), Some(p.price))?;
+        let description = p.description.as_deref().unwrap_or_default();
+        check_fields(Some(&p.name), Some(description), Some(p.price))?;
         let product_no = self.ids.next_id().map_err(ApiError::internal)?;
         let mut tx = self.pool.begin().await?;
         if !store::is_seller_active(&mut tx, p.seller_no.0).await? {
@@ -185,7 +216,7 @@ impl CatalogApi {
             product_no,
             seller_no: p.seller_no.0,
             name: p.name.trim(),
-            description: &p.description,
+            description,
             price: p.price,
         };
         let row = store::insert_product(&mut tx, &new).await?;
@@ -209,6 +240,10 @@ impl CatalogApi {
     ) -> Result<Json<Product>, ApiError> {
         let u = body.0;
         check_fields(u.name.as_deref(), u.description.as_deref(), u.price)?;
+        if u.name.is_none() && u.description.is_none() && u.price.is_none() {
+            // Nothing to change: no new version, no event.
+            return self.get_product(product_no).await;
+        }
         let mut tx = self.pool.begin().await?;
         let name = u.name.as_deref().map(str::trim);
         let row = store::update_product(

@@ -1,12 +1,39 @@
-//! hot-catalog-service: Hot-products ranking from likes, reviews and purchases.
+//! hot-catalog-service: the hot-products ranking from likes, reviews and purchases.
+//!
+//! - [`score`]: the model (DESIGN §6). Each like, review and paid order line contributes its
+//!   weight, halving per half-life since it happened; scores are stored relative to an epoch
+//!   so the ranking never needs rescoring, and unlike / review delete subtract exactly what
+//!   was added. Weights and half-life come from [`settings`].
+//! - [`ranking`]: the Redis side — a sorted set per NATS namespace, updated by a Lua script
+//!   that dedupes the event and applies its contributions in one atomic step.
+//! - [`consumers`]: durables `hot-catalog-likes`, `hot-catalog-reviews`, `hot-catalog-orders`
+//!   (scores) and `hot-catalog-products` (the detail cache of [`details`], in Postgres).
+//! - [`api`]: `GET /api/hot-products?limit=` in rank order with details, `null` details for
+//!   products the catalog has not announced yet.
+//! - [`clock`]: where "now" comes from; [`build_with_clock`] lets tests move it.
 //!
 //! A library hosting the service (`build` → [`App`]) so tests run it in-process on port 0;
 //! `main.rs` only calls [`service_kit::run_main`].
 
+pub mod api;
+pub mod clock;
+pub mod consumers;
+pub mod details;
+pub mod ranking;
+pub mod score;
+pub mod settings;
+
+use std::sync::Arc;
+
+use messaging::EventBus;
 use service_kit::{
     App, Infra, Metrics, ServiceConfig, ServiceParts, ServiceSpec, Shutdown, StartupError,
 };
 use sqlx::migrate::Migrator;
+
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use ranking::Ranking;
+pub use score::{ScoreModel, Weights};
 
 pub const SPEC: ServiceSpec = ServiceSpec {
     name: "hot-catalog-service",
@@ -19,14 +46,40 @@ pub const SPEC: ServiceSpec = ServiceSpec {
 
 static MIGRATOR: Migrator = sqlx::migrate!("../../migrations/hot-catalog-service");
 
-/// Connects the service's backends, applies its migrations and starts serving.
+/// Connects the service's backends, applies its migrations, starts the consumers and serves.
 pub async fn build(config: ServiceConfig) -> Result<App, StartupError> {
+    build_with_clock(config, Arc::new(SystemClock)).await
+}
+
+/// [`build`] with another clock, e.g. a [`ManualClock`] to read the ranking at chosen times.
+pub async fn build_with_clock(
+    config: ServiceConfig,
+    clock: Arc<dyn Clock>,
+) -> Result<App, StartupError> {
+    let model = settings::score_model(&config)?;
     let infra = Infra::connect(&config, Some(&MIGRATOR)).await?;
     let metrics = Metrics::new(config.service);
+    let shutdown = Shutdown::new();
+    let pool = infra.pool()?;
+    let ranking = Ranking::new(infra.redis_connection()?, &config.nats_namespace, model);
+    let bus = EventBus::start(
+        &config,
+        &infra,
+        &metrics,
+        &shutdown,
+        consumers::ALL.to_vec(),
+    )
+    .await?;
+    consumers::spawn_all(&bus, &ranking, &pool, &clock, &metrics, &shutdown).await?;
+    let api = api::HotProductsApi {
+        ranking,
+        pool,
+        clock,
+    };
     let parts = ServiceParts {
-        api: (),
+        api: (api, bus.dead_letter_api()),
         pages: None,
         description: "Hot-products ranking from likes, reviews and purchases.",
     };
-    Ok(App::serve(&config, &infra, metrics, Shutdown::new(), parts).await?)
+    Ok(App::serve(&config, &infra, metrics, shutdown, parts).await?)
 }

@@ -1,12 +1,41 @@
-//! order-query-service: Members' order history (CQRS read model).
+//! order-query-service: members' order history, a CQRS read model (DESIGN §6 "Order query").
+//!
+//! - [`projection`]: two durable consumers feed the model from events only:
+//!   `order-query-projection` (ORDERS: `order.payment.confirmed`, `order.payment.failed`) and
+//!   `order-query-wallet` (WALLETS: `wallet.settled`). Idempotent (`apply_once`) and order-safe
+//!   (PAID beats FAILED, newer beats older, a settlement may come before its order).
+//! - [`store`]: the SQL: one `order_views` row per payment event plus `order_view_lines`,
+//!   read with keyset pagination over `(member_no, created_at desc, payment_event_no desc)`.
+//! - [`cursor`]: the `(createdDateTime, paymentEventNo)` cursor (epoch ms or ISO-8601) and limit.
+//! - [`api`] / `views`: `GET /api/orders/members/{memberNo}` (pages with `nextCursor`) and
+//!   `GET /api/orders/payment-events/{paymentEventNo}/members/{memberNo}`.
+//! - `admin`: `POST /admin/rebuild` (admin token) drops the model and replays the streams.
+//!
+//! Rebuilding by hand is the same thing: stop the service, empty `order_views`,
+//! `order_view_lines`, `wallet_settlements` and the two consumers' `processed_events`, delete
+//! the two durables (`nats consumer rm ORDERS order-query-projection`, `… WALLETS
+//! order-query-wallet`) and start the service: the durables are re-created at the start of
+//! the streams (Limits retention with `max_age`, so everything not yet aged out is replayed).
 //!
 //! A library hosting the service (`build` → [`App`]) so tests run it in-process on port 0;
-//! `main.rs` only calls [`service_kit::run_main`].
+//! `main.rs` only calls [`service_kit::run_main`]. The keyset benchmark is
+//! `benches/keyset_pages.rs`.
 
+mod admin;
+mod api;
+mod cursor;
+pub mod projection;
+pub mod store;
+mod views;
+
+use events::Event;
+use messaging::{spawn_consumer, ConsumerSpec, EventBus};
 use service_kit::{
     App, Infra, Metrics, ServiceConfig, ServiceParts, ServiceSpec, Shutdown, StartupError,
 };
 use sqlx::migrate::Migrator;
+
+pub use views::{Order, OrderLine, OrderPage, OrderStatus, PageCursor};
 
 pub const SPEC: ServiceSpec = ServiceSpec {
     name: "order-query-service",
@@ -17,16 +46,60 @@ pub const SPEC: ServiceSpec = ServiceSpec {
     uses_redis: false,
 };
 
-static MIGRATOR: Migrator = sqlx::migrate!("../../migrations/order-query-service");
+/// Public so tools (the benchmark) can set up a scratch database with the same schema.
+pub static MIGRATOR: Migrator = sqlx::migrate!("../../migrations/order-query-service");
 
-/// Connects the service's backends, applies its migrations and starts serving.
+/// Connects the service's backends, applies its migrations, starts the two projection
+/// consumers and serves the API.
 pub async fn build(config: ServiceConfig) -> Result<App, StartupError> {
     let infra = Infra::connect(&config, Some(&MIGRATOR)).await?;
     let metrics = Metrics::new(config.service);
+    let shutdown = Shutdown::new();
+    let pool = infra.pool()?;
+    let bus = EventBus::start(
+        &config,
+        &infra,
+        &metrics,
+        &shutdown,
+        vec![projection::ORDER_CONSUMER, projection::WALLET_CONSUMER],
+    )
+    .await?;
+    spawn_consumer(
+        bus.js.clone(),
+        &bus.topology,
+        ConsumerSpec::new(
+            projection::ORDER_CONSUMER,
+            events::topology::ORDERS,
+            vec![events::PaymentConfirmed::TYPE, events::PaymentFailed::TYPE],
+        ),
+        projection::OrderProjection { pool: pool.clone() },
+        &metrics,
+        &shutdown,
+    )
+    .await?;
+    spawn_consumer(
+        bus.js.clone(),
+        &bus.topology,
+        ConsumerSpec::new(
+            projection::WALLET_CONSUMER,
+            events::topology::WALLETS,
+            vec![events::WalletSettled::TYPE],
+        ),
+        projection::WalletProjection { pool: pool.clone() },
+        &metrics,
+        &shutdown,
+    )
+    .await?;
+    let admin = admin::AdminApi {
+        pool: pool.clone(),
+        js: bus.js.clone(),
+        topology: bus.topology.clone(),
+        admin_token: config.admin_token.clone(),
+    };
     let parts = ServiceParts {
-        api: (),
+        api: (api::OrderQueryApi { pool }, admin, bus.dead_letter_api()),
         pages: None,
         description: "Members' order history (CQRS read model).",
     };
-    Ok(App::serve(&config, &infra, metrics, Shutdown::new(), parts).await?)
+    Ok(App::serve(&config, &infra, metrics, shutdown, parts).await?)
 }

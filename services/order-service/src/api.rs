@@ -154,6 +154,9 @@ impl From<ConfirmError> for ApiError {
             ConfirmError::PaymentKeyMismatch => {
                 ApiError::conflict("PAYMENT_KEY_MISMATCH", e.to_string())
             }
+            ConfirmError::PaymentKeyInUse => {
+                ApiError::conflict("PAYMENT_KEY_IN_USE", e.to_string())
+            }
             ConfirmError::InProgress => ApiError::conflict("PAYMENT_IN_PROGRESS", e.to_string()),
             ConfirmError::AlreadyFailed(_) => {
                 ApiError::conflict("PAYMENT_ALREADY_FAILED", e.to_string())

@@ -38,6 +38,11 @@ fn page(title: &str, body: &str) -> Html<String> {
     ))
 }
 
+/// KRW has no minor unit: `6000.00` (the scale of a numeric column) shows as `6000`.
+fn won(amount: Decimal) -> String {
+    amount.normalize().to_string()
+}
+
 fn encode(s: &str) -> String {
     url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
@@ -94,16 +99,30 @@ impl Pages {
         let success = format!("{base}/success");
         let fail = format!("{base}/fail");
         let pay = match &self.settings.toss_client_key {
-            Some(client_key) => format!(
-                "<script src=\"https://js.tosspayments.com/v1/payment\"></script>\
-                 <button id=\"pay\" onclick=\"TossPayments('{}').requestPayment('카드',{{amount:{},orderId:'{}',orderName:'{}',successUrl:'{}',failUrl:'{}'}})\">결제하기</button>",
-                escape(client_key), order.amount, escape(&order.order_id), escape(&order.order_name), escape(&success), escape(&fail)
-            ),
+            Some(client_key) => {
+                // Values go into JavaScript inside an HTML attribute: JSON-encode them first (so a
+                // quote in a product name cannot end the string), then HTML-escape the result.
+                let args = serde_json::json!({
+                    "amount": serde_json::from_str::<serde_json::Value>(&won(order.amount))
+                        .unwrap_or_default(),
+                    "orderId": order.order_id,
+                    "orderName": order.order_name,
+                    "successUrl": success,
+                    "failUrl": fail,
+                });
+                let key = serde_json::Value::String(client_key.clone());
+                format!(
+                    "<script src=\"https://js.tosspayments.com/v1/payment\"></script>\
+                     <button id=\"pay\" onclick=\"TossPayments({}).requestPayment('카드',{})\">결제하기</button>",
+                    escape(&key.to_string()),
+                    escape(&args.to_string())
+                )
+            }
             None => format!(
                 "<a id=\"pay\" href=\"{}/sandbox/window?orderId={}&amp;amount={}&amp;orderName={}&amp;successUrl={}&amp;failUrl={}\">결제하기</a>",
                 self.settings.psp_window_url,
                 encode(&order.order_id),
-                order.amount,
+                won(order.amount),
                 encode(&order.order_name),
                 encode(&success),
                 encode(&fail)
@@ -115,7 +134,7 @@ impl Pages {
                 "<p>주문 <code id=\"order-id\">{}</code></p><p>{}</p><p>결제 금액 <b id=\"amount\">{}</b>원</p>{pay}",
                 escape(&order.order_id),
                 escape(&order.order_name),
-                order.amount
+                won(order.amount)
             ),
         )
     }
@@ -137,10 +156,10 @@ impl Pages {
             Ok((result, _)) => page(
                 "결제 결과",
                 &format!(
-                    "<p>주문 <code id=\"order-id\">{}</code> {}</p><p>금액 {}원</p><p>상태 <b id=\"outcome\">{}</b></p>",
+                    "<p>주문 <code id=\"order-id\">{}</code> {}</p><p>금액 <span id=\"amount\">{}</span>원</p><p>상태 <b id=\"outcome\">{}</b></p>",
                     escape(&result.order_id),
                     escape(&result.order_name),
-                    result.amount,
+                    won(result.amount),
                     escape(&result.status)
                 ),
             ),
@@ -148,7 +167,7 @@ impl Pages {
                 let p = e.problem();
                 page(
                     "결제 실패",
-                    &format!("<p>상태 <b id=\"outcome\">FAILURE</b></p><p id=\"code\">{}</p><p>{}</p>", escape(&p.code), escape(&p.detail)),
+                    &format!("<p>상태 <b id=\"outcome\">FAILED</b></p><p id=\"code\">{}</p><p>{}</p>", escape(&p.code), escape(&p.detail)),
                 )
             }
         }

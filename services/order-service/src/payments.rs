@@ -43,6 +43,8 @@ pub enum ConfirmError {
     AmountMismatch { expected: Decimal, got: Decimal },
     #[error("the order is already confirmed with another paymentKey")]
     PaymentKeyMismatch,
+    #[error("this paymentKey belongs to another order")]
+    PaymentKeyInUse,
     #[error("a confirmation of this order is in progress")]
     InProgress,
     #[error("the payment of this order has failed ({0}); start a new checkout")]
@@ -111,6 +113,13 @@ impl Payments {
         {
             return Err(ConfirmError::PaymentKeyMismatch);
         }
+        if event.payment_key.is_none()
+            && store::payment_key_taken(&mut tx, payment_key, event.payment_event_no).await?
+        {
+            // One PSP payment can never pay two orders (payment_events_payment_key_key); a
+            // client that sends another order's key gets a problem, not the constraint's 500.
+            return Err(ConfirmError::PaymentKeyInUse);
+        }
         let lines = store::find_lines(&mut tx, event.payment_event_no).await?;
         match order_status(&lines) {
             // A repeated confirm of a paid order answers the same outcome; nothing is sent.
@@ -134,7 +143,17 @@ impl Payments {
             actor,
         )
         .await?;
-        store::set_payment_key(&mut tx, event.payment_event_no, payment_key).await?;
+        store::set_payment_key(&mut tx, event.payment_event_no, payment_key)
+            .await
+            .map_err(|e| match &e {
+                // Another order's confirm with the same key committed since the check above.
+                sqlx::Error::Database(db)
+                    if db.constraint() == Some("payment_events_payment_key_key") =>
+                {
+                    ConfirmError::PaymentKeyInUse
+                }
+                _ => ConfirmError::Db(e),
+            })?;
         tx.commit().await?;
 
         let psp = self.toss.confirm(payment_key, order_id, amount).await;

@@ -47,9 +47,8 @@ pub async fn recover_due(
     config: RecoveryConfig,
 ) -> Result<usize, ConfirmError> {
     let mut conn = payments.pool.acquire().await?;
-    let due =
-        store::claim_for_recovery(&mut conn, config.stale_after.as_secs() as i64, config.batch)
-            .await?;
+    let due = store::due_for_recovery(&mut conn, config.stale_after.as_secs() as i64, config.batch)
+        .await?;
     drop(conn);
     let mut driven = 0;
     for order_id in due {

@@ -224,6 +224,22 @@ pub async fn set_payment_key(
         .map(|_| ())
 }
 
+/// Whether `payment_key` already paid another order (one PSP payment never pays two).
+pub async fn payment_key_taken(
+    conn: &mut PgConnection,
+    payment_key: &str,
+    payment_event_no: i64,
+) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar(
+        "select exists (select 1 from payment_events
+                 where payment_key = $1 and payment_event_no <> $2 and is_payment_done)",
+    )
+    .bind(payment_key)
+    .bind(payment_event_no)
+    .fetch_one(conn)
+    .await
+}
+
 pub async fn mark_paid(
     conn: &mut PgConnection,
     payment_event_no: i64,
@@ -259,21 +275,21 @@ pub async fn mark_wallet_done(
     .map(|r| r.rows_affected())
 }
 
-/// Orders the recovery job should re-drive: UNKNOWN, or EXECUTING for longer than `stale_secs`
-/// (the process died mid-confirm). Skips rows another instance is working on.
-pub async fn claim_for_recovery(
+/// Orders the recovery job should re-drive, oldest first: UNKNOWN, or EXECUTING for longer
+/// than `stale_secs` (the process died mid-confirm). Instances may pick the same order;
+/// `recover_order` claims it under the order's row lock, so only one re-drives it.
+pub async fn due_for_recovery(
     conn: &mut PgConnection,
     stale_secs: i64,
     limit: i64,
 ) -> Result<Vec<String>, sqlx::Error> {
     sqlx::query_scalar(
-        "select distinct order_id from (
-            select order_id from payment_orders
-             where status = 'UNKNOWN'
-                or (status = 'EXECUTING' and updated_at < now() - make_interval(secs => $1))
-             order by order_id
-             limit $2
-             for update skip locked) due",
+        "select order_id from payment_orders
+          where status = 'UNKNOWN'
+             or (status = 'EXECUTING' and updated_at < now() - make_interval(secs => $1))
+          group by order_id
+          order by min(updated_at)
+          limit $2",
     )
     .bind(stale_secs as f64)
     .bind(limit)

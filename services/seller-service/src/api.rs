@@ -3,7 +3,12 @@
 use chrono::{DateTime, Utc};
 use events::{Envelope, SellerRegistered};
 use outbox::{OutboxNudge, OutboxWriter};
-use poem_openapi::{param::Path, payload::Json, ApiResponse, Object, OpenApi, Tags};
+use poem_openapi::{
+    param::Path,
+    payload::Json,
+    types::{ParseError, ParseResult},
+    ApiResponse, Object, OpenApi, Tags,
+};
 use service_kit::{
     error::{from_db_error, ConstraintRule},
     ApiError, FieldError, Id,
@@ -24,7 +29,17 @@ enum SellerTag {
 #[oai(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RegisterSeller {
     /// The seller's public handle, unique, 1–100 characters.
+    #[oai(deserialize_with = "json_string")]
     pub seller_id: String,
+}
+
+/// A JSON string and nothing else: poem-openapi's `String` would also take `42` or `true`
+/// and store their text, and a handle sent as a number is a client bug, not a name.
+fn json_string(value: Option<serde_json::Value>) -> ParseResult<String> {
+    match value {
+        Some(serde_json::Value::String(s)) => Ok(s),
+        other => Err(ParseError::expected_type(other.unwrap_or_default())),
+    }
 }
 
 #[derive(Debug, Object)]
@@ -89,6 +104,13 @@ fn validate(body: &RegisterSeller) -> Result<String, ApiError> {
         return Err(ApiError::validation(vec![FieldError {
             field: "sellerId".into(),
             message: "must be 1-100 characters (surrounding spaces are ignored)".into(),
+        }]));
+    }
+    // Postgres text cannot hold NUL; left to the insert it would fail as a 500.
+    if seller_id.contains('\0') {
+        return Err(ApiError::validation(vec![FieldError {
+            field: "sellerId".into(),
+            message: "must not contain NUL characters".into(),
         }]));
     }
     Ok(seller_id.to_string())

@@ -1,8 +1,13 @@
 //! `wallet-settlement`: credits sellers for paid orders (DESIGN §6).
 //!
-//! Per seller, the sum of its lines is added to the balance under an optimistic lock; each
-//! attempt runs in a fresh transaction (the reference retried inside a dead one) with a
-//! bounded, jittered backoff. One ledger row per payment order line makes redelivery harmless.
+//! Per seller, the sum of its lines is added to the balance with a versioned update. The
+//! wallet row is locked before its version is read, so concurrent settlements of one seller
+//! queue instead of racing: under pure optimistic locking, 8 workers on one wallet made some
+//! settlements exhaust their retries and go back to the stream (three times and the order is
+//! dead-lettered, its seller unpaid). The version check stays as the guard against writers
+//! that do not lock; a conflict is retried in a fresh transaction (the reference retried
+//! inside a dead one) with a bounded, jittered backoff. One ledger row per payment order line
+//! makes redelivery harmless.
 //! A seller without a wallet yet has its credits parked and applied when the wallet is created,
 //! and `wallet.settled` is emitted, in the same transaction, once every line of the order is
 //! credited.
@@ -90,11 +95,13 @@ impl SettleOrder {
             });
         }
         for (seller_no, credits) in &by_seller {
-            let wallet = match store::find_wallet_by_seller(conn, *seller_no).await? {
+            // Sellers in ascending order (BTreeMap), so two multi-seller orders lock their
+            // wallets in the same order and cannot deadlock.
+            let wallet = match store::lock_wallet_by_seller(conn, *seller_no).await? {
                 Some(w) => w,
                 None => {
                     store::lock_seller(conn, *seller_no).await?;
-                    match store::find_wallet_by_seller(conn, *seller_no).await? {
+                    match store::lock_wallet_by_seller(conn, *seller_no).await? {
                         Some(w) => w,
                         None => {
                             store::park_credits(conn, *seller_no, event.event_id, credits).await?;

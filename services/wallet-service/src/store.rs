@@ -28,7 +28,8 @@ pub struct TransactionRow {
 
 const WALLET_COLUMNS: &str = "wallet_no, seller_no, balance, version, created_at, updated_at";
 
-/// Creates the seller's wallet unless it has one; returns the wallet and whether it is new.
+/// Creates the seller's wallet unless it has one; returns the wallet (row-locked either way)
+/// and whether it is new.
 pub async fn create_wallet(
     conn: &mut PgConnection,
     wallet_no: i64,
@@ -45,7 +46,7 @@ pub async fn create_wallet(
     match created {
         Some(row) => Ok((row, true)),
         None => {
-            let row = find_wallet_by_seller(conn, seller_no)
+            let row = lock_wallet_by_seller(conn, seller_no)
                 .await?
                 .ok_or(sqlx::Error::RowNotFound)?;
             Ok((row, false))
@@ -59,6 +60,22 @@ pub async fn find_wallet_by_seller(
 ) -> Result<Option<WalletRow>, sqlx::Error> {
     sqlx::query_as(&format!(
         "select {WALLET_COLUMNS} from wallets where seller_no = $1"
+    ))
+    .bind(seller_no)
+    .fetch_optional(conn)
+    .await
+}
+
+/// The seller's wallet, row-locked for the caller's transaction: concurrent writers of one
+/// wallet queue here instead of all reading one version and all but one failing the
+/// optimistic check (with 8 settlement workers on one seller, some exhausted their retries
+/// and went back to the stream, on the way to the dead-letter queue).
+pub async fn lock_wallet_by_seller(
+    conn: &mut PgConnection,
+    seller_no: i64,
+) -> Result<Option<WalletRow>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "select {WALLET_COLUMNS} from wallets where seller_no = $1 for update"
     ))
     .bind(seller_no)
     .fetch_optional(conn)

@@ -1,10 +1,6 @@
 //! The operator's view of dead letters: list, inspect, replay. A service mounts
 //! [`DeadLetterApi`] next to its own API; every operation needs the admin bearer token.
 
-// `ApiError` is the response type the operations return by value anyway; boxing it in the
-// helpers would only add unboxing at every call.
-#![allow(clippy::result_large_err)]
-
 use std::collections::BTreeMap;
 
 use async_nats::{jetstream::Context, HeaderMap, HeaderName, HeaderValue};

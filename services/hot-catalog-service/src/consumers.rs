@@ -1,0 +1,190 @@
+//! The service's four durable consumers. Three feed the ranking (likes, reviews, paid orders)
+//! through one handler, [`ScoreEvents`], which turns an event into contributions and applies
+//! them with the event's id as dedupe key (atomic with the update, in Redis). The fourth keeps
+//! the product detail cache in Postgres, idempotent through `apply_once` and the version guard.
+
+use std::sync::Arc;
+
+use events::{
+    Event, PaymentConfirmed, ProductCreated, ProductLiked, ProductUnliked, ProductUpdated,
+    ReviewCreated, ReviewDeleted,
+};
+use messaging::{
+    apply_once, spawn_consumer, ConsumerSpec, Delivery, EventBus, Handler, HandlerError,
+};
+use prometheus::IntCounterVec;
+use service_kit::{Metrics, Shutdown, StartupError};
+use sqlx::PgPool;
+
+use crate::{
+    clock::Clock,
+    details,
+    ranking::Ranking,
+    score::{Change, Direction, ScoreModel},
+};
+
+pub const LIKES: &str = "hot-catalog-likes";
+pub const REVIEWS: &str = "hot-catalog-reviews";
+pub const ORDERS: &str = "hot-catalog-orders";
+pub const PRODUCTS: &str = "hot-catalog-products";
+
+/// Every durable of this service (the dead-letter worker watches these).
+pub const ALL: [&str; 4] = [LIKES, REVIEWS, ORDERS, PRODUCTS];
+
+/// The contributions an event makes. A type this consumer does not score, a bad rating or an
+/// undecodable payload can never succeed: rejected (dead-lettered) at once.
+fn changes_for(model: &ScoreModel, delivery: &Delivery) -> Result<Vec<Change>, HandlerError> {
+    use Direction::{Add, Remove};
+    let review = |r, d| {
+        model
+            .review(r, d)
+            .map(|c| vec![c])
+            .map_err(HandlerError::Reject)
+    };
+    match delivery.event.event_type.as_str() {
+        ProductLiked::TYPE => Ok(vec![
+            model.like(&delivery.decode::<ProductLiked>()?.payload.0, Add)
+        ]),
+        ProductUnliked::TYPE => {
+            Ok(vec![model.like(
+                &delivery.decode::<ProductUnliked>()?.payload.0,
+                Remove,
+            )])
+        }
+        ReviewCreated::TYPE => review(&delivery.decode::<ReviewCreated>()?.payload.0, Add),
+        ReviewDeleted::TYPE => review(&delivery.decode::<ReviewDeleted>()?.payload.0, Remove),
+        PaymentConfirmed::TYPE => {
+            Ok(model.paid_lines(&delivery.decode::<PaymentConfirmed>()?.payload))
+        }
+        other => Err(HandlerError::reject(format!(
+            "{other} is not an event the ranking scores"
+        ))),
+    }
+}
+
+/// Likes, reviews and paid order lines into the ranking.
+pub struct ScoreEvents {
+    pub consumer: &'static str,
+    pub ranking: Ranking,
+    pub clock: Arc<dyn Clock>,
+    pub outcomes: IntCounterVec,
+}
+
+impl Handler for ScoreEvents {
+    async fn handle(&self, delivery: &Delivery) -> Result<(), HandlerError> {
+        let model = self.ranking.model();
+        let changes = changes_for(model, delivery)?;
+        let now = self.clock.now();
+        model
+            .check_times(&changes, now)
+            .map_err(HandlerError::Reject)?;
+        let applied = self
+            .ranking
+            .apply(delivery.event.event_id, now, &changes)
+            .await
+            // Redis unreachable or busy: the next delivery may well succeed.
+            .map_err(|e| HandlerError::retry(format!("redis: {e}")))?;
+        let outcome = if applied { "applied" } else { "duplicate" };
+        self.outcomes
+            .with_label_values(&[self.consumer, outcome])
+            .inc();
+        Ok(())
+    }
+}
+
+/// `catalog.product.created/updated` into the detail cache.
+pub struct ProductDetailsCache {
+    pub pool: PgPool,
+}
+
+impl Handler for ProductDetailsCache {
+    async fn handle(&self, delivery: &Delivery) -> Result<(), HandlerError> {
+        let (event_id, product) = match delivery.event.event_type.as_str() {
+            ProductCreated::TYPE => {
+                let event = delivery.decode::<ProductCreated>()?;
+                (event.event_id, event.payload.0)
+            }
+            ProductUpdated::TYPE => {
+                let event = delivery.decode::<ProductUpdated>()?;
+                (event.event_id, event.payload.0)
+            }
+            other => {
+                return Err(HandlerError::reject(format!(
+                    "{other} is not a product event"
+                )))
+            }
+        };
+        let product = &product;
+        apply_once(&self.pool, PRODUCTS, event_id, |conn| {
+            Box::pin(async move { Ok(details::upsert(conn, product).await?) })
+        })
+        .await?;
+        Ok(())
+    }
+}
+
+/// Creates the durables and starts consuming.
+pub async fn spawn_all(
+    bus: &EventBus,
+    ranking: &Ranking,
+    pool: &PgPool,
+    clock: &Arc<dyn Clock>,
+    metrics: &Metrics,
+    shutdown: &Shutdown,
+) -> Result<(), StartupError> {
+    use events::topology::{
+        CATALOG, LIKES as LIKES_STREAM, ORDERS as ORDERS_STREAM, REVIEWS as REVIEWS_STREAM,
+    };
+    let outcomes = metrics.counter_vec(
+        "hot_events_total",
+        "Ranking events by consumer and outcome (applied, duplicate)",
+        &["consumer", "outcome"],
+    );
+    let scored = [
+        (
+            LIKES,
+            LIKES_STREAM,
+            vec![ProductLiked::TYPE, ProductUnliked::TYPE],
+        ),
+        (
+            REVIEWS,
+            REVIEWS_STREAM,
+            vec![ReviewCreated::TYPE, ReviewDeleted::TYPE],
+        ),
+        (ORDERS, ORDERS_STREAM, vec![PaymentConfirmed::TYPE]),
+    ];
+    for (durable, stream, subjects) in scored {
+        let handler = ScoreEvents {
+            consumer: durable,
+            ranking: ranking.clone(),
+            clock: clock.clone(),
+            outcomes: outcomes.clone(),
+        };
+        let spec = ConsumerSpec::new(durable, stream, subjects);
+        spawn_consumer(
+            bus.js.clone(),
+            &bus.topology,
+            spec,
+            handler,
+            metrics,
+            shutdown,
+        )
+        .await?;
+    }
+    let spec = ConsumerSpec::new(
+        PRODUCTS,
+        CATALOG,
+        vec![ProductCreated::TYPE, ProductUpdated::TYPE],
+    );
+    let handler = ProductDetailsCache { pool: pool.clone() };
+    spawn_consumer(
+        bus.js.clone(),
+        &bus.topology,
+        spec,
+        handler,
+        metrics,
+        shutdown,
+    )
+    .await?;
+    Ok(())
+}

@@ -1,0 +1,143 @@
+//! The projection: events → read model. Two streams need two durables:
+//!
+//! - [`ORDER_CONSUMER`] on ORDERS (`order.payment.confirmed`, `order.payment.failed`),
+//! - [`WALLET_CONSUMER`] on WALLETS (`wallet.settled`).
+//!
+//! Every handler is idempotent ([`apply_once`]: a redelivered or replayed event is skipped) and
+//! order-safe, because the two consumers race and redeliveries reorder events:
+//!
+//! - PAID beats FAILED whatever arrives first; among events of the same status the newer
+//!   `occurredAt` wins (`last_event_at`), so a late older copy changes nothing;
+//! - a settlement that arrives before its order is kept in `wallet_settlements` and completes
+//!   the view when the confirmed event comes;
+//! - all writes for one payment event are serialized by an advisory lock (see
+//!   [`store::lock_order`]), so the two consumers never miss each other's rows.
+//!
+//! The same event under a new `eventId` (a producer re-emitting it) passes `apply_once` but
+//! meets the guards above, so the read model ends up the same.
+
+use events::{PaymentConfirmed, PaymentFailed, WalletSettled};
+use messaging::{apply_once, Delivery, Handler, HandlerError};
+use sqlx::PgPool;
+
+use crate::store;
+
+/// Durable on ORDERS (DESIGN §4).
+pub const ORDER_CONSUMER: &str = "order-query-projection";
+/// Durable on WALLETS: a consumer belongs to one stream, so `wallet.settled` needs its own.
+pub const WALLET_CONSUMER: &str = "order-query-wallet";
+
+/// `order.payment.confirmed` and `order.payment.failed` → the member's order view.
+pub struct OrderProjection {
+    pub pool: PgPool,
+}
+
+impl Handler for OrderProjection {
+    async fn handle(&self, delivery: &Delivery) -> Result<(), HandlerError> {
+        match delivery.event.event_type.as_str() {
+            <PaymentConfirmed as events::Event>::TYPE => self.confirmed(delivery).await,
+            <PaymentFailed as events::Event>::TYPE => self.failed(delivery).await,
+            // The filter lets nothing else through; anything else can never be applied here.
+            other => Err(HandlerError::reject(format!(
+                "{ORDER_CONSUMER} does not handle {other}"
+            ))),
+        }
+    }
+}
+
+impl OrderProjection {
+    async fn confirmed(&self, delivery: &Delivery) -> Result<(), HandlerError> {
+        let event = delivery.decode::<PaymentConfirmed>()?;
+        let order = &event.payload;
+        let occurred_at = event.occurred_at;
+        let applied = apply_once(&self.pool, ORDER_CONSUMER, event.event_id, |conn| {
+            Box::pin(async move {
+                store::lock_order(conn, order.payment_event_no).await?;
+                let shown = store::upsert_paid(conn, order, occurred_at)
+                    .await
+                    .map_err(conflicting_order_id)?;
+                if shown {
+                    store::replace_lines(conn, order.payment_event_no, &order.lines).await?;
+                }
+                Ok(shown)
+            })
+        })
+        .await?;
+        tracing::debug!(
+            payment_event_no = order.payment_event_no,
+            ?applied,
+            "order.payment.confirmed projected"
+        );
+        Ok(())
+    }
+
+    async fn failed(&self, delivery: &Delivery) -> Result<(), HandlerError> {
+        let event = delivery.decode::<PaymentFailed>()?;
+        let order = &event.payload;
+        let occurred_at = event.occurred_at;
+        let applied = apply_once(&self.pool, ORDER_CONSUMER, event.event_id, |conn| {
+            Box::pin(async move {
+                store::lock_order(conn, order.payment_event_no).await?;
+                store::upsert_failed(conn, order, occurred_at)
+                    .await
+                    .map_err(conflicting_order_id)
+            })
+        })
+        .await?;
+        tracing::debug!(
+            payment_event_no = order.payment_event_no,
+            ?applied,
+            "order.payment.failed projected"
+        );
+        Ok(())
+    }
+}
+
+/// `wallet.settled` → `is_wallet_done`, now or when the order arrives.
+pub struct WalletProjection {
+    pub pool: PgPool,
+}
+
+impl Handler for WalletProjection {
+    async fn handle(&self, delivery: &Delivery) -> Result<(), HandlerError> {
+        let event = delivery.decode::<WalletSettled>()?;
+        let settled = &event.payload;
+        let settled_at = event.occurred_at;
+        let applied = apply_once(&self.pool, WALLET_CONSUMER, event.event_id, |conn| {
+            Box::pin(async move {
+                store::lock_order(conn, settled.payment_event_no).await?;
+                let completed = store::record_settlement(
+                    conn,
+                    settled.payment_event_no,
+                    &settled.order_id,
+                    settled_at,
+                )
+                .await?;
+                Ok(completed)
+            })
+        })
+        .await?;
+        if applied.done() == Some(false) {
+            // Not an error: the confirmed event (other stream) completes the view later.
+            tracing::debug!(
+                payment_event_no = settled.payment_event_no,
+                "wallet.settled before its order; kept until the order arrives"
+            );
+        }
+        Ok(())
+    }
+}
+
+/// An order id already used by another payment event can never be stored: retrying would only
+/// burn deliveries, so the event goes straight to the dead letters for an operator.
+fn conflicting_order_id(err: sqlx::Error) -> HandlerError {
+    let unique_order_id = err
+        .as_database_error()
+        .and_then(|e| e.constraint())
+        .is_some_and(|c| c == "order_views_order_id_key");
+    if unique_order_id {
+        HandlerError::reject(format!("order id belongs to another payment event: {err}"))
+    } else {
+        err.into()
+    }
+}

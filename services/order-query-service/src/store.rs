@@ -1,0 +1,309 @@
+//! The read model's SQL. Functions take a connection so the caller (a projection handler or an
+//! HTTP handler) owns the transaction. Public because the keyset benchmark runs these very
+//! statements.
+
+use chrono::{DateTime, Utc};
+use events::{PaidOrderLine, PaymentConfirmed, PaymentFailed};
+use rust_decimal::Decimal;
+use sqlx::PgConnection;
+
+/// A paid order; beats FAILED whatever the arrival order (see `upsert_paid`).
+pub const PAID: &str = "PAID";
+pub const FAILED: &str = "FAILED";
+
+/// One row of `order_views`.
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct ViewRow {
+    pub payment_event_no: i64,
+    pub member_no: i64,
+    pub order_id: String,
+    pub order_name: Option<String>,
+    pub status: String,
+    pub total_amount: Option<Decimal>,
+    pub payment_key: Option<String>,
+    pub method: Option<String>,
+    pub approved_at: Option<DateTime<Utc>>,
+    pub failure_code: Option<String>,
+    pub is_wallet_done: bool,
+    pub created_at: DateTime<Utc>,
+    pub last_event_at: DateTime<Utc>,
+}
+
+/// One row of `order_view_lines`.
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct LineRow {
+    pub payment_order_no: i64,
+    pub payment_event_no: i64,
+    pub product_no: i64,
+    pub seller_no: i64,
+    pub product_name: String,
+    pub amount: Decimal,
+}
+
+macro_rules! view_columns {
+    () => {
+        "payment_event_no, member_no, order_id, order_name, status, total_amount, payment_key, \
+         method, approved_at, failure_code, is_wallet_done, created_at, last_event_at"
+    };
+}
+
+/// The first page of a member's orders, newest first.
+pub const FIRST_PAGE_SQL: &str = concat!(
+    "select ",
+    view_columns!(),
+    " from order_views where member_no = $1
+      order by created_at desc, payment_event_no desc limit $2"
+);
+
+/// The page after a cursor. Deliberately a separate statement from the first page: an
+/// `$2 is null or (...)` variant would make a generic plan filter instead of seek, and a deep
+/// page would then scan every newer row of the member. The row comparison matches the index
+/// `(member_no, created_at desc, payment_event_no desc)`, so the scan starts at the cursor.
+pub const PAGE_AFTER_SQL: &str = concat!(
+    "select ",
+    view_columns!(),
+    " from order_views
+      where member_no = $1 and (created_at, payment_event_no) < ($2, $3)
+      order by created_at desc, payment_event_no desc limit $4"
+);
+
+/// The lines of a whole page in one round trip.
+pub const LINES_SQL: &str = "select payment_order_no, payment_event_no, product_no, seller_no, \
+     product_name, amount from order_view_lines where payment_event_no = any($1)
+     order by payment_event_no, payment_order_no";
+
+pub async fn first_page(
+    conn: &mut PgConnection,
+    member_no: i64,
+    limit: i64,
+) -> Result<Vec<ViewRow>, sqlx::Error> {
+    sqlx::query_as(FIRST_PAGE_SQL)
+        .bind(member_no)
+        .bind(limit)
+        .fetch_all(conn)
+        .await
+}
+
+pub async fn page_after(
+    conn: &mut PgConnection,
+    member_no: i64,
+    created_at: DateTime<Utc>,
+    payment_event_no: i64,
+    limit: i64,
+) -> Result<Vec<ViewRow>, sqlx::Error> {
+    sqlx::query_as(PAGE_AFTER_SQL)
+        .bind(member_no)
+        .bind(created_at)
+        .bind(payment_event_no)
+        .bind(limit)
+        .fetch_all(conn)
+        .await
+}
+
+pub async fn lines_of(
+    conn: &mut PgConnection,
+    payment_event_nos: &[i64],
+) -> Result<Vec<LineRow>, sqlx::Error> {
+    if payment_event_nos.is_empty() {
+        return Ok(Vec::new());
+    }
+    sqlx::query_as(LINES_SQL)
+        .bind(payment_event_nos)
+        .fetch_all(conn)
+        .await
+}
+
+/// One order, only if it is `member_no`'s (another member's order is as absent as a missing one).
+pub async fn find_order(
+    conn: &mut PgConnection,
+    payment_event_no: i64,
+    member_no: i64,
+) -> Result<Option<ViewRow>, sqlx::Error> {
+    sqlx::query_as(concat!(
+        "select ",
+        view_columns!(),
+        " from order_views where payment_event_no = $1 and member_no = $2"
+    ))
+    .bind(payment_event_no)
+    .bind(member_no)
+    .fetch_optional(conn)
+    .await
+}
+
+/// Serializes every projection write of one payment event until the transaction ends. Without
+/// it, `wallet.settled` and `order.payment.confirmed` committed concurrently could each miss
+/// the other's uncommitted row and the view would stay "not settled" forever. This database
+/// belongs to this service alone, so the bare event number is a safe lock key. The shared
+/// gate lock (two-int key space, which never overlaps the bigint one) lets a rebuild wait for
+/// every projection in flight and hold new ones back, without lock-order deadlocks on tables.
+pub async fn lock_order(conn: &mut PgConnection, payment_event_no: i64) -> Result<(), sqlx::Error> {
+    sqlx::query("select pg_advisory_xact_lock_shared($1, $2), pg_advisory_xact_lock($3)")
+        .bind(GATE.0)
+        .bind(GATE.1)
+        .bind(payment_event_no)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// The projection gate: shared by projections, exclusive for a rebuild.
+const GATE: (i32, i32) = (8087, 0);
+
+/// Applies a confirmed payment. PAID beats FAILED in any arrival order (money was taken; the
+/// state machine never leaves SUCCESS); between two PAID events the newer `occurredAt` wins, so
+/// a late copy of an older event changes nothing. `last_event_at` is the time of the event the
+/// row shows. `created_at` never moves, so an order keeps its place in the member's pages.
+/// Returns whether the row now shows this event (its lines must then be replaced).
+pub async fn upsert_paid(
+    conn: &mut PgConnection,
+    order: &PaymentConfirmed,
+    occurred_at: DateTime<Utc>,
+) -> Result<bool, sqlx::Error> {
+    let applied = sqlx::query(
+        "insert into order_views (payment_event_no, member_no, order_id, order_name, status,
+             total_amount, payment_key, method, approved_at, failure_code, is_wallet_done,
+             created_at, last_event_at)
+         values ($1, $2, $3, $4, 'PAID', $5, $6, $7, $8, null,
+             exists (select 1 from wallet_settlements where payment_event_no = $1),
+             date_trunc('milliseconds', $9::timestamptz), $10)
+         on conflict (payment_event_no) do update set
+             order_name = excluded.order_name, status = 'PAID',
+             total_amount = excluded.total_amount, payment_key = excluded.payment_key,
+             method = excluded.method, approved_at = excluded.approved_at, failure_code = null,
+             is_wallet_done = order_views.is_wallet_done or excluded.is_wallet_done,
+             last_event_at = excluded.last_event_at
+         where order_views.status <> 'PAID' or order_views.last_event_at <= excluded.last_event_at",
+    )
+    .bind(order.payment_event_no)
+    .bind(order.member_no)
+    .bind(&order.order_id)
+    .bind(&order.order_name)
+    .bind(order.total_amount)
+    .bind(&order.payment_key)
+    .bind(&order.method)
+    .bind(order.approved_at)
+    .bind(order.ordered_at)
+    .bind(occurred_at)
+    .execute(conn)
+    .await?
+    .rows_affected();
+    Ok(applied == 1)
+}
+
+/// The lines of the event the view now shows, replacing any earlier version in one statement.
+pub async fn replace_lines(
+    conn: &mut PgConnection,
+    payment_event_no: i64,
+    lines: &[PaidOrderLine],
+) -> Result<(), sqlx::Error> {
+    sqlx::query("delete from order_view_lines where payment_event_no = $1")
+        .bind(payment_event_no)
+        .execute(&mut *conn)
+        .await?;
+    let column = |f: fn(&PaidOrderLine) -> i64| lines.iter().map(f).collect::<Vec<_>>();
+    let names: Vec<&str> = lines.iter().map(|l| l.product_name.as_str()).collect();
+    let amounts: Vec<Decimal> = lines.iter().map(|l| l.amount).collect();
+    sqlx::query(
+        "insert into order_view_lines (payment_order_no, payment_event_no, product_no, seller_no,
+             product_name, amount)
+         select l.no, $1, l.product_no, l.seller_no, l.name, l.amount
+         from unnest($2::bigint[], $3::bigint[], $4::bigint[], $5::text[], $6::numeric[])
+             as l(no, product_no, seller_no, name, amount)",
+    )
+    .bind(payment_event_no)
+    .bind(column(|l| l.payment_order_no))
+    .bind(column(|l| l.product_no))
+    .bind(column(|l| l.seller_no))
+    .bind(names)
+    .bind(amounts)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Applies a failed payment: never over a PAID row, and only if newer than the FAILED event the
+/// row shows.
+pub async fn upsert_failed(
+    conn: &mut PgConnection,
+    order: &PaymentFailed,
+    occurred_at: DateTime<Utc>,
+) -> Result<bool, sqlx::Error> {
+    let applied = sqlx::query(
+        "insert into order_views (payment_event_no, member_no, order_id, order_name, status,
+             total_amount, failure_code, is_wallet_done, created_at, last_event_at)
+         values ($1, $2, $3, $4, 'FAILED', $5, $6,
+             exists (select 1 from wallet_settlements where payment_event_no = $1),
+             date_trunc('milliseconds', $7::timestamptz), $8)
+         on conflict (payment_event_no) do update set
+             order_name = excluded.order_name, total_amount = excluded.total_amount,
+             failure_code = excluded.failure_code, last_event_at = excluded.last_event_at
+         where order_views.status = 'FAILED' and order_views.last_event_at <= excluded.last_event_at",
+    )
+    .bind(order.payment_event_no)
+    .bind(order.member_no)
+    .bind(&order.order_id)
+    .bind(&order.order_name)
+    .bind(order.total_amount)
+    .bind(&order.reason_code)
+    .bind(order.ordered_at)
+    .bind(occurred_at)
+    .execute(conn)
+    .await?
+    .rows_affected();
+    Ok(applied == 1)
+}
+
+/// Records a settlement and completes the view if it exists; if it does not yet, the confirmed
+/// event finds the record when it comes. Settled only ever goes false → true, so it needs no
+/// time guard, and it leaves `last_event_at` (the order events' clock) alone. Returns whether
+/// a view was there to complete.
+pub async fn record_settlement(
+    conn: &mut PgConnection,
+    payment_event_no: i64,
+    order_id: &str,
+    settled_at: DateTime<Utc>,
+) -> Result<bool, sqlx::Error> {
+    sqlx::query(
+        "insert into wallet_settlements (payment_event_no, order_id, settled_at)
+         values ($1, $2, $3) on conflict (payment_event_no) do nothing",
+    )
+    .bind(payment_event_no)
+    .bind(order_id)
+    .bind(settled_at)
+    .execute(&mut *conn)
+    .await?;
+    let found: Option<bool> = sqlx::query_scalar(
+        "update order_views set is_wallet_done = true
+         where payment_event_no = $1 returning true",
+    )
+    .bind(payment_event_no)
+    .fetch_optional(conn)
+    .await?;
+    Ok(found.is_some())
+}
+
+/// Empties the read model and forgets which events `consumers` applied, in one transaction.
+/// The exclusive gate waits for the projections in flight and holds later ones back until
+/// commit, so each event's effect and its processed record are either both wiped (and the
+/// replay applies it again) or both kept (and the replay skips it). Returns the views dropped.
+pub async fn reset_read_model(
+    conn: &mut PgConnection,
+    consumers: &[&str],
+) -> Result<i64, sqlx::Error> {
+    sqlx::query("select pg_advisory_xact_lock($1, $2)")
+        .bind(GATE.0)
+        .bind(GATE.1)
+        .execute(&mut *conn)
+        .await?;
+    let views: i64 = sqlx::query_scalar("select count(*) from order_views")
+        .fetch_one(&mut *conn)
+        .await?;
+    sqlx::query("truncate order_view_lines, order_views, wallet_settlements")
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query("delete from processed_events where consumer = any($1)")
+        .bind(consumers)
+        .execute(conn)
+        .await?;
+    Ok(views)
+}

@@ -1,0 +1,826 @@
+//! The money path end to end: checkout at order-service, approval in the PSP sandbox's payment
+//! window, confirm (with the sandbox's fault injection for timeouts, transient errors and
+//! declines), the recovery job, settlement into the seller's wallet and `isWalletDone`.
+//!
+//! Every test starts the whole system in-process with the seed data (seller 1 with wallet 1,
+//! products 1/2/3 at 1000/2000/3000) and talks to it over HTTP. Invariants the API does not
+//! show (events written, ledger rows) are read from the services' own databases and streams.
+
+use std::{collections::HashMap, time::Duration};
+
+use paymsa_e2e::{eventually, TestSystem};
+use rust_decimal::Decimal;
+use serde_json::{json, Value};
+
+const SELLER: i64 = 1;
+const WAIT: Duration = Duration::from_secs(20);
+
+// ---------------------------------------------------------------------------------------
+// helpers
+
+/// Starts the system with `overrides` and loads the seed data into its databases.
+async fn start(overrides: &[(&str, &str)]) -> TestSystem {
+    let overrides: HashMap<String, String> = overrides
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let system = TestSystem::start_with(overrides).await;
+    for (spec, seed) in [
+        (
+            &catalog_service::SPEC,
+            include_str!("../../seed/catalog-service.sql"),
+        ),
+        (
+            &wallet_service::SPEC,
+            include_str!("../../seed/wallet-service.sql"),
+        ),
+        (
+            &seller_service::SPEC,
+            include_str!("../../seed/seller-service.sql"),
+        ),
+    ] {
+        let pool = system.db(spec).await;
+        sqlx::raw_sql(seed)
+            .execute(&pool)
+            .await
+            .expect("seed loads");
+        pool.close().await;
+    }
+    system
+}
+
+/// A decimal from a JSON string or number.
+fn dec(v: &Value) -> Decimal {
+    match v {
+        Value::String(s) => s.parse().unwrap_or_else(|_| panic!("not a decimal: {v}")),
+        Value::Number(n) => n
+            .to_string()
+            .parse()
+            .unwrap_or_else(|_| panic!("not a decimal: {v}")),
+        _ => panic!("not a decimal: {v}"),
+    }
+}
+
+fn krw(v: i64) -> Decimal {
+    Decimal::from(v)
+}
+
+async fn send(req: reqwest::RequestBuilder) -> (u16, Value) {
+    let resp = req.send().await.expect("request answered");
+    let status = resp.status().as_u16();
+    let text = resp.text().await.expect("body");
+    let body = if text.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(&text).unwrap_or(Value::String(text))
+    };
+    (status, body)
+}
+
+async fn checkout(system: &TestSystem, products: &[i64], key: Option<&str>) -> (u16, Value) {
+    checkout_body(
+        system,
+        json!({
+            "memberNo": "7",
+            "productNos": products.iter().map(|p| p.to_string()).collect::<Vec<_>>(),
+        }),
+        key,
+    )
+    .await
+}
+
+async fn checkout_body(system: &TestSystem, body: Value, key: Option<&str>) -> (u16, Value) {
+    let mut req = system
+        .http
+        .post(format!("{}/api/checkouts", system.url("order-service")))
+        .json(&body);
+    if let Some(key) = key {
+        req = req.header("Idempotency-Key", key);
+    }
+    send(req).await
+}
+
+/// A checked-out order.
+struct Order {
+    order_id: String,
+    amount: Value,
+    order_name: String,
+}
+
+async fn new_order(system: &TestSystem, products: &[i64]) -> Order {
+    let (status, body) = checkout(system, products, None).await;
+    assert_eq!(status, 201, "checkout: {body}");
+    Order {
+        order_id: body["orderId"].as_str().expect("orderId").to_string(),
+        amount: body["amount"].clone(),
+        order_name: body["orderName"].as_str().expect("orderName").to_string(),
+    }
+}
+
+/// The approve step of the sandbox's payment window; returns the paymentKey.
+async fn approve(system: &TestSystem, order: &Order) -> String {
+    let (status, body) = send(
+        system
+            .http
+            .post(format!("{}/sandbox/approvals", system.url("psp-sandbox")))
+            .json(&json!({
+                "orderId": order.order_id,
+                "amount": order.amount,
+                "orderName": order.order_name,
+            })),
+    )
+    .await;
+    assert_eq!(status, 201, "approval: {body}");
+    body["paymentKey"].as_str().expect("paymentKey").to_string()
+}
+
+async fn confirm(
+    system: &TestSystem,
+    payment_key: &str,
+    order_id: &str,
+    amount: Value,
+) -> (u16, Value) {
+    send(
+        system
+            .http
+            .post(format!(
+                "{}/api/payments/confirm",
+                system.url("order-service")
+            ))
+            .json(&json!({"paymentKey": payment_key, "orderId": order_id, "amount": amount})),
+    )
+    .await
+}
+
+async fn payment(system: &TestSystem, order_id: &str) -> Value {
+    let (status, body) = send(system.http.get(format!(
+        "{}/api/payments/{order_id}",
+        system.url("order-service")
+    )))
+    .await;
+    assert_eq!(status, 200, "payment {order_id}: {body}");
+    body
+}
+
+/// `(status, body)` of the seller's wallet.
+async fn wallet(system: &TestSystem, seller_no: i64) -> (u16, Value) {
+    send(system.http.get(format!(
+        "{}/api/wallets/sellers/{seller_no}",
+        system.url("wallet-service")
+    )))
+    .await
+}
+
+async fn balance(system: &TestSystem, seller_no: i64) -> Decimal {
+    let (status, body) = wallet(system, seller_no).await;
+    assert_eq!(status, 200, "wallet: {body}");
+    dec(&body["balance"])
+}
+
+async fn put_fault(system: &TestSystem, order_id: &str, fault: Value) {
+    let (status, body) = send(
+        system
+            .http
+            .put(format!(
+                "{}/sandbox/faults/orders/{order_id}",
+                system.url("psp-sandbox")
+            ))
+            .json(&fault),
+    )
+    .await;
+    assert_eq!(status, 200, "fault: {body}");
+}
+
+/// `(confirmCalls, charged)` the sandbox saw for the order.
+async fn psp_stats(system: &TestSystem, order_id: &str) -> (u64, bool) {
+    let (status, body) = send(system.http.get(format!(
+        "{}/sandbox/stats/orders/{order_id}",
+        system.url("psp-sandbox")
+    )))
+    .await;
+    assert_eq!(status, 200, "stats: {body}");
+    (
+        body["confirmCalls"].as_u64().expect("confirmCalls"),
+        body["charged"].as_bool().expect("charged"),
+    )
+}
+
+/// Events order-service wrote for the order, by type (the outbox keeps every row for days).
+async fn order_events(system: &TestSystem, order_id: &str) -> HashMap<String, i64> {
+    let pool = system.db(&order_service::SPEC).await;
+    let rows: Vec<(String, i64)> = sqlx::query_as(
+        "select event_type, count(*) from outbox
+         where payload -> 'payload' ->> 'orderId' = $1 group by event_type",
+    )
+    .bind(order_id)
+    .fetch_all(&pool)
+    .await
+    .expect("outbox readable");
+    pool.close().await;
+    rows.into_iter().collect()
+}
+
+/// How many messages of `subject` (unqualified, e.g. `order.payment.failed`) the namespace's
+/// stream holds for the order.
+async fn stream_count(
+    system: &TestSystem,
+    stream: &events::StreamDef,
+    subject: &str,
+    order_id: &str,
+) -> usize {
+    let js = jetstream().await;
+    let topology = events::Topology::new(system.namespace.clone());
+    let stream = js
+        .get_stream(topology.stream_name(stream))
+        .await
+        .expect("stream exists");
+    let consumer = stream
+        .create_consumer(async_nats::jetstream::consumer::pull::Config {
+            filter_subject: topology.subject(subject),
+            ack_policy: async_nats::jetstream::consumer::AckPolicy::None,
+            inactive_threshold: Duration::from_secs(30),
+            ..Default::default()
+        })
+        .await
+        .expect("ephemeral consumer");
+    let mut messages = consumer
+        .fetch()
+        .max_messages(1000)
+        .messages()
+        .await
+        .expect("fetch");
+    let mut count = 0;
+    use futures::StreamExt;
+    while let Some(message) = messages.next().await {
+        let message = message.expect("message");
+        let body: Value = serde_json::from_slice(&message.payload).expect("envelope");
+        if body["payload"]["orderId"] == order_id {
+            count += 1;
+        }
+    }
+    count
+}
+
+async fn jetstream() -> async_nats::jetstream::Context {
+    let url = std::env::var("TEST_NATS_URL").expect("TEST_NATS_URL");
+    let client = async_nats::connect(url).await.expect("NATS reachable");
+    async_nats::jetstream::new(client)
+}
+
+/// Waits until wallet-service's settlement consumer has nothing pending or unacknowledged, so
+/// a settlement that was going to happen has happened.
+async fn settlement_idle(system: &TestSystem) {
+    let js = jetstream().await;
+    let topology = events::Topology::new(system.namespace.clone());
+    let stream = topology.stream_name(&events::topology::ORDERS);
+    eventually(WAIT, "wallet-settlement to drain", || {
+        let js = js.clone();
+        let stream = stream.clone();
+        async move {
+            let mut consumer: async_nats::jetstream::consumer::PullConsumer = js
+                .get_consumer_from_stream("wallet-settlement", &stream)
+                .await
+                .ok()?;
+            let info = consumer.info().await.ok()?;
+            (info.num_pending == 0 && info.num_ack_pending == 0).then_some(())
+        }
+    })
+    .await;
+}
+
+/// `(rows, distinct lines)` of the wallet ledger for the order.
+async fn ledger_rows(system: &TestSystem, order_id: &str) -> (i64, i64) {
+    let pool = system.db(&wallet_service::SPEC).await;
+    let counts = sqlx::query_as(
+        "select count(*), count(distinct payment_order_no) from wallet_transactions where order_id = $1",
+    )
+    .bind(order_id)
+    .fetch_one(&pool)
+    .await
+    .expect("ledger readable");
+    pool.close().await;
+    counts
+}
+
+/// `(previous, new, reason, actor)` of every history row of one line, oldest first.
+fn line_history(details: &Value, line: &Value) -> Vec<(String, String, String, String)> {
+    details["history"]
+        .as_array()
+        .expect("history")
+        .iter()
+        .filter(|h| h["paymentOrderNo"] == line["paymentOrderNo"])
+        .map(|h| {
+            (
+                h["previousStatus"].as_str().unwrap_or("-").to_string(),
+                h["newStatus"].as_str().expect("newStatus").to_string(),
+                h["reason"].as_str().expect("reason").to_string(),
+                h["changedBy"].as_str().expect("changedBy").to_string(),
+            )
+        })
+        .collect()
+}
+
+fn h(prev: &str, new: &str, reason: &str, actor: &str) -> (String, String, String, String) {
+    (prev.into(), new.into(), reason.into(), actor.into())
+}
+
+fn lines(details: &Value) -> &Vec<Value> {
+    details["lines"].as_array().expect("lines")
+}
+
+// ---------------------------------------------------------------------------------------
+// tests
+
+/// 1. checkout → approve → confirm → 200 SUCCESS → the seller's wallet is credited with the
+/// sum, one ledger row per line → `isWalletDone`; the history shows every transition with
+/// its reason and actor.
+#[tokio::test]
+async fn a_confirmed_payment_is_settled_into_the_sellers_wallet() {
+    let system = start(&[]).await;
+    let order = new_order(&system, &[1, 2, 3]).await;
+    assert_eq!(dec(&order.amount), krw(6000));
+    assert_eq!(order.order_name, "상품A 외 2건");
+    let key = approve(&system, &order).await;
+
+    let (status, body) = confirm(&system, &key, &order.order_id, order.amount.clone()).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["status"], "SUCCESS");
+    assert_eq!(dec(&body["amount"]), krw(6000));
+
+    eventually(WAIT, "seller 1 credited", || async {
+        (balance(&system, SELLER).await == krw(6000)).then_some(())
+    })
+    .await;
+    let details = eventually(WAIT, "isWalletDone", || async {
+        let p = payment(&system, &order.order_id).await;
+        (p["isWalletDone"] == true).then_some(p)
+    })
+    .await;
+    assert_eq!(details["status"], "SUCCESS");
+    assert_eq!(details["isPaymentDone"], true);
+    assert_eq!(details["paymentKey"], key.as_str());
+    assert_eq!(dec(&details["totalAmount"]), krw(6000));
+    assert_eq!(lines(&details).len(), 3);
+    for line in lines(&details) {
+        assert_eq!(line["status"], "SUCCESS");
+        assert_eq!(line["failedCount"], 0);
+        assert_eq!(
+            line_history(&details, line),
+            vec![
+                h("-", "NOT_STARTED", "CHECKOUT", "checkout-api"),
+                h(
+                    "NOT_STARTED",
+                    "EXECUTING",
+                    "CONFIRM_REQUESTED",
+                    "confirm-api"
+                ),
+                h("EXECUTING", "SUCCESS", "PSP_CONFIRM_OK", "confirm-api"),
+            ],
+            "history of line {line}"
+        );
+    }
+
+    let (_, w) = wallet(&system, SELLER).await;
+    assert_eq!(w["version"], 1, "one balance change for one order: {w}");
+    let ledger = w["recentTransactions"].as_array().expect("transactions");
+    assert_eq!(ledger.len(), 3, "{w}");
+    let mut credited_lines: Vec<(String, Decimal)> = ledger
+        .iter()
+        .map(|t| {
+            assert_eq!(t["type"], "CREDIT");
+            assert_eq!(t["orderId"], order.order_id.as_str());
+            (
+                t["paymentOrderNo"].as_str().expect("line").to_string(),
+                dec(&t["amount"]),
+            )
+        })
+        .collect();
+    credited_lines.sort();
+    let mut paid_lines: Vec<(String, Decimal)> = lines(&details)
+        .iter()
+        .map(|l| {
+            (
+                l["paymentOrderNo"].as_str().expect("line").to_string(),
+                dec(&l["amount"]),
+            )
+        })
+        .collect();
+    paid_lines.sort();
+    assert_eq!(credited_lines, paid_lines);
+    assert_eq!(psp_stats(&system, &order.order_id).await, (1, true));
+    system.stop().await;
+}
+
+/// 2. A tampered amount is refused before the PSP hears of it; an unknown order is 404; a
+/// second confirm of a paid order answers the same outcome without charging or settling again.
+#[tokio::test]
+async fn tampering_unknown_orders_and_repeated_confirms_change_nothing() {
+    let system = start(&[]).await;
+    let order = new_order(&system, &[1, 2]).await;
+    let key = approve(&system, &order).await;
+
+    let tampered = dec(&order.amount) - krw(1);
+    let (status, body) = confirm(&system, &key, &order.order_id, json!(tampered.to_string())).await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["code"], "ORDER_AMOUNT_MISMATCH");
+    assert_eq!(psp_stats(&system, &order.order_id).await, (0, false));
+    let details = payment(&system, &order.order_id).await;
+    assert_eq!(details["status"], "NOT_STARTED", "{details}");
+
+    let (status, body) = confirm(&system, &key, "no-such-order-123", order.amount.clone()).await;
+    assert_eq!(status, 404, "{body}");
+    assert_eq!(body["code"], "ORDER_NOT_FOUND");
+    let (status, _) = send(system.http.get(format!(
+        "{}/api/payments/no-such-order-123",
+        system.url("order-service")
+    )))
+    .await;
+    assert_eq!(status, 404);
+
+    let (status, body) = confirm(&system, &key, &order.order_id, order.amount.clone()).await;
+    assert_eq!(
+        (status, body["status"].as_str()),
+        (200, Some("SUCCESS")),
+        "{body}"
+    );
+    eventually(WAIT, "isWalletDone", || async {
+        (payment(&system, &order.order_id).await["isWalletDone"] == true).then_some(())
+    })
+    .await;
+    assert_eq!(balance(&system, SELLER).await, krw(3000));
+
+    let (status, again) = confirm(&system, &key, &order.order_id, order.amount.clone()).await;
+    assert_eq!(status, 200, "{again}");
+    assert_eq!(again["status"], "SUCCESS");
+    assert_eq!(again["orderId"], body["orderId"]);
+    assert_eq!(again["amount"], body["amount"]);
+    // Another paymentKey for a paid order is a conflict, not a second payment.
+    let (status, other) = confirm(
+        &system,
+        "not-the-key",
+        &order.order_id,
+        order.amount.clone(),
+    )
+    .await;
+    assert_eq!(status, 409, "{other}");
+
+    // Another order confirmed with this order's paymentKey is refused before the PSP, and
+    // that order stays payable with its own key.
+    let other_order = new_order(&system, &[3]).await;
+    let other_key = approve(&system, &other_order).await;
+    let (status, stolen) = confirm(
+        &system,
+        &key,
+        &other_order.order_id,
+        other_order.amount.clone(),
+    )
+    .await;
+    assert_eq!(status, 409, "{stolen}");
+    assert_eq!(stolen["code"], "PAYMENT_KEY_IN_USE");
+    assert_eq!(psp_stats(&system, &other_order.order_id).await, (0, false));
+    assert_eq!(
+        payment(&system, &other_order.order_id).await["status"],
+        "NOT_STARTED"
+    );
+    let (status, own) = confirm(
+        &system,
+        &other_key,
+        &other_order.order_id,
+        other_order.amount.clone(),
+    )
+    .await;
+    assert_eq!(
+        (status, own["status"].as_str()),
+        (200, Some("SUCCESS")),
+        "{own}"
+    );
+
+    settlement_idle(&system).await;
+    assert_eq!(psp_stats(&system, &order.order_id).await, (1, true));
+    let events = order_events(&system, &order.order_id).await;
+    assert_eq!(
+        events.get("order.payment.confirmed"),
+        Some(&1),
+        "{events:?}"
+    );
+    assert_eq!(ledger_rows(&system, &order.order_id).await, (2, 2));
+    let (_, w) = wallet(&system, SELLER).await;
+    assert_eq!(dec(&w["balance"]), krw(3000 + 3000), "{w}");
+    assert_eq!(w["version"], 2, "one balance change per paid order: {w}");
+    system.stop().await;
+}
+
+/// 3. The PSP charges but answers too late: confirm says UNKNOWN (202), the recovery job
+/// finds the payment DONE at the PSP, records SUCCESS, and the seller is credited once.
+#[tokio::test]
+async fn a_psp_timeout_is_recovered_to_success_and_settled_once() {
+    let system = start(&[
+        ("PSP_TIMEOUT_MS", "500"),
+        ("RECOVERY_INTERVAL_MS", "300"),
+        ("RECOVERY_STALE_MS", "1500"),
+    ])
+    .await;
+    let order = new_order(&system, &[2, 3]).await;
+    let key = approve(&system, &order).await;
+    put_fault(
+        &system,
+        &order.order_id,
+        json!({"mode": "timeout", "times": 1, "timeoutMs": 4000, "approveBeforeTimeout": true}),
+    )
+    .await;
+
+    let started = std::time::Instant::now();
+    let (status, body) = confirm(&system, &key, &order.order_id, order.amount.clone()).await;
+    assert_eq!(status, 202, "{body}");
+    assert_eq!(body["status"], "UNKNOWN");
+    assert_eq!(body["reason"], "PSP_TIMEOUT");
+    assert!(
+        started.elapsed() < Duration::from_millis(3000),
+        "confirm waited for the PSP instead of timing out: {:?}",
+        started.elapsed()
+    );
+
+    let details = eventually(WAIT, "recovery to record SUCCESS", || async {
+        let p = payment(&system, &order.order_id).await;
+        (p["status"] == "SUCCESS").then_some(p)
+    })
+    .await;
+    for line in lines(&details) {
+        assert_eq!(line["failedCount"], 1, "one unknown outcome: {line}");
+        assert_eq!(
+            line_history(&details, line),
+            vec![
+                h("-", "NOT_STARTED", "CHECKOUT", "checkout-api"),
+                h(
+                    "NOT_STARTED",
+                    "EXECUTING",
+                    "CONFIRM_REQUESTED",
+                    "confirm-api"
+                ),
+                h("EXECUTING", "UNKNOWN", "PSP_TIMEOUT", "confirm-api"),
+                h("UNKNOWN", "EXECUTING", "RECOVERY_RETRY", "recovery-job"),
+                h("EXECUTING", "SUCCESS", "PSP_CONFIRM_OK", "recovery-job"),
+            ],
+            "history of line {line}"
+        );
+    }
+    eventually(WAIT, "isWalletDone", || async {
+        (payment(&system, &order.order_id).await["isWalletDone"] == true).then_some(())
+    })
+    .await;
+    // A confirm the client retries after recovery answers the recorded outcome.
+    let (status, again) = confirm(&system, &key, &order.order_id, order.amount.clone()).await;
+    assert_eq!((status, again["status"].as_str()), (200, Some("SUCCESS")));
+
+    settlement_idle(&system).await;
+    let (calls, charged) = psp_stats(&system, &order.order_id).await;
+    assert!(charged);
+    assert_eq!(
+        calls, 1,
+        "recovery looks the payment up instead of confirming again"
+    );
+    assert_eq!(
+        order_events(&system, &order.order_id)
+            .await
+            .get("order.payment.confirmed"),
+        Some(&1)
+    );
+    assert_eq!(ledger_rows(&system, &order.order_id).await, (2, 2));
+    let (_, w) = wallet(&system, SELLER).await;
+    assert_eq!(dec(&w["balance"]), krw(5000), "{w}");
+    assert_eq!(w["version"], 1, "{w}");
+    system.stop().await;
+}
+
+/// 4. A PSP that keeps answering a transient error: the first confirm is UNKNOWN, the
+/// recovery job tries again until `failed_count` reaches the threshold (5), then the order
+/// is FAILURE, `order.payment.failed` is published, never `.confirmed`, and nobody is credited.
+#[tokio::test]
+async fn five_unknown_outcomes_fail_the_payment_without_settlement() {
+    let system = start(&[("RECOVERY_INTERVAL_MS", "200")]).await;
+    let order = new_order(&system, &[1]).await;
+    let key = approve(&system, &order).await;
+    // Exactly five: a sixth attempt would succeed, so giving up late shows as SUCCESS.
+    put_fault(
+        &system,
+        &order.order_id,
+        json!({"mode": "error", "errorCode": "PROVIDER_ERROR", "times": 5}),
+    )
+    .await;
+
+    let (status, body) = confirm(&system, &key, &order.order_id, order.amount.clone()).await;
+    assert_eq!(status, 202, "{body}");
+    assert_eq!(body["status"], "UNKNOWN");
+    assert_eq!(body["reason"], "PROVIDER_ERROR");
+
+    let details = eventually(WAIT, "the order to fail", || async {
+        let p = payment(&system, &order.order_id).await;
+        matches!(p["status"].as_str(), Some("FAILURE" | "SUCCESS")).then_some(p)
+    })
+    .await;
+    assert_eq!(details["status"], "FAILURE", "{details}");
+    assert_eq!(details["isPaymentDone"], false);
+    let line = &lines(&details)[0];
+    assert_eq!(line["failedCount"], 5, "{line}");
+    let history = line_history(&details, line);
+    let unknowns = history.iter().filter(|t| t.1 == "UNKNOWN").count();
+    assert_eq!(unknowns, 5, "{history:?}");
+    assert_eq!(
+        history.last(),
+        Some(&h(
+            "UNKNOWN",
+            "FAILURE",
+            "RETRY_THRESHOLD_REACHED",
+            "recovery-job"
+        )),
+        "{history:?}"
+    );
+    assert_eq!(psp_stats(&system, &order.order_id).await, (5, false));
+
+    // Retrying a failed payment is refused without calling the PSP.
+    let (status, again) = confirm(&system, &key, &order.order_id, order.amount.clone()).await;
+    assert_eq!(status, 409, "{again}");
+    assert_eq!(again["code"], "PAYMENT_ALREADY_FAILED");
+    assert_eq!(psp_stats(&system, &order.order_id).await.0, 5);
+
+    eventually(WAIT, "order.payment.failed published", || async {
+        (stream_count(
+            &system,
+            &events::topology::ORDERS,
+            "order.payment.failed",
+            &order.order_id,
+        )
+        .await
+            == 1)
+            .then_some(())
+    })
+    .await;
+    assert_eq!(
+        stream_count(
+            &system,
+            &events::topology::ORDERS,
+            "order.payment.confirmed",
+            &order.order_id
+        )
+        .await,
+        0
+    );
+    let events = order_events(&system, &order.order_id).await;
+    assert_eq!(events.get("order.payment.confirmed"), None, "{events:?}");
+    settlement_idle(&system).await;
+    assert_eq!(ledger_rows(&system, &order.order_id).await, (0, 0));
+    let (_, w) = wallet(&system, SELLER).await;
+    assert_eq!(
+        (dec(&w["balance"]), &w["version"]),
+        (krw(0), &json!(0)),
+        "{w}"
+    );
+    assert_eq!(
+        payment(&system, &order.order_id).await["isWalletDone"],
+        false
+    );
+    system.stop().await;
+}
+
+/// 5. A decline is final: 422 with the PSP's code, the order FAILURE with that reason, no
+/// settlement, and a retry does not reach the PSP.
+#[tokio::test]
+async fn a_declined_card_fails_the_order_with_the_psp_code() {
+    let system = start(&[]).await;
+    let order = new_order(&system, &[3]).await;
+    let key = approve(&system, &order).await;
+    put_fault(
+        &system,
+        &order.order_id,
+        json!({"mode": "error", "errorCode": "REJECT_CARD_PAYMENT", "times": 1}),
+    )
+    .await;
+
+    let (status, body) = confirm(&system, &key, &order.order_id, order.amount.clone()).await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(body["code"], "REJECT_CARD_PAYMENT");
+
+    let details = payment(&system, &order.order_id).await;
+    assert_eq!(details["status"], "FAILURE");
+    assert_eq!(details["isPaymentDone"], false);
+    let line = &lines(&details)[0];
+    assert_eq!(
+        line["failedCount"], 0,
+        "a decline is not an unknown outcome"
+    );
+    assert_eq!(
+        line_history(&details, line),
+        vec![
+            h("-", "NOT_STARTED", "CHECKOUT", "checkout-api"),
+            h(
+                "NOT_STARTED",
+                "EXECUTING",
+                "CONFIRM_REQUESTED",
+                "confirm-api"
+            ),
+            h("EXECUTING", "FAILURE", "REJECT_CARD_PAYMENT", "confirm-api"),
+        ]
+    );
+
+    let (status, again) = confirm(&system, &key, &order.order_id, order.amount.clone()).await;
+    assert_eq!(status, 409, "{again}");
+    assert!(
+        again["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("REJECT_CARD_PAYMENT"),
+        "{again}"
+    );
+    assert_eq!(psp_stats(&system, &order.order_id).await, (1, false));
+
+    eventually(WAIT, "order.payment.failed published", || async {
+        (stream_count(
+            &system,
+            &events::topology::ORDERS,
+            "order.payment.failed",
+            &order.order_id,
+        )
+        .await
+            == 1)
+            .then_some(())
+    })
+    .await;
+    let events = order_events(&system, &order.order_id).await;
+    assert_eq!(events.get("order.payment.confirmed"), None, "{events:?}");
+    settlement_idle(&system).await;
+    assert_eq!(ledger_rows(&system, &order.order_id).await, (0, 0));
+    assert_eq!(balance(&system, SELLER).await, krw(0));
+    system.stop().await;
+}
+
+/// 6. Checkout: the same Idempotency-Key and body answer the stored order (one order); another
+/// body with that key is 422; unknown products are 422 naming them; an empty list or an
+/// unknown field is 400 — and none of the refused requests creates an order.
+#[tokio::test]
+async fn checkout_validates_and_honours_idempotency_keys() {
+    let system = start(&[]).await;
+    let orders_of_member = || async {
+        let pool = system.db(&order_service::SPEC).await;
+        let n: i64 = sqlx::query_scalar("select count(*) from payment_events where member_no = 7")
+            .fetch_one(&pool)
+            .await
+            .expect("count");
+        pool.close().await;
+        n
+    };
+
+    let (status, first) = checkout(&system, &[1, 2], Some("key-1")).await;
+    assert_eq!(status, 201, "{first}");
+    assert_eq!(dec(&first["amount"]), krw(3000));
+    assert_eq!(first["orderName"], "상품A 외 1건");
+    let (status, second) = checkout(&system, &[1, 2], Some("key-1")).await;
+    assert_eq!(status, 201, "{second}");
+    assert_eq!(second, first, "the stored answer is replayed");
+    assert_eq!(orders_of_member().await, 1);
+
+    let (status, reused) = checkout(&system, &[1, 3], Some("key-1")).await;
+    assert_eq!(status, 422, "{reused}");
+    assert_eq!(reused["code"], "IDEMPOTENCY_KEY_REUSED");
+
+    let (status, unknown) = checkout(&system, &[1, 999], None).await;
+    assert_eq!(status, 422, "{unknown}");
+    assert_eq!(unknown["code"], "UNKNOWN_PRODUCTS");
+    assert!(
+        unknown["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("999"),
+        "{unknown}"
+    );
+    // A refused attempt frees its key: the client may fix the body and retry with it.
+    let (status, _) = checkout(&system, &[999], Some("key-2")).await;
+    assert_eq!(status, 422);
+    let (status, fixed) = checkout(&system, &[3], Some("key-2")).await;
+    assert_eq!(status, 201, "{fixed}");
+    assert_ne!(fixed["orderId"], first["orderId"]);
+
+    let (status, empty) = checkout(&system, &[], None).await;
+    assert_eq!(status, 400, "{empty}");
+    let (status, extra) = checkout_body(
+        &system,
+        json!({"memberNo": "7", "productNos": ["1"], "amount": 1}),
+        None,
+    )
+    .await;
+    assert_eq!(status, 400, "{extra}");
+    assert!(extra["code"].is_string(), "a problem with a code: {extra}");
+    // A different key is a different checkout.
+    let (status, other) = checkout(&system, &[1, 2], Some("key-3")).await;
+    assert_eq!(status, 201);
+    assert_ne!(other["orderId"], first["orderId"]);
+
+    // A product listed twice is bought twice: two lines, twice the price.
+    let (status, twice) = checkout(&system, &[1, 1, 2], None).await;
+    assert_eq!(status, 201, "{twice}");
+    assert_eq!(dec(&twice["amount"]), krw(4000));
+    let details = payment(&system, twice["orderId"].as_str().expect("orderId")).await;
+    assert_eq!(lines(&details).len(), 3, "{details}");
+
+    assert_eq!(orders_of_member().await, 4);
+    system.stop().await;
+}
