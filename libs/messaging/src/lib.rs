@@ -25,6 +25,7 @@ mod idempotency;
 mod metrics;
 mod provision;
 mod runner;
+mod runtime;
 mod tx_conn;
 
 pub use bus::{EventBus, Outbox};
@@ -33,4 +34,5 @@ pub use dead_letters::{spawn_dead_letter_worker, DeadLetterApi};
 pub use error::{ConsumerError, HandlerError, ProvisionError};
 pub use idempotency::{apply_once, claim_event, Applied};
 pub use provision::{provision, provision_with, ProvisionOptions};
+pub use runtime::ServiceRuntime;
 pub use tx_conn::TxConn;

@@ -58,8 +58,6 @@ impl Shutdown {
 /// Everything a service's `build` hands over to be served.
 pub struct ServiceParts<A> {
     pub api: A,
-    /// Routes outside the OpenAPI document (HTML pages), mounted at the root.
-    pub pages: Option<Route>,
     pub description: &'static str,
 }
 
@@ -89,14 +87,10 @@ impl App {
         };
         let api = OpenApiService::new((parts.api, ops), config.service, env!("CARGO_PKG_VERSION"))
             .description(parts.description);
-        let mut route = Route::new()
+        let route = Route::new()
             .nest("/docs", api.swagger_ui())
-            .at("/openapi.json", api.spec_endpoint());
-        route = match parts.pages {
-            // Pages own `/`; the API keeps its absolute paths under it.
-            Some(pages) => route.nest("/", pages.nest("/", api)),
-            None => route.nest("/", api),
-        };
+            .at("/openapi.json", api.spec_endpoint())
+            .nest("/", api);
         let endpoint = middleware::wrap(route.into_endpoint(), metrics, config.max_body_bytes);
 
         let acceptor = TcpListener::bind(format!("{}:{}", config.host, config.port))

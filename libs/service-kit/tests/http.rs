@@ -62,7 +62,6 @@ async fn spawn_app() -> TestApp {
         .expect("backends reachable");
     let parts = ServiceParts {
         api: TestApi,
-        pages: None,
         description: "kit test",
     };
     let app = App::serve(

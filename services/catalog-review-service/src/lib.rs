@@ -17,11 +17,8 @@ mod input;
 mod reviews;
 mod store;
 
-use messaging::EventBus;
-use outbox::{OutboxRelay, OutboxWriter, RelayConfig};
-use service_kit::{
-    App, Infra, Metrics, ServiceConfig, ServiceParts, ServiceSpec, Shutdown, StartupError,
-};
+use messaging::ServiceRuntime;
+use service_kit::{App, ServiceConfig, ServiceSpec, StartupError};
 use sqlx::migrate::Migrator;
 
 pub use api::{ProductReviews, Review};
@@ -38,36 +35,17 @@ pub const SPEC: ServiceSpec = ServiceSpec {
 
 static MIGRATOR: Migrator = sqlx::migrate!("../../migrations/catalog-review-service");
 
-/// Connects the service's backends, applies its migrations, provisions the streams, starts the
-/// outbox relay and serves the API.
+/// Connects the backends, applies migrations, starts the outbox relay and serves the API. The
+/// service consumes nothing, so it has no dead-letter worker or API.
 pub async fn build(config: ServiceConfig) -> Result<App, StartupError> {
-    let infra = Infra::connect(&config, Some(&MIGRATOR)).await?;
-    let metrics = Metrics::new(config.service);
-    let shutdown = Shutdown::new();
-    let pool = infra.pool()?;
-    // No consumers: no dead-letter worker (and no dead-letter API, whose tables this
-    // service's database does not have).
-    let bus = EventBus::start(&config, &infra, &metrics, &shutdown, vec![]).await?;
-    let relay = RelayConfig::new(config.service);
-    let outbox = OutboxWriter::new(infra.ids.clone(), bus.topology.clone(), relay.shards);
-    let nudge = OutboxRelay::spawn(
-        relay,
-        pool.clone(),
-        bus.js.clone(),
-        infra.redis_connection()?,
-        &metrics,
-        &shutdown,
-    );
+    let rt = ServiceRuntime::start(config, &MIGRATOR, vec![]).await?;
+    let outbox = rt.outbox()?;
     let api = api::ReviewApi {
-        pool,
-        ids: infra.ids.clone(),
-        outbox,
-        nudge,
+        pool: rt.pool.clone(),
+        ids: rt.infra.ids.clone(),
+        outbox: outbox.writer,
+        nudge: outbox.nudge,
     };
-    let parts = ServiceParts {
-        api,
-        pages: None,
-        description: "Product reviews and their per-product aggregates.",
-    };
-    Ok(App::serve(&config, &infra, metrics, shutdown, parts).await?)
+    rt.serve(api, "Product reviews and their per-product aggregates.")
+        .await
 }

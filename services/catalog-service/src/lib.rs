@@ -8,11 +8,8 @@ mod active_sellers;
 mod api;
 mod store;
 
-use messaging::{spawn_consumer, ConsumerSpec, EventBus};
-use outbox::{OutboxRelay, OutboxWriter, RelayConfig};
-use service_kit::{
-    App, Infra, Metrics, ServiceConfig, ServiceParts, ServiceSpec, Shutdown, StartupError,
-};
+use messaging::{ConsumerSpec, ServiceRuntime};
+use service_kit::{App, ServiceConfig, ServiceSpec, StartupError};
 use sqlx::migrate::Migrator;
 
 pub const SPEC: ServiceSpec = ServiceSpec {
@@ -26,54 +23,29 @@ pub const SPEC: ServiceSpec = ServiceSpec {
 
 static MIGRATOR: Migrator = sqlx::migrate!("../../migrations/catalog-service");
 
-/// Connects the service's backends, applies its migrations, starts the outbox relay and the
-/// active-seller consumer, and serves the API.
+/// Connects the backends, applies migrations, starts the outbox relay and the active-seller
+/// consumer, and serves the API.
 pub async fn build(config: ServiceConfig) -> Result<App, StartupError> {
-    let infra = Infra::connect(&config, Some(&MIGRATOR)).await?;
-    let metrics = Metrics::new(config.service);
-    let shutdown = Shutdown::new();
-    let pool = infra.pool()?;
-    let bus = EventBus::start(
-        &config,
-        &infra,
-        &metrics,
-        &shutdown,
-        vec![active_sellers::CONSUMER],
-    )
-    .await?;
-    let relay = RelayConfig::new(config.service);
-    let outbox = OutboxWriter::new(infra.ids.clone(), bus.topology.clone(), relay.shards);
-    let nudge = OutboxRelay::spawn(
-        relay,
-        pool.clone(),
-        bus.js.clone(),
-        infra.redis_connection()?,
-        &metrics,
-        &shutdown,
-    );
-    spawn_consumer(
-        bus.js.clone(),
-        &bus.topology,
+    let rt = ServiceRuntime::start(config, &MIGRATOR, vec![active_sellers::CONSUMER]).await?;
+    let outbox = rt.outbox()?;
+    rt.consume(
         ConsumerSpec::new(
             active_sellers::CONSUMER,
             events::topology::SELLERS,
             vec![<events::SellerActivated as events::Event>::TYPE],
         ),
-        active_sellers::RecordActiveSeller { pool: pool.clone() },
-        &metrics,
-        &shutdown,
+        active_sellers::RecordActiveSeller {
+            pool: rt.pool.clone(),
+        },
     )
     .await?;
     let api = api::CatalogApi {
-        pool,
-        ids: infra.ids.clone(),
-        outbox,
-        nudge,
+        pool: rt.pool.clone(),
+        ids: rt.infra.ids.clone(),
+        outbox: outbox.writer,
+        nudge: outbox.nudge,
     };
-    let parts = ServiceParts {
-        api: (api, bus.dead_letter_api()),
-        pages: None,
-        description: "Products of active sellers.",
-    };
-    Ok(App::serve(&config, &infra, metrics, shutdown, parts).await?)
+    let dead_letters = rt.bus.dead_letter_api();
+    rt.serve((api, dead_letters), "Products of active sellers.")
+        .await
 }

@@ -9,11 +9,9 @@ use events::{
     Event, PaymentConfirmed, ProductCreated, ProductLiked, ProductUnliked, ProductUpdated,
     ReviewCreated, ReviewDeleted,
 };
-use messaging::{
-    apply_once, spawn_consumer, ConsumerSpec, Delivery, EventBus, Handler, HandlerError,
-};
+use messaging::{apply_once, ConsumerSpec, Delivery, Handler, HandlerError, ServiceRuntime};
 use prometheus::IntCounterVec;
-use service_kit::{Metrics, Shutdown, StartupError};
+use service_kit::StartupError;
 use sqlx::PgPool;
 
 use crate::{
@@ -125,17 +123,14 @@ impl Handler for ProductDetailsCache {
 
 /// Creates the durables and starts consuming.
 pub async fn spawn_all(
-    bus: &EventBus,
+    rt: &ServiceRuntime,
     ranking: &Ranking,
-    pool: &PgPool,
     clock: &Arc<dyn Clock>,
-    metrics: &Metrics,
-    shutdown: &Shutdown,
 ) -> Result<(), StartupError> {
     use events::topology::{
         CATALOG, LIKES as LIKES_STREAM, ORDERS as ORDERS_STREAM, REVIEWS as REVIEWS_STREAM,
     };
-    let outcomes = metrics.counter_vec(
+    let outcomes = rt.metrics.counter_vec(
         "hot_events_total",
         "Ranking events by consumer and outcome (applied, duplicate)",
         &["consumer", "outcome"],
@@ -160,31 +155,17 @@ pub async fn spawn_all(
             clock: clock.clone(),
             outcomes: outcomes.clone(),
         };
-        let spec = ConsumerSpec::new(durable, stream, subjects);
-        spawn_consumer(
-            bus.js.clone(),
-            &bus.topology,
-            spec,
-            handler,
-            metrics,
-            shutdown,
-        )
-        .await?;
+        rt.consume(ConsumerSpec::new(durable, stream, subjects), handler)
+            .await?;
     }
     let spec = ConsumerSpec::new(
         PRODUCTS,
         CATALOG,
         vec![ProductCreated::TYPE, ProductUpdated::TYPE],
     );
-    let handler = ProductDetailsCache { pool: pool.clone() };
-    spawn_consumer(
-        bus.js.clone(),
-        &bus.topology,
-        spec,
-        handler,
-        metrics,
-        shutdown,
-    )
-    .await?;
+    let handler = ProductDetailsCache {
+        pool: rt.pool.clone(),
+    };
+    rt.consume(spec, handler).await?;
     Ok(())
 }

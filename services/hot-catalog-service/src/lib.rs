@@ -25,10 +25,8 @@ pub mod settings;
 
 use std::sync::Arc;
 
-use messaging::EventBus;
-use service_kit::{
-    App, Infra, Metrics, ServiceConfig, ServiceParts, ServiceSpec, Shutdown, StartupError,
-};
+use messaging::ServiceRuntime;
+use service_kit::{App, ServiceConfig, ServiceSpec, StartupError};
 use sqlx::migrate::Migrator;
 
 pub use clock::{Clock, ManualClock, SystemClock};
@@ -57,29 +55,22 @@ pub async fn build_with_clock(
     clock: Arc<dyn Clock>,
 ) -> Result<App, StartupError> {
     let model = settings::score_model(&config)?;
-    let infra = Infra::connect(&config, Some(&MIGRATOR)).await?;
-    let metrics = Metrics::new(config.service);
-    let shutdown = Shutdown::new();
-    let pool = infra.pool()?;
-    let ranking = Ranking::new(infra.redis_connection()?, &config.nats_namespace, model);
-    let bus = EventBus::start(
-        &config,
-        &infra,
-        &metrics,
-        &shutdown,
-        consumers::ALL.to_vec(),
-    )
-    .await?;
-    consumers::spawn_all(&bus, &ranking, &pool, &clock, &metrics, &shutdown).await?;
+    let rt = ServiceRuntime::start(config, &MIGRATOR, consumers::ALL.to_vec()).await?;
+    let ranking = Ranking::new(
+        rt.infra.redis_connection()?,
+        &rt.config.nats_namespace,
+        model,
+    );
+    consumers::spawn_all(&rt, &ranking, &clock).await?;
     let api = api::HotProductsApi {
         ranking,
-        pool,
+        pool: rt.pool.clone(),
         clock,
     };
-    let parts = ServiceParts {
-        api: (api, bus.dead_letter_api()),
-        pages: None,
-        description: "Hot-products ranking from likes, reviews and purchases.",
-    };
-    Ok(App::serve(&config, &infra, metrics, shutdown, parts).await?)
+    let dead_letters = rt.bus.dead_letter_api();
+    rt.serve(
+        (api, dead_letters),
+        "Hot-products ranking from likes, reviews and purchases.",
+    )
+    .await
 }

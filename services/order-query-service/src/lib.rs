@@ -28,12 +28,11 @@ pub mod projection;
 pub mod store;
 mod views;
 
-use events::Event;
-use messaging::{spawn_consumer, ConsumerSpec, EventBus};
-use service_kit::{
-    App, Infra, Metrics, ServiceConfig, ServiceParts, ServiceSpec, Shutdown, StartupError,
-};
+use messaging::{ConsumerSpec, ServiceRuntime};
+use service_kit::{App, ServiceConfig, ServiceSpec, StartupError};
 use sqlx::migrate::Migrator;
+
+use events::Event;
 
 pub use views::{Order, OrderLine, OrderPage, OrderStatus, PageCursor};
 
@@ -49,57 +48,46 @@ pub const SPEC: ServiceSpec = ServiceSpec {
 /// Public so tools (the benchmark) can set up a scratch database with the same schema.
 pub static MIGRATOR: Migrator = sqlx::migrate!("../../migrations/order-query-service");
 
-/// Connects the service's backends, applies its migrations, starts the two projection
-/// consumers and serves the API.
+/// Connects the backends, applies migrations, starts the two projection consumers and serves
+/// the API.
 pub async fn build(config: ServiceConfig) -> Result<App, StartupError> {
-    let infra = Infra::connect(&config, Some(&MIGRATOR)).await?;
-    let metrics = Metrics::new(config.service);
-    let shutdown = Shutdown::new();
-    let pool = infra.pool()?;
-    let bus = EventBus::start(
-        &config,
-        &infra,
-        &metrics,
-        &shutdown,
-        vec![projection::ORDER_CONSUMER, projection::WALLET_CONSUMER],
-    )
-    .await?;
-    spawn_consumer(
-        bus.js.clone(),
-        &bus.topology,
+    let consumers = vec![projection::ORDER_CONSUMER, projection::WALLET_CONSUMER];
+    let rt = ServiceRuntime::start(config, &MIGRATOR, consumers).await?;
+    rt.consume(
         ConsumerSpec::new(
             projection::ORDER_CONSUMER,
             events::topology::ORDERS,
             vec![events::PaymentConfirmed::TYPE, events::PaymentFailed::TYPE],
         ),
-        projection::OrderProjection { pool: pool.clone() },
-        &metrics,
-        &shutdown,
+        projection::OrderProjection {
+            pool: rt.pool.clone(),
+        },
     )
     .await?;
-    spawn_consumer(
-        bus.js.clone(),
-        &bus.topology,
+    rt.consume(
         ConsumerSpec::new(
             projection::WALLET_CONSUMER,
             events::topology::WALLETS,
             vec![events::WalletSettled::TYPE],
         ),
-        projection::WalletProjection { pool: pool.clone() },
-        &metrics,
-        &shutdown,
+        projection::WalletProjection {
+            pool: rt.pool.clone(),
+        },
     )
     .await?;
     let admin = admin::AdminApi {
-        pool: pool.clone(),
-        js: bus.js.clone(),
-        topology: bus.topology.clone(),
-        admin_token: config.admin_token.clone(),
+        pool: rt.pool.clone(),
+        js: rt.bus.js.clone(),
+        topology: rt.bus.topology.clone(),
+        admin_token: rt.config.admin_token.clone(),
     };
-    let parts = ServiceParts {
-        api: (api::OrderQueryApi { pool }, admin, bus.dead_letter_api()),
-        pages: None,
-        description: "Members' order history (CQRS read model).",
+    let api = api::OrderQueryApi {
+        pool: rt.pool.clone(),
     };
-    Ok(App::serve(&config, &infra, metrics, shutdown, parts).await?)
+    let dead_letters = rt.bus.dead_letter_api();
+    rt.serve(
+        (api, admin, dead_letters),
+        "Members' order history (CQRS read model).",
+    )
+    .await
 }

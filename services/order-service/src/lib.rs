@@ -20,11 +20,8 @@ mod store;
 mod toss;
 mod wallet_completion;
 
-use messaging::{spawn_consumer, ConsumerSpec, EventBus};
-use outbox::{OutboxRelay, OutboxWriter, RelayConfig};
-use service_kit::{
-    App, Infra, Metrics, ServiceConfig, ServiceParts, ServiceSpec, Shutdown, StartupError,
-};
+use messaging::{ConsumerSpec, ServiceRuntime};
+use service_kit::{App, ServiceConfig, ServiceSpec, StartupError};
 use sqlx::migrate::Migrator;
 
 pub use settings::OrderSettings;
@@ -44,39 +41,17 @@ static MIGRATOR: Migrator = sqlx::migrate!("../../migrations/order-service");
 /// consumer and the recovery job, and serves the API and pages.
 pub async fn build(config: ServiceConfig) -> Result<App, StartupError> {
     let settings = OrderSettings::from_config(&config)?;
-    let infra = Infra::connect(&config, Some(&MIGRATOR)).await?;
-    let metrics = Metrics::new(config.service);
-    let shutdown = Shutdown::new();
-    let pool = infra.pool()?;
-    let bus = EventBus::start(
-        &config,
-        &infra,
-        &metrics,
-        &shutdown,
-        vec![wallet_completion::CONSUMER],
-    )
-    .await?;
-    let relay = RelayConfig::new(config.service);
-    let outbox = OutboxWriter::new(infra.ids.clone(), bus.topology.clone(), relay.shards);
-    let nudge = OutboxRelay::spawn(
-        relay,
-        pool.clone(),
-        bus.js.clone(),
-        infra.redis_connection()?,
-        &metrics,
-        &shutdown,
-    );
-    spawn_consumer(
-        bus.js.clone(),
-        &bus.topology,
+    let rt = ServiceRuntime::start(config, &MIGRATOR, vec![wallet_completion::CONSUMER]).await?;
+    let outbox = rt.outbox()?;
+    rt.consume(
         ConsumerSpec::new(
             wallet_completion::CONSUMER,
             events::topology::WALLETS,
             vec![<events::WalletSettled as events::Event>::TYPE],
         ),
-        wallet_completion::MarkWalletDone { pool: pool.clone() },
-        &metrics,
-        &shutdown,
+        wallet_completion::MarkWalletDone {
+            pool: rt.pool.clone(),
+        },
     )
     .await?;
     let toss = toss::TossClient::new(
@@ -86,10 +61,10 @@ pub async fn build(config: ServiceConfig) -> Result<App, StartupError> {
     )
     .map_err(StartupError::Other)?;
     let payments = payments::Payments {
-        pool,
-        ids: infra.ids.clone(),
-        outbox,
-        nudge,
+        pool: rt.pool.clone(),
+        ids: rt.infra.ids.clone(),
+        outbox: outbox.writer,
+        nudge: outbox.nudge,
         toss,
     };
     recovery::spawn(
@@ -99,7 +74,7 @@ pub async fn build(config: ServiceConfig) -> Result<App, StartupError> {
             stale_after: settings.recovery_stale_after,
             batch: 50,
         },
-        &shutdown,
+        &rt.shutdown,
     );
     let catalog = catalog::CatalogClient::new(&settings.catalog_url, settings.catalog_timeout)
         .map_err(StartupError::Other)?;
@@ -112,11 +87,10 @@ pub async fn build(config: ServiceConfig) -> Result<App, StartupError> {
             toss_client_key: settings.toss_client_key.clone(),
         },
     };
-    let parts = ServiceParts {
-        api: (api, pages, bus.dead_letter_api()),
-        pages: None,
-        description:
-            "Checkout, payment confirmation with the PSP and recovery of unknown outcomes.",
-    };
-    Ok(App::serve(&config, &infra, metrics, shutdown, parts).await?)
+    let dead_letters = rt.bus.dead_letter_api();
+    rt.serve(
+        (api, pages, dead_letters),
+        "Checkout, payment confirmation with the PSP and recovery of unknown outcomes.",
+    )
+    .await
 }

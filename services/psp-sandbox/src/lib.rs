@@ -74,7 +74,6 @@ pub async fn build(config: ServiceConfig) -> Result<App, StartupError> {
             },
             StatsApi { sandbox },
         ),
-        pages: None,
         description: "A Toss-Payments-compatible PSP for local runs, tests, benchmarks and \
                       chaos runs: Toss API v1 (confirm, lookups), a payment window, fault \
                       injection and call statistics.",

@@ -8,11 +8,8 @@ mod activation;
 mod api;
 mod store;
 
-use messaging::{spawn_consumer, ConsumerSpec, EventBus};
-use outbox::{OutboxRelay, OutboxWriter, RelayConfig};
-use service_kit::{
-    App, Infra, Metrics, ServiceConfig, ServiceParts, ServiceSpec, Shutdown, StartupError,
-};
+use messaging::{ConsumerSpec, ServiceRuntime};
+use service_kit::{App, ServiceConfig, ServiceSpec, StartupError};
 use sqlx::migrate::Migrator;
 
 pub use api::{RegisterSeller, Seller};
@@ -28,58 +25,34 @@ pub const SPEC: ServiceSpec = ServiceSpec {
 
 static MIGRATOR: Migrator = sqlx::migrate!("../../migrations/seller-service");
 
-/// Connects the service's backends, applies its migrations, starts the outbox relay and the
-/// activation consumer, and serves the API.
+/// Connects the backends, applies migrations, starts the outbox relay and the activation
+/// consumer, and serves the API.
 pub async fn build(config: ServiceConfig) -> Result<App, StartupError> {
-    let infra = Infra::connect(&config, Some(&MIGRATOR)).await?;
-    let metrics = Metrics::new(config.service);
-    let shutdown = Shutdown::new();
-    let pool = infra.pool()?;
-    let bus = EventBus::start(
-        &config,
-        &infra,
-        &metrics,
-        &shutdown,
-        vec![activation::CONSUMER],
-    )
-    .await?;
-    let relay = RelayConfig::new(config.service);
-    let outbox = OutboxWriter::new(infra.ids.clone(), bus.topology.clone(), relay.shards);
-    let nudge = OutboxRelay::spawn(
-        relay,
-        pool.clone(),
-        bus.js.clone(),
-        infra.redis_connection()?,
-        &metrics,
-        &shutdown,
-    );
-    spawn_consumer(
-        bus.js.clone(),
-        &bus.topology,
+    let rt = ServiceRuntime::start(config, &MIGRATOR, vec![activation::CONSUMER]).await?;
+    let outbox = rt.outbox()?;
+    rt.consume(
         ConsumerSpec::new(
             activation::CONSUMER,
             events::topology::WALLETS,
             vec![<events::WalletCreated as events::Event>::TYPE],
         ),
         activation::ActivateSeller {
-            pool: pool.clone(),
-            outbox: outbox.clone(),
-            nudge: nudge.clone(),
+            pool: rt.pool.clone(),
+            outbox: outbox.writer.clone(),
+            nudge: outbox.nudge.clone(),
         },
-        &metrics,
-        &shutdown,
     )
     .await?;
     let api = api::SellerApi {
-        pool,
-        ids: infra.ids.clone(),
-        outbox,
-        nudge,
+        pool: rt.pool.clone(),
+        ids: rt.infra.ids.clone(),
+        outbox: outbox.writer,
+        nudge: outbox.nudge,
     };
-    let parts = ServiceParts {
-        api: (api, bus.dead_letter_api()),
-        pages: None,
-        description: "Seller registration and the onboarding saga.",
-    };
-    Ok(App::serve(&config, &infra, metrics, shutdown, parts).await?)
+    let dead_letters = rt.bus.dead_letter_api();
+    rt.serve(
+        (api, dead_letters),
+        "Seller registration and the onboarding saga.",
+    )
+    .await
 }

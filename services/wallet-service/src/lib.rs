@@ -9,11 +9,8 @@ mod onboarding;
 mod settlement;
 mod store;
 
-use messaging::{spawn_consumer, ConsumerSpec, EventBus};
-use outbox::{OutboxRelay, OutboxWriter, RelayConfig};
-use service_kit::{
-    App, Infra, Metrics, ServiceConfig, ServiceParts, ServiceSpec, Shutdown, StartupError,
-};
+use messaging::{ConsumerSpec, ServiceRuntime};
+use service_kit::{App, ServiceConfig, ServiceSpec, StartupError};
 use sqlx::migrate::Migrator;
 
 pub const SPEC: ServiceSpec = ServiceSpec {
@@ -27,71 +24,47 @@ pub const SPEC: ServiceSpec = ServiceSpec {
 
 static MIGRATOR: Migrator = sqlx::migrate!("../../migrations/wallet-service");
 
-/// Connects the service's backends, applies its migrations, starts the outbox relay and the
-/// consumers, and serves the API.
+/// Connects the backends, applies migrations, starts the outbox relay and the consumers, and
+/// serves the API.
 pub async fn build(config: ServiceConfig) -> Result<App, StartupError> {
-    let infra = Infra::connect(&config, Some(&MIGRATOR)).await?;
-    let metrics = Metrics::new(config.service);
-    let shutdown = Shutdown::new();
-    let pool = infra.pool()?;
-    let bus = EventBus::start(
-        &config,
-        &infra,
-        &metrics,
-        &shutdown,
-        vec![onboarding::CONSUMER, settlement::CONSUMER],
-    )
-    .await?;
-    let relay = RelayConfig::new(config.service);
-    let outbox = OutboxWriter::new(infra.ids.clone(), bus.topology.clone(), relay.shards);
-    let nudge = OutboxRelay::spawn(
-        relay,
-        pool.clone(),
-        bus.js.clone(),
-        infra.redis_connection()?,
-        &metrics,
-        &shutdown,
-    );
-    spawn_consumer(
-        bus.js.clone(),
-        &bus.topology,
+    let consumers = vec![onboarding::CONSUMER, settlement::CONSUMER];
+    let rt = ServiceRuntime::start(config, &MIGRATOR, consumers).await?;
+    let outbox = rt.outbox()?;
+    rt.consume(
         ConsumerSpec::new(
             onboarding::CONSUMER,
             events::topology::SELLERS,
             vec![<events::SellerRegistered as events::Event>::TYPE],
         ),
         onboarding::CreateWallet {
-            pool: pool.clone(),
-            ids: infra.ids.clone(),
-            outbox: outbox.clone(),
-            nudge: nudge.clone(),
+            pool: rt.pool.clone(),
+            ids: rt.infra.ids.clone(),
+            outbox: outbox.writer.clone(),
+            nudge: outbox.nudge.clone(),
         },
-        &metrics,
-        &shutdown,
     )
     .await?;
-    spawn_consumer(
-        bus.js.clone(),
-        &bus.topology,
+    rt.consume(
         ConsumerSpec::new(
             settlement::CONSUMER,
             events::topology::ORDERS,
             vec![<events::PaymentConfirmed as events::Event>::TYPE],
         ),
         settlement::SettleOrder {
-            pool: pool.clone(),
-            ids: infra.ids.clone(),
-            outbox,
-            nudge,
+            pool: rt.pool.clone(),
+            ids: rt.infra.ids.clone(),
+            outbox: outbox.writer,
+            nudge: outbox.nudge,
         },
-        &metrics,
-        &shutdown,
     )
     .await?;
-    let parts = ServiceParts {
-        api: (api::WalletApi { pool }, bus.dead_letter_api()),
-        pages: None,
-        description: "Seller wallets and settlement of paid orders.",
+    let api = api::WalletApi {
+        pool: rt.pool.clone(),
     };
-    Ok(App::serve(&config, &infra, metrics, shutdown, parts).await?)
+    let dead_letters = rt.bus.dead_letter_api();
+    rt.serve(
+        (api, dead_letters),
+        "Seller wallets and settlement of paid orders.",
+    )
+    .await
 }

@@ -258,7 +258,6 @@ async fn serve(
         shutdown.clone(),
         ServiceParts {
             api,
-            pages: None,
             description: "messaging test host",
         },
     )

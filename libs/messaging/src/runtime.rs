@@ -1,0 +1,72 @@
+//! [`ServiceRuntime`]: the start every event-driven service's `build` shares — backends and
+//! migrations, metrics, shutdown, the event bus — and the three things it then does with it:
+//! start its outbox relay, run its consumers, serve its API.
+
+use poem_openapi::OpenApi;
+use service_kit::{App, Infra, Metrics, ServiceConfig, ServiceParts, Shutdown, StartupError};
+use sqlx::{migrate::Migrator, PgPool};
+
+use crate::{ConsumerSpec, EventBus, Handler, Outbox};
+
+pub struct ServiceRuntime {
+    pub config: ServiceConfig,
+    pub infra: Infra,
+    pub metrics: Metrics,
+    pub shutdown: Shutdown,
+    pub pool: PgPool,
+    pub bus: EventBus,
+}
+
+impl ServiceRuntime {
+    /// Connects and migrates, provisions the streams, and starts the dead-letter worker for
+    /// `consumers` (the service's durable names; empty for a pure producer).
+    pub async fn start(
+        config: ServiceConfig,
+        migrator: &'static Migrator,
+        consumers: Vec<&'static str>,
+    ) -> Result<Self, StartupError> {
+        let infra = Infra::connect(&config, Some(migrator)).await?;
+        let metrics = Metrics::new(config.service);
+        let shutdown = Shutdown::new();
+        let pool = infra.pool()?;
+        let bus = EventBus::start(&config, &infra, &metrics, &shutdown, consumers).await?;
+        Ok(Self {
+            config,
+            infra,
+            metrics,
+            shutdown,
+            pool,
+            bus,
+        })
+    }
+
+    /// Starts the outbox relay; handlers append with `writer` and call `nudge` after commit.
+    pub fn outbox(&self) -> Result<Outbox, StartupError> {
+        self.bus.outbox(&self.infra)
+    }
+
+    /// Creates the durable consumer and runs `handler` on it until shutdown.
+    pub async fn consume<H: Handler>(
+        &self,
+        spec: ConsumerSpec,
+        handler: H,
+    ) -> Result<(), StartupError> {
+        self.bus.consume(spec, handler).await
+    }
+
+    /// Serves `api` (plus health, metrics and docs) until shutdown.
+    pub async fn serve<A>(self, api: A, description: &'static str) -> Result<App, StartupError>
+    where
+        A: OpenApi + Send + Sync + 'static,
+    {
+        let parts = ServiceParts { api, description };
+        Ok(App::serve(
+            &self.config,
+            &self.infra,
+            self.metrics,
+            self.shutdown,
+            parts,
+        )
+        .await?)
+    }
+}
