@@ -8,11 +8,20 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$PAYMSA_ROOT"
 cargo_env
 
-BENCHES=(snowflake)
+BENCHES=(snowflake outbox consumer hot_catalog order_query)
 
 bench_snowflake() { cargo bench -p snowflake; }
+# relay commit→ack rate next to a raw JetStream async publish rate, same run
+bench_outbox() { with_backends; cargo bench -p outbox --bench relay_throughput; }
+# consumer rate: no-op handler and an idempotent Postgres handler
+bench_consumer() { with_backends; cargo bench -p messaging --bench consumer_throughput; }
+# GET /api/hot-products with 10,000 ranked products
+bench_hot_catalog() { with_backends; cargo bench -p hot-catalog-service --bench hot_products_get; }
+# order-query first page vs a page deep in a 1,000,000-order read model
+bench_order_query() { with_backends; cargo bench -p order-query-service --bench keyset_pages; }
 
 with_backends() {
+  [[ -n "${TEST_NATS_URL:-}" ]] && return 0 # already set up by an earlier benchmark
   "$PAYMSA_ROOT/scripts/infra.sh" ensure
   local url
   if ! url="$("$PAYMSA_ROOT/scripts/nats.sh" url 2>/dev/null)"; then
