@@ -60,3 +60,61 @@ infra:
 # validate compose.yaml (installs Debian's docker-compose if no compose is available)
 compose-check:
     @scripts/compose-check.sh
+
+# --- demo flows (scripts/demo.sh) and inspection (scripts/ops.sh); see docs/operations.md ---
+
+# walk every user flow against the running stack (`just up` first); stops at the first failure
+demo:
+    @scripts/demo.sh all
+
+# register a seller and wait for the onboarding saga to reach ACTIVE (`just seller [SELLER_ID]`)
+seller *args:
+    @scripts/demo.sh seller "$@"
+
+# list two products for the demo seller (registers one first if there is none)
+products:
+    @scripts/demo.sh products
+
+# checkout → PSP sandbox approval → confirm → wallet settlement (`just pay [1,2] [MEMBER_NO]`)
+pay *args:
+    @scripts/demo.sh pay "$@"
+
+# like a product, then like it again (no second count) (`just like [PRODUCT_NO] [MEMBER_NO]`)
+like *args:
+    @scripts/demo.sh like "$@"
+
+# review a product (`just review [PRODUCT_NO] [MEMBER_NO] [ONE..FIVE]`)
+review *args:
+    @scripts/demo.sh review "$@"
+
+# the hot-products ranking (`just hot [LIMIT]`)
+hot *args:
+    @scripts/demo.sh hot "$@"
+
+# a member's orders, page by page (`just orders [MEMBER_NO]`)
+orders *args:
+    @scripts/demo.sh orders "$@"
+
+# a seller's wallet: balance and ledger (`just wallet [SELLER_NO]`)
+wallet *args:
+    @scripts/demo.sh wallet "$@"
+
+# publish an undecodable event: dead letters in 3 services, replay, dead-lettered again
+poison:
+    @scripts/demo.sh poison
+
+# a valid event dead-lettered by a simulated outage, fixed, replayed and applied (needs psql)
+recover *args:
+    @scripts/demo.sh recover "$@"
+
+# streams and consumers: pending, ack floor, redeliveries (nats CLI, else the monitoring endpoint)
+streams:
+    @scripts/ops.sh streams
+
+# dead letters of every service, newest first (`just dlq ID` shows one in full)
+dlq *id:
+    @scripts/ops.sh dlq "$@"
+
+# replay a dead letter and report what became of it (`just replay ID`)
+replay id:
+    @scripts/ops.sh replay "$1"

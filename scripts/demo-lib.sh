@@ -1,0 +1,283 @@
+# shellcheck shell=bash disable=SC2034
+# Sourced by scripts/demo.sh and scripts/ops.sh (after lib.sh): step output with timings, HTTP
+# calls with curl, JSON with python3 (jq is not required), polling, and the NATS / dead-letter
+# helpers. Everything talks to the stack `just up` runs (ports of lib.sh's service table).
+
+ADMIN_TOKEN="${ADMIN_TOKEN:-paymsa-local-admin}"
+DEMO_STATE="$RUN_DIR/demo.env"
+# The services that run consumers, hence a dead-letter worker and /admin/dead-letters.
+DLQ_SERVICES=(order-service wallet-service seller-service catalog-service hot-catalog-service order-query-service)
+
+url_of() { printf 'http://127.0.0.1:%s' "${SERVICE_PORT[$1]}"; }
+ORDER_URL="$(url_of order-service)"
+CATALOG_URL="$(url_of catalog-service)"
+WALLET_URL="$(url_of wallet-service)"
+SELLER_URL="$(url_of seller-service)"
+HOT_URL="$(url_of hot-catalog-service)"
+REVIEW_URL="$(url_of catalog-review-service)"
+LIKE_URL="$(url_of catalog-like-service)"
+ORDER_QUERY_URL="$(url_of order-query-service)"
+SANDBOX_URL="$(url_of psp-sandbox)"
+
+# ---------------------------------------------------------------------------------------------
+# Output: a header per step, ✓ / ✗ / · lines, the step's time; a summary at the end.
+if [[ -t 1 && -z "${NO_COLOR:-}" ]]; then
+  d_bold=$'\e[1m' d_dim=$'\e[2m' d_red=$'\e[31m' d_green=$'\e[32m' d_cyan=$'\e[36m' d_off=$'\e[0m'
+else
+  d_bold='' d_dim='' d_red='' d_green='' d_cyan='' d_off=''
+fi
+
+now_ms() { date +%s%3N; }
+fmt_ms() { # 840 -> "840 ms", 1530 -> "1.53 s"
+  if (($1 < 1000)); then printf '%d ms' "$1"; else printf '%d.%02d s' $(($1 / 1000)) $(($1 % 1000 / 10)); fi
+}
+
+STEP_NO=0 STEP_TOTAL=0 STEP_NAME="" STEP_START=0 RUN_START="$(now_ms)"
+SUMMARY=()
+
+step() {
+  end_step
+  STEP_NO=$((STEP_NO + 1))
+  STEP_NAME=$1
+  STEP_START="$(now_ms)"
+  if ((STEP_TOTAL > 0)); then
+    printf '\n%s[%d/%d] %s%s\n' "$d_bold" "$STEP_NO" "$STEP_TOTAL" "$1" "$d_off"
+  else
+    printf '\n%s== %s%s\n' "$d_bold" "$1" "$d_off"
+  fi
+}
+end_step() {
+  [[ -n "$STEP_NAME" ]] || return 0
+  local took=$(($(now_ms) - STEP_START))
+  printf '  %s⏱ %s%s\n' "$d_dim" "$(fmt_ms "$took")" "$d_off"
+  SUMMARY+=("$STEP_NAME|$took")
+  STEP_NAME=""
+}
+summary() {
+  end_step
+  local row total=$(($(now_ms) - RUN_START))
+  printf '\n%sSummary%s\n' "$d_bold" "$d_off"
+  for row in "${SUMMARY[@]}"; do
+    printf '  %s✓%s %9s  %s\n' "$d_green" "$d_off" "$(fmt_ms "${row##*|}")" "${row%|*}"
+  done
+  printf '    %9s  total\n' "$(fmt_ms "$total")"
+}
+
+ok() { printf '  %s✓%s %s\n' "$d_green" "$d_off" "$*"; }
+note() { printf '  %s·%s %s\n' "$d_dim" "$d_off" "$*"; }
+show() { sed 's/^/      /'; } # indents a block (tables, JSON)
+# fail MESSAGE -> the ✗ line, then exit 1 (the EXIT trap names the step).
+fail() {
+  printf '  %s✗ %s%s\n' "$d_red" "$*" "$d_off"
+  FAILED_REPORTED=1
+  exit 1
+}
+
+# install_traps -> a failure anywhere names the step it happened in.
+FAILED_REPORTED=0
+install_traps() {
+  set -E
+  trap 'on_err $? $LINENO "$BASH_COMMAND"' ERR
+  trap 'on_exit $?' EXIT
+}
+on_err() {
+  ((BASH_SUBSHELL == 0)) || return 0
+  ((FAILED_REPORTED == 1)) && return 0
+  printf '  %s✗ unexpected error (exit %s) at %s:%s: %s%s\n' "$d_red" "$1" "${BASH_SOURCE[1]##*/}" "$2" "$3" "$d_off"
+  FAILED_REPORTED=1
+}
+on_exit() {
+  local rc=$1
+  [[ "$(type -t demo_cleanup)" == function ]] && demo_cleanup
+  if ((rc != 0 && STEP_NO > 0)); then
+    local where="${STEP_NAME:-after step $STEP_NO}"
+    ((STEP_TOTAL > 0 && STEP_NO > 0)) && where="[$STEP_NO/$STEP_TOTAL] $STEP_NAME"
+    printf '\n%s✗ stopped: step %s failed after %s.%s\n' "$d_red" "$where" "$(fmt_ms $(($(now_ms) - STEP_START)))" "$d_off"
+    printf '  what runs: just status · a service log: just logs <service> · dead letters: just dlq\n'
+  fi
+}
+
+# ---------------------------------------------------------------------------------------------
+# HTTP. call METHOD URL [BODY] EXPECTED... -> HTTP_STATUS, HTTP_BODY, HTTP_MS; prints one
+# "→ METHOD path status (time)" line; any other status fails with the problem's code/detail.
+# HTTP_AUTH=token adds the bearer token; QUIET=1 skips the line.
+http() {
+  local method=$1 url=$2 body=${3:-} out rc=0
+  local args=(-sS -X "$method" --max-time "${HTTP_TIMEOUT:-15}" -w '\n%{http_code} %{time_total}' -H 'accept: application/json')
+  [[ -n "$body" ]] && args+=(-H 'content-type: application/json' --data-binary "$body")
+  [[ -n "${HTTP_AUTH:-}" ]] && args+=(-H "authorization: Bearer $HTTP_AUTH")
+  out="$(curl "${args[@]}" "$url" 2>/dev/null)" || rc=$?
+  if ((rc != 0)); then
+    case $rc in
+    7) fail "$method $url: connection refused — is the stack up? (just up; just status)" ;;
+    28) fail "$method $url: no answer within ${HTTP_TIMEOUT:-15} s" ;;
+    *) fail "$method $url: curl exit code $rc" ;;
+    esac
+  fi
+  local last=${out##*$'\n'}
+  HTTP_BODY=${out%$'\n'*}
+  [[ "$out" == *$'\n'* ]] || HTTP_BODY=""
+  HTTP_STATUS=${last%% *}
+  HTTP_MS=$(awk -v t="${last#* }" 'BEGIN { printf "%d", t * 1000 }')
+}
+call() {
+  local method=$1 url=$2 body=$3
+  shift 3
+  http "$method" "$url" "$body"
+  local path=${url#http://127.0.0.1}
+  [[ "${QUIET:-0}" == 1 ]] || printf '  %s→ %-6s %-62s %s %s%s\n' "$d_cyan" "$method" "$path" "$HTTP_STATUS" "($(fmt_ms "$HTTP_MS"))" "$d_off"
+  local want
+  for want in "$@"; do [[ "$HTTP_STATUS" == "$want" ]] && return 0; done
+  fail "$method $path answered $HTTP_STATUS (expected $*): $(problem_of "$HTTP_BODY")"
+}
+problem_of() { # the code and detail of a problem+json, or the body's start
+  python3 -c '
+import json, sys
+raw = sys.argv[1]
+try:
+    p = json.loads(raw)
+    print(" ".join(str(x) for x in (p.get("code"), p.get("detail") or p.get("title")) if x) or raw[:300])
+except Exception:
+    print(raw[:300] or "(empty body)")' "$1"
+}
+
+# ---------------------------------------------------------------------------------------------
+# JSON with python3. jget JSON EXPR -> EXPR evaluated on the parsed JSON `d`; strings raw,
+# null as "", booleans true/false, the rest as JSON. Example: jget "$HTTP_BODY" 'd["sellerNo"]'
+PY_JGET='
+import json, sys
+d = json.loads(sys.argv[1])
+r = eval(sys.argv[2], {"d": d, "json": json})
+if r is None: print("")
+elif isinstance(r, bool): print("true" if r else "false")
+elif isinstance(r, str): print(r)
+else: print(json.dumps(r, ensure_ascii=False))'
+jget() { python3 -c "$PY_JGET" "$1" "$2"; }
+# jpy JSON SCRIPT [ARGS] -> runs SCRIPT with the parsed JSON as `d` and ARGS as sys.argv[2:]
+jpy() {
+  local json=$1 script=$2
+  shift 2
+  python3 -c "import json, sys
+d = json.loads(sys.argv[1])
+$script" "$json" "$@"
+}
+
+# ---------------------------------------------------------------------------------------------
+# wait_until TIMEOUT_S WHAT FUNC [ARGS...] -> calls FUNC every 0.25 s until it succeeds;
+# WAITED_MS is how long it took. On timeout: ✗ "WHAT: not within N s" (+ LAST_STATE if set).
+wait_until() {
+  local timeout=$1 what=$2 start
+  shift 2
+  start="$(now_ms)"
+  LAST_STATE=""
+  while true; do
+    if "$@"; then
+      WAITED_MS=$(($(now_ms) - start))
+      return 0
+    fi
+    if (($(now_ms) - start > timeout * 1000)); then
+      fail "$what: not within $timeout s${LAST_STATE:+ (last seen: $LAST_STATE)}"
+    fi
+    sleep 0.25
+  done
+}
+
+# ---------------------------------------------------------------------------------------------
+# Demo state (.run/demo.env): what earlier flows created, so `just pay` after `just products`
+# uses that seller's products. Without it the flows fall back to the seed data.
+state_load() {
+  SELLER_NO="" SELLER_ID="" P1="" P2="" P1_PRICE="" P2_PRICE="" MEMBER_NO=""
+  # shellcheck disable=SC1090
+  [[ -f "$DEMO_STATE" ]] && source "$DEMO_STATE"
+  return 0
+}
+state_save() {
+  mkdir -p "$RUN_DIR"
+  {
+    printf 'SELLER_NO=%q\nSELLER_ID=%q\n' "$SELLER_NO" "$SELLER_ID"
+    printf 'P1=%q\nP2=%q\nP1_PRICE=%q\nP2_PRICE=%q\n' "$P1" "$P2" "$P1_PRICE" "$P2_PRICE"
+    printf 'MEMBER_NO=%q\n' "$MEMBER_NO"
+  } >"$DEMO_STATE"
+}
+
+# ---------------------------------------------------------------------------------------------
+# NATS: the URL and monitoring endpoint of the running stack, consumer state, publishing.
+# require_nats -> NATS_IN_USE (the stack's client URL), or fails
+require_nats() {
+  [[ -n "${NATS_IN_USE:-}" ]] && return 0
+  NATS_IN_USE="$("$PAYMSA_ROOT/scripts/nats.sh" url 2>/dev/null)" || fail "no NATS server in use — start the stack: just up"
+}
+nats_monitor() { [[ -f "$RUN_DIR/nats.monitor" ]] && cat "$RUN_DIR/nats.monitor"; return 0; }
+has_nats_cli() { command -v nats >/dev/null 2>&1 && [[ -z "${PAYMSA_NO_NATS_CLI:-}" ]]; }
+
+# consumer_json STREAM CONSUMER -> the consumer's info as JSON (nats CLI or /jsz), or fails.
+consumer_json() {
+  local stream=$1 consumer=$2 mon
+  if has_nats_cli; then
+    require_nats
+    nats --server "$NATS_IN_USE" consumer info "$stream" "$consumer" --json 2>/dev/null
+    return
+  fi
+  mon="$(nats_monitor)"
+  [[ -n "$mon" ]] || return 1
+  curl -fsS --max-time 5 "$mon/jsz?consumers=true" 2>/dev/null | python3 -c '
+import json, sys
+stream, consumer = sys.argv[1], sys.argv[2]
+for acc in json.load(sys.stdin).get("account_details") or []:
+    for s in acc.get("stream_detail") or []:
+        if s.get("name") != stream:
+            continue
+        for c in s.get("consumer_detail") or []:
+            if c.get("name") == consumer:
+                print(json.dumps(c))
+                sys.exit(0)
+sys.exit(1)' "$stream" "$consumer"
+}
+# consumer_ack_floor STREAM CONSUMER -> the stream sequence up to which the consumer is done
+consumer_ack_floor() {
+  local info
+  info="$(consumer_json "$1" "$2")" || return 1
+  jget "$info" '(d.get("ack_floor") or {}).get("stream_seq", 0)'
+}
+
+# publish SUBJECT MSG_ID PAYLOAD -> PUBACK (JSON) via scripts/natspub.py (no nats CLI needed)
+publish() {
+  require_nats
+  PUBACK="$(python3 "$PAYMSA_ROOT/scripts/natspub.py" --server "$NATS_IN_USE" -H "Nats-Msg-Id:$2" "$1" "$3")" ||
+    fail "publishing to $1 failed"
+}
+
+# ---------------------------------------------------------------------------------------------
+# Dead letters through the services' admin API.
+# dead_letters_all -> DL_ALL: JSON {service: [items…]} of the newest 100 per service
+dead_letters_all() {
+  local svc parts=()
+  for svc in "${DLQ_SERVICES[@]}"; do
+    HTTP_AUTH="$ADMIN_TOKEN" http GET "$(url_of "$svc")/admin/dead-letters?limit=100"
+    case "$HTTP_STATUS" in
+    200) parts+=("$svc" "$HTTP_BODY") ;;
+    401) fail "$svc: /admin/dead-letters answered 401 — the services run with another ADMIN_TOKEN (set ADMIN_TOKEN)" ;;
+    *) fail "$svc: /admin/dead-letters answered $HTTP_STATUS: $(problem_of "$HTTP_BODY")" ;;
+    esac
+  done
+  DL_ALL="$(python3 -c '
+import json, sys
+a = sys.argv[1:]
+print(json.dumps({a[i]: json.loads(a[i + 1])["items"] for i in range(0, len(a), 2)}))' "${parts[@]}")"
+}
+# dead_letters_with_msg_id MSG_ID -> DL_FOUND: JSON list of {service, …item} with that msgId
+dead_letters_with_msg_id() {
+  dead_letters_all
+  DL_FOUND="$(jpy "$DL_ALL" '
+print(json.dumps([dict(i, service=s) for s, items in d.items() for i in items if i.get("msgId") == sys.argv[2]]))' "$1")"
+}
+# print_dead_letters JSON_LIST -> a table
+print_dead_letters() {
+  jpy "$1" '
+rows = [(i.get("service", ""), i["id"], i["consumer"], "%s:%s" % (i["stream"], i["streamSeq"]), i["subject"] or "-",
+         i["reason"], str(i["deliveries"]), str(i["replayCount"])) for i in d]
+head = ("service", "id", "consumer", "stream:seq", "subject", "reason", "deliv", "replays")
+w = [max(len(r[k]) for r in rows + [head]) for k in range(len(head))]
+for r in [head] + rows:
+    print("  ".join(c.ljust(w[k]) for k, c in enumerate(r)).rstrip())'
+}

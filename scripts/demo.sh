@@ -1,0 +1,515 @@
+#!/usr/bin/env bash
+# `just demo` and the per-flow recipes: the user flows against the running stack (`just up`),
+# with a header per step, ✓/✗ lines and timings. Stops at the first failure and names the step.
+#
+#   scripts/demo.sh [all]                  every flow below, in order (a fresh seller each run)
+#   scripts/demo.sh seller [SELLER_ID]     register a seller; wait for the saga to reach ACTIVE
+#   scripts/demo.sh products               two products for the demo seller (registers one if needed)
+#   scripts/demo.sh pay [P,...] [MEMBER]   checkout → sandbox approval → confirm → wallet settlement
+#   scripts/demo.sh like [P] [MEMBER]      a like, and a repeated like that changes nothing
+#   scripts/demo.sh review [P] [MEMBER] [STARS]   a review (ONE..FIVE)
+#   scripts/demo.sh hot [LIMIT]            the hot-products ranking
+#   scripts/demo.sh orders [MEMBER]        the member's orders, page by page (order-query)
+#   scripts/demo.sh wallet [SELLER_NO]     the seller's wallet: balance and ledger
+#   scripts/demo.sh poison                 an undecodable event → dead letters → replay
+#   scripts/demo.sh recover                a valid event dead-lettered by an outage → fix → replay
+#
+# Flows remember what they created in .run/demo.env (seller, products, member), so `just pay`
+# after `just products` pays for those; without it they use the seed data (seller 1, products
+# 1, 2, 3). Needs bash, curl and python3 (no jq); `recover` also needs psql.
+# Environment: ADMIN_TOKEN (default paymsa-local-admin), NO_COLOR.
+set -euo pipefail
+# shellcheck source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+# shellcheck source=demo-lib.sh
+source "$PAYMSA_ROOT/scripts/demo-lib.sh"
+install_traps
+
+# ---------------------------------------------------------------------------------------------
+# Shared pieces
+
+preflight() {
+  local svc down=()
+  for svc in "${SERVICES[@]}"; do
+    curl -fsS -o /dev/null --max-time 3 "$(url_of "$svc")/health/ready" 2>/dev/null || down+=("$svc")
+  done
+  if ((${#down[@]} > 0)); then
+    printf '%s✗ not ready: %s%s\n' "$d_red" "${down[*]}" "$d_off"
+    printf '  start the stack with: just up   (what runs: just status)\n'
+    FAILED_REPORTED=1
+    exit 1
+  fi
+}
+
+new_member_no() { printf '%s' "$(($(date +%s) % 100000000 + 700000000))"; }
+
+# defaults for the small recipes: the demo's own data when there is some, else the seed data
+default_products() {
+  if [[ -n "$P1" ]]; then printf '%s,%s' "$P1" "$P2"; else printf '1,2'; fi
+}
+default_member() {
+  [[ -n "$MEMBER_NO" ]] || { MEMBER_NO="$(new_member_no)"; state_save; }
+  printf '%s' "$MEMBER_NO"
+}
+# label PRODUCT -> "Wireless mouse 3825…" for the demo's products, else "product N"
+label() {
+  if [[ "$1" == "$P1" ]]; then printf 'Mechanical keyboard %s' "$1"
+  elif [[ "$1" == "$P2" ]]; then printf 'Wireless mouse %s' "$1"
+  else printf 'product %s' "$1"; fi
+}
+csv_to_json() { python3 -c 'import json, sys; print(json.dumps([p.strip() for p in sys.argv[1].split(",") if p.strip()]))' "$1"; }
+
+seller_status() {
+  QUIET=1 call GET "$SELLER_URL/api/sellers/$SELLER_NO" "" 200
+  LAST_STATE="$(jget "$HTTP_BODY" 'd["status"]')"
+  WALLET_NO="$(jget "$HTTP_BODY" 'd.get("walletNo")')"
+  [[ "$LAST_STATE" == ACTIVE ]]
+}
+
+# pay_order MEMBER PRODUCTS_CSV [detailed] -> ORDER_ID, AMOUNT, ORDER_NAME, PAYMENT_EVENT_NO
+pay_order() {
+  local member=$1 products=$2 detailed=${3:-} body key q=1
+  [[ -n "$detailed" ]] && q=0
+  QUIET=$q call POST "$ORDER_URL/api/checkouts" \
+    "{\"memberNo\":\"$member\",\"productNos\":$(csv_to_json "$products")}" 201
+  ORDER_ID="$(jget "$HTTP_BODY" 'd["orderId"]')"
+  AMOUNT="$(jget "$HTTP_BODY" 'd["amount"]')"
+  local amount_json order_name_json
+  amount_json="$(jget "$HTTP_BODY" 'json.dumps(d["amount"])')"
+  order_name_json="$(jget "$HTTP_BODY" 'json.dumps(d["orderName"], ensure_ascii=False)')"
+  ORDER_NAME="$(jget "$HTTP_BODY" 'd["orderName"]')"
+  PAYMENT_EVENT_NO="$(jget "$HTTP_BODY" 'd["paymentEventNo"]')"
+  [[ -n "$detailed" ]] && ok "checkout: order $ORDER_ID \"$ORDER_NAME\", amount $AMOUNT, payment event $PAYMENT_EVENT_NO"
+
+  body="{\"orderId\":\"$ORDER_ID\",\"amount\":$amount_json,\"orderName\":$order_name_json}"
+  QUIET=$q call POST "$SANDBOX_URL/sandbox/approvals" "$body" 201
+  key="$(jget "$HTTP_BODY" 'd["paymentKey"]')"
+  [[ -n "$detailed" ]] && ok "the PSP sandbox approved it (the payment window's approve step): paymentKey $key"
+
+  if [[ -n "$detailed" ]]; then
+    local tampered
+    tampered="$(python3 -c 'from decimal import Decimal; import sys; print(Decimal(sys.argv[1]) - 1)' "$AMOUNT")"
+    call POST "$ORDER_URL/api/payments/confirm" \
+      "{\"paymentKey\":\"$key\",\"orderId\":\"$ORDER_ID\",\"amount\":$tampered}" 400
+    ok "a tampered amount ($tampered) is refused: $(problem_of "$HTTP_BODY" | cut -d' ' -f1) — the PSP is not called"
+  fi
+
+  QUIET=$q call POST "$ORDER_URL/api/payments/confirm" \
+    "{\"paymentKey\":\"$key\",\"orderId\":\"$ORDER_ID\",\"amount\":$amount_json}" 200
+  local status
+  status="$(jget "$HTTP_BODY" 'd["status"]')"
+  [[ "$status" == SUCCESS ]] || fail "confirm answered status $status: $HTTP_BODY"
+  [[ -n "$detailed" ]] && ok "confirmed: $status (order-service confirmed it with the PSP; order.payment.confirmed is in its outbox)"
+
+  wait_until 30 "wallet settlement of order $ORDER_ID" wallet_done
+  if [[ -n "$detailed" ]]; then
+    ok "settled after $(fmt_ms "$WAITED_MS"): order.payment.confirmed → wallet-settlement → wallet.settled → isWalletDone=true"
+  else
+    ok "order $ORDER_ID \"$ORDER_NAME\" $AMOUNT: paid, settled after $(fmt_ms "$WAITED_MS")"
+  fi
+}
+wallet_done() {
+  QUIET=1 call GET "$ORDER_URL/api/payments/$ORDER_ID" "" 200
+  LAST_STATE="status $(jget "$HTTP_BODY" 'd["status"]'), isWalletDone $(jget "$HTTP_BODY" 'd["isWalletDone"]')"
+  [[ "$(jget "$HTTP_BODY" 'd["isWalletDone"]')" == true ]]
+}
+
+# hot_fetch -> HOT (JSON of GET /api/hot-products?limit=100)
+hot_fetch() {
+  QUIET=${1:-1} call GET "$HOT_URL/api/hot-products?limit=100" "" 200
+  HOT="$HTTP_BODY"
+}
+# hot_entry PRODUCT FIELD -> the field of that product in HOT ("" when not ranked)
+hot_entry() {
+  jpy "$HOT" '
+e = [p for p in d["products"] if str(p["productNo"]) == sys.argv[2]]
+v = e[0].get(sys.argv[3]) if e else None
+print("" if v is None else v)' "$1" "$2"
+}
+# print_hot TOP MARK... -> the first TOP rows, plus any marked product below them
+print_hot() {
+  local top=$1
+  shift
+  jpy "$HOT" '
+top, marks = int(sys.argv[2]), sys.argv[3:]
+rows = []
+for p in d["products"]:
+    mine = str(p["productNo"]) in marks
+    if p["rank"] <= top or mine:
+        rows.append(("#%d" % p["rank"], "%.1f" % p["score"], p.get("name") or "?", str(p["productNo"]),
+                     str(p["likeCount"]), str(p["reviewCount"]), str(p["paidOrderLines"]), "◀ demo" if mine else ""))
+head = ("rank", "score", "product", "productNo", "likes", "reviews", "paid lines", "")
+w = [max(len(r[k]) for r in rows + [head]) for k in range(len(head))]
+for r in [head] + rows:
+    print("  ".join(c.ljust(w[k]) for k, c in enumerate(r)).rstrip())
+if not rows:
+    print("(no ranked products yet)")' "$top" "$@"
+}
+
+# ---------------------------------------------------------------------------------------------
+# Flows
+
+flow_seller() {
+  step "Register a seller — the onboarding saga reaches ACTIVE"
+  SELLER_ID="${1:-demo-seller-$(date +%Y%m%d-%H%M%S)-$RANDOM}"
+  call POST "$SELLER_URL/api/sellers" "{\"sellerId\":\"$SELLER_ID\"}" 201
+  SELLER_NO="$(jget "$HTTP_BODY" 'd["sellerNo"]')"
+  ok "seller $SELLER_NO \"$SELLER_ID\" registered: $(jget "$HTTP_BODY" 'd["status"]')"
+  note "saga: seller.registered → wallet-service creates the wallet → wallet.created → seller ACTIVE"
+  wait_until 30 "seller $SELLER_NO ACTIVE" seller_status
+  ok "ACTIVE after $(fmt_ms "$WAITED_MS"), wallet $WALLET_NO"
+  P1="" P2="" P1_PRICE="" P2_PRICE=""
+  state_save
+}
+
+# try_create_product NAME PRICE -> 0 and PRODUCT_NO when created; 1 while the catalog has not
+# heard of the seller's activation yet (seller.activated); anything else fails.
+try_create_product() {
+  http POST "$CATALOG_URL/api/products" \
+    "{\"sellerNo\":\"$SELLER_NO\",\"name\":\"$1\",\"description\":\"paymsa demo\",\"price\":$2}"
+  case "$HTTP_STATUS" in
+  201) PRODUCT_NO="$(jget "$HTTP_BODY" 'd["productNo"]')" ;;
+  422)
+    LAST_STATE="$(problem_of "$HTTP_BODY")"
+    [[ "$LAST_STATE" == SELLER_NOT_ACTIVE* ]] || fail "POST /api/products answered 422: $LAST_STATE"
+    return 1
+    ;;
+  *) fail "POST /api/products answered $HTTP_STATUS: $(problem_of "$HTTP_BODY")" ;;
+  esac
+}
+
+flow_products() {
+  if [[ -z "$SELLER_NO" ]]; then
+    flow_seller
+  fi
+  step "List two products for seller $SELLER_NO"
+  wait_until 20 "catalog accepting products of seller $SELLER_NO" try_create_product "Mechanical keyboard" 45000
+  printf '  %s→ %-6s %-62s %s %s%s\n' "$d_cyan" POST ":${SERVICE_PORT[catalog-service]}/api/products" "$HTTP_STATUS" "($(fmt_ms "$HTTP_MS"))" "$d_off"
+  P1="$PRODUCT_NO" P1_PRICE=45000
+  ok "product $P1 \"Mechanical keyboard\" 45000$( ((WAITED_MS > 300)) && printf ' (the catalog learned of the activation from seller.activated %s later)' "$(fmt_ms "$WAITED_MS")")"
+  try_create_product "Wireless mouse" 25000 || fail "catalog refused the second product: $LAST_STATE"
+  printf '  %s→ %-6s %-62s %s %s%s\n' "$d_cyan" POST ":${SERVICE_PORT[catalog-service]}/api/products" "$HTTP_STATUS" "($(fmt_ms "$HTTP_MS"))" "$d_off"
+  P2="$PRODUCT_NO" P2_PRICE=25000
+  ok "product $P2 \"Wireless mouse\" 25000"
+  call GET "$CATALOG_URL/api/products?productNoList=$P2,$P1,999" "" 200
+  ok "GET in the requested order: $(jget "$HTTP_BODY" '", ".join(p["name"] for p in d["products"])'); unknown reported: missingProductNos $(jget "$HTTP_BODY" 'd["missingProductNos"]')"
+  state_save
+}
+
+flow_pay() {
+  local products=${1:-$(default_products)} member=${2:-$(default_member)}
+  step "Pay for an order — checkout → PSP approval → confirm → settlement (member $member)"
+  pay_order "$member" "$products" detailed
+}
+
+flow_more_orders() {
+  local member=$1
+  step "Two more orders of the keyboard (for the ranking and the paging)"
+  pay_order "$member" "$P1"
+  pay_order "$member" "$P1"
+}
+
+flow_hot() {
+  local limit=${1:-10}
+  step "Hot products (top $limit)"
+  QUIET=0 call GET "$HOT_URL/api/hot-products?limit=$limit" "" 200
+  HOT="$HTTP_BODY"
+  print_hot "$limit" ${P1:+"$P1"} ${P2:+"$P2"} | show
+}
+
+# hot_counts_are PRODUCT LIKES REVIEWS PAID -> 0 once the ranking shows these counts
+hot_counts_are() {
+  hot_fetch
+  local got
+  got="$(hot_entry "$1" likeCount)/$(hot_entry "$1" reviewCount)/$(hot_entry "$1" paidOrderLines)"
+  LAST_STATE="product $1 likes/reviews/paid lines = $got"
+  [[ "$got" == "$2/$3/$4" ]]
+}
+
+flow_hot_after_purchases() {
+  step "Hot products after the purchases"
+  wait_until 20 "ranking of product $P1" hot_counts_are "$P1" 0 0 3
+  wait_until 20 "ranking of product $P2" hot_counts_are "$P2" 0 0 1
+  QUIET=0 hot_fetch 0
+  print_hot 5 "$P1" "$P2" | show
+  RANK1_BEFORE="$(hot_entry "$P1" rank)" RANK2_BEFORE="$(hot_entry "$P2" rank)"
+  SCORE2_BEFORE="$(hot_entry "$P2" score)"
+  ok "keyboard $P1 ranks #$RANK1_BEFORE (3 paid lines × 10), mouse $P2 #$RANK2_BEFORE (1 paid line × 10)"
+}
+
+flow_like() {
+  local product=${1:-${P2:-2}} member=${2:-$(default_member)} m count
+  step "Likes on $(label "$product")"
+  local members=("$member")
+  [[ -n "${DEMO_ALL:-}" ]] && members+=($((member + 1)) $((member + 2)))
+  for m in "${members[@]}"; do
+    call POST "$LIKE_URL/api/catalog-likes/products/$product/members/$m" "" 201 200
+    count="$(jget "$HTTP_BODY" 'd["likeCount"]')"
+    ok "member $m likes it (changed=$(jget "$HTTP_BODY" 'd["changed"]')) → likeCount $count"
+  done
+  call POST "$LIKE_URL/api/catalog-likes/products/$product/members/$member" "" 200
+  ok "a repeated like changes nothing: 200, changed=$(jget "$HTTP_BODY" 'd["changed"]'), likeCount $(jget "$HTTP_BODY" 'd["likeCount"]')"
+}
+
+flow_review() {
+  local product=${1:-${P2:-2}} member=${2:-$(default_member)} stars=${3:-FIVE}
+  step "A $stars-star review of $(label "$product")"
+  call POST "$REVIEW_URL/api/product-reviews" \
+    "{\"productNo\":\"$product\",\"memberNo\":\"$member\",\"title\":\"Great\",\"content\":\"Works as described, fast delivery.\",\"starRatingType\":\"$stars\"}" 201
+  ok "review $(jget "$HTTP_BODY" 'd["productReviewNo"]') by member $member: $(jget "$HTTP_BODY" 'd["starRatingType"]')"
+  call GET "$REVIEW_URL/api/product-reviews/products/$product" "" 200
+  ok "$(label "$product"): $(jget "$HTTP_BODY" 'd["reviewCount"]') review(s), average $(jget "$HTTP_BODY" 'd["averageRating"]')"
+}
+
+flow_hot_after_engagement() {
+  step "Hot products: likes and a review change the ranking"
+  wait_until 20 "ranking of product $P2" hot_counts_are "$P2" 3 1 1
+  QUIET=0 hot_fetch 0
+  print_hot 5 "$P1" "$P2" | show
+  local r1 r2 s2
+  r1="$(hot_entry "$P1" rank)" r2="$(hot_entry "$P2" rank)" s2="$(hot_entry "$P2" score)"
+  ((r2 < r1)) || fail "expected the mouse $P2 above the keyboard $P1 now (ranks: #$r2, #$r1)"
+  ok "the mouse overtook the keyboard: #$RANK2_BEFORE → #$r2, score $(printf '%.1f' "$SCORE2_BEFORE") → $(printf '%.1f' "$s2") (+3 likes × 2, +1 review × 3, +5 stars × 5)"
+}
+
+# orders_count_is MEMBER N -> 0 once order-query shows N orders of the member, all settled
+orders_count_is() {
+  QUIET=1 call GET "$ORDER_QUERY_URL/api/orders/members/$1?limit=100" "" 200
+  local got
+  got="$(jget "$HTTP_BODY" '"%d orders, %d settled" % (len(d["orders"]), sum(o["walletSettled"] for o in d["orders"]))')"
+  LAST_STATE="$got"
+  [[ "$got" == "$2 orders, $2 settled" ]]
+}
+
+print_orders_page() {
+  jpy "$HTTP_BODY" '
+rows = [(o["orderId"], o.get("orderName") or "", o["status"], str(o.get("totalAmount")), "yes" if o["walletSettled"] else "no",
+         o["createdDateTime"][:23], str(len(o["lines"]))) for o in d["orders"]]
+head = ("orderId", "orderName", "status", "total", "settled", "createdDateTime", "lines")
+w = [max(len(r[k]) for r in rows + [head]) for k in range(len(head))]
+for r in [head] + rows:
+    print("  ".join(c.ljust(w[k]) for k, c in enumerate(r)).rstrip())
+if not rows: print("(no orders)")'
+}
+
+flow_orders() {
+  local member=${1:-$(default_member)} expect=${2:-} page=1 query="limit=2" total=0 cursor
+  step "The member's orders, 2 per page (order-query read model)"
+  [[ -n "$expect" ]] && wait_until 30 "order-query showing $expect settled orders of member $member" orders_count_is "$member" "$expect"
+  while true; do
+    call GET "$ORDER_QUERY_URL/api/orders/members/$member?$query" "" 200
+    print_orders_page | show
+    total=$((total + $(jget "$HTTP_BODY" 'len(d["orders"])')))
+    cursor="$(jget "$HTTP_BODY" 'd["nextCursor"]')"
+    if [[ -z "$cursor" ]]; then
+      ok "page $page is the last (nextCursor null): $total order(s), newest first, each once"
+      break
+    fi
+    query="limit=2&paymentEventNo=$(jget "$cursor" 'd["paymentEventNo"]')&createdDateTime=$(jget "$cursor" 'd["createdDateTime"]')"
+    ok "page $page, nextCursor = $cursor"
+    page=$((page + 1))
+    ((page <= 20)) || { note "stopping after 20 pages"; break; }
+  done
+  [[ -z "$expect" || "$total" == "$expect" ]] || fail "expected $expect orders across the pages, saw $total"
+}
+
+wallet_balance_is() {
+  QUIET=1 call GET "$WALLET_URL/api/wallets/sellers/$SELLER_NO" "" 200
+  LAST_STATE="balance $(jget "$HTTP_BODY" 'd["balance"]')"
+  python3 -c 'from decimal import Decimal; import sys; sys.exit(0 if Decimal(sys.argv[1]) == Decimal(sys.argv[2]) else 1)' \
+    "$(jget "$HTTP_BODY" 'd["balance"]')" "$1"
+}
+
+flow_wallet() {
+  local seller=${1:-${SELLER_NO:-1}} expect=${2:-}
+  SELLER_NO=$seller
+  step "The seller's wallet"
+  [[ -n "$expect" ]] && wait_until 20 "balance $expect" wallet_balance_is "$expect"
+  call GET "$WALLET_URL/api/wallets/sellers/$seller" "" 200
+  ok "seller $seller: balance $(jget "$HTTP_BODY" 'd["balance"]'), version $(jget "$HTTP_BODY" 'd["version"]'), wallet $(jget "$HTTP_BODY" 'd["walletNo"]')"
+  jpy "$HTTP_BODY" '
+rows = [(t["createdAt"][:23], t["type"], str(t["amount"]), t.get("orderId") or "", str(t.get("paymentOrderNo") or "")) for t in d["recentTransactions"]]
+head = ("createdAt", "kind", "amount", "orderId", "paymentOrderNo")
+w = [max(len(r[k]) for r in rows + [head]) for k in range(len(head))]
+for r in [head] + rows[:8]:
+    print("  ".join(c.ljust(w[k]) for k, c in enumerate(r)).rstrip())
+if len(rows) > 8: print("… %d more" % (len(rows) - 8))
+if not rows: print("(no transactions)")' | show
+  [[ -n "$expect" ]] && ok "$expect = 3 × $P1_PRICE + 1 × $P2_PRICE: one ledger row per payment order line"
+  return 0
+}
+
+# An undecodable message: every consumer of the subject terminates it at once; a replay
+# republishes the same bytes, so it is terminated again — correct for a message no code can read.
+POISON_CONSUMERS="hot-catalog-orders order-query-projection wallet-settlement"
+dead_lettered_by_all() {
+  dead_letters_with_msg_id "$1"
+  local got
+  got="$(jget "$DL_FOUND" '" ".join(sorted(i["consumer"] for i in d))')"
+  LAST_STATE="dead-lettered by: ${got:-nobody yet}"
+  [[ "$got" == "$POISON_CONSUMERS" ]]
+}
+
+flow_poison() {
+  step "A poison event: undecodable → dead letters → replay"
+  local msg_id wallet_id
+  msg_id="demo-poison-$(date +%s%N)"
+  publish order.payment.confirmed "$msg_id" 'not json'
+  ok "published 'not json' to order.payment.confirmed, Nats-Msg-Id $msg_id → $(jget "$PUBACK" '"%s seq %s" % (d["stream"], d["seq"])')"
+  wait_until 20 "dead letters for $msg_id" dead_lettered_by_all "$msg_id"
+  ok "all 3 consumers of the subject terminated it at once (no retries: it can never decode) — $(fmt_ms "$WAITED_MS"):"
+  print_dead_letters "$DL_FOUND" | show
+  wallet_id="$(jget "$DL_FOUND" '[i["id"] for i in d if i["service"] == "wallet-service"][0]')"
+  HTTP_AUTH="$ADMIN_TOKEN" call GET "$WALLET_URL/admin/dead-letters/$wallet_id" "" 200
+  ok "inspect $wallet_id: reason $(jget "$HTTP_BODY" 'd["reason"]'), payloadText $(jget "$HTTP_BODY" 'json.dumps(d["payloadText"])'), headers $(jget "$HTTP_BODY" 'd["headers"]')"
+  HTTP_AUTH="$ADMIN_TOKEN" call POST "$WALLET_URL/admin/dead-letters/$wallet_id/replay" "" 200
+  local replay_id
+  replay_id="$(jget "$HTTP_BODY" 'd["msgId"]')"
+  ok "replayed: republished to $(jget "$HTTP_BODY" 'd["deadLetter"]["subject"]') as $replay_id → $(jget "$HTTP_BODY" '"%s seq %s" % (d["stream"], d["streamSeq"])'), replayCount $(jget "$HTTP_BODY" 'd["deadLetter"]["replayCount"]')"
+  wait_until 20 "dead letters for $replay_id" dead_lettered_by_all "$replay_id"
+  ok "the replay was terminated again by all 3 consumers — $(fmt_ms "$WAITED_MS"):"
+  print_dead_letters "$DL_FOUND" | show
+  note "correct: the replay republishes the same bytes to the subject, so every consumer of it sees them"
+  note "again, and no code can decode 'not json'. Such a message stays listed for the operator; a replay"
+  note "helps once the cause is fixed — see the next flow (just recover)."
+}
+
+# A valid order dead-lettered by a (simulated) outage of order-query's database: fixed, replayed,
+# applied; the other consumers of the subject skip the replay (same eventId).
+OUTAGE_ON=0
+OQ_DB_URL="$PG_BASE_URL/paymsa_order_query"
+demo_cleanup() {
+  if ((OUTAGE_ON == 1)); then
+    psql -qAt -v ON_ERROR_STOP=1 "$OQ_DB_URL" \
+      -c "alter table order_view_lines drop constraint if exists paymsa_demo_outage" >/dev/null 2>&1 &&
+      printf '  · (cleanup) simulated outage removed from order-query\n' >&2
+    OUTAGE_ON=0
+  fi
+}
+# new_projection_dead_letter ORDER_ID -> DL_ID of order-query's dead letter whose payload is it
+new_projection_dead_letter() {
+  HTTP_AUTH="$ADMIN_TOKEN" QUIET=1 call GET "$ORDER_QUERY_URL/admin/dead-letters?limit=20" "" 200
+  local id
+  for id in $(jget "$HTTP_BODY" '" ".join(i["id"] for i in d["items"] if i["consumer"] == "order-query-projection" and i["replayCount"] == 0)'); do
+    HTTP_AUTH="$ADMIN_TOKEN" QUIET=1 call GET "$ORDER_QUERY_URL/admin/dead-letters/$id" "" 200
+    if [[ "$(jget "$HTTP_BODY" 'd.get("payloadText") or ""')" == *"\"$1\""* ]]; then
+      DL_ID=$id DL_DETAIL="$HTTP_BODY"
+      return 0
+    fi
+  done
+  LAST_STATE="no dead letter for $1 yet"
+  return 1
+}
+member_order_status() {
+  http GET "$ORDER_QUERY_URL/api/orders/payment-events/$PAYMENT_EVENT_NO/members/$1"
+  LAST_STATE="HTTP $HTTP_STATUS"
+  [[ "$HTTP_STATUS" == 200 ]]
+}
+acked_past() { # STREAM CONSUMER SEQ -> 0 once the consumer's ack floor reached SEQ
+  local floor
+  floor="$(consumer_ack_floor "$1" "$2")" || return 1
+  LAST_STATE="$2 ack floor $floor"
+  ((floor >= $3))
+}
+
+flow_recover() {
+  local member=${1:-$(default_member)} product=${P2:-2} seller
+  step "A fixable failure: outage → dead letter → fix → replay"
+  command -v psql >/dev/null || fail "psql is needed to simulate the outage (apt-get install postgresql-client)"
+  require_nats
+  OUTAGE_ON=1
+  psql -qAt -v ON_ERROR_STOP=1 "$OQ_DB_URL" -c \
+    "alter table order_view_lines add constraint paymsa_demo_outage check (false) not valid" >/dev/null ||
+    fail "could not simulate the outage in paymsa_order_query"
+  ok "simulated outage: order-query's database refuses new order lines (a CHECK (false) constraint)"
+  hot_fetch
+  local lines_before
+  lines_before="$(hot_entry "$product" paidOrderLines)"
+  pay_order "$member" "$product"
+  if [[ -n "$lines_before" ]]; then
+    wait_until 20 "hot-catalog counting the order" hot_counts_are "$product" \
+      "$(hot_entry "$product" likeCount)" "$(hot_entry "$product" reviewCount)" $((lines_before + 1))
+  fi
+  QUIET=1 call GET "$ORDER_URL/api/payments/$ORDER_ID" "" 200
+  seller="$(jget "$HTTP_BODY" 'd["lines"][0]["sellerNo"]')"
+  QUIET=1 call GET "$WALLET_URL/api/wallets/sellers/$seller" "" 200
+  local balance
+  balance="$(jget "$HTTP_BODY" 'd["balance"]')"
+  wait_until 30 "order-query giving up on order $ORDER_ID" new_projection_dead_letter "$ORDER_ID"
+  ok "order-query-projection failed 3 times (retry after 1 s, 2 s) → dead letter $DL_ID, $(jget "$DL_DETAIL" 'd["reason"]') after $(jget "$DL_DETAIL" 'd["deliveries"]') deliveries ($(fmt_ms "$WAITED_MS"))"
+  call GET "$ORDER_QUERY_URL/api/orders/payment-events/$PAYMENT_EVENT_NO/members/$member" "" 404
+  ok "so the member's order history lacks the order, while the wallet has it (balance $balance)"
+  psql -qAt -v ON_ERROR_STOP=1 "$OQ_DB_URL" -c \
+    "alter table order_view_lines drop constraint paymsa_demo_outage" >/dev/null || fail "could not end the outage"
+  OUTAGE_ON=0
+  ok "outage fixed"
+  HTTP_AUTH="$ADMIN_TOKEN" call POST "$ORDER_QUERY_URL/admin/dead-letters/$DL_ID/replay" "" 200
+  local seq
+  seq="$(jget "$HTTP_BODY" 'd["streamSeq"]')"
+  ok "replayed as $(jget "$HTTP_BODY" 'd["msgId"]') → $(jget "$HTTP_BODY" 'd["stream"]') seq $seq (same eventId $(jget "$HTTP_BODY" 'd["deadLetter"]["eventId"]'))"
+  wait_until 20 "order $ORDER_ID in the member's history" member_order_status "$member"
+  ok "order-query applied it after $(fmt_ms "$WAITED_MS"): status $(jget "$HTTP_BODY" 'd["status"]'), walletSettled $(jget "$HTTP_BODY" 'd["walletSettled"]') (wallet.settled had come first and was kept)"
+  if [[ -n "$(nats_monitor)" ]] || has_nats_cli; then
+    wait_until 20 "wallet-settlement past the replay" acked_past ORDERS wallet-settlement "$seq"
+    wait_until 20 "hot-catalog-orders past the replay" acked_past ORDERS hot-catalog-orders "$seq"
+  else
+    sleep 2
+  fi
+  QUIET=1 call GET "$WALLET_URL/api/wallets/sellers/$seller" "" 200
+  [[ "$(jget "$HTTP_BODY" 'd["balance"]')" == "$balance" ]] ||
+    fail "the replay changed seller $seller's balance: $balance → $(jget "$HTTP_BODY" 'd["balance"]')"
+  local also="balance still $balance"
+  if [[ -n "$lines_before" ]]; then
+    hot_fetch
+    [[ "$(hot_entry "$product" paidOrderLines)" == $((lines_before + 1)) ]] ||
+      fail "the replay changed the ranking: paid lines of $product $((lines_before + 1)) → $(hot_entry "$product" paidOrderLines)"
+    also+=", paid lines of $(label "$product") still $((lines_before + 1))"
+  fi
+  ok "wallet-settlement and hot-catalog-orders got the replay too and skipped it (eventId already applied): $also"
+}
+
+# ---------------------------------------------------------------------------------------------
+
+flow_all() {
+  DEMO_ALL=1 STEP_TOTAL=12
+  printf '%spaymsa demo%s — %s\n' "$d_bold" "$d_off" "$(date '+%Y-%m-%d %H:%M:%S')"
+  MEMBER_NO="$(new_member_no)"
+  flow_seller
+  note "member for this run: $MEMBER_NO"
+  flow_products
+  flow_pay "$P1,$P2" "$MEMBER_NO"
+  flow_more_orders "$MEMBER_NO"
+  flow_hot_after_purchases
+  flow_like "$P2" "$MEMBER_NO"
+  flow_review "$P2" "$MEMBER_NO" FIVE
+  flow_hot_after_engagement
+  flow_orders "$MEMBER_NO" 3
+  flow_wallet "$SELLER_NO" "$((3 * P1_PRICE + P2_PRICE))"
+  flow_poison
+  flow_recover "$MEMBER_NO"
+  summary
+  printf '\n%s✓ demo complete%s (state in %s; inspect: just streams · just dlq)\n' "$d_green" "$d_off" "${DEMO_STATE#"$PAYMSA_ROOT"/}"
+}
+
+cmd=${1:-all}
+shift || true
+preflight
+state_load
+case "$cmd" in
+all) flow_all ;;
+seller) flow_seller "$@" ;;
+products) flow_products ;;
+pay) flow_pay "$@" ;;
+like) flow_like "$@" ;;
+review) flow_review "$@" ;;
+hot) flow_hot "$@" ;;
+orders) flow_orders "$@" ;;
+wallet) flow_wallet "$@" ;;
+poison) flow_poison ;;
+recover) flow_recover "$@" ;;
+*)
+  echo "usage: $0 [all|seller|products|pay|like|review|hot|orders|wallet|poison|recover] [args]" >&2
+  exit 2
+  ;;
+esac
+end_step

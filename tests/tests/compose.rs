@@ -1,0 +1,454 @@
+//! `compose.yaml` against what the services really read. Every service of
+//! docs/configuration.md's table (checked against the services' own `SPEC`) must run in compose
+//! with its port published, bound to all interfaces, and with every variable it reads pointing
+//! at a compose service rather than at the loopback defaults; and the file must pass
+//! `docker compose config` wherever a compose CLI is installed. No Docker engine needed.
+
+use std::{
+    collections::{BTreeMap, BTreeSet},
+    fs,
+    path::{Path, PathBuf},
+    process::Command,
+};
+
+use serde_yaml::Value;
+use service_kit::ServiceSpec;
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ lives in the workspace root")
+        .to_path_buf()
+}
+
+fn specs() -> [&'static ServiceSpec; 9] {
+    [
+        &order_service::SPEC,
+        &catalog_service::SPEC,
+        &wallet_service::SPEC,
+        &seller_service::SPEC,
+        &hot_catalog_service::SPEC,
+        &catalog_review_service::SPEC,
+        &catalog_like_service::SPEC,
+        &order_query_service::SPEC,
+        &psp_sandbox::SPEC,
+    ]
+}
+
+/// A variable a service reads whose default is not right inside compose, but that compose may
+/// leave unset, and why.
+const MAY_BE_UNSET: &[(&str, &str)] = &[(
+    "PUBLIC_URL",
+    "order-service derives its public URL from the request's Host header when unset",
+)];
+/// URLs the browser opens (so they name the published host port, not a compose service).
+const BROWSER_FACING: &[&str] = &["PSP_WINDOW_URL"];
+
+struct DocRow {
+    port: u16,
+    database: Option<String>,
+}
+
+/// The service table of docs/configuration.md: `| service | binary | port | database |`.
+fn configuration_table() -> BTreeMap<String, DocRow> {
+    let path = root().join("docs/configuration.md");
+    let text = fs::read_to_string(&path).expect("docs/configuration.md");
+    let mut rows = BTreeMap::new();
+    let mut in_table = false;
+    for line in text.lines() {
+        let cells: Vec<String> = line
+            .trim()
+            .trim_matches('|')
+            .split('|')
+            .map(|c| c.trim().trim_matches('`').to_string())
+            .collect();
+        if !line.trim_start().starts_with('|') {
+            if in_table {
+                break;
+            }
+            continue;
+        }
+        if cells.first().map(String::as_str) == Some("service")
+            && cells.get(2).map(String::as_str) == Some("port")
+        {
+            in_table = true;
+            continue;
+        }
+        if !in_table
+            || cells
+                .iter()
+                .all(|c| c.chars().all(|ch| ch == '-' || ch == ':'))
+        {
+            continue;
+        }
+        assert!(
+            cells.len() >= 4,
+            "docs/configuration.md: short table row {line:?}"
+        );
+        let port = cells[2].parse().unwrap_or_else(|_| {
+            panic!(
+                "docs/configuration.md: port of {:?} is {:?}",
+                cells[0], cells[2]
+            )
+        });
+        let database = match cells[3].as_str() {
+            "—" | "-" | "" => None,
+            db => Some(db.to_string()),
+        };
+        rows.insert(cells[0].clone(), DocRow { port, database });
+    }
+    assert!(
+        !rows.is_empty(),
+        "no service table found in {}",
+        path.display()
+    );
+    rows
+}
+
+fn compose() -> Value {
+    let path = root().join("compose.yaml");
+    let text = fs::read_to_string(&path).expect("compose.yaml");
+    let mut value: Value = serde_yaml::from_str(&text).expect("compose.yaml is YAML");
+    // `<<: *anchor` merge keys, as compose applies them
+    value.apply_merge().expect("compose.yaml merge keys");
+    value
+}
+
+fn scalar(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+/// `environment:` as a map, in either of compose's two forms (mapping or `- NAME=value`).
+fn environment(service: &Value) -> BTreeMap<String, String> {
+    match service.get("environment") {
+        None => BTreeMap::new(),
+        Some(Value::Mapping(m)) => m
+            .iter()
+            .filter_map(|(k, v)| Some((scalar(k)?, scalar(v).unwrap_or_default())))
+            .collect(),
+        Some(Value::Sequence(items)) => items
+            .iter()
+            .filter_map(scalar)
+            .map(|item| match item.split_once('=') {
+                Some((k, v)) => (k.to_string(), v.to_string()),
+                None => (item, String::new()),
+            })
+            .collect(),
+        Some(other) => panic!("environment is neither a mapping nor a list: {other:?}"),
+    }
+}
+
+/// (host port, container port) of each `ports:` entry, short (`[ip:]host:container[/proto]`)
+/// or long (`target:` / `published:`) syntax.
+fn published_ports(service: &Value) -> Vec<(String, String)> {
+    let Some(Value::Sequence(entries)) = service.get("ports") else {
+        return Vec::new();
+    };
+    entries
+        .iter()
+        .filter_map(|entry| match entry {
+            Value::Mapping(_) => Some((
+                entry.get("published").and_then(scalar).unwrap_or_default(),
+                entry.get("target").and_then(scalar).unwrap_or_default(),
+            )),
+            other => {
+                let short = scalar(other)?;
+                let short = short.split('/').next().unwrap_or_default().to_string();
+                let parts: Vec<&str> = short.rsplitn(3, ':').collect();
+                match parts.as_slice() {
+                    [container, host, ..] => Some((host.to_string(), container.to_string())),
+                    [container] => Some((String::new(), container.to_string())),
+                    [] => None,
+                }
+            }
+        })
+        .collect()
+}
+
+fn depends_on(service: &Value) -> BTreeMap<String, Option<String>> {
+    match service.get("depends_on") {
+        Some(Value::Mapping(m)) => m
+            .iter()
+            .filter_map(|(k, v)| Some((scalar(k)?, v.get("condition").and_then(scalar))))
+            .collect(),
+        Some(Value::Sequence(items)) => items
+            .iter()
+            .filter_map(scalar)
+            .map(|name| (name, None))
+            .collect(),
+        _ => BTreeMap::new(),
+    }
+}
+
+/// Every `"SOMETHING_URL"` string literal in a service's sources: the URL variables it reads.
+fn url_variables_read(service: &str) -> BTreeSet<String> {
+    fn walk(dir: &Path, found: &mut BTreeSet<String>) {
+        let Ok(entries) = fs::read_dir(dir) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                walk(&path, found);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                let text = fs::read_to_string(&path).unwrap_or_default();
+                for literal in text.split('"').skip(1).step_by(2) {
+                    let is_var = literal.ends_with("_URL")
+                        && literal.len() > 4
+                        && literal
+                            .chars()
+                            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_');
+                    if is_var {
+                        found.insert(literal.to_string());
+                    }
+                }
+            }
+        }
+    }
+    let mut found = BTreeSet::new();
+    walk(
+        &root().join("services").join(service).join("src"),
+        &mut found,
+    );
+    found
+}
+
+fn host_of(url: &str) -> Option<String> {
+    url::Url::parse(url.trim())
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_string))
+}
+
+#[test]
+fn configuration_table_matches_the_services() {
+    let table = configuration_table();
+    let names: BTreeSet<&str> = specs().iter().map(|s| s.name).collect();
+    for spec in specs() {
+        let row = table
+            .get(spec.name)
+            .unwrap_or_else(|| panic!("docs/configuration.md has no row for {}", spec.name));
+        assert_eq!(
+            row.port, spec.default_port,
+            "{}: port in docs vs SPEC",
+            spec.name
+        );
+        assert_eq!(
+            row.database.as_deref(),
+            spec.database,
+            "{}: database in docs vs SPEC",
+            spec.name
+        );
+    }
+    for name in table.keys() {
+        assert!(
+            names.contains(name.as_str()),
+            "docs/configuration.md lists {name}, which is no service"
+        );
+    }
+}
+
+#[test]
+fn every_service_runs_in_compose_with_its_port_and_variables() {
+    let compose = compose();
+    let services = compose
+        .get("services")
+        .and_then(Value::as_mapping)
+        .expect("compose.yaml has services");
+    let compose_names: BTreeSet<String> = services.keys().filter_map(scalar).collect();
+    let table = configuration_table();
+    let mut problems = Vec::new();
+    let mut node_ids: BTreeMap<String, &str> = BTreeMap::new();
+
+    for spec in specs() {
+        let name = spec.name;
+        let row = &table[name];
+        let Some(service) = services.get(name) else {
+            problems.push(format!("{name}: no compose service of that name"));
+            continue;
+        };
+        let port = row.port.to_string();
+        let mut problem = |what: String| problems.push(format!("{name}: {what}"));
+
+        let ports = published_ports(service);
+        if !ports
+            .iter()
+            .any(|(host, container)| host == &port && container == &port)
+        {
+            problem(format!(
+                "port {port} is not published as {port}:{port} (ports: {ports:?})"
+            ));
+        }
+        if service.get("build").is_none() && service.get("image").is_none() {
+            problem("neither build nor image".into());
+        }
+        let healthcheck = service
+            .get("healthcheck")
+            .and_then(|h| h.get("test"))
+            .map(|t| serde_yaml::to_string(t).unwrap_or_default())
+            .unwrap_or_default();
+        if !healthcheck.contains("/health/ready") {
+            problem(format!(
+                "no healthcheck on /health/ready (test: {healthcheck:?})"
+            ));
+        }
+
+        let env = environment(service);
+        match env.get("PORT") {
+            Some(p) if p == &port => {}
+            other => problem(format!("PORT is {other:?}, the service listens on {port}")),
+        }
+        if env.get("HOST").map(String::as_str) != Some("0.0.0.0") {
+            problem(format!(
+                "HOST is {:?}: the default 127.0.0.1 is unreachable through the published port",
+                env.get("HOST")
+            ));
+        }
+        match env.get("SNOWFLAKE_NODE_ID").map(|v| v.parse::<u16>()) {
+            Some(Ok(id)) if id <= 1023 => {
+                if let Some(other) = node_ids.insert(id.to_string(), name) {
+                    problem(format!("SNOWFLAKE_NODE_ID {id} is also {other}'s"));
+                }
+            }
+            other => problem(format!("SNOWFLAKE_NODE_ID must be 0..=1023, is {other:?}")),
+        }
+
+        let deps = depends_on(service);
+        let needs_healthy = |dep: &str, problem: &mut dyn FnMut(String)| match deps.get(dep) {
+            Some(Some(c)) if c == "service_healthy" => {}
+            other => problem(format!(
+                "depends_on {dep} should wait for service_healthy, is {other:?}"
+            )),
+        };
+        if let Some(db) = spec.database {
+            match env
+                .get("DATABASE_URL")
+                .and_then(|u| url::Url::parse(u).ok())
+            {
+                Some(url) => {
+                    let host = url.host_str().unwrap_or_default().to_string();
+                    if !compose_names.contains(&host) {
+                        problem(format!("DATABASE_URL host {host:?} is no compose service"));
+                    } else {
+                        needs_healthy(&host, &mut problem);
+                    }
+                    if url.path().trim_start_matches('/') != db {
+                        problem(format!(
+                            "DATABASE_URL names database {:?}, not {db}",
+                            url.path()
+                        ));
+                    }
+                }
+                None => problem(format!(
+                    "DATABASE_URL missing or not a URL: {:?}",
+                    env.get("DATABASE_URL")
+                )),
+            }
+        } else if env.contains_key("DATABASE_URL") {
+            problem("DATABASE_URL set for a service without a database".into());
+        }
+        if spec.uses_nats {
+            match env.get("NATS_URL") {
+                Some(urls) => {
+                    for part in urls.split(',') {
+                        match host_of(part) {
+                            Some(h) if compose_names.contains(&h) => {
+                                needs_healthy(&h, &mut problem)
+                            }
+                            other => problem(format!(
+                                "NATS_URL part {part:?}: host {other:?} is no compose service"
+                            )),
+                        }
+                    }
+                }
+                None => problem("NATS_URL is not set".into()),
+            }
+            if env.get("ADMIN_TOKEN").is_none_or(String::is_empty) {
+                problem(
+                    "ADMIN_TOKEN is not set: its dead-letter admin API would refuse every call"
+                        .into(),
+                );
+            }
+        }
+        if spec.uses_redis {
+            match env.get("REDIS_URL").and_then(|u| host_of(u)) {
+                Some(h) if compose_names.contains(&h) => needs_healthy(&h, &mut problem),
+                other => problem(format!("REDIS_URL host {other:?} is no compose service")),
+            }
+        }
+        for var in url_variables_read(name) {
+            if ["DATABASE_URL", "NATS_URL", "REDIS_URL"].contains(&var.as_str())
+                || MAY_BE_UNSET.iter().any(|(v, _)| *v == var)
+            {
+                continue;
+            }
+            match env.get(&var) {
+                None => problem(format!(
+                    "reads {var}, which compose does not set (its default points at 127.0.0.1)"
+                )),
+                Some(value) if BROWSER_FACING.contains(&var.as_str()) => {
+                    if host_of(value).is_none() && !value.contains("${") {
+                        problem(format!("{var} is not a URL: {value:?}"));
+                    }
+                }
+                Some(value) => match host_of(value) {
+                    Some(h) if compose_names.contains(&h) => {
+                        if !deps.contains_key(&h) {
+                            problem(format!("{var} points at {h}, which is not in depends_on"));
+                        }
+                        // the peer's port must be the one it listens on
+                        let peer_port = url::Url::parse(value).ok().and_then(|u| u.port());
+                        if let Some(expected) = table.get(&h).map(|r| r.port) {
+                            if peer_port != Some(expected) {
+                                problem(format!("{var}={value}: {h} listens on {expected}"));
+                            }
+                        }
+                    }
+                    other => problem(format!(
+                        "{var}={value}: host {other:?} is no compose service"
+                    )),
+                },
+            }
+        }
+    }
+    assert!(
+        problems.is_empty(),
+        "compose.yaml does not match the services:\n  {}",
+        problems.join("\n  ")
+    );
+}
+
+/// The compose CLI's own validation, where one is installed (CI installs Debian's
+/// docker-compose; `docker compose` is preferred when present). Needs no Docker engine.
+#[test]
+fn compose_config_is_valid() {
+    let candidates: [&[&str]; 2] = [&["docker", "compose"], &["docker-compose"]];
+    let cli = candidates.into_iter().find(|cmd| {
+        Command::new(cmd[0])
+            .args(&cmd[1..])
+            .arg("version")
+            .output()
+            .is_ok_and(|o| o.status.success())
+    });
+    let Some(cli) = cli else {
+        eprintln!("skipped: neither `docker compose` nor `docker-compose` is installed");
+        return;
+    };
+    let output = Command::new(cli[0])
+        .args(&cli[1..])
+        .args(["-f", "compose.yaml", "config", "-q"])
+        .current_dir(root())
+        .output()
+        .expect("run the compose CLI");
+    assert!(
+        output.status.success(),
+        "`{} -f compose.yaml config -q` failed:\n{}{}",
+        cli.join(" "),
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
