@@ -12,6 +12,8 @@ pub mod error;
 pub mod health;
 pub mod id;
 pub mod infra;
+#[cfg(feature = "testing")]
+pub mod log_capture;
 pub mod metrics;
 mod middleware;
 #[cfg(feature = "testing")]
@@ -20,6 +22,7 @@ pub mod server;
 pub mod telemetry;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod trace;
 
 use std::{future::Future, process::ExitCode};
 
@@ -29,6 +32,7 @@ pub use id::Id;
 pub use infra::Infra;
 pub use metrics::Metrics;
 pub use server::{App, ServiceParts, Shutdown};
+pub use trace::TraceContext;
 
 /// Why a service could not start.
 #[derive(Debug, thiserror::Error)]

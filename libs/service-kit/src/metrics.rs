@@ -1,12 +1,15 @@
 //! Prometheus metrics: one registry per running service (not a process-global one), so several
 //! services hosted in one test process keep separate figures.
 
+use std::sync::Arc;
+
 use prometheus::{
     Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry, TextEncoder,
 };
 
 #[derive(Clone)]
 pub struct Metrics {
+    service: Arc<str>,
     registry: Registry,
     http_requests: IntCounterVec,
     http_duration: HistogramVec,
@@ -37,6 +40,7 @@ impl Metrics {
         )
         .expect("static metric definition");
         let metrics = Self {
+            service: service.into(),
             registry,
             http_requests,
             http_duration,
@@ -44,6 +48,12 @@ impl Metrics {
         metrics.register(metrics.http_requests.clone());
         metrics.register(metrics.http_duration.clone());
         metrics
+    }
+
+    /// The service these figures belong to (their `service` label); consumers and the HTTP
+    /// middleware also put it on their spans.
+    pub fn service(&self) -> &str {
+        &self.service
     }
 
     /// Registers a collector; a name registered twice is logged, not fatal.

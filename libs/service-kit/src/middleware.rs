@@ -1,6 +1,7 @@
-//! One middleware stack for every service: body limit, panic guard, request metrics, and a
-//! guarantee that every error leaves as `application/problem+json` — including errors that poem
-//! itself raises (unknown route, wrong method, unparsable JSON) before any handler runs.
+//! One middleware stack for every service: trace context and request span, body limit, panic
+//! guard, request metrics, and a guarantee that every error leaves as
+//! `application/problem+json` — including errors that poem itself raises (unknown route, wrong
+//! method, unparsable JSON) before any handler runs.
 
 use std::time::Instant;
 
@@ -11,8 +12,14 @@ use poem::{
     Body, Endpoint, EndpointExt, IntoResponse, Request, Response,
 };
 use poem_openapi::OperationId;
+use tracing::Instrument;
 
-use crate::{error::Problem, error::PROBLEM_JSON, metrics::Metrics};
+use crate::{
+    error::Problem,
+    error::PROBLEM_JSON,
+    metrics::Metrics,
+    trace::{self, TraceContext, TRACEPARENT},
+};
 
 pub(crate) fn wrap(
     inner: impl Endpoint + 'static,
@@ -22,9 +29,26 @@ pub(crate) fn wrap(
     inner
         // A panicking handler answers 500, rewritten to problem+json below.
         .with(CatchPanic::new())
-        .around(move |ep, req| {
+        .around(move |ep, mut req| {
             let metrics = metrics.clone();
-            async move {
+            // The caller's trace continues here (or a new one starts): handlers read it with
+            // `trace::current()` (or `Data<&TraceContext>`), the outbox writes it into every
+            // event, and every log line of the request carries its `trace_id`.
+            let ctx = TraceContext::continue_from(
+                req.headers().get(TRACEPARENT).and_then(|v| v.to_str().ok()),
+            );
+            req.extensions_mut().insert(ctx);
+            let span = tracing::info_span!(
+                "http",
+                service = %metrics.service(),
+                method = %req.method(),
+                path = %req.uri().path(),
+                trace_id = %ctx.trace_id(),
+                span_id = %ctx.span_id(),
+                operation = tracing::field::Empty,
+                status = tracing::field::Empty,
+            );
+            let work = async move {
                 let started = Instant::now();
                 let method = req.method().clone();
                 let resp = match limit_body(req, max_body_bytes).await {
@@ -35,14 +59,21 @@ pub(crate) fn wrap(
                     Err(resp) => resp,
                 };
                 let operation = resp.data::<OperationId>().map(|op| op.0).unwrap_or("other");
-                metrics.observe_request(
-                    operation,
-                    method.as_str(),
-                    resp.status().as_u16(),
-                    started.elapsed().as_secs_f64(),
-                );
+                let status = resp.status().as_u16();
+                let elapsed = started.elapsed();
+                metrics.observe_request(operation, method.as_str(), status, elapsed.as_secs_f64());
+                let span = tracing::Span::current();
+                span.record("operation", operation);
+                span.record("status", status);
+                let elapsed_ms = elapsed.as_secs_f64() * 1000.0;
+                if status >= 500 {
+                    tracing::warn!(elapsed_ms, "request failed");
+                } else {
+                    tracing::debug!(elapsed_ms, "request handled");
+                }
                 Ok(as_problem(resp).await)
-            }
+            };
+            trace::scope(ctx, work.instrument(span))
         })
 }
 
