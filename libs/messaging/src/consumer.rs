@@ -11,7 +11,7 @@ use service_kit::{Metrics, Shutdown};
 
 use crate::{
     error::{ConsumerError, HandlerError},
-    metrics::ConsumerMetrics,
+    metrics::{poll_consumer_info, ConsumerMetrics},
     runner::{self, Position, Process, RunnerConfig},
 };
 
@@ -75,6 +75,8 @@ pub struct ConsumerSpec {
     pub batch: usize,
     /// Handlers running at once.
     pub concurrency: usize,
+    /// How often the pending gauges are refreshed from the server's consumer info.
+    pub stats_interval: Duration,
 }
 
 impl ConsumerSpec {
@@ -94,6 +96,7 @@ impl ConsumerSpec {
             handler_timeout: Duration::from_secs(120),
             batch: 32,
             concurrency: 4,
+            stats_interval: Duration::from_secs(5),
         }
     }
 
@@ -104,7 +107,11 @@ impl ConsumerSpec {
         }
     }
 
-    fn runner_config(&self, topology: &Topology) -> Result<RunnerConfig, ConsumerError> {
+    fn runner_config(
+        &self,
+        topology: &Topology,
+        service: &str,
+    ) -> Result<RunnerConfig, ConsumerError> {
         let valid_name = |s: &str| {
             !s.is_empty() && !s.contains(|c: char| c.is_whitespace() || ".*>".contains(c))
         };
@@ -122,6 +129,7 @@ impl ConsumerSpec {
             return Err(self.invalid("ack_wait must be at least 1 s"));
         }
         Ok(RunnerConfig {
+            service: service.to_string(),
             stream: topology.stream_name(&self.stream),
             durable: self.durable.to_string(),
             description: format!("paymsa consumer {}", self.durable),
@@ -178,10 +186,19 @@ pub async fn spawn_consumer<H: Handler>(
     metrics: &Metrics,
     shutdown: &Shutdown,
 ) -> Result<(), ConsumerError> {
-    let cfg = spec.runner_config(topology)?;
+    let cfg = spec.runner_config(topology, metrics.service())?;
     let consumer = runner::ensure_consumer(&js, &cfg).await?;
     let consumer_metrics = ConsumerMetrics::new(metrics, &cfg.durable);
     tracing::info!(consumer = %cfg.durable, stream = %cfg.stream, filters = ?cfg.filters, "consumer started");
+    shutdown.spawn(
+        "messaging-consumer-stats",
+        poll_consumer_info(
+            consumer.clone(),
+            consumer_metrics.clone(),
+            spec.stats_interval,
+            shutdown.token(),
+        ),
+    );
     shutdown.spawn(
         "messaging-consumer",
         runner::run(

@@ -4,14 +4,22 @@
 //! the same metric twice unless the const labels differ, so the consumer's name is a const
 //! label here: every consumer registers its own series of the shared metric families.
 
-use prometheus::{Histogram, HistogramOpts, IntCounter, IntCounterVec, Opts};
+use std::time::Duration;
+
+use async_nats::jetstream::consumer::PullConsumer;
+use prometheus::{Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, Opts};
 use service_kit::Metrics;
+use tokio_util::sync::CancellationToken;
 
 #[derive(Clone)]
 pub(crate) struct ConsumerMetrics {
     outcomes: IntCounterVec,
     pub redeliveries: IntCounter,
     pub handle_seconds: Histogram,
+    /// Messages on the stream matching the filter not yet delivered (the consumer's lag).
+    pub pending: IntGauge,
+    /// Messages delivered and not yet acknowledged (in flight or waiting for redelivery).
+    pub ack_pending: IntGauge,
 }
 
 impl ConsumerMetrics {
@@ -41,9 +49,23 @@ impl ConsumerMetrics {
                 ]),
         )
         .expect("static metric definition");
+        let gauge = |name: &str, help: &str| {
+            IntGauge::with_opts(Opts::new(name, help).const_label("consumer", consumer))
+                .expect("static metric definition")
+        };
+        let pending = gauge(
+            "consumer_pending_messages",
+            "Messages matching the consumer's filter not yet delivered (num_pending)",
+        );
+        let ack_pending = gauge(
+            "consumer_ack_pending_messages",
+            "Messages delivered but not yet acknowledged (num_ack_pending)",
+        );
         metrics.register(outcomes.clone());
         metrics.register(redeliveries.clone());
         metrics.register(handle_seconds.clone());
+        metrics.register(pending.clone());
+        metrics.register(ack_pending.clone());
         // Pre-create the three series so dashboards see zeros rather than gaps.
         for outcome in ["ack", "retry", "term"] {
             outcomes.with_label_values(&[outcome]);
@@ -52,10 +74,44 @@ impl ConsumerMetrics {
             outcomes,
             redeliveries,
             handle_seconds,
+            pending,
+            ack_pending,
         }
     }
 
     pub fn outcome(&self, outcome: &str) {
         self.outcomes.with_label_values(&[outcome]).inc();
+    }
+}
+
+/// Refreshes the pending gauges from the server's consumer info every `interval` until `stop`.
+/// While NATS is unreachable the gauges keep their last value.
+pub(crate) async fn poll_consumer_info(
+    consumer: PullConsumer,
+    metrics: ConsumerMetrics,
+    interval: Duration,
+    stop: CancellationToken,
+) {
+    let mut ticks = tokio::time::interval(interval.max(Duration::from_millis(10)));
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        let info = tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = ticks.tick() => tokio::select! {
+                _ = stop.cancelled() => return,
+                info = consumer.get_info() => info,
+            },
+        };
+        match info {
+            Ok(info) => {
+                metrics
+                    .pending
+                    .set(i64::try_from(info.num_pending).unwrap_or(i64::MAX));
+                metrics
+                    .ack_pending
+                    .set(i64::try_from(info.num_ack_pending).unwrap_or(i64::MAX));
+            }
+            Err(e) => tracing::debug!(error = %e, "consumer info unavailable; pending gauges kept"),
+        }
     }
 }

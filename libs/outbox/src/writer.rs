@@ -5,6 +5,7 @@ use std::sync::Arc;
 use async_nats::header::{HeaderName, HeaderValue};
 use events::{Envelope, Event, Topology};
 use serde_json::{Map, Value};
+use service_kit::trace::{TraceContext, TRACEPARENT};
 use snowflake::Snowflake;
 use sqlx::PgConnection;
 
@@ -39,8 +40,12 @@ impl OutboxWriter {
     /// The idempotency key (sent as `Nats-Msg-Id`) is the envelope's `eventId`, so appending
     /// the same envelope twice fails on `outbox_idempotency_key_key`. Rows with the same
     /// `shard_by` (e.g. the aggregate id) land in the same shard and are published in order.
-    /// `headers` (e.g. `traceparent`) travel with the message; a pair that is not a valid
-    /// NATS header is dropped with a warning rather than failing the business transaction.
+    /// `headers` travel with the message; a pair that is not a valid NATS header is dropped
+    /// with a warning rather than failing the business transaction. Unless `headers` carries
+    /// one, the event gets the `traceparent` of the work that writes it
+    /// ([`service_kit::trace::current`]: the HTTP request or consumed message), so the trace
+    /// continues through NATS into every consumer; outside of one (a background job) it
+    /// starts a trace of its own.
     /// Returns the outbox row id. A clock error of the id generator is reported as
     /// [`sqlx::Error::Encode`].
     pub async fn append<E: Event>(
@@ -63,7 +68,7 @@ impl OutboxWriter {
             event_type: E::TYPE,
             shard_key: shard_key(shard_by, self.shards),
         };
-        store::insert(conn, row, envelope, &valid_headers(headers)).await?;
+        store::insert(conn, row, envelope, &with_trace_context(headers)).await?;
         Ok(id)
     }
 }
@@ -90,6 +95,16 @@ fn valid_headers(headers: &[(&str, &str)]) -> Map<String, Value> {
         } else {
             tracing::warn!(header = name, "dropping an invalid outbox header");
         }
+    }
+    map
+}
+
+/// `headers`, plus the current `traceparent` unless the caller set one.
+fn with_trace_context(headers: &[(&str, &str)]) -> Map<String, Value> {
+    let mut map = valid_headers(headers);
+    if !map.keys().any(|k| k.eq_ignore_ascii_case(TRACEPARENT)) {
+        let ctx = TraceContext::current_or_new();
+        map.insert(TRACEPARENT.to_string(), Value::String(ctx.traceparent()));
     }
     map
 }
@@ -126,5 +141,25 @@ mod tests {
         ]);
         assert_eq!(map.len(), 1);
         assert_eq!(map["traceparent"], "00-abc-def-01");
+    }
+
+    #[tokio::test]
+    async fn events_carry_the_trace_context_they_were_written_in() {
+        const PARENT: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+        let ctx = TraceContext::parse(PARENT).expect("valid").child();
+        let inside = service_kit::trace::scope(ctx, async { with_trace_context(&[]) }).await;
+        assert_eq!(inside[TRACEPARENT], ctx.traceparent().as_str());
+        // An explicit header wins.
+        let explicit = service_kit::trace::scope(ctx, async {
+            with_trace_context(&[("traceparent", PARENT), ("x-other", "1")])
+        })
+        .await;
+        assert_eq!(explicit[TRACEPARENT], PARENT);
+        assert_eq!(explicit["x-other"], "1");
+        // Outside any unit of work: a trace of its own, still a valid traceparent.
+        let outside = with_trace_context(&[]);
+        let started = outside[TRACEPARENT].as_str().expect("string");
+        let started = TraceContext::parse(started).expect("valid");
+        assert_ne!(started.trace_id(), ctx.trace_id());
     }
 }

@@ -13,7 +13,7 @@ use sqlx::PgPool;
 use super::store::{self, NewDeadLetter, Reason, StoredHeaders};
 use crate::{
     error::{ConsumerError, HandlerError},
-    metrics::ConsumerMetrics,
+    metrics::{poll_consumer_info, ConsumerMetrics},
     runner::{self, Position, Process, RunnerConfig},
 };
 
@@ -193,6 +193,7 @@ pub async fn spawn_dead_letter_worker(
         })
         .collect();
     let cfg = RunnerConfig {
+        service: service.to_string(),
         stream: topology.dlq_stream(),
         durable: durable.clone(),
         description: format!("paymsa dead letters of {service}"),
@@ -219,6 +220,15 @@ pub async fn spawn_dead_letter_worker(
     };
     process.refresh_gauge().await;
     let consumer_metrics = ConsumerMetrics::new(metrics, &durable);
+    shutdown.spawn(
+        "messaging-dead-letter-stats",
+        poll_consumer_info(
+            consumer.clone(),
+            consumer_metrics.clone(),
+            Duration::from_secs(5),
+            shutdown.token(),
+        ),
+    );
     shutdown.spawn(
         "messaging-dead-letters",
         runner::run(

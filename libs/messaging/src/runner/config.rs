@@ -7,6 +7,8 @@ use async_nats::jetstream::consumer::{pull, AckPolicy, DeliverPolicy};
 /// A consumer as the runner sees it: names already namespaced, filters fully qualified.
 #[derive(Debug, Clone)]
 pub(crate) struct RunnerConfig {
+    /// The service running the consumer (a field of every delivery's span).
+    pub service: String,
     pub stream: String,
     pub durable: String,
     pub description: String,
@@ -59,6 +61,7 @@ mod tests {
 
     fn cfg(max_deliver: i64) -> RunnerConfig {
         RunnerConfig {
+            service: "svc".into(),
             stream: "S".into(),
             durable: "d".into(),
             description: String::new(),

@@ -5,6 +5,7 @@ use std::{future::Future, panic::AssertUnwindSafe, pin::pin, time::Duration};
 
 use async_nats::jetstream::{message::Acker, AckKind};
 use futures::FutureExt;
+use service_kit::trace::{self, TraceContext, TRACEPARENT};
 use tokio::{sync::OwnedSemaphorePermit, time::Instant};
 use tracing::Instrument;
 
@@ -33,26 +34,31 @@ impl<P: Process> Worker<P> {
                 }
             };
             let (message, acker) = message.split();
-            let traceparent = message
-                .headers
-                .as_ref()
-                .and_then(|h| h.get("traceparent"))
-                .map(|v| v.as_str().to_string())
-                .unwrap_or_default();
+            // The producer's trace continues here: the handler's logs carry its `trace_id`
+            // and the events it writes (through the outbox) carry this delivery's context.
+            let ctx = TraceContext::continue_from(
+                message
+                    .headers
+                    .as_ref()
+                    .and_then(|h| h.get(TRACEPARENT))
+                    .map(|v| v.as_str()),
+            );
             let span = tracing::info_span!(
                 "consume",
+                service = %cfg.service,
                 consumer = %cfg.durable,
                 subject = %message.subject,
                 stream_seq = position.stream_seq,
                 delivered = position.delivered,
-                traceparent = %traceparent,
+                trace_id = %ctx.trace_id(),
+                span_id = %ctx.span_id(),
             );
             if position.delivered > 1 {
                 metrics.redeliveries.inc();
             }
             let started = Instant::now();
             // A panicking handler is a failed delivery, not a dead consumer.
-            let work = AssertUnwindSafe(process.process(message, position))
+            let work = AssertUnwindSafe(trace::scope(ctx, process.process(message, position)))
                 .catch_unwind()
                 .instrument(span.clone());
             let result = match keep_alive(work, &acker, cfg.ack_wait, cfg.handler_timeout).await {
@@ -63,11 +69,13 @@ impl<P: Process> Worker<P> {
                     cfg.handler_timeout
                 ))),
             };
-            metrics
-                .handle_seconds
-                .observe(started.elapsed().as_secs_f64());
+            let elapsed = started.elapsed();
+            metrics.handle_seconds.observe(elapsed.as_secs_f64());
             let (kind, outcome) = match result {
-                Ok(()) => (AckKind::Ack, "ack"),
+                Ok(()) => {
+                    tracing::debug!(parent: &span, elapsed_ms = elapsed.as_secs_f64() * 1000.0, "handled");
+                    (AckKind::Ack, "ack")
+                }
                 Err(HandlerError::Retry(reason)) => {
                     let delay = cfg.retry_delay(position.delivered);
                     if cfg.is_last_delivery(position.delivered) {
