@@ -60,6 +60,11 @@ impl CatalogClient {
             .http
             .get(format!("{}/api/products", self.base_url))
             .query(&[("productNoList", list)])
+            // The checkout's trace continues into catalog-service.
+            .header(
+                service_kit::trace::TRACEPARENT,
+                service_kit::TraceContext::current_or_new().traceparent(),
+            )
             .send()
             .await
             .map_err(|e| CatalogError::Unavailable(e.to_string()))?;

@@ -66,6 +66,7 @@ pub async fn build(config: ServiceConfig) -> Result<App, StartupError> {
         outbox: outbox.writer,
         nudge: outbox.nudge,
         toss,
+        outcomes: payments::PaymentOutcomes::register(&rt.metrics),
     };
     recovery::spawn(
         payments.clone(),

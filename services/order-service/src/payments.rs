@@ -10,7 +10,9 @@ use std::sync::Arc;
 use chrono::Utc;
 use events::{Envelope, PaidOrderLine, PaymentConfirmed, PaymentFailed};
 use outbox::{OutboxNudge, OutboxWriter};
+use prometheus::IntCounterVec;
 use rust_decimal::Decimal;
+use service_kit::Metrics;
 use snowflake::Snowflake;
 use sqlx::{PgConnection, PgPool};
 
@@ -74,6 +76,37 @@ pub fn order_status(lines: &[PaymentOrderRow]) -> PaymentStatus {
     PaymentStatus::NotStarted
 }
 
+/// `payments_total{outcome}`: outcomes recorded on orders (SUCCESS, FAILURE, UNKNOWN), one per
+/// state change the PSP's answer caused, whether from a confirm or the recovery job. A repeated
+/// confirm that changes nothing is not counted again.
+#[derive(Clone)]
+pub struct PaymentOutcomes(IntCounterVec);
+
+impl PaymentOutcomes {
+    pub fn register(metrics: &Metrics) -> Self {
+        let counter = metrics.counter_vec(
+            "payments_total",
+            "Payment outcomes recorded on orders (SUCCESS, FAILURE, UNKNOWN)",
+            &["outcome"],
+        );
+        // Zeros rather than gaps on a fresh dashboard.
+        for status in [
+            PaymentStatus::Success,
+            PaymentStatus::Failure,
+            PaymentStatus::Unknown,
+        ] {
+            counter.with_label_values(&[status.as_str()]);
+        }
+        Self(counter)
+    }
+
+    fn record(&self, event: &PaymentEventRow, status: PaymentStatus, reason: &str, actor: &str) {
+        self.0.with_label_values(&[status.as_str()]).inc();
+        tracing::info!(order_id = %event.order_id, outcome = status.as_str(), reason, actor,
+            "payment outcome recorded");
+    }
+}
+
 #[derive(Clone)]
 pub struct Payments {
     pub pool: PgPool,
@@ -81,6 +114,7 @@ pub struct Payments {
     pub outbox: OutboxWriter,
     pub nudge: OutboxNudge,
     pub toss: TossClient,
+    pub outcomes: PaymentOutcomes,
 }
 
 impl Payments {
@@ -269,6 +303,8 @@ impl Payments {
             .await?;
         tx.commit().await?;
         self.nudge.nudge();
+        self.outcomes
+            .record(event, PaymentStatus::Success, "PSP_CONFIRM_OK", actor);
         Ok(Outcome::Success)
     }
 
@@ -307,6 +343,8 @@ impl Payments {
                 .await;
         }
         tx.commit().await?;
+        self.outcomes
+            .record(event, PaymentStatus::Unknown, reason, actor);
         Ok(Outcome::Unknown {
             reason: reason.to_string(),
         })
@@ -349,6 +387,8 @@ impl Payments {
             .await?;
         tx.commit().await?;
         self.nudge.nudge();
+        self.outcomes
+            .record(event, PaymentStatus::Failure, code, actor);
         Ok(Outcome::Failure {
             code: code.to_string(),
             message: message.to_string(),

@@ -4,7 +4,8 @@
 
 use std::time::Duration;
 
-use service_kit::Shutdown;
+use service_kit::{trace, Shutdown, TraceContext};
+use tracing::Instrument;
 
 use crate::{
     payments::{order_status, ConfirmError, Outcome, Payments},
@@ -52,7 +53,20 @@ pub async fn recover_due(
     drop(conn);
     let mut driven = 0;
     for order_id in due {
-        match recover_order(payments, &order_id, config).await {
+        // Each re-drive is a unit of work of its own: its logs and the event it writes share
+        // a new trace (the confirm's trace was not kept).
+        let ctx = TraceContext::new_root();
+        let span = tracing::info_span!(
+            "recovery",
+            service = crate::SPEC.name,
+            %order_id,
+            trace_id = %ctx.trace_id(),
+            span_id = %ctx.span_id(),
+        );
+        let recovered = trace::scope(ctx, recover_order(payments, &order_id, config))
+            .instrument(span)
+            .await;
+        match recovered {
             Ok(Some(outcome)) => {
                 driven += 1;
                 tracing::info!(%order_id, ?outcome, "recovered payment");
