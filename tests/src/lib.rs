@@ -1,6 +1,25 @@
 //! The whole paymsa system hosted in-process for end-to-end tests: every service on port 0,
 //! one NATS namespace and a database per service for this test alone, peers wired to each
 //! other's real ports. Tests talk to it over HTTP like a client would.
+//!
+//! The helpers more than one test file needs live in the modules below: [`seed`] (the demo
+//! data), [`http`] (answers as JSON), [`problems`] (problem+json checks), [`values`] (ids and
+//! amounts as the APIs write them), [`streams`] (publishing to and reading the namespace's
+//! JetStream streams), [`sellers`] and [`catalog`] (onboarding and products), [`money`] (checkout,
+//! confirm, wallets), and the fixtures of single suites ([`order_history`], [`hot_ranking`],
+//! [`reviews`]).
+
+pub mod catalog;
+pub mod hot_ranking;
+pub mod http;
+pub mod money;
+pub mod order_history;
+pub mod problems;
+pub mod reviews;
+pub mod seed;
+pub mod sellers;
+pub mod streams;
+pub mod values;
 
 use std::{collections::HashMap, future::Future, pin::Pin, time::Duration};
 
@@ -158,4 +177,12 @@ where
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+/// The single number a `select count(*) …` (or any one-`bigint` query) answers.
+pub async fn count(pool: &sqlx::PgPool, sql: &str) -> i64 {
+    sqlx::query_scalar(sql)
+        .fetch_one(pool)
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
 }

@@ -9,39 +9,19 @@ mod webdriver;
 
 use std::path::PathBuf;
 
-use paymsa_e2e::TestSystem;
-use serde_json::Value;
+use paymsa_e2e::{money::payment, seed, TestSystem};
 use webdriver::Browser;
 
-/// The seed (seller 1 with wallet 1, products 1/2/3 at 1000/2000/3000) in this test's databases.
+/// The system with the whole seed (seller 1 with wallet 1, products 1/2/3 at 1000/2000/3000).
 async fn seeded_system() -> TestSystem {
     let system = TestSystem::start().await;
     let seeds = [
-        (
-            &seller_service::SPEC,
-            include_str!("../../seed/seller-service.sql"),
-        ),
-        (
-            &wallet_service::SPEC,
-            include_str!("../../seed/wallet-service.sql"),
-        ),
-        (
-            &catalog_service::SPEC,
-            include_str!("../../seed/catalog-service.sql"),
-        ),
-        (
-            &hot_catalog_service::SPEC,
-            include_str!("../../seed/hot-catalog-service.sql"),
-        ),
+        &seller_service::SPEC,
+        &wallet_service::SPEC,
+        &catalog_service::SPEC,
+        &hot_catalog_service::SPEC,
     ];
-    for (spec, sql) in seeds {
-        let db = system.db(spec).await;
-        sqlx::raw_sql(sql)
-            .execute(&db)
-            .await
-            .unwrap_or_else(|e| panic!("seeding {}: {e}", spec.name));
-        db.close().await;
-    }
+    seed::load(&system, &seeds).await;
     system
 }
 
@@ -54,18 +34,6 @@ fn artifact(name: &str) -> PathBuf {
     std::fs::create_dir_all(&dir)
         .unwrap_or_else(|e| panic!("cannot create {}: {e}", dir.display()));
     dir.join(name)
-}
-
-async fn payment(system: &TestSystem, order_id: &str) -> Value {
-    let url = format!("{}/api/payments/{order_id}", system.url("order-service"));
-    let reply = system
-        .http
-        .get(&url)
-        .send()
-        .await
-        .expect("order-service answers");
-    assert_eq!(reply.status(), 200, "GET {url}");
-    reply.json().await.expect("payment is JSON")
 }
 
 /// Opens the checkout page (saving a screenshot as `shot`) and follows `#pay` to the sandbox's

@@ -2,177 +2,31 @@
 //! (`seller.activated`), created, read, changed and listed over HTTP, validated, and announced
 //! on the CATALOG stream (DESIGN §3–§4).
 
-use std::time::Duration;
-
-use paymsa_e2e::{eventually, TestSystem};
+use paymsa_e2e::{
+    catalog::Catalog,
+    count, eventually,
+    http::post_raw_json,
+    problems::{error_fields, expect_problem},
+    sellers::{first_product, get_seller, register_ok, SAGA},
+    streams::Bus,
+    values::{decimal, id_of},
+    TestSystem,
+};
 use serde_json::{json, Value};
-
-const SAGA: Duration = Duration::from_secs(20);
-
-/// A 64-bit id as the API writes it: a JSON string holding a positive integer.
-fn id_of(value: &Value) -> i64 {
-    let text = value
-        .as_str()
-        .unwrap_or_else(|| panic!("id must be a JSON string, got {value}"));
-    let id: i64 = text.parse().unwrap_or_else(|_| panic!("id {text:?}"));
-    assert!(id > 0, "id {id}");
-    id
-}
-
-/// A money amount as the API writes it, a JSON string, normalized ("12.50" → "12.5").
-fn decimal(value: &Value) -> String {
-    let text = value
-        .as_str()
-        .unwrap_or_else(|| panic!("amount must be a JSON string, got {value}"));
-    assert!(
-        text.parse::<f64>().is_ok() && !text.contains(['e', 'E']),
-        "amount {text:?}"
-    );
-    if text.contains('.') {
-        text.trim_end_matches('0').trim_end_matches('.').to_string()
-    } else {
-        text.to_string()
-    }
-}
-
-/// Checks an error answer: status, `application/problem+json`, the body's `status` and `code`.
-async fn expect_problem(resp: reqwest::Response, status: u16, code: Option<&str>) -> Value {
-    let actual = resp.status();
-    let content_type = resp
-        .headers()
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_string();
-    let text = resp.text().await.expect("body");
-    assert_eq!(actual, status, "status; body {text}");
-    let body: Value = serde_json::from_str(&text).expect("problem body is JSON");
-    assert!(
-        content_type.starts_with("application/problem+json"),
-        "content-type {content_type:?} for {body}"
-    );
-    assert_eq!(body["status"], status, "{body}");
-    if let Some(code) = code {
-        assert_eq!(body["code"], code, "{body}");
-    }
-    body
-}
-
-/// The fields named in a validation problem's `errors`.
-fn error_fields(problem: &Value) -> Vec<String> {
-    problem["errors"]
-        .as_array()
-        .map(|errors| {
-            errors
-                .iter()
-                .filter_map(|e| e["field"].as_str().map(str::to_string))
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-async fn count(pool: &sqlx::PgPool, sql: &str) -> i64 {
-    sqlx::query_scalar(sql)
-        .fetch_one(pool)
-        .await
-        .unwrap_or_else(|e| panic!("{sql}: {e}"))
-}
-
-struct Catalog<'a> {
-    system: &'a TestSystem,
-    base: String,
-}
-
-impl<'a> Catalog<'a> {
-    fn new(system: &'a TestSystem) -> Self {
-        Self {
-            base: system.url("catalog-service"),
-            system,
-        }
-    }
-
-    async fn create(&self, body: &Value) -> reqwest::Response {
-        self.system
-            .http
-            .post(format!("{}/api/products", self.base))
-            .json(body)
-            .send()
-            .await
-            .expect("catalog answered")
-    }
-
-    async fn create_ok(&self, body: &Value) -> Value {
-        let resp = self.create(body).await;
-        let status = resp.status();
-        let text = resp.text().await.expect("body");
-        assert_eq!(status, 201, "creating {body}: {text}");
-        serde_json::from_str(&text).expect("JSON body")
-    }
-
-    async fn patch(&self, product_no: &str, body: &Value) -> reqwest::Response {
-        self.system
-            .http
-            .patch(format!("{}/api/products/{product_no}", self.base))
-            .json(body)
-            .send()
-            .await
-            .expect("catalog answered")
-    }
-
-    async fn get(&self, path_and_query: &str) -> reqwest::Response {
-        self.system
-            .http
-            .get(format!("{}{path_and_query}", self.base))
-            .send()
-            .await
-            .expect("catalog answered")
-    }
-
-    async fn get_ok(&self, path_and_query: &str) -> Value {
-        let resp = self.get(path_and_query).await;
-        let status = resp.status();
-        let text = resp.text().await.expect("body");
-        assert_eq!(status, 200, "GET {path_and_query}: {text}");
-        serde_json::from_str(&text).expect("JSON body")
-    }
-}
-
-async fn register(system: &TestSystem, seller_id: &str) -> i64 {
-    let resp = system
-        .http
-        .post(format!("{}/api/sellers", system.url("seller-service")))
-        .json(&json!({ "sellerId": seller_id }))
-        .send()
-        .await
-        .expect("seller-service answered");
-    assert_eq!(resp.status(), 201);
-    let body: Value = resp.json().await.expect("JSON body");
-    id_of(&body["sellerNo"])
-}
 
 /// Registers a seller and waits until the catalog accepts its products; the product created
 /// on the way is returned.
 async fn active_seller_with_product(system: &TestSystem, seller_id: &str) -> (i64, Value) {
-    let seller_no = register(system, seller_id).await;
-    let catalog = Catalog::new(system);
-    let product = eventually(SAGA, "the catalog to accept the seller", || async {
-        let resp = catalog
-            .create(&json!({
-                "sellerNo": seller_no.to_string(),
-                "name": "Widget",
-                "description": "a fine widget",
-                "price": "1500"
-            }))
-            .await;
-        match resp.status().as_u16() {
-            201 => Some(resp.json::<Value>().await.expect("JSON body")),
-            422 => {
-                expect_problem(resp, 422, Some("SELLER_NOT_ACTIVE")).await;
-                None
-            }
-            other => panic!("catalog answered {other}: {:?}", resp.text().await),
-        }
-    })
+    let seller_no = register_ok(system, seller_id).await;
+    let product = first_product(
+        system,
+        &json!({
+            "sellerNo": seller_no.to_string(),
+            "name": "Widget",
+            "description": "a fine widget",
+            "price": "1500"
+        }),
+    )
     .await;
     (seller_no, product)
 }
@@ -406,15 +260,9 @@ async fn invalid_products_are_rejected_with_field_errors_and_store_nothing() {
     ] {
         expect_problem(catalog.create(&body).await, 400, None).await;
     }
+    let url = format!("{}/api/products", system.url("catalog-service"));
     for raw in ["not json", "{\"name\": ", ""] {
-        let resp = system
-            .http
-            .post(format!("{}/api/products", system.url("catalog-service")))
-            .header("content-type", "application/json")
-            .body(raw)
-            .send()
-            .await
-            .expect("answered");
+        let resp = post_raw_json(&system.http, &url, raw).await;
         expect_problem(resp, 400, None).await;
     }
     assert_eq!(
@@ -448,22 +296,11 @@ async fn only_sellers_the_catalog_has_seen_activated_may_list_products() {
     expect_problem(resp, 422, Some("SELLER_NOT_ACTIVE")).await;
 
     // A PENDING seller.
-    let seller_no = register(&system, "pending-seller").await;
+    let seller_no = register_ok(&system, "pending-seller").await;
     let body = json!({ "sellerNo": seller_no.to_string(), "name": "Early", "price": "5" });
     let resp = catalog.create(&body).await;
     expect_problem(resp, 422, Some("SELLER_NOT_ACTIVE")).await;
-    let seller: Value = system
-        .http
-        .get(format!(
-            "{}/api/sellers/{seller_no}",
-            system.url("seller-service")
-        ))
-        .send()
-        .await
-        .expect("answered")
-        .json()
-        .await
-        .expect("JSON body");
+    let (_, seller) = get_seller(&system, seller_no).await;
     assert_eq!(seller["status"], "PENDING", "{seller}");
     assert_eq!(
         count(&catalog_db, "select count(*) from products").await,
@@ -473,52 +310,22 @@ async fn only_sellers_the_catalog_has_seen_activated_may_list_products() {
 
     // wallet-service comes back and finishes the saga; the catalog then accepts the seller.
     system.restart_service("wallet-service").await;
-    let catalog = Catalog::new(&system);
-    let product = eventually(SAGA, "the catalog to accept the seller", || async {
-        let resp = catalog.create(&body).await;
-        match resp.status().as_u16() {
-            201 => Some(resp.json::<Value>().await.expect("JSON body")),
-            422 => None,
-            other => panic!("catalog answered {other}"),
-        }
-    })
-    .await;
+    let product = first_product(&system, &body).await;
     assert_eq!(id_of(&product["sellerNo"]), seller_no);
     assert_eq!(count(&catalog_db, "select count(*) from products").await, 1);
     system.stop().await;
 }
 
-/// Envelopes on the CATALOG stream with the given event type.
+/// `(Nats-Msg-Id, envelope)` of the CATALOG stream's events of `event_type`.
 async fn catalog_events(system: &TestSystem, event_type: &str) -> Vec<(Option<String>, Value)> {
-    let url = std::env::var("TEST_NATS_URL").expect("TEST_NATS_URL is set");
-    let client = async_nats::connect(url).await.expect("NATS reachable");
-    let js = async_nats::jetstream::new(client);
-    let topology = events::Topology::new(system.namespace.clone());
-    let subject = topology.subject(event_type);
-    let mut stream = js
-        .get_stream(topology.stream_name(&events::topology::CATALOG))
-        .await
-        .expect("CATALOG stream exists");
-    let state = stream.info().await.expect("stream info").state.clone();
-    let mut found = Vec::new();
-    if state.messages == 0 {
-        return found;
-    }
-    for seq in state.first_sequence..=state.last_sequence {
-        let Ok(message) = stream.get_raw_message(seq).await else {
-            continue;
-        };
-        if message.subject.as_str() != subject {
-            continue;
-        }
-        let msg_id = message
-            .headers
-            .get(async_nats::header::NATS_MESSAGE_ID)
-            .map(|v| v.as_str().to_string());
-        let envelope = serde_json::from_slice(&message.payload).expect("envelope is JSON");
-        found.push((msg_id, envelope));
-    }
-    found
+    let bus = Bus::connect(system).await;
+    let messages = bus
+        .messages_of(&events::topology::CATALOG, event_type)
+        .await;
+    messages
+        .into_iter()
+        .map(|m| (m.msg_id, m.envelope))
+        .collect()
 }
 
 #[tokio::test]

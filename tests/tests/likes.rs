@@ -2,71 +2,17 @@
 //! written, exact counts under 100 concurrent likes, repeat likes and unlikes that change
 //! nothing, and exactly one LIKES event per real change, the unlike carrying the like's time.
 
-use std::time::Duration;
-
-use events::{topology::LIKES, Topology};
-use paymsa_e2e::TestSystem;
-use reqwest::{Method, StatusCode};
+use events::topology::LIKES;
+use paymsa_e2e::{http::send, problems::expect_problem, streams::Bus, TestSystem};
+use reqwest::Method;
 use serde_json::{json, Value};
 use tokio::task::JoinSet;
 
 const MEMBERS: i64 = 100;
 
-/// The test namespace's LIKES stream, read message by message.
-struct LikeEvents(async_nats::jetstream::stream::Stream);
-
-impl LikeEvents {
-    async fn open(system: &TestSystem) -> Self {
-        let url = std::env::var("TEST_NATS_URL").expect("TEST_NATS_URL is set");
-        let js = async_nats::jetstream::new(async_nats::connect(url).await.expect("NATS"));
-        let name = Topology::new(system.namespace.clone()).stream_name(&LIKES);
-        Self(js.get_stream(name).await.expect("LIKES stream provisioned"))
-    }
-
-    async fn count(&mut self) -> u64 {
-        self.0.info().await.expect("stream info").state.messages
-    }
-
-    /// Waits for `n` messages, then a moment more to catch any duplicate.
-    async fn expect_exactly(&mut self, n: u64) {
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-        loop {
-            let seen = self.count().await;
-            if seen >= n {
-                break;
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "only {seen} of {n} LIKES events after 30 s"
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        tokio::time::sleep(Duration::from_millis(1500)).await;
-        assert_eq!(self.count().await, n, "duplicate or extra LIKES events");
-    }
-
-    /// The envelopes in stream order.
-    async fn all(&mut self) -> Vec<Value> {
-        let state = self.0.info().await.expect("stream info").state.clone();
-        let mut out = Vec::new();
-        for seq in state.first_sequence..=state.last_sequence {
-            let msg = self.0.get_raw_message(seq).await.expect("message");
-            out.push(serde_json::from_slice(&msg.payload).expect("JSON envelope"));
-        }
-        out
-    }
-}
-
-async fn call(system: &TestSystem, method: Method, path: &str) -> (StatusCode, Value) {
+async fn call(system: &TestSystem, method: Method, path: &str) -> (u16, Value) {
     let url = format!("{}{path}", system.url("catalog-like-service"));
-    let resp = system
-        .http
-        .request(method, url)
-        .send()
-        .await
-        .expect("answered");
-    let status = resp.status();
-    (status, resp.json().await.unwrap_or(Value::Null))
+    send(system.http.request(method, url)).await
 }
 
 fn like_path(product: i64, member: i64) -> String {
@@ -97,7 +43,7 @@ async fn all_at_once(
 #[tokio::test]
 async fn seed_like_calls_answer_as_documented() {
     let system = TestSystem::start().await;
-    let mut events = LikeEvents::open(&system).await;
+    let bus = Bus::connect(&system).await;
     let (product, member) = (23_423_958_235_i64, 2_342_352_652_i64);
 
     let (status, body) = call(&system, Method::POST, &like_path(product, member)).await;
@@ -139,16 +85,10 @@ async fn seed_like_calls_answer_as_documented() {
     );
     assert_eq!(body["likeCount"], 0);
     let (status, body) = call(&system, Method::DELETE, &like_path(product, member)).await;
-    assert_eq!(
-        (status.as_u16(), body["changed"].clone()),
-        (200, json!(false))
-    );
+    assert_eq!((status, body["changed"].clone()), (200, json!(false)));
     assert_eq!(body["likeCount"], 0, "never negative");
     let (status, body) = call(&system, Method::DELETE, &like_path(7, member)).await;
-    assert_eq!(
-        (status.as_u16(), body["likeCount"].clone()),
-        (200, json!(0))
-    );
+    assert_eq!((status, body["likeCount"].clone()), (200, json!(0)));
     let (_, body) = call(
         &system,
         Method::GET,
@@ -168,19 +108,11 @@ async fn seed_like_calls_answer_as_documented() {
         .send()
         .await
         .expect("answered");
-    assert_eq!(resp.status(), 400);
-    let content_type = resp.headers()["content-type"]
-        .to_str()
-        .unwrap_or_default()
-        .to_string();
-    assert!(
-        content_type.starts_with("application/problem+json"),
-        "{content_type}"
-    );
+    expect_problem(resp, 400, None).await;
 
     // One liked and one unliked event; the unlike carries the like's time.
-    events.expect_exactly(2).await;
-    let all = events.all().await;
+    bus.expect_exactly(&LIKES, 2).await;
+    let all = bus.all_envelopes(&LIKES).await;
     assert_eq!(all[0]["type"], "like.product.liked");
     assert_eq!(all[1]["type"], "like.product.unliked");
     for event in &all {
@@ -208,7 +140,7 @@ fn chrono_ms(value: &Value) -> i64 {
 #[tokio::test]
 async fn a_hundred_concurrent_likes_count_exactly_and_repeats_change_nothing() {
     let system = TestSystem::start().await;
-    let mut events = LikeEvents::open(&system).await;
+    let bus = Bus::connect(&system).await;
     let product = 4_242_i64;
     let members: Vec<i64> = (1..=MEMBERS).collect();
     let count_path = format!("/api/catalog-likes/products/{product}");
@@ -256,8 +188,8 @@ async fn a_hundred_concurrent_likes_count_exactly_and_repeats_change_nothing() {
     db.close().await;
 
     // One event per real change: 100 likes and 40 unlikes.
-    events.expect_exactly(140).await;
-    let all = events.all().await;
+    bus.expect_exactly(&LIKES, 140).await;
+    let all = bus.all_envelopes(&LIKES).await;
     let unliked = all
         .iter()
         .filter(|e| e["type"] == "like.product.unliked")

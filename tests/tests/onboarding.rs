@@ -6,111 +6,17 @@
 
 use std::{collections::HashMap, time::Duration};
 
-use paymsa_e2e::{eventually, TestSystem};
+use paymsa_e2e::{
+    count, eventually,
+    http::{metrics_text, post_raw_json},
+    problems::expect_problem,
+    sellers::{first_product, get_seller, register, register_ok, wait_active, SAGA},
+    streams::Bus,
+    values::{decimal, id_of},
+    TestSystem,
+};
 use serde_json::{json, Value};
 use service_kit::nats_server::NatsServer;
-
-const SAGA: Duration = Duration::from_secs(20);
-
-fn shared_nats_url() -> String {
-    std::env::var("TEST_NATS_URL").expect("TEST_NATS_URL is set")
-}
-
-async fn register(system: &TestSystem, body: &Value) -> reqwest::Response {
-    system
-        .http
-        .post(format!("{}/api/sellers", system.url("seller-service")))
-        .json(body)
-        .send()
-        .await
-        .expect("seller-service answered")
-}
-
-/// Registers `seller_id`, checks the 201 answer and returns the seller number.
-async fn register_ok(system: &TestSystem, seller_id: &str) -> i64 {
-    let resp = register(system, &json!({ "sellerId": seller_id })).await;
-    assert_eq!(resp.status(), 201, "registering {seller_id:?}");
-    let body: Value = resp.json().await.expect("JSON body");
-    assert_eq!(body["status"], "PENDING", "{body}");
-    id_of(&body["sellerNo"])
-}
-
-/// A 64-bit id as the API writes it: a JSON string holding a positive integer.
-fn id_of(value: &Value) -> i64 {
-    let text = value
-        .as_str()
-        .unwrap_or_else(|| panic!("id must be a JSON string, got {value}"));
-    let id: i64 = text.parse().unwrap_or_else(|_| panic!("id {text:?}"));
-    assert!(id > 0, "id {id}");
-    id
-}
-
-/// A money amount as the API writes it, a JSON string, normalized ("12.50" → "12.5").
-fn decimal(value: &Value) -> String {
-    let text = value
-        .as_str()
-        .unwrap_or_else(|| panic!("amount must be a JSON string, got {value}"));
-    assert!(
-        text.parse::<f64>().is_ok() && !text.contains(['e', 'E']),
-        "amount {text:?}"
-    );
-    if text.contains('.') {
-        text.trim_end_matches('0').trim_end_matches('.').to_string()
-    } else {
-        text.to_string()
-    }
-}
-
-async fn get_seller(system: &TestSystem, seller_no: i64) -> (u16, Value) {
-    let resp = system
-        .http
-        .get(format!(
-            "{}/api/sellers/{seller_no}",
-            system.url("seller-service")
-        ))
-        .send()
-        .await
-        .expect("seller-service answered");
-    let status = resp.status().as_u16();
-    (status, resp.json().await.expect("JSON body"))
-}
-
-async fn wait_active(system: &TestSystem, seller_no: i64) -> Value {
-    eventually(SAGA, "the seller to become ACTIVE", || async {
-        let (status, body) = get_seller(system, seller_no).await;
-        assert_eq!(status, 200, "{body}");
-        (body["status"] == "ACTIVE").then_some(body)
-    })
-    .await
-}
-
-/// Checks an error answer: status, `application/problem+json`, the body's `status` and `code`.
-async fn expect_problem(resp: reqwest::Response, status: u16, code: Option<&str>) -> Value {
-    assert_eq!(resp.status(), status, "status");
-    let content_type = resp
-        .headers()
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_string();
-    let body: Value = resp.json().await.expect("problem body is JSON");
-    assert!(
-        content_type.starts_with("application/problem+json"),
-        "content-type {content_type:?} for {body}"
-    );
-    assert_eq!(body["status"], status, "{body}");
-    if let Some(code) = code {
-        assert_eq!(body["code"], code, "{body}");
-    }
-    body
-}
-
-async fn count(pool: &sqlx::PgPool, sql: &str) -> i64 {
-    sqlx::query_scalar(sql)
-        .fetch_one(pool)
-        .await
-        .unwrap_or_else(|e| panic!("{sql}: {e}"))
-}
 
 /// The seller's `seller.registered` outbox row: (idempotency key, status).
 async fn registered_row(pool: &sqlx::PgPool, seller_no: i64) -> (String, String) {
@@ -132,73 +38,19 @@ async fn wallets_of(pool: &sqlx::PgPool, seller_no: i64) -> i64 {
         .expect("count wallets")
 }
 
-/// Messages of a stream: (subject, Nats-Msg-Id, payload).
-async fn stream_messages(nats_url: &str, stream: &str) -> Vec<(String, Option<String>, Value)> {
-    let client = async_nats::connect(nats_url).await.expect("NATS reachable");
-    let js = async_nats::jetstream::new(client);
-    let mut stream = js.get_stream(stream).await.expect("stream exists");
-    let state = stream.info().await.expect("stream info").state.clone();
-    let mut messages = Vec::new();
-    if state.messages == 0 {
-        return messages;
-    }
-    for seq in state.first_sequence..=state.last_sequence {
-        let Ok(message) = stream.get_raw_message(seq).await else {
-            continue; // deleted
-        };
-        let msg_id = message
-            .headers
-            .get(async_nats::header::NATS_MESSAGE_ID)
-            .map(|v| v.as_str().to_string());
-        let payload = serde_json::from_slice(&message.payload).unwrap_or(Value::Null);
-        messages.push((message.subject.to_string(), msg_id, payload));
-    }
-    messages
-}
-
-/// POSTs a product for the seller until the catalog has seen `seller.activated` (201);
-/// answers other than 422 SELLER_NOT_ACTIVE fail the test.
+/// POSTs a first product until the catalog has seen `seller.activated` (201).
 async fn wait_catalog_accepts(system: &TestSystem, seller_no: i64) {
-    let url = format!("{}/api/products", system.url("catalog-service"));
-    eventually(SAGA, "the catalog to accept the seller's products", || {
-        let url = url.clone();
-        async move {
-            let resp = system
-                .http
-                .post(url)
-                .json(&json!({
-                    "sellerNo": seller_no.to_string(),
-                    "name": "first product",
-                    "price": "1000"
-                }))
-                .send()
-                .await
-                .expect("catalog answered");
-            match resp.status().as_u16() {
-                201 => Some(()),
-                422 => {
-                    let body: Value = resp.json().await.expect("problem");
-                    assert_eq!(body["code"], "SELLER_NOT_ACTIVE", "{body}");
-                    None
-                }
-                other => panic!("catalog answered {other}: {:?}", resp.text().await),
-            }
-        }
-    })
-    .await
+    let product = json!({
+        "sellerNo": seller_no.to_string(),
+        "name": "first product",
+        "price": "1000"
+    });
+    first_product(system, &product).await;
 }
 
 /// The value of an unlabelled-by-us counter in a service's `/metrics` text.
 async fn metric(system: &TestSystem, service: &str, name: &str) -> f64 {
-    let text = system
-        .http
-        .get(format!("{}/metrics", system.url(service)))
-        .send()
-        .await
-        .expect("metrics answered")
-        .text()
-        .await
-        .expect("metrics text");
+    let text = metrics_text(&system.http, &system.url(service)).await;
     text.lines()
         .find(|l| l.starts_with(name) && l[name.len()..].starts_with(['{', ' ']))
         .and_then(|l| l.rsplit(' ').next())
@@ -311,14 +163,7 @@ async fn duplicate_and_invalid_registrations_are_rejected_and_store_nothing() {
     }
     let url = format!("{}/api/sellers", system.url("seller-service"));
     for raw in ["not json", "{\"sellerId\": \"a\"", ""] {
-        let resp = system
-            .http
-            .post(&url)
-            .header("content-type", "application/json")
-            .body(raw)
-            .send()
-            .await
-            .expect("answered");
+        let resp = post_raw_json(&system.http, &url, raw).await;
         expect_problem(resp, 400, None).await;
     }
     assert_eq!(
@@ -394,12 +239,12 @@ async fn a_seller_registered_while_nats_is_down_is_onboarded_once_nats_is_back()
     // seller.activated also made it out after the outage.
     wait_catalog_accepts(&system, seller_no).await;
 
-    let topology = events::Topology::new(system.namespace.clone());
-    let stream = topology.stream_name(&events::topology::SELLERS);
-    let copies = stream_messages(&nats.url(), &stream)
+    let bus = Bus::connect_to(&nats.url(), &system.namespace).await;
+    let copies = bus
+        .messages(&events::topology::SELLERS)
         .await
         .into_iter()
-        .filter(|(_, id, _)| id.as_deref() == Some(key.as_str()))
+        .filter(|m| m.msg_id.as_deref() == Some(key.as_str()))
         .count();
     assert_eq!(copies, 1, "seller.registered stored {copies} times");
     system.stop().await;
@@ -464,18 +309,17 @@ async fn a_republished_outbox_row_is_dropped_by_jetstream_and_changes_nothing() 
         "the re-publish was not acknowledged as a duplicate ({duplicates_before} → {duplicates_after})"
     );
 
-    let topology = events::Topology::new(system.namespace.clone());
-    let stream = topology.stream_name(&events::topology::SELLERS);
-    let messages = stream_messages(&shared_nats_url(), &stream).await;
+    let bus = Bus::connect(&system).await;
+    let messages = bus.messages(&events::topology::SELLERS).await;
     let copies: Vec<_> = messages
         .iter()
-        .filter(|(_, id, _)| id.as_deref() == Some(key.as_str()))
+        .filter(|m| m.msg_id.as_deref() == Some(key.as_str()))
         .collect();
     assert_eq!(copies.len(), 1, "{messages:?}");
-    let (subject, _, envelope) = copies[0];
+    let envelope = &copies[0].envelope;
     assert_eq!(
-        subject,
-        &topology.subject("seller.registered"),
+        copies[0].subject,
+        bus.topology.subject("seller.registered"),
         "{envelope}"
     );
     assert_eq!(envelope["eventId"], key.as_str());

@@ -4,178 +4,21 @@
 //! payment flow. Members and sellers here exist nowhere else: wallet-service parks the credits
 //! of our confirmed events and never answers with a `wallet.settled` of its own.
 
-use std::{collections::HashSet, time::Duration};
+use std::collections::HashSet;
 
-use async_nats::{jetstream, HeaderMap};
 use chrono::{DateTime, TimeDelta, Utc};
-use events::{
-    Envelope, Event, PaidOrderLine, PaymentConfirmed, PaymentFailed, SellerCredit, Topology,
-    WalletSettled,
+use events::{Envelope, Event};
+use paymsa_e2e::{
+    eventually,
+    order_history::{
+        all_orders, at, base_time, event, failed, get, history, normalized, paid, pen_of, settled,
+        wait_for_orders, wait_processed, SERVICE, WAIT,
+    },
+    streams::Bus,
+    TestSystem,
 };
-use paymsa_e2e::{eventually, TestSystem};
 use serde_json::Value;
-use sqlx::types::{Decimal, Uuid};
-
-const SERVICE: &str = "order-query-service";
-const WAIT: Duration = Duration::from_secs(60);
-
-/// Publishes to the test namespace's subjects like the outbox relay does.
-struct Bus {
-    js: jetstream::Context,
-    topology: Topology,
-}
-
-impl Bus {
-    async fn connect(system: &TestSystem) -> Self {
-        let url = std::env::var("TEST_NATS_URL").expect("TEST_NATS_URL");
-        let client = async_nats::connect(url).await.expect("NATS reachable");
-        Self {
-            js: jetstream::new(client),
-            topology: Topology::new(system.namespace.clone()),
-        }
-    }
-
-    /// Publishes `event` with message id `msg_id`; the server must store it (not a duplicate).
-    async fn publish_as<E: Event>(&self, event: &Envelope<E>, msg_id: &str) {
-        let mut headers = HeaderMap::new();
-        headers.insert("Nats-Msg-Id", msg_id);
-        let body = serde_json::to_vec(event).expect("serializes");
-        let ack = self
-            .js
-            .publish_with_headers(self.topology.subject(E::TYPE), headers, body.into())
-            .await
-            .expect("published")
-            .await
-            .expect("stored");
-        assert!(!ack.duplicate, "{msg_id} was dropped as a duplicate");
-    }
-
-    /// Publishes with the event id as message id (the outbox's idempotency key).
-    async fn publish<E: Event>(&self, event: &Envelope<E>) {
-        self.publish_as(event, &event.event_id.to_string()).await;
-    }
-}
-
-fn at(base: DateTime<Utc>, millis: i64) -> DateTime<Utc> {
-    base + TimeDelta::milliseconds(millis)
-}
-
-fn base_time() -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339("2025-03-01T12:00:00Z")
-        .expect("valid")
-        .with_timezone(&Utc)
-}
-
-fn event<E: Event>(payload: E, occurred_at: DateTime<Utc>) -> Envelope<E> {
-    let mut envelope = Envelope::new(payload);
-    envelope.occurred_at = occurred_at;
-    envelope
-}
-
-/// A paid order with `lines` lines of 1000, 2000, … (payment order numbers `pen * 10 + i`).
-fn paid(pen: i64, member: i64, ordered_at: DateTime<Utc>, lines: i64) -> PaymentConfirmed {
-    let lines: Vec<PaidOrderLine> = (0..lines)
-        .map(|i| PaidOrderLine {
-            payment_order_no: pen * 10 + i,
-            product_no: 1 + i,
-            seller_no: 900_000 + i,
-            product_name: format!("상품{i}"),
-            amount: Decimal::from(1000 * (i + 1)),
-        })
-        .collect();
-    PaymentConfirmed {
-        payment_event_no: pen,
-        member_no: member,
-        order_id: format!("order-{pen}"),
-        order_name: format!("order of {member}"),
-        payment_key: format!("pk-{pen}"),
-        method: "카드".into(),
-        approved_at: ordered_at + TimeDelta::seconds(5),
-        total_amount: lines.iter().map(|l| l.amount).sum(),
-        ordered_at,
-        lines,
-    }
-}
-
-fn failed(pen: i64, member: i64, ordered_at: DateTime<Utc>, reason: &str) -> PaymentFailed {
-    PaymentFailed {
-        payment_event_no: pen,
-        member_no: member,
-        order_id: format!("order-{pen}"),
-        order_name: format!("order of {member}"),
-        total_amount: Decimal::from(1000),
-        ordered_at,
-        reason_code: reason.into(),
-    }
-}
-
-fn settled(order: &PaymentConfirmed) -> WalletSettled {
-    WalletSettled {
-        order_id: order.order_id.clone(),
-        payment_event_no: order.payment_event_no,
-        credits: order
-            .lines
-            .iter()
-            .map(|l| SellerCredit {
-                seller_no: l.seller_no,
-                amount: l.amount,
-            })
-            .collect(),
-    }
-}
-
-async fn get(system: &TestSystem, path_and_query: &str) -> (u16, Value) {
-    let response = system
-        .http
-        .get(format!("{}{path_and_query}", system.url(SERVICE)))
-        .send()
-        .await
-        .expect("answered");
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(Value::Null))
-}
-
-/// Every order of `member` (one page of 100), newest first.
-async fn all_orders(system: &TestSystem, member: i64) -> Vec<Value> {
-    let (status, body) = get(system, &format!("/api/orders/members/{member}?limit=100")).await;
-    assert_eq!(status, 200, "{body}");
-    body["orders"].as_array().cloned().unwrap_or_default()
-}
-
-async fn wait_for_orders(system: &TestSystem, member: i64, count: usize) -> Vec<Value> {
-    eventually(
-        WAIT,
-        &format!("{count} orders of member {member}"),
-        || async {
-            let orders = all_orders(system, member).await;
-            (orders.len() == count).then_some(orders)
-        },
-    )
-    .await
-}
-
-/// Waits until the projection has recorded every one of `ids` as processed.
-async fn wait_processed(db: &sqlx::PgPool, ids: &[Uuid]) {
-    let ids = ids.to_vec();
-    eventually(WAIT, "events processed", || async {
-        let done: i64 = sqlx::query_scalar(
-            "select count(distinct event_id) from processed_events where event_id = any($1)",
-        )
-        .bind(&ids)
-        .fetch_one(db)
-        .await
-        .ok()?;
-        (done == ids.len() as i64).then_some(())
-    })
-    .await
-}
-
-fn pen_of(order: &Value) -> i64 {
-    order["paymentEventNo"]
-        .as_str()
-        .and_then(|s| s.parse().ok())
-        .expect("paymentEventNo is a string id")
-}
+use sqlx::types::Uuid;
 
 /// Pages walk every order of a member exactly once, newest first, also when many orders share
 /// one `createdDateTime`, with the cursor as epoch ms (as `nextCursor` gives it) and as ISO;
@@ -335,66 +178,6 @@ async fn pages_walk_every_order_once_with_ties_and_reject_bad_input() {
     system.stop().await;
 }
 
-/// One member's history: a settled order, a FAILED then PAID order, a FAILED order reported
-/// twice (newer reason wins), and a PAID order re-emitted later under a new event id with a
-/// newer method (newer wins).
-struct History {
-    paid1: Envelope<PaymentConfirmed>,
-    settled1: Envelope<WalletSettled>,
-    failed2: Envelope<PaymentFailed>,
-    paid2: Envelope<PaymentConfirmed>,
-    failed3_old: Envelope<PaymentFailed>,
-    failed3_new: Envelope<PaymentFailed>,
-    paid4_old: Envelope<PaymentConfirmed>,
-    paid4_new: Envelope<PaymentConfirmed>,
-}
-
-fn history(member: i64, first: i64) -> History {
-    let base = base_time();
-    let o1 = paid(first, member, at(base, 1), 2);
-    let o4 = paid(first + 3, member, at(base, 4), 3);
-    let mut o4_new = o4.clone();
-    o4_new.method = "간편결제".into();
-    History {
-        settled1: event(settled(&o1), at(base, 2_000)),
-        paid1: event(o1, at(base, 1_000)),
-        failed2: event(
-            failed(first + 1, member, at(base, 2), "PROVIDER_ERROR"),
-            at(base, 1_000),
-        ),
-        paid2: event(paid(first + 1, member, at(base, 2), 1), at(base, 3_000)),
-        failed3_old: event(
-            failed(first + 2, member, at(base, 3), "REJECT_CARD_PAYMENT"),
-            at(base, 1_000),
-        ),
-        failed3_new: event(
-            failed(first + 2, member, at(base, 3), "EXCEED_MAX_AMOUNT"),
-            at(base, 2_000),
-        ),
-        paid4_old: event(o4, at(base, 1_000)),
-        paid4_new: event(o4_new, at(base, 2_000)),
-    }
-}
-
-/// The orders with their ids made relative to the member's first payment event number.
-fn normalized(orders: &[Value], first: i64) -> Vec<Value> {
-    let mut orders = orders.to_vec();
-    for order in &mut orders {
-        order["paymentEventNo"] = (pen_of(order) - first).into();
-        for field in ["memberNo", "orderId", "orderName", "paymentKey"] {
-            order[field] = Value::Null;
-        }
-        for line in order["lines"].as_array_mut().into_iter().flatten() {
-            let no: i64 = line["paymentOrderNo"]
-                .as_str()
-                .and_then(|s| s.parse().ok())
-                .unwrap_or(0);
-            line["paymentOrderNo"] = (no - first * 10).into();
-        }
-    }
-    orders
-}
-
 /// Publishes `event` and waits until the projection has applied it.
 async fn apply<E: Event>(bus: &Bus, db: &sqlx::PgPool, event: &Envelope<E>) {
     bus.publish(event).await;
@@ -403,22 +186,10 @@ async fn apply<E: Event>(bus: &Bus, db: &sqlx::PgPool, event: &Envelope<E>) {
 
 /// Waits until both projection consumers have acknowledged everything in their streams.
 async fn wait_drained(bus: &Bus) {
-    for (stream, durable) in [
-        (events::topology::ORDERS, "order-query-projection"),
-        (events::topology::WALLETS, "order-query-wallet"),
-    ] {
-        let name = bus.topology.stream_name(&stream);
-        eventually(WAIT, &format!("{durable} drained"), || async {
-            let stream = bus.js.get_stream(&name).await.ok()?;
-            let mut consumer = stream
-                .get_consumer::<jetstream::consumer::pull::Config>(durable)
-                .await
-                .ok()?;
-            let info = consumer.info().await.ok()?;
-            (info.num_pending == 0 && info.num_ack_pending == 0).then_some(())
-        })
+    bus.wait_idle(&events::topology::ORDERS, "order-query-projection", WAIT)
         .await;
-    }
+    bus.wait_idle(&events::topology::WALLETS, "order-query-wallet", WAIT)
+        .await;
 }
 
 /// The same history applied in order (member 100) and shuffled with redeliveries (member 200:

@@ -8,7 +8,18 @@
 
 use std::{collections::HashMap, time::Duration};
 
-use paymsa_e2e::{eventually, TestSystem};
+use paymsa_e2e::{
+    eventually,
+    http::send,
+    money::{
+        approve, balance, checkout, checkout_body, confirm, confirm_order, new_order, payment,
+        psp_stats, put_fault, wallet, Order,
+    },
+    seed::start_seeded as start,
+    streams::Bus,
+    values::dec,
+    TestSystem,
+};
 use rust_decimal::Decimal;
 use serde_json::{json, Value};
 
@@ -18,191 +29,8 @@ const WAIT: Duration = Duration::from_secs(20);
 // ---------------------------------------------------------------------------------------
 // helpers
 
-/// Starts the system with `overrides` and loads the seed data into its databases.
-async fn start(overrides: &[(&str, &str)]) -> TestSystem {
-    let overrides: HashMap<String, String> = overrides
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-    let system = TestSystem::start_with(overrides).await;
-    for (spec, seed) in [
-        (
-            &catalog_service::SPEC,
-            include_str!("../../seed/catalog-service.sql"),
-        ),
-        (
-            &wallet_service::SPEC,
-            include_str!("../../seed/wallet-service.sql"),
-        ),
-        (
-            &seller_service::SPEC,
-            include_str!("../../seed/seller-service.sql"),
-        ),
-    ] {
-        let pool = system.db(spec).await;
-        sqlx::raw_sql(seed)
-            .execute(&pool)
-            .await
-            .expect("seed loads");
-        pool.close().await;
-    }
-    system
-}
-
-/// A decimal from a JSON string or number.
-fn dec(v: &Value) -> Decimal {
-    match v {
-        Value::String(s) => s.parse().unwrap_or_else(|_| panic!("not a decimal: {v}")),
-        Value::Number(n) => n
-            .to_string()
-            .parse()
-            .unwrap_or_else(|_| panic!("not a decimal: {v}")),
-        _ => panic!("not a decimal: {v}"),
-    }
-}
-
 fn krw(v: i64) -> Decimal {
     Decimal::from(v)
-}
-
-async fn send(req: reqwest::RequestBuilder) -> (u16, Value) {
-    let resp = req.send().await.expect("request answered");
-    let status = resp.status().as_u16();
-    let text = resp.text().await.expect("body");
-    let body = if text.is_empty() {
-        Value::Null
-    } else {
-        serde_json::from_str(&text).unwrap_or(Value::String(text))
-    };
-    (status, body)
-}
-
-async fn checkout(system: &TestSystem, products: &[i64], key: Option<&str>) -> (u16, Value) {
-    checkout_body(
-        system,
-        json!({
-            "memberNo": "7",
-            "productNos": products.iter().map(|p| p.to_string()).collect::<Vec<_>>(),
-        }),
-        key,
-    )
-    .await
-}
-
-async fn checkout_body(system: &TestSystem, body: Value, key: Option<&str>) -> (u16, Value) {
-    let mut req = system
-        .http
-        .post(format!("{}/api/checkouts", system.url("order-service")))
-        .json(&body);
-    if let Some(key) = key {
-        req = req.header("Idempotency-Key", key);
-    }
-    send(req).await
-}
-
-/// A checked-out order.
-struct Order {
-    order_id: String,
-    amount: Value,
-    order_name: String,
-}
-
-async fn new_order(system: &TestSystem, products: &[i64]) -> Order {
-    let (status, body) = checkout(system, products, None).await;
-    assert_eq!(status, 201, "checkout: {body}");
-    Order {
-        order_id: body["orderId"].as_str().expect("orderId").to_string(),
-        amount: body["amount"].clone(),
-        order_name: body["orderName"].as_str().expect("orderName").to_string(),
-    }
-}
-
-/// The approve step of the sandbox's payment window; returns the paymentKey.
-async fn approve(system: &TestSystem, order: &Order) -> String {
-    let (status, body) = send(
-        system
-            .http
-            .post(format!("{}/sandbox/approvals", system.url("psp-sandbox")))
-            .json(&json!({
-                "orderId": order.order_id,
-                "amount": order.amount,
-                "orderName": order.order_name,
-            })),
-    )
-    .await;
-    assert_eq!(status, 201, "approval: {body}");
-    body["paymentKey"].as_str().expect("paymentKey").to_string()
-}
-
-async fn confirm(
-    system: &TestSystem,
-    payment_key: &str,
-    order_id: &str,
-    amount: Value,
-) -> (u16, Value) {
-    send(
-        system
-            .http
-            .post(format!(
-                "{}/api/payments/confirm",
-                system.url("order-service")
-            ))
-            .json(&json!({"paymentKey": payment_key, "orderId": order_id, "amount": amount})),
-    )
-    .await
-}
-
-async fn payment(system: &TestSystem, order_id: &str) -> Value {
-    let (status, body) = send(system.http.get(format!(
-        "{}/api/payments/{order_id}",
-        system.url("order-service")
-    )))
-    .await;
-    assert_eq!(status, 200, "payment {order_id}: {body}");
-    body
-}
-
-/// `(status, body)` of the seller's wallet.
-async fn wallet(system: &TestSystem, seller_no: i64) -> (u16, Value) {
-    send(system.http.get(format!(
-        "{}/api/wallets/sellers/{seller_no}",
-        system.url("wallet-service")
-    )))
-    .await
-}
-
-async fn balance(system: &TestSystem, seller_no: i64) -> Decimal {
-    let (status, body) = wallet(system, seller_no).await;
-    assert_eq!(status, 200, "wallet: {body}");
-    dec(&body["balance"])
-}
-
-async fn put_fault(system: &TestSystem, order_id: &str, fault: Value) {
-    let (status, body) = send(
-        system
-            .http
-            .put(format!(
-                "{}/sandbox/faults/orders/{order_id}",
-                system.url("psp-sandbox")
-            ))
-            .json(&fault),
-    )
-    .await;
-    assert_eq!(status, 200, "fault: {body}");
-}
-
-/// `(confirmCalls, charged)` the sandbox saw for the order.
-async fn psp_stats(system: &TestSystem, order_id: &str) -> (u64, bool) {
-    let (status, body) = send(system.http.get(format!(
-        "{}/sandbox/stats/orders/{order_id}",
-        system.url("psp-sandbox")
-    )))
-    .await;
-    assert_eq!(status, 200, "stats: {body}");
-    (
-        body["confirmCalls"].as_u64().expect("confirmCalls"),
-        body["charged"].as_bool().expect("charged"),
-    )
 }
 
 /// Events order-service wrote for the order, by type (the outbox keeps every row for days).
@@ -221,71 +49,51 @@ async fn order_events(system: &TestSystem, order_id: &str) -> HashMap<String, i6
 }
 
 /// How many messages of `subject` (unqualified, e.g. `order.payment.failed`) the namespace's
-/// stream holds for the order.
-async fn stream_count(
-    system: &TestSystem,
-    stream: &events::StreamDef,
-    subject: &str,
-    order_id: &str,
-) -> usize {
-    let js = jetstream().await;
-    let topology = events::Topology::new(system.namespace.clone());
-    let stream = js
-        .get_stream(topology.stream_name(stream))
-        .await
-        .expect("stream exists");
-    let consumer = stream
-        .create_consumer(async_nats::jetstream::consumer::pull::Config {
-            filter_subject: topology.subject(subject),
-            ack_policy: async_nats::jetstream::consumer::AckPolicy::None,
-            inactive_threshold: Duration::from_secs(30),
-            ..Default::default()
-        })
-        .await
-        .expect("ephemeral consumer");
-    let mut messages = consumer
-        .fetch()
-        .max_messages(1000)
-        .messages()
-        .await
-        .expect("fetch");
-    let mut count = 0;
-    use futures::StreamExt;
-    while let Some(message) = messages.next().await {
-        let message = message.expect("message");
-        let body: Value = serde_json::from_slice(&message.payload).expect("envelope");
-        if body["payload"]["orderId"] == order_id {
-            count += 1;
-        }
-    }
-    count
-}
-
-async fn jetstream() -> async_nats::jetstream::Context {
-    let url = std::env::var("TEST_NATS_URL").expect("TEST_NATS_URL");
-    let client = async_nats::connect(url).await.expect("NATS reachable");
-    async_nats::jetstream::new(client)
+/// ORDERS stream holds for the order.
+async fn stream_count(system: &TestSystem, subject: &str, order_id: &str) -> usize {
+    let bus = Bus::connect(system).await;
+    let envelopes = bus.envelopes(&events::topology::ORDERS, subject).await;
+    envelopes
+        .iter()
+        .filter(|e| e["payload"]["orderId"] == order_id)
+        .count()
 }
 
 /// Waits until wallet-service's settlement consumer has nothing pending or unacknowledged, so
 /// a settlement that was going to happen has happened.
 async fn settlement_idle(system: &TestSystem) {
-    let js = jetstream().await;
-    let topology = events::Topology::new(system.namespace.clone());
-    let stream = topology.stream_name(&events::topology::ORDERS);
-    eventually(WAIT, "wallet-settlement to drain", || {
-        let js = js.clone();
-        let stream = stream.clone();
-        async move {
-            let mut consumer: async_nats::jetstream::consumer::PullConsumer = js
-                .get_consumer_from_stream("wallet-settlement", &stream)
-                .await
-                .ok()?;
-            let info = consumer.info().await.ok()?;
-            (info.num_pending == 0 && info.num_ack_pending == 0).then_some(())
-        }
+    let bus = Bus::connect(system).await;
+    bus.wait_idle(&events::topology::ORDERS, "wallet-settlement", WAIT)
+        .await;
+}
+
+/// A checked-out, approved order (and its paymentKey) whose confirms run into `fault`.
+async fn approved_with_fault(
+    system: &TestSystem,
+    products: &[i64],
+    fault: Value,
+) -> (Order, String) {
+    let order = new_order(system, products).await;
+    let key = approve(system, &order).await;
+    put_fault(system, &order.order_id, fault).await;
+    (order, key)
+}
+
+/// The order's `order.payment.failed` is published once, no `.confirmed` is written or
+/// published, and once settlement is idle the ledger holds nothing of the order.
+async fn failed_and_never_settled(system: &TestSystem, order_id: &str) {
+    eventually(WAIT, "order.payment.failed published", || async {
+        (stream_count(system, "order.payment.failed", order_id).await == 1).then_some(())
     })
     .await;
+    assert_eq!(
+        stream_count(system, "order.payment.confirmed", order_id).await,
+        0
+    );
+    let events = order_events(system, order_id).await;
+    assert_eq!(events.get("order.payment.confirmed"), None, "{events:?}");
+    settlement_idle(system).await;
+    assert_eq!(ledger_rows(system, order_id).await, (0, 0));
 }
 
 /// `(rows, distinct lines)` of the wallet ledger for the order.
@@ -324,6 +132,23 @@ fn h(prev: &str, new: &str, reason: &str, actor: &str) -> (String, String, Strin
     (prev.into(), new.into(), reason.into(), actor.into())
 }
 
+/// A line's history from checkout to the confirm request, then `then`.
+fn after_confirm_request(
+    then: Vec<(String, String, String, String)>,
+) -> Vec<(String, String, String, String)> {
+    let mut history = vec![
+        h("-", "NOT_STARTED", "CHECKOUT", "checkout-api"),
+        h(
+            "NOT_STARTED",
+            "EXECUTING",
+            "CONFIRM_REQUESTED",
+            "confirm-api",
+        ),
+    ];
+    history.extend(then);
+    history
+}
+
 fn lines(details: &Value) -> &Vec<Value> {
     details["lines"].as_array().expect("lines")
 }
@@ -342,7 +167,7 @@ async fn a_confirmed_payment_is_settled_into_the_sellers_wallet() {
     assert_eq!(order.order_name, "상품A 외 2건");
     let key = approve(&system, &order).await;
 
-    let (status, body) = confirm(&system, &key, &order.order_id, order.amount.clone()).await;
+    let (status, body) = confirm_order(&system, &key, &order).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["status"], "SUCCESS");
     assert_eq!(dec(&body["amount"]), krw(6000));
@@ -366,16 +191,12 @@ async fn a_confirmed_payment_is_settled_into_the_sellers_wallet() {
         assert_eq!(line["failedCount"], 0);
         assert_eq!(
             line_history(&details, line),
-            vec![
-                h("-", "NOT_STARTED", "CHECKOUT", "checkout-api"),
-                h(
-                    "NOT_STARTED",
-                    "EXECUTING",
-                    "CONFIRM_REQUESTED",
-                    "confirm-api"
-                ),
-                h("EXECUTING", "SUCCESS", "PSP_CONFIRM_OK", "confirm-api"),
-            ],
+            after_confirm_request(vec![h(
+                "EXECUTING",
+                "SUCCESS",
+                "PSP_CONFIRM_OK",
+                "confirm-api"
+            )]),
             "history of line {line}"
         );
     }
@@ -437,7 +258,7 @@ async fn tampering_unknown_orders_and_repeated_confirms_change_nothing() {
     .await;
     assert_eq!(status, 404);
 
-    let (status, body) = confirm(&system, &key, &order.order_id, order.amount.clone()).await;
+    let (status, body) = confirm_order(&system, &key, &order).await;
     assert_eq!(
         (status, body["status"].as_str()),
         (200, Some("SUCCESS")),
@@ -449,7 +270,7 @@ async fn tampering_unknown_orders_and_repeated_confirms_change_nothing() {
     .await;
     assert_eq!(balance(&system, SELLER).await, krw(3000));
 
-    let (status, again) = confirm(&system, &key, &order.order_id, order.amount.clone()).await;
+    let (status, again) = confirm_order(&system, &key, &order).await;
     assert_eq!(status, 200, "{again}");
     assert_eq!(again["status"], "SUCCESS");
     assert_eq!(again["orderId"], body["orderId"]);
@@ -520,17 +341,15 @@ async fn a_psp_timeout_is_recovered_to_success_and_settled_once() {
         ("RECOVERY_STALE_MS", "1500"),
     ])
     .await;
-    let order = new_order(&system, &[2, 3]).await;
-    let key = approve(&system, &order).await;
-    put_fault(
+    let (order, key) = approved_with_fault(
         &system,
-        &order.order_id,
+        &[2, 3],
         json!({"mode": "timeout", "times": 1, "timeoutMs": 4000, "approveBeforeTimeout": true}),
     )
     .await;
 
     let started = std::time::Instant::now();
-    let (status, body) = confirm(&system, &key, &order.order_id, order.amount.clone()).await;
+    let (status, body) = confirm_order(&system, &key, &order).await;
     assert_eq!(status, 202, "{body}");
     assert_eq!(body["status"], "UNKNOWN");
     assert_eq!(body["reason"], "PSP_TIMEOUT");
@@ -549,18 +368,11 @@ async fn a_psp_timeout_is_recovered_to_success_and_settled_once() {
         assert_eq!(line["failedCount"], 1, "one unknown outcome: {line}");
         assert_eq!(
             line_history(&details, line),
-            vec![
-                h("-", "NOT_STARTED", "CHECKOUT", "checkout-api"),
-                h(
-                    "NOT_STARTED",
-                    "EXECUTING",
-                    "CONFIRM_REQUESTED",
-                    "confirm-api"
-                ),
+            after_confirm_request(vec![
                 h("EXECUTING", "UNKNOWN", "PSP_TIMEOUT", "confirm-api"),
                 h("UNKNOWN", "EXECUTING", "RECOVERY_RETRY", "recovery-job"),
                 h("EXECUTING", "SUCCESS", "PSP_CONFIRM_OK", "recovery-job"),
-            ],
+            ]),
             "history of line {line}"
         );
     }
@@ -569,7 +381,7 @@ async fn a_psp_timeout_is_recovered_to_success_and_settled_once() {
     })
     .await;
     // A confirm the client retries after recovery answers the recorded outcome.
-    let (status, again) = confirm(&system, &key, &order.order_id, order.amount.clone()).await;
+    let (status, again) = confirm_order(&system, &key, &order).await;
     assert_eq!((status, again["status"].as_str()), (200, Some("SUCCESS")));
 
     settlement_idle(&system).await;
@@ -598,17 +410,15 @@ async fn a_psp_timeout_is_recovered_to_success_and_settled_once() {
 #[tokio::test]
 async fn five_unknown_outcomes_fail_the_payment_without_settlement() {
     let system = start(&[("RECOVERY_INTERVAL_MS", "200")]).await;
-    let order = new_order(&system, &[1]).await;
-    let key = approve(&system, &order).await;
     // Exactly five: a sixth attempt would succeed, so giving up late shows as SUCCESS.
-    put_fault(
+    let (order, key) = approved_with_fault(
         &system,
-        &order.order_id,
+        &[1],
         json!({"mode": "error", "errorCode": "PROVIDER_ERROR", "times": 5}),
     )
     .await;
 
-    let (status, body) = confirm(&system, &key, &order.order_id, order.amount.clone()).await;
+    let (status, body) = confirm_order(&system, &key, &order).await;
     assert_eq!(status, 202, "{body}");
     assert_eq!(body["status"], "UNKNOWN");
     assert_eq!(body["reason"], "PROVIDER_ERROR");
@@ -638,37 +448,12 @@ async fn five_unknown_outcomes_fail_the_payment_without_settlement() {
     assert_eq!(psp_stats(&system, &order.order_id).await, (5, false));
 
     // Retrying a failed payment is refused without calling the PSP.
-    let (status, again) = confirm(&system, &key, &order.order_id, order.amount.clone()).await;
+    let (status, again) = confirm_order(&system, &key, &order).await;
     assert_eq!(status, 409, "{again}");
     assert_eq!(again["code"], "PAYMENT_ALREADY_FAILED");
     assert_eq!(psp_stats(&system, &order.order_id).await.0, 5);
 
-    eventually(WAIT, "order.payment.failed published", || async {
-        (stream_count(
-            &system,
-            &events::topology::ORDERS,
-            "order.payment.failed",
-            &order.order_id,
-        )
-        .await
-            == 1)
-            .then_some(())
-    })
-    .await;
-    assert_eq!(
-        stream_count(
-            &system,
-            &events::topology::ORDERS,
-            "order.payment.confirmed",
-            &order.order_id
-        )
-        .await,
-        0
-    );
-    let events = order_events(&system, &order.order_id).await;
-    assert_eq!(events.get("order.payment.confirmed"), None, "{events:?}");
-    settlement_idle(&system).await;
-    assert_eq!(ledger_rows(&system, &order.order_id).await, (0, 0));
+    failed_and_never_settled(&system, &order.order_id).await;
     let (_, w) = wallet(&system, SELLER).await;
     assert_eq!(
         (dec(&w["balance"]), &w["version"]),
@@ -687,16 +472,14 @@ async fn five_unknown_outcomes_fail_the_payment_without_settlement() {
 #[tokio::test]
 async fn a_declined_card_fails_the_order_with_the_psp_code() {
     let system = start(&[]).await;
-    let order = new_order(&system, &[3]).await;
-    let key = approve(&system, &order).await;
-    put_fault(
+    let (order, key) = approved_with_fault(
         &system,
-        &order.order_id,
+        &[3],
         json!({"mode": "error", "errorCode": "REJECT_CARD_PAYMENT", "times": 1}),
     )
     .await;
 
-    let (status, body) = confirm(&system, &key, &order.order_id, order.amount.clone()).await;
+    let (status, body) = confirm_order(&system, &key, &order).await;
     assert_eq!(status, 422, "{body}");
     assert_eq!(body["code"], "REJECT_CARD_PAYMENT");
 
@@ -710,19 +493,15 @@ async fn a_declined_card_fails_the_order_with_the_psp_code() {
     );
     assert_eq!(
         line_history(&details, line),
-        vec![
-            h("-", "NOT_STARTED", "CHECKOUT", "checkout-api"),
-            h(
-                "NOT_STARTED",
-                "EXECUTING",
-                "CONFIRM_REQUESTED",
-                "confirm-api"
-            ),
-            h("EXECUTING", "FAILURE", "REJECT_CARD_PAYMENT", "confirm-api"),
-        ]
+        after_confirm_request(vec![h(
+            "EXECUTING",
+            "FAILURE",
+            "REJECT_CARD_PAYMENT",
+            "confirm-api"
+        )])
     );
 
-    let (status, again) = confirm(&system, &key, &order.order_id, order.amount.clone()).await;
+    let (status, again) = confirm_order(&system, &key, &order).await;
     assert_eq!(status, 409, "{again}");
     assert!(
         again["detail"]
@@ -733,22 +512,7 @@ async fn a_declined_card_fails_the_order_with_the_psp_code() {
     );
     assert_eq!(psp_stats(&system, &order.order_id).await, (1, false));
 
-    eventually(WAIT, "order.payment.failed published", || async {
-        (stream_count(
-            &system,
-            &events::topology::ORDERS,
-            "order.payment.failed",
-            &order.order_id,
-        )
-        .await
-            == 1)
-            .then_some(())
-    })
-    .await;
-    let events = order_events(&system, &order.order_id).await;
-    assert_eq!(events.get("order.payment.confirmed"), None, "{events:?}");
-    settlement_idle(&system).await;
-    assert_eq!(ledger_rows(&system, &order.order_id).await, (0, 0));
+    failed_and_never_settled(&system, &order.order_id).await;
     assert_eq!(balance(&system, SELLER).await, krw(0));
     system.stop().await;
 }

@@ -3,134 +3,28 @@
 //! counted once, every invalid field reported as problem+json with nothing stored, pages
 //! newest first, and exactly one REVIEWS event per real change.
 
-use std::time::Duration;
-
-use events::{topology::REVIEWS, Topology};
-use paymsa_e2e::TestSystem;
-use reqwest::{Method, StatusCode};
+use events::topology::REVIEWS;
+use paymsa_e2e::{
+    problems::assert_problem,
+    reviews::{create, delete, post, product_reviews, request, summary},
+    streams::Bus,
+    TestSystem,
+};
+use reqwest::Method;
 use serde_json::{json, Value};
 use tokio::task::JoinSet;
 
 /// The seed's example request, as written.
 const SEED_BODY: &str = r#"{"productNo":"23423958235","memberNo":"2342352652","title":"타이블11","content":"내용22","starRatingType":"FIVE"}"#;
 
-/// The test namespace's REVIEWS stream, read message by message.
-struct ReviewEvents(async_nats::jetstream::stream::Stream);
-
-impl ReviewEvents {
-    async fn open(system: &TestSystem) -> Self {
-        let url = std::env::var("TEST_NATS_URL").expect("TEST_NATS_URL is set");
-        let js = async_nats::jetstream::new(async_nats::connect(url).await.expect("NATS"));
-        let name = Topology::new(system.namespace.clone()).stream_name(&REVIEWS);
-        Self(
-            js.get_stream(name)
-                .await
-                .expect("REVIEWS stream provisioned"),
-        )
-    }
-
-    async fn count(&mut self) -> u64 {
-        self.0.info().await.expect("stream info").state.messages
-    }
-
-    /// Waits for `n` messages, then a moment more to catch any duplicate.
-    async fn expect_exactly(&mut self, n: u64) {
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-        loop {
-            let seen = self.count().await;
-            if seen >= n {
-                break;
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "only {seen} of {n} REVIEWS events after 30 s"
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        tokio::time::sleep(Duration::from_millis(1500)).await;
-        assert_eq!(self.count().await, n, "duplicate or extra REVIEWS events");
-    }
-
-    /// The envelopes in stream order.
-    async fn all(&mut self) -> Vec<Value> {
-        let state = self.0.info().await.expect("stream info").state.clone();
-        let mut out = Vec::new();
-        for seq in state.first_sequence..=state.last_sequence {
-            let msg = self.0.get_raw_message(seq).await.expect("message");
-            out.push(serde_json::from_slice(&msg.payload).expect("JSON envelope"));
-        }
-        out
-    }
-}
-
-/// Sends a request with an optional raw JSON body; answers status, content type and body.
-async fn call(system: &TestSystem, method: Method, path: &str, body: Option<String>) -> Answer {
-    let url = format!("{}{path}", system.url("catalog-review-service"));
-    let mut request = system.http.request(method, url);
-    if let Some(body) = body {
-        request = request
-            .header("content-type", "application/json")
-            .body(body);
-    }
-    let resp = request.send().await.expect("answered");
-    let status = resp.status();
-    let content_type = resp.headers().get("content-type").cloned();
-    let content_type = content_type.and_then(|v| v.to_str().ok().map(str::to_string));
-    let body = resp.json().await.unwrap_or(Value::Null);
-    (status, content_type.unwrap_or_default(), body)
-}
-
-type Answer = (StatusCode, String, Value);
-
-async fn post(system: &TestSystem, body: impl ToString) -> Answer {
-    let body = Some(body.to_string());
-    call(system, Method::POST, "/api/product-reviews", body).await
-}
-
-async fn create(system: &TestSystem, body: Value) -> Value {
-    let (status, _, created) = post(system, body).await;
-    assert_eq!(status, 201, "{created}");
-    created
-}
-
-async fn product_reviews(system: &TestSystem, product: &str, query: &str) -> Value {
-    let path = format!("/api/product-reviews/products/{product}{query}");
-    let (status, _, body) = call(system, Method::GET, &path, None).await;
-    assert_eq!(status, 200, "{body}");
-    body
-}
-
-/// `(reviewCount, averageRating)` of a listing.
-fn summary(listing: &Value) -> (Value, Value) {
-    (
-        listing["reviewCount"].clone(),
-        listing["averageRating"].clone(),
-    )
-}
-
-async fn delete(system: &TestSystem, review: &Value, member: &str) -> StatusCode {
-    let review = review.as_str().expect("productReviewNo is a string");
-    let path = format!("/api/product-reviews/{review}?memberNo={member}");
-    call(system, Method::DELETE, &path, None).await.0
-}
-
-fn assert_problem(answer: &Answer, code: &str) {
-    let (status, content_type, problem) = answer;
-    assert_eq!(*status, 400, "{problem}");
-    assert!(
-        content_type.starts_with("application/problem+json"),
-        "{content_type}"
-    );
-    assert_eq!(problem["code"], code, "{problem}");
-}
-
 #[tokio::test]
 async fn seed_review_calls_answer_as_documented_and_delete_counts_once() {
     let system = TestSystem::start().await;
-    let mut events = ReviewEvents::open(&system).await;
+    let bus = Bus::connect(&system).await;
 
-    let (status, _, first) = post(&system, SEED_BODY).await;
-    assert_eq!(status, 201, "{first}");
+    let answer = post(&system, SEED_BODY).await;
+    assert_eq!(answer.status, 201, "{}", answer.body);
+    let first = answer.body;
     let first_no = first["productReviewNo"].clone();
     assert!(
         first_no.as_str().is_some_and(|s| s.parse::<i64>().is_ok()),
@@ -188,8 +82,8 @@ async fn seed_review_calls_answer_as_documented_and_delete_counts_once() {
     assert_eq!(empty, zero);
 
     // Two created and one deleted event; the delete carries what the create counted.
-    events.expect_exactly(3).await;
-    let all = events.all().await;
+    bus.expect_exactly(&REVIEWS, 3).await;
+    let all = bus.all_envelopes(&REVIEWS).await;
     let types: Vec<&Value> = all.iter().map(|e| &e["type"]).collect();
     let created = "review.product.created";
     assert_eq!(types, [created, created, "review.product.deleted"]);
@@ -206,7 +100,7 @@ async fn seed_review_calls_answer_as_documented_and_delete_counts_once() {
 #[tokio::test]
 async fn invalid_reviews_get_field_errors_and_store_nothing() {
     let system = TestSystem::start().await;
-    let mut events = ReviewEvents::open(&system).await;
+    let bus = Bus::connect(&system).await;
     let long_content = "가".repeat(3001);
     let every_field = vec![
         "productNo",
@@ -235,10 +129,13 @@ async fn invalid_reviews_get_field_errors_and_store_nothing() {
     ];
     for (body, fields) in bodies {
         let answer = post(&system, body).await;
-        assert_problem(&answer, "VALIDATION_FAILED");
-        let errors = answer.2["errors"].as_array().cloned().unwrap_or_default();
+        assert_problem(&answer, 400, Some("VALIDATION_FAILED"));
+        let errors = answer.body["errors"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
         let reported: Vec<&str> = errors.iter().filter_map(|e| e["field"].as_str()).collect();
-        assert_eq!(reported, fields, "{}", answer.2);
+        assert_eq!(reported, fields, "{}", answer.body);
         assert!(errors
             .iter()
             .all(|e| e["message"].as_str().is_some_and(|m| !m.is_empty())));
@@ -247,7 +144,7 @@ async fn invalid_reviews_get_field_errors_and_store_nothing() {
     let unknown = r#"{"productNo":"1","memberNo":"2","title":"t","content":"c",
         "starRatingType":"ONE","extra":1}"#;
     for body in [unknown, "not json"] {
-        assert_problem(&post(&system, body).await, "INVALID_REQUEST");
+        assert_problem(&post(&system, body).await, 400, Some("INVALID_REQUEST"));
     }
     // Bounds are inclusive: a 100-character title and 3000-character content are fine.
     create(
@@ -291,14 +188,14 @@ async fn invalid_reviews_get_field_errors_and_store_nothing() {
     .expect("counts");
     assert_eq!(stored, (1, 1), "only the valid review was stored");
     db.close().await;
-    events.expect_exactly(1).await;
+    bus.expect_exactly(&REVIEWS, 1).await;
     system.stop().await;
 }
 
 #[tokio::test]
 async fn concurrent_reviews_count_exactly_and_page_newest_first() {
     let system = TestSystem::start().await;
-    let mut events = ReviewEvents::open(&system).await;
+    let bus = Bus::connect(&system).await;
     let base = system.url("catalog-review-service");
     const RATINGS: [&str; 5] = ["ONE", "TWO", "THREE", "FOUR", "FIVE"];
 
@@ -335,8 +232,9 @@ async fn concurrent_reviews_count_exactly_and_page_newest_first() {
     );
     let too_many = "/api/product-reviews/products/900?limit=101";
     assert_problem(
-        &call(&system, Method::GET, too_many, None).await,
-        "VALIDATION_FAILED",
+        &request(&system, Method::GET, too_many, None).await,
+        400,
+        Some("VALIDATION_FAILED"),
     );
 
     // Ten owners delete their reviews, each twice at once: uncounted exactly once.
@@ -363,7 +261,7 @@ async fn concurrent_reviews_count_exactly_and_page_newest_first() {
     let average = ((90 - removed) as f64 / 20.0 * 100.0).round() / 100.0;
     assert_eq!(summary(&listed), (json!(20), json!(average)));
     assert_eq!(listed["reviews"].as_array().map(Vec::len), Some(20));
-    events.expect_exactly(40).await;
+    bus.expect_exactly(&REVIEWS, 40).await;
     system.stop().await;
 }
 

@@ -4,150 +4,23 @@
 //!
 //! The system runs in-process with the seed data (seller 1 with wallet 1, products 1/2/3).
 
-use std::{
-    collections::HashMap,
-    time::{Duration, Instant},
-};
+use std::time::{Duration, Instant};
 
-use async_nats::jetstream::{self, consumer::PullConsumer};
+use async_nats::jetstream::consumer::PullConsumer;
 use chrono::Utc;
-use events::{
-    Envelope, Event, PaidOrderLine, PaymentConfirmed, SellerRegistered, StreamDef, Topology,
+use events::{topology, Envelope, PaidOrderLine, PaymentConfirmed, SellerRegistered};
+use paymsa_e2e::{
+    eventually,
+    money::{approve, confirm, new_order, payment, wallet},
+    seed::start_seeded,
+    sellers::wait_active,
+    streams::Bus,
+    values::dec,
 };
-use paymsa_e2e::{eventually, TestSystem};
 use rust_decimal::Decimal;
-use serde_json::{json, Value};
+use serde_json::json;
 
 const WAIT: Duration = Duration::from_secs(20);
-
-// ---------------------------------------------------------------------------------------
-// helpers
-
-async fn start() -> TestSystem {
-    let system = TestSystem::start_with(HashMap::new()).await;
-    for (spec, seed) in [
-        (
-            &catalog_service::SPEC,
-            include_str!("../../seed/catalog-service.sql"),
-        ),
-        (
-            &wallet_service::SPEC,
-            include_str!("../../seed/wallet-service.sql"),
-        ),
-        (
-            &seller_service::SPEC,
-            include_str!("../../seed/seller-service.sql"),
-        ),
-    ] {
-        let pool = system.db(spec).await;
-        sqlx::raw_sql(seed)
-            .execute(&pool)
-            .await
-            .expect("seed loads");
-        pool.close().await;
-    }
-    system
-}
-
-async fn jetstream() -> jetstream::Context {
-    let url = std::env::var("TEST_NATS_URL").expect("TEST_NATS_URL");
-    let client = async_nats::connect(url).await.expect("NATS reachable");
-    jetstream::new(client)
-}
-
-/// Publishes an event as its producer's outbox relay would: namespaced subject, `Nats-Msg-Id`
-/// = eventId. Returns the ack future, so many can be in flight.
-async fn publish<E: Event>(
-    js: &jetstream::Context,
-    topology: &Topology,
-    envelope: &Envelope<E>,
-) -> jetstream::context::PublishAckFuture {
-    let mut headers = async_nats::HeaderMap::new();
-    headers.insert("Nats-Msg-Id", envelope.event_id.to_string().as_str());
-    js.publish_with_headers(
-        topology.subject(E::TYPE),
-        headers,
-        serde_json::to_vec(envelope).expect("envelope").into(),
-    )
-    .await
-    .expect("published")
-}
-
-/// Waits until a durable consumer has nothing pending or unacknowledged.
-async fn consumer_idle(system: &TestSystem, stream: &StreamDef, durable: &str) {
-    let js = jetstream().await;
-    let stream = Topology::new(system.namespace.clone()).stream_name(stream);
-    eventually(WAIT, &format!("{durable} to drain"), || {
-        let js = js.clone();
-        let stream = stream.clone();
-        async move {
-            let mut consumer: PullConsumer =
-                js.get_consumer_from_stream(durable, &stream).await.ok()?;
-            let info = consumer.info().await.ok()?;
-            (info.num_pending == 0 && info.num_ack_pending == 0).then_some(())
-        }
-    })
-    .await;
-}
-
-/// The envelopes on `subject` (unqualified) in the namespace's `stream`, oldest first.
-async fn stream_messages(system: &TestSystem, stream: &StreamDef, subject: &str) -> Vec<Value> {
-    use futures::StreamExt;
-    let js = jetstream().await;
-    let topology = Topology::new(system.namespace.clone());
-    let stream = js
-        .get_stream(topology.stream_name(stream))
-        .await
-        .expect("stream exists");
-    let consumer = stream
-        .create_consumer(jetstream::consumer::pull::Config {
-            filter_subject: topology.subject(subject),
-            ack_policy: jetstream::consumer::AckPolicy::None,
-            inactive_threshold: Duration::from_secs(30),
-            ..Default::default()
-        })
-        .await
-        .expect("ephemeral consumer");
-    let mut envelopes = Vec::new();
-    loop {
-        let mut batch = consumer
-            .fetch()
-            .max_messages(1000)
-            .messages()
-            .await
-            .expect("fetch");
-        let before = envelopes.len();
-        while let Some(message) = batch.next().await {
-            let message = message.expect("message");
-            envelopes.push(serde_json::from_slice(&message.payload).expect("envelope"));
-        }
-        if envelopes.len() == before {
-            return envelopes;
-        }
-    }
-}
-
-async fn send(req: reqwest::RequestBuilder) -> (u16, Value) {
-    let resp = req.send().await.expect("request answered");
-    let status = resp.status().as_u16();
-    let body = resp.json().await.unwrap_or(Value::Null);
-    (status, body)
-}
-
-async fn wallet(system: &TestSystem, seller_no: i64) -> (u16, Value) {
-    send(system.http.get(format!(
-        "{}/api/wallets/sellers/{seller_no}",
-        system.url("wallet-service")
-    )))
-    .await
-}
-
-fn dec(v: &Value) -> Decimal {
-    match v {
-        Value::String(s) => s.parse().expect("decimal"),
-        other => other.to_string().parse().expect("decimal"),
-    }
-}
 
 // ---------------------------------------------------------------------------------------
 // tests
@@ -159,7 +32,7 @@ fn dec(v: &Value) -> Decimal {
 #[tokio::test]
 async fn five_hundred_concurrent_settlements_lose_no_update() {
     const ORDERS: i64 = 500;
-    let system = start().await;
+    let system = start_seeded(&[]).await;
     // A second instance of wallet-service: same database and namespace, its own node id (ids
     // must not collide) and its own relay membership.
     let mut config = service_kit::testing::test_config(&wallet_service::SPEC, &system.namespace);
@@ -168,8 +41,7 @@ async fn five_hundred_concurrent_settlements_lose_no_update() {
         .await
         .expect("second wallet-service starts");
 
-    let js = jetstream().await;
-    let topology = Topology::new(system.namespace.clone());
+    let bus = Bus::connect(&system).await;
     let mut expected = Decimal::ZERO;
     let mut line_count = 0;
     let mut acks = Vec::new();
@@ -200,7 +72,8 @@ async fn five_hundred_concurrent_settlements_lose_no_update() {
             ordered_at: Utc::now(),
             lines,
         });
-        acks.push(publish(&js, &topology, &event).await);
+        let msg_id = event.event_id.to_string();
+        acks.push(bus.publish_pending(&event, &msg_id).await);
     }
     for ack in acks {
         ack.await.expect("stream ack");
@@ -217,14 +90,16 @@ async fn five_hundred_concurrent_settlements_lose_no_update() {
     )
     .await;
     let elapsed = started.elapsed();
-    consumer_idle(&system, &events::topology::ORDERS, "wallet-settlement").await;
+    bus.wait_idle(&topology::ORDERS, "wallet-settlement", WAIT)
+        .await;
     // Every order settled on its first delivery: contention never exhausted the handler's
     // retries. (A message that exhausts them is redelivered, and after `max_deliver` (3)
     // dead-lettered: the seller would not be paid until an operator replays it.)
-    let mut durable: PullConsumer = js
+    let mut durable: PullConsumer = bus
+        .js
         .get_consumer_from_stream(
             "wallet-settlement",
-            topology.stream_name(&events::topology::ORDERS),
+            bus.topology.stream_name(&topology::ORDERS),
         )
         .await
         .expect("durable");
@@ -270,7 +145,7 @@ async fn five_hundred_concurrent_settlements_lose_no_update() {
     pool.close().await;
 
     let settled = eventually(WAIT, "one wallet.settled per order", || async {
-        let m = stream_messages(&system, &events::topology::WALLETS, "wallet.settled").await;
+        let m = bus.envelopes(&topology::WALLETS, "wallet.settled").await;
         (m.len() as i64 >= ORDERS).then_some(m)
     })
     .await;
@@ -297,7 +172,7 @@ async fn five_hundred_concurrent_settlements_lose_no_update() {
 #[tokio::test]
 async fn a_sale_before_the_sellers_wallet_is_parked_then_credited_once() {
     const LATE: i64 = 77;
-    let system = start().await;
+    let system = start_seeded(&[]).await;
     // Seller 77 registered (PENDING) and listed product 10, but its seller.registered has not
     // reached wallet-service yet.
     let catalog = system.db(&catalog_service::SPEC).await;
@@ -320,36 +195,11 @@ async fn a_sale_before_the_sellers_wallet_is_parked_then_credited_once() {
     .expect("seller");
     sellers.close().await;
 
-    let order_url = system.url("order-service");
-    let (status, order) = send(
-        system
-            .http
-            .post(format!("{order_url}/api/checkouts"))
-            .json(&json!({"memberNo": "7", "productNos": ["10", "1"]})),
-    )
-    .await;
-    assert_eq!(status, 201, "{order}");
-    let order_id = order["orderId"].as_str().expect("orderId").to_string();
-    assert_eq!(dec(&order["amount"]), Decimal::from(5500));
-    let (status, approval) = send(
-        system
-            .http
-            .post(format!("{}/sandbox/approvals", system.url("psp-sandbox")))
-            .json(&json!({"orderId": order_id, "amount": order["amount"], "orderName": order["orderName"]})),
-    )
-    .await;
-    assert_eq!(status, 201, "{approval}");
-    let (status, confirmed) = send(
-        system
-            .http
-            .post(format!("{order_url}/api/payments/confirm"))
-            .json(&json!({
-                "paymentKey": approval["paymentKey"],
-                "orderId": order_id,
-                "amount": order["amount"],
-            })),
-    )
-    .await;
+    let order = new_order(&system, &[10, 1]).await;
+    let order_id = order.order_id.clone();
+    assert_eq!(dec(&order.amount), Decimal::from(5500));
+    let payment_key = approve(&system, &order).await;
+    let (status, confirmed) = confirm(&system, &payment_key, &order_id, order.amount).await;
     assert_eq!(status, 200, "{confirmed}");
 
     // Seller 1 is credited at once; seller 77's line waits.
@@ -358,7 +208,9 @@ async fn a_sale_before_the_sellers_wallet_is_parked_then_credited_once() {
         (dec(&w["balance"]) == Decimal::from(1000)).then_some(())
     })
     .await;
-    consumer_idle(&system, &events::topology::ORDERS, "wallet-settlement").await;
+    let bus = Bus::connect(&system).await;
+    bus.wait_idle(&topology::ORDERS, "wallet-settlement", WAIT)
+        .await;
     let pool = system.db(&wallet_service::SPEC).await;
     let parked: Vec<(i64, Decimal, String)> =
         sqlx::query_as("select seller_no, amount, order_id from pending_settlements")
@@ -369,14 +221,9 @@ async fn a_sale_before_the_sellers_wallet_is_parked_then_credited_once() {
     let (status, missing) = wallet(&system, LATE).await;
     assert_eq!(status, 404, "{missing}");
     assert_eq!(missing["code"], "WALLET_NOT_FOUND");
-    let payment = |system: &TestSystem| {
-        let url = format!("{order_url}/api/payments/{order_id}");
-        let http = system.http.clone();
-        async move { send(http.get(url)).await.1 }
-    };
-    assert_eq!(payment(&system).await["isWalletDone"], false);
+    assert_eq!(payment(&system, &order_id).await["isWalletDone"], false);
     let settled_for_order = || async {
-        stream_messages(&system, &events::topology::WALLETS, "wallet.settled")
+        bus.envelopes(&topology::WALLETS, "wallet.settled")
             .await
             .into_iter()
             .filter(|m| m["payload"]["orderId"] == order_id.as_str())
@@ -397,16 +244,11 @@ async fn a_sale_before_the_sellers_wallet_is_parked_then_credited_once() {
     assert!(settled_for_order().await.is_empty());
 
     // The registration arrives: the wallet is created with the parked credit.
-    let js = jetstream().await;
-    let topology = Topology::new(system.namespace.clone());
     let registered = Envelope::new(SellerRegistered {
         seller_no: LATE,
         seller_id: "late".into(),
     });
-    publish(&js, &topology, &registered)
-        .await
-        .await
-        .expect("ack");
+    bus.publish(&registered).await;
     let w = eventually(WAIT, "seller 77's wallet credited", || async {
         let (status, w) = wallet(&system, LATE).await;
         (status == 200 && dec(&w["balance"]) == Decimal::from(4500)).then_some(w)
@@ -419,7 +261,7 @@ async fn a_sale_before_the_sellers_wallet_is_parked_then_credited_once() {
     assert_eq!(dec(&ledger[0]["amount"]), Decimal::from(4500));
 
     eventually(WAIT, "isWalletDone", || async {
-        (payment(&system).await["isWalletDone"] == true).then_some(())
+        (payment(&system, &order_id).await["isWalletDone"] == true).then_some(())
     })
     .await;
     let settled = settled_for_order().await;
@@ -443,23 +285,16 @@ async fn a_sale_before_the_sellers_wallet_is_parked_then_credited_once() {
             ("77".to_string(), Decimal::from(4500)),
         ]
     );
-    eventually(WAIT, "seller 77 ACTIVE", || async {
-        let (_, s) = send(system.http.get(format!(
-            "{}/api/sellers/{LATE}",
-            system.url("seller-service")
-        )))
-        .await;
-        (s["status"] == "ACTIVE").then_some(())
-    })
-    .await;
+    wait_active(&system, LATE).await;
 
     // A second registration event (a replayed or duplicated saga step) credits nothing again.
     let again = Envelope::new(SellerRegistered {
         seller_no: LATE,
         seller_id: "late".into(),
     });
-    publish(&js, &topology, &again).await.await.expect("ack");
-    consumer_idle(&system, &events::topology::SELLERS, "wallet-onboarding").await;
+    bus.publish(&again).await;
+    bus.wait_idle(&topology::SELLERS, "wallet-onboarding", WAIT)
+        .await;
     let (_, w) = wallet(&system, LATE).await;
     assert_eq!(
         (dec(&w["balance"]), &w["version"]),

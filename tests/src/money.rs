@@ -1,0 +1,157 @@
+//! The money path over HTTP: checkout at order-service, the PSP sandbox's approval, confirm,
+//! the payment's details, the seller's wallet, and the sandbox's faults and statistics.
+
+use rust_decimal::Decimal;
+use serde_json::{json, Value};
+
+use crate::{http::send, values::dec, TestSystem};
+
+/// `POST /api/checkouts` of member 7 for `products`, with an optional `Idempotency-Key`.
+pub async fn checkout(system: &TestSystem, products: &[i64], key: Option<&str>) -> (u16, Value) {
+    checkout_body(
+        system,
+        json!({
+            "memberNo": "7",
+            "productNos": products.iter().map(|p| p.to_string()).collect::<Vec<_>>(),
+        }),
+        key,
+    )
+    .await
+}
+
+/// `POST /api/checkouts` with any body.
+pub async fn checkout_body(system: &TestSystem, body: Value, key: Option<&str>) -> (u16, Value) {
+    let mut req = system
+        .http
+        .post(format!("{}/api/checkouts", system.url("order-service")))
+        .json(&body);
+    if let Some(key) = key {
+        req = req.header("Idempotency-Key", key);
+    }
+    send(req).await
+}
+
+/// A checked-out order.
+pub struct Order {
+    pub order_id: String,
+    /// As the checkout answered it.
+    pub amount: Value,
+    pub order_name: String,
+}
+
+/// Checks out `products` (201 required).
+pub async fn new_order(system: &TestSystem, products: &[i64]) -> Order {
+    let (status, body) = checkout(system, products, None).await;
+    assert_eq!(status, 201, "checkout: {body}");
+    Order {
+        order_id: body["orderId"].as_str().expect("orderId").to_string(),
+        amount: body["amount"].clone(),
+        order_name: body["orderName"].as_str().expect("orderName").to_string(),
+    }
+}
+
+/// The approve step of the sandbox's payment window; returns the paymentKey.
+pub async fn approve(system: &TestSystem, order: &Order) -> String {
+    let (status, body) = send(
+        system
+            .http
+            .post(format!("{}/sandbox/approvals", system.url("psp-sandbox")))
+            .json(&json!({
+                "orderId": order.order_id,
+                "amount": order.amount,
+                "orderName": order.order_name,
+            })),
+    )
+    .await;
+    assert_eq!(status, 201, "approval: {body}");
+    body["paymentKey"].as_str().expect("paymentKey").to_string()
+}
+
+/// `POST /api/payments/confirm` with any body.
+pub async fn confirm_body(system: &TestSystem, body: Value) -> (u16, Value) {
+    send(
+        system
+            .http
+            .post(format!(
+                "{}/api/payments/confirm",
+                system.url("order-service")
+            ))
+            .json(&body),
+    )
+    .await
+}
+
+/// `POST /api/payments/confirm`.
+pub async fn confirm(
+    system: &TestSystem,
+    payment_key: &str,
+    order_id: &str,
+    amount: Value,
+) -> (u16, Value) {
+    confirm_body(
+        system,
+        json!({"paymentKey": payment_key, "orderId": order_id, "amount": amount}),
+    )
+    .await
+}
+
+/// [`confirm`] of `order` with its own id and amount.
+pub async fn confirm_order(system: &TestSystem, payment_key: &str, order: &Order) -> (u16, Value) {
+    confirm(system, payment_key, &order.order_id, order.amount.clone()).await
+}
+
+/// `GET /api/payments/{order_id}` (200 required).
+pub async fn payment(system: &TestSystem, order_id: &str) -> Value {
+    let (status, body) = send(system.http.get(format!(
+        "{}/api/payments/{order_id}",
+        system.url("order-service")
+    )))
+    .await;
+    assert_eq!(status, 200, "payment {order_id}: {body}");
+    body
+}
+
+/// `(status, body)` of the seller's wallet.
+pub async fn wallet(system: &TestSystem, seller_no: i64) -> (u16, Value) {
+    send(system.http.get(format!(
+        "{}/api/wallets/sellers/{seller_no}",
+        system.url("wallet-service")
+    )))
+    .await
+}
+
+/// The balance of the seller's wallet (200 required).
+pub async fn balance(system: &TestSystem, seller_no: i64) -> Decimal {
+    let (status, body) = wallet(system, seller_no).await;
+    assert_eq!(status, 200, "wallet: {body}");
+    dec(&body["balance"])
+}
+
+/// Sets the sandbox's fault for the order's next confirms.
+pub async fn put_fault(system: &TestSystem, order_id: &str, fault: Value) {
+    let (status, body) = send(
+        system
+            .http
+            .put(format!(
+                "{}/sandbox/faults/orders/{order_id}",
+                system.url("psp-sandbox")
+            ))
+            .json(&fault),
+    )
+    .await;
+    assert_eq!(status, 200, "fault: {body}");
+}
+
+/// `(confirmCalls, charged)` the sandbox saw for the order.
+pub async fn psp_stats(system: &TestSystem, order_id: &str) -> (u64, bool) {
+    let (status, body) = send(system.http.get(format!(
+        "{}/sandbox/stats/orders/{order_id}",
+        system.url("psp-sandbox")
+    )))
+    .await;
+    assert_eq!(status, 200, "stats: {body}");
+    (
+        body["confirmCalls"].as_u64().expect("confirmCalls"),
+        body["charged"].as_bool().expect("charged"),
+    )
+}
