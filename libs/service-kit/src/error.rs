@@ -3,7 +3,15 @@
 //! Each service keeps its own domain error enum and converts it into [`ApiError`]; this module
 //! owns the wire format and the mapping of database failures every service shares.
 
-use poem_openapi::{payload::Json, ApiResponse, Object};
+use std::borrow::Cow;
+
+use poem_openapi::{
+    payload::Json,
+    registry::{MetaSchema, MetaSchemaRef, Registry},
+    types::{ToJSON, Type},
+    ApiResponse, Object,
+};
+use serde_json::Value;
 
 pub const PROBLEM_JSON: &str = "application/problem+json";
 
@@ -16,7 +24,7 @@ pub struct FieldError {
 
 /// The error body of every paymsa endpoint.
 #[derive(Debug, Clone, Object, serde::Serialize, serde::Deserialize)]
-#[oai(rename_all = "camelCase")]
+#[oai(rename_all = "camelCase", example)]
 #[serde(rename_all = "camelCase")]
 pub struct Problem {
     /// A URI naming the problem type.
@@ -51,31 +59,113 @@ impl Problem {
     }
 }
 
+/// The schema's example: the one every paymsa service answers for a request with bad fields.
+impl poem_openapi::types::Example for Problem {
+    fn example() -> Self {
+        StatusProblem::<400>::example_problem()
+    }
+}
+
+/// A [`Problem`] as one status of [`ApiError`] answers it. On the wire it is the `Problem`
+/// itself; in the OpenAPI document each error response refers to the `Problem` schema with an
+/// example for its own status (a 404 shows a not-found body, not a validation failure).
+#[derive(Debug, Clone)]
+pub struct StatusProblem<const STATUS: u16>(pub Problem);
+
+impl<const STATUS: u16> StatusProblem<STATUS> {
+    /// A typical body for this status, as the services answer it.
+    fn example_problem() -> Problem {
+        match STATUS {
+            400 => ApiError::validation(vec![FieldError {
+                field: "title".into(),
+                message: "must be 1-100 characters (surrounding spaces are ignored)".into(),
+            }])
+            .problem()
+            .clone(),
+            401 => Problem::new(401, "UNAUTHORIZED", "missing or wrong admin token"),
+            404 => Problem::new(404, "PRODUCT_NOT_FOUND", "no product 4"),
+            409 => Problem::new(409, "CONCURRENT_UPDATE", "a concurrent change won; retry"),
+            422 => Problem::new(
+                422,
+                "IDEMPOTENCY_KEY_REUSED",
+                "Idempotency-Key was used with a different request",
+            ),
+            503 => Problem::new(503, "DATABASE_UNAVAILABLE", "the database is unavailable"),
+            _ => Problem::new(
+                STATUS,
+                "INTERNAL_ERROR",
+                "an unexpected error occurred; it has been logged",
+            ),
+        }
+    }
+}
+
+impl<const STATUS: u16> Type for StatusProblem<STATUS> {
+    const IS_REQUIRED: bool = true;
+    type RawValueType = Self;
+    type RawElementValueType = Self;
+
+    fn name() -> Cow<'static, str> {
+        format!("Problem_{STATUS}").into()
+    }
+
+    fn schema_ref() -> MetaSchemaRef {
+        MetaSchemaRef::Inline(Box::new(MetaSchema {
+            all_of: vec![Problem::schema_ref()],
+            example: Self::example_problem().to_json(),
+            ..MetaSchema::ANY
+        }))
+    }
+
+    fn register(registry: &mut Registry) {
+        Problem::register(registry);
+    }
+
+    fn as_raw_value(&self) -> Option<&Self> {
+        Some(self)
+    }
+
+    fn raw_element_iter<'a>(&'a self) -> Box<dyn Iterator<Item = &'a Self> + 'a> {
+        Box::new(self.as_raw_value().into_iter())
+    }
+}
+
+impl<const STATUS: u16> ToJSON for StatusProblem<STATUS> {
+    fn to_json(&self) -> Option<Value> {
+        self.0.to_json()
+    }
+}
+
 /// Error responses shared by all operations.
 #[derive(Debug, ApiResponse)]
 #[oai(bad_request_handler = "invalid_request")]
 pub enum ApiError {
     /// The request is malformed or fails validation.
     #[oai(status = 400, content_type = "application/problem+json")]
-    BadRequest(Json<Problem>),
+    BadRequest(Json<StatusProblem<400>>),
     /// Missing or wrong credentials.
     #[oai(status = 401, content_type = "application/problem+json")]
-    Unauthorized(Json<Problem>),
-    /// The resource does not exist.
+    Unauthorized(Json<StatusProblem<401>>),
+    /// The resource does not exist; `code` names what is missing (`ORDER_NOT_FOUND`, …).
     #[oai(status = 404, content_type = "application/problem+json")]
-    NotFound(Json<Problem>),
+    NotFound(Json<StatusProblem<404>>),
     /// The request conflicts with the current state (duplicate, concurrent change).
     #[oai(status = 409, content_type = "application/problem+json")]
-    Conflict(Json<Problem>),
+    Conflict(Json<StatusProblem<409>>),
     /// Well-formed but not processable (e.g. an idempotency key reused with another body).
     #[oai(status = 422, content_type = "application/problem+json")]
-    Unprocessable(Json<Problem>),
+    Unprocessable(Json<StatusProblem<422>>),
     /// An unexpected failure; details are in the logs, never in the body.
     #[oai(status = 500, content_type = "application/problem+json")]
-    Internal(Json<Problem>),
+    Internal(Json<StatusProblem<500>>),
     /// A dependency (database, broker, PSP) is unavailable; retry later.
     #[oai(status = 503, content_type = "application/problem+json")]
-    Unavailable(Json<Problem>),
+    Unavailable(Json<StatusProblem<503>>),
+}
+
+/// Wraps a problem for the variant of its status.
+fn body<const STATUS: u16>(problem: Problem) -> Json<StatusProblem<STATUS>> {
+    Json(StatusProblem(problem))
 }
 
 fn invalid_request(err: poem::Error) -> ApiError {
@@ -84,7 +174,7 @@ fn invalid_request(err: poem::Error) -> ApiError {
 
 impl ApiError {
     pub fn bad_request(code: &str, detail: impl Into<String>) -> Self {
-        Self::BadRequest(Json(Problem::new(400, code, detail)))
+        Self::BadRequest(body(Problem::new(400, code, detail)))
     }
 
     pub fn validation(errors: Vec<FieldError>) -> Self {
@@ -95,33 +185,33 @@ impl ApiError {
             .join("; ");
         let mut problem = Problem::new(400, "VALIDATION_FAILED", detail);
         problem.errors = errors;
-        Self::BadRequest(Json(problem))
+        Self::BadRequest(body(problem))
     }
 
     pub fn unauthorized(detail: impl Into<String>) -> Self {
-        Self::Unauthorized(Json(Problem::new(401, "UNAUTHORIZED", detail)))
+        Self::Unauthorized(body(Problem::new(401, "UNAUTHORIZED", detail)))
     }
 
     pub fn not_found(code: &str, detail: impl Into<String>) -> Self {
-        Self::NotFound(Json(Problem::new(404, code, detail)))
+        Self::NotFound(body(Problem::new(404, code, detail)))
     }
 
     pub fn conflict(code: &str, detail: impl Into<String>) -> Self {
-        Self::Conflict(Json(Problem::new(409, code, detail)))
+        Self::Conflict(body(Problem::new(409, code, detail)))
     }
 
     pub fn unprocessable(code: &str, detail: impl Into<String>) -> Self {
-        Self::Unprocessable(Json(Problem::new(422, code, detail)))
+        Self::Unprocessable(body(Problem::new(422, code, detail)))
     }
 
     pub fn unavailable(code: &str, detail: impl Into<String>) -> Self {
-        Self::Unavailable(Json(Problem::new(503, code, detail)))
+        Self::Unavailable(body(Problem::new(503, code, detail)))
     }
 
     /// Logs the cause and answers a body that says nothing about internals.
     pub fn internal(cause: impl std::fmt::Display) -> Self {
         tracing::error!(error = %cause, "internal error");
-        Self::Internal(Json(Problem::new(
+        Self::Internal(body(Problem::new(
             500,
             "INTERNAL_ERROR",
             "an unexpected error occurred; it has been logged",
@@ -130,13 +220,13 @@ impl ApiError {
 
     pub fn problem(&self) -> &Problem {
         match self {
-            Self::BadRequest(p)
-            | Self::Unauthorized(p)
-            | Self::NotFound(p)
-            | Self::Conflict(p)
-            | Self::Unprocessable(p)
-            | Self::Internal(p)
-            | Self::Unavailable(p) => &p.0,
+            Self::BadRequest(p) => &p.0 .0,
+            Self::Unauthorized(p) => &p.0 .0,
+            Self::NotFound(p) => &p.0 .0,
+            Self::Conflict(p) => &p.0 .0,
+            Self::Unprocessable(p) => &p.0 .0,
+            Self::Internal(p) => &p.0 .0,
+            Self::Unavailable(p) => &p.0 .0,
         }
     }
 }
@@ -157,10 +247,10 @@ pub fn from_db_error(err: sqlx::Error, rules: &[ConstraintRule]) -> ApiError {
             if let Some(rule) = rules.iter().find(|r| r.constraint == name) {
                 let problem = Problem::new(rule.status, rule.code, rule.detail);
                 return match rule.status {
-                    409 => ApiError::Conflict(Json(problem)),
-                    422 => ApiError::Unprocessable(Json(problem)),
-                    404 => ApiError::NotFound(Json(problem)),
-                    _ => ApiError::BadRequest(Json(problem)),
+                    409 => ApiError::Conflict(body(problem)),
+                    422 => ApiError::Unprocessable(body(problem)),
+                    404 => ApiError::NotFound(body(problem)),
+                    _ => ApiError::BadRequest(body(problem)),
                 };
             }
         }

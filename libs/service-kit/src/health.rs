@@ -23,10 +23,25 @@ pub struct CheckResult {
 }
 
 #[derive(Debug, Object)]
+#[oai(example)]
 pub struct HealthReport {
     /// `UP` when every check passed.
     pub status: String,
     pub checks: Vec<CheckResult>,
+}
+
+impl poem_openapi::types::Example for HealthReport {
+    fn example() -> Self {
+        let up = |name: &str| CheckResult {
+            name: name.into(),
+            status: "UP".into(),
+            detail: None,
+        };
+        Self {
+            status: "UP".into(),
+            checks: vec![up("postgres"), up("nats"), up("redis")],
+        }
+    }
 }
 
 #[derive(ApiResponse)]

@@ -3,8 +3,9 @@
 //! A service is a library exposing a [`ServiceSpec`] and `build(config) -> App`; its `main.rs`
 //! is one call to [`run_main`]. The kit reads and validates configuration ([`config`]), sets up
 //! tracing ([`telemetry`]), opens and migrates the service's own database and connects NATS and
-//! Redis ([`infra`]), serves the OpenAPI API with Swagger UI, health and metrics ([`server`]),
-//! and maps every error to `application/problem+json` ([`error`]).
+//! Redis ([`infra`]), serves the OpenAPI API with Swagger UI, health and metrics ([`server`];
+//! the document, served and exported alike, comes from [`openapi`]), and maps every error to
+//! `application/problem+json` ([`error`]).
 
 pub mod config;
 pub mod db;
@@ -18,6 +19,7 @@ pub mod metrics;
 mod middleware;
 #[cfg(feature = "testing")]
 pub mod nats_server;
+pub mod openapi;
 pub mod server;
 pub mod telemetry;
 #[cfg(feature = "testing")]

@@ -8,11 +8,13 @@ use poem::{
     listener::{Acceptor, Listener, TcpListener},
     EndpointExt, IntoEndpoint, Route, Server,
 };
-use poem_openapi::{OpenApi, OpenApiService};
+use poem_openapi::OpenApi;
 use tokio::task::JoinHandle;
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
-use crate::{config::ServiceConfig, health::OpsApi, infra::Infra, metrics::Metrics, middleware};
+use crate::{
+    config::ServiceConfig, health::OpsApi, infra::Infra, metrics::Metrics, middleware, openapi,
+};
 
 /// Cancellation shared by the HTTP server and every background task of one service.
 #[derive(Clone, Default)]
@@ -85,11 +87,19 @@ impl App {
             infra: infra.clone(),
             metrics: metrics.clone(),
         };
-        let api = OpenApiService::new((parts.api, ops), config.service, env!("CARGO_PKG_VERSION"))
-            .description(parts.description);
+        let api = openapi::service((parts.api, ops), config.service, parts.description);
+        // The same canonical text `openapi::spec_json` exports to `openapi/<service>.json`.
+        let spec = openapi::canonical_json(&api.spec());
         let route = Route::new()
             .nest("/docs", api.swagger_ui())
-            .at("/openapi.json", api.spec_endpoint())
+            .at(
+                "/openapi.json",
+                poem::endpoint::make_sync(move |_| {
+                    poem::Response::builder()
+                        .content_type("application/json")
+                        .body(spec.clone())
+                }),
+            )
             .nest("/", api);
         let endpoint = middleware::wrap(route.into_endpoint(), metrics, config.max_body_bytes);
 
