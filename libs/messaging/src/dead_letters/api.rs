@@ -180,9 +180,11 @@ impl DeadLetterApi {
         }
     }
 
-    /// Republishes the message to its original subject with a new `Nats-Msg-Id` and the same
-    /// body (same eventId, so consumers that already applied it skip it). Answers once
-    /// JetStream has acknowledged the publish.
+    /// Replay a dead letter to its original subject.
+    ///
+    /// Republishes the message with a new `Nats-Msg-Id` and the same body (same eventId, so
+    /// consumers that already applied it skip it). Answers once JetStream has acknowledged
+    /// the publish.
     #[oai(
         path = "/admin/dead-letters/:id/replay",
         method = "post",

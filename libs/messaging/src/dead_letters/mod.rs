@@ -7,6 +7,7 @@
 //! [`api`] lets an operator list, inspect and replay them.
 
 pub mod api;
+mod examples;
 pub mod store;
 pub mod views;
 pub mod worker;

@@ -10,7 +10,7 @@ use super::store::{DeadLetter, DeadLetterSummary};
 
 /// One dead letter in a list (no headers or payload).
 #[derive(Debug, Object)]
-#[oai(rename_all = "camelCase")]
+#[oai(rename_all = "camelCase", example)]
 pub struct DeadLetterItem {
     /// Snowflake id, as a string.
     pub id: String,
@@ -31,7 +31,7 @@ pub struct DeadLetterItem {
 
 /// One dead letter with the original message.
 #[derive(Debug, Object)]
-#[oai(rename_all = "camelCase")]
+#[oai(rename_all = "camelCase", example)]
 pub struct DeadLetterDetail {
     pub id: String,
     pub stream: String,
@@ -55,7 +55,7 @@ pub struct DeadLetterDetail {
 }
 
 #[derive(Debug, Object)]
-#[oai(rename_all = "camelCase")]
+#[oai(rename_all = "camelCase", example)]
 pub struct DeadLetterPage {
     pub items: Vec<DeadLetterItem>,
     /// Pass as `cursor` for the next (older) page; absent on the last page.
@@ -63,7 +63,7 @@ pub struct DeadLetterPage {
 }
 
 #[derive(Debug, Object)]
-#[oai(rename_all = "camelCase")]
+#[oai(rename_all = "camelCase", example)]
 pub struct ReplayResult {
     /// The message id the replay was published with (the original one would be dropped as a
     /// duplicate).
