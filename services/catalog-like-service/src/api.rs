@@ -21,7 +21,7 @@ enum LikeTag {
 
 /// A member's like of a product after the call, with the product's count.
 #[derive(Debug, Object)]
-#[oai(rename_all = "camelCase")]
+#[oai(rename_all = "camelCase", example)]
 pub struct LikeStatus {
     pub product_no: Id,
     pub member_no: Id,
@@ -50,7 +50,7 @@ impl LikeStatus {
 
 /// How many members like a product.
 #[derive(Debug, Object)]
-#[oai(rename_all = "camelCase")]
+#[oai(rename_all = "camelCase", example)]
 pub struct ProductLikeCount {
     pub product_no: Id,
     pub like_count: i64,
@@ -91,8 +91,10 @@ impl LikeApi {
 
 #[OpenApi(tag = "LikeTag::Likes")]
 impl LikeApi {
-    /// Like a product. 201 the first time; 200 (and no second count) when the member already
-    /// likes it. Emits `like.product.liked` once per new like.
+    /// Like a product (the seed's call).
+    ///
+    /// 201 the first time; 200 (and no second count) when the member already likes it. Emits
+    /// `like.product.liked` once per new like.
     #[oai(
         path = "/api/catalog-likes/products/:productNo/members/:memberNo",
         method = "post",
@@ -118,9 +120,11 @@ impl LikeApi {
         }
     }
 
-    /// Unlike a product. Idempotent: always 200; `changed` tells whether a like was removed.
-    /// Unliking a product the member does not like is a no-op (the count never goes below
-    /// zero). Emits `like.product.unliked`, carrying the original like's time, only on removal.
+    /// Unlike a product (the seed's call; idempotent).
+    ///
+    /// Always 200; `changed` tells whether a like was removed. Unliking a product the member
+    /// does not like is a no-op (the count never goes below zero). Emits
+    /// `like.product.unliked`, carrying the original like's time, only on removal.
     #[oai(
         path = "/api/catalog-likes/products/:productNo/members/:memberNo",
         method = "delete",
@@ -143,7 +147,9 @@ impl LikeApi {
         Ok(Json(LikeStatus::new(product, member, false, outcome)))
     }
 
-    /// How many members like a product (0 for a product nobody likes).
+    /// How many members like a product (the seed's call).
+    ///
+    /// 0 for a product nobody likes.
     #[oai(
         path = "/api/catalog-likes/products/:productNo",
         method = "get",

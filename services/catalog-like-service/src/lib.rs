@@ -10,6 +10,7 @@
 //! The service consumes no events; it only produces to the LIKES stream.
 
 mod api;
+mod examples;
 mod likes;
 mod store;
 
@@ -28,6 +29,19 @@ pub const SPEC: ServiceSpec = ServiceSpec {
     uses_redis: true,
 };
 
+/// The OpenAPI description of the service.
+const DESCRIPTION: &str = "Members' likes of products and the per-product like counts.";
+
+/// What [`build`] serves; [`openapi_spec`] documents this same type, so the two cannot drift.
+type Api = api::LikeApi;
+
+/// The service's OpenAPI document exactly as served at `/openapi.json` (canonical JSON), built
+/// from the API types alone: no database, NATS or Redis. `just openapi` exports it to
+/// `openapi/catalog-like-service.json`.
+pub fn openapi_spec() -> String {
+    service_kit::openapi::spec_json::<Api>(SPEC.name, DESCRIPTION)
+}
+
 static MIGRATOR: Migrator = sqlx::migrate!("../../migrations/catalog-like-service");
 
 /// Connects the backends, applies migrations, starts the outbox relay and serves the API. The
@@ -40,9 +54,6 @@ pub async fn build(config: ServiceConfig) -> Result<App, StartupError> {
         outbox: outbox.writer,
         nudge: outbox.nudge,
     };
-    rt.serve(
-        api,
-        "Members' likes of products and the per-product like counts.",
-    )
-    .await
+    let api: Api = api;
+    rt.serve(api, DESCRIPTION).await
 }

@@ -31,7 +31,7 @@ enum ReviewTag {
 }
 
 #[derive(Debug, Object)]
-#[oai(rename_all = "camelCase")]
+#[oai(rename_all = "camelCase", example)]
 pub struct Review {
     pub product_review_no: Id,
     pub product_no: Id,
@@ -66,7 +66,7 @@ impl TryFrom<ReviewRow> for Review {
 
 /// A product's live reviews, newest first, with its aggregates.
 #[derive(Debug, Object)]
-#[oai(rename_all = "camelCase")]
+#[oai(rename_all = "camelCase", example)]
 pub struct ProductReviews {
     pub product_no: Id,
     /// Live (not deleted) reviews of the product, all pages together.
@@ -124,8 +124,10 @@ impl ReviewApi {
 
 #[OpenApi(tag = "ReviewTag::Reviews")]
 impl ReviewApi {
-    /// Write a review. Every invalid field is reported at once (400 with `errors`), and then
-    /// nothing is stored. Emits `review.product.created`.
+    /// Write a review (the seed's call).
+    ///
+    /// Every invalid field is reported at once (400 with `errors`), and then nothing is
+    /// stored. Emits `review.product.created`.
     #[oai(
         path = "/api/product-reviews",
         method = "post",
@@ -144,9 +146,11 @@ impl ReviewApi {
         Ok(Created::Created(Json(row.try_into()?)))
     }
 
-    /// Delete a review; only its author (`memberNo`) may. Idempotent: deleting a deleted
-    /// review answers 204 again and changes nothing. A review that does not exist or is
-    /// another member's answers 404 alike. Emits `review.product.deleted` once.
+    /// Delete a review (the seed's call; author only, idempotent).
+    ///
+    /// Only its author (`memberNo`) may. Deleting a deleted review answers 204 again and
+    /// changes nothing. A review that does not exist or is another member's answers 404 alike.
+    /// Emits `review.product.deleted` once.
     #[oai(
         path = "/api/product-reviews/:productReviewNo",
         method = "delete",
@@ -175,8 +179,10 @@ impl ReviewApi {
         }
     }
 
-    /// A product's reviews, newest first, with its review count and average rating. Pages by
-    /// `limit` (default 20, at most 100) and `cursor` (the previous page's `nextCursor`).
+    /// A product's reviews with its review count and average rating (the seed's call).
+    ///
+    /// Newest first. Pages by `limit` (default 20, at most 100) and `cursor` (the previous
+    /// page's `nextCursor`).
     #[oai(
         path = "/api/product-reviews/products/:productNo",
         method = "get",

@@ -105,7 +105,7 @@ impl<T: ToJSON> ToJSON for Lenient<T> {
 
 /// `POST /api/product-reviews`, as in the seed.
 #[derive(Object)]
-#[oai(rename_all = "camelCase", deny_unknown_fields)]
+#[oai(rename_all = "camelCase", deny_unknown_fields, example)]
 pub struct CreateReview {
     pub product_no: Lenient<Id>,
     /// The author; only they may delete the review.

@@ -13,6 +13,7 @@
 //! REVIEWS stream.
 
 mod api;
+mod examples;
 mod input;
 mod reviews;
 mod store;
@@ -33,6 +34,19 @@ pub const SPEC: ServiceSpec = ServiceSpec {
     uses_redis: true,
 };
 
+/// The OpenAPI description of the service.
+const DESCRIPTION: &str = "Product reviews and their per-product aggregates.";
+
+/// What [`build`] serves; [`openapi_spec`] documents this same type, so the two cannot drift.
+type Api = api::ReviewApi;
+
+/// The service's OpenAPI document exactly as served at `/openapi.json` (canonical JSON), built
+/// from the API types alone: no database, NATS or Redis. `just openapi` exports it to
+/// `openapi/catalog-review-service.json`.
+pub fn openapi_spec() -> String {
+    service_kit::openapi::spec_json::<Api>(SPEC.name, DESCRIPTION)
+}
+
 static MIGRATOR: Migrator = sqlx::migrate!("../../migrations/catalog-review-service");
 
 /// Connects the backends, applies migrations, starts the outbox relay and serves the API. The
@@ -46,6 +60,6 @@ pub async fn build(config: ServiceConfig) -> Result<App, StartupError> {
         outbox: outbox.writer,
         nudge: outbox.nudge,
     };
-    rt.serve(api, "Product reviews and their per-product aggregates.")
-        .await
+    let api: Api = api;
+    rt.serve(api, DESCRIPTION).await
 }

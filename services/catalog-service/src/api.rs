@@ -26,7 +26,7 @@ enum CatalogTag {
 }
 
 #[derive(Debug, Object)]
-#[oai(rename_all = "camelCase", deny_unknown_fields)]
+#[oai(rename_all = "camelCase", deny_unknown_fields, example)]
 pub struct CreateProduct {
     /// An ACTIVE seller (onboarding finished).
     pub seller_no: Id,
@@ -41,7 +41,7 @@ pub struct CreateProduct {
 }
 
 #[derive(Debug, Object)]
-#[oai(rename_all = "camelCase", deny_unknown_fields)]
+#[oai(rename_all = "camelCase", deny_unknown_fields, example)]
 pub struct UpdateProduct {
     #[oai(deserialize_with = "json_opt_string")]
     pub name: Option<String>,
@@ -69,7 +69,7 @@ fn json_opt_string(value: Option<Value>) -> ParseResult<Option<String>> {
 }
 
 #[derive(Debug, Object)]
-#[oai(rename_all = "camelCase")]
+#[oai(rename_all = "camelCase", example)]
 pub struct Product {
     pub product_no: Id,
     pub seller_no: Id,
@@ -83,7 +83,7 @@ pub struct Product {
 }
 
 #[derive(Debug, Object)]
-#[oai(rename_all = "camelCase")]
+#[oai(rename_all = "camelCase", example)]
 pub struct ProductList {
     /// Found products, in the order requested.
     pub products: Vec<Product>,
@@ -281,13 +281,14 @@ impl CatalogApi {
             .ok_or_else(|| not_found(product_no.0))
     }
 
-    /// Several products in the requested order; unknown numbers are listed in
-    /// `missingProductNos`, never silently dropped.
+    /// Several products, in the requested order.
+    ///
+    /// Unknown numbers are listed in `missingProductNos`, never silently dropped.
     #[oai(path = "/api/products", method = "get", operation_id = "list_products")]
     async fn list_products(
         &self,
         /// Comma-separated product numbers, e.g. `1,2,3` (1–100 of them).
-        #[oai(name = "productNoList")]
+        #[oai(name = "productNoList", example = "crate::examples::product_no_list")]
         product_no_list: Query<String>,
     ) -> Result<Json<ProductList>, ApiError> {
         let wanted = parse_product_list(&product_no_list.0)?;

@@ -6,6 +6,7 @@
 
 mod active_sellers;
 mod api;
+mod examples;
 mod store;
 
 use messaging::{ConsumerSpec, ServiceRuntime};
@@ -20,6 +21,19 @@ pub const SPEC: ServiceSpec = ServiceSpec {
     uses_nats: true,
     uses_redis: true,
 };
+
+/// The OpenAPI description of the service.
+const DESCRIPTION: &str = "Products of active sellers.";
+
+/// What [`build`] serves; [`openapi_spec`] documents this same type, so the two cannot drift.
+type Api = (api::CatalogApi, messaging::DeadLetterApi);
+
+/// The service's OpenAPI document exactly as served at `/openapi.json` (canonical JSON), built
+/// from the API types alone: no database, NATS or Redis. `just openapi` exports it to
+/// `openapi/catalog-service.json`.
+pub fn openapi_spec() -> String {
+    service_kit::openapi::spec_json::<Api>(SPEC.name, DESCRIPTION)
+}
 
 static MIGRATOR: Migrator = sqlx::migrate!("../../migrations/catalog-service");
 
@@ -46,6 +60,6 @@ pub async fn build(config: ServiceConfig) -> Result<App, StartupError> {
         nudge: outbox.nudge,
     };
     let dead_letters = rt.bus.dead_letter_api();
-    rt.serve((api, dead_letters), "Products of active sellers.")
-        .await
+    let api: Api = (api, dead_letters);
+    rt.serve(api, DESCRIPTION).await
 }

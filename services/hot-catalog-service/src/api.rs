@@ -41,7 +41,7 @@ pub struct HotProduct {
 }
 
 #[derive(Debug, Clone, Object)]
-#[oai(rename_all = "camelCase")]
+#[oai(rename_all = "camelCase", example)]
 pub struct HotProducts {
     /// The instant the scores are decayed to.
     pub as_of: DateTime<Utc>,
@@ -114,9 +114,10 @@ impl HotProductsApi {
 
 #[OpenApi(tag = "HotTag::HotProducts")]
 impl HotProductsApi {
-    /// The hottest products, best first: score = 2·likes + 3·reviews + 5·(sum of star
-    /// ratings) + 10·(paid order lines) by default, each contribution halving per half-life
-    /// (24 h by default) since it happened.
+    /// The hottest products, best first (the seed's call).
+    ///
+    /// Score = 2·likes + 3·reviews + 5·(sum of star ratings) + 10·(paid order lines) by
+    /// default, each contribution halving per half-life (24 h by default) since it happened.
     #[oai(
         path = "/api/hot-products",
         method = "get",

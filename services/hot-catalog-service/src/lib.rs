@@ -19,6 +19,7 @@ pub mod api;
 pub mod clock;
 pub mod consumers;
 pub mod details;
+mod examples;
 pub mod ranking;
 pub mod score;
 pub mod settings;
@@ -41,6 +42,19 @@ pub const SPEC: ServiceSpec = ServiceSpec {
     uses_nats: true,
     uses_redis: true,
 };
+
+/// The OpenAPI description of the service.
+const DESCRIPTION: &str = "Hot-products ranking from likes, reviews and purchases.";
+
+/// What [`build`] serves; [`openapi_spec`] documents this same type, so the two cannot drift.
+type Api = (api::HotProductsApi, messaging::DeadLetterApi);
+
+/// The service's OpenAPI document exactly as served at `/openapi.json` (canonical JSON), built
+/// from the API types alone: no database, NATS or Redis. `just openapi` exports it to
+/// `openapi/hot-catalog-service.json`.
+pub fn openapi_spec() -> String {
+    service_kit::openapi::spec_json::<Api>(SPEC.name, DESCRIPTION)
+}
 
 static MIGRATOR: Migrator = sqlx::migrate!("../../migrations/hot-catalog-service");
 
@@ -68,9 +82,6 @@ pub async fn build_with_clock(
         clock,
     };
     let dead_letters = rt.bus.dead_letter_api();
-    rt.serve(
-        (api, dead_letters),
-        "Hot-products ranking from likes, reviews and purchases.",
-    )
-    .await
+    let api: Api = (api, dead_letters);
+    rt.serve(api, DESCRIPTION).await
 }

@@ -47,7 +47,7 @@ const DURABLES: [(StreamDef, &str); 2] = [
 ];
 
 #[derive(Debug, Object)]
-#[oai(rename_all = "camelCase")]
+#[oai(rename_all = "camelCase", example)]
 pub struct RebuildStarted {
     /// Order views dropped; the replay brings them back asynchronously.
     pub dropped_views: i64,
@@ -115,8 +115,10 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 
 #[OpenApi(tag = "AdminTag::ReadModel")]
 impl AdminApi {
-    /// Rebuild the read model from the event streams (admin token). Answers once the model is
-    /// empty and the replay has begun; orders reappear as the consumers catch up.
+    /// Rebuild the read model from the event streams (admin token).
+    ///
+    /// Answers once the model is empty and the replay has begun; orders reappear as the
+    /// consumers catch up.
     #[oai(
         path = "/admin/rebuild",
         method = "post",

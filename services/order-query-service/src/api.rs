@@ -40,10 +40,12 @@ fn event_nos(views: &[ViewRow]) -> Vec<i64> {
 
 #[OpenApi(tag = "OrderQueryTag::Orders")]
 impl OrderQueryApi {
-    /// A member's orders, newest first, whole orders (with their lines) per page. Without a
-    /// cursor: the first page. With `paymentEventNo` + `createdDateTime` (both, copied from
-    /// the previous page's `nextCursor`): the page after it. Every order appears exactly once
-    /// across the pages, also when many share the same `createdDateTime`.
+    /// A member's orders, newest first, keyset-paged (the seed's call).
+    ///
+    /// Whole orders (with their lines) per page. Without a cursor: the first page. With
+    /// `paymentEventNo` + `createdDateTime` (both, copied from the previous page's
+    /// `nextCursor`): the page after it. Every order appears exactly once across the pages,
+    /// also when many share the same `createdDateTime`.
     #[oai(
         path = "/api/orders/members/:memberNo",
         method = "get",
@@ -53,10 +55,16 @@ impl OrderQueryApi {
         &self,
         #[oai(name = "memberNo")] member_no: Path<Id>,
         /// Cursor, part 1: `nextCursor.paymentEventNo` of the previous page.
-        #[oai(name = "paymentEventNo")]
+        #[oai(
+            name = "paymentEventNo",
+            example = "crate::examples::cursor_payment_event_no"
+        )]
         payment_event_no: Query<Option<String>>,
         /// Cursor, part 2: `nextCursor.createdDateTime`, as epoch milliseconds or ISO-8601.
-        #[oai(name = "createdDateTime")]
+        #[oai(
+            name = "createdDateTime",
+            example = "crate::examples::cursor_created_date_time"
+        )]
         created_date_time: Query<Option<String>>,
         /// Orders per page, 1-100 (default 10).
         limit: Query<Option<String>>,
@@ -84,8 +92,10 @@ impl OrderQueryApi {
         Ok(Json(views::page(rows, lines, limit)?))
     }
 
-    /// One order of a member. 404 when there is no such order or it is another member's
-    /// (the answer does not reveal which).
+    /// One order of a member (the seed's call).
+    ///
+    /// 404 when there is no such order or it is another member's (the answer does not reveal
+    /// which).
     #[oai(
         path = "/api/orders/payment-events/:paymentEventNo/members/:memberNo",
         method = "get",

@@ -24,6 +24,7 @@
 mod admin;
 mod api;
 mod cursor;
+mod examples;
 pub mod projection;
 pub mod store;
 mod views;
@@ -44,6 +45,23 @@ pub const SPEC: ServiceSpec = ServiceSpec {
     uses_nats: true,
     uses_redis: false,
 };
+
+/// The OpenAPI description of the service.
+const DESCRIPTION: &str = "Members' order history (CQRS read model).";
+
+/// What [`build`] serves; [`openapi_spec`] documents this same type, so the two cannot drift.
+type Api = (
+    api::OrderQueryApi,
+    admin::AdminApi,
+    messaging::DeadLetterApi,
+);
+
+/// The service's OpenAPI document exactly as served at `/openapi.json` (canonical JSON), built
+/// from the API types alone: no database, NATS or Redis. `just openapi` exports it to
+/// `openapi/order-query-service.json`.
+pub fn openapi_spec() -> String {
+    service_kit::openapi::spec_json::<Api>(SPEC.name, DESCRIPTION)
+}
 
 /// Public so tools (the benchmark) can set up a scratch database with the same schema.
 pub static MIGRATOR: Migrator = sqlx::migrate!("../../migrations/order-query-service");
@@ -85,9 +103,6 @@ pub async fn build(config: ServiceConfig) -> Result<App, StartupError> {
         pool: rt.pool.clone(),
     };
     let dead_letters = rt.bus.dead_letter_api();
-    rt.serve(
-        (api, admin, dead_letters),
-        "Members' order history (CQRS read model).",
-    )
-    .await
+    let api: Api = (api, admin, dead_letters);
+    rt.serve(api, DESCRIPTION).await
 }

@@ -46,7 +46,7 @@ pub struct OrderLine {
 
 /// One order (payment event) with all its lines.
 #[derive(Debug, Clone, Object)]
-#[oai(rename_all = "camelCase")]
+#[oai(rename_all = "camelCase", example)]
 pub struct Order {
     pub payment_event_no: Id,
     pub member_no: Id,
@@ -80,7 +80,7 @@ pub struct PageCursor {
 
 /// One page of a member's orders, newest first.
 #[derive(Debug, Clone, Object)]
-#[oai(rename_all = "camelCase")]
+#[oai(rename_all = "camelCase", example)]
 pub struct OrderPage {
     pub orders: Vec<Order>,
     /// The cursor of the next page; `null` on the last page.

@@ -19,7 +19,7 @@ enum OrderTag {
 }
 
 #[derive(Debug, Object)]
-#[oai(rename_all = "camelCase", deny_unknown_fields)]
+#[oai(rename_all = "camelCase", deny_unknown_fields, example)]
 pub struct CheckoutRequest {
     pub member_no: Id,
     /// 1–50 product numbers; a product listed twice is bought twice.
@@ -27,7 +27,7 @@ pub struct CheckoutRequest {
 }
 
 #[derive(Debug, Object)]
-#[oai(rename_all = "camelCase", deny_unknown_fields)]
+#[oai(rename_all = "camelCase", deny_unknown_fields, example)]
 pub struct ConfirmRequest {
     /// From the PSP's success redirect.
     pub payment_key: String,
@@ -37,7 +37,7 @@ pub struct ConfirmRequest {
 }
 
 #[derive(Debug, Object)]
-#[oai(rename_all = "camelCase")]
+#[oai(rename_all = "camelCase", example)]
 pub struct PaymentResult {
     pub order_id: String,
     /// SUCCESS, FAILURE or UNKNOWN (being confirmed; poll `GET /api/payments/{orderId}`).
@@ -90,7 +90,7 @@ pub struct StatusChange {
 }
 
 #[derive(Debug, Object)]
-#[oai(rename_all = "camelCase")]
+#[oai(rename_all = "camelCase", example)]
 pub struct PaymentDetails {
     pub order_id: String,
     pub payment_event_no: Id,
@@ -256,7 +256,10 @@ impl OrderApi {
 
 #[OpenApi(tag = "OrderTag::Payments")]
 impl OrderApi {
-    /// Create an order from the member's products; prices and sellers come from the catalog.
+    /// Create an order from the member's products.
+    ///
+    /// Prices and sellers come from the catalog; the answer carries the orderId and amount
+    /// the payment window needs.
     #[oai(path = "/api/checkouts", method = "post", operation_id = "checkout")]
     async fn checkout(
         &self,
@@ -281,9 +284,11 @@ impl OrderApi {
         Ok(CheckoutResponse::Created(Json(result)))
     }
 
-    /// Confirm a payment the PSP approved. The amount must equal the order total. Answers the
-    /// outcome: 200 SUCCESS, 202 UNKNOWN (recovery in progress), or a problem — a PSP decline
-    /// is 422 with the PSP's code (e.g. `REJECT_CARD_PAYMENT`).
+    /// Confirm a payment the PSP approved.
+    ///
+    /// The amount must equal the order total. Answers the outcome: 200 SUCCESS, 202 UNKNOWN
+    /// (recovery in progress), or a problem — a PSP decline is 422 with the PSP's code (e.g.
+    /// `REJECT_CARD_PAYMENT`).
     #[oai(
         path = "/api/payments/confirm",
         method = "post",

@@ -16,7 +16,7 @@ use crate::{
 /// The created order: what the payment window needs.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, poem_openapi::Object)]
 #[serde(rename_all = "camelCase")]
-#[oai(rename_all = "camelCase")]
+#[oai(rename_all = "camelCase", example)]
 pub struct CheckoutResult {
     /// Toss orderId (6–64 characters).
     pub order_id: String,

@@ -11,6 +11,7 @@
 mod api;
 mod catalog;
 mod checkout;
+mod examples;
 mod pages;
 mod payments;
 pub mod recovery;
@@ -34,6 +35,20 @@ pub const SPEC: ServiceSpec = ServiceSpec {
     uses_nats: true,
     uses_redis: true,
 };
+
+/// The OpenAPI description of the service.
+const DESCRIPTION: &str =
+    "Checkout, payment confirmation with the PSP and recovery of unknown outcomes.";
+
+/// What [`build`] serves; [`openapi_spec`] documents this same type, so the two cannot drift.
+type Api = (api::OrderApi, pages::Pages, messaging::DeadLetterApi);
+
+/// The service's OpenAPI document exactly as served at `/openapi.json` (canonical JSON), built
+/// from the API types alone: no database, NATS or Redis. `just openapi` exports it to
+/// `openapi/order-service.json`.
+pub fn openapi_spec() -> String {
+    service_kit::openapi::spec_json::<Api>(SPEC.name, DESCRIPTION)
+}
 
 static MIGRATOR: Migrator = sqlx::migrate!("../../migrations/order-service");
 
@@ -89,9 +104,6 @@ pub async fn build(config: ServiceConfig) -> Result<App, StartupError> {
         },
     };
     let dead_letters = rt.bus.dead_letter_api();
-    rt.serve(
-        (api, pages, dead_letters),
-        "Checkout, payment confirmation with the PSP and recovery of unknown outcomes.",
-    )
-    .await
+    let api: Api = (api, pages, dead_letters);
+    rt.serve(api, DESCRIPTION).await
 }

@@ -11,6 +11,7 @@ use crate::{
 
 /// Toss's error object.
 #[derive(Debug, Clone, PartialEq, Eq, Object)]
+#[oai(example)]
 pub struct TossError {
     /// Toss error code, e.g. `REJECT_CARD_PAYMENT`.
     pub code: String,

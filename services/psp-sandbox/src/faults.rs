@@ -16,7 +16,7 @@ use crate::{
 /// Global fault settings (`GET`/`PUT /sandbox/faults`). A PUT replaces them: omitted fields
 /// take their defaults (no fault), except `seed`, which keeps the PRNG running when omitted.
 #[derive(Debug, Clone, Object)]
-#[oai(rename_all = "camelCase", deny_unknown_fields)]
+#[oai(rename_all = "camelCase", deny_unknown_fields, example)]
 pub struct Faults {
     /// Delay added to every `/v1` call, in ms.
     #[oai(default, validator(maximum(value = "60000")))]

@@ -25,6 +25,7 @@ pub mod approval;
 pub mod codes;
 pub mod confirm;
 pub mod errors;
+mod examples;
 pub mod faults;
 pub mod payment;
 pub mod prng;
@@ -55,28 +56,41 @@ pub const SPEC: ServiceSpec = ServiceSpec {
     uses_redis: false,
 };
 
+/// The OpenAPI description of the service.
+const DESCRIPTION: &str = "A Toss-Payments-compatible PSP for local runs, tests, benchmarks and \
+                           chaos runs: Toss API v1 (confirm, lookups), a payment window, fault \
+                           injection and call statistics.";
+
+/// What [`build`] serves; [`openapi_spec`] documents this same type, so the two cannot drift.
+type Api = (TossApi, WindowApi, SandboxApi, StatsApi);
+
+/// The service's OpenAPI document exactly as served at `/openapi.json` (canonical JSON), built
+/// from the API types alone. `just openapi` exports it to `openapi/psp-sandbox.json`.
+pub fn openapi_spec() -> String {
+    service_kit::openapi::spec_json::<Api>(SPEC.name, DESCRIPTION)
+}
+
 /// Reads the sandbox settings and starts serving (no backends to connect).
 pub async fn build(config: ServiceConfig) -> Result<App, StartupError> {
     let settings = Settings::from_config(&config)?;
     let sandbox = Arc::new(Sandbox::new(settings));
     let infra = Infra::connect(&config, None).await?;
     let metrics = Metrics::new(config.service);
+    let api: Api = (
+        TossApi {
+            sandbox: sandbox.clone(),
+        },
+        WindowApi {
+            sandbox: sandbox.clone(),
+        },
+        SandboxApi {
+            sandbox: sandbox.clone(),
+        },
+        StatsApi { sandbox },
+    );
     let parts = ServiceParts {
-        api: (
-            TossApi {
-                sandbox: sandbox.clone(),
-            },
-            WindowApi {
-                sandbox: sandbox.clone(),
-            },
-            SandboxApi {
-                sandbox: sandbox.clone(),
-            },
-            StatsApi { sandbox },
-        ),
-        description: "A Toss-Payments-compatible PSP for local runs, tests, benchmarks and \
-                      chaos runs: Toss API v1 (confirm, lookups), a payment window, fault \
-                      injection and call statistics.",
+        api,
+        description: DESCRIPTION,
     };
     Ok(App::serve(&config, &infra, metrics, Shutdown::new(), parts).await?)
 }

@@ -56,7 +56,7 @@ pub struct Card {
 
 /// Toss's Payment object.
 #[derive(Debug, Clone, Object)]
-#[oai(rename_all = "camelCase")]
+#[oai(rename_all = "camelCase", example)]
 pub struct Payment {
     pub m_id: String,
     /// Toss API version of this object.

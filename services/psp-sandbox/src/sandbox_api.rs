@@ -22,7 +22,7 @@ pub(crate) enum SandboxTag {
 }
 
 #[derive(Debug, Object)]
-#[oai(rename_all = "camelCase", deny_unknown_fields)]
+#[oai(rename_all = "camelCase", deny_unknown_fields, example)]
 pub struct ApprovalRequest {
     pub order_id: String,
     pub amount: Amount,
@@ -30,7 +30,7 @@ pub struct ApprovalRequest {
 }
 
 #[derive(Debug, Object)]
-#[oai(rename_all = "camelCase")]
+#[oai(rename_all = "camelCase", example)]
 pub struct ApprovalCreated {
     /// Pass it to `POST /v1/payments/confirm`.
     pub payment_key: String,
@@ -47,7 +47,7 @@ enum ApprovalResponse {
 }
 
 #[derive(Debug, Object)]
-#[oai(rename_all = "camelCase", deny_unknown_fields)]
+#[oai(rename_all = "camelCase", deny_unknown_fields, example)]
 pub struct OrderFaultRequest {
     pub mode: FaultMode,
     /// Error code for `mode: error` (default `PROVIDER_ERROR`); a decline code (REJECT_*, …)
@@ -71,7 +71,7 @@ fn one() -> u32 {
 }
 
 #[derive(Debug, Object)]
-#[oai(rename_all = "camelCase")]
+#[oai(rename_all = "camelCase", example)]
 pub struct OrderFaultView {
     pub order_id: String,
     pub mode: FaultMode,
@@ -106,6 +106,8 @@ pub struct SandboxApi {
 
 #[OpenApi(tag = "SandboxTag::Sandbox")]
 impl SandboxApi {
+    /// Approve an order without the payment window.
+    ///
     /// What the payment window's Approve button does, for scripts and load tests: a READY
     /// payment for the order. Idempotent per orderId; another amount for it is 409.
     #[oai(
@@ -152,7 +154,9 @@ impl SandboxApi {
         Ok(Json(state.faults.current().clone()))
     }
 
-    /// Sets a fault for the next `times` confirms of one order (replacing any earlier one).
+    /// Set a fault for the next confirms of one order.
+    ///
+    /// Applies to the next `times` confirms of the order, replacing any earlier one.
     #[oai(
         path = "/sandbox/faults/orders/:orderId",
         method = "put",
@@ -213,11 +217,16 @@ impl SandboxApi {
         method = "delete",
         operation_id = "delete_order_fault"
     )]
-    async fn delete_order_fault(&self, #[oai(name = "orderId")] order_id: Path<String>) -> Done {
+    async fn delete_order_fault(
+        &self,
+        #[oai(name = "orderId")] order_id: Path<String>,
+    ) -> Result<Done, ApiError> {
         self.sandbox.lock().faults.clear_order(&order_id.0);
-        Done::NoContent
+        Ok(Done::NoContent)
     }
 
+    /// Forget all payments, replies, statistics and per-order faults.
+    ///
     /// Forgets all payments, stored Idempotency-Key replies, statistics and per-order faults;
     /// global fault settings stay. For scripts that reuse one sandbox across runs.
     #[oai(

@@ -8,11 +8,12 @@ use poem_openapi::{
     payload::Json,
     Object, OpenApi,
 };
+use service_kit::ApiError;
 
 use crate::state::{OrderStats, Sandbox};
 
 #[derive(Debug, Object)]
-#[oai(rename_all = "camelCase")]
+#[oai(rename_all = "camelCase", example)]
 pub struct OrderStatsView {
     pub order_id: String,
     /// Authenticated, well-formed confirm calls that named this orderId — replays, rejected
@@ -31,7 +32,7 @@ fn order_view(order_id: &str, s: &OrderStats) -> OrderStatsView {
 }
 
 #[derive(Debug, Object)]
-#[oai(rename_all = "camelCase")]
+#[oai(rename_all = "camelCase", example)]
 pub struct StatsView {
     /// All authenticated, well-formed confirm calls.
     pub confirm_calls: u64,
@@ -54,7 +55,7 @@ impl StatsApi {
         /// `false` leaves out the per-order list (large after a benchmark).
         #[oai(name = "perOrder")]
         per_order: Query<Option<bool>>,
-    ) -> Json<StatsView> {
+    ) -> Result<Json<StatsView>, ApiError> {
         let state = self.sandbox.lock();
         let per_order = match per_order.0 {
             Some(false) => Vec::new(),
@@ -65,15 +66,17 @@ impl StatsApi {
                 .map(|(id, s)| order_view(id, s))
                 .collect(),
         };
-        Json(StatsView {
+        Ok(Json(StatsView {
             confirm_calls: state.stats.confirm_calls,
             charges: state.stats.charges,
             per_order,
-        })
+        }))
     }
 
-    /// One order's statistics; an order the sandbox never saw has zero calls, not a 404, so
-    /// "no confirm reached the PSP" is a plain assertion.
+    /// One order's confirm calls and whether it was charged.
+    ///
+    /// An order the sandbox never saw has zero calls, not a 404, so "no confirm reached the
+    /// PSP" is a plain assertion.
     #[oai(
         path = "/sandbox/stats/orders/:orderId",
         method = "get",
@@ -82,7 +85,7 @@ impl StatsApi {
     async fn get_order_stats(
         &self,
         #[oai(name = "orderId")] order_id: Path<String>,
-    ) -> Json<OrderStatsView> {
+    ) -> Result<Json<OrderStatsView>, ApiError> {
         let state = self.sandbox.lock();
         let stats = state
             .stats
@@ -90,6 +93,6 @@ impl StatsApi {
             .get(&order_id.0)
             .cloned()
             .unwrap_or_default();
-        Json(order_view(&order_id.0, &stats))
+        Ok(Json(order_view(&order_id.0, &stats)))
     }
 }

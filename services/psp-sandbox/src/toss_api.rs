@@ -34,7 +34,7 @@ pub struct SecretKey(Basic);
 const MAX_IDEMPOTENCY_KEY: usize = 300;
 
 #[derive(Debug, Object)]
-#[oai(rename_all = "camelCase")]
+#[oai(rename_all = "camelCase", example)]
 pub struct ConfirmRequest {
     /// The key the payment window handed to successUrl.
     #[oai(validator(min_length = 1, max_length = 200))]
@@ -77,9 +77,11 @@ impl TossApi {
 
 #[OpenApi(tag = "TossTag::Payments")]
 impl TossApi {
-    /// Confirms (charges) an approved payment. The same `Idempotency-Key` always gets the
-    /// stored reply of its first request and never charges twice; `TossPayments-Test-Code`
-    /// answers that Toss error code instead (Toss test mode).
+    /// Confirm (charge) an approved payment.
+    ///
+    /// The same `Idempotency-Key` always gets the stored reply of its first request and never
+    /// charges twice; `TossPayments-Test-Code` answers that Toss error code instead (Toss test
+    /// mode).
     #[oai(
         path = "/v1/payments/confirm",
         method = "post",
@@ -133,8 +135,9 @@ impl TossApi {
         self.lookup(|s| s.payment(&payment_key.0).cloned()).await
     }
 
-    /// The payment of this orderId: how a merchant finds out what happened to a confirm that
-    /// timed out.
+    /// The payment of an orderId.
+    ///
+    /// How a merchant finds out what happened to a confirm that timed out.
     #[oai(
         path = "/v1/payments/orders/:orderId",
         method = "get",

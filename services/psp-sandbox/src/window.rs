@@ -34,7 +34,7 @@ pub enum Redirect {
 }
 
 #[derive(Debug, Object, Deserialize)]
-#[oai(rename_all = "camelCase")]
+#[oai(rename_all = "camelCase", example)]
 #[serde(rename_all = "camelCase")]
 pub struct ApproveForm {
     pub order_id: String,
@@ -46,7 +46,7 @@ pub struct ApproveForm {
 }
 
 #[derive(Debug, Object, Deserialize)]
-#[oai(rename_all = "camelCase")]
+#[oai(rename_all = "camelCase", example)]
 #[serde(rename_all = "camelCase")]
 pub struct DeclineForm {
     pub order_id: String,
@@ -158,7 +158,9 @@ pub struct WindowApi {
 
 #[OpenApi(tag = "WindowTag::PaymentWindow")]
 impl WindowApi {
-    /// The payment window for one order (HTML with `#approve` and `#decline` buttons).
+    /// The payment window for one order (an HTML page).
+    ///
+    /// Shows the order with `#approve` and `#decline` buttons that post the forms below.
     #[oai(
         path = "/sandbox/window",
         method = "get",

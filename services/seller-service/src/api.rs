@@ -26,7 +26,7 @@ enum SellerTag {
 }
 
 #[derive(Debug, Object)]
-#[oai(rename_all = "camelCase", deny_unknown_fields)]
+#[oai(rename_all = "camelCase", deny_unknown_fields, example)]
 pub struct RegisterSeller {
     /// The seller's public handle, unique, 1–100 characters.
     #[oai(deserialize_with = "json_string")]
@@ -43,7 +43,7 @@ fn json_string(value: Option<serde_json::Value>) -> ParseResult<String> {
 }
 
 #[derive(Debug, Object)]
-#[oai(rename_all = "camelCase")]
+#[oai(rename_all = "camelCase", example)]
 pub struct Seller {
     pub seller_no: Id,
     pub seller_id: String,
@@ -118,8 +118,10 @@ fn validate(body: &RegisterSeller) -> Result<String, ApiError> {
 
 #[OpenApi(tag = "SellerTag::Sellers")]
 impl SellerApi {
-    /// Register a seller. Answers 201 with status PENDING at once; the seller becomes ACTIVE
-    /// when wallet-service has created its wallet.
+    /// Register a seller.
+    ///
+    /// Answers 201 with status PENDING at once; the seller becomes ACTIVE when wallet-service
+    /// has created its wallet.
     #[oai(
         path = "/api/sellers",
         method = "post",

@@ -6,6 +6,7 @@
 
 mod activation;
 mod api;
+mod examples;
 mod store;
 
 use messaging::{ConsumerSpec, ServiceRuntime};
@@ -22,6 +23,19 @@ pub const SPEC: ServiceSpec = ServiceSpec {
     uses_nats: true,
     uses_redis: true,
 };
+
+/// The OpenAPI description of the service.
+const DESCRIPTION: &str = "Seller registration and the onboarding saga.";
+
+/// What [`build`] serves; [`openapi_spec`] documents this same type, so the two cannot drift.
+type Api = (api::SellerApi, messaging::DeadLetterApi);
+
+/// The service's OpenAPI document exactly as served at `/openapi.json` (canonical JSON), built
+/// from the API types alone: no database, NATS or Redis. `just openapi` exports it to
+/// `openapi/seller-service.json`.
+pub fn openapi_spec() -> String {
+    service_kit::openapi::spec_json::<Api>(SPEC.name, DESCRIPTION)
+}
 
 static MIGRATOR: Migrator = sqlx::migrate!("../../migrations/seller-service");
 
@@ -50,9 +64,6 @@ pub async fn build(config: ServiceConfig) -> Result<App, StartupError> {
         nudge: outbox.nudge,
     };
     let dead_letters = rt.bus.dead_letter_api();
-    rt.serve(
-        (api, dead_letters),
-        "Seller registration and the onboarding saga.",
-    )
-    .await
+    let api: Api = (api, dead_letters);
+    rt.serve(api, DESCRIPTION).await
 }

@@ -31,7 +31,7 @@ pub struct WalletTransaction {
 }
 
 #[derive(Debug, Object)]
-#[oai(rename_all = "camelCase")]
+#[oai(rename_all = "camelCase", example)]
 pub struct Wallet {
     pub wallet_no: Id,
     pub seller_no: Id,

@@ -5,6 +5,7 @@
 //! `wallet.settled`; `GET /api/wallets/sellers/{sellerNo}` shows balance and ledger.
 
 mod api;
+mod examples;
 mod onboarding;
 mod settlement;
 mod store;
@@ -21,6 +22,19 @@ pub const SPEC: ServiceSpec = ServiceSpec {
     uses_nats: true,
     uses_redis: true,
 };
+
+/// The OpenAPI description of the service.
+const DESCRIPTION: &str = "Seller wallets and settlement of paid orders.";
+
+/// What [`build`] serves; [`openapi_spec`] documents this same type, so the two cannot drift.
+type Api = (api::WalletApi, messaging::DeadLetterApi);
+
+/// The service's OpenAPI document exactly as served at `/openapi.json` (canonical JSON), built
+/// from the API types alone: no database, NATS or Redis. `just openapi` exports it to
+/// `openapi/wallet-service.json`.
+pub fn openapi_spec() -> String {
+    service_kit::openapi::spec_json::<Api>(SPEC.name, DESCRIPTION)
+}
 
 static MIGRATOR: Migrator = sqlx::migrate!("../../migrations/wallet-service");
 
@@ -62,9 +76,6 @@ pub async fn build(config: ServiceConfig) -> Result<App, StartupError> {
         pool: rt.pool.clone(),
     };
     let dead_letters = rt.bus.dead_letter_api();
-    rt.serve(
-        (api, dead_letters),
-        "Seller wallets and settlement of paid orders.",
-    )
-    .await
+    let api: Api = (api, dead_letters);
+    rt.serve(api, DESCRIPTION).await
 }

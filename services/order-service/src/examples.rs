@@ -1,0 +1,112 @@
+//! Examples in the OpenAPI document: the seed's member 1 buys 상품A (1000) and 상품B (2000)
+//! from seller 1, written as the JSON on the wire ([`service_kit::openapi::example`] parses it
+//! with the type's own parser, so an example that stops matching its type fails the build).
+
+use poem_openapi::types::Example;
+use serde_json::json;
+use service_kit::openapi::example;
+
+use crate::{
+    api::{CheckoutRequest, ConfirmRequest, PaymentDetails, PaymentResult},
+    checkout::CheckoutResult,
+};
+
+const ORDER_ID: &str = "6f1c2a7e-3b4d-4e8f-9a0b-1c2d3e4f5a6b";
+const PAYMENT_KEY: &str = "tgen_20240213121814xK3mP9qR2s";
+const PAYMENT_EVENT_NO: &str = "7163052337186181120";
+
+impl Example for CheckoutRequest {
+    fn example() -> Self {
+        example(json!({"memberNo": "1", "productNos": ["1", "2"]}))
+    }
+}
+
+impl Example for CheckoutResult {
+    fn example() -> Self {
+        example(json!({
+            "orderId": ORDER_ID,
+            "paymentEventNo": PAYMENT_EVENT_NO,
+            "memberNo": "1",
+            "orderName": "상품A 외 1건",
+            "amount": "3000"
+        }))
+    }
+}
+
+impl Example for ConfirmRequest {
+    /// What the success page sends: the PSP's paymentKey, the orderId and the total.
+    fn example() -> Self {
+        example(json!({"paymentKey": PAYMENT_KEY, "orderId": ORDER_ID, "amount": 3000}))
+    }
+}
+
+impl Example for PaymentResult {
+    fn example() -> Self {
+        example(json!({
+            "orderId": ORDER_ID,
+            "status": "SUCCESS",
+            "amount": "3000",
+            "orderName": "상품A 외 1건"
+        }))
+    }
+}
+
+impl Example for PaymentDetails {
+    /// Paid and settled: each line went NOT_STARTED → EXECUTING → SUCCESS.
+    fn example() -> Self {
+        let line = |no: &str, product: &str, name: &str, amount: &str| {
+            json!({
+                "paymentOrderNo": no,
+                "productNo": product,
+                "sellerNo": "1",
+                "productName": name,
+                "amount": amount,
+                "status": "SUCCESS",
+                "failedCount": 0
+            })
+        };
+        let change = |no: &str, from: &str, to: &str, reason: &str, by: &str, at: &str| {
+            json!({
+                "paymentOrderNo": no,
+                "previousStatus": from,
+                "newStatus": to,
+                "reason": reason,
+                "changedBy": by,
+                "changedAt": at
+            })
+        };
+        let created = |no: &str| {
+            json!({
+                "paymentOrderNo": no,
+                "newStatus": "NOT_STARTED",
+                "reason": "CHECKOUT",
+                "changedBy": "checkout-api",
+                "changedAt": "2024-02-13T03:18:05.123Z"
+            })
+        };
+        let (a, b) = ("7163052337202958336", "7163052337202958337");
+        example(json!({
+            "orderId": ORDER_ID,
+            "paymentEventNo": PAYMENT_EVENT_NO,
+            "memberNo": "1",
+            "orderName": "상품A 외 1건",
+            "totalAmount": "3000",
+            "status": "SUCCESS",
+            "paymentKey": PAYMENT_KEY,
+            "method": "카드",
+            "approvedAt": "2024-02-13T03:18:20Z",
+            "isPaymentDone": true,
+            "isWalletDone": true,
+            "lines": [line(a, "1", "상품A", "1000"), line(b, "2", "상품B", "2000")],
+            "history": [
+                created(a),
+                created(b),
+                change(a, "NOT_STARTED", "EXECUTING", "CONFIRM_REQUESTED", "confirm-api", "2024-02-13T03:18:19.870Z"),
+                change(b, "NOT_STARTED", "EXECUTING", "CONFIRM_REQUESTED", "confirm-api", "2024-02-13T03:18:19.870Z"),
+                change(a, "EXECUTING", "SUCCESS", "PSP_CONFIRM_OK", "confirm-api", "2024-02-13T03:18:20.402Z"),
+                change(b, "EXECUTING", "SUCCESS", "PSP_CONFIRM_OK", "confirm-api", "2024-02-13T03:18:20.402Z")
+            ],
+            "createdAt": "2024-02-13T03:18:05.123Z"
+        }))
+    }
+}
