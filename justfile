@@ -49,6 +49,10 @@ fmt:
 build:
     @scripts/cargo.sh build --bins
 
+# export every service's OpenAPI spec to openapi/<service>.json (no backends needed)
+openapi:
+    @scripts/cargo.sh run -q -p paymsa-e2e --bin openapi
+
 # benchmarks (`just bench` = all, `just bench snowflake` = one)
 bench *names:
     @scripts/bench.sh "$@"

@@ -7,12 +7,14 @@
 //! amounts as the APIs write them), [`streams`] (publishing to and reading the namespace's
 //! JetStream streams), [`sellers`] and [`catalog`] (onboarding and products), [`money`] (checkout,
 //! confirm, wallets), and the fixtures of single suites ([`order_history`], [`hot_ranking`],
-//! [`reviews`]).
+//! [`reviews`]). [`openapi`] lists every service's OpenAPI document for `just openapi` and the
+//! `openapi_specs` test.
 
 pub mod catalog;
 pub mod hot_ranking;
 pub mod http;
 pub mod money;
+pub mod openapi;
 pub mod order_history;
 pub mod problems;
 pub mod reviews;
