@@ -20,13 +20,9 @@ use messaging::{Applied, HandlerError};
 async fn a_failing_handler_is_retried_after_1s_and_2s_then_dead_lettered_once() {
     let h = Harness::start().await;
     let log = Log::default();
-    let seen = log.clone();
     h.spawn(
         spec("always-fails"),
-        FnHandler(move |d| {
-            seen.push(d);
-            async { Err(HandlerError::retry("downstream unavailable")) }
-        }),
+        log.recording(|| async { Err(HandlerError::retry("downstream unavailable")) }),
     )
     .await;
     h.spawn_dead_letters(vec!["always-fails"]).await;
@@ -92,15 +88,8 @@ async fn a_failing_handler_is_retried_after_1s_and_2s_then_dead_lettered_once() 
 async fn an_undecodable_message_is_terminated_at_once_and_consumption_goes_on() {
     let h = Harness::start().await;
     let log = Log::default();
-    let seen = log.clone();
-    h.spawn(
-        spec("decodes"),
-        FnHandler(move |d| {
-            seen.push(d);
-            async { Ok(()) }
-        }),
-    )
-    .await;
+    h.spawn(spec("decodes"), log.recording(|| async { Ok(()) }))
+        .await;
     h.spawn_dead_letters(vec!["decodes"]).await;
 
     let bad_seq = h.publish_raw(b"{not json").await;
@@ -270,17 +259,13 @@ async fn shutdown_drains_in_flight_messages_and_acks_them() {
 async fn a_handler_slower_than_ack_wait_gets_no_concurrent_copy() {
     let h = Harness::start().await;
     let log = Log::default();
-    let seen = log.clone();
     let mut slow = spec("slow");
     slow.ack_wait = Duration::from_secs(1);
     h.spawn(
         slow,
-        FnHandler(move |d| {
-            seen.push(d);
-            async {
-                tokio::time::sleep(Duration::from_millis(3500)).await;
-                Ok(())
-            }
+        log.recording(|| async {
+            tokio::time::sleep(Duration::from_millis(3500)).await;
+            Ok(())
         }),
     )
     .await;

@@ -12,7 +12,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use common::{eventually, seller_registered, spec, FnHandler, Harness, Log};
+use common::{eventually, seller_registered, spec, Harness, Log};
 
 fn nats_server_bin() -> Option<String> {
     let bin = std::env::var("NATS_SERVER_BIN").unwrap_or_else(|_| "nats-server".into());
@@ -76,15 +76,8 @@ async fn the_consumer_survives_a_nats_restart() {
 
     let h = Harness::start_on(Some(format!("nats://127.0.0.1:{port}"))).await;
     let log = Log::default();
-    let seen = log.clone();
-    h.spawn(
-        spec("survives-outage"),
-        FnHandler(move |d| {
-            seen.push(d);
-            async { Ok(()) }
-        }),
-    )
-    .await;
+    h.spawn(spec("survives-outage"), log.recording(|| async { Ok(()) }))
+        .await;
     let before = seller_registered(20);
     h.publish(&before).await;
     eventually(Duration::from_secs(10), "the first event", || async {

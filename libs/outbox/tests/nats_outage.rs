@@ -6,31 +6,21 @@ mod common;
 use std::time::Duration;
 
 use async_nats::connection::State;
-use common::{assert_exactly_once, fast_config, metric, wait_until, TestEnv};
-use outbox::OutboxRelay;
-use service_kit::{nats_server::NatsServer, Metrics, Shutdown};
+use common::{assert_exactly_once, fast_config, metric_reaches, wait_until, TestEnv};
+use service_kit::nats_server::NatsServer;
 
 #[tokio::test]
 async fn events_appended_while_nats_is_down_are_published_once_it_is_back() {
     let mut server = NatsServer::start().await.expect("private nats-server");
     let env = TestEnv::with_nats(&server.url()).await;
     env.provision_stream().await;
-    let (metrics, shutdown) = (Metrics::new("outbox-test"), Shutdown::new());
-    let nudge = OutboxRelay::spawn(
-        fast_config(),
-        env.pool.clone(),
-        env.js.clone(),
-        env.redis.clone(),
-        &metrics,
-        &shutdown,
-    );
+    let (nudge, metrics, shutdown) = env.spawn_relay(fast_config());
 
     let mut keys = env.append_events(1..=5).await;
     nudge.nudge();
-    let before = wait_until(Duration::from_secs(5), || async {
-        env.count_with_status("SUCCESS").await == 5
-    })
-    .await;
+    let before = env
+        .wait_for_status("SUCCESS", 5, Duration::from_secs(5))
+        .await;
     assert!(before.is_some(), "not published while NATS was up");
 
     // A hung broker: the connection stays up, nothing is acknowledged. The relay publishes,
@@ -91,21 +81,13 @@ async fn events_appended_while_nats_is_down_are_published_once_it_is_back() {
         "rows marked SUCCESS without an ack"
     );
     assert_eq!(env.count_with_status("SUCCESS").await, 5);
-    let backlog = wait_until(Duration::from_secs(2), || async {
-        metric(&metrics, "outbox_backlog") == 30.0
-    })
-    .await;
     assert!(
-        backlog.is_some(),
+        metric_reaches(&metrics, "outbox_backlog", 30.0, Duration::from_secs(2)).await,
         "the backlog gauge missed the pending rows"
     );
 
     server.start_again().await.expect("nats-server restarts");
-    let recovered = wait_until(Duration::from_secs(30), || async {
-        env.count_with_status("SUCCESS").await == 35
-    })
-    .await;
-    assert!(recovered.is_some(), "{:?}", env.statuses().await);
+    env.expect_published(35, Duration::from_secs(30)).await;
     keys.extend(during);
     assert_exactly_once(&env.stream_messages().await, &keys);
     assert_eq!(env.stream_message_count().await, 35);

@@ -5,19 +5,17 @@ mod common;
 
 use std::time::Duration;
 
-use common::{assert_exactly_once, fast_config, metric, wait_until, TestEnv};
+use common::{assert_exactly_once, fast_config, metric, metric_reaches, wait_until, TestEnv};
 use events::{Envelope, SellerRegistered};
-use outbox::OutboxRelay;
-use service_kit::{Metrics, Shutdown};
+use service_kit::Metrics;
 
 const TRACEPARENT: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
 
 async fn relay_owns_all_shards(metrics: &Metrics) {
-    let owned = wait_until(Duration::from_secs(5), || async {
-        metric(metrics, "outbox_owned_shards") == 4.0
-    })
-    .await;
-    assert!(owned.is_some(), "the single relay never took the 4 shards");
+    assert!(
+        metric_reaches(metrics, "outbox_owned_shards", 4.0, Duration::from_secs(5)).await,
+        "the single relay never took the 4 shards"
+    );
 }
 
 #[tokio::test]
@@ -28,15 +26,7 @@ async fn a_committed_event_is_published_on_nudge_with_its_idempotency_key() {
     // No sweep during the test: only the nudge can publish.
     config.sweep_interval = Duration::from_secs(3600);
     config.sweep_after = Duration::from_secs(3600);
-    let (metrics, shutdown) = (Metrics::new("outbox-test"), Shutdown::new());
-    let nudge = OutboxRelay::spawn(
-        config,
-        env.pool.clone(),
-        env.js.clone(),
-        env.redis.clone(),
-        &metrics,
-        &shutdown,
-    );
+    let (nudge, metrics, shutdown) = env.spawn_relay(config);
     relay_owns_all_shards(&metrics).await;
     // Taking the shards starts a publish pass of its own; let it finish on the empty table.
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -59,11 +49,10 @@ async fn a_committed_event_is_published_on_nudge_with_its_idempotency_key() {
     assert_eq!(env.count_with_status("INIT").await, 1);
 
     nudge.nudge();
-    let took = wait_until(Duration::from_secs(3), || async {
-        env.count_with_status("SUCCESS").await == 1
-    })
-    .await
-    .expect("published after the nudge");
+    let took = env
+        .wait_for_status("SUCCESS", 1, Duration::from_secs(3))
+        .await
+        .expect("published after the nudge");
     assert!(
         took < Duration::from_secs(1),
         "nudge to SUCCESS took {took:?}"
@@ -98,15 +87,7 @@ async fn a_committed_event_is_published_on_nudge_with_its_idempotency_key() {
 async fn a_publish_without_an_ack_is_never_marked_success_and_is_retried() {
     let env = TestEnv::new().await;
     // No stream yet: JetStream answers "no responders", there is no ack.
-    let (metrics, shutdown) = (Metrics::new("outbox-test"), Shutdown::new());
-    let nudge = OutboxRelay::spawn(
-        fast_config(),
-        env.pool.clone(),
-        env.js.clone(),
-        env.redis.clone(),
-        &metrics,
-        &shutdown,
-    );
+    let (nudge, metrics, shutdown) = env.spawn_relay(fast_config());
     relay_owns_all_shards(&metrics).await;
     let keys = env.append_events([1, 2, 3]).await;
     nudge.nudge();
@@ -137,22 +118,14 @@ async fn a_publish_without_an_ack_is_never_marked_success_and_is_retried() {
     assert_eq!(env.count_with_status("SUCCESS").await, 0);
     assert_eq!(metric(&metrics, "outbox_published_total"), 0.0);
     assert!(metric(&metrics, "outbox_publish_failures_total") >= 6.0);
-    let backlog_seen = wait_until(Duration::from_secs(2), || async {
-        metric(&metrics, "outbox_backlog") == 3.0
-    })
-    .await;
     assert!(
-        backlog_seen.is_some(),
+        metric_reaches(&metrics, "outbox_backlog", 3.0, Duration::from_secs(2)).await,
         "backlog gauge never showed the 3 rows"
     );
 
     // Once the stream exists, the retries (backoff ≤ 400 ms) get through.
     env.provision_stream().await;
-    let published = wait_until(Duration::from_secs(5), || async {
-        env.count_with_status("SUCCESS").await == 3
-    })
-    .await;
-    assert!(published.is_some(), "{:?}", env.statuses().await);
+    env.expect_published(3, Duration::from_secs(5)).await;
     assert_exactly_once(&env.stream_messages().await, &keys);
 
     shutdown.trigger();
@@ -163,23 +136,11 @@ async fn a_publish_without_an_ack_is_never_marked_success_and_is_retried() {
 async fn a_republish_after_an_unrecorded_ack_is_dropped_by_jetstream() {
     let env = TestEnv::new().await;
     env.provision_stream().await;
-    let (metrics, shutdown) = (Metrics::new("outbox-test"), Shutdown::new());
-    let nudge = OutboxRelay::spawn(
-        fast_config(),
-        env.pool.clone(),
-        env.js.clone(),
-        env.redis.clone(),
-        &metrics,
-        &shutdown,
-    );
+    let (nudge, metrics, shutdown) = env.spawn_relay(fast_config());
     relay_owns_all_shards(&metrics).await;
     let keys = env.append_events(1..=5).await;
     nudge.nudge();
-    let published = wait_until(Duration::from_secs(3), || async {
-        env.count_with_status("SUCCESS").await == 5
-    })
-    .await;
-    assert!(published.is_some());
+    env.expect_published(5, Duration::from_secs(3)).await;
     assert_eq!(env.stream_message_count().await, 5);
 
     // The relay "crashed" after the acks and before its SUCCESS update committed.
@@ -188,11 +149,7 @@ async fn a_republish_after_an_unrecorded_ack_is_dropped_by_jetstream() {
         .await
         .expect("reset");
     nudge.nudge();
-    let republished = wait_until(Duration::from_secs(3), || async {
-        env.count_with_status("SUCCESS").await == 5
-    })
-    .await;
-    assert!(republished.is_some(), "{:?}", env.statuses().await);
+    env.expect_published(5, Duration::from_secs(3)).await;
     assert_eq!(metric(&metrics, "outbox_publish_duplicates_total"), 5.0);
     assert_eq!(metric(&metrics, "outbox_published_total"), 10.0);
     assert_exactly_once(&env.stream_messages().await, &keys);
@@ -227,15 +184,7 @@ async fn rows_held_by_a_relay_that_died_mid_batch_are_republished_once() {
             .expect("ack");
     }
 
-    let (metrics, shutdown) = (Metrics::new("outbox-test"), Shutdown::new());
-    let nudge = OutboxRelay::spawn(
-        fast_config(),
-        env.pool.clone(),
-        env.js.clone(),
-        env.redis.clone(),
-        &metrics,
-        &shutdown,
-    );
+    let (nudge, metrics, shutdown) = env.spawn_relay(fast_config());
     relay_owns_all_shards(&metrics).await;
     nudge.nudge();
     // Locked: while their claimer lives, nobody else publishes them.
@@ -246,11 +195,7 @@ async fn rows_held_by_a_relay_that_died_mid_batch_are_republished_once() {
     // The claimer dies: its transaction ends unrecorded, the locks go; the sweep (no nudge)
     // takes the rows over.
     drop(dying);
-    let taken_over = wait_until(Duration::from_secs(5), || async {
-        env.count_with_status("SUCCESS").await == 4
-    })
-    .await;
-    assert!(taken_over.is_some(), "{:?}", env.statuses().await);
+    env.expect_published(4, Duration::from_secs(5)).await;
     assert_eq!(metric(&metrics, "outbox_publish_duplicates_total"), 4.0);
     assert_exactly_once(&env.stream_messages().await, &keys);
 

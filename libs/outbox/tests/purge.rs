@@ -6,8 +6,7 @@ mod common;
 use std::time::Duration;
 
 use common::{fast_config, wait_until, TestEnv};
-use outbox::{purge_published, OutboxRelay};
-use service_kit::{Metrics, Shutdown};
+use outbox::purge_published;
 
 /// Ages rows by id: status, published_at and created_at relative to now.
 async fn age(
@@ -94,15 +93,7 @@ async fn the_relay_purges_on_its_own_schedule() {
 
     let mut config = fast_config();
     config.purge_interval = Duration::from_millis(100);
-    let shutdown = Shutdown::new();
-    OutboxRelay::spawn(
-        config,
-        env.pool.clone(),
-        env.js.clone(),
-        env.redis.clone(),
-        &Metrics::new("outbox-test"),
-        &shutdown,
-    );
+    let (_, _, shutdown) = env.spawn_relay(config);
     let purged = wait_until(Duration::from_secs(3), || async {
         remaining(&env).await.len() == 2
     })

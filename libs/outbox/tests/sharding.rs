@@ -13,31 +13,17 @@ use std::{
 };
 
 use common::{
-    aggregates_per_shard, assert_exactly_once, fast_config, metric, wait_until, TestEnv, SERVICE,
-    SHARDS,
+    aggregates_per_shard, assert_exactly_once, fast_config, metric, metric_reaches, wait_until,
+    TestEnv, SERVICE, SHARDS,
 };
-use outbox::{shard_key, OutboxRelay, ShardCoordinator};
-use service_kit::{Metrics, Shutdown};
-
-fn spawn_relay(env: &TestEnv) -> (outbox::OutboxNudge, Metrics, Shutdown) {
-    let (metrics, shutdown) = (Metrics::new(SERVICE), Shutdown::new());
-    let nudge = OutboxRelay::spawn(
-        fast_config(),
-        env.pool.clone(),
-        env.js.clone(),
-        env.redis.clone(),
-        &metrics,
-        &shutdown,
-    );
-    (nudge, metrics, shutdown)
-}
+use outbox::{shard_key, ShardCoordinator};
 
 #[tokio::test]
 async fn two_relays_split_the_shards_and_the_survivor_takes_all_of_them() {
     let env = TestEnv::new().await;
     env.provision_stream().await;
-    let (nudge_a, metrics_a, shutdown_a) = spawn_relay(&env);
-    let (nudge_b, metrics_b, shutdown_b) = spawn_relay(&env);
+    let (nudge_a, metrics_a, shutdown_a) = env.spawn_relay(fast_config());
+    let (nudge_b, metrics_b, shutdown_b) = env.spawn_relay(fast_config());
     let split = wait_until(Duration::from_secs(5), || async {
         metric(&metrics_a, "outbox_owned_shards") == 2.0
             && metric(&metrics_b, "outbox_owned_shards") == 2.0
@@ -52,11 +38,7 @@ async fn two_relays_split_the_shards_and_the_survivor_takes_all_of_them() {
     nudge_a.nudge();
     keys.extend(env.append_events(second_half.iter().copied()).await);
     nudge_b.nudge();
-    let published = wait_until(Duration::from_secs(5), || async {
-        env.count_with_status("SUCCESS").await == 100
-    })
-    .await;
-    assert!(published.is_some(), "{:?}", env.statuses().await);
+    env.expect_published(100, Duration::from_secs(5)).await;
     let (by_a, by_b) = (
         metric(&metrics_a, "outbox_published_total"),
         metric(&metrics_b, "outbox_published_total"),
@@ -70,16 +52,17 @@ async fn two_relays_split_the_shards_and_the_survivor_takes_all_of_them() {
     shutdown_b.trigger();
     let rest = env.append_events(aggregates_per_shard(10, 10_000)).await;
     keys.extend(rest);
-    let took_over = wait_until(Duration::from_secs(10), || async {
-        metric(&metrics_a, "outbox_owned_shards") == 4.0
-    })
-    .await;
-    assert!(took_over.is_some(), "A never owned all 4 shards");
-    let published = wait_until(Duration::from_secs(10), || async {
-        env.count_with_status("SUCCESS").await == 140
-    })
-    .await;
-    assert!(published.is_some(), "{:?}", env.statuses().await);
+    assert!(
+        metric_reaches(
+            &metrics_a,
+            "outbox_owned_shards",
+            4.0,
+            Duration::from_secs(10)
+        )
+        .await,
+        "A never owned all 4 shards"
+    );
+    env.expect_published(140, Duration::from_secs(10)).await;
     assert_exactly_once(&env.stream_messages().await, &keys);
 
     shutdown_a.trigger();
@@ -110,7 +93,7 @@ async fn a_silent_instance_is_evicted_and_its_shards_published_by_the_other() {
         })
     };
     hung.heartbeat().await.expect("first heartbeat");
-    let (nudge, metrics, shutdown) = spawn_relay(&env);
+    let (nudge, metrics, shutdown) = env.spawn_relay(fast_config());
     let split = wait_until(Duration::from_secs(5), || async {
         metric(&metrics, "outbox_owned_shards") == 2.0 && hung.owned_shards().await.len() == 2
     })
@@ -137,11 +120,10 @@ async fn a_silent_instance_is_evicted_and_its_shards_published_by_the_other() {
     // The hung instance falls silent: evicted after 900 ms, its shards are taken over.
     alive.store(false, Ordering::SeqCst);
     heartbeats.await.expect("heartbeat task");
-    let took_over = wait_until(Duration::from_secs(10), || async {
-        env.count_with_status("SUCCESS").await == 20
-    })
-    .await
-    .expect("the silent instance's rows were never published");
+    let took_over = env
+        .wait_for_status("SUCCESS", 20, Duration::from_secs(10))
+        .await
+        .expect("the silent instance's rows were never published");
     assert!(
         took_over < Duration::from_secs(5),
         "takeover took {took_over:?}"

@@ -5,14 +5,13 @@ mod common;
 
 use std::time::Duration;
 
-use common::{order_id, start, start_with};
+use common::{start, start_with};
 use serde_json::json;
 
 #[tokio::test]
 async fn the_test_code_header_answers_that_toss_error() {
     let sb = start().await;
-    let order = order_id();
-    let key = sb.approve(&order, 1000).await;
+    let (order, key) = sb.approved(1000).await;
     let with_code = |code: &str| {
         sb.confirm(&key, &order, 1000)
             .header("TossPayments-Test-Code", code)
@@ -62,8 +61,7 @@ async fn the_test_code_header_answers_that_toss_error() {
 #[tokio::test]
 async fn a_timeout_that_charged_first_is_found_by_looking_the_order_up() {
     let sb = start().await;
-    let order = order_id();
-    let key = sb.approve(&order, 7000).await;
+    let (order, key) = sb.approved(7000).await;
     let fault = json!({"mode": "timeout", "timeoutMs": 3000, "approveBeforeTimeout": true});
     let (status, view) = sb
         .put_json(&format!("/sandbox/faults/orders/{order}"), fault)
@@ -75,8 +73,7 @@ async fn a_timeout_that_charged_first_is_found_by_looking_the_order_up() {
     );
 
     let timed_out = sb
-        .confirm(&key, &order, 7000)
-        .header("Idempotency-Key", &order)
+        .confirm_keyed(&key, &order, 7000, &order)
         .timeout(Duration::from_millis(400))
         .send()
         .await
@@ -92,8 +89,7 @@ async fn a_timeout_that_charged_first_is_found_by_looking_the_order_up() {
     // A retry with the same key answers the recorded success at once, without charging again.
     let (status, _, replay) = sb
         .send(
-            sb.confirm(&key, &order, 7000)
-                .header("Idempotency-Key", &order)
+            sb.confirm_keyed(&key, &order, 7000, &order)
                 .timeout(Duration::from_millis(1000)),
         )
         .await;
@@ -109,26 +105,19 @@ async fn a_timeout_that_charged_first_is_found_by_looking_the_order_up() {
 #[tokio::test]
 async fn a_timeout_without_charge_leaves_the_payment_ready_and_the_key_reusable() {
     let sb = start().await;
-    let order = order_id();
-    let key = sb.approve(&order, 7000).await;
+    let (order, key) = sb.approved(7000).await;
     let fault = json!({"mode": "timeout", "timeoutMs": 1500, "approveBeforeTimeout": false});
     sb.put_json(&format!("/sandbox/faults/orders/{order}"), fault)
         .await;
     let timed_out = sb
-        .confirm(&key, &order, 7000)
-        .header("Idempotency-Key", &order)
+        .confirm_keyed(&key, &order, 7000, &order)
         .timeout(Duration::from_millis(300))
         .send()
         .await
         .expect_err("times out");
     assert!(timed_out.is_timeout());
     assert_eq!(sb.payment_by_order(&order).await.1["status"], "READY");
-    let (status, _, paid) = sb
-        .send(
-            sb.confirm(&key, &order, 7000)
-                .header("Idempotency-Key", &order),
-        )
-        .await;
+    let (status, _, paid) = sb.send(sb.confirm_keyed(&key, &order, 7000, &order)).await;
     assert_eq!(
         (status, paid["status"].as_str()),
         (200, Some("DONE")),
@@ -139,8 +128,7 @@ async fn a_timeout_without_charge_leaves_the_payment_ready_and_the_key_reusable(
 #[tokio::test]
 async fn a_per_order_error_hits_the_next_n_confirms_then_stops() {
     let sb = start().await;
-    let order = order_id();
-    let key = sb.approve(&order, 1000).await;
+    let (order, key) = sb.approved(1000).await;
     let path = format!("/sandbox/faults/orders/{order}");
     let code = "FAILED_PAYMENT_INTERNAL_SYSTEM_PROCESSING";
     let fault = json!({"mode": "error", "errorCode": code, "times": 2});
@@ -198,8 +186,7 @@ async fn global_faults_are_validated_applied_and_reset() {
         (200, Some(1.0)),
         "{set}"
     );
-    let order = order_id();
-    let key = sb.approve(&order, 1000).await;
+    let (order, key) = sb.approved(1000).await;
     let (status, _, error) = sb.send(sb.confirm(&key, &order, 1000)).await;
     assert_eq!(
         (status, error["code"].as_str()),
@@ -208,8 +195,7 @@ async fn global_faults_are_validated_applied_and_reset() {
     assert_eq!(sb.payment_by_order(&order).await.1["status"], "ABORTED");
 
     assert_eq!(sb.put_json("/sandbox/faults", json!({})).await.0, 200);
-    let order = order_id();
-    let key = sb.approve(&order, 1000).await;
+    let (order, key) = sb.approved(1000).await;
     assert_eq!(sb.send(sb.confirm(&key, &order, 1000)).await.0, 200);
 }
 
@@ -222,8 +208,7 @@ async fn seeded_faults_repeat_exactly() {
         assert_eq!(sb.put_json("/sandbox/faults", faults).await.0, 200);
         let mut pattern = Vec::new();
         for _ in 0..16 {
-            let order = order_id();
-            let key = sb.approve(&order, 1000).await;
+            let (order, key) = sb.approved(1000).await;
             pattern.push(sb.send(sb.confirm(&key, &order, 1000)).await.0);
         }
         runs.push(pattern);

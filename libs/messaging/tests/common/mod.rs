@@ -331,6 +331,19 @@ impl Log {
     pub fn entries(&self) -> Vec<(Instant, Delivery)> {
         self.0.lock().expect("log lock").clone()
     }
+
+    /// A handler that records every delivery here, then answers what `outcome` returns.
+    pub fn recording<F, Fut>(&self, outcome: F) -> impl Handler
+    where
+        F: Fn() -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<(), HandlerError>> + Send,
+    {
+        let log = self.clone();
+        FnHandler(move |delivery| {
+            log.push(delivery);
+            outcome()
+        })
+    }
 }
 
 /// Polls `check` until it holds or `timeout` passes.

@@ -12,9 +12,9 @@ use std::{
 
 use async_nats::jetstream::{self, stream::StorageType};
 use events::{topology::SELLERS, Envelope, SellerRegistered, Topology};
-use outbox::{OutboxWriter, RelayConfig};
+use outbox::{OutboxNudge, OutboxRelay, OutboxWriter, RelayConfig};
 use redis::aio::ConnectionManager;
-use service_kit::{infra, testing::unique_namespace, Metrics};
+use service_kit::{infra, testing::unique_namespace, Metrics, Shutdown};
 use sqlx::{migrate::Migrator, PgPool};
 use url::Url;
 
@@ -178,6 +178,45 @@ impl TestEnv {
         self.statuses().await.get(status).copied().unwrap_or(0)
     }
 
+    /// Waits until exactly `count` rows have `status`; how long it took, `None` on timeout.
+    pub async fn wait_for_status(
+        &self,
+        status: &str,
+        count: i64,
+        timeout: Duration,
+    ) -> Option<Duration> {
+        wait_until(timeout, || async {
+            self.count_with_status(status).await == count
+        })
+        .await
+    }
+
+    /// [`TestEnv::wait_for_status`] for `count` SUCCESS rows that fails the test, naming the
+    /// statuses, on timeout; how long it took.
+    pub async fn expect_published(&self, count: i64, timeout: Duration) -> Duration {
+        match self.wait_for_status("SUCCESS", count, timeout).await {
+            Some(took) => took,
+            None => panic!(
+                "{count} rows not SUCCESS within {timeout:?}: {:?}",
+                self.statuses().await
+            ),
+        }
+    }
+
+    /// A relay instance on this outbox with its own metrics; trigger the shutdown to stop it.
+    pub fn spawn_relay(&self, config: RelayConfig) -> (OutboxNudge, Metrics, Shutdown) {
+        let (metrics, shutdown) = (Metrics::new(SERVICE), Shutdown::new());
+        let nudge = OutboxRelay::spawn(
+            config,
+            self.pool.clone(),
+            self.js.clone(),
+            self.redis.clone(),
+            &metrics,
+            &shutdown,
+        );
+        (nudge, metrics, shutdown)
+    }
+
     pub async fn cleanup(self) {
         let _ = self.js.delete_stream(self.stream_name()).await;
         self.pool.close().await;
@@ -261,6 +300,13 @@ pub fn metric(metrics: &Metrics, name: &str) -> f64 {
             (series_name == full).then(|| value.parse().ok())?
         })
         .unwrap_or(f64::NAN)
+}
+
+/// Waits until the metric `name` (without `paymsa_`) is `value`; false on timeout.
+pub async fn metric_reaches(metrics: &Metrics, name: &str, value: f64, timeout: Duration) -> bool {
+    wait_until(timeout, || async { metric(metrics, name) == value })
+        .await
+        .is_some()
 }
 
 /// `shard_by` values, `per_shard` of them landing in each of the 4 shards.

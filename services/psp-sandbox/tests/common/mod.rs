@@ -79,6 +79,21 @@ impl Sandbox {
             .to_string()
     }
 
+    /// A fresh order approved for `amount`: `(orderId, paymentKey)`.
+    pub async fn approved(&self, amount: i64) -> (String, String) {
+        let order = order_id();
+        let key = self.approve(&order, amount).await;
+        (order, key)
+    }
+
+    /// A confirm request with Toss authentication and any body.
+    pub fn confirm_body(&self, body: &Value) -> reqwest::RequestBuilder {
+        self.client
+            .post(self.url("/v1/payments/confirm"))
+            .basic_auth(SECRET_KEY, None::<&str>)
+            .json(body)
+    }
+
     /// A confirm request with Toss authentication, ready for more headers.
     pub fn confirm(
         &self,
@@ -86,10 +101,21 @@ impl Sandbox {
         order_id: &str,
         amount: i64,
     ) -> reqwest::RequestBuilder {
-        self.client
-            .post(self.url("/v1/payments/confirm"))
-            .basic_auth(SECRET_KEY, None::<&str>)
-            .json(&json!({"paymentKey": payment_key, "orderId": order_id, "amount": amount}))
+        self.confirm_body(
+            &json!({"paymentKey": payment_key, "orderId": order_id, "amount": amount}),
+        )
+    }
+
+    /// [`Sandbox::confirm`] with an `Idempotency-Key`.
+    pub fn confirm_keyed(
+        &self,
+        payment_key: &str,
+        order_id: &str,
+        amount: i64,
+        idempotency_key: &str,
+    ) -> reqwest::RequestBuilder {
+        self.confirm(payment_key, order_id, amount)
+            .header("Idempotency-Key", idempotency_key)
     }
 
     pub async fn send(&self, request: reqwest::RequestBuilder) -> (u16, String, Value) {
