@@ -8,8 +8,7 @@ use serde_json::{json, Value};
 #[tokio::test]
 async fn approve_then_confirm_charges_once_and_lookups_show_done() {
     let sb = start().await;
-    let order = order_id();
-    let key = sb.approve(&order, 15000).await;
+    let (order, key) = sb.approved(15000).await;
     assert!(key.starts_with("tgen_"), "{key}");
 
     let (status, before) = sb.payment_by_order(&order).await;
@@ -62,14 +61,8 @@ async fn approve_then_confirm_charges_once_and_lookups_show_done() {
 #[tokio::test]
 async fn the_same_idempotency_key_replays_the_stored_response_without_a_second_charge() {
     let sb = start().await;
-    let order = order_id();
-    let key = sb.approve(&order, 3000).await;
-    let first = sb
-        .client
-        .post(sb.url("/v1/payments/confirm"))
-        .basic_auth(SECRET_KEY, None::<&str>)
-        .header("Idempotency-Key", &order)
-        .json(&json!({"paymentKey": key, "orderId": order, "amount": 3000}));
+    let (order, key) = sb.approved(3000).await;
+    let first = sb.confirm_keyed(&key, &order, 3000, &order);
     let second = first.try_clone().expect("clonable");
     let a = first.send().await.expect("sent");
     let (a_status, a_body) = (a.status(), a.text().await.expect("body"));
@@ -93,21 +86,10 @@ async fn the_same_idempotency_key_replays_the_stored_response_without_a_second_c
 #[tokio::test]
 async fn another_key_on_a_done_payment_is_already_processed_in_tosss_format() {
     let sb = start().await;
-    let order = order_id();
-    let key = sb.approve(&order, 1000).await;
-    let (status, _, _) = sb
-        .send(
-            sb.confirm(&key, &order, 1000)
-                .header("Idempotency-Key", "k1"),
-        )
-        .await;
+    let (order, key) = sb.approved(1000).await;
+    let (status, _, _) = sb.send(sb.confirm_keyed(&key, &order, 1000, "k1")).await;
     assert_eq!(status, 200);
-    let (status, content_type, error) = sb
-        .send(
-            sb.confirm(&key, &order, 1000)
-                .header("Idempotency-Key", "k2"),
-        )
-        .await;
+    let (status, content_type, error) = sb.send(sb.confirm_keyed(&key, &order, 1000, "k2")).await;
     assert_eq!(
         (status, error["code"].as_str()),
         (400, Some("ALREADY_PROCESSED_PAYMENT"))
@@ -128,8 +110,7 @@ async fn another_key_on_a_done_payment_is_already_processed_in_tosss_format() {
 #[tokio::test]
 async fn mismatched_amount_or_order_is_rejected_and_nothing_is_charged() {
     let sb = start().await;
-    let order = order_id();
-    let key = sb.approve(&order, 2000).await;
+    let (order, key) = sb.approved(2000).await;
     let (status, _, error) = sb.send(sb.confirm(&key, &order, 1)).await;
     assert_eq!(
         (status, error["code"].as_str()),
@@ -169,8 +150,7 @@ async fn unknown_payments_are_not_found() {
 #[tokio::test]
 async fn confirm_needs_a_secret_key() {
     let sb = start_with(&[("PSP_SECRET_KEY", "live_sk_paymsa_configured")]).await;
-    let order = order_id();
-    let key = sb.approve(&order, 1000).await;
+    let (order, key) = sb.approved(1000).await;
     let body = json!({"paymentKey": key, "orderId": order, "amount": 1000});
     let url = sb.url("/v1/payments/confirm");
     let cases = [
@@ -201,18 +181,12 @@ async fn confirm_needs_a_secret_key() {
 #[tokio::test]
 async fn malformed_bodies_are_tosss_invalid_request_and_string_amounts_are_accepted() {
     let sb = start().await;
-    let order = order_id();
-    let key = sb.approve(&order, 1000).await;
+    let (order, key) = sb.approved(1000).await;
     for bad in [
         json!({"paymentKey": key}),
         json!({"paymentKey": key, "orderId": order, "amount": 10.5}),
     ] {
-        let request = sb
-            .client
-            .post(sb.url("/v1/payments/confirm"))
-            .basic_auth(SECRET_KEY, None::<&str>)
-            .json(&bad);
-        let (status, content_type, error) = sb.send(request).await;
+        let (status, content_type, error) = sb.send(sb.confirm_body(&bad)).await;
         assert_eq!(
             (status, error["code"].as_str()),
             (400, Some("INVALID_REQUEST")),
@@ -221,12 +195,8 @@ async fn malformed_bodies_are_tosss_invalid_request_and_string_amounts_are_accep
         assert!(content_type.starts_with("application/json"));
     }
     // rust_decimal clients send amounts as strings.
-    let request = sb
-        .client
-        .post(sb.url("/v1/payments/confirm"))
-        .basic_auth(SECRET_KEY, None::<&str>)
-        .json(&json!({"paymentKey": key, "orderId": order, "amount": "1000"}));
-    let (status, _, paid) = sb.send(request).await;
+    let string_amount = json!({"paymentKey": key, "orderId": order, "amount": "1000"});
+    let (status, _, paid) = sb.send(sb.confirm_body(&string_amount)).await;
     assert_eq!(
         (status, paid["totalAmount"].clone()),
         (200, Value::from(1000))
@@ -236,8 +206,7 @@ async fn malformed_bodies_are_tosss_invalid_request_and_string_amounts_are_accep
 #[tokio::test]
 async fn concurrent_confirms_charge_exactly_once() {
     let sb = start_with(&[("SANDBOX_LATENCY_MS", "100")]).await;
-    let order = order_id();
-    let key = sb.approve(&order, 5000).await;
+    let (order, key) = sb.approved(5000).await;
     // Half reuse one key (a retrying client), half use their own (a buggy one).
     let requests = (0..10).map(|i| {
         let idem = if i % 2 == 0 {
@@ -245,9 +214,7 @@ async fn concurrent_confirms_charge_exactly_once() {
         } else {
             format!("own-{i}")
         };
-        sb.confirm(&key, &order, 5000)
-            .header("Idempotency-Key", idem)
-            .send()
+        sb.confirm_keyed(&key, &order, 5000, &idem).send()
     });
     let mut codes = Vec::new();
     for resp in futures_join(requests).await {
@@ -286,14 +253,8 @@ where
 #[tokio::test]
 async fn reset_forgets_payments_replies_and_statistics() {
     let sb = start().await;
-    let order = order_id();
-    let key = sb.approve(&order, 1000).await;
-    let (status, _, _) = sb
-        .send(
-            sb.confirm(&key, &order, 1000)
-                .header("Idempotency-Key", &order),
-        )
-        .await;
+    let (order, key) = sb.approved(1000).await;
+    let (status, _, _) = sb.send(sb.confirm_keyed(&key, &order, 1000, &order)).await;
     assert_eq!(status, 200);
     let (status, _, _) = sb.send(sb.client.post(sb.url("/sandbox/reset"))).await;
     assert_eq!(status, 204);
@@ -304,12 +265,7 @@ async fn reset_forgets_payments_replies_and_statistics() {
     );
     assert_eq!(sb.payment_by_order(&order).await.0, 404);
     // The stored reply went too: the same key now meets an unknown payment.
-    let (status, _, error) = sb
-        .send(
-            sb.confirm(&key, &order, 1000)
-                .header("Idempotency-Key", &order),
-        )
-        .await;
+    let (status, _, error) = sb.send(sb.confirm_keyed(&key, &order, 1000, &order)).await;
     assert_eq!(
         (status, error["code"].as_str()),
         (404, Some("NOT_FOUND_PAYMENT"))

@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{order_id, start};
+use common::{order_id, start, Sandbox};
 use serde_json::json;
 use url::Url;
 
@@ -16,6 +16,23 @@ fn form(params: &[(&str, &str)]) -> String {
     url::form_urlencoded::Serializer::new(String::new())
         .extend_pairs(params)
         .finish()
+}
+
+/// POSTs the window's form to `path`; the `Location` of its 303 answer.
+async fn redirect(sb: &Sandbox, path: &str, params: &[(&str, &str)]) -> String {
+    let resp = sb
+        .client
+        .post(sb.url(path))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form(params))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(resp.status(), 303);
+    resp.headers()["location"]
+        .to_str()
+        .expect("ascii")
+        .to_string()
 }
 
 fn query(location: &str) -> Vec<(String, String)> {
@@ -71,26 +88,14 @@ async fn the_window_shows_the_order_with_approve_and_decline() {
 async fn approve_redirects_to_success_with_a_confirmable_payment_key() {
     let sb = start().await;
     let order = order_id();
-    let body = form(&[
-        ("orderId", &order),
+    let params = [
+        ("orderId", order.as_str()),
         ("amount", "3000"),
         ("orderName", "상품C"),
         ("successUrl", "http://shop.test/success?memberNo=1"),
         ("failUrl", "http://shop.test/fail"),
-    ]);
-    let resp = sb
-        .client
-        .post(sb.url("/sandbox/window/approve"))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(body)
-        .send()
-        .await
-        .expect("sent");
-    assert_eq!(resp.status(), 303);
-    let location = resp.headers()["location"]
-        .to_str()
-        .expect("ascii")
-        .to_string();
+    ];
+    let location = redirect(&sb, "/sandbox/window/approve", &params).await;
     assert!(
         location.starts_with("http://shop.test/success?memberNo=1&"),
         "{location}"
@@ -110,22 +115,12 @@ async fn approve_redirects_to_success_with_a_confirmable_payment_key() {
 async fn decline_redirects_to_fail_and_creates_nothing() {
     let sb = start().await;
     let order = order_id();
-    let resp = sb
-        .client
-        .post(sb.url("/sandbox/window/decline"))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(form(&[
-            ("orderId", &order),
-            ("failUrl", "https://shop.test/fail"),
-        ]))
-        .send()
-        .await
-        .expect("sent");
-    assert_eq!(resp.status(), 303);
-    let location = resp.headers()["location"]
-        .to_str()
-        .expect("ascii")
-        .to_string();
+    let location = redirect(
+        &sb,
+        "/sandbox/window/decline",
+        &[("orderId", &order), ("failUrl", "https://shop.test/fail")],
+    )
+    .await;
     assert!(
         location.starts_with("https://shop.test/fail?"),
         "{location}"
@@ -180,8 +175,7 @@ async fn bad_window_input_is_a_problem() {
 #[tokio::test]
 async fn approvals_are_idempotent_per_order_and_conflict_on_another_amount() {
     let sb = start().await;
-    let order = order_id();
-    let key = sb.approve(&order, 1000).await;
+    let (order, key) = sb.approved(1000).await;
     let again = json!({"orderId": order, "amount": 1000, "orderName": "상품A"});
     let (status, _, same) = sb
         .send(sb.client.post(sb.url("/sandbox/approvals")).json(&again))
@@ -199,27 +193,19 @@ async fn approvals_are_idempotent_per_order_and_conflict_on_another_amount() {
         (409, Some("APPROVAL_AMOUNT_MISMATCH"))
     );
     assert_eq!(content_type, "application/problem+json");
-
     // The window answers the same conflict by sending the customer to failUrl.
-    let resp = sb
-        .client
-        .post(sb.url("/sandbox/window/approve"))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(form(&[
+    let location = redirect(
+        &sb,
+        "/sandbox/window/approve",
+        &[
             ("orderId", &order),
             ("amount", "2000"),
             ("orderName", "상품A"),
             ("successUrl", "http://shop.test/success"),
             ("failUrl", "http://shop.test/fail"),
-        ]))
-        .send()
-        .await
-        .expect("sent");
-    assert_eq!(resp.status(), 303);
-    let location = resp.headers()["location"]
-        .to_str()
-        .expect("ascii")
-        .to_string();
+        ],
+    )
+    .await;
     assert_eq!(
         param(&query(&location), "code"),
         Some("PAY_PROCESS_ABORTED"),
