@@ -85,6 +85,12 @@ impl<const STATUS: u16> StatusProblem<STATUS> {
             401 => Problem::new(401, "UNAUTHORIZED", "missing or wrong admin token"),
             404 => Problem::new(404, "PRODUCT_NOT_FOUND", "no product 4"),
             409 => Problem::new(409, "CONCURRENT_UPDATE", "a concurrent change won; retry"),
+            413 => Problem::new(413, "PAYLOAD_TOO_LARGE", "request body exceeds 65536 bytes"),
+            415 => Problem::new(
+                415,
+                "UNSUPPORTED_MEDIA_TYPE",
+                "the request body must be application/json",
+            ),
             422 => Problem::new(
                 422,
                 "IDEMPOTENCY_KEY_REUSED",
@@ -152,6 +158,12 @@ pub enum ApiError {
     /// The request conflicts with the current state (duplicate, concurrent change).
     #[oai(status = 409, content_type = "application/problem+json")]
     Conflict(Json<StatusProblem<409>>),
+    /// The request body is over the service's size limit (answered before any handler runs).
+    #[oai(status = 413, content_type = "application/problem+json")]
+    PayloadTooLarge(Json<StatusProblem<413>>),
+    /// The request body's `Content-Type` is not one the operation takes.
+    #[oai(status = 415, content_type = "application/problem+json")]
+    UnsupportedMediaType(Json<StatusProblem<415>>),
     /// Well-formed but not processable (e.g. an idempotency key reused with another body).
     #[oai(status = 422, content_type = "application/problem+json")]
     Unprocessable(Json<StatusProblem<422>>),
@@ -224,6 +236,8 @@ impl ApiError {
             Self::Unauthorized(p) => &p.0 .0,
             Self::NotFound(p) => &p.0 .0,
             Self::Conflict(p) => &p.0 .0,
+            Self::PayloadTooLarge(p) => &p.0 .0,
+            Self::UnsupportedMediaType(p) => &p.0 .0,
             Self::Unprocessable(p) => &p.0 .0,
             Self::Internal(p) => &p.0 .0,
             Self::Unavailable(p) => &p.0 .0,

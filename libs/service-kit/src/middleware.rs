@@ -3,7 +3,7 @@
 //! `application/problem+json` — including errors that poem itself raises (unknown route, wrong
 //! method, unparsable JSON) before any handler runs.
 
-use std::time::Instant;
+use std::{sync::Arc, time::Instant};
 
 use futures::StreamExt;
 use poem::{
@@ -25,12 +25,14 @@ pub(crate) fn wrap(
     inner: impl Endpoint + 'static,
     metrics: Metrics,
     max_body_bytes: usize,
+    allow: AllowIndex,
 ) -> impl Endpoint<Output = Response> {
     inner
         // A panicking handler answers 500, rewritten to problem+json below.
         .with(CatchPanic::new())
         .around(move |ep, mut req| {
             let metrics = metrics.clone();
+            let allow = allow.clone();
             // The caller's trace continues here (or a new one starts): handlers read it with
             // `trace::current()` (or `Data<&TraceContext>`), the outbox writes it into every
             // event, and every log line of the request carries its `trace_id`.
@@ -51,6 +53,7 @@ pub(crate) fn wrap(
             let work = async move {
                 let started = Instant::now();
                 let method = req.method().clone();
+                let path = req.uri().path().to_string();
                 let resp = match limit_body(req, max_body_bytes).await {
                     Ok(req) => match ep.call(req).await {
                         Ok(resp) => resp.into_response(),
@@ -71,10 +74,86 @@ pub(crate) fn wrap(
                 } else {
                     tracing::debug!(elapsed_ms, "request handled");
                 }
-                Ok(as_problem(resp).await)
+                let mut resp = as_problem(resp).await;
+                if resp.status() == StatusCode::METHOD_NOT_ALLOWED
+                    && !resp.headers().contains_key(header::ALLOW)
+                {
+                    if let Some(methods) = allow.methods(&path) {
+                        if let Ok(value) = header::HeaderValue::from_str(methods) {
+                            resp.headers_mut().insert(header::ALLOW, value);
+                        }
+                    }
+                }
+                Ok(resp)
             };
             trace::scope(ctx, work.instrument(span))
         })
+}
+
+/// The methods each path of the OpenAPI document takes, for the `Allow` header a 405 must
+/// carry (RFC 9110 §15.5.6). Poem's router answers 405 without it.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct AllowIndex(Arc<Vec<(Vec<Segment>, String)>>);
+
+#[derive(Debug)]
+enum Segment {
+    Literal(String),
+    Param,
+}
+
+impl AllowIndex {
+    /// From a document's `paths` (`/api/products/{productNo}` → `GET, PATCH`).
+    pub(crate) fn from_spec(spec: &str) -> Self {
+        const METHODS: [&str; 7] = ["get", "head", "post", "put", "patch", "delete", "options"];
+        let doc: serde_json::Value = serde_json::from_str(spec).unwrap_or_default();
+        let mut entries = Vec::new();
+        if let Some(paths) = doc["paths"].as_object() {
+            for (path, ops) in paths {
+                let methods: Vec<String> = METHODS
+                    .iter()
+                    .filter(|m| ops.get(**m).is_some())
+                    .map(|m| m.to_uppercase())
+                    .collect();
+                if methods.is_empty() {
+                    continue;
+                }
+                let segments = path
+                    .split('/')
+                    .map(|s| {
+                        if s.starts_with('{') && s.ends_with('}') {
+                            Segment::Param
+                        } else {
+                            Segment::Literal(s.to_string())
+                        }
+                    })
+                    .collect();
+                entries.push((segments, methods.join(", ")));
+            }
+        }
+        Self(Arc::new(entries))
+    }
+
+    /// The `Allow` value for a request path: of the template that matches it with the most
+    /// literal segments (`/a/b` before `/a/{x}`).
+    fn methods(&self, path: &str) -> Option<&str> {
+        let parts: Vec<&str> = path.split('/').collect();
+        self.0
+            .iter()
+            .filter(|(segments, _)| {
+                segments.len() == parts.len()
+                    && segments.iter().zip(&parts).all(|(s, p)| match s {
+                        Segment::Literal(l) => l == p,
+                        Segment::Param => !p.is_empty(),
+                    })
+            })
+            .max_by_key(|(segments, _)| {
+                segments
+                    .iter()
+                    .filter(|s| matches!(s, Segment::Literal(_)))
+                    .count()
+            })
+            .map(|(_, methods)| methods.as_str())
+    }
 }
 
 fn problem_response(problem: Problem) -> Response {
@@ -172,4 +251,25 @@ async fn as_problem(resp: Response) -> Response {
         "an unexpected error occurred; it has been logged".to_string()
     };
     problem_response(Problem::new(status.as_u16(), code_for(status), detail))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::AllowIndex;
+
+    #[test]
+    fn allow_lists_the_methods_of_the_most_literal_matching_path() {
+        let index = AllowIndex::from_spec(
+            r#"{"paths": {
+                "/api/products": {"get": {}, "post": {}},
+                "/api/products/{productNo}": {"get": {}, "patch": {}, "parameters": []},
+                "/api/products/hot": {"delete": {}}
+            }}"#,
+        );
+        assert_eq!(index.methods("/api/products"), Some("GET, POST"));
+        assert_eq!(index.methods("/api/products/7"), Some("GET, PATCH"));
+        assert_eq!(index.methods("/api/products/hot"), Some("DELETE"));
+        assert_eq!(index.methods("/api/products/"), None);
+        assert_eq!(index.methods("/nowhere"), None);
+    }
 }

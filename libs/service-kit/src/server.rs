@@ -90,6 +90,7 @@ impl App {
         let api = openapi::service((parts.api, ops), config.service, parts.description);
         // The same canonical text `openapi::spec_json` exports to `openapi/<service>.json`.
         let spec = openapi::canonical_json(&api.spec());
+        let allow = middleware::AllowIndex::from_spec(&spec);
         let route = Route::new()
             .nest("/docs", api.swagger_ui())
             .at(
@@ -101,7 +102,8 @@ impl App {
                 }),
             )
             .nest("/", api);
-        let endpoint = middleware::wrap(route.into_endpoint(), metrics, config.max_body_bytes);
+        let endpoint =
+            middleware::wrap(route.into_endpoint(), metrics, config.max_body_bytes, allow);
 
         let acceptor = TcpListener::bind(format!("{}:{}", config.host, config.port))
             .into_acceptor()

@@ -33,8 +33,8 @@ pub struct CreateProduct {
     /// 1–200 characters.
     #[oai(deserialize_with = "json_string")]
     pub name: String,
-    /// Up to 2,000 characters; empty when absent.
-    #[oai(deserialize_with = "json_opt_string")]
+    /// Up to 2,000 characters; empty when absent or `null`.
+    #[oai(deserialize_with = "json_opt_string", nullable)]
     pub description: Option<String>,
     /// Greater than 0, at most 2 decimal places.
     pub price: Decimal,
@@ -43,10 +43,12 @@ pub struct CreateProduct {
 #[derive(Debug, Object)]
 #[oai(rename_all = "camelCase", deny_unknown_fields, example)]
 pub struct UpdateProduct {
-    #[oai(deserialize_with = "json_opt_string")]
+    /// Absent or `null`: unchanged.
+    #[oai(deserialize_with = "json_opt_string", nullable)]
     pub name: Option<String>,
-    #[oai(deserialize_with = "json_opt_string")]
+    #[oai(deserialize_with = "json_opt_string", nullable)]
     pub description: Option<String>,
+    #[oai(nullable)]
     pub price: Option<Decimal>,
 }
 

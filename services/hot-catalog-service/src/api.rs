@@ -30,12 +30,16 @@ pub struct HotProduct {
     pub score: f64,
     /// Product details are `null` while the catalog's event for the product has not arrived;
     /// the product keeps its rank regardless.
+    #[oai(nullable)]
     pub name: Option<String>,
+    #[oai(nullable)]
     pub price: Option<Decimal>,
+    #[oai(nullable)]
     pub seller_no: Option<Id>,
     pub like_count: i64,
     pub review_count: i64,
     /// Mean star rating of the current reviews; `null` without reviews.
+    #[oai(nullable)]
     pub average_rating: Option<f64>,
     pub paid_order_lines: i64,
 }

@@ -51,15 +51,21 @@ pub struct Order {
     pub payment_event_no: Id,
     pub member_no: Id,
     pub order_id: String,
+    #[oai(nullable)]
     pub order_name: Option<String>,
     pub status: OrderStatus,
+    #[oai(nullable)]
     pub total_amount: Option<Decimal>,
     /// The PSP's payment key (PAID only).
+    #[oai(nullable)]
     pub payment_key: Option<String>,
     /// Payment method as the PSP reports it (PAID only).
+    #[oai(nullable)]
     pub method: Option<String>,
+    #[oai(nullable)]
     pub approved_at: Option<DateTime<Utc>>,
     /// Why the payment failed (FAILED only), e.g. `REJECT_CARD_PAYMENT`.
+    #[oai(nullable)]
     pub failure_code: Option<String>,
     /// The sellers' wallets have been credited for this order.
     pub wallet_settled: bool,
@@ -84,6 +90,7 @@ pub struct PageCursor {
 pub struct OrderPage {
     pub orders: Vec<Order>,
     /// The cursor of the next page; `null` on the last page.
+    #[oai(nullable)]
     pub next_cursor: Option<PageCursor>,
 }
 

@@ -19,28 +19,40 @@ use crate::{
 #[oai(rename_all = "camelCase", deny_unknown_fields, example)]
 pub struct Faults {
     /// Delay added to every `/v1` call, in ms.
-    #[oai(default, validator(maximum(value = "60000")))]
+    #[oai(default, validator(maximum(value = "60000")), nullable)]
     pub latency_ms: u64,
     /// Probability (0..1) that a confirm answers `errorCode`.
-    #[oai(default, validator(minimum(value = "0"), maximum(value = "1")))]
+    #[oai(
+        default,
+        validator(minimum(value = "0"), maximum(value = "1")),
+        nullable
+    )]
     pub error_rate: f64,
     /// The Toss error code answered by sampled errors (default `PROVIDER_ERROR`).
-    #[oai(default = "default_error_code")]
+    #[oai(default = "default_error_code", nullable)]
     pub error_code: String,
     /// Probability (0..1) that a confirm is held for `timeoutMs` (checked before errors).
-    #[oai(default, validator(minimum(value = "0"), maximum(value = "1")))]
+    #[oai(
+        default,
+        validator(minimum(value = "0"), maximum(value = "1")),
+        nullable
+    )]
     pub timeout_rate: f64,
     /// How long a timed-out confirm is held before it answers, in ms; make it longer than the
     /// client's timeout.
-    #[oai(default = "default_timeout_ms", validator(maximum(value = "300000")))]
+    #[oai(
+        default = "default_timeout_ms",
+        validator(maximum(value = "300000")),
+        nullable
+    )]
     pub timeout_ms: u64,
     /// If true, a timed-out confirm charges the payment (DONE) before the client gives up —
     /// the case only a lookup by orderId can recover. If false, the payment stays READY and
     /// the late answer is `FAILED_INTERNAL_SYSTEM_PROCESSING`.
-    #[oai(default)]
+    #[oai(default, nullable)]
     pub approve_before_timeout: bool,
     /// Seed of the fault PRNG; setting it restarts the sampled sequence.
-    #[oai(default)]
+    #[oai(default, nullable)]
     pub seed: Option<u64>,
 }
 

@@ -51,6 +51,7 @@ pub struct Card {
     /// READY until the card company acquires the payment.
     pub acquire_status: String,
     pub is_interest_free: bool,
+    #[oai(nullable)]
     pub interest_payer: Option<String>,
 }
 
@@ -61,6 +62,7 @@ pub struct Payment {
     pub m_id: String,
     /// Toss API version of this object.
     pub version: String,
+    #[oai(nullable)]
     pub last_transaction_key: Option<String>,
     pub payment_key: String,
     pub order_id: String,
@@ -70,24 +72,36 @@ pub struct Payment {
     /// When the customer approved in the payment window.
     pub requested_at: String,
     /// When the confirm charged the card; null before.
+    #[oai(nullable)]
     pub approved_at: Option<String>,
     pub use_escrow: bool,
     pub culture_expense: bool,
+    #[oai(nullable)]
     pub card: Option<Card>,
+    #[oai(nullable)]
     pub virtual_account: Option<Value>,
+    #[oai(nullable)]
     pub transfer: Option<Value>,
+    #[oai(nullable)]
     pub mobile_phone: Option<Value>,
+    #[oai(nullable)]
     pub gift_certificate: Option<Value>,
+    #[oai(nullable)]
     pub cash_receipt: Option<Value>,
+    #[oai(nullable)]
     pub discount: Option<Value>,
+    #[oai(nullable)]
     pub cancels: Option<Value>,
+    #[oai(nullable)]
     pub secret: Option<String>,
     /// NORMAL (one-off payment), BILLING or BRANDPAY.
     #[oai(rename = "type")]
     pub kind: String,
+    #[oai(nullable)]
     pub easy_pay: Option<Value>,
     pub country: String,
     /// Why the payment was aborted; null otherwise.
+    #[oai(nullable)]
     pub failure: Option<TossError>,
     pub is_partial_cancelable: bool,
     pub currency: String,

@@ -52,17 +52,20 @@ pub struct OrderFaultRequest {
     pub mode: FaultMode,
     /// Error code for `mode: error` (default `PROVIDER_ERROR`); a decline code (REJECT_*, …)
     /// aborts the payment like a real decline.
+    #[oai(nullable)]
     pub error_code: Option<String>,
     /// Applies to the next `times` confirms of the order, then it behaves normally.
     #[oai(
         default = "one",
-        validator(minimum(value = "1"), maximum(value = "1000"))
+        validator(minimum(value = "1"), maximum(value = "1000")),
+        nullable
     )]
     pub times: u32,
     /// For `mode: timeout`; default: the global `timeoutMs`.
-    #[oai(validator(maximum(value = "300000")))]
+    #[oai(validator(maximum(value = "300000")), nullable)]
     pub timeout_ms: Option<u64>,
     /// For `mode: timeout`; default: the global `approveBeforeTimeout`.
+    #[oai(nullable)]
     pub approve_before_timeout: Option<bool>,
 }
 

@@ -22,9 +22,12 @@ pub struct DeadLetterItem {
     /// `MAX_DELIVERIES` or `TERMINATED`.
     pub reason: String,
     pub deliveries: i32,
+    #[oai(nullable)]
     pub event_id: Option<Uuid>,
+    #[oai(nullable)]
     pub msg_id: Option<String>,
     pub first_seen_at: DateTime<Utc>,
+    #[oai(nullable)]
     pub last_replayed_at: Option<DateTime<Utc>>,
     pub replay_count: i32,
 }
@@ -40,15 +43,19 @@ pub struct DeadLetterDetail {
     pub subject: String,
     pub reason: String,
     pub deliveries: i32,
+    #[oai(nullable)]
     pub event_id: Option<Uuid>,
+    #[oai(nullable)]
     pub msg_id: Option<String>,
     pub first_seen_at: DateTime<Utc>,
+    #[oai(nullable)]
     pub last_replayed_at: Option<DateTime<Utc>>,
     pub replay_count: i32,
     pub headers: BTreeMap<String, Vec<String>>,
     /// The message body, exactly as stored.
     pub payload: Base64<Vec<u8>>,
     /// The body as text when it is UTF-8 (it usually is JSON).
+    #[oai(nullable)]
     pub payload_text: Option<String>,
     /// False when the message had left its stream before it was captured.
     pub replayable: bool,
@@ -58,7 +65,8 @@ pub struct DeadLetterDetail {
 #[oai(rename_all = "camelCase", example)]
 pub struct DeadLetterPage {
     pub items: Vec<DeadLetterItem>,
-    /// Pass as `cursor` for the next (older) page; absent on the last page.
+    /// Pass as `cursor` for the next (older) page; `null` on the last page.
+    #[oai(nullable)]
     pub next_cursor: Option<String>,
 }
 
