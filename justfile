@@ -37,6 +37,10 @@ nats-url:
 test *args:
     @scripts/test.sh "$@"
 
+# schemathesis against every service's /openapi.json on the running stack (`just up` first)
+fuzz:
+    @scripts/fuzz.sh
+
 # rustfmt check + clippy -D warnings
 lint:
     @scripts/lint.sh

@@ -1,0 +1,110 @@
+#!/usr/bin/env bash
+# `just fuzz`: schemathesis (PyPI) against every service's /openapi.json on the running stack
+# (`just up` first). Per service: all checks but EXCLUDED_CHECKS (below, with the reason), a
+# fixed seed, a bounded number of examples per operation and a time cap; admin operations get the admin token, the PSP sandbox a test key.
+# Prints a per-service summary (operations tested, failures) and exits non-zero on any failure.
+#
+# Environment: FUZZ_MAX_EXAMPLES (default 50), FUZZ_SEED (default 20261121), FUZZ_MAX_TIME (s
+# per service, a hard cap: default 300), ADMIN_TOKEN (default "paymsa-local-admin"),
+# FUZZ_SERVICES (a space-separated subset, e.g. "wallet-service order-service"). Reports (JSON, and the full
+# console output) go to .run/fuzz/<service>.{json,log}.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cd "$PAYMSA_ROOT"
+
+MAX_EXAMPLES="${FUZZ_MAX_EXAMPLES:-50}"
+SEED="${FUZZ_SEED:-20261121}"
+MAX_TIME="${FUZZ_MAX_TIME:-300}"
+ADMIN_TOKEN="${ADMIN_TOKEN:-paymsa-local-admin}"
+OUT="$PAYMSA_ROOT/.run/fuzz"
+# Every check runs except these, each with its reason; a finding of any other check is a bug in
+# the service or in its declared OpenAPI document.
+#
+# ST202 "Schema-valid request rejected": sends requests that fit the declared schema and
+# expects them accepted. The services rightly reject some of them with 400 for rules the
+# document does not (or cannot, with poem-openapi) express:
+#   - ids are positive 64-bit integers; the `string_id` pattern `^[0-9]{1,19}$` also admits
+#     `0` and values above 2^63-1 (an exact regex for the range would be unreadable);
+#   - writes reject unknown fields (`deny_unknown_fields`, design §3), but poem-openapi does
+#     not emit `additionalProperties: false` for them;
+#   - domain rules checked in code: non-blank names and titles, `productNos` not empty, an
+#     order's amount as a positive decimal string, `limit` within 1..100, a PSP test code
+#     from Toss's list, the payment window's `successUrl`/`failUrl` being URLs.
+# Rejecting those is the contract (every rejection is a 4xx problem+json, which
+# not_a_server_error / status_code_conformance / response_schema_conformance still check).
+EXCLUDED_CHECKS=positive_data_acceptance
+read -r -a services <<<"${FUZZ_SERVICES:-${SERVICES[*]}}"
+
+if ! command -v st >/dev/null 2>&1; then
+  info "installing schemathesis (pip install schemathesis)"
+  python3 -m pip install -q schemathesis >&2 || die "could not install schemathesis; run: pip install schemathesis"
+fi
+command -v st >/dev/null 2>&1 || die "schemathesis' \`st\` is not on PATH (pip install schemathesis)"
+
+# The stack must be up: every service answers /health/ready.
+down=()
+for svc in "${services[@]}"; do
+  [[ -n "${SERVICE_PORT[$svc]:-}" ]] || die "unknown service $svc (known: ${SERVICES[*]})"
+  code="$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "http://127.0.0.1:${SERVICE_PORT[$svc]}/health/ready" || true)"
+  [[ "$code" == 200 ]] || down+=("$svc")
+done
+((${#down[@]} == 0)) || die "not ready: ${down[*]} — run \`just up\` first"
+
+mkdir -p "$OUT"
+info "schemathesis $(st --version | awk '{print $NF}'): seed $SEED, $MAX_EXAMPLES examples per operation, ${MAX_TIME}s cap per service, all checks but $EXCLUDED_CHECKS"
+failed=0
+summary=()
+started=$SECONDS
+for svc in "${services[@]}"; do
+  url="http://127.0.0.1:${SERVICE_PORT[$svc]}"
+  if [[ "$svc" == psp-sandbox ]]; then
+    # Toss's scheme: the secret key as the Basic user name, empty password.
+    auth="Authorization: Basic $(printf 'test_sk_paymsa_fuzz:' | base64)"
+  else
+    auth="Authorization: Bearer $ADMIN_TOKEN"
+  fi
+  rm -f "$OUT/$svc.json"
+  t0=$SECONDS
+  rc=0
+  # No --max-time: schemathesis spends all of it (fuzzing repeats until the budget is used);
+  # `timeout` is only a cap for a hung run.
+  timeout "$MAX_TIME" st --no-color run "$url/openapi.json" \
+    --checks all --exclude-checks "$EXCLUDED_CHECKS" --header "$auth" \
+    --max-examples "$MAX_EXAMPLES" --seed "$SEED" \
+    --workers 1 --request-timeout 10 \
+    --report json --report-json-path "$OUT/$svc.json" >"$OUT/$svc.log" 2>&1 || rc=$?
+  line="$(python3 - "$OUT/$svc.json" "$rc" <<'PY'
+import json, sys
+path, rc = sys.argv[1], int(sys.argv[2])
+try:
+    r = json.load(open(path))
+except (OSError, ValueError):
+    print(f"no report (schemathesis exit {rc})|1")
+    sys.exit()
+ops = r["operations"]
+fails = r["failures"]
+n = sum(f["count"] for f in fails) + len(r["errors"])
+kinds = ", ".join(f'{f["code"]} {f["title"]} ×{f["count"]}' for f in fails)
+if r["errors"]:
+    kinds = ", ".join(filter(None, [kinds, f'{len(r["errors"])} errors']))
+cases = r["test_cases"]["generated"]
+bad = 1 if (n or rc) else 0
+print(f'{ops["tested"]}/{ops["selected"]} operations, {cases} cases, {n} failures' + (f" ({kinds})" if kinds else "") + f"|{bad}")
+PY
+)"
+  text="${line%|*}"
+  if [[ "${line##*|}" == 1 ]]; then
+    failed=1
+    warn "$svc: $text ($((SECONDS - t0))s) — see .run/fuzz/$svc.log"
+  else
+    ok "$svc: $text ($((SECONDS - t0))s)"
+  fi
+  summary+=("$(printf '%-24s %s' "$svc" "$text")")
+done
+
+echo
+printf '%s\n' "${summary[@]}"
+echo "total: $((SECONDS - started))s; reports in .run/fuzz/"
+if ((failed)); then
+  die "schemathesis found failures (details and \`st replay\` ids in .run/fuzz/<service>.log)"
+fi
