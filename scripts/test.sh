@@ -21,12 +21,27 @@ elif [[ -f "$PID_DIR/nats.pid" ]] && nats_url="$("$SCRIPTS/nats.sh" url 2>/dev/n
 else
   nats_url="$(NATS_INSTANCE=test-nats NATS_FRESH=1 NATS_URL='' "$SCRIPTS/nats.sh" ensure)"
 fi
+export_test_env "$nats_url"
+
+# Every test creates databases named <db>_t<12 hex> (service_kit::testing). A whole run makes
+# about a thousand (~7 MB each); they are dropped before the run (leftovers of an interrupted
+# one) and after it, so repeated runs do not fill the disk.
+drop_test_databases() {
+  psql "$TEST_DATABASE_URL/postgres" -qAt -c \
+    "select datname from pg_database where datname ~ '_t[0-9a-f]{12}$' or datname ~ '^messaging_t'" |
+    xargs -r -P 4 -I{} psql "$TEST_DATABASE_URL/postgres" -q -c 'drop database if exists "{}" with (force)' \
+      >/dev/null 2>&1 || true
+}
+drop_test_databases
 # A test server (started now, or left by an interrupted run) is stopped when the tests end,
 # quietly: the test runner's summary stays the last line.
-if [[ -f "$PID_DIR/test-nats.pid" ]]; then
-  trap 'NATS_INSTANCE=test-nats "$SCRIPTS/nats.sh" stop >/dev/null 2>&1 || true' EXIT
-fi
-export_test_env "$nats_url"
+cleanup() {
+  drop_test_databases
+  if [[ -f "$PID_DIR/test-nats.pid" ]]; then
+    NATS_INSTANCE=test-nats "$SCRIPTS/nats.sh" stop >/dev/null 2>&1 || true
+  fi
+}
+trap cleanup EXIT
 info "TEST_NATS_URL=$TEST_NATS_URL TEST_DATABASE_URL=$TEST_DATABASE_URL TEST_REDIS_URL=$TEST_REDIS_URL"
 
 # --workspace unless the arguments pick packages (cargo lets --workspace override -p).

@@ -163,6 +163,36 @@ impl TestSystem {
     }
 }
 
+/// A finished test's databases are dropped at once (with `force`, so services still running
+/// are cut off): a full run creates about a thousand, which would otherwise fill the disk.
+/// `just test` also drops leftovers of interrupted runs.
+impl Drop for TestSystem {
+    fn drop(&mut self) {
+        let urls: Vec<String> = all_services()
+            .into_iter()
+            .filter_map(|(spec, _)| test_config(spec, &self.namespace).database_url)
+            .map(String::from)
+            .collect();
+        // Drop runs inside the test's runtime; the async work gets a runtime of its own.
+        let dropped = std::thread::spawn(move || {
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
+            };
+            rt.block_on(async {
+                for url in urls {
+                    if let Ok(url) = url::Url::parse(&url) {
+                        let _ = service_kit::db::drop_database(&url).await;
+                    }
+                }
+            });
+        });
+        let _ = dropped.join();
+    }
+}
+
 /// Polls `check` every 100 ms until it returns `Some`, or panics after `timeout` with `what`.
 pub async fn eventually<T, F, Fut>(timeout: Duration, what: &str, mut check: F) -> T
 where

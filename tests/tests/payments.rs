@@ -12,8 +12,8 @@ use paymsa_e2e::{
     eventually,
     http::send,
     money::{
-        approve, balance, checkout, checkout_body, confirm, confirm_order, new_order, payment,
-        psp_stats, put_fault, wallet, Order,
+        approve, balance, checkout, checkout_body, confirm, confirm_body, confirm_order, new_order,
+        payment, psp_stats, put_fault, wallet, Order,
     },
     seed::start_seeded as start,
     streams::Bus,
@@ -247,6 +247,16 @@ async fn tampering_unknown_orders_and_repeated_confirms_change_nothing() {
     assert_eq!(psp_stats(&system, &order.order_id).await, (0, false));
     let details = payment(&system, &order.order_id).await;
     assert_eq!(details["status"], "NOT_STARTED", "{details}");
+
+    // A paymentKey or orderId that is not a JSON string is bad input, not something to look up.
+    for body in [
+        json!({"paymentKey": 42, "orderId": order.order_id, "amount": order.amount}),
+        json!({"paymentKey": key, "orderId": 7, "amount": order.amount}),
+    ] {
+        let (status, problem) = confirm_body(&system, body).await;
+        assert_eq!(status, 400, "{problem}");
+    }
+    assert_eq!(psp_stats(&system, &order.order_id).await, (0, false));
 
     let (status, body) = confirm(&system, &key, "no-such-order-123", order.amount.clone()).await;
     assert_eq!(status, 404, "{body}");

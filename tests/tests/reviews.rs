@@ -126,6 +126,12 @@ async fn invalid_reviews_get_field_errors_and_store_nothing() {
                 "starRatingType": 5}),
             vec!["memberNo", "content", "starRatingType"],
         ),
+        // Text must be a JSON string: a number or boolean is not its text.
+        (
+            json!({"productNo": "1", "memberNo": "2", "title": 5, "content": true,
+                "starRatingType": "ONE"}),
+            vec!["title", "content"],
+        ),
     ];
     for (body, fields) in bodies {
         let answer = post(&system, body).await;

@@ -21,6 +21,7 @@ mod middleware;
 pub mod nats_server;
 pub mod openapi;
 pub mod server;
+pub mod strict;
 pub mod telemetry;
 #[cfg(feature = "testing")]
 pub mod testing;

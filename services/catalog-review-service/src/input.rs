@@ -13,7 +13,7 @@ use poem_openapi::{
     Enum, Object,
 };
 use serde_json::Value;
-use service_kit::{FieldError, Id};
+use service_kit::{strict::json_string, FieldError, Id};
 
 pub const TITLE_MAX_CHARS: usize = 100;
 pub const CONTENT_MAX_CHARS: usize = 3000;
@@ -88,13 +88,29 @@ impl<T: Type> Type for Lenient<T> {
     }
 }
 
+impl<T: Type> Lenient<T> {
+    /// `value` parsed with `parse`; missing, `null` or unparsable is the reason, not an error.
+    fn parsed_with(
+        value: Option<Value>,
+        parse: impl FnOnce(Option<Value>) -> ParseResult<T>,
+    ) -> Self {
+        Self(match value {
+            None | Some(Value::Null) => Err(REQUIRED.to_string()),
+            value => parse(value).map_err(|e| e.into_message()),
+        })
+    }
+}
+
 impl<T: ParseFromJSON> ParseFromJSON for Lenient<T> {
     fn parse_from_json(value: Option<Value>) -> ParseResult<Self> {
-        Ok(Self(match value {
-            None | Some(Value::Null) => Err(REQUIRED.to_string()),
-            value => T::parse_from_json(value).map_err(|e| e.into_message()),
-        }))
+        Ok(Self::parsed_with(value, T::parse_from_json))
     }
+}
+
+/// A [`Lenient`] text that must be a JSON string ([`json_string`]): a number or boolean is an
+/// invalid field, not its text.
+fn lenient_string(value: Option<Value>) -> ParseResult<Lenient<String>> {
+    Ok(Lenient::parsed_with(value, json_string))
 }
 
 impl<T: ToJSON> ToJSON for Lenient<T> {
@@ -111,8 +127,10 @@ pub struct CreateReview {
     /// The author; only they may delete the review.
     pub member_no: Lenient<Id>,
     /// 1–100 characters (surrounding spaces are ignored).
+    #[oai(deserialize_with = "lenient_string")]
     pub title: Lenient<String>,
     /// 1–3000 characters (surrounding spaces are ignored).
+    #[oai(deserialize_with = "lenient_string")]
     pub content: Lenient<String>,
     pub star_rating_type: Lenient<StarRatingType>,
 }

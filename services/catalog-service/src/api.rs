@@ -8,12 +8,13 @@ use outbox::{OutboxNudge, OutboxWriter};
 use poem_openapi::{
     param::{Path, Query},
     payload::Json,
-    types::{ParseError, ParseResult},
     ApiResponse, Object, OpenApi, Tags,
 };
 use rust_decimal::Decimal;
-use serde_json::Value;
-use service_kit::{ApiError, FieldError, Id};
+use service_kit::{
+    strict::{json_opt_string, json_string},
+    ApiError, FieldError, Id,
+};
 use snowflake::Snowflake;
 use sqlx::PgPool;
 
@@ -50,24 +51,6 @@ pub struct UpdateProduct {
     pub description: Option<String>,
     #[oai(nullable)]
     pub price: Option<Decimal>,
-}
-
-/// A JSON string and nothing else: poem-openapi's `String` would also take `5` or `true` and
-/// store their text.
-fn json_string(value: Option<Value>) -> ParseResult<String> {
-    match value {
-        Some(Value::String(s)) => Ok(s),
-        other => Err(ParseError::expected_type(other.unwrap_or_default())),
-    }
-}
-
-/// Like [`json_string`] for an optional field: absent or `null` is `None`.
-fn json_opt_string(value: Option<Value>) -> ParseResult<Option<String>> {
-    match value {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s)),
-        Some(other) => Err(ParseError::expected_type(other)),
-    }
 }
 
 #[derive(Debug, Object)]

@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use poem_openapi::{param::Header, param::Path, payload::Json, ApiResponse, Object, OpenApi, Tags};
 use rust_decimal::Decimal;
-use service_kit::{ApiError, FieldError, Id};
+use service_kit::{strict::json_string, ApiError, FieldError, Id};
 
 use crate::{
     catalog::{CatalogClient, CatalogError},
@@ -30,7 +30,9 @@ pub struct CheckoutRequest {
 #[oai(rename_all = "camelCase", deny_unknown_fields, example)]
 pub struct ConfirmRequest {
     /// From the PSP's success redirect.
+    #[oai(deserialize_with = "json_string")]
     pub payment_key: String,
+    #[oai(deserialize_with = "json_string")]
     pub order_id: String,
     /// Must equal the order total; anything else is refused before the PSP is called.
     pub amount: Decimal,

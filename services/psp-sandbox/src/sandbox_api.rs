@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use poem_openapi::{param::Path, payload::Json, ApiResponse, Object, OpenApi, Tags};
-use service_kit::{ApiError, FieldError};
+use service_kit::{strict::json_string, ApiError, FieldError};
 
 use crate::{
     amount::Amount,
@@ -24,8 +24,10 @@ pub(crate) enum SandboxTag {
 #[derive(Debug, Object)]
 #[oai(rename_all = "camelCase", deny_unknown_fields, example)]
 pub struct ApprovalRequest {
+    #[oai(deserialize_with = "json_string")]
     pub order_id: String,
     pub amount: Amount,
+    #[oai(deserialize_with = "json_string")]
     pub order_name: String,
 }
 

@@ -9,6 +9,7 @@ use poem_openapi::{
     payload::Json,
     Object, OpenApi, SecurityScheme, Tags,
 };
+use service_kit::strict::json_string;
 
 use crate::{
     amount::Amount,
@@ -37,9 +38,15 @@ const MAX_IDEMPOTENCY_KEY: usize = 300;
 #[oai(rename_all = "camelCase", example)]
 pub struct ConfirmRequest {
     /// The key the payment window handed to successUrl.
-    #[oai(validator(min_length = 1, max_length = 200))]
+    #[oai(
+        deserialize_with = "json_string",
+        validator(min_length = 1, max_length = 200)
+    )]
     pub payment_key: String,
-    #[oai(validator(min_length = 1, max_length = 64))]
+    #[oai(
+        deserialize_with = "json_string",
+        validator(min_length = 1, max_length = 64)
+    )]
     pub order_id: String,
     /// Must equal the approved amount.
     pub amount: Amount,

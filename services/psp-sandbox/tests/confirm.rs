@@ -185,6 +185,7 @@ async fn malformed_bodies_are_tosss_invalid_request_and_string_amounts_are_accep
     for bad in [
         json!({"paymentKey": key}),
         json!({"paymentKey": key, "orderId": order, "amount": 10.5}),
+        json!({"paymentKey": 42, "orderId": order, "amount": 1000}),
     ] {
         let (status, content_type, error) = sb.send(sb.confirm_body(&bad)).await;
         assert_eq!(

@@ -193,6 +193,17 @@ async fn approvals_are_idempotent_per_order_and_conflict_on_another_amount() {
         (409, Some("APPROVAL_AMOUNT_MISMATCH"))
     );
     assert_eq!(content_type, "application/problem+json");
+    // An orderId or orderName that is not a JSON string is bad input.
+    for bad in [
+        json!({"orderId": 12345678, "amount": 1000, "orderName": "상품A"}),
+        json!({"orderId": order_id(), "amount": 1000, "orderName": 7}),
+    ] {
+        let (status, _, problem) = sb
+            .send(sb.client.post(sb.url("/sandbox/approvals")).json(&bad))
+            .await;
+        assert_eq!(status, 400, "{bad}: {problem}");
+    }
+
     // The window answers the same conflict by sending the customer to failUrl.
     let location = redirect(
         &sb,

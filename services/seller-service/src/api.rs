@@ -3,14 +3,10 @@
 use chrono::{DateTime, Utc};
 use events::{Envelope, SellerRegistered};
 use outbox::{OutboxNudge, OutboxWriter};
-use poem_openapi::{
-    param::Path,
-    payload::Json,
-    types::{ParseError, ParseResult},
-    ApiResponse, Object, OpenApi, Tags,
-};
+use poem_openapi::{param::Path, payload::Json, ApiResponse, Object, OpenApi, Tags};
 use service_kit::{
     error::{from_db_error, ConstraintRule},
+    strict::json_string,
     ApiError, FieldError, Id,
 };
 use snowflake::Snowflake;
@@ -31,15 +27,6 @@ pub struct RegisterSeller {
     /// The seller's public handle, unique, 1–100 characters.
     #[oai(deserialize_with = "json_string")]
     pub seller_id: String,
-}
-
-/// A JSON string and nothing else: poem-openapi's `String` would also take `42` or `true`
-/// and store their text, and a handle sent as a number is a client bug, not a name.
-fn json_string(value: Option<serde_json::Value>) -> ParseResult<String> {
-    match value {
-        Some(serde_json::Value::String(s)) => Ok(s),
-        other => Err(ParseError::expected_type(other.unwrap_or_default())),
-    }
 }
 
 #[derive(Debug, Object)]

@@ -44,12 +44,6 @@ pub struct Wallet {
     pub updated_at: DateTime<Utc>,
 }
 
-/// Amounts always carry two decimals ("0.00", "1500.00"), whatever scale Postgres returned.
-fn money(mut amount: Decimal) -> Decimal {
-    amount.rescale(2);
-    amount
-}
-
 pub struct WalletApi {
     pub pool: PgPool,
 }
@@ -77,13 +71,13 @@ impl WalletApi {
         Ok(Json(Wallet {
             wallet_no: Id(wallet.wallet_no),
             seller_no: Id(wallet.seller_no),
-            balance: money(wallet.balance),
+            balance: wallet.balance,
             version: wallet.version,
             recent_transactions: transactions
                 .into_iter()
                 .map(|t| WalletTransaction {
                     transaction_no: Id(t.id),
-                    amount: money(t.amount),
+                    amount: t.amount,
                     kind: t.kind,
                     order_id: t.order_id,
                     payment_order_no: t.payment_order_no.map(Id),
