@@ -122,6 +122,32 @@ impl Payments {
         (0..n).map(|_| Ok(self.ids.next_id()?)).collect()
     }
 
+    /// Moves the order's lines that may become `next` (a guarded transition with history
+    /// rows) and returns the lines as read before, and how many moved.
+    async fn move_lines(
+        &self,
+        conn: &mut PgConnection,
+        event: &PaymentEventRow,
+        next: PaymentStatus,
+        count_failure: bool,
+        reason: &str,
+        actor: &str,
+    ) -> Result<(Vec<PaymentOrderRow>, u64), ConfirmError> {
+        let lines = store::find_lines(conn, event.payment_event_no).await?;
+        let ids = self.history_ids(lines.len())?;
+        let changed = store::transition(
+            conn,
+            &ids,
+            event.payment_event_no,
+            next,
+            count_failure,
+            reason,
+            actor,
+        )
+        .await?;
+        Ok((lines, changed))
+    }
+
     /// `POST /api/payments/confirm`: checks, EXECUTING, PSP, outcome.
     pub async fn confirm(
         &self,
@@ -252,18 +278,16 @@ impl Payments {
                 .await;
         }
         let mut tx = self.pool.begin().await?;
-        let lines = store::find_lines(&mut tx, event.payment_event_no).await?;
-        let ids = self.history_ids(lines.len())?;
-        let changed = store::transition(
-            &mut tx,
-            &ids,
-            event.payment_event_no,
-            PaymentStatus::Success,
-            false,
-            "PSP_CONFIRM_OK",
-            actor,
-        )
-        .await?;
+        let (lines, changed) = self
+            .move_lines(
+                &mut tx,
+                event,
+                PaymentStatus::Success,
+                false,
+                "PSP_CONFIRM_OK",
+                actor,
+            )
+            .await?;
         if changed == 0 {
             // Another confirm or the recovery job finished first; report what it recorded.
             return current_outcome(&mut tx, event).await;
@@ -315,18 +339,9 @@ impl Payments {
         actor: &str,
     ) -> Result<Outcome, ConfirmError> {
         let mut tx = self.pool.begin().await?;
-        let lines = store::find_lines(&mut tx, event.payment_event_no).await?;
-        let ids = self.history_ids(lines.len())?;
-        let changed = store::transition(
-            &mut tx,
-            &ids,
-            event.payment_event_no,
-            PaymentStatus::Unknown,
-            true,
-            reason,
-            actor,
-        )
-        .await?;
+        let (_, changed) = self
+            .move_lines(&mut tx, event, PaymentStatus::Unknown, true, reason, actor)
+            .await?;
         if changed == 0 {
             return current_outcome(&mut tx, event).await;
         }
@@ -358,18 +373,9 @@ impl Payments {
         actor: &str,
     ) -> Result<Outcome, ConfirmError> {
         let mut tx = self.pool.begin().await?;
-        let lines = store::find_lines(&mut tx, event.payment_event_no).await?;
-        let ids = self.history_ids(lines.len())?;
-        let changed = store::transition(
-            &mut tx,
-            &ids,
-            event.payment_event_no,
-            PaymentStatus::Failure,
-            false,
-            code,
-            actor,
-        )
-        .await?;
+        let (_, changed) = self
+            .move_lines(&mut tx, event, PaymentStatus::Failure, false, code, actor)
+            .await?;
         if changed == 0 {
             return current_outcome(&mut tx, event).await;
         }
