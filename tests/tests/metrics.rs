@@ -3,43 +3,10 @@
 
 use std::time::Duration;
 
-use paymsa_e2e::{eventually, TestSystem};
+use paymsa_e2e::{eventually, http::send, TestSystem};
 use serde_json::{json, Value};
 
 const WAIT: Duration = Duration::from_secs(20);
-
-async fn seeded_system() -> TestSystem {
-    let system = TestSystem::start().await;
-    for (spec, seed) in [
-        (
-            &catalog_service::SPEC,
-            include_str!("../../seed/catalog-service.sql"),
-        ),
-        (
-            &wallet_service::SPEC,
-            include_str!("../../seed/wallet-service.sql"),
-        ),
-        (
-            &seller_service::SPEC,
-            include_str!("../../seed/seller-service.sql"),
-        ),
-    ] {
-        let pool = system.db(spec).await;
-        sqlx::raw_sql(seed)
-            .execute(&pool)
-            .await
-            .expect("seed loads");
-        pool.close().await;
-    }
-    system
-}
-
-async fn send(req: reqwest::RequestBuilder) -> (u16, Value) {
-    let resp = req.send().await.expect("answered");
-    let status = resp.status().as_u16();
-    let body = resp.json().await.unwrap_or(Value::Null);
-    (status, body)
-}
 
 /// Checkout, approval in the sandbox, and (after `fault`, if any) confirm; the confirm's status.
 async fn pay(system: &TestSystem, product: &str, fault: Option<Value>) -> u16 {
@@ -110,7 +77,7 @@ fn value(text: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
 
 #[tokio::test]
 async fn metrics_show_requests_payment_outcomes_outbox_and_consumers() {
-    let system = seeded_system().await;
+    let system = paymsa_e2e::seed::start_seeded(&[]).await;
     assert_eq!(pay(&system, "1", None).await, 200);
     let declined = json!({"mode": "error", "errorCode": "REJECT_CARD_PAYMENT", "times": 1});
     assert_eq!(pay(&system, "2", Some(declined)).await, 422);

@@ -14,8 +14,8 @@ use events::{
     topology::{ORDERS, WALLETS},
     StreamDef, Topology,
 };
-use paymsa_e2e::{eventually, TestSystem};
-use serde_json::{json, Value};
+use paymsa_e2e::{eventually, http::send};
+use serde_json::json;
 use service_kit::{
     log_capture::{CapturedEvent, LogCapture},
     TraceContext,
@@ -23,39 +23,6 @@ use service_kit::{
 
 const WAIT: Duration = Duration::from_secs(30);
 const MEMBER: &str = "7";
-
-async fn seeded_system() -> TestSystem {
-    let system = TestSystem::start().await;
-    for (spec, seed) in [
-        (
-            &catalog_service::SPEC,
-            include_str!("../../seed/catalog-service.sql"),
-        ),
-        (
-            &wallet_service::SPEC,
-            include_str!("../../seed/wallet-service.sql"),
-        ),
-        (
-            &seller_service::SPEC,
-            include_str!("../../seed/seller-service.sql"),
-        ),
-    ] {
-        let pool = system.db(spec).await;
-        sqlx::raw_sql(seed)
-            .execute(&pool)
-            .await
-            .expect("seed loads");
-        pool.close().await;
-    }
-    system
-}
-
-async fn send(req: reqwest::RequestBuilder) -> (u16, Value) {
-    let resp = req.send().await.expect("answered");
-    let status = resp.status().as_u16();
-    let body = resp.json().await.unwrap_or(Value::Null);
-    (status, body)
-}
 
 /// The `traceparent` header of the last message of `subject` in `stream`.
 async fn traceparent_of(
@@ -100,7 +67,7 @@ fn consumed<'a>(
 async fn one_payments_trace_id_is_in_the_logs_of_order_wallet_hot_catalog_and_order_query() {
     // Before any service logs: callsites remember whether a subscriber wanted them.
     let logs = LogCapture::install();
-    let system = seeded_system().await;
+    let system = paymsa_e2e::seed::start_seeded(&[]).await;
     let order_url = system.url("order-service");
 
     // Checkout and approval in their own traces; the confirm carries the client's trace.

@@ -7,6 +7,7 @@
 //! the document, served and exported alike, comes from [`openapi`]), and maps every error to
 //! `application/problem+json` ([`error`]).
 
+pub mod admin;
 pub mod config;
 pub mod db;
 pub mod error;
@@ -20,6 +21,7 @@ mod middleware;
 #[cfg(feature = "testing")]
 pub mod nats_server;
 pub mod openapi;
+pub mod retry;
 pub mod server;
 pub mod strict;
 pub mod telemetry;

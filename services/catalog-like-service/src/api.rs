@@ -107,7 +107,7 @@ impl LikeApi {
     ) -> Result<Liked, ApiError> {
         let (product, member) = (product_no.0, member_no.0);
         let outcome = (|| self.like_once(product.0, member.0))
-            .retry(likes::retry_policy())
+            .retry(service_kit::retry::optimistic_lock())
             .when(WriteError::is_conflict)
             .notify(log_retry)
             .await?;
@@ -137,7 +137,7 @@ impl LikeApi {
     ) -> Result<Json<LikeStatus>, ApiError> {
         let (product, member) = (product_no.0, member_no.0);
         let outcome = (|| self.unlike_once(product.0, member.0))
-            .retry(likes::retry_policy())
+            .retry(service_kit::retry::optimistic_lock())
             .when(WriteError::is_conflict)
             .notify(log_retry)
             .await?;

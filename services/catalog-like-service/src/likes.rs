@@ -3,12 +3,11 @@
 //! count always equals the number of like rows and every change is announced exactly once.
 //!
 //! A lost optimistic lock is [`WriteError::VersionConflict`]: the caller rolls back and runs
-//! the whole attempt again in a fresh transaction ([`retry_policy`]). The reference retried
+//! the whole attempt again in a fresh transaction ([`service_kit::retry::optimistic_lock`]). The reference retried
 //! inside the failed transaction and re-counted; here nothing of a lost attempt survives.
 
 use std::time::Duration;
 
-use backon::ExponentialBuilder;
 use chrono::{DateTime, Utc};
 use events::{Envelope, LikeChanged, ProductLiked, ProductUnliked};
 use outbox::OutboxWriter;
@@ -42,18 +41,6 @@ impl From<WriteError> for ApiError {
             WriteError::Db(e) => from_db_error(e, &[]),
         }
     }
-}
-
-/// Bounded retries for lost optimistic locks: 5 ms doubling to 200 ms, jittered so the losers
-/// of one round do not collide again, at most 25 retries (a few seconds in the worst case).
-/// Generous because a popular product is exactly where many members like at once.
-pub fn retry_policy() -> ExponentialBuilder {
-    ExponentialBuilder::new()
-        .with_min_delay(Duration::from_millis(5))
-        .with_max_delay(Duration::from_millis(200))
-        .with_factor(2.0)
-        .with_max_times(25)
-        .with_jitter()
 }
 
 /// Traces each lost optimistic lock, so contention shows in the logs before it becomes 409s.

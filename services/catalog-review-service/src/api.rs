@@ -138,7 +138,7 @@ impl ReviewApi {
         // One number for all attempts: a retried attempt is the same review, not a second one.
         let review_no = self.ids.next_id().map_err(ApiError::internal)?;
         let row = (|| self.create_once(review_no, &review))
-            .retry(reviews::retry_policy())
+            .retry(service_kit::retry::optimistic_lock())
             .when(WriteError::is_conflict)
             .notify(log_retry)
             .await?;
@@ -162,7 +162,7 @@ impl ReviewApi {
         #[oai(name = "memberNo")] member_no: Query<Id>,
     ) -> Result<Deleted, ApiError> {
         let deletion = (|| self.delete_once(review_no.0 .0, member_no.0 .0))
-            .retry(reviews::retry_policy())
+            .retry(service_kit::retry::optimistic_lock())
             .when(WriteError::is_conflict)
             .notify(log_retry)
             .await?;

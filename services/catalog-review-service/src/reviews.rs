@@ -3,13 +3,12 @@
 //! and the event are written together or not at all.
 //!
 //! A lost optimistic lock is [`WriteError::VersionConflict`]: the caller rolls back and runs
-//! the whole attempt again in a fresh transaction ([`retry_policy`]), with the same review
+//! the whole attempt again in a fresh transaction ([`service_kit::retry::optimistic_lock`]), with the same review
 //! number. The reference compensated a failed create by decrementing (and so drifted on
 //! retries); here a lost attempt leaves nothing behind, so a retry counts the review once.
 
 use std::time::Duration;
 
-use backon::ExponentialBuilder;
 use events::{Envelope, ReviewChanged, ReviewCreated, ReviewDeleted};
 use outbox::OutboxWriter;
 use service_kit::{
@@ -64,17 +63,6 @@ impl From<WriteError> for ApiError {
             WriteError::Db(e) => from_db_error(e, CONSTRAINTS),
         }
     }
-}
-
-/// Bounded retries for lost optimistic locks: 5 ms doubling to 200 ms, jittered so the losers
-/// of one round do not collide again, at most 25 retries (a few seconds in the worst case).
-pub fn retry_policy() -> ExponentialBuilder {
-    ExponentialBuilder::new()
-        .with_min_delay(Duration::from_millis(5))
-        .with_max_delay(Duration::from_millis(200))
-        .with_factor(2.0)
-        .with_max_times(25)
-        .with_jitter()
 }
 
 /// Traces each lost optimistic lock, so contention shows in the logs before it becomes 409s.

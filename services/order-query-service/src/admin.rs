@@ -13,26 +13,11 @@
 
 use async_nats::jetstream::{self, ErrorCode};
 use events::{StreamDef, Topology};
-use poem_openapi::{
-    auth::Bearer, payload::Json, ApiResponse, Object, OpenApi, SecurityScheme, Tags,
-};
-use service_kit::ApiError;
+use poem_openapi::{payload::Json, ApiResponse, Object, OpenApi, Tags};
+use service_kit::{admin::AdminAuth, ApiError};
 use sqlx::PgPool;
 
 use crate::{projection, store};
-
-/// The admin token (`ADMIN_TOKEN`) as a bearer token (the dead-letter API's scheme).
-#[derive(SecurityScheme)]
-#[oai(ty = "bearer")]
-struct AdminBearer(Bearer);
-
-/// A missing token reaches the operation, which answers 401 as problem+json.
-#[derive(SecurityScheme)]
-enum AdminAuth {
-    Bearer(AdminBearer),
-    #[oai(fallback)]
-    Missing,
-}
 
 #[derive(Tags)]
 enum AdminTag {
@@ -71,19 +56,7 @@ pub struct AdminApi {
 
 impl AdminApi {
     fn authorize(&self, auth: &AdminAuth) -> Result<(), ApiError> {
-        let Some(expected) = self.admin_token.as_deref().filter(|t| !t.is_empty()) else {
-            return Err(ApiError::unauthorized(
-                "admin endpoints are disabled: no admin token is configured",
-            ));
-        };
-        match auth {
-            AdminAuth::Bearer(AdminBearer(given))
-                if constant_time_eq(given.token.as_bytes(), expected.as_bytes()) =>
-            {
-                Ok(())
-            }
-            _ => Err(ApiError::unauthorized("missing or wrong admin token")),
-        }
+        service_kit::admin::authorize(self.admin_token.as_deref(), auth)
     }
 
     async fn delete_durable(&self, stream: &StreamDef, durable: &str) -> Result<(), ApiError> {
@@ -106,11 +79,6 @@ impl AdminApi {
             },
         }
     }
-}
-
-/// Compares without leaking, through timing, how much of the token was right.
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 #[OpenApi(tag = "AdminTag::ReadModel")]

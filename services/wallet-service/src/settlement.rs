@@ -12,7 +12,7 @@
 //! and `wallet.settled` is emitted, in the same transaction, once every line of the order is
 //! credited.
 
-use std::{collections::BTreeMap, sync::Arc, time::Duration};
+use std::{collections::BTreeMap, sync::Arc};
 
 use events::{Envelope, PaymentConfirmed, SellerCredit, WalletSettled};
 use messaging::{claim_event, Delivery, Handler, HandlerError};
@@ -23,7 +23,6 @@ use sqlx::{PgConnection, PgPool};
 use crate::store::{self, Credit};
 
 pub const CONSUMER: &str = "wallet-settlement";
-const MAX_ATTEMPTS: u32 = 12;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SettleError {
@@ -42,17 +41,11 @@ pub struct SettleOrder {
     pub nudge: OutboxNudge,
 }
 
-/// 10 ms · 2^attempt, capped at 1 s, with full jitter so colliding workers spread out.
-fn backoff(attempt: u32) -> Duration {
-    let cap = 10u64.saturating_mul(1 << attempt.min(7)).min(1_000);
-    let random = uuid::Uuid::new_v4().as_u128() as u64;
-    Duration::from_millis(random % (cap + 1))
-}
-
 impl Handler for SettleOrder {
     async fn handle(&self, delivery: &Delivery) -> Result<(), HandlerError> {
         let event = delivery.decode::<PaymentConfirmed>()?;
-        for attempt in 0..MAX_ATTEMPTS {
+        let mut delays = service_kit::retry::optimistic_lock_delays();
+        loop {
             let mut tx = self.pool.begin().await?;
             if !claim_event(&mut tx, CONSUMER, event.event_id).await? {
                 return Ok(()); // settled before: a redelivery or a replay
@@ -65,15 +58,17 @@ impl Handler for SettleOrder {
                 }
                 Err(SettleError::VersionConflict) => {
                     drop(tx);
-                    tokio::time::sleep(backoff(attempt)).await;
+                    let Some(delay) = delays.next() else {
+                        return Err(HandlerError::retry(
+                            "wallet kept changing concurrently; will be redelivered",
+                        ));
+                    };
+                    tokio::time::sleep(delay).await;
                 }
                 Err(SettleError::Db(e)) => return Err(e.into()),
                 Err(SettleError::Ids(e)) => return Err(HandlerError::retry(e)),
             }
         }
-        Err(HandlerError::retry(
-            "wallet kept changing concurrently; will be redelivered",
-        ))
     }
 }
 

@@ -6,12 +6,11 @@ use std::collections::BTreeMap;
 use async_nats::{jetstream::Context, HeaderMap, HeaderName, HeaderValue};
 use chrono::{DateTime, Utc};
 use poem_openapi::{
-    auth::Bearer,
     param::{Path, Query},
     payload::Json,
-    OpenApi, SecurityScheme, Tags,
+    OpenApi, Tags,
 };
-use service_kit::ApiError;
+use service_kit::{admin::AdminAuth, ApiError};
 use sqlx::PgPool;
 
 use super::{
@@ -23,20 +22,6 @@ use super::{
 enum DeadLetterTag {
     /// Messages the consumers of this service gave up on, for inspection and replay.
     DeadLetters,
-}
-
-/// The admin token (`ADMIN_TOKEN`) as a bearer token.
-#[derive(SecurityScheme)]
-#[oai(ty = "bearer")]
-struct AdminBearer(Bearer);
-
-/// A missing token falls through to the operation, which answers 401 as problem+json (the
-/// extractor's own error would be turned into a 400 by the shared bad-request handler).
-#[derive(SecurityScheme)]
-enum AdminAuth {
-    Bearer(AdminBearer),
-    #[oai(fallback)]
-    Missing,
 }
 
 const DEFAULT_LIMIT: u32 = 20;
@@ -60,25 +45,8 @@ impl DeadLetterApi {
     }
 
     fn authorize(&self, auth: &AdminAuth) -> Result<(), ApiError> {
-        let Some(expected) = self.admin_token.as_deref().filter(|t| !t.is_empty()) else {
-            return Err(ApiError::unauthorized(
-                "admin endpoints are disabled: no admin token is configured",
-            ));
-        };
-        match auth {
-            AdminAuth::Bearer(AdminBearer(given))
-                if constant_time_eq(given.token.as_bytes(), expected.as_bytes()) =>
-            {
-                Ok(())
-            }
-            _ => Err(ApiError::unauthorized("missing or wrong admin token")),
-        }
+        service_kit::admin::authorize(self.admin_token.as_deref(), auth)
     }
-}
-
-/// Compares without leaking, through timing, how much of the token was right.
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 fn parse_id(raw: &str) -> Result<i64, ApiError> {
@@ -271,12 +239,5 @@ mod tests {
             headers.get("traceparent").map(|v| v.as_str()),
             Some("00-abc-def-01")
         );
-    }
-
-    #[test]
-    fn token_comparison() {
-        assert!(constant_time_eq(b"secret", b"secret"));
-        assert!(!constant_time_eq(b"secret", b"secreT"));
-        assert!(!constant_time_eq(b"secret", b"secret2"));
     }
 }
