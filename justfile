@@ -57,9 +57,17 @@ build:
 openapi:
     @scripts/cargo.sh run -q -p paymsa-e2e --bin openapi
 
-# benchmarks (`just bench` = all, `just bench snowflake` = one)
+# benchmarks (`just bench` = all, `just bench snowflake` = one, `just bench e2e` = the whole system)
 bench *names:
     @scripts/bench.sh "$@"
+
+# seeded fault run with the ledger invariants (`just chaos --payments 5000 --seed 42`)
+chaos *args:
+    @scripts/loadgen.sh release chaos "$@"
+
+# 3 instances of order/wallet/hot-catalog on a 3-node NATS cluster: sharing, rebalancing, a node lost
+scale *args:
+    @scripts/loadgen.sh release scale "$@"
 
 # make sure Postgres and Redis run (reuse, start, or docker compose)
 infra:

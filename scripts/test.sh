@@ -59,6 +59,17 @@ if (($# == 0)) && [[ "${SKIP_DOCTESTS:-0}" != 1 ]]; then
   doc_rc=0
   cargo test --workspace --doc --no-fail-fast || doc_rc=$?
 fi
+# The small chaos run: the services as processes, SIGKILLed once each, NATS restarted, PSP
+# faults and poison events, then the ledger invariants (`just chaos` is the big one).
+if (($# == 0)) && [[ "${SKIP_CHAOS:-0}" != 1 ]]; then
+  info "chaos (small): paymsa-loadgen chaos --payments 300 on debug binaries"
+  chaos_rc=0
+  bin_dir="${CARGO_TARGET_DIR:-$PAYMSA_ROOT/target}/debug"
+  cargo build -q --bins || chaos_rc=$?
+  if ((chaos_rc == 0)); then
+    "$bin_dir/paymsa-loadgen" chaos --payments 300 --shoppers 8 --seed 7 --bin-dir "$bin_dir" || chaos_rc=$?
+  fi
+fi
 if cargo nextest --version >/dev/null 2>&1; then
   info "cargo nextest run${scope[*]:+ ${scope[*]}} --no-fail-fast${*:+ $*}"
   rc=0
@@ -67,6 +78,10 @@ else
   warn "cargo-nextest not installed; using cargo test (cargo install cargo-nextest --locked)"
   rc=0
   cargo test "${scope[@]}" --no-fail-fast "$@" || rc=$?
+fi
+if ((rc == 0 && ${chaos_rc:-0} != 0)); then
+  warn "the small chaos run failed (see above)"
+  rc=$chaos_rc
 fi
 if ((rc == 0 && ${doc_rc:-0} != 0)); then
   warn "doc tests failed (see above)"

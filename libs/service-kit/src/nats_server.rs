@@ -201,13 +201,13 @@ impl Drop for NatsServer {
     }
 }
 
-fn free_port() -> std::io::Result<u16> {
+pub fn free_port() -> std::io::Result<u16> {
     let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?;
     Ok(listener.local_addr()?.port())
 }
 
 /// The first `nats-server` on `PATH` that is recent enough, resolved once per process.
-fn find_binary() -> std::io::Result<PathBuf> {
+pub fn find_binary() -> std::io::Result<PathBuf> {
     static FOUND: OnceLock<Result<PathBuf, String>> = OnceLock::new();
     FOUND
         .get_or_init(search_path)

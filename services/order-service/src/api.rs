@@ -200,22 +200,23 @@ impl OrderApi {
     ) -> Result<CheckoutResult, CheckoutError> {
         let hash = checkout::request_hash(member_no, product_nos);
         let mut conn = self.payments.pool.acquire().await?;
-        if let KeyClaim::Replay(stored) = checkout::claim_key(&mut conn, key, &hash).await? {
-            return Ok(stored);
-        }
+        let token = match checkout::claim_key(&mut conn, key, &hash).await? {
+            KeyClaim::Replay(stored) => return Ok(stored),
+            KeyClaim::Claimed(token) => token,
+        };
         let attempt = async {
             let products = self.catalog.products(product_nos).await?;
             let mut tx = self.payments.pool.begin().await?;
             let result =
                 checkout::create_order(&mut tx, &self.payments, member_no, &products).await?;
-            checkout::complete_key(&mut tx, key, &result).await?;
+            checkout::complete_key(&mut tx, key, token, &result).await?;
             tx.commit().await?;
             Ok::<_, CheckoutError>(result)
         };
         match attempt.await {
             Ok(result) => Ok(result),
             Err(e) => {
-                checkout::release_key(&mut conn, key).await?;
+                checkout::release_key(&mut conn, key, token).await?;
                 Err(e)
             }
         }

@@ -2,6 +2,7 @@
 //! line, priced by the catalog. `Idempotency-Key` follows Stripe: the same key and body get
 //! the stored answer, another body 422, a request still in flight 409.
 
+use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use service_kit::Id;
@@ -110,11 +111,18 @@ pub fn request_hash(member_no: i64, product_nos: &[i64]) -> String {
 }
 
 pub enum KeyClaim {
-    /// First use: go ahead, then store the answer.
-    Claimed,
+    /// First use (or an abandoned claim taken over): go ahead, then store the answer. The
+    /// token is the claim's time; completing or releasing the key checks it, so an attempt
+    /// whose claim was taken over cannot overwrite the new owner's answer.
+    Claimed(DateTime<Utc>),
     /// Same request already answered: replay this body.
     Replay(CheckoutResult),
 }
+
+/// How long an IN_FLIGHT claim holds. A checkout takes a catalog call and one transaction
+/// (seconds at most); a claim this old belongs to a process that died mid-request, and
+/// without a lease the key would answer 409 forever.
+pub const CLAIM_LEASE_SECS: f64 = 30.0;
 
 /// Claims an idempotency key in its own short transaction so a concurrent duplicate sees it.
 pub async fn claim_key(
@@ -122,17 +130,32 @@ pub async fn claim_key(
     key: &str,
     hash: &str,
 ) -> Result<KeyClaim, CheckoutError> {
-    let inserted = sqlx::query(
+    let inserted: Option<DateTime<Utc>> = sqlx::query_scalar(
         "insert into checkout_idempotency_keys (idempotency_key, request_hash) values ($1, $2)
-         on conflict (idempotency_key) do nothing",
+         on conflict (idempotency_key) do nothing
+         returning updated_at",
     )
     .bind(key)
     .bind(hash)
-    .execute(&mut *conn)
-    .await?
-    .rows_affected();
-    if inserted == 1 {
-        return Ok(KeyClaim::Claimed);
+    .fetch_optional(&mut *conn)
+    .await?;
+    if let Some(token) = inserted {
+        return Ok(KeyClaim::Claimed(token));
+    }
+    // An abandoned claim of the same request is taken over; its new time is the new token.
+    let taken_over: Option<DateTime<Utc>> = sqlx::query_scalar(
+        "update checkout_idempotency_keys set updated_at = now()
+          where idempotency_key = $1 and request_hash = $2 and status = 'IN_FLIGHT'
+            and updated_at < now() - make_interval(secs => $3)
+         returning updated_at",
+    )
+    .bind(key)
+    .bind(hash)
+    .bind(CLAIM_LEASE_SECS)
+    .fetch_optional(&mut *conn)
+    .await?;
+    if let Some(token) = taken_over {
+        return Ok(KeyClaim::Claimed(token));
     }
     let (stored_hash, status, body): (String, String, Option<serde_json::Value>) = sqlx::query_as(
         "select request_hash, status, response_body from checkout_idempotency_keys where idempotency_key = $1",
@@ -152,28 +175,43 @@ pub async fn claim_key(
     }
 }
 
+/// Stores the answer if the claim `token` still holds; otherwise the caller's transaction
+/// must roll back (its claim expired and another attempt owns the key now).
 pub async fn complete_key(
     conn: &mut PgConnection,
     key: &str,
+    token: DateTime<Utc>,
     result: &CheckoutResult,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
+) -> Result<(), CheckoutError> {
+    let updated = sqlx::query(
         "update checkout_idempotency_keys set status = 'COMPLETED', response_status = 201, response_body = $2
-         where idempotency_key = $1",
+         where idempotency_key = $1 and status = 'IN_FLIGHT' and updated_at = $3",
     )
     .bind(key)
     .bind(serde_json::to_value(result).unwrap_or_default())
+    .bind(token)
     .execute(conn)
-    .await
-    .map(|_| ())
+    .await?
+    .rows_affected();
+    if updated == 1 {
+        Ok(())
+    } else {
+        Err(CheckoutError::KeyInFlight)
+    }
 }
 
 /// A failed attempt frees its key, so the client can retry with it (Stripe keeps only answers).
-pub async fn release_key(conn: &mut PgConnection, key: &str) -> Result<(), sqlx::Error> {
+pub async fn release_key(
+    conn: &mut PgConnection,
+    key: &str,
+    token: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "delete from checkout_idempotency_keys where idempotency_key = $1 and status = 'IN_FLIGHT'",
+        "delete from checkout_idempotency_keys
+          where idempotency_key = $1 and status = 'IN_FLIGHT' and updated_at = $2",
     )
     .bind(key)
+    .bind(token)
     .execute(conn)
     .await
     .map(|_| ())

@@ -10,7 +10,7 @@
 
 mod api;
 mod catalog;
-mod checkout;
+pub mod checkout;
 mod examples;
 mod pages;
 mod payments;

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# `scripts/loadgen.sh PROFILE COMMAND [--option value ...]`: builds every binary with PROFILE
+# (release or debug) and runs `paymsa-loadgen COMMAND` on them (bench, chaos, scale; see
+# tools/loadgen). It starts its own nats-server(s) and services on free ports, with databases
+# and NATS names of its own, so it runs beside `just up` and `just test`.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cd "$PAYMSA_ROOT"
+profile=${1:?profile (release|debug)}
+shift
+"$PAYMSA_ROOT/scripts/infra.sh" ensure
+cargo_env
+flags=()
+[[ "$profile" == release ]] && flags=(--release)
+info "building: cargo build ${flags[*]} --bins"
+cargo build -q "${flags[@]}" --bins
+bin_dir="${CARGO_TARGET_DIR:-$PAYMSA_ROOT/target}/$profile"
+exec "$bin_dir/paymsa-loadgen" "$@" --bin-dir "$bin_dir"

@@ -1,0 +1,175 @@
+//! `paymsa-loadgen bench`: the whole system under load for a fixed time, then the machine's
+//! ceilings in the same run, reported side by side (`docs/bench/`).
+
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use chrono::Utc;
+
+use crate::{
+    args::Args,
+    ceilings,
+    client::{Client, Endpoints},
+    drive::{drive, DriveOptions},
+    lags,
+    progress::{Counters, Goal, Progress},
+    report::{BenchReport, ServiceUsage},
+    settle::settle,
+    stack::{Broker, Stack, StackOptions},
+    workload::{open_market, Mix, Outcome},
+};
+
+pub const OPTIONS: &[&str] = &[
+    "duration",
+    "shoppers",
+    "sellers",
+    "products",
+    "seed",
+    "bin-dir",
+    "db-connections",
+    "out",
+];
+
+pub async fn run(args: &Args) -> anyhow::Result<bool> {
+    let duration = Duration::from_secs(args.get("duration", 60u64)?);
+    let shoppers: usize = args.get("shoppers", 32)?;
+    let seed: u64 = args.get("seed", 1)?;
+    let db_connections: u32 = args.get("db-connections", 10)?;
+    let out: String = args.get("out", "docs/bench".to_string())?;
+
+    eprintln!(
+        "starting nats-server and the 9 services from {}",
+        args.bin_dir().display()
+    );
+    let broker = Broker::single().await?;
+    let options = StackOptions::new(args.bin_dir()).set("DB_MAX_CONNECTIONS", db_connections);
+    let mut stack = Stack::start(options, broker).await?;
+    let client = Client::new(
+        stack.http.clone(),
+        Endpoints::of(&stack),
+        Duration::from_secs(10),
+    );
+    let result = measure(
+        &mut stack,
+        &client,
+        args,
+        duration,
+        shoppers,
+        seed,
+        db_connections,
+    )
+    .await;
+    stack.stop().await;
+    let report = result?;
+    report.print();
+    report.write(&out)?;
+    eprintln!("written: {out}/results.md, {out}/confirm-latency.svg");
+    Ok(report.errors == 0)
+}
+
+async fn measure(
+    stack: &mut Stack,
+    client: &Client,
+    args: &Args,
+    duration: Duration,
+    shoppers: usize,
+    seed: u64,
+    db_connections: u32,
+) -> anyhow::Result<BenchReport> {
+    let sellers: usize = args.get("sellers", 10)?;
+    let products: usize = args.get("products", 5)?;
+    eprintln!("opening the market: {sellers} sellers × {products} products (onboarding saga)");
+    let market = Arc::new(open_market(client, &stack.namespace, sellers, products, seed).await?);
+
+    let cpu_before: Vec<f64> = stack.instances.iter().map(|i| i.cpu_seconds()).collect();
+    let since = Utc::now();
+    let counters = Arc::new(Counters::default());
+    let progress = Progress::start("bench", Goal::Duration(duration), counters.clone());
+    let options = DriveOptions {
+        shoppers,
+        goal: Goal::Duration(duration),
+        mix: Mix {
+            like: 0.3,
+            unlike: 0.05,
+            review: 0.1,
+            delete_review: 0.02,
+        },
+        seed,
+        decline_rate: 0.0,
+    };
+    let started = Instant::now();
+    let driven = drive(client.clone(), market, options, counters).await;
+    progress.finish();
+    eprintln!(
+        "load stopped after {:.1}s; waiting for settlement, projection and ranking to drain",
+        driven.elapsed.as_secs_f64()
+    );
+    let drain = settle(stack, Duration::from_secs(300)).await?;
+    let end_to_end = started.elapsed();
+    stack.sample();
+    let wall = end_to_end.as_secs_f64();
+    let usage = stack
+        .instances
+        .iter()
+        .zip(cpu_before)
+        .map(|(i, before)| ServiceUsage {
+            label: i.label(),
+            peak_rss_mib: i.peak_rss_mib(),
+            cpu_percent: (i.cpu_seconds() - before) / wall * 100.0,
+        })
+        .collect();
+    let lags = lags::measure(stack).await?;
+    let events = lags::events_since(stack, since).await?;
+
+    eprintln!(
+        "measuring the ceilings: Postgres two-write commits, JetStream async publish (5 s each)"
+    );
+    let server = std::env::var("TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
+    let pg = ceilings::postgres_two_write(
+        &server,
+        &stack.namespace,
+        shoppers as u32,
+        Duration::from_secs(5),
+    )
+    .await?;
+    let js = ceilings::jetstream_publish(
+        &stack.broker.urls().join(","),
+        &stack.namespace,
+        256,
+        Duration::from_secs(5),
+    )
+    .await?;
+
+    let mut confirm = crate::stats::Latencies::default();
+    let mut paid = 0u64;
+    for r in &driven.records {
+        if r.outcome == Outcome::Paid {
+            paid += 1;
+            confirm.push(r.confirm_latency);
+        }
+    }
+    for e in driven.errors.iter().take(5) {
+        eprintln!("error: {e}");
+    }
+    Ok(BenchReport {
+        duration,
+        shoppers,
+        db_connections,
+        payments: driven.records.len() as u64,
+        paid,
+        errors: driven.errors.len() as u64,
+        load_seconds: driven.elapsed.as_secs_f64(),
+        drain_seconds: drain.as_secs_f64(),
+        end_to_end_seconds: wall,
+        events,
+        confirm,
+        settlement: lags.settlement,
+        projection: lags.projection,
+        usage,
+        pg_commits_per_s: pg,
+        js_publish_per_s: js,
+    })
+}

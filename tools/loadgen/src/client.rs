@@ -1,0 +1,130 @@
+//! HTTP calls as a shopper's browser and the marketplace's back office make them, with the
+//! retries a real client makes while an instance is down: a refused connection or a 5xx is
+//! sent again (with the same `Idempotency-Key` where the API takes one) until `patience` runs
+//! out. 4xx answers are final, except a checkout key still in flight.
+
+use std::{
+    sync::atomic::{AtomicUsize, Ordering},
+    time::{Duration, Instant},
+};
+
+use reqwest::{Method, RequestBuilder};
+use serde_json::Value;
+
+use crate::stack::Stack;
+
+/// The base URLs of every service of a stack; requests to a service with several instances
+/// go round-robin.
+#[derive(Clone)]
+pub struct Endpoints {
+    services: Vec<(&'static str, Vec<String>)>,
+}
+
+impl Endpoints {
+    pub fn of(stack: &Stack) -> Self {
+        let services = crate::stack::SERVICES
+            .iter()
+            .map(|d| (d.name, stack.urls(d.name)))
+            .collect();
+        Self { services }
+    }
+
+    pub fn base(&self, service: &str, turn: usize) -> &str {
+        self.services
+            .iter()
+            .find(|(n, _)| *n == service)
+            .map(|(_, urls)| urls[turn % urls.len()].as_str())
+            .unwrap_or("http://127.0.0.1:9")
+    }
+}
+
+/// The final answer to a request: status and JSON body (`Null` if none).
+#[derive(Debug, Clone)]
+pub struct Answer {
+    pub status: u16,
+    pub body: Value,
+}
+
+impl Answer {
+    /// The problem+json `code` of an error answer.
+    pub fn code(&self) -> String {
+        self.body["code"].as_str().unwrap_or("").to_string()
+    }
+}
+
+#[derive(Clone)]
+pub struct Client {
+    pub http: reqwest::Client,
+    pub endpoints: Endpoints,
+    /// How long to keep retrying a refused connection or a 5xx.
+    pub patience: Duration,
+    turn: std::sync::Arc<AtomicUsize>,
+}
+
+impl Client {
+    pub fn new(http: reqwest::Client, endpoints: Endpoints, patience: Duration) -> Self {
+        Self {
+            http,
+            endpoints,
+            patience,
+            turn: Default::default(),
+        }
+    }
+
+    /// Sends `method path` to `service` with an optional JSON body and headers, retrying
+    /// transport errors and 5xx; `Err` only once patience ran out.
+    pub async fn call(
+        &self,
+        service: &str,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+        headers: &[(&str, &str)],
+    ) -> anyhow::Result<Answer> {
+        let started = Instant::now();
+        let mut delay = Duration::from_millis(50);
+        loop {
+            let turn = self.turn.fetch_add(1, Ordering::Relaxed);
+            let url = format!("{}{path}", self.endpoints.base(service, turn));
+            let mut request: RequestBuilder = self.http.request(method.clone(), url);
+            if let Some(body) = body {
+                request = request.json(body);
+            }
+            for (k, v) in headers {
+                request = request.header(*k, *v);
+            }
+            let last_error = match request.send().await {
+                Ok(resp) => {
+                    let status = resp.status().as_u16();
+                    let text = resp.text().await.unwrap_or_default();
+                    let body: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+                    // A checkout whose first attempt died with its instance holds its key
+                    // until the claim lease ends; clients retry it like a 503.
+                    let in_flight = status == 409 && body["code"] == "IDEMPOTENCY_KEY_IN_FLIGHT";
+                    if status < 500 && !in_flight {
+                        return Ok(Answer { status, body });
+                    }
+                    format!("{status} {text}")
+                }
+                Err(e) => e.to_string(),
+            };
+            if started.elapsed() > self.patience {
+                anyhow::bail!(
+                    "{method} {service}{path}: gave up after {:?}: {last_error}",
+                    self.patience
+                );
+            }
+            tokio::time::sleep(delay).await;
+            delay = (delay * 2).min(Duration::from_secs(1));
+        }
+    }
+
+    pub async fn post(&self, service: &str, path: &str, body: &Value) -> anyhow::Result<Answer> {
+        self.call(service, Method::POST, path, Some(body), &[])
+            .await
+    }
+
+    pub async fn get(&self, service: &str, path: &str) -> anyhow::Result<Answer> {
+        self.call(service, Method::GET, path, None, &[]).await
+    }
+}

@@ -1,0 +1,77 @@
+//! Lags read from the databases after a run, all on the Postgres server's clock: an
+//! `order.payment.confirmed` event is born when order-service commits its outbox row, and is
+//! applied when a consumer's transaction records it in `processed_events`.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use crate::{stack::Stack, stats::Latencies};
+
+pub struct Lags {
+    /// order-service commit → wallet-service settlement.
+    pub settlement: Latencies,
+    /// order-service commit → order-query projection.
+    pub projection: Latencies,
+}
+
+async fn applied(
+    stack: &mut Stack,
+    service: &'static str,
+    consumer: &str,
+) -> anyhow::Result<HashMap<Uuid, DateTime<Utc>>> {
+    let db = stack.db(service).await?;
+    Ok(
+        sqlx::query_as("select event_id, processed_at from processed_events where consumer = $1")
+            .bind(consumer)
+            .fetch_all(&db)
+            .await?
+            .into_iter()
+            .collect(),
+    )
+}
+
+pub async fn measure(stack: &mut Stack) -> anyhow::Result<Lags> {
+    let order = stack.db("order-service").await?;
+    let born: Vec<(Uuid, DateTime<Utc>)> = sqlx::query_as(
+        "select (payload->>'eventId')::uuid, created_at from outbox
+          where event_type = 'order.payment.confirmed'",
+    )
+    .fetch_all(&order)
+    .await?;
+    let settled = applied(stack, "wallet-service", "wallet-settlement").await?;
+    let projected = applied(stack, "order-query-service", "order-query-projection").await?;
+    let lag = |seen: &HashMap<Uuid, DateTime<Utc>>| {
+        let mut l = Latencies::default();
+        for (id, at) in &born {
+            if let Some(done) = seen.get(id) {
+                l.push_ms((*done - *at).num_microseconds().unwrap_or(0) as f64 / 1000.0);
+            }
+        }
+        l
+    };
+    Ok(Lags {
+        settlement: lag(&settled),
+        projection: lag(&projected),
+    })
+}
+
+/// Outbox rows written since `since` by every producing service (events the run caused).
+pub async fn events_since(stack: &mut Stack, since: DateTime<Utc>) -> anyhow::Result<i64> {
+    let mut total = 0;
+    for service in [
+        "order-service",
+        "wallet-service",
+        "catalog-like-service",
+        "catalog-review-service",
+    ] {
+        let db = stack.db(service).await?;
+        let n: i64 = sqlx::query_scalar("select count(*) from outbox where created_at >= $1")
+            .bind(since)
+            .fetch_one(&db)
+            .await?;
+        total += n;
+    }
+    Ok(total)
+}

@@ -1,0 +1,154 @@
+//! The benchmark's figures: printed, and written as Markdown plus a latency histogram.
+
+use std::{fmt::Write as _, path::Path, time::Duration};
+
+use crate::stats::Latencies;
+
+pub struct ServiceUsage {
+    pub label: String,
+    pub peak_rss_mib: f64,
+    /// Share of one core over the measured run (load and drain).
+    pub cpu_percent: f64,
+}
+
+pub struct BenchReport {
+    pub duration: Duration,
+    pub shoppers: usize,
+    pub db_connections: u32,
+    pub payments: u64,
+    pub paid: u64,
+    pub errors: u64,
+    pub load_seconds: f64,
+    pub drain_seconds: f64,
+    pub end_to_end_seconds: f64,
+    /// Outbox events the run produced (all services).
+    pub events: i64,
+    pub confirm: Latencies,
+    pub settlement: Latencies,
+    pub projection: Latencies,
+    pub usage: Vec<ServiceUsage>,
+    pub pg_commits_per_s: f64,
+    pub js_publish_per_s: f64,
+}
+
+/// What the figures were measured on.
+pub fn machine() -> String {
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let mem_gib = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|m| {
+            m.lines()
+                .find_map(|l| l.strip_prefix("MemTotal:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        })
+        .map_or(0.0, |kib| kib / 1024.0 / 1024.0);
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    let load: Vec<&str> = load.split_whitespace().take(3).collect();
+    let rev = std::process::Command::new("git")
+        .args(["rev-parse", "--short", "HEAD"])
+        .output()
+        .ok()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_default();
+    format!(
+        "{cores} cores, {mem_gib:.0} GiB RAM, load average {} at the end, commit {rev}, {}",
+        load.join(" "),
+        chrono::Utc::now().format("%Y-%m-%d %H:%M UTC")
+    )
+}
+
+impl BenchReport {
+    pub fn paid_per_second(&self) -> f64 {
+        self.paid as f64 / self.end_to_end_seconds.max(0.001)
+    }
+
+    pub fn events_per_second(&self) -> f64 {
+        self.events as f64 / self.end_to_end_seconds.max(0.001)
+    }
+
+    pub fn markdown(&self) -> String {
+        let mut md = String::new();
+        let _ = writeln!(md, "# End-to-end benchmark (`just bench e2e`)\n");
+        let _ = writeln!(md, "Machine: {}.\n", machine());
+        let _ = writeln!(
+            md,
+            "Load: {} shoppers for {:.0} s (checkout of 1–3 products → sandbox approval → confirm; \
+             per payment 30 % like, 5 % unlike, 10 % review, 2 % review delete), release binaries, \
+             one process per service, `DB_MAX_CONNECTIONS={}`.\n",
+            self.shoppers,
+            self.duration.as_secs_f64(),
+            self.db_connections
+        );
+        let _ = writeln!(
+            md,
+            "| figure | value | ceiling | ratio |\n|---|---|---|---|"
+        );
+        let _ = writeln!(
+            md,
+            "| paid orders/s, end to end (confirmed, settled, projected, ranked) | {:.1} | {:.0} two-write commits/s (raw Postgres) | {:.3} |",
+            self.paid_per_second(),
+            self.pg_commits_per_s,
+            self.paid_per_second() / self.pg_commits_per_s.max(0.001)
+        );
+        let _ = writeln!(
+            md,
+            "| events published/s (all outboxes) | {:.1} | {:.0} msgs/s (raw JetStream async publish) | {:.3} |",
+            self.events_per_second(),
+            self.js_publish_per_s,
+            self.events_per_second() / self.js_publish_per_s.max(0.001)
+        );
+        let _ = writeln!(
+            md,
+            "\n{} payments ({} paid, {} client errors); load {:.1} s + drain {:.1} s = {:.1} s end to end; {} events.\n",
+            self.payments, self.paid, self.errors, self.load_seconds, self.drain_seconds, self.end_to_end_seconds, self.events
+        );
+        let _ = writeln!(
+            md,
+            "| latency (ms) | samples | p50 / p95 / p99 / max |\n|---|---|---|"
+        );
+        for (name, l) in [
+            ("confirm (HTTP, incl. PSP round trip)", &self.confirm),
+            (
+                "settlement lag (confirm commit → wallet credit)",
+                &self.settlement,
+            ),
+            (
+                "projection lag (confirm commit → order-query)",
+                &self.projection,
+            ),
+        ] {
+            let _ = writeln!(md, "| {name} | {} | {} |", l.len(), l.summary());
+        }
+        let _ = writeln!(md, "\n![confirm latency](confirm-latency.svg)\n");
+        let _ = writeln!(
+            md,
+            "| process | peak RSS (MiB) | CPU (% of one core) |\n|---|---|---|"
+        );
+        for u in &self.usage {
+            let _ = writeln!(
+                md,
+                "| {} | {:.1} | {:.1} |",
+                u.label, u.peak_rss_mib, u.cpu_percent
+            );
+        }
+        md
+    }
+
+    pub fn print(&self) {
+        println!("\n{}", self.markdown());
+    }
+
+    pub fn write(&self, dir: &str) -> anyhow::Result<()> {
+        let dir = Path::new(dir);
+        std::fs::create_dir_all(dir)?;
+        std::fs::write(dir.join("results.md"), self.markdown())?;
+        std::fs::write(
+            dir.join("confirm-latency.svg"),
+            self.confirm.histogram_svg(&format!(
+                "POST /api/payments/confirm, {} shoppers, {} paid",
+                self.shoppers, self.paid
+            )),
+        )?;
+        Ok(())
+    }
+}

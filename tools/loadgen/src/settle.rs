@@ -1,0 +1,94 @@
+//! Waiting for the system to settle down after a run: no payment line left EXECUTING or
+//! UNKNOWN, every outbox row published, every durable consumer caught up, every paid order's
+//! wallet settlement recorded.
+
+use std::time::{Duration, Instant};
+
+use async_nats::jetstream;
+use events::topology::{Topology, BUSINESS_STREAMS};
+use futures::TryStreamExt;
+
+use crate::stack::Stack;
+
+/// Services with an outbox table.
+const PRODUCERS: [&str; 6] = [
+    "order-service",
+    "wallet-service",
+    "seller-service",
+    "catalog-service",
+    "catalog-like-service",
+    "catalog-review-service",
+];
+
+/// What is still in flight; empty when settled.
+async fn outstanding(stack: &mut Stack) -> anyhow::Result<Vec<String>> {
+    let mut left = Vec::new();
+    let order = stack.db("order-service").await?;
+    let open: i64 = sqlx::query_scalar(
+        "select count(*) from payment_orders where status in ('EXECUTING', 'UNKNOWN')",
+    )
+    .fetch_one(&order)
+    .await?;
+    if open > 0 {
+        left.push(format!("{open} payment lines EXECUTING/UNKNOWN"));
+    }
+    let unsettled: i64 = sqlx::query_scalar(
+        "select count(*) from payment_events where is_payment_done and not is_wallet_done",
+    )
+    .fetch_one(&order)
+    .await?;
+    if unsettled > 0 {
+        left.push(format!("{unsettled} paid orders without wallet settlement"));
+    }
+    for service in PRODUCERS {
+        let db = stack.db(service).await?;
+        let unpublished: i64 =
+            sqlx::query_scalar("select count(*) from outbox where status <> 'SUCCESS'")
+                .fetch_one(&db)
+                .await?;
+        if unpublished > 0 {
+            left.push(format!("{service}: {unpublished} outbox rows unpublished"));
+        }
+    }
+    let topology = Topology::new(stack.namespace.clone());
+    let client = async_nats::connect(stack.broker.urls().join(",")).await?;
+    let js = jetstream::new(client);
+    for def in BUSINESS_STREAMS {
+        let stream = js.get_stream(topology.stream_name(&def)).await?;
+        let infos: Vec<_> = stream.consumers().try_collect().await?;
+        for info in infos {
+            if info.num_pending > 0 || info.num_ack_pending > 0 {
+                left.push(format!(
+                    "{}: {} pending, {} unacknowledged",
+                    info.name, info.num_pending, info.num_ack_pending
+                ));
+            }
+        }
+    }
+    Ok(left)
+}
+
+/// Polls until nothing is outstanding (twice in a row, 500 ms apart); how long it took.
+pub async fn settle(stack: &mut Stack, timeout: Duration) -> anyhow::Result<Duration> {
+    let started = Instant::now();
+    let mut quiet = 0;
+    loop {
+        let left = match outstanding(stack).await {
+            Ok(left) => left,
+            // NATS or a database may be restarting under a chaos run; ask again.
+            Err(e) => vec![format!("{e:#}")],
+        };
+        if left.is_empty() {
+            quiet += 1;
+            if quiet == 2 {
+                return Ok(started.elapsed());
+            }
+        } else {
+            quiet = 0;
+            if started.elapsed() > timeout {
+                anyhow::bail!("not settled after {timeout:?}: {}", left.join("; "));
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}

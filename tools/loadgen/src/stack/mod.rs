@@ -1,0 +1,292 @@
+//! The system as separate processes, as `just up` runs it, but private to one run: its own
+//! NATS server (or cluster), a NATS namespace and a database per service named after it, and
+//! free ports. Unlike the in-process `TestSystem` of the e2e tests, each service here is a real
+//! process, so it can be SIGKILLed and its memory and CPU measured.
+
+mod cluster;
+mod instance;
+
+use std::{
+    collections::HashMap,
+    path::{Path, PathBuf},
+    time::Duration,
+};
+
+use anyhow::{anyhow, Context};
+pub use cluster::Broker;
+pub use instance::Instance;
+use service_kit::{nats_server::free_port, testing::unique_namespace};
+
+/// A service binary and its database (`None` for the stateless sandbox).
+pub struct ServiceDef {
+    pub name: &'static str,
+    pub database: Option<&'static str>,
+}
+
+/// Start order: peers a service calls over HTTP come first.
+pub const SERVICES: [ServiceDef; 9] = [
+    ServiceDef {
+        name: "psp-sandbox",
+        database: None,
+    },
+    ServiceDef {
+        name: "catalog-service",
+        database: Some("paymsa_catalog"),
+    },
+    ServiceDef {
+        name: "seller-service",
+        database: Some("paymsa_seller"),
+    },
+    ServiceDef {
+        name: "wallet-service",
+        database: Some("paymsa_wallet"),
+    },
+    ServiceDef {
+        name: "order-service",
+        database: Some("paymsa_order"),
+    },
+    ServiceDef {
+        name: "hot-catalog-service",
+        database: Some("paymsa_hot_catalog"),
+    },
+    ServiceDef {
+        name: "catalog-review-service",
+        database: Some("paymsa_review"),
+    },
+    ServiceDef {
+        name: "catalog-like-service",
+        database: Some("paymsa_like"),
+    },
+    ServiceDef {
+        name: "order-query-service",
+        database: Some("paymsa_order_query"),
+    },
+];
+
+pub const ADMIN_TOKEN: &str = "loadgen-admin-token";
+
+/// How to start a stack.
+pub struct StackOptions {
+    /// Where the service binaries are (`target/release`, `target/debug`).
+    pub bin_dir: PathBuf,
+    /// Instances per service (default 1).
+    pub instances: HashMap<&'static str, usize>,
+    /// Variables for every service (pool sizes, PSP timeouts, …).
+    pub env: Vec<(String, String)>,
+    /// Variables for one service only.
+    pub service_env: Vec<(&'static str, String, String)>,
+    pub rust_log: String,
+    pub database_server: String,
+    pub redis_url: String,
+    /// Keep the databases when the stack stops (to inspect them).
+    pub keep: bool,
+}
+
+impl StackOptions {
+    pub fn new(bin_dir: PathBuf) -> Self {
+        Self {
+            bin_dir,
+            instances: HashMap::new(),
+            env: Vec::new(),
+            service_env: Vec::new(),
+            rust_log: "warn".into(),
+            database_server: std::env::var("TEST_DATABASE_URL")
+                .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into()),
+            redis_url: std::env::var("TEST_REDIS_URL")
+                .unwrap_or_else(|_| "redis://127.0.0.1:6379".into()),
+            keep: false,
+        }
+    }
+
+    pub fn set(mut self, key: &str, value: impl ToString) -> Self {
+        self.env.push((key.into(), value.to_string()));
+        self
+    }
+
+    pub fn set_for(mut self, service: &'static str, key: &str, value: impl ToString) -> Self {
+        self.service_env
+            .push((service, key.into(), value.to_string()));
+        self
+    }
+}
+
+pub struct Stack {
+    pub namespace: String,
+    pub broker: Broker,
+    pub instances: Vec<Instance>,
+    pub log_dir: PathBuf,
+    database_server: String,
+    keep: bool,
+    pools: HashMap<&'static str, sqlx::PgPool>,
+    pub http: reqwest::Client,
+}
+
+impl Stack {
+    /// Starts every service (each instance on a port of its own) and waits until all are ready.
+    pub async fn start(options: StackOptions, broker: Broker) -> anyhow::Result<Self> {
+        let namespace = unique_namespace();
+        let log_dir = Path::new(".run/loadgen").join(&namespace);
+        std::fs::create_dir_all(&log_dir).context("creating the log directory")?;
+        let mut ports: HashMap<(&str, usize), u16> = HashMap::new();
+        for def in &SERVICES {
+            for i in 0..options.instances.get(def.name).copied().unwrap_or(1) {
+                ports.insert((def.name, i), free_port()?);
+            }
+        }
+        let peer = |name: &str| format!("http://127.0.0.1:{}", ports[&(name, 0)]);
+        let mut instances = Vec::new();
+        for (n, def) in SERVICES.iter().enumerate() {
+            for i in 0..options.instances.get(def.name).copied().unwrap_or(1) {
+                let mut env: Vec<(String, String)> = vec![
+                    ("HOST".into(), "127.0.0.1".into()),
+                    ("PORT".into(), ports[&(def.name, i)].to_string()),
+                    ("NATS_URL".into(), broker.urls().join(",")),
+                    ("NATS_NAMESPACE".into(), namespace.clone()),
+                    ("REDIS_URL".into(), options.redis_url.clone()),
+                    // Unique per instance, as the snowflake layout requires.
+                    ("SNOWFLAKE_NODE_ID".into(), (100 + n * 10 + i).to_string()),
+                    ("ADMIN_TOKEN".into(), ADMIN_TOKEN.into()),
+                    ("LOG_FORMAT".into(), "json".into()),
+                    ("RUST_LOG".into(), options.rust_log.clone()),
+                    ("CATALOG_URL".into(), peer("catalog-service")),
+                    ("PSP_URL".into(), peer("psp-sandbox")),
+                ];
+                if let Some(db) = def.database {
+                    let server = options.database_server.trim_end_matches('/');
+                    env.push(("DATABASE_URL".into(), format!("{server}/{db}_{namespace}")));
+                }
+                env.extend(options.env.iter().cloned());
+                env.extend(
+                    options
+                        .service_env
+                        .iter()
+                        .filter(|(s, _, _)| *s == def.name)
+                        .map(|(_, k, v)| (k.clone(), v.clone())),
+                );
+                let log = log_dir.join(format!("{}-{i}.log", def.name));
+                let binary = options.bin_dir.join(def.name);
+                if !binary.exists() {
+                    return Err(anyhow!("no binary {} (build it first)", binary.display()));
+                }
+                instances.push(Instance::new(
+                    def.name,
+                    i,
+                    ports[&(def.name, i)],
+                    binary,
+                    env,
+                    log,
+                ));
+            }
+        }
+        let mut stack = Self {
+            namespace,
+            broker,
+            instances,
+            log_dir,
+            database_server: options.database_server,
+            keep: options.keep,
+            pools: HashMap::new(),
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(30))
+                .pool_max_idle_per_host(256)
+                .build()?,
+        };
+        for instance in &mut stack.instances {
+            instance.spawn()?;
+        }
+        for instance in &mut stack.instances {
+            instance
+                .wait_ready(&stack.http, Duration::from_secs(90))
+                .await?;
+        }
+        Ok(stack)
+    }
+
+    /// Base URLs of a service's instances.
+    pub fn urls(&self, service: &str) -> Vec<String> {
+        self.instances
+            .iter()
+            .filter(|i| i.service == service)
+            .map(Instance::url)
+            .collect()
+    }
+
+    pub fn url(&self, service: &str) -> String {
+        self.urls(service).into_iter().next().unwrap_or_default()
+    }
+
+    fn instance_mut(&mut self, service: &str, index: usize) -> anyhow::Result<&mut Instance> {
+        self.instances
+            .iter_mut()
+            .find(|i| i.service == service && i.index == index)
+            .ok_or_else(|| anyhow!("no instance {service}#{index}"))
+    }
+
+    /// SIGKILLs one instance.
+    pub async fn kill(&mut self, service: &str, index: usize) -> anyhow::Result<()> {
+        self.instance_mut(service, index)?.kill().await
+    }
+
+    /// Starts a killed instance again on its port and waits until it is ready.
+    pub async fn restart(&mut self, service: &str, index: usize) -> anyhow::Result<()> {
+        let http = self.http.clone();
+        let instance = self.instance_mut(service, index)?;
+        instance.spawn()?;
+        instance.wait_ready(&http, Duration::from_secs(90)).await
+    }
+
+    /// Records every instance's peak memory so far.
+    pub fn sample(&mut self) {
+        for instance in &mut self.instances {
+            instance.sample();
+        }
+    }
+
+    fn database_url(&self, service: &str) -> anyhow::Result<String> {
+        let def = SERVICES
+            .iter()
+            .find(|d| d.name == service)
+            .ok_or_else(|| anyhow!("no service {service}"))?;
+        let db = def
+            .database
+            .ok_or_else(|| anyhow!("{service} has no database"))?;
+        let server = self.database_server.trim_end_matches('/');
+        Ok(format!("{server}/{db}_{}", self.namespace))
+    }
+
+    /// A small pool on a service's own database, for the checks the APIs do not show.
+    pub async fn db(&mut self, service: &'static str) -> anyhow::Result<sqlx::PgPool> {
+        if let Some(pool) = self.pools.get(service) {
+            return Ok(pool.clone());
+        }
+        let pool = sqlx::postgres::PgPoolOptions::new()
+            .max_connections(2)
+            .connect(&self.database_url(service)?)
+            .await
+            .with_context(|| format!("connecting to {service}'s database"))?;
+        self.pools.insert(service, pool.clone());
+        Ok(pool)
+    }
+
+    /// Kills every instance and, unless asked to keep them, drops the run's databases.
+    pub async fn stop(mut self) {
+        self.sample();
+        for instance in &mut self.instances {
+            let _ = instance.kill().await;
+        }
+        for (_, pool) in self.pools.drain() {
+            pool.close().await;
+        }
+        if self.keep {
+            eprintln!("databases kept: *_{}", self.namespace);
+            return;
+        }
+        for def in SERVICES.iter().filter(|d| d.database.is_some()) {
+            if let Ok(url) = self.database_url(def.name).map(|u| url::Url::parse(&u)) {
+                if let Ok(url) = url {
+                    let _ = service_kit::db::drop_database(&url).await;
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,280 @@
+//! What the load is made of: a market (sellers onboarded through the saga, their products
+//! listed), and shoppers who check out 1–3 products, approve in the sandbox's payment window,
+//! confirm, and now and then like, unlike, review or delete a review.
+
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, bail};
+use rand::{rngs::SmallRng, Rng, SeedableRng};
+use reqwest::Method;
+use serde_json::{json, Value};
+
+use crate::client::{Answer, Client};
+
+#[derive(Debug, Clone)]
+pub struct Product {
+    pub no: i64,
+    pub seller: i64,
+}
+
+pub struct Market {
+    pub sellers: Vec<i64>,
+    pub products: Vec<Product>,
+}
+
+/// Ids are written as strings by the APIs (JavaScript-safe); numbers are accepted too.
+pub fn id(value: &Value) -> anyhow::Result<i64> {
+    value
+        .as_str()
+        .and_then(|s| s.parse().ok())
+        .or_else(|| value.as_i64())
+        .ok_or_else(|| anyhow!("not an id: {value}"))
+}
+
+/// Registers `sellers` sellers, waits for each to become ACTIVE, and lists `per_seller`
+/// products for each once the catalog knows the seller (prices are whole won, 1,000–50,000).
+pub async fn open_market(
+    client: &Client,
+    tag: &str,
+    sellers: usize,
+    per_seller: usize,
+    seed: u64,
+) -> anyhow::Result<Market> {
+    let mut rng = SmallRng::seed_from_u64(seed);
+    let mut market = Market {
+        sellers: Vec::new(),
+        products: Vec::new(),
+    };
+    for i in 0..sellers {
+        let answer = client
+            .post(
+                "seller-service",
+                "/api/sellers",
+                &json!({ "sellerId": format!("{tag}-seller-{i}") }),
+            )
+            .await?;
+        expect(&answer, 201, "registering a seller")?;
+        market.sellers.push(id(&answer.body["sellerNo"])?);
+    }
+    for &seller in &market.sellers {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let answer = client
+                .get("seller-service", &format!("/api/sellers/{seller}"))
+                .await?;
+            if answer.body["status"] == "ACTIVE" {
+                break;
+            }
+            if Instant::now() > deadline {
+                bail!("seller {seller} not ACTIVE after 60 s: {}", answer.body);
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        for p in 0..per_seller {
+            let price = rng.random_range(10..=500) * 100;
+            let body = json!({
+                "sellerNo": seller.to_string(),
+                "name": format!("{tag} product {seller}-{p}"),
+                "price": price.to_string(),
+            });
+            let deadline = Instant::now() + Duration::from_secs(60);
+            let created = loop {
+                let answer = client
+                    .post("catalog-service", "/api/products", &body)
+                    .await?;
+                // 422 until the catalog has seen `seller.activated`.
+                if answer.status != 422 || Instant::now() > deadline {
+                    break answer;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            };
+            expect(&created, 201, "listing a product")?;
+            market.products.push(Product {
+                no: id(&created.body["productNo"])?,
+                seller,
+            });
+        }
+    }
+    Ok(market)
+}
+
+fn expect(answer: &Answer, status: u16, what: &str) -> anyhow::Result<()> {
+    if answer.status != status {
+        bail!("{what}: {} {}", answer.status, answer.body);
+    }
+    Ok(())
+}
+
+/// How a confirm ended, as the shopper saw it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// 200 SUCCESS.
+    Paid,
+    /// 202 UNKNOWN: the recovery job finishes it.
+    Pending,
+    /// 422 with the PSP's final error code.
+    Declined(String),
+    /// Any other 4xx (e.g. a retried confirm of a payment already being executed).
+    Refused(u16, String),
+}
+
+pub struct PaymentRecord {
+    pub order_id: String,
+    pub outcome: Outcome,
+    pub confirm_latency: Duration,
+}
+
+/// How often a shopper does something besides paying, per payment.
+#[derive(Debug, Clone, Copy)]
+pub struct Mix {
+    pub like: f64,
+    pub unlike: f64,
+    pub review: f64,
+    pub delete_review: f64,
+}
+
+pub struct Shopper {
+    pub member: i64,
+    rng: SmallRng,
+    reviews: Vec<String>,
+}
+
+impl Shopper {
+    pub fn new(member: i64, seed: u64) -> Self {
+        Self {
+            member,
+            rng: SmallRng::seed_from_u64(
+                seed ^ (member as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15),
+            ),
+            reviews: Vec::new(),
+        }
+    }
+
+    pub fn chance(&mut self, p: f64) -> bool {
+        self.rng.random_bool(p.clamp(0.0, 1.0))
+    }
+
+    fn pick<'a>(&mut self, market: &'a Market) -> &'a Product {
+        &market.products[self.rng.random_range(0..market.products.len())]
+    }
+
+    /// Checkout → approval in the sandbox → optional per-order PSP fault → confirm.
+    pub async fn pay(
+        &mut self,
+        client: &Client,
+        market: &Market,
+        fault: Option<Value>,
+    ) -> anyhow::Result<PaymentRecord> {
+        let lines = self.rng.random_range(1..=3usize);
+        let mut products: Vec<String> = Vec::new();
+        while products.len() < lines.min(market.products.len()) {
+            let no = self.pick(market).no.to_string();
+            if !products.contains(&no) {
+                products.push(no);
+            }
+        }
+        let key = uuid::Uuid::new_v4().to_string();
+        let checkout = client
+            .call(
+                "order-service",
+                Method::POST,
+                "/api/checkouts",
+                Some(&json!({ "memberNo": self.member.to_string(), "productNos": products })),
+                &[("Idempotency-Key", &key)],
+            )
+            .await?;
+        expect(&checkout, 201, "checkout")?;
+        let order_id = checkout.body["orderId"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        let amount = checkout.body["amount"].clone();
+        let approval = client
+            .post(
+                "psp-sandbox",
+                "/sandbox/approvals",
+                &json!({ "orderId": order_id, "amount": amount, "orderName": checkout.body["orderName"] }),
+            )
+            .await?;
+        expect(&approval, 201, "sandbox approval")?;
+        if let Some(fault) = fault {
+            let path = format!("/sandbox/faults/orders/{order_id}");
+            let set = client
+                .call("psp-sandbox", Method::PUT, &path, Some(&fault), &[])
+                .await?;
+            expect(&set, 200, "setting a PSP fault")?;
+        }
+        let body = json!({
+            "paymentKey": approval.body["paymentKey"],
+            "orderId": order_id,
+            "amount": amount,
+        });
+        let started = Instant::now();
+        let confirm = client
+            .post("order-service", "/api/payments/confirm", &body)
+            .await?;
+        let confirm_latency = started.elapsed();
+        let outcome = match confirm.status {
+            200 => Outcome::Paid,
+            202 => Outcome::Pending,
+            422 => Outcome::Declined(confirm.code()),
+            other => Outcome::Refused(other, confirm.code()),
+        };
+        Ok(PaymentRecord {
+            order_id,
+            outcome,
+            confirm_latency,
+        })
+    }
+
+    /// Likes, unlikes, reviews and review deletions, each with its probability in `mix`.
+    pub async fn browse(
+        &mut self,
+        client: &Client,
+        market: &Market,
+        mix: Mix,
+    ) -> anyhow::Result<()> {
+        let member = self.member;
+        if self.chance(mix.like) {
+            let product = self.pick(market).no;
+            let path = format!("/api/catalog-likes/products/{product}/members/{member}");
+            client
+                .call("catalog-like-service", Method::POST, &path, None, &[])
+                .await?;
+        }
+        if self.chance(mix.unlike) {
+            let product = self.pick(market).no;
+            let path = format!("/api/catalog-likes/products/{product}/members/{member}");
+            client
+                .call("catalog-like-service", Method::DELETE, &path, None, &[])
+                .await?;
+        }
+        if self.chance(mix.review) {
+            let product = self.pick(market).no;
+            let stars = ["ONE", "TWO", "THREE", "FOUR", "FIVE"][self.rng.random_range(0..5)];
+            let body = json!({
+                "productNo": product.to_string(),
+                "memberNo": member.to_string(),
+                "title": "load test",
+                "content": format!("{stars} stars from member {member}"),
+                "starRatingType": stars,
+            });
+            let answer = client
+                .post("catalog-review-service", "/api/product-reviews", &body)
+                .await?;
+            expect(&answer, 201, "review")?;
+            if let Some(no) = answer.body["productReviewNo"].as_str() {
+                self.reviews.push(no.to_string());
+            }
+        }
+        if !self.reviews.is_empty() && self.chance(mix.delete_review) {
+            let i = self.rng.random_range(0..self.reviews.len());
+            let review = self.reviews.swap_remove(i);
+            let path = format!("/api/product-reviews/{review}?memberNo={member}");
+            client
+                .call("catalog-review-service", Method::DELETE, &path, None, &[])
+                .await?;
+        }
+        Ok(())
+    }
+}
