@@ -124,7 +124,9 @@ pub struct Stack {
 impl Stack {
     /// Starts every service (each instance on a port of its own) and waits until all are ready.
     pub async fn start(options: StackOptions, broker: Broker) -> anyhow::Result<Self> {
-        let namespace = unique_namespace();
+        // `lg…`, not the tests' `t…`: `just test` drops every `*_t<hex>` database when it
+        // starts and ends, which would pull the floor from under a run beside it.
+        let namespace = format!("lg{}", &unique_namespace()[1..]);
         let log_dir = Path::new(".run/loadgen").join(&namespace);
         std::fs::create_dir_all(&log_dir).context("creating the log directory")?;
         let mut ports: HashMap<(&str, usize), u16> = HashMap::new();
