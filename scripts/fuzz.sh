@@ -35,11 +35,15 @@ OUT="$PAYMSA_ROOT/.run/fuzz"
 EXCLUDED_CHECKS=positive_data_acceptance
 read -r -a services <<<"${FUZZ_SERVICES:-${SERVICES[*]}}"
 
+# The version CI installs (.ci/run pins the same; it needs Python >= 3.11). A
+# different installed version is used as it is.
+SCHEMATHESIS_PIN=schemathesis==4.32.5
 if ! command -v st >/dev/null 2>&1; then
-  info "installing schemathesis (pip install schemathesis)"
-  python3 -m pip install -q schemathesis >&2 || die "could not install schemathesis; run: pip install schemathesis"
+  info "installing schemathesis (pip install $SCHEMATHESIS_PIN)"
+  python3 -m pip install -q "$SCHEMATHESIS_PIN" >&2 || die "could not install schemathesis; run: pip install $SCHEMATHESIS_PIN"
+  if command -v pyenv >/dev/null 2>&1; then pyenv rehash || true; fi
 fi
-command -v st >/dev/null 2>&1 || die "schemathesis' \`st\` is not on PATH (pip install schemathesis)"
+command -v st >/dev/null 2>&1 || die "schemathesis' \`st\` is not on PATH (pip install $SCHEMATHESIS_PIN)"
 
 # The stack must be up: every service answers /health/ready.
 down=()
