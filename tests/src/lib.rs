@@ -91,6 +91,9 @@ impl TestSystem {
         if let Some(url) = self.overrides.get("NATS_URL") {
             config.nats_url = Some(url.clone());
         }
+        if let Some(n) = self.overrides.get("DB_MAX_CONNECTIONS") {
+            config.db_max_connections = n.parse().expect("DB_MAX_CONNECTIONS is a number");
+        }
         if let Some(port) = self.port_of("catalog-service") {
             config
                 .extra

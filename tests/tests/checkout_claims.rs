@@ -2,6 +2,7 @@
 //! key and committing the order) is not locked forever: within the claim lease a retry is
 //! told 409 (still in flight), after it the retry takes the claim over and checks out once.
 //! The chaos run found this: before the lease, a SIGKILLed checkout left its key at 409 forever.
+//! And a keyed checkout holds one pool connection at a time (the benchmark found that).
 
 use order_service::checkout::{request_hash, CLAIM_LEASE_SECS};
 use paymsa_e2e::{money::checkout, seed::start_seeded};
@@ -61,5 +62,23 @@ async fn a_claim_left_by_a_killed_request_expires_after_its_lease() {
         .expect("count");
     assert_eq!(orders, 1, "one order in all");
     pool.close().await;
+    system.stop().await;
+}
+
+/// A checkout with a key needs one connection at a time: the claim's connection is returned
+/// before the order's transaction takes one. Holding both deadlocked a busy pool (each request
+/// holding one and waiting for a second) — on a pool of one it deadlocks every time.
+#[tokio::test]
+async fn a_keyed_checkout_runs_on_a_pool_of_one_connection() {
+    let system = start_seeded(&[("DB_MAX_CONNECTIONS", "1")]).await;
+    for key in ["pool-1", "pool-2"] {
+        let (status, body) = checkout(&system, &[1], Some(key)).await;
+        assert_eq!(status, 201, "{body}");
+    }
+    let (status, body) = checkout(&system, &[999], Some("pool-3")).await;
+    assert_eq!(
+        status, 422,
+        "a refused checkout releases its key on its own connection: {body}"
+    );
     system.stop().await;
 }

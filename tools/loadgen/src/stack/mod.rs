@@ -262,7 +262,7 @@ impl Stack {
             return Ok(pool.clone());
         }
         let pool = sqlx::postgres::PgPoolOptions::new()
-            .max_connections(2)
+            .max_connections(1)
             .connect(&self.database_url(service)?)
             .await
             .with_context(|| format!("connecting to {service}'s database"))?;
