@@ -98,8 +98,17 @@ fn parse_version(version: &str) -> Option<(u32, u32)> {
     Some((major, minor))
 }
 
-/// Connects and refuses servers too old for the design (Debian ships 2.9).
+/// Connects and refuses servers too old for the design (Debian ships 2.9). `url` may list a
+/// cluster's nodes separated by commas; the client picks one and fails over to the others.
 pub async fn connect_nats(url: &str, name: &str) -> Result<async_nats::Client, InfraError> {
+    let servers = url
+        .split(',')
+        .map(|part| part.trim().parse::<async_nats::ServerAddr>())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| InfraError::NatsConnect {
+            url: url.to_string(),
+            reason: e.to_string(),
+        })?;
     let client = async_nats::ConnectOptions::new()
         .name(name)
         .connection_timeout(Duration::from_secs(5))
@@ -107,7 +116,7 @@ pub async fn connect_nats(url: &str, name: &str) -> Result<async_nats::Client, I
         .reconnect_delay_callback(|attempts| {
             Duration::from_millis((attempts as u64 * 100).min(2_000))
         })
-        .connect(url)
+        .connect(servers)
         .await
         .map_err(|e| InfraError::NatsConnect {
             url: url.to_string(),
@@ -147,5 +156,29 @@ mod tests {
         assert_eq!(super::parse_version("v2.9.25"), Some((2, 9)));
         assert!(super::parse_version("2.9.25").unwrap_or((0, 0)) < super::MIN_NATS_VERSION);
         assert_eq!(super::parse_version("garbage"), None);
+    }
+
+    /// compose.yaml and the scale-out check list a cluster's nodes; one of them being down
+    /// must not stop a service from starting.
+    #[tokio::test]
+    async fn a_comma_separated_node_list_connects_past_a_dead_node() {
+        let Ok(live) = std::env::var("TEST_NATS_URL") else {
+            panic!("TEST_NATS_URL is not set: run the tests with `just test`");
+        };
+        let dead = format!(
+            "nats://127.0.0.1:{}",
+            crate::nats_server::free_port().expect("port")
+        );
+        let list = format!("{dead}, {live}");
+        let client = super::connect_nats(&list, "infra-test")
+            .await
+            .expect("connects");
+        assert_eq!(
+            client.connection_state(),
+            async_nats::connection::State::Connected
+        );
+        assert!(super::connect_nats("nats://a:1,nats://b:x", "infra-test")
+            .await
+            .is_err());
     }
 }

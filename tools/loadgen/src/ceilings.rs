@@ -81,7 +81,7 @@ pub async fn jetstream_publish(
     window: usize,
     duration: Duration,
 ) -> anyhow::Result<f64> {
-    let client = async_nats::connect(urls).await?;
+    let client = service_kit::infra::connect_nats(urls, "paymsa-loadgen").await?;
     let js = jetstream::new(client);
     let name = format!("{}_CEILING", namespace.to_uppercase());
     let subject = format!("{namespace}.ceiling");

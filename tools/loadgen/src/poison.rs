@@ -50,7 +50,8 @@ fn matches(filter: &str, subject: &str) -> bool {
 /// `order.payment.confirmed`) and notes which consumers must dead-letter it.
 pub async fn inject(stack: &Stack, subject: &str, n: usize) -> anyhow::Result<Poison> {
     let topology = Topology::new(stack.namespace.clone());
-    let client = async_nats::connect(stack.broker.urls().join(",")).await?;
+    let client =
+        service_kit::infra::connect_nats(&stack.broker.urls().join(","), "paymsa-loadgen").await?;
     let js = jetstream::new(client);
     let def = BUSINESS_STREAMS
         .iter()

@@ -51,7 +51,8 @@ async fn outstanding(stack: &mut Stack) -> anyhow::Result<Vec<String>> {
         }
     }
     let topology = Topology::new(stack.namespace.clone());
-    let client = async_nats::connect(stack.broker.urls().join(",")).await?;
+    let client =
+        service_kit::infra::connect_nats(&stack.broker.urls().join(","), "paymsa-loadgen").await?;
     let js = jetstream::new(client);
     for def in BUSINESS_STREAMS {
         let stream = js.get_stream(topology.stream_name(&def)).await?;

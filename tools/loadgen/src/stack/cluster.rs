@@ -122,22 +122,35 @@ impl Broker {
     pub async fn wait_jetstream(&self, timeout: Duration) -> anyhow::Result<()> {
         let deadline = Instant::now() + timeout;
         let urls = self.urls().join(",");
+        let mut last_error = String::new();
         loop {
             let ready = async {
-                let client = async_nats::connect(&urls).await.ok()?;
+                let client = service_kit::infra::connect_nats(&urls, "paymsa-loadgen")
+                    .await
+                    .map_err(|e| e.to_string())?;
                 let js = async_nats::jetstream::new(client);
-                js.query_account().await.ok()
+                js.query_account().await.map_err(|e| e.to_string())
             };
-            if tokio::time::timeout(Duration::from_secs(3), ready)
-                .await
-                .ok()
-                .flatten()
-                .is_some()
-            {
-                return Ok(());
+            match tokio::time::timeout(Duration::from_secs(3), ready).await {
+                Ok(Ok(_)) => return Ok(()),
+                Ok(Err(e)) => last_error = e,
+                Err(_) => last_error = "timed out".into(),
             }
             if Instant::now() > deadline {
-                bail!("JetStream not ready after {timeout:?}");
+                let mut logs = String::new();
+                if let Self::Cluster(nodes) = self {
+                    for n in nodes {
+                        let log =
+                            std::fs::read_to_string(n.dir.join("nats.log")).unwrap_or_default();
+                        let tail: Vec<&str> = log.lines().rev().take(8).collect();
+                        logs.push_str(&format!(
+                            "\n--- {} ---\n{}",
+                            n.name,
+                            tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+                        ));
+                    }
+                }
+                bail!("JetStream not ready after {timeout:?} ({last_error}){logs}");
             }
             tokio::time::sleep(Duration::from_millis(250)).await;
         }
