@@ -4,7 +4,7 @@
 //! each stream is "update, else create, else (lost the race) update again": the outcome is the
 //! same configuration whoever wins.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use async_nats::jetstream::{
     context::{CreateStreamError, CreateStreamErrorKind},
@@ -111,13 +111,38 @@ fn is_name_taken(err: &CreateStreamError) -> bool {
 }
 
 /// Update, else create; a create that loses a race to a concurrent caller updates again.
+/// How long provisioning rides out a busy or electing cluster. A clustered stream is created
+/// through the meta leader and a new RAFT group; with every instance of every service
+/// provisioning at once (compose up, the scale-out check) requests time out for a while.
+const PROVISION_PATIENCE: Duration = Duration::from_secs(90);
+
 async fn ensure_stream(js: &Context, config: Config) -> Result<(), ProvisionError> {
+    let started = Instant::now();
+    let mut delay = Duration::from_millis(200);
+    loop {
+        match ensure_stream_once(js, &config).await {
+            Err(e)
+                if matches!(
+                    e.source.kind(),
+                    CreateStreamErrorKind::TimedOut | CreateStreamErrorKind::JetStreamUnavailable
+                ) && started.elapsed() < PROVISION_PATIENCE =>
+            {
+                tracing::warn!(stream = %config.name, error = %e.source, ?delay, "provisioning retried");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(5));
+            }
+            other => return other,
+        }
+    }
+}
+
+async fn ensure_stream_once(js: &Context, config: &Config) -> Result<(), ProvisionError> {
     let fail = |source| ProvisionError {
         stream: config.name.clone(),
         source,
     };
     for _ in 0..3 {
-        match js.update_stream(&config).await {
+        match js.update_stream(config).await {
             Ok(_) => return Ok(()),
             Err(e) if e.kind() == CreateStreamErrorKind::NotFound => {}
             Err(e) => return Err(fail(e)),
@@ -129,5 +154,5 @@ async fn ensure_stream(js: &Context, config: Config) -> Result<(), ProvisionErro
             Err(e) => return Err(fail(e)),
         }
     }
-    js.update_stream(&config).await.map(|_| ()).map_err(fail)
+    js.update_stream(config).await.map(|_| ()).map_err(fail)
 }

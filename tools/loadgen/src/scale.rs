@@ -116,18 +116,18 @@ async fn scale(
     let settled = scrape(
         stack,
         "wallet-service",
-        "consumer_messages_total",
+        "paymsa_consumer_messages_total",
         "consumer=\"wallet-settlement\",outcome=\"ack\"",
     )
     .await;
     let ranked = scrape(
         stack,
         "hot-catalog-service",
-        "consumer_messages_total",
+        "paymsa_consumer_messages_total",
         "consumer=\"hot-catalog-orders\",outcome=\"ack\"",
     )
     .await;
-    let shards = scrape(stack, "order-service", "outbox_owned_shards", "").await;
+    let shards = scrape(stack, "order-service", "paymsa_outbox_owned_shards", "").await;
     let shared = |v: &[(usize, f64)]| v.len() == 3 && v.iter().all(|(_, n)| *n > 0.0);
     extra.add(
         "3 instances share each consumer's work",
@@ -152,7 +152,7 @@ async fn scale(
         started.elapsed().as_secs_f64()
     );
     let rebalanced = loop {
-        let shards = scrape(stack, "order-service", "outbox_owned_shards", "").await;
+        let shards = scrape(stack, "order-service", "paymsa_outbox_owned_shards", "").await;
         let owned: f64 = shards.iter().map(|(_, n)| n).sum();
         if owned == SHARDS || killed.elapsed() > Duration::from_secs(60) {
             break (shards, killed.elapsed());
@@ -184,7 +184,7 @@ async fn scale(
     let after = scrape(
         stack,
         "wallet-service",
-        "consumer_messages_total",
+        "paymsa_consumer_messages_total",
         "consumer=\"wallet-settlement\",outcome=\"ack\"",
     )
     .await;

@@ -122,7 +122,7 @@ impl Broker {
     pub async fn wait_jetstream(&self, timeout: Duration) -> anyhow::Result<()> {
         let deadline = Instant::now() + timeout;
         let urls = self.urls().join(",");
-        let mut last_error = String::new();
+        let mut last_error;
         loop {
             let ready = async {
                 let client = service_kit::infra::connect_nats(&urls, "paymsa-loadgen")

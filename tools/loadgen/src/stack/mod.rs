@@ -193,15 +193,29 @@ impl Stack {
                 .pool_max_idle_per_host(256)
                 .build()?,
         };
-        for instance in &mut stack.instances {
-            instance.spawn()?;
-        }
-        for instance in &mut stack.instances {
-            instance
-                .wait_ready(&stack.http, Duration::from_secs(90))
-                .await?;
+        // All at once on a single server; one service at a time on a cluster, where creating
+        // R3 streams goes through the meta leader and 15 processes at once only queue up.
+        if matches!(stack.broker, Broker::Cluster(_)) {
+            for def in &SERVICES {
+                stack.start_group(|i| i.service == def.name).await?;
+            }
+        } else {
+            stack.start_group(|_| true).await?;
         }
         Ok(stack)
+    }
+
+    /// Spawns the matching instances, then waits until each is ready.
+    async fn start_group(&mut self, pick: impl Fn(&Instance) -> bool) -> anyhow::Result<()> {
+        for instance in self.instances.iter_mut().filter(|i| pick(i)) {
+            instance.spawn()?;
+        }
+        for instance in self.instances.iter_mut().filter(|i| pick(i)) {
+            instance
+                .wait_ready(&self.http, Duration::from_secs(120))
+                .await?;
+        }
+        Ok(())
     }
 
     /// Base URLs of a service's instances.
