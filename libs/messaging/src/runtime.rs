@@ -48,9 +48,12 @@ impl ServiceRuntime {
     /// Creates the durable consumer and runs `handler` on it until shutdown.
     pub async fn consume<H: Handler>(
         &self,
-        spec: ConsumerSpec,
+        mut spec: ConsumerSpec,
         handler: H,
     ) -> Result<(), StartupError> {
+        if let Some(n) = consumer_concurrency(&self.config)? {
+            spec.concurrency = n;
+        }
         self.bus.consume(spec, handler).await
     }
 
@@ -68,5 +71,21 @@ impl ServiceRuntime {
             parts,
         )
         .await?)
+    }
+}
+
+/// `CONSUMER_CONCURRENCY`: handlers each consumer of the service runs at once (default 4 per
+/// consumer; `just bench e2e` compares settings). Validated at start like every variable.
+fn consumer_concurrency(config: &ServiceConfig) -> Result<Option<usize>, StartupError> {
+    let Some(raw) = config.extra_var("CONSUMER_CONCURRENCY") else {
+        return Ok(None);
+    };
+    match raw.trim().parse::<usize>() {
+        Ok(n @ 1..=256) => Ok(Some(n)),
+        _ => Err(service_kit::ConfigError::new(
+            "CONSUMER_CONCURRENCY",
+            format!("must be 1-256 (got {raw:?})"),
+        )
+        .into()),
     }
 }

@@ -29,6 +29,7 @@ pub const OPTIONS: &[&str] = &[
     "seed",
     "bin-dir",
     "db-connections",
+    "consumer-concurrency",
     "out",
 ];
 
@@ -47,7 +48,12 @@ pub async fn run(args: &Args) -> anyhow::Result<bool> {
         args.bin_dir().display()
     );
     let broker = Broker::single().await?;
-    let options = StackOptions::new(args.bin_dir()).set("DB_MAX_CONNECTIONS", db_connections);
+    // 0: each consumer's own setting; otherwise every consumer of every service.
+    let concurrency: usize = args.get("consumer-concurrency", 0)?;
+    let mut options = StackOptions::new(args.bin_dir()).set("DB_MAX_CONNECTIONS", db_connections);
+    if concurrency > 0 {
+        options = options.set("CONSUMER_CONCURRENCY", concurrency);
+    }
     let mut stack = Stack::start(options, broker).await?;
     let client = Client::new(
         stack.http.clone(),
@@ -67,6 +73,7 @@ pub async fn run(args: &Args) -> anyhow::Result<bool> {
     let namespace = stack.namespace.clone();
     stack.stop().await;
     let mut report = result?;
+    report.consumer_concurrency = concurrency;
 
     // The ceilings once the system is stopped, so neither side takes the other's CPU or
     // connections: the same Postgres server, a fresh nats-server started the same way.
@@ -156,6 +163,7 @@ async fn measure(
         duration,
         shoppers,
         db_connections,
+        consumer_concurrency: 0,
         payments: driven.records.len() as u64,
         paid,
         errors: driven.errors.len() as u64,

@@ -15,6 +15,7 @@ pub struct BenchReport {
     pub duration: Duration,
     pub shoppers: usize,
     pub db_connections: u32,
+    pub consumer_concurrency: usize,
     pub payments: u64,
     pub paid: u64,
     pub errors: u64,
@@ -74,10 +75,14 @@ impl BenchReport {
             md,
             "Load: {} shoppers for {:.0} s (checkout of 1–3 products → sandbox approval → confirm; \
              per payment 30 % like, 5 % unlike, 10 % review, 2 % review delete), release binaries, \
-             one process per service, `DB_MAX_CONNECTIONS={}`.\n",
+             one process per service, `DB_MAX_CONNECTIONS={}`, `CONSUMER_CONCURRENCY={}`.\n",
             self.shoppers,
             self.duration.as_secs_f64(),
-            self.db_connections
+            self.db_connections,
+            match self.consumer_concurrency {
+                0 => "each consumer's default (4; wallet settlement 16)".to_string(),
+                n => n.to_string(),
+            }
         );
         let _ = writeln!(
             md,

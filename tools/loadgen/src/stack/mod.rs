@@ -298,10 +298,8 @@ impl Stack {
             return;
         }
         for def in SERVICES.iter().filter(|d| d.database.is_some()) {
-            if let Ok(url) = self.database_url(def.name).map(|u| url::Url::parse(&u)) {
-                if let Ok(url) = url {
-                    let _ = service_kit::db::drop_database(&url).await;
-                }
+            if let Ok(Ok(url)) = self.database_url(def.name).map(|u| url::Url::parse(&u)) {
+                let _ = service_kit::db::drop_database(&url).await;
             }
         }
     }
