@@ -59,7 +59,7 @@ impl Latencies {
         const H: f64 = 360.0;
         const LEFT: f64 = 60.0;
         const BOTTOM: f64 = 300.0;
-        const TOP: f64 = 40.0;
+        const TOP: f64 = 84.0;
         const BUCKETS: usize = 48;
         let v = self.sorted();
         let mut svg = String::new();
@@ -132,14 +132,19 @@ impl Latencies {
             BOTTOM + 40.0,
             v.len()
         );
-        for (p, colour) in [(50.0, "#2a9d8f"), (95.0, "#e9c46a"), (99.0, "#e76f51")] {
+        // Labels stacked above the bars, each beside its own marker line.
+        for (i, (p, colour)) in [(50.0, "#2a9d8f"), (95.0, "#d4a017"), (99.0, "#e76f51")]
+            .into_iter()
+            .enumerate()
+        {
             let ms = self.percentile(p);
             let x = x_of(ms);
             let _ = write!(
                 svg,
-                r#"<line x1="{x:.1}" y1="{TOP}" x2="{x:.1}" y2="{BOTTOM}" stroke="{colour}" stroke-width="2" stroke-dasharray="4 3"/><text x="{:.1}" y="{:.1}" fill="{colour}">p{p} {ms:.1}</text>"#,
+                r#"<line x1="{x:.1}" y1="{:.1}" x2="{x:.1}" y2="{BOTTOM}" stroke="{colour}" stroke-width="2" stroke-dasharray="4 3"/><text x="{:.1}" y="{:.1}" fill="{colour}">p{p} {ms:.1} ms</text>"#,
+                TOP - 40.0 + 14.0 * i as f64,
                 x + 4.0,
-                TOP + 12.0 + (p - 50.0) / 49.0 * 30.0
+                TOP - 30.0 + 14.0 * i as f64
             );
         }
         svg.push_str("</svg>\n");
