@@ -139,11 +139,14 @@ impl Latencies {
         {
             let ms = self.percentile(p);
             let x = x_of(ms);
+            // Labels of markers near the right edge go on the line's left, inside the picture.
+            let right = x > W * 0.7;
+            let anchor = if right { "end" } else { "start" };
             let _ = write!(
                 svg,
-                r#"<line x1="{x:.1}" y1="{:.1}" x2="{x:.1}" y2="{BOTTOM}" stroke="{colour}" stroke-width="2" stroke-dasharray="4 3"/><text x="{:.1}" y="{:.1}" fill="{colour}">p{p} {ms:.1} ms</text>"#,
+                r#"<line x1="{x:.1}" y1="{:.1}" x2="{x:.1}" y2="{BOTTOM}" stroke="{colour}" stroke-width="2" stroke-dasharray="4 3"/><text x="{:.1}" y="{:.1}" fill="{colour}" text-anchor="{anchor}">p{p} {ms:.1} ms</text>"#,
                 TOP - 40.0 + 14.0 * i as f64,
-                x + 4.0,
+                if right { x - 4.0 } else { x + 4.0 },
                 TOP - 30.0 + 14.0 * i as f64
             );
         }
