@@ -11,7 +11,7 @@ use chrono::Utc;
 use crate::{
     args::Args,
     ceilings,
-    client::{Client, Endpoints},
+    client::Client,
     drive::{drive, DriveOptions},
     lags,
     progress::{Counters, Goal, Progress},
@@ -55,11 +55,7 @@ pub async fn run(args: &Args) -> anyhow::Result<bool> {
         options = options.set("CONSUMER_CONCURRENCY", concurrency);
     }
     let mut stack = Stack::start(options, broker).await?;
-    let client = Client::new(
-        stack.http.clone(),
-        Endpoints::of(&stack),
-        Duration::from_secs(10),
-    );
+    let client = Client::for_stack(&stack, Duration::from_secs(10));
     let result = measure(
         &mut stack,
         &client,
@@ -115,12 +111,7 @@ async fn measure(
     let options = DriveOptions {
         shoppers,
         goal: Goal::Duration(duration),
-        mix: Mix {
-            like: 0.3,
-            unlike: 0.05,
-            review: 0.1,
-            delete_review: 0.02,
-        },
+        mix: Mix::USUAL,
         seed,
         decline_rate: 0.0,
     };

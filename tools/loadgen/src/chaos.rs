@@ -14,7 +14,7 @@ use serde_json::json;
 
 use crate::{
     args::Args,
-    client::{Client, Endpoints},
+    client::Client,
     drive::{drive, DriveOptions},
     invariants::check_all,
     poison::{self, Poison},
@@ -94,11 +94,7 @@ async fn chaos(
     shoppers: usize,
     seed: u64,
 ) -> anyhow::Result<bool> {
-    let client = Client::new(
-        stack.http.clone(),
-        Endpoints::of(stack),
-        Duration::from_secs(120),
-    );
+    let client = Client::for_stack(stack, Duration::from_secs(120));
     let market = Arc::new(open_market(&client, &stack.namespace, 5, 8, seed).await?);
 
     // The schedule: each service killed once, at shuffled points between 5 % and 85 % of the
@@ -136,12 +132,7 @@ async fn chaos(
     let options = DriveOptions {
         shoppers,
         goal: Goal::Payments(payments),
-        mix: Mix {
-            like: 0.3,
-            unlike: 0.05,
-            review: 0.1,
-            delete_review: 0.02,
-        },
+        mix: Mix::USUAL,
         seed,
         decline_rate: 0.02,
     };

@@ -62,6 +62,11 @@ pub struct Client {
 }
 
 impl Client {
+    /// A client of every service of `stack`, retrying for up to `patience`.
+    pub fn for_stack(stack: &Stack, patience: Duration) -> Self {
+        Self::new(stack.http.clone(), Endpoints::of(stack), patience)
+    }
+
     pub fn new(http: reqwest::Client, endpoints: Endpoints, patience: Duration) -> Self {
         Self {
             http,

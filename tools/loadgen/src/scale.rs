@@ -11,7 +11,7 @@ use std::{
 
 use crate::{
     args::Args,
-    client::{Client, Endpoints},
+    client::Client,
     drive::{drive, DriveOptions},
     invariants::{check_all, Checks},
     progress::{Counters, Goal, Progress},
@@ -80,23 +80,14 @@ async fn scale(
     shoppers: usize,
     seed: u64,
 ) -> anyhow::Result<bool> {
-    let client = Client::new(
-        stack.http.clone(),
-        Endpoints::of(stack),
-        Duration::from_secs(120),
-    );
+    let client = Client::for_stack(stack, Duration::from_secs(120));
     let market = Arc::new(open_market(&client, &stack.namespace, 4, 6, seed).await?);
     let counters = Arc::new(Counters::default());
     let progress = Progress::start("scale", Goal::Payments(payments), counters.clone());
     let options = DriveOptions {
         shoppers,
         goal: Goal::Payments(payments),
-        mix: Mix {
-            like: 0.3,
-            unlike: 0.05,
-            review: 0.1,
-            delete_review: 0.02,
-        },
+        mix: Mix::USUAL,
         seed,
         decline_rate: 0.0,
     };

@@ -133,6 +133,16 @@ pub struct Mix {
     pub delete_review: f64,
 }
 
+impl Mix {
+    /// What every run uses: 30 % like, 5 % unlike, 10 % review, 2 % review delete.
+    pub const USUAL: Mix = Mix {
+        like: 0.3,
+        unlike: 0.05,
+        review: 0.1,
+        delete_review: 0.02,
+    };
+}
+
 pub struct Shopper {
     pub member: i64,
     rng: SmallRng,
