@@ -114,6 +114,7 @@ async fn measure(
         mix: Mix::USUAL,
         seed,
         decline_rate: 0.0,
+        exhaust_rate: 0.0,
     };
     let started = Instant::now();
     let driven = drive(client.clone(), market, options, counters).await;

@@ -1,7 +1,8 @@
 //! `paymsa-loadgen chaos`: thousands of payments while the sandbox injects timeouts and
-//! errors, cards are declined, every service is SIGKILLed once and restarted, nats-server is
-//! restarted and poison events are published; then the ledger invariants. Everything random
-//! comes from `--seed`, so a failing run can be repeated.
+//! errors, cards are declined, some providers keep failing until the recovery job gives up,
+//! every service is SIGKILLed once and restarted, nats-server is restarted and poison events
+//! are published; then the ledger invariants. Everything random comes from `--seed`, so a
+//! failing run can be repeated.
 
 use std::{
     sync::Arc,
@@ -135,6 +136,7 @@ async fn chaos(
         mix: Mix::USUAL,
         seed,
         decline_rate: 0.02,
+        exhaust_rate: 0.005,
     };
     let started = Instant::now();
     let load = tokio::spawn(drive(client.clone(), market, options, counters.clone()));

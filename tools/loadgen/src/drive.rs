@@ -25,6 +25,9 @@ pub struct DriveOptions {
     pub seed: u64,
     /// Share of payments the card network declines for good (a per-order sandbox fault).
     pub decline_rate: f64,
+    /// Share of payments whose provider keeps failing (retryable errors on every attempt),
+    /// so the recovery job gives up after the threshold and the payment FAILS.
+    pub exhaust_rate: f64,
 }
 
 pub struct DriveResult {
@@ -37,6 +40,11 @@ pub struct DriveResult {
 /// The per-order fault of a declined card.
 fn decline() -> Value {
     json!({ "mode": "error", "errorCode": "REJECT_CARD_PAYMENT", "times": 1 })
+}
+
+/// A provider error on the confirm and on every retry the recovery job makes (threshold 5).
+fn exhaust() -> Value {
+    json!({ "mode": "error", "errorCode": "PROVIDER_ERROR", "times": 10 })
 }
 
 pub async fn drive(
@@ -68,7 +76,11 @@ pub async fn drive(
                 if !more {
                     break;
                 }
-                let fault = shopper.chance(options.decline_rate).then(decline);
+                let fault = if shopper.chance(options.decline_rate) {
+                    Some(decline())
+                } else {
+                    shopper.chance(options.exhaust_rate).then(exhaust)
+                };
                 match shopper.pay(&client, &market, fault).await {
                     Ok(record) => {
                         let counter = match &record.outcome {

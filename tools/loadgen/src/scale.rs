@@ -90,6 +90,7 @@ async fn scale(
         mix: Mix::USUAL,
         seed,
         decline_rate: 0.0,
+        exhaust_rate: 0.0,
     };
     let started = Instant::now();
     let load = tokio::spawn(drive(client.clone(), market, options, counters.clone()));
