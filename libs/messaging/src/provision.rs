@@ -4,7 +4,9 @@
 //! each stream is "update, else create, else (lost the race) update again": the outcome is the
 //! same configuration whoever wins.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use backon::{ExponentialBuilder, Retryable};
 
 use async_nats::jetstream::{
     context::{CreateStreamError, CreateStreamErrorKind},
@@ -117,23 +119,23 @@ fn is_name_taken(err: &CreateStreamError) -> bool {
 const PROVISION_PATIENCE: Duration = Duration::from_secs(90);
 
 async fn ensure_stream(js: &Context, config: Config) -> Result<(), ProvisionError> {
-    let started = Instant::now();
-    let mut delay = Duration::from_millis(200);
-    loop {
-        match ensure_stream_once(js, &config).await {
-            Err(e)
-                if matches!(
-                    e.source.kind(),
-                    CreateStreamErrorKind::TimedOut | CreateStreamErrorKind::JetStreamUnavailable
-                ) && started.elapsed() < PROVISION_PATIENCE =>
-            {
-                tracing::warn!(stream = %config.name, error = %e.source, ?delay, "provisioning retried");
-                tokio::time::sleep(delay).await;
-                delay = (delay * 2).min(Duration::from_secs(5));
-            }
-            other => return other,
-        }
-    }
+    let patience = ExponentialBuilder::new()
+        .with_min_delay(Duration::from_millis(200))
+        .with_max_delay(Duration::from_secs(5))
+        .without_max_times()
+        .with_total_delay(Some(PROVISION_PATIENCE));
+    (|| ensure_stream_once(js, &config))
+        .retry(patience)
+        .when(|e: &ProvisionError| {
+            matches!(
+                e.source.kind(),
+                CreateStreamErrorKind::TimedOut | CreateStreamErrorKind::JetStreamUnavailable
+            )
+        })
+        .notify(|e, delay| {
+            tracing::warn!(stream = %config.name, error = %e.source, ?delay, "provisioning retried");
+        })
+        .await
 }
 
 async fn ensure_stream_once(js: &Context, config: &Config) -> Result<(), ProvisionError> {
