@@ -105,6 +105,7 @@ async fn measure(
     let market = Arc::new(open_market(client, &stack.namespace, sellers, products, seed).await?);
 
     let cpu_before: Vec<f64> = stack.instances.iter().map(|i| i.cpu_seconds()).collect();
+    let transactions_before = lags::transactions(stack).await?;
     let since = Utc::now();
     let counters = Arc::new(Counters::default());
     let progress = Progress::start("bench", Goal::Duration(duration), counters.clone());
@@ -139,6 +140,8 @@ async fn measure(
         .collect();
     let lags = lags::measure(stack).await?;
     let events = lags::events_since(stack, since).await?;
+    tokio::time::sleep(Duration::from_millis(1500)).await; // let the statistics catch up
+    let transactions = lags::transactions(stack).await? - transactions_before;
 
     let mut confirm = crate::stats::Latencies::default();
     let mut paid = 0u64;
@@ -163,6 +166,7 @@ async fn measure(
         drain_seconds: drain.as_secs_f64(),
         end_to_end_seconds: wall,
         events,
+        transactions,
         confirm,
         settlement: lags.settlement,
         projection: lags.projection,

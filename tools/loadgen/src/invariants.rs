@@ -6,7 +6,7 @@ use std::collections::{HashMap, HashSet};
 use rust_decimal::Decimal;
 use sqlx::Row;
 
-use crate::{client::Client, poison::Poison, stack::Stack};
+use crate::{client::Client, ledger, poison::Poison, stack::Stack};
 
 pub struct Check {
     pub name: &'static str,
@@ -154,11 +154,7 @@ pub async fn check_all(
     );
 
     // 4. Every UNKNOWN resolved; nothing left EXECUTING.
-    let open: i64 = sqlx::query_scalar(
-        "select count(*) from payment_orders where status in ('EXECUTING', 'UNKNOWN')",
-    )
-    .fetch_one(&order)
-    .await?;
+    let open = ledger::open_lines(&order).await?;
     let resolved: Vec<(String, i64)> = sqlx::query_as(
         "select o.status, count(distinct o.payment_order_no) from payment_orders o
            join payment_order_histories h on h.payment_order_no = o.payment_order_no
@@ -172,11 +168,7 @@ pub async fn check_all(
     )
     .fetch_one(&order)
     .await?;
-    let unpaid_done: i64 = sqlx::query_scalar(
-        "select count(*) from payment_events where is_payment_done and not is_wallet_done",
-    )
-    .fetch_one(&order)
-    .await?;
+    let unpaid_done = ledger::paid_not_settled(&order).await?;
     checks.add(
         "every UNKNOWN resolved by the recovery job",
         open == 0 && unpaid_done == 0,

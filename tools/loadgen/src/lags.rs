@@ -7,7 +7,10 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use crate::{stack::Stack, stats::Latencies};
+use crate::{
+    stack::{Stack, PRODUCERS},
+    stats::Latencies,
+};
 
 pub struct Lags {
     /// order-service commit → wallet-service settlement.
@@ -60,12 +63,7 @@ pub async fn measure(stack: &mut Stack) -> anyhow::Result<Lags> {
 /// Outbox rows written since `since` by every producing service (events the run caused).
 pub async fn events_since(stack: &mut Stack, since: DateTime<Utc>) -> anyhow::Result<i64> {
     let mut total = 0;
-    for service in [
-        "order-service",
-        "wallet-service",
-        "catalog-like-service",
-        "catalog-review-service",
-    ] {
+    for service in PRODUCERS {
         let db = stack.db(service).await?;
         let n: i64 = sqlx::query_scalar("select count(*) from outbox where created_at >= $1")
             .bind(since)
@@ -74,4 +72,17 @@ pub async fn events_since(stack: &mut Stack, since: DateTime<Utc>) -> anyhow::Re
         total += n;
     }
     Ok(total)
+}
+
+/// Transactions committed so far in the run's databases, read-only ones included (Postgres
+/// counts every commit; its statistics lag by up to a second).
+pub async fn transactions(stack: &mut Stack) -> anyhow::Result<i64> {
+    let order = stack.db("order-service").await?;
+    let n: i64 = sqlx::query_scalar(
+        "select coalesce(sum(xact_commit), 0)::bigint from pg_stat_database where datname like $1",
+    )
+    .bind(format!("%\\_{}", stack.namespace))
+    .fetch_one(&order)
+    .await?;
+    Ok(n)
 }

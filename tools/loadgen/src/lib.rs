@@ -21,6 +21,7 @@ pub mod drive;
 pub mod hot_check;
 pub mod invariants;
 pub mod lags;
+pub mod ledger;
 pub mod poison;
 pub mod progress;
 pub mod report;

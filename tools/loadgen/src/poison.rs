@@ -8,9 +8,8 @@ use std::{
 };
 
 use anyhow::Context;
-use async_nats::{jetstream, HeaderMap};
+use async_nats::HeaderMap;
 use events::topology::{Topology, BUSINESS_STREAMS};
-use futures::TryStreamExt;
 
 use crate::{invariants::Checks, stack::Stack};
 
@@ -48,20 +47,14 @@ fn matches(filter: &str, subject: &str) -> bool {
 
 /// Publishes one undecodable message onto `subject` (unqualified, e.g.
 /// `order.payment.confirmed`) and notes which consumers must dead-letter it.
-pub async fn inject(stack: &Stack, subject: &str, n: usize) -> anyhow::Result<Poison> {
-    let topology = Topology::new(stack.namespace.clone());
-    let client =
-        service_kit::infra::connect_nats(&stack.broker.urls().join(","), "paymsa-loadgen").await?;
-    let js = jetstream::new(client);
+pub async fn inject(stack: &mut Stack, subject: &str, n: usize) -> anyhow::Result<Poison> {
     let def = BUSINESS_STREAMS
         .iter()
         .find(|d| matches(d.subjects, subject))
         .with_context(|| format!("no stream takes {subject}"))?;
-    let qualified = topology.subject(subject);
+    let qualified = Topology::new(stack.namespace.clone()).subject(subject);
     let mut consumers = Vec::new();
-    let mut stream = js.get_stream(topology.stream_name(def)).await?;
-    let infos: Vec<_> = stream.consumers().try_collect().await?;
-    for info in infos {
+    for info in stack.consumers(def).await? {
         let mut filters = info.config.filter_subjects.clone();
         if !info.config.filter_subject.is_empty() {
             filters.push(info.config.filter_subject.clone());
@@ -70,10 +63,10 @@ pub async fn inject(stack: &Stack, subject: &str, n: usize) -> anyhow::Result<Po
             consumers.push(info.name.clone());
         }
     }
-    let _ = stream.info().await?;
     let msg_id = format!("poison-{}-{n}", stack.namespace);
     let mut headers = HeaderMap::new();
     headers.insert(async_nats::header::NATS_MESSAGE_ID, msg_id.as_str());
+    let js = stack.jetstream().await?;
     js.publish_with_headers(qualified, headers, "{\"eventId\": not json".into())
         .await?
         .await

@@ -24,6 +24,8 @@ pub struct BenchReport {
     pub end_to_end_seconds: f64,
     /// Outbox events the run produced (all services).
     pub events: i64,
+    /// Postgres transactions committed in the run's databases during load and drain.
+    pub transactions: i64,
     pub confirm: Latencies,
     pub settlement: Latencies,
     pub projection: Latencies,
@@ -106,6 +108,14 @@ impl BenchReport {
             md,
             "\n{} payments ({} paid, {} client errors); load {:.1} s + drain {:.1} s = {:.1} s end to end; {} events.\n",
             self.payments, self.paid, self.errors, self.load_seconds, self.drain_seconds, self.end_to_end_seconds, self.events
+        );
+        let per_paid = |n: i64| n as f64 / self.paid.max(1) as f64;
+        let _ = writeln!(
+            md,
+            "Per paid order (the whole mix included): {:.1} events published, {:.1} Postgres transactions committed ({} in all, read-only ones included).\n",
+            per_paid(self.events),
+            per_paid(self.transactions),
+            self.transactions
         );
         let _ = writeln!(
             md,

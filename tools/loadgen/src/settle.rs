@@ -4,39 +4,22 @@
 
 use std::time::{Duration, Instant};
 
-use async_nats::jetstream;
-use events::topology::{Topology, BUSINESS_STREAMS};
-use futures::TryStreamExt;
+use events::topology::BUSINESS_STREAMS;
 
-use crate::stack::Stack;
-
-/// Services with an outbox table.
-const PRODUCERS: [&str; 6] = [
-    "order-service",
-    "wallet-service",
-    "seller-service",
-    "catalog-service",
-    "catalog-like-service",
-    "catalog-review-service",
-];
+use crate::{
+    ledger,
+    stack::{Stack, PRODUCERS},
+};
 
 /// What is still in flight; empty when settled.
 async fn outstanding(stack: &mut Stack) -> anyhow::Result<Vec<String>> {
     let mut left = Vec::new();
     let order = stack.db("order-service").await?;
-    let open: i64 = sqlx::query_scalar(
-        "select count(*) from payment_orders where status in ('EXECUTING', 'UNKNOWN')",
-    )
-    .fetch_one(&order)
-    .await?;
+    let open = ledger::open_lines(&order).await?;
     if open > 0 {
         left.push(format!("{open} payment lines EXECUTING/UNKNOWN"));
     }
-    let unsettled: i64 = sqlx::query_scalar(
-        "select count(*) from payment_events where is_payment_done and not is_wallet_done",
-    )
-    .fetch_one(&order)
-    .await?;
+    let unsettled = ledger::paid_not_settled(&order).await?;
     if unsettled > 0 {
         left.push(format!("{unsettled} paid orders without wallet settlement"));
     }
@@ -50,14 +33,8 @@ async fn outstanding(stack: &mut Stack) -> anyhow::Result<Vec<String>> {
             left.push(format!("{service}: {unpublished} outbox rows unpublished"));
         }
     }
-    let topology = Topology::new(stack.namespace.clone());
-    let client =
-        service_kit::infra::connect_nats(&stack.broker.urls().join(","), "paymsa-loadgen").await?;
-    let js = jetstream::new(client);
     for def in BUSINESS_STREAMS {
-        let stream = js.get_stream(topology.stream_name(&def)).await?;
-        let infos: Vec<_> = stream.consumers().try_collect().await?;
-        for info in infos {
+        for info in stack.consumers(&def).await? {
             if info.num_pending > 0 || info.num_ack_pending > 0 {
                 left.push(format!(
                     "{}: {} pending, {} unacknowledged",

@@ -13,7 +13,10 @@ use std::{
 };
 
 use anyhow::{anyhow, Context};
+use async_nats::jetstream::{self, consumer};
 pub use cluster::Broker;
+use events::{topology::Topology, StreamDef};
+use futures::TryStreamExt;
 pub use instance::Instance;
 use service_kit::{nats_server::free_port, testing::unique_namespace};
 
@@ -64,6 +67,16 @@ pub const SERVICES: [ServiceDef; 9] = [
 ];
 
 pub const ADMIN_TOKEN: &str = "loadgen-admin-token";
+
+/// Services with an outbox table (the producers of events).
+pub const PRODUCERS: [&str; 6] = [
+    "order-service",
+    "wallet-service",
+    "seller-service",
+    "catalog-service",
+    "catalog-like-service",
+    "catalog-review-service",
+];
 
 /// How to start a stack.
 pub struct StackOptions {
@@ -118,6 +131,8 @@ pub struct Stack {
     database_server: String,
     keep: bool,
     pools: HashMap<&'static str, sqlx::PgPool>,
+    /// One NATS connection for the tool's own checks; the client reconnects by itself.
+    js: Option<jetstream::Context>,
     pub http: reqwest::Client,
 }
 
@@ -188,6 +203,7 @@ impl Stack {
             database_server: options.database_server,
             keep: options.keep,
             pools: HashMap::new(),
+            js: None,
             http: reqwest::Client::builder()
                 .timeout(Duration::from_secs(30))
                 .pool_max_idle_per_host(256)
@@ -282,6 +298,25 @@ impl Stack {
             .with_context(|| format!("connecting to {service}'s database"))?;
         self.pools.insert(service, pool.clone());
         Ok(pool)
+    }
+
+    /// JetStream on the stack's broker, connected on first use.
+    pub async fn jetstream(&mut self) -> anyhow::Result<jetstream::Context> {
+        if let Some(js) = &self.js {
+            return Ok(js.clone());
+        }
+        let urls = self.broker.urls().join(",");
+        let client = service_kit::infra::connect_nats(&urls, "paymsa-loadgen").await?;
+        let js = jetstream::new(client);
+        self.js = Some(js.clone());
+        Ok(js)
+    }
+
+    /// The durable consumers of one of the run's business streams, with their state.
+    pub async fn consumers(&mut self, def: &StreamDef) -> anyhow::Result<Vec<consumer::Info>> {
+        let name = Topology::new(self.namespace.clone()).stream_name(def);
+        let stream = self.jetstream().await?.get_stream(name).await?;
+        Ok(stream.consumers().try_collect().await?)
     }
 
     /// Kills every instance and, unless asked to keep them, drops the run's databases.
