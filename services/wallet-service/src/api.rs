@@ -1,4 +1,5 @@
-//! `GET /api/wallets/sellers/{sellerNo}`: balance, version and recent ledger rows.
+//! `GET /api/wallets/sellers/{sellerNo}`: balance, version and recent ledger rows (credits and
+//! reversals).
 
 use chrono::{DateTime, Utc};
 use poem_openapi::{param::Path, payload::Json, Object, OpenApi, Tags};
@@ -20,13 +21,17 @@ pub struct WalletTransaction {
     pub transaction_no: Id,
     /// Always positive; `type` gives the direction.
     pub amount: Decimal,
-    /// `CREDIT` or `DEBIT`.
+    /// `CREDIT` (a paid order line settled), `REVERSAL` (a cancel taking a seller's credit
+    /// back) or `DEBIT`.
     #[oai(rename = "type")]
     pub kind: String,
     #[oai(skip_serializing_if_is_none)]
     pub order_id: Option<String>,
     #[oai(skip_serializing_if_is_none)]
     pub payment_order_no: Option<Id>,
+    /// The cancel a `REVERSAL` takes back.
+    #[oai(skip_serializing_if_is_none)]
+    pub cancel_no: Option<Id>,
     pub created_at: DateTime<Utc>,
 }
 
@@ -35,6 +40,8 @@ pub struct WalletTransaction {
 pub struct Wallet {
     pub wallet_no: Id,
     pub seller_no: Id,
+    /// Σ credits − Σ reversals (− debits). May be negative: a reversal always posts, because
+    /// the customer already has the money back; the seller then owes the difference.
     pub balance: Decimal,
     /// Optimistic-lock version; grows by one per balance change.
     pub version: i64,
@@ -81,6 +88,7 @@ impl WalletApi {
                     kind: t.kind,
                     order_id: t.order_id,
                     payment_order_no: t.payment_order_no.map(Id),
+                    cancel_no: t.cancel_no.map(Id),
                     created_at: t.created_at,
                 })
                 .collect(),

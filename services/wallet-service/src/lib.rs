@@ -2,11 +2,14 @@
 //!
 //! The `wallet-onboarding` consumer creates a wallet per registered seller and announces
 //! `wallet.created`; `wallet-settlement` credits sellers for paid orders and announces
-//! `wallet.settled`; `GET /api/wallets/sellers/{sellerNo}` shows balance and ledger.
+//! `wallet.settled`; `wallet-reversal` takes credits back for cancelled lines and announces
+//! `wallet.reversed`; `GET /api/wallets/sellers/{sellerNo}` shows balance and ledger.
 
 mod api;
 mod examples;
 mod onboarding;
+mod reversal;
+mod reversal_store;
 mod settlement;
 mod store;
 
@@ -41,7 +44,11 @@ static MIGRATOR: Migrator = sqlx::migrate!("../../migrations/wallet-service");
 /// Connects the backends, applies migrations, starts the outbox relay and the consumers, and
 /// serves the API.
 pub async fn build(config: ServiceConfig) -> Result<App, StartupError> {
-    let consumers = vec![onboarding::CONSUMER, settlement::CONSUMER];
+    let consumers = vec![
+        onboarding::CONSUMER,
+        settlement::CONSUMER,
+        reversal::CONSUMER,
+    ];
     let rt = ServiceRuntime::start(config, &MIGRATOR, consumers).await?;
     let outbox = rt.outbox()?;
     rt.consume(
@@ -70,6 +77,20 @@ pub async fn build(config: ServiceConfig) -> Result<App, StartupError> {
     rt.consume(
         settle_spec,
         settlement::SettleOrder {
+            pool: rt.pool.clone(),
+            ids: rt.infra.ids.clone(),
+            outbox: outbox.writer.clone(),
+            nudge: outbox.nudge.clone(),
+        },
+    )
+    .await?;
+    rt.consume(
+        ConsumerSpec::new(
+            reversal::CONSUMER,
+            events::topology::ORDERS,
+            vec![<events::PaymentCanceled as events::Event>::TYPE],
+        ),
+        reversal::ReverseCancel {
             pool: rt.pool.clone(),
             ids: rt.infra.ids.clone(),
             outbox: outbox.writer,

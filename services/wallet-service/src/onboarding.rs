@@ -9,12 +9,13 @@ use sqlx::PgPool;
 use std::sync::Arc;
 
 use crate::{
+    reversal,
     settlement::{announce_if_complete, credit_wallet, SettleError},
     store::{self, Credit, WalletRow},
 };
 
-/// Credits that arrived before the wallet existed are applied with its creation, and every
-/// order they complete is announced as settled.
+/// Credits that arrived before the wallet existed are applied with its creation, every order
+/// they complete is announced as settled, and reversals parked behind them are applied.
 async fn apply_parked(
     conn: &mut sqlx::PgConnection,
     ids: &Snowflake,
@@ -54,11 +55,16 @@ async fn apply_parked(
         .collect();
     orders.sort();
     orders.dedup();
-    for (payment_event_no, order_id) in orders {
-        announce_if_complete(conn, outbox, payment_event_no, &order_id)
+    for (payment_event_no, order_id) in &orders {
+        announce_if_complete(conn, outbox, *payment_event_no, order_id)
             .await
             .map_err(settle)?;
     }
+    // Cancels of these orders that came before the wallet: their credits exist now.
+    let event_nos: Vec<i64> = orders.iter().map(|(no, _)| *no).collect();
+    reversal::apply_ready(conn, ids, outbox, wallet.seller_no, &event_nos)
+        .await
+        .map_err(settle)?;
     Ok(())
 }
 

@@ -10,7 +10,8 @@
 //! makes redelivery harmless.
 //! A seller without a wallet yet has its credits parked and applied when the wallet is created,
 //! and `wallet.settled` is emitted, in the same transaction, once every line of the order is
-//! credited.
+//! credited. Reversals of cancels that arrived before this settlement (see [`crate::reversal`])
+//! are applied right after the credits, in the same transaction.
 
 use std::{collections::BTreeMap, sync::Arc};
 
@@ -20,7 +21,10 @@ use outbox::{OutboxNudge, OutboxWriter};
 use snowflake::Snowflake;
 use sqlx::{PgConnection, PgPool};
 
-use crate::store::{self, Credit};
+use crate::{
+    reversal,
+    store::{self, Credit},
+};
 
 pub const CONSUMER: &str = "wallet-settlement";
 
@@ -89,6 +93,7 @@ impl SettleOrder {
                 amount: line.amount,
             });
         }
+        let mut credited = Vec::with_capacity(by_seller.len());
         for (seller_no, credits) in &by_seller {
             // Sellers in ascending order (BTreeMap), so two multi-seller orders lock their
             // wallets in the same order and cannot deadlock.
@@ -106,8 +111,22 @@ impl SettleOrder {
                 }
             };
             credit_wallet(conn, wallet.wallet_no, wallet.version, *seller_no, credits).await?;
+            credited.push(*seller_no);
         }
-        announce_if_complete(conn, &self.outbox, order.payment_event_no, &order.order_id).await
+        announce_if_complete(conn, &self.outbox, order.payment_event_no, &order.order_id).await?;
+        // After the announcement, so wallet.settled is written (and published) before the
+        // wallet.reversed of a cancel that overtook it.
+        for seller_no in credited {
+            reversal::apply_ready(
+                conn,
+                &self.ids,
+                &self.outbox,
+                seller_no,
+                &[order.payment_event_no],
+            )
+            .await?;
+        }
+        Ok(())
     }
 }
 

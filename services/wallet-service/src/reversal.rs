@@ -1,0 +1,217 @@
+//! `wallet-reversal`: takes sellers' credits back for cancelled order lines
+//! (`order.payment.canceled`, docs/payments.md "Cancel and refund").
+//!
+//! Per cancel and seller, Σ of the seller's cancelled `lines[].amount` is posted as one
+//! REVERSAL ledger row, keyed by `(cancelNo, sellerNo)` (a unique index), and subtracted from
+//! the balance. A redelivered or replayed event stops at `processed_events`; the same cancel
+//! under a new `eventId` (a producer re-emitting it) stops at the ledger key.
+//!
+//! **Policy: a reversal always posts, and the balance may go negative.** The PSP has already
+//! given the customer the money back; refusing the reversal would leave the ledger claiming the
+//! seller still holds money that is gone. A negative balance is what the seller owes and is
+//! netted by later credits.
+//!
+//! **A cancel that overtakes its settlement is parked, not retried.** If a seller's credits for
+//! the cancelled lines are not posted yet (the confirmed event is not processed, or the credit
+//! itself is parked waiting for the seller's wallet), the reversal goes to `pending_reversals`
+//! and is applied in the very transaction that posts those credits ([`apply_ready`], called by
+//! settlement and onboarding). The consumer's retries could not do this job: three deliveries
+//! 1 s and 2 s apart end in the dead-letter queue, and a settlement may lag far longer. The
+//! wallet row lock (or the seller's advisory lock while there is no wallet) is taken before the
+//! check, so a settlement and a cancel of one seller queue and cannot miss each other.
+//!
+//! `wallet.reversed` goes to the outbox in the transaction that reverses the last seller of the
+//! cancel, built from the committed ledger. Reversals never emit `wallet.settled`.
+
+use std::{collections::BTreeMap, sync::Arc};
+
+use events::{Envelope, PaymentCanceled, SellerCredit, WalletReversed};
+use messaging::{claim_event, Delivery, Handler, HandlerError};
+use outbox::{OutboxNudge, OutboxWriter};
+use snowflake::Snowflake;
+use sqlx::{PgConnection, PgPool};
+
+use crate::{
+    reversal_store::{self as rstore, Reversal},
+    settlement::SettleError,
+    store::{self, WalletRow},
+};
+
+pub const CONSUMER: &str = "wallet-reversal";
+
+pub struct ReverseCancel {
+    pub pool: PgPool,
+    pub ids: Arc<Snowflake>,
+    pub outbox: OutboxWriter,
+    pub nudge: OutboxNudge,
+}
+
+impl Handler for ReverseCancel {
+    async fn handle(&self, delivery: &Delivery) -> Result<(), HandlerError> {
+        let event = delivery.decode::<PaymentCanceled>()?;
+        let reversals = per_seller(&event.payload)?;
+        let mut delays = service_kit::retry::optimistic_lock_delays();
+        loop {
+            let mut tx = self.pool.begin().await?;
+            if !claim_event(&mut tx, CONSUMER, event.event_id).await? {
+                return Ok(()); // reversed (or parked) before: a redelivery or a replay
+            }
+            match self.reverse(&mut tx, event.event_id, &reversals).await {
+                Ok(()) => {
+                    tx.commit().await?;
+                    self.nudge.nudge();
+                    return Ok(());
+                }
+                Err(SettleError::VersionConflict) => {
+                    drop(tx);
+                    let Some(delay) = delays.next() else {
+                        return Err(HandlerError::retry(
+                            "wallet kept changing concurrently; will be redelivered",
+                        ));
+                    };
+                    tokio::time::sleep(delay).await;
+                }
+                Err(SettleError::Db(e)) => return Err(e.into()),
+                Err(SettleError::Ids(e)) => return Err(HandlerError::retry(e)),
+            }
+        }
+    }
+}
+
+/// One reversal per seller, sellers ascending (the order settlement locks wallets in, so the
+/// two cannot deadlock). An amount that is not positive can never be posted: rejected.
+fn per_seller(cancel: &PaymentCanceled) -> Result<Vec<Reversal>, HandlerError> {
+    let mut by_seller: BTreeMap<i64, Reversal> = BTreeMap::new();
+    for line in &cancel.lines {
+        if line.amount <= rust_decimal::Decimal::ZERO {
+            return Err(HandlerError::reject(format!(
+                "cancel {} refunds {} of line {}: amounts must be positive",
+                cancel.cancel_no, line.amount, line.payment_order_no
+            )));
+        }
+        let r = by_seller.entry(line.seller_no).or_insert_with(|| Reversal {
+            cancel_no: cancel.cancel_no,
+            seller_no: line.seller_no,
+            order_id: cancel.order_id.clone(),
+            payment_event_no: cancel.payment_event_no,
+            amount: rust_decimal::Decimal::ZERO,
+            payment_order_nos: Vec::new(),
+        });
+        r.amount += line.amount;
+        if !r.payment_order_nos.contains(&line.payment_order_no) {
+            r.payment_order_nos.push(line.payment_order_no);
+        }
+    }
+    Ok(by_seller.into_values().collect())
+}
+
+impl ReverseCancel {
+    async fn reverse(
+        &self,
+        conn: &mut PgConnection,
+        event_id: uuid::Uuid,
+        reversals: &[Reversal],
+    ) -> Result<(), SettleError> {
+        let mut posted = false;
+        for r in reversals {
+            let wallet = lock_wallet(conn, r.seller_no).await?;
+            let credited = match &wallet {
+                Some(_) => rstore::credited_lines(conn, r.seller_no, &r.payment_order_nos).await?,
+                None => 0,
+            };
+            match wallet {
+                Some(w) if credited >= r.payment_order_nos.len() as i64 => {
+                    posted |= post(conn, &self.ids, &w, r).await?;
+                }
+                // The settlement of these lines has not happened yet: it applies this.
+                _ => rstore::park_reversal(conn, r, event_id).await?,
+            }
+        }
+        if let Some(first) = reversals.first().filter(|_| posted) {
+            announce_if_complete(conn, &self.outbox, first).await?;
+        }
+        Ok(())
+    }
+}
+
+/// The seller's wallet, row-locked; without one, the seller's advisory lock is held instead
+/// (what onboarding takes to create the wallet), so the check that follows cannot race it.
+async fn lock_wallet(
+    conn: &mut PgConnection,
+    seller_no: i64,
+) -> Result<Option<WalletRow>, sqlx::Error> {
+    if let Some(w) = store::lock_wallet_by_seller(conn, seller_no).await? {
+        return Ok(Some(w));
+    }
+    store::lock_seller(conn, seller_no).await?;
+    store::lock_wallet_by_seller(conn, seller_no).await
+}
+
+/// The REVERSAL row and the balance change, once per (cancel, seller). The balance may go
+/// negative (see the module's policy). Returns whether anything was posted now.
+async fn post(
+    conn: &mut PgConnection,
+    ids: &Snowflake,
+    wallet: &WalletRow,
+    r: &Reversal,
+) -> Result<bool, SettleError> {
+    let amount = rstore::insert_reversal(conn, ids.next_id()?, wallet.wallet_no, r).await?;
+    if amount.is_zero() {
+        return Ok(false);
+    }
+    if !store::add_to_balance(conn, wallet.wallet_no, wallet.version, -amount).await? {
+        return Err(SettleError::VersionConflict);
+    }
+    Ok(true)
+}
+
+/// Applies the seller's parked reversals of `payment_event_nos` whose credits are now all
+/// posted, and announces each cancel that this completes. Called in the transaction that posts
+/// credits (settlement, or onboarding applying parked credits) while it holds the wallet lock.
+pub async fn apply_ready(
+    conn: &mut PgConnection,
+    ids: &Snowflake,
+    outbox: &OutboxWriter,
+    seller_no: i64,
+    payment_event_nos: &[i64],
+) -> Result<(), SettleError> {
+    let ready = rstore::take_ready(conn, seller_no, payment_event_nos).await?;
+    for r in &ready {
+        // Re-read under our own lock: the credits just posted moved the version on.
+        let Some(wallet) = store::lock_wallet_by_seller(conn, seller_no).await? else {
+            return Err(SettleError::Db(sqlx::Error::RowNotFound));
+        };
+        if post(conn, ids, &wallet, r).await? {
+            announce_if_complete(conn, outbox, r).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Emits `wallet.reversed` with the committed reversals of the cancel once no seller of it is
+/// parked any more. Sharded by payment event, like `wallet.settled`, so a settlement and the
+/// reversals it unblocks are published in the order they were written.
+async fn announce_if_complete(
+    conn: &mut PgConnection,
+    outbox: &OutboxWriter,
+    r: &Reversal,
+) -> Result<(), SettleError> {
+    if rstore::parked_of(conn, r.cancel_no).await? > 0 {
+        return Ok(());
+    }
+    let reversals = rstore::reversals_of(conn, r.cancel_no)
+        .await?
+        .into_iter()
+        .map(|(seller_no, amount)| SellerCredit { seller_no, amount })
+        .collect();
+    let reversed = Envelope::new(WalletReversed {
+        order_id: r.order_id.clone(),
+        payment_event_no: r.payment_event_no,
+        cancel_no: r.cancel_no,
+        reversals,
+    });
+    outbox
+        .append(conn, r.payment_event_no, &reversed, &[])
+        .await?;
+    Ok(())
+}

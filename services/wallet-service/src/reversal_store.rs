@@ -1,0 +1,132 @@
+//! The SQL of reversals: REVERSAL ledger rows, parked reversals, and what `wallet.reversed` is
+//! built from. Like [`crate::store`], every function takes the caller's connection.
+
+use rust_decimal::Decimal;
+use sqlx::PgConnection;
+
+/// One seller's share of one cancel: Σ of the seller's cancelled line amounts.
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct Reversal {
+    pub cancel_no: i64,
+    pub seller_no: i64,
+    pub order_id: String,
+    pub payment_event_no: i64,
+    pub amount: Decimal,
+    /// The cancelled lines; the reversal waits until each of them is credited.
+    pub payment_order_nos: Vec<i64>,
+}
+
+/// How many of `lines` are credited to `seller_no`: all of them means the settlement the
+/// reversal takes back has happened.
+pub async fn credited_lines(
+    conn: &mut PgConnection,
+    seller_no: i64,
+    lines: &[i64],
+) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar(
+        "select count(*) from wallet_transactions
+         where type = 'CREDIT' and seller_no = $1 and payment_order_no = any($2)",
+    )
+    .bind(seller_no)
+    .bind(lines)
+    .fetch_one(conn)
+    .await
+}
+
+/// Writes the REVERSAL row unless this (cancel, seller) has one; returns the amount newly
+/// reversed (zero for a repeat, so the balance is only ever changed once).
+pub async fn insert_reversal(
+    conn: &mut PgConnection,
+    id: i64,
+    wallet_no: i64,
+    r: &Reversal,
+) -> Result<Decimal, sqlx::Error> {
+    let inserted: Option<Decimal> = sqlx::query_scalar(
+        "insert into wallet_transactions
+             (id, wallet_no, seller_no, amount, type, order_id, payment_event_no, cancel_no,
+              idempotency_key)
+         values ($1, $2, $3, $4, 'REVERSAL', $5, $6, $7, 'reverse:' || $7 || ':' || $3)
+         on conflict do nothing
+         returning amount",
+    )
+    .bind(id)
+    .bind(wallet_no)
+    .bind(r.seller_no)
+    .bind(r.amount)
+    .bind(&r.order_id)
+    .bind(r.payment_event_no)
+    .bind(r.cancel_no)
+    .fetch_optional(conn)
+    .await?;
+    Ok(inserted.unwrap_or_default())
+}
+
+/// Keeps a reversal until its credits are posted (once per cancel and seller).
+pub async fn park_reversal(
+    conn: &mut PgConnection,
+    r: &Reversal,
+    event_id: uuid::Uuid,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "insert into pending_reversals
+             (cancel_no, seller_no, order_id, payment_event_no, amount, payment_order_nos, event_id)
+         values ($1, $2, $3, $4, $5, $6, $7)
+         on conflict do nothing",
+    )
+    .bind(r.cancel_no)
+    .bind(r.seller_no)
+    .bind(&r.order_id)
+    .bind(r.payment_event_no)
+    .bind(r.amount)
+    .bind(&r.payment_order_nos)
+    .bind(event_id)
+    .execute(conn)
+    .await
+    .map(|_| ())
+}
+
+/// Removes and returns the seller's parked reversals of `payment_event_nos` whose lines are
+/// all credited now (caller holds the seller's wallet lock, so nothing is credited meanwhile).
+pub async fn take_ready(
+    conn: &mut PgConnection,
+    seller_no: i64,
+    payment_event_nos: &[i64],
+) -> Result<Vec<Reversal>, sqlx::Error> {
+    sqlx::query_as(
+        "delete from pending_reversals p
+         where p.seller_no = $1 and p.payment_event_no = any($2)
+           and not exists (
+               select 1 from unnest(p.payment_order_nos) as l(no)
+               where not exists (
+                   select 1 from wallet_transactions t
+                   where t.type = 'CREDIT' and t.seller_no = p.seller_no
+                     and t.payment_order_no = l.no))
+         returning cancel_no, seller_no, order_id, payment_event_no, amount, payment_order_nos",
+    )
+    .bind(seller_no)
+    .bind(payment_event_nos)
+    .fetch_all(conn)
+    .await
+}
+
+/// Sellers of a cancel whose reversal still waits for its credits.
+pub async fn parked_of(conn: &mut PgConnection, cancel_no: i64) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar("select count(*) from pending_reversals where cancel_no = $1")
+        .bind(cancel_no)
+        .fetch_one(conn)
+        .await
+}
+
+/// Everything reversed for a cancel, per seller: the committed ledger, not the event.
+pub async fn reversals_of(
+    conn: &mut PgConnection,
+    cancel_no: i64,
+) -> Result<Vec<(i64, Decimal)>, sqlx::Error> {
+    sqlx::query_as(
+        "select seller_no, sum(amount) from wallet_transactions
+         where cancel_no = $1 and type = 'REVERSAL' group by seller_no order by seller_no",
+    )
+    .bind(cancel_no)
+    .fetch_all(conn)
+    .await
+}

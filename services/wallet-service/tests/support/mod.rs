@@ -1,0 +1,270 @@
+//! wallet-service alone in-process (its own database and NATS namespace), fed by publishing
+//! envelopes to the namespace's streams as the producers' outbox relays would.
+
+#![allow(dead_code)] // each test file uses its own part of the harness
+
+use std::time::Duration;
+
+use async_nats::jetstream::{self, consumer::PullConsumer};
+use chrono::Utc;
+use events::{
+    topology, CanceledLine, Envelope, Event, PaidOrderLine, PaymentCanceled, PaymentConfirmed,
+    SellerRegistered, StreamDef, Topology,
+};
+use rust_decimal::Decimal;
+use serde_json::Value;
+use service_kit::{testing, App};
+use sqlx::PgPool;
+
+pub const WAIT: Duration = Duration::from_secs(20);
+
+pub struct Wallets {
+    pub app: App,
+    pub pool: PgPool,
+    pub js: jetstream::Context,
+    pub topology: Topology,
+    db_url: url::Url,
+    http: reqwest::Client,
+}
+
+impl Wallets {
+    pub async fn start() -> Self {
+        let namespace = testing::unique_namespace();
+        let config = testing::test_config(&wallet_service::SPEC, &namespace);
+        let db_url = config
+            .database_url
+            .clone()
+            .expect("wallet-service has a database");
+        let nats_url = config.nats_url.clone().expect("NATS_URL");
+        let app = wallet_service::build(config)
+            .await
+            .expect("wallet-service starts");
+        let pool = PgPool::connect(db_url.as_str()).await.expect("database");
+        let client = async_nats::connect(nats_url).await.expect("NATS reachable");
+        Self {
+            app,
+            pool,
+            js: jetstream::new(client),
+            topology: Topology::new(namespace),
+            db_url,
+            http: reqwest::Client::new(),
+        }
+    }
+
+    /// Publishes with `Nats-Msg-Id` = `msg_id` (a replay uses a new one).
+    pub async fn publish_as<E: Event>(&self, event: &Envelope<E>, msg_id: &str) {
+        let mut headers = async_nats::HeaderMap::new();
+        headers.insert("Nats-Msg-Id", msg_id);
+        let body = serde_json::to_vec(event).expect("serializes");
+        let ack = self
+            .js
+            .publish_with_headers(self.topology.subject(E::TYPE), headers, body.into())
+            .await
+            .expect("published")
+            .await
+            .expect("stored");
+        assert!(!ack.duplicate, "{msg_id} dropped as a duplicate");
+    }
+
+    /// Publishes as an outbox relay does (`Nats-Msg-Id` = event id).
+    pub async fn publish<E: Event>(&self, event: &Envelope<E>) {
+        self.publish_as(event, &event.event_id.to_string()).await;
+    }
+
+    /// Waits until `consumer` has nothing pending or unacknowledged.
+    pub async fn wait_idle(&self, stream: &StreamDef, consumer: &str) {
+        let stream = self.topology.stream_name(stream);
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            let idle = async {
+                let mut c: PullConsumer = self
+                    .js
+                    .get_consumer_from_stream(consumer, &stream)
+                    .await
+                    .ok()?;
+                let info = c.info().await.ok()?;
+                Some(info.num_pending == 0 && info.num_ack_pending == 0)
+            };
+            if idle.await == Some(true) {
+                return;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{consumer} never drained"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// The envelopes of `event_type` in the namespace's `stream`, oldest first.
+    pub async fn envelopes(&self, stream: &StreamDef, event_type: &str) -> Vec<Value> {
+        let subject = self.topology.subject(event_type);
+        let mut stream = self
+            .js
+            .get_stream(self.topology.stream_name(stream))
+            .await
+            .expect("stream");
+        let state = stream.info().await.expect("info").state.clone();
+        let mut out = Vec::new();
+        for seq in state.first_sequence..=state.last_sequence {
+            match stream.get_raw_message(seq).await {
+                Ok(m) if m.subject.as_str() == subject => {
+                    out.push(serde_json::from_slice(&m.payload).expect("json"))
+                }
+                _ => {}
+            }
+        }
+        out
+    }
+
+    /// The event types in the namespace's `stream`, oldest first.
+    pub async fn types(&self, stream: &StreamDef) -> Vec<String> {
+        let mut stream = self
+            .js
+            .get_stream(self.topology.stream_name(stream))
+            .await
+            .expect("stream");
+        let state = stream.info().await.expect("info").state.clone();
+        let mut out = Vec::new();
+        for seq in state.first_sequence..=state.last_sequence {
+            if let Ok(m) = stream.get_raw_message(seq).await {
+                out.push(self.topology.unqualified(m.subject.as_str()).to_string());
+            }
+        }
+        out
+    }
+
+    /// `GET /api/wallets/sellers/{seller}`: status and body.
+    pub async fn wallet(&self, seller_no: i64) -> (u16, Value) {
+        let url = format!(
+            "http://127.0.0.1:{}/api/wallets/sellers/{seller_no}",
+            self.app.port()
+        );
+        let res = self.http.get(url).send().await.expect("GET wallet");
+        let status = res.status().as_u16();
+        (status, res.json().await.expect("json"))
+    }
+
+    pub async fn balance(&self, seller_no: i64) -> Option<Decimal> {
+        sqlx::query_scalar("select balance from wallets where seller_no = $1")
+            .bind(seller_no)
+            .fetch_optional(&self.pool)
+            .await
+            .expect("balance")
+    }
+
+    /// Waits until `seller_no`'s balance is `expected`.
+    pub async fn expect_balance(&self, seller_no: i64, expected: Decimal) {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            let now = self.balance(seller_no).await;
+            if now == Some(expected) {
+                return;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "seller {seller_no}: balance {now:?}, expected {expected}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// The ledger invariant: per seller, Σ CREDIT − Σ REVERSAL − Σ DEBIT = balance.
+    pub async fn assert_ledger_matches_balances(&self) {
+        let off: Vec<(i64, Decimal, Decimal)> = sqlx::query_as(
+            "select w.seller_no, w.balance, coalesce(sum(case t.type when 'CREDIT' then t.amount
+                 else -t.amount end), 0)
+             from wallets w left join wallet_transactions t on t.wallet_no = w.wallet_no
+             group by w.seller_no, w.balance
+             having w.balance <> coalesce(sum(case t.type when 'CREDIT' then t.amount
+                 else -t.amount end), 0)",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .expect("ledger");
+        assert!(off.is_empty(), "ledger and balance differ: {off:?}");
+    }
+
+    pub async fn count(&self, sql: &str) -> i64 {
+        sqlx::query_scalar(sql)
+            .fetch_one(&self.pool)
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"))
+    }
+
+    pub async fn register(&self, seller_no: i64) {
+        self.publish(&Envelope::new(SellerRegistered {
+            seller_no,
+            seller_id: format!("seller-{seller_no}"),
+        }))
+        .await;
+    }
+
+    pub async fn stop(self) {
+        self.pool.close().await;
+        let _ = self.app.stop().await;
+        let _ = service_kit::db::drop_database(&self.db_url).await;
+    }
+}
+
+/// A paid order of `lines` (paymentOrderNo, sellerNo, amount).
+pub fn confirmed(payment_event_no: i64, lines: &[(i64, i64, i64)]) -> Envelope<PaymentConfirmed> {
+    let lines: Vec<PaidOrderLine> = lines
+        .iter()
+        .map(|&(no, seller_no, amount)| PaidOrderLine {
+            payment_order_no: no,
+            product_no: no % 100,
+            seller_no,
+            product_name: format!("상품{no}"),
+            amount: Decimal::from(amount),
+        })
+        .collect();
+    Envelope::new(PaymentConfirmed {
+        payment_event_no,
+        member_no: 7,
+        order_id: format!("order-{payment_event_no}"),
+        order_name: "상품".into(),
+        payment_key: format!("pk-{payment_event_no}"),
+        method: "카드".into(),
+        approved_at: Utc::now(),
+        total_amount: lines.iter().map(|l| l.amount).sum(),
+        ordered_at: Utc::now(),
+        lines,
+    })
+}
+
+/// Cancel `cancel_no` of an order: `lines` are (paymentOrderNo, sellerNo, refunded, lineAmount).
+pub fn canceled(
+    payment_event_no: i64,
+    cancel_no: i64,
+    lines: &[(i64, i64, i64, i64)],
+) -> Envelope<PaymentCanceled> {
+    let lines: Vec<CanceledLine> = lines
+        .iter()
+        .map(|&(no, seller_no, amount, line_amount)| CanceledLine {
+            payment_order_no: no,
+            product_no: no % 100,
+            seller_no,
+            amount: Decimal::from(amount),
+            line_amount: Decimal::from(line_amount),
+        })
+        .collect();
+    let amount: Decimal = lines.iter().map(|l| l.amount).sum();
+    Envelope::new(PaymentCanceled {
+        payment_event_no,
+        member_no: 7,
+        order_id: format!("order-{payment_event_no}"),
+        cancel_no,
+        cancel_reason: "고객 변심".into(),
+        cancel_amount: amount,
+        refunded_total: amount,
+        balance_amount: Decimal::ZERO,
+        total_amount: amount,
+        canceled_at: Utc::now(),
+        status: "PARTIAL_CANCELED".into(),
+        lines,
+    })
+}
+
+pub const ORDERS: StreamDef = topology::ORDERS;
+pub const WALLETS: StreamDef = topology::WALLETS;
