@@ -1,5 +1,6 @@
 //! The Toss error codes the sandbox can answer, with the HTTP status and Korean message Toss
-//! documents for them (docs.tosspayments.com/reference/error-codes, "결제 승인"). One table, so
+//! documents for them (docs.tosspayments.com/reference/error-codes, "결제 승인" and "결제 취소").
+//! One table, so
 //! the `TossPayments-Test-Code` header, the fault settings and the handlers all agree.
 
 /// What an error means for the payment it was answered for.
@@ -39,6 +40,9 @@ pub const ALREADY_PROCESSED_PAYMENT: &str = "ALREADY_PROCESSED_PAYMENT";
 pub const IDEMPOTENT_REQUEST_PROCESSING: &str = "IDEMPOTENT_REQUEST_PROCESSING";
 pub const FAILED_INTERNAL_SYSTEM_PROCESSING: &str = "FAILED_INTERNAL_SYSTEM_PROCESSING";
 pub const PROVIDER_ERROR: &str = "PROVIDER_ERROR";
+pub const NOT_CANCELABLE_PAYMENT: &str = "NOT_CANCELABLE_PAYMENT";
+pub const ALREADY_CANCELED_PAYMENT: &str = "ALREADY_CANCELED_PAYMENT";
+pub const NOT_CANCELABLE_AMOUNT: &str = "NOT_CANCELABLE_AMOUNT";
 
 /// Statuses are Toss's, not guesses: e.g. PROVIDER_ERROR, INVALID_STOPPED_CARD and
 /// EXCEED_MAX_DAILY_PAYMENT_COUNT are 400 in Toss's table, the REJECT_* declines 403.
@@ -56,6 +60,10 @@ pub const CODES: &[TossCode] = &[
     c(NOT_FOUND_PAYMENT, 404, Request, "존재하지 않는 결제 정보 입니다."),
     c("NOT_FOUND_PAYMENT_SESSION", 404, Request, "결제 시간이 만료되어 결제 진행 데이터가 존재하지 않습니다."),
     c(IDEMPOTENT_REQUEST_PROCESSING, 409, Request, "이전 멱등 요청이 처리중입니다."),
+    // Cancel refusals: the payment is not in a state (or has no balance) to refund.
+    c(ALREADY_CANCELED_PAYMENT, 400, Request, "이미 취소된 결제 입니다."),
+    c(NOT_CANCELABLE_PAYMENT, 403, Request, "취소 할 수 없는 결제 입니다."),
+    c(NOT_CANCELABLE_AMOUNT, 403, Request, "취소 할 수 없는 금액 입니다."),
     // Transient failures: retry with the same Idempotency-Key.
     c(PROVIDER_ERROR, 400, Transient, "일시적인 오류가 발생했습니다. 잠시 후 다시 시도해주세요."),
     c("CARD_PROCESSING_ERROR", 400, Transient, "카드사에서 오류가 발생했습니다."),
@@ -109,6 +117,9 @@ mod tests {
             IDEMPOTENT_REQUEST_PROCESSING,
             FAILED_INTERNAL_SYSTEM_PROCESSING,
             PROVIDER_ERROR,
+            NOT_CANCELABLE_PAYMENT,
+            ALREADY_CANCELED_PAYMENT,
+            NOT_CANCELABLE_AMOUNT,
         ] {
             assert!(find(name).is_some(), "{name}");
         }

@@ -1,20 +1,24 @@
-//! `POST /v1/payments/confirm`: the one call that charges a customer, so the one place with
-//! idempotency and fault injection.
+//! `POST /v1/payments/confirm`: the one call that charges a customer.
 //!
 //! Order of checks: count the call → Idempotency-Key (replay / in flight) → latency →
-//! `TossPayments-Test-Code` → the payment (exists, orderId and amount match, state) → faults →
-//! charge. Faults only hit confirms of READY payments: they stand for the card-network leg,
-//! which a lookup of an already decided payment never reaches.
+//! `TossPayments-Test-Code` → the payment, locked (exists, orderId and amount match, state) →
+//! faults → charge. Faults only hit confirms of READY payments: they stand for the card-network
+//! leg, which a confirm of an already decided payment never reaches. Everything from the lock
+//! to the stored reply is one database transaction.
 
-use std::{sync::Arc, time::Duration};
+use std::sync::Arc;
+
+use sqlx::PgConnection;
 
 use crate::{
     amount::Amount,
     codes::{self, Kind, TossCode},
     errors::{TossError, TossResponse},
-    faults::Plan,
-    payment::PaymentStatus,
-    state::{Claim, Sandbox, State},
+    faults::{Operation, Plan},
+    idempotency::{self, answer, internal, Claimed, Outcome},
+    payment::{now_kst, PaymentRecord, PaymentStatus},
+    state::{Sandbox, DIGITS, HEX},
+    store::{self, By},
 };
 
 pub struct ConfirmInput {
@@ -25,170 +29,159 @@ pub struct ConfirmInput {
     pub test_code: Option<String>,
 }
 
-/// How a confirm ends.
-struct Outcome {
-    reply: TossResponse,
-    /// Stored for the Idempotency-Key: replies that state the payment's final outcome
-    /// (charged, declined). Errors that left the payment untouched are not stored, so a
-    /// retry with the same key is evaluated afresh — what makes a transient error transient.
-    keep: bool,
-    /// Held this long before answering (an injected timeout), after the outcome is recorded.
-    delay: Option<Duration>,
-}
-
-fn answer(reply: TossResponse) -> Outcome {
-    Outcome {
-        reply,
-        keep: false,
-        delay: None,
-    }
-}
-
-/// Owns a claimed Idempotency-Key until the outcome is stored; if the request future is
-/// dropped first (the client hung up during the latency sleep), the key is freed, never left
-/// "in flight" forever.
-struct KeyClaim {
-    sandbox: Arc<Sandbox>,
-    key: Option<String>,
-}
-
-impl KeyClaim {
-    fn settle(&mut self, reply: Option<TossResponse>) {
-        if let Some(key) = self.key.take() {
-            self.sandbox.lock().settle(&key, reply);
-        }
-    }
-}
-
-impl Drop for KeyClaim {
-    fn drop(&mut self) {
-        self.settle(None);
-    }
-}
-
 pub async fn confirm(sandbox: &Arc<Sandbox>, input: ConfirmInput) -> TossResponse {
-    sandbox.lock().count_confirm(&input.order_id);
-    let mut claim = KeyClaim {
-        sandbox: sandbox.clone(),
-        key: None,
-    };
-    if let Some(key) = &input.idempotency_key {
-        let claimed = sandbox.lock().claim(key);
-        match claimed {
-            Claim::Replay(reply) => return reply,
-            Claim::Busy => {
-                return TossResponse::error(codes::get(codes::IDEMPOTENT_REQUEST_PROCESSING))
-            }
-            Claim::Claimed => claim.key = Some(key.clone()),
+    sandbox.memory().count_confirm(&input.order_id);
+    let key = input.idempotency_key.as_deref();
+    let mut claim = match idempotency::claim(sandbox, Operation::Confirm, key).await {
+        Ok(Claimed::Go(claim)) => claim,
+        Ok(Claimed::Replay(reply)) => return reply,
+        Ok(Claimed::Busy) => {
+            return TossResponse::error(codes::get(codes::IDEMPOTENT_REQUEST_PROCESSING))
         }
-    }
-    let latency = sandbox.lock().faults.latency();
-    if !latency.is_zero() {
-        tokio::time::sleep(latency).await;
-    }
-    let outcome = decide(&mut sandbox.lock(), &input);
-    // Recorded before any injected delay: a client that times out and retries with the same
-    // key gets the recorded outcome, and nothing depends on this future running to the end.
-    claim.settle(outcome.keep.then(|| outcome.reply.clone()));
+        Err(err) => return internal(&err),
+    };
+    sandbox.latency().await;
+    let decided = async {
+        let mut tx = sandbox.pool.begin().await?;
+        let outcome = decide(sandbox, &mut tx, &input).await?;
+        // Recorded before any injected delay: a client that times out and retries with the
+        // same key gets the recorded outcome, and nothing depends on this future running on.
+        claim.commit(tx, &outcome).await?;
+        Ok::<_, sqlx::Error>(outcome)
+    };
+    let outcome = match decided.await {
+        Ok(outcome) => outcome,
+        Err(err) => return internal(&err),
+    };
     if let Some(delay) = outcome.delay {
         tokio::time::sleep(delay).await;
     }
     outcome.reply
 }
 
-fn decide(state: &mut State, input: &ConfirmInput) -> Outcome {
+async fn decide(
+    sandbox: &Sandbox,
+    conn: &mut PgConnection,
+    input: &ConfirmInput,
+) -> Result<Outcome, sqlx::Error> {
     if let Some(name) = &input.test_code {
         return match codes::find(name.trim()) {
-            Some(code) => inject(state, &input.payment_key, code),
-            None => answer(TossResponse::code(
+            Some(code) => inject(conn, &input.payment_key, code).await,
+            None => Ok(answer(TossResponse::code(
                 codes::INVALID_REQUEST,
                 format!("알 수 없는 TossPayments-Test-Code 입니다: {name}"),
-            )),
+            ))),
         };
     }
-    let Some(payment) = state.payment(&input.payment_key) else {
-        return answer(TossResponse::error(codes::get(codes::NOT_FOUND_PAYMENT)));
+    let found = store::find(conn, By::PaymentKey(&input.payment_key), true).await?;
+    let Some(mut payment) = found else {
+        return Ok(answer(TossResponse::error(codes::get(
+            codes::NOT_FOUND_PAYMENT,
+        ))));
     };
-    if payment.order_id != input.order_id {
-        return answer(TossResponse::code(
-            codes::INVALID_REQUEST,
-            "주문번호(orderId)가 결제 정보와 일치하지 않습니다.",
-        ));
+    if let Some(refusal) = refusal(&payment, input) {
+        return Ok(refusal);
     }
-    if payment.amount != input.amount {
-        return answer(TossResponse::code(
-            codes::INVALID_REQUEST,
-            format!(
-                "결제 금액이 일치하지 않습니다. (승인 금액 {}, 요청 금액 {})",
-                payment.amount, input.amount
-            ),
-        ));
-    }
-    match (&payment.status, &payment.failure) {
-        (PaymentStatus::Done, _) => {
-            return answer(TossResponse::error(codes::get(
-                codes::ALREADY_PROCESSED_PAYMENT,
-            )))
-        }
-        // The decline stands: confirming again answers it again.
-        (PaymentStatus::Aborted, Some(failure)) => {
-            return Outcome {
-                reply: TossResponse::error_with(codes::get(&failure.code), &failure.message),
-                keep: true,
-                delay: None,
-            }
-        }
-        (PaymentStatus::Aborted, None) | (PaymentStatus::Ready, _) => {}
-    }
-    match state.faults.sample(&input.order_id) {
-        Plan::Pass => charge(state, &input.payment_key),
-        Plan::Error(code) => inject(state, &input.payment_key, code),
+    let plan = sandbox
+        .memory()
+        .faults
+        .sample(&input.order_id, Operation::Confirm);
+    match plan {
+        Plan::Pass => charge(sandbox, conn, &mut payment).await,
+        Plan::Error(code) => inject(conn, &input.payment_key, code).await,
         Plan::Timeout {
             delay,
             approve: true,
-        } => Outcome {
+        } => Ok(Outcome {
             delay: Some(delay),
-            ..charge(state, &input.payment_key)
-        },
+            ..charge(sandbox, conn, &mut payment).await?
+        }),
         Plan::Timeout {
             delay,
             approve: false,
-        } => Outcome {
+        } => Ok(Outcome {
             reply: TossResponse::code(
                 codes::FAILED_INTERNAL_SYSTEM_PROCESSING,
                 "내부 시스템 처리 작업이 실패했습니다. (sandbox: injected timeout; not charged)",
             ),
             keep: false,
             delay: Some(delay),
-        },
+        }),
     }
 }
 
-fn charge(state: &mut State, payment_key: &str) -> Outcome {
-    match state.charge(payment_key) {
-        Some(record) => Outcome {
-            reply: TossResponse::payment(record.to_payment()),
+/// Why a confirm of this payment cannot charge it, if it cannot.
+fn refusal(payment: &PaymentRecord, input: &ConfirmInput) -> Option<Outcome> {
+    if payment.order_id != input.order_id {
+        return Some(answer(TossResponse::code(
+            codes::INVALID_REQUEST,
+            "주문번호(orderId)가 결제 정보와 일치하지 않습니다.",
+        )));
+    }
+    if payment.amount != input.amount {
+        return Some(answer(TossResponse::code(
+            codes::INVALID_REQUEST,
+            format!(
+                "결제 금액이 일치하지 않습니다. (승인 금액 {}, 요청 금액 {})",
+                payment.amount, input.amount
+            ),
+        )));
+    }
+    match (&payment.status, &payment.failure) {
+        (PaymentStatus::Done | PaymentStatus::Canceled | PaymentStatus::PartialCanceled, _) => {
+            Some(answer(TossResponse::error(codes::get(
+                codes::ALREADY_PROCESSED_PAYMENT,
+            ))))
+        }
+        (PaymentStatus::Expired, _) => Some(answer(TossResponse::error(codes::get(
+            "NOT_FOUND_PAYMENT_SESSION",
+        )))),
+        // The decline stands: confirming again answers it again.
+        (PaymentStatus::Aborted, Some(failure)) => Some(Outcome {
+            reply: TossResponse::error_with(codes::get(&failure.code), &failure.message),
             keep: true,
             delay: None,
-        },
-        None => answer(TossResponse::error(codes::get(codes::NOT_FOUND_PAYMENT))),
+        }),
+        (PaymentStatus::Aborted, None) | (PaymentStatus::Ready, _) => None,
     }
+}
+
+async fn charge(
+    sandbox: &Sandbox,
+    conn: &mut PgConnection,
+    payment: &mut PaymentRecord,
+) -> Result<Outcome, sqlx::Error> {
+    let transaction_key = sandbox.random(32, HEX);
+    let approve_no = sandbox.random(8, DIGITS);
+    // Under the row lock the payment is READY here; the guarded update agrees or changes
+    // nothing, and either way the answer states what is stored.
+    store::charge(conn, payment, transaction_key, approve_no, now_kst()).await?;
+    Ok(Outcome {
+        reply: TossResponse::payment(payment.to_payment()),
+        keep: true,
+        delay: None,
+    })
 }
 
 /// Answers an injected error; a decline also aborts the payment if it was READY.
-fn inject(state: &mut State, payment_key: &str, code: &'static TossCode) -> Outcome {
-    let reply = TossResponse::error(code);
+async fn inject(
+    conn: &mut PgConnection,
+    payment_key: &str,
+    code: &'static TossCode,
+) -> Result<Outcome, sqlx::Error> {
     let aborted = code.kind == Kind::Decline
-        && state.abort(
+        && store::abort(
+            conn,
             payment_key,
-            TossError {
+            &TossError {
                 code: code.code.to_string(),
                 message: code.message.to_string(),
             },
-        );
-    Outcome {
-        reply,
+        )
+        .await?;
+    Ok(Outcome {
+        reply: TossResponse::error(code),
         keep: aborted,
         delay: None,
-    }
+    })
 }

@@ -2,7 +2,12 @@
 //! code table — not problem+json: clients of the sandbox are written against Toss, and the
 //! kit's middleware passes `application/json` error bodies through unchanged.
 
-use poem_openapi::{payload::Json, ApiResponse, Object};
+use poem_openapi::{
+    payload::Json,
+    types::{ParseFromJSON, ToJSON},
+    ApiResponse, Object,
+};
+use serde_json::Value;
 
 use crate::{
     codes::{self, TossCode},
@@ -75,6 +80,39 @@ impl TossResponse {
     /// Shorthand for codes the sandbox answers itself.
     pub fn code(code: &str, message: impl Into<String>) -> Self {
         Self::error_with(codes::get(code), message)
+    }
+
+    /// The answer as stored for an Idempotency-Key: status and the JSON body.
+    pub fn to_stored(&self) -> (u16, Value) {
+        let body = match self {
+            Self::Ok(Json(payment)) => payment.to_json(),
+            Self::BadRequest(Json(e))
+            | Self::Unauthorized(Json(e))
+            | Self::Forbidden(Json(e))
+            | Self::NotFound(Json(e))
+            | Self::Conflict(Json(e))
+            | Self::Internal(Json(e)) => e.to_json(),
+        };
+        (self.status(), body.unwrap_or_default())
+    }
+
+    /// A stored answer back, parsed with the same types that wrote it, so a replay is
+    /// serialised exactly as the first answer was. `None` if the row cannot be read (a schema
+    /// drift), which the caller answers as an internal error rather than guessing.
+    pub fn from_stored(status: u16, body: Value) -> Option<Self> {
+        if status == 200 {
+            let payment = Payment::parse_from_json(Some(body)).ok()?;
+            return Some(Self::payment(payment));
+        }
+        let error = Json(TossError::parse_from_json(Some(body)).ok()?);
+        Some(match status {
+            400 => Self::BadRequest(error),
+            401 => Self::Unauthorized(error),
+            403 => Self::Forbidden(error),
+            404 => Self::NotFound(error),
+            409 => Self::Conflict(error),
+            _ => Self::Internal(error),
+        })
     }
 
     pub fn status(&self) -> u16 {

@@ -15,7 +15,7 @@ use crate::{
     payment::{Payment, PaymentRecord, PaymentStatus},
     sandbox_api::{ApprovalCreated, ApprovalRequest, OrderFaultRequest, OrderFaultView},
     stats_api::{OrderStatsView, StatsView},
-    toss_api::ConfirmRequest,
+    toss_api::{CancelRequest, ConfirmRequest},
     window::{ApproveForm, DeclineForm},
 };
 
@@ -42,6 +42,13 @@ impl Example for ConfirmRequest {
     }
 }
 
+impl Example for CancelRequest {
+    /// A partial refund: one of the two products is returned.
+    fn example() -> Self {
+        example(json!({"cancelReason": "상품B 반품", "cancelAmount": 1000}))
+    }
+}
+
 impl Example for Payment {
     /// Built by the code that answers confirms, so every field is as the sandbox sends it.
     fn example() -> Self {
@@ -62,6 +69,8 @@ impl Example for Payment {
             last_transaction_key: Some("9C62B18EEF0DE3EB7F4422EB6D14BC6E".into()),
             approve_no: Some("00000000".into()),
             failure: None,
+            balance: 3000,
+            cancels: Vec::new(),
         }
         .to_payment()
     }
@@ -94,7 +103,12 @@ impl Example for Faults {
 impl Example for OrderFaultRequest {
     /// The next confirm of the order is declined by the card company.
     fn example() -> Self {
-        example(json!({"mode": "error", "errorCode": "REJECT_CARD_PAYMENT", "times": 1}))
+        example(json!({
+            "operation": "confirm",
+            "mode": "error",
+            "errorCode": "REJECT_CARD_PAYMENT",
+            "times": 1
+        }))
     }
 }
 
@@ -102,6 +116,7 @@ impl Example for OrderFaultView {
     fn example() -> Self {
         example(json!({
             "orderId": ORDER_ID,
+            "operation": "confirm",
             "mode": "error",
             "errorCode": "REJECT_CARD_PAYMENT",
             "remaining": 1,
@@ -113,7 +128,13 @@ impl Example for OrderFaultView {
 
 impl Example for OrderStatsView {
     fn example() -> Self {
-        example(json!({"orderId": ORDER_ID, "confirmCalls": 1, "charged": true}))
+        example(json!({
+            "orderId": ORDER_ID,
+            "confirmCalls": 1,
+            "charged": true,
+            "cancelCalls": 1,
+            "refundedAmount": 1000
+        }))
     }
 }
 
@@ -122,7 +143,15 @@ impl Example for StatsView {
         example(json!({
             "confirmCalls": 1,
             "charges": 1,
-            "perOrder": [{"orderId": ORDER_ID, "confirmCalls": 1, "charged": true}]
+            "cancelCalls": 1,
+            "refundedAmount": 1000,
+            "perOrder": [{
+                "orderId": ORDER_ID,
+                "confirmCalls": 1,
+                "charged": true,
+                "cancelCalls": 1,
+                "refundedAmount": 1000
+            }]
         }))
     }
 }

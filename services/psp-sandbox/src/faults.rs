@@ -1,7 +1,7 @@
-//! Fault injection: what a confirm call of a READY payment runs into on its way "to the card
-//! network". Global faults are sampled with a seeded PRNG so a chaos run can be replayed;
-//! per-order faults hit the next `times` confirms of one order, for deterministic tests.
-//! Latency applies to every `/v1` call.
+//! Fault injection: what a confirm of a READY payment or a cancel of a cancelable one runs
+//! into on its way "to the card network". Global faults are sampled with a seeded PRNG so a
+//! chaos run can be replayed; per-order faults hit the next `times` confirms and/or cancels of
+//! one order, for deterministic tests. Latency applies to every `/v1` call.
 
 use std::{collections::HashMap, time::Duration};
 
@@ -123,6 +123,25 @@ impl Faults {
     }
 }
 
+/// Which calls a per-order fault hits; also names the call being sampled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[oai(rename_all = "lowercase")]
+pub enum Operation {
+    /// `POST /v1/payments/confirm`.
+    Confirm,
+    /// `POST /v1/payments/{paymentKey}/cancel`.
+    Cancel,
+    /// Both, whichever comes next.
+    Any,
+}
+
+impl Operation {
+    /// Whether a fault for `self` hits a call of kind `call`.
+    fn hits(self, call: Operation) -> bool {
+        self == Operation::Any || self == call
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
 #[oai(rename_all = "lowercase")]
 pub enum FaultMode {
@@ -135,6 +154,7 @@ pub enum FaultMode {
 /// A per-order fault as stored, with defaults resolved when it was set.
 #[derive(Debug, Clone)]
 pub struct OrderFault {
+    pub operation: Operation,
     pub mode: FaultMode,
     pub code: &'static TossCode,
     pub remaining: u32,
@@ -214,10 +234,15 @@ impl FaultState {
         self.per_order.clear();
     }
 
-    /// Decides the fate of one confirm of a READY payment: a pending per-order fault first
-    /// (consumed), otherwise the global rates.
-    pub fn sample(&mut self, order_id: &str) -> Plan {
-        if let Some(fault) = self.per_order.get_mut(order_id) {
+    /// Decides the fate of one confirm of a READY payment or one cancel of a cancelable one
+    /// (`call`): a pending per-order fault for that kind of call first (consumed), otherwise
+    /// the global rates, which apply to both kinds.
+    pub fn sample(&mut self, order_id: &str, call: Operation) -> Plan {
+        let pending = self
+            .per_order
+            .get_mut(order_id)
+            .filter(|fault| fault.operation.hits(call));
+        if let Some(fault) = pending {
             fault.remaining = fault.remaining.saturating_sub(1);
             let plan = match fault.mode {
                 FaultMode::Error => Plan::Error(fault.code),
@@ -231,7 +256,7 @@ impl FaultState {
             }
             return plan;
         }
-        // Both draws happen on every call, so the n-th confirm's fate depends only on the
+        // Both draws happen on every call, so the n-th sampled call's fate depends only on the
         // seed and n, not on the rates that were in force for earlier calls.
         let timeout_draw = self.rng.next_f64();
         let error_draw = self.rng.next_f64();
@@ -264,7 +289,7 @@ mod tests {
 
     fn outcomes(s: &mut FaultState, n: usize) -> Vec<bool> {
         (0..n)
-            .map(|_| matches!(s.sample("o"), Plan::Error(_)))
+            .map(|_| matches!(s.sample("o", Operation::Confirm), Plan::Error(_)))
             .collect()
     }
 
@@ -285,6 +310,7 @@ mod tests {
         s.set_order(
             "o".into(),
             OrderFault {
+                operation: Operation::Confirm,
                 mode: FaultMode::Error,
                 code: codes::get("REJECT_CARD_PAYMENT"),
                 remaining: 2,
@@ -292,10 +318,13 @@ mod tests {
                 approve_before_timeout: false,
             },
         );
-        assert!(matches!(s.sample("other"), Plan::Pass));
-        assert!(matches!(s.sample("o"), Plan::Error(_)));
-        assert!(matches!(s.sample("o"), Plan::Error(_)));
-        assert!(matches!(s.sample("o"), Plan::Pass));
+        let confirm = Operation::Confirm;
+        assert!(matches!(s.sample("other", confirm), Plan::Pass));
+        // A confirm fault leaves cancels alone and is not used up by them.
+        assert!(matches!(s.sample("o", Operation::Cancel), Plan::Pass));
+        assert!(matches!(s.sample("o", confirm), Plan::Error(_)));
+        assert!(matches!(s.sample("o", confirm), Plan::Error(_)));
+        assert!(matches!(s.sample("o", confirm), Plan::Pass));
         assert!(s.order("o").is_none());
     }
 

@@ -3,18 +3,24 @@
 //!
 //! - **Toss API v1** ([`toss_api`]): `POST /v1/payments/confirm` (Basic auth with a
 //!   `test_sk_…` key or `PSP_SECRET_KEY`, `Idempotency-Key` replay, `TossPayments-Test-Code`),
-//!   `GET /v1/payments/{paymentKey}`, `GET /v1/payments/orders/{orderId}`. Errors are Toss's
+//!   `POST /v1/payments/{paymentKey}/cancel` (full or partial refunds, [`cancel`]),
+//!   `GET /v1/payments/{paymentKey}`, `GET /v1/payments/orders/{orderId}`, and
+//!   `GET /v1/transactions` ([`transactions`]) to reconcile against. Errors are Toss's
 //!   `{code, message}` JSON with Toss's statuses ([`codes`] is the one table).
 //! - **Payment window** ([`window`]): `GET /sandbox/window?orderId&amount&orderName&successUrl
 //!   &failUrl` renders the order with Approve/Decline forms that redirect (303) like Toss's
 //!   window; `POST /sandbox/approvals` is its Approve as JSON for scripts.
 //! - **Faults and statistics** ([`faults`], [`sandbox_api`], [`stats_api`]): latency, sampled
-//!   errors and timeouts (seeded, so runs repeat), per-order faults for the next n confirms,
-//!   counts of confirm calls and charges so tests can assert what reached the PSP, and a reset.
+//!   errors and timeouts (seeded, so runs repeat) for confirms and cancels, per-order faults
+//!   for the next n confirms and/or cancels, counts of calls, charges and refunds so tests can
+//!   assert what reached the PSP, and a reset.
 //!
-//! State lives in memory behind one mutex ([`state`]): a sandbox needs no durability (a restart
-//! is a fresh PSP, as a fresh Toss test account would be), and one lock makes check-and-charge
-//! atomic. There is no database, NATS or Redis; `/health/ready` has nothing to check.
+//! Payments, refunds, stored Idempotency-Key replies and the transaction log live in the
+//! sandbox's own Postgres database (`paymsa_psp`, migrations in `migrations/psp-sandbox`;
+//! [`store`], [`idempotency`]): a restart — even a SIGKILL in a chaos run — forgets no charge,
+//! and check-and-charge is a row lock in one transaction. Fault settings and call counters are
+//! test controls and stay in memory ([`state`]). No NATS or Redis; `/health/ready` checks the
+//! database.
 //!
 //! Environment (read through `ServiceConfig::extra_var`, validated at start): `PSP_SECRET_KEY`,
 //! `SANDBOX_LATENCY_MS`, `SANDBOX_ERROR_RATE`, `SANDBOX_ERROR_CODE`, `SANDBOX_TIMEOUT_RATE`,
@@ -22,18 +28,22 @@
 
 pub mod amount;
 pub mod approval;
+pub mod cancel;
 pub mod codes;
 pub mod confirm;
 pub mod errors;
 mod examples;
 pub mod faults;
+pub mod idempotency;
 pub mod payment;
 pub mod prng;
 pub mod sandbox_api;
 pub mod settings;
 pub mod state;
 pub mod stats_api;
+pub mod store;
 pub mod toss_api;
+pub mod transactions;
 pub mod window;
 
 use std::sync::Arc;
@@ -41,16 +51,17 @@ use std::sync::Arc;
 use service_kit::{
     App, Infra, Metrics, ServiceConfig, ServiceParts, ServiceSpec, Shutdown, StartupError,
 };
+use sqlx::migrate::Migrator;
 
 use crate::{
     sandbox_api::SandboxApi, settings::Settings, state::Sandbox, stats_api::StatsApi,
-    toss_api::TossApi, window::WindowApi,
+    toss_api::TossApi, transactions::TransactionsApi, window::WindowApi,
 };
 
 pub const SPEC: ServiceSpec = ServiceSpec {
     name: "psp-sandbox",
     default_port: 8090,
-    database: None,
+    database: Some("paymsa_psp"),
     default_node_id: 9,
     uses_nats: false,
     uses_redis: false,
@@ -58,11 +69,14 @@ pub const SPEC: ServiceSpec = ServiceSpec {
 
 /// The OpenAPI description of the service.
 const DESCRIPTION: &str = "A Toss-Payments-compatible PSP for local runs, tests, benchmarks and \
-                           chaos runs: Toss API v1 (confirm, lookups), a payment window, fault \
-                           injection and call statistics.";
+                           chaos runs: Toss API v1 (confirm, cancel, lookups, transactions), \
+                           a payment window, fault injection and call statistics.";
 
 /// What [`build`] serves; [`openapi_spec`] documents this same type, so the two cannot drift.
-type Api = (TossApi, WindowApi, SandboxApi, StatsApi);
+type Api = (TossApi, TransactionsApi, WindowApi, SandboxApi, StatsApi);
+
+/// Public so tools can set up a scratch database with the same schema.
+pub static MIGRATOR: Migrator = sqlx::migrate!("../../migrations/psp-sandbox");
 
 /// The service's OpenAPI document exactly as served at `/openapi.json` (canonical JSON), built
 /// from the API types alone. `just openapi` exports it to `openapi/psp-sandbox.json`.
@@ -70,14 +84,19 @@ pub fn openapi_spec() -> String {
     service_kit::openapi::spec_json::<Api>(SPEC.name, DESCRIPTION)
 }
 
-/// Reads the sandbox settings and starts serving (no backends to connect).
+/// Reads the sandbox settings, connects its database (created and migrated when needed; the
+/// kit's `Infra` alone — the sandbox has no NATS consumers or outbox, so no `ServiceRuntime`)
+/// and starts serving.
 pub async fn build(config: ServiceConfig) -> Result<App, StartupError> {
     let settings = Settings::from_config(&config)?;
-    let sandbox = Arc::new(Sandbox::new(settings));
-    let infra = Infra::connect(&config, None).await?;
+    let infra = Infra::connect(&config, Some(&MIGRATOR)).await?;
+    let sandbox = Arc::new(Sandbox::new(infra.pool()?, settings));
     let metrics = Metrics::new(config.service);
     let api: Api = (
         TossApi {
+            sandbox: sandbox.clone(),
+        },
+        TransactionsApi {
             sandbox: sandbox.clone(),
         },
         WindowApi {

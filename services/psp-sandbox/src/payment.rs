@@ -1,6 +1,7 @@
 //! Toss's Payment object (API version 2022-11-16), the fields a card payment has. Fields the
-//! sandbox never fills (virtual account, transfer, discounts, cancels, …) are answered as
-//! `null`, as Toss does for a card payment, so clients written against Toss parse them.
+//! sandbox never fills (virtual account, transfer, discounts, …) are answered as `null`, as
+//! Toss does for a card payment, so clients written against Toss parse them. `cancels` is
+//! `null` until the first refund, as in Toss's answers.
 
 use chrono::{DateTime, FixedOffset, Offset, Utc};
 use poem_openapi::{Enum, Object};
@@ -11,9 +12,17 @@ use crate::{amount::Amount, errors::TossError};
 /// Toss answers times in Korea Standard Time with an explicit offset.
 const KST_SECONDS: i32 = 9 * 3600;
 
+pub fn kst_offset() -> FixedOffset {
+    FixedOffset::east_opt(KST_SECONDS).unwrap_or_else(|| Utc.fix())
+}
+
+/// A time read from the database (UTC) as Toss shows it.
+pub fn kst(t: DateTime<Utc>) -> DateTime<FixedOffset> {
+    t.with_timezone(&kst_offset())
+}
+
 pub fn now_kst() -> DateTime<FixedOffset> {
-    let offset = FixedOffset::east_opt(KST_SECONDS).unwrap_or_else(|| Utc.fix());
-    Utc::now().with_timezone(&offset)
+    kst(Utc::now())
 }
 
 /// `2024-02-13T12:18:14+09:00`: second precision with offset, as in Toss's examples.
@@ -30,6 +39,60 @@ pub enum PaymentStatus {
     Done,
     /// The confirm was declined; `failure` says why.
     Aborted,
+    /// Refunded in full (`balanceAmount` 0).
+    Canceled,
+    /// Refunded in part; the rest (`balanceAmount`) can still be cancelled.
+    PartialCanceled,
+    /// Never confirmed in time (Toss expires READY payments; the sandbox never does, the
+    /// status exists so clients written against Toss's enum parse it).
+    Expired,
+}
+
+impl PaymentStatus {
+    /// The spelling on the wire and in the database.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Ready => "READY",
+            Self::Done => "DONE",
+            Self::Aborted => "ABORTED",
+            Self::Canceled => "CANCELED",
+            Self::PartialCanceled => "PARTIAL_CANCELED",
+            Self::Expired => "EXPIRED",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [
+            Self::Ready,
+            Self::Done,
+            Self::Aborted,
+            Self::Canceled,
+            Self::PartialCanceled,
+            Self::Expired,
+        ]
+        .into_iter()
+        .find(|status| status.as_str() == s)
+    }
+}
+
+/// One refund of a payment (an element of Toss's `cancels`).
+#[derive(Debug, Clone, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct Cancel {
+    pub cancel_amount: Amount,
+    pub cancel_reason: String,
+    pub tax_free_amount: i64,
+    pub tax_exemption_amount: i64,
+    /// What can still be refunded after this cancel.
+    pub refundable_amount: i64,
+    pub easy_pay_discount_amount: i64,
+    pub canceled_at: String,
+    pub transaction_key: String,
+    pub receipt_key: String,
+    /// Always DONE: the sandbox's refunds complete at once.
+    pub cancel_status: String,
+    #[oai(nullable)]
+    pub cancel_request_id: Option<String>,
 }
 
 /// Card details of a card payment (the subset the sandbox fills).
@@ -90,8 +153,9 @@ pub struct Payment {
     pub cash_receipt: Option<Value>,
     #[oai(nullable)]
     pub discount: Option<Value>,
+    /// Refunds in the order they were made; null before the first.
     #[oai(nullable)]
-    pub cancels: Option<Value>,
+    pub cancels: Option<Vec<Cancel>>,
     #[oai(nullable)]
     pub secret: Option<String>,
     /// NORMAL (one-off payment), BILLING or BRANDPAY.
@@ -106,7 +170,8 @@ pub struct Payment {
     pub is_partial_cancelable: bool,
     pub currency: String,
     pub total_amount: Amount,
-    pub balance_amount: Amount,
+    /// totalAmount minus every cancel.
+    pub balance_amount: i64,
     pub supplied_amount: i64,
     pub vat: i64,
     pub tax_free_amount: i64,
@@ -133,6 +198,37 @@ pub struct PaymentRecord {
     pub last_transaction_key: Option<String>,
     pub approve_no: Option<String>,
     pub failure: Option<TossError>,
+    pub balance: i64,
+    pub cancels: Vec<CancelRecord>,
+}
+
+/// The sandbox's record of one refund.
+#[derive(Debug, Clone)]
+pub struct CancelRecord {
+    pub transaction_key: String,
+    pub amount: Amount,
+    pub reason: String,
+    pub refundable: i64,
+    pub receipt_key: String,
+    pub canceled_at: DateTime<FixedOffset>,
+}
+
+impl CancelRecord {
+    fn to_cancel(&self) -> Cancel {
+        Cancel {
+            cancel_amount: self.amount,
+            cancel_reason: self.reason.clone(),
+            tax_free_amount: 0,
+            tax_exemption_amount: 0,
+            refundable_amount: self.refundable,
+            easy_pay_discount_amount: 0,
+            canceled_at: toss_time(&self.canceled_at),
+            transaction_key: self.transaction_key.clone(),
+            receipt_key: self.receipt_key.clone(),
+            cancel_status: "DONE".into(),
+            cancel_request_id: None,
+        }
+    }
 }
 
 impl PaymentRecord {
@@ -173,16 +269,20 @@ impl PaymentRecord {
             gift_certificate: None,
             cash_receipt: None,
             discount: None,
-            cancels: None,
+            cancels: (!self.cancels.is_empty())
+                .then(|| self.cancels.iter().map(CancelRecord::to_cancel).collect()),
             secret: None,
             kind: "NORMAL".into(),
             easy_pay: None,
             country: "KR".into(),
             failure: self.failure.clone(),
-            is_partial_cancelable: self.status == PaymentStatus::Done,
+            is_partial_cancelable: matches!(
+                self.status,
+                PaymentStatus::Done | PaymentStatus::PartialCanceled
+            ),
             currency: "KRW".into(),
             total_amount: self.amount,
-            balance_amount: self.amount,
+            balance_amount: self.balance,
             supplied_amount: total - vat,
             vat,
             tax_free_amount: 0,

@@ -10,9 +10,11 @@ use service_kit::{strict::json_string, ApiError, FieldError};
 
 use crate::{
     amount::Amount,
-    approval, codes,
-    faults::{FaultMode, Faults, OrderFault},
-    state::{Approval, Sandbox},
+    approval::{self, Approval},
+    codes,
+    faults::{FaultMode, Faults, Operation, OrderFault},
+    state::Sandbox,
+    store,
 };
 
 #[derive(Tags)]
@@ -51,12 +53,16 @@ enum ApprovalResponse {
 #[derive(Debug, Object)]
 #[oai(rename_all = "camelCase", deny_unknown_fields, example)]
 pub struct OrderFaultRequest {
+    /// Which calls of the order it hits: `confirm` (default), `cancel` or `any`.
+    #[oai(default = "confirm_only", nullable)]
+    pub operation: Operation,
     pub mode: FaultMode,
     /// Error code for `mode: error` (default `PROVIDER_ERROR`); a decline code (REJECT_*, …)
     /// aborts the payment like a real decline.
     #[oai(nullable)]
     pub error_code: Option<String>,
-    /// Applies to the next `times` confirms of the order, then it behaves normally.
+    /// Applies to the next `times` calls (of `operation`) of the order, then it behaves
+    /// normally.
     #[oai(
         default = "one",
         validator(minimum(value = "1"), maximum(value = "1000")),
@@ -75,13 +81,19 @@ fn one() -> u32 {
     1
 }
 
+/// Existing callers set confirm faults without naming the operation.
+fn confirm_only() -> Operation {
+    Operation::Confirm
+}
+
 #[derive(Debug, Object)]
 #[oai(rename_all = "camelCase", example)]
 pub struct OrderFaultView {
     pub order_id: String,
+    pub operation: Operation,
     pub mode: FaultMode,
     pub error_code: String,
-    /// Confirms still to be hit.
+    /// Calls still to be hit.
     pub remaining: u32,
     pub timeout_ms: u64,
     pub approve_before_timeout: bool,
@@ -90,6 +102,7 @@ pub struct OrderFaultView {
 fn view(order_id: &str, f: &OrderFault) -> OrderFaultView {
     OrderFaultView {
         order_id: order_id.to_string(),
+        operation: f.operation,
         mode: f.mode,
         error_code: f.code.code.to_string(),
         remaining: f.remaining,
@@ -125,8 +138,8 @@ impl SandboxApi {
         body: Json<ApprovalRequest>,
     ) -> Result<ApprovalResponse, ApiError> {
         let b = body.0;
-        match approval::approve(&self.sandbox, &b.order_id, &b.order_name, b.amount) {
-            Err(errors) => Err(ApiError::validation(errors)),
+        match approval::approve(&self.sandbox, &b.order_id, &b.order_name, b.amount).await {
+            Err(error) => Err(error),
             Ok(Approval::Created(payment_key)) => {
                 Ok(ApprovalResponse::Created(Json(ApprovalCreated {
                     payment_key,
@@ -147,21 +160,22 @@ impl SandboxApi {
     /// The global fault settings in force (with the PRNG seed).
     #[oai(path = "/sandbox/faults", method = "get", operation_id = "get_faults")]
     async fn get_faults(&self) -> Json<Faults> {
-        Json(self.sandbox.lock().faults.current().clone())
+        Json(self.sandbox.memory().faults.current().clone())
     }
 
     /// Replaces the global fault settings; `{}` turns all global faults off.
     #[oai(path = "/sandbox/faults", method = "put", operation_id = "put_faults")]
     async fn put_faults(&self, body: Json<Faults>) -> Result<Json<Faults>, ApiError> {
         let code = body.0.validate().map_err(ApiError::validation)?;
-        let mut state = self.sandbox.lock();
+        let mut state = self.sandbox.memory();
         state.faults.replace(body.0, code);
         Ok(Json(state.faults.current().clone()))
     }
 
-    /// Set a fault for the next confirms of one order.
+    /// Set a fault for the next confirms or cancels of one order.
     ///
-    /// Applies to the next `times` confirms of the order, replacing any earlier one.
+    /// Applies to the next `times` calls of the order named by `operation` (confirm by
+    /// default, cancel, or any), replacing any earlier fault of the order.
     #[oai(
         path = "/sandbox/faults/orders/:orderId",
         method = "put",
@@ -180,9 +194,10 @@ impl SandboxApi {
                 message: format!("{name} is not a Toss error code the sandbox knows"),
             }]));
         };
-        let mut state = self.sandbox.lock();
+        let mut state = self.sandbox.memory();
         let global = state.faults.current().clone();
         let fault = OrderFault {
+            operation: b.operation,
             mode: b.mode,
             code,
             remaining: b.times,
@@ -206,7 +221,7 @@ impl SandboxApi {
         &self,
         #[oai(name = "orderId")] order_id: Path<String>,
     ) -> Result<Json<OrderFaultView>, ApiError> {
-        let state = self.sandbox.lock();
+        let state = self.sandbox.memory();
         match state.faults.order(&order_id.0) {
             Some(fault) => Ok(Json(view(&order_id.0, fault))),
             None => Err(ApiError::not_found(
@@ -226,21 +241,25 @@ impl SandboxApi {
         &self,
         #[oai(name = "orderId")] order_id: Path<String>,
     ) -> Result<Done, ApiError> {
-        self.sandbox.lock().faults.clear_order(&order_id.0);
+        self.sandbox.memory().faults.clear_order(&order_id.0);
         Ok(Done::NoContent)
     }
 
-    /// Forget all payments, replies, statistics and per-order faults.
+    /// Forget all payments, replies, transactions, statistics and per-order faults.
     ///
-    /// Forgets all payments, stored Idempotency-Key replies, statistics and per-order faults;
-    /// global fault settings stay. For scripts that reuse one sandbox across runs.
+    /// Deletes every payment, refund, transaction and stored Idempotency-Key reply from the
+    /// sandbox's database and forgets statistics and per-order faults; global fault settings
+    /// stay. For scripts that reuse one sandbox across runs.
     #[oai(
         path = "/sandbox/reset",
         method = "post",
         operation_id = "reset_sandbox"
     )]
-    async fn reset(&self) -> Done {
-        self.sandbox.lock().reset();
-        Done::NoContent
+    async fn reset(&self) -> Result<Done, ApiError> {
+        store::reset(&self.sandbox.pool)
+            .await
+            .map_err(ApiError::internal)?;
+        self.sandbox.memory().reset();
+        Ok(Done::NoContent)
     }
 }

@@ -1,7 +1,10 @@
 //! Call statistics, so tests can assert what reached the PSP: "no confirm call for this
-//! order" (a tampered amount must be stopped before the PSP) and "exactly one charge".
+//! order" (a tampered amount must be stopped before the PSP), "exactly one charge", "refunded
+//! once". Call counts are this process's (test controls, in memory); whether an order was
+//! charged and how much was refunded are facts about its payment, read from the database, so
+//! they survive a restart of the sandbox.
 
-use std::sync::Arc;
+use std::{collections::BTreeMap, sync::Arc};
 
 use poem_openapi::{
     param::{Path, Query},
@@ -9,8 +12,9 @@ use poem_openapi::{
     Object, OpenApi,
 };
 use service_kit::ApiError;
+use sqlx::Row;
 
-use crate::state::{OrderStats, Sandbox};
+use crate::state::{OrderCalls, Sandbox};
 
 #[derive(Debug, Object)]
 #[oai(rename_all = "camelCase", example)]
@@ -19,16 +23,12 @@ pub struct OrderStatsView {
     /// Authenticated, well-formed confirm calls that named this orderId — replays, rejected
     /// and fault-hit ones included.
     pub confirm_calls: u64,
-    /// Whether this order's payment was moved to DONE.
+    /// Whether this order's payment was charged (moved to DONE; refunds do not undo that).
     pub charged: bool,
-}
-
-fn order_view(order_id: &str, s: &OrderStats) -> OrderStatsView {
-    OrderStatsView {
-        order_id: order_id.to_string(),
-        confirm_calls: s.confirm_calls,
-        charged: s.charged,
-    }
+    /// Authenticated, well-formed cancel calls for this order's payment.
+    pub cancel_calls: u64,
+    /// The sum of the payment's refunds, in KRW.
+    pub refunded_amount: i64,
 }
 
 #[derive(Debug, Object)]
@@ -36,10 +36,42 @@ fn order_view(order_id: &str, s: &OrderStats) -> OrderStatsView {
 pub struct StatsView {
     /// All authenticated, well-formed confirm calls.
     pub confirm_calls: u64,
-    /// Distinct payments moved to DONE.
+    /// Distinct payments charged.
     pub charges: u64,
+    /// All authenticated, well-formed cancel calls.
+    pub cancel_calls: u64,
+    /// The sum of all refunds, in KRW.
+    pub refunded_amount: i64,
     /// Per orderId, in orderId order (omitted with `?perOrder=false`).
     pub per_order: Vec<OrderStatsView>,
+}
+
+/// What the database says about charged orders: orderId → refunded amount.
+async fn charged_orders(
+    sandbox: &Sandbox,
+    order_id: Option<&str>,
+) -> Result<BTreeMap<String, i64>, sqlx::Error> {
+    let rows = sqlx::query(
+        "select order_id, total_amount - balance_amount as refunded from payments \
+         where approved_at is not null and ($1::text is null or order_id = $1)",
+    )
+    .bind(order_id)
+    .fetch_all(&sandbox.pool)
+    .await?;
+    rows.iter()
+        .map(|row| Ok((row.try_get("order_id")?, row.try_get("refunded")?)))
+        .collect()
+}
+
+fn view(order_id: &str, calls: Option<&OrderCalls>, refunded: Option<i64>) -> OrderStatsView {
+    let calls = calls.cloned().unwrap_or_default();
+    OrderStatsView {
+        order_id: order_id.to_string(),
+        confirm_calls: calls.confirm_calls,
+        charged: refunded.is_some(),
+        cancel_calls: calls.cancel_calls,
+        refunded_amount: refunded.unwrap_or(0),
+    }
 }
 
 pub struct StatsApi {
@@ -48,7 +80,7 @@ pub struct StatsApi {
 
 #[OpenApi(tag = "crate::sandbox_api::SandboxTag::Sandbox")]
 impl StatsApi {
-    /// Confirm calls and charges, overall and per order.
+    /// Confirm and cancel calls, charges and refunds, overall and per order.
     #[oai(path = "/sandbox/stats", method = "get", operation_id = "get_stats")]
     async fn get_stats(
         &self,
@@ -56,24 +88,34 @@ impl StatsApi {
         #[oai(name = "perOrder")]
         per_order: Query<Option<bool>>,
     ) -> Result<Json<StatsView>, ApiError> {
-        let state = self.sandbox.lock();
+        let charged = charged_orders(&self.sandbox, None)
+            .await
+            .map_err(ApiError::internal)?;
+        let memory = self.sandbox.memory();
+        let calls = &memory.calls;
         let per_order = match per_order.0 {
             Some(false) => Vec::new(),
-            _ => state
-                .stats
-                .per_order
-                .iter()
-                .map(|(id, s)| order_view(id, s))
-                .collect(),
+            _ => {
+                // Orders called in this process and orders charged in the database (perhaps
+                // before a restart), merged in orderId order.
+                let mut ids: Vec<&String> = calls.per_order.keys().chain(charged.keys()).collect();
+                ids.sort();
+                ids.dedup();
+                ids.into_iter()
+                    .map(|id| view(id, calls.per_order.get(id), charged.get(id).copied()))
+                    .collect()
+            }
         };
         Ok(Json(StatsView {
-            confirm_calls: state.stats.confirm_calls,
-            charges: state.stats.charges,
+            confirm_calls: calls.confirm_calls,
+            charges: charged.len() as u64,
+            cancel_calls: calls.cancel_calls,
+            refunded_amount: charged.values().sum(),
             per_order,
         }))
     }
 
-    /// One order's confirm calls and whether it was charged.
+    /// One order's calls, whether it was charged and what was refunded.
     ///
     /// An order the sandbox never saw has zero calls, not a 404, so "no confirm reached the
     /// PSP" is a plain assertion.
@@ -86,13 +128,15 @@ impl StatsApi {
         &self,
         #[oai(name = "orderId")] order_id: Path<String>,
     ) -> Result<Json<OrderStatsView>, ApiError> {
-        let state = self.sandbox.lock();
-        let stats = state
-            .stats
-            .per_order
-            .get(&order_id.0)
-            .cloned()
-            .unwrap_or_default();
-        Ok(Json(order_view(&order_id.0, &stats)))
+        let charged = charged_orders(&self.sandbox, Some(&order_id.0))
+            .await
+            .map_err(ApiError::internal)?;
+        let memory = self.sandbox.memory();
+        let calls = memory.calls.per_order.get(&order_id.0);
+        Ok(Json(view(
+            &order_id.0,
+            calls,
+            charged.get(&order_id.0).copied(),
+        )))
     }
 }

@@ -1,5 +1,6 @@
-//! Toss Payments API v1, the parts order-service uses: confirm, and lookups by paymentKey and
-//! by orderId. Authentication is Toss's: `Authorization: Basic base64(secretKey + ":")`.
+//! Toss Payments API v1, the parts a merchant needs: confirm, cancel, and lookups by
+//! paymentKey and by orderId (the transaction listing is [`crate::transactions`]).
+//! Authentication is Toss's: `Authorization: Basic base64(secretKey + ":")`.
 
 use std::sync::Arc;
 
@@ -13,15 +14,17 @@ use service_kit::strict::json_string;
 
 use crate::{
     amount::Amount,
+    cancel::{self, CancelInput},
     codes,
     confirm::{self, ConfirmInput},
     errors::TossResponse,
-    payment::PaymentRecord,
+    idempotency::internal,
     state::Sandbox,
+    store::{self, By},
 };
 
 #[derive(Tags)]
-enum TossTag {
+pub(crate) enum TossTag {
     /// Toss Payments API v1 (what order-service calls).
     Payments,
 }
@@ -52,32 +55,58 @@ pub struct ConfirmRequest {
     pub amount: Amount,
 }
 
+/// Toss's cancel body (the fields of a card refund).
+#[derive(Debug, Object)]
+#[oai(rename_all = "camelCase", example)]
+pub struct CancelRequest {
+    /// Why the payment is refunded.
+    #[oai(
+        deserialize_with = "json_string",
+        validator(min_length = 1, max_length = 200)
+    )]
+    pub cancel_reason: String,
+    /// Whole won, at most the balance; omitted: the whole balance.
+    #[oai(nullable)]
+    pub cancel_amount: Option<Amount>,
+}
+
+/// `Some(answer)` when the Idempotency-Key is too long (Toss's limit).
+fn idempotency_key(raw: Option<String>) -> Result<Option<String>, TossResponse> {
+    let key = raw.filter(|k| !k.trim().is_empty());
+    if key.as_ref().is_some_and(|k| k.len() > MAX_IDEMPOTENCY_KEY) {
+        return Err(TossResponse::code(
+            codes::INVALID_REQUEST,
+            format!("Idempotency-Key는 최대 {MAX_IDEMPOTENCY_KEY}자입니다."),
+        ));
+    }
+    Ok(key)
+}
+
+/// Toss's key check, shared with [`crate::transactions`].
+pub fn check_key(sandbox: &Sandbox, auth: &SecretKey) -> Result<(), TossResponse> {
+    if sandbox.settings.accepts(&auth.0.username) {
+        Ok(())
+    } else {
+        Err(TossResponse::error(codes::get(codes::UNAUTHORIZED_KEY)))
+    }
+}
+
 pub struct TossApi {
     pub sandbox: Arc<Sandbox>,
 }
 
 impl TossApi {
-    fn check_key(&self, auth: &SecretKey) -> Result<(), TossResponse> {
-        if self.sandbox.settings.accepts(&auth.0.username) {
-            Ok(())
-        } else {
-            Err(TossResponse::error(codes::get(codes::UNAUTHORIZED_KEY)))
-        }
-    }
-
     /// Latency faults apply to lookups too: recovery jobs see a slow PSP as well.
-    async fn lookup(
-        &self,
-        find: impl FnOnce(&crate::state::State) -> Option<PaymentRecord>,
-    ) -> TossResponse {
-        let latency = self.sandbox.lock().faults.latency();
-        if !latency.is_zero() {
-            tokio::time::sleep(latency).await;
-        }
-        let found = find(&self.sandbox.lock());
-        match found {
-            Some(record) => TossResponse::payment(record.to_payment()),
-            None => TossResponse::error(codes::get(codes::NOT_FOUND_PAYMENT)),
+    async fn lookup(&self, by: By<'_>) -> TossResponse {
+        self.sandbox.latency().await;
+        let found = async {
+            let mut conn = self.sandbox.pool.acquire().await?;
+            store::find(&mut conn, by, false).await
+        };
+        match found.await {
+            Ok(Some(record)) => TossResponse::payment(record.to_payment()),
+            Ok(None) => TossResponse::error(codes::get(codes::NOT_FOUND_PAYMENT)),
+            Err(err) => internal(&err),
         }
     }
 }
@@ -101,19 +130,13 @@ impl TossApi {
         #[oai(name = "TossPayments-Test-Code")] test_code: Header<Option<String>>,
         body: Json<ConfirmRequest>,
     ) -> TossResponse {
-        if let Err(reply) = self.check_key(&auth) {
+        if let Err(reply) = check_key(&self.sandbox, &auth) {
             return reply;
         }
-        let idempotency_key = idempotency_key.0.filter(|k| !k.trim().is_empty());
-        if idempotency_key
-            .as_ref()
-            .is_some_and(|k| k.len() > MAX_IDEMPOTENCY_KEY)
-        {
-            return TossResponse::code(
-                codes::INVALID_REQUEST,
-                format!("Idempotency-Key는 최대 {MAX_IDEMPOTENCY_KEY}자입니다."),
-            );
-        }
+        let idempotency_key = match self::idempotency_key(idempotency_key.0) {
+            Ok(key) => key,
+            Err(reply) => return reply,
+        };
         let body = body.0;
         let input = ConfirmInput {
             payment_key: body.payment_key,
@@ -125,7 +148,45 @@ impl TossApi {
         confirm::confirm(&self.sandbox, input).await
     }
 
-    /// The payment with this paymentKey (READY, DONE or ABORTED).
+    /// Cancel (refund) a payment, in full or in part.
+    ///
+    /// Without `cancelAmount` the whole balance is refunded. The answer is the Payment with
+    /// its `cancels` and `balanceAmount`; status CANCELED when nothing is left, else
+    /// PARTIAL_CANCELED. The same `Idempotency-Key` gets the stored answer of its first
+    /// request and never refunds twice.
+    #[oai(
+        path = "/v1/payments/:paymentKey/cancel",
+        method = "post",
+        operation_id = "cancel_payment"
+    )]
+    async fn cancel(
+        &self,
+        auth: SecretKey,
+        #[oai(name = "paymentKey")] payment_key: Path<String>,
+        #[oai(name = "Idempotency-Key")] idempotency_key: Header<Option<String>>,
+        body: Json<CancelRequest>,
+    ) -> TossResponse {
+        if let Err(reply) = check_key(&self.sandbox, &auth) {
+            return reply;
+        }
+        let idempotency_key = match self::idempotency_key(idempotency_key.0) {
+            Ok(key) => key,
+            Err(reply) => return reply,
+        };
+        let reason = body.0.cancel_reason.trim().to_string();
+        if reason.is_empty() {
+            return TossResponse::code(codes::INVALID_REQUEST, "cancelReason은 필수입니다.");
+        }
+        let input = CancelInput {
+            payment_key: payment_key.0,
+            reason,
+            amount: body.0.cancel_amount,
+            idempotency_key,
+        };
+        cancel::cancel(&self.sandbox, input).await
+    }
+
+    /// The payment with this paymentKey (with its cancels and balance).
     #[oai(
         path = "/v1/payments/:paymentKey",
         method = "get",
@@ -136,10 +197,10 @@ impl TossApi {
         auth: SecretKey,
         #[oai(name = "paymentKey")] payment_key: Path<String>,
     ) -> TossResponse {
-        if let Err(reply) = self.check_key(&auth) {
+        if let Err(reply) = check_key(&self.sandbox, &auth) {
             return reply;
         }
-        self.lookup(|s| s.payment(&payment_key.0).cloned()).await
+        self.lookup(By::PaymentKey(&payment_key.0)).await
     }
 
     /// The payment of an orderId.
@@ -155,10 +216,9 @@ impl TossApi {
         auth: SecretKey,
         #[oai(name = "orderId")] order_id: Path<String>,
     ) -> TossResponse {
-        if let Err(reply) = self.check_key(&auth) {
+        if let Err(reply) = check_key(&self.sandbox, &auth) {
             return reply;
         }
-        self.lookup(|s| s.payment_by_order(&order_id.0).cloned())
-            .await
+        self.lookup(By::OrderId(&order_id.0)).await
     }
 }

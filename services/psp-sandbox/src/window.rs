@@ -16,8 +16,8 @@ use url::Url;
 
 use crate::{
     amount::Amount,
-    approval,
-    state::{Approval, Sandbox},
+    approval::{self, Approval},
+    state::Sandbox,
 };
 
 #[derive(Tags)]
@@ -209,8 +209,8 @@ impl WindowApi {
         let (Ok(success), Ok(fail), Ok(amount)) = (success, fail, amount) else {
             return Err(ApiError::validation(errors));
         };
-        match approval::approve(&self.sandbox, &f.order_id, &f.order_name, amount) {
-            Err(errors) => Err(ApiError::validation(errors)),
+        match approval::approve(&self.sandbox, &f.order_id, &f.order_name, amount).await {
+            Err(error) => Err(error),
             Ok(Approval::Created(key) | Approval::Existing(key)) => {
                 let amount = amount.to_string();
                 Ok(Redirect::SeeOther(with_params(

@@ -53,7 +53,8 @@ async fn approve_then_confirm_charges_once_and_lookups_show_done() {
     let stats = sb.order_stats(&order).await;
     assert_eq!(
         stats,
-        json!({"orderId": order, "confirmCalls": 1, "charged": true})
+        json!({"orderId": order, "confirmCalls": 1, "charged": true,
+               "cancelCalls": 0, "refundedAmount": 0})
     );
     sb.stop().await;
 }
@@ -262,7 +263,8 @@ async fn reset_forgets_payments_replies_and_statistics() {
     let stats = sb.get_json("/sandbox/stats").await;
     assert_eq!(
         stats,
-        json!({"confirmCalls": 0, "charges": 0, "perOrder": []})
+        json!({"confirmCalls": 0, "charges": 0, "cancelCalls": 0, "refundedAmount": 0,
+               "perOrder": []})
     );
     assert_eq!(sb.payment_by_order(&order).await.0, 404);
     // The stored reply went too: the same key now meets an unknown payment.

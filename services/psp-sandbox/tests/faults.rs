@@ -97,7 +97,8 @@ async fn a_timeout_that_charged_first_is_found_by_looking_the_order_up() {
     let stats = sb.order_stats(&order).await;
     assert_eq!(
         stats,
-        json!({"orderId": order, "confirmCalls": 2, "charged": true})
+        json!({"orderId": order, "confirmCalls": 2, "charged": true,
+               "cancelCalls": 0, "refundedAmount": 0})
     );
     assert_eq!(sb.get_json("/sandbox/stats").await["charges"], 1);
 }

@@ -232,6 +232,8 @@ async fn the_openapi_document_lists_every_operation() {
         ("/v1/payments/confirm", "post"),
         ("/v1/payments/{paymentKey}", "get"),
         ("/v1/payments/orders/{orderId}", "get"),
+        ("/v1/payments/{paymentKey}/cancel", "post"),
+        ("/v1/transactions", "get"),
         ("/sandbox/window", "get"),
         ("/sandbox/window/approve", "post"),
         ("/sandbox/window/decline", "post"),

@@ -1,12 +1,14 @@
 //! Hosts a sandbox in-process on port 0 and talks to it over real HTTP, as order-service does.
+//! Each sandbox gets a database of its own (`paymsa_psp_<namespace>`, from
+//! `service_kit::testing::test_config`), dropped when the last sandbox on it is dropped.
 #![allow(dead_code)] // each test binary uses a different subset
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
 use serde_json::{json, Value};
 use service_kit::{
     testing::{test_config, unique_namespace},
-    App,
+    App, ServiceConfig,
 };
 
 pub const SECRET_KEY: &str = "test_sk_paymsa_sandbox";
@@ -15,6 +17,31 @@ pub struct Sandbox {
     pub app: App,
     pub base: String,
     pub client: reqwest::Client,
+    pub config: ServiceConfig,
+    database: Arc<TestDatabase>,
+}
+
+/// Drops the per-test database at the end of the test, as `TestSystem` does for the whole
+/// system's: a full run would otherwise leave hundreds behind.
+struct TestDatabase(url::Url);
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        let url = self.0.clone();
+        // Drop runs inside the test's runtime; the async work gets a runtime of its own.
+        let dropped = std::thread::spawn(move || {
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
+            };
+            rt.block_on(async {
+                let _ = service_kit::db::drop_database(&url).await;
+            });
+        });
+        let _ = dropped.join();
+    }
 }
 
 /// A fresh sandbox; `vars` are service variables (`PSP_SECRET_KEY`, `SANDBOX_*`).
@@ -23,7 +50,14 @@ pub async fn start_with(vars: &[(&str, &str)]) -> Sandbox {
     for (name, value) in vars {
         config.extra.insert(name.to_string(), value.to_string());
     }
-    let app = psp_sandbox::build(config).await.expect("sandbox starts");
+    let url = config.database_url.clone().expect("the sandbox has a database");
+    serve(config, Arc::new(TestDatabase(url))).await
+}
+
+async fn serve(config: ServiceConfig, database: Arc<TestDatabase>) -> Sandbox {
+    let app = psp_sandbox::build(config.clone())
+        .await
+        .expect("sandbox starts");
     Sandbox {
         base: format!("http://127.0.0.1:{}", app.port()),
         app,
@@ -32,6 +66,8 @@ pub async fn start_with(vars: &[(&str, &str)]) -> Sandbox {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .expect("client"),
+        config,
+        database,
     }
 }
 
@@ -154,5 +190,54 @@ impl Sandbox {
             .await
             .expect("stops in time")
             .expect("clean stop");
+    }
+
+    /// Stops this sandbox and starts a new process-equivalent on the same database: nothing
+    /// in memory survives (faults, call counts), everything in the database must.
+    pub async fn restart(self) -> Sandbox {
+        let (config, database) = (self.config.clone(), self.database.clone());
+        self.stop().await;
+        serve(config, database).await
+    }
+
+    /// A Toss-authenticated GET.
+    pub async fn toss_get(&self, path: &str) -> (u16, Value) {
+        let request = self
+            .client
+            .get(self.url(path))
+            .basic_auth(SECRET_KEY, None::<&str>);
+        let (status, _, value) = self.send(request).await;
+        (status, value)
+    }
+
+    /// A cancel request with Toss authentication and any body, ready for more headers.
+    pub fn cancel_body(&self, payment_key: &str, body: &Value) -> reqwest::RequestBuilder {
+        self.client
+            .post(self.url(&format!("/v1/payments/{payment_key}/cancel")))
+            .basic_auth(SECRET_KEY, None::<&str>)
+            .json(body)
+    }
+
+    /// Cancels `amount` (None: the whole balance) with an Idempotency-Key.
+    pub fn cancel(
+        &self,
+        payment_key: &str,
+        amount: Option<i64>,
+        idempotency_key: &str,
+    ) -> reqwest::RequestBuilder {
+        let mut body = json!({"cancelReason": "고객 변심"});
+        if let Some(amount) = amount {
+            body["cancelAmount"] = json!(amount);
+        }
+        self.cancel_body(payment_key, &body)
+            .header("Idempotency-Key", idempotency_key)
+    }
+
+    /// A fresh order approved and confirmed for `amount`: `(orderId, paymentKey)`.
+    pub async fn paid(&self, amount: i64) -> (String, String) {
+        let (order, key) = self.approved(amount).await;
+        let (status, _, paid) = self.send(self.confirm(&key, &order, amount)).await;
+        assert_eq!(status, 200, "{paid}");
+        (order, key)
     }
 }

@@ -1,0 +1,193 @@
+//! Toss's `Idempotency-Key` for confirm and cancel, kept in the database so a stored answer
+//! outlives a restart. A request claims its key (IN_FLIGHT) before it does anything; its
+//! outcome is stored — or the claim removed — in the same transaction as the change it
+//! reports, so "charged" and "the answer that says so" commit together or not at all.
+
+use std::{sync::Arc, time::Duration};
+
+use sqlx::{PgConnection, PgPool, Postgres, Row, Transaction};
+
+use crate::{
+    codes,
+    errors::TossResponse,
+    faults::Operation,
+    state::Sandbox,
+};
+
+/// A claim older than this is abandoned (its process died mid-request) and may be taken over.
+/// Longer than the longest a claim is legitimately held: the latency fault (at most 60 s) plus
+/// one database transaction; injected timeouts are slept after the claim is settled.
+const ABANDONED_AFTER_SECS: f64 = 90.0;
+
+/// How a confirm or cancel ends.
+pub struct Outcome {
+    pub reply: TossResponse,
+    /// Stored for the Idempotency-Key: replies that state the payment's outcome (charged,
+    /// declined, refunded). Errors that left the payment untouched are not stored, so a retry
+    /// with the same key is evaluated afresh — what makes a transient error transient.
+    pub keep: bool,
+    /// Held this long before answering (an injected timeout), after the outcome is recorded.
+    pub delay: Option<Duration>,
+}
+
+/// An answer that changed nothing (not stored, not delayed).
+pub fn answer(reply: TossResponse) -> Outcome {
+    Outcome {
+        reply,
+        keep: false,
+        delay: None,
+    }
+}
+
+/// A storage failure, answered as Toss answers its own: 500, retryable, nothing charged by
+/// this request (its transaction was rolled back).
+pub fn internal(err: &sqlx::Error) -> TossResponse {
+    tracing::error!(error = %err, "psp-sandbox database error");
+    TossResponse::code(
+        codes::FAILED_INTERNAL_SYSTEM_PROCESSING,
+        "내부 시스템 처리 작업이 실패했습니다. (sandbox: database error)",
+    )
+}
+
+fn scope(operation: Operation) -> &'static str {
+    match operation {
+        Operation::Cancel => "cancel",
+        Operation::Confirm | Operation::Any => "confirm",
+    }
+}
+
+/// Owns a claimed key until its outcome is stored; if the request future is dropped first
+/// (the client hung up during the latency sleep) or the transaction failed, the claim is
+/// removed, never left "in flight" until it counts as abandoned.
+pub struct KeyClaim {
+    pool: PgPool,
+    operation: &'static str,
+    key: Option<String>,
+}
+
+pub enum Claimed {
+    /// Go ahead (with or without a key).
+    Go(KeyClaim),
+    /// Another request with this key is in flight.
+    Busy,
+    /// The key was used before: answer exactly this.
+    Replay(TossResponse),
+}
+
+/// Claims `key` for `operation`, or says why the request must not run.
+pub async fn claim(
+    sandbox: &Arc<Sandbox>,
+    operation: Operation,
+    key: Option<&str>,
+) -> Result<Claimed, sqlx::Error> {
+    let operation = scope(operation);
+    let mut claim = KeyClaim {
+        pool: sandbox.pool.clone(),
+        operation,
+        key: None,
+    };
+    let Some(key) = key else {
+        return Ok(Claimed::Go(claim));
+    };
+    // Twice: the row seen as a conflict may be deleted (released) before it is read.
+    for _ in 0..2 {
+        let claimed = sqlx::query(
+            "insert into idempotency_keys (operation, idempotency_key) values ($1, $2) \
+             on conflict (operation, idempotency_key) do update set claimed_at = now() \
+             where idempotency_keys.status = 'IN_FLIGHT' \
+             and idempotency_keys.claimed_at < now() - make_interval(secs => $3)",
+        )
+        .bind(operation)
+        .bind(key)
+        .bind(ABANDONED_AFTER_SECS)
+        .execute(&sandbox.pool)
+        .await?;
+        if claimed.rows_affected() == 1 {
+            claim.key = Some(key.to_string());
+            return Ok(Claimed::Go(claim));
+        }
+        let row = sqlx::query(
+            "select status, response_status, response_body from idempotency_keys \
+             where operation = $1 and idempotency_key = $2",
+        )
+        .bind(operation)
+        .bind(key)
+        .fetch_optional(&sandbox.pool)
+        .await?;
+        let Some(row) = row else { continue };
+        let status: String = row.try_get("status")?;
+        if status == "IN_FLIGHT" {
+            return Ok(Claimed::Busy);
+        }
+        let code: i32 = row.try_get("response_status")?;
+        let body: serde_json::Value = row.try_get("response_body")?;
+        let reply = u16::try_from(code)
+            .ok()
+            .and_then(|code| TossResponse::from_stored(code, body))
+            .ok_or_else(|| sqlx::Error::Decode("idempotency_keys: unreadable reply".into()))?;
+        return Ok(Claimed::Replay(reply));
+    }
+    Ok(Claimed::Busy)
+}
+
+impl KeyClaim {
+    /// Stores the outcome for the key (or removes the claim) inside the transaction of the
+    /// change, then commits; only after the commit is the claim no longer this guard's.
+    pub async fn commit(
+        &mut self,
+        mut tx: Transaction<'static, Postgres>,
+        outcome: &Outcome,
+    ) -> Result<(), sqlx::Error> {
+        if let Some(key) = &self.key {
+            settle(&mut tx, self.operation, key, outcome.keep.then_some(&outcome.reply)).await?;
+        }
+        tx.commit().await?;
+        self.key = None;
+        Ok(())
+    }
+}
+
+async fn settle(
+    conn: &mut PgConnection,
+    operation: &str,
+    key: &str,
+    reply: Option<&TossResponse>,
+) -> Result<(), sqlx::Error> {
+    let query = match reply {
+        Some(reply) => {
+            let (status, body) = reply.to_stored();
+            sqlx::query(
+                "update idempotency_keys set status = 'COMPLETED', response_status = $3, \
+                 response_body = $4 where operation = $1 and idempotency_key = $2",
+            )
+            .bind(operation)
+            .bind(key)
+            .bind(i32::from(status))
+            .bind(body)
+        }
+        None => sqlx::query(
+            "delete from idempotency_keys where operation = $1 and idempotency_key = $2 \
+             and status = 'IN_FLIGHT'",
+        )
+        .bind(operation)
+        .bind(key),
+    };
+    query.execute(conn).await?;
+    Ok(())
+}
+
+impl Drop for KeyClaim {
+    fn drop(&mut self) {
+        let Some(key) = self.key.take() else { return };
+        let (pool, operation) = (self.pool.clone(), self.operation);
+        // Drop cannot wait; the release runs on the runtime. Without one (never in the
+        // server) the claim is simply left to be taken over once it counts as abandoned.
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move {
+                if let Ok(mut conn) = pool.acquire().await {
+                    let _ = settle(&mut conn, operation, &key, None).await;
+                }
+            });
+        }
+    }
+}
