@@ -9,9 +9,9 @@ use service_kit::{ApiError, Id};
 use sqlx::{PgPool, Postgres, Transaction};
 
 use crate::{
-    cursor,
+    cancels, cursor,
     store::{self, ViewRow},
-    views::{self, Order, OrderPage},
+    views::{self, Cancels, Order, OrderPage},
 };
 
 #[derive(Tags)]
@@ -87,9 +87,12 @@ impl OrderQueryApi {
         };
         let limit = usize::try_from(request.limit).unwrap_or(usize::MAX);
         let shown = rows.len().min(limit);
-        let lines = store::lines_of(&mut tx, &event_nos(&rows[..shown])).await?;
+        let shown_nos = event_nos(&rows[..shown]);
+        let lines = store::lines_of(&mut tx, &shown_nos).await?;
+        let (cancel_rows, cancel_lines) = cancels::cancels_of(&mut tx, &shown_nos).await?;
         tx.commit().await?;
-        Ok(Json(views::page(rows, lines, limit)?))
+        let cancels = Cancels::new(cancel_rows, cancel_lines);
+        Ok(Json(views::page(rows, lines, cancels, limit)?))
     }
 
     /// One order of a member (the seed's call).
@@ -115,8 +118,10 @@ impl OrderQueryApi {
             ));
         };
         let lines = store::lines_of(&mut tx, &[event_no]).await?;
+        let (cancel_rows, cancel_lines) = cancels::cancels_of(&mut tx, &[event_no]).await?;
         tx.commit().await?;
-        let mut orders = views::orders(vec![row], lines)?;
+        let cancels = Cancels::new(cancel_rows, cancel_lines);
+        let mut orders = views::orders(vec![row], lines, cancels)?;
         orders
             .pop()
             .map(Json)

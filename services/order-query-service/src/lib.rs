@@ -1,7 +1,8 @@
 //! order-query-service: members' order history, a CQRS read model (DESIGN §6 "Order query").
 //!
 //! - [`projection`]: two durable consumers feed the model from events only:
-//!   `order-query-projection` (ORDERS: `order.payment.confirmed`, `order.payment.failed`) and
+//!   `order-query-projection` (ORDERS: `order.payment.confirmed`, `order.payment.failed`,
+//!   `order.payment.canceled`) and
 //!   `order-query-wallet` (WALLETS: `wallet.settled`). Idempotent (`apply_once`) and order-safe
 //!   (PAID beats FAILED, newer beats older, a settlement may come before its order).
 //! - [`store`]: the SQL: one `order_views` row per payment event plus `order_view_lines`,
@@ -12,8 +13,8 @@
 //! - `admin`: `POST /admin/rebuild` (admin token) drops the model and replays the streams.
 //!
 //! Rebuilding by hand is the same thing: stop the service, empty `order_views`,
-//! `order_view_lines`, `wallet_settlements` and the two consumers' `processed_events`, delete
-//! the two durables (`nats consumer rm ORDERS order-query-projection`, `… WALLETS
+//! `order_view_lines`, `wallet_settlements`, `order_cancels`, `order_cancel_lines` and the two
+//! consumers' `processed_events`, delete the two durables (`nats consumer rm ORDERS order-query-projection`, `… WALLETS
 //! order-query-wallet`) and start the service: the durables are re-created at the start of
 //! the streams (Limits retention with `max_age`, so everything not yet aged out is replayed).
 //!
@@ -23,6 +24,7 @@
 
 mod admin;
 mod api;
+pub mod cancels;
 mod cursor;
 mod examples;
 pub mod projection;
@@ -75,7 +77,11 @@ pub async fn build(config: ServiceConfig) -> Result<App, StartupError> {
         ConsumerSpec::new(
             projection::ORDER_CONSUMER,
             events::topology::ORDERS,
-            vec![events::PaymentConfirmed::TYPE, events::PaymentFailed::TYPE],
+            vec![
+                events::PaymentConfirmed::TYPE,
+                events::PaymentFailed::TYPE,
+                events::PaymentCanceled::TYPE,
+            ],
         ),
         projection::OrderProjection {
             pool: rt.pool.clone(),

@@ -1,6 +1,7 @@
 //! The projection: events → read model. Two streams need two durables:
 //!
-//! - [`ORDER_CONSUMER`] on ORDERS (`order.payment.confirmed`, `order.payment.failed`),
+//! - [`ORDER_CONSUMER`] on ORDERS (`order.payment.confirmed`, `order.payment.failed`,
+//!   `order.payment.canceled`),
 //! - [`WALLET_CONSUMER`] on WALLETS (`wallet.settled`).
 //!
 //! Every handler is idempotent ([`apply_once`]: a redelivered or replayed event is skipped) and
@@ -10,24 +11,28 @@
 //!   `occurredAt` wins (`last_event_at`), so a late older copy changes nothing;
 //! - a settlement that arrives before its order is kept in `wallet_settlements` and completes
 //!   the view when the confirmed event comes;
+//! - a cancel is kept per `cancelNo` in `order_cancels` whatever arrived before it; the view's
+//!   refunded amount and cancel status are derived from those rows when read, so a cancel
+//!   projected before its order shows as soon as the order does;
 //! - all writes for one payment event are serialized by an advisory lock (see
 //!   [`store::lock_order`]), so the two consumers never miss each other's rows.
 //!
 //! The same event under a new `eventId` (a producer re-emitting it) passes `apply_once` but
 //! meets the guards above, so the read model ends up the same.
 
-use events::{PaymentConfirmed, PaymentFailed, WalletSettled};
+use events::{PaymentCanceled, PaymentConfirmed, PaymentFailed, WalletSettled};
 use messaging::{apply_once, Delivery, Handler, HandlerError};
 use sqlx::PgPool;
 
-use crate::store;
+use crate::{cancels, store};
 
 /// Durable on ORDERS (DESIGN §4).
 pub const ORDER_CONSUMER: &str = "order-query-projection";
 /// Durable on WALLETS: a consumer belongs to one stream, so `wallet.settled` needs its own.
 pub const WALLET_CONSUMER: &str = "order-query-wallet";
 
-/// `order.payment.confirmed` and `order.payment.failed` → the member's order view.
+/// `order.payment.confirmed`, `order.payment.failed` and `order.payment.canceled` → the
+/// member's order view.
 pub struct OrderProjection {
     pub pool: PgPool,
 }
@@ -37,6 +42,7 @@ impl Handler for OrderProjection {
         match delivery.event.event_type.as_str() {
             <PaymentConfirmed as events::Event>::TYPE => self.confirmed(delivery).await,
             <PaymentFailed as events::Event>::TYPE => self.failed(delivery).await,
+            <PaymentCanceled as events::Event>::TYPE => self.canceled(delivery).await,
             // The filter lets nothing else through; anything else can never be applied here.
             other => Err(HandlerError::reject(format!(
                 "{ORDER_CONSUMER} does not handle {other}"
@@ -88,6 +94,28 @@ impl OrderProjection {
             payment_event_no = order.payment_event_no,
             ?applied,
             "order.payment.failed projected"
+        );
+        Ok(())
+    }
+
+    /// Records the cancel once per `cancelNo`; no view needs to exist yet.
+    async fn canceled(&self, delivery: &Delivery) -> Result<(), HandlerError> {
+        let event = delivery.decode::<PaymentCanceled>()?;
+        let cancel = &event.payload;
+        let applied = apply_once(&self.pool, ORDER_CONSUMER, event.event_id, |conn| {
+            Box::pin(async move {
+                // The per-order lock also takes the rebuild gate, so a rebuild never wipes
+                // a cancel while keeping its processed record.
+                store::lock_order(conn, cancel.payment_event_no).await?;
+                Ok(cancels::record_cancel(conn, cancel).await?)
+            })
+        })
+        .await?;
+        tracing::debug!(
+            payment_event_no = cancel.payment_event_no,
+            cancel_no = cancel.cancel_no,
+            ?applied,
+            "order.payment.canceled projected"
         );
         Ok(())
     }

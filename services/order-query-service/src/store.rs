@@ -298,7 +298,9 @@ pub async fn reset_read_model(
     let views: i64 = sqlx::query_scalar("select count(*) from order_views")
         .fetch_one(&mut *conn)
         .await?;
-    sqlx::query("truncate order_view_lines, order_views, wallet_settlements")
+    sqlx::query(
+        "truncate order_view_lines, order_views, wallet_settlements, order_cancel_lines, order_cancels",
+    )
         .execute(&mut *conn)
         .await?;
     sqlx::query("delete from processed_events where consumer = any($1)")

@@ -7,7 +7,10 @@ use poem_openapi::{Enum, Object};
 use rust_decimal::Decimal;
 use service_kit::{ApiError, Id};
 
-use crate::store::{self, LineRow, ViewRow};
+use crate::{
+    cancels::{CancelLineRow, CancelRow},
+    store::{self, LineRow, ViewRow},
+};
 
 /// Where a payment stands in the read model.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
@@ -18,18 +21,85 @@ pub enum OrderStatus {
     /// The payment failed (`failureCode` says why).
     #[oai(rename = "FAILED")]
     Failed,
+    /// Paid, and part of it refunded (`refundedAmount` < `totalAmount`).
+    #[oai(rename = "PARTIAL_CANCELED")]
+    PartialCanceled,
+    /// Paid and refunded in full.
+    #[oai(rename = "CANCELED")]
+    Canceled,
 }
 
 impl OrderStatus {
-    fn from_db(status: &str) -> Result<Self, ApiError> {
+    /// A paid order's cancels decide between PAID, PARTIAL_CANCELED and CANCELED; derived at
+    /// read time from the recorded cancels, so it does not depend on which event came first.
+    fn from_db(status: &str, total: Option<Decimal>, refunded: Decimal) -> Result<Self, ApiError> {
         match status {
-            store::PAID => Ok(Self::Paid),
+            store::PAID if refunded.is_zero() => Ok(Self::Paid),
+            store::PAID if total.is_some_and(|t| refunded >= t) => Ok(Self::Canceled),
+            store::PAID => Ok(Self::PartialCanceled),
             store::FAILED => Ok(Self::Failed),
             // Only the projection writes this column; anything else is a bug, not input.
             other => Err(ApiError::internal(format!(
                 "unknown order status {other:?}"
             ))),
         }
+    }
+}
+
+/// What one cancel refunded of one line.
+#[derive(Debug, Clone, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct OrderCancelLine {
+    pub payment_order_no: Id,
+    pub product_no: Id,
+    pub seller_no: Id,
+    /// Refunded of this line by this cancel.
+    pub amount: Decimal,
+}
+
+/// One cancel (full or partial) of a paid order, as the PSP confirmed it.
+#[derive(Debug, Clone, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct OrderCancel {
+    pub cancel_no: Id,
+    /// Refunded by this cancel.
+    pub amount: Decimal,
+    pub reason: String,
+    pub canceled_at: DateTime<Utc>,
+    pub lines: Vec<OrderCancelLine>,
+}
+
+/// The cancels of a page of views, grouped per payment event.
+pub struct Cancels(HashMap<i64, Vec<OrderCancel>>);
+
+impl Cancels {
+    pub fn new(cancels: Vec<CancelRow>, lines: Vec<CancelLineRow>) -> Self {
+        let mut by_cancel: HashMap<i64, Vec<OrderCancelLine>> = HashMap::new();
+        for l in lines {
+            by_cancel
+                .entry(l.cancel_no)
+                .or_default()
+                .push(OrderCancelLine {
+                    payment_order_no: Id(l.payment_order_no),
+                    product_no: Id(l.product_no),
+                    seller_no: Id(l.seller_no),
+                    amount: l.amount,
+                });
+        }
+        let mut by_event: HashMap<i64, Vec<OrderCancel>> = HashMap::new();
+        for c in cancels {
+            by_event
+                .entry(c.payment_event_no)
+                .or_default()
+                .push(OrderCancel {
+                    cancel_no: Id(c.cancel_no),
+                    amount: c.amount,
+                    reason: c.cancel_reason,
+                    canceled_at: c.canceled_at,
+                    lines: by_cancel.remove(&c.cancel_no).unwrap_or_default(),
+                });
+        }
+        Self(by_event)
     }
 }
 
@@ -73,6 +143,10 @@ pub struct Order {
     pub created_date_time: DateTime<Utc>,
     /// Empty for a failed payment.
     pub lines: Vec<OrderLine>,
+    /// Σ of the cancels' amounts (0 when nothing was refunded).
+    pub refunded_amount: Decimal,
+    /// The order's cancels, oldest first.
+    pub cancels: Vec<OrderCancel>,
 }
 
 /// Pass both fields back as `?paymentEventNo=&createdDateTime=` for the next page.
@@ -106,13 +180,18 @@ impl From<LineRow> for OrderLine {
     }
 }
 
-fn order(row: ViewRow, lines: Vec<OrderLine>) -> Result<Order, ApiError> {
+fn order(
+    row: ViewRow,
+    lines: Vec<OrderLine>,
+    cancels: Vec<OrderCancel>,
+) -> Result<Order, ApiError> {
+    let refunded_amount: Decimal = cancels.iter().map(|c| c.amount).sum();
     Ok(Order {
         payment_event_no: Id(row.payment_event_no),
         member_no: Id(row.member_no),
         order_id: row.order_id,
         order_name: row.order_name,
-        status: OrderStatus::from_db(&row.status)?,
+        status: OrderStatus::from_db(&row.status, row.total_amount, refunded_amount)?,
         total_amount: row.total_amount,
         payment_key: row.payment_key,
         method: row.method,
@@ -121,11 +200,17 @@ fn order(row: ViewRow, lines: Vec<OrderLine>) -> Result<Order, ApiError> {
         wallet_settled: row.is_wallet_done,
         created_date_time: row.created_at,
         lines,
+        refunded_amount,
+        cancels,
     })
 }
 
-/// Joins views with the lines loaded for all of them, keeping the views' order.
-pub fn orders(views: Vec<ViewRow>, lines: Vec<LineRow>) -> Result<Vec<Order>, ApiError> {
+/// Joins views with the lines and cancels loaded for all of them, keeping the views' order.
+pub fn orders(
+    views: Vec<ViewRow>,
+    lines: Vec<LineRow>,
+    mut cancels: Cancels,
+) -> Result<Vec<Order>, ApiError> {
     let mut by_event: HashMap<i64, Vec<OrderLine>> = HashMap::new();
     for line in lines {
         by_event
@@ -137,7 +222,8 @@ pub fn orders(views: Vec<ViewRow>, lines: Vec<LineRow>) -> Result<Vec<Order>, Ap
         .into_iter()
         .map(|v| {
             let lines = by_event.remove(&v.payment_event_no).unwrap_or_default();
-            order(v, lines)
+            let cancels = cancels.0.remove(&v.payment_event_no).unwrap_or_default();
+            order(v, lines, cancels)
         })
         .collect()
 }
@@ -146,6 +232,7 @@ pub fn orders(views: Vec<ViewRow>, lines: Vec<LineRow>) -> Result<Vec<Order>, Ap
 pub fn page(
     mut views: Vec<ViewRow>,
     lines: Vec<LineRow>,
+    cancels: Cancels,
     limit: usize,
 ) -> Result<OrderPage, ApiError> {
     let more = views.len() > limit;
@@ -158,7 +245,7 @@ pub fn page(
         _ => None,
     };
     Ok(OrderPage {
-        orders: orders(views, lines)?,
+        orders: orders(views, lines, cancels)?,
         next_cursor,
     })
 }
