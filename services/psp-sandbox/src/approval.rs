@@ -16,7 +16,9 @@ pub enum Approval {
     /// The order was approved before with the same amount: the same paymentKey.
     Existing(String),
     /// The order was approved before with another amount.
-    Conflict { amount: Amount },
+    Conflict {
+        amount: Amount,
+    },
 }
 
 /// Toss: orderId is 6–64 characters of letters, digits, `-`, `_` and `=`.

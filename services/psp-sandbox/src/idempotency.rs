@@ -7,12 +7,7 @@ use std::{sync::Arc, time::Duration};
 
 use sqlx::{PgConnection, PgPool, Postgres, Row, Transaction};
 
-use crate::{
-    codes,
-    errors::TossResponse,
-    faults::Operation,
-    state::Sandbox,
-};
+use crate::{codes, errors::TossResponse, faults::Operation, state::Sandbox};
 
 /// A claim older than this is abandoned (its process died mid-request) and may be taken over.
 /// Longer than the longest a claim is legitimately held: the latency fault (at most 60 s) plus
@@ -139,7 +134,13 @@ impl KeyClaim {
         outcome: &Outcome,
     ) -> Result<(), sqlx::Error> {
         if let Some(key) = &self.key {
-            settle(&mut tx, self.operation, key, outcome.keep.then_some(&outcome.reply)).await?;
+            settle(
+                &mut tx,
+                self.operation,
+                key,
+                outcome.keep.then_some(&outcome.reply),
+            )
+            .await?;
         }
         tx.commit().await?;
         self.key = None;

@@ -44,7 +44,10 @@ fn record(row: &PgRow) -> Result<PaymentRecord, sqlx::Error> {
     })
 }
 
-async fn cancels(conn: &mut PgConnection, payment_key: &str) -> Result<Vec<CancelRecord>, sqlx::Error> {
+async fn cancels(
+    conn: &mut PgConnection,
+    payment_key: &str,
+) -> Result<Vec<CancelRecord>, sqlx::Error> {
     let rows = sqlx::query(
         "select transaction_key, cancel_amount, cancel_reason, refundable_amount, receipt_key, \
          canceled_at from payment_cancels where payment_key = $1 order by seq",
@@ -86,7 +89,11 @@ pub async fn find(
     };
     let suffix = if lock { " for update" } else { "" };
     let sql = format!("select {COLUMNS} from payments where {column} = $1{suffix}");
-    let Some(row) = sqlx::query(&sql).bind(value).fetch_optional(&mut *conn).await? else {
+    let Some(row) = sqlx::query(&sql)
+        .bind(value)
+        .fetch_optional(&mut *conn)
+        .await?
+    else {
         return Ok(None);
     };
     let mut payment = record(&row)?;
@@ -163,7 +170,15 @@ pub async fn charge(
     if updated.rows_affected() != 1 {
         return Ok(false);
     }
-    log_transaction(conn, p, &transaction_key, PaymentStatus::Done, p.amount.0, at).await?;
+    log_transaction(
+        conn,
+        p,
+        &transaction_key,
+        PaymentStatus::Done,
+        p.amount.0,
+        at,
+    )
+    .await?;
     p.status = PaymentStatus::Done;
     p.approved_at = Some(at);
     p.last_transaction_key = Some(transaction_key);

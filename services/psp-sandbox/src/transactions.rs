@@ -68,7 +68,10 @@ impl From<crate::errors::TossResponse> for TransactionsResponse {
     fn from(reply: crate::errors::TossResponse) -> Self {
         let (status, body) = reply.to_stored();
         let error = TossError {
-            code: body["code"].as_str().unwrap_or(codes::INVALID_REQUEST).into(),
+            code: body["code"]
+                .as_str()
+                .unwrap_or(codes::INVALID_REQUEST)
+                .into(),
             message: body["message"].as_str().unwrap_or_default().into(),
         };
         match status {

@@ -50,7 +50,10 @@ pub async fn start_with(vars: &[(&str, &str)]) -> Sandbox {
     for (name, value) in vars {
         config.extra.insert(name.to_string(), value.to_string());
     }
-    let url = config.database_url.clone().expect("the sandbox has a database");
+    let url = config
+        .database_url
+        .clone()
+        .expect("the sandbox has a database");
     serve(config, Arc::new(TestDatabase(url))).await
 }
 

@@ -1,0 +1,326 @@
+//! Toss's cancel: full and partial refunds, refusals, Idempotency-Key replay and faults.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{start, Sandbox};
+use serde_json::{json, Value};
+
+async fn lookup(sb: &Sandbox, payment_key: &str) -> Value {
+    let (status, payment) = sb.toss_get(&format!("/v1/payments/{payment_key}")).await;
+    assert_eq!(status, 200, "{payment}");
+    payment
+}
+
+#[tokio::test]
+async fn a_cancel_without_amount_refunds_everything_once() {
+    let sb = start().await;
+    let (order, key) = sb.paid(15000).await;
+    let (status, _, canceled) = sb.send(sb.cancel(&key, None, "c1")).await;
+    assert_eq!(status, 200, "{canceled}");
+    assert_eq!(
+        (
+            &canceled["status"],
+            &canceled["balanceAmount"],
+            &canceled["totalAmount"]
+        ),
+        (&json!("CANCELED"), &json!(0), &json!(15000))
+    );
+    let cancels = canceled["cancels"].as_array().expect("cancels");
+    assert_eq!(cancels.len(), 1, "{canceled}");
+    let c = &cancels[0];
+    for (field, want) in [
+        ("cancelAmount", json!(15000)),
+        ("cancelReason", json!("고객 변심")),
+        ("taxFreeAmount", json!(0)),
+        ("taxExemptionAmount", json!(0)),
+        ("refundableAmount", json!(0)),
+        ("easyPayDiscountAmount", json!(0)),
+        ("cancelStatus", json!("DONE")),
+        ("cancelRequestId", Value::Null),
+    ] {
+        assert_eq!(c[field], want, "{field}: {c}");
+    }
+    assert!(c["canceledAt"]
+        .as_str()
+        .is_some_and(|t| t.ends_with("+09:00")));
+    assert_eq!(canceled["lastTransactionKey"], c["transactionKey"]);
+    assert!(c["receiptKey"].is_string());
+    assert_eq!(canceled["isPartialCancelable"], false);
+
+    // Lookups show the same; a second cancel (another key) meets a cancelled payment.
+    assert_eq!(lookup(&sb, &key).await["cancels"], canceled["cancels"]);
+    let (_, by_order) = sb.payment_by_order(&order).await;
+    assert_eq!(by_order["balanceAmount"], 0);
+    let (status, _, error) = sb.send(sb.cancel(&key, None, "c2")).await;
+    assert_eq!(
+        (status, error["code"].as_str()),
+        (400, Some("ALREADY_CANCELED_PAYMENT"))
+    );
+    // The charge stands in the statistics; the refund is counted beside it.
+    assert_eq!(
+        sb.order_stats(&order).await,
+        json!({"orderId": order, "confirmCalls": 1, "charged": true,
+               "cancelCalls": 2, "refundedAmount": 15000})
+    );
+}
+
+#[tokio::test]
+async fn partial_cancels_reduce_the_balance_until_the_rest_is_cancelled() {
+    let sb = start().await;
+    let (order, key) = sb.paid(10000).await;
+    for (i, (amount, balance)) in [(3000, 7000), (2000, 5000)].into_iter().enumerate() {
+        let (status, _, p) = sb
+            .send(sb.cancel(&key, Some(amount), &format!("p{i}")))
+            .await;
+        assert_eq!(status, 200, "{p}");
+        assert_eq!(
+            (&p["status"], &p["balanceAmount"]),
+            (&json!("PARTIAL_CANCELED"), &json!(balance))
+        );
+        assert_eq!(p["isPartialCancelable"], true);
+        let last = p["cancels"]
+            .as_array()
+            .and_then(|c| c.last())
+            .expect("cancel");
+        assert_eq!(
+            (&last["cancelAmount"], &last["refundableAmount"]),
+            (&json!(amount), &json!(balance))
+        );
+    }
+    // A string amount, as rust_decimal clients send it, works for cancels too.
+    let body = json!({"cancelReason": "rest", "cancelAmount": "5000"});
+    let (status, _, p) = sb.send(sb.cancel_body(&key, &body)).await;
+    assert_eq!((status, &p["status"]), (200, &json!("CANCELED")), "{p}");
+    let amounts: Vec<&Value> = p["cancels"]
+        .as_array()
+        .expect("cancels")
+        .iter()
+        .map(|c| &c["cancelAmount"])
+        .collect();
+    assert_eq!(amounts, [&json!(3000), &json!(2000), &json!(5000)]);
+    assert_eq!(sb.order_stats(&order).await["refundedAmount"], 10000);
+    let stats = sb.get_json("/sandbox/stats?perOrder=false").await;
+    assert_eq!(
+        (&stats["cancelCalls"], &stats["refundedAmount"]),
+        (&json!(3), &json!(10000))
+    );
+}
+
+#[tokio::test]
+async fn more_than_the_balance_is_refused_and_changes_nothing() {
+    let sb = start().await;
+    let (_, key) = sb.paid(5000).await;
+    assert_eq!(sb.send(sb.cancel(&key, Some(2000), "a")).await.0, 200);
+    let (status, _, error) = sb.send(sb.cancel(&key, Some(3001), "b")).await;
+    assert_eq!(
+        (status, error["code"].as_str()),
+        (403, Some("NOT_CANCELABLE_AMOUNT")),
+        "{error}"
+    );
+    let payment = lookup(&sb, &key).await;
+    assert_eq!(
+        (&payment["balanceAmount"], &payment["status"]),
+        (&json!(3000), &json!("PARTIAL_CANCELED"))
+    );
+    // The refusal was not stored: the same key is evaluated again and now fits.
+    let (status, _, p) = sb.send(sb.cancel(&key, Some(3000), "b")).await;
+    assert_eq!((status, &p["status"]), (200, &json!("CANCELED")), "{p}");
+}
+
+#[tokio::test]
+async fn the_same_key_replays_the_stored_cancel_and_in_flight_is_409() {
+    let sb = start().await;
+    let (_, key) = sb.paid(8000).await;
+    let first = sb.cancel(&key, Some(1000), "same");
+    let again = first.try_clone().expect("clonable");
+    let a = first.send().await.expect("sent");
+    let (a_status, a_body) = (a.status(), a.text().await.expect("body"));
+    let b = again.send().await.expect("sent");
+    let (b_status, b_body) = (b.status(), b.text().await.expect("body"));
+    assert_eq!(a_status, 200, "{a_body}");
+    assert_eq!(
+        (a_status, &a_body),
+        (b_status, &b_body),
+        "byte-identical replay"
+    );
+    assert_eq!(
+        lookup(&sb, &key).await["balanceAmount"],
+        7000,
+        "refunded once"
+    );
+
+    // While the first request with a key is held by latency, the second gets Toss's 409.
+    assert_eq!(
+        sb.put_json("/sandbox/faults", json!({"latencyMs": 600}))
+            .await
+            .0,
+        200
+    );
+    let slow = tokio::spawn(sb.cancel(&key, Some(500), "slow").send());
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let (status, _, error) = sb.send(sb.cancel(&key, Some(500), "slow")).await;
+    assert_eq!(
+        (status, error["code"].as_str()),
+        (409, Some("IDEMPOTENT_REQUEST_PROCESSING"))
+    );
+    let slow = slow.await.expect("joined").expect("sent");
+    assert_eq!(slow.status(), 200);
+    assert_eq!(lookup(&sb, &key).await["balanceAmount"], 6500);
+}
+
+#[tokio::test]
+async fn unpaid_unknown_and_malformed_cancels_are_refused_in_tosss_format() {
+    let sb = start().await;
+    let (order, key) = sb.approved(3000).await;
+    let (status, _, error) = sb.send(sb.cancel(&key, None, "r")).await;
+    assert_eq!(
+        (status, error["code"].as_str()),
+        (403, Some("NOT_CANCELABLE_PAYMENT")),
+        "a READY payment has nothing to refund"
+    );
+    // An ABORTED payment neither.
+    let declined = sb
+        .confirm(&key, &order, 3000)
+        .header("TossPayments-Test-Code", "REJECT_CARD_PAYMENT");
+    assert_eq!(sb.send(declined).await.0, 403);
+    let (status, _, error) = sb.send(sb.cancel(&key, None, "r2")).await;
+    assert_eq!(
+        (status, error["code"].as_str()),
+        (403, Some("NOT_CANCELABLE_PAYMENT"))
+    );
+
+    let (status, _, error) = sb.send(sb.cancel("tgen_nope", None, "n")).await;
+    assert_eq!(
+        (status, error["code"].as_str()),
+        (404, Some("NOT_FOUND_PAYMENT"))
+    );
+
+    let (_, paid) = sb.paid(3000).await;
+    for bad in [
+        json!({}),
+        json!({"cancelReason": ""}),
+        json!({"cancelReason": "   "}),
+        json!({"cancelReason": "x".repeat(201)}),
+        json!({"cancelReason": "r", "cancelAmount": 0}),
+        json!({"cancelReason": "r", "cancelAmount": -5}),
+        json!({"cancelReason": "r", "cancelAmount": 10.5}),
+        json!({"cancelReason": 42}),
+    ] {
+        let (status, content_type, error) = sb.send(sb.cancel_body(&paid, &bad)).await;
+        assert_eq!(
+            (status, error["code"].as_str()),
+            (400, Some("INVALID_REQUEST")),
+            "{bad}: {error}"
+        );
+        assert!(content_type.starts_with("application/json"));
+    }
+    let unauthenticated = sb
+        .client
+        .post(sb.url(&format!("/v1/payments/{paid}/cancel")))
+        .json(&json!({"cancelReason": "r"}));
+    let (status, _, error) = sb.send(unauthenticated).await;
+    assert_eq!(
+        (status, error["code"].as_str()),
+        (401, Some("UNAUTHORIZED_KEY"))
+    );
+    assert_eq!(
+        lookup(&sb, &paid).await["status"],
+        "DONE",
+        "nothing refunded"
+    );
+}
+
+#[tokio::test]
+async fn a_cancel_fault_hits_cancels_only_and_a_timeout_can_apply_the_refund_first() {
+    let sb = start().await;
+    let (order, key) = sb.approved(9000).await;
+    let path = format!("/sandbox/faults/orders/{order}");
+    let fault = json!({"operation": "cancel", "mode": "timeout", "timeoutMs": 3000,
+                       "approveBeforeTimeout": true});
+    let (status, view) = sb.put_json(&path, fault).await;
+    assert_eq!(
+        (status, &view["operation"]),
+        (200, &json!("cancel")),
+        "{view}"
+    );
+    // The confirm is not hit by a cancel fault.
+    let (status, _, paid) = sb.send(sb.confirm(&key, &order, 9000)).await;
+    assert_eq!(status, 200, "{paid}");
+
+    let timed_out = sb
+        .cancel(&key, Some(4000), &order)
+        .timeout(Duration::from_millis(400))
+        .send()
+        .await
+        .expect_err("the client gives up first");
+    assert!(timed_out.is_timeout(), "{timed_out}");
+    let payment = lookup(&sb, &key).await;
+    assert_eq!(
+        (&payment["status"], &payment["balanceAmount"]),
+        (&json!("PARTIAL_CANCELED"), &json!(5000)),
+        "refunded anyway"
+    );
+    // A retry with the same key answers the recorded refund at once, without a second one.
+    let (status, _, replay) = sb
+        .send(
+            sb.cancel(&key, Some(4000), &order)
+                .timeout(Duration::from_millis(1000)),
+        )
+        .await;
+    assert_eq!(
+        (status, &replay["balanceAmount"]),
+        (200, &json!(5000)),
+        "{replay}"
+    );
+    assert_eq!(
+        lookup(&sb, &key).await["cancels"].as_array().map(Vec::len),
+        Some(1)
+    );
+
+    // An error fault on cancel answers the error and refunds nothing; then it is used up.
+    let fault = json!({"operation": "any", "mode": "error", "errorCode": "PROVIDER_ERROR"});
+    assert_eq!(sb.put_json(&path, fault).await.0, 200);
+    let (status, _, error) = sb.send(sb.cancel(&key, None, "e1")).await;
+    assert_eq!(
+        (status, error["code"].as_str()),
+        (400, Some("PROVIDER_ERROR"))
+    );
+    assert_eq!(lookup(&sb, &key).await["balanceAmount"], 5000);
+    let (status, _, done) = sb.send(sb.cancel(&key, None, "e1")).await;
+    assert_eq!(
+        (status, &done["status"]),
+        (200, &json!("CANCELED")),
+        "{done}"
+    );
+}
+
+#[tokio::test]
+async fn global_faults_apply_to_cancels_and_latency_to_lookups() {
+    let sb = start().await;
+    let (_, key) = sb.paid(2000).await;
+    let faults = json!({"errorRate": 1, "errorCode": "FAILED_INTERNAL_SYSTEM_PROCESSING",
+                        "latencyMs": 300});
+    assert_eq!(sb.put_json("/sandbox/faults", faults).await.0, 200);
+    let (status, _, error) = sb.send(sb.cancel(&key, None, "g")).await;
+    assert_eq!(
+        (status, error["code"].as_str()),
+        (500, Some("FAILED_INTERNAL_SYSTEM_PROCESSING"))
+    );
+    let started = std::time::Instant::now();
+    assert_eq!(lookup(&sb, &key).await["status"], "DONE");
+    assert!(
+        started.elapsed() >= Duration::from_millis(300),
+        "latency on lookups"
+    );
+    let started = std::time::Instant::now();
+    let (status, _) = sb
+        .toss_get("/v1/transactions?startDate=2020-01-01T00:00:00&endDate=2100-01-01T00:00:00")
+        .await;
+    assert_eq!(status, 200);
+    assert!(
+        started.elapsed() >= Duration::from_millis(300),
+        "latency on transactions"
+    );
+}
