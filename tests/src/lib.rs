@@ -150,6 +150,24 @@ impl TestSystem {
         self.start_service(spec, build).await;
     }
 
+    /// Restarts one service with extra variables for it alone (e.g. a rotated `PSP_SECRET_KEY`
+    /// for order-service that the sandbox does not share).
+    pub async fn restart_service_with(&mut self, service: &str, extra: &[(&str, &str)]) {
+        self.stop_service(service).await;
+        let (spec, build) = all_services()
+            .into_iter()
+            .find(|(s, _)| s.name == service)
+            .unwrap_or_else(|| panic!("no service {service}"));
+        let mut config = self.config_for(spec);
+        for (k, v) in extra {
+            config.extra.insert(k.to_string(), v.to_string());
+        }
+        let app = build(config)
+            .await
+            .unwrap_or_else(|e| panic!("{} failed to start: {e}", spec.name));
+        self.apps.push((spec.name, app));
+    }
+
     /// A pool on a service's own database, for checking invariants the API does not show.
     pub async fn db(&self, spec: &ServiceSpec) -> sqlx::PgPool {
         let config = test_config(spec, &self.namespace);

@@ -155,3 +155,60 @@ pub async fn psp_stats(system: &TestSystem, order_id: &str) -> (u64, bool) {
         body["charged"].as_bool().expect("charged"),
     )
 }
+
+/// `POST /api/payments/{orderId}/cancel` with an optional `Idempotency-Key`.
+pub async fn cancel(
+    system: &TestSystem,
+    order_id: &str,
+    body: Value,
+    key: Option<&str>,
+) -> (u16, Value) {
+    let mut req = system
+        .http
+        .post(format!(
+            "{}/api/payments/{order_id}/cancel",
+            system.url("order-service")
+        ))
+        .json(&body);
+    if let Some(key) = key {
+        req = req.header("Idempotency-Key", key);
+    }
+    send(req).await
+}
+
+/// The PSP's own record of the order (`GET /v1/payments/orders/{orderId}` on the sandbox).
+pub async fn psp_payment(system: &TestSystem, order_id: &str) -> (u16, Value) {
+    send(
+        system
+            .http
+            .get(format!(
+                "{}/v1/payments/orders/{order_id}",
+                system.url("psp-sandbox")
+            ))
+            .basic_auth("test_sk_sandbox", Some("")),
+    )
+    .await
+}
+
+/// The sandbox's global faults (`PUT /sandbox/faults`).
+pub async fn put_global_faults(system: &TestSystem, faults: Value) {
+    let (status, body) = send(
+        system
+            .http
+            .put(format!("{}/sandbox/faults", system.url("psp-sandbox")))
+            .json(&faults),
+    )
+    .await;
+    assert_eq!(status, 200, "faults: {body}");
+}
+
+/// `GET` an order-service admin path with the test admin token.
+pub async fn order_admin(system: &TestSystem, path_and_query: &str) -> (u16, Value) {
+    send(
+        system
+            .http
+            .get(format!("{}{path_and_query}", system.url("order-service")))
+            .bearer_auth("test-admin-token"),
+    )
+    .await
+}

@@ -414,69 +414,6 @@ async fn a_psp_timeout_is_recovered_to_success_and_settled_once() {
     system.stop().await;
 }
 
-/// 4. A PSP that keeps answering a transient error: the first confirm is UNKNOWN, the
-/// recovery job tries again until `failed_count` reaches the threshold (5), then the order
-/// is FAILURE, `order.payment.failed` is published, never `.confirmed`, and nobody is credited.
-#[tokio::test]
-async fn five_unknown_outcomes_fail_the_payment_without_settlement() {
-    let system = start(&[("RECOVERY_INTERVAL_MS", "200")]).await;
-    // Exactly five: a sixth attempt would succeed, so giving up late shows as SUCCESS.
-    let (order, key) = approved_with_fault(
-        &system,
-        &[1],
-        json!({"mode": "error", "errorCode": "PROVIDER_ERROR", "times": 5}),
-    )
-    .await;
-
-    let (status, body) = confirm_order(&system, &key, &order).await;
-    assert_eq!(status, 202, "{body}");
-    assert_eq!(body["status"], "UNKNOWN");
-    assert_eq!(body["reason"], "PROVIDER_ERROR");
-
-    let details = eventually(WAIT, "the order to fail", || async {
-        let p = payment(&system, &order.order_id).await;
-        matches!(p["status"].as_str(), Some("FAILURE" | "SUCCESS")).then_some(p)
-    })
-    .await;
-    assert_eq!(details["status"], "FAILURE", "{details}");
-    assert_eq!(details["isPaymentDone"], false);
-    let line = &lines(&details)[0];
-    assert_eq!(line["failedCount"], 5, "{line}");
-    let history = line_history(&details, line);
-    let unknowns = history.iter().filter(|t| t.1 == "UNKNOWN").count();
-    assert_eq!(unknowns, 5, "{history:?}");
-    assert_eq!(
-        history.last(),
-        Some(&h(
-            "UNKNOWN",
-            "FAILURE",
-            "RETRY_THRESHOLD_REACHED",
-            "recovery-job"
-        )),
-        "{history:?}"
-    );
-    assert_eq!(psp_stats(&system, &order.order_id).await, (5, false));
-
-    // Retrying a failed payment is refused without calling the PSP.
-    let (status, again) = confirm_order(&system, &key, &order).await;
-    assert_eq!(status, 409, "{again}");
-    assert_eq!(again["code"], "PAYMENT_ALREADY_FAILED");
-    assert_eq!(psp_stats(&system, &order.order_id).await.0, 5);
-
-    failed_and_never_settled(&system, &order.order_id).await;
-    let (_, w) = wallet(&system, SELLER).await;
-    assert_eq!(
-        (dec(&w["balance"]), &w["version"]),
-        (krw(0), &json!(0)),
-        "{w}"
-    );
-    assert_eq!(
-        payment(&system, &order.order_id).await["isWalletDone"],
-        false
-    );
-    system.stop().await;
-}
-
 /// 5. A decline is final: 422 with the PSP's code, the order FAILURE with that reason, no
 /// settlement, and a retry does not reach the PSP.
 #[tokio::test]

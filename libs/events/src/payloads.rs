@@ -64,6 +64,50 @@ pub struct PaymentFailed {
 }
 event!(PaymentFailed, "order.payment.failed", 1);
 
+/// One line's share of a cancel: what is refunded of that line in this cancel.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CanceledLine {
+    #[serde(with = "ids::string")]
+    pub payment_order_no: i64,
+    #[serde(with = "ids::string")]
+    pub product_no: i64,
+    #[serde(with = "ids::string")]
+    pub seller_no: i64,
+    /// Refunded of this line by this cancel (whole won, > 0).
+    pub amount: Decimal,
+    /// The line's amount at checkout, so a consumer can tell a full from a partial refund.
+    pub line_amount: Decimal,
+}
+
+/// `order.payment.canceled`: one cancel (full or partial) that the PSP confirmed. Published
+/// once per cancel; `cancelNo` is unique per cancel, so consumers key their reversal on it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PaymentCanceled {
+    #[serde(with = "ids::string")]
+    pub payment_event_no: i64,
+    #[serde(with = "ids::string")]
+    pub member_no: i64,
+    pub order_id: String,
+    /// This cancel's id (snowflake); the PSP call's idempotency key is derived from it.
+    #[serde(with = "ids::string")]
+    pub cancel_no: i64,
+    pub cancel_reason: String,
+    /// Refunded by this cancel: the sum of `lines[].amount`.
+    pub cancel_amount: Decimal,
+    /// Refunded so far by every cancel of the order, this one included.
+    pub refunded_total: Decimal,
+    /// What remains refundable after this cancel (`totalAmount − refundedTotal`).
+    pub balance_amount: Decimal,
+    pub total_amount: Decimal,
+    pub canceled_at: DateTime<Utc>,
+    /// `PARTIAL_CANCELED` or `CANCELED` (the order's state after this cancel).
+    pub status: String,
+    pub lines: Vec<CanceledLine>,
+}
+event!(PaymentCanceled, "order.payment.canceled", 1);
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SellerCredit {
@@ -81,6 +125,21 @@ pub struct WalletSettled {
     pub credits: Vec<SellerCredit>,
 }
 event!(WalletSettled, "wallet.settled", 1);
+
+/// `wallet.reversed`: the sellers' credits taken back for one cancel (a separate event so
+/// `wallet.settled` consumers never mistake a reversal for a settlement).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct WalletReversed {
+    pub order_id: String,
+    #[serde(with = "ids::string")]
+    pub payment_event_no: i64,
+    #[serde(with = "ids::string")]
+    pub cancel_no: i64,
+    /// Positive amounts taken back from each seller.
+    pub reversals: Vec<SellerCredit>,
+}
+event!(WalletReversed, "wallet.reversed", 1);
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]

@@ -55,15 +55,30 @@ impl OutboxWriter {
         envelope: &Envelope<E>,
         headers: &[(&str, &str)],
     ) -> Result<i64, sqlx::Error> {
+        let idempotency_key = envelope.event_id.to_string();
+        self.append_as(conn, shard_by, envelope, headers, &idempotency_key)
+            .await
+    }
+
+    /// [`Self::append`] with an explicit `Nats-Msg-Id`: a re-drive re-publishes an event
+    /// (same `eventId`, so consumers stay idempotent) that the broker may have lost, and a new
+    /// message id is what gets it past JetStream's duplicate window.
+    pub async fn append_as<E: Event>(
+        &self,
+        conn: &mut PgConnection,
+        shard_by: i64,
+        envelope: &Envelope<E>,
+        headers: &[(&str, &str)],
+        idempotency_key: &str,
+    ) -> Result<i64, sqlx::Error> {
         let id = self
             .ids
             .next_id()
             .map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
-        let idempotency_key = envelope.event_id.to_string();
         let subject = self.topology.subject(E::TYPE);
         let row = store::NewRow {
             id,
-            idempotency_key: &idempotency_key,
+            idempotency_key,
             subject: &subject,
             event_type: E::TYPE,
             shard_key: shard_key(shard_by, self.shards),

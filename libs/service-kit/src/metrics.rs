@@ -69,6 +69,12 @@ impl Metrics {
         gauge
     }
 
+    pub fn counter(&self, name: &str, help: &str) -> prometheus::IntCounter {
+        let counter = prometheus::IntCounter::new(name, help).expect("valid metric name");
+        self.register(counter.clone());
+        counter
+    }
+
     pub fn counter_vec(&self, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
         let counter = IntCounterVec::new(Opts::new(name, help), labels).expect("valid metric name");
         self.register(counter.clone());

@@ -9,6 +9,7 @@ use crate::{
     catalog::{CatalogClient, CatalogError},
     checkout::{self, CheckoutError, CheckoutResult, KeyClaim},
     payments::{order_status, ConfirmError, Outcome, Payments},
+    status::PaymentStatus,
     store,
 };
 
@@ -75,8 +76,25 @@ pub struct PaymentLine {
     pub seller_no: Id,
     pub product_name: String,
     pub amount: Decimal,
+    pub refunded_amount: Decimal,
     pub status: String,
     pub failed_count: i32,
+}
+
+/// One cancel of the order.
+#[derive(Debug, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct CancelView {
+    pub cancel_no: Id,
+    /// REQUESTED, UNKNOWN (being re-driven), DONE, REJECTED.
+    pub status: String,
+    pub cancel_amount: Decimal,
+    pub cancel_reason: String,
+    #[oai(skip_serializing_if_is_none)]
+    pub failure_code: Option<String>,
+    #[oai(skip_serializing_if_is_none)]
+    pub canceled_at: Option<DateTime<Utc>>,
+    pub requested_at: DateTime<Utc>,
 }
 
 #[derive(Debug, Object)]
@@ -109,6 +127,13 @@ pub struct PaymentDetails {
     pub is_payment_done: bool,
     /// The sellers' wallets have been credited.
     pub is_wallet_done: bool,
+    pub refunded_amount: Decimal,
+    /// What a cancel can still refund (0 unless the order is paid).
+    pub refundable_amount: Decimal,
+    /// The outcome is still unknown after the lookup threshold: the recovery job keeps
+    /// looking, and the order is listed on `GET /admin/payments/unresolved`.
+    pub needs_attention: bool,
+    pub cancels: Vec<CancelView>,
     pub lines: Vec<PaymentLine>,
     pub history: Vec<StatusChange>,
     pub created_at: DateTime<Utc>,
@@ -148,7 +173,7 @@ impl From<CheckoutError> for ApiError {
 
 impl From<ConfirmError> for ApiError {
     fn from(e: ConfirmError) -> Self {
-        match &e {
+        match e {
             ConfirmError::NotFound(_) => ApiError::not_found("ORDER_NOT_FOUND", e.to_string()),
             ConfirmError::AmountMismatch { .. } => {
                 ApiError::bad_request("ORDER_AMOUNT_MISMATCH", e.to_string())
@@ -163,7 +188,9 @@ impl From<ConfirmError> for ApiError {
             ConfirmError::AlreadyFailed(_) => {
                 ApiError::conflict("PAYMENT_ALREADY_FAILED", e.to_string())
             }
-            ConfirmError::Db(_) | ConfirmError::Ids(_) => ApiError::internal(e),
+            // The one mapping of database errors (service_kit): busy → 503, the rest → 500.
+            ConfirmError::Db(db) => db.into(),
+            ConfirmError::Ids(_) => ApiError::internal(e),
         }
     }
 }
@@ -259,6 +286,17 @@ impl OrderApi {
                 &code,
                 format!("payment failed: {message}"),
             )),
+            Outcome::Rejected { code, message } => Err(ApiError::unprocessable(
+                &code,
+                format!(
+                    "the PSP refused this attempt ({message}); nothing was charged and the \
+                     order can still be confirmed with the paymentKey of its approval"
+                ),
+            )),
+            Outcome::CredentialsRejected { .. } => Err(ApiError::unavailable(
+                "PSP_CREDENTIALS_REJECTED",
+                "payments cannot be confirmed right now; nothing was charged, retry later",
+            )),
         }
     }
 }
@@ -331,8 +369,30 @@ impl OrderApi {
         };
         let lines = store::find_lines(&mut conn, event.payment_event_no).await?;
         let history = store::find_history(&mut conn, event.payment_event_no).await?;
+        let cancels = store::cancels::list(&mut conn, event.payment_event_no).await?;
+        let status = order_status(&lines);
         Ok(Json(PaymentDetails {
-            status: order_status(&lines).to_string(),
+            status: status.to_string(),
+            refunded_amount: event.refunded_amount,
+            refundable_amount: if status.is_paid() {
+                event.total_amount - event.refunded_amount
+            } else {
+                Decimal::ZERO
+            },
+            needs_attention: status == PaymentStatus::Unknown
+                && lines.iter().any(|l| l.failed_count >= l.threshold),
+            cancels: cancels
+                .into_iter()
+                .map(|c| CancelView {
+                    cancel_no: Id(c.cancel_no),
+                    status: c.status.as_str().to_string(),
+                    cancel_amount: c.cancel_amount,
+                    cancel_reason: c.cancel_reason,
+                    failure_code: c.failure_code,
+                    canceled_at: c.canceled_at,
+                    requested_at: c.created_at,
+                })
+                .collect(),
             order_id: event.order_id,
             payment_event_no: Id(event.payment_event_no),
             member_no: Id(event.member_no),
@@ -351,7 +411,8 @@ impl OrderApi {
                     seller_no: Id(l.seller_no),
                     product_name: l.product_name,
                     amount: l.amount,
-                    status: l.status,
+                    refunded_amount: l.refunded_amount,
+                    status: l.status.to_string(),
                     failed_count: l.failed_count,
                 })
                 .collect(),

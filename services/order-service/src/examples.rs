@@ -8,6 +8,7 @@ use service_kit::openapi::example;
 
 use crate::{
     api::{CheckoutRequest, ConfirmRequest, PaymentDetails, PaymentResult},
+    cancels::api::{CancelBody, CancelResult},
     checkout::CheckoutResult,
 };
 
@@ -61,6 +62,7 @@ impl Example for PaymentDetails {
                 "sellerNo": "1",
                 "productName": name,
                 "amount": amount,
+                "refundedAmount": "0",
                 "status": "SUCCESS",
                 "failedCount": 0
             })
@@ -97,6 +99,10 @@ impl Example for PaymentDetails {
             "approvedAt": "2024-02-13T03:18:20Z",
             "isPaymentDone": true,
             "isWalletDone": true,
+            "refundedAmount": "0",
+            "refundableAmount": "3000",
+            "needsAttention": false,
+            "cancels": [],
             "lines": [line(a, "1", "상품A", "1000"), line(b, "2", "상품B", "2000")],
             "history": [
                 created(a),
@@ -107,6 +113,28 @@ impl Example for PaymentDetails {
                 change(b, "EXECUTING", "SUCCESS", "PSP_CONFIRM_OK", "confirm-api", "2024-02-13T03:18:20.402Z")
             ],
             "createdAt": "2024-02-13T03:18:05.123Z"
+        }))
+    }
+}
+
+impl Example for CancelBody {
+    /// A partial refund of 1000 won.
+    fn example() -> Self {
+        example(json!({"cancelReason": "고객 변심", "cancelAmount": 1000}))
+    }
+}
+
+impl Example for CancelResult {
+    fn example() -> Self {
+        example(json!({
+            "orderId": ORDER_ID,
+            "cancelNo": "7163052337202958400",
+            "status": "DONE",
+            "cancelAmount": "1000",
+            "refundedAmount": "1000",
+            "refundableAmount": "2000",
+            "orderStatus": "PARTIAL_CANCELED",
+            "canceledAt": "2024-02-14T01:02:03Z"
         }))
     }
 }

@@ -6,19 +6,27 @@
 //! outcome with its history and event (`order.payment.confirmed` / `.failed`) through the
 //! outbox. A recovery job re-drives UNKNOWN and stale EXECUTING payments; the
 //! `order-wallet-completion` consumer records settlement. `/`, `/success`, `/fail` are the
-//! browser flow.
+//! browser flow. `POST /api/payments/{orderId}/cancel` refunds ([`cancels`]); a reconciliation
+//! job compares the PSP's transactions with our orders and re-drives unsettled ones
+//! ([`reconcile`], [`redrive`], [`jobs`]). The outcome rules are in docs/payments.md.
 
+mod admin;
 mod api;
+mod attempt;
+mod cancels;
 mod catalog;
 pub mod checkout;
 mod examples;
+mod jobs;
 mod pages;
 mod payments;
+mod psp;
+mod reconcile;
 pub mod recovery;
+mod redrive;
 mod settings;
 mod status;
 mod store;
-mod toss;
 mod wallet_completion;
 
 use messaging::{ConsumerSpec, ServiceRuntime};
@@ -41,7 +49,13 @@ const DESCRIPTION: &str =
     "Checkout, payment confirmation with the PSP and recovery of unknown outcomes.";
 
 /// What [`build`] serves; [`openapi_spec`] documents this same type, so the two cannot drift.
-type Api = (api::OrderApi, pages::Pages, messaging::DeadLetterApi);
+type Api = (
+    api::OrderApi,
+    cancels::api::CancelApi,
+    admin::PaymentsAdminApi,
+    pages::Pages,
+    messaging::DeadLetterApi,
+);
 
 /// The service's OpenAPI document exactly as served at `/openapi.json` (canonical JSON), built
 /// from the API types alone: no database, NATS or Redis. `just openapi` exports it to
@@ -62,27 +76,42 @@ pub async fn build(config: ServiceConfig) -> Result<App, StartupError> {
         ConsumerSpec::new(
             wallet_completion::CONSUMER,
             events::topology::WALLETS,
-            vec![<events::WalletSettled as events::Event>::TYPE],
+            vec![
+                <events::WalletSettled as events::Event>::TYPE,
+                <events::WalletReversed as events::Event>::TYPE,
+            ],
         ),
         wallet_completion::MarkWalletDone {
             pool: rt.pool.clone(),
         },
     )
     .await?;
-    let toss = toss::TossClient::new(
+    let psp = psp::PspClient::new(
         &settings.psp_url,
         &settings.psp_secret_key,
         settings.psp_timeout,
     )
-    .map_err(StartupError::Other)?;
+    .map_err(|e| StartupError::Other(e.to_string()))?;
     let payments = payments::Payments {
         pool: rt.pool.clone(),
         ids: rt.infra.ids.clone(),
         outbox: outbox.writer,
         nudge: outbox.nudge,
-        toss,
-        outcomes: payments::PaymentOutcomes::register(&rt.metrics),
+        psp,
+        metrics: payments::PaymentMetrics::register(&rt.metrics),
+        recovery_interval: settings.recovery_interval,
+        recovery_max_backoff: settings.recovery_max_backoff,
+        stale_after: settings.recovery_stale_after,
     };
+    jobs::spawn(
+        payments.clone(),
+        jobs::JobsConfig {
+            reconcile_interval: settings.reconcile_interval,
+            reconcile_window: settings.reconcile_window,
+            redrive_after: settings.redrive_after,
+        },
+        &rt.shutdown,
+    );
     recovery::spawn(
         payments.clone(),
         recovery::RecoveryConfig {
@@ -94,6 +123,13 @@ pub async fn build(config: ServiceConfig) -> Result<App, StartupError> {
     );
     let catalog = catalog::CatalogClient::new(&settings.catalog_url, settings.catalog_timeout)
         .map_err(StartupError::Other)?;
+    let cancel_api = cancels::api::CancelApi {
+        payments: payments.clone(),
+    };
+    let admin_api = admin::PaymentsAdminApi {
+        payments: payments.clone(),
+        admin_token: rt.config.admin_token.clone(),
+    };
     let api = api::OrderApi { payments, catalog };
     let pages = pages::Pages {
         api: api.clone(),
@@ -104,6 +140,6 @@ pub async fn build(config: ServiceConfig) -> Result<App, StartupError> {
         },
     };
     let dead_letters = rt.bus.dead_letter_api();
-    let api: Api = (api, pages, dead_letters);
+    let api: Api = (api, cancel_api, admin_api, pages, dead_letters);
     rt.serve(api, DESCRIPTION).await
 }

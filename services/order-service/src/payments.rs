@@ -1,40 +1,40 @@
-//! Confirming a payment with the PSP, shared by the confirm API and the recovery job.
+//! Confirming a payment with the PSP, shared by the confirm API, the recovery job and
+//! reconciliation.
 //!
 //! The amount and status are checked under the order's row lock before anything is sent;
-//! lines go EXECUTING in a committed transaction before the PSP call, so a crash mid-call
-//! leaves a trace the recovery job finds; the outcome, its history rows and its event are
-//! committed together.
+//! lines go EXECUTING with a fresh attempt number in a committed transaction before the PSP
+//! call, so a crash mid-call leaves a trace the recovery job finds; the outcome (see
+//! [`crate::attempt`]) is written only while the attempt is still the order's.
 
-use std::sync::Arc;
+use std::{sync::Arc, time::Duration};
 
-use chrono::Utc;
-use events::{Envelope, PaidOrderLine, PaymentConfirmed, PaymentFailed};
 use outbox::{OutboxNudge, OutboxWriter};
-use prometheus::IntCounterVec;
+use prometheus::{IntCounter, IntCounterVec, IntGauge};
 use rust_decimal::Decimal;
 use service_kit::Metrics;
 use snowflake::Snowflake;
 use sqlx::{PgConnection, PgPool};
 
 use crate::{
+    attempt::Attempt,
+    psp::PspClient,
     status::PaymentStatus,
-    store::{self, PaymentEventRow, PaymentOrderRow},
-    toss::{PspOutcome, TossClient, TossPayment},
+    store::{self, PaymentEventRow, PaymentOrderRow, Transition},
 };
 
 /// What a confirm ended in.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Outcome {
     Success,
-    /// Declined by the PSP or given up after `threshold` unknown outcomes.
-    Failure {
-        code: String,
-        message: String,
-    },
+    /// A definite answer that no money moved (a card decline, an aborted payment, our own
+    /// cancel of a wrong charge).
+    Failure { code: String, message: String },
     /// The PSP did not say; the recovery job will find out.
-    Unknown {
-        reason: String,
-    },
+    Unknown { reason: String },
+    /// The PSP refused this attempt itself (wrong key, …): the order is as it was.
+    Rejected { code: String, message: String },
+    /// The PSP refused our merchant credentials: the order is as it was.
+    CredentialsRejected { code: String },
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -51,59 +51,75 @@ pub enum ConfirmError {
     InProgress,
     #[error("the payment of this order has failed ({0}); start a new checkout")]
     AlreadyFailed(String),
-    #[error(transparent)]
+    #[error("database error")]
     Db(#[from] sqlx::Error),
-    #[error(transparent)]
+    #[error("id generator error")]
     Ids(#[from] snowflake::SnowflakeError),
 }
 
-/// Lines of one order move together (one PSP payment per order); this is their joint status.
+/// Lines of one order move together through the confirm (one PSP payment per order); cancels
+/// move them one by one. This is the order's joint status.
 pub fn order_status(lines: &[PaymentOrderRow]) -> PaymentStatus {
-    let statuses: Vec<PaymentStatus> = lines
-        .iter()
-        .filter_map(|l| PaymentStatus::parse(&l.status))
-        .collect();
-    for s in [
-        PaymentStatus::Executing,
-        PaymentStatus::Unknown,
-        PaymentStatus::Failure,
-        PaymentStatus::Success,
-    ] {
-        if statuses.contains(&s) {
+    use PaymentStatus::*;
+    let has = |s: PaymentStatus| lines.iter().any(|l| l.status == s);
+    for s in [Executing, Unknown, Failure, NotStarted] {
+        if has(s) {
             return s;
         }
     }
-    PaymentStatus::NotStarted
+    if !lines.is_empty() && lines.iter().all(|l| l.status == Canceled) {
+        Canceled
+    } else if has(PartialCanceled) || has(Canceled) {
+        PartialCanceled
+    } else if has(Success) {
+        Success
+    } else {
+        NotStarted
+    }
 }
 
-/// `payments_total{outcome}`: outcomes recorded on orders (SUCCESS, FAILURE, UNKNOWN), one per
-/// state change the PSP's answer caused, whether from a confirm or the recovery job. A repeated
-/// confirm that changes nothing is not counted again.
+/// The payment metrics: `payments_total{outcome}` (outcomes recorded on orders, one per state
+/// change the PSP's answer caused), `payments_unresolved` (orders still unknown after the
+/// threshold) and `psp_credential_errors_total` (our secret key refused).
 #[derive(Clone)]
-pub struct PaymentOutcomes(IntCounterVec);
+pub struct PaymentMetrics {
+    outcomes: IntCounterVec,
+    pub unresolved: IntGauge,
+    pub credential_errors: IntCounter,
+    pub reconciliation_mismatches: IntGauge,
+}
 
-impl PaymentOutcomes {
+impl PaymentMetrics {
     pub fn register(metrics: &Metrics) -> Self {
-        let counter = metrics.counter_vec(
+        let outcomes = metrics.counter_vec(
             "payments_total",
-            "Payment outcomes recorded on orders (SUCCESS, FAILURE, UNKNOWN)",
+            "Payment outcomes recorded on orders (SUCCESS, FAILURE, UNKNOWN, REJECTED, CANCELED)",
             &["outcome"],
         );
         // Zeros rather than gaps on a fresh dashboard.
-        for status in [
-            PaymentStatus::Success,
-            PaymentStatus::Failure,
-            PaymentStatus::Unknown,
-        ] {
-            counter.with_label_values(&[status.as_str()]);
+        for outcome in ["SUCCESS", "FAILURE", "UNKNOWN", "REJECTED", "CANCELED"] {
+            outcomes.with_label_values(&[outcome]);
         }
-        Self(counter)
+        Self {
+            outcomes,
+            unresolved: metrics.gauge(
+                "payments_unresolved",
+                "Orders whose PSP outcome is still unknown after the lookup threshold",
+            ),
+            reconciliation_mismatches: metrics.gauge(
+                "reconciliation_mismatches",
+                "Mismatches with the PSP that the last reconciliation could not repair",
+            ),
+            credential_errors: metrics.counter(
+                "psp_credential_errors_total",
+                "PSP calls refused because of our merchant credentials",
+            ),
+        }
     }
 
-    fn record(&self, event: &PaymentEventRow, status: PaymentStatus, reason: &str, actor: &str) {
-        self.0.with_label_values(&[status.as_str()]).inc();
-        tracing::info!(order_id = %event.order_id, outcome = status.as_str(), reason, actor,
-            "payment outcome recorded");
+    pub fn record(&self, order_id: &str, outcome: &str, reason: &str, actor: &str) {
+        self.outcomes.with_label_values(&[outcome]).inc();
+        tracing::info!(order_id, outcome, reason, actor, "payment outcome recorded");
     }
 }
 
@@ -113,39 +129,60 @@ pub struct Payments {
     pub ids: Arc<Snowflake>,
     pub outbox: OutboxWriter,
     pub nudge: OutboxNudge,
-    pub toss: TossClient,
-    pub outcomes: PaymentOutcomes,
+    pub psp: PspClient,
+    pub metrics: PaymentMetrics,
+    /// The recovery interval: the first backoff after an unknown outcome.
+    pub recovery_interval: Duration,
+    /// The longest backoff between two lookups of an unresolved order.
+    pub recovery_max_backoff: Duration,
+    /// How long an attempt or a cancel call is left to its requester before recovery takes
+    /// it over (`RECOVERY_STALE_MS`, above the PSP timeout).
+    pub stale_after: Duration,
 }
 
 impl Payments {
-    fn history_ids(&self, n: usize) -> Result<Vec<i64>, ConfirmError> {
+    pub fn history_ids(&self, n: usize) -> Result<Vec<i64>, ConfirmError> {
         (0..n).map(|_| Ok(self.ids.next_id()?)).collect()
     }
 
-    /// Moves the order's lines that may become `next` (a guarded transition with history
-    /// rows) and returns the lines as read before, and how many moved.
-    async fn move_lines(
+    /// The wait before looking up an order again after its `failed_count`-th unknown outcome:
+    /// the interval doubled each time, capped.
+    pub fn backoff(&self, failed_count: i32) -> Duration {
+        let doublings = failed_count.clamp(0, 16) as u32;
+        self.recovery_interval
+            .saturating_mul(1 << doublings)
+            .min(self.recovery_max_backoff)
+    }
+
+    /// Moves a NOT_STARTED or UNKNOWN order to EXECUTING under a new attempt that confirms
+    /// `payment_key`, in the caller's transaction (which holds the order's row lock).
+    pub async fn start_attempt(
         &self,
         conn: &mut PgConnection,
         event: &PaymentEventRow,
-        next: PaymentStatus,
-        count_failure: bool,
+        previous: PaymentStatus,
+        payment_key: &str,
         reason: &str,
         actor: &str,
-    ) -> Result<(Vec<PaymentOrderRow>, u64), ConfirmError> {
+    ) -> Result<Attempt, ConfirmError> {
         let lines = store::find_lines(conn, event.payment_event_no).await?;
+        let attempt_no = self.ids.next_id()?;
         let ids = self.history_ids(lines.len())?;
-        let changed = store::transition(
-            conn,
-            &ids,
-            event.payment_event_no,
-            next,
-            count_failure,
+        let t = Transition {
+            next: PaymentStatus::Executing,
+            count_failure: false,
+            attempt_no: None,
             reason,
             actor,
-        )
-        .await?;
-        Ok((lines, changed))
+        };
+        store::transition(conn, &ids, event.payment_event_no, t).await?;
+        store::start_attempt(conn, event.payment_event_no, payment_key, attempt_no).await?;
+        Ok(Attempt {
+            event: event.clone(),
+            attempt_no,
+            previous,
+            payment_key: payment_key.to_string(),
+        })
     }
 
     /// `POST /api/payments/confirm`: checks, EXECUTING, PSP, outcome.
@@ -176,233 +213,41 @@ impl Payments {
         if event.payment_key.is_none()
             && store::payment_key_taken(&mut tx, payment_key, event.payment_event_no).await?
         {
-            // One PSP payment can never pay two orders (payment_events_payment_key_key); a
-            // client that sends another order's key gets a problem, not the constraint's 500.
+            // One PSP payment can never pay two orders (payment_events_payment_key_key).
             return Err(ConfirmError::PaymentKeyInUse);
         }
         let lines = store::find_lines(&mut tx, event.payment_event_no).await?;
-        match order_status(&lines) {
+        let previous = order_status(&lines);
+        match previous {
             // A repeated confirm of a paid order answers the same outcome; nothing is sent.
-            PaymentStatus::Success => return Ok((event, Outcome::Success)),
+            s if s.is_paid() => return Ok((event, Outcome::Success)),
             PaymentStatus::Failure => {
                 return Err(ConfirmError::AlreadyFailed(
                     last_reason(&mut tx, &event).await?,
                 ))
             }
-            PaymentStatus::Executing => return Err(ConfirmError::InProgress),
             PaymentStatus::NotStarted | PaymentStatus::Unknown => {}
+            _ => return Err(ConfirmError::InProgress),
         }
-        let ids = self.history_ids(lines.len())?;
-        store::transition(
-            &mut tx,
-            &ids,
-            event.payment_event_no,
-            PaymentStatus::Executing,
-            false,
-            "CONFIRM_REQUESTED",
-            actor,
-        )
-        .await?;
-        store::set_payment_key(&mut tx, event.payment_event_no, payment_key)
-            .await
-            .map_err(|e| match &e {
-                // Another order's confirm with the same key committed since the check above.
-                sqlx::Error::Database(db)
-                    if db.constraint() == Some("payment_events_payment_key_key") =>
-                {
-                    ConfirmError::PaymentKeyInUse
-                }
-                _ => ConfirmError::Db(e),
-            })?;
-        tx.commit().await?;
-
-        let psp = self.toss.confirm(payment_key, order_id, amount).await;
-        let outcome = self.record_outcome(&event, psp, actor).await?;
-        Ok((event, outcome))
-    }
-
-    /// Applies what the PSP said. An "already processed" answer is checked by looking the
-    /// payment up: only a DONE payment of the right amount counts as paid.
-    pub async fn record_outcome(
-        &self,
-        event: &PaymentEventRow,
-        psp: PspOutcome,
-        actor: &str,
-    ) -> Result<Outcome, ConfirmError> {
-        let psp = match psp {
-            PspOutcome::AlreadyProcessed => match self.toss.find_by_order_id(&event.order_id).await
-            {
-                PspOutcome::Approved(p, raw) => PspOutcome::Approved(p, raw),
-                _ => PspOutcome::Unknown {
-                    reason: "ALREADY_PROCESSED_NOT_FOUND".into(),
-                },
-            },
-            other => other,
-        };
-        match psp {
-            PspOutcome::Approved(payment, raw) => {
-                self.record_approval(event, &payment, &raw, actor).await
-            }
-            PspOutcome::Declined { code, message } => {
-                self.fail(event, &code, &message, actor).await
-            }
-            PspOutcome::Unknown { reason } => self.record_unknown(event, &reason, actor).await,
-            PspOutcome::AlreadyProcessed => {
-                self.record_unknown(event, "ALREADY_PROCESSED", actor).await
-            }
-        }
-    }
-
-    async fn record_approval(
-        &self,
-        event: &PaymentEventRow,
-        payment: &TossPayment,
-        raw: &serde_json::Value,
-        actor: &str,
-    ) -> Result<Outcome, ConfirmError> {
-        if payment.status != "DONE" {
-            return self
-                .record_unknown(event, &format!("PSP_STATUS_{}", payment.status), actor)
-                .await;
-        }
-        if payment.total_amount != event.total_amount || payment.order_id != event.order_id {
-            tracing::error!(order_id = %event.order_id, psp_amount = %payment.total_amount,
-                "PSP approved a different amount or order; refusing it");
-            return self
-                .fail(
-                    event,
-                    "PSP_AMOUNT_MISMATCH",
-                    "the PSP approved a different amount",
-                    actor,
-                )
-                .await;
-        }
-        let mut tx = self.pool.begin().await?;
-        let (lines, changed) = self
-            .move_lines(
+        let attempt = self
+            .start_attempt(
                 &mut tx,
-                event,
-                PaymentStatus::Success,
-                false,
-                "PSP_CONFIRM_OK",
+                &event,
+                previous,
+                payment_key,
+                "CONFIRM_REQUESTED",
                 actor,
             )
             .await?;
-        if changed == 0 {
-            // Another confirm or the recovery job finished first; report what it recorded.
-            return current_outcome(&mut tx, event).await;
-        }
-        let approved_at = payment.approved_at.unwrap_or_else(Utc::now);
-        store::mark_paid(
-            &mut tx,
-            event.payment_event_no,
-            payment.method.as_deref(),
-            approved_at,
-            raw,
-        )
-        .await?;
-        let confirmed = Envelope::new(PaymentConfirmed {
-            payment_event_no: event.payment_event_no,
-            member_no: event.member_no,
-            order_id: event.order_id.clone(),
-            order_name: event.order_name.clone(),
-            payment_key: payment.payment_key.clone(),
-            method: payment.method.clone().unwrap_or_default(),
-            approved_at,
-            total_amount: event.total_amount,
-            ordered_at: event.created_at,
-            lines: lines
-                .iter()
-                .map(|l| PaidOrderLine {
-                    payment_order_no: l.payment_order_no,
-                    product_no: l.product_no,
-                    seller_no: l.seller_no,
-                    product_name: l.product_name.clone(),
-                    amount: l.amount,
-                })
-                .collect(),
-        });
-        self.outbox
-            .append(&mut tx, event.payment_event_no, &confirmed, &[])
-            .await?;
         tx.commit().await?;
-        self.nudge.nudge();
-        self.outcomes
-            .record(event, PaymentStatus::Success, "PSP_CONFIRM_OK", actor);
-        Ok(Outcome::Success)
-    }
 
-    async fn record_unknown(
-        &self,
-        event: &PaymentEventRow,
-        reason: &str,
-        actor: &str,
-    ) -> Result<Outcome, ConfirmError> {
-        let mut tx = self.pool.begin().await?;
-        let (_, changed) = self
-            .move_lines(&mut tx, event, PaymentStatus::Unknown, true, reason, actor)
-            .await?;
-        if changed == 0 {
-            return current_outcome(&mut tx, event).await;
-        }
-        let lines = store::find_lines(&mut tx, event.payment_event_no).await?;
-        if lines.iter().any(|l| l.failed_count >= l.threshold) {
-            tx.commit().await?;
-            return self
-                .fail(
-                    event,
-                    "RETRY_THRESHOLD_REACHED",
-                    &format!("gave up after repeated unknown outcomes (last: {reason})"),
-                    actor,
-                )
-                .await;
-        }
-        tx.commit().await?;
-        self.outcomes
-            .record(event, PaymentStatus::Unknown, reason, actor);
-        Ok(Outcome::Unknown {
-            reason: reason.to_string(),
-        })
-    }
-
-    async fn fail(
-        &self,
-        event: &PaymentEventRow,
-        code: &str,
-        message: &str,
-        actor: &str,
-    ) -> Result<Outcome, ConfirmError> {
-        let mut tx = self.pool.begin().await?;
-        let (_, changed) = self
-            .move_lines(&mut tx, event, PaymentStatus::Failure, false, code, actor)
-            .await?;
-        if changed == 0 {
-            return current_outcome(&mut tx, event).await;
-        }
-        let failed = Envelope::new(PaymentFailed {
-            payment_event_no: event.payment_event_no,
-            member_no: event.member_no,
-            order_id: event.order_id.clone(),
-            order_name: event.order_name.clone(),
-            total_amount: event.total_amount,
-            ordered_at: event.created_at,
-            reason_code: code.to_string(),
-        });
-        self.outbox
-            .append(&mut tx, event.payment_event_no, &failed, &[])
-            .await?;
-        tx.commit().await?;
-        self.nudge.nudge();
-        self.outcomes
-            .record(event, PaymentStatus::Failure, code, actor);
-        Ok(Outcome::Failure {
-            code: code.to_string(),
-            message: message.to_string(),
-        })
+        let psp = self.psp.confirm(payment_key, order_id, amount).await;
+        let outcome = self.record_outcome(&attempt, psp, actor).await?;
+        Ok((event, outcome))
     }
 }
 
-async fn last_reason(
+pub async fn last_reason(
     conn: &mut PgConnection,
     event: &PaymentEventRow,
 ) -> Result<String, sqlx::Error> {
@@ -413,22 +258,4 @@ async fn last_reason(
         .find(|h| h.new_status == PaymentStatus::Failure.as_str())
         .map(|h| h.reason)
         .unwrap_or_else(|| "FAILURE".into()))
-}
-
-/// The outcome as currently recorded (after losing a race to another writer).
-async fn current_outcome(
-    conn: &mut PgConnection,
-    event: &PaymentEventRow,
-) -> Result<Outcome, ConfirmError> {
-    let lines = store::find_lines(conn, event.payment_event_no).await?;
-    Ok(match order_status(&lines) {
-        PaymentStatus::Success => Outcome::Success,
-        PaymentStatus::Failure => Outcome::Failure {
-            code: last_reason(conn, event).await?,
-            message: "the payment failed".into(),
-        },
-        other => Outcome::Unknown {
-            reason: format!("CONCURRENT_{other}"),
-        },
-    })
 }

@@ -1,6 +1,8 @@
-//! The recovery job: re-drives payments whose outcome is UNKNOWN, and EXECUTING ones whose
-//! confirm died with its process. It asks the PSP first (the payment may have gone through),
-//! and confirms again only with the same idempotency key, so it can never charge twice.
+//! The recovery job: re-drives payments whose outcome is UNKNOWN (each after its backoff,
+//! for as long as it takes), EXECUTING ones whose confirm died with its process, and cancels
+//! whose outcome is unknown. It asks the PSP first (the payment may have gone through), and
+//! confirms again only for the same key, so it can never charge twice. Each pass also
+//! refreshes the `payments_unresolved` gauge.
 
 use std::time::Duration;
 
@@ -9,9 +11,9 @@ use tracing::Instrument;
 
 use crate::{
     payments::{order_status, ConfirmError, Outcome, Payments},
+    psp::PspOutcome,
     status::PaymentStatus,
     store,
-    toss::PspOutcome,
 };
 
 pub const ACTOR: &str = "recovery-job";
@@ -48,9 +50,21 @@ pub async fn recover_due(
     config: RecoveryConfig,
 ) -> Result<usize, ConfirmError> {
     let mut conn = payments.pool.acquire().await?;
-    let due = store::due_for_recovery(&mut conn, config.stale_after.as_secs() as i64, config.batch)
-        .await?;
+    let due =
+        store::recovery::due_for_recovery(&mut conn, config.stale_after.as_secs_f64(), config.batch)
+            .await?;
+    let unresolved = store::recovery::count_unresolved(&mut conn).await?;
+    payments.metrics.unresolved.set(unresolved);
+    let cancels =
+        store::cancels::claim_due(&mut conn, config.stale_after.as_secs_f64(), config.batch)
+            .await?;
     drop(conn);
+    for cancel_no in cancels {
+        match payments.drive_cancel(cancel_no, ACTOR).await {
+            Ok(state) => tracing::info!(cancel_no, ?state, "re-drove a cancel"),
+            Err(e) => tracing::warn!(cancel_no, error = %e, "re-driving a cancel failed"),
+        }
+    }
     let mut driven = 0;
     for order_id in due {
         // Each re-drive is a unit of work of its own: its logs and the event it writes share
@@ -78,8 +92,9 @@ pub async fn recover_due(
     Ok(driven)
 }
 
-/// Claims one order (UNKNOWN → EXECUTING, or a stale EXECUTING touched) under its row lock,
-/// then asks the PSP and records the answer. `None` when someone else got there first.
+/// Claims one order (UNKNOWN → EXECUTING under a new attempt, or a stale EXECUTING taken
+/// over with a new attempt) under its row lock, then asks the PSP and records the answer.
+/// `None` when someone else got there first.
 pub async fn recover_order(
     payments: &Payments,
     order_id: &str,
@@ -90,64 +105,64 @@ pub async fn recover_order(
         return Ok(None);
     };
     let lines = store::find_lines(&mut tx, event.payment_event_no).await?;
-    match order_status(&lines) {
-        PaymentStatus::Unknown => {
-            let ids: Vec<i64> = (0..lines.len())
-                .map(|_| payments.ids.next_id())
-                .collect::<Result<_, _>>()?;
-            store::transition(
-                &mut tx,
-                &ids,
-                event.payment_event_no,
-                PaymentStatus::Executing,
-                false,
-                "RECOVERY_RETRY",
-                ACTOR,
-            )
-            .await?;
-        }
+    let previous = order_status(&lines);
+    match previous {
+        PaymentStatus::Unknown => {}
         PaymentStatus::Executing => {
-            let stale: bool = sqlx::query_scalar(
-                "select bool_and(updated_at < now() - make_interval(secs => $2))
-                 from payment_orders where payment_event_no = $1 and status = 'EXECUTING'",
-            )
-            .bind(event.payment_event_no)
-            .bind(config.stale_after.as_secs_f64())
-            .fetch_one(&mut *tx)
-            .await?;
-            if !stale {
+            let stale_secs = config.stale_after.as_secs_f64();
+            if !store::recovery::is_stale(&mut tx, event.payment_event_no, stale_secs).await? {
                 return Ok(None);
             }
-            store::touch_executing(&mut tx, event.payment_event_no).await?;
         }
         _ => return Ok(None),
     }
+    let Some(payment_key) = event.payment_key.clone() else {
+        // EXECUTING/UNKNOWN without a key cannot happen (both are written together).
+        tracing::error!(%order_id, "an attempted order has no payment key");
+        return Ok(None);
+    };
+    let attempt = if previous == PaymentStatus::Executing {
+        // Take the dead attempt over: a fresh fencing token, so its late answer (if its
+        // process is only slow) cannot overwrite ours.
+        let attempt_no = payments.ids.next_id()?;
+        store::recovery::touch_executing(&mut tx, event.payment_event_no).await?;
+        store::start_attempt(&mut tx, event.payment_event_no, &payment_key, attempt_no).await?;
+        crate::attempt::Attempt {
+            event: event.clone(),
+            attempt_no,
+            previous,
+            payment_key: payment_key.clone(),
+        }
+    } else {
+        payments
+            .start_attempt(&mut tx, &event, previous, &payment_key, "RECOVERY_RETRY", ACTOR)
+            .await?
+    };
     tx.commit().await?;
 
-    let Some(payment_key) = event.payment_key.clone() else {
-        // EXECUTING without a key cannot happen (both are written together); be explicit.
-        return payments
-            .record_outcome(
-                &event,
-                PspOutcome::Unknown {
-                    reason: "NO_PAYMENT_KEY".into(),
-                },
-                ACTOR,
-            )
-            .await
-            .map(Some);
-    };
-    let psp = match payments.toss.find_by_order_id(order_id).await {
-        PspOutcome::Approved(p, raw) if p.status == "DONE" => PspOutcome::Approved(p, raw),
-        PspOutcome::Unknown { reason } => PspOutcome::Unknown { reason },
-        // Not confirmed at the PSP (not found, or only approved in the window): confirm again
-        // with the same idempotency key.
-        _ => {
+    let psp = match payments.psp.find_by_order_id(order_id).await {
+        answered @ PspOutcome::Answered(..) => match &answered {
+            // Approved in the window but never confirmed: confirm it with the same key.
+            PspOutcome::Answered(p, _) if matches!(p.status.as_str(), "READY" | "IN_PROGRESS") => {
+                payments
+                    .psp
+                    .confirm(&payment_key, order_id, event.total_amount)
+                    .await
+            }
+            _ => answered,
+        },
+        PspOutcome::Rejected { code, .. } if code == "NOT_FOUND_PAYMENT" => {
+            // The PSP has no payment for this order at all: no money moved. The order goes
+            // back to NOT_STARTED with its key freed, confirmable with the real approval.
             payments
-                .toss
-                .confirm(&payment_key, order_id, event.total_amount)
-                .await
+                .release(&attempt, PaymentStatus::NotStarted, "PSP_NO_PAYMENT_FOR_ORDER", ACTOR)
+                .await?;
+            return Ok(Some(Outcome::Rejected {
+                code,
+                message: "the PSP has no payment for this order".into(),
+            }));
         }
+        other => other,
     };
-    payments.record_outcome(&event, psp, ACTOR).await.map(Some)
+    payments.record_outcome(&attempt, psp, ACTOR).await.map(Some)
 }

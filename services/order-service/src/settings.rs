@@ -16,6 +16,11 @@ pub struct OrderSettings {
     pub toss_client_key: Option<String>,
     pub recovery_interval: Duration,
     pub recovery_stale_after: Duration,
+    /// The longest wait between two lookups of an unknown payment.
+    pub recovery_max_backoff: Duration,
+    pub reconcile_interval: Duration,
+    pub reconcile_window: Duration,
+    pub redrive_after: Duration,
 }
 
 fn url(config: &ServiceConfig, name: &str, default: &str) -> Result<String, ConfigError> {
@@ -75,6 +80,10 @@ impl OrderSettings {
             toss_client_key: config.extra_var("TOSS_CLIENT_KEY"),
             recovery_interval: millis(config, "RECOVERY_INTERVAL_MS", 5_000)?,
             recovery_stale_after,
+            recovery_max_backoff: millis(config, "RECOVERY_MAX_BACKOFF_MS", 600_000)?,
+            reconcile_interval: millis(config, "RECONCILE_INTERVAL_MS", 60_000)?,
+            reconcile_window: millis(config, "RECONCILE_WINDOW_MS", 3_600_000)?,
+            redrive_after: millis(config, "REDRIVE_AFTER_MS", 120_000)?,
         })
     }
 }

@@ -1,6 +1,8 @@
-//! `order-wallet-completion`: `wallet.settled` → the order's `is_wallet_done`.
+//! `order-wallet-completion`: `wallet.settled` → the order's `is_wallet_done`, and
+//! `wallet.reversed` → the cancel's `is_wallet_done`. Both stop the re-drive of
+//! [`crate::redrive`] for that order or cancel.
 
-use events::WalletSettled;
+use events::{Event, WalletReversed, WalletSettled};
 use messaging::{apply_once, Delivery, Handler, HandlerError};
 use sqlx::PgPool;
 
@@ -14,6 +16,18 @@ pub struct MarkWalletDone {
 
 impl Handler for MarkWalletDone {
     async fn handle(&self, delivery: &Delivery) -> Result<(), HandlerError> {
+        if delivery.event.event_type == WalletReversed::TYPE {
+            let event = delivery.decode::<WalletReversed>()?;
+            let cancel_no = event.payload.cancel_no;
+            apply_once(&self.pool, CONSUMER, event.event_id, |conn| {
+                Box::pin(async move {
+                    store::cancels::mark_wallet_done(conn, cancel_no).await?;
+                    Ok(())
+                })
+            })
+            .await?;
+            return Ok(());
+        }
         let event = delivery.decode::<WalletSettled>()?;
         let payment_event_no = event.payload.payment_event_no;
         apply_once(&self.pool, CONSUMER, event.event_id, |conn| {

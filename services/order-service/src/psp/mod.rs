@@ -1,82 +1,58 @@
-//! A client for the Toss Payments confirm API (the sandbox speaks the same API), with
-//! timeouts and the classification the state machine needs: approved, declined for good,
-//! or an outcome we do not know yet.
+//! A client for the Toss Payments API v1 (the sandbox speaks the same API): confirm, lookup
+//! by orderId, cancel, and the transaction list reconciliation reads. Timeouts everywhere;
+//! answers are classified by [`outcome`].
+
+mod outcome;
 
 use std::time::Duration;
 
 use base64::Engine;
-use chrono::{DateTime, Utc};
+use chrono::NaiveDateTime;
 use rust_decimal::Decimal;
 use serde::Deserialize;
 
-/// Toss' Payment object, the fields we use.
+pub use outcome::{PspOutcome, TossPayment};
+use outcome::{classify_error, TossErrorBody};
+
+/// One entry of `GET /v1/transactions`: a charge (status DONE) or a cancel.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct TossPayment {
+pub struct TossTransaction {
+    pub transaction_key: String,
     pub payment_key: String,
     pub order_id: String,
     pub status: String,
-    pub total_amount: Decimal,
-    #[serde(default)]
-    pub method: Option<String>,
-    #[serde(default)]
-    pub approved_at: Option<DateTime<Utc>>,
+    /// `2024-02-13T12:18:14+09:00`
+    pub transaction_at: String,
+    pub amount: Decimal,
 }
 
-#[derive(Debug, Clone, Deserialize)]
-pub struct TossErrorBody {
-    pub code: String,
-    #[serde(default)]
-    pub message: String,
-}
-
-/// What a PSP call told us.
-#[derive(Debug, Clone)]
-pub enum PspOutcome {
-    /// The payment is DONE (status and amount still to be checked by the caller).
-    Approved(TossPayment, serde_json::Value),
-    /// The PSP says this payment was already confirmed: look it up.
-    AlreadyProcessed,
-    /// A final refusal (card rejected, limits, invalid request): never retried.
-    Declined { code: String, message: String },
-    /// The PSP failed or did not answer: the outcome is UNKNOWN until recovery finds out.
-    Unknown { reason: String },
-}
-
-/// Error codes Toss documents as transient: the same request may succeed later.
-const RETRYABLE_CODES: &[&str] = &[
-    "PROVIDER_ERROR",
-    "FAILED_PAYMENT_INTERNAL_SYSTEM_PROCESSING",
-    "FAILED_INTERNAL_SYSTEM_PROCESSING",
-    "UNKNOWN_PAYMENT_ERROR",
-    "UNKNOWN",
-    "FAILED_CARD_COMPANY_RESPONSE",
-    "CARD_PROCESSING_ERROR",
-    // The PSP is still processing the same Idempotency-Key: the outcome is not known yet.
-    "IDEMPOTENT_REQUEST_PROCESSING",
-];
-
-pub fn is_retryable(code: &str, http_status: u16) -> bool {
-    RETRYABLE_CODES.contains(&code)
-        || http_status >= 500
-        || http_status == 429
-        || http_status == 409
-}
+#[derive(Debug, thiserror::Error)]
+#[error("the PSP's transaction list is not available: {0}")]
+pub struct TransactionsUnavailable(String);
 
 #[derive(Clone)]
-pub struct TossClient {
+pub struct PspClient {
     http: reqwest::Client,
     base_url: String,
     authorization: String,
 }
 
-impl TossClient {
-    pub fn new(base_url: &str, secret_key: &str, timeout: Duration) -> Result<Self, String> {
+/// Toss expects amounts as JSON numbers (KRW are whole numbers).
+fn json_amount(amount: Decimal) -> serde_json::Value {
+    serde_json::from_str::<serde_json::Value>(&amount.normalize().to_string()).unwrap_or_default()
+}
+
+impl PspClient {
+    pub fn new(
+        base_url: &str,
+        secret_key: &str,
+        timeout: Duration,
+    ) -> Result<Self, reqwest::Error> {
         let http = reqwest::Client::builder()
             .timeout(timeout)
             .connect_timeout(Duration::from_secs(2))
-            .build()
-            .map_err(|e| e.to_string())?;
+            .build()?;
         let token = base64::engine::general_purpose::STANDARD.encode(format!("{secret_key}:"));
         Ok(Self {
             http,
@@ -85,21 +61,21 @@ impl TossClient {
         })
     }
 
-    /// `POST /v1/payments/confirm` with `Idempotency-Key = orderId`, so a retried confirm can
-    /// never charge twice.
+    /// `POST /v1/payments/confirm`. The Idempotency-Key is `orderId:paymentKey`: a retry of
+    /// the same attempt replays the PSP's answer, while an attempt with another (e.g. a bogus)
+    /// key cannot poison the key the customer's real approval will use. The PSP itself
+    /// confirms a payment at most once (ALREADY_PROCESSED_PAYMENT), so no key can charge twice.
     pub async fn confirm(&self, payment_key: &str, order_id: &str, amount: Decimal) -> PspOutcome {
         let body = serde_json::json!({
             "paymentKey": payment_key,
             "orderId": order_id,
-            // Toss expects a JSON number (KRW are whole numbers).
-            "amount": serde_json::from_str::<serde_json::Value>(&amount.normalize().to_string())
-                .unwrap_or_default(),
+            "amount": json_amount(amount),
         });
         let request = self
             .http
             .post(format!("{}/v1/payments/confirm", self.base_url))
             .header("Authorization", &self.authorization)
-            .header("Idempotency-Key", order_id)
+            .header("Idempotency-Key", format!("{order_id}:{payment_key}"))
             .json(&body);
         classify(request.send().await).await
     }
@@ -111,6 +87,67 @@ impl TossClient {
             .get(format!("{}/v1/payments/orders/{order_id}", self.base_url))
             .header("Authorization", &self.authorization);
         classify(request.send().await).await
+    }
+
+    /// `POST /v1/payments/{paymentKey}/cancel`; `amount: None` cancels the whole balance.
+    /// The same `idempotency_key` makes a repeated call return the first answer.
+    pub async fn cancel(
+        &self,
+        payment_key: &str,
+        reason: &str,
+        amount: Option<Decimal>,
+        idempotency_key: &str,
+    ) -> PspOutcome {
+        let mut body = serde_json::json!({ "cancelReason": reason });
+        if let Some(amount) = amount {
+            body["cancelAmount"] = json_amount(amount);
+        }
+        let request = self
+            .http
+            .post(format!("{}/v1/payments/{payment_key}/cancel", self.base_url))
+            .header("Authorization", &self.authorization)
+            .header("Idempotency-Key", idempotency_key)
+            .json(&body);
+        classify(request.send().await).await
+    }
+
+    /// Every transaction (charges and cancels) between the two KST local times, all pages.
+    pub async fn transactions(
+        &self,
+        start: NaiveDateTime,
+        end: NaiveDateTime,
+    ) -> Result<Vec<TossTransaction>, TransactionsUnavailable> {
+        const PAGE: usize = 1000;
+        let fmt = "%Y-%m-%dT%H:%M:%S";
+        let mut all: Vec<TossTransaction> = Vec::new();
+        loop {
+            let mut query = vec![
+                ("startDate", start.format(fmt).to_string()),
+                ("endDate", end.format(fmt).to_string()),
+                ("limit", PAGE.to_string()),
+            ];
+            if let Some(last) = all.last() {
+                query.push(("startingAfter", last.transaction_key.clone()));
+            }
+            let resp = self
+                .http
+                .get(format!("{}/v1/transactions", self.base_url))
+                .header("Authorization", &self.authorization)
+                .query(&query)
+                .send()
+                .await
+                .and_then(|r| r.error_for_status())
+                .map_err(|e| TransactionsUnavailable(e.to_string()))?;
+            let page: Vec<TossTransaction> = resp
+                .json()
+                .await
+                .map_err(|e| TransactionsUnavailable(e.to_string()))?;
+            let done = page.len() < PAGE;
+            all.extend(page);
+            if done {
+                return Ok(all);
+            }
+        }
     }
 }
 
@@ -140,7 +177,7 @@ async fn classify(sent: Result<reqwest::Response, reqwest::Error>) -> PspOutcome
     if (200..300).contains(&status) {
         let raw: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
         return match serde_json::from_value::<TossPayment>(raw.clone()) {
-            Ok(payment) => PspOutcome::Approved(payment, raw),
+            Ok(payment) => PspOutcome::Answered(payment, raw),
             Err(e) => PspOutcome::Unknown {
                 reason: format!("PSP_UNREADABLE_RESPONSE: {e}"),
             },
@@ -150,27 +187,5 @@ async fn classify(sent: Result<reqwest::Response, reqwest::Error>) -> PspOutcome
         code: format!("HTTP_{status}"),
         message: String::new(),
     });
-    if error.code == "ALREADY_PROCESSED_PAYMENT" {
-        PspOutcome::AlreadyProcessed
-    } else if is_retryable(&error.code, status) {
-        PspOutcome::Unknown { reason: error.code }
-    } else {
-        PspOutcome::Declined {
-            code: error.code,
-            message: error.message,
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::is_retryable;
-
-    #[test]
-    fn transient_codes_and_server_errors_are_retryable_declines_are_not() {
-        assert!(is_retryable("PROVIDER_ERROR", 400));
-        assert!(is_retryable("ANYTHING", 503));
-        assert!(!is_retryable("REJECT_CARD_PAYMENT", 403));
-        assert!(!is_retryable("INVALID_STOPPED_CARD", 403));
-    }
+    classify_error(error.code, error.message, status)
 }

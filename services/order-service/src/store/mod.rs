@@ -1,5 +1,9 @@
 //! Payment events, their lines and the history of every status change. Query functions take a
-//! connection so handlers own the transaction.
+//! connection so handlers own the transaction. [`recovery`] holds the scans of the recovery
+//! and re-drive jobs, [`cancels`] the cancel rows.
+
+pub mod cancels;
+pub mod recovery;
 
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
@@ -19,6 +23,10 @@ pub struct PaymentEventRow {
     pub is_payment_done: bool,
     pub is_wallet_done: bool,
     pub total_amount: Decimal,
+    pub refunded_amount: Decimal,
+    /// The fencing token of the current (or last) attempt at the PSP.
+    pub attempt_no: Option<i64>,
+    pub confirmed_event_id: Option<uuid::Uuid>,
     pub created_at: DateTime<Utc>,
 }
 
@@ -29,7 +37,8 @@ pub struct PaymentOrderRow {
     pub seller_no: i64,
     pub product_name: String,
     pub amount: Decimal,
-    pub status: String,
+    pub refunded_amount: Decimal,
+    pub status: PaymentStatus,
     pub failed_count: i32,
     pub threshold: i32,
 }
@@ -53,9 +62,10 @@ pub struct NewLine {
 }
 
 const EVENT_COLUMNS: &str = "payment_event_no, member_no, order_id, order_name, payment_key, \
-    method, approved_at, is_payment_done, is_wallet_done, total_amount, created_at";
+    method, approved_at, is_payment_done, is_wallet_done, total_amount, refunded_amount, attempt_no, \
+    confirmed_event_id, created_at";
 const LINE_COLUMNS: &str = "payment_order_no, product_no, seller_no, product_name, amount, \
-    status, failed_count, threshold";
+    refunded_amount, status, failed_count, threshold";
 
 pub async fn insert_payment_event(
     conn: &mut PgConnection,
@@ -152,17 +162,27 @@ pub async fn find_history(
     .await
 }
 
+/// What a guarded transition changes and why.
+pub struct Transition<'a> {
+    pub next: PaymentStatus,
+    /// Counts an unknown outcome (`failed_count + 1`).
+    pub count_failure: bool,
+    /// Only while the event still carries this attempt (the fencing token of the actor that
+    /// moved the lines to EXECUTING); `None` for the move that starts an attempt.
+    pub attempt_no: Option<i64>,
+    pub reason: &'a str,
+    pub actor: &'a str,
+}
+
 /// One guarded transition of every line of an event: only lines whose current status may
-/// become `next` change (compare-and-set), each change is written to the history with its
-/// reason and actor in the same statement. Returns how many lines changed.
+/// become `next` change (compare-and-set), and only while the event carries the transition's
+/// attempt; each change is written to the history with its reason and actor in the same
+/// statement. Returns how many lines changed.
 pub async fn transition(
     conn: &mut PgConnection,
     history_ids: &[i64],
     payment_event_no: i64,
-    next: PaymentStatus,
-    count_failure: bool,
-    reason: &str,
-    actor: &str,
+    t: Transition<'_>,
 ) -> Result<u64, sqlx::Error> {
     let changed = sqlx::query(
         "with changed as (
@@ -173,6 +193,9 @@ pub async fn transition(
               from payment_orders p
              where p.payment_order_no = o.payment_order_no
                and o.payment_event_no = $1 and o.status = any($4)
+               and ($8::bigint is null or exists (
+                   select 1 from payment_events e
+                    where e.payment_event_no = $1 and e.attempt_no = $8))
          returning o.payment_order_no, p.status as previous_status
          ), numbered as (
             select c.*, row_number() over (order by c.payment_order_no) as n from changed c
@@ -181,12 +204,13 @@ pub async fn transition(
          select ($5::bigint[])[n], payment_order_no, previous_status, $2, $6, $7 from numbered",
     )
     .bind(payment_event_no)
-    .bind(next.as_str())
-    .bind(count_failure)
-    .bind(PaymentStatus::sources_of(next))
+    .bind(t.next.as_str())
+    .bind(t.count_failure)
+    .bind(PaymentStatus::sources_of(t.next))
     .bind(history_ids)
-    .bind(reason)
-    .bind(actor)
+    .bind(t.reason)
+    .bind(t.actor)
+    .bind(t.attempt_no)
     .execute(conn)
     .await?;
     Ok(changed.rows_affected())
@@ -211,17 +235,38 @@ pub async fn record_created(
     .map(|_| ())
 }
 
-pub async fn set_payment_key(
+/// Starts an attempt: binds the key it confirms and stamps its fencing token.
+pub async fn start_attempt(
     conn: &mut PgConnection,
     payment_event_no: i64,
     payment_key: &str,
+    attempt_no: i64,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query("update payment_events set payment_key = $2 where payment_event_no = $1")
-        .bind(payment_event_no)
-        .bind(payment_key)
-        .execute(conn)
-        .await
-        .map(|_| ())
+    sqlx::query(
+        "update payment_events set payment_key = $2, attempt_no = $3, next_recovery_at = null
+         where payment_event_no = $1",
+    )
+    .bind(payment_event_no)
+    .bind(payment_key)
+    .bind(attempt_no)
+    .execute(conn)
+    .await
+    .map(|_| ())
+}
+
+/// A rejected attempt leaves no key behind: the customer's real approval must still fit.
+pub async fn unbind_payment_key(
+    conn: &mut PgConnection,
+    payment_event_no: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "update payment_events set payment_key = null, next_recovery_at = null
+         where payment_event_no = $1 and not is_payment_done",
+    )
+    .bind(payment_event_no)
+    .execute(conn)
+    .await
+    .map(|_| ())
 }
 
 /// Whether `payment_key` already paid another order (one PSP payment never pays two).
@@ -246,15 +291,18 @@ pub async fn mark_paid(
     method: Option<&str>,
     approved_at: DateTime<Utc>,
     psp_raw: &serde_json::Value,
+    confirmed_event_id: uuid::Uuid,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "update payment_events set is_payment_done = true, method = $2, approved_at = $3, psp_raw = $4
+        "update payment_events set is_payment_done = true, method = $2, approved_at = $3,
+                psp_raw = $4, confirmed_event_id = $5, next_recovery_at = null
          where payment_event_no = $1",
     )
     .bind(payment_event_no)
     .bind(method)
     .bind(approved_at)
     .bind(psp_raw)
+    .bind(confirmed_event_id)
     .execute(conn)
     .await
     .map(|_| ())
@@ -273,42 +321,4 @@ pub async fn mark_wallet_done(
     .execute(conn)
     .await
     .map(|r| r.rows_affected())
-}
-
-/// Orders the recovery job should re-drive, oldest first: UNKNOWN, or EXECUTING for longer
-/// than `stale_secs` (the process died mid-confirm). Instances may pick the same order;
-/// `recover_order` claims it under the order's row lock, so only one re-drives it.
-pub async fn due_for_recovery(
-    conn: &mut PgConnection,
-    stale_secs: i64,
-    limit: i64,
-) -> Result<Vec<String>, sqlx::Error> {
-    sqlx::query_scalar(
-        "select order_id from payment_orders
-          where status = 'UNKNOWN'
-             or (status = 'EXECUTING' and updated_at < now() - make_interval(secs => $1))
-          group by order_id
-          order by min(updated_at)
-          limit $2",
-    )
-    .bind(stale_secs as f64)
-    .bind(limit)
-    .fetch_all(conn)
-    .await
-}
-
-/// Touches stale EXECUTING lines so a second recovery pass does not pick them up while this
-/// one waits for the PSP.
-pub async fn touch_executing(
-    conn: &mut PgConnection,
-    payment_event_no: i64,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "update payment_orders set updated_at = now()
-         where payment_event_no = $1 and status = 'EXECUTING'",
-    )
-    .bind(payment_event_no)
-    .execute(conn)
-    .await
-    .map(|_| ())
 }

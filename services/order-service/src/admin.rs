@@ -1,0 +1,158 @@
+//! Admin endpoints (admin token): unresolved payments and reconciliation with the PSP.
+
+use chrono::{DateTime, Duration, Utc};
+use poem_openapi::{param::Query, payload::Json, Object, OpenApi, Tags};
+use rust_decimal::Decimal;
+use service_kit::{admin::AdminAuth, ApiError};
+
+use crate::{
+    payments::Payments,
+    reconcile::{Ledger, ReconcileError},
+    store,
+};
+
+#[derive(Tags)]
+enum AdminTag {
+    /// Operator views of the payments (admin token).
+    PaymentsAdmin,
+}
+
+#[derive(Debug, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct UnresolvedPayment {
+    pub order_id: String,
+    pub total_amount: Decimal,
+    #[oai(skip_serializing_if_is_none)]
+    pub payment_key: Option<String>,
+    /// Unknown outcomes so far.
+    pub failed_count: i32,
+    #[oai(skip_serializing_if_is_none)]
+    pub next_lookup_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct LedgerView {
+    pub status: String,
+    pub charged: Decimal,
+    pub refunded: Decimal,
+}
+
+impl From<Ledger> for LedgerView {
+    fn from(l: Ledger) -> Self {
+        Self {
+            status: l.status,
+            charged: l.charged,
+            refunded: l.refunded,
+        }
+    }
+}
+
+#[derive(Debug, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct MismatchView {
+    pub order_id: String,
+    pub ours: LedgerView,
+    pub psp: LedgerView,
+    /// ACCEPTED_PAYMENT, COMPLETED_CANCEL, or NONE (for a person to look at).
+    pub action: String,
+}
+
+#[derive(Debug, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct ReconciliationReport {
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
+    pub checked: u64,
+    pub matched: u64,
+    /// Orders with an attempt or cancel in flight, compared on the next run.
+    pub in_flight: u64,
+    pub mismatches: Vec<MismatchView>,
+}
+
+#[derive(Clone)]
+pub struct PaymentsAdminApi {
+    pub payments: Payments,
+    pub admin_token: Option<String>,
+}
+
+#[OpenApi(tag = "AdminTag::PaymentsAdmin")]
+impl PaymentsAdminApi {
+    /// Payments whose outcome is still unknown after the lookup threshold (admin token).
+    ///
+    /// The recovery job keeps looking them up (the wait doubles up to a cap); they are listed
+    /// here and counted in `payments_unresolved` so a person can follow up with the PSP.
+    #[oai(
+        path = "/admin/payments/unresolved",
+        method = "get",
+        operation_id = "list_unresolved_payments"
+    )]
+    async fn unresolved(&self, auth: AdminAuth) -> Result<Json<Vec<UnresolvedPayment>>, ApiError> {
+        service_kit::admin::authorize(self.admin_token.as_deref(), &auth)?;
+        let mut conn = self.payments.pool.acquire().await?;
+        let rows = store::recovery::unresolved(&mut conn, 500).await?;
+        Ok(Json(
+            rows.into_iter()
+                .map(|r| UnresolvedPayment {
+                    order_id: r.order_id,
+                    total_amount: r.total_amount,
+                    payment_key: r.payment_key,
+                    failed_count: r.failed_count,
+                    next_lookup_at: r.next_recovery_at,
+                    created_at: r.created_at,
+                })
+                .collect(),
+        ))
+    }
+
+    /// Compare the PSP's transactions with our orders for a window and repair what the rules
+    /// allow (admin token).
+    ///
+    /// Orders charged in `[from, to]` (RFC 3339; default: the last hour) are compared on what
+    /// was charged and refunded, later cancels included.
+    #[oai(
+        path = "/admin/reconciliation",
+        method = "get",
+        operation_id = "reconcile_with_psp"
+    )]
+    async fn reconciliation(
+        &self,
+        auth: AdminAuth,
+        from: Query<Option<DateTime<Utc>>>,
+        to: Query<Option<DateTime<Utc>>>,
+    ) -> Result<Json<ReconciliationReport>, ApiError> {
+        service_kit::admin::authorize(self.admin_token.as_deref(), &auth)?;
+        let to = to.0.unwrap_or_else(Utc::now);
+        let from = from.0.unwrap_or(to - Duration::hours(1));
+        if from > to || to - from > Duration::days(31) {
+            return Err(ApiError::bad_request(
+                "INVALID_WINDOW",
+                "from must not be after to, and the window at most 31 days",
+            ));
+        }
+        let report = self.payments.reconcile(from, to).await.map_err(|e| match e {
+            ReconcileError::Psp(e) => {
+                ApiError::unavailable("PSP_UNAVAILABLE", format!("{e}; nothing was compared"))
+            }
+            ReconcileError::Db(e) => e.into(),
+        })?;
+        Ok(Json(ReconciliationReport {
+            from,
+            to,
+            checked: report.checked as u64,
+            matched: report.matched as u64,
+            in_flight: report.in_flight as u64,
+            mismatches: report
+                .mismatches
+                .into_iter()
+                .map(|m| MismatchView {
+                    order_id: m.order_id,
+                    ours: m.ours.into(),
+                    psp: m.psp.into(),
+                    action: m.action,
+                })
+                .collect(),
+        }))
+    }
+}

@@ -1,0 +1,312 @@
+//! Cancel and refund (docs/payments.md, "Cancel and refund"): a cancel is written as
+//! REQUESTED with its share per line before the PSP is called (so a crash mid-call leaves a
+//! row the recovery job repeats with the same PSP key), and completed in one transaction with
+//! the lines' refunds, their history and `order.payment.canceled`.
+
+mod allocate;
+pub mod api;
+
+use events::{CanceledLine, Envelope, PaymentCanceled};
+use rust_decimal::Decimal;
+
+use crate::{
+    payments::{order_status, ConfirmError, Payments},
+    psp::{PspOutcome, TossPayment},
+    status::{CancelStatus, PaymentStatus},
+    store::{self, cancels::CancelRow},
+};
+
+pub use allocate::allocate;
+
+/// What a client asks to cancel.
+#[derive(Debug, Clone)]
+pub struct CancelRequest {
+    pub reason: String,
+    /// Whole won; `None` = everything still refundable (of `lines`, if named).
+    pub amount: Option<Decimal>,
+    pub lines: Option<Vec<i64>>,
+}
+
+impl CancelRequest {
+    /// The request's canonical form: a retry with the same key must send the same request.
+    /// Short enough to store as it is (a reason is at most 200 characters).
+    fn hash(&self) -> String {
+        serde_json::json!({
+            "reason": self.reason,
+            "amount": self.amount.map(|a| a.normalize().to_string()),
+            "lines": self.lines,
+        })
+        .to_string()
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CancelError {
+    #[error("no order {0}")]
+    NotFound(String),
+    #[error("an order in status {0} cannot be cancelled; only a paid order can")]
+    NotCancelable(PaymentStatus),
+    #[error("another cancel of this order is in progress")]
+    InProgress,
+    #[error("{requested} exceeds the refundable balance {refundable}")]
+    ExceedsBalance {
+        requested: Decimal,
+        refundable: Decimal,
+    },
+    #[error("the order has no lines {0:?}")]
+    UnknownLines(Vec<i64>),
+    #[error("this Idempotency-Key was used with another request")]
+    KeyReused,
+    #[error("the PSP refused the cancel ({code})")]
+    Refused { code: String },
+    #[error("the PSP refused our merchant credentials ({code})")]
+    Credentials { code: String },
+    #[error(transparent)]
+    Confirm(#[from] ConfirmError),
+}
+
+impl From<sqlx::Error> for CancelError {
+    fn from(e: sqlx::Error) -> Self {
+        match &e {
+            sqlx::Error::Database(db) if db.constraint() == Some("payment_cancels_one_open_idx") => {
+                Self::InProgress
+            }
+            _ => Self::Confirm(ConfirmError::Db(e)),
+        }
+    }
+}
+
+impl From<snowflake::SnowflakeError> for CancelError {
+    fn from(e: snowflake::SnowflakeError) -> Self {
+        Self::Confirm(ConfirmError::Ids(e))
+    }
+}
+
+/// The PSP idempotency key of a cancel: fixed per cancel, so a repeated call refunds once.
+pub fn psp_key(cancel_no: i64) -> String {
+    format!("cancel-{cancel_no}")
+}
+
+impl Payments {
+    /// `POST /api/payments/{orderId}/cancel`: checks and records the cancel, then calls the
+    /// PSP. Answers the cancel as it stands (DONE, or UNKNOWN while the PSP has not said).
+    pub async fn request_cancel(
+        &self,
+        order_id: &str,
+        req: &CancelRequest,
+        idempotency_key: Option<&str>,
+        actor: &str,
+    ) -> Result<CancelRow, CancelError> {
+        let hash = req.hash();
+        let mut tx = self.pool.begin().await?;
+        let event = store::find_event(&mut tx, order_id, true)
+            .await?
+            .ok_or_else(|| CancelError::NotFound(order_id.to_string()))?;
+        if let Some(key) = idempotency_key {
+            if let Some(seen) = store::cancels::find_by_key(&mut tx, event.payment_event_no, key).await? {
+                return if seen.request_hash == hash {
+                    replay(seen)
+                } else {
+                    Err(CancelError::KeyReused)
+                };
+            }
+        }
+        let lines = store::find_lines(&mut tx, event.payment_event_no).await?;
+        let status = order_status(&lines);
+        if !matches!(status, PaymentStatus::Success | PaymentStatus::PartialCanceled) {
+            return Err(CancelError::NotCancelable(status));
+        }
+        if let Some(named) = &req.lines {
+            let unknown: Vec<i64> = named
+                .iter()
+                .copied()
+                .filter(|no| !lines.iter().any(|l| l.payment_order_no == *no))
+                .collect();
+            if !unknown.is_empty() {
+                return Err(CancelError::UnknownLines(unknown));
+            }
+        }
+        let refundable: Vec<(i64, Decimal)> = lines
+            .iter()
+            .filter(|l| req.lines.as_ref().is_none_or(|n| n.contains(&l.payment_order_no)))
+            .map(|l| (l.payment_order_no, l.amount - l.refunded_amount))
+            .filter(|l| l.1 > Decimal::ZERO)
+            .collect();
+        let available: Decimal = refundable.iter().map(|l| l.1).sum();
+        let amount = req.amount.unwrap_or(available);
+        let shares = allocate(&refundable, amount).ok_or(CancelError::ExceedsBalance {
+            requested: amount,
+            refundable: available,
+        })?;
+        let cancel_no = self.ids.next_id()?;
+        let new = store::cancels::NewCancel {
+            cancel_no,
+            payment_event_no: event.payment_event_no,
+            order_id,
+            idempotency_key,
+            request_hash: &hash,
+            reason: &req.reason,
+            amount,
+            stale_secs: self.stale_after.as_secs_f64(),
+        };
+        store::cancels::insert(&mut tx, new, &shares).await?;
+        tx.commit().await?;
+        self.drive_cancel(cancel_no, actor).await
+    }
+
+    /// Calls the PSP for an open cancel (again, with the same key, when recovery re-drives
+    /// it) and records its answer.
+    pub async fn drive_cancel(&self, cancel_no: i64, actor: &str) -> Result<CancelRow, CancelError> {
+        let mut conn = self.pool.acquire().await?;
+        let cancel = store::cancels::find(&mut conn, cancel_no)
+            .await?
+            .ok_or_else(|| CancelError::NotFound(cancel_no.to_string()))?;
+        let event = store::find_event(&mut conn, &cancel.order_id, false)
+            .await?
+            .ok_or_else(|| CancelError::NotFound(cancel.order_id.clone()))?;
+        drop(conn);
+        if !matches!(cancel.status, CancelStatus::Requested | CancelStatus::Unknown) {
+            return Ok(cancel);
+        }
+        let Some(payment_key) = event.payment_key.as_deref() else {
+            return Err(CancelError::NotCancelable(PaymentStatus::NotStarted));
+        };
+        let answer = self
+            .psp
+            .cancel(payment_key, &cancel.cancel_reason, Some(cancel.cancel_amount), &psp_key(cancel_no))
+            .await;
+        let mut conn = self.pool.acquire().await?;
+        match answer {
+            PspOutcome::Answered(p, _) if matches!(p.status.as_str(), "CANCELED" | "PARTIAL_CANCELED") => {
+                drop(conn);
+                return self.complete_cancel(&cancel, &p, actor).await;
+            }
+            PspOutcome::Rejected { code, .. } | PspOutcome::Declined { code, .. } => {
+                store::cancels::close(&mut conn, cancel_no, CancelStatus::Rejected, Some(&code), None, None)
+                    .await?;
+            }
+            PspOutcome::Credentials { code } => {
+                self.metrics.credential_errors.inc();
+                tracing::error!(order_id = %cancel.order_id, %code,
+                    "the PSP refused our merchant credentials (PSP_SECRET_KEY) on a cancel");
+                store::cancels::close(&mut conn, cancel_no, CancelStatus::Rejected, Some(&code), None, None)
+                    .await?;
+            }
+            other => {
+                let reason = match other {
+                    PspOutcome::Unknown { reason } => reason,
+                    PspOutcome::Answered(p, _) => format!("PSP_STATUS_{}", p.status),
+                    _ => "PSP_UNCLEAR_ANSWER".into(),
+                };
+                let wait = self.backoff(cancel.attempts + 1);
+                store::cancels::mark_unknown(&mut conn, cancel_no, &reason, wait.as_secs_f64()).await?;
+            }
+        }
+        let after = store::cancels::find(&mut conn, cancel_no).await?.unwrap_or(cancel);
+        match after.status {
+            CancelStatus::Rejected => {
+                let code = after.failure_code.clone().unwrap_or_default();
+                if code == "UNAUTHORIZED_KEY" || code == "INVALID_API_KEY" {
+                    Err(CancelError::Credentials { code })
+                } else {
+                    Err(CancelError::Refused { code })
+                }
+            }
+            _ => Ok(after),
+        }
+    }
+
+    /// The PSP refunded the cancel: DONE, the lines' refunds and history, the event, once.
+    async fn complete_cancel(
+        &self,
+        cancel: &CancelRow,
+        psp: &TossPayment,
+        actor: &str,
+    ) -> Result<CancelRow, CancelError> {
+        let mut tx = self.pool.begin().await?;
+        let event = store::find_event(&mut tx, &cancel.order_id, true)
+            .await?
+            .ok_or_else(|| CancelError::NotFound(cancel.order_id.clone()))?;
+        let transaction_key = psp
+            .cancels
+            .iter()
+            .flatten()
+            .last()
+            .and_then(|c| c.transaction_key.clone());
+        let shares = store::cancels::lines(&mut tx, cancel.cancel_no).await?;
+        let lines = store::find_lines(&mut tx, event.payment_event_no).await?;
+        let refunded_total = event.refunded_amount + cancel.cancel_amount;
+        let status = if refunded_total == event.total_amount {
+            PaymentStatus::Canceled
+        } else {
+            PaymentStatus::PartialCanceled
+        };
+        let canceled = Envelope::new(PaymentCanceled {
+            payment_event_no: event.payment_event_no,
+            member_no: event.member_no,
+            order_id: event.order_id.clone(),
+            cancel_no: cancel.cancel_no,
+            cancel_reason: cancel.cancel_reason.clone(),
+            cancel_amount: cancel.cancel_amount,
+            refunded_total,
+            balance_amount: event.total_amount - refunded_total,
+            total_amount: event.total_amount,
+            canceled_at: chrono::Utc::now(),
+            status: status.to_string(),
+            lines: shares
+                .iter()
+                .filter_map(|s| {
+                    let line = lines.iter().find(|l| l.payment_order_no == s.payment_order_no)?;
+                    Some(CanceledLine {
+                        payment_order_no: s.payment_order_no,
+                        product_no: line.product_no,
+                        seller_no: line.seller_no,
+                        amount: s.amount,
+                        line_amount: line.amount,
+                    })
+                })
+                .collect(),
+        });
+        let closed = store::cancels::close(
+            &mut tx,
+            cancel.cancel_no,
+            CancelStatus::Done,
+            None,
+            transaction_key.as_deref(),
+            Some(canceled.event_id),
+        )
+        .await?;
+        if closed {
+            let ids = self.history_ids(shares.len())?;
+            store::cancels::refund_lines(&mut tx, &ids, cancel.cancel_no, actor).await?;
+            self.outbox
+                .append(&mut tx, event.payment_event_no, &canceled, &[])
+                .await?;
+        }
+        let psp_refunded = psp.refunded();
+        if closed && psp_refunded != refunded_total {
+            tracing::warn!(order_id = %event.order_id, %psp_refunded, ours = %refunded_total,
+                "the PSP's refunded total differs from ours; reconciliation will list it");
+        }
+        tx.commit().await?;
+        if closed {
+            self.nudge.nudge();
+            self.metrics
+                .record(&event.order_id, "CANCELED", &status.to_string(), actor);
+        }
+        let mut conn = self.pool.acquire().await?;
+        Ok(store::cancels::find(&mut conn, cancel.cancel_no)
+            .await?
+            .unwrap_or_else(|| cancel.clone()))
+    }
+}
+
+/// A repeated request with the same key answers what the first one got.
+fn replay(seen: CancelRow) -> Result<CancelRow, CancelError> {
+    match seen.status {
+        CancelStatus::Rejected => Err(CancelError::Refused {
+            code: seen.failure_code.unwrap_or_default(),
+        }),
+        _ => Ok(seen),
+    }
+}

@@ -1,0 +1,236 @@
+//! Reconciliation (docs/payments.md): the PSP's transactions against our orders. Every order
+//! *charged* in the window (by the PSP's record or ours) is compared on what was charged and
+//! what was refunded, cancels after the window included; a mismatch is repaired where the
+//! outcome rules say how, and otherwise listed.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::{DateTime, Duration, NaiveDateTime, Utc};
+use rust_decimal::Decimal;
+
+use crate::{
+    cancels::CancelError,
+    payments::{order_status, ConfirmError, Payments},
+    psp::{PspOutcome, TransactionsUnavailable},
+    status::{CancelStatus, PaymentStatus},
+    store,
+};
+
+/// A transaction's time: Toss answers `2024-02-13T12:18:14+09:00`; a time without an offset is
+/// Korea Standard Time.
+fn transaction_time(raw: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(raw)
+        .map(|t| t.with_timezone(&Utc))
+        .ok()
+        .or_else(|| {
+            NaiveDateTime::parse_from_str(raw, "%Y-%m-%dT%H:%M:%S")
+                .ok()
+                .map(|t| (t - Duration::hours(9)).and_utc())
+        })
+}
+
+impl crate::psp::TossTransaction {
+    fn transaction_at(&self) -> Option<DateTime<Utc>> {
+        transaction_time(&self.transaction_at)
+    }
+}
+
+/// One side's view of an order: what was charged and what was refunded.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Ledger {
+    pub status: String,
+    pub charged: Decimal,
+    pub refunded: Decimal,
+}
+
+#[derive(Debug, Clone)]
+pub struct Mismatch {
+    pub order_id: String,
+    pub ours: Ledger,
+    pub psp: Ledger,
+    /// `ACCEPTED_PAYMENT`, `COMPLETED_CANCEL`, or `NONE` (listed for a person).
+    pub action: String,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Report {
+    pub checked: usize,
+    pub matched: usize,
+    /// Orders with an attempt or a cancel in flight, compared on the next run.
+    pub in_flight: usize,
+    pub mismatches: Vec<Mismatch>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReconcileError {
+    #[error(transparent)]
+    Psp(#[from] TransactionsUnavailable),
+    #[error(transparent)]
+    Db(#[from] ConfirmError),
+}
+
+impl From<CancelError> for ReconcileError {
+    fn from(e: CancelError) -> Self {
+        match e {
+            CancelError::Confirm(e) => Self::Db(e),
+            other => Self::Db(ConfirmError::NotFound(other.to_string())),
+        }
+    }
+}
+
+impl From<sqlx::Error> for ReconcileError {
+    fn from(e: sqlx::Error) -> Self {
+        Self::Db(e.into())
+    }
+}
+
+/// The PSP takes and answers Korea Standard Time without an offset.
+fn kst(t: DateTime<Utc>) -> NaiveDateTime {
+    (t + Duration::hours(9)).naive_utc()
+}
+
+impl Payments {
+    pub async fn reconcile(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Report, ReconcileError> {
+        // Whole seconds: the PSP's times have no fractions.
+        let txs = self
+            .psp
+            .transactions(kst(from) - Duration::seconds(1), kst(Utc::now()) + Duration::seconds(1))
+            .await?;
+        let mut psp: BTreeMap<String, Ledger> = BTreeMap::new();
+        let mut charged_in_window: BTreeSet<String> = BTreeSet::new();
+        let (from_s, to_s) = (from - Duration::seconds(1), to + Duration::seconds(1));
+        for t in &txs {
+            let entry = psp.entry(t.order_id.clone()).or_default();
+            entry.status = t.status.clone();
+            if t.status == "DONE" {
+                entry.charged += t.amount;
+                let at = t.transaction_at();
+                if at.is_some_and(|at| at >= from_s && at <= to_s) {
+                    charged_in_window.insert(t.order_id.clone());
+                }
+            } else {
+                entry.refunded += t.amount;
+            }
+        }
+        let mut conn = self.pool.acquire().await?;
+        let ours_in_window = store::recovery::paid_between(&mut conn, from, to).await?;
+        drop(conn);
+        let orders: BTreeSet<String> = charged_in_window.into_iter().chain(ours_in_window).collect();
+
+        let mut report = Report::default();
+        let mut unrepaired = 0;
+        for order_id in orders {
+            report.checked += 1;
+            let theirs = psp.get(&order_id).cloned().unwrap_or_else(|| Ledger {
+                status: "NONE".into(),
+                ..Ledger::default()
+            });
+            let Some((ours, busy, open_cancel)) = self.our_ledger(&order_id).await? else {
+                report.mismatches.push(Mismatch { order_id, ours: Ledger { status: "NONE".into(), ..Ledger::default() }, psp: theirs, action: "NONE".into() });
+                unrepaired += 1;
+                continue;
+            };
+            let net = |l: &Ledger| l.charged - l.refunded;
+            let same = net(&ours) == net(&theirs)
+                && (ours.charged.is_zero() || (ours.charged == theirs.charged && ours.refunded == theirs.refunded));
+            if same {
+                report.matched += 1;
+                continue;
+            }
+            let action = match open_cancel {
+                // The PSP refunded more than we have: our open cancel went through there.
+                Some(cancel_no) if theirs.refunded > ours.refunded => {
+                    match self.drive_cancel(cancel_no, ACTOR).await {
+                        Ok(c) if c.status == CancelStatus::Done => "COMPLETED_CANCEL".to_string(),
+                        _ => "NONE".to_string(),
+                    }
+                }
+                _ if busy || open_cancel.is_some() => {
+                    report.in_flight += 1;
+                    continue;
+                }
+                _ => self.repair(&order_id, &ours, &theirs).await?,
+            };
+            if action == "NONE" {
+                unrepaired += 1;
+            }
+            report.mismatches.push(Mismatch { order_id, ours, psp: theirs, action });
+        }
+        self.metrics.reconciliation_mismatches.set(unrepaired);
+        if unrepaired > 0 {
+            tracing::error!(unrepaired, "reconciliation found mismatches it cannot repair");
+        }
+        Ok(report)
+    }
+
+    /// Our record: `None` when we have no such order; `busy` when an attempt or a cancel is
+    /// in flight (the two records legitimately differ for a moment).
+    #[allow(clippy::type_complexity)]
+    async fn our_ledger(
+        &self,
+        order_id: &str,
+    ) -> Result<Option<(Ledger, bool, Option<i64>)>, ReconcileError> {
+        let mut conn = self.pool.acquire().await?;
+        let Some(event) = store::find_event(&mut conn, order_id, false).await? else {
+            return Ok(None);
+        };
+        let lines = store::find_lines(&mut conn, event.payment_event_no).await?;
+        let status = order_status(&lines);
+        let cancels = store::cancels::list(&mut conn, event.payment_event_no).await?;
+        let open_cancel = cancels
+            .iter()
+            .find(|c| matches!(c.status, CancelStatus::Requested | CancelStatus::Unknown))
+            .map(|c| c.cancel_no);
+        let ledger = Ledger {
+            status: status.to_string(),
+            charged: if status.is_paid() { event.total_amount } else { Decimal::ZERO },
+            refunded: event.refunded_amount,
+        };
+        Ok(Some((ledger, status == PaymentStatus::Executing, open_cancel)))
+    }
+
+    /// What the rules say to do: a charge we do not have as paid is accepted; a refund we
+    /// have as an unknown cancel is completed. Anything else is for a person.
+    async fn repair(&self, order_id: &str, ours: &Ledger, psp: &Ledger) -> Result<String, ReconcileError> {
+        let unpaid = matches!(ours.status.as_str(), "NOT_STARTED" | "UNKNOWN");
+        if unpaid && psp.charged > Decimal::ZERO {
+            if let Some(accepted) = self.accept_charge(order_id).await? {
+                return Ok(accepted);
+            }
+        }
+        Ok("NONE".into())
+    }
+
+    /// The PSP charged an order we have as unpaid: take its payment as the outcome of a new
+    /// attempt (the outcome rules then accept it, or refund a wrong amount).
+    async fn accept_charge(&self, order_id: &str) -> Result<Option<String>, ConfirmError> {
+        let PspOutcome::Answered(payment, raw) = self.psp.find_by_order_id(order_id).await else {
+            return Ok(None);
+        };
+        if !payment.was_charged() {
+            return Ok(None);
+        }
+        let mut tx = self.pool.begin().await?;
+        let Some(event) = store::find_event(&mut tx, order_id, true).await? else {
+            return Ok(None);
+        };
+        let lines = store::find_lines(&mut tx, event.payment_event_no).await?;
+        let previous = order_status(&lines);
+        if !matches!(previous, PaymentStatus::NotStarted | PaymentStatus::Unknown) {
+            return Ok(None);
+        }
+        let attempt = self
+            .start_attempt(&mut tx, &event, previous, &payment.payment_key, "RECONCILIATION", ACTOR)
+            .await?;
+        tx.commit().await?;
+        self.record_outcome(&attempt, PspOutcome::Answered(payment, raw), ACTOR)
+            .await?;
+        Ok(Some("ACCEPTED_PAYMENT".into()))
+    }
+}
+
+pub const ACTOR: &str = "reconciliation";

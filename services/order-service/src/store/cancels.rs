@@ -1,0 +1,276 @@
+//! Cancel rows (`payment_cancels`, `payment_cancel_lines`) and the refund of lines.
+
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+use sqlx::PgConnection;
+
+use crate::status::CancelStatus;
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct CancelRow {
+    pub cancel_no: i64,
+    pub payment_event_no: i64,
+    pub order_id: String,
+    pub request_hash: String,
+    pub cancel_reason: String,
+    pub cancel_amount: Decimal,
+    pub status: CancelStatus,
+    pub attempts: i32,
+    pub failure_code: Option<String>,
+    pub canceled_at: Option<DateTime<Utc>>,
+    pub event_id: Option<uuid::Uuid>,
+    pub is_wallet_done: bool,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct CancelLineRow {
+    pub payment_order_no: i64,
+    pub amount: Decimal,
+}
+
+const CANCEL_COLUMNS: &str = "cancel_no, payment_event_no, order_id, request_hash, cancel_reason, \
+    cancel_amount, status, attempts, failure_code, canceled_at, event_id, is_wallet_done, created_at";
+
+pub struct NewCancel<'a> {
+    pub cancel_no: i64,
+    pub payment_event_no: i64,
+    pub order_id: &'a str,
+    pub idempotency_key: Option<&'a str>,
+    pub request_hash: &'a str,
+    pub reason: &'a str,
+    pub amount: Decimal,
+    /// The recovery job leaves the cancel to its requester this long.
+    pub stale_secs: f64,
+}
+
+/// Inserts the cancel and its lines. Fails on `payment_cancels_one_open_idx` when another
+/// cancel of the order is open, on `payment_cancels_idempotency_key_key` for a reused key.
+pub async fn insert(
+    conn: &mut PgConnection,
+    new: NewCancel<'_>,
+    lines: &[(i64, Decimal)],
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "insert into payment_cancels (cancel_no, payment_event_no, order_id, idempotency_key,
+                request_hash, cancel_reason, cancel_amount, next_attempt_at)
+         values ($1, $2, $3, $4, $5, $6, $7, now() + make_interval(secs => $8))",
+    )
+    .bind(new.cancel_no)
+    .bind(new.payment_event_no)
+    .bind(new.order_id)
+    .bind(new.idempotency_key)
+    .bind(new.request_hash)
+    .bind(new.reason)
+    .bind(new.amount)
+    .bind(new.stale_secs)
+    .execute(&mut *conn)
+    .await?;
+    let nos: Vec<i64> = lines.iter().map(|l| l.0).collect();
+    let amounts: Vec<Decimal> = lines.iter().map(|l| l.1).collect();
+    sqlx::query(
+        "insert into payment_cancel_lines (cancel_no, payment_order_no, amount)
+         select $1, no, amount from unnest($2::bigint[], $3::numeric[]) as l(no, amount)",
+    )
+    .bind(new.cancel_no)
+    .bind(&nos)
+    .bind(&amounts)
+    .execute(conn)
+    .await
+    .map(|_| ())
+}
+
+pub async fn find(
+    conn: &mut PgConnection,
+    cancel_no: i64,
+) -> Result<Option<CancelRow>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "select {CANCEL_COLUMNS} from payment_cancels where cancel_no = $1"
+    ))
+    .bind(cancel_no)
+    .fetch_optional(conn)
+    .await
+}
+
+pub async fn find_by_key(
+    conn: &mut PgConnection,
+    payment_event_no: i64,
+    idempotency_key: &str,
+) -> Result<Option<CancelRow>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "select {CANCEL_COLUMNS} from payment_cancels
+          where payment_event_no = $1 and idempotency_key = $2"
+    ))
+    .bind(payment_event_no)
+    .bind(idempotency_key)
+    .fetch_optional(conn)
+    .await
+}
+
+pub async fn list(
+    conn: &mut PgConnection,
+    payment_event_no: i64,
+) -> Result<Vec<CancelRow>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "select {CANCEL_COLUMNS} from payment_cancels where payment_event_no = $1
+          order by created_at, cancel_no"
+    ))
+    .bind(payment_event_no)
+    .fetch_all(conn)
+    .await
+}
+
+pub async fn lines(
+    conn: &mut PgConnection,
+    cancel_no: i64,
+) -> Result<Vec<CancelLineRow>, sqlx::Error> {
+    sqlx::query_as(
+        "select payment_order_no, amount from payment_cancel_lines where cancel_no = $1
+          order by payment_order_no",
+    )
+    .bind(cancel_no)
+    .fetch_all(conn)
+    .await
+}
+
+/// Open cancels whose requester is gone or whose last call had no answer, claimed for one
+/// more call by pushing `next_attempt_at` out by `stale_secs`.
+pub async fn claim_due(
+    conn: &mut PgConnection,
+    stale_secs: f64,
+    limit: i64,
+) -> Result<Vec<i64>, sqlx::Error> {
+    sqlx::query_scalar(
+        "update payment_cancels set next_attempt_at = now() + make_interval(secs => $1)
+          where cancel_no in (
+                select cancel_no from payment_cancels
+                 where status in ('REQUESTED', 'UNKNOWN') and next_attempt_at <= now()
+                 order by next_attempt_at limit $2
+                 for update skip locked)
+          returning cancel_no",
+    )
+    .bind(stale_secs)
+    .bind(limit)
+    .fetch_all(conn)
+    .await
+}
+
+/// A guarded move of an open cancel to `next`; false when it was no longer open.
+pub async fn close(
+    conn: &mut PgConnection,
+    cancel_no: i64,
+    next: CancelStatus,
+    failure_code: Option<&str>,
+    transaction_key: Option<&str>,
+    event_id: Option<uuid::Uuid>,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "update payment_cancels
+            set status = $2, failure_code = $3, psp_transaction_key = $4, event_id = $5,
+                canceled_at = case when $2 = 'DONE' then now() end
+          where cancel_no = $1 and status in ('REQUESTED', 'UNKNOWN')",
+    )
+    .bind(cancel_no)
+    .bind(next)
+    .bind(failure_code)
+    .bind(transaction_key)
+    .bind(event_id)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// The PSP did not answer: UNKNOWN, looked at again after `retry_secs`.
+pub async fn mark_unknown(
+    conn: &mut PgConnection,
+    cancel_no: i64,
+    reason: &str,
+    retry_secs: f64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "update payment_cancels
+            set status = 'UNKNOWN', attempts = attempts + 1, failure_code = $2,
+                next_attempt_at = now() + make_interval(secs => $3)
+          where cancel_no = $1 and status in ('REQUESTED', 'UNKNOWN')",
+    )
+    .bind(cancel_no)
+    .bind(reason)
+    .bind(retry_secs)
+    .execute(conn)
+    .await
+    .map(|_| ())
+}
+
+/// Applies a done cancel to its lines (refunded amount, status, one history row per line)
+/// and to the event's refunded total, in the caller's transaction.
+pub async fn refund_lines(
+    conn: &mut PgConnection,
+    history_ids: &[i64],
+    cancel_no: i64,
+    actor: &str,
+) -> Result<u64, sqlx::Error> {
+    let changed = sqlx::query(
+        "with changed as (
+            update payment_orders o
+               set refunded_amount = o.refunded_amount + c.amount,
+                   status = case when o.refunded_amount + c.amount = o.amount
+                                 then 'CANCELED' else 'PARTIAL_CANCELED' end
+              from payment_cancel_lines c, payment_orders p
+             where c.cancel_no = $1 and o.payment_order_no = c.payment_order_no
+               and p.payment_order_no = o.payment_order_no
+               and o.status in ('SUCCESS', 'PARTIAL_CANCELED')
+         returning o.payment_order_no, p.status as previous_status, o.status as new_status
+         ), numbered as (
+            select c.*, row_number() over (order by c.payment_order_no) as n from changed c
+         )
+         insert into payment_order_histories (id, payment_order_no, previous_status, new_status, reason, changed_by)
+         select ($2::bigint[])[n], payment_order_no, previous_status, new_status,
+                'CANCEL_' || $1::text, $3 from numbered",
+    )
+    .bind(cancel_no)
+    .bind(history_ids)
+    .bind(actor)
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query(
+        "update payment_events e set refunded_amount = e.refunded_amount + c.cancel_amount
+           from payment_cancels c where c.cancel_no = $1 and e.payment_event_no = c.payment_event_no",
+    )
+    .bind(cancel_no)
+    .execute(conn)
+    .await?;
+    Ok(changed.rows_affected())
+}
+
+pub async fn mark_wallet_done(conn: &mut PgConnection, cancel_no: i64) -> Result<u64, sqlx::Error> {
+    sqlx::query(
+        "update payment_cancels set is_wallet_done = true
+          where cancel_no = $1 and status = 'DONE' and not is_wallet_done",
+    )
+    .bind(cancel_no)
+    .execute(conn)
+    .await
+    .map(|r| r.rows_affected())
+}
+
+/// Done cancels whose reversal has not come back after `after_secs`, claimed for one re-drive.
+pub async fn claim_unreversed(
+    conn: &mut PgConnection,
+    after_secs: f64,
+    limit: i64,
+) -> Result<Vec<i64>, sqlx::Error> {
+    sqlx::query_scalar(
+        "update payment_cancels set updated_at = now()
+          where cancel_no in (
+                select cancel_no from payment_cancels
+                 where status = 'DONE' and not is_wallet_done
+                   and updated_at < now() - make_interval(secs => $1)
+                 order by updated_at limit $2
+                 for update skip locked)
+          returning cancel_no",
+    )
+    .bind(after_secs)
+    .bind(limit)
+    .fetch_all(conn)
+    .await
+}

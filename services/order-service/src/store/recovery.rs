@@ -1,0 +1,159 @@
+//! The scans of the recovery job (unknown outcomes, stale attempts) and of the re-drive of
+//! unsettled orders.
+
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+use sqlx::PgConnection;
+
+/// Orders the recovery job should re-drive, oldest first: UNKNOWN and due (its backoff
+/// passed), or EXECUTING for longer than `stale_secs` (the process died mid-confirm).
+/// Instances may pick the same order; `recover_order` claims it under the order's row lock,
+/// so only one re-drives it.
+pub async fn due_for_recovery(
+    conn: &mut PgConnection,
+    stale_secs: f64,
+    limit: i64,
+) -> Result<Vec<String>, sqlx::Error> {
+    sqlx::query_scalar(
+        "select o.order_id from payment_orders o
+           join payment_events e on e.payment_event_no = o.payment_event_no
+          where (o.status = 'UNKNOWN' and coalesce(e.next_recovery_at, o.updated_at) <= now())
+             or (o.status = 'EXECUTING' and o.updated_at < now() - make_interval(secs => $1))
+          group by o.order_id
+          order by min(o.updated_at)
+          limit $2",
+    )
+    .bind(stale_secs)
+    .bind(limit)
+    .fetch_all(conn)
+    .await
+}
+
+/// Whether every EXECUTING line of the event is older than `stale_secs`.
+pub async fn is_stale(
+    conn: &mut PgConnection,
+    payment_event_no: i64,
+    stale_secs: f64,
+) -> Result<bool, sqlx::Error> {
+    let stale: Option<bool> = sqlx::query_scalar(
+        "select bool_and(updated_at < now() - make_interval(secs => $2))
+         from payment_orders where payment_event_no = $1 and status = 'EXECUTING'",
+    )
+    .bind(payment_event_no)
+    .bind(stale_secs)
+    .fetch_one(conn)
+    .await?;
+    Ok(stale.unwrap_or(false))
+}
+
+/// When the recovery job looks at an UNKNOWN order next.
+pub async fn schedule_recovery(
+    conn: &mut PgConnection,
+    payment_event_no: i64,
+    after_secs: f64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "update payment_events set next_recovery_at = now() + make_interval(secs => $2)
+         where payment_event_no = $1",
+    )
+    .bind(payment_event_no)
+    .bind(after_secs)
+    .execute(conn)
+    .await
+    .map(|_| ())
+}
+
+/// An order whose outcome is still unknown after `threshold` lookups.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct UnresolvedRow {
+    pub order_id: String,
+    pub total_amount: Decimal,
+    pub payment_key: Option<String>,
+    pub failed_count: i32,
+    pub next_recovery_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// Unresolved orders (UNKNOWN with `failed_count ≥ threshold`), oldest first.
+pub async fn unresolved(
+    conn: &mut PgConnection,
+    limit: i64,
+) -> Result<Vec<UnresolvedRow>, sqlx::Error> {
+    sqlx::query_as(
+        "select e.order_id, e.total_amount, e.payment_key, max(o.failed_count) as failed_count,
+                e.next_recovery_at, e.created_at
+           from payment_orders o join payment_events e using (payment_event_no)
+          where o.status = 'UNKNOWN' and o.failed_count >= o.threshold
+          group by e.payment_event_no
+          order by e.created_at
+          limit $1",
+    )
+    .bind(limit)
+    .fetch_all(conn)
+    .await
+}
+
+pub async fn count_unresolved(conn: &mut PgConnection) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar(
+        "select count(distinct payment_event_no) from payment_orders
+          where status = 'UNKNOWN' and failed_count >= threshold",
+    )
+    .fetch_one(conn)
+    .await
+}
+
+/// Paid orders whose settlement has not come back `after_secs` after the payment (or the
+/// last re-drive), claimed for one re-drive by bumping `redrive_count` and `updated_at`.
+pub async fn claim_unsettled(
+    conn: &mut PgConnection,
+    after_secs: f64,
+    limit: i64,
+) -> Result<Vec<String>, sqlx::Error> {
+    sqlx::query_scalar(
+        "update payment_events set redrive_count = redrive_count + 1, updated_at = now()
+          where payment_event_no in (
+                select payment_event_no from payment_events
+                 where is_payment_done and not is_wallet_done
+                   and greatest(approved_at, updated_at) < now() - make_interval(secs => $1)
+                 order by approved_at
+                 limit $2
+                 for update skip locked)
+          returning order_id",
+    )
+    .bind(after_secs)
+    .bind(limit)
+    .fetch_all(conn)
+    .await
+}
+
+/// Touches stale EXECUTING lines so a second recovery pass does not pick them up while this
+/// one waits for the PSP.
+pub async fn touch_executing(
+    conn: &mut PgConnection,
+    payment_event_no: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "update payment_orders set updated_at = now()
+         where payment_event_no = $1 and status = 'EXECUTING'",
+    )
+    .bind(payment_event_no)
+    .execute(conn)
+    .await
+    .map(|_| ())
+}
+
+/// Orders paid (by our record) between the two times.
+pub async fn paid_between(
+    conn: &mut PgConnection,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Result<Vec<String>, sqlx::Error> {
+    sqlx::query_scalar(
+        "select order_id from payment_events
+          where is_payment_done and approved_at between $1 and $2",
+    )
+    .bind(from)
+    .bind(to)
+    .fetch_all(conn)
+    .await
+}
