@@ -26,7 +26,7 @@ SERVICE_TABLE=(
   "catalog-review-service 8085 paymsa_review"
   "catalog-like-service   8086 paymsa_like"
   "order-query-service    8087 paymsa_order_query"
-  "psp-sandbox            8090 -"
+  "psp-sandbox            8090 paymsa_psp"
 )
 SERVICES=()
 declare -A SERVICE_PORT=() SERVICE_DB=() SERVICE_NODE_ID=()

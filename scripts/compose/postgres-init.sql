@@ -9,3 +9,4 @@ CREATE DATABASE paymsa_hot_catalog;
 CREATE DATABASE paymsa_review;
 CREATE DATABASE paymsa_like;
 CREATE DATABASE paymsa_order_query;
+CREATE DATABASE paymsa_psp;

@@ -13,6 +13,7 @@ for file in /seed/*.sql; do
   catalog-review-service) db=paymsa_review ;;
   catalog-like-service) db=paymsa_like ;;
   order-query-service) db=paymsa_order_query ;;
+  psp-sandbox) db=paymsa_psp ;;
   *) echo "skip $file: unknown service"; continue ;;
   esac
   psql -X -q -v ON_ERROR_STOP=1 --single-transaction -h postgres -U postgres -d "$db" -f "$file" >/dev/null

@@ -30,7 +30,7 @@ pub struct ServiceDef {
 pub const SERVICES: [ServiceDef; 9] = [
     ServiceDef {
         name: "psp-sandbox",
-        database: None,
+        database: Some("paymsa_psp"),
     },
     ServiceDef {
         name: "catalog-service",
