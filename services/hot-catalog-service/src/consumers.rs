@@ -1,13 +1,16 @@
-//! The service's four durable consumers. Three feed the ranking (likes, reviews, paid orders)
-//! through one handler, [`ScoreEvents`], which turns an event into contributions and applies
-//! them with the event's id as dedupe key (atomic with the update, in Redis). The fourth keeps
-//! the product detail cache in Postgres, idempotent through `apply_once` and the version guard.
+//! The service's four durable consumers. Three feed the ranking: likes and reviews through
+//! [`ScoreEvents`], which turns an event into contributions and applies them with the event's
+//! id as dedupe key (atomic with the update, in Redis); paid orders and their cancels
+//! (`order.payment.confirmed`, `order.payment.canceled` on one durable, so a cancel usually
+//! comes after its purchase) through [`PurchaseEvents`], idempotent per line and cancel. The
+//! fourth keeps the product detail cache in Postgres, idempotent through `apply_once` and the
+//! version guard.
 
 use std::sync::Arc;
 
 use events::{
-    Event, PaymentConfirmed, ProductCreated, ProductLiked, ProductUnliked, ProductUpdated,
-    ReviewCreated, ReviewDeleted,
+    Event, PaymentCanceled, PaymentConfirmed, ProductCreated, ProductLiked, ProductUnliked,
+    ProductUpdated, ReviewCreated, ReviewDeleted,
 };
 use messaging::{apply_once, ConsumerSpec, Delivery, Handler, HandlerError, ServiceRuntime};
 use prometheus::IntCounterVec;
@@ -17,6 +20,7 @@ use sqlx::PgPool;
 use crate::{
     clock::Clock,
     details,
+    purchases::PurchaseEvents,
     ranking::Ranking,
     score::{Change, Direction, ScoreModel},
 };
@@ -51,16 +55,13 @@ fn changes_for(model: &ScoreModel, delivery: &Delivery) -> Result<Vec<Change>, H
         }
         ReviewCreated::TYPE => review(&delivery.decode::<ReviewCreated>()?.payload.0, Add),
         ReviewDeleted::TYPE => review(&delivery.decode::<ReviewDeleted>()?.payload.0, Remove),
-        PaymentConfirmed::TYPE => {
-            Ok(model.paid_lines(&delivery.decode::<PaymentConfirmed>()?.payload))
-        }
         other => Err(HandlerError::reject(format!(
             "{other} is not an event the ranking scores"
         ))),
     }
 }
 
-/// Likes, reviews and paid order lines into the ranking.
+/// Likes and reviews into the ranking.
 pub struct ScoreEvents {
     pub consumer: &'static str,
     pub ranking: Ranking,
@@ -146,7 +147,6 @@ pub async fn spawn_all(
             REVIEWS_STREAM,
             vec![ReviewCreated::TYPE, ReviewDeleted::TYPE],
         ),
-        (ORDERS, ORDERS_STREAM, vec![PaymentConfirmed::TYPE]),
     ];
     for (durable, stream, subjects) in scored {
         let handler = ScoreEvents {
@@ -158,6 +158,18 @@ pub async fn spawn_all(
         rt.consume(ConsumerSpec::new(durable, stream, subjects), handler)
             .await?;
     }
+    let purchases = PurchaseEvents {
+        consumer: ORDERS,
+        ranking: ranking.clone(),
+        clock: clock.clone(),
+        outcomes: outcomes.clone(),
+    };
+    let spec = ConsumerSpec::new(
+        ORDERS,
+        ORDERS_STREAM,
+        vec![PaymentConfirmed::TYPE, PaymentCanceled::TYPE],
+    );
+    rt.consume(spec, purchases).await?;
     let spec = ConsumerSpec::new(
         PRODUCTS,
         CATALOG,

@@ -7,7 +7,7 @@
 //! - [`ranking`]: the Redis side — a sorted set per NATS namespace, updated by a Lua script
 //!   that dedupes the event and applies its contributions in one atomic step.
 //! - [`consumers`]: durables `hot-catalog-likes`, `hot-catalog-reviews`, `hot-catalog-orders`
-//!   (scores) and `hot-catalog-products` (the detail cache of [`details`], in Postgres).
+//!   (scores; purchases and their cancels through [`purchases`]) and `hot-catalog-products` (the detail cache of [`details`], in Postgres).
 //! - [`api`]: `GET /api/hot-products?limit=` in rank order with details, `null` details for
 //!   products the catalog has not announced yet.
 //! - [`clock`]: where "now" comes from; [`build_with_clock`] lets tests move it.
@@ -20,6 +20,7 @@ pub mod clock;
 pub mod consumers;
 pub mod details;
 mod examples;
+pub mod purchases;
 pub mod ranking;
 pub mod score;
 pub mod settings;

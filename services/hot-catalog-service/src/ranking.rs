@@ -14,14 +14,28 @@ use chrono::{DateTime, Utc};
 use redis::{aio::ConnectionManager, AsyncCommands, RedisError, Script};
 use uuid::Uuid;
 
-use crate::score::{Change, ScoreModel, RENORMALISE_AFTER};
+use crate::{
+    purchases::{line_ttl_secs, LineOp},
+    score::{Change, ScoreModel, RENORMALISE_AFTER},
+};
 
 /// Longer than the streams' `max_age` (7 days), so every redelivery or replay of a message the
 /// streams still hold finds its marker. Replaying a dead letter older than this would apply it
 /// again — but a dead letter is by definition an event that was never applied.
 pub const SEEN_TTL_SECS: u64 = 8 * 24 * 3600;
 
-static APPLY: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("lua/apply.lua")));
+static APPLY: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(concat!(
+        include_str!("lua/score_lib.lua"),
+        include_str!("lua/apply.lua")
+    ))
+});
+static PURCHASES: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(concat!(
+        include_str!("lua/score_lib.lua"),
+        include_str!("lua/purchases.lua")
+    ))
+});
 static TOP: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("lua/top.lua")));
 
 /// One ranked product as stored.
@@ -105,6 +119,49 @@ impl Ranking {
         }
         let applied: i64 = call.invoke_async(&mut self.conn.clone()).await?;
         Ok(applied == 1)
+    }
+
+    /// Applies purchases and refunds of paid order lines (see [`crate::purchases`]); returns
+    /// how many of `ops` changed something (0: all were repeats).
+    pub async fn apply_purchases(
+        &self,
+        now: DateTime<Utc>,
+        ops: &[LineOp],
+    ) -> Result<u64, RedisError> {
+        let mut call = PURCHASES.prepare_invoke();
+        for key in self.data_keys() {
+            call.key(key);
+        }
+        call.arg(line_ttl_secs(&self.model))
+            .arg(now.timestamp_millis())
+            .arg(self.model.half_life_ms())
+            .arg(RENORMALISE_AFTER);
+        for op in ops {
+            match *op {
+                LineOp::Buy {
+                    payment_order_no,
+                    product_no,
+                    at_ms,
+                    weight,
+                } => {
+                    call.key(self.key(&format!("line:{payment_order_no}")));
+                    call.arg("buy").arg(product_no).arg(at_ms).arg(weight);
+                    call.arg("-").arg("-");
+                }
+                LineOp::Refund {
+                    payment_order_no,
+                    product_no,
+                    cancel_no,
+                    refunded,
+                    line_amount,
+                } => {
+                    call.key(self.key(&format!("line:{payment_order_no}")));
+                    call.arg("refund").arg(product_no).arg(cancel_no);
+                    call.arg(refunded).arg(line_amount).arg("-");
+                }
+            }
+        }
+        call.invoke_async(&mut self.conn.clone()).await
     }
 
     /// The best `limit` products, best first (ties: higher product number first, Redis' order).
