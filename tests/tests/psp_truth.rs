@@ -143,7 +143,9 @@ async fn a_rejected_merchant_key_is_our_failure_not_a_decline() {
     assert_eq!(details["status"], "NOT_STARTED", "{details}");
     let metrics = metrics_text(&system.http, &system.url("order-service")).await;
     assert!(
-        metrics.contains("paymsa_psp_credential_errors_total 1"),
+        metrics
+            .lines()
+            .any(|l| l.starts_with("paymsa_psp_credential_errors_total") && l.ends_with(" 1")),
         "credential errors are counted"
     );
 
