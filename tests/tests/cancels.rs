@@ -7,7 +7,10 @@ use std::time::Duration;
 
 use paymsa_e2e::{
     eventually,
-    money::{approve, cancel, confirm_order, new_order, order_admin, payment, psp_payment, put_fault, Order},
+    money::{
+        approve, cancel, confirm_order, new_order, order_admin, payment, psp_payment, put_fault,
+        Order,
+    },
     seed::start_seeded as start,
     values::dec,
     TestSystem,
@@ -59,15 +62,51 @@ async fn partial_then_line_then_full_cancels_refund_exactly_once() {
 
     // The same key answers the same cancel; the same key with another body is refused.
     let (status, again) = cancel(&system, id, partial, Some("k-1")).await;
-    assert_eq!((status, &again["cancelNo"]), (200, &first["cancelNo"]), "{again}");
-    let (status, reused) = cancel(&system, id, json!({"cancelReason": "x", "cancelAmount": 1}), Some("k-1")).await;
-    assert_eq!((status, reused["code"].as_str()), (422, Some("IDEMPOTENCY_KEY_REUSED")), "{reused}");
+    assert_eq!(
+        (status, &again["cancelNo"]),
+        (200, &first["cancelNo"]),
+        "{again}"
+    );
+    let (status, reused) = cancel(
+        &system,
+        id,
+        json!({"cancelReason": "x", "cancelAmount": 1}),
+        Some("k-1"),
+    )
+    .await;
+    assert_eq!(
+        (status, reused["code"].as_str()),
+        (422, Some("IDEMPOTENCY_KEY_REUSED")),
+        "{reused}"
+    );
     // More than what is left, a fraction of a won, an empty reason: refused, nothing moves.
-    let (status, over) = cancel(&system, id, json!({"cancelReason": "x", "cancelAmount": 2701}), None).await;
-    assert_eq!((status, over["code"].as_str()), (422, Some("CANCEL_AMOUNT_EXCEEDS_BALANCE")), "{over}");
-    let (status, _) = cancel(&system, id, json!({"cancelReason": "x", "cancelAmount": 10.5}), None).await;
+    let (status, over) = cancel(
+        &system,
+        id,
+        json!({"cancelReason": "x", "cancelAmount": 2701}),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (status, over["code"].as_str()),
+        (422, Some("CANCEL_AMOUNT_EXCEEDS_BALANCE")),
+        "{over}"
+    );
+    let (status, _) = cancel(
+        &system,
+        id,
+        json!({"cancelReason": "x", "cancelAmount": 10.5}),
+        None,
+    )
+    .await;
     assert_eq!(status, 400);
-    let (status, _) = cancel(&system, id, json!({"cancelReason": "", "cancelAmount": 10}), None).await;
+    let (status, _) = cancel(
+        &system,
+        id,
+        json!({"cancelReason": "", "cancelAmount": 10}),
+        None,
+    )
+    .await;
     assert_eq!(status, 400);
 
     // The whole of the 2000 line: what is left of it after its share of the 300.
@@ -87,7 +126,11 @@ async fn partial_then_line_then_full_cancels_refund_exactly_once() {
     )
     .await;
     assert_eq!(status, 200, "{by_line}");
-    assert_eq!(dec(&by_line["cancelAmount"]), krw(1800), "300 spread 100/200 over the lines");
+    assert_eq!(
+        dec(&by_line["cancelAmount"]),
+        krw(1800),
+        "300 spread 100/200 over the lines"
+    );
 
     let (status, rest) = cancel(&system, id, json!({"cancelReason": "전체 취소"}), None).await;
     assert_eq!(status, 200, "{rest}");
@@ -96,23 +139,38 @@ async fn partial_then_line_then_full_cancels_refund_exactly_once() {
     assert_eq!(dec(&rest["refundableAmount"]), krw(0));
 
     let (status, refused) = cancel(&system, id, json!({"cancelReason": "또"}), None).await;
-    assert_eq!((status, refused["code"].as_str()), (409, Some("NOT_CANCELABLE_STATUS")), "{refused}");
+    assert_eq!(
+        (status, refused["code"].as_str()),
+        (409, Some("NOT_CANCELABLE_STATUS")),
+        "{refused}"
+    );
 
     let details = payment(&system, id).await;
     assert_eq!(details["status"], "CANCELED");
     assert_eq!(dec(&details["refundedAmount"]), krw(3000));
-    assert_eq!(details["cancels"].as_array().map(Vec::len), Some(3), "{details}");
+    assert_eq!(
+        details["cancels"].as_array().map(Vec::len),
+        Some(3),
+        "{details}"
+    );
     let statuses: Vec<&str> = details["history"]
         .as_array()
         .expect("history")
         .iter()
         .filter_map(|h| h["newStatus"].as_str())
         .collect();
-    assert!(statuses.contains(&"PARTIAL_CANCELED") && statuses.contains(&"CANCELED"), "{statuses:?}");
+    assert!(
+        statuses.contains(&"PARTIAL_CANCELED") && statuses.contains(&"CANCELED"),
+        "{statuses:?}"
+    );
     let (_, at_psp) = psp_payment(&system, id).await;
     assert_eq!(at_psp["status"], "CANCELED", "{at_psp}");
     assert_eq!(dec(&at_psp["balanceAmount"]), krw(0));
-    assert_eq!(at_psp["cancels"].as_array().map(Vec::len), Some(3), "refunded once per cancel");
+    assert_eq!(
+        at_psp["cancels"].as_array().map(Vec::len),
+        Some(3),
+        "refunded once per cancel"
+    );
     assert_eq!(canceled_events(&system, id).await, 3);
 
     // Reconciliation agrees with the PSP for this order.
@@ -128,9 +186,23 @@ async fn only_a_paid_order_can_be_cancelled() {
     let system = start(&[]).await;
     let order = new_order(&system, &[1]).await;
     let (status, body) = cancel(&system, &order.order_id, json!({"cancelReason": "x"}), None).await;
-    assert_eq!((status, body["code"].as_str()), (409, Some("NOT_CANCELABLE_STATUS")), "{body}");
-    let (status, body) = cancel(&system, "no-such-order-000", json!({"cancelReason": "x"}), None).await;
-    assert_eq!((status, body["code"].as_str()), (404, Some("ORDER_NOT_FOUND")), "{body}");
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (409, Some("NOT_CANCELABLE_STATUS")),
+        "{body}"
+    );
+    let (status, body) = cancel(
+        &system,
+        "no-such-order-000",
+        json!({"cancelReason": "x"}),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (404, Some("ORDER_NOT_FOUND")),
+        "{body}"
+    );
     system.stop().await;
 }
 
@@ -151,10 +223,19 @@ async fn a_cancel_whose_answer_was_lost_is_completed_once() {
         json!({"operation": "cancel", "mode": "timeout", "times": 1, "timeoutMs": 1500, "approveBeforeTimeout": true}),
     )
     .await;
-    let (status, body) = cancel(&system, &order.order_id, json!({"cancelReason": "x", "cancelAmount": 1000}), None).await;
+    let (status, body) = cancel(
+        &system,
+        &order.order_id,
+        json!({"cancelReason": "x", "cancelAmount": 1000}),
+        None,
+    )
+    .await;
     assert_eq!(status, 202, "{body}");
     assert_eq!(body["status"], "UNKNOWN");
-    assert_eq!(body["orderStatus"], "SUCCESS", "nothing refunded on our side yet");
+    assert_eq!(
+        body["orderStatus"], "SUCCESS",
+        "nothing refunded on our side yet"
+    );
     let details = eventually(WAIT, "the cancel completed by recovery", || async {
         let p = payment(&system, &order.order_id).await;
         (p["status"] == "PARTIAL_CANCELED").then_some(p)
@@ -163,7 +244,11 @@ async fn a_cancel_whose_answer_was_lost_is_completed_once() {
     assert_eq!(dec(&details["refundedAmount"]), krw(1000));
     let (_, at_psp) = psp_payment(&system, &order.order_id).await;
     assert_eq!(dec(&at_psp["balanceAmount"]), krw(2000), "{at_psp}");
-    assert_eq!(at_psp["cancels"].as_array().map(Vec::len), Some(1), "refunded once");
+    assert_eq!(
+        at_psp["cancels"].as_array().map(Vec::len),
+        Some(1),
+        "refunded once"
+    );
     assert_eq!(canceled_events(&system, &order.order_id).await, 1);
     system.stop().await;
 }

@@ -9,8 +9,8 @@ use paymsa_e2e::{
     eventually,
     http::metrics_text,
     money::{
-        approve, confirm, confirm_order, new_order, order_admin, payment, psp_payment,
-        put_fault, put_global_faults,
+        approve, confirm, confirm_order, new_order, order_admin, payment, psp_payment, put_fault,
+        put_global_faults,
     },
     seed::start_seeded as start,
 };
@@ -62,7 +62,11 @@ async fn a_charge_behind_a_slow_psp_stays_unresolved_until_accepted() {
     )
     .await;
     let (status, body) = confirm_order(&system, &key, &order).await;
-    assert_eq!((status, body["status"].as_str()), (202, Some("UNKNOWN")), "{body}");
+    assert_eq!(
+        (status, body["status"].as_str()),
+        (202, Some("UNKNOWN")),
+        "{body}"
+    );
     // Every lookup from now on times out.
     put_global_faults(&system, json!({"latencyMs": 1000})).await;
 
@@ -92,7 +96,10 @@ async fn a_charge_behind_a_slow_psp_stays_unresolved_until_accepted() {
         "payments_unresolved counts it"
     );
     let (_, at_psp) = psp_payment(&system, &order.order_id).await;
-    assert_eq!(at_psp["status"], "DONE", "the customer was charged: {at_psp}");
+    assert_eq!(
+        at_psp["status"], "DONE",
+        "the customer was charged: {at_psp}"
+    );
 
     put_global_faults(&system, json!({"latencyMs": 0})).await;
     eventually(WAIT, "the charge accepted and settled", || async {
@@ -100,8 +107,14 @@ async fn a_charge_behind_a_slow_psp_stays_unresolved_until_accepted() {
         (p["status"] == "SUCCESS" && p["isWalletDone"] == true).then_some(())
     })
     .await;
-    assert_eq!(events_of(&system, &order.order_id, "order.payment.failed").await, 0);
-    assert_eq!(events_of(&system, &order.order_id, "order.payment.confirmed").await, 1);
+    assert_eq!(
+        events_of(&system, &order.order_id, "order.payment.failed").await,
+        0
+    );
+    assert_eq!(
+        events_of(&system, &order.order_id, "order.payment.confirmed").await,
+        1
+    );
     system.stop().await;
 }
 
@@ -113,15 +126,28 @@ async fn a_wrong_payment_key_leaves_the_order_confirmable() {
     let order = new_order(&system, &[1]).await;
     let key = approve(&system, &order).await;
 
-    let (status, body) = confirm(&system, "tgen_bogus_key_0000", &order.order_id, order.amount.clone()).await;
+    let (status, body) = confirm(
+        &system,
+        "tgen_bogus_key_0000",
+        &order.order_id,
+        order.amount.clone(),
+    )
+    .await;
     assert_eq!(status, 422, "{body}");
     assert_eq!(body["code"], "NOT_FOUND_PAYMENT", "{body}");
     let details = payment(&system, &order.order_id).await;
     assert_eq!(details["status"], "NOT_STARTED", "{details}");
-    assert!(details.get("paymentKey").is_none(), "the bogus key is not bound: {details}");
+    assert!(
+        details.get("paymentKey").is_none(),
+        "the bogus key is not bound: {details}"
+    );
 
     let (status, body) = confirm_order(&system, &key, &order).await;
-    assert_eq!((status, body["status"].as_str()), (200, Some("SUCCESS")), "{body}");
+    assert_eq!(
+        (status, body["status"].as_str()),
+        (200, Some("SUCCESS")),
+        "{body}"
+    );
     system.stop().await;
 }
 
@@ -131,7 +157,10 @@ async fn a_wrong_payment_key_leaves_the_order_confirmable() {
 async fn a_rejected_merchant_key_is_our_failure_not_a_decline() {
     let mut system = start(&[]).await;
     system
-        .restart_service_with("order-service", &[("PSP_SECRET_KEY", "live_sk_rotated_away")])
+        .restart_service_with(
+            "order-service",
+            &[("PSP_SECRET_KEY", "live_sk_rotated_away")],
+        )
         .await;
     let order = new_order(&system, &[2]).await;
     let key = approve(&system, &order).await;
@@ -151,7 +180,11 @@ async fn a_rejected_merchant_key_is_our_failure_not_a_decline() {
 
     system.restart_service("order-service").await;
     let (status, body) = confirm_order(&system, &key, &order).await;
-    assert_eq!((status, body["status"].as_str()), (200, Some("SUCCESS")), "{body}");
+    assert_eq!(
+        (status, body["status"].as_str()),
+        (200, Some("SUCCESS")),
+        "{body}"
+    );
     system.stop().await;
 }
 
@@ -181,7 +214,10 @@ async fn a_late_answer_of_a_lost_attempt_writes_nothing() {
                 .send()
                 .await
                 .expect("confirm answered");
-            (resp.status().as_u16(), resp.json::<Value>().await.unwrap_or_default())
+            (
+                resp.status().as_u16(),
+                resp.json::<Value>().await.unwrap_or_default(),
+            )
         })
     };
     eventually(WAIT, "the attempt to start", || async {
@@ -195,11 +231,17 @@ async fn a_late_answer_of_a_lost_attempt_writes_nothing() {
         .await
         .expect("take over");
     let (status, body) = confirming.await.expect("confirm task");
-    assert_eq!(status, 202, "the lost attempt reports what is recorded: {body}");
+    assert_eq!(
+        status, 202,
+        "the lost attempt reports what is recorded: {body}"
+    );
     let details = payment(&system, &order.order_id).await;
     assert_eq!(details["status"], "EXECUTING", "{details}");
     assert!(!history_statuses(&details).contains(&"SUCCESS".to_string()));
-    assert_eq!(events_of(&system, &order.order_id, "order.payment.confirmed").await, 0);
+    assert_eq!(
+        events_of(&system, &order.order_id, "order.payment.confirmed").await,
+        0
+    );
     pool.close().await;
     system.stop().await;
 }
@@ -207,7 +249,11 @@ async fn a_late_answer_of_a_lost_attempt_writes_nothing() {
 /// Transient errors past the old threshold never fail the order: the sixth attempt succeeds.
 #[tokio::test]
 async fn unknown_outcomes_are_never_failed_by_counting() {
-    let system = start(&[("RECOVERY_INTERVAL_MS", "100"), ("RECOVERY_MAX_BACKOFF_MS", "200")]).await;
+    let system = start(&[
+        ("RECOVERY_INTERVAL_MS", "100"),
+        ("RECOVERY_MAX_BACKOFF_MS", "200"),
+    ])
+    .await;
     let order = new_order(&system, &[1]).await;
     let key = approve(&system, &order).await;
     put_fault(
@@ -223,7 +269,10 @@ async fn unknown_outcomes_are_never_failed_by_counting() {
         (p["status"] == "SUCCESS").then_some(p)
     })
     .await;
-    assert!(details["lines"][0]["failedCount"].as_i64() >= Some(5), "{details}");
+    assert!(
+        details["lines"][0]["failedCount"].as_i64() >= Some(5),
+        "{details}"
+    );
     assert!(!history_statuses(&details).contains(&"FAILURE".to_string()));
     system.stop().await;
 }

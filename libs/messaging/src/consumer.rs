@@ -29,6 +29,9 @@ pub struct Delivery {
     pub event: EnvelopeHeader,
 }
 
+/// What a re-drive's `Nats-Msg-Id` carries after the event id.
+pub const REDRIVE_MARK: &str = "-redrive-";
+
 impl Delivery {
     /// Decodes the whole envelope as `E`; a wrong type or unknown version is a
     /// [`HandlerError::Reject`].
@@ -39,6 +42,15 @@ impl Delivery {
     /// The W3C trace context the producer sent along, if any.
     pub fn traceparent(&self) -> Option<&str> {
         self.header("traceparent")
+    }
+
+    /// A producer's re-drive of an event it never heard back about (same `eventId`, a
+    /// `Nats-Msg-Id` ending in `-redrive-<n>`; see services/order-service/src/redrive.rs): a
+    /// consumer that already applied the event should answer again from its committed state,
+    /// because its first answer may be what the broker lost.
+    pub fn is_redrive(&self) -> bool {
+        self.header("Nats-Msg-Id")
+            .is_some_and(|id| id.contains(REDRIVE_MARK))
     }
 
     /// The first value of header `name` (`None` also for a name NATS would not accept).

@@ -29,7 +29,7 @@ mod runtime;
 mod tx_conn;
 
 pub use bus::{EventBus, Outbox};
-pub use consumer::{spawn_consumer, ConsumerSpec, Delivery, Handler};
+pub use consumer::{spawn_consumer, ConsumerSpec, Delivery, Handler, REDRIVE_MARK};
 pub use dead_letters::{spawn_dead_letter_worker, DeadLetterApi};
 pub use error::{ConsumerError, HandlerError, ProvisionError};
 pub use idempotency::{apply_once, claim_event, Applied};

@@ -131,12 +131,16 @@ impl PaymentsAdminApi {
                 "from must not be after to, and the window at most 31 days",
             ));
         }
-        let report = self.payments.reconcile(from, to).await.map_err(|e| match e {
-            ReconcileError::Psp(e) => {
-                ApiError::unavailable("PSP_UNAVAILABLE", format!("{e}; nothing was compared"))
-            }
-            ReconcileError::Db(e) => e.into(),
-        })?;
+        let report = self
+            .payments
+            .reconcile(from, to)
+            .await
+            .map_err(|e| match e {
+                ReconcileError::Psp(e) => {
+                    ApiError::unavailable("PSP_UNAVAILABLE", format!("{e}; nothing was compared"))
+                }
+                ReconcileError::Db(e) => e.into(),
+            })?;
         Ok(Json(ReconciliationReport {
             from,
             to,

@@ -7,7 +7,7 @@ use chrono::Utc;
 use events::{Envelope, PaidOrderLine, PaymentConfirmed, PaymentFailed};
 
 use crate::{
-    payments::{order_status, last_reason, ConfirmError, Outcome, Payments},
+    payments::{last_reason, order_status, ConfirmError, Outcome, Payments},
     psp::{PspOutcome, TossPayment},
     status::PaymentStatus,
     store::{self, PaymentEventRow, PaymentOrderRow, Transition},
@@ -83,14 +83,16 @@ impl Payments {
                 self.fail(attempt, &code, &message, actor).await
             }
             PspOutcome::Rejected { code, message } => {
-                self.release(attempt, attempt.previous, &code, actor).await?;
+                self.release(attempt, attempt.previous, &code, actor)
+                    .await?;
                 Ok(Outcome::Rejected { code, message })
             }
             PspOutcome::Credentials { code } => {
                 self.metrics.credential_errors.inc();
                 tracing::error!(order_id = %attempt.event.order_id, %code,
                     "the PSP refused our merchant credentials (PSP_SECRET_KEY); the order is left as it was");
-                self.release(attempt, attempt.previous, &code, actor).await?;
+                self.release(attempt, attempt.previous, &code, actor)
+                    .await?;
                 Ok(Outcome::CredentialsRejected { code })
             }
             PspOutcome::Unknown { reason } => self.record_unknown(attempt, &reason, actor).await,
@@ -267,7 +269,8 @@ impl Payments {
             tracing::warn!(order_id = %event.order_id, failed, next_lookup_in = ?wait,
                 "payment still unresolved after the threshold; needs attention");
         }
-        self.metrics.record(&event.order_id, "UNKNOWN", reason, actor);
+        self.metrics
+            .record(&event.order_id, "UNKNOWN", reason, actor);
         Ok(Outcome::Unknown {
             reason: reason.to_string(),
         })
@@ -309,7 +312,8 @@ impl Payments {
                 )
                 .await?;
             }
-            self.metrics.record(&event.order_id, "REJECTED", code, actor);
+            self.metrics
+                .record(&event.order_id, "REJECTED", code, actor);
         }
         tx.commit().await?;
         Ok(())

@@ -33,8 +33,11 @@ pub fn spawn(payments: Payments, config: JobsConfig, shutdown: &Shutdown) {
                 Ok(r) if r.mismatches.is_empty() => {
                     tracing::debug!(checked = r.checked, "reconciliation: all matched")
                 }
-                Ok(r) => tracing::warn!(checked = r.checked, mismatches = r.mismatches.len(),
-                    "reconciliation found mismatches"),
+                Ok(r) => tracing::warn!(
+                    checked = r.checked,
+                    mismatches = r.mismatches.len(),
+                    "reconciliation found mismatches"
+                ),
                 Err(e) => tracing::warn!(error = %e, "reconciliation failed; will retry"),
             }
         }
@@ -48,7 +51,10 @@ pub fn spawn(payments: Payments, config: JobsConfig, shutdown: &Shutdown) {
                 _ = stop.triggered() => break,
                 _ = tokio::time::sleep(every) => {}
             }
-            match payments.redrive_due(config.redrive_after.as_secs_f64(), 100).await {
+            match payments
+                .redrive_due(config.redrive_after.as_secs_f64(), 100)
+                .await
+            {
                 Ok(0) => {}
                 Ok(n) => tracing::warn!(events = n, "re-drove events the wallet never confirmed"),
                 Err(e) => tracing::warn!(error = %e, "re-drive pass failed; will retry"),

@@ -28,13 +28,23 @@ pub enum Outcome {
     Success,
     /// A definite answer that no money moved (a card decline, an aborted payment, our own
     /// cancel of a wrong charge).
-    Failure { code: String, message: String },
+    Failure {
+        code: String,
+        message: String,
+    },
     /// The PSP did not say; the recovery job will find out.
-    Unknown { reason: String },
+    Unknown {
+        reason: String,
+    },
     /// The PSP refused this attempt itself (wrong key, …): the order is as it was.
-    Rejected { code: String, message: String },
+    Rejected {
+        code: String,
+        message: String,
+    },
     /// The PSP refused our merchant credentials: the order is as it was.
-    CredentialsRejected { code: String },
+    CredentialsRejected {
+        code: String,
+    },
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -98,7 +98,10 @@ impl Payments {
         // Whole seconds: the PSP's times have no fractions.
         let txs = self
             .psp
-            .transactions(kst(from) - Duration::seconds(1), kst(Utc::now()) + Duration::seconds(1))
+            .transactions(
+                kst(from) - Duration::seconds(1),
+                kst(Utc::now()) + Duration::seconds(1),
+            )
             .await?;
         let mut psp: BTreeMap<String, Ledger> = BTreeMap::new();
         let mut charged_in_window: BTreeSet<String> = BTreeSet::new();
@@ -119,7 +122,10 @@ impl Payments {
         let mut conn = self.pool.acquire().await?;
         let ours_in_window = store::recovery::paid_between(&mut conn, from, to).await?;
         drop(conn);
-        let orders: BTreeSet<String> = charged_in_window.into_iter().chain(ours_in_window).collect();
+        let orders: BTreeSet<String> = charged_in_window
+            .into_iter()
+            .chain(ours_in_window)
+            .collect();
 
         let mut report = Report::default();
         let mut unrepaired = 0;
@@ -130,13 +136,22 @@ impl Payments {
                 ..Ledger::default()
             });
             let Some((ours, busy, open_cancel)) = self.our_ledger(&order_id).await? else {
-                report.mismatches.push(Mismatch { order_id, ours: Ledger { status: "NONE".into(), ..Ledger::default() }, psp: theirs, action: "NONE".into() });
+                report.mismatches.push(Mismatch {
+                    order_id,
+                    ours: Ledger {
+                        status: "NONE".into(),
+                        ..Ledger::default()
+                    },
+                    psp: theirs,
+                    action: "NONE".into(),
+                });
                 unrepaired += 1;
                 continue;
             };
             let net = |l: &Ledger| l.charged - l.refunded;
             let same = net(&ours) == net(&theirs)
-                && (ours.charged.is_zero() || (ours.charged == theirs.charged && ours.refunded == theirs.refunded));
+                && (ours.charged.is_zero()
+                    || (ours.charged == theirs.charged && ours.refunded == theirs.refunded));
             if same {
                 report.matched += 1;
                 continue;
@@ -158,11 +173,19 @@ impl Payments {
             if action == "NONE" {
                 unrepaired += 1;
             }
-            report.mismatches.push(Mismatch { order_id, ours, psp: theirs, action });
+            report.mismatches.push(Mismatch {
+                order_id,
+                ours,
+                psp: theirs,
+                action,
+            });
         }
         self.metrics.reconciliation_mismatches.set(unrepaired);
         if unrepaired > 0 {
-            tracing::error!(unrepaired, "reconciliation found mismatches it cannot repair");
+            tracing::error!(
+                unrepaired,
+                "reconciliation found mismatches it cannot repair"
+            );
         }
         Ok(report)
     }
@@ -187,15 +210,28 @@ impl Payments {
             .map(|c| c.cancel_no);
         let ledger = Ledger {
             status: status.to_string(),
-            charged: if status.is_paid() { event.total_amount } else { Decimal::ZERO },
+            charged: if status.is_paid() {
+                event.total_amount
+            } else {
+                Decimal::ZERO
+            },
             refunded: event.refunded_amount,
         };
-        Ok(Some((ledger, status == PaymentStatus::Executing, open_cancel)))
+        Ok(Some((
+            ledger,
+            status == PaymentStatus::Executing,
+            open_cancel,
+        )))
     }
 
     /// What the rules say to do: a charge we do not have as paid is accepted; a refund we
     /// have as an unknown cancel is completed. Anything else is for a person.
-    async fn repair(&self, order_id: &str, ours: &Ledger, psp: &Ledger) -> Result<String, ReconcileError> {
+    async fn repair(
+        &self,
+        order_id: &str,
+        ours: &Ledger,
+        psp: &Ledger,
+    ) -> Result<String, ReconcileError> {
         let unpaid = matches!(ours.status.as_str(), "NOT_STARTED" | "UNKNOWN");
         if unpaid && psp.charged > Decimal::ZERO {
             if let Some(accepted) = self.accept_charge(order_id).await? {
@@ -224,7 +260,14 @@ impl Payments {
             return Ok(None);
         }
         let attempt = self
-            .start_attempt(&mut tx, &event, previous, &payment.payment_key, "RECONCILIATION", ACTOR)
+            .start_attempt(
+                &mut tx,
+                &event,
+                previous,
+                &payment.payment_key,
+                "RECONCILIATION",
+                ACTOR,
+            )
             .await?;
         tx.commit().await?;
         self.record_outcome(&attempt, PspOutcome::Answered(payment, raw), ACTOR)

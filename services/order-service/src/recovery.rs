@@ -50,9 +50,12 @@ pub async fn recover_due(
     config: RecoveryConfig,
 ) -> Result<usize, ConfirmError> {
     let mut conn = payments.pool.acquire().await?;
-    let due =
-        store::recovery::due_for_recovery(&mut conn, config.stale_after.as_secs_f64(), config.batch)
-            .await?;
+    let due = store::recovery::due_for_recovery(
+        &mut conn,
+        config.stale_after.as_secs_f64(),
+        config.batch,
+    )
+    .await?;
     let unresolved = store::recovery::count_unresolved(&mut conn).await?;
     payments.metrics.unresolved.set(unresolved);
     let cancels =
@@ -135,7 +138,14 @@ pub async fn recover_order(
         }
     } else {
         payments
-            .start_attempt(&mut tx, &event, previous, &payment_key, "RECOVERY_RETRY", ACTOR)
+            .start_attempt(
+                &mut tx,
+                &event,
+                previous,
+                &payment_key,
+                "RECOVERY_RETRY",
+                ACTOR,
+            )
             .await?
     };
     tx.commit().await?;
@@ -155,7 +165,12 @@ pub async fn recover_order(
             // The PSP has no payment for this order at all: no money moved. The order goes
             // back to NOT_STARTED with its key freed, confirmable with the real approval.
             payments
-                .release(&attempt, PaymentStatus::NotStarted, "PSP_NO_PAYMENT_FOR_ORDER", ACTOR)
+                .release(
+                    &attempt,
+                    PaymentStatus::NotStarted,
+                    "PSP_NO_PAYMENT_FOR_ORDER",
+                    ACTOR,
+                )
                 .await?;
             return Ok(Some(Outcome::Rejected {
                 code,
@@ -164,5 +179,8 @@ pub async fn recover_order(
         }
         other => other,
     };
-    payments.record_outcome(&attempt, psp, ACTOR).await.map(Some)
+    payments
+        .record_outcome(&attempt, psp, ACTOR)
+        .await
+        .map(Some)
 }

@@ -32,9 +32,14 @@ impl Payments {
         }
         let lines = store::find_lines(&mut tx, event.payment_event_no).await?;
         let method = event.method.clone().unwrap_or_default();
-        let mut envelope = Envelope::new(confirmed_event(&event, &lines, key, &method, approved_at));
+        let mut envelope =
+            Envelope::new(confirmed_event(&event, &lines, key, &method, approved_at));
         envelope.event_id = event_id;
-        let msg_id = format!("{event_id}-redrive-{}", self.ids.next_id()?);
+        let msg_id = format!(
+            "{event_id}{}{}",
+            messaging::REDRIVE_MARK,
+            self.ids.next_id()?
+        );
         self.outbox
             .append_as(&mut tx, event.payment_event_no, &envelope, &[], &msg_id)
             .await?;
@@ -65,13 +70,14 @@ impl Payments {
         let shares = store::cancels::lines(&mut tx, cancel_no).await?;
         // What had been refunded when this cancel was done (later cancels excluded), so the
         // event reads as it did the first time.
-        let refunded_total: rust_decimal::Decimal = store::cancels::list(&mut tx, event.payment_event_no)
-            .await?
-            .iter()
-            .filter(|c| c.status == CancelStatus::Done)
-            .filter(|c| c.canceled_at.is_some_and(|t| t <= canceled_at))
-            .map(|c| c.cancel_amount)
-            .sum();
+        let refunded_total: rust_decimal::Decimal =
+            store::cancels::list(&mut tx, event.payment_event_no)
+                .await?
+                .iter()
+                .filter(|c| c.status == CancelStatus::Done)
+                .filter(|c| c.canceled_at.is_some_and(|t| t <= canceled_at))
+                .map(|c| c.cancel_amount)
+                .sum();
         let status = if refunded_total == event.total_amount {
             "CANCELED"
         } else {
@@ -92,7 +98,9 @@ impl Payments {
             lines: shares
                 .iter()
                 .filter_map(|s| {
-                    let line = lines.iter().find(|l| l.payment_order_no == s.payment_order_no)?;
+                    let line = lines
+                        .iter()
+                        .find(|l| l.payment_order_no == s.payment_order_no)?;
                     Some(CanceledLine {
                         payment_order_no: s.payment_order_no,
                         product_no: line.product_no,
@@ -104,7 +112,11 @@ impl Payments {
                 .collect(),
         });
         envelope.event_id = event_id;
-        let msg_id = format!("{event_id}-redrive-{}", self.ids.next_id()?);
+        let msg_id = format!(
+            "{event_id}{}{}",
+            messaging::REDRIVE_MARK,
+            self.ids.next_id()?
+        );
         self.outbox
             .append_as(&mut tx, event.payment_event_no, &envelope, &[], &msg_id)
             .await?;

@@ -54,7 +54,17 @@ impl Handler for ReverseCancel {
         loop {
             let mut tx = self.pool.begin().await?;
             if !claim_event(&mut tx, CONSUMER, event.event_id).await? {
-                return Ok(()); // reversed (or parked) before: a redelivery or a replay
+                // Reversed (or parked) before: a redelivery or a replay. A re-drive means
+                // order-service never heard of the reversal (the broker may have lost
+                // wallet.reversed), so it is announced again from the committed ledger.
+                if let Some(first) = reversals.first().filter(|_| delivery.is_redrive()) {
+                    announce_if_complete(&mut tx, &self.outbox, first)
+                        .await
+                        .map_err(|e| HandlerError::retry(e.to_string()))?;
+                    tx.commit().await?;
+                    self.nudge.nudge();
+                }
+                return Ok(());
             }
             match self.reverse(&mut tx, event.event_id, &reversals).await {
                 Ok(()) => {

@@ -52,7 +52,23 @@ impl Handler for SettleOrder {
         loop {
             let mut tx = self.pool.begin().await?;
             if !claim_event(&mut tx, CONSUMER, event.event_id).await? {
-                return Ok(()); // settled before: a redelivery or a replay
+                // Settled before: a redelivery or a replay. A re-drive means order-service
+                // never heard of the settlement (the broker may have lost wallet.settled), so
+                // it is announced again from the committed ledger.
+                if delivery.is_redrive() {
+                    let order = &event.payload;
+                    announce_if_complete(
+                        &mut tx,
+                        &self.outbox,
+                        order.payment_event_no,
+                        &order.order_id,
+                    )
+                    .await
+                    .map_err(|e| HandlerError::retry(e.to_string()))?;
+                    tx.commit().await?;
+                    self.nudge.nudge();
+                }
+                return Ok(());
             }
             match self.settle(&mut tx, &event).await {
                 Ok(()) => {

@@ -83,9 +83,10 @@ impl From<CancelError> for ApiError {
                 ApiError::unprocessable("IDEMPOTENCY_KEY_REUSED", e.to_string())
             }
             CancelError::Refused { ref code } => ApiError::unprocessable(code, e.to_string()),
-            CancelError::Credentials { .. } => {
-                ApiError::unavailable("PSP_CREDENTIALS_REJECTED", "the PSP is not available for cancels right now; nothing was refunded")
-            }
+            CancelError::Credentials { .. } => ApiError::unavailable(
+                "PSP_CREDENTIALS_REJECTED",
+                "the PSP is not available for cancels right now; nothing was refunded",
+            ),
             CancelError::Confirm(inner) => inner.into(),
         }
     }
@@ -108,7 +109,11 @@ fn validate(body: &CancelBody, key: Option<&str>) -> Result<CancelRequest, ApiEr
             });
         }
     }
-    if body.payment_order_nos.as_ref().is_some_and(|l| l.is_empty() || l.len() > 50) {
+    if body
+        .payment_order_nos
+        .as_ref()
+        .is_some_and(|l| l.is_empty() || l.len() > 50)
+    {
         errors.push(FieldError {
             field: "paymentOrderNos".into(),
             message: "must list 1-50 lines when given".into(),

@@ -68,7 +68,9 @@ pub enum CancelError {
 impl From<sqlx::Error> for CancelError {
     fn from(e: sqlx::Error) -> Self {
         match &e {
-            sqlx::Error::Database(db) if db.constraint() == Some("payment_cancels_one_open_idx") => {
+            sqlx::Error::Database(db)
+                if db.constraint() == Some("payment_cancels_one_open_idx") =>
+            {
                 Self::InProgress
             }
             _ => Self::Confirm(ConfirmError::Db(e)),
@@ -103,7 +105,9 @@ impl Payments {
             .await?
             .ok_or_else(|| CancelError::NotFound(order_id.to_string()))?;
         if let Some(key) = idempotency_key {
-            if let Some(seen) = store::cancels::find_by_key(&mut tx, event.payment_event_no, key).await? {
+            if let Some(seen) =
+                store::cancels::find_by_key(&mut tx, event.payment_event_no, key).await?
+            {
                 return if seen.request_hash == hash {
                     replay(seen)
                 } else {
@@ -113,7 +117,10 @@ impl Payments {
         }
         let lines = store::find_lines(&mut tx, event.payment_event_no).await?;
         let status = order_status(&lines);
-        if !matches!(status, PaymentStatus::Success | PaymentStatus::PartialCanceled) {
+        if !matches!(
+            status,
+            PaymentStatus::Success | PaymentStatus::PartialCanceled
+        ) {
             return Err(CancelError::NotCancelable(status));
         }
         if let Some(named) = &req.lines {
@@ -128,7 +135,11 @@ impl Payments {
         }
         let refundable: Vec<(i64, Decimal)> = lines
             .iter()
-            .filter(|l| req.lines.as_ref().is_none_or(|n| n.contains(&l.payment_order_no)))
+            .filter(|l| {
+                req.lines
+                    .as_ref()
+                    .is_none_or(|n| n.contains(&l.payment_order_no))
+            })
             .map(|l| (l.payment_order_no, l.amount - l.refunded_amount))
             .filter(|l| l.1 > Decimal::ZERO)
             .collect();
@@ -156,7 +167,11 @@ impl Payments {
 
     /// Calls the PSP for an open cancel (again, with the same key, when recovery re-drives
     /// it) and records its answer.
-    pub async fn drive_cancel(&self, cancel_no: i64, actor: &str) -> Result<CancelRow, CancelError> {
+    pub async fn drive_cancel(
+        &self,
+        cancel_no: i64,
+        actor: &str,
+    ) -> Result<CancelRow, CancelError> {
         let mut conn = self.pool.acquire().await?;
         let cancel = store::cancels::find(&mut conn, cancel_no)
             .await?
@@ -165,7 +180,10 @@ impl Payments {
             .await?
             .ok_or_else(|| CancelError::NotFound(cancel.order_id.clone()))?;
         drop(conn);
-        if !matches!(cancel.status, CancelStatus::Requested | CancelStatus::Unknown) {
+        if !matches!(
+            cancel.status,
+            CancelStatus::Requested | CancelStatus::Unknown
+        ) {
             return Ok(cancel);
         }
         let Some(payment_key) = event.payment_key.as_deref() else {
@@ -173,24 +191,45 @@ impl Payments {
         };
         let answer = self
             .psp
-            .cancel(payment_key, &cancel.cancel_reason, Some(cancel.cancel_amount), &psp_key(cancel_no))
+            .cancel(
+                payment_key,
+                &cancel.cancel_reason,
+                Some(cancel.cancel_amount),
+                &psp_key(cancel_no),
+            )
             .await;
         let mut conn = self.pool.acquire().await?;
         match answer {
-            PspOutcome::Answered(p, _) if matches!(p.status.as_str(), "CANCELED" | "PARTIAL_CANCELED") => {
+            PspOutcome::Answered(p, _)
+                if matches!(p.status.as_str(), "CANCELED" | "PARTIAL_CANCELED") =>
+            {
                 drop(conn);
                 return self.complete_cancel(&cancel, &p, actor).await;
             }
             PspOutcome::Rejected { code, .. } | PspOutcome::Declined { code, .. } => {
-                store::cancels::close(&mut conn, cancel_no, CancelStatus::Rejected, Some(&code), None, None)
-                    .await?;
+                store::cancels::close(
+                    &mut conn,
+                    cancel_no,
+                    CancelStatus::Rejected,
+                    Some(&code),
+                    None,
+                    None,
+                )
+                .await?;
             }
             PspOutcome::Credentials { code } => {
                 self.metrics.credential_errors.inc();
                 tracing::error!(order_id = %cancel.order_id, %code,
                     "the PSP refused our merchant credentials (PSP_SECRET_KEY) on a cancel");
-                store::cancels::close(&mut conn, cancel_no, CancelStatus::Rejected, Some(&code), None, None)
-                    .await?;
+                store::cancels::close(
+                    &mut conn,
+                    cancel_no,
+                    CancelStatus::Rejected,
+                    Some(&code),
+                    None,
+                    None,
+                )
+                .await?;
             }
             other => {
                 let reason = match other {
@@ -199,10 +238,13 @@ impl Payments {
                     _ => "PSP_UNCLEAR_ANSWER".into(),
                 };
                 let wait = self.backoff(cancel.attempts + 1);
-                store::cancels::mark_unknown(&mut conn, cancel_no, &reason, wait.as_secs_f64()).await?;
+                store::cancels::mark_unknown(&mut conn, cancel_no, &reason, wait.as_secs_f64())
+                    .await?;
             }
         }
-        let after = store::cancels::find(&mut conn, cancel_no).await?.unwrap_or(cancel);
+        let after = store::cancels::find(&mut conn, cancel_no)
+            .await?
+            .unwrap_or(cancel);
         match after.status {
             CancelStatus::Rejected => {
                 let code = after.failure_code.clone().unwrap_or_default();
@@ -256,7 +298,9 @@ impl Payments {
             lines: shares
                 .iter()
                 .filter_map(|s| {
-                    let line = lines.iter().find(|l| l.payment_order_no == s.payment_order_no)?;
+                    let line = lines
+                        .iter()
+                        .find(|l| l.payment_order_no == s.payment_order_no)?;
                     Some(CanceledLine {
                         payment_order_no: s.payment_order_no,
                         product_no: line.product_no,

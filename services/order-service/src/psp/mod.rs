@@ -11,8 +11,8 @@ use chrono::NaiveDateTime;
 use rust_decimal::Decimal;
 use serde::Deserialize;
 
-pub use outcome::{PspOutcome, TossPayment};
 use outcome::{classify_error, TossErrorBody};
+pub use outcome::{PspOutcome, TossPayment};
 
 /// One entry of `GET /v1/transactions`: a charge (status DONE) or a cancel.
 #[derive(Debug, Clone, Deserialize)]
@@ -104,7 +104,10 @@ impl PspClient {
         }
         let request = self
             .http
-            .post(format!("{}/v1/payments/{payment_key}/cancel", self.base_url))
+            .post(format!(
+                "{}/v1/payments/{payment_key}/cancel",
+                self.base_url
+            ))
             .header("Authorization", &self.authorization)
             .header("Idempotency-Key", idempotency_key)
             .json(&body);

@@ -32,12 +32,7 @@ impl TossPayment {
     pub fn refunded(&self) -> Decimal {
         match self.balance_amount {
             Some(balance) => self.total_amount - balance,
-            None => self
-                .cancels
-                .iter()
-                .flatten()
-                .map(|c| c.cancel_amount)
-                .sum(),
+            None => self.cancels.iter().flatten().map(|c| c.cancel_amount).sum(),
         }
     }
 

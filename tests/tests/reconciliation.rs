@@ -1,0 +1,115 @@
+//! Reconciliation and internal completion (docs/payments.md, "Reconciliation"): a charge we
+//! never learned of is found in the PSP's transactions and accepted; a paid order whose
+//! settlement never came back is re-driven from Postgres and settled once.
+
+use std::time::Duration;
+
+use paymsa_e2e::{
+    eventually,
+    money::{approve, balance, confirm_order, new_order, order_admin, payment, put_fault},
+    seed::start_seeded as start,
+    values::dec,
+};
+use rust_decimal::Decimal;
+use serde_json::json;
+
+const WAIT: Duration = Duration::from_secs(30);
+
+/// Recovery is off (an hour between passes): only reconciliation can find the charge.
+#[tokio::test]
+async fn reconciliation_accepts_a_charge_we_never_recorded() {
+    let system = start(&[
+        ("PSP_TIMEOUT_MS", "300"),
+        ("RECOVERY_INTERVAL_MS", "3600000"),
+        ("RECONCILE_INTERVAL_MS", "3600000"),
+    ])
+    .await;
+    let order = new_order(&system, &[1, 3]).await;
+    let key = approve(&system, &order).await;
+    put_fault(
+        &system,
+        &order.order_id,
+        json!({"mode": "timeout", "times": 1, "timeoutMs": 1500, "approveBeforeTimeout": true}),
+    )
+    .await;
+    let (status, body) = confirm_order(&system, &key, &order).await;
+    assert_eq!(status, 202, "{body}");
+    // The held answer must have been given up on by the PSP too before we compare.
+    tokio::time::sleep(Duration::from_millis(1600)).await;
+
+    let (status, report) = order_admin(&system, "/admin/reconciliation").await;
+    assert_eq!(status, 200, "{report}");
+    let mismatches = report["mismatches"].as_array().expect("mismatches");
+    assert_eq!(mismatches.len(), 1, "{report}");
+    assert_eq!(mismatches[0]["orderId"], order.order_id.as_str());
+    assert_eq!(mismatches[0]["action"], "ACCEPTED_PAYMENT", "{report}");
+    assert_eq!(mismatches[0]["ours"]["status"], "UNKNOWN");
+    assert_eq!(dec(&mismatches[0]["psp"]["charged"]), Decimal::from(4000));
+
+    let details = payment(&system, &order.order_id).await;
+    assert_eq!(details["status"], "SUCCESS", "{details}");
+    let (_, again) = order_admin(&system, "/admin/reconciliation").await;
+    assert_eq!(again["mismatches"], json!([]), "{again}");
+    assert_eq!(again["matched"], 1, "{again}");
+    eventually(WAIT, "the accepted charge settled", || async {
+        (payment(&system, &order.order_id).await["isWalletDone"] == true).then_some(())
+    })
+    .await;
+
+    // Bad windows are a client error.
+    let (status, _) = order_admin(
+        &system,
+        "/admin/reconciliation?from=2026-01-02T00:00:00Z&to=2026-01-01T00:00:00Z",
+    )
+    .await;
+    assert_eq!(status, 400);
+    let (status, _) = system_get_without_token(&system).await;
+    assert_eq!(status, 401);
+    system.stop().await;
+}
+
+async fn system_get_without_token(system: &paymsa_e2e::TestSystem) -> (u16, serde_json::Value) {
+    paymsa_e2e::http::send(system.http.get(format!(
+        "{}/admin/reconciliation",
+        system.url("order-service")
+    )))
+    .await
+}
+
+/// The settlement of a paid order was lost (here: the order forgets it was settled, as after a
+/// broker lost wallet.settled): the re-drive re-publishes order.payment.confirmed with the same
+/// eventId, the wallet does not credit twice, and the order is marked settled again.
+#[tokio::test]
+async fn an_unsettled_paid_order_is_redriven_and_settled_once() {
+    let system = start(&[("REDRIVE_AFTER_MS", "1000")]).await;
+    let order = new_order(&system, &[2]).await;
+    let key = approve(&system, &order).await;
+    let (status, body) = confirm_order(&system, &key, &order).await;
+    assert_eq!(status, 200, "{body}");
+    eventually(WAIT, "settled", || async {
+        (payment(&system, &order.order_id).await["isWalletDone"] == true).then_some(())
+    })
+    .await;
+    let before = balance(&system, 1).await;
+
+    let pool = system.db(&order_service::SPEC).await;
+    sqlx::query("update payment_events set is_wallet_done = false where order_id = $1")
+        .bind(&order.order_id)
+        .execute(&pool)
+        .await
+        .expect("forget the settlement");
+    eventually(WAIT, "re-driven and settled again", || async {
+        (payment(&system, &order.order_id).await["isWalletDone"] == true).then_some(())
+    })
+    .await;
+    let redrives: i32 =
+        sqlx::query_scalar("select redrive_count from payment_events where order_id = $1")
+            .bind(&order.order_id)
+            .fetch_one(&pool)
+            .await
+            .expect("redrive count");
+    assert!(redrives >= 1, "the order was re-driven");
+    assert_eq!(balance(&system, 1).await, before, "credited once");
+    pool.close().await;
+    system.stop().await;
+}
