@@ -18,7 +18,7 @@ enum AdminTag {
 }
 
 #[derive(Debug, Object)]
-#[oai(rename_all = "camelCase")]
+#[oai(rename_all = "camelCase", example)]
 pub struct UnresolvedPayment {
     pub order_id: String,
     pub total_amount: Decimal,
@@ -60,7 +60,7 @@ pub struct MismatchView {
 }
 
 #[derive(Debug, Object)]
-#[oai(rename_all = "camelCase")]
+#[oai(rename_all = "camelCase", example)]
 pub struct ReconciliationReport {
     pub from: DateTime<Utc>,
     pub to: DateTime<Utc>,
@@ -79,7 +79,7 @@ pub struct PaymentsAdminApi {
 
 #[OpenApi(tag = "AdminTag::PaymentsAdmin")]
 impl PaymentsAdminApi {
-    /// Payments whose outcome is still unknown after the lookup threshold (admin token).
+    /// Payments still unknown after the lookup threshold (admin token).
     ///
     /// The recovery job keeps looking them up (the wait doubles up to a cap); they are listed
     /// here and counted in `payments_unresolved` so a person can follow up with the PSP.
@@ -106,9 +106,9 @@ impl PaymentsAdminApi {
         ))
     }
 
-    /// Compare the PSP's transactions with our orders for a window and repair what the rules
-    /// allow (admin token).
+    /// Reconcile the PSP's transactions with our orders (admin token).
     ///
+    /// Repairs what the outcome rules allow (docs/payments.md) and lists the rest.
     /// Orders charged in `[from, to]` (RFC 3339; default: the last hour) are compared on what
     /// was charged and refunded, later cancels included.
     #[oai(

@@ -7,6 +7,7 @@ use serde_json::json;
 use service_kit::openapi::example;
 
 use crate::{
+    admin::{ReconciliationReport, UnresolvedPayment},
     api::{CheckoutRequest, ConfirmRequest, PaymentDetails, PaymentResult},
     cancels::api::{CancelBody, CancelResult},
     checkout::CheckoutResult,
@@ -135,6 +136,38 @@ impl Example for CancelResult {
             "refundableAmount": "2000",
             "orderStatus": "PARTIAL_CANCELED",
             "canceledAt": "2024-02-14T01:02:03Z"
+        }))
+    }
+}
+
+impl Example for UnresolvedPayment {
+    fn example() -> Self {
+        example(json!({
+            "orderId": ORDER_ID,
+            "totalAmount": "3000",
+            "paymentKey": PAYMENT_KEY,
+            "failedCount": 7,
+            "nextLookupAt": "2024-02-13T03:40:00Z",
+            "createdAt": "2024-02-13T03:18:05.123Z"
+        }))
+    }
+}
+
+impl Example for ReconciliationReport {
+    /// A charge the PSP made while its answer was lost, accepted by reconciliation.
+    fn example() -> Self {
+        example(json!({
+            "from": "2024-02-13T03:00:00Z",
+            "to": "2024-02-13T04:00:00Z",
+            "checked": 120,
+            "matched": 119,
+            "inFlight": 0,
+            "mismatches": [{
+                "orderId": ORDER_ID,
+                "ours": {"status": "UNKNOWN", "charged": "0", "refunded": "0"},
+                "psp": {"status": "DONE", "charged": "3000", "refunded": "0"},
+                "action": "ACCEPTED_PAYMENT"
+            }]
         }))
     }
 }

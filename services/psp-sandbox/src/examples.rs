@@ -16,6 +16,7 @@ use crate::{
     sandbox_api::{ApprovalCreated, ApprovalRequest, OrderFaultRequest, OrderFaultView},
     stats_api::{OrderStatsView, StatsView},
     toss_api::{CancelRequest, ConfirmRequest},
+    transactions::Transaction,
     window::{ApproveForm, DeclineForm},
 };
 
@@ -171,5 +172,25 @@ impl Example for ApproveForm {
 impl Example for DeclineForm {
     fn example() -> Self {
         example(json!({"orderId": ORDER_ID, "failUrl": "http://localhost:8080/fail"}))
+    }
+}
+
+impl Example for Transaction {
+    /// The charge of a card payment.
+    fn example() -> Self {
+        example(json!({
+            "mId": "tosspayments",
+            "transactionKey": "txrd_a01hpat8amgxm6k3vq2cyt4cxqa",
+            "paymentKey": PAYMENT_KEY,
+            "orderId": ORDER_ID,
+            "method": "카드",
+            "customerKey": null,
+            "useEscrow": false,
+            "receiptUrl": "https://dashboard.tosspayments.com/receipt/redirection?transactionId=txrd_a01hpat8amgxm6k3vq2cyt4cxqa",
+            "status": "DONE",
+            "transactionAt": "2024-02-13T12:18:20+09:00",
+            "currency": "KRW",
+            "amount": 3000
+        }))
     }
 }

@@ -25,7 +25,7 @@ const MAX_LIMIT: i64 = 10_000;
 
 /// Toss's Transaction object.
 #[derive(Debug, Clone, Object)]
-#[oai(rename_all = "camelCase")]
+#[oai(rename_all = "camelCase", example)]
 pub struct Transaction {
     pub m_id: String,
     /// The cursor for `startingAfter`.
