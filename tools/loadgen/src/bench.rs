@@ -10,6 +10,7 @@ use chrono::Utc;
 
 use crate::{
     args::Args,
+    cancel::CancelKind,
     ceilings,
     client::Client,
     drive::{drive, DriveOptions},
@@ -32,6 +33,9 @@ pub const OPTIONS: &[&str] = &[
     "consumer-concurrency",
     "out",
 ];
+
+/// Share of paid orders the shoppers cancel (half of them in part).
+const CANCEL_RATE: f64 = 0.05;
 
 /// Connections of the Postgres ceiling: what the busiest service's pool may hold, times two.
 const CEILING_CONNECTIONS: u32 = 16;
@@ -116,6 +120,9 @@ async fn measure(
         seed,
         decline_rate: 0.0,
         exhaust_rate: 0.0,
+        cancel_rate: CANCEL_RATE,
+        chaos: None,
+        keep_going: None,
     };
     let started = Instant::now();
     let driven = drive(client.clone(), market, options, counters).await;
@@ -144,11 +151,17 @@ async fn measure(
     let transactions = lags::transactions(stack).await? - transactions_before;
 
     let mut confirm = crate::stats::Latencies::default();
-    let mut paid = 0u64;
+    let mut cancel = crate::stats::Latencies::default();
+    let (mut paid, mut cancels, mut partial) = (0u64, 0u64, 0u64);
     for r in &driven.records {
         if r.outcome == Outcome::Paid {
             paid += 1;
             confirm.push(r.confirm_latency);
+        }
+        for c in r.cancels.iter().filter(|c| c.status == 200) {
+            cancels += 1;
+            partial += u64::from(c.kind == CancelKind::Partial);
+            cancel.push(c.latency);
         }
     }
     for e in driven.errors.iter().take(5) {
@@ -168,6 +181,9 @@ async fn measure(
         events,
         transactions,
         confirm,
+        cancel,
+        cancels,
+        partial_cancels: partial,
         settlement: lags.settlement,
         projection: lags.projection,
         usage,

@@ -1,24 +1,32 @@
 //! `paymsa-loadgen chaos`: thousands of payments while the sandbox injects timeouts and
-//! errors, cards are declined, some providers keep failing until the recovery job gives up,
-//! every service is SIGKILLed once and restarted, nats-server is restarted and poison events
-//! are published; then the ledger invariants. Everything random comes from `--seed`, so a
-//! failing run can be repeated.
+//! errors, cards are declined, some providers keep failing for a while, a PSP outage outlasts
+//! the old give-up window, wrong paymentKeys come before the right ones, shoppers cancel in
+//! full and in part (some cancels time out, some race their confirm and the recovery job),
+//! every service — the PSP too — is SIGKILLed once and restarted, nats-server is restarted,
+//! and once it forgets (restarted on an older copy of its store); poison events are published;
+//! then the ledger invariants, the PSP against order-service, and order-service's own
+//! reconciliation. Everything random comes from `--seed`, so a failing run can be repeated.
+//! The faults are placed by the share of `--payments` done; if they take longer than the
+//! payments, the shoppers go on until the last fault is over, so every fault meets load.
 
 use std::{
-    sync::Arc,
-    time::{Duration, Instant},
+    sync::{
+        atomic::{AtomicBool, Ordering},
+        Arc,
+    },
+    time::Duration,
 };
 
+use chrono::Utc;
 use rand::{rngs::SmallRng, seq::SliceRandom, Rng, SeedableRng};
-use reqwest::Method;
-use serde_json::json;
 
 use crate::{
     args::Args,
+    chaos_faults::{Fault, Injector},
     client::Client,
     drive::{drive, DriveOptions},
     invariants::check_all,
-    poison::{self, Poison},
+    journey::ChaosMix,
     progress::{Counters, Goal, Progress},
     settle::settle,
     stack::{Broker, Stack, StackOptions},
@@ -27,9 +35,9 @@ use crate::{
 
 pub const OPTIONS: &[&str] = &["payments", "shoppers", "seed", "bin-dir", "keep"];
 
-/// The eight services; the sandbox stands for the card network and keeps its state in memory,
-/// so it is not killed.
-const KILLABLE: [&str; 8] = [
+/// Every process of the stack; the sandbox keeps its state in Postgres, so it is killed too.
+const KILLABLE: [&str; 9] = [
+    "psp-sandbox",
     "catalog-service",
     "seller-service",
     "wallet-service",
@@ -48,18 +56,6 @@ const POISONED: [&str; 5] = [
     "seller.registered",
 ];
 
-/// One scheduled fault: when (a share of the payments done) and what.
-enum Fault {
-    Kill(&'static str, Duration),
-    RestartNats(Duration),
-    Poison(&'static str),
-    SandboxMode { approve_before_timeout: bool },
-}
-
-fn log(started: Instant, what: String) {
-    eprintln!("\n[{:>6.1}s] {what}", started.elapsed().as_secs_f64());
-}
-
 pub async fn run(args: &Args) -> anyhow::Result<bool> {
     let payments: u64 = args.get("payments", 5000)?;
     let shoppers: usize = args.get("shoppers", 16)?;
@@ -72,6 +68,12 @@ pub async fn run(args: &Args) -> anyhow::Result<bool> {
         .set_for("order-service", "PSP_TIMEOUT_MS", 1000)
         .set_for("order-service", "RECOVERY_INTERVAL_MS", 500)
         .set_for("order-service", "RECOVERY_STALE_MS", 3000)
+        // An unknown outcome is looked at again at most 2 s later, however often it was.
+        .set_for("order-service", "RECOVERY_MAX_BACKOFF_MS", 2000)
+        // A settlement or reversal the broker lost is re-published after 3 s.
+        .set_for("order-service", "REDRIVE_AFTER_MS", 3000)
+        .set_for("order-service", "RECONCILE_INTERVAL_MS", 5000)
+        .set_for("order-service", "RECONCILE_WINDOW_MS", 600_000)
         .set_for("psp-sandbox", "SANDBOX_SEED", seed)
         .set_for("psp-sandbox", "SANDBOX_ERROR_RATE", 0.05)
         .set_for("psp-sandbox", "SANDBOX_ERROR_CODE", "PROVIDER_ERROR")
@@ -88,19 +90,12 @@ pub async fn run(args: &Args) -> anyhow::Result<bool> {
     outcome
 }
 
-async fn chaos(
-    stack: &mut Stack,
-    rng: &mut SmallRng,
-    payments: u64,
-    shoppers: usize,
-    seed: u64,
-) -> anyhow::Result<bool> {
-    let client = Client::for_stack(stack, Duration::from_secs(120));
-    let market = Arc::new(open_market(&client, &stack.namespace, 5, 8, seed).await?);
-
-    // The schedule: each service killed once, at shuffled points between 5 % and 85 % of the
-    // payments, down for 0.2–3 s; NATS restarted once; five poisons; the sandbox switches from
-    // "a timed-out confirm still charges" to "it does not" half-way.
+/// The schedule: each process killed once, at shuffled points between 5 % and 80 % of the
+/// payments, down for 0.2–3 s; NATS restarted once; a PSP outage of 8–10 s (10–25 %); the
+/// broker's amnesia (a copy of its store taken, restored 3 s later; 35–50 %); five poisons
+/// (5–30 %, before the amnesia, so a forgotten delivery cannot count twice); the sandbox
+/// switches from "a timed-out confirm still charges" to "it does not" half-way.
+fn schedule(rng: &mut SmallRng) -> Vec<(f64, Fault)> {
     let mut kills = KILLABLE.to_vec();
     kills.shuffle(rng);
     let mut schedule: Vec<(f64, Fault)> = kills
@@ -108,7 +103,7 @@ async fn chaos(
         .enumerate()
         .map(|(i, s)| {
             (
-                0.05 + 0.1 * i as f64,
+                0.05 + 0.085 * i as f64,
                 Fault::Kill(s, Duration::from_millis(rng.random_range(200..3000))),
             )
         })
@@ -118,7 +113,7 @@ async fn chaos(
         Fault::RestartNats(Duration::from_millis(rng.random_range(500..2500))),
     ));
     for subject in POISONED {
-        schedule.push((rng.random_range(0.1..0.9), Fault::Poison(subject)));
+        schedule.push((rng.random_range(0.05..0.3), Fault::Poison(subject)));
     }
     schedule.push((
         0.5,
@@ -126,10 +121,34 @@ async fn chaos(
             approve_before_timeout: false,
         },
     ));
+    schedule.push((
+        rng.random_range(0.1..0.25),
+        Fault::PspOutage(Duration::from_millis(rng.random_range(8000..10_000))),
+    ));
+    schedule.push((
+        rng.random_range(0.35..0.5),
+        Fault::Amnesia(Duration::from_secs(3)),
+    ));
     schedule.sort_by(|a, b| a.0.total_cmp(&b.0));
+    schedule
+}
+
+async fn chaos(
+    stack: &mut Stack,
+    rng: &mut SmallRng,
+    payments: u64,
+    shoppers: usize,
+    seed: u64,
+) -> anyhow::Result<bool> {
+    let since = Utc::now();
+    let client = Client::for_stack(stack, Duration::from_secs(120));
+    let market = Arc::new(open_market(&client, &stack.namespace, 5, 8, seed).await?);
+    let schedule = schedule(rng);
 
     let counters = Arc::new(Counters::default());
     let progress = Progress::start("chaos", Goal::Payments(payments), counters.clone());
+    let psp_unreliable = Arc::new(AtomicBool::new(false));
+    let keep_going = Arc::new(AtomicBool::new(true));
     let options = DriveOptions {
         shoppers,
         goal: Goal::Payments(payments),
@@ -137,92 +156,25 @@ async fn chaos(
         seed,
         decline_rate: 0.02,
         exhaust_rate: 0.005,
+        cancel_rate: 0.08,
+        chaos: Some(ChaosMix {
+            wrong_key_rate: 0.03,
+            timeout_rate: 0.02,
+            concurrent_rate: 0.02,
+            cancel_fault_rate: 0.25,
+            psp_unreliable: psp_unreliable.clone(),
+        }),
+        keep_going: Some(keep_going.clone()),
     };
-    let started = Instant::now();
+    let mut injector = Injector::new(client.clone(), psp_unreliable);
     let load = tokio::spawn(drive(client.clone(), market, options, counters.clone()));
-    let mut poisons: Vec<Poison> = Vec::new();
     for (at, fault) in schedule {
         while (counters.done() as f64) < at * payments as f64 && !load.is_finished() {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        match fault {
-            Fault::Kill(service, down) => {
-                stack.kill(service, 0).await?;
-                log(
-                    started,
-                    format!("SIGKILL {service}; restarting after {down:?}"),
-                );
-                tokio::time::sleep(down).await;
-                stack.restart(service, 0).await?;
-                log(started, format!("{service} ready again"));
-            }
-            Fault::RestartNats(down) => {
-                stack.broker.kill(0).await?;
-                log(
-                    started,
-                    format!("nats-server killed; restarting after {down:?}"),
-                );
-                tokio::time::sleep(down).await;
-                stack.broker.restart(0).await?;
-                log(started, "nats-server ready again".into());
-            }
-            Fault::Poison(subject) => {
-                let n = poisons.len();
-                // JetStream may still be electing after the restart; try for a while.
-                let mut tries = 0;
-                let poison = loop {
-                    match poison::inject(stack, subject, n).await {
-                        Ok(p) => break p,
-                        Err(e) if tries < 20 => {
-                            tries += 1;
-                            log(
-                                started,
-                                format!("poison on {subject} not published yet: {e:#}"),
-                            );
-                            tokio::time::sleep(Duration::from_millis(500)).await;
-                        }
-                        Err(e) => return Err(e),
-                    }
-                };
-                log(
-                    started,
-                    format!(
-                        "poison event on {subject} ({} consumers read it)",
-                        poison.consumers.len()
-                    ),
-                );
-                poisons.push(poison);
-            }
-            Fault::SandboxMode {
-                approve_before_timeout,
-            } => {
-                let body = json!({
-                    "errorRate": 0.05, "errorCode": "PROVIDER_ERROR", "timeoutRate": 0.03,
-                    "timeoutMs": 1500, "approveBeforeTimeout": approve_before_timeout,
-                });
-                client
-                    .call(
-                        "psp-sandbox",
-                        Method::PUT,
-                        "/sandbox/faults",
-                        Some(&body),
-                        &[],
-                    )
-                    .await?;
-                log(
-                    started,
-                    format!(
-                        "sandbox: timed-out confirms now {}",
-                        if approve_before_timeout {
-                            "charge"
-                        } else {
-                            "do not charge"
-                        }
-                    ),
-                );
-            }
-        }
+        injector.apply(stack, fault).await?;
     }
+    keep_going.store(false, Ordering::Relaxed);
     let driven = load.await?;
     progress.finish();
     eprintln!(
@@ -236,7 +188,13 @@ async fn chaos(
     }
     let took = settle(stack, Duration::from_secs(240)).await?;
     eprintln!("settled {:.1}s after the load", took.as_secs_f64());
-    let checks = check_all(stack, &client, &poisons).await?;
-    crate::summary::print_chaos(&driven, &checks);
+    let repair = match injector.repair.take() {
+        Some(watch) => Some(watch.await?),
+        None => None,
+    };
+    let mut checks = check_all(stack, &client, &injector.poisons, since).await?;
+    crate::client_checks::check(&driven, &mut checks);
+    crate::client_checks::amnesia(repair, &mut checks);
+    crate::summary::print_chaos(&driven, &checks, injector.outage, took);
     Ok(checks.all_hold() && driven.errors.is_empty())
 }

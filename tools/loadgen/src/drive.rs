@@ -3,16 +3,15 @@
 
 use std::{
     sync::{
-        atomic::{AtomicU64, Ordering},
+        atomic::{AtomicBool, AtomicU64, Ordering},
         Arc,
     },
     time::{Duration, Instant},
 };
 
-use serde_json::{json, Value};
-
 use crate::{
     client::Client,
+    journey::{pay, ChaosMix},
     progress::{Counters, Goal},
     workload::{Market, Mix, Outcome, PaymentRecord, Shopper},
 };
@@ -25,9 +24,16 @@ pub struct DriveOptions {
     pub seed: u64,
     /// Share of payments the card network declines for good (a per-order sandbox fault).
     pub decline_rate: f64,
-    /// Share of payments whose provider keeps failing (retryable errors on every attempt),
-    /// so the recovery job gives up after the threshold and the payment FAILS.
+    /// Share of payments whose provider keeps failing for ten tries (retryable errors), so
+    /// the recovery job passes the unresolved threshold and must still end SUCCESS.
     pub exhaust_rate: f64,
+    /// Share of paid orders the shopper cancels (half of them in part).
+    pub cancel_rate: f64,
+    /// The chaos run's additions to each payment.
+    pub chaos: Option<ChaosMix>,
+    /// While set, shoppers go on past a payments goal (the chaos run's faults must all
+    /// happen under load).
+    pub keep_going: Option<Arc<AtomicBool>>,
 }
 
 pub struct DriveResult {
@@ -35,16 +41,6 @@ pub struct DriveResult {
     /// Payments that never reached a confirm answer (the client gave up), with the reason.
     pub errors: Vec<String>,
     pub elapsed: Duration,
-}
-
-/// The per-order fault of a declined card.
-fn decline() -> Value {
-    json!({ "mode": "error", "errorCode": "REJECT_CARD_PAYMENT", "times": 1 })
-}
-
-/// A provider error on the confirm and on every retry the recovery job makes (threshold 5).
-fn exhaust() -> Value {
-    json!({ "mode": "error", "errorCode": "PROVIDER_ERROR", "times": 10 })
 }
 
 pub async fn drive(
@@ -71,17 +67,31 @@ pub async fn drive(
             loop {
                 let more = match options.goal {
                     Goal::Duration(d) => started.elapsed() < d,
-                    Goal::Payments(n) => tickets.fetch_add(1, Ordering::Relaxed) < n,
+                    Goal::Payments(n) => {
+                        tickets.fetch_add(1, Ordering::Relaxed) < n
+                            || options
+                                .keep_going
+                                .as_ref()
+                                .is_some_and(|k| k.load(Ordering::Relaxed))
+                    }
                 };
                 if !more {
                     break;
                 }
-                let fault = if shopper.chance(options.decline_rate) {
-                    Some(decline())
-                } else {
-                    shopper.chance(options.exhaust_rate).then(exhaust)
-                };
-                match shopper.pay(&client, &market, fault).await {
+                let rates = (
+                    options.decline_rate,
+                    options.exhaust_rate,
+                    options.cancel_rate,
+                );
+                let paid = pay(
+                    &mut shopper,
+                    &client,
+                    &market,
+                    rates,
+                    options.chaos.as_ref(),
+                )
+                .await;
+                match paid {
                     Ok(record) => {
                         let counter = match &record.outcome {
                             Outcome::Paid => &counters.paid,

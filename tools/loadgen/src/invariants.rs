@@ -39,30 +39,35 @@ impl Checks {
     }
 }
 
-/// A SUCCESS line as order-service holds it; its time is the PSP's approval, as in the event.
+/// A paid line (SUCCESS, PARTIAL_CANCELED or CANCELED) as order-service holds it; its time is
+/// the PSP's approval, as in the event.
 struct PaidLine {
     seller: i64,
     product: i64,
     amount: Decimal,
+    refunded: Decimal,
     paid_at_ms: i64,
 }
+
+const PAID: &str = "('SUCCESS', 'PARTIAL_CANCELED', 'CANCELED')";
 
 pub async fn check_all(
     stack: &mut Stack,
     client: &Client,
     poisons: &[Poison],
+    since: chrono::DateTime<chrono::Utc>,
 ) -> anyhow::Result<Checks> {
     let mut checks = Checks::default();
     let order = stack.db("order-service").await?;
     let wallet = stack.db("wallet-service").await?;
     let query = stack.db("order-query-service").await?;
 
-    let lines: HashMap<i64, PaidLine> = sqlx::query(
-        "select o.payment_order_no, o.seller_no, o.product_no, o.amount,
+    let lines: HashMap<i64, PaidLine> = sqlx::query(&format!(
+        "select o.payment_order_no, o.seller_no, o.product_no, o.amount, o.refunded_amount,
                 (extract(epoch from e.approved_at) * 1000)::bigint as paid_at_ms
            from payment_orders o join payment_events e on e.payment_event_no = o.payment_event_no
-          where o.status = 'SUCCESS'",
-    )
+          where o.status in {PAID}"
+    ))
     .fetch_all(&order)
     .await?
     .iter()
@@ -73,13 +78,14 @@ pub async fn check_all(
                 seller: r.get(1),
                 product: r.get(2),
                 amount: r.get(3),
-                paid_at_ms: r.get(4),
+                refunded: r.get(4),
+                paid_at_ms: r.get(5),
             },
         )
     })
     .collect();
 
-    // 1. Every SUCCESS line credited exactly once, nothing else credited.
+    // 1. Every paid line credited exactly once, nothing else credited.
     let credits: Vec<(i64, i64, Decimal)> = sqlx::query_as(
         "select payment_order_no, seller_no, amount from wallet_transactions where type = 'CREDIT'",
     )
@@ -96,47 +102,65 @@ pub async fn check_all(
         .fetch_one(&wallet)
         .await?;
     checks.add(
-        "every SUCCESS line settled exactly once",
+        "every paid line settled exactly once",
         doubled == 0 && missing == 0 && stray == 0 && pending == 0,
         format!(
-            "{} SUCCESS lines, {} credits; missing {missing}, doubled {doubled}, for non-SUCCESS lines {stray}, parked {pending}",
+            "{} paid lines, {} credits; missing {missing}, doubled {doubled}, for unpaid lines {stray}, parked {pending}",
             lines.len(),
             credits.len()
         ),
     );
 
-    // 2. Per seller: Σ credits = Σ SUCCESS line amounts = balance.
-    let mut expected: HashMap<i64, Decimal> = HashMap::new();
+    // 2. Per seller: Σ credits = Σ paid lines, Σ reversals = Σ refunded of them, and
+    //    Σ credits − Σ reversals = balance.
+    let mut expected: HashMap<i64, (Decimal, Decimal)> = HashMap::new();
     for l in lines.values() {
-        *expected.entry(l.seller).or_default() += l.amount;
+        let e = expected.entry(l.seller).or_default();
+        e.0 += l.amount;
+        e.1 += l.refunded;
     }
-    let mut credited: HashMap<i64, Decimal> = HashMap::new();
+    let mut booked: HashMap<i64, (Decimal, Decimal)> = HashMap::new();
     for (_, seller, amount) in &credits {
-        *credited.entry(*seller).or_default() += *amount;
+        booked.entry(*seller).or_default().0 += *amount;
+    }
+    let reversals: Vec<(i64, Decimal)> =
+        sqlx::query_as("select seller_no, amount from wallet_transactions where type = 'REVERSAL'")
+            .fetch_all(&wallet)
+            .await?;
+    for (seller, amount) in &reversals {
+        booked.entry(*seller).or_default().1 += *amount;
     }
     let balances: HashMap<i64, Decimal> = sqlx::query_as("select seller_no, balance from wallets")
         .fetch_all(&wallet)
         .await?
         .into_iter()
         .collect();
-    let sellers: HashSet<i64> = expected.keys().chain(credited.keys()).copied().collect();
+    let sellers: HashSet<i64> = expected.keys().chain(booked.keys()).copied().collect();
     let off: Vec<String> = sellers
         .iter()
         .filter_map(|s| {
-            let (e, c) = (
-                expected.get(s).copied().unwrap_or_default(),
-                credited.get(s).copied().unwrap_or_default(),
-            );
+            let e = expected.get(s).copied().unwrap_or_default();
+            let k = booked.get(s).copied().unwrap_or_default();
             let b = balances.get(s).copied().unwrap_or_default();
-            (e != c || c != b).then(|| format!("seller {s}: lines {e}, credits {c}, balance {b}"))
+            (e != k || k.0 - k.1 != b).then(|| {
+                format!(
+                    "seller {s}: lines {} refunded {}, credits {} reversals {}, balance {b}",
+                    e.0, e.1, k.0, k.1
+                )
+            })
         })
         .collect();
-    let total: Decimal = expected.values().copied().sum();
+    let total: Decimal = expected.values().map(|e| e.0).sum();
+    let refunded: Decimal = expected.values().map(|e| e.1).sum();
     checks.add(
-        "per seller Σ credits = Σ SUCCESS lines = balance",
+        "per seller Σ credits − Σ reversals = balance",
         off.is_empty(),
         if off.is_empty() {
-            format!("{} sellers, {total} in all", sellers.len())
+            format!(
+                "{} sellers, {total} credited = paid lines, {refunded} reversed = refunded ({} reversals)",
+                sellers.len(),
+                reversals.len()
+            )
         } else {
             off.join("; ")
         },
@@ -219,13 +243,15 @@ pub async fn check_all(
 
     crate::hot_check::check(stack, client, &lines_by_product(&lines), &mut checks).await?;
     crate::poison::check(stack, poisons, &mut checks).await?;
+    crate::money::check(stack, client, since, &mut checks).await?;
     Ok(checks)
 }
 
-/// Paid-line times per product, for the hot-products recomputation.
+/// Paid-line times per product, for the hot-products recomputation; a line refunded in full
+/// is taken back out of the ranking (a partial refund leaves the purchase in).
 fn lines_by_product(lines: &HashMap<i64, PaidLine>) -> HashMap<i64, Vec<i64>> {
     let mut out: HashMap<i64, Vec<i64>> = HashMap::new();
-    for l in lines.values() {
+    for l in lines.values().filter(|l| l.refunded < l.amount) {
         out.entry(l.product).or_default().push(l.paid_at_ms);
     }
     out

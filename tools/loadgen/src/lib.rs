@@ -3,27 +3,38 @@
 //! - [`bench`]: end-to-end throughput, confirm latency, settlement and projection lag,
 //!   per-process peak memory and CPU, next to the machine's raw Postgres and JetStream
 //!   ceilings measured in the same run (`just bench e2e`).
-//! - [`chaos`]: a seeded fault run (PSP timeouts and errors, declined cards, each service
-//!   SIGKILLed once, nats-server restarted, poison events) followed by the ledger invariants
-//!   (`just chaos`; a small one runs in `just test`).
+//! - [`chaos`]: a seeded fault run (PSP timeouts, errors and an outage, declined cards, wrong
+//!   paymentKeys, cancels in full and in part, some racing their confirm, each process the
+//!   PSP included SIGKILLed once, nats-server restarted and once restarted on an older copy of
+//!   its store, poison events) followed by the ledger invariants, the PSP's record against
+//!   order-service's and order-service's reconciliation (`just chaos`; a small one runs in
+//!   `just test`).
 //! - [`scale`]: three instances of the order, wallet and hot-catalog services on a 3-node NATS
 //!   cluster; work sharing, outbox shard rebalancing, a NATS node lost (`just scale`).
 //!
-//! [`stack`] starts and kills the processes; [`workload`] and [`drive`] are the shoppers;
-//! [`invariants`], [`hot_check`] and [`poison`] are the checks.
+//! [`stack`] starts and kills the processes; [`workload`], [`journey`], [`cancel`] and
+//! [`drive`] are the shoppers; [`chaos_faults`] and [`amnesia`] the faults; [`invariants`],
+//! [`money`], [`psp_check`], [`client_checks`], [`hot_check`] and [`poison`] are the checks.
 
+pub mod amnesia;
 pub mod args;
 pub mod bench;
+pub mod cancel;
 pub mod ceilings;
 pub mod chaos;
+pub mod chaos_faults;
 pub mod client;
+pub mod client_checks;
 pub mod drive;
 pub mod hot_check;
 pub mod invariants;
+pub mod journey;
 pub mod lags;
 pub mod ledger;
+pub mod money;
 pub mod poison;
 pub mod progress;
+pub mod psp_check;
 pub mod report;
 pub mod scale;
 pub mod settle;

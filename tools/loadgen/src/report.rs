@@ -27,6 +27,11 @@ pub struct BenchReport {
     /// Postgres transactions committed in the run's databases during load and drain.
     pub transactions: i64,
     pub confirm: Latencies,
+    /// `POST /api/payments/{orderId}/cancel` answered 200 DONE.
+    pub cancel: Latencies,
+    /// Cancels answered 200, and how many of them were partial.
+    pub cancels: u64,
+    pub partial_cancels: u64,
     pub settlement: Latencies,
     pub projection: Latencies,
     pub usage: Vec<ServiceUsage>,
@@ -76,7 +81,8 @@ impl BenchReport {
         let _ = writeln!(
             md,
             "Load: {} shoppers for {:.0} s (checkout of 1–3 products → sandbox approval → confirm; \
-             per payment 30 % like, 5 % unlike, 10 % review, 2 % review delete), release binaries, \
+             per payment 30 % like, 5 % unlike, 10 % review, 2 % review delete; 5 % of paid orders \
+             cancelled, half of them in part), release binaries, \
              one process per service, `DB_MAX_CONNECTIONS={}`, `CONSUMER_CONCURRENCY={}`.\n",
             self.shoppers,
             self.duration.as_secs_f64(),
@@ -106,8 +112,8 @@ impl BenchReport {
         );
         let _ = writeln!(
             md,
-            "\n{} payments ({} paid, {} client errors); load {:.1} s + drain {:.1} s = {:.1} s end to end; {} events.\n",
-            self.payments, self.paid, self.errors, self.load_seconds, self.drain_seconds, self.end_to_end_seconds, self.events
+            "\n{} payments ({} paid, {} cancelled of which {} in part, {} client errors); load {:.1} s + drain {:.1} s = {:.1} s end to end; {} events.\n",
+            self.payments, self.paid, self.cancels, self.partial_cancels, self.errors, self.load_seconds, self.drain_seconds, self.end_to_end_seconds, self.events
         );
         let per_paid = |n: i64| n as f64 / self.paid.max(1) as f64;
         let _ = writeln!(
@@ -123,6 +129,7 @@ impl BenchReport {
         );
         for (name, l) in [
             ("confirm (HTTP, incl. PSP round trip)", &self.confirm),
+            ("cancel (HTTP, incl. PSP refund)", &self.cancel),
             (
                 "settlement lag (confirm commit → wallet credit)",
                 &self.settlement,

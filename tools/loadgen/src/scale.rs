@@ -80,6 +80,7 @@ async fn scale(
     shoppers: usize,
     seed: u64,
 ) -> anyhow::Result<bool> {
+    let since = chrono::Utc::now();
     let client = Client::for_stack(stack, Duration::from_secs(120));
     let market = Arc::new(open_market(&client, &stack.namespace, 4, 6, seed).await?);
     let counters = Arc::new(Counters::default());
@@ -91,6 +92,9 @@ async fn scale(
         seed,
         decline_rate: 0.0,
         exhaust_rate: 0.0,
+        cancel_rate: 0.05,
+        chaos: None,
+        keep_going: None,
     };
     let started = Instant::now();
     let load = tokio::spawn(drive(client.clone(), market, options, counters.clone()));
@@ -190,7 +194,7 @@ async fn scale(
         }),
         format!("wallet-settlement acks per surviving instance at the end {after:?}"),
     );
-    let mut checks = check_all(stack, &client, &[]).await?;
+    let mut checks = check_all(stack, &client, &[], since).await?;
     checks
         .0
         .retain(|c| c.name != "each poison event dead-lettered exactly once");

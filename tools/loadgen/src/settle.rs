@@ -1,6 +1,6 @@
 //! Waiting for the system to settle down after a run: no payment line left EXECUTING or
 //! UNKNOWN, every outbox row published, every durable consumer caught up, every paid order's
-//! wallet settlement recorded.
+//! wallet settlement recorded, every cancel answered by the PSP and reversed in the wallets.
 
 use std::time::{Duration, Instant};
 
@@ -22,6 +22,21 @@ async fn outstanding(stack: &mut Stack) -> anyhow::Result<Vec<String>> {
     let unsettled = ledger::paid_not_settled(&order).await?;
     if unsettled > 0 {
         left.push(format!("{unsettled} paid orders without wallet settlement"));
+    }
+    let cancels = ledger::open_cancels(&order).await?;
+    if cancels > 0 {
+        left.push(format!("{cancels} cancels REQUESTED/UNKNOWN"));
+    }
+    let unreversed = ledger::cancels_not_reversed(&order).await?;
+    if unreversed > 0 {
+        left.push(format!("{unreversed} done cancels without wallet reversal"));
+    }
+    let wallet = stack.db("wallet-service").await?;
+    let parked: i64 = sqlx::query_scalar("select count(*) from pending_reversals")
+        .fetch_one(&wallet)
+        .await?;
+    if parked > 0 {
+        left.push(format!("{parked} reversals parked in wallet-service"));
     }
     for service in PRODUCERS {
         let db = stack.db(service).await?;

@@ -1,6 +1,7 @@
 //! What the load is made of: a market (sellers onboarded through the saga, their products
 //! listed), and shoppers who check out 1–3 products, approve in the sandbox's payment window,
-//! confirm, and now and then like, unlike, review or delete a review.
+//! confirm, and now and then like, unlike, review or delete a review. What a payment's
+//! journey adds (wrong keys, cancels, faults) is in [`crate::journey`].
 
 use std::time::{Duration, Instant};
 
@@ -98,7 +99,7 @@ pub async fn open_market(
     Ok(market)
 }
 
-fn expect(answer: &Answer, status: u16, what: &str) -> anyhow::Result<()> {
+pub(crate) fn expect(answer: &Answer, status: u16, what: &str) -> anyhow::Result<()> {
     if answer.status != status {
         bail!("{what}: {} {}", answer.status, answer.body);
     }
@@ -122,6 +123,19 @@ pub struct PaymentRecord {
     pub order_id: String,
     pub outcome: Outcome,
     pub confirm_latency: Duration,
+    /// What a confirm with a wrong paymentKey, sent first, answered (status, code).
+    pub wrong_key: Option<(u16, String)>,
+    /// The cancels the shopper asked for after (or while) paying.
+    pub cancels: Vec<crate::cancel::CancelRecord>,
+}
+
+/// A checked-out order the customer approved in the sandbox's payment window.
+pub struct Approved {
+    pub order_id: String,
+    /// As order-service wrote it (a string of whole won).
+    pub amount: Value,
+    pub amount_won: i64,
+    pub payment_key: Value,
 }
 
 /// How often a shopper does something besides paying, per payment.
@@ -145,7 +159,7 @@ impl Mix {
 
 pub struct Shopper {
     pub member: i64,
-    rng: SmallRng,
+    pub(crate) rng: SmallRng,
     reviews: Vec<String>,
 }
 
@@ -168,13 +182,8 @@ impl Shopper {
         &market.products[self.rng.random_range(0..market.products.len())]
     }
 
-    /// Checkout → approval in the sandbox → optional per-order PSP fault → confirm.
-    pub async fn pay(
-        &mut self,
-        client: &Client,
-        market: &Market,
-        fault: Option<Value>,
-    ) -> anyhow::Result<PaymentRecord> {
+    /// Checkout of 1–3 products, then the customer's approval in the sandbox.
+    pub async fn approve(&mut self, client: &Client, market: &Market) -> anyhow::Result<Approved> {
         let lines = self.rng.random_range(1..=3usize);
         let mut products: Vec<String> = Vec::new();
         while products.len() < lines.min(market.products.len()) {
@@ -199,6 +208,12 @@ impl Shopper {
             .unwrap_or_default()
             .to_string();
         let amount = checkout.body["amount"].clone();
+        let amount_won = amount
+            .as_str()
+            .and_then(|s| s.split('.').next())
+            .and_then(|s| s.parse().ok())
+            .or_else(|| amount.as_i64())
+            .ok_or_else(|| anyhow!("checkout amount {amount}"))?;
         let approval = client
             .post(
                 "psp-sandbox",
@@ -207,34 +222,30 @@ impl Shopper {
             )
             .await?;
         expect(&approval, 201, "sandbox approval")?;
-        if let Some(fault) = fault {
-            let path = format!("/sandbox/faults/orders/{order_id}");
-            let set = client
-                .call("psp-sandbox", Method::PUT, &path, Some(&fault), &[])
-                .await?;
-            expect(&set, 200, "setting a PSP fault")?;
-        }
+        Ok(Approved {
+            order_id,
+            amount,
+            amount_won,
+            payment_key: approval.body["paymentKey"].clone(),
+        })
+    }
+
+    /// `POST /api/payments/confirm` with `payment_key`: the answer and how long it took.
+    pub async fn confirm(
+        client: &Client,
+        order: &Approved,
+        payment_key: &Value,
+    ) -> anyhow::Result<(Answer, Duration)> {
         let body = json!({
-            "paymentKey": approval.body["paymentKey"],
-            "orderId": order_id,
-            "amount": amount,
+            "paymentKey": payment_key,
+            "orderId": order.order_id,
+            "amount": order.amount,
         });
         let started = Instant::now();
         let confirm = client
             .post("order-service", "/api/payments/confirm", &body)
             .await?;
-        let confirm_latency = started.elapsed();
-        let outcome = match confirm.status {
-            200 => Outcome::Paid,
-            202 => Outcome::Pending,
-            422 => Outcome::Declined(confirm.code()),
-            other => Outcome::Refused(other, confirm.code()),
-        };
-        Ok(PaymentRecord {
-            order_id,
-            outcome,
-            confirm_latency,
-        })
+        Ok((confirm, started.elapsed()))
     }
 
     /// Likes, unlikes, reviews and review deletions, each with its probability in `mix`.

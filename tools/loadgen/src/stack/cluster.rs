@@ -109,6 +109,27 @@ impl Broker {
         Ok(())
     }
 
+    /// The JetStream store directory of a single server (`None` on a cluster).
+    pub fn store_dir(&self) -> Option<PathBuf> {
+        match self {
+            Self::Single(server) => Some(server.store_dir()),
+            Self::Cluster(_) => None,
+        }
+    }
+
+    /// Suspends (SIGSTOP) or resumes (SIGCONT) a single server, e.g. to copy a crash-consistent
+    /// store; a no-op on a cluster.
+    pub async fn pause(&mut self, paused: bool) -> anyhow::Result<()> {
+        if let Self::Single(server) = self {
+            if paused {
+                server.freeze().await?;
+            } else {
+                server.thaw().await?;
+            }
+        }
+        Ok(())
+    }
+
     /// Starts node `i` again on its port with its store.
     pub async fn restart(&mut self, i: usize) -> anyhow::Result<()> {
         match self {
