@@ -95,6 +95,10 @@ products:
 pay *args:
     @scripts/demo.sh pay "$@"
 
+# cancel and refund an order, in part or in full (`just cancel [ORDER_ID] [AMOUNT]`; default: the last paid order, all of it)
+cancel *args:
+    @scripts/demo.sh cancel "$@"
+
 # like a product, then like it again (no second count) (`just like [PRODUCT_NO] [MEMBER_NO]`)
 like *args:
     @scripts/demo.sh like "$@"

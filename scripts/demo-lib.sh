@@ -186,7 +186,7 @@ wait_until() {
 # Demo state (.run/demo.env): what earlier flows created, so `just pay` after `just products`
 # uses that seller's products. Without it the flows fall back to the seed data.
 state_load() {
-  SELLER_NO="" SELLER_ID="" P1="" P2="" P1_PRICE="" P2_PRICE="" MEMBER_NO=""
+  SELLER_NO="" SELLER_ID="" P1="" P2="" P1_PRICE="" P2_PRICE="" MEMBER_NO="" LAST_ORDER_ID=""
   # shellcheck disable=SC1090
   [[ -f "$DEMO_STATE" ]] && source "$DEMO_STATE"
   return 0
@@ -196,7 +196,7 @@ state_save() {
   {
     printf 'SELLER_NO=%q\nSELLER_ID=%q\n' "$SELLER_NO" "$SELLER_ID"
     printf 'P1=%q\nP2=%q\nP1_PRICE=%q\nP2_PRICE=%q\n' "$P1" "$P2" "$P1_PRICE" "$P2_PRICE"
-    printf 'MEMBER_NO=%q\n' "$MEMBER_NO"
+    printf 'MEMBER_NO=%q\nLAST_ORDER_ID=%q\n' "$MEMBER_NO" "${LAST_ORDER_ID:-}"
   } >"$DEMO_STATE"
 }
 

@@ -101,6 +101,8 @@ pay_order() {
   [[ "$status" == SUCCESS ]] || fail "confirm answered status $status: $HTTP_BODY"
   [[ -n "$detailed" ]] && ok "confirmed: $status (order-service confirmed it with the PSP; order.payment.confirmed is in its outbox)"
 
+  LAST_ORDER_ID=$ORDER_ID
+  state_save
   wait_until 30 "wallet settlement of order $ORDER_ID" wallet_done
   if [[ -n "$detailed" ]]; then
     ok "settled after $(fmt_ms "$WAITED_MS"): order.payment.confirmed → wallet-settlement → wallet.settled → isWalletDone=true"
@@ -339,6 +341,40 @@ if not rows: print("(no transactions)")' | show
   return 0
 }
 
+# cancel_settled CANCEL_NO -> 0 once the cancel is DONE and the sellers' reversal came back
+reversal_done() {
+  QUIET=1 call GET "$ORDER_URL/api/payments/$1" "" 200
+  LAST_STATE="$(jget "$HTTP_BODY" '" ".join(c["status"] for c in d["cancels"])')"
+  [[ "$(jget "$HTTP_BODY" 'd["refundableAmount"]')" != "" ]] && [[ "$LAST_STATE" != *UNKNOWN* && "$LAST_STATE" != *REQUESTED* ]]
+}
+
+# Give money back: a partial (or full) cancel refunds at the PSP, the order goes
+# PARTIAL_CANCELED / CANCELED, the sellers' credit is reversed (docs/payments.md).
+flow_cancel() {
+  local order=${1:-${LAST_ORDER_ID:-}} amount=${2:-} body seller balance
+  [[ -n "$order" ]] || fail "no order to cancel: give one (just cancel ORDER_ID [AMOUNT]) or run just pay first"
+  step "Cancel and refund order $order${amount:+ ($amount won)}"
+  QUIET=1 call GET "$ORDER_URL/api/payments/$order" "" 200
+  seller="$(jget "$HTTP_BODY" 'd["lines"][0]["sellerNo"]')"
+  ok "before: status $(jget "$HTTP_BODY" 'd["status"]'), refunded $(jget "$HTTP_BODY" 'd["refundedAmount"]'), refundable $(jget "$HTTP_BODY" 'd["refundableAmount"]')"
+  QUIET=1 call GET "$WALLET_URL/api/wallets/sellers/$seller" "" 200
+  balance="$(jget "$HTTP_BODY" 'd["balance"]')"
+  if [[ -n "$amount" ]]; then
+    body="{\"cancelReason\":\"demo: 고객 변심\",\"cancelAmount\":$amount}"
+  else
+    body='{"cancelReason":"demo: 전체 취소"}'
+  fi
+  call POST "$ORDER_URL/api/payments/$order/cancel" "$body" 200 202
+  ok "cancel $(jget "$HTTP_BODY" 'd["cancelNo"]'): $(jget "$HTTP_BODY" 'd["status"]') — refunded $(jget "$HTTP_BODY" 'd["cancelAmount"]') at the PSP; the order is $(jget "$HTTP_BODY" 'd["orderStatus"]'), $(jget "$HTTP_BODY" 'd["refundableAmount"]') still refundable"
+  local refunded
+  refunded="$(jget "$HTTP_BODY" 'd["cancelAmount"]')"
+  wait_until 30 "the cancel to be done" reversal_done "$order"
+  local expect
+  expect="$(python3 -c 'from decimal import Decimal; import sys; print(Decimal(sys.argv[1]) - Decimal(sys.argv[2]))' "$balance" "$refunded")"
+  SELLER_NO=$seller wait_until 30 "seller $seller's balance $expect" wallet_balance_is "$expect"
+  ok "order.payment.canceled → wallet-reversal: seller $seller $balance → $expect after $(fmt_ms "$WAITED_MS") (once per cancel, keyed by cancelNo)"
+}
+
 # An undecodable message: every consumer of the subject terminates it at once; a replay
 # republishes the same bytes, so it is terminated again — correct for a message no code can read.
 POISON_CONSUMERS="hot-catalog-orders order-query-projection wallet-settlement"
@@ -478,6 +514,7 @@ flow_all() {
   note "member for this run: $MEMBER_NO"
   flow_products
   flow_pay "$P1,$P2" "$MEMBER_NO"
+  FIRST_ORDER_ID=$ORDER_ID
   flow_more_orders "$MEMBER_NO"
   flow_hot_after_purchases
   flow_like "$P2" "$MEMBER_NO"
@@ -485,6 +522,7 @@ flow_all() {
   flow_hot_after_engagement
   flow_orders "$MEMBER_NO" 3
   flow_wallet "$SELLER_NO" "$((3 * P1_PRICE + P2_PRICE))"
+  flow_cancel "$FIRST_ORDER_ID" "$P1_PRICE"
   flow_poison
   flow_recover "$MEMBER_NO"
   summary
@@ -507,8 +545,9 @@ orders) flow_orders "$@" ;;
 wallet) flow_wallet "$@" ;;
 poison) flow_poison ;;
 recover) flow_recover "$@" ;;
+cancel) flow_cancel "$@" ;;
 *)
-  echo "usage: $0 [all|seller|products|pay|like|review|hot|orders|wallet|poison|recover] [args]" >&2
+  echo "usage: $0 [all|seller|products|pay|like|review|hot|orders|wallet|cancel|poison|recover] [args]" >&2
   exit 2
   ;;
 esac

@@ -345,6 +345,20 @@ impl Payments {
     }
 }
 
+impl Payments {
+    /// `(refunded, refundable, order status)` of an order, for pages.
+    pub async fn refund_state(&self, order_id: &str) -> Option<(Decimal, Decimal, String)> {
+        let mut conn = self.pool.acquire().await.ok()?;
+        let event = store::find_event(&mut conn, order_id, false).await.ok()??;
+        let lines = store::find_lines(&mut conn, event.payment_event_no).await.ok()?;
+        Some((
+            event.refunded_amount,
+            event.total_amount - event.refunded_amount,
+            order_status(&lines).to_string(),
+        ))
+    }
+}
+
 /// A repeated request with the same key answers what the first one got.
 fn replay(seen: CancelRow) -> Result<CancelRow, CancelError> {
     match seen.status {
