@@ -13,6 +13,22 @@ SCRIPTS="$PAYMSA_ROOT/scripts"
 
 "$SCRIPTS/infra.sh" ensure
 
+# The browser checkout test drives headless Chromium through chromedriver (the pages are
+# Korean, hence the CJK fonts). Installed here like `just up` installs nats-server: as root on
+# Debian with apt-get; otherwise one line says what to install.
+if ! command -v chromedriver >/dev/null || ! { command -v chromium >/dev/null || command -v chromium-browser >/dev/null; }; then
+  if [[ $EUID -eq 0 ]] && command -v apt-get >/dev/null; then
+    info "installing chromium, chromium-driver and fonts-noto-cjk for the browser test"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+      chromium chromium-driver fonts-noto-cjk >/dev/null 2>&1 ||
+      { apt-get update -qq >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+        --no-install-recommends chromium chromium-driver fonts-noto-cjk >/dev/null 2>&1; } ||
+      warn "could not install chromium; the browser test will fail (apt-get install chromium chromium-driver fonts-noto-cjk)"
+  else
+    warn "the browser test needs: apt-get install chromium chromium-driver fonts-noto-cjk (or your system's equivalent)"
+  fi
+fi
+
 if [[ -n "${TEST_NATS_URL:-}" ]]; then
   # reused when usable, else a test server is started
   nats_url="$(NATS_INSTANCE=test-nats NATS_URL="$TEST_NATS_URL" "$SCRIPTS/nats.sh" ensure)"

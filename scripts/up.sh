@@ -50,6 +50,9 @@ start_service() {
     HOST=127.0.0.1 PORT="$port" NATS_URL="$nats_url" REDIS_URL="$REDIS_URL_LOCAL"
     SNOWFLAKE_NODE_ID="${SERVICE_NODE_ID[$svc]}" ADMIN_TOKEN="$ADMIN_TOKEN"
     RUST_LOG="${RUST_LOG:-info}" LOG_FORMAT="${LOG_FORMAT:-pretty}"
+    # 9 services × 4 connections: the local stack and a `just test` beside it fit in
+    # Postgres' default max_connections (100); `just bench e2e` sizes its own stack.
+    DB_MAX_CONNECTIONS="${DB_MAX_CONNECTIONS:-4}"
   )
   [[ "$db" != - ]] && env+=(DATABASE_URL="$PG_BASE_URL/$db")
   # Service-specific variables (order-service's PSP_URL, CATALOG_URL, …) default to the local
