@@ -140,6 +140,16 @@ impl Browser {
     /// Finds `css` (waiting for it) and sends it `command` (e.g. `click`); the reply's value.
     async fn on_element(&self, css: &str, method: Method, command: &str) -> Value {
         let body = (method == Method::POST).then(|| json!({}));
+        self.on_element_with(css, method, command, body).await
+    }
+
+    async fn on_element_with(
+        &self,
+        css: &str,
+        method: Method,
+        command: &str,
+        body: Option<Value>,
+    ) -> Value {
         poll(&format!("{command} {css}"), async || {
             let find = json!({"using": "css selector", "value": css});
             let found = self.call(Method::POST, "/element", Some(find)).await?;
@@ -152,6 +162,12 @@ impl Browser {
 
     pub async fn click(&self, css: &str) {
         self.on_element(css, Method::POST, "click").await;
+    }
+
+    /// Types `text` into the input `css`.
+    pub async fn fill(&self, css: &str, text: &str) {
+        let body = Some(json!({ "text": text }));
+        self.on_element_with(css, Method::POST, "value", body).await;
     }
 
     pub async fn text(&self, css: &str) -> String {

@@ -88,10 +88,22 @@ async fn paying_in_the_window_lands_on_the_confirmed_order() {
         "KRW without decimals"
     );
     browser.screenshot(&artifact("checkout-success.png")).await;
-    browser.quit().await;
 
-    let paid = payment(&system, &order_id).await;
-    assert_eq!(paid["status"], "SUCCESS", "{paid}");
+    // A partial refund from the success page.
+    browser.fill("#cancel-amount-input", "1000").await;
+    browser.click("#cancel").await;
+    browser.wait_for_path("/cancel").await;
+    assert_eq!(browser.text("#cancel-status").await, "DONE");
+    assert_eq!(browser.text("#refunded").await, "1000");
+    assert_eq!(browser.text("#refundable").await, "5000");
+    assert_eq!(browser.text("#order-status").await, "PARTIAL_CANCELED");
+    browser.screenshot(&artifact("cancel-partial.png")).await;
+    browser.quit().await;
+    let refunded = payment(&system, &order_id).await;
+    assert_eq!(refunded["status"], "PARTIAL_CANCELED", "{refunded}");
+    assert_eq!(refunded["cancels"].as_array().map(Vec::len), Some(1), "{refunded}");
+
+    let paid = refunded;
     assert_eq!(paid["isPaymentDone"], true, "{paid}");
     let total = paid["totalAmount"]
         .to_string()
@@ -101,7 +113,10 @@ async fn paying_in_the_window_lands_on_the_confirmed_order() {
     assert!(paid["paymentKey"].is_string(), "{paid}");
     let lines = paid["lines"].as_array().expect("lines");
     assert_eq!(lines.len(), 3, "{paid}");
-    assert!(lines.iter().all(|l| l["status"] == "SUCCESS"), "{paid}");
+    assert!(
+        lines.iter().all(|l| l["status"] == "PARTIAL_CANCELED"),
+        "1000 spread over the three lines: {paid}"
+    );
     system.stop().await;
 }
 

@@ -268,6 +268,14 @@ pub fn from_db_error(err: sqlx::Error, rules: &[ConstraintRule]) -> ApiError {
                 };
             }
         }
+        // Text Postgres cannot store (a NUL character in a path id or a field) is the
+        // client's input, not our failure: nothing was written.
+        if matches!(db.code().as_deref(), Some("22021" | "22P05")) {
+            return ApiError::bad_request(
+                "INVALID_TEXT",
+                "text must be valid UTF-8 without NUL characters",
+            );
+        }
         // Serialization failures and deadlocks are safe to retry by the client.
         if matches!(db.code().as_deref(), Some("40001" | "40P01")) {
             return ApiError::conflict("CONCURRENT_UPDATE", "a concurrent change won; retry");
