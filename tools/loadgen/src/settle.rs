@@ -65,6 +65,7 @@ async fn outstanding(stack: &mut Stack) -> anyhow::Result<Vec<String>> {
 pub async fn settle(stack: &mut Stack, timeout: Duration) -> anyhow::Result<Duration> {
     let started = Instant::now();
     let mut quiet = 0;
+    let mut last_report = Instant::now();
     loop {
         let left = match outstanding(stack).await {
             Ok(left) => left,
@@ -78,6 +79,14 @@ pub async fn settle(stack: &mut Stack, timeout: Duration) -> anyhow::Result<Dura
             }
         } else {
             quiet = 0;
+            if last_report.elapsed() >= Duration::from_secs(10) {
+                eprintln!(
+                    "settling ({:.0}s): {}",
+                    started.elapsed().as_secs_f64(),
+                    left.join("; ")
+                );
+                last_report = Instant::now();
+            }
             if started.elapsed() > timeout {
                 anyhow::bail!("not settled after {timeout:?}: {}", left.join("; "));
             }

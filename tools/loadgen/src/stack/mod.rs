@@ -259,12 +259,24 @@ impl Stack {
         self.instance_mut(service, index)?.kill().await
     }
 
-    /// Starts a killed instance again on its port and waits until it is ready.
+    /// Starts a killed instance again on its port and waits until it is ready. A process
+    /// that exits during its start (e.g. Postgres refusing connections while a busy machine
+    /// is at `max_connections`) is started again, as a supervisor would, for up to a minute.
     pub async fn restart(&mut self, service: &str, index: usize) -> anyhow::Result<()> {
         let http = self.http.clone();
         let instance = self.instance_mut(service, index)?;
-        instance.spawn()?;
-        instance.wait_ready(&http, Duration::from_secs(90)).await
+        let mut tries = 0;
+        loop {
+            instance.spawn()?;
+            match instance.wait_ready(&http, Duration::from_secs(90)).await {
+                Err(e) if !instance.is_running() && tries < 30 => {
+                    tries += 1;
+                    eprintln!("{} (start {tries}); starting it again in 2 s", e);
+                    tokio::time::sleep(Duration::from_secs(2)).await;
+                }
+                other => return other,
+            }
+        }
     }
 
     /// Records every instance's peak memory so far.
