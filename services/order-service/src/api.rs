@@ -1,6 +1,5 @@
 //! The order-service HTTP API: checkout, confirm, payment status.
 
-use chrono::{DateTime, Utc};
 use poem_openapi::{param::Header, param::Path, payload::Json, ApiResponse, Object, OpenApi, Tags};
 use rust_decimal::Decimal;
 use service_kit::{strict::json_string, ApiError, FieldError, Id};
@@ -8,9 +7,8 @@ use service_kit::{strict::json_string, ApiError, FieldError, Id};
 use crate::{
     catalog::{CatalogClient, CatalogError},
     checkout::{self, CheckoutError, CheckoutResult, KeyClaim},
-    payments::{order_status, ConfirmError, Outcome, Payments},
-    status::PaymentStatus,
-    store,
+    details::PaymentDetails,
+    payments::{ConfirmError, Outcome, Payments},
 };
 
 #[derive(Tags)]
@@ -66,77 +64,6 @@ enum ConfirmResponse {
     /// The PSP did not give an outcome; the recovery job is on it.
     #[oai(status = 202)]
     Pending(Json<PaymentResult>),
-}
-
-#[derive(Debug, Object)]
-#[oai(rename_all = "camelCase")]
-pub struct PaymentLine {
-    pub payment_order_no: Id,
-    pub product_no: Id,
-    pub seller_no: Id,
-    pub product_name: String,
-    pub amount: Decimal,
-    pub refunded_amount: Decimal,
-    pub status: String,
-    pub failed_count: i32,
-}
-
-/// One cancel of the order.
-#[derive(Debug, Object)]
-#[oai(rename_all = "camelCase")]
-pub struct CancelView {
-    pub cancel_no: Id,
-    /// REQUESTED, UNKNOWN (being re-driven), DONE, REJECTED.
-    pub status: String,
-    pub cancel_amount: Decimal,
-    pub cancel_reason: String,
-    #[oai(skip_serializing_if_is_none)]
-    pub failure_code: Option<String>,
-    #[oai(skip_serializing_if_is_none)]
-    pub canceled_at: Option<DateTime<Utc>>,
-    pub requested_at: DateTime<Utc>,
-}
-
-#[derive(Debug, Object)]
-#[oai(rename_all = "camelCase")]
-pub struct StatusChange {
-    pub payment_order_no: Id,
-    #[oai(skip_serializing_if_is_none)]
-    pub previous_status: Option<String>,
-    pub new_status: String,
-    pub reason: String,
-    pub changed_by: String,
-    pub changed_at: DateTime<Utc>,
-}
-
-#[derive(Debug, Object)]
-#[oai(rename_all = "camelCase", example)]
-pub struct PaymentDetails {
-    pub order_id: String,
-    pub payment_event_no: Id,
-    pub member_no: Id,
-    pub order_name: String,
-    pub total_amount: Decimal,
-    pub status: String,
-    #[oai(skip_serializing_if_is_none)]
-    pub payment_key: Option<String>,
-    #[oai(skip_serializing_if_is_none)]
-    pub method: Option<String>,
-    #[oai(skip_serializing_if_is_none)]
-    pub approved_at: Option<DateTime<Utc>>,
-    pub is_payment_done: bool,
-    /// The sellers' wallets have been credited.
-    pub is_wallet_done: bool,
-    pub refunded_amount: Decimal,
-    /// What a cancel can still refund (0 unless the order is paid).
-    pub refundable_amount: Decimal,
-    /// The outcome is still unknown after the lookup threshold: the recovery job keeps
-    /// looking, and the order is listed on `GET /admin/payments/unresolved`.
-    pub needs_attention: bool,
-    pub cancels: Vec<CancelView>,
-    pub lines: Vec<PaymentLine>,
-    pub history: Vec<StatusChange>,
-    pub created_at: DateTime<Utc>,
 }
 
 #[derive(Clone)]
@@ -360,74 +287,8 @@ impl OrderApi {
         &self,
         #[oai(name = "orderId")] order_id: Path<String>,
     ) -> Result<Json<PaymentDetails>, ApiError> {
-        let mut conn = self.payments.pool.acquire().await?;
-        let Some(event) = store::find_event(&mut conn, &order_id.0, false).await? else {
-            return Err(ApiError::not_found(
-                "ORDER_NOT_FOUND",
-                format!("no order {}", order_id.0),
-            ));
-        };
-        let lines = store::find_lines(&mut conn, event.payment_event_no).await?;
-        let history = store::find_history(&mut conn, event.payment_event_no).await?;
-        let cancels = store::cancels::list(&mut conn, event.payment_event_no).await?;
-        let status = order_status(&lines);
-        Ok(Json(PaymentDetails {
-            status: status.to_string(),
-            refunded_amount: event.refunded_amount,
-            refundable_amount: if status.is_paid() {
-                event.total_amount - event.refunded_amount
-            } else {
-                Decimal::ZERO
-            },
-            needs_attention: status == PaymentStatus::Unknown
-                && lines.iter().any(|l| l.failed_count >= l.threshold),
-            cancels: cancels
-                .into_iter()
-                .map(|c| CancelView {
-                    cancel_no: Id(c.cancel_no),
-                    status: c.status.as_str().to_string(),
-                    cancel_amount: c.cancel_amount,
-                    cancel_reason: c.cancel_reason,
-                    failure_code: c.failure_code,
-                    canceled_at: c.canceled_at,
-                    requested_at: c.created_at,
-                })
-                .collect(),
-            order_id: event.order_id,
-            payment_event_no: Id(event.payment_event_no),
-            member_no: Id(event.member_no),
-            order_name: event.order_name,
-            total_amount: event.total_amount,
-            payment_key: event.payment_key,
-            method: event.method,
-            approved_at: event.approved_at,
-            is_payment_done: event.is_payment_done,
-            is_wallet_done: event.is_wallet_done,
-            lines: lines
-                .into_iter()
-                .map(|l| PaymentLine {
-                    payment_order_no: Id(l.payment_order_no),
-                    product_no: Id(l.product_no),
-                    seller_no: Id(l.seller_no),
-                    product_name: l.product_name,
-                    amount: l.amount,
-                    refunded_amount: l.refunded_amount,
-                    status: l.status.to_string(),
-                    failed_count: l.failed_count,
-                })
-                .collect(),
-            history: history
-                .into_iter()
-                .map(|h| StatusChange {
-                    payment_order_no: Id(h.payment_order_no),
-                    previous_status: h.previous_status,
-                    new_status: h.new_status,
-                    reason: h.reason,
-                    changed_by: h.changed_by,
-                    changed_at: h.created_at,
-                })
-                .collect(),
-            created_at: event.created_at,
-        }))
+        crate::details::payment_details(&self.payments, &order_id.0)
+            .await
+            .map(Json)
     }
 }

@@ -8,9 +8,11 @@ use service_kit::openapi::example;
 
 use crate::{
     admin::{ReconciliationReport, UnresolvedPayment},
-    api::{CheckoutRequest, ConfirmRequest, PaymentDetails, PaymentResult},
+    api::{CheckoutRequest, ConfirmRequest, PaymentResult},
     cancels::api::{CancelBody, CancelResult},
     checkout::CheckoutResult,
+    details::PaymentDetails,
+    webhooks::{TossWebhook, WebhookAccepted},
 };
 
 const ORDER_ID: &str = "6f1c2a7e-3b4d-4e8f-9a0b-1c2d3e4f5a6b";
@@ -169,5 +171,22 @@ impl Example for ReconciliationReport {
                 "action": "ACCEPTED_PAYMENT"
             }]
         }))
+    }
+}
+
+impl Example for TossWebhook {
+    /// What Toss sends when a payment becomes DONE (the Payment object, shortened).
+    fn example() -> Self {
+        example(json!({
+            "eventType": "PAYMENT_STATUS_CHANGED",
+            "createdAt": "2024-02-13T12:18:21.000000",
+            "data": {"paymentKey": PAYMENT_KEY, "orderId": ORDER_ID, "status": "DONE", "totalAmount": 3000}
+        }))
+    }
+}
+
+impl Example for WebhookAccepted {
+    fn example() -> Self {
+        example(json!({"result": "LOOKUP_SCHEDULED"}))
     }
 }

@@ -16,6 +16,7 @@ mod attempt;
 mod cancels;
 mod catalog;
 pub mod checkout;
+mod details;
 mod examples;
 mod jobs;
 mod pages;
@@ -28,6 +29,7 @@ mod settings;
 mod status;
 mod store;
 mod wallet_completion;
+mod webhooks;
 
 use messaging::{ConsumerSpec, ServiceRuntime};
 use service_kit::{App, ServiceConfig, ServiceSpec, StartupError};
@@ -52,6 +54,7 @@ const DESCRIPTION: &str =
 type Api = (
     api::OrderApi,
     cancels::api::CancelApi,
+    webhooks::WebhookApi,
     admin::PaymentsAdminApi,
     pages::Pages,
     messaging::DeadLetterApi,
@@ -102,6 +105,7 @@ pub async fn build(config: ServiceConfig) -> Result<App, StartupError> {
         recovery_interval: settings.recovery_interval,
         recovery_max_backoff: settings.recovery_max_backoff,
         stale_after: settings.recovery_stale_after,
+        recovery_wake: Default::default(),
     };
     jobs::spawn(
         payments.clone(),
@@ -126,6 +130,9 @@ pub async fn build(config: ServiceConfig) -> Result<App, StartupError> {
     let cancel_api = cancels::api::CancelApi {
         payments: payments.clone(),
     };
+    let webhook_api = webhooks::WebhookApi {
+        payments: payments.clone(),
+    };
     let admin_api = admin::PaymentsAdminApi {
         payments: payments.clone(),
         admin_token: rt.config.admin_token.clone(),
@@ -140,6 +147,6 @@ pub async fn build(config: ServiceConfig) -> Result<App, StartupError> {
         },
     };
     let dead_letters = rt.bus.dead_letter_api();
-    let api: Api = (api, cancel_api, admin_api, pages, dead_letters);
+    let api: Api = (api, cancel_api, webhook_api, admin_api, pages, dead_letters);
     rt.serve(api, DESCRIPTION).await
 }

@@ -200,12 +200,10 @@ impl Pages {
             None | Some("") => None,
             Some(raw) => match raw.parse::<Decimal>() {
                 Ok(a) if a > Decimal::ZERO && a.fract().is_zero() => Some(a),
-                _ => {
-                    return page(
-                        "취소 실패",
-                        "<p id=\"code\">INVALID_CANCEL_AMOUNT</p><p>a positive whole number of won</p>",
-                    )
-                }
+                _ => return page(
+                    "취소 실패",
+                    "<p id=\"code\">INVALID_CANCEL_AMOUNT</p><p>a positive whole number of won</p>",
+                ),
             },
         };
         let req = CancelRequest {

@@ -148,6 +148,8 @@ pub struct Payments {
     /// How long an attempt or a cancel call is left to its requester before recovery takes
     /// it over (`RECOVERY_STALE_MS`, above the PSP timeout).
     pub stale_after: Duration,
+    /// Wakes the recovery job before its next tick (a webhook said something changed).
+    pub recovery_wake: Arc<tokio::sync::Notify>,
 }
 
 impl Payments {

@@ -34,6 +34,8 @@ pub fn spawn(payments: Payments, config: RecoveryConfig, shutdown: &Shutdown) {
             tokio::select! {
                 _ = stop.triggered() => break,
                 _ = tokio::time::sleep(config.interval) => {}
+                // A PSP webhook made an order due now (crate::webhooks).
+                _ = payments.recovery_wake.notified() => {}
             }
             match recover_due(&payments, config).await {
                 Ok(0) => {}

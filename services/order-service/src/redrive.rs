@@ -4,10 +4,11 @@
 //! idempotent on it), a new `Nats-Msg-Id` (so JetStream's duplicate window lets it through).
 //! This repairs a broker that lost acknowledged messages.
 
-use events::{CanceledLine, Envelope, PaymentCanceled};
+use events::Envelope;
 
 use crate::{
     attempt::confirmed_event,
+    cancels::canceled_event,
     payments::{ConfirmError, Payments},
     status::CancelStatus,
     store,
@@ -78,39 +79,14 @@ impl Payments {
                 .filter(|c| c.canceled_at.is_some_and(|t| t <= canceled_at))
                 .map(|c| c.cancel_amount)
                 .sum();
-        let status = if refunded_total == event.total_amount {
-            "CANCELED"
-        } else {
-            "PARTIAL_CANCELED"
-        };
-        let mut envelope = Envelope::new(PaymentCanceled {
-            payment_event_no: event.payment_event_no,
-            member_no: event.member_no,
-            order_id: event.order_id.clone(),
-            cancel_no,
-            cancel_reason: cancel.cancel_reason.clone(),
-            cancel_amount: cancel.cancel_amount,
+        let mut envelope = Envelope::new(canceled_event(
+            &event,
+            &cancel,
+            &shares,
+            &lines,
             refunded_total,
-            balance_amount: event.total_amount - refunded_total,
-            total_amount: event.total_amount,
             canceled_at,
-            status: status.into(),
-            lines: shares
-                .iter()
-                .filter_map(|s| {
-                    let line = lines
-                        .iter()
-                        .find(|l| l.payment_order_no == s.payment_order_no)?;
-                    Some(CanceledLine {
-                        payment_order_no: s.payment_order_no,
-                        product_no: line.product_no,
-                        seller_no: line.seller_no,
-                        amount: s.amount,
-                        line_amount: line.amount,
-                    })
-                })
-                .collect(),
-        });
+        ));
         envelope.event_id = event_id;
         let msg_id = format!(
             "{event_id}{}{}",

@@ -5,18 +5,19 @@
 
 mod allocate;
 pub mod api;
+mod complete;
 
-use events::{CanceledLine, Envelope, PaymentCanceled};
 use rust_decimal::Decimal;
 
 use crate::{
     payments::{order_status, ConfirmError, Payments},
-    psp::{PspOutcome, TossPayment},
+    psp::PspOutcome,
     status::{CancelStatus, PaymentStatus},
     store::{self, cancels::CancelRow},
 };
 
 pub use allocate::allocate;
+pub use complete::canceled_event;
 
 /// What a client asks to cancel.
 #[derive(Debug, Clone)]
@@ -257,92 +258,6 @@ impl Payments {
             _ => Ok(after),
         }
     }
-
-    /// The PSP refunded the cancel: DONE, the lines' refunds and history, the event, once.
-    async fn complete_cancel(
-        &self,
-        cancel: &CancelRow,
-        psp: &TossPayment,
-        actor: &str,
-    ) -> Result<CancelRow, CancelError> {
-        let mut tx = self.pool.begin().await?;
-        let event = store::find_event(&mut tx, &cancel.order_id, true)
-            .await?
-            .ok_or_else(|| CancelError::NotFound(cancel.order_id.clone()))?;
-        let transaction_key = psp
-            .cancels
-            .iter()
-            .flatten()
-            .last()
-            .and_then(|c| c.transaction_key.clone());
-        let shares = store::cancels::lines(&mut tx, cancel.cancel_no).await?;
-        let lines = store::find_lines(&mut tx, event.payment_event_no).await?;
-        let refunded_total = event.refunded_amount + cancel.cancel_amount;
-        let status = if refunded_total == event.total_amount {
-            PaymentStatus::Canceled
-        } else {
-            PaymentStatus::PartialCanceled
-        };
-        let canceled = Envelope::new(PaymentCanceled {
-            payment_event_no: event.payment_event_no,
-            member_no: event.member_no,
-            order_id: event.order_id.clone(),
-            cancel_no: cancel.cancel_no,
-            cancel_reason: cancel.cancel_reason.clone(),
-            cancel_amount: cancel.cancel_amount,
-            refunded_total,
-            balance_amount: event.total_amount - refunded_total,
-            total_amount: event.total_amount,
-            canceled_at: chrono::Utc::now(),
-            status: status.to_string(),
-            lines: shares
-                .iter()
-                .filter_map(|s| {
-                    let line = lines
-                        .iter()
-                        .find(|l| l.payment_order_no == s.payment_order_no)?;
-                    Some(CanceledLine {
-                        payment_order_no: s.payment_order_no,
-                        product_no: line.product_no,
-                        seller_no: line.seller_no,
-                        amount: s.amount,
-                        line_amount: line.amount,
-                    })
-                })
-                .collect(),
-        });
-        let closed = store::cancels::close(
-            &mut tx,
-            cancel.cancel_no,
-            CancelStatus::Done,
-            None,
-            transaction_key.as_deref(),
-            Some(canceled.event_id),
-        )
-        .await?;
-        if closed {
-            let ids = self.history_ids(shares.len())?;
-            store::cancels::refund_lines(&mut tx, &ids, cancel.cancel_no, actor).await?;
-            self.outbox
-                .append(&mut tx, event.payment_event_no, &canceled, &[])
-                .await?;
-        }
-        let psp_refunded = psp.refunded();
-        if closed && psp_refunded != refunded_total {
-            tracing::warn!(order_id = %event.order_id, %psp_refunded, ours = %refunded_total,
-                "the PSP's refunded total differs from ours; reconciliation will list it");
-        }
-        tx.commit().await?;
-        if closed {
-            self.nudge.nudge();
-            self.metrics
-                .record(&event.order_id, "CANCELED", &status.to_string(), actor);
-        }
-        let mut conn = self.pool.acquire().await?;
-        Ok(store::cancels::find(&mut conn, cancel.cancel_no)
-            .await?
-            .unwrap_or_else(|| cancel.clone()))
-    }
 }
 
 impl Payments {
@@ -350,7 +265,9 @@ impl Payments {
     pub async fn refund_state(&self, order_id: &str) -> Option<(Decimal, Decimal, String)> {
         let mut conn = self.pool.acquire().await.ok()?;
         let event = store::find_event(&mut conn, order_id, false).await.ok()??;
-        let lines = store::find_lines(&mut conn, event.payment_event_no).await.ok()?;
+        let lines = store::find_lines(&mut conn, event.payment_event_no)
+            .await
+            .ok()?;
         Some((
             event.refunded_amount,
             event.total_amount - event.refunded_amount,

@@ -274,3 +274,16 @@ pub async fn claim_unreversed(
     .fetch_all(conn)
     .await
 }
+
+/// Makes the order's cancels whose outcome is unknown due now (a webhook said one changed);
+/// false when none is open.
+pub async fn make_due_now(conn: &mut PgConnection, order_id: &str) -> Result<bool, sqlx::Error> {
+    let changed = sqlx::query(
+        "update payment_cancels set next_attempt_at = now()
+          where order_id = $1 and status = 'UNKNOWN'",
+    )
+    .bind(order_id)
+    .execute(conn)
+    .await?;
+    Ok(changed.rows_affected() > 0)
+}

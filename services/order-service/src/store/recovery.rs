@@ -46,15 +46,19 @@ pub async fn is_stale(
     Ok(stale.unwrap_or(false))
 }
 
-/// When the recovery job looks at an UNKNOWN order next.
+/// When the recovery job looks at an UNKNOWN order next: after `after_secs`, unless a PSP
+/// webhook arrived during the attempt (`start_attempt` clears `next_recovery_at`, a webhook sets
+/// it to now), in which case at once.
 pub async fn schedule_recovery(
     conn: &mut PgConnection,
     payment_event_no: i64,
     after_secs: f64,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "update payment_events set next_recovery_at = now() + make_interval(secs => $2)
-         where payment_event_no = $1",
+        "update payment_events
+            set next_recovery_at = case when next_recovery_at <= now() then next_recovery_at
+                                        else now() + make_interval(secs => $2) end
+          where payment_event_no = $1",
     )
     .bind(payment_event_no)
     .bind(after_secs)
@@ -156,4 +160,21 @@ pub async fn paid_between(
     .bind(to)
     .fetch_all(conn)
     .await
+}
+
+/// Makes an UNKNOWN order due for the recovery job now (a webhook said its payment changed);
+/// for an attempt still in flight, its outcome will be looked up at once if it turns out
+/// unknown. False when the order is not waiting for the PSP.
+pub async fn make_due_now(conn: &mut PgConnection, order_id: &str) -> Result<bool, sqlx::Error> {
+    let changed = sqlx::query(
+        "update payment_events e set next_recovery_at = now()
+          where e.order_id = $1
+            and exists (select 1 from payment_orders o
+                         where o.payment_event_no = e.payment_event_no
+                           and o.status in ('UNKNOWN', 'EXECUTING'))",
+    )
+    .bind(order_id)
+    .execute(conn)
+    .await?;
+    Ok(changed.rows_affected() > 0)
 }

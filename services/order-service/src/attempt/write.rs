@@ -1,28 +1,16 @@
-//! Recording what the PSP said about one attempt (docs/payments.md, "Outcome rules"). Every
-//! write is one guarded compare-and-set on lines that are EXECUTING *under this attempt*, in
-//! one transaction with its history rows and its event, so no outcome overwrites an attempt
-//! another actor owns.
+//! The guarded writes of an attempt's outcome ([`super`]): SUCCESS with its event, UNKNOWN
+//! with its next lookup, FAILURE with its event, or back to where the order was.
 
 use chrono::Utc;
 use events::{Envelope, PaidOrderLine, PaymentConfirmed, PaymentFailed};
 
+use super::Attempt;
 use crate::{
     payments::{last_reason, order_status, ConfirmError, Outcome, Payments},
-    psp::{PspOutcome, TossPayment},
+    psp::TossPayment,
     status::PaymentStatus,
     store::{self, PaymentEventRow, PaymentOrderRow, Transition},
 };
-
-/// One attempt at the PSP, owned by whoever moved the order to EXECUTING.
-#[derive(Debug, Clone)]
-pub struct Attempt {
-    pub event: PaymentEventRow,
-    /// The fencing token written with EXECUTING.
-    pub attempt_no: i64,
-    /// Where the order was before: NOT_STARTED, UNKNOWN, or EXECUTING (a stale attempt).
-    pub previous: PaymentStatus,
-    pub payment_key: String,
-}
 
 /// `order.payment.confirmed` of a paid order, from its committed rows.
 pub fn confirmed_event(
@@ -56,129 +44,6 @@ pub fn confirmed_event(
 }
 
 impl Payments {
-    /// Applies what the PSP said about `attempt`. An "already processed" answer is checked by
-    /// looking the payment up.
-    pub async fn record_outcome(
-        &self,
-        attempt: &Attempt,
-        psp: PspOutcome,
-        actor: &str,
-    ) -> Result<Outcome, ConfirmError> {
-        let psp = match psp {
-            PspOutcome::AlreadyProcessed => {
-                match self.psp.find_by_order_id(&attempt.event.order_id).await {
-                    answered @ PspOutcome::Answered(..) => answered,
-                    _ => PspOutcome::Unknown {
-                        reason: "ALREADY_PROCESSED_NOT_FOUND".into(),
-                    },
-                }
-            }
-            other => other,
-        };
-        match psp {
-            PspOutcome::Answered(payment, raw) => {
-                self.apply_payment(attempt, &payment, &raw, actor).await
-            }
-            PspOutcome::Declined { code, message } => {
-                self.fail(attempt, &code, &message, actor).await
-            }
-            PspOutcome::Rejected { code, message } => {
-                self.release(attempt, attempt.previous, &code, actor)
-                    .await?;
-                Ok(Outcome::Rejected { code, message })
-            }
-            PspOutcome::Credentials { code } => {
-                self.metrics.credential_errors.inc();
-                tracing::error!(order_id = %attempt.event.order_id, %code,
-                    "the PSP refused our merchant credentials (PSP_SECRET_KEY); the order is left as it was");
-                self.release(attempt, attempt.previous, &code, actor)
-                    .await?;
-                Ok(Outcome::CredentialsRejected { code })
-            }
-            PspOutcome::Unknown { reason } => self.record_unknown(attempt, &reason, actor).await,
-            PspOutcome::AlreadyProcessed => {
-                self.record_unknown(attempt, "ALREADY_PROCESSED", actor)
-                    .await
-            }
-        }
-    }
-
-    /// A Payment object: charged with our amount → SUCCESS; charged with another amount →
-    /// our own cancel, then FAILURE; aborted or expired → FAILURE; anything else → unknown.
-    async fn apply_payment(
-        &self,
-        attempt: &Attempt,
-        payment: &TossPayment,
-        raw: &serde_json::Value,
-        actor: &str,
-    ) -> Result<Outcome, ConfirmError> {
-        let event = &attempt.event;
-        if payment.order_id != event.order_id {
-            return self
-                .record_unknown(attempt, "PSP_ANSWERED_ANOTHER_ORDER", actor)
-                .await;
-        }
-        match payment.status.as_str() {
-            _ if payment.was_charged() && payment.total_amount != event.total_amount => {
-                self.void_wrong_charge(attempt, payment, actor).await
-            }
-            "DONE" | "PARTIAL_CANCELED" | "CANCELED" => {
-                // A charge of our amount is accepted whenever it is seen (docs/payments.md);
-                // a refund made at the PSP outside this service shows up in reconciliation.
-                self.record_approval(attempt, payment, raw, actor).await
-            }
-            "ABORTED" | "EXPIRED" => {
-                let code = format!("PSP_STATUS_{}", payment.status);
-                self.fail(attempt, &code, "the PSP aborted the payment", actor)
-                    .await
-            }
-            other => {
-                self.record_unknown(attempt, &format!("PSP_STATUS_{other}"), actor)
-                    .await
-            }
-        }
-    }
-
-    /// The PSP charged an amount that is not the order's: refund it in full with our own
-    /// cancel (a fixed key, so repeating it is safe) and fail the order once that is done;
-    /// until then the order stays unknown and recovery repeats the cancel.
-    async fn void_wrong_charge(
-        &self,
-        attempt: &Attempt,
-        payment: &TossPayment,
-        actor: &str,
-    ) -> Result<Outcome, ConfirmError> {
-        let event = &attempt.event;
-        tracing::error!(order_id = %event.order_id, psp_amount = %payment.total_amount,
-            "the PSP charged a different amount; refunding it");
-        let refunded = if payment.status == "CANCELED" {
-            true
-        } else {
-            let key = format!("void-{}", event.order_id);
-            let answer = self
-                .psp
-                .cancel(&payment.payment_key, "amount mismatch", None, &key)
-                .await;
-            match &answer {
-                PspOutcome::Answered(p, _) => p.status == "CANCELED",
-                PspOutcome::Rejected { code, .. } => code == "ALREADY_CANCELED_PAYMENT",
-                _ => false,
-            }
-        };
-        if refunded {
-            self.fail(
-                attempt,
-                "PSP_AMOUNT_MISMATCH",
-                "the PSP charged a different amount; it was refunded",
-                actor,
-            )
-            .await
-        } else {
-            self.record_unknown(attempt, "PSP_AMOUNT_MISMATCH_REFUND_PENDING", actor)
-                .await
-        }
-    }
-
     async fn guarded(
         &self,
         tx: &mut sqlx::PgConnection,
@@ -191,7 +56,7 @@ impl Payments {
         Ok((lines, changed))
     }
 
-    async fn record_approval(
+    pub(super) async fn record_approval(
         &self,
         attempt: &Attempt,
         payment: &TossPayment,
@@ -241,7 +106,7 @@ impl Payments {
     }
 
     /// Counts an unknown outcome and schedules the next lookup; never gives up by counting.
-    async fn record_unknown(
+    pub(super) async fn record_unknown(
         &self,
         attempt: &Attempt,
         reason: &str,
@@ -319,7 +184,7 @@ impl Payments {
         Ok(())
     }
 
-    async fn fail(
+    pub(super) async fn fail(
         &self,
         attempt: &Attempt,
         code: &str,

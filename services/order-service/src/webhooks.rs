@@ -1,0 +1,92 @@
+//! `POST /webhooks/toss`: the PSP's payment and cancel webhooks (`PAYMENT_STATUS_CHANGED`,
+//! `CANCEL_STATUS_CHANGED`). Toss does not sign these, so nothing in the body is trusted: the
+//! body only says *which* order to look at, and the recovery job then asks the PSP itself, under
+//! the same fencing as every other attempt (docs/payments.md). A webhook and the recovery tick
+//! therefore converge on one outcome in either order, and a forged or replayed webhook costs at
+//! most one lookup of an order that was unresolved anyway. The answer is 200 as soon as the
+//! order is marked due (one short write), so the PSP never retries because we were slow.
+
+use poem_openapi::{payload::Json, ApiResponse, Object, OpenApi, Tags};
+use serde_json::Value;
+use service_kit::ApiError;
+
+use crate::{payments::Payments, store};
+
+#[derive(Tags)]
+enum WebhookTag {
+    /// Notifications from the PSP.
+    Webhooks,
+}
+
+/// A Toss webhook: `{eventType, createdAt, data}`; only `data.orderId` is read.
+#[derive(Debug, Object)]
+#[oai(rename_all = "camelCase", example)]
+pub struct TossWebhook {
+    pub event_type: String,
+    #[oai(default)]
+    pub created_at: Option<String>,
+    /// The Payment (or cancel) the event is about; untrusted.
+    pub data: Value,
+}
+
+#[derive(Debug, Object)]
+#[oai(rename_all = "camelCase", example)]
+pub struct WebhookAccepted {
+    /// `LOOKUP_SCHEDULED` (the order will be looked up at the PSP now), or `IGNORED` (nothing of
+    /// ours is waiting for the PSP: a duplicate, a final order, an unknown order).
+    pub result: String,
+}
+
+#[derive(ApiResponse)]
+enum WebhookResponse {
+    /// Received; the work happens through the recovery job.
+    #[oai(status = 200)]
+    Ok(Json<WebhookAccepted>),
+}
+
+#[derive(Clone)]
+pub struct WebhookApi {
+    pub payments: Payments,
+}
+
+#[OpenApi(tag = "WebhookTag::Webhooks")]
+impl WebhookApi {
+    /// Receive a Toss payment or cancel webhook.
+    ///
+    /// The body is not trusted: an UNKNOWN payment or an open cancel of the named order is made
+    /// due for the recovery job, which asks the PSP. Answers 200 at once.
+    #[oai(
+        path = "/webhooks/toss",
+        method = "post",
+        operation_id = "toss_webhook"
+    )]
+    async fn receive(&self, body: Json<TossWebhook>) -> Result<WebhookResponse, ApiError> {
+        let Some(order_id) = body.0.data.get("orderId").and_then(Value::as_str) else {
+            return Ok(ignored());
+        };
+        if order_id.is_empty() || order_id.len() > 64 {
+            return Ok(ignored());
+        }
+        let mut conn = self.payments.pool.acquire().await?;
+        let due = match body.0.event_type.as_str() {
+            "PAYMENT_STATUS_CHANGED" => store::recovery::make_due_now(&mut conn, order_id).await?,
+            "CANCEL_STATUS_CHANGED" => store::cancels::make_due_now(&mut conn, order_id).await?,
+            _ => false,
+        };
+        drop(conn);
+        if !due {
+            return Ok(ignored());
+        }
+        tracing::info!(%order_id, event = %body.0.event_type, "PSP webhook: looking the order up now");
+        self.payments.recovery_wake.notify_one();
+        Ok(WebhookResponse::Ok(Json(WebhookAccepted {
+            result: "LOOKUP_SCHEDULED".into(),
+        })))
+    }
+}
+
+fn ignored() -> WebhookResponse {
+    WebhookResponse::Ok(Json(WebhookAccepted {
+        result: "IGNORED".into(),
+    }))
+}

@@ -1,0 +1,75 @@
+//! The PSP's payment webhooks at order-service (`POST /webhooks/toss`): the body is never
+//! trusted, it only makes the named order due for a lookup, so a webhook resolves an UNKNOWN
+//! payment long before the recovery job's next pass, and a forged or replayed one changes
+//! nothing but the time of a lookup.
+
+use std::time::Duration;
+
+use paymsa_e2e::{
+    eventually,
+    http::send,
+    money::{approve, confirm_order, new_order, payment, put_fault},
+    seed::start_seeded as start,
+    TestSystem,
+};
+use serde_json::{json, Value};
+
+const WAIT: Duration = Duration::from_secs(20);
+
+async fn webhook(system: &TestSystem, body: Value) -> (u16, Value) {
+    send(
+        system
+            .http
+            .post(format!("{}/webhooks/toss", system.url("order-service")))
+            .json(&body),
+    )
+    .await
+}
+
+/// Recovery passes are an hour apart: only the webhook can make the lookup happen now. The
+/// forged body says ABORTED; the PSP says DONE, and DONE is what is recorded.
+#[tokio::test]
+async fn a_webhook_resolves_an_unknown_payment_with_the_psps_answer_not_its_own() {
+    let system = start(&[("PSP_TIMEOUT_MS", "300"), ("RECOVERY_INTERVAL_MS", "3600000")]).await;
+    let order = new_order(&system, &[1]).await;
+    let key = approve(&system, &order).await;
+    put_fault(
+        &system,
+        &order.order_id,
+        json!({"mode": "timeout", "times": 1, "timeoutMs": 1000, "approveBeforeTimeout": true}),
+    )
+    .await;
+    let (status, body) = confirm_order(&system, &key, &order).await;
+    assert_eq!(status, 202, "{body}");
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+
+    let forged = json!({
+        "eventType": "PAYMENT_STATUS_CHANGED",
+        "createdAt": "2024-02-13T12:18:21.000000",
+        "data": {"orderId": order.order_id, "paymentKey": key, "status": "ABORTED"}
+    });
+    let (status, answer) = webhook(&system, forged.clone()).await;
+    assert_eq!((status, answer["result"].as_str()), (200, Some("LOOKUP_SCHEDULED")), "{answer}");
+    let paid = eventually(WAIT, "the webhook's lookup to record the PSP's answer", || async {
+        let p = payment(&system, &order.order_id).await;
+        (p["status"] != "UNKNOWN" && p["status"] != "EXECUTING").then_some(p)
+    })
+    .await;
+    assert_eq!(paid["status"], "SUCCESS", "the PSP said DONE: {paid}");
+
+    // Replayed: nothing of ours waits for the PSP any more.
+    let (status, again) = webhook(&system, forged).await;
+    assert_eq!((status, again["result"].as_str()), (200, Some("IGNORED")), "{again}");
+    // Unknown orders, other events and bodies without an orderId are ignored too.
+    for body in [
+        json!({"eventType": "PAYMENT_STATUS_CHANGED", "data": {"orderId": "nobody-000000"}}),
+        json!({"eventType": "SOMETHING_ELSE", "data": {"orderId": order.order_id}}),
+        json!({"eventType": "PAYMENT_STATUS_CHANGED", "data": {}}),
+    ] {
+        let (status, answer) = webhook(&system, body).await;
+        assert_eq!((status, answer["result"].as_str()), (200, Some("IGNORED")), "{answer}");
+    }
+    let (status, _) = webhook(&system, json!({"data": {}})).await;
+    assert_eq!(status, 400, "a body that is not a webhook");
+    system.stop().await;
+}
