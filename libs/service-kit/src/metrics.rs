@@ -75,6 +75,18 @@ impl Metrics {
         counter
     }
 
+    /// A latency histogram with the HTTP histogram's buckets (1 ms … 5 s, plus 10 s and 30 s
+    /// for calls that can run into a peer's timeout).
+    pub fn histogram_vec(&self, name: &str, help: &str, labels: &[&str]) -> HistogramVec {
+        let buckets = vec![
+            0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+        ];
+        let histogram = HistogramVec::new(HistogramOpts::new(name, help).buckets(buckets), labels)
+            .expect("valid metric name");
+        self.register(histogram.clone());
+        histogram
+    }
+
     pub fn counter_vec(&self, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
         let counter = IntCounterVec::new(Opts::new(name, help), labels).expect("valid metric name");
         self.register(counter.clone());

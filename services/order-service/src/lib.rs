@@ -94,7 +94,8 @@ pub async fn build(config: ServiceConfig) -> Result<App, StartupError> {
         &settings.psp_secret_key,
         settings.psp_timeout,
     )
-    .map_err(|e| StartupError::Other(e.to_string()))?;
+    .map_err(|e| StartupError::Other(e.to_string()))?
+    .with_metrics(&rt.metrics);
     let payments = payments::Payments {
         pool: rt.pool.clone(),
         ids: rt.infra.ids.clone(),

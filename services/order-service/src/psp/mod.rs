@@ -36,6 +36,8 @@ pub struct PspClient {
     http: reqwest::Client,
     base_url: String,
     authorization: String,
+    /// `psp_request_duration_seconds{operation, outcome}`.
+    latency: Option<prometheus::HistogramVec>,
 }
 
 /// Toss expects amounts as JSON numbers (KRW are whole numbers).
@@ -58,7 +60,37 @@ impl PspClient {
             http,
             base_url: base_url.trim_end_matches('/').to_string(),
             authorization: format!("Basic {token}"),
+            latency: None,
         })
+    }
+
+    /// Observes every call's latency and outcome in `psp_request_duration_seconds`.
+    pub fn with_metrics(mut self, metrics: &service_kit::Metrics) -> Self {
+        self.latency = Some(metrics.histogram_vec(
+            "psp_request_duration_seconds",
+            "PSP call latency by operation and outcome (ANSWERED, DECLINED, REJECTED, UNKNOWN, …)",
+            &["operation", "outcome"],
+        ));
+        self
+    }
+
+    async fn timed(&self, operation: &str, request: reqwest::RequestBuilder) -> PspOutcome {
+        let started = std::time::Instant::now();
+        let outcome = classify(request.send().await).await;
+        if let Some(latency) = &self.latency {
+            let label = match &outcome {
+                PspOutcome::Answered(..) => "ANSWERED",
+                PspOutcome::AlreadyProcessed => "ALREADY_PROCESSED",
+                PspOutcome::Declined { .. } => "DECLINED",
+                PspOutcome::Rejected { .. } => "REJECTED",
+                PspOutcome::Credentials { .. } => "CREDENTIALS",
+                PspOutcome::Unknown { .. } => "UNKNOWN",
+            };
+            latency
+                .with_label_values(&[operation, label])
+                .observe(started.elapsed().as_secs_f64());
+        }
+        outcome
     }
 
     /// `POST /v1/payments/confirm`. The Idempotency-Key is `orderId:paymentKey`: a retry of
@@ -77,7 +109,7 @@ impl PspClient {
             .header("Authorization", &self.authorization)
             .header("Idempotency-Key", format!("{order_id}:{payment_key}"))
             .json(&body);
-        classify(request.send().await).await
+        self.timed("confirm", request).await
     }
 
     /// `GET /v1/payments/orders/{orderId}`: what the PSP knows of the order, if anything.
@@ -86,7 +118,7 @@ impl PspClient {
             .http
             .get(format!("{}/v1/payments/orders/{order_id}", self.base_url))
             .header("Authorization", &self.authorization);
-        classify(request.send().await).await
+        self.timed("lookup", request).await
     }
 
     /// `POST /v1/payments/{paymentKey}/cancel`; `amount: None` cancels the whole balance.
@@ -111,7 +143,7 @@ impl PspClient {
             .header("Authorization", &self.authorization)
             .header("Idempotency-Key", idempotency_key)
             .json(&body);
-        classify(request.send().await).await
+        self.timed("cancel", request).await
     }
 
     /// Every transaction (charges and cancels) between the two KST local times, all pages.
