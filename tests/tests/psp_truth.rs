@@ -276,3 +276,45 @@ async fn unknown_outcomes_are_never_failed_by_counting() {
     assert!(!history_statuses(&details).contains(&"FAILURE".to_string()));
     system.stop().await;
 }
+
+/// A wrong paymentKey whose confirm timed out is bound to an UNKNOWN order for a moment; the
+/// recovery job sees that the PSP's payment for the order has another key and nothing was
+/// charged, frees the order, and the real approval confirms.
+#[tokio::test]
+async fn a_wrong_key_that_timed_out_is_freed_by_recovery() {
+    let system = start(&[
+        ("PSP_TIMEOUT_MS", "300"),
+        ("RECOVERY_INTERVAL_MS", "100"),
+        ("RECOVERY_STALE_MS", "1000"),
+    ])
+    .await;
+    let order = new_order(&system, &[2]).await;
+    let key = approve(&system, &order).await;
+    put_fault(
+        &system,
+        &order.order_id,
+        json!({"mode": "timeout", "times": 1, "timeoutMs": 1000, "approveBeforeTimeout": false}),
+    )
+    .await;
+    let (status, body) = confirm(
+        &system,
+        "tgen_bogus_key_0001",
+        &order.order_id,
+        order.amount.clone(),
+    )
+    .await;
+    assert_eq!(status, 202, "{body}");
+    let freed = eventually(WAIT, "recovery to free the order", || async {
+        let p = payment(&system, &order.order_id).await;
+        (p["status"] == "NOT_STARTED").then_some(p)
+    })
+    .await;
+    assert!(freed.get("paymentKey").is_none(), "{freed}");
+    let (status, body) = confirm_order(&system, &key, &order).await;
+    assert_eq!(
+        (status, body["status"].as_str()),
+        (200, Some("SUCCESS")),
+        "{body}"
+    );
+    system.stop().await;
+}

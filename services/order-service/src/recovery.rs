@@ -153,31 +153,22 @@ pub async fn recover_order(
     tx.commit().await?;
 
     let psp = match payments.psp.find_by_order_id(order_id).await {
-        answered @ PspOutcome::Answered(..) => match &answered {
-            // Approved in the window but never confirmed: confirm it with the same key.
-            PspOutcome::Answered(p, _) if matches!(p.status.as_str(), "READY" | "IN_PROGRESS") => {
-                payments
-                    .psp
-                    .confirm(&payment_key, order_id, event.total_amount)
-                    .await
-            }
-            _ => answered,
-        },
-        PspOutcome::Rejected { code, .. } if code == "NOT_FOUND_PAYMENT" => {
-            // The PSP has no payment for this order at all: no money moved. The order goes
-            // back to NOT_STARTED with its key freed, confirmable with the real approval.
+        // The order's payment at the PSP is not the one our attempt names, and nothing was
+        // charged: the attempt's key (a wrong one a client sent) confirms nothing. The order
+        // goes back to NOT_STARTED with that key freed, so the real approval can confirm.
+        PspOutcome::Answered(p, _) if p.payment_key != payment_key && !p.was_charged() => {
+            return release_unknown_key(payments, &attempt, "PSP_PAYMENT_HAS_ANOTHER_KEY").await;
+        }
+        // Approved in the window but never confirmed: confirm it with the same key.
+        PspOutcome::Answered(p, _) if matches!(p.status.as_str(), "READY" | "IN_PROGRESS") => {
             payments
-                .release(
-                    &attempt,
-                    PaymentStatus::NotStarted,
-                    "PSP_NO_PAYMENT_FOR_ORDER",
-                    ACTOR,
-                )
-                .await?;
-            return Ok(Some(Outcome::Rejected {
-                code,
-                message: "the PSP has no payment for this order".into(),
-            }));
+                .psp
+                .confirm(&payment_key, order_id, event.total_amount)
+                .await
+        }
+        // The PSP has no payment for this order at all: no money moved.
+        PspOutcome::Rejected { code, .. } if code == "NOT_FOUND_PAYMENT" => {
+            return release_unknown_key(payments, &attempt, "PSP_NO_PAYMENT_FOR_ORDER").await;
         }
         other => other,
     };
@@ -185,4 +176,20 @@ pub async fn recover_order(
         .record_outcome(&attempt, psp, ACTOR)
         .await
         .map(Some)
+}
+
+/// Ends a recovery attempt whose key the PSP does not know for this order: NOT_STARTED, the key
+/// freed, confirmable with the customer's real approval.
+async fn release_unknown_key(
+    payments: &Payments,
+    attempt: &crate::attempt::Attempt,
+    reason: &str,
+) -> Result<Option<Outcome>, ConfirmError> {
+    payments
+        .release(attempt, PaymentStatus::NotStarted, reason, ACTOR)
+        .await?;
+    Ok(Some(Outcome::Rejected {
+        code: reason.to_string(),
+        message: "the PSP has no charge under this order's key".into(),
+    }))
 }

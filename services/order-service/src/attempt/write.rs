@@ -93,6 +93,7 @@ impl Payments {
             approved_at,
             raw,
             confirmed.event_id,
+            &payment.payment_key,
         )
         .await?;
         self.outbox

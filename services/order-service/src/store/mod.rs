@@ -292,10 +292,13 @@ pub async fn mark_paid(
     approved_at: DateTime<Utc>,
     psp_raw: &serde_json::Value,
     confirmed_event_id: uuid::Uuid,
+    // The PSP's key of the charge: reconciliation and recovery may accept a charge whose key
+    // is not the one an attempt named.
+    payment_key: &str,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
         "update payment_events set is_payment_done = true, method = $2, approved_at = $3,
-                psp_raw = $4, confirmed_event_id = $5, next_recovery_at = null
+                psp_raw = $4, confirmed_event_id = $5, next_recovery_at = null, payment_key = $6
          where payment_event_no = $1",
     )
     .bind(payment_event_no)
@@ -303,6 +306,7 @@ pub async fn mark_paid(
     .bind(approved_at)
     .bind(psp_raw)
     .bind(confirmed_event_id)
+    .bind(payment_key)
     .execute(conn)
     .await
     .map(|_| ())
