@@ -17,6 +17,9 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 source "$PAYMSA_ROOT/scripts/demo-lib.sh"
 install_traps
 
+# Streams of the tests' namespaces (service_kit::testing::is_test_stream): T + 12 hex + _.
+TEST_STREAM_RE='^T[0-9A-F]{12}_'
+
 cmd_streams() {
   local url mon
   require_nats
@@ -25,7 +28,7 @@ cmd_streams() {
     printf '%sNATS %s%s — nats CLI\n' "$d_bold" "$url" "$d_off"
     nats --server "$url" stream ls
     local s
-    for s in $(nats --server "$url" stream ls --names 2>/dev/null); do
+    for s in $(nats --server "$url" stream ls --names 2>/dev/null | grep -Ev "$TEST_STREAM_RE"); do
       echo
       nats --server "$url" consumer report "$s"
     done
@@ -33,10 +36,29 @@ cmd_streams() {
   fi
   mon="$(nats_monitor)"
   [[ -n "$mon" ]] || fail "no nats CLI and no monitoring endpoint known for $url (.run/nats.monitor is written by just up)"
+  # The answer goes through a file, never argv: a server that a test run shared holds thousands
+  # of streams, and one argument is limited to 128 KiB ("Argument list too long").
   local jsz
-  jsz="$(curl -fsS --max-time 5 "$mon/jsz?consumers=true&config=true")" || fail "GET $mon/jsz answered nothing"
+  jsz="$(mktemp)"
+  if ! curl -fsS --max-time 20 -o "$jsz" "$mon/jsz?consumers=true&config=true&limit=100000"; then
+    rm -f "$jsz"
+    fail "GET $mon/jsz answered nothing"
+  fi
   printf '%sNATS %s%s — from %s/jsz?consumers=true&config=true (no nats CLI)\n\n' "$d_bold" "$url" "$d_off" "$mon"
-  jpy "$jsz" '
+  jsz_report "$jsz" "$TEST_STREAM_RE"
+  rm -f "$jsz"
+}
+
+# jsz_report FILE TEST_RE -> the streams/consumers table of a /jsz answer stored in FILE;
+# test-namespace streams (TEST_RE) are counted, not listed.
+jsz_report() {
+  python3 -c 'import json, re, sys
+d = json.load(open(sys.argv[1]))
+test_re = re.compile(sys.argv[2])
+'"$JSZ_REPORT_PY" "$@"
+}
+
+JSZ_REPORT_PY='
 import datetime
 def size(n):
     for unit in ("B", "KiB", "MiB", "GiB"):
@@ -55,6 +77,12 @@ def table(head, rows, indent=""):
     for r in [head] + rows:
         print(indent + "  ".join(str(c).ljust(w[k]) for k, c in enumerate(r)).rstrip())
 streams = [s for a in d.get("account_details") or [] for s in a.get("stream_detail") or []]
+tests = [s for s in streams if test_re.match(s["name"])]
+streams = [s for s in streams if not test_re.match(s["name"])]
+if tests:
+    print("(%d test-namespace streams with %d consumers not shown: left by a `just test` that was interrupted;" % (
+        len(tests), sum(len(s.get("consumer_detail") or []) for s in tests)))
+    print(" the next `just test` deletes them)\n")
 if not streams:
     print("no streams yet (the services create them at start)")
 total_pending = 0
@@ -86,7 +114,6 @@ print("pending: not yet delivered · ack pending: delivered, not yet acknowledge
 print("the server redelivered and still tracks · ack floor: every message up to it is done (acked, or")
 print("terminated / out of deliveries) · DLQ messages: the dead-letter advisories of all consumers.")
 print("Dead letters resolved to their messages: just dlq")'
-}
 
 # find_dead_letter ID -> DL_SERVICE and HTTP_BODY (its detail): asks every service with consumers
 find_dead_letter() {

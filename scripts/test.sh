@@ -4,6 +4,7 @@
 #   - NATS: $TEST_NATS_URL if usable, else the `just up` server if it runs, else a throwaway
 #     server under .run/test-nats (fresh store, stopped when the tests end)
 #   - exports TEST_NATS_URL, TEST_DATABASE_URL, TEST_REDIS_URL
+#   - drops the tests' databases and (on a shared server) test-namespace streams before and after
 #   - doc tests (only without ARGS), then `cargo nextest run --workspace --no-fail-fast ARGS`
 #     (`cargo test …` where nextest is not installed; no --workspace when ARGS has -p)
 set -euo pipefail
@@ -29,6 +30,7 @@ if ! command -v chromedriver >/dev/null || ! { command -v chromium >/dev/null ||
   fi
 fi
 
+shared_nats=1 # a server that outlives the run (the stack's, or $TEST_NATS_URL)
 if [[ -n "${TEST_NATS_URL:-}" ]]; then
   # reused when usable, else a test server is started
   nats_url="$(NATS_INSTANCE=test-nats NATS_URL="$TEST_NATS_URL" "$SCRIPTS/nats.sh" ensure)"
@@ -37,7 +39,22 @@ elif [[ -f "$PID_DIR/nats.pid" ]] && nats_url="$("$SCRIPTS/nats.sh" url 2>/dev/n
 else
   nats_url="$(NATS_INSTANCE=test-nats NATS_FRESH=1 NATS_URL='' "$SCRIPTS/nats.sh" ensure)"
 fi
+[[ -f "$PID_DIR/test-nats.pid" ]] && shared_nats=0
 export_test_env "$nats_url"
+cargo_env
+
+# Every test works in a NATS namespace of its own (streams T<12 hex>_ORDERS, …_DLQ, …) and
+# deletes its streams — and so their consumers — when it ends. Tests that panicked or were
+# interrupted leave theirs: on a server that outlives the run, every test-namespace stream is
+# deleted before and after it (the stack's own streams have no namespace and stay). The
+# throwaway server needs none of that: it is stopped and its store wiped.
+sweep_test_streams() {
+  ((shared_nats)) || return 0
+  cargo run -q -p service-kit --example test-streams -- "$TEST_NATS_URL" >"$RUN_DIR/test-streams.log" 2>&1 ||
+    warn "deleting the test streams on $TEST_NATS_URL failed: $(tail -n 1 "$RUN_DIR/test-streams.log")"
+}
+mkdir -p "$RUN_DIR"
+sweep_test_streams
 
 # Every test creates databases named <db>_t<12 hex> (service_kit::testing). A whole run makes
 # about a thousand (~7 MB each); they are dropped before the run (leftovers of an interrupted
@@ -53,8 +70,10 @@ drop_test_databases
 # quietly: the test runner's summary stays the last line.
 cleanup() {
   drop_test_databases
+  sweep_test_streams
   if [[ -f "$PID_DIR/test-nats.pid" ]]; then
     NATS_INSTANCE=test-nats "$SCRIPTS/nats.sh" stop >/dev/null 2>&1 || true
+    rm -rf "${RUN_DIR:?}/test-nats/data"
   fi
 }
 trap cleanup EXIT
@@ -68,7 +87,6 @@ for arg in "$@"; do
   esac
 done
 
-cargo_env
 if (($# == 0)) && [[ "${SKIP_DOCTESTS:-0}" != 1 ]]; then
   # Doc tests first: nextest doesn't run them, and the runner's summary should be the last line.
   info "doc tests: cargo test --workspace --doc"

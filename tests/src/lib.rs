@@ -185,8 +185,9 @@ impl TestSystem {
 }
 
 /// A finished test's databases are dropped at once (with `force`, so services still running
-/// are cut off): a full run creates about a thousand, which would otherwise fill the disk.
-/// `just test` also drops leftovers of interrupted runs.
+/// are cut off): a full run creates about a thousand, which would otherwise fill the disk. Its
+/// NATS namespace's streams (and so their consumers) are deleted too, so a shared server (`just
+/// up`'s) keeps only the stack's streams. `just test` also removes leftovers of interrupted runs.
 impl Drop for TestSystem {
     fn drop(&mut self) {
         let urls: Vec<String> = all_services()
@@ -194,6 +195,12 @@ impl Drop for TestSystem {
             .filter_map(|(spec, _)| test_config(spec, &self.namespace).database_url)
             .map(String::from)
             .collect();
+        let nats_url = self
+            .overrides
+            .get("NATS_URL")
+            .cloned()
+            .or_else(|| std::env::var("TEST_NATS_URL").ok());
+        let namespace = self.namespace.clone();
         // Drop runs inside the test's runtime; the async work gets a runtime of its own.
         let dropped = std::thread::spawn(move || {
             let Ok(rt) = tokio::runtime::Builder::new_current_thread()
@@ -207,6 +214,9 @@ impl Drop for TestSystem {
                     if let Ok(url) = url::Url::parse(&url) {
                         let _ = service_kit::db::drop_database(&url).await;
                     }
+                }
+                if let Some(nats_url) = nats_url {
+                    service_kit::testing::delete_namespace_streams(&nats_url, &namespace).await;
                 }
             });
         });

@@ -59,3 +59,122 @@ pub fn test_config(spec: &ServiceSpec, namespace: &str) -> ServiceConfig {
         Err(e) => panic!("test configuration is invalid: {e}"),
     }
 }
+
+/// How long a cleanup may wait for a NATS server (a private server of the test may be gone).
+const CLEANUP_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+async fn connect_for_cleanup(nats_url: &str) -> Option<async_nats::jetstream::Context> {
+    let connect = async_nats::ConnectOptions::new()
+        .name("paymsa-test-cleanup")
+        .connection_timeout(std::time::Duration::from_secs(3))
+        .connect(nats_url);
+    match tokio::time::timeout(CLEANUP_TIMEOUT, connect).await {
+        Ok(Ok(client)) => Some(async_nats::jetstream::new(client)),
+        _ => None,
+    }
+}
+
+/// The streams a namespace can own: every business stream and the DLQ stream.
+pub fn namespace_streams(namespace: &str) -> Vec<String> {
+    let topology = events::Topology::new(namespace);
+    events::topology::BUSINESS_STREAMS
+        .iter()
+        .map(|def| topology.stream_name(def))
+        .chain([topology.dlq_stream()])
+        .collect()
+}
+
+/// Deletes the streams of `namespace` (and with them their consumers) on the server at
+/// `nats_url`; returns how many existed. Best effort like dropping the test's databases: an
+/// unreachable server (a private one already stopped) deletes nothing.
+pub async fn delete_namespace_streams(nats_url: &str, namespace: &str) -> usize {
+    let Some(js) = connect_for_cleanup(nats_url).await else {
+        return 0;
+    };
+    let deletes = namespace_streams(namespace).into_iter().map(|name| {
+        let js = js.clone();
+        async move {
+            let delete = js.delete_stream(name);
+            matches!(
+                tokio::time::timeout(CLEANUP_TIMEOUT, delete).await,
+                Ok(Ok(_))
+            )
+        }
+    });
+    let deleted = futures::future::join_all(deletes).await;
+    let _ = js.client().flush().await;
+    deleted.into_iter().filter(|d| *d).count()
+}
+
+/// Everything a test made for `config`: its database and its NATS namespace's streams.
+pub async fn drop_test_state(config: &ServiceConfig) {
+    if let Some(url) = &config.database_url {
+        let _ = crate::db::drop_database(url).await;
+    }
+    if let Some(nats_url) = &config.nats_url {
+        if !config.nats_namespace.is_empty() {
+            delete_namespace_streams(nats_url, &config.nats_namespace).await;
+        }
+    }
+}
+
+/// `true` for a stream of a test namespace ([`unique_namespace`]): `T` + 12 hex digits + `_`.
+/// The stack's own streams have no namespace (`ORDERS`, `DLQ`).
+pub fn is_test_stream(name: &str) -> bool {
+    let b = name.as_bytes();
+    b.len() > 14
+        && b[0] == b'T'
+        && b[1..13]
+            .iter()
+            .all(|c| c.is_ascii_digit() || (b'A'..=b'F').contains(c))
+        && b[13] == b'_'
+}
+
+/// Deletes every test-namespace stream on the server at `nats_url` (leftovers of tests that
+/// panicked or were interrupted); `scripts/test.sh` runs it before and after a run. Returns
+/// (deleted, streams that were left alone).
+pub async fn sweep_test_streams(nats_url: &str) -> Result<(usize, usize), async_nats::Error> {
+    use futures::{StreamExt, TryStreamExt};
+    let client = async_nats::ConnectOptions::new()
+        .name("paymsa-test-sweep")
+        .connection_timeout(std::time::Duration::from_secs(5))
+        .connect(nats_url)
+        .await?;
+    let js = async_nats::jetstream::new(client);
+    let names: Vec<String> = js.stream_names().try_collect().await?;
+    let (tests, kept): (Vec<String>, Vec<String>) =
+        names.into_iter().partition(|n| is_test_stream(n));
+    let deleted = futures::stream::iter(tests)
+        .map(|name| {
+            let js = js.clone();
+            async move { js.delete_stream(name).await.is_ok() }
+        })
+        .buffer_unordered(16)
+        .filter(|ok| std::future::ready(*ok))
+        .count()
+        .await;
+    js.client().flush().await?;
+    Ok((deleted, kept.len()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn test_streams_are_told_from_the_stacks() {
+        let ns = unique_namespace();
+        for name in namespace_streams(&ns) {
+            assert!(is_test_stream(&name), "{name}");
+        }
+        for name in [
+            "ORDERS",
+            "DLQ",
+            "KV_X",
+            "TABCDEF012345",
+            "T0123456789ab_ORDERS",
+        ] {
+            assert!(!is_test_stream(name), "{name}");
+        }
+    }
+}

@@ -9,7 +9,7 @@ use std::{
 };
 
 use async_nats::{jetstream::Context, HeaderMap};
-use events::{topology::BUSINESS_STREAMS, Envelope, SellerRegistered, Topology};
+use events::{Envelope, SellerRegistered, Topology};
 use messaging::{
     dead_letters::{store, DeadLetter},
     ConsumerSpec, DeadLetterApi, Delivery, Handler, HandlerError,
@@ -48,6 +48,28 @@ pub struct Harness {
     pub shutdown: Shutdown,
     pub base_url: String,
     app: Option<App>,
+    cleaned: bool,
+}
+
+/// A harness whose test panicked before [`Harness::cleanup`] leaves nothing behind either: the
+/// database and the namespace's streams go on a runtime of their own (Drop runs inside the
+/// test's runtime).
+impl Drop for Harness {
+    fn drop(&mut self) {
+        if self.cleaned {
+            return;
+        }
+        let config = self.config.clone();
+        let cleaned = std::thread::spawn(move || {
+            if let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                rt.block_on(testing::drop_test_state(&config));
+            }
+        });
+        let _ = cleaned.join();
+    }
 }
 
 impl Harness {
@@ -106,6 +128,7 @@ impl Harness {
             shutdown,
             base_url,
             app: Some(app),
+            cleaned: false,
         }
     }
 
@@ -137,16 +160,13 @@ impl Harness {
         }
     }
 
+    /// Stops the host, drops the database and deletes the namespace's streams (and so their
+    /// consumers). A test that panics before this gets the same from `Drop`.
     pub async fn cleanup(mut self) {
         self.stop().await;
-        for def in BUSINESS_STREAMS {
-            let _ = self.js.delete_stream(self.topology.stream_name(&def)).await;
-        }
-        let _ = self.js.delete_stream(self.topology.dlq_stream()).await;
         self.pool.close().await;
-        if let Some(url) = &self.config.database_url {
-            let _ = db::drop_database(url).await;
-        }
+        testing::drop_test_state(&self.config).await;
+        self.cleaned = true;
     }
 
     pub async fn spawn<H: Handler>(&self, spec: ConsumerSpec, handler: H) {
