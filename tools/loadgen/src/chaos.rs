@@ -186,13 +186,32 @@ async fn chaos(
     for e in driven.errors.iter().take(10) {
         eprintln!("  client error: {e}");
     }
-    let took = settle(stack, Duration::from_secs(240)).await?;
-    eprintln!("settled {:.1}s after the load", took.as_secs_f64());
+    // Not settling is a finding too: the invariants below say what is left, and where.
+    let settled = settle(stack, Duration::from_secs(240)).await;
+    let took = match &settled {
+        Ok(took) => {
+            eprintln!("settled {:.1}s after the load", took.as_secs_f64());
+            *took
+        }
+        Err(e) => {
+            eprintln!("{e:#}");
+            Duration::from_secs(240)
+        }
+    };
     let repair = match injector.repair.take() {
-        Some(watch) => Some(watch.await?),
+        Some(watch) if settled.is_ok() => Some(watch.await?),
+        Some(watch) => {
+            watch.abort();
+            Some(Err(anyhow::anyhow!(
+                "not repaired: the system did not settle"
+            )))
+        }
         None => None,
     };
     let mut checks = check_all(stack, &client, &injector.poisons, since).await?;
+    if let Err(e) = settled {
+        checks.add("settled down after the load", false, format!("{e:#}"));
+    }
     crate::client_checks::check(&driven, &mut checks);
     crate::client_checks::amnesia(repair, &mut checks);
     crate::summary::print_chaos(&driven, &checks, injector.outage, took);

@@ -193,11 +193,24 @@ pub async fn check_all(
     .fetch_one(&order)
     .await?;
     let unpaid_done = ledger::paid_not_settled(&order).await?;
+    let stuck: Vec<String> = sqlx::query_as(
+        "select e.order_id, o.status, e.payment_key from payment_orders o
+           join payment_events e on e.payment_event_no = o.payment_event_no
+          where o.status in ('EXECUTING', 'UNKNOWN') order by 1 limit 5",
+    )
+    .fetch_all(&order)
+    .await?
+    .into_iter()
+    .map(|(id, status, key): (String, String, Option<String>)| {
+        format!("{id} {status} paymentKey {}", key.unwrap_or_default())
+    })
+    .collect();
     checks.add(
         "every UNKNOWN resolved by the recovery job",
         open == 0 && unpaid_done == 0,
         format!(
-            "open {open}; lines that were UNKNOWN, by final status: {resolved:?}; finished by the recovery job: {by_recovery}; paid but wallet not done: {unpaid_done}"
+            "open {open}{}; lines that were UNKNOWN, by final status: {resolved:?}; finished by the recovery job: {by_recovery}; paid but wallet not done: {unpaid_done}",
+            if stuck.is_empty() { String::new() } else { format!(" ({})", stuck.join(", ")) }
         ),
     );
 
