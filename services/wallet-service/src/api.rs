@@ -1,5 +1,5 @@
-//! `GET /api/wallets/sellers/{sellerNo}`: balance, version and recent ledger rows (credits and
-//! reversals).
+//! `GET /api/wallets/sellers/{sellerNo}`: balance, version and recent wallet rows (credits and
+//! reversals), and the seller's ledger balances (pending, available, in transit, paid out).
 
 use chrono::{DateTime, Utc};
 use poem_openapi::{param::Path, payload::Json, Object, OpenApi, Tags};
@@ -7,7 +7,7 @@ use rust_decimal::Decimal;
 use service_kit::{ApiError, Id};
 use sqlx::PgPool;
 
-use crate::store;
+use crate::{ledger, store};
 
 #[derive(Tags)]
 enum WalletTag {
@@ -40,9 +40,21 @@ pub struct WalletTransaction {
 pub struct Wallet {
     pub wallet_no: Id,
     pub seller_no: Id,
-    /// Σ credits − Σ reversals (− debits). May be negative: a reversal always posts, because
-    /// the customer already has the money back; the seller then owes the difference.
+    /// What the platform owes the seller and has not paid out: `pending` + `available`
+    /// (= Σ credits − Σ reversals − Σ debits, all net of commission). May be negative: a
+    /// reversal always posts, because the customer already has the money back; the seller
+    /// then owes the difference.
     pub balance: Decimal,
+    /// Net of sales still on hold (`SETTLEMENT_HOLD`); never negative.
+    pub pending: Decimal,
+    /// Released, payable to the seller. Negative when refunds took back more than was pending.
+    pub available: Decimal,
+    /// Payouts sent and not yet confirmed (0 until payouts exist).
+    pub in_transit: Decimal,
+    /// Paid out so far, cumulative (0 until payouts exist).
+    pub paid_out: Decimal,
+    /// Commission charged on the seller's sales, less what refunds gave back.
+    pub fees_charged: Decimal,
     /// Optimistic-lock version; grows by one per balance change.
     pub version: i64,
     /// Newest first, at most 20.
@@ -75,10 +87,17 @@ impl WalletApi {
             ));
         };
         let transactions = store::recent_transactions(&mut conn, wallet.wallet_no, 20).await?;
+        let ledger = ledger::accounts::seller_balances(&mut conn, wallet.seller_no).await?;
+        let fees_charged = ledger::accounts::fees_charged(&mut conn, wallet.seller_no).await?;
         Ok(Json(Wallet {
             wallet_no: Id(wallet.wallet_no),
             seller_no: Id(wallet.seller_no),
             balance: wallet.balance,
+            pending: ledger.pending,
+            available: ledger.available,
+            in_transit: ledger.in_transit,
+            paid_out: ledger.paid_out,
+            fees_charged,
             version: wallet.version,
             recent_transactions: transactions
                 .into_iter()

@@ -24,6 +24,11 @@ impl Example for Wallet {
             "walletNo": "1",
             "sellerNo": "1",
             "balance": "3000",
+            "pending": "2000",
+            "available": "1000",
+            "inTransit": "0",
+            "paidOut": "0",
+            "feesCharged": "0",
             "version": 2,
             "recentTransactions": [
                 credit("7163052362956759040", "7163052337202958337", "2000"),

@@ -4,13 +4,24 @@
 //! `wallet.created`; `wallet-settlement` credits sellers for paid orders and announces
 //! `wallet.settled`; `wallet-reversal` takes credits back for cancelled lines and announces
 //! `wallet.reversed`; `GET /api/wallets/sellers/{sellerNo}` shows balance and ledger.
+//! Behind the wallets is a double-entry ledger ([`ledger`], docs/ledger.md): commission per
+//! line, a hold before sales become available ([`release`]), statements and a trial balance.
 
+mod admin_api;
 mod api;
 mod examples;
+mod examples_ledger;
+pub mod fees;
+pub mod ledger;
+mod ledger_api;
 mod onboarding;
+pub mod release;
 mod reversal;
 mod reversal_store;
+pub mod settings;
 mod settlement;
+mod statement;
+mod statement_response;
 mod store;
 
 use messaging::{ConsumerSpec, ServiceRuntime};
@@ -30,7 +41,12 @@ pub const SPEC: ServiceSpec = ServiceSpec {
 const DESCRIPTION: &str = "Seller wallets and settlement of paid orders.";
 
 /// What [`build`] serves; [`openapi_spec`] documents this same type, so the two cannot drift.
-type Api = (api::WalletApi, messaging::DeadLetterApi);
+type Api = (
+    api::WalletApi,
+    ledger_api::LedgerApi,
+    admin_api::AdminLedgerApi,
+    messaging::DeadLetterApi,
+);
 
 /// The service's OpenAPI document exactly as served at `/openapi.json` (canonical JSON), built
 /// from the API types alone: no database, NATS or Redis. `just openapi` exports it to
@@ -44,6 +60,7 @@ static MIGRATOR: Migrator = sqlx::migrate!("../../migrations/wallet-service");
 /// Connects the backends, applies migrations, starts the outbox relay and the consumers, and
 /// serves the API.
 pub async fn build(config: ServiceConfig) -> Result<App, StartupError> {
+    let settings = settings::LedgerSettings::from_config(&config)?;
     let consumers = vec![
         onboarding::CONSUMER,
         settlement::CONSUMER,
@@ -62,6 +79,7 @@ pub async fn build(config: ServiceConfig) -> Result<App, StartupError> {
             ids: rt.infra.ids.clone(),
             outbox: outbox.writer.clone(),
             nudge: outbox.nudge.clone(),
+            settings,
         },
     )
     .await?;
@@ -81,6 +99,7 @@ pub async fn build(config: ServiceConfig) -> Result<App, StartupError> {
             ids: rt.infra.ids.clone(),
             outbox: outbox.writer.clone(),
             nudge: outbox.nudge.clone(),
+            settings,
         },
     )
     .await?;
@@ -98,10 +117,18 @@ pub async fn build(config: ServiceConfig) -> Result<App, StartupError> {
         },
     )
     .await?;
+    release::spawn(rt.pool.clone(), settings.hold, &rt.shutdown);
     let api = api::WalletApi {
         pool: rt.pool.clone(),
     };
+    let ledger_api = ledger_api::LedgerApi {
+        pool: rt.pool.clone(),
+    };
+    let admin = admin_api::AdminLedgerApi {
+        pool: rt.pool.clone(),
+        admin_token: rt.config.admin_token.clone(),
+    };
     let dead_letters = rt.bus.dead_letter_api();
-    let api: Api = (api, dead_letters);
+    let api: Api = (api, ledger_api, admin, dead_letters);
     rt.serve(api, DESCRIPTION).await
 }

@@ -9,38 +9,40 @@ use sqlx::PgPool;
 use std::sync::Arc;
 
 use crate::{
-    reversal,
+    fees, ledger, reversal,
+    settings::LedgerSettings,
     settlement::{announce_if_complete, credit_wallet, SettleError},
     store::{self, Credit, WalletRow},
 };
 
-/// Credits that arrived before the wallet existed are applied with its creation, every order
-/// they complete is announced as settled, and reversals parked behind them are applied.
+/// Credits that arrived before the wallet existed are applied with its creation (commission at
+/// the seller's rate of now), every order they complete is announced as settled, and
+/// reversals parked behind them are applied.
 async fn apply_parked(
     conn: &mut sqlx::PgConnection,
     ids: &Snowflake,
     wallet: &WalletRow,
     outbox: &OutboxWriter,
+    settings: LedgerSettings,
 ) -> Result<(), HandlerError> {
     let parked = store::take_parked(conn, wallet.seller_no).await?;
     if parked.is_empty() {
         return Ok(());
     }
+    let rate = fees::rate_for(conn, wallet.seller_no, settings.fee_rate_default).await?;
     let mut credits = Vec::with_capacity(parked.len());
-    for (payment_order_no, order_id, payment_event_no, amount) in parked {
-        credits.push(Credit {
-            id: ids.next_id().map_err(HandlerError::retry)?,
+    for (payment_order_no, order_id, payment_event_no, gross) in parked {
+        credits.push(Credit::new(
+            ids.next_id().map_err(HandlerError::retry)?,
             payment_order_no,
             order_id,
             payment_event_no,
-            amount,
-        });
+            gross,
+            rate,
+        ));
     }
-    let settle = |e: SettleError| match e {
-        SettleError::Db(e) => HandlerError::from(e),
-        other => HandlerError::retry(other),
-    };
-    credit_wallet(
+    let settle = |e: SettleError| HandlerError::from(e);
+    let new = credit_wallet(
         conn,
         wallet.wallet_no,
         wallet.version,
@@ -49,6 +51,9 @@ async fn apply_parked(
     )
     .await
     .map_err(settle)?;
+    ledger::sales::post(conn, wallet.seller_no, &new, settings.hold)
+        .await
+        .map_err(|e| settle(e.into()))?;
     let mut orders: Vec<(i64, String)> = credits
         .iter()
         .map(|c| (c.payment_event_no, c.order_id.clone()))
@@ -75,6 +80,7 @@ pub struct CreateWallet {
     pub ids: Arc<Snowflake>,
     pub outbox: OutboxWriter,
     pub nudge: OutboxNudge,
+    pub settings: LedgerSettings,
 }
 
 impl Handler for CreateWallet {
@@ -87,13 +93,14 @@ impl Handler for CreateWallet {
             .map_err(|e| HandlerError::Retry(e.to_string()))?;
         let outbox = &self.outbox;
         let ids = self.ids.clone();
+        let settings = self.settings;
         apply_once(&self.pool, CONSUMER, event.event_id, |conn| {
             Box::pin(async move {
                 // A wallet that already exists (seeded, or created by an earlier event) is
                 // announced again, so a seller stuck in PENDING still completes the saga.
                 store::lock_seller(conn, seller_no).await?;
                 let (wallet, _created) = store::create_wallet(conn, wallet_no, seller_no).await?;
-                apply_parked(conn, &ids, &wallet, outbox).await?;
+                apply_parked(conn, &ids, &wallet, outbox, settings).await?;
                 let created = Envelope::new(WalletCreated {
                     seller_no,
                     wallet_no: wallet.wallet_no,

@@ -20,6 +20,11 @@
 //! wallet row lock (or the seller's advisory lock while there is no wallet) is taken before the
 //! check, so a settlement and a cancel of one seller queue and cannot miss each other.
 //!
+//! **Ledger.** Each cancelled line gets a REVERSAL entry that gives back fee and net in
+//! proportion to the refund ([`crate::ledger::reversals`]); the seller's REVERSAL row and
+//! balance change are the net taken back, so `wallet.reversed` carries net amounts. Every
+//! wallet of the cancel is locked before any ledger account (the settlement's lock order).
+//!
 //! `wallet.reversed` goes to the outbox in the transaction that reverses the last seller of the
 //! cancel, built from the committed ledger. Reversals never emit `wallet.settled`.
 
@@ -32,6 +37,7 @@ use snowflake::Snowflake;
 use sqlx::{PgConnection, PgPool};
 
 use crate::{
+    ledger,
     reversal_store::{self as rstore, Reversal},
     settlement::SettleError,
     store::{self, WalletRow},
@@ -81,8 +87,7 @@ impl Handler for ReverseCancel {
                     };
                     tokio::time::sleep(delay).await;
                 }
-                Err(SettleError::Db(e)) => return Err(e.into()),
-                Err(SettleError::Ids(e)) => return Err(HandlerError::retry(e)),
+                Err(e) => return Err(e.into()),
             }
         }
     }
@@ -106,10 +111,16 @@ fn per_seller(cancel: &PaymentCanceled) -> Result<Vec<Reversal>, HandlerError> {
             payment_event_no: cancel.payment_event_no,
             amount: rust_decimal::Decimal::ZERO,
             payment_order_nos: Vec::new(),
+            line_amounts: Some(Vec::new()),
         });
         r.amount += line.amount;
-        if !r.payment_order_nos.contains(&line.payment_order_no) {
-            r.payment_order_nos.push(line.payment_order_no);
+        let amounts = r.line_amounts.get_or_insert_with(Vec::new);
+        match r.payment_order_nos.iter().position(|no| *no == line.payment_order_no) {
+            Some(i) => amounts[i] += line.amount,
+            None => {
+                r.payment_order_nos.push(line.payment_order_no);
+                amounts.push(line.amount);
+            }
         }
     }
     Ok(by_seller.into_values().collect())
@@ -123,8 +134,12 @@ impl ReverseCancel {
         reversals: &[Reversal],
     ) -> Result<(), SettleError> {
         let mut posted = false;
+        // Every wallet first, then ledger accounts (see the module's notes).
+        let mut wallets = Vec::with_capacity(reversals.len());
         for r in reversals {
-            let wallet = lock_wallet(conn, r.seller_no).await?;
+            wallets.push(lock_wallet(conn, r.seller_no).await?);
+        }
+        for (r, wallet) in reversals.iter().zip(wallets) {
             let credited = match &wallet {
                 Some(_) => rstore::credited_lines(conn, r.seller_no, &r.payment_order_nos).await?,
                 None => 0,
@@ -157,15 +172,29 @@ async fn lock_wallet(
     store::lock_wallet_by_seller(conn, seller_no).await
 }
 
-/// The REVERSAL row and the balance change, once per (cancel, seller). The balance may go
-/// negative (see the module's policy). Returns whether anything was posted now.
+/// The ledger entries, the REVERSAL row and the balance change, once per (cancel, seller).
+/// The balance may go negative (see the module's policy). Returns whether anything was posted
+/// now. A share whose net is 0 (all of it commission) posts ledger entries only: the wallet
+/// row needs a positive amount, and nothing changes for the seller.
 async fn post(
     conn: &mut PgConnection,
     ids: &Snowflake,
     wallet: &WalletRow,
     r: &Reversal,
 ) -> Result<bool, SettleError> {
-    let amount = rstore::insert_reversal(conn, ids.next_id()?, wallet.wallet_no, r).await?;
+    if rstore::reversed(conn, r.cancel_no, r.seller_no).await?
+        || ledger::reversals::posted(conn, r.cancel_no, r.seller_no).await?
+    {
+        return Ok(false);
+    }
+    let net = ledger::reversals::post(conn, r).await?;
+    if net.is_zero() {
+        return Ok(true);
+    }
+    let mut net_share = r.clone();
+    net_share.amount = net;
+    let amount =
+        rstore::insert_reversal(conn, ids.next_id()?, wallet.wallet_no, &net_share).await?;
     if amount.is_zero() {
         return Ok(false);
     }

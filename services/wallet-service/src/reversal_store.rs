@@ -14,6 +14,25 @@ pub struct Reversal {
     pub amount: Decimal,
     /// The cancelled lines; the reversal waits until each of them is credited.
     pub payment_order_nos: Vec<i64>,
+    /// The refund of each of `payment_order_nos` (`None` for a reversal parked before the
+    /// ledger, which kept only the total).
+    pub line_amounts: Option<Vec<Decimal>>,
+}
+
+/// Has this (cancel, seller) a REVERSAL row?
+pub async fn reversed(
+    conn: &mut PgConnection,
+    cancel_no: i64,
+    seller_no: i64,
+) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar(
+        "select exists (select 1 from wallet_transactions
+                         where type = 'REVERSAL' and cancel_no = $1 and seller_no = $2)",
+    )
+    .bind(cancel_no)
+    .bind(seller_no)
+    .fetch_one(conn)
+    .await
 }
 
 /// How many of `lines` are credited to `seller_no`: all of them means the settlement the
@@ -69,8 +88,9 @@ pub async fn park_reversal(
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
         "insert into pending_reversals
-             (cancel_no, seller_no, order_id, payment_event_no, amount, payment_order_nos, event_id)
-         values ($1, $2, $3, $4, $5, $6, $7)
+             (cancel_no, seller_no, order_id, payment_event_no, amount, payment_order_nos, event_id,
+              line_amounts)
+         values ($1, $2, $3, $4, $5, $6, $7, $8)
          on conflict do nothing",
     )
     .bind(r.cancel_no)
@@ -80,6 +100,7 @@ pub async fn park_reversal(
     .bind(r.amount)
     .bind(&r.payment_order_nos)
     .bind(event_id)
+    .bind(&r.line_amounts)
     .execute(conn)
     .await
     .map(|_| ())
@@ -101,7 +122,8 @@ pub async fn take_ready(
                    select 1 from wallet_transactions t
                    where t.type = 'CREDIT' and t.seller_no = p.seller_no
                      and t.payment_order_no = l.no))
-         returning cancel_no, seller_no, order_id, payment_event_no, amount, payment_order_nos",
+         returning cancel_no, seller_no, order_id, payment_event_no, amount, payment_order_nos,
+                   line_amounts",
     )
     .bind(seller_no)
     .bind(payment_event_nos)

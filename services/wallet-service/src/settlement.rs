@@ -8,6 +8,10 @@
 //! that do not lock; a conflict is retried in a fresh transaction (the reference retried
 //! inside a dead one) with a bounded, jittered backoff. One ledger row per payment order line
 //! makes redelivery harmless.
+//! The seller is credited the net of each line (gross less `floor(gross × rate)` commission)
+//! and the double-entry ledger gets one SALE entry per line ([`crate::ledger::sales`]). Those
+//! entries are posted after every wallet of the order is locked: ledger accounts are only
+//! ever locked after wallets, so settlements of different sellers cannot deadlock on them.
 //! A seller without a wallet yet has its credits parked and applied when the wallet is created,
 //! and `wallet.settled` is emitted, in the same transaction, once every line of the order is
 //! credited. Reversals of cancels that arrived before this settlement (see [`crate::reversal`])
@@ -22,7 +26,10 @@ use snowflake::Snowflake;
 use sqlx::{PgConnection, PgPool};
 
 use crate::{
+    fees,
+    ledger::{self, LedgerError},
     reversal,
+    settings::LedgerSettings,
     store::{self, Credit},
 };
 
@@ -36,6 +43,28 @@ pub enum SettleError {
     Db(#[from] sqlx::Error),
     #[error(transparent)]
     Ids(#[from] snowflake::SnowflakeError),
+    /// The event cannot be posted (see [`LedgerError::Invalid`]): rejected, not retried.
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl From<LedgerError> for SettleError {
+    fn from(e: LedgerError) -> Self {
+        match e {
+            LedgerError::Db(e) => Self::Db(e),
+            LedgerError::Invalid(m) => Self::Invalid(m),
+        }
+    }
+}
+
+impl From<SettleError> for HandlerError {
+    fn from(e: SettleError) -> Self {
+        match e {
+            SettleError::Db(e) => e.into(),
+            SettleError::Invalid(m) => HandlerError::reject(m),
+            other => HandlerError::retry(other.to_string()),
+        }
+    }
 }
 
 pub struct SettleOrder {
@@ -43,6 +72,7 @@ pub struct SettleOrder {
     pub ids: Arc<Snowflake>,
     pub outbox: OutboxWriter,
     pub nudge: OutboxNudge,
+    pub settings: LedgerSettings,
 }
 
 impl Handler for SettleOrder {
@@ -85,8 +115,7 @@ impl Handler for SettleOrder {
                     };
                     tokio::time::sleep(delay).await;
                 }
-                Err(SettleError::Db(e)) => return Err(e.into()),
-                Err(SettleError::Ids(e)) => return Err(HandlerError::retry(e)),
+                Err(e) => return Err(e.into()),
             }
         }
     }
@@ -99,18 +128,28 @@ impl SettleOrder {
         event: &Envelope<PaymentConfirmed>,
     ) -> Result<(), SettleError> {
         let order = &event.payload;
-        let mut by_seller: BTreeMap<i64, Vec<Credit>> = BTreeMap::new();
+        let mut by_seller: BTreeMap<i64, Vec<&events::PaidOrderLine>> = BTreeMap::new();
         for line in &order.lines {
-            by_seller.entry(line.seller_no).or_default().push(Credit {
-                id: self.ids.next_id()?,
-                payment_order_no: line.payment_order_no,
-                order_id: order.order_id.clone(),
-                payment_event_no: order.payment_event_no,
-                amount: line.amount,
-            });
+            ledger::whole_won(line.amount, &format!("line {}", line.payment_order_no))?;
+            by_seller.entry(line.seller_no).or_default().push(line);
         }
         let mut credited = Vec::with_capacity(by_seller.len());
-        for (seller_no, credits) in &by_seller {
+        let mut sales = Vec::with_capacity(by_seller.len());
+        for (seller_no, lines) in &by_seller {
+            let rate =
+                fees::rate_for(conn, *seller_no, self.settings.fee_rate_default).await?;
+            let mut credits = Vec::with_capacity(lines.len());
+            for line in lines {
+                credits.push(Credit::new(
+                    self.ids.next_id()?,
+                    line.payment_order_no,
+                    order.order_id.clone(),
+                    order.payment_event_no,
+                    line.amount,
+                    rate,
+                ));
+            }
+            let credits = &credits;
             // Sellers in ascending order (BTreeMap), so two multi-seller orders lock their
             // wallets in the same order and cannot deadlock.
             let wallet = match store::lock_wallet_by_seller(conn, *seller_no).await? {
@@ -126,8 +165,14 @@ impl SettleOrder {
                     }
                 }
             };
-            credit_wallet(conn, wallet.wallet_no, wallet.version, *seller_no, credits).await?;
+            let new =
+                credit_wallet(conn, wallet.wallet_no, wallet.version, *seller_no, credits).await?;
+            sales.push((*seller_no, new));
             credited.push(*seller_no);
+        }
+        // Every wallet of the order is locked now; only then the ledger accounts.
+        for (seller_no, new) in &sales {
+            ledger::sales::post(conn, *seller_no, new, self.settings.hold).await?;
         }
         announce_if_complete(conn, &self.outbox, order.payment_event_no, &order.order_id).await?;
         // After the announcement, so wallet.settled is written (and published) before the
@@ -146,22 +191,30 @@ impl SettleOrder {
     }
 }
 
-/// Ledger rows and balance for one seller; a lost optimistic lock aborts the transaction.
+/// Credit rows and balance for one seller (net amounts); a lost optimistic lock aborts the
+/// transaction. Returns the credits new to the wallet, for the caller to post to the ledger
+/// ([`ledger::sales::post`]) once it holds every wallet lock it needs.
 pub async fn credit_wallet(
     conn: &mut PgConnection,
     wallet_no: i64,
     version: i64,
     seller_no: i64,
     credits: &[Credit],
-) -> Result<(), SettleError> {
-    let amount = store::insert_credits(conn, wallet_no, seller_no, credits).await?;
-    if amount.is_zero() {
-        return Ok(());
+) -> Result<Vec<Credit>, SettleError> {
+    let lines = store::insert_credits(conn, wallet_no, seller_no, credits).await?;
+    let new: Vec<Credit> = credits
+        .iter()
+        .filter(|c| lines.contains(&c.payment_order_no))
+        .cloned()
+        .collect();
+    let amount: rust_decimal::Decimal = new.iter().map(|c| c.amount).sum();
+    if new.is_empty() {
+        return Ok(new);
     }
     if !store::add_to_balance(conn, wallet_no, version, amount).await? {
         return Err(SettleError::VersionConflict);
     }
-    Ok(())
+    Ok(new)
 }
 
 /// Emits `wallet.settled` with the committed per-seller credits once no line of the order is

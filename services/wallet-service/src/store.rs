@@ -109,37 +109,66 @@ pub async fn lock_seller(conn: &mut PgConnection, seller_no: i64) -> Result<(), 
         .map(|_| ())
 }
 
+/// A paid line to credit: the seller is owed `amount` = `gross` − `fee`.
+#[derive(Debug, Clone)]
 pub struct Credit {
     pub id: i64,
     pub payment_order_no: i64,
     pub order_id: String,
     pub payment_event_no: i64,
+    /// What the customer paid for the line.
+    pub gross: Decimal,
+    /// floor(gross × fee_rate), the platform's commission.
+    pub fee: Decimal,
+    pub fee_rate: Decimal,
+    /// Net: what the seller is credited (wallet_transactions, wallet.settled).
     pub amount: Decimal,
 }
 
-/// Writes ledger rows for the lines not credited before; returns the sum newly credited. The
-/// unique key per payment order line makes a repeated credit a no-op, not a second payment.
+impl Credit {
+    pub fn new(
+        id: i64,
+        payment_order_no: i64,
+        order_id: String,
+        payment_event_no: i64,
+        gross: Decimal,
+        fee_rate: Decimal,
+    ) -> Self {
+        let fee = crate::fees::fee_of(gross, fee_rate);
+        Self {
+            id,
+            payment_order_no,
+            order_id,
+            payment_event_no,
+            gross,
+            fee,
+            fee_rate,
+            amount: gross - fee,
+        }
+    }
+}
+
+/// Writes ledger rows for the lines not credited before; returns those lines. The unique key
+/// per payment order line makes a repeated credit a no-op, not a second payment.
 pub async fn insert_credits(
     conn: &mut PgConnection,
     wallet_no: i64,
     seller_no: i64,
     credits: &[Credit],
-) -> Result<Decimal, sqlx::Error> {
+) -> Result<Vec<i64>, sqlx::Error> {
     let ids: Vec<i64> = credits.iter().map(|c| c.id).collect();
     let lines: Vec<i64> = credits.iter().map(|c| c.payment_order_no).collect();
     let orders: Vec<String> = credits.iter().map(|c| c.order_id.clone()).collect();
     let events: Vec<i64> = credits.iter().map(|c| c.payment_event_no).collect();
     let amounts: Vec<Decimal> = credits.iter().map(|c| c.amount).collect();
-    let credited: Option<Decimal> = sqlx::query_scalar(
-        "with inserted as (
-            insert into wallet_transactions
+    sqlx::query_scalar(
+        "insert into wallet_transactions
                 (id, wallet_no, seller_no, amount, type, order_id, payment_event_no, payment_order_no, idempotency_key)
             select id, $2, $3, amount, 'CREDIT', order_id, event_no, line_no, 'settle:' || line_no
               from unnest($1::bigint[], $4::bigint[], $5::text[], $6::bigint[], $7::numeric[])
                    as c(id, line_no, order_id, event_no, amount)
             on conflict do nothing
-            returning amount)
-         select sum(amount) from inserted",
+            returning payment_order_no",
     )
     .bind(&ids)
     .bind(wallet_no)
@@ -148,9 +177,8 @@ pub async fn insert_credits(
     .bind(&orders)
     .bind(&events)
     .bind(&amounts)
-    .fetch_one(conn)
-    .await?;
-    Ok(credited.unwrap_or_default())
+    .fetch_all(conn)
+    .await
 }
 
 /// Adds to the balance if nobody changed the wallet since `version` was read (optimistic
@@ -183,7 +211,8 @@ pub async fn park_credits(
     let lines: Vec<i64> = credits.iter().map(|c| c.payment_order_no).collect();
     let orders: Vec<String> = credits.iter().map(|c| c.order_id.clone()).collect();
     let events: Vec<i64> = credits.iter().map(|c| c.payment_event_no).collect();
-    let amounts: Vec<Decimal> = credits.iter().map(|c| c.amount).collect();
+    // Gross: the commission is charged when the credit is applied, at the rate of that time.
+    let amounts: Vec<Decimal> = credits.iter().map(|c| c.gross).collect();
     sqlx::query(
         "insert into pending_settlements (payment_order_no, seller_no, order_id, payment_event_no, amount, event_id)
          select line_no, $2, order_id, event_no, amount, $3

@@ -1,0 +1,122 @@
+//! Commission: the rate a seller pays and the rounding rules (docs/ledger.md).
+//!
+//! - A sold line of `A` won at rate `r` pays `fee = floor(A × r)` won; the seller is owed
+//!   `A − fee`. Per line, so an order's fee is exactly Σ of its lines' fees.
+//! - A refund of `x` won of that line gives back fee and net in proportion, rounded down on the
+//!   *cumulative* refund: after refunds totalling `R`, `floor(F × R / A)` of the fee has gone
+//!   back. The first refund gives back `floor(F × x / A)`; the refund that completes the line
+//!   (`R = A`) gives back exactly what is left of fee and net, so a line refunded in full in
+//!   any number of steps returns exactly what its sale posted. Rounding the cumulative sum
+//!   (rather than each refund) keeps every refund's net share ≥ 0: with a per-refund floor,
+//!   nine refunds of 111 and one of 1 on a line of 1000 at 5 % would give the last refund a fee
+//!   share of 5 on 1 won refunded, i.e. credit the seller 4 won on a refund.
+
+use rust_decimal::Decimal;
+use sqlx::PgConnection;
+
+/// `floor(amount × rate)` in whole won.
+pub fn fee_of(amount: Decimal, rate: Decimal) -> Decimal {
+    (amount * rate).floor()
+}
+
+/// What a refund of `refund` gives back of a line of `gross` with fee `fee`, of which
+/// `refunded` was refunded (and `fee_returned` of the fee given back) before: `(fee, net)`.
+/// The caller checks `refund ≤ gross − refunded`.
+pub fn refund_split(
+    gross: Decimal,
+    fee: Decimal,
+    refunded: Decimal,
+    fee_returned: Decimal,
+    refund: Decimal,
+) -> (Decimal, Decimal) {
+    let after = refunded + refund;
+    let fee_back = if after >= gross {
+        fee - fee_returned
+    } else {
+        (fee * after / gross).floor() - fee_returned
+    };
+    (fee_back, refund - fee_back)
+}
+
+/// The seller's own rate, or `default`.
+pub async fn rate_for(
+    conn: &mut PgConnection,
+    seller_no: i64,
+    default: Decimal,
+) -> Result<Decimal, sqlx::Error> {
+    let own: Option<Decimal> =
+        sqlx::query_scalar("select fee_rate from seller_fee_rates where seller_no = $1")
+            .bind(seller_no)
+            .fetch_optional(conn)
+            .await?;
+    Ok(own.unwrap_or(default).normalize())
+}
+
+/// Sets the seller's rate (applies to sales posted from now on); returns when it was set.
+pub async fn set_rate(
+    conn: &mut PgConnection,
+    seller_no: i64,
+    rate: Decimal,
+) -> Result<chrono::DateTime<chrono::Utc>, sqlx::Error> {
+    sqlx::query_scalar(
+        "insert into seller_fee_rates (seller_no, fee_rate) values ($1, $2)
+         on conflict (seller_no) do update set fee_rate = excluded.fee_rate, updated_at = now()
+         returning updated_at",
+    )
+    .bind(seller_no)
+    .bind(rate)
+    .fetch_one(conn)
+    .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(n: i64) -> Decimal {
+        Decimal::from(n)
+    }
+
+    #[test]
+    fn fee_is_floored_per_line_and_sums_exactly() {
+        let rate = Decimal::new(5, 2);
+        assert_eq!(fee_of(d(1999), rate), d(99));
+        assert_eq!(fee_of(d(19), rate), d(0));
+        let lines = [d(1999), d(19), d(20), d(333_333)];
+        let fees: Decimal = lines.iter().map(|a| fee_of(*a, rate)).sum();
+        assert_eq!(fees, d(99 + 1 + 16_666));
+    }
+
+    /// Any sequence of partial refunds ending in a full one returns exactly fee and net, and
+    /// no refund's net share is negative.
+    #[test]
+    fn refunds_return_exactly_the_sale() {
+        let cases: &[(i64, &str, &[i64])] = &[
+            (1000, "0.05", &[111, 111, 111, 111, 111, 111, 111, 111, 111, 1]),
+            (1000, "0.05", &[999, 1]),
+            (3, "0.7", &[1, 1, 1]),
+            (10_001, "0.123456", &[1, 2, 3, 4, 9991]),
+            (5000, "0", &[2500, 2500]),
+        ];
+        for (gross, rate, refunds) in cases {
+            let (gross, rate) = (d(*gross), rate.parse::<Decimal>().expect("rate"));
+            let fee = fee_of(gross, rate);
+            let (mut refunded, mut fee_back, mut net_back) = (d(0), d(0), d(0));
+            for x in refunds.iter().map(|x| d(*x)) {
+                let (f, n) = refund_split(gross, fee, refunded, fee_back, x);
+                assert!(f >= d(0) && n >= d(0), "{gross} {rate} {refunds:?}: {f} {n}");
+                assert_eq!(f + n, x);
+                refunded += x;
+                fee_back += f;
+                net_back += n;
+            }
+            assert_eq!((fee_back, net_back), (fee, gross - fee), "{refunds:?}");
+        }
+    }
+
+    #[test]
+    fn a_first_partial_refund_returns_the_floored_share() {
+        // Line 1000, fee 50: refund 333 → fee back floor(50 × 333 / 1000) = 16.
+        assert_eq!(refund_split(d(1000), d(50), d(0), d(0), d(333)), (d(16), d(317)));
+    }
+}

@@ -1,0 +1,140 @@
+//! Ledger accounts: the two platform accounts (created by the migration) and four per seller,
+//! created together on first use so their ids ascend in a fixed kind order.
+
+use rust_decimal::Decimal;
+use sqlx::PgConnection;
+
+use super::kind;
+
+/// The ids of one seller's accounts and of the platform's.
+#[derive(Debug, Clone, Copy)]
+pub struct Accounts {
+    pub clearing: i64,
+    pub fees: i64,
+    pub pending: i64,
+    pub available: i64,
+    pub in_transit: i64,
+    pub paid_out: i64,
+}
+
+/// The seller's accounts, created if missing.
+pub async fn for_seller(conn: &mut PgConnection, seller_no: i64) -> Result<Accounts, sqlx::Error> {
+    sqlx::query(
+        "insert into ledger_accounts (kind, seller_no)
+         select k, $1 from unnest($2::text[]) with ordinality as t(k, n) order by n
+         on conflict (kind, seller_no) do nothing",
+    )
+    .bind(seller_no)
+    .bind(&[
+        kind::SELLER_PENDING,
+        kind::SELLER_AVAILABLE,
+        kind::PAYOUTS_IN_TRANSIT,
+        kind::SELLER_PAID_OUT,
+    ][..])
+    .execute(&mut *conn)
+    .await?;
+    let rows: Vec<(String, i64)> = sqlx::query_as(
+        "select kind, id from ledger_accounts where seller_no = $1 or seller_no is null",
+    )
+    .bind(seller_no)
+    .fetch_all(conn)
+    .await?;
+    let id = |k: &str| {
+        rows.iter()
+            .find(|(kind, _)| kind == k)
+            .map(|(_, id)| *id)
+            .ok_or(sqlx::Error::RowNotFound)
+    };
+    Ok(Accounts {
+        clearing: id(kind::PSP_CLEARING)?,
+        fees: id(kind::PLATFORM_FEES)?,
+        pending: id(kind::SELLER_PENDING)?,
+        available: id(kind::SELLER_AVAILABLE)?,
+        in_transit: id(kind::PAYOUTS_IN_TRANSIT)?,
+        paid_out: id(kind::SELLER_PAID_OUT)?,
+    })
+}
+
+/// Row-locks `ids` in id order (so two writers cannot lock two accounts in opposite orders)
+/// and returns their balances in that order.
+pub async fn lock(conn: &mut PgConnection, ids: &[i64]) -> Result<Vec<(i64, Decimal)>, sqlx::Error> {
+    sqlx::query_as(
+        "select id, balance from ledger_accounts where id = any($1) order by id for update",
+    )
+    .bind(ids)
+    .fetch_all(conn)
+    .await
+}
+
+/// A seller's balances by kind (zero for accounts not created yet).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct SellerBalances {
+    pub pending: Decimal,
+    pub available: Decimal,
+    pub in_transit: Decimal,
+    pub paid_out: Decimal,
+}
+
+pub async fn seller_balances(
+    conn: &mut PgConnection,
+    seller_no: i64,
+) -> Result<SellerBalances, sqlx::Error> {
+    let rows: Vec<(String, Decimal)> =
+        sqlx::query_as("select kind, balance from ledger_accounts where seller_no = $1")
+            .bind(seller_no)
+            .fetch_all(conn)
+            .await?;
+    let mut b = SellerBalances::default();
+    for (k, balance) in rows {
+        match k.as_str() {
+            kind::SELLER_PENDING => b.pending = balance,
+            kind::SELLER_AVAILABLE => b.available = balance,
+            kind::PAYOUTS_IN_TRANSIT => b.in_transit = balance,
+            kind::SELLER_PAID_OUT => b.paid_out = balance,
+            _ => {}
+        }
+    }
+    Ok(b)
+}
+
+/// Commission the seller has paid: fees of its sales less the fee given back by refunds.
+pub async fn fees_charged(conn: &mut PgConnection, seller_no: i64) -> Result<Decimal, sqlx::Error> {
+    let fees: Option<Decimal> = sqlx::query_scalar(
+        "select sum(fee - fee_returned) from ledger_sales where seller_no = $1",
+    )
+    .bind(seller_no)
+    .fetch_one(conn)
+    .await?;
+    Ok(fees.unwrap_or_default())
+}
+
+/// One line of the trial balance: an account kind's totals.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct KindTotal {
+    pub kind: String,
+    pub accounts: i64,
+    /// Σ debits and Σ credits (positive) of the kind's postings.
+    pub debits: Decimal,
+    pub credits: Decimal,
+    /// Σ of the kind's maintained balances, in the kind's normal direction.
+    pub balance: Decimal,
+}
+
+/// Per kind: postings summed from scratch, beside the maintained balances.
+pub async fn trial_balance(conn: &mut PgConnection) -> Result<Vec<KindTotal>, sqlx::Error> {
+    sqlx::query_as(
+        "with p as (
+             select account_id,
+                    coalesce(sum(amount) filter (where amount > 0), 0) as debits,
+                    coalesce(-sum(amount) filter (where amount < 0), 0) as credits
+               from ledger_postings group by account_id)
+         select a.kind, count(*) as accounts,
+                coalesce(sum(p.debits), 0)::numeric as debits,
+                coalesce(sum(p.credits), 0)::numeric as credits,
+                sum(a.balance)::numeric as balance
+           from ledger_accounts a left join p on p.account_id = a.id
+          group by a.kind",
+    )
+    .fetch_all(conn)
+    .await
+}

@@ -1,0 +1,107 @@
+//! wallet-service's own settings, validated at start like the kit's (docs/configuration.md).
+
+use std::time::Duration;
+
+use rust_decimal::Decimal;
+use service_kit::{ConfigError, ServiceConfig};
+
+/// What the settlement, reversal and release paths need to know.
+#[derive(Debug, Clone, Copy)]
+pub struct LedgerSettings {
+    /// Commission of sellers without a rate of their own (`FEE_RATE_DEFAULT`, 0 ≤ r < 1).
+    pub fee_rate_default: Decimal,
+    /// How long a sale's net stays in SELLER_PENDING (`SETTLEMENT_HOLD`).
+    pub hold: Duration,
+}
+
+/// Two days: long enough for most cancels to arrive before the money becomes available.
+const DEFAULT_HOLD: Duration = Duration::from_secs(2 * 24 * 3600);
+
+impl LedgerSettings {
+    pub fn from_config(config: &ServiceConfig) -> Result<Self, ConfigError> {
+        let fee_rate_default = match config.extra_var("FEE_RATE_DEFAULT") {
+            None => Decimal::ZERO,
+            Some(raw) => parse_fee_rate(&raw)
+                .map_err(|reason| ConfigError::new("FEE_RATE_DEFAULT", reason))?,
+        };
+        let hold = match config.extra_var("SETTLEMENT_HOLD") {
+            None => DEFAULT_HOLD,
+            Some(raw) => {
+                parse_duration(&raw).map_err(|r| ConfigError::new("SETTLEMENT_HOLD", r))?
+            }
+        };
+        Ok(Self {
+            fee_rate_default,
+            hold,
+        })
+    }
+}
+
+/// A commission rate: a decimal 0 ≤ r < 1 with at most 6 decimals (the column's scale; a
+/// finer rate would be rounded silently by the database).
+pub fn parse_fee_rate(raw: &str) -> Result<Decimal, String> {
+    let rate: Decimal = raw
+        .trim()
+        .parse()
+        .map_err(|_| format!("must be a decimal like 0.05 (got {raw:?})"))?;
+    check_fee_rate(rate)?;
+    Ok(rate.normalize())
+}
+
+pub fn check_fee_rate(rate: Decimal) -> Result<(), String> {
+    if rate < Decimal::ZERO || rate >= Decimal::ONE {
+        return Err(format!("must be at least 0 and below 1 (got {rate})"));
+    }
+    if rate.normalize().scale() > 6 {
+        return Err(format!("has more than 6 decimals (got {rate})"));
+    }
+    Ok(())
+}
+
+/// `2d`, `12h`, `30m`, `5s`, `250ms`, `0s`: a whole number and a unit.
+pub fn parse_duration(raw: &str) -> Result<Duration, String> {
+    let raw = raw.trim();
+    let split = raw
+        .find(|c: char| !c.is_ascii_digit())
+        .ok_or_else(|| format!("needs a unit: ms, s, m, h or d (got {raw:?})"))?;
+    let (digits, unit) = raw.split_at(split);
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| format!("must be like 2d, 10s or 0s (got {raw:?})"))?;
+    let secs = match unit {
+        "ms" => return Ok(Duration::from_millis(n)),
+        "s" => Some(n),
+        "m" => n.checked_mul(60),
+        "h" => n.checked_mul(3600),
+        "d" => n.checked_mul(86_400),
+        _ => return Err(format!("unknown unit {unit:?}: use ms, s, m, h or d")),
+    };
+    secs.filter(|s| *s <= 3650 * 86_400)
+        .map(Duration::from_secs)
+        .ok_or_else(|| format!("is longer than ten years (got {raw:?})"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("2d"), Ok(Duration::from_secs(172_800)));
+        assert_eq!(parse_duration("5s"), Ok(Duration::from_secs(5)));
+        assert_eq!(parse_duration("0s"), Ok(Duration::ZERO));
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        for bad in ["", "5", "s", "-1s", "1.5h", "3w", "99999999999d"] {
+            assert!(parse_duration(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn fee_rates() {
+        assert_eq!(parse_fee_rate("0.05"), Ok(Decimal::new(5, 2)));
+        assert_eq!(parse_fee_rate("0"), Ok(Decimal::ZERO));
+        for bad in ["1", "1.0", "-0.01", "abc", "0.0000001"] {
+            assert!(parse_fee_rate(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,167 @@
+//! A seller's view of the ledger: its entries (pages, newest first) and statements over a
+//! window. A seller's *balance* here is SELLER_PENDING + SELLER_AVAILABLE, the same as
+//! `wallets.balance`: what the platform owes the seller and has not paid out. An entry's
+//! `amount` is how much it changed that balance (a RELEASE changes it by 0).
+
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+use sqlx::PgConnection;
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct EntryRow {
+    pub id: i64,
+    pub kind: String,
+    pub order_id: Option<String>,
+    pub payment_event_no: Option<i64>,
+    pub payment_order_no: Option<i64>,
+    pub cancel_no: Option<i64>,
+    pub payout_no: Option<i64>,
+    pub fee_rate: Option<Decimal>,
+    pub created_at: DateTime<Utc>,
+    /// Change of the seller's pending + available (credit-normal: −Σ postings).
+    pub amount: Decimal,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct PostingRow {
+    pub entry_id: i64,
+    pub account: String,
+    pub seller_no: Option<i64>,
+    pub amount: Decimal,
+}
+
+const ENTRY_COLUMNS: &str = "e.id, e.kind, e.order_id, e.payment_event_no, e.payment_order_no,
+    e.cancel_no, e.payout_no, e.fee_rate, e.created_at,
+    coalesce((select -sum(p.amount) from ledger_postings p join ledger_accounts a on a.id = p.account_id
+               where p.entry_id = e.id and a.seller_no = e.seller_no
+                 and a.kind in ('SELLER_PENDING', 'SELLER_AVAILABLE')), 0)::numeric as amount";
+
+/// The seller's entries older than `before` (an entry number), newest first.
+pub async fn page(
+    conn: &mut PgConnection,
+    seller_no: i64,
+    before: Option<i64>,
+    limit: i64,
+) -> Result<Vec<EntryRow>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "select {ENTRY_COLUMNS} from ledger_entries e
+          where e.seller_no = $1 and ($2::bigint is null or e.id < $2)
+          order by e.id desc limit $3"
+    ))
+    .bind(seller_no)
+    .bind(before)
+    .bind(limit)
+    .fetch_all(conn)
+    .await
+}
+
+/// The seller's entries created in `[from, to)`, oldest first, at most `limit`.
+pub async fn window(
+    conn: &mut PgConnection,
+    seller_no: i64,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    limit: i64,
+) -> Result<Vec<EntryRow>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "select {ENTRY_COLUMNS} from ledger_entries e
+          where e.seller_no = $1 and e.created_at >= $2 and e.created_at < $3
+          order by e.created_at, e.id limit $4"
+    ))
+    .bind(seller_no)
+    .bind(from)
+    .bind(to)
+    .bind(limit)
+    .fetch_all(conn)
+    .await
+}
+
+/// The seller's balance (pending + available) from the entries created before `at`.
+pub async fn balance_before(
+    conn: &mut PgConnection,
+    seller_no: i64,
+    at: DateTime<Utc>,
+) -> Result<Decimal, sqlx::Error> {
+    let sum: Option<Decimal> = sqlx::query_scalar(
+        "select -sum(p.amount)
+           from ledger_postings p
+           join ledger_accounts a on a.id = p.account_id
+           join ledger_entries e on e.id = p.entry_id
+          where a.seller_no = $1 and a.kind in ('SELLER_PENDING', 'SELLER_AVAILABLE')
+            and e.created_at < $2",
+    )
+    .bind(seller_no)
+    .bind(at)
+    .fetch_one(conn)
+    .await?;
+    Ok(sum.unwrap_or_default())
+}
+
+/// The postings of `entries`, by entry and account id.
+pub async fn postings_of(
+    conn: &mut PgConnection,
+    entries: &[i64],
+) -> Result<Vec<PostingRow>, sqlx::Error> {
+    sqlx::query_as(
+        "select p.entry_id, a.kind as account, a.seller_no, p.amount
+           from ledger_postings p join ledger_accounts a on a.id = p.account_id
+          where p.entry_id = any($1) order by p.entry_id, a.id",
+    )
+    .bind(entries)
+    .fetch_all(conn)
+    .await
+}
+
+/// The statement as CSV: a header, an OPENING row, one row per entry with the running
+/// balance, and a CLOSING row.
+pub fn csv(opening: Decimal, entries: &[EntryRow], closing: Decimal) -> String {
+    let opt = |v: Option<i64>| v.map(|v| v.to_string()).unwrap_or_default();
+    let mut out = String::from(
+        "entryNo,kind,createdAt,orderId,paymentOrderNo,cancelNo,amount,balance\r\n",
+    );
+    out.push_str(&format!(",OPENING,,,,,,{opening}\r\n"));
+    let mut balance = opening;
+    for e in entries {
+        balance += e.amount;
+        out.push_str(&format!(
+            "{},{},{},{},{},{},{},{}\r\n",
+            e.id,
+            e.kind,
+            e.created_at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+            csv_field(e.order_id.as_deref().unwrap_or("")),
+            opt(e.payment_order_no),
+            opt(e.cancel_no),
+            e.amount,
+            balance
+        ));
+    }
+    out.push_str(&format!(",CLOSING,,,,,,{closing}\r\n"));
+    out
+}
+
+/// RFC 4180 quoting, and a leading `=`, `+`, `-` or `@` defused so a spreadsheet does not run
+/// an order id as a formula.
+fn csv_field(s: &str) -> String {
+    let s = if s.starts_with(['=', '+', '-', '@']) {
+        format!("'{s}")
+    } else {
+        s.to_string()
+    };
+    if s.contains([',', '"', '\r', '\n']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_fields_are_quoted_and_defused() {
+        assert_eq!(csv_field("order-1"), "order-1");
+        assert_eq!(csv_field("a,b"), "\"a,b\"");
+        assert_eq!(csv_field("=cmd()"), "'=cmd()");
+    }
+}
