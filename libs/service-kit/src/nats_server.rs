@@ -4,7 +4,8 @@
 //!
 //! The binary is looked up on `PATH` and must be >= 2.11 (see [`crate::infra::MIN_NATS_VERSION`]):
 //! Debian's `/usr/sbin/nats-server` is 2.9 and silently drops JetStream features we rely on,
-//! so older binaries on `PATH` are skipped rather than used.
+//! so older binaries on `PATH` are skipped rather than used. Every server runs with
+//! [`DURABLE_JETSTREAM_CONFIG`] (fsync before acknowledging), like production.
 
 use std::{
     net::{Ipv4Addr, SocketAddr, TcpListener},
@@ -135,7 +136,10 @@ impl NatsServer {
             .create(true)
             .append(true)
             .open(self.dir.join("nats.log"))?;
+        let config = durable_config(&self.dir)?;
         let child = Command::new(&self.binary)
+            .arg("-c")
+            .arg(config)
             .args(["-js", "-a", "127.0.0.1", "-p"])
             .arg(self.port.to_string())
             .arg("-sd")
@@ -199,6 +203,19 @@ impl Drop for NatsServer {
             let _ = std::fs::remove_dir_all(&self.dir);
         }
     }
+}
+
+/// The JetStream settings every server we start shares with production (docs/operations.md,
+/// "A durable broker"): `sync_interval: always` fsyncs a message before the server acknowledges
+/// it, so an acknowledged publish survives a crash of the machine, not only of the process.
+pub const DURABLE_JETSTREAM_CONFIG: &str = "jetstream {\n  sync_interval: always\n}\n";
+
+/// Writes [`DURABLE_JETSTREAM_CONFIG`] to `dir/nats.conf` and returns its path, for `-c`; the
+/// command line's `-js`, `-sd`, ports and cluster flags complete it.
+pub fn durable_config(dir: &Path) -> std::io::Result<PathBuf> {
+    let path = dir.join("nats.conf");
+    std::fs::write(&path, DURABLE_JETSTREAM_CONFIG)?;
+    Ok(path)
 }
 
 pub fn free_port() -> std::io::Result<u16> {
@@ -280,5 +297,14 @@ mod tests {
         server.start_again().await.expect("restarts");
         assert_eq!(server.url(), url);
         assert!(server.store_dir().is_dir());
+    }
+
+    #[tokio::test]
+    async fn fsyncs_before_it_acknowledges() {
+        let server = NatsServer::start().await.expect("nats-server starts");
+        let log = std::fs::read_to_string(server.dir.join("nats.log")).expect("log");
+        assert!(log.contains("Using configuration file"), "{log}");
+        let config = std::fs::read_to_string(server.dir.join("nats.conf")).expect("config");
+        assert!(config.contains("sync_interval: always"), "{config}");
     }
 }

@@ -55,6 +55,10 @@ impl Broker {
             std::fs::create_dir_all(&dir)?;
             let args = vec![
                 binary.display().to_string(),
+                "-c".into(),
+                service_kit::nats_server::durable_config(&dir)?
+                    .display()
+                    .to_string(),
                 "-js".into(),
                 "-a".into(),
                 "127.0.0.1".into(),
