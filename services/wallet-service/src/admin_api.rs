@@ -77,11 +77,15 @@ impl AdminLedgerApi {
     ) -> Result<Json<FeeRate>, ApiError> {
         service_kit::admin::authorize(self.admin_token.as_deref(), &auth)?;
         if seller_no.0 .0 <= 0 {
-            return Err(ApiError::bad_request("INVALID_SELLER_NO", "sellerNo must be positive"));
+            return Err(ApiError::bad_request(
+                "INVALID_SELLER_NO",
+                "sellerNo must be positive",
+            ));
         }
         let rate = body.0.fee_rate;
-        settings::check_fee_rate(rate)
-            .map_err(|reason| ApiError::bad_request("INVALID_FEE_RATE", format!("feeRate {reason}")))?;
+        settings::check_fee_rate(rate).map_err(|reason| {
+            ApiError::bad_request("INVALID_FEE_RATE", format!("feeRate {reason}"))
+        })?;
         let mut conn = self.pool.acquire().await?;
         let updated_at = fees::set_rate(&mut conn, seller_no.0 .0, rate).await?;
         Ok(Json(FeeRate {
@@ -121,7 +125,11 @@ pub fn build(totals: Vec<ledger::accounts::KindTotal>) -> TrialBalance {
             .unwrap_or_default();
         let debit_normal = kind == ledger::kind::PSP_CLEARING;
         let net = debits - credits;
-        balanced &= if debit_normal { balance == net } else { balance == -net };
+        balanced &= if debit_normal {
+            balance == net
+        } else {
+            balance == -net
+        };
         kinds.push(TrialBalanceLine {
             kind: kind.to_string(),
             normal_side: if debit_normal { "DEBIT" } else { "CREDIT" }.to_string(),

@@ -110,10 +110,11 @@ impl Example for FeeRate {
 
 impl Example for TrialBalance {
     fn example() -> Self {
-        let line = |kind: &str, side: &str, accounts: i64, d: &str, c: &str, net: &str, bal: &str| {
-            json!({"kind": kind, "normalSide": side, "accounts": accounts, "debits": d,
+        let line =
+            |kind: &str, side: &str, accounts: i64, d: &str, c: &str, net: &str, bal: &str| {
+                json!({"kind": kind, "normalSide": side, "accounts": accounts, "debits": d,
                    "credits": c, "net": net, "balance": bal})
-        };
+            };
         example(json!({
             "kinds": [
                 line("PSP_CLEARING", "DEBIT", 1, "10000", "4000", "6000", "6000"),

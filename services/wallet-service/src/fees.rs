@@ -92,7 +92,11 @@ mod tests {
     #[test]
     fn refunds_return_exactly_the_sale() {
         let cases: &[(i64, &str, &[i64])] = &[
-            (1000, "0.05", &[111, 111, 111, 111, 111, 111, 111, 111, 111, 1]),
+            (
+                1000,
+                "0.05",
+                &[111, 111, 111, 111, 111, 111, 111, 111, 111, 1],
+            ),
             (1000, "0.05", &[999, 1]),
             (3, "0.7", &[1, 1, 1]),
             (10_001, "0.123456", &[1, 2, 3, 4, 9991]),
@@ -104,7 +108,10 @@ mod tests {
             let (mut refunded, mut fee_back, mut net_back) = (d(0), d(0), d(0));
             for x in refunds.iter().map(|x| d(*x)) {
                 let (f, n) = refund_split(gross, fee, refunded, fee_back, x);
-                assert!(f >= d(0) && n >= d(0), "{gross} {rate} {refunds:?}: {f} {n}");
+                assert!(
+                    f >= d(0) && n >= d(0),
+                    "{gross} {rate} {refunds:?}: {f} {n}"
+                );
                 assert_eq!(f + n, x);
                 refunded += x;
                 fee_back += f;
@@ -117,6 +124,9 @@ mod tests {
     #[test]
     fn a_first_partial_refund_returns_the_floored_share() {
         // Line 1000, fee 50: refund 333 → fee back floor(50 × 333 / 1000) = 16.
-        assert_eq!(refund_split(d(1000), d(50), d(0), d(0), d(333)), (d(16), d(317)));
+        assert_eq!(
+            refund_split(d(1000), d(50), d(0), d(0), d(333)),
+            (d(16), d(317))
+        );
     }
 }

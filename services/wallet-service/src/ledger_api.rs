@@ -108,7 +108,10 @@ impl LedgerApi {
     ) -> Result<Json<EntryPage>, ApiError> {
         let limit = limit.0.unwrap_or(50);
         if !(1..=200).contains(&limit) {
-            return Err(ApiError::bad_request("INVALID_LIMIT", "limit must be 1–200"));
+            return Err(ApiError::bad_request(
+                "INVALID_LIMIT",
+                "limit must be 1–200",
+            ));
         }
         let before = match cursor.0.as_deref() {
             None => None,
@@ -147,10 +150,15 @@ impl LedgerApi {
         /// End of the window (exclusive), RFC 3339; default now.
         to: Query<Option<DateTime<Utc>>>,
     ) -> Result<StatementResponse, ApiError> {
-        let from = from.0.unwrap_or_else(|| Utc.timestamp_opt(0, 0).single().unwrap_or_default());
+        let from = from
+            .0
+            .unwrap_or_else(|| Utc.timestamp_opt(0, 0).single().unwrap_or_default());
         let to = to.0.unwrap_or_else(Utc::now);
         if from > to {
-            return Err(ApiError::bad_request("INVALID_WINDOW", "from must not be after to"));
+            return Err(ApiError::bad_request(
+                "INVALID_WINDOW",
+                "from must not be after to",
+            ));
         }
         let seller = seller_no.0 .0;
         // One snapshot for opening, entries and closing.
@@ -160,8 +168,7 @@ impl LedgerApi {
             .await?;
         wallet_exists(&mut tx, seller).await?;
         let opening = statement::balance_before(&mut tx, seller, from).await?;
-        let rows =
-            statement::window(&mut tx, seller, from, to, STATEMENT_MAX_ENTRIES + 1).await?;
+        let rows = statement::window(&mut tx, seller, from, to, STATEMENT_MAX_ENTRIES + 1).await?;
         if rows.len() as i64 > STATEMENT_MAX_ENTRIES {
             return Err(ApiError::unprocessable(
                 "STATEMENT_TOO_LARGE",
@@ -173,7 +180,9 @@ impl LedgerApi {
             .header("accept")
             .is_some_and(|a| a.to_ascii_lowercase().contains("text/csv"));
         if wants_csv {
-            return Ok(StatementResponse::Csv(statement::csv(opening, &rows, closing)));
+            return Ok(StatementResponse::Csv(statement::csv(
+                opening, &rows, closing,
+            )));
         }
         let entries = with_postings(&mut tx, rows).await?;
         tx.commit().await?;

@@ -115,7 +115,11 @@ fn per_seller(cancel: &PaymentCanceled) -> Result<Vec<Reversal>, HandlerError> {
         });
         r.amount += line.amount;
         let amounts = r.line_amounts.get_or_insert_with(Vec::new);
-        match r.payment_order_nos.iter().position(|no| *no == line.payment_order_no) {
+        match r
+            .payment_order_nos
+            .iter()
+            .position(|no| *no == line.payment_order_no)
+        {
             Some(i) => amounts[i] += line.amount,
             None => {
                 r.payment_order_nos.push(line.payment_order_no);

@@ -136,8 +136,7 @@ impl SettleOrder {
         let mut credited = Vec::with_capacity(by_seller.len());
         let mut sales = Vec::with_capacity(by_seller.len());
         for (seller_no, lines) in &by_seller {
-            let rate =
-                fees::rate_for(conn, *seller_no, self.settings.fee_rate_default).await?;
+            let rate = fees::rate_for(conn, *seller_no, self.settings.fee_rate_default).await?;
             let mut credits = Vec::with_capacity(lines.len());
             for line in lines {
                 credits.push(Credit::new(

@@ -116,9 +116,8 @@ pub async fn postings_of(
 /// balance, and a CLOSING row.
 pub fn csv(opening: Decimal, entries: &[EntryRow], closing: Decimal) -> String {
     let opt = |v: Option<i64>| v.map(|v| v.to_string()).unwrap_or_default();
-    let mut out = String::from(
-        "entryNo,kind,createdAt,orderId,paymentOrderNo,cancelNo,amount,balance\r\n",
-    );
+    let mut out =
+        String::from("entryNo,kind,createdAt,orderId,paymentOrderNo,cancelNo,amount,balance\r\n");
     out.push_str(&format!(",OPENING,,,,,,{opening}\r\n"));
     let mut balance = opening;
     for e in entries {
@@ -127,7 +126,8 @@ pub fn csv(opening: Decimal, entries: &[EntryRow], closing: Decimal) -> String {
             "{},{},{},{},{},{},{},{}\r\n",
             e.id,
             e.kind,
-            e.created_at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+            e.created_at
+                .to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
             csv_field(e.order_id.as_deref().unwrap_or("")),
             opt(e.payment_order_no),
             opt(e.cancel_no),

@@ -28,7 +28,10 @@ impl IntoResponse for StatementResponse {
                 .body(s.to_json_string()),
             Self::Csv(body) => Response::builder()
                 .content_type(CSV)
-                .header("content-disposition", "attachment; filename=\"statement.csv\"")
+                .header(
+                    "content-disposition",
+                    "attachment; filename=\"statement.csv\"",
+                )
                 .body(body),
         }
     }

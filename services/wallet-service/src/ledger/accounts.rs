@@ -25,12 +25,14 @@ pub async fn for_seller(conn: &mut PgConnection, seller_no: i64) -> Result<Accou
          on conflict (kind, seller_no) do nothing",
     )
     .bind(seller_no)
-    .bind(&[
-        kind::SELLER_PENDING,
-        kind::SELLER_AVAILABLE,
-        kind::PAYOUTS_IN_TRANSIT,
-        kind::SELLER_PAID_OUT,
-    ][..])
+    .bind(
+        &[
+            kind::SELLER_PENDING,
+            kind::SELLER_AVAILABLE,
+            kind::PAYOUTS_IN_TRANSIT,
+            kind::SELLER_PAID_OUT,
+        ][..],
+    )
     .execute(&mut *conn)
     .await?;
     let rows: Vec<(String, i64)> = sqlx::query_as(
@@ -57,7 +59,10 @@ pub async fn for_seller(conn: &mut PgConnection, seller_no: i64) -> Result<Accou
 
 /// Row-locks `ids` in id order (so two writers cannot lock two accounts in opposite orders)
 /// and returns their balances in that order.
-pub async fn lock(conn: &mut PgConnection, ids: &[i64]) -> Result<Vec<(i64, Decimal)>, sqlx::Error> {
+pub async fn lock(
+    conn: &mut PgConnection,
+    ids: &[i64],
+) -> Result<Vec<(i64, Decimal)>, sqlx::Error> {
     sqlx::query_as(
         "select id, balance from ledger_accounts where id = any($1) order by id for update",
     )
@@ -99,12 +104,11 @@ pub async fn seller_balances(
 
 /// Commission the seller has paid: fees of its sales less the fee given back by refunds.
 pub async fn fees_charged(conn: &mut PgConnection, seller_no: i64) -> Result<Decimal, sqlx::Error> {
-    let fees: Option<Decimal> = sqlx::query_scalar(
-        "select sum(fee - fee_returned) from ledger_sales where seller_no = $1",
-    )
-    .bind(seller_no)
-    .fetch_one(conn)
-    .await?;
+    let fees: Option<Decimal> =
+        sqlx::query_scalar("select sum(fee - fee_returned) from ledger_sales where seller_no = $1")
+            .bind(seller_no)
+            .fetch_one(conn)
+            .await?;
     Ok(fees.unwrap_or_default())
 }
 

@@ -21,7 +21,10 @@ pub struct NewEntry<'a> {
 /// Posts the entry unless its idempotency key exists; returns its id if posted now. The
 /// caller has locked the accounts ([`super::accounts::lock`]); the balance trigger updates
 /// them, the commit-time trigger refuses the transaction if the postings do not sum to zero.
-pub async fn post(conn: &mut PgConnection, entry: &NewEntry<'_>) -> Result<Option<i64>, sqlx::Error> {
+pub async fn post(
+    conn: &mut PgConnection,
+    entry: &NewEntry<'_>,
+) -> Result<Option<i64>, sqlx::Error> {
     let id: Option<i64> = sqlx::query_scalar(
         "insert into ledger_entries
              (idempotency_key, kind, seller_no, order_id, payment_event_no, payment_order_no,

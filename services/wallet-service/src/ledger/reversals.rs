@@ -33,7 +33,11 @@ struct SaleState {
 }
 
 /// Has this (cancel, seller) been posted to the ledger?
-pub async fn posted(conn: &mut PgConnection, cancel_no: i64, seller_no: i64) -> Result<bool, sqlx::Error> {
+pub async fn posted(
+    conn: &mut PgConnection,
+    cancel_no: i64,
+    seller_no: i64,
+) -> Result<bool, sqlx::Error> {
     sqlx::query_scalar(
         "select exists (select 1 from ledger_entries
                          where kind = 'REVERSAL' and cancel_no = $1 and seller_no = $2)",
@@ -48,7 +52,8 @@ pub async fn posted(conn: &mut PgConnection, cancel_no: i64, seller_no: i64) -> 
 /// [`posted`]); returns the net taken back from the seller.
 pub async fn post(conn: &mut PgConnection, r: &Reversal) -> Result<Decimal, LedgerError> {
     let acc = accounts::for_seller(conn, r.seller_no).await?;
-    let locked = accounts::lock(conn, &[acc.clearing, acc.fees, acc.pending, acc.available]).await?;
+    let locked =
+        accounts::lock(conn, &[acc.clearing, acc.fees, acc.pending, acc.available]).await?;
     let mut pending = locked
         .iter()
         .find(|(id, _)| *id == acc.pending)
@@ -126,8 +131,17 @@ pub async fn post(conn: &mut PgConnection, r: &Reversal) -> Result<Decimal, Ledg
 /// The refund of each line. Reversals parked before the ledger kept only their total: it is
 /// spread over the lines in line order, each up to what is left of it.
 fn per_line(r: &Reversal, sales: &HashMap<i64, SaleState>) -> Vec<(i64, Decimal)> {
-    if let Some(amounts) = r.line_amounts.as_ref().filter(|a| a.len() == r.payment_order_nos.len()) {
-        return r.payment_order_nos.iter().copied().zip(amounts.iter().copied()).collect();
+    if let Some(amounts) = r
+        .line_amounts
+        .as_ref()
+        .filter(|a| a.len() == r.payment_order_nos.len())
+    {
+        return r
+            .payment_order_nos
+            .iter()
+            .copied()
+            .zip(amounts.iter().copied())
+            .collect();
     }
     let mut left = r.amount;
     let mut lines: Vec<i64> = r.payment_order_nos.clone();

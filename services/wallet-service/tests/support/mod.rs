@@ -17,6 +17,8 @@ use service_kit::{testing, App};
 use sqlx::PgPool;
 
 pub const WAIT: Duration = Duration::from_secs(20);
+/// What `testing::test_config` sets as `ADMIN_TOKEN`.
+pub const ADMIN_TOKEN: &str = "test-admin-token";
 
 pub struct Wallets {
     pub app: App,
@@ -29,8 +31,16 @@ pub struct Wallets {
 
 impl Wallets {
     pub async fn start() -> Self {
+        Self::start_with(&[]).await
+    }
+
+    /// With wallet-service variables set, e.g. `FEE_RATE_DEFAULT`, `SETTLEMENT_HOLD`.
+    pub async fn start_with(vars: &[(&str, &str)]) -> Self {
         let namespace = testing::unique_namespace();
-        let config = testing::test_config(&wallet_service::SPEC, &namespace);
+        let mut config = testing::test_config(&wallet_service::SPEC, &namespace);
+        for (k, v) in vars {
+            config.extra.insert(k.to_string(), v.to_string());
+        }
         let db_url = config
             .database_url
             .clone()
@@ -143,6 +153,113 @@ impl Wallets {
         let res = self.http.get(url).send().await.expect("GET wallet");
         let status = res.status().as_u16();
         (status, res.json().await.expect("json"))
+    }
+
+    /// `GET` of a path of the service: status, content type and body text.
+    pub async fn get_text(
+        &self,
+        path: &str,
+        accept: &str,
+        token: Option<&str>,
+    ) -> (u16, String, String) {
+        let mut req = self
+            .http
+            .get(format!("http://127.0.0.1:{}{path}", self.app.port()))
+            .header("accept", accept);
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        let res = req.send().await.expect("GET");
+        let status = res.status().as_u16();
+        let ctype = res
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string();
+        (status, ctype, res.text().await.expect("body"))
+    }
+
+    /// `GET` as JSON (with the admin token when `admin`): status and body.
+    pub async fn get_json(&self, path: &str, admin: bool) -> (u16, Value) {
+        let token = admin.then_some(ADMIN_TOKEN);
+        let (status, _, body) = self.get_text(path, "application/json", token).await;
+        (
+            status,
+            serde_json::from_str(&body).unwrap_or(Value::String(body)),
+        )
+    }
+
+    /// `PUT` JSON with the admin token: status and body.
+    pub async fn put_admin(&self, path: &str, body: &Value) -> (u16, Value) {
+        let res = self
+            .http
+            .put(format!("http://127.0.0.1:{}{path}", self.app.port()))
+            .bearer_auth(ADMIN_TOKEN)
+            .json(body)
+            .send()
+            .await
+            .expect("PUT");
+        let status = res.status().as_u16();
+        (status, res.json().await.expect("json"))
+    }
+
+    /// The ledger's invariants: every entry sums to 0, every account's balance is its
+    /// postings (in its normal direction), and each wallet's balance is pending + available.
+    pub async fn assert_ledger_sound(&self) {
+        let unbalanced = self
+            .count(
+                "select count(*) from (select entry_id from ledger_postings group by entry_id
+                  having sum(amount) <> 0) u",
+            )
+            .await;
+        assert_eq!(unbalanced, 0, "unbalanced entries");
+        let off: Vec<(i64, String, Decimal, Decimal)> = sqlx::query_as(
+            "select a.id, a.kind, a.balance,
+                    coalesce(sum(p.amount), 0) * ledger_normal_sign(a.kind)
+               from ledger_accounts a left join ledger_postings p on p.account_id = a.id
+              group by a.id
+             having a.balance <> coalesce(sum(p.amount), 0) * ledger_normal_sign(a.kind)",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .expect("accounts");
+        assert!(
+            off.is_empty(),
+            "balances differ from their postings: {off:?}"
+        );
+        let wallets: Vec<(i64, Decimal, Decimal)> = sqlx::query_as(
+            "select w.seller_no, w.balance, coalesce((select sum(balance) from ledger_accounts a
+                     where a.seller_no = w.seller_no
+                       and a.kind in ('SELLER_PENDING', 'SELLER_AVAILABLE')), 0)
+               from wallets w",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .expect("wallets");
+        for (seller, balance, ledger) in wallets {
+            assert_eq!(
+                balance, ledger,
+                "seller {seller}: wallet balance ≠ pending + available"
+            );
+        }
+        let total = self
+            .count("select coalesce(sum(amount), 0)::bigint from ledger_postings")
+            .await;
+        assert_eq!(total, 0, "Σ postings");
+    }
+
+    /// The seller's balance of one account kind (0 if it has none).
+    pub async fn account(&self, seller_no: Option<i64>, kind: &str) -> Decimal {
+        sqlx::query_scalar(
+            "select coalesce(sum(balance), 0)::numeric from ledger_accounts
+              where kind = $2 and seller_no is not distinct from $1",
+        )
+        .bind(seller_no)
+        .bind(kind)
+        .fetch_one(&self.pool)
+        .await
+        .expect("account")
     }
 
     pub async fn balance(&self, seller_no: i64) -> Option<Decimal> {

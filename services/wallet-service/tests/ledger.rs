@@ -1,0 +1,352 @@
+//! The double-entry ledger against real Postgres and NATS: the posting rules of sales and
+//! reversals with commission, the rounding rule, refunds in parts returning exactly the sale,
+//! net taken from pending before available, and the database refusing what the ledger forbids.
+//! After every scenario: entries sum to 0, balances = postings, wallet balance = pending +
+//! available.
+
+mod support;
+
+use rust_decimal::Decimal;
+use serde_json::json;
+use support::{canceled, confirmed, Wallets, ORDERS, WALLETS};
+
+const A: i64 = 1;
+const B: i64 = 2;
+
+fn d(n: i64) -> Decimal {
+    Decimal::from(n)
+}
+
+/// Postings of the entry with `key`: (account kind, seller, amount), in account order.
+async fn postings(w: &Wallets, key: &str) -> Vec<(String, Option<i64>, Decimal)> {
+    sqlx::query_as(
+        "select a.kind, a.seller_no, p.amount from ledger_postings p
+           join ledger_accounts a on a.id = p.account_id
+           join ledger_entries e on e.id = p.entry_id
+          where e.idempotency_key = $1 order by a.id",
+    )
+    .bind(key)
+    .fetch_all(&w.pool)
+    .await
+    .expect("postings")
+}
+
+fn p(kind: &str, seller: Option<i64>, amount: i64) -> (String, Option<i64>, Decimal) {
+    (kind.to_string(), seller, d(amount))
+}
+
+#[tokio::test]
+async fn a_sale_posts_gross_fee_and_net_and_a_refund_gives_them_back_in_proportion() {
+    let w = Wallets::start_with(&[("FEE_RATE_DEFAULT", "0.05"), ("SETTLEMENT_HOLD", "1h")]).await;
+    w.register(A).await;
+    w.register(B).await;
+    // B has a rate of its own.
+    let (status, body) = w
+        .put_admin(
+            &format!("/admin/sellers/{B}/fee-rate"),
+            &json!({"feeRate": "0.1"}),
+        )
+        .await;
+    assert_eq!((status, &body["feeRate"]), (200, &json!("0.1")), "{body}");
+    w.expect_balance(B, Decimal::ZERO).await;
+
+    // Fees per line, rounded down: 1999 → 99, 19 → 0, 20 → 1 (A at 5 %); 555 → 55 (B at 10 %).
+    w.publish(&confirmed(
+        100,
+        &[(11, A, 1999), (12, A, 19), (13, A, 20), (14, B, 555)],
+    ))
+    .await;
+    w.expect_balance(A, d(1999 - 99 + 19 + 20 - 1)).await;
+    w.expect_balance(B, d(500)).await;
+    assert_eq!(
+        postings(&w, "sale:11").await,
+        [
+            p("PSP_CLEARING", None, 1999),
+            p("PLATFORM_FEES", None, -99),
+            p("SELLER_PENDING", Some(A), -1900)
+        ]
+    );
+    assert_eq!(
+        postings(&w, "sale:12").await,
+        [
+            p("PSP_CLEARING", None, 19),
+            p("SELLER_PENDING", Some(A), -19)
+        ],
+        "a zero fee posts nothing to PLATFORM_FEES"
+    );
+    let rate: Decimal =
+        sqlx::query_scalar("select fee_rate from ledger_entries where idempotency_key = 'sale:14'")
+            .fetch_one(&w.pool)
+            .await
+            .expect("rate");
+    assert_eq!(
+        rate,
+        Decimal::new(1, 1),
+        "the rate is stored with the entry"
+    );
+    // Σ per-line fees = the platform's fees; nothing drifts.
+    assert_eq!(w.account(None, "PLATFORM_FEES").await, d(99 + 1 + 55));
+    assert_eq!(
+        w.account(None, "PSP_CLEARING").await,
+        d(1999 + 19 + 20 + 555)
+    );
+    assert_eq!(w.account(Some(A), "SELLER_PENDING").await, d(1938));
+    assert_eq!(w.account(Some(A), "SELLER_AVAILABLE").await, d(0));
+    // wallet.settled carries what each seller is credited: net.
+    w.wait_idle(&ORDERS, "wallet-settlement").await;
+    let settled = wait_for(&w, "wallet.settled", 1).await;
+    assert_eq!(
+        settled[0]["payload"]["credits"],
+        json!([{"sellerNo": "1", "amount": "1938.00"}, {"sellerNo": "2", "amount": "500.00"}])
+    );
+    let (_, wallet) = w.wallet(A).await;
+    assert_eq!(
+        (
+            &wallet["balance"],
+            &wallet["pending"],
+            &wallet["available"],
+            &wallet["feesCharged"]
+        ),
+        (&json!("1938"), &json!("1938"), &json!("0"), &json!("100")),
+        "{wallet}"
+    );
+
+    // Refund 1000 of line 11 (fee 99): fee back floor(99 × 1000 / 1999) = 49, net back 951.
+    w.publish(&canceled(100, 9001, &[(11, A, 1000, 1999)]))
+        .await;
+    w.expect_balance(A, d(1938 - 951)).await;
+    assert_eq!(
+        postings(&w, "reverse:9001:11").await,
+        [
+            p("PSP_CLEARING", None, -1000),
+            p("PLATFORM_FEES", None, 49),
+            p("SELLER_PENDING", Some(A), 951)
+        ]
+    );
+    let reversed = wait_for(&w, "wallet.reversed", 1).await;
+    assert_eq!(
+        reversed[0]["payload"]["reversals"],
+        json!([{"sellerNo": "1", "amount": "951.00"}])
+    );
+    w.assert_ledger_matches_balances().await;
+    w.assert_ledger_sound().await;
+    w.stop().await;
+}
+
+/// Nine refunds of 111 and one of 1 on a line of 1000 at 5 %: every refund's fee share is
+/// the floored cumulative share, no net share is negative, and the whole line comes back
+/// exactly: fee 50, net 950, PSP_CLEARING and PLATFORM_FEES back to 0.
+#[tokio::test]
+async fn a_line_refunded_in_parts_returns_exactly_what_its_sale_posted() {
+    let w = Wallets::start_with(&[("FEE_RATE_DEFAULT", "0.05")]).await;
+    w.register(A).await;
+    w.publish(&confirmed(200, &[(21, A, 1000), (22, A, 300)]))
+        .await;
+    w.expect_balance(A, d(950 + 285)).await;
+    let mut refunds = vec![111; 9];
+    refunds.push(1);
+    let mut left = 950;
+    for (i, x) in refunds.iter().enumerate() {
+        let cancel_no = 9100 + i as i64;
+        w.publish(&canceled(200, cancel_no, &[(21, A, *x, 1000)]))
+            .await;
+        wait_for(&w, "wallet.reversed", i + 1).await;
+        let key = format!("reverse:{cancel_no}:21");
+        let fee_back: Decimal = postings(&w, &key)
+            .await
+            .iter()
+            .filter(|(k, _, _)| k == "PLATFORM_FEES")
+            .map(|(_, _, a)| *a)
+            .sum();
+        // Cumulative floor: after 111·(i+1) refunded, floor(50 · 111(i+1) / 1000) is back.
+        let refunded: i64 = refunds[..=i].iter().sum();
+        let before: i64 = refunds[..i].iter().sum();
+        let expected = if refunded == 1000 {
+            50 - 50 * before / 1000
+        } else {
+            50 * refunded / 1000 - 50 * before / 1000
+        };
+        assert_eq!(fee_back, d(expected), "refund {i}");
+        left -= x - expected;
+    }
+    assert_eq!(left, 0);
+    w.expect_balance(A, d(285)).await;
+    assert_eq!(
+        w.account(None, "PLATFORM_FEES").await,
+        d(15),
+        "only line 22's fee is left"
+    );
+    assert_eq!(w.account(None, "PSP_CLEARING").await, d(300));
+    let (refunded, fee_returned, net_returned): (Decimal, Decimal, Decimal) = sqlx::query_as(
+        "select refunded, fee_returned, net_returned from ledger_sales where payment_order_no = 21",
+    )
+    .fetch_one(&w.pool)
+    .await
+    .expect("sale");
+    assert_eq!(
+        (refunded, fee_returned, net_returned),
+        (d(1000), d(50), d(950))
+    );
+    w.assert_ledger_matches_balances().await;
+    w.assert_ledger_sound().await;
+    w.stop().await;
+}
+
+/// A refund's net comes out of SELLER_PENDING first, then SELLER_AVAILABLE (which may go
+/// negative); a sale released after its pending money was taken moves only what is left.
+#[tokio::test]
+async fn a_refund_takes_net_from_pending_before_available() {
+    let w = Wallets::start_with(&[("SETTLEMENT_HOLD", "1h")]).await;
+    w.register(A).await;
+    w.publish(&confirmed(300, &[(31, A, 1000)])).await;
+    w.expect_balance(A, d(1000)).await;
+    release_now(&w, 31).await;
+    w.publish(&confirmed(301, &[(32, A, 500)])).await;
+    w.expect_balance(A, d(1500)).await;
+    assert_eq!(w.account(Some(A), "SELLER_PENDING").await, d(500));
+    assert_eq!(w.account(Some(A), "SELLER_AVAILABLE").await, d(1000));
+
+    // Line 31 (released) refunded in full: 500 from pending, 500 from available.
+    w.publish(&canceled(300, 9301, &[(31, A, 1000, 1000)]))
+        .await;
+    w.expect_balance(A, d(500)).await;
+    assert_eq!(
+        postings(&w, "reverse:9301:31").await,
+        [
+            p("PSP_CLEARING", None, -1000),
+            p("SELLER_PENDING", Some(A), 500),
+            p("SELLER_AVAILABLE", Some(A), 500)
+        ]
+    );
+    // Line 32's release finds nothing pending: it is marked released and moves 0.
+    release_now(&w, 32).await;
+    assert_eq!(w.account(Some(A), "SELLER_PENDING").await, d(0));
+    assert_eq!(w.account(Some(A), "SELLER_AVAILABLE").await, d(500));
+    // Line 32 refunded too: pending is empty, so available goes to 0.
+    w.publish(&canceled(301, 9302, &[(32, A, 500, 500)])).await;
+    w.expect_balance(A, d(0)).await;
+    w.assert_ledger_sound().await;
+    w.stop().await;
+}
+
+#[tokio::test]
+async fn the_database_refuses_what_the_ledger_forbids() {
+    let w = Wallets::start_with(&[("SETTLEMENT_HOLD", "1h")]).await;
+    w.register(A).await;
+    w.publish(&confirmed(400, &[(41, A, 1000)])).await;
+    w.expect_balance(A, d(1000)).await;
+
+    // An entry whose postings do not sum to 0: accepted statement by statement, refused at
+    // commit by the deferred constraint trigger.
+    let mut tx = w.pool.begin().await.expect("begin");
+    let id: i64 = sqlx::query_scalar(
+        "insert into ledger_entries (idempotency_key, kind) values ('by-hand', 'SALE') returning id",
+    )
+    .fetch_one(&mut *tx)
+    .await
+    .expect("entry");
+    sqlx::query(
+        "insert into ledger_postings (entry_id, account_id, amount)
+         select $1, id, 100 from ledger_accounts where kind = 'PSP_CLEARING'",
+    )
+    .bind(id)
+    .execute(&mut *tx)
+    .await
+    .expect("a lone posting is accepted until commit");
+    let err = tx
+        .commit()
+        .await
+        .expect_err("an unbalanced entry must not commit");
+    assert!(err.to_string().contains("unbalanced"), "{err}");
+    assert_eq!(
+        w.count("select count(*) from ledger_entries where idempotency_key = 'by-hand'")
+            .await,
+        0
+    );
+
+    // Balanced, but taking SELLER_PENDING below zero: refused at once.
+    let over_pending = hand_entry(&w, "RELEASE", "SELLER_PENDING", 1001).await;
+    assert!(
+        over_pending.contains("ledger_accounts_pending_floor"),
+        "{over_pending}"
+    );
+    // SELLER_AVAILABLE may only go negative through a REVERSAL.
+    let over_available = hand_entry(&w, "PAYOUT", "SELLER_AVAILABLE", 1).await;
+    assert!(
+        over_available.contains("SELLER_AVAILABLE"),
+        "{over_available}"
+    );
+    // Posted entries are never edited.
+    let edit = sqlx::query("update ledger_postings set amount = amount * 2")
+        .execute(&w.pool)
+        .await
+        .expect_err("append-only");
+    assert!(edit.to_string().contains("append-only"), "{edit}");
+    w.assert_ledger_sound().await;
+    w.stop().await;
+}
+
+/// Debits `amount` from the seller's `account` against PSP_CLEARING in an entry of `kind`;
+/// returns the database's refusal.
+async fn hand_entry(w: &Wallets, kind: &str, account: &str, amount: i64) -> String {
+    let mut tx = w.pool.begin().await.expect("begin");
+    let id: i64 = sqlx::query_scalar(
+        "insert into ledger_entries (idempotency_key, kind, seller_no) values ('hand:' || $1, $1, 1)
+         returning id",
+    )
+    .bind(kind)
+    .fetch_one(&mut *tx)
+    .await
+    .expect("entry");
+    let res = sqlx::query(
+        "insert into ledger_postings (entry_id, account_id, amount)
+         select $1, id, case when kind = 'PSP_CLEARING' then -$3 else $3 end from ledger_accounts
+          where (kind = $2 and seller_no = 1) or kind = 'PSP_CLEARING' order by id",
+    )
+    .bind(id)
+    .bind(account)
+    .bind(Decimal::from(amount))
+    .execute(&mut *tx)
+    .await;
+    match res {
+        Ok(_) => tx
+            .commit()
+            .await
+            .map(|_| "committed".to_string())
+            .unwrap_or_else(|e| e.to_string()),
+        Err(e) => e.to_string(),
+    }
+}
+
+/// Makes line `line` due and runs a release pass.
+async fn release_now(w: &Wallets, line: i64) {
+    sqlx::query("update ledger_sales set release_due_at = now() where payment_order_no = $1")
+        .bind(line)
+        .execute(&w.pool)
+        .await
+        .expect("due");
+    wallet_service::release::release_due(&w.pool, 100)
+        .await
+        .expect("release");
+    let released = w
+        .count(&format!("select count(*) from ledger_sales where payment_order_no = {line} and released_at is not null"))
+        .await;
+    assert_eq!(released, 1, "line {line} released");
+}
+
+/// Waits for `n` envelopes of `event_type` on WALLETS.
+async fn wait_for(w: &Wallets, event_type: &str, n: usize) -> Vec<serde_json::Value> {
+    let deadline = tokio::time::Instant::now() + support::WAIT;
+    loop {
+        let all = w.envelopes(&WALLETS, event_type).await;
+        if all.len() >= n {
+            return all;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{n} × {event_type}: {}",
+            all.len()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
