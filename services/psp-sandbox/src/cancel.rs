@@ -19,6 +19,7 @@ use crate::{
     payment::{now_kst, CancelRecord, PaymentRecord, PaymentStatus},
     state::{Sandbox, HEX, KEY_ALPHABET},
     store::{self, By},
+    webhooks,
 };
 
 pub struct CancelInput {
@@ -57,6 +58,8 @@ pub async fn cancel(sandbox: &Arc<Sandbox>, input: CancelInput) -> TossResponse 
         Ok(outcome) => outcome,
         Err(err) => return internal(&err),
     };
+    // Webhooks of the refund were committed with it.
+    sandbox.webhooks_due.notify_one();
     if let Some(delay) = outcome.delay {
         tokio::time::sleep(delay).await;
     }
@@ -160,6 +163,7 @@ async fn refund(
         canceled_at: now_kst(),
     };
     store::cancel(conn, payment, cancel).await?;
+    webhooks::canceled(sandbox, conn, payment).await?;
     Ok(Outcome {
         reply: TossResponse::payment(payment.to_payment()),
         keep: true,

@@ -43,6 +43,7 @@ pub const PROVIDER_ERROR: &str = "PROVIDER_ERROR";
 pub const NOT_CANCELABLE_PAYMENT: &str = "NOT_CANCELABLE_PAYMENT";
 pub const ALREADY_CANCELED_PAYMENT: &str = "ALREADY_CANCELED_PAYMENT";
 pub const NOT_CANCELABLE_AMOUNT: &str = "NOT_CANCELABLE_AMOUNT";
+pub const NOT_FOUND_PAYOUT: &str = "NOT_FOUND_PAYOUT";
 
 /// Statuses are Toss's, not guesses: e.g. PROVIDER_ERROR, INVALID_STOPPED_CARD and
 /// EXCEED_MAX_DAILY_PAYMENT_COUNT are 400 in Toss's table, the REJECT_* declines 403.
@@ -59,6 +60,7 @@ pub const CODES: &[TossCode] = &[
     c("FORBIDDEN_REQUEST", 403, Request, "허용되지 않은 요청입니다."),
     c(NOT_FOUND_PAYMENT, 404, Request, "존재하지 않는 결제 정보 입니다."),
     c("NOT_FOUND_PAYMENT_SESSION", 404, Request, "결제 시간이 만료되어 결제 진행 데이터가 존재하지 않습니다."),
+    c(NOT_FOUND_PAYOUT, 404, Request, "존재하지 않는 지급대행 요청입니다."),
     c(IDEMPOTENT_REQUEST_PROCESSING, 409, Request, "이전 멱등 요청이 처리중입니다."),
     // Cancel refusals: the payment is not in a state (or has no balance) to refund.
     c(ALREADY_CANCELED_PAYMENT, 400, Request, "이미 취소된 결제 입니다."),
@@ -120,6 +122,7 @@ mod tests {
             NOT_CANCELABLE_PAYMENT,
             ALREADY_CANCELED_PAYMENT,
             NOT_CANCELABLE_AMOUNT,
+            NOT_FOUND_PAYOUT,
         ] {
             assert!(find(name).is_some(), "{name}");
         }

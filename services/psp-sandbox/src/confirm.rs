@@ -19,6 +19,7 @@ use crate::{
     payment::{now_kst, PaymentRecord, PaymentStatus},
     state::{Sandbox, DIGITS, HEX},
     store::{self, By},
+    webhooks,
 };
 
 pub struct ConfirmInput {
@@ -53,6 +54,8 @@ pub async fn confirm(sandbox: &Arc<Sandbox>, input: ConfirmInput) -> TossRespons
         Ok(outcome) => outcome,
         Err(err) => return internal(&err),
     };
+    // Webhooks of the change were committed with it.
+    sandbox.webhooks_due.notify_one();
     if let Some(delay) = outcome.delay {
         tokio::time::sleep(delay).await;
     }
@@ -66,7 +69,7 @@ async fn decide(
 ) -> Result<Outcome, sqlx::Error> {
     if let Some(name) = &input.test_code {
         return match codes::find(name.trim()) {
-            Some(code) => inject(conn, &input.payment_key, code).await,
+            Some(code) => inject(sandbox, conn, &input.payment_key, code).await,
             None => Ok(answer(TossResponse::code(
                 codes::INVALID_REQUEST,
                 format!("알 수 없는 TossPayments-Test-Code 입니다: {name}"),
@@ -88,7 +91,7 @@ async fn decide(
         .sample(&input.order_id, Operation::Confirm);
     match plan {
         Plan::Pass => charge(sandbox, conn, &mut payment).await,
-        Plan::Error(code) => inject(conn, &input.payment_key, code).await,
+        Plan::Error(code) => inject(sandbox, conn, &input.payment_key, code).await,
         Plan::Timeout {
             delay,
             approve: true,
@@ -155,7 +158,9 @@ async fn charge(
     let approve_no = sandbox.random(8, DIGITS);
     // Under the row lock the payment is READY here; the guarded update agrees or changes
     // nothing, and either way the answer states what is stored.
-    store::charge(conn, payment, transaction_key, approve_no, now_kst()).await?;
+    if store::charge(conn, payment, transaction_key, approve_no, now_kst()).await? {
+        webhooks::payment_changed(sandbox, conn, payment).await?;
+    }
     Ok(Outcome {
         reply: TossResponse::payment(payment.to_payment()),
         keep: true,
@@ -165,6 +170,7 @@ async fn charge(
 
 /// Answers an injected error; a decline also aborts the payment if it was READY.
 async fn inject(
+    sandbox: &Sandbox,
     conn: &mut PgConnection,
     payment_key: &str,
     code: &'static TossCode,
@@ -179,6 +185,11 @@ async fn inject(
             },
         )
         .await?;
+    if aborted {
+        if let Some(payment) = store::find(conn, By::PaymentKey(payment_key), false).await? {
+            webhooks::payment_changed(sandbox, conn, &payment).await?;
+        }
+    }
     Ok(Outcome {
         reply: TossResponse::error(code),
         keep: aborted,

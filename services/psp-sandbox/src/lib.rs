@@ -31,11 +31,20 @@ pub mod approval;
 pub mod cancel;
 pub mod codes;
 pub mod confirm;
+pub mod controls_api;
 pub mod errors;
 mod examples;
+pub mod fault_settings;
 pub mod faults;
 pub mod idempotency;
 pub mod payment;
+pub mod payout;
+pub mod payout_api;
+mod payout_examples;
+pub mod payout_faults;
+pub mod payout_store;
+pub mod payout_worker;
+pub mod payouts;
 pub mod prng;
 pub mod sandbox_api;
 pub mod settings;
@@ -44,6 +53,8 @@ pub mod stats_api;
 pub mod store;
 pub mod toss_api;
 pub mod transactions;
+pub mod webhook_worker;
+pub mod webhooks;
 pub mod window;
 
 use std::sync::Arc;
@@ -54,8 +65,9 @@ use service_kit::{
 use sqlx::migrate::Migrator;
 
 use crate::{
-    sandbox_api::SandboxApi, settings::Settings, state::Sandbox, stats_api::StatsApi,
-    toss_api::TossApi, transactions::TransactionsApi, window::WindowApi,
+    controls_api::ControlsApi, payout_api::PayoutApi, sandbox_api::SandboxApi, settings::Settings,
+    state::Sandbox, stats_api::StatsApi, toss_api::TossApi, transactions::TransactionsApi,
+    window::WindowApi,
 };
 
 pub const SPEC: ServiceSpec = ServiceSpec {
@@ -73,7 +85,15 @@ const DESCRIPTION: &str = "A Toss-Payments-compatible PSP for local runs, tests,
                            a payment window, fault injection and call statistics.";
 
 /// What [`build`] serves; [`openapi_spec`] documents this same type, so the two cannot drift.
-type Api = (TossApi, TransactionsApi, WindowApi, SandboxApi, StatsApi);
+type Api = (
+    TossApi,
+    TransactionsApi,
+    PayoutApi,
+    WindowApi,
+    SandboxApi,
+    ControlsApi,
+    StatsApi,
+);
 
 /// Public so tools can set up a scratch database with the same schema.
 pub static MIGRATOR: Migrator = sqlx::migrate!("../../migrations/psp-sandbox");
@@ -99,17 +119,36 @@ pub async fn build(config: ServiceConfig) -> Result<App, StartupError> {
         TransactionsApi {
             sandbox: sandbox.clone(),
         },
+        PayoutApi {
+            sandbox: sandbox.clone(),
+        },
         WindowApi {
             sandbox: sandbox.clone(),
         },
         SandboxApi {
             sandbox: sandbox.clone(),
         },
-        StatsApi { sandbox },
+        ControlsApi {
+            sandbox: sandbox.clone(),
+        },
+        StatsApi {
+            sandbox: sandbox.clone(),
+        },
+    );
+    // Background work of the sandbox: settling payouts and delivering webhooks, both from
+    // tables, so a restart carries on where the last process stopped.
+    let shutdown = Shutdown::new();
+    shutdown.spawn(
+        "payout-settlement",
+        payout_worker::run(sandbox.clone(), shutdown.clone()),
+    );
+    shutdown.spawn(
+        "webhook-delivery",
+        webhook_worker::run(sandbox, shutdown.clone()),
     );
     let parts = ServiceParts {
         api,
         description: DESCRIPTION,
     };
-    Ok(App::serve(&config, &infra, metrics, Shutdown::new(), parts).await?)
+    Ok(App::serve(&config, &infra, metrics, shutdown, parts).await?)
 }

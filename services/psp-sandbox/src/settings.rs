@@ -2,9 +2,16 @@
 //! touching the process environment) and validated at start: a typo stops the process with
 //! the variable named, not on the first confirm.
 
+use std::time::Duration;
+
 use service_kit::{ConfigError, ServiceConfig};
 
 use crate::{codes::TossCode, faults::Faults};
+
+/// Toss retries a webhook 7 times with growing gaps (minutes to hours); the sandbox keeps the
+/// count and shortens the gaps.
+const DEFAULT_WEBHOOK_RETRY_MS: &str = "1000,2000,4000,8000,16000,32000,64000";
+pub const DEFAULT_WEBHOOK_SECRET: &str = "sandbox_webhook_secret";
 
 /// Which field of [`Faults`] each variable sets, to name the variable in errors.
 const FAULT_VARS: &[(&str, &str)] = &[
@@ -20,6 +27,75 @@ pub struct Settings {
     pub secret_key: Option<String>,
     pub faults: Faults,
     pub error_code: &'static TossCode,
+    /// How long a payout stays REQUESTED (`SANDBOX_PAYOUT_DELAY_MS`, default 1000).
+    pub payout_delay: Duration,
+    pub webhooks: WebhookSettings,
+}
+
+/// Where and how webhooks are sent.
+pub struct WebhookSettings {
+    /// Receivers at start (`SANDBOX_WEBHOOK_URLS`, comma-separated); `PUT /sandbox/webhooks`
+    /// replaces them at run time.
+    pub urls: Vec<String>,
+    /// The security key `payout.changed` is signed with (`SANDBOX_WEBHOOK_SECRET`).
+    pub secret: String,
+    /// Gaps before the retries of a failed delivery (`SANDBOX_WEBHOOK_RETRY_MS`); a delivery
+    /// is attempted `retry.len() + 1` times in all.
+    pub retry: Vec<Duration>,
+}
+
+/// `http(s)://host…` URLs, comma-separated; blanks are skipped.
+pub fn parse_urls(raw: &str) -> Result<Vec<String>, String> {
+    raw.split(',')
+        .map(str::trim)
+        .filter(|u| !u.is_empty())
+        .map(check_url)
+        .collect()
+}
+
+pub fn check_url(raw: &str) -> Result<String, String> {
+    match url::Url::parse(raw) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => {
+            Ok(raw.to_string())
+        }
+        _ => Err(format!("{raw:?} is not an http(s) URL with a host")),
+    }
+}
+
+fn parse_retry(raw: &str) -> Result<Vec<Duration>, String> {
+    let gaps = raw
+        .split(',')
+        .map(str::trim)
+        .filter(|g| !g.is_empty())
+        .map(|g| match g.parse::<u64>() {
+            Ok(ms) if ms <= 86_400_000 => Ok(Duration::from_millis(ms)),
+            _ => Err(format!("{g:?} is not a delay in ms (0..=86400000)")),
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    if gaps.len() > 20 {
+        return Err("at most 20 retries".into());
+    }
+    Ok(gaps)
+}
+
+impl WebhookSettings {
+    fn from_config(config: &ServiceConfig) -> Result<Self, ConfigError> {
+        let var = |name: &str| config.extra_var(name).map(|v| v.trim().to_string());
+        let urls = parse_urls(&var("SANDBOX_WEBHOOK_URLS").unwrap_or_default())
+            .map_err(|e| ConfigError::new("SANDBOX_WEBHOOK_URLS", e))?;
+        let secret = var("SANDBOX_WEBHOOK_SECRET")
+            .filter(|s| !s.is_empty())
+            .unwrap_or_else(|| DEFAULT_WEBHOOK_SECRET.to_string());
+        let retry =
+            var("SANDBOX_WEBHOOK_RETRY_MS").unwrap_or_else(|| DEFAULT_WEBHOOK_RETRY_MS.to_string());
+        let retry =
+            parse_retry(&retry).map_err(|e| ConfigError::new("SANDBOX_WEBHOOK_RETRY_MS", e))?;
+        Ok(Self {
+            urls,
+            secret,
+            retry,
+        })
+    }
 }
 
 fn parse_var<T: std::str::FromStr>(
@@ -74,10 +150,19 @@ impl Settings {
         let secret_key = config
             .extra_var("PSP_SECRET_KEY")
             .map(|k| k.trim().to_string());
+        let payout_delay: u64 = parse_var(config, "SANDBOX_PAYOUT_DELAY_MS")?.unwrap_or(1000);
+        if payout_delay > 86_400_000 {
+            return Err(ConfigError::new(
+                "SANDBOX_PAYOUT_DELAY_MS",
+                "must be at most 86400000",
+            ));
+        }
         Ok(Self {
             secret_key,
             faults,
             error_code,
+            payout_delay: Duration::from_millis(payout_delay),
+            webhooks: WebhookSettings::from_config(config)?,
         })
     }
 

@@ -16,9 +16,11 @@ use std::{
 };
 
 use sqlx::PgPool;
+use tokio::sync::Notify;
 
 use crate::{
     faults::FaultState,
+    payout_faults::PayoutFaults,
     prng::{time_seed, SplitMix64},
     settings::Settings,
 };
@@ -28,6 +30,10 @@ pub struct Sandbox {
     pub pool: PgPool,
     pub settings: Settings,
     memory: Mutex<Memory>,
+    /// Nudges the payout worker (a payout was requested).
+    pub payouts_due: Notify,
+    /// Nudges the webhook worker (deliveries were committed).
+    pub webhooks_due: Notify,
 }
 
 /// Calls seen by this process, per orderId. Whether an order was charged or refunded is not
@@ -48,6 +54,11 @@ pub struct Calls {
 pub struct Memory {
     pub calls: Calls,
     pub faults: FaultState,
+    pub payout_faults: PayoutFaults,
+    /// Where webhooks go (`SANDBOX_WEBHOOK_URLS`, replaced by `PUT /sandbox/webhooks`).
+    pub webhook_urls: Vec<String>,
+    /// Draws for payout and webhook chaos, apart from the confirm/cancel fault sequence.
+    pub chaos: SplitMix64,
     /// Separate from the fault PRNG so creating payments never shifts the fault sequence.
     ids: SplitMix64,
 }
@@ -61,14 +72,20 @@ pub const DIGITS: &[u8] = b"0123456789";
 impl Sandbox {
     pub fn new(pool: PgPool, settings: Settings) -> Self {
         let faults = FaultState::new(settings.faults.clone(), settings.error_code);
+        let webhook_urls = settings.webhooks.urls.clone();
         Self {
             pool,
             settings,
             memory: Mutex::new(Memory {
                 calls: Calls::default(),
                 faults,
+                payout_faults: PayoutFaults::default(),
+                webhook_urls,
+                chaos: SplitMix64::new(time_seed() ^ 0x5eed),
                 ids: SplitMix64::new(time_seed()),
             }),
+            payouts_due: Notify::new(),
+            webhooks_due: Notify::new(),
         }
     }
 
@@ -121,5 +138,6 @@ impl Memory {
     pub fn reset(&mut self) {
         self.calls = Calls::default();
         self.faults.clear_orders();
+        self.payout_faults.clear();
     }
 }

@@ -255,10 +255,14 @@ pub async fn cancel(
     Ok(())
 }
 
-/// Forgets every payment, refund, transaction and stored reply (`POST /sandbox/reset`).
+/// Forgets every payment, refund, transaction, payout, webhook delivery and stored reply
+/// (`POST /sandbox/reset`).
 pub async fn reset(pool: &PgPool) -> Result<(), sqlx::Error> {
-    sqlx::query("truncate payments, payment_cancels, transactions, idempotency_keys")
-        .execute(pool)
-        .await?;
+    sqlx::query(
+        "truncate payments, payment_cancels, transactions, idempotency_keys, payouts, \
+         payout_idempotency_keys, webhook_deliveries",
+    )
+    .execute(pool)
+    .await?;
     Ok(())
 }

@@ -34,6 +34,13 @@ pub(crate) enum TossTag {
 #[oai(ty = "basic", rename = "TossSecretKey")]
 pub struct SecretKey(Basic);
 
+impl SecretKey {
+    /// The secret key (the Basic user name).
+    pub fn key(&self) -> &str {
+        &self.0.username
+    }
+}
+
 /// Longest Idempotency-Key Toss accepts.
 const MAX_IDEMPOTENCY_KEY: usize = 300;
 

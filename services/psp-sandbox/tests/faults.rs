@@ -235,7 +235,8 @@ async fn initial_faults_come_from_the_environment_and_typos_stop_start_up() {
     assert_eq!(
         faults,
         json!({"latencyMs": 20, "errorRate": 0.25, "errorCode": "PROVIDER_ERROR",
-               "timeoutRate": 0.1, "timeoutMs": 15000, "approveBeforeTimeout": false, "seed": 9})
+               "timeoutRate": 0.1, "timeoutMs": 15000, "approveBeforeTimeout": false, "seed": 9,
+               "webhookDuplicateRate": 0.0, "webhookDelayMs": 0, "payoutFailRate": 0.0})
     );
     for (name, value) in [
         ("SANDBOX_ERROR_RATE", "lots"),

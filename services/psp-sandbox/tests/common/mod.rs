@@ -3,6 +3,8 @@
 //! `service_kit::testing::test_config`), dropped when the last sandbox on it is dropped.
 #![allow(dead_code)] // each test binary uses a different subset
 
+pub mod receiver;
+
 use std::{sync::Arc, time::Duration};
 
 use serde_json::{json, Value};
@@ -234,6 +236,41 @@ impl Sandbox {
         }
         self.cancel_body(payment_key, &body)
             .header("Idempotency-Key", idempotency_key)
+    }
+
+    /// `POST /v2/payouts` with Toss authentication and an Idempotency-Key.
+    pub fn payouts(&self, idempotency_key: &str, items: &Value) -> reqwest::RequestBuilder {
+        self.client
+            .post(self.url("/v2/payouts"))
+            .basic_auth(SECRET_KEY, None::<&str>)
+            .header("Idempotency-Key", idempotency_key)
+            .json(items)
+    }
+
+    /// Polls a Toss-authenticated GET until `done` holds for its body (or `secs` pass).
+    pub async fn toss_get_until(
+        &self,
+        path: &str,
+        secs: u64,
+        done: impl Fn(&Value) -> bool,
+    ) -> Value {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
+        loop {
+            let (status, value) = self.toss_get(path).await;
+            assert_eq!(status, 200, "GET {path}: {value}");
+            if done(&value) || tokio::time::Instant::now() > deadline {
+                return value;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// `GET /sandbox/webhooks/deliveries` → the deliveries, newest first.
+    pub async fn deliveries(&self) -> Vec<Value> {
+        let value = self
+            .get_json("/sandbox/webhooks/deliveries?limit=1000")
+            .await;
+        value["deliveries"].as_array().cloned().unwrap_or_default()
     }
 
     /// A fresh order approved and confirmed for `amount`: `(orderId, paymentKey)`.
