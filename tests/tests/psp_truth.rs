@@ -290,12 +290,8 @@ async fn a_wrong_key_that_timed_out_is_freed_by_recovery() {
     .await;
     let order = new_order(&system, &[2]).await;
     let key = approve(&system, &order).await;
-    put_fault(
-        &system,
-        &order.order_id,
-        json!({"mode": "timeout", "times": 1, "timeoutMs": 1000, "approveBeforeTimeout": false}),
-    )
-    .await;
+    // The PSP is slower than our timeout, so the wrong key's confirm ends UNKNOWN.
+    put_global_faults(&system, json!({"latencyMs": 1000})).await;
     let (status, body) = confirm(
         &system,
         "tgen_bogus_key_0001",
@@ -304,6 +300,7 @@ async fn a_wrong_key_that_timed_out_is_freed_by_recovery() {
     )
     .await;
     assert_eq!(status, 202, "{body}");
+    put_global_faults(&system, json!({"latencyMs": 0})).await;
     let freed = eventually(WAIT, "recovery to free the order", || async {
         let p = payment(&system, &order.order_id).await;
         (p["status"] == "NOT_STARTED").then_some(p)
