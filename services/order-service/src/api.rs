@@ -28,10 +28,16 @@ pub struct CheckoutRequest {
 #[derive(Debug, Object)]
 #[oai(rename_all = "camelCase", deny_unknown_fields, example)]
 pub struct ConfirmRequest {
-    /// From the PSP's success redirect.
-    #[oai(deserialize_with = "json_string")]
+    /// From the PSP's success redirect (Toss keys are at most 200 characters).
+    #[oai(
+        deserialize_with = "json_string",
+        validator(min_length = 1, max_length = 200)
+    )]
     pub payment_key: String,
-    #[oai(deserialize_with = "json_string")]
+    #[oai(
+        deserialize_with = "json_string",
+        validator(min_length = 6, max_length = 64)
+    )]
     pub order_id: String,
     /// Must equal the order total; anything else is refused before the PSP is called.
     pub amount: Decimal,

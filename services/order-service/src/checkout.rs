@@ -44,12 +44,24 @@ pub enum CheckoutError {
 }
 
 /// "상품A 외 2건", as the reference and Toss' order names look.
+/// The orderName sent to the PSP: "상품A 외 2건", cut to Toss's 100 characters the way Toss
+/// shops do (the first product's name is shortened with "…", the count is kept), so a long
+/// product name never makes the PSP refuse the order.
 pub fn order_name(products: &[CatalogProduct]) -> String {
-    match products {
-        [] => String::new(),
-        [only] => only.name.clone(),
-        [first, rest @ ..] => format!("{} 외 {}건", first.name, rest.len()),
-    }
+    const MAX_CHARS: usize = 100;
+    let (first, suffix) = match products {
+        [] => return String::new(),
+        [only] => (only.name.as_str(), String::new()),
+        [first, rest @ ..] => (first.name.as_str(), format!(" 외 {}건", rest.len())),
+    };
+    let room = MAX_CHARS - suffix.chars().count();
+    let name = if first.chars().count() > room {
+        let cut: String = first.chars().take(room - 1).collect();
+        format!("{}…", cut.trim_end())
+    } else {
+        first.to_string()
+    };
+    format!("{name}{suffix}")
 }
 
 /// Creates the order in the caller's transaction.
@@ -215,4 +227,35 @@ pub async fn release_key(
     .execute(conn)
     .await
     .map(|_| ())
+}
+
+#[cfg(test)]
+mod order_name_tests {
+    use super::{order_name, CatalogProduct};
+    use rust_decimal::Decimal;
+
+    fn product(name: &str) -> CatalogProduct {
+        CatalogProduct {
+            product_no: 1,
+            seller_no: 1,
+            name: name.into(),
+            price: Decimal::ONE,
+        }
+    }
+
+    #[test]
+    fn names_fit_the_psps_100_characters() {
+        assert_eq!(order_name(&[product("상품A")]), "상품A");
+        assert_eq!(
+            order_name(&[product("상품A"), product("B"), product("C")]),
+            "상품A 외 2건"
+        );
+        let long = "가".repeat(150);
+        let one = order_name(&[product(&long)]);
+        assert_eq!(one.chars().count(), 100);
+        assert!(one.ends_with('…'));
+        let many = order_name(&[product(&long), product("B")]);
+        assert_eq!(many.chars().count(), 100);
+        assert!(many.ends_with("… 외 1건"), "{many}");
+    }
 }
