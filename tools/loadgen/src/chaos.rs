@@ -199,7 +199,8 @@ async fn chaos(
         }
     };
     let repair = match injector.repair.take() {
-        Some(watch) if settled.is_ok() => Some(watch.await?),
+        // The watch ends by itself once the repair is complete, settled down or not.
+        Some(watch) if settled.is_ok() || watch.is_finished() => Some(watch.await?),
         Some(watch) => {
             watch.abort();
             Some(Err(anyhow::anyhow!(
