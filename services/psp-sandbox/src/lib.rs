@@ -7,24 +7,36 @@
 //!   `GET /v1/payments/{paymentKey}`, `GET /v1/payments/orders/{orderId}`, and
 //!   `GET /v1/transactions` ([`transactions`]) to reconcile against. Errors are Toss's
 //!   `{code, message}` JSON with Toss's statuses ([`codes`] is the one table).
+//! - **Toss API v2, payouts** ([`payout_api`], [`payouts`]): `POST /v2/payouts` (a list;
+//!   `Idempotency-Key` required; a repeated refPayoutId answers the existing payout),
+//!   `GET /v2/payouts/{id}`, `GET /v2/payouts?refPayoutId=`. A payout is REQUESTED, then
+//!   settled COMPLETED or FAILED after `SANDBOX_PAYOUT_DELAY_MS` by [`payout_worker`].
+//! - **Webhooks** ([`webhooks`], [`webhook_worker`]): `PAYMENT_STATUS_CHANGED`,
+//!   `CANCEL_STATUS_CHANGED` and the signed `payout.changed`, written to an outbox table in
+//!   the transaction of the change and POSTed after commit, retried on a schedule, at least
+//!   once, across restarts; receivers from `SANDBOX_WEBHOOK_URLS` or `PUT /sandbox/webhooks`,
+//!   and a delivery log ([`controls_api`]).
 //! - **Payment window** ([`window`]): `GET /sandbox/window?orderId&amount&orderName&successUrl
 //!   &failUrl` renders the order with Approve/Decline forms that redirect (303) like Toss's
 //!   window; `POST /sandbox/approvals` is its Approve as JSON for scripts.
 //! - **Faults and statistics** ([`faults`], [`sandbox_api`], [`stats_api`]): latency, sampled
 //!   errors and timeouts (seeded, so runs repeat) for confirms and cancels, per-order faults
-//!   for the next n confirms and/or cancels, counts of calls, charges and refunds so tests can
-//!   assert what reached the PSP, and a reset.
+//!   for the next n confirms and/or cancels, per-refPayoutId payout faults ([`payout_faults`]),
+//!   webhook duplicates and delays, counts of calls, charges and refunds so tests can assert
+//!   what reached the PSP, and a reset.
 //!
-//! Payments, refunds, stored Idempotency-Key replies and the transaction log live in the
-//! sandbox's own Postgres database (`paymsa_psp`, migrations in `migrations/psp-sandbox`;
-//! [`store`], [`idempotency`]): a restart — even a SIGKILL in a chaos run — forgets no charge,
+//! Payments, refunds, payouts, the webhook outbox, stored Idempotency-Key replies and the
+//! transaction log live in the sandbox's own Postgres database (`paymsa_psp`, migrations in
+//! `migrations/psp-sandbox`; [`store`], [`idempotency`], [`payout_store`]): a restart — even a SIGKILL in a chaos run — forgets no charge,
 //! and check-and-charge is a row lock in one transaction. Fault settings and call counters are
 //! test controls and stay in memory ([`state`]). No NATS or Redis; `/health/ready` checks the
 //! database.
 //!
 //! Environment (read through `ServiceConfig::extra_var`, validated at start): `PSP_SECRET_KEY`,
 //! `SANDBOX_LATENCY_MS`, `SANDBOX_ERROR_RATE`, `SANDBOX_ERROR_CODE`, `SANDBOX_TIMEOUT_RATE`,
-//! `SANDBOX_TIMEOUT_MS`, `SANDBOX_APPROVE_BEFORE_TIMEOUT`, `SANDBOX_SEED`.
+//! `SANDBOX_TIMEOUT_MS`, `SANDBOX_APPROVE_BEFORE_TIMEOUT`, `SANDBOX_SEED`,
+//! `SANDBOX_PAYOUT_DELAY_MS`, `SANDBOX_WEBHOOK_URLS`, `SANDBOX_WEBHOOK_SECRET`,
+//! `SANDBOX_WEBHOOK_RETRY_MS`.
 
 pub mod amount;
 pub mod approval;
@@ -82,7 +94,8 @@ pub const SPEC: ServiceSpec = ServiceSpec {
 /// The OpenAPI description of the service.
 const DESCRIPTION: &str = "A Toss-Payments-compatible PSP for local runs, tests, benchmarks and \
                            chaos runs: Toss API v1 (confirm, cancel, lookups, transactions), \
-                           a payment window, fault injection and call statistics.";
+                           v2 payouts to sellers, Toss-style webhooks, a payment window, fault \
+                           injection and call statistics.";
 
 /// What [`build`] serves; [`openapi_spec`] documents this same type, so the two cannot drift.
 type Api = (

@@ -244,6 +244,9 @@ async fn initial_faults_come_from_the_environment_and_typos_stop_start_up() {
         ("SANDBOX_TIMEOUT_RATE", "-1"),
         ("SANDBOX_ERROR_CODE", "NOPE"),
         ("SANDBOX_LATENCY_MS", "-5"),
+        ("SANDBOX_PAYOUT_DELAY_MS", "soon"),
+        ("SANDBOX_WEBHOOK_URLS", "ftp://example.com"),
+        ("SANDBOX_WEBHOOK_RETRY_MS", "1000,later"),
     ] {
         let mut config = service_kit::testing::test_config(
             &psp_sandbox::SPEC,
