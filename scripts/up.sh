@@ -53,6 +53,9 @@ start_service() {
     # 9 services × 4 connections: the local stack and a `just test` beside it fit in
     # Postgres' default max_connections (100); `just bench e2e` sizes its own stack.
     DB_MAX_CONNECTIONS="${DB_MAX_CONNECTIONS:-4}"
+    # wallet-service's hold before a sale's net is available (docs/ledger.md): seconds, so the
+    # demo shows pending money becoming available; production keeps the 2d default.
+    SETTLEMENT_HOLD="${SETTLEMENT_HOLD:-10s}"
   )
   [[ "$db" != - ]] && env+=(DATABASE_URL="$PG_BASE_URL/$db")
   # Service-specific variables (order-service's PSP_URL, CATALOG_URL, …) default to the local

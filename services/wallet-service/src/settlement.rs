@@ -130,7 +130,7 @@ impl SettleOrder {
         let order = &event.payload;
         let mut by_seller: BTreeMap<i64, Vec<&events::PaidOrderLine>> = BTreeMap::new();
         for line in &order.lines {
-            ledger::whole_won(line.amount, &format!("line {}", line.payment_order_no))?;
+            ledger::valid_amount(line.amount, &format!("line {}", line.payment_order_no))?;
             by_seller.entry(line.seller_no).or_default().push(line);
         }
         let mut credited = Vec::with_capacity(by_seller.len());

@@ -118,7 +118,7 @@ pub fn csv(opening: Decimal, entries: &[EntryRow], closing: Decimal) -> String {
     let opt = |v: Option<i64>| v.map(|v| v.to_string()).unwrap_or_default();
     let mut out =
         String::from("entryNo,kind,createdAt,orderId,paymentOrderNo,cancelNo,amount,balance\r\n");
-    out.push_str(&format!(",OPENING,,,,,,{opening}\r\n"));
+    out.push_str(&format!(",OPENING,,,,,,{}\r\n", opening.normalize()));
     let mut balance = opening;
     for e in entries {
         balance += e.amount;
@@ -131,11 +131,11 @@ pub fn csv(opening: Decimal, entries: &[EntryRow], closing: Decimal) -> String {
             csv_field(e.order_id.as_deref().unwrap_or("")),
             opt(e.payment_order_no),
             opt(e.cancel_no),
-            e.amount,
-            balance
+            e.amount.normalize(),
+            balance.normalize()
         ));
     }
-    out.push_str(&format!(",CLOSING,,,,,,{closing}\r\n"));
+    out.push_str(&format!(",CLOSING,,,,,,{}\r\n", closing.normalize()));
     out
 }
 

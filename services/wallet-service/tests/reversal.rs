@@ -132,14 +132,23 @@ async fn a_cancel_for_a_seller_without_a_wallet_waits_for_the_wallet() {
 }
 
 /// The reversal always posts: the PSP already refunded the customer. A seller who was paid out
-/// meanwhile ends below zero, and owes the difference.
+/// meanwhile ends below zero, and owes the difference: the net comes out of SELLER_PENDING
+/// (empty after the release) and then SELLER_AVAILABLE, which goes negative.
 #[tokio::test]
 async fn a_reversal_may_take_the_balance_below_zero() {
-    let w = Wallets::start().await;
+    let w = Wallets::start_with(&[("SETTLEMENT_HOLD", "0s")]).await;
     w.register(A).await;
     w.publish(&confirmed(400, &[(41, A, 1000)])).await;
     w.expect_balance(A, Decimal::from(1000)).await;
-    // A payout of 800 (a DEBIT, as a future payout job would write it).
+    // Released by the service's job at once (no hold).
+    let deadline = tokio::time::Instant::now() + support::WAIT;
+    while w.account(Some(A), "SELLER_AVAILABLE").await != Decimal::from(1000) {
+        assert!(tokio::time::Instant::now() < deadline, "never released");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    // A payout of 800, as the payout flow will write it: a DEBIT row and balance change, and
+    // a PAYOUT entry moving available money into transit.
+    let mut tx = w.pool.begin().await.expect("begin");
     sqlx::query(
         "with d as (insert into wallet_transactions (id, wallet_no, seller_no, amount, type, idempotency_key)
              select 1, wallet_no, seller_no, 800, 'DEBIT', 'payout:1' from wallets where seller_no = $1
@@ -148,15 +157,39 @@ async fn a_reversal_may_take_the_balance_below_zero() {
          where wallet_no = (select wallet_no from d)",
     )
     .bind(A)
-    .execute(&w.pool)
+    .execute(&mut *tx)
     .await
     .expect("payout");
+    sqlx::query(
+        "with e as (insert into ledger_entries (idempotency_key, kind, seller_no, payout_no)
+                    values ('payout:1', 'PAYOUT', $1, 1) returning id)
+         insert into ledger_postings (entry_id, account_id, amount)
+         select e.id, a.id, case a.kind when 'SELLER_AVAILABLE' then 800 else -800 end
+           from e, ledger_accounts a
+          where a.seller_no = $1 and a.kind in ('SELLER_AVAILABLE', 'PAYOUTS_IN_TRANSIT')
+          order by a.id",
+    )
+    .bind(A)
+    .execute(&mut *tx)
+    .await
+    .expect("payout entry");
+    tx.commit().await.expect("payout commits");
     w.publish(&canceled(400, 9004, &[(41, A, 1000, 1000)]))
         .await;
     w.expect_balance(A, Decimal::from(-800)).await;
     w.assert_ledger_matches_balances().await;
+    w.assert_ledger_sound().await;
     let (_, body) = w.wallet(A).await;
-    assert_eq!(body["balance"], "-800", "{body}");
+    assert_eq!(
+        (
+            &body["balance"],
+            &body["pending"],
+            &body["available"],
+            &body["inTransit"]
+        ),
+        (&json!("-800"), &json!("0"), &json!("-800"), &json!("800")),
+        "{body}"
+    );
     w.stop().await;
 }
 

@@ -1,7 +1,8 @@
 //! The double-entry ledger (docs/ledger.md): accounts, entries and their postings, and the
 //! posting rules of sales, reversals and releases.
 //!
-//! Amounts are KRW whole won, signed debit > 0 / credit < 0; an entry's postings sum to zero
+//! Amounts are KRW (two decimals like the events; commission is whole won), signed debit > 0 /
+//! credit < 0; an entry's postings sum to zero
 //! (the database refuses anything else at commit) and account balances follow their postings
 //! in the same transaction (a trigger). Every writer holds the seller's wallet row lock before
 //! it touches a ledger account, and locks accounts in id order (platform accounts first), so
@@ -37,18 +38,20 @@ pub enum LedgerError {
     #[error(transparent)]
     Db(#[from] sqlx::Error),
     /// The event asks for something the ledger cannot post (never true of a valid producer):
-    /// a fractional won amount, or a refund above what is left of a line.
+    /// an amount that is not positive or has more than two decimals, or a refund above what is
+    /// left of a line.
     #[error("{0}")]
     Invalid(String),
 }
 
-/// Whole won, or the reason it is not.
-pub fn whole_won(amount: rust_decimal::Decimal, what: &str) -> Result<(), LedgerError> {
-    if amount.fract().is_zero() && amount > rust_decimal::Decimal::ZERO {
+/// A positive amount with at most two decimals (the columns' scale: more would be rounded
+/// silently), or the reason it is not.
+pub fn valid_amount(amount: rust_decimal::Decimal, what: &str) -> Result<(), LedgerError> {
+    if amount > rust_decimal::Decimal::ZERO && amount.normalize().scale() <= 2 {
         Ok(())
     } else {
         Err(LedgerError::Invalid(format!(
-            "{what}: {amount} is not a positive whole number of won"
+            "{what}: {amount} is not a positive amount with at most two decimals"
         )))
     }
 }

@@ -19,7 +19,7 @@ use std::collections::HashMap;
 use rust_decimal::Decimal;
 use sqlx::PgConnection;
 
-use super::{accounts, postings, whole_won, LedgerError};
+use super::{accounts, postings, valid_amount, LedgerError};
 use crate::{fees, reversal_store::Reversal};
 
 #[derive(Debug, sqlx::FromRow)]
@@ -72,7 +72,7 @@ pub async fn post(conn: &mut PgConnection, r: &Reversal) -> Result<Decimal, Ledg
         sales.into_iter().map(|s| (s.payment_order_no, s)).collect();
     let mut net_total = Decimal::ZERO;
     for (line, refund) in per_line(r, &sales) {
-        whole_won(refund, &format!("cancel {} line {line}", r.cancel_no))?;
+        valid_amount(refund, &format!("cancel {} line {line}", r.cancel_no))?;
         // A line settled before the ledger existed has no sale row: it was opened as
         // available money without commission, so all of the refund is net.
         let (fee_back, net_back, rate) = match sales.get(&line) {

@@ -31,7 +31,7 @@ pub async fn post(
     accounts::lock(conn, &[acc.clearing, acc.fees, acc.pending]).await?;
     let hold_ms = i64::try_from(hold.as_millis()).unwrap_or(i64::MAX);
     for c in credits {
-        super::whole_won(c.gross, &format!("line {}", c.payment_order_no))?;
+        super::valid_amount(c.gross, &format!("line {}", c.payment_order_no))?;
         let entry = postings::NewEntry {
             key: format!("sale:{}", c.payment_order_no),
             kind: "SALE",

@@ -300,6 +300,7 @@ impl Wallets {
         .await
         .expect("ledger");
         assert!(off.is_empty(), "ledger and balance differ: {off:?}");
+        self.assert_ledger_sound().await;
     }
 
     pub async fn count(&self, sql: &str) -> i64 {
