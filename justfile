@@ -69,6 +69,14 @@ chaos *args:
 scale *args:
     @scripts/loadgen.sh release scale "$@"
 
+# Prometheus with the alert rules against `just up`'s stack (stopped by `just down`); prints its URL
+observe:
+    @scripts/observe.sh
+
+# validate deploy/k8s offline: kustomize renders + kubernetes-validate --strict (pip-installs both)
+k8s-check:
+    @scripts/k8s-check.sh
+
 # make sure Postgres and Redis run (reuse, start, or docker compose)
 infra:
     @scripts/infra.sh ensure

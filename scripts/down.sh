@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `just down`: stop exactly what `just up` started — the services (SIGTERM, SIGKILL after 10 s)
-# and the nats-server of .run — and remove their pid files. Postgres and Redis are left alone.
+# and the nats-server of .run — and the Prometheus of `just observe`, and remove their pid
+# files. Postgres and Redis are left alone.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 TARGET_DIR="${CARGO_TARGET_DIR:-$PAYMSA_ROOT/target}"
@@ -21,6 +22,8 @@ else
 fi
 for svc in "${SERVICES[@]}"; do rm -f "$PID_DIR/$svc.pid"; done
 
+# The Prometheus of `just observe`.
+[[ -f "$PID_DIR/prometheus.pid" ]] && "$PAYMSA_ROOT/scripts/observe.sh" stop
 # Services first, so they shut down with NATS still there.
 "$PAYMSA_ROOT/scripts/nats.sh" stop
 # A test server left behind by an interrupted `just test`.

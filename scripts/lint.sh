@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# `just lint`: rustfmt check and clippy with warnings as errors. Runs both, fails if either does.
+# `just lint`: rustfmt check, clippy with warnings as errors, and (where promtool is installed)
+# the Prometheus rules and Grafana dashboards. Runs all, fails if any does.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$PAYMSA_ROOT"
@@ -13,4 +14,10 @@ if cargo fmt --all --check; then ok "formatting"; else
 fi
 info "cargo clippy --workspace --all-targets -- -D warnings"
 if cargo clippy --workspace --all-targets -- -D warnings; then ok "clippy"; else rc=1; fi
+if command -v promtool >/dev/null; then
+  info "promtool: alert rules, their unit tests, scrape config, dashboard expressions (scripts/promcheck.sh)"
+  if "$PAYMSA_ROOT/scripts/promcheck.sh"; then ok "prometheus rules and dashboards"; else rc=1; fi
+else
+  dim "  promtool not installed: alert rules not checked (apt-get install prometheus)"
+fi
 exit "$rc"
