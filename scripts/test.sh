@@ -41,6 +41,11 @@ else
 fi
 [[ -f "$PID_DIR/test-nats.pid" ]] && shared_nats=0
 export_test_env "$nats_url"
+# JetStream reserves a stream's max_bytes against the server's storage as soon as the stream
+# exists. A run creates hundreds of short-lived test streams (some suites delete theirs only at
+# the end of the run), so at the 1 GiB production default the server runs out of reservable
+# storage mid-run ("insufficient storage resources"); test streams hold kilobytes.
+export STREAM_MAX_BYTES="${STREAM_MAX_BYTES:-8MiB}"
 cargo_env
 
 # Every test works in a NATS namespace of its own (streams T<12 hex>_ORDERS, …_DLQ, …) and
