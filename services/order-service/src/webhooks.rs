@@ -2,8 +2,8 @@
 //! `CANCEL_STATUS_CHANGED`). Toss does not sign these, so nothing in the body is trusted: the
 //! body only says *which* order to look at, and the recovery job then asks the PSP itself, under
 //! the same fencing as every other attempt (docs/payments.md). A webhook and the recovery tick
-//! therefore converge on one outcome in either order, and a forged or replayed webhook costs at
-//! most one lookup of an order that was unresolved anyway. The answer is 200 as soon as the
+//! therefore converge on one outcome in either order, and forged or replayed webhooks cost at
+//! most one lookup per order every 10 s, of an order that was unresolved anyway. The answer is 200 as soon as the
 //! order is marked due (one short write), so the PSP never retries because we were slow.
 
 use poem_openapi::{payload::Json, ApiResponse, Object, OpenApi, Tags};
@@ -70,15 +70,23 @@ impl WebhookApi {
         let mut conn = self.payments.pool.acquire().await?;
         let due = match body.0.event_type.as_str() {
             "PAYMENT_STATUS_CHANGED" => store::recovery::make_due_now(&mut conn, order_id).await?,
-            "CANCEL_STATUS_CHANGED" => store::cancels::make_due_now(&mut conn, order_id).await?,
-            _ => false,
+            "CANCEL_STATUS_CHANGED" => store::cancels::make_due_now(&mut conn, order_id)
+                .await?
+                .then(chrono::Utc::now),
+            _ => None,
         };
         drop(conn);
-        if !due {
+        let Some(due) = due else {
             return Ok(ignored());
-        }
-        tracing::info!(%order_id, event = %body.0.event_type, "PSP webhook: looking the order up now");
-        self.payments.recovery_wake.notify_one();
+        };
+        // Wake the recovery job when the lookup is due (now, or after the per-order gap).
+        let wake = self.payments.recovery_wake.clone();
+        let wait = (due - chrono::Utc::now()).to_std().unwrap_or_default();
+        tokio::spawn(async move {
+            tokio::time::sleep(wait).await;
+            wake.notify_one();
+        });
+        tracing::info!(%order_id, event = %body.0.event_type, %due, "PSP webhook: the order will be looked up");
         Ok(WebhookResponse::Ok(Json(WebhookAccepted {
             result: "LOOKUP_SCHEDULED".into(),
         })))

@@ -50,7 +50,14 @@ impl Payments {
         attempt: &Attempt,
         t: Transition<'_>,
     ) -> Result<(Vec<PaymentOrderRow>, u64), ConfirmError> {
+        // The order's row lock makes the fence a real compare-and-set: an actor taking the
+        // order over (recovery, reconciliation) writes its attempt_no under the same lock, so
+        // the attempt read here is the one in force until this transaction ends.
+        let current = store::lock_attempt(tx, attempt.event.payment_event_no).await?;
         let lines = store::find_lines(tx, attempt.event.payment_event_no).await?;
+        if current != Some(attempt.attempt_no) {
+            return Ok((lines, 0));
+        }
         let ids = self.history_ids(lines.len())?;
         let changed = store::transition(tx, &ids, attempt.event.payment_event_no, t).await?;
         Ok((lines, changed))
@@ -160,17 +167,20 @@ impl Payments {
         let mut tx = self.pool.begin().await?;
         let t = Transition {
             next: to,
-            count_failure: false,
+            // Back to UNKNOWN counts like an unknown outcome and backs off the same way, so a
+            // PSP that keeps refusing the lookup shows up as unresolved instead of looping.
+            count_failure: to == PaymentStatus::Unknown,
             attempt_no: Some(attempt.attempt_no),
             reason: code,
             actor,
         };
-        let (_, changed) = self.guarded(&mut tx, attempt, t).await?;
+        let (lines, changed) = self.guarded(&mut tx, attempt, t).await?;
         if changed > 0 {
             if to == PaymentStatus::NotStarted {
                 store::unbind_payment_key(&mut tx, event.payment_event_no).await?;
             } else {
-                let wait = self.backoff(0);
+                let failed = lines.iter().map(|l| l.failed_count + 1).max().unwrap_or(1);
+                let wait = self.backoff(failed);
                 store::recovery::schedule_recovery(
                     &mut tx,
                     event.payment_event_no,

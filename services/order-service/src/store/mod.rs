@@ -235,6 +235,20 @@ pub async fn record_created(
     .map(|_| ())
 }
 
+/// Locks the order's event row and reads its current attempt (the fencing token).
+pub async fn lock_attempt(
+    conn: &mut PgConnection,
+    payment_event_no: i64,
+) -> Result<Option<i64>, sqlx::Error> {
+    sqlx::query_scalar(
+        "select attempt_no from payment_events where payment_event_no = $1 for update",
+    )
+    .bind(payment_event_no)
+    .fetch_optional(conn)
+    .await
+    .map(Option::flatten)
+}
+
 /// Starts an attempt: binds the key it confirms and stamps its fencing token.
 pub async fn start_attempt(
     conn: &mut PgConnection,

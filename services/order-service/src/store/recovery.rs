@@ -162,19 +162,29 @@ pub async fn paid_between(
     .await
 }
 
-/// Makes an UNKNOWN order due for the recovery job now (a webhook said its payment changed);
-/// for an attempt still in flight, its outcome will be looked up at once if it turns out
-/// unknown. False when the order is not waiting for the PSP.
-pub async fn make_due_now(conn: &mut PgConnection, order_id: &str) -> Result<bool, sqlx::Error> {
-    let changed = sqlx::query(
-        "update payment_events e set next_recovery_at = now()
+/// Makes an UNKNOWN order due for the recovery job (a webhook said its payment changed); for
+/// an attempt still in flight, its outcome will be looked up at once if it turns out unknown.
+/// Answers when the lookup is due, `None` when the order is not waiting for the PSP.
+pub async fn make_due_now(
+    conn: &mut PgConnection,
+    order_id: &str,
+) -> Result<Option<DateTime<Utc>>, sqlx::Error> {
+    // At most one webhook-driven lookup per order every 10 s (counted from the order's last
+    // change): the body is unauthenticated, and a flood must not turn into a flood of PSP
+    // lookups under our merchant key. An order already due is left alone.
+    sqlx::query_scalar(
+        "update payment_events e
+            set next_recovery_at = greatest(now(), (select max(o.updated_at) + interval '10 seconds'
+                                                       from payment_orders o
+                                                      where o.payment_event_no = e.payment_event_no))
           where e.order_id = $1
+            and (e.next_recovery_at is null or e.next_recovery_at > now())
             and exists (select 1 from payment_orders o
                          where o.payment_event_no = e.payment_event_no
-                           and o.status in ('UNKNOWN', 'EXECUTING'))",
+                           and o.status in ('UNKNOWN', 'EXECUTING'))
+          returning e.next_recovery_at",
     )
     .bind(order_id)
-    .execute(conn)
-    .await?;
-    Ok(changed.rows_affected() > 0)
+    .fetch_optional(conn)
+    .await
 }
