@@ -3,7 +3,7 @@
 use chrono::{DateTime, Duration, Utc};
 use poem_openapi::{param::Query, payload::Json, Object, OpenApi, Tags};
 use rust_decimal::Decimal;
-use service_kit::{admin::AdminAuth, ApiError};
+use service_kit::{admin::AdminAuth, ApiError, Id};
 
 use crate::{
     payments::Payments,
@@ -31,6 +31,21 @@ pub struct UnresolvedPayment {
     pub created_at: DateTime<Utc>,
 }
 
+/// A cancel whose PSP outcome is still unknown after the threshold.
+#[derive(Debug, Object)]
+#[oai(rename_all = "camelCase", example)]
+pub struct UnresolvedCancel {
+    pub order_id: String,
+    pub cancel_no: Id,
+    pub cancel_amount: Decimal,
+    /// Calls so far without a definite answer.
+    pub attempts: i32,
+    /// The last reason (e.g. PSP_TIMEOUT).
+    #[oai(skip_serializing_if_is_none)]
+    pub last_reason: Option<String>,
+    pub requested_at: DateTime<Utc>,
+}
+
 #[derive(Debug, Object)]
 #[oai(rename_all = "camelCase")]
 pub struct LedgerView {
@@ -55,7 +70,8 @@ pub struct MismatchView {
     pub order_id: String,
     pub ours: LedgerView,
     pub psp: LedgerView,
-    /// ACCEPTED_PAYMENT, COMPLETED_CANCEL, or NONE (for a person to look at).
+    /// ACCEPTED_PAYMENT, REFUNDED_WRONG_CHARGE, COMPLETED_CANCEL, IMPORTED_PSP_REFUND, NONE (for
+    /// a person to look at) or ERROR (the repair failed; retried on the next run).
     pub action: String,
 }
 
@@ -101,6 +117,38 @@ impl PaymentsAdminApi {
                     failed_count: r.failed_count,
                     next_lookup_at: r.next_recovery_at,
                     created_at: r.created_at,
+                })
+                .collect(),
+        ))
+    }
+
+    /// Cancels still unknown after the lookup threshold (admin token).
+    ///
+    /// The recovery job keeps repeating each with its own PSP key; while one is open, the order
+    /// takes no other cancel. Counted in `cancels_unresolved`.
+    #[oai(
+        path = "/admin/cancels/unresolved",
+        method = "get",
+        operation_id = "list_unresolved_cancels"
+    )]
+    async fn unresolved_cancels(
+        &self,
+        auth: AdminAuth,
+    ) -> Result<Json<Vec<UnresolvedCancel>>, ApiError> {
+        service_kit::admin::authorize(self.admin_token.as_deref(), &auth)?;
+        let mut conn = self.payments.pool.acquire().await?;
+        let rows =
+            store::cancels::unresolved(&mut conn, crate::recovery::UNRESOLVED_CANCEL_ATTEMPTS, 500)
+                .await?;
+        Ok(Json(
+            rows.into_iter()
+                .map(|c| UnresolvedCancel {
+                    order_id: c.order_id,
+                    cancel_no: Id(c.cancel_no),
+                    cancel_amount: c.cancel_amount,
+                    attempts: c.attempts,
+                    last_reason: c.failure_code,
+                    requested_at: c.created_at,
                 })
                 .collect(),
         ))

@@ -7,7 +7,7 @@ use serde_json::json;
 use service_kit::openapi::example;
 
 use crate::{
-    admin::{ReconciliationReport, UnresolvedPayment},
+    admin::{ReconciliationReport, UnresolvedCancel, UnresolvedPayment},
     api::{CheckoutRequest, ConfirmRequest, PaymentResult},
     cancels::api::{CancelBody, CancelResult},
     checkout::CheckoutResult,
@@ -188,5 +188,18 @@ impl Example for TossWebhook {
 impl Example for WebhookAccepted {
     fn example() -> Self {
         example(json!({"result": "LOOKUP_SCHEDULED"}))
+    }
+}
+
+impl Example for UnresolvedCancel {
+    fn example() -> Self {
+        example(json!({
+            "orderId": ORDER_ID,
+            "cancelNo": "7163052337202958400",
+            "cancelAmount": "1000",
+            "attempts": 6,
+            "lastReason": "PSP_TIMEOUT",
+            "requestedAt": "2024-02-14T01:02:03Z"
+        }))
     }
 }

@@ -29,15 +29,23 @@ pub fn spawn(payments: Payments, config: JobsConfig, shutdown: &Shutdown) {
             let to = Utc::now();
             let window = chrono::Duration::from_std(config.reconcile_window)
                 .unwrap_or(chrono::Duration::hours(1));
+            // Only this job sets the gauges: an operator's ad-hoc window on the admin API must
+            // not overwrite what the alert watches.
             match p.reconcile(to - window, to).await {
-                Ok(r) if r.mismatches.is_empty() => {
-                    tracing::debug!(checked = r.checked, "reconciliation: all matched")
+                Ok(r) => {
+                    p.metrics.reconciliation_mismatches.set(r.unrepaired);
+                    p.metrics.reconciliation_last_success.set(to.timestamp());
+                    if r.mismatches.is_empty() {
+                        tracing::debug!(checked = r.checked, "reconciliation: all matched");
+                    } else {
+                        tracing::warn!(
+                            checked = r.checked,
+                            mismatches = r.mismatches.len(),
+                            unrepaired = r.unrepaired,
+                            "reconciliation found mismatches"
+                        );
+                    }
                 }
-                Ok(r) => tracing::warn!(
-                    checked = r.checked,
-                    mismatches = r.mismatches.len(),
-                    "reconciliation found mismatches"
-                ),
                 Err(e) => tracing::warn!(error = %e, "reconciliation failed; will retry"),
             }
         }

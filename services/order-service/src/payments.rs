@@ -97,6 +97,9 @@ pub struct PaymentMetrics {
     pub unresolved: IntGauge,
     pub credential_errors: IntCounter,
     pub reconciliation_mismatches: IntGauge,
+    pub reconciliation_last_success: IntGauge,
+    /// Cancels whose outcome is still unknown after the lookup threshold.
+    pub cancels_unresolved: IntGauge,
 }
 
 impl PaymentMetrics {
@@ -118,7 +121,15 @@ impl PaymentMetrics {
             ),
             reconciliation_mismatches: metrics.gauge(
                 "reconciliation_mismatches",
-                "Mismatches with the PSP that the last reconciliation could not repair",
+                "Mismatches with the PSP that the last periodic reconciliation could not repair",
+            ),
+            reconciliation_last_success: metrics.gauge(
+                "reconciliation_last_success_timestamp_seconds",
+                "When the periodic reconciliation last compared a window completely (unix time)",
+            ),
+            cancels_unresolved: metrics.gauge(
+                "cancels_unresolved",
+                "Cancels whose PSP outcome is still unknown after the lookup threshold",
             ),
             credential_errors: metrics.counter(
                 "psp_credential_errors_total",

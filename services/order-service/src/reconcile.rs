@@ -10,7 +10,7 @@ use rust_decimal::Decimal;
 
 use crate::{
     cancels::CancelError,
-    payments::{order_status, ConfirmError, Payments},
+    payments::{order_status, ConfirmError, Outcome, Payments},
     psp::{PspOutcome, TransactionsUnavailable},
     status::{CancelStatus, PaymentStatus},
     store,
@@ -59,6 +59,8 @@ pub struct Report {
     /// Orders with an attempt or a cancel in flight, compared on the next run.
     pub in_flight: usize,
     pub mismatches: Vec<Mismatch>,
+    /// Mismatches listed for a person (`NONE`) or that failed to repair (`ERROR`).
+    pub unrepaired: i64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -109,14 +111,17 @@ impl Payments {
         for t in &txs {
             let entry = psp.entry(t.order_id.clone()).or_default();
             entry.status = t.status.clone();
-            if t.status == "DONE" {
-                entry.charged += t.amount;
-                let at = t.transaction_at();
-                if at.is_some_and(|at| at >= from_s && at <= to_s) {
-                    charged_in_window.insert(t.order_id.clone());
+            match t.status.as_str() {
+                "DONE" => {
+                    entry.charged += t.amount;
+                    let at = t.transaction_at();
+                    if at.is_some_and(|at| at >= from_s && at <= to_s) {
+                        charged_in_window.insert(t.order_id.clone());
+                    }
                 }
-            } else {
-                entry.refunded += t.amount;
+                "CANCELED" | "PARTIAL_CANCELED" => entry.refunded += t.amount,
+                // ABORTED, WAITING_FOR_DEPOSIT, …: no money moved.
+                _ => {}
             }
         }
         let mut conn = self.pool.acquire().await?;
@@ -135,7 +140,22 @@ impl Payments {
                 status: "NONE".into(),
                 ..Ledger::default()
             });
-            let Some((ours, busy, open_cancel)) = self.our_ledger(&order_id).await? else {
+            let ledger = match self.our_ledger(&order_id).await {
+                Ok(ledger) => ledger,
+                Err(e) => {
+                    // One order's trouble must not hide the rest of the window.
+                    tracing::warn!(%order_id, error = %e, "reconciling an order failed");
+                    report.mismatches.push(Mismatch {
+                        order_id,
+                        ours: Ledger::default(),
+                        psp: theirs,
+                        action: "ERROR".into(),
+                    });
+                    unrepaired += 1;
+                    continue;
+                }
+            };
+            let Some((ours, busy, open_cancel)) = ledger else {
                 report.mismatches.push(Mismatch {
                     order_id,
                     ours: Ledger {
@@ -148,10 +168,12 @@ impl Payments {
                 unrepaired += 1;
                 continue;
             };
+            // Charged and refunded must both agree; the one exception is an order we failed
+            // after refunding a wrong charge ourselves (the PSP shows it charged and refunded,
+            // we show neither: nothing is owed either way).
             let net = |l: &Ledger| l.charged - l.refunded;
-            let same = net(&ours) == net(&theirs)
-                && (ours.charged.is_zero()
-                    || (ours.charged == theirs.charged && ours.refunded == theirs.refunded));
+            let same = (ours.charged == theirs.charged && ours.refunded == theirs.refunded)
+                || (ours.status == "FAILURE" && net(&ours).is_zero() && net(&theirs).is_zero());
             if same {
                 report.matched += 1;
                 continue;
@@ -168,9 +190,15 @@ impl Payments {
                     report.in_flight += 1;
                     continue;
                 }
-                _ => self.repair(&order_id, &ours, &theirs).await?,
+                _ => match self.repair(&order_id, &ours, &theirs).await {
+                    Ok(action) => action,
+                    Err(e) => {
+                        tracing::warn!(%order_id, error = %e, "repairing an order failed");
+                        "ERROR".to_string()
+                    }
+                },
             };
-            if action == "NONE" {
+            if action == "NONE" || action == "ERROR" {
                 unrepaired += 1;
             }
             report.mismatches.push(Mismatch {
@@ -180,7 +208,7 @@ impl Payments {
                 action,
             });
         }
-        self.metrics.reconciliation_mismatches.set(unrepaired);
+        report.unrepaired = unrepaired;
         if unrepaired > 0 {
             tracing::error!(
                 unrepaired,
@@ -238,6 +266,18 @@ impl Payments {
                 return Ok(accepted);
             }
         }
+        let paid = matches!(ours.status.as_str(), "SUCCESS" | "PARTIAL_CANCELED");
+        if paid && ours.charged == psp.charged && psp.refunded > ours.refunded {
+            if let PspOutcome::Answered(payment, _) = self.psp.find_by_order_id(order_id).await {
+                if self
+                    .import_psp_refund(order_id, &payment, ACTOR)
+                    .await?
+                    .is_some()
+                {
+                    return Ok("IMPORTED_PSP_REFUND".into());
+                }
+            }
+        }
         Ok("NONE".into())
     }
 
@@ -270,9 +310,15 @@ impl Payments {
             )
             .await?;
         tx.commit().await?;
-        self.record_outcome(&attempt, PspOutcome::Answered(payment, raw), ACTOR)
+        let outcome = self
+            .record_outcome(&attempt, PspOutcome::Answered(payment, raw), ACTOR)
             .await?;
-        Ok(Some("ACCEPTED_PAYMENT".into()))
+        Ok(match outcome {
+            Outcome::Success => Some("ACCEPTED_PAYMENT".into()),
+            // A charge of another amount, refunded by us (docs/payments.md).
+            Outcome::Failure { .. } => Some("REFUNDED_WRONG_CHARGE".into()),
+            _ => None,
+        })
     }
 }
 

@@ -18,6 +18,10 @@ use crate::{
 
 pub const ACTOR: &str = "recovery-job";
 
+/// A cancel still unknown after this many calls is listed and counted for a person; recovery
+/// keeps calling (with the same PSP key) meanwhile.
+pub const UNRESOLVED_CANCEL_ATTEMPTS: i32 = 5;
+
 #[derive(Debug, Clone, Copy)]
 pub struct RecoveryConfig {
     pub interval: Duration,
@@ -60,6 +64,8 @@ pub async fn recover_due(
     .await?;
     let unresolved = store::recovery::count_unresolved(&mut conn).await?;
     payments.metrics.unresolved.set(unresolved);
+    let stuck = store::cancels::unresolved(&mut conn, UNRESOLVED_CANCEL_ATTEMPTS, 1000).await?;
+    payments.metrics.cancels_unresolved.set(stuck.len() as i64);
     let cancels =
         store::cancels::claim_due(&mut conn, config.stale_after.as_secs_f64(), config.batch)
             .await?;

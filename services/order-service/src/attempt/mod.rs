@@ -94,8 +94,19 @@ impl Payments {
             }
             "DONE" | "PARTIAL_CANCELED" | "CANCELED" => {
                 // A charge of our amount is accepted whenever it is seen (docs/payments.md);
-                // a refund made at the PSP outside this service shows up in reconciliation.
-                self.record_approval(attempt, payment, raw, actor).await
+                // what the PSP has refunded of it already is recorded as a cancel right after,
+                // so the seller is not credited for money the customer has back.
+                let outcome = self.record_approval(attempt, payment, raw, actor).await?;
+                if outcome == Outcome::Success && payment.refunded() > rust_decimal::Decimal::ZERO {
+                    if let Err(e) = self
+                        .import_psp_refund(&event.order_id, payment, actor)
+                        .await
+                    {
+                        tracing::error!(order_id = %event.order_id, error = %e,
+                            "recording the PSP's refund failed; reconciliation will retry");
+                    }
+                }
+                Ok(outcome)
             }
             "ABORTED" | "EXPIRED" => {
                 let code = format!("PSP_STATUS_{}", payment.status);

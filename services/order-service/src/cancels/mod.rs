@@ -11,7 +11,7 @@ use rust_decimal::Decimal;
 
 use crate::{
     payments::{order_status, ConfirmError, Payments},
-    psp::PspOutcome,
+    psp::{PspOutcome, TossPayment},
     status::{CancelStatus, PaymentStatus},
     store::{self, cancels::CancelRow},
 };
@@ -205,9 +205,34 @@ impl Payments {
                 if matches!(p.status.as_str(), "CANCELED" | "PARTIAL_CANCELED") =>
             {
                 drop(conn);
-                return self.complete_cancel(&cancel, &p, actor).await;
+                return match self.complete_cancel(&cancel, &p, actor).await {
+                    Ok(done) => Ok(done),
+                    Err(e) => {
+                        // Counted like an unknown outcome, so a cancel that cannot be recorded
+                        // shows up as unresolved instead of looping unseen.
+                        tracing::error!(cancel_no, error = %e, "recording a refunded cancel failed");
+                        let mut conn = self.pool.acquire().await?;
+                        let wait = self.backoff(cancel.attempts + 1);
+                        store::cancels::mark_unknown(
+                            &mut conn,
+                            cancel_no,
+                            "RECORDING_FAILED",
+                            wait.as_secs_f64(),
+                        )
+                        .await?;
+                        Err(e)
+                    }
+                };
             }
             PspOutcome::Rejected { code, .. } | PspOutcome::Declined { code, .. } => {
+                // A refusal of a repeated call (the first one's answer was lost, and its stored
+                // reply may be gone) can mean the first call went through: the PSP's record of
+                // the payment decides before the cancel is closed as refused.
+                drop(conn);
+                if let Some(done) = self.done_at_psp(&cancel, &event).await? {
+                    return self.complete_cancel(&cancel, &done, actor).await;
+                }
+                conn = self.pool.acquire().await?;
                 store::cancels::close(
                     &mut conn,
                     cancel_no,
@@ -273,6 +298,91 @@ impl Payments {
             event.total_amount - event.refunded_amount,
             order_status(&lines).to_string(),
         ))
+    }
+}
+
+impl Payments {
+    /// The PSP's payment when it shows this cancel's refund as made (its refunded total covers
+    /// ours plus this cancel), else `None`.
+    async fn done_at_psp(
+        &self,
+        cancel: &CancelRow,
+        event: &store::PaymentEventRow,
+    ) -> Result<Option<TossPayment>, CancelError> {
+        match self.psp.find_by_order_id(&cancel.order_id).await {
+            PspOutcome::Answered(p, _)
+                if p.refunded() >= event.refunded_amount + cancel.cancel_amount =>
+            {
+                Ok(Some(p))
+            }
+            _ => Ok(None),
+        }
+    }
+
+    /// Records a refund the PSP made that no cancel of ours names (made in the PSP's
+    /// dashboard, or before we accepted a charge): a DONE cancel for the difference, spread
+    /// over the lines like any cancel, with its event, so the wallet reverses it too.
+    pub async fn import_psp_refund(
+        &self,
+        order_id: &str,
+        psp: &TossPayment,
+        actor: &str,
+    ) -> Result<Option<CancelRow>, CancelError> {
+        let mut tx = self.pool.begin().await?;
+        let Some(event) = store::find_event(&mut tx, order_id, true).await? else {
+            return Ok(None);
+        };
+        let missing = psp.refunded() - event.refunded_amount;
+        let lines = store::find_lines(&mut tx, event.payment_event_no).await?;
+        let paid = matches!(
+            order_status(&lines),
+            PaymentStatus::Success | PaymentStatus::PartialCanceled
+        );
+        let open = store::cancels::list(&mut tx, event.payment_event_no)
+            .await?
+            .iter()
+            .any(|c| matches!(c.status, CancelStatus::Requested | CancelStatus::Unknown));
+        if missing <= Decimal::ZERO || !paid || open {
+            return Ok(None);
+        }
+        let refundable: Vec<(i64, Decimal)> = lines
+            .iter()
+            .map(|l| (l.payment_order_no, l.amount - l.refunded_amount))
+            .filter(|l| l.1 > Decimal::ZERO)
+            .collect();
+        let Some(shares) = allocate(&refundable, missing) else {
+            tracing::error!(%order_id, %missing, "the PSP refunded more than the order has left");
+            return Ok(None);
+        };
+        let cancel_no = self.ids.next_id()?;
+        // One import per refunded total: importing the same PSP state twice conflicts.
+        let key = format!("psp-refund-{}", psp.refunded().normalize());
+        let new = store::cancels::NewCancel {
+            cancel_no,
+            payment_event_no: event.payment_event_no,
+            order_id,
+            idempotency_key: Some(&key),
+            request_hash: "",
+            reason: "PSP_REFUND_RECORDED",
+            amount: missing,
+            stale_secs: self.stale_after.as_secs_f64(),
+        };
+        if let Err(e) = store::cancels::insert(&mut tx, new, &shares).await {
+            return match CancelError::from(e) {
+                CancelError::Confirm(ConfirmError::Db(sqlx::Error::Database(db)))
+                    if db.constraint() == Some("payment_cancels_idempotency_key_key") =>
+                {
+                    Ok(None)
+                }
+                other => Err(other),
+            };
+        }
+        let cancel = store::cancels::find(&mut tx, cancel_no)
+            .await?
+            .ok_or_else(|| CancelError::NotFound(cancel_no.to_string()))?;
+        tx.commit().await?;
+        tracing::warn!(%order_id, %missing, "recorded a refund made at the PSP outside order-service");
+        self.complete_cancel(&cancel, psp, actor).await.map(Some)
     }
 }
 

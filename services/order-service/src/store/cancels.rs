@@ -287,3 +287,20 @@ pub async fn make_due_now(conn: &mut PgConnection, order_id: &str) -> Result<boo
     .await?;
     Ok(changed.rows_affected() > 0)
 }
+
+/// Open cancels with at least `threshold` unknown outcomes, oldest first.
+pub async fn unresolved(
+    conn: &mut PgConnection,
+    threshold: i32,
+    limit: i64,
+) -> Result<Vec<CancelRow>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "select {CANCEL_COLUMNS} from payment_cancels
+          where status in ('REQUESTED', 'UNKNOWN') and attempts >= $1
+          order by created_at limit $2"
+    ))
+    .bind(threshold)
+    .bind(limit)
+    .fetch_all(conn)
+    .await
+}
