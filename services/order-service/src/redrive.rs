@@ -109,11 +109,18 @@ impl Payments {
         let cancels = store::cancels::claim_unreversed(&mut conn, after_secs, limit).await?;
         drop(conn);
         let mut n = 0;
+        // One item's trouble must not stop the others (each was claimed already).
         for order_id in orders {
-            n += usize::from(self.redrive_settlement(&order_id).await?);
+            match self.redrive_settlement(&order_id).await {
+                Ok(done) => n += usize::from(done),
+                Err(e) => tracing::warn!(%order_id, error = %e, "re-driving a settlement failed"),
+            }
         }
         for cancel_no in cancels {
-            n += usize::from(self.redrive_reversal(cancel_no).await?);
+            match self.redrive_reversal(cancel_no).await {
+                Ok(done) => n += usize::from(done),
+                Err(e) => tracing::warn!(cancel_no, error = %e, "re-driving a reversal failed"),
+            }
         }
         Ok(n)
     }

@@ -89,30 +89,36 @@ impl Payments {
         } else {
             PaymentStatus::PartialCanceled
         };
-        let canceled = Envelope::new(canceled_event(
-            &event,
-            cancel,
-            &shares,
-            &lines,
-            refunded_total,
-            chrono::Utc::now(),
-        ));
-        let closed = store::cancels::close(
+        let event_id = uuid::Uuid::now_v7();
+        let closed = store::cancels::close_returning(
             &mut tx,
             cancel.cancel_no,
             CancelStatus::Done,
             None,
             transaction_key.as_deref(),
-            Some(canceled.event_id),
+            Some(event_id),
         )
         .await?;
-        if closed {
-            let ids = self.history_ids(shares.len())?;
-            store::cancels::refund_lines(&mut tx, &ids, cancel.cancel_no, actor).await?;
-            self.outbox
-                .append(&mut tx, event.payment_event_no, &canceled, &[])
-                .await?;
-        }
+        let closed = match closed {
+            Some(canceled_at) => {
+                let mut canceled = Envelope::new(canceled_event(
+                    &event,
+                    cancel,
+                    &shares,
+                    &lines,
+                    refunded_total,
+                    canceled_at.unwrap_or_else(chrono::Utc::now),
+                ));
+                canceled.event_id = event_id;
+                let ids = self.history_ids(shares.len())?;
+                store::cancels::refund_lines(&mut tx, &ids, cancel.cancel_no, actor).await?;
+                self.outbox
+                    .append(&mut tx, event.payment_event_no, &canceled, &[])
+                    .await?;
+                true
+            }
+            None => false,
+        };
         let psp_refunded = psp.refunded();
         if closed && psp_refunded != refunded_total {
             tracing::warn!(order_id = %event.order_id, %psp_refunded, ours = %refunded_total,

@@ -164,20 +164,42 @@ pub async fn close(
     transaction_key: Option<&str>,
     event_id: Option<uuid::Uuid>,
 ) -> Result<bool, sqlx::Error> {
-    let done = sqlx::query(
+    Ok(close_returning(
+        conn,
+        cancel_no,
+        next,
+        failure_code,
+        transaction_key,
+        event_id,
+    )
+    .await?
+    .is_some())
+}
+
+/// [`close`] that answers the row's `canceled_at` (the database's clock, which the event and
+/// any re-drive of it carry), `None` when the cancel was no longer open.
+pub async fn close_returning(
+    conn: &mut PgConnection,
+    cancel_no: i64,
+    next: CancelStatus,
+    failure_code: Option<&str>,
+    transaction_key: Option<&str>,
+    event_id: Option<uuid::Uuid>,
+) -> Result<Option<Option<DateTime<Utc>>>, sqlx::Error> {
+    sqlx::query_scalar(
         "update payment_cancels
             set status = $2, failure_code = $3, psp_transaction_key = $4, event_id = $5,
                 canceled_at = case when $2 = 'DONE' then now() end
-          where cancel_no = $1 and status in ('REQUESTED', 'UNKNOWN')",
+          where cancel_no = $1 and status in ('REQUESTED', 'UNKNOWN')
+          returning canceled_at",
     )
     .bind(cancel_no)
     .bind(next)
     .bind(failure_code)
     .bind(transaction_key)
     .bind(event_id)
-    .execute(conn)
-    .await?;
-    Ok(done.rows_affected() == 1)
+    .fetch_optional(conn)
+    .await
 }
 
 /// The PSP did not answer: UNKNOWN, looked at again after `retry_secs`.
@@ -265,6 +287,9 @@ pub async fn claim_unreversed(
                 select cancel_no from payment_cancels
                  where status = 'DONE' and not is_wallet_done
                    and updated_at < now() - make_interval(secs => $1)
+                   and not exists (select 1 from outbox
+                                    where outbox.idempotency_key = payment_cancels.event_id::text
+                                      and outbox.status <> 'SUCCESS')
                  order by updated_at limit $2
                  for update skip locked)
           returning cancel_no",
