@@ -51,9 +51,9 @@ pub fn test_config(spec: &ServiceSpec, namespace: &str) -> ServiceConfig {
     env.insert("SHUTDOWN_TIMEOUT_SECS".into(), "5".into());
     // A whole system is 9 pools (psp-sandbox keeps its payments in Postgres too), two systems
     // run at once (.config/nextest.toml), and `just up`'s stack may hold 9 × 4 beside them:
-    // 2 × 9 × 4 + 36 stays under Postgres' default 100 connections only because pools open
-    // connections on demand; 4 is what a test system needs (the keyed checkout runs on 1).
-    env.insert("DB_MAX_CONNECTIONS".into(), "4".into());
+    // 2 × 9 × 3 + 36 = 90 fits Postgres' default 100 connections (the keyed checkout is tested
+    // on a pool of 1, so 3 is plenty for a test's load).
+    env.insert("DB_MAX_CONNECTIONS".into(), "3".into());
     match ServiceConfig::from_source(spec, &env) {
         Ok(config) => config,
         Err(e) => panic!("test configuration is invalid: {e}"),
