@@ -22,7 +22,7 @@ pub struct WalletTransaction {
     /// Always positive; `type` gives the direction.
     pub amount: Decimal,
     /// `CREDIT` (a paid order line settled), `REVERSAL` (a cancel taking a seller's credit
-    /// back) or `DEBIT`.
+    /// back), `DEBIT` (a payout) or `PAYOUT_RETURN` (a failed payout's money, available again).
     #[oai(rename = "type")]
     pub kind: String,
     #[oai(skip_serializing_if_is_none)]
@@ -32,6 +32,9 @@ pub struct WalletTransaction {
     /// The cancel a `REVERSAL` takes back.
     #[oai(skip_serializing_if_is_none)]
     pub cancel_no: Option<Id>,
+    /// The payout a `DEBIT` or `PAYOUT_RETURN` belongs to.
+    #[oai(skip_serializing_if_is_none)]
+    pub payout_no: Option<Id>,
     pub created_at: DateTime<Utc>,
 }
 
@@ -49,9 +52,9 @@ pub struct Wallet {
     pub pending: Decimal,
     /// Released, payable to the seller. Negative when refunds took back more than was pending.
     pub available: Decimal,
-    /// Payouts sent and not yet confirmed (0 until payouts exist).
+    /// Paid out, not yet confirmed by the PSP (`POST …/payouts`; no longer in `balance`).
     pub in_transit: Decimal,
-    /// Paid out so far, cumulative (0 until payouts exist).
+    /// Paid out so far (payouts the PSP completed), cumulative.
     pub paid_out: Decimal,
     /// Commission charged on the seller's sales, less what refunds gave back.
     pub fees_charged: Decimal,
@@ -108,6 +111,7 @@ impl WalletApi {
                     order_id: t.order_id,
                     payment_order_no: t.payment_order_no.map(Id),
                     cancel_no: t.cancel_no.map(Id),
+                    payout_no: t.payout_no.map(Id),
                     created_at: t.created_at,
                 })
                 .collect(),

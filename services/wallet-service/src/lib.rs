@@ -15,6 +15,9 @@ pub mod fees;
 pub mod ledger;
 mod ledger_api;
 mod onboarding;
+pub mod payouts;
+mod payouts_api;
+mod payouts_view;
 pub mod release;
 mod reversal;
 mod reversal_store;
@@ -23,6 +26,8 @@ mod settlement;
 mod statement;
 mod statement_response;
 mod store;
+mod webhook_api;
+mod webhook_payload;
 
 use messaging::{ConsumerSpec, ServiceRuntime};
 use service_kit::{App, ServiceConfig, ServiceSpec, StartupError};
@@ -45,6 +50,8 @@ type Api = (
     api::WalletApi,
     ledger_api::LedgerApi,
     admin_api::AdminLedgerApi,
+    payouts_api::PayoutApi,
+    webhook_api::WebhookApi,
     messaging::DeadLetterApi,
 );
 
@@ -61,6 +68,7 @@ static MIGRATOR: Migrator = sqlx::migrate!("../../migrations/wallet-service");
 /// serves the API.
 pub async fn build(config: ServiceConfig) -> Result<App, StartupError> {
     let settings = settings::LedgerSettings::from_config(&config)?;
+    let payout_settings = payouts::settings::PayoutSettings::from_config(&config)?;
     let consumers = vec![
         onboarding::CONSUMER,
         settlement::CONSUMER,
@@ -128,7 +136,25 @@ pub async fn build(config: ServiceConfig) -> Result<App, StartupError> {
         pool: rt.pool.clone(),
         admin_token: rt.config.admin_token.clone(),
     };
+    let psp = payouts::psp::PspPayouts::new(
+        &payout_settings.psp_url,
+        &payout_settings.psp_secret_key,
+        payout_settings.psp_timeout,
+    )
+    .map_err(|e| StartupError::Other(format!("PSP client: {e}")))?;
+    let payouts = payouts::Payouts {
+        pool: rt.pool.clone(),
+        ids: rt.infra.ids.clone(),
+        psp,
+        settings: std::sync::Arc::new(payout_settings),
+    };
+    payouts::job::spawn(payouts.clone(), &rt.shutdown);
+    let payout_api = payouts_api::PayoutApi {
+        payouts: payouts.clone(),
+        admin_token: rt.config.admin_token.clone(),
+    };
+    let webhooks = webhook_api::WebhookApi { payouts };
     let dead_letters = rt.bus.dead_letter_api();
-    let api: Api = (api, ledger_api, admin, dead_letters);
+    let api: Api = (api, ledger_api, admin, payout_api, webhooks, dead_letters);
     rt.serve(api, DESCRIPTION).await
 }

@@ -100,6 +100,7 @@ async fn release(conn: &mut PgConnection, sale: &DueSale) -> Result<(), sqlx::Er
         payment_event_no: sale.payment_event_no,
         payment_order_no: Some(sale.payment_order_no),
         cancel_no: None,
+        payout_no: None,
         fee_rate: None,
         postings: vec![(acc.pending, amount), (acc.available, -amount)],
     };

@@ -24,6 +24,7 @@ pub struct TransactionRow {
     pub order_id: Option<String>,
     pub payment_order_no: Option<i64>,
     pub cancel_no: Option<i64>,
+    pub payout_no: Option<i64>,
     pub created_at: DateTime<Utc>,
 }
 
@@ -89,7 +90,7 @@ pub async fn recent_transactions(
     limit: i64,
 ) -> Result<Vec<TransactionRow>, sqlx::Error> {
     sqlx::query_as(
-        "select id, amount, type, order_id, payment_order_no, cancel_no, created_at
+        "select id, amount, type, order_id, payment_order_no, cancel_no, payout_no, created_at
          from wallet_transactions where wallet_no = $1
          order by created_at desc, id desc limit $2",
     )

@@ -9,6 +9,7 @@
 //! writers of one seller queue on the wallet and cannot deadlock on accounts.
 
 pub mod accounts;
+pub mod payouts;
 pub mod postings;
 pub mod reversals;
 pub mod sales;

@@ -14,6 +14,7 @@ pub struct NewEntry<'a> {
     pub payment_event_no: Option<i64>,
     pub payment_order_no: Option<i64>,
     pub cancel_no: Option<i64>,
+    pub payout_no: Option<i64>,
     pub fee_rate: Option<Decimal>,
     pub postings: Vec<(i64, Decimal)>,
 }
@@ -28,8 +29,8 @@ pub async fn post(
     let id: Option<i64> = sqlx::query_scalar(
         "insert into ledger_entries
              (idempotency_key, kind, seller_no, order_id, payment_event_no, payment_order_no,
-              cancel_no, fee_rate)
-         values ($1, $2, $3, $4, $5, $6, $7, $8)
+              cancel_no, payout_no, fee_rate)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9)
          on conflict (idempotency_key) do nothing
          returning id",
     )
@@ -40,6 +41,7 @@ pub async fn post(
     .bind(entry.payment_event_no)
     .bind(entry.payment_order_no)
     .bind(entry.cancel_no)
+    .bind(entry.payout_no)
     .bind(entry.fee_rate)
     .fetch_optional(&mut *conn)
     .await?;

@@ -99,6 +99,7 @@ pub async fn post(conn: &mut PgConnection, r: &Reversal) -> Result<Decimal, Ledg
             payment_event_no: Some(r.payment_event_no),
             payment_order_no: Some(line),
             cancel_no: Some(r.cancel_no),
+            payout_no: None,
             fee_rate: rate,
             postings: vec![
                 (acc.clearing, -refund),

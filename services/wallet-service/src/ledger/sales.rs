@@ -40,6 +40,7 @@ pub async fn post(
             payment_event_no: Some(c.payment_event_no),
             payment_order_no: Some(c.payment_order_no),
             cancel_no: None,
+            payout_no: None,
             fee_rate: Some(c.fee_rate),
             postings: vec![
                 (acc.clearing, c.gross),

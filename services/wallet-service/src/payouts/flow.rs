@@ -1,0 +1,223 @@
+//! Moving a committed payout on: asking the PSP, applying what it says (from its answer, a
+//! lookup or a signed webhook), and the terminal entries. Every path ends in the same guarded
+//! transitions, so a webhook, the API's own call and the recovery job converge on one outcome
+//! in any order, and each terminal entry is posted once (its key, and the status guard under
+//! the payout's row lock).
+
+use std::sync::Arc;
+
+use snowflake::Snowflake;
+use sqlx::PgPool;
+
+use super::{
+    psp::{PayoutCall, PspPayout, PspPayouts},
+    settings::PayoutSettings,
+    store::{self, Change, PayoutRow, COMPLETED, FAILED, OPEN, REQUESTED, SENT, UNKNOWN},
+};
+use crate::{ledger::payouts as ledger, store as wallets};
+
+/// Everything the payout paths need; cheap to clone.
+#[derive(Clone)]
+pub struct Payouts {
+    pub pool: PgPool,
+    pub ids: Arc<Snowflake>,
+    pub psp: PspPayouts,
+    pub settings: Arc<PayoutSettings>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum FlowError {
+    #[error(transparent)]
+    Db(#[from] sqlx::Error),
+    #[error("no id: {0}")]
+    Id(String),
+}
+
+/// What applying a PSP status did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Applied {
+    /// The payout moved (to SENT, COMPLETED or FAILED).
+    Changed,
+    /// Nothing to do: it was there already, or past it.
+    Unchanged,
+}
+
+impl Payouts {
+    fn backoff_ms(&self, attempts: i32) -> i64 {
+        let base = self.settings.recovery_interval.as_millis() as i64;
+        let max = self.settings.max_backoff.as_millis() as i64;
+        let shift = attempts.clamp(0, 16) as u32;
+        base.saturating_mul(1 << shift).min(max)
+    }
+
+    /// Asks the PSP to pay (the first time, or again with the same Idempotency-Key) and
+    /// applies the answer; returns the payout as it is afterwards.
+    pub async fn send(&self, payout: &PayoutRow, source: &str) -> Result<(), FlowError> {
+        let call = self
+            .psp
+            .create(payout.payout_no, payout.seller_no, payout.amount)
+            .await;
+        self.apply_call(payout, call, source).await
+    }
+
+    /// Looks the payout up at the PSP: applies what it knows, or (never created there) asks
+    /// again with the same key.
+    pub async fn lookup(&self, payout: &PayoutRow, source: &str) -> Result<(), FlowError> {
+        match self.psp.find(payout.payout_no).await {
+            PayoutCall::Answered(None) => self.send(payout, source).await,
+            call => self.apply_call(payout, call, source).await,
+        }
+    }
+
+    async fn apply_call(
+        &self,
+        payout: &PayoutRow,
+        call: PayoutCall,
+        source: &str,
+    ) -> Result<(), FlowError> {
+        match call {
+            PayoutCall::Answered(Some(item)) => {
+                self.apply(payout.payout_no, &item, source).await?;
+            }
+            PayoutCall::Answered(None) => {
+                let mut conn = self.pool.acquire().await?;
+                let next = self.backoff_ms(payout.attempts);
+                store::record_attempt(&mut conn, payout.payout_no, next, Some("empty answer"))
+                    .await?;
+            }
+            PayoutCall::Rejected { code, message } => {
+                tracing::warn!(payout_no = payout.payout_no, %code, %message, "PSP refused the payout");
+                self.finish(
+                    payout.payout_no,
+                    FAILED,
+                    None,
+                    Some((&code, &message)),
+                    source,
+                )
+                .await?;
+            }
+            PayoutCall::Unknown(reason) => {
+                tracing::warn!(payout_no = payout.payout_no, %reason, "payout outcome unknown");
+                let mut conn = self.pool.acquire().await?;
+                let next = self.backoff_ms(payout.attempts);
+                let change = Change {
+                    next_attempt_in_ms: Some(next),
+                    detail: Some(&reason),
+                    ..Default::default()
+                };
+                store::transition(
+                    &mut conn,
+                    payout.payout_no,
+                    &[REQUESTED],
+                    UNKNOWN,
+                    source,
+                    &change,
+                )
+                .await?;
+                store::record_attempt(&mut conn, payout.payout_no, next, Some(&reason)).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Applies the PSP's view of the payout (its answer, a lookup or an authenticated webhook).
+    pub async fn apply(
+        &self,
+        payout_no: i64,
+        item: &PspPayout,
+        source: &str,
+    ) -> Result<Applied, FlowError> {
+        match item.status.as_str() {
+            "COMPLETED" => {
+                self.finish(payout_no, COMPLETED, Some(&item.id), None, source)
+                    .await
+            }
+            "FAILED" => {
+                let (code, message) = item.error.as_ref().map_or(("PAYOUT_FAILED", ""), |e| {
+                    (e.code.as_str(), e.message.as_str())
+                });
+                self.finish(
+                    payout_no,
+                    FAILED,
+                    Some(&item.id),
+                    Some((code, message)),
+                    source,
+                )
+                .await
+            }
+            _ => {
+                let mut conn = self.pool.acquire().await?;
+                let change = Change {
+                    psp_payout_id: Some(&item.id),
+                    next_attempt_in_ms: Some(self.settings.lookup_after.as_millis() as i64),
+                    ..Default::default()
+                };
+                let moved = store::transition(
+                    &mut conn,
+                    payout_no,
+                    &[REQUESTED, UNKNOWN],
+                    SENT,
+                    source,
+                    &change,
+                )
+                .await?;
+                if !moved {
+                    // Still waiting at the PSP: look again later.
+                    let next = self.settings.lookup_after.as_millis() as i64;
+                    store::record_attempt(&mut conn, payout_no, next, None).await?;
+                }
+                Ok(if moved {
+                    Applied::Changed
+                } else {
+                    Applied::Unchanged
+                })
+            }
+        }
+    }
+
+    /// COMPLETED or FAILED, with its entry, in one transaction under the wallet and payout
+    /// locks (wallet first, like every ledger writer).
+    async fn finish(
+        &self,
+        payout_no: i64,
+        to: &str,
+        psp_payout_id: Option<&str>,
+        failure: Option<(&str, &str)>,
+        source: &str,
+    ) -> Result<Applied, FlowError> {
+        let mut tx = self.pool.begin().await?;
+        let Some(seen) = store::find(&mut tx, payout_no).await? else {
+            return Ok(Applied::Unchanged);
+        };
+        let Some(wallet) = wallets::lock_wallet_by_seller(&mut tx, seen.seller_no).await? else {
+            return Ok(Applied::Unchanged);
+        };
+        let Some(payout) = store::lock(&mut tx, payout_no).await? else {
+            return Ok(Applied::Unchanged);
+        };
+        if !payout.is_open() {
+            return Ok(Applied::Unchanged);
+        }
+        let change = Change {
+            psp_payout_id,
+            failure,
+            next_attempt_in_ms: None,
+            detail: failure.map(|f| f.0),
+        };
+        if !store::transition(&mut tx, payout_no, &OPEN, to, source, &change).await? {
+            return Ok(Applied::Unchanged);
+        }
+        if to == COMPLETED {
+            ledger::post_completed(&mut tx, payout.seller_no, payout_no, payout.amount).await?;
+        } else {
+            let id = self
+                .ids
+                .next_id()
+                .map_err(|e| FlowError::Id(e.to_string()))?;
+            ledger::post_failed(&mut tx, &wallet, payout_no, payout.amount, id).await?;
+        }
+        tx.commit().await?;
+        tracing::info!(payout_no, status = to, source, "payout settled");
+        Ok(Applied::Changed)
+    }
+}

@@ -1,0 +1,272 @@
+//! `payouts` and `payout_history` rows. Query functions take a connection so callers decide
+//! the transaction; every status change goes through [`transition`], a guarded update that
+//! also writes the history row.
+
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+use sqlx::PgConnection;
+
+pub const REQUESTED: &str = "REQUESTED";
+pub const SENT: &str = "SENT";
+pub const UNKNOWN: &str = "UNKNOWN";
+pub const COMPLETED: &str = "COMPLETED";
+pub const FAILED: &str = "FAILED";
+/// The states a payout can still leave.
+pub const OPEN: [&str; 3] = [REQUESTED, SENT, UNKNOWN];
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct PayoutRow {
+    pub payout_no: i64,
+    pub seller_no: i64,
+    pub amount: Decimal,
+    pub status: String,
+    pub idempotency_key: Option<String>,
+    pub psp_payout_id: Option<String>,
+    pub failure_code: Option<String>,
+    pub failure_message: Option<String>,
+    pub attempts: i32,
+    pub next_attempt_at: Option<DateTime<Utc>>,
+    pub requested_at: DateTime<Utc>,
+    pub sent_at: Option<DateTime<Utc>>,
+    pub completed_at: Option<DateTime<Utc>>,
+    pub failed_at: Option<DateTime<Utc>>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl PayoutRow {
+    pub fn is_open(&self) -> bool {
+        OPEN.contains(&self.status.as_str())
+    }
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct HistoryRow {
+    pub from_status: Option<String>,
+    pub to_status: String,
+    pub source: String,
+    pub detail: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+const COLUMNS: &str = "payout_no, seller_no, amount, status, idempotency_key, psp_payout_id,
+    failure_code, failure_message, attempts, next_attempt_at, requested_at, sent_at,
+    completed_at, failed_at, updated_at";
+
+/// A new REQUESTED payout, due for the recovery job after `grace` (in case the process dies
+/// before it asks the PSP).
+pub async fn insert(
+    conn: &mut PgConnection,
+    payout_no: i64,
+    seller_no: i64,
+    amount: Decimal,
+    idempotency_key: Option<&str>,
+    grace_ms: i64,
+) -> Result<PayoutRow, sqlx::Error> {
+    let row: PayoutRow = sqlx::query_as(&format!(
+        "insert into payouts (payout_no, seller_no, amount, idempotency_key, next_attempt_at)
+         values ($1, $2, $3, $4, now() + $5 * interval '1 millisecond') returning {COLUMNS}"
+    ))
+    .bind(payout_no)
+    .bind(seller_no)
+    .bind(amount)
+    .bind(idempotency_key)
+    .bind(grace_ms)
+    .fetch_one(&mut *conn)
+    .await?;
+    history(conn, payout_no, None, REQUESTED, "api", None).await?;
+    Ok(row)
+}
+
+pub async fn find(
+    conn: &mut PgConnection,
+    payout_no: i64,
+) -> Result<Option<PayoutRow>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "select {COLUMNS} from payouts where payout_no = $1"
+    ))
+    .bind(payout_no)
+    .fetch_optional(conn)
+    .await
+}
+
+/// The payout, row-locked for the caller's transaction.
+pub async fn lock(
+    conn: &mut PgConnection,
+    payout_no: i64,
+) -> Result<Option<PayoutRow>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "select {COLUMNS} from payouts where payout_no = $1 for update"
+    ))
+    .bind(payout_no)
+    .fetch_optional(conn)
+    .await
+}
+
+pub async fn find_by_key(
+    conn: &mut PgConnection,
+    seller_no: i64,
+    key: &str,
+) -> Result<Option<PayoutRow>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "select {COLUMNS} from payouts where seller_no = $1 and idempotency_key = $2"
+    ))
+    .bind(seller_no)
+    .bind(key)
+    .fetch_optional(conn)
+    .await
+}
+
+/// The seller's payouts, newest first, older than `before` (a payout_no) if given.
+pub async fn list(
+    conn: &mut PgConnection,
+    seller_no: i64,
+    before: Option<i64>,
+    limit: i64,
+) -> Result<Vec<PayoutRow>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "select {COLUMNS} from payouts
+          where seller_no = $1 and ($2::bigint is null or payout_no < $2)
+          order by payout_no desc limit $3"
+    ))
+    .bind(seller_no)
+    .bind(before)
+    .bind(limit)
+    .fetch_all(conn)
+    .await
+}
+
+pub async fn history_of(
+    conn: &mut PgConnection,
+    payout_no: i64,
+) -> Result<Vec<HistoryRow>, sqlx::Error> {
+    sqlx::query_as(
+        "select from_status, to_status, source, detail, created_at from payout_history
+          where payout_no = $1 order by id",
+    )
+    .bind(payout_no)
+    .fetch_all(conn)
+    .await
+}
+
+async fn history(
+    conn: &mut PgConnection,
+    payout_no: i64,
+    from: Option<&str>,
+    to: &str,
+    source: &str,
+    detail: Option<&str>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "insert into payout_history (payout_no, from_status, to_status, source, detail)
+         values ($1, $2, $3, $4, $5)",
+    )
+    .bind(payout_no)
+    .bind(from)
+    .bind(to)
+    .bind(source)
+    .bind(detail)
+    .execute(conn)
+    .await
+    .map(|_| ())
+}
+
+/// What a transition records beside the status.
+#[derive(Debug, Default, Clone)]
+pub struct Change<'a> {
+    pub psp_payout_id: Option<&'a str>,
+    pub failure: Option<(&'a str, &'a str)>,
+    /// When the job should look next (`None`: a terminal state, nothing to look at).
+    pub next_attempt_in_ms: Option<i64>,
+    pub detail: Option<&'a str>,
+}
+
+/// Moves the payout to `to` if its status is one of `from`; `false` if it was not (another
+/// path got there first). Writes the history row in the same transaction.
+pub async fn transition(
+    conn: &mut PgConnection,
+    payout_no: i64,
+    from: &[&str],
+    to: &str,
+    source: &str,
+    change: &Change<'_>,
+) -> Result<bool, sqlx::Error> {
+    let from_status: Option<String> = sqlx::query_scalar(
+        "with old as (select status from payouts where payout_no = $1 for update)
+         update payouts p set status = $3,
+                psp_payout_id = coalesce($4, p.psp_payout_id),
+                failure_code = coalesce($5, p.failure_code),
+                failure_message = coalesce($6, p.failure_message),
+                next_attempt_at = now() + $7 * interval '1 millisecond',
+                sent_at = case when $3 = 'SENT' then coalesce(p.sent_at, now()) else p.sent_at end,
+                completed_at = case when $3 = 'COMPLETED' then now() end,
+                failed_at = case when $3 = 'FAILED' then now() end
+           from old
+          where p.payout_no = $1 and p.status = any($2)
+          returning old.status",
+    )
+    .bind(payout_no)
+    .bind(from)
+    .bind(to)
+    .bind(change.psp_payout_id)
+    .bind(change.failure.map(|f| f.0))
+    .bind(change.failure.map(|f| f.1))
+    .bind(change.next_attempt_in_ms)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some(from_status) = from_status else {
+        return Ok(false);
+    };
+    history(
+        conn,
+        payout_no,
+        Some(&from_status),
+        to,
+        source,
+        change.detail,
+    )
+    .await?;
+    Ok(true)
+}
+
+/// Counts a PSP call that left the payout open and sets when to look next.
+pub async fn record_attempt(
+    conn: &mut PgConnection,
+    payout_no: i64,
+    next_in_ms: i64,
+    error: Option<&str>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "update payouts set attempts = attempts + 1, last_error = coalesce($3, last_error),
+                next_attempt_at = now() + $2 * interval '1 millisecond'
+          where payout_no = $1 and status = any($4)",
+    )
+    .bind(payout_no)
+    .bind(next_in_ms)
+    .bind(error)
+    .bind(&OPEN[..])
+    .execute(conn)
+    .await
+    .map(|_| ())
+}
+
+/// Claims up to `limit` open payouts that are due: their next look is pushed `claim_ms` ahead
+/// in the same statement, so another instance's job does not take them meanwhile.
+pub async fn claim_due(
+    conn: &mut PgConnection,
+    limit: i64,
+    claim_ms: i64,
+) -> Result<Vec<PayoutRow>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "update payouts set next_attempt_at = now() + $2 * interval '1 millisecond'
+          where payout_no in (
+                select payout_no from payouts
+                 where status = any($3) and next_attempt_at <= now()
+                 order by next_attempt_at limit $1 for update skip locked)
+          returning {COLUMNS}"
+    ))
+    .bind(limit)
+    .bind(claim_ms)
+    .bind(&OPEN[..])
+    .fetch_all(conn)
+    .await
+}
