@@ -286,14 +286,15 @@ impl Wallets {
         }
     }
 
-    /// The ledger invariant: per seller, Σ CREDIT − Σ REVERSAL − Σ DEBIT = balance.
+    /// The ledger invariant: per seller, Σ CREDIT + Σ PAYOUT_RETURN − Σ REVERSAL − Σ DEBIT =
+    /// balance.
     pub async fn assert_ledger_matches_balances(&self) {
         let off: Vec<(i64, Decimal, Decimal)> = sqlx::query_as(
-            "select w.seller_no, w.balance, coalesce(sum(case t.type when 'CREDIT' then t.amount
+            "select w.seller_no, w.balance, coalesce(sum(case when t.type in ('CREDIT', 'PAYOUT_RETURN') then t.amount
                  else -t.amount end), 0)
              from wallets w left join wallet_transactions t on t.wallet_no = w.wallet_no
              group by w.seller_no, w.balance
-             having w.balance <> coalesce(sum(case t.type when 'CREDIT' then t.amount
+             having w.balance <> coalesce(sum(case when t.type in ('CREDIT', 'PAYOUT_RETURN') then t.amount
                  else -t.amount end), 0)",
         )
         .fetch_all(&self.pool)
