@@ -101,7 +101,11 @@ async fn paying_in_the_window_lands_on_the_confirmed_order() {
     browser.quit().await;
     let refunded = payment(&system, &order_id).await;
     assert_eq!(refunded["status"], "PARTIAL_CANCELED", "{refunded}");
-    assert_eq!(refunded["cancels"].as_array().map(Vec::len), Some(1), "{refunded}");
+    assert_eq!(
+        refunded["cancels"].as_array().map(Vec::len),
+        Some(1),
+        "{refunded}"
+    );
 
     let paid = refunded;
     assert_eq!(paid["isPaymentDone"], true, "{paid}");

@@ -30,7 +30,11 @@ async fn webhook(system: &TestSystem, body: Value) -> (u16, Value) {
 /// forged body says ABORTED; the PSP says DONE, and DONE is what is recorded.
 #[tokio::test]
 async fn a_webhook_resolves_an_unknown_payment_with_the_psps_answer_not_its_own() {
-    let system = start(&[("PSP_TIMEOUT_MS", "300"), ("RECOVERY_INTERVAL_MS", "3600000")]).await;
+    let system = start(&[
+        ("PSP_TIMEOUT_MS", "300"),
+        ("RECOVERY_INTERVAL_MS", "3600000"),
+    ])
+    .await;
     let order = new_order(&system, &[1]).await;
     let key = approve(&system, &order).await;
     put_fault(
@@ -49,17 +53,29 @@ async fn a_webhook_resolves_an_unknown_payment_with_the_psps_answer_not_its_own(
         "data": {"orderId": order.order_id, "paymentKey": key, "status": "ABORTED"}
     });
     let (status, answer) = webhook(&system, forged.clone()).await;
-    assert_eq!((status, answer["result"].as_str()), (200, Some("LOOKUP_SCHEDULED")), "{answer}");
-    let paid = eventually(WAIT, "the webhook's lookup to record the PSP's answer", || async {
-        let p = payment(&system, &order.order_id).await;
-        (p["status"] != "UNKNOWN" && p["status"] != "EXECUTING").then_some(p)
-    })
+    assert_eq!(
+        (status, answer["result"].as_str()),
+        (200, Some("LOOKUP_SCHEDULED")),
+        "{answer}"
+    );
+    let paid = eventually(
+        WAIT,
+        "the webhook's lookup to record the PSP's answer",
+        || async {
+            let p = payment(&system, &order.order_id).await;
+            (p["status"] != "UNKNOWN" && p["status"] != "EXECUTING").then_some(p)
+        },
+    )
     .await;
     assert_eq!(paid["status"], "SUCCESS", "the PSP said DONE: {paid}");
 
     // Replayed: nothing of ours waits for the PSP any more.
     let (status, again) = webhook(&system, forged).await;
-    assert_eq!((status, again["result"].as_str()), (200, Some("IGNORED")), "{again}");
+    assert_eq!(
+        (status, again["result"].as_str()),
+        (200, Some("IGNORED")),
+        "{again}"
+    );
     // Unknown orders, other events and bodies without an orderId are ignored too.
     for body in [
         json!({"eventType": "PAYMENT_STATUS_CHANGED", "data": {"orderId": "nobody-000000"}}),
@@ -67,7 +83,11 @@ async fn a_webhook_resolves_an_unknown_payment_with_the_psps_answer_not_its_own(
         json!({"eventType": "PAYMENT_STATUS_CHANGED", "data": {}}),
     ] {
         let (status, answer) = webhook(&system, body).await;
-        assert_eq!((status, answer["result"].as_str()), (200, Some("IGNORED")), "{answer}");
+        assert_eq!(
+            (status, answer["result"].as_str()),
+            (200, Some("IGNORED")),
+            "{answer}"
+        );
     }
     let (status, _) = webhook(&system, json!({"data": {}})).await;
     assert_eq!(status, 400, "a body that is not a webhook");
