@@ -107,6 +107,10 @@ pay *args:
 cancel *args:
     @scripts/demo.sh cancel "$@"
 
+# pay a seller out through the PSP, wait for the webhook (`just payout [SELLER_NO] [AMOUNT]`; default half of available)
+payout *args:
+    @scripts/demo.sh payout "$@"
+
 # like a product, then like it again (no second count) (`just like [PRODUCT_NO] [MEMBER_NO]`)
 like *args:
     @scripts/demo.sh like "$@"

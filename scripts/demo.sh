@@ -11,6 +11,7 @@
 #   scripts/demo.sh hot [LIMIT]            the hot-products ranking
 #   scripts/demo.sh orders [MEMBER]        the member's orders, page by page (order-query)
 #   scripts/demo.sh wallet [SELLER_NO]     the seller's wallet: balance and ledger
+#   scripts/demo.sh payout [SELLER_NO] [AMOUNT]  pay out available money; wait for COMPLETED
 #   scripts/demo.sh poison                 an undecodable event → dead letters → replay
 #   scripts/demo.sh recover                a valid event dead-lettered by an outage → fix → replay
 #
@@ -375,6 +376,46 @@ flow_cancel() {
   ok "order.payment.canceled → wallet-reversal: seller $seller $balance → $expect after $(fmt_ms "$WAITED_MS") (once per cancel, keyed by cancelNo)"
 }
 
+# Pay the seller out of the ledger (docs/ledger.md): once the hold has released the sales
+# (SETTLEMENT_HOLD, 10 s under just up), part of the available money goes to the PSP's payouts
+# API; the sandbox settles it and its signed payout.changed webhook completes it.
+wallet_available_at_least() {
+  QUIET=1 call GET "$WALLET_URL/api/wallets/sellers/$SELLER_NO" "" 200
+  LAST_STATE="pending $(jget "$HTTP_BODY" 'd["pending"]'), available $(jget "$HTTP_BODY" 'd["available"]')"
+  python3 -c 'from decimal import Decimal; import sys; sys.exit(0 if Decimal(sys.argv[1]) >= Decimal(sys.argv[2]) else 1)' \
+    "$(jget "$HTTP_BODY" 'd["available"]')" "$1"
+}
+payout_final() {
+  QUIET=1 call GET "$WALLET_URL/api/wallets/sellers/$SELLER_NO/payouts/$1" "" 200
+  LAST_STATE="$(jget "$HTTP_BODY" 'd["status"]')"
+  [[ "$LAST_STATE" == FAILED ]] && fail "payout $1 FAILED: $(jget "$HTTP_BODY" 'd.get("failureCode")')"
+  [[ "$LAST_STATE" == COMPLETED ]]
+}
+show_payout_balances() {
+  QUIET=1 call GET "$WALLET_URL/api/wallets/sellers/$SELLER_NO" "" 200
+  ok "$1: available $(jget "$HTTP_BODY" 'd["available"]'), inTransit $(jget "$HTTP_BODY" 'd["inTransit"]'), paidOut $(jget "$HTTP_BODY" 'd["paidOut"]') (pending $(jget "$HTTP_BODY" 'd["pending"]'))"
+}
+flow_payout() {
+  local seller=${1:-${SELLER_NO:-1}} amount=${2:-} available payout_no
+  SELLER_NO=$seller
+  step "Pay seller $seller out through the PSP"
+  wait_until 60 "money available to seller $seller (the hold release)" wallet_available_at_least "${amount:-1}"
+  ok "available after $(fmt_ms "$WAITED_MS"): $LAST_STATE"
+  available="$(jget "$HTTP_BODY" 'd["available"]')"
+  [[ -n "$amount" ]] || amount="$(python3 -c 'from decimal import Decimal; import sys; print(max(1, int(Decimal(sys.argv[1]) / 2)))' "$available")"
+  local over
+  over="$(python3 -c 'from decimal import Decimal; import sys; print(int(Decimal(sys.argv[1])) + 1)' "$available")"
+  call POST "$WALLET_URL/api/wallets/sellers/$seller/payouts" "{\"amount\":$over}" 422
+  ok "$over won is more than is available: $(problem_of "$HTTP_BODY" | cut -d' ' -f1)"
+  call POST "$WALLET_URL/api/wallets/sellers/$seller/payouts" "{\"amount\":$amount}" 201
+  payout_no="$(jget "$HTTP_BODY" 'd["payoutNo"]')"
+  ok "payout $payout_no of $amount: $(jget "$HTTP_BODY" 'd["status"]') (PSP id $(jget "$HTTP_BODY" 'd.get("pspPayoutId")'); PAYOUT entry: available → in transit)"
+  show_payout_balances "right after"
+  wait_until 30 "payout $payout_no COMPLETED" payout_final "$payout_no"
+  ok "COMPLETED after $(fmt_ms "$WAITED_MS"), via $(jget "$HTTP_BODY" '" → ".join("%s (%s)" % (h["to"], h["source"]) for h in d["history"])')"
+  show_payout_balances "after the PSP's webhook"
+}
+
 # An undecodable message: every consumer of the subject terminates it at once; a replay
 # republishes the same bytes, so it is terminated again — correct for a message no code can read.
 POISON_CONSUMERS="hot-catalog-orders order-query-projection wallet-settlement"
@@ -523,6 +564,7 @@ flow_all() {
   flow_orders "$MEMBER_NO" 3
   flow_wallet "$SELLER_NO" "$((3 * P1_PRICE + P2_PRICE))"
   flow_cancel "$FIRST_ORDER_ID" "$P1_PRICE"
+  flow_payout "$SELLER_NO"
   flow_poison
   flow_recover "$MEMBER_NO"
   summary
@@ -546,8 +588,9 @@ wallet) flow_wallet "$@" ;;
 poison) flow_poison ;;
 recover) flow_recover "$@" ;;
 cancel) flow_cancel "$@" ;;
+payout) flow_payout "$@" ;;
 *)
-  echo "usage: $0 [all|seller|products|pay|like|review|hot|orders|wallet|cancel|poison|recover] [args]" >&2
+  echo "usage: $0 [all|seller|products|pay|like|review|hot|orders|wallet|cancel|payout|poison|recover] [args]" >&2
   exit 2
   ;;
 esac

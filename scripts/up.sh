@@ -57,9 +57,10 @@ start_service() {
     # demo shows pending money becoming available; production keeps the 2d default.
     SETTLEMENT_HOLD="${SETTLEMENT_HOLD:-10s}"
   )
-  # The sandbox tells order-service of payment and cancel changes (POST /webhooks/toss).
+  # The sandbox tells order-service of payment and cancel changes and wallet-service of payouts
+  # (POST /webhooks/toss on both; each ignores the other's events).
   [[ "$svc" == psp-sandbox ]] &&
-    env+=(SANDBOX_WEBHOOK_URLS="${SANDBOX_WEBHOOK_URLS:-http://127.0.0.1:8080/webhooks/toss}")
+    env+=(SANDBOX_WEBHOOK_URLS="${SANDBOX_WEBHOOK_URLS:-http://127.0.0.1:8080/webhooks/toss,http://127.0.0.1:8082/webhooks/toss}")
   [[ "$db" != - ]] && env+=(DATABASE_URL="$PG_BASE_URL/$db")
   # Service-specific variables (order-service's PSP_URL, CATALOG_URL, …) default to the local
   # ports above, so they are not set here; set them in your shell to override.
