@@ -65,6 +65,12 @@ impl Payouts {
     pub async fn lookup(&self, payout: &PayoutRow, source: &str) -> Result<(), FlowError> {
         match self.psp.find(payout.payout_no).await {
             PayoutCall::Answered(None) => self.send(payout, source).await,
+            // A refused lookup says nothing about the payout: never fail it on that.
+            PayoutCall::Rejected { code, message } => {
+                let reason = format!("lookup refused: {code}: {message}");
+                self.apply_call(payout, PayoutCall::Unknown(reason), source)
+                    .await
+            }
             call => self.apply_call(payout, call, source).await,
         }
     }
