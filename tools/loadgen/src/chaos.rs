@@ -147,7 +147,6 @@ async fn chaos(
 
     let counters = Arc::new(Counters::default());
     let progress = Progress::start("chaos", Goal::Payments(payments), counters.clone());
-    let psp_unreliable = Arc::new(AtomicBool::new(false));
     let keep_going = Arc::new(AtomicBool::new(true));
     let options = DriveOptions {
         shoppers,
@@ -162,11 +161,10 @@ async fn chaos(
             timeout_rate: 0.02,
             concurrent_rate: 0.02,
             cancel_fault_rate: 0.25,
-            psp_unreliable: psp_unreliable.clone(),
         }),
         keep_going: Some(keep_going.clone()),
     };
-    let mut injector = Injector::new(client.clone(), psp_unreliable);
+    let mut injector = Injector::new(client.clone());
     let load = tokio::spawn(drive(client.clone(), market, options, counters.clone()));
     for (at, fault) in schedule {
         while (counters.done() as f64) < at * payments as f64 && !load.is_finished() {

@@ -1,12 +1,6 @@
 //! The faults of a chaos run and how each is done to the running stack.
 
-use std::{
-    sync::{
-        atomic::{AtomicBool, Ordering},
-        Arc,
-    },
-    time::{Duration, Instant},
-};
+use std::time::{Duration, Instant};
 
 use reqwest::Method;
 use serde_json::{json, Value};
@@ -39,7 +33,6 @@ const OUTAGE_LATENCY_MS: u64 = 1500;
 pub struct Injector {
     pub client: Client,
     pub started: Instant,
-    pub psp_unreliable: Arc<AtomicBool>,
     approve_before_timeout: bool,
     pub poisons: Vec<Poison>,
     pub repair: Option<JoinHandle<anyhow::Result<Repair>>>,
@@ -48,11 +41,10 @@ pub struct Injector {
 }
 
 impl Injector {
-    pub fn new(client: Client, psp_unreliable: Arc<AtomicBool>) -> Self {
+    pub fn new(client: Client) -> Self {
         Self {
             client,
             started: Instant::now(),
-            psp_unreliable,
             approve_before_timeout: true,
             poisons: Vec::new(),
             repair: None,
@@ -99,9 +91,6 @@ impl Injector {
         match fault {
             Fault::Kill(service, down) => {
                 let psp = service == "psp-sandbox";
-                if psp {
-                    self.psp_unreliable.store(true, Ordering::Relaxed);
-                }
                 stack.kill(service, 0).await?;
                 self.log(format!("SIGKILL {service}; restarting after {down:?}"));
                 tokio::time::sleep(down).await;
@@ -109,7 +98,6 @@ impl Injector {
                 if psp {
                     // Global faults live in the sandbox's memory; put the run's back.
                     self.put_sandbox_faults(0).await?;
-                    self.psp_unreliable.store(false, Ordering::Relaxed);
                 }
                 self.log(format!("{service} ready again"));
             }
@@ -156,14 +144,12 @@ impl Injector {
                 ));
             }
             Fault::PspOutage(down) => {
-                self.psp_unreliable.store(true, Ordering::Relaxed);
                 self.put_sandbox_faults(OUTAGE_LATENCY_MS).await?;
                 self.log(format!(
                     "PSP outage: every call takes {OUTAGE_LATENCY_MS} ms (> PSP_TIMEOUT_MS) for {down:?}"
                 ));
                 tokio::time::sleep(down).await;
                 self.put_sandbox_faults(0).await?;
-                self.psp_unreliable.store(false, Ordering::Relaxed);
                 self.outage = Some(self.outage.unwrap_or_default().max(down));
                 self.log("PSP answers in time again".into());
             }

@@ -4,13 +4,7 @@
 //! Every choice is drawn from the shopper's seeded generator, in the same order whatever
 //! happens, so a run can be repeated.
 
-use std::{
-    sync::{
-        atomic::{AtomicBool, Ordering},
-        Arc,
-    },
-    time::Duration,
-};
+use std::time::{Duration, Instant};
 
 use rand::Rng;
 use reqwest::Method;
@@ -33,10 +27,6 @@ pub struct ChaosMix {
     pub concurrent_rate: f64,
     /// Share of cancels that meet a PSP timeout (half of them refunded before it).
     pub cancel_fault_rate: f64,
-    /// Set while the PSP is down or slower than order-service's timeout: a wrong key is not
-    /// sent then, since the PSP could not refuse it in time (the order would be UNKNOWN with
-    /// a key that was never approved).
-    pub psp_unreliable: Arc<AtomicBool>,
 }
 
 /// The per-order fault of a declined card.
@@ -126,6 +116,24 @@ async fn set_fault(client: &Client, order_id: &str, fault: &Value) -> anyhow::Re
     expect(&set, 200, "setting a PSP fault")
 }
 
+/// The confirm with the approved key; after a wrong key that went UNKNOWN, repeated every
+/// 500 ms for up to 90 s while order-service answers 409 PAYMENT_KEY_MISMATCH.
+async fn confirm_right_key(
+    client: &Client,
+    order: &crate::workload::Approved,
+    held: bool,
+) -> anyhow::Result<(Answer, Duration)> {
+    let started = Instant::now();
+    loop {
+        let (answer, latency) = Shopper::confirm(client, order, &order.payment_key).await?;
+        let mismatch = answer.status == 409 && answer.code() == "PAYMENT_KEY_MISMATCH";
+        if !held || !mismatch || started.elapsed() > Duration::from_secs(90) {
+            return Ok((answer, latency));
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
 /// Checkout → approval → (fault, wrong key) → confirm (maybe racing a cancel) → cancels.
 pub async fn pay(
     shopper: &mut Shopper,
@@ -140,13 +148,16 @@ pub async fn pay(
     if let Some(fault) = &plan.fault {
         set_fault(client, &order.order_id, fault).await?;
     }
-    let reliable = mix.is_some_and(|m| !m.psp_unreliable.load(Ordering::Relaxed));
     let mut wrong_key = None;
-    if plan.wrong_key && reliable {
+    if plan.wrong_key {
         let key = json!(format!("tgen_wrong{}", uuid::Uuid::new_v4().simple()));
         let (answer, _) = Shopper::confirm(client, &order, &key).await?;
         wrong_key = Some((answer.status, answer.code()));
     }
+    // A wrong key the PSP could not refuse in time (down or slow: 202) holds the order until
+    // the recovery job finds it is not the PSP's payment and frees it; until then the right
+    // key gets 409 PAYMENT_KEY_MISMATCH, and the customer tries again.
+    let held = matches!(wrong_key, Some((202, _)));
     let mut cancels = Vec::new();
     let (confirm, confirm_latency) = if plan.concurrent {
         let (confirm, raced) = tokio::join!(
@@ -156,7 +167,7 @@ pub async fn pay(
         cancels.push(raced?);
         confirm?
     } else {
-        Shopper::confirm(client, &order, &order.payment_key).await?
+        confirm_right_key(client, &order, held).await?
     };
     let outcome = Outcome::from(&confirm);
     if outcome == Outcome::Paid && plan.cancel && !plan.concurrent {
