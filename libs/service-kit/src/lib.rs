@@ -21,6 +21,7 @@ mod middleware;
 #[cfg(feature = "testing")]
 pub mod nats_server;
 pub mod openapi;
+pub mod psp;
 pub mod retry;
 pub mod server;
 pub mod strict;

@@ -6,7 +6,6 @@ mod outcome;
 
 use std::time::Duration;
 
-use base64::Engine;
 use chrono::NaiveDateTime;
 use rust_decimal::Decimal;
 use serde::Deserialize;
@@ -33,9 +32,7 @@ pub struct TransactionsUnavailable(String);
 
 #[derive(Clone)]
 pub struct PspClient {
-    http: reqwest::Client,
-    base_url: String,
-    authorization: String,
+    psp: service_kit::psp::PspConnection,
     /// `psp_request_duration_seconds{operation, outcome}`.
     latency: Option<prometheus::HistogramVec>,
 }
@@ -51,15 +48,8 @@ impl PspClient {
         secret_key: &str,
         timeout: Duration,
     ) -> Result<Self, reqwest::Error> {
-        let http = reqwest::Client::builder()
-            .timeout(timeout)
-            .connect_timeout(Duration::from_secs(2))
-            .build()?;
-        let token = base64::engine::general_purpose::STANDARD.encode(format!("{secret_key}:"));
         Ok(Self {
-            http,
-            base_url: base_url.trim_end_matches('/').to_string(),
-            authorization: format!("Basic {token}"),
+            psp: service_kit::psp::PspConnection::new(base_url, secret_key, timeout)?,
             latency: None,
         })
     }
@@ -104,9 +94,8 @@ impl PspClient {
             "amount": json_amount(amount),
         });
         let request = self
-            .http
-            .post(format!("{}/v1/payments/confirm", self.base_url))
-            .header("Authorization", &self.authorization)
+            .psp
+            .post("/v1/payments/confirm")
             .header("Idempotency-Key", format!("{order_id}:{payment_key}"))
             .json(&body);
         self.timed("confirm", request).await
@@ -114,10 +103,7 @@ impl PspClient {
 
     /// `GET /v1/payments/orders/{orderId}`: what the PSP knows of the order, if anything.
     pub async fn find_by_order_id(&self, order_id: &str) -> PspOutcome {
-        let request = self
-            .http
-            .get(format!("{}/v1/payments/orders/{order_id}", self.base_url))
-            .header("Authorization", &self.authorization);
+        let request = self.psp.get(&format!("/v1/payments/orders/{order_id}"));
         self.timed("lookup", request).await
     }
 
@@ -135,12 +121,8 @@ impl PspClient {
             body["cancelAmount"] = json_amount(amount);
         }
         let request = self
-            .http
-            .post(format!(
-                "{}/v1/payments/{payment_key}/cancel",
-                self.base_url
-            ))
-            .header("Authorization", &self.authorization)
+            .psp
+            .post(&format!("/v1/payments/{payment_key}/cancel"))
             .header("Idempotency-Key", idempotency_key)
             .json(&body);
         self.timed("cancel", request).await
@@ -165,9 +147,8 @@ impl PspClient {
                 query.push(("startingAfter", last.transaction_key.clone()));
             }
             let resp = self
-                .http
-                .get(format!("{}/v1/transactions", self.base_url))
-                .header("Authorization", &self.authorization)
+                .psp
+                .get("/v1/transactions")
                 .query(&query)
                 .send()
                 .await

@@ -5,7 +5,6 @@
 
 use std::time::Duration;
 
-use base64::Engine;
 use rust_decimal::{prelude::ToPrimitive, Decimal};
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -53,9 +52,7 @@ pub enum PayoutCall {
 
 #[derive(Clone)]
 pub struct PspPayouts {
-    http: reqwest::Client,
-    base_url: String,
-    authorization: String,
+    psp: service_kit::psp::PspConnection,
 }
 
 impl PspPayouts {
@@ -64,15 +61,8 @@ impl PspPayouts {
         secret_key: &str,
         timeout: Duration,
     ) -> Result<Self, reqwest::Error> {
-        let http = reqwest::Client::builder()
-            .timeout(timeout)
-            .connect_timeout(Duration::from_secs(2))
-            .build()?;
-        let token = base64::engine::general_purpose::STANDARD.encode(format!("{secret_key}:"));
         Ok(Self {
-            http,
-            base_url: base_url.trim_end_matches('/').to_string(),
-            authorization: format!("Basic {token}"),
+            psp: service_kit::psp::PspConnection::new(base_url, secret_key, timeout)?,
         })
     }
 
@@ -87,9 +77,8 @@ impl PspPayouts {
             "transactionDescription": format!("paymsa payout {payout_no}"),
         }]);
         let request = self
-            .http
-            .post(format!("{}/v2/payouts", self.base_url))
-            .header("Authorization", &self.authorization)
+            .psp
+            .post("/v2/payouts")
             .header("Idempotency-Key", format!("payout-{payout_no}"))
             .json(&body);
         call(request).await
@@ -98,9 +87,8 @@ impl PspPayouts {
     /// `GET /v2/payouts?refPayoutId=<payoutNo>`.
     pub async fn find(&self, payout_no: i64) -> PayoutCall {
         let request = self
-            .http
-            .get(format!("{}/v2/payouts", self.base_url))
-            .header("Authorization", &self.authorization)
+            .psp
+            .get("/v2/payouts")
             .query(&[("refPayoutId", payout_no.to_string())]);
         call(request).await
     }
