@@ -161,7 +161,7 @@ pub async fn pay(
     let mut cancels = Vec::new();
     let (confirm, confirm_latency) = if plan.concurrent {
         let (confirm, raced) = tokio::join!(
-            Shopper::confirm(client, &order, &order.payment_key),
+            confirm_right_key(client, &order, held),
             cancel_when_paid(client, &order.order_id, Duration::from_secs(60)),
         );
         cancels.push(raced?);
@@ -175,7 +175,8 @@ pub async fn pay(
         if let Some(refund_first) = plan.cancel_fault {
             set_fault(client, &order.order_id, &cancel_timeout(refund_first)).await?;
         }
-        let (amount, kind) = if plan.partial {
+        // A part is 1 won up to the total − 1 (checkout totals are ≥ 1,000 won).
+        let (amount, kind) = if plan.partial && order.amount_won >= 2 {
             let part = (order.amount_won as f64 * plan.partial_share) as i64;
             (
                 Some(part.clamp(1, order.amount_won - 1)),
