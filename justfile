@@ -111,6 +111,10 @@ cancel *args:
 payout *args:
     @scripts/demo.sh payout "$@"
 
+# print a dev JWT for the local stack's key (`just token member 7`, `just token seller 1`, `just token admin`); dev only
+token *args:
+    @scripts/cargo.sh run -q -p devtoken -- keygen .run/dev-jwt && scripts/cargo.sh run -q -p devtoken -- sign .run/dev-jwt "$@"
+
 # like a product, then like it again (no second count) (`just like [PRODUCT_NO] [MEMBER_NO]`)
 like *args:
     @scripts/demo.sh like "$@"

@@ -7,7 +7,8 @@
 # since it started is restarted.
 #
 # Environment: READY_TIMEOUT (s, default 60), RUST_LOG (default info), LOG_FORMAT (default
-# pretty), ADMIN_TOKEN (default "paymsa-local-admin"), NATS_URL (an existing server to reuse).
+# pretty), ADMIN_TOKEN (default "paymsa-local-admin"), NATS_URL (an existing server to reuse),
+# AUTH_MODE (default open; jwt verifies tokens from `just token`, see docs/identity.md).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$PAYMSA_ROOT"
@@ -22,6 +23,8 @@ nats_url="$("$SCRIPTS/nats.sh" ensure)"
 info "building: cargo build --bins"
 cargo_env
 cargo build --bins
+# The dev identity provider's key pair, made once (docs/identity.md; `just token member 7`).
+"$TARGET_DIR/debug/devtoken" keygen "$PAYMSA_ROOT/.run/dev-jwt"
 
 # start_service NAME -> prints nothing; starts NAME unless it already runs the current binary.
 start_service() {
@@ -49,6 +52,7 @@ start_service() {
   local env=(
     HOST=127.0.0.1 PORT="$port" NATS_URL="$nats_url" REDIS_URL="$REDIS_URL_LOCAL"
     SNOWFLAKE_NODE_ID="${SERVICE_NODE_ID[$svc]}" ADMIN_TOKEN="$ADMIN_TOKEN"
+    AUTH_MODE="${AUTH_MODE:-open}" JWKS_FILE="$PAYMSA_ROOT/.run/dev-jwt/jwks.json"
     RUST_LOG="${RUST_LOG:-info}" LOG_FORMAT="${LOG_FORMAT:-pretty}"
     # 9 services × 4 connections: the local stack and a `just test` beside it fit in
     # Postgres' default max_connections (100); `just bench e2e` sizes its own stack.

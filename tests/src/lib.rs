@@ -107,6 +107,10 @@ impl TestSystem {
         for (k, v) in &self.overrides {
             config.extra.insert(k.clone(), v.clone());
         }
+        if self.overrides.contains_key("AUTH_MODE") {
+            config.auth = service_kit::auth::AuthSettings::from_source(&self.overrides)
+                .unwrap_or_else(|e| panic!("identity overrides are invalid: {e}"));
+        }
         config
     }
 

@@ -1,13 +1,38 @@
-//! The admin bearer token (`ADMIN_TOKEN`) that guards `/admin/*` operations, checked once here.
+//! What guards `/admin/*` operations, checked once here: the static `ADMIN_TOKEN` in open mode,
+//! a JWT with the admin role in jwt mode (docs/identity.md says why both exist).
 
+use std::sync::Arc;
+
+use poem::Request;
 use poem_openapi::{auth::Bearer, SecurityScheme};
 
-use crate::ApiError;
+use crate::{
+    auth::{AuthMode, Authenticator, Claims, ADMIN_ROLE},
+    ApiError,
+};
 
-/// The admin token (`ADMIN_TOKEN`) as a bearer token.
+/// The admin token (`ADMIN_TOKEN`, open mode) or an admin's JWT (jwt mode) as a bearer token.
 #[derive(SecurityScheme)]
-#[oai(ty = "bearer")]
-pub struct AdminBearer(pub Bearer);
+#[oai(ty = "bearer", checker = "admin_credential")]
+pub struct AdminBearer(pub AdminCredential);
+
+/// A presented admin bearer token; in jwt mode also what verifying it gave.
+pub struct AdminCredential {
+    pub token: String,
+    /// `None` in open mode (the token is compared with `ADMIN_TOKEN`).
+    pub jwt: Option<Result<Claims, String>>,
+}
+
+async fn admin_credential(req: &Request, bearer: Bearer) -> Option<AdminCredential> {
+    let jwt = req
+        .data::<Arc<Authenticator>>()
+        .filter(|a| a.mode() == AuthMode::Jwt)
+        .map(|a| a.verify(&bearer.token));
+    Some(AdminCredential {
+        token: bearer.token,
+        jwt,
+    })
+}
 
 /// A missing token falls through to the operation, which answers 401 as problem+json (the
 /// extractor's own error would be turned into a 400 by the shared bad-request handler).
@@ -18,8 +43,16 @@ pub enum AdminAuth {
     Missing,
 }
 
-/// 401 unless `auth` carries `expected`; with no token configured, admin endpoints are off.
+/// In jwt mode: 401 without a valid JWT, 403 without the admin role. In open mode: 401 unless
+/// `auth` carries `expected`; with no token configured, admin endpoints are off.
 pub fn authorize(expected: Option<&str>, auth: &AdminAuth) -> Result<(), ApiError> {
+    if let AdminAuth::Bearer(AdminBearer(AdminCredential { jwt: Some(jwt), .. })) = auth {
+        return match jwt {
+            Ok(claims) if claims.has_role(ADMIN_ROLE) => Ok(()),
+            Ok(_) => Err(ApiError::forbidden("the admin role is required")),
+            Err(why) => Err(ApiError::unauthorized(why.clone())),
+        };
+    }
     let Some(expected) = expected.filter(|t| !t.is_empty()) else {
         return Err(ApiError::unauthorized(
             "admin endpoints are disabled: no admin token is configured",

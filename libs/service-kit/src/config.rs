@@ -37,6 +37,8 @@ pub struct ServiceConfig {
     pub redis_url: Option<String>,
     pub node_id: u16,
     pub admin_token: Option<String>,
+    /// Who may call what (`AUTH_MODE`, keys, write limits); see docs/identity.md.
+    pub auth: crate::auth::AuthSettings,
     pub max_body_bytes: usize,
     pub shutdown_timeout: Duration,
     pub log_format: LogFormat,
@@ -201,6 +203,7 @@ impl ServiceConfig {
             redis_url,
             node_id,
             admin_token: env.var("ADMIN_TOKEN"),
+            auth: crate::auth::AuthSettings::from_source(env)?,
             max_body_bytes,
             shutdown_timeout: Duration::from_secs(parse(env, "SHUTDOWN_TIMEOUT_SECS", 10)?),
             log_format,

@@ -83,6 +83,7 @@ impl<const STATUS: u16> StatusProblem<STATUS> {
             .problem()
             .clone(),
             401 => Problem::new(401, "UNAUTHORIZED", "missing or wrong admin token"),
+            403 => Problem::new(403, "FORBIDDEN", "member 7 may not act as member 8"),
             404 => Problem::new(404, "PRODUCT_NOT_FOUND", "no product 4"),
             409 => Problem::new(409, "CONCURRENT_UPDATE", "a concurrent change won; retry"),
             413 => Problem::new(413, "PAYLOAD_TOO_LARGE", "request body exceeds 65536 bytes"),
@@ -95,6 +96,11 @@ impl<const STATUS: u16> StatusProblem<STATUS> {
                 422,
                 "IDEMPOTENCY_KEY_REUSED",
                 "Idempotency-Key was used with a different request",
+            ),
+            429 => Problem::new(
+                429,
+                "RATE_LIMITED",
+                "too many writes; retry after 6 seconds",
             ),
             503 => Problem::new(503, "DATABASE_UNAVAILABLE", "the database is unavailable"),
             _ => Problem::new(
@@ -152,6 +158,9 @@ pub enum ApiError {
     /// Missing or wrong credentials.
     #[oai(status = 401, content_type = "application/problem+json")]
     Unauthorized(Json<StatusProblem<401>>),
+    /// The caller is known but may not do this (another member's order, not an admin).
+    #[oai(status = 403, content_type = "application/problem+json")]
+    Forbidden(Json<StatusProblem<403>>),
     /// The resource does not exist; `code` names what is missing (`ORDER_NOT_FOUND`, …).
     #[oai(status = 404, content_type = "application/problem+json")]
     NotFound(Json<StatusProblem<404>>),
@@ -167,6 +176,14 @@ pub enum ApiError {
     /// Well-formed but not processable (e.g. an idempotency key reused with another body).
     #[oai(status = 422, content_type = "application/problem+json")]
     Unprocessable(Json<StatusProblem<422>>),
+    /// Too many writes from this member (or client); retry after `Retry-After` seconds.
+    #[oai(status = 429, content_type = "application/problem+json")]
+    TooManyRequests(
+        Json<StatusProblem<429>>,
+        /// Seconds until a write is accepted again.
+        #[oai(header = "Retry-After")]
+        u64,
+    ),
     /// An unexpected failure; details are in the logs, never in the body.
     #[oai(status = 500, content_type = "application/problem+json")]
     Internal(Json<StatusProblem<500>>),
@@ -204,6 +221,18 @@ impl ApiError {
         Self::Unauthorized(body(Problem::new(401, "UNAUTHORIZED", detail)))
     }
 
+    pub fn forbidden(detail: impl Into<String>) -> Self {
+        Self::Forbidden(body(Problem::new(403, "FORBIDDEN", detail)))
+    }
+
+    pub fn too_many_requests(retry_after_secs: u64) -> Self {
+        let detail = format!("too many writes; retry after {retry_after_secs} seconds");
+        Self::TooManyRequests(
+            body(Problem::new(429, "RATE_LIMITED", detail)),
+            retry_after_secs,
+        )
+    }
+
     pub fn not_found(code: &str, detail: impl Into<String>) -> Self {
         Self::NotFound(body(Problem::new(404, code, detail)))
     }
@@ -234,11 +263,13 @@ impl ApiError {
         match self {
             Self::BadRequest(p) => &p.0 .0,
             Self::Unauthorized(p) => &p.0 .0,
+            Self::Forbidden(p) => &p.0 .0,
             Self::NotFound(p) => &p.0 .0,
             Self::Conflict(p) => &p.0 .0,
             Self::PayloadTooLarge(p) => &p.0 .0,
             Self::UnsupportedMediaType(p) => &p.0 .0,
             Self::Unprocessable(p) => &p.0 .0,
+            Self::TooManyRequests(p, _) => &p.0 .0,
             Self::Internal(p) => &p.0 .0,
             Self::Unavailable(p) => &p.0 .0,
         }

@@ -8,6 +8,12 @@
 //! `application/problem+json` ([`error`]).
 
 pub mod admin;
+pub mod auth;
+mod auth_config;
+#[cfg(feature = "dev-tokens")]
+pub mod auth_dev;
+mod auth_keys;
+mod auth_limit;
 pub mod config;
 pub mod db;
 pub mod error;

@@ -13,7 +13,8 @@ use tokio::task::JoinHandle;
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
 use crate::{
-    config::ServiceConfig, health::OpsApi, infra::Infra, metrics::Metrics, middleware, openapi,
+    auth::Authenticator, config::ServiceConfig, health::OpsApi, infra::Infra, metrics::Metrics,
+    middleware, openapi,
 };
 
 /// Cancellation shared by the HTTP server and every background task of one service.
@@ -102,8 +103,15 @@ impl App {
                 }),
             )
             .nest("/", api);
-        let endpoint =
-            middleware::wrap(route.into_endpoint(), metrics, config.max_body_bytes, allow);
+        let auth = Authenticator::start(config.auth.clone(), &shutdown)
+            .await
+            .map_err(std::io::Error::other)?;
+        let endpoint = middleware::wrap(
+            route.data(auth).into_endpoint(),
+            metrics,
+            config.max_body_bytes,
+            allow,
+        );
 
         let acceptor = TcpListener::bind(format!("{}:{}", config.host, config.port))
             .into_acceptor()

@@ -8,7 +8,10 @@ use backon::Retryable;
 use chrono::{DateTime, Utc};
 use outbox::{OutboxNudge, OutboxWriter};
 use poem_openapi::{param::Path, payload::Json, ApiResponse, Object, OpenApi, Tags};
-use service_kit::{ApiError, Id};
+use service_kit::{
+    auth::{self, Identity},
+    ApiError, Id,
+};
 use sqlx::PgPool;
 
 use crate::likes::{self, log_retry, Outcome, WriteError};
@@ -102,10 +105,13 @@ impl LikeApi {
     )]
     async fn like_product(
         &self,
+        identity: Identity,
         #[oai(name = "productNo")] product_no: Path<Id>,
         #[oai(name = "memberNo")] member_no: Path<Id>,
     ) -> Result<Liked, ApiError> {
         let (product, member) = (product_no.0, member_no.0);
+        auth::require_member(&identity, member.0)?;
+        auth::limit_writes(&identity, Some(member.0))?;
         let outcome = (|| self.like_once(product.0, member.0))
             .retry(service_kit::retry::optimistic_lock())
             .when(WriteError::is_conflict)
@@ -132,10 +138,13 @@ impl LikeApi {
     )]
     async fn unlike_product(
         &self,
+        identity: Identity,
         #[oai(name = "productNo")] product_no: Path<Id>,
         #[oai(name = "memberNo")] member_no: Path<Id>,
     ) -> Result<Json<LikeStatus>, ApiError> {
         let (product, member) = (product_no.0, member_no.0);
+        auth::require_member(&identity, member.0)?;
+        auth::limit_writes(&identity, Some(member.0))?;
         let outcome = (|| self.unlike_once(product.0, member.0))
             .retry(service_kit::retry::optimistic_lock())
             .when(WriteError::is_conflict)

@@ -11,7 +11,10 @@ use poem_openapi::{
     payload::Json,
     ApiResponse, Object, OpenApi, Tags,
 };
-use service_kit::{ApiError, FieldError, Id};
+use service_kit::{
+    auth::{self, Identity},
+    ApiError, FieldError, Id,
+};
 use snowflake::Snowflake;
 use sqlx::PgPool;
 
@@ -133,8 +136,15 @@ impl ReviewApi {
         method = "post",
         operation_id = "create_review"
     )]
-    async fn create_review(&self, body: Json<CreateReview>) -> Result<Created, ApiError> {
+    async fn create_review(
+        &self,
+        identity: Identity,
+        body: Json<CreateReview>,
+    ) -> Result<Created, ApiError> {
+        identity.claims()?;
         let review = input::validate(body.0).map_err(ApiError::validation)?;
+        auth::require_member(&identity, review.member_no)?;
+        auth::limit_writes(&identity, Some(review.member_no))?;
         // One number for all attempts: a retried attempt is the same review, not a second one.
         let review_no = self.ids.next_id().map_err(ApiError::internal)?;
         let row = (|| self.create_once(review_no, &review))
@@ -158,9 +168,12 @@ impl ReviewApi {
     )]
     async fn delete_review(
         &self,
+        identity: Identity,
         #[oai(name = "productReviewNo")] review_no: Path<Id>,
         #[oai(name = "memberNo")] member_no: Query<Id>,
     ) -> Result<Deleted, ApiError> {
+        auth::require_member(&identity, member_no.0 .0)?;
+        auth::limit_writes(&identity, Some(member_no.0 .0))?;
         let deletion = (|| self.delete_once(review_no.0 .0, member_no.0 .0))
             .retry(service_kit::retry::optimistic_lock())
             .when(WriteError::is_conflict)

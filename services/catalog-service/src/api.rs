@@ -12,6 +12,7 @@ use poem_openapi::{
 };
 use rust_decimal::Decimal;
 use service_kit::{
+    auth::{self, Identity},
     strict::{json_opt_string, json_string},
     ApiError, FieldError, Id,
 };
@@ -182,8 +183,13 @@ impl CatalogApi {
         method = "post",
         operation_id = "create_product"
     )]
-    async fn create_product(&self, body: Json<CreateProduct>) -> Result<Created, ApiError> {
+    async fn create_product(
+        &self,
+        identity: Identity,
+        body: Json<CreateProduct>,
+    ) -> Result<Created, ApiError> {
         let p = body.0;
+        auth::require_seller(&identity, p.seller_no.0)?;
         let description = p.description.as_deref().unwrap_or_default();
         check_fields(Some(&p.name), Some(description), Some(p.price))?;
         let product_no = self.ids.next_id().map_err(ApiError::internal)?;
@@ -220,9 +226,11 @@ impl CatalogApi {
     )]
     async fn update_product(
         &self,
+        identity: Identity,
         #[oai(name = "productNo")] product_no: Path<Id>,
         body: Json<UpdateProduct>,
     ) -> Result<Json<Product>, ApiError> {
+        crate::access::require_owner(&self.pool, &identity, product_no.0 .0).await?;
         let u = body.0;
         check_fields(u.name.as_deref(), u.description.as_deref(), u.price)?;
         if u.name.is_none() && u.description.is_none() && u.price.is_none() {

@@ -4,6 +4,7 @@
 //! consumer `catalog-active-sellers`); every change emits `catalog.product.created/updated`
 //! through the outbox, carrying the row version so consumers ignore stale updates.
 
+mod access;
 mod active_sellers;
 mod api;
 mod examples;

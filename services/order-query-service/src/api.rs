@@ -5,7 +5,10 @@ use poem_openapi::{
     payload::Json,
     OpenApi, Tags,
 };
-use service_kit::{ApiError, Id};
+use service_kit::{
+    auth::{self, Identity},
+    ApiError, Id,
+};
 use sqlx::{PgPool, Postgres, Transaction};
 
 use crate::{
@@ -53,6 +56,7 @@ impl OrderQueryApi {
     )]
     async fn list_member_orders(
         &self,
+        identity: Identity,
         #[oai(name = "memberNo")] member_no: Path<Id>,
         /// Cursor, part 1: `nextCursor.paymentEventNo` of the previous page.
         #[oai(
@@ -69,6 +73,7 @@ impl OrderQueryApi {
         /// Orders per page, 1-100 (default 10).
         limit: Query<Option<String>>,
     ) -> Result<Json<OrderPage>, ApiError> {
+        auth::require_member_or_admin(&identity, member_no.0 .0)?;
         let request = cursor::page_request(
             payment_event_no.0.as_deref(),
             created_date_time.0.as_deref(),
@@ -106,9 +111,11 @@ impl OrderQueryApi {
     )]
     async fn get_member_order(
         &self,
+        identity: Identity,
         #[oai(name = "paymentEventNo")] payment_event_no: Path<Id>,
         #[oai(name = "memberNo")] member_no: Path<Id>,
     ) -> Result<Json<Order>, ApiError> {
+        auth::require_member_or_admin(&identity, member_no.0 .0)?;
         let (event_no, member_no) = (payment_event_no.0 .0, member_no.0 .0);
         let mut tx = snapshot(&self.pool).await?;
         let Some(row) = store::find_order(&mut tx, event_no, member_no).await? else {

@@ -2,7 +2,11 @@
 
 use poem_openapi::{param::Header, param::Path, payload::Json, ApiResponse, Object, OpenApi, Tags};
 use rust_decimal::Decimal;
-use service_kit::{strict::json_string, ApiError, FieldError, Id};
+use service_kit::{
+    auth::{self, Identity},
+    strict::json_string,
+    ApiError, FieldError, Id,
+};
 
 use crate::{
     catalog::{CatalogClient, CatalogError},
@@ -243,14 +247,17 @@ impl OrderApi {
     #[oai(path = "/api/checkouts", method = "post", operation_id = "checkout")]
     async fn checkout(
         &self,
+        identity: Identity,
         body: Json<CheckoutRequest>,
         /// Optional; the same key with the same body returns the stored answer.
         #[oai(name = "Idempotency-Key")]
         idempotency_key: Header<Option<String>>,
     ) -> Result<CheckoutResponse, ApiError> {
+        let member_no = body.0.member_no.0;
+        auth::require_member(&identity, member_no)?;
+        auth::limit_writes(&identity, Some(member_no))?;
         validate_checkout(&body.0)?;
         let product_nos: Vec<i64> = body.0.product_nos.iter().map(|id| id.0).collect();
-        let member_no = body.0.member_no.0;
         let result = match idempotency_key.0.as_deref() {
             Some(key) if key.is_empty() || key.len() > 255 => {
                 return Err(ApiError::bad_request(
@@ -274,7 +281,13 @@ impl OrderApi {
         method = "post",
         operation_id = "confirm_payment"
     )]
-    async fn confirm(&self, body: Json<ConfirmRequest>) -> Result<ConfirmResponse, ApiError> {
+    async fn confirm(
+        &self,
+        identity: Identity,
+        body: Json<ConfirmRequest>,
+    ) -> Result<ConfirmResponse, ApiError> {
+        crate::access::require_order_member(&identity, &self.payments, &body.0.order_id, false)
+            .await?;
         let (result, done) = self.confirm_payment(&body.0, "confirm-api").await?;
         Ok(if done {
             ConfirmResponse::Confirmed(Json(result))
@@ -291,8 +304,10 @@ impl OrderApi {
     )]
     async fn get_payment(
         &self,
+        identity: Identity,
         #[oai(name = "orderId")] order_id: Path<String>,
     ) -> Result<Json<PaymentDetails>, ApiError> {
+        crate::access::require_order_member(&identity, &self.payments, &order_id.0, true).await?;
         crate::details::payment_details(&self.payments, &order_id.0)
             .await
             .map(Json)

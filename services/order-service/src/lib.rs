@@ -10,6 +10,7 @@
 //! job compares the PSP's transactions with our orders and re-drives unsettled ones
 //! ([`reconcile`], [`redrive`], [`jobs`]). The outcome rules are in docs/payments.md.
 
+mod access;
 mod admin;
 mod api;
 mod attempt;

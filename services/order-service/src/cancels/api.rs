@@ -7,7 +7,7 @@ use poem_openapi::{
     ApiResponse, Object, OpenApi, Tags,
 };
 use rust_decimal::Decimal;
-use service_kit::{strict::json_string, ApiError, FieldError, Id};
+use service_kit::{auth::Identity, strict::json_string, ApiError, FieldError, Id};
 
 use super::{CancelError, CancelRequest};
 use crate::{
@@ -178,12 +178,14 @@ impl CancelApi {
     )]
     async fn cancel(
         &self,
+        identity: Identity,
         #[oai(name = "orderId")] order_id: Path<String>,
         body: Json<CancelBody>,
         /// Optional; the same key with the same body answers the same cancel.
         #[oai(name = "Idempotency-Key")]
         idempotency_key: Header<Option<String>>,
     ) -> Result<CancelResponse, ApiError> {
+        crate::access::require_order_member(&identity, &self.payments, &order_id.0, false).await?;
         let key = idempotency_key.0.as_deref();
         let req = validate(&body.0, key)?;
         let cancel = self

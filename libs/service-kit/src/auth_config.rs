@@ -1,0 +1,170 @@
+//! Identity settings (`AUTH_MODE`, `JWKS_FILE`/`JWKS_URL`, `JWT_ISSUER`/`JWT_AUDIENCE`,
+//! `RATE_LIMIT_WRITES_PER_MIN`), read with the rest of [`crate::ServiceConfig`] and validated
+//! at start. See docs/identity.md.
+
+use std::{path::PathBuf, time::Duration};
+
+use url::Url;
+
+use crate::config::{ConfigError, Env};
+
+/// Whether requests carry verified identities.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AuthMode {
+    /// No identity checks: every caller may act as anyone (the local stack, CI, benches).
+    #[default]
+    Open,
+    /// Every protected operation needs a bearer JWT signed by a key of the JWKS.
+    Jwt,
+}
+
+/// The validated identity settings of one service.
+#[derive(Debug, Clone, Default)]
+pub struct AuthSettings {
+    pub mode: AuthMode,
+    pub jwks_file: Option<PathBuf>,
+    pub jwks_url: Option<Url>,
+    /// How often a `JWKS_URL` is fetched again (`JWKS_REFRESH_SECS`, default 300).
+    pub jwks_refresh: Duration,
+    pub issuer: Option<String>,
+    pub audience: Option<String>,
+    /// Writes (checkouts, likes, reviews) per minute and member; 0 = no limit. Default 600 in
+    /// jwt mode, off in open mode unless set.
+    pub writes_per_min: u32,
+}
+
+impl AuthSettings {
+    pub fn from_source(env: &dyn Env) -> Result<Self, ConfigError> {
+        let mode = match env.var("AUTH_MODE").as_deref().map(str::trim) {
+            None | Some("open") => AuthMode::Open,
+            Some("jwt") => AuthMode::Jwt,
+            Some(other) => {
+                return Err(ConfigError::new(
+                    "AUTH_MODE",
+                    format!("must be open or jwt (got {other:?})"),
+                ))
+            }
+        };
+        let default_limit = match mode {
+            AuthMode::Open => 0,
+            AuthMode::Jwt => 600,
+        };
+        let writes_per_min = match env.var("RATE_LIMIT_WRITES_PER_MIN") {
+            None => default_limit,
+            Some(raw) => raw.trim().parse().map_err(|e| {
+                ConfigError::new(
+                    "RATE_LIMIT_WRITES_PER_MIN",
+                    format!("{e} (got {raw:?}; 0 turns the limit off)"),
+                )
+            })?,
+        };
+        let refresh_secs: u64 = match env.var("JWKS_REFRESH_SECS") {
+            None => 300,
+            Some(raw) => raw
+                .trim()
+                .parse()
+                .ok()
+                .filter(|s| *s >= 10)
+                .ok_or_else(|| {
+                    ConfigError::new("JWKS_REFRESH_SECS", format!("must be >= 10 (got {raw:?})"))
+                })?,
+        };
+        let mut settings = Self {
+            mode,
+            jwks_file: env.var("JWKS_FILE").map(PathBuf::from),
+            jwks_url: None,
+            jwks_refresh: Duration::from_secs(refresh_secs),
+            issuer: env.var("JWT_ISSUER"),
+            audience: env.var("JWT_AUDIENCE"),
+            writes_per_min,
+        };
+        if let Some(raw) = env.var("JWKS_URL") {
+            let url = Url::parse(raw.trim())
+                .map_err(|e| ConfigError::new("JWKS_URL", format!("{e} (got {raw:?})")))?;
+            if !matches!(url.scheme(), "http" | "https") {
+                return Err(ConfigError::new("JWKS_URL", "must be an http(s) URL"));
+            }
+            settings.jwks_url = Some(url);
+        }
+        if mode == AuthMode::Jwt {
+            settings.check_keys()?;
+        }
+        Ok(settings)
+    }
+
+    /// In jwt mode there must be keys: a readable JWKS file (checked now) or a URL.
+    fn check_keys(&self) -> Result<(), ConfigError> {
+        match (&self.jwks_file, &self.jwks_url) {
+            (Some(_), Some(_)) => Err(ConfigError::new(
+                "JWKS_URL",
+                "set JWKS_FILE or JWKS_URL, not both",
+            )),
+            (None, None) => Err(ConfigError::new(
+                "JWKS_FILE",
+                "AUTH_MODE=jwt needs JWKS_FILE or JWKS_URL",
+            )),
+            (Some(path), None) => {
+                let text = std::fs::read_to_string(path).map_err(|e| {
+                    ConfigError::new("JWKS_FILE", format!("cannot read {}: {e}", path.display()))
+                })?;
+                crate::auth_keys::parse_jwks(&text)
+                    .map(|_| ())
+                    .map_err(|e| ConfigError::new("JWKS_FILE", format!("{}: {e}", path.display())))
+            }
+            (None, Some(_)) => Ok(()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn open_is_the_default_and_has_no_limit() {
+        let s = AuthSettings::from_source(&env(&[("JWKS_FILE", "/nonexistent")])).unwrap();
+        assert_eq!(s.mode, AuthMode::Open);
+        assert_eq!(s.writes_per_min, 0);
+    }
+
+    #[test]
+    fn bad_values_name_their_variable() {
+        for (pairs, variable) in [
+            (vec![("AUTH_MODE", "oauth")], "AUTH_MODE"),
+            (vec![("AUTH_MODE", "jwt")], "JWKS_FILE"),
+            (
+                vec![("AUTH_MODE", "jwt"), ("JWKS_FILE", "/nonexistent")],
+                "JWKS_FILE",
+            ),
+            (vec![("JWKS_URL", "ftp://idp/keys")], "JWKS_URL"),
+            (
+                vec![("RATE_LIMIT_WRITES_PER_MIN", "-1")],
+                "RATE_LIMIT_WRITES_PER_MIN",
+            ),
+            (vec![("JWKS_REFRESH_SECS", "1")], "JWKS_REFRESH_SECS"),
+        ] {
+            let err = AuthSettings::from_source(&env(&pairs)).expect_err("must be refused");
+            assert_eq!(err.variable, variable, "{err}");
+        }
+    }
+
+    #[test]
+    fn jwt_with_a_url_defaults_to_600_writes() {
+        let s = AuthSettings::from_source(&env(&[
+            ("AUTH_MODE", "jwt"),
+            ("JWKS_URL", "https://idp.example/.well-known/jwks.json"),
+        ]))
+        .unwrap();
+        assert_eq!(s.mode, AuthMode::Jwt);
+        assert_eq!(s.writes_per_min, 600);
+    }
+}

@@ -1,0 +1,219 @@
+//! The verifier of one service: the JWKS keys (from `JWKS_FILE`, or fetched from `JWKS_URL` at
+//! start and again every `JWKS_REFRESH_SECS`), issuer/audience checks and the write limiter.
+
+use std::sync::{Arc, RwLock};
+
+use jsonwebtoken::{jwk::JwkSet, Algorithm, DecodingKey, Validation};
+use serde::{Deserialize, Serialize};
+
+use crate::{
+    auth_config::{AuthMode, AuthSettings},
+    auth_limit::WriteLimiter,
+    server::Shutdown,
+};
+
+/// What a verified token says about its bearer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Claims {
+    pub sub: String,
+    #[serde(
+        default,
+        with = "number_or_string",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub member_no: Option<i64>,
+    #[serde(
+        default,
+        with = "number_or_string",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub seller_no: Option<i64>,
+    #[serde(default)]
+    pub roles: Vec<String>,
+}
+
+impl Claims {
+    pub fn has_role(&self, role: &str) -> bool {
+        self.roles.iter().any(|r| r == role)
+    }
+}
+
+/// Ids as JSON numbers or strings (the APIs write them as strings; IdPs may do either).
+mod number_or_string {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Raw {
+        N(i64),
+        S(String),
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+        match Option::<Raw>::deserialize(d)? {
+            None => Ok(None),
+            Some(Raw::N(n)) => Ok(Some(n)),
+            Some(Raw::S(s)) => s.trim().parse().map(Some).map_err(serde::de::Error::custom),
+        }
+    }
+
+    pub fn serialize<S: Serializer>(v: &Option<i64>, s: S) -> Result<S::Ok, S::Error> {
+        match v {
+            Some(n) => s.serialize_i64(*n),
+            None => s.serialize_none(),
+        }
+    }
+}
+
+/// One usable key of a JWKS.
+struct Key {
+    kid: Option<String>,
+    key: DecodingKey,
+}
+
+/// Parses a JWKS document into its usable keys; an empty set is an error.
+pub(crate) fn parse_jwks(text: &str) -> Result<Vec<(Option<String>, DecodingKey)>, String> {
+    let set: JwkSet = serde_json::from_str(text).map_err(|e| format!("not a JWKS: {e}"))?;
+    let keys: Vec<_> = set
+        .keys
+        .iter()
+        .filter_map(|jwk| {
+            DecodingKey::from_jwk(jwk)
+                .ok()
+                .map(|k| (jwk.common.key_id.clone(), k))
+        })
+        .collect();
+    if keys.is_empty() {
+        return Err("the JWKS has no usable key".into());
+    }
+    Ok(keys)
+}
+
+/// A service's verifier, shared by every request through the route's data.
+pub struct Authenticator {
+    pub(crate) settings: AuthSettings,
+    keys: RwLock<Vec<Key>>,
+    pub(crate) limiter: Option<WriteLimiter>,
+}
+
+impl Authenticator {
+    /// Loads the keys (jwt mode) and starts the JWKS refresh when they come from a URL.
+    pub async fn start(settings: AuthSettings, shutdown: &Shutdown) -> Result<Arc<Self>, String> {
+        let limiter = WriteLimiter::new(settings.writes_per_min);
+        let auth = Arc::new(Self {
+            settings,
+            keys: RwLock::new(Vec::new()),
+            limiter,
+        });
+        if auth.settings.mode == AuthMode::Open {
+            return Ok(auth);
+        }
+        auth.load().await?;
+        if auth.settings.jwks_url.is_some() {
+            let (auth, shutdown2) = (auth.clone(), shutdown.clone());
+            shutdown.spawn("jwks-refresh", async move {
+                loop {
+                    tokio::select! {
+                        _ = shutdown2.triggered() => return,
+                        _ = tokio::time::sleep(auth.settings.jwks_refresh) => {}
+                    }
+                    if let Err(e) = auth.load().await {
+                        tracing::warn!(error = %e, "JWKS refresh failed; keeping the old keys");
+                    }
+                }
+            });
+        }
+        Ok(auth)
+    }
+
+    /// An authenticator with the given keys, for tests of the extractor and helpers.
+    pub fn with_jwks(settings: AuthSettings, jwks: &str) -> Result<Arc<Self>, String> {
+        let keys = parse_jwks(jwks)?
+            .into_iter()
+            .map(|(kid, key)| Key { kid, key })
+            .collect();
+        Ok(Arc::new(Self {
+            limiter: WriteLimiter::new(settings.writes_per_min),
+            settings,
+            keys: RwLock::new(keys),
+        }))
+    }
+
+    pub fn mode(&self) -> AuthMode {
+        self.settings.mode
+    }
+
+    async fn load(&self) -> Result<(), String> {
+        let text = match (&self.settings.jwks_file, &self.settings.jwks_url) {
+            (Some(path), _) => std::fs::read_to_string(path)
+                .map_err(|e| format!("cannot read JWKS_FILE {}: {e}", path.display()))?,
+            (None, Some(url)) => fetch(url).await?,
+            (None, None) => return Err("no JWKS_FILE or JWKS_URL".into()),
+        };
+        let keys = parse_jwks(&text)?
+            .into_iter()
+            .map(|(kid, key)| Key { kid, key })
+            .collect();
+        match self.keys.write() {
+            Ok(mut guard) => *guard = keys,
+            Err(poisoned) => *poisoned.into_inner() = keys,
+        }
+        Ok(())
+    }
+
+    /// Verifies signature, expiry and (when configured) issuer and audience.
+    pub fn verify(&self, token: &str) -> Result<Claims, String> {
+        let header = jsonwebtoken::decode_header(token).map_err(|e| format!("bad token: {e}"))?;
+        if matches!(
+            header.alg,
+            Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512
+        ) {
+            return Err("symmetric algorithms are not accepted".into());
+        }
+        let mut validation = Validation::new(header.alg);
+        let mut required = vec!["exp", "sub"];
+        required.extend(self.settings.issuer.as_ref().map(|_| "iss"));
+        required.extend(self.settings.audience.as_ref().map(|_| "aud"));
+        validation.set_required_spec_claims(&required);
+        match &self.settings.issuer {
+            Some(iss) => validation.set_issuer(&[iss]),
+            None => validation.iss = None,
+        }
+        match &self.settings.audience {
+            Some(aud) => validation.set_audience(&[aud]),
+            None => validation.validate_aud = false,
+        }
+        let keys = match self.keys.read() {
+            Ok(guard) => guard,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        let mut last = String::from("no key matches the token's kid");
+        for key in keys
+            .iter()
+            .filter(|k| header.kid.is_none() || k.kid.is_none() || k.kid == header.kid)
+        {
+            match jsonwebtoken::decode::<Claims>(token, &key.key, &validation) {
+                Ok(data) => return Ok(data.claims),
+                Err(e) => last = format!("invalid token: {e}"),
+            }
+        }
+        Err(last)
+    }
+}
+
+async fn fetch(url: &url::Url) -> Result<String, String> {
+    let client = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(10))
+        .build()
+        .map_err(|e| format!("JWKS client: {e}"))?;
+    let response = client
+        .get(url.as_str())
+        .send()
+        .await
+        .and_then(|r| r.error_for_status())
+        .map_err(|e| format!("cannot fetch JWKS_URL {url}: {e}"))?;
+    response
+        .text()
+        .await
+        .map_err(|e| format!("cannot read JWKS_URL {url}: {e}"))
+}

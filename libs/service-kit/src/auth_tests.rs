@@ -1,0 +1,134 @@
+//! The extractor's resolution and the helpers, in both modes (keys from `auth_dev`).
+
+use std::sync::Arc;
+
+use super::*;
+use crate::auth_dev::{self, DevKey};
+
+fn jwt_auth(key: &DevKey, writes_per_min: u32) -> Arc<Authenticator> {
+    let settings = AuthSettings {
+        mode: AuthMode::Jwt,
+        issuer: Some("https://idp.test".into()),
+        writes_per_min,
+        ..AuthSettings::default()
+    };
+    Authenticator::with_jwks(settings, &key.jwks()).expect("jwks")
+}
+
+fn token(key: &DevKey, claims: &Claims) -> String {
+    key.sign(claims, 300, Some("https://idp.test"), None)
+        .expect("sign")
+}
+
+fn status(r: Result<(), ApiError>) -> u16 {
+    r.err().map_or(200, |e| e.problem().status)
+}
+
+#[test]
+fn open_mode_allows_everything() {
+    for auth in [
+        None,
+        Some(Authenticator::with_jwks(
+            AuthSettings::default(),
+            "{\"keys\":[]}",
+        )),
+    ] {
+        let auth = auth.and_then(Result::ok);
+        let id = Identity::resolve(auth, Some("garbage"), None);
+        assert_eq!(id.mode(), AuthMode::Open);
+        assert_eq!(status(require_member(&id, 7)), 200);
+        assert_eq!(status(require_seller(&id, 1)), 200);
+        assert_eq!(status(require_admin(&id)), 200);
+        assert_eq!(status(limit_writes(&id, Some(7))), 200);
+    }
+}
+
+#[test]
+fn jwt_mode_answers_401_403_or_passes() {
+    let key = DevKey::generate("k1").unwrap();
+    let auth = jwt_auth(&key, 0);
+    let id = |t: Option<&str>| Identity::resolve(Some(auth.clone()), t, None);
+
+    let none = id(None);
+    assert_eq!(status(require_member(&none, 7)), 401);
+    assert_eq!(status(require_admin(&none)), 401);
+    assert_eq!(status(require_member(&id(Some("not.a.jwt")), 7)), 401);
+
+    let m7 = token(&key, &auth_dev::member(7));
+    assert_eq!(status(require_member(&id(Some(&m7)), 7)), 200);
+    assert_eq!(status(require_member(&id(Some(&m7)), 8)), 403);
+    assert_eq!(status(require_seller(&id(Some(&m7)), 7)), 403);
+    assert_eq!(status(require_admin(&id(Some(&m7)))), 403);
+    assert_eq!(status(require_member_or_admin(&id(Some(&m7)), 8)), 403);
+
+    let s1 = token(&key, &auth_dev::seller(1));
+    assert_eq!(status(require_seller(&id(Some(&s1)), 1)), 200);
+    assert_eq!(status(require_seller(&id(Some(&s1)), 2)), 403);
+
+    let admin = token(&key, &auth_dev::admin());
+    assert_eq!(status(require_admin(&id(Some(&admin)))), 200);
+    assert_eq!(status(require_member_or_admin(&id(Some(&admin)), 8)), 200);
+    assert_eq!(status(require_member(&id(Some(&admin)), 8)), 403);
+}
+
+#[test]
+fn foreign_keys_wrong_issuers_and_expired_tokens_are_401() {
+    let key = DevKey::generate("k1").unwrap();
+    let other = DevKey::generate("k1").unwrap();
+    let auth = jwt_auth(&key, 0);
+    let check = |t: &str| {
+        status(require_member(
+            &Identity::resolve(Some(auth.clone()), Some(t), None),
+            7,
+        ))
+    };
+    assert_eq!(check(&token(&other, &auth_dev::member(7))), 401);
+    let wrong_iss = key
+        .sign(&auth_dev::member(7), 300, Some("https://evil"), None)
+        .unwrap();
+    assert_eq!(check(&wrong_iss), 401);
+    let no_iss = key.sign(&auth_dev::member(7), 300, None, None).unwrap();
+    assert_eq!(check(&no_iss), 401);
+    let expired = {
+        let mut claims = serde_json::to_value(auth_dev::member(7)).unwrap();
+        claims["exp"] = serde_json::json!(1_000_000);
+        claims["iss"] = serde_json::json!("https://idp.test");
+        let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::EdDSA);
+        header.kid = Some("k1".into());
+        jsonwebtoken::encode(
+            &header,
+            &claims,
+            &jsonwebtoken::EncodingKey::from_ed_der(key.pkcs8()),
+        )
+        .unwrap()
+    };
+    assert_eq!(check(&expired), 401);
+}
+
+#[test]
+fn claims_take_ids_as_numbers_or_strings() {
+    let c: Claims =
+        serde_json::from_str(r#"{"sub":"x","member_no":"7","seller_no":1,"roles":["admin"]}"#)
+            .unwrap();
+    assert_eq!((c.member_no, c.seller_no), (Some(7), Some(1)));
+    assert!(c.has_role("admin"));
+}
+
+#[test]
+fn writes_are_limited_per_member_with_retry_after() {
+    let key = DevKey::generate("k1").unwrap();
+    let auth = jwt_auth(&key, 1);
+    let m7 = token(&key, &auth_dev::member(7));
+    let id = Identity::resolve(Some(auth.clone()), Some(&m7), None);
+    assert_eq!(status(limit_writes(&id, Some(7))), 200);
+    match limit_writes(&id, Some(7)) {
+        Err(ApiError::TooManyRequests(_, secs)) => assert!(secs >= 1),
+        other => panic!(
+            "expected 429, got {:?}",
+            other.err().map(|e| e.problem().status)
+        ),
+    }
+    let m8 = token(&key, &auth_dev::member(8));
+    let id8 = Identity::resolve(Some(auth), Some(&m8), None);
+    assert_eq!(status(limit_writes(&id8, Some(8))), 200);
+}

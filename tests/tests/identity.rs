@@ -1,0 +1,334 @@
+//! Who may do what (docs/identity.md): the whole system in jwt mode with a key of the test's
+//! own, and per rule 401 without a token, 403 with someone else's, 2xx with the right one;
+//! the admin role on admin endpoints, and 429 with `Retry-After` over the write limit.
+
+use std::collections::HashMap;
+
+use paymsa_e2e::{
+    eventually,
+    http::send,
+    money::{approve, Order},
+    sellers::{register_ok, wait_active, SAGA},
+    values::id_of,
+    TestSystem,
+};
+use reqwest::{Method, RequestBuilder};
+use serde_json::{json, Value};
+use service_kit::auth_dev::{self, DevKey};
+
+/// Writes per minute and member in this test: a few, so the limit is reached quickly.
+const LIMIT: u32 = 4;
+
+struct Jwt {
+    system: TestSystem,
+    key: DevKey,
+}
+
+impl Jwt {
+    async fn start() -> Self {
+        let key = DevKey::generate("identity-test").expect("key");
+        let dir = std::env::temp_dir().join(format!(
+            "paymsa-identity-{}",
+            service_kit::testing::unique_namespace()
+        ));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let jwks = dir.join("jwks.json");
+        std::fs::write(&jwks, key.jwks()).expect("jwks written");
+        let overrides: HashMap<String, String> = [
+            ("AUTH_MODE", "jwt".to_string()),
+            ("JWKS_FILE", jwks.display().to_string()),
+            ("RATE_LIMIT_WRITES_PER_MIN", LIMIT.to_string()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+        Self {
+            system: TestSystem::start_with(overrides).await,
+            key,
+        }
+    }
+
+    fn token(&self, claims: &service_kit::auth::Claims) -> String {
+        self.key.sign(claims, 600, None, None).expect("signed")
+    }
+
+    fn member(&self, n: i64) -> Option<String> {
+        Some(self.token(&auth_dev::member(n)))
+    }
+
+    fn seller(&self, n: i64) -> Option<String> {
+        Some(self.token(&auth_dev::seller(n)))
+    }
+
+    fn admin(&self) -> Option<String> {
+        Some(self.token(&auth_dev::admin()))
+    }
+
+    fn req(
+        &self,
+        method: Method,
+        service: &str,
+        path: &str,
+        token: &Option<String>,
+    ) -> RequestBuilder {
+        let req = self
+            .system
+            .http
+            .request(method, format!("{}{path}", self.system.url(service)));
+        match token {
+            Some(t) => req.bearer_auth(t),
+            None => req,
+        }
+    }
+
+    async fn call(
+        &self,
+        method: Method,
+        service: &str,
+        path: &str,
+        body: Option<&Value>,
+        token: &Option<String>,
+    ) -> (u16, Value) {
+        let mut req = self.req(method, service, path, token);
+        if let Some(body) = body {
+            req = req.json(body);
+        }
+        send(req).await
+    }
+
+    /// 401 without a token, 403 with `other`'s, then the right one's answer.
+    async fn check(
+        &self,
+        (method, service, path): (Method, &str, &str),
+        body: Option<&Value>,
+        other: &Option<String>,
+        right: &Option<String>,
+    ) -> (u16, Value) {
+        let (status, problem) = self.call(method.clone(), service, path, body, &None).await;
+        assert_eq!(status, 401, "{method} {path} without a token: {problem}");
+        assert_eq!(problem["code"], "UNAUTHORIZED", "{problem}");
+        let (status, problem) = self.call(method.clone(), service, path, body, other).await;
+        assert_eq!(status, 403, "{method} {path} as someone else: {problem}");
+        assert_eq!(problem["code"], "FORBIDDEN", "{problem}");
+        self.call(method, service, path, body, right).await
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_rule_in_jwt_mode() {
+    let jwt = Jwt::start().await;
+    let (m7, m8) = (jwt.member(7), jwt.member(8));
+
+    // catalog: create only as the body's seller, update only as the stored product's seller.
+    let seller = register_ok(&jwt.system, "identity-seller").await;
+    wait_active(&jwt.system, seller).await;
+    let (own, other) = (jwt.seller(seller), jwt.seller(seller + 1));
+    let product = json!({"sellerNo": seller.to_string(), "name": "Widget", "price": "1500"});
+    let post = (Method::POST, "catalog-service", "/api/products");
+    let (status, body) = jwt.check(post.clone(), Some(&product), &other, &own).await;
+    let created = if status == 201 {
+        body
+    } else {
+        eventually(SAGA, "the catalog to accept the seller", || async {
+            let (status, body) = jwt
+                .call(
+                    Method::POST,
+                    "catalog-service",
+                    "/api/products",
+                    Some(&product),
+                    &own,
+                )
+                .await;
+            (status == 201).then_some(body)
+        })
+        .await
+    };
+    let product_no = id_of(&created["productNo"]);
+    let patch = format!("/api/products/{product_no}");
+    let (status, body) = jwt
+        .check(
+            (Method::PATCH, "catalog-service", &patch),
+            Some(&json!({"price": "2000"})),
+            &other,
+            &own,
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+
+    // order-service: checkout as the body's member; confirm, read and cancel only one's own.
+    let checkout = json!({"memberNo": "7", "productNos": [product_no.to_string()]});
+    let (status, body) = jwt
+        .check(
+            (Method::POST, "order-service", "/api/checkouts"),
+            Some(&checkout),
+            &m8,
+            &m7,
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let order = Order {
+        order_id: body["orderId"].as_str().expect("orderId").to_string(),
+        amount: body["amount"].clone(),
+        order_name: body["orderName"].as_str().expect("orderName").to_string(),
+    };
+    let payment_key = approve(&jwt.system, &order).await;
+    let confirm =
+        json!({"paymentKey": payment_key, "orderId": order.order_id, "amount": order.amount});
+    let (status, body) = jwt
+        .check(
+            (Method::POST, "order-service", "/api/payments/confirm"),
+            Some(&confirm),
+            &m8,
+            &m7,
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let payment = format!("/api/payments/{}", order.order_id);
+    let (status, body) = jwt
+        .check((Method::GET, "order-service", &payment), None, &m8, &m7)
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let (status, _) = jwt
+        .call(Method::GET, "order-service", &payment, None, &jwt.admin())
+        .await;
+    assert_eq!(status, 200, "an admin reads any payment");
+    let cancel = format!("/api/payments/{}/cancel", order.order_id);
+    let (status, body) = jwt
+        .check(
+            (Method::POST, "order-service", &cancel),
+            Some(&json!({"cancelReason": "test"})),
+            &m8,
+            &m7,
+        )
+        .await;
+    assert!(status == 200 || status == 202, "cancel: {status} {body}");
+
+    // order-query: a member's history only for that member (or an admin).
+    let (status, body) = jwt
+        .check(
+            (Method::GET, "order-query-service", "/api/orders/members/7"),
+            None,
+            &m8,
+            &m7,
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+
+    // likes and reviews: only as oneself; a review deleted only by its author.
+    let like = format!("/api/catalog-likes/products/{product_no}/members/7");
+    let (status, body) = jwt
+        .check(
+            (Method::POST, "catalog-like-service", &like),
+            None,
+            &m8,
+            &m7,
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let (status, body) = jwt
+        .check(
+            (Method::DELETE, "catalog-like-service", &like),
+            None,
+            &m8,
+            &m7,
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let review = json!({"productNo": product_no.to_string(), "memberNo": "7", "title": "t",
+        "content": "c", "starRatingType": "FIVE"});
+    let (status, body) = jwt
+        .check(
+            (
+                Method::POST,
+                "catalog-review-service",
+                "/api/product-reviews",
+            ),
+            Some(&review),
+            &m8,
+            &m7,
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let delete = format!(
+        "/api/product-reviews/{}?memberNo=7",
+        id_of(&body["productReviewNo"])
+    );
+    let (status, body) = jwt
+        .check(
+            (Method::DELETE, "catalog-review-service", &delete),
+            None,
+            &m8,
+            &m7,
+        )
+        .await;
+    assert_eq!(status, 204, "{body}");
+
+    // admin endpoints: the admin role, not the static token.
+    let admin_path = "/admin/payments/unresolved";
+    let (status, body) = jwt
+        .check(
+            (Method::GET, "order-service", admin_path),
+            None,
+            &m7,
+            &jwt.admin(),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let (status, _) = jwt
+        .call(
+            Method::GET,
+            "order-service",
+            admin_path,
+            None,
+            &Some("test-admin-token".into()),
+        )
+        .await;
+    assert_eq!(
+        status, 401,
+        "the static ADMIN_TOKEN is not accepted in jwt mode"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn writes_over_the_limit_are_429_with_retry_after() {
+    let jwt = Jwt::start().await;
+    let m50 = jwt.member(50);
+    for product in 1..=LIMIT {
+        let path = format!("/api/catalog-likes/products/{product}/members/50");
+        let (status, body) = jwt
+            .call(Method::POST, "catalog-like-service", &path, None, &m50)
+            .await;
+        assert_eq!(status, 201, "write {product} is within the limit: {body}");
+    }
+    let resp = jwt
+        .req(
+            Method::POST,
+            "catalog-like-service",
+            "/api/catalog-likes/products/99/members/50",
+            &m50,
+        )
+        .send()
+        .await
+        .expect("answered");
+    assert_eq!(resp.status(), 429);
+    let retry_after: u64 = resp
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+        .expect("a Retry-After header in seconds");
+    assert!((1..=60).contains(&retry_after), "{retry_after}");
+    let problem: Value = resp.json().await.expect("problem+json");
+    assert_eq!(problem["code"], "RATE_LIMITED", "{problem}");
+    // Another member has a budget of its own.
+    let (status, _) = jwt
+        .call(
+            Method::POST,
+            "catalog-like-service",
+            "/api/catalog-likes/products/1/members/51",
+            None,
+            &jwt.member(51),
+        )
+        .await;
+    assert_eq!(status, 201);
+}
