@@ -263,6 +263,15 @@ async fn every_rule_in_jwt_mode() {
         .await;
     assert_eq!(status, 204, "{body}");
 
+    // wallet-service: a seller's wallet, entries, statement and payouts only for that seller.
+    for path in ["", "/entries", "/statement", "/payouts"] {
+        let path = format!("/api/wallets/sellers/{seller}{path}");
+        let (status, body) = jwt
+            .check((Method::GET, "wallet-service", &path), None, &other, &own)
+            .await;
+        assert_eq!(status, 200, "GET {path}: {body}");
+    }
+
     // admin endpoints: the admin role, not the static token.
     let admin_path = "/admin/payments/unresolved";
     let (status, body) = jwt

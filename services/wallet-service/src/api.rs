@@ -80,8 +80,10 @@ impl WalletApi {
     )]
     async fn get_seller_wallet(
         &self,
+        identity: service_kit::auth::Identity,
         #[oai(name = "sellerNo")] seller_no: Path<Id>,
     ) -> Result<Json<Wallet>, ApiError> {
+        service_kit::auth::require_seller(&identity, seller_no.0 .0)?;
         let mut conn = self.pool.acquire().await?;
         let Some(wallet) = store::find_wallet_by_seller(&mut conn, seller_no.0 .0).await? else {
             return Err(ApiError::not_found(

@@ -100,12 +100,14 @@ impl LedgerApi {
     )]
     async fn entries(
         &self,
+        identity: service_kit::auth::Identity,
         #[oai(name = "sellerNo")] seller_no: Path<Id>,
         /// Page size, 1–200 (default 50).
         limit: Query<Option<i64>>,
         /// `nextCursor` of the previous page.
         cursor: Query<Option<String>>,
     ) -> Result<Json<EntryPage>, ApiError> {
+        service_kit::auth::require_seller(&identity, seller_no.0 .0)?;
         let limit = limit.0.unwrap_or(50);
         if !(1..=200).contains(&limit) {
             return Err(ApiError::bad_request(
@@ -144,12 +146,14 @@ impl LedgerApi {
     async fn statement(
         &self,
         req: &Request,
+        identity: service_kit::auth::Identity,
         #[oai(name = "sellerNo")] seller_no: Path<Id>,
         /// Start of the window (inclusive), RFC 3339.
         from: Query<Option<DateTime<Utc>>>,
         /// End of the window (exclusive), RFC 3339; default now.
         to: Query<Option<DateTime<Utc>>>,
     ) -> Result<StatementResponse, ApiError> {
+        service_kit::auth::require_seller(&identity, seller_no.0 .0)?;
         let from = from
             .0
             .unwrap_or_else(|| Utc.timestamp_opt(0, 0).single().unwrap_or_default());

@@ -74,10 +74,12 @@ impl PayoutApi {
     )]
     async fn create(
         &self,
+        identity: service_kit::auth::Identity,
         #[oai(name = "sellerNo")] seller_no: Path<Id>,
         #[oai(name = "Idempotency-Key")] idempotency_key: Header<Option<String>>,
         body: Json<PayoutRequest>,
     ) -> Result<CreateResponse, ApiError> {
+        service_kit::auth::require_seller(&identity, seller_no.0 .0)?;
         let key = idempotency_key.0.as_deref();
         if key.is_some_and(|k| k.is_empty() || k.chars().count() > 255) {
             return Err(ApiError::bad_request(
@@ -104,12 +106,14 @@ impl PayoutApi {
     )]
     async fn list(
         &self,
+        identity: service_kit::auth::Identity,
         #[oai(name = "sellerNo")] seller_no: Path<Id>,
         /// Page size, 1–200 (default 20).
         limit: Query<Option<i64>>,
         /// `nextCursor` of the previous page.
         cursor: Query<Option<String>>,
     ) -> Result<Json<PayoutPage>, ApiError> {
+        service_kit::auth::require_seller(&identity, seller_no.0 .0)?;
         let limit = limit.0.unwrap_or(20);
         if !(1..=200).contains(&limit) {
             return Err(ApiError::bad_request(
@@ -148,9 +152,11 @@ impl PayoutApi {
     )]
     async fn get(
         &self,
+        identity: service_kit::auth::Identity,
         #[oai(name = "sellerNo")] seller_no: Path<Id>,
         #[oai(name = "payoutNo")] payout_no: Path<Id>,
     ) -> Result<Json<Payout>, ApiError> {
+        service_kit::auth::require_seller(&identity, seller_no.0 .0)?;
         let mut conn = self.payouts.pool.acquire().await?;
         let row = store::find(&mut conn, payout_no.0 .0)
             .await?
