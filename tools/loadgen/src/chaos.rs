@@ -80,6 +80,7 @@ pub async fn run(args: &Args) -> anyhow::Result<bool> {
         .set_for("psp-sandbox", "SANDBOX_TIMEOUT_RATE", 0.03)
         .set_for("psp-sandbox", "SANDBOX_TIMEOUT_MS", 1500)
         .set_for("psp-sandbox", "SANDBOX_APPROVE_BEFORE_TIMEOUT", true);
+    options = crate::payouts::configure(options);
     options.rust_log = "info".into();
     options.keep = args.get("keep", false)?;
     eprintln!("chaos: {payments} payments, {shoppers} shoppers, seed {seed}");
@@ -165,7 +166,9 @@ async fn chaos(
         keep_going: Some(keep_going.clone()),
     };
     let mut injector = Injector::new(client.clone());
+    let sellers = market.sellers.clone();
     let load = tokio::spawn(drive(client.clone(), market, options, counters.clone()));
+    let payouts = crate::payouts::PayoutDriver::start(client.clone(), sellers, seed).await?;
     for (at, fault) in schedule {
         while (counters.done() as f64) < at * payments as f64 && !load.is_finished() {
             tokio::time::sleep(Duration::from_millis(50)).await;
@@ -174,6 +177,7 @@ async fn chaos(
     }
     keep_going.store(false, Ordering::Relaxed);
     let driven = load.await?;
+    let payout_log = payouts.finish().await?;
     progress.finish();
     eprintln!(
         "{} payments answered in {:.1}s, {} gave up; settling down",
@@ -207,7 +211,13 @@ async fn chaos(
         }
         None => None,
     };
+    let drained = crate::payouts::drain(stack, Duration::from_secs(120)).await;
     let mut checks = check_all(stack, &client, &injector.poisons, since).await?;
+    crate::ledger_checks::check(stack, &client, &payout_log, &mut checks).await?;
+    if let Err(e) = &drained {
+        checks.add("no payout open after the drain", false, format!("{e:#}"));
+    }
+    crate::payouts::print(stack, &client, &payout_log, drained.ok()).await;
     if let Err(e) = settled {
         checks.add("settled down after the load", false, format!("{e:#}"));
     }

@@ -59,11 +59,13 @@ impl Injector {
     /// The sandbox's global faults as the run wants them now (the same as its environment,
     /// with the current approve-before-timeout mode).
     fn sandbox_faults(&self, latency_ms: u64) -> Value {
-        json!({
+        let mut faults = json!({
             "latencyMs": latency_ms, "errorRate": 0.05, "errorCode": "PROVIDER_ERROR",
             "timeoutRate": 0.03, "timeoutMs": 1500,
             "approveBeforeTimeout": self.approve_before_timeout,
-        })
+        });
+        crate::payouts::add_sandbox_faults(&mut faults);
+        faults
     }
 
     async fn put_sandbox_faults(&self, latency_ms: u64) -> anyhow::Result<()> {

@@ -111,13 +111,16 @@ pub async fn check_all(
         ),
     );
 
-    // 2. Per seller: Σ credits = Σ paid lines, Σ reversals = Σ refunded of them, and
-    //    Σ credits − Σ reversals = balance.
+    // 2. Per seller: Σ credits = Σ paid lines, Σ reversals = Σ refunded of them (both net of
+    //    the commission), and Σ credits − Σ reversals − Σ payouts = balance.
+    let commission = crate::ledger_checks::Commission::load(&wallet).await?;
+    let paid_out = crate::ledger_checks::payout_debits(&wallet).await?;
     let mut expected: HashMap<i64, (Decimal, Decimal)> = HashMap::new();
-    for l in lines.values() {
+    for (no, l) in &lines {
+        let (net, net_back) = commission.net(*no, l.amount, l.refunded);
         let e = expected.entry(l.seller).or_default();
-        e.0 += l.amount;
-        e.1 += l.refunded;
+        e.0 += net;
+        e.1 += net_back;
     }
     let mut booked: HashMap<i64, (Decimal, Decimal)> = HashMap::new();
     for (_, seller, amount) in &credits {
@@ -142,9 +145,10 @@ pub async fn check_all(
             let e = expected.get(s).copied().unwrap_or_default();
             let k = booked.get(s).copied().unwrap_or_default();
             let b = balances.get(s).copied().unwrap_or_default();
-            (e != k || k.0 - k.1 != b).then(|| {
+            let p = paid_out.get(s).copied().unwrap_or_default();
+            (e != k || k.0 - k.1 - p != b).then(|| {
                 format!(
-                    "seller {s}: lines {} refunded {}, credits {} reversals {}, balance {b}",
+                    "seller {s}: lines {} refunded {} (net), credits {} reversals {}, payouts {p}, balance {b}",
                     e.0, e.1, k.0, k.1
                 )
             })
@@ -153,13 +157,14 @@ pub async fn check_all(
     let total: Decimal = expected.values().map(|e| e.0).sum();
     let refunded: Decimal = expected.values().map(|e| e.1).sum();
     checks.add(
-        "per seller Σ credits − Σ reversals = balance",
+        "Σ credits − reversals − payouts = balance",
         off.is_empty(),
         if off.is_empty() {
             format!(
-                "{} sellers, {total} credited = paid lines, {refunded} reversed = refunded ({} reversals)",
+                "{} sellers, {total} credited = paid lines net of commission, {refunded} reversed = refunded net ({} reversals), {} paid out or in transit",
                 sellers.len(),
-                reversals.len()
+                reversals.len(),
+                paid_out.values().sum::<Decimal>()
             )
         } else {
             off.join("; ")

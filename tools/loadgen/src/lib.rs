@@ -6,15 +6,17 @@
 //! - [`chaos`]: a seeded fault run (PSP timeouts, errors and an outage, declined cards, wrong
 //!   paymentKeys, cancels in full and in part, some racing their confirm, each process the
 //!   PSP included SIGKILLed once, nats-server restarted and once restarted on an older copy of
-//!   its store, poison events) followed by the ledger invariants, the PSP's record against
+//!   its store, poison events, seller payouts with a commission, failed payouts, duplicated
+//!   and delayed webhooks) followed by the ledger invariants, wallet-service's double-entry
+//!   ledger against the orders and the PSP's payouts, the PSP's record against
 //!   order-service's and order-service's reconciliation (`just chaos`; a small one runs in
 //!   `just test`).
 //! - [`scale`]: three instances of the order, wallet and hot-catalog services on a 3-node NATS
 //!   cluster; work sharing, outbox shard rebalancing, a NATS node lost (`just scale`).
 //!
 //! [`stack`] starts and kills the processes; [`workload`], [`journey`], [`cancel`] and
-//! [`drive`] are the shoppers; [`chaos_faults`] and [`amnesia`] the faults; [`invariants`],
-//! [`money`], [`psp_check`], [`client_checks`], [`hot_check`] and [`poison`] are the checks.
+//! [`drive`] are the shoppers, [`payouts`] the sellers; [`chaos_faults`] and [`amnesia`] the faults; [`invariants`],
+//! [`ledger_checks`], [`money`], [`psp_check`], [`client_checks`], [`hot_check`] and [`poison`] are the checks.
 
 pub mod amnesia;
 pub mod args;
@@ -31,7 +33,9 @@ pub mod invariants;
 pub mod journey;
 pub mod lags;
 pub mod ledger;
+pub mod ledger_checks;
 pub mod money;
+pub mod payouts;
 pub mod poison;
 pub mod progress;
 pub mod psp_check;

@@ -50,10 +50,12 @@ pub async fn check(
         r.0 += a;
         r.1 += 1;
     }
+    // A REVERSAL is net of the commission it gave back; with it, the gross refund.
+    let fee_back = crate::ledger_checks::fee_back_per_cancel(&wallet).await?;
     let mut off = Vec::new();
     for (key, amount) in &expected {
         match reversed.get(key) {
-            Some((a, 1)) if a == amount => {}
+            Some((a, 1)) if *a + fee_back.get(key).copied().unwrap_or_default() == *amount => {}
             got => off.push(format!(
                 "cancel {} seller {}: {amount} expected, reversed {got:?}",
                 key.0, key.1

@@ -124,6 +124,12 @@ impl Stack {
                         .filter(|(s, _, _)| *s == def.name)
                         .map(|(_, k, v)| (k.clone(), v.clone())),
                 );
+                // `{url:<service>}` in a value is that service's first instance's base URL.
+                for (_, v) in &mut env {
+                    for d in &SERVICES {
+                        *v = v.replace(&format!("{{url:{}}}", d.name), &peer(d.name));
+                    }
+                }
                 let log = log_dir.join(format!("{}-{i}.log", def.name));
                 let binary = options.bin_dir.join(def.name);
                 if !binary.exists() {
