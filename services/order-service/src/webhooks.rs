@@ -22,11 +22,12 @@ enum WebhookTag {
 #[derive(Debug, Object)]
 #[oai(rename_all = "camelCase", example)]
 pub struct TossWebhook {
+    #[oai(deserialize_with = "service_kit::strict::json_string")]
     pub event_type: String,
-    #[oai(default)]
+    #[oai(default, deserialize_with = "service_kit::strict::json_opt_string")]
     pub created_at: Option<String>,
     /// The Payment (or cancel) the event is about; untrusted.
-    pub data: Value,
+    pub data: std::collections::HashMap<String, Value>,
 }
 
 #[derive(Debug, Object)]

@@ -37,6 +37,12 @@ pub fn answer(reply: TossResponse) -> Outcome {
 /// A storage failure, answered as Toss answers its own: 500, retryable, nothing charged by
 /// this request (its transaction was rolled back).
 pub fn internal(err: &sqlx::Error) -> TossResponse {
+    if unstorable_text(err) {
+        return TossResponse::code(
+            codes::INVALID_REQUEST,
+            "잘못된 요청입니다. (NUL or invalid UTF-8 in a value)",
+        );
+    }
     tracing::error!(error = %err, "psp-sandbox database error");
     TossResponse::code(
         codes::FAILED_INTERNAL_SYSTEM_PROCESSING,
@@ -191,4 +197,12 @@ impl Drop for KeyClaim {
             });
         }
     }
+}
+
+/// Text Postgres cannot store (a NUL character in a key or an id): the request is wrong, not
+/// the sandbox — Toss answers INVALID_REQUEST for malformed values.
+pub fn unstorable_text(err: &sqlx::Error) -> bool {
+    err.as_database_error()
+        .and_then(|db| db.code())
+        .is_some_and(|code| code == "22021" || code == "22P05")
 }

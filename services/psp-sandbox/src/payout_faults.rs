@@ -32,10 +32,14 @@ pub struct PayoutFaultRequest {
     pub mode: PayoutFaultMode,
     /// `fail`: the payout's error code (upper-case letters, digits, `_`); `error`: a Toss
     /// error code the sandbox knows.
-    #[oai(nullable)]
+    #[oai(nullable, deserialize_with = "service_kit::strict::json_opt_string")]
     pub error_code: Option<String>,
     /// `fail`: the payout's error message (default: one for the code).
-    #[oai(nullable, validator(max_length = 200))]
+    #[oai(
+        nullable,
+        validator(max_length = 200),
+        deserialize_with = "service_kit::strict::json_opt_string"
+    )]
     pub error_message: Option<String>,
     /// Applies to the next `times` requests naming the refPayoutId.
     #[oai(

@@ -223,6 +223,12 @@ pub async fn create(
 
 /// Logs a database error and answers Toss's 500, for the payout endpoints.
 pub fn database_error(err: &sqlx::Error) -> (&'static TossCode, String) {
+    if crate::idempotency::unstorable_text(err) {
+        return (
+            codes::get(codes::INVALID_REQUEST),
+            "잘못된 요청입니다. (NUL or invalid UTF-8 in a value)".into(),
+        );
+    }
     let _ = internal(err);
     (
         codes::get(codes::FAILED_INTERNAL_SYSTEM_PROCESSING),

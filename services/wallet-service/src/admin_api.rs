@@ -17,8 +17,19 @@ enum AdminTag {
 #[derive(Debug, Object)]
 #[oai(rename_all = "camelCase", example)]
 pub struct FeeRateRequest {
-    /// 0 ≤ rate < 1, at most 6 decimals; applies to sales settled from now on.
+    /// 0 ≤ rate < 1, at most 6 decimals, as a decimal string (`"0.05"`); applies to sales
+    /// settled from now on.
+    #[oai(deserialize_with = "decimal_string")]
     pub fee_rate: Decimal,
+}
+
+/// A decimal written as a JSON string, as the document declares it; a JSON number is refused
+/// (`0.1` as a float is not `0.1`).
+fn decimal_string(value: Option<serde_json::Value>) -> poem_openapi::types::ParseResult<Decimal> {
+    let raw = service_kit::strict::json_string(value).map_err(|e| e.propagate())?;
+    raw.trim()
+        .parse::<Decimal>()
+        .map_err(|_| poem_openapi::types::ParseError::custom("must be a decimal string"))
 }
 
 #[derive(Debug, Object)]

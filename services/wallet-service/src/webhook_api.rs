@@ -78,8 +78,19 @@ impl WebhookApi {
         body: RawWebhook,
     ) -> Result<Json<WebhookAccepted>, ApiError> {
         let raw = body.0;
+        // A webhook is a JSON object with an eventType string (and data); anything else is
+        // not one, whatever the signature says.
         let parsed: Value = serde_json::from_slice(&raw).unwrap_or_default();
-        let event_type = parsed["eventType"].as_str().unwrap_or_default();
+        let event_type = parsed
+            .get("eventType")
+            .and_then(Value::as_str)
+            .filter(|_| parsed.get("data").is_some_and(Value::is_object));
+        let Some(event_type) = event_type else {
+            return Err(ApiError::bad_request(
+                "INVALID_WEBHOOK",
+                "a webhook is a JSON object with an eventType and a data object",
+            ));
+        };
         let header = |name: &str| req.header(name).map(str::to_string);
         let Some(sig) = header(SIGNATURE) else {
             if event_type != "payout.changed" {
