@@ -24,11 +24,7 @@ enum WebhookTag {
 pub struct TossWebhook {
     #[oai(deserialize_with = "service_kit::strict::json_string")]
     pub event_type: String,
-    #[oai(
-        default,
-        nullable,
-        deserialize_with = "service_kit::strict::json_opt_string"
-    )]
+    #[oai(nullable, deserialize_with = "service_kit::strict::json_opt_string")]
     pub created_at: Option<String>,
     /// The Payment (or cancel) the event is about; untrusted.
     pub data: std::collections::HashMap<String, Value>,
