@@ -17,6 +17,7 @@ flags=()
 packages=()
 for svc in "${SERVICES[@]}"; do packages+=(-p "$svc"); done
 info "building: cargo build ${flags[*]} ${packages[*]} -p paymsa-loadgen"
-cargo build -q "${flags[@]}" "${packages[@]}" -p paymsa-loadgen
+# Cargo's own progress (not -q): a release build takes minutes here and must not look hung.
+cargo build "${flags[@]}" "${packages[@]}" -p paymsa-loadgen
 bin_dir="${CARGO_TARGET_DIR:-$PAYMSA_ROOT/target}/$profile"
 exec "$bin_dir/paymsa-loadgen" "$@" --bin-dir "$bin_dir"
