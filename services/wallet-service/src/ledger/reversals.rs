@@ -52,8 +52,8 @@ pub async fn posted(
 /// [`posted`]); returns the net taken back from the seller.
 pub async fn post(conn: &mut PgConnection, r: &Reversal) -> Result<Decimal, LedgerError> {
     let acc = accounts::for_seller(conn, r.seller_no).await?;
-    let locked =
-        accounts::lock(conn, &[acc.clearing, acc.fees, acc.pending, acc.available]).await?;
+    // The seller's accounts only: the platform accounts move at commit (see sales.rs).
+    let locked = accounts::lock(conn, &[acc.pending, acc.available]).await?;
     let mut pending = locked
         .iter()
         .find(|(id, _)| *id == acc.pending)

@@ -28,7 +28,10 @@ pub async fn post(
         return Ok(());
     }
     let acc = accounts::for_seller(conn, seller_no).await?;
-    accounts::lock(conn, &[acc.clearing, acc.fees, acc.pending]).await?;
+    // Only the seller's account: the platform accounts' balances move at commit
+    // (migrations/wallet-service/20261221000001_platform_balances_at_commit.sql), so no
+    // settlement holds them for its whole transaction.
+    accounts::lock(conn, &[acc.pending]).await?;
     let hold_ms = i64::try_from(hold.as_millis()).unwrap_or(i64::MAX);
     for c in credits {
         super::valid_amount(c.gross, &format!("line {}", c.payment_order_no))?;
