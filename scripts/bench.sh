@@ -8,7 +8,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$PAYMSA_ROOT"
 cargo_env
 
-BENCHES=(snowflake outbox consumer hot_catalog order_query e2e)
+BENCHES=(snowflake outbox consumer hot_catalog order_query ledger e2e)
 
 bench_snowflake() { cargo bench -p snowflake; }
 # relay commit→ack rate next to a raw JetStream async publish rate, same run
@@ -19,6 +19,8 @@ bench_consumer() { with_backends; cargo bench -p messaging --bench consumer_thro
 bench_hot_catalog() { with_backends; cargo bench -p hot-catalog-service --bench hot_products_get; }
 # order-query first page vs a page deep in a 1,000,000-order read model
 bench_order_query() { with_backends; cargo bench -p order-query-service --bench keyset_pages; }
+# wallet-service's ledger alone: SALE entries/s next to raw two-write transactions/s, same run
+bench_ledger() { with_backends; cargo bench -p wallet-service --bench ledger_entries; }
 
 # the whole system as processes under load, next to the machine's Postgres/JetStream ceilings
 # (writes docs/bench/results.md and docs/bench/confirm-latency.svg; E2E_ARGS adds options)

@@ -29,6 +29,10 @@ mod store;
 mod webhook_api;
 mod webhook_payload;
 
+/// A paid line as settlement credits it and [`ledger::sales::post`] posts it (public so that
+/// `benches/ledger_entries.rs` can post SALE entries through the same function).
+pub use store::Credit;
+
 use messaging::{ConsumerSpec, ServiceRuntime};
 use service_kit::{App, ServiceConfig, ServiceSpec, StartupError};
 use sqlx::migrate::Migrator;
@@ -62,7 +66,8 @@ pub fn openapi_spec() -> String {
     service_kit::openapi::spec_json::<Api>(SPEC.name, DESCRIPTION)
 }
 
-static MIGRATOR: Migrator = sqlx::migrate!("../../migrations/wallet-service");
+/// The service's migrations (public for the benchmarks' scratch databases).
+pub static MIGRATOR: Migrator = sqlx::migrate!("../../migrations/wallet-service");
 
 /// Connects the backends, applies migrations, starts the outbox relay and the consumers, and
 /// serves the API.
