@@ -117,7 +117,7 @@ async fn a_paid_order_is_paid_out_to_the_seller_through_the_psp() {
     let (clearing, paid_out): (Decimal, Decimal) = sqlx::query_as(
         "select coalesce(sum(balance) filter (where kind = 'PSP_CLEARING'), 0),
                 coalesce(sum(balance) filter (where kind = 'SELLER_PAID_OUT'), 0)
-           from ledger_accounts",
+           from ledger_account_balances",
     )
     .fetch_one(&db)
     .await

@@ -240,7 +240,7 @@ async fn verify(pool: &PgPool, posted: u64) -> Result<Vec<String>, BoxError> {
     let (accounts_n, off): (i64, i64) = sqlx::query_as(
         "select count(*),
                 count(*) filter (where a.balance <> ledger_normal_sign(a.kind) * coalesce(p.sum, 0))
-           from ledger_accounts a
+           from ledger_account_balances a
            left join (select account_id, sum(amount) as sum from ledger_postings
                        group by account_id) p on p.account_id = a.id",
     )
@@ -261,8 +261,8 @@ async fn verify(pool: &PgPool, posted: u64) -> Result<Vec<String>, BoxError> {
     ) = sqlx::query_as(
         "select (select coalesce(sum(gross), 0) from ledger_sales),
                     (select coalesce(sum(fee), 0) from ledger_sales),
-                    (select balance from ledger_accounts where kind = 'PSP_CLEARING'),
-                    (select balance from ledger_accounts where kind = 'PLATFORM_FEES'),
+                    (select balance from ledger_account_balances where kind = 'PSP_CLEARING'),
+                    (select balance from ledger_account_balances where kind = 'PLATFORM_FEES'),
                     (select coalesce(sum(balance), 0) from ledger_accounts
                       where kind = 'SELLER_PENDING')",
     )

@@ -5,7 +5,8 @@
 //! `wallet.settled`; `wallet-reversal` takes credits back for cancelled lines and announces
 //! `wallet.reversed`; `GET /api/wallets/sellers/{sellerNo}` shows balance and ledger.
 //! Behind the wallets is a double-entry ledger ([`ledger`], docs/ledger.md): commission per
-//! line, a hold before sales become available ([`release`]), statements and a trial balance.
+//! line, a hold before sales become available ([`release`]), statements and a trial balance;
+//! the platform accounts' balances are folded in by [`rollup`].
 
 mod admin_api;
 mod api;
@@ -21,6 +22,7 @@ mod payouts_view;
 pub mod release;
 mod reversal;
 mod reversal_store;
+pub mod rollup;
 pub mod settings;
 mod settlement;
 mod statement;
@@ -131,6 +133,7 @@ pub async fn build(config: ServiceConfig) -> Result<App, StartupError> {
     )
     .await?;
     release::spawn(rt.pool.clone(), settings.hold, &rt.shutdown);
+    rollup::spawn(rt.pool.clone(), &rt.shutdown);
     let api = api::WalletApi {
         pool: rt.pool.clone(),
     };

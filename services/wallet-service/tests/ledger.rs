@@ -334,6 +334,53 @@ async fn release_now(w: &Wallets, line: i64) {
     assert_eq!(released, 1, "line {line} released");
 }
 
+#[tokio::test]
+async fn platform_postings_wait_as_deltas_and_the_rollup_folds_them_exactly_once() {
+    let w = Wallets::start_with(&[("FEE_RATE_DEFAULT", "0.1"), ("SETTLEMENT_HOLD", "1h")]).await;
+    w.register(A).await;
+    w.register(B).await;
+    for order in 0..20 {
+        w.publish(&confirmed(
+            300 + order,
+            &[(3000 + 2 * order, A, 1000), (3001 + 2 * order, B, 555)],
+        ))
+        .await;
+    }
+    w.expect_balance(A, d(20 * 900)).await;
+    w.expect_balance(B, d(20 * 500)).await;
+    // Two rollups at once (as with two instances): each delta is folded by one of them.
+    let (a, b) = tokio::join!(
+        wallet_service::rollup::fold_deltas(&w.pool, 7),
+        wallet_service::rollup::fold_deltas(&w.pool, 10_000)
+    );
+    let folded = a.expect("fold") + b.expect("fold");
+    assert!(
+        folded <= 80,
+        "at most 2 platform postings per sale: {folded}"
+    );
+    while wallet_service::rollup::fold_deltas(&w.pool, 10_000)
+        .await
+        .expect("fold")
+        > 0
+    {}
+    assert_eq!(
+        w.count("select count(*) from ledger_balance_deltas").await,
+        0
+    );
+    // The stored rows alone now hold the whole sums (the job of the running service may have
+    // folded some of them first: either way each delta counted once).
+    let (clearing, fees): (Decimal, Decimal) = sqlx::query_as(
+        "select sum(balance) filter (where kind = 'PSP_CLEARING'),
+                sum(balance) filter (where kind = 'PLATFORM_FEES')
+           from ledger_accounts where seller_no is null",
+    )
+    .fetch_one(&w.pool)
+    .await
+    .expect("platform rows");
+    assert_eq!((clearing, fees), (d(20 * 1555), d(20 * (100 + 55))));
+    w.assert_ledger_sound().await;
+}
+
 /// Waits for `n` envelopes of `event_type` on WALLETS.
 async fn wait_for(w: &Wallets, event_type: &str, n: usize) -> Vec<serde_json::Value> {
     let deadline = tokio::time::Instant::now() + support::WAIT;

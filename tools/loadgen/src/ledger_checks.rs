@@ -224,8 +224,8 @@ async fn postings(wallet: &PgPool, client: &Client, checks: &mut Checks) -> anyh
 
     let accounts: Vec<(i64, String, Option<i64>, Decimal, Decimal)> = sqlx::query_as(
         "select a.id, a.kind, a.seller_no, a.balance, coalesce(sum(p.amount), 0)
-           from ledger_accounts a left join ledger_postings p on p.account_id = a.id
-          group by a.id order by a.id",
+           from ledger_account_balances a left join ledger_postings p on p.account_id = a.id
+          group by a.id, a.kind, a.seller_no, a.balance order by a.id",
     )
     .fetch_all(wallet)
     .await?;
@@ -341,7 +341,7 @@ async fn accounts(
     checks: &mut Checks,
 ) -> anyhow::Result<()> {
     let balances: Vec<(Option<i64>, String, Decimal)> =
-        sqlx::query_as("select seller_no, kind, balance from ledger_accounts")
+        sqlx::query_as("select seller_no, kind, balance from ledger_account_balances")
             .fetch_all(wallet)
             .await?;
     let mut held: BTreeMap<i64, Decimal> = BTreeMap::new();
@@ -488,7 +488,7 @@ async fn psp_money(
     let (clearing, ledger_paid_out): (Decimal, Decimal) = sqlx::query_as(
         "select coalesce(sum(balance) filter (where kind = 'PSP_CLEARING'), 0),
                 coalesce(sum(balance) filter (where kind = 'SELLER_PAID_OUT'), 0)
-           from ledger_accounts",
+           from ledger_account_balances",
     )
     .fetch_one(wallet)
     .await?;

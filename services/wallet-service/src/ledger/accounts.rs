@@ -136,7 +136,7 @@ pub async fn trial_balance(conn: &mut PgConnection) -> Result<Vec<KindTotal>, sq
                 coalesce(sum(p.debits), 0)::numeric as debits,
                 coalesce(sum(p.credits), 0)::numeric as credits,
                 sum(a.balance)::numeric as balance
-           from ledger_accounts a left join p on p.account_id = a.id
+           from ledger_account_balances a left join p on p.account_id = a.id
           group by a.kind",
     )
     .fetch_all(conn)

@@ -217,8 +217,8 @@ impl Wallets {
         let off: Vec<(i64, String, Decimal, Decimal)> = sqlx::query_as(
             "select a.id, a.kind, a.balance,
                     coalesce(sum(p.amount), 0) * ledger_normal_sign(a.kind)
-               from ledger_accounts a left join ledger_postings p on p.account_id = a.id
-              group by a.id
+               from ledger_account_balances a left join ledger_postings p on p.account_id = a.id
+              group by a.id, a.kind, a.balance
              having a.balance <> coalesce(sum(p.amount), 0) * ledger_normal_sign(a.kind)",
         )
         .fetch_all(&self.pool)
@@ -252,7 +252,7 @@ impl Wallets {
     /// The seller's balance of one account kind (0 if it has none).
     pub async fn account(&self, seller_no: Option<i64>, kind: &str) -> Decimal {
         sqlx::query_scalar(
-            "select coalesce(sum(balance), 0)::numeric from ledger_accounts
+            "select coalesce(sum(balance), 0)::numeric from ledger_account_balances
               where kind = $2 and seller_no is not distinct from $1",
         )
         .bind(seller_no)
