@@ -19,12 +19,15 @@ use crate::{
     report::{BenchReport, ServiceUsage},
     settle::settle,
     stack::{Broker, Stack, StackOptions},
+    open_loop::drive_open,
+    report_open::{OpenLoop, OtherCpu, RssSampler},
     workload::{open_market, Mix, Outcome},
 };
 
 pub const OPTIONS: &[&str] = &[
     "duration",
     "shoppers",
+    "rate",
     "sellers",
     "products",
     "seed",
@@ -124,8 +127,24 @@ async fn measure(
         chaos: None,
         keep_going: None,
     };
+    let rate: f64 = args.get("rate", 0.0)?;
+    if !(rate >= 0.0 && rate.is_finite()) {
+        anyhow::bail!("--rate {rate}: payments per second, > 0 (or 0 for closed loop)");
+    }
+    let others_before = OtherCpu::now();
+    let pids: Vec<(String, Option<u32>)> = stack
+        .instances
+        .iter()
+        .map(|i| (i.label(), i.pid()))
+        .collect();
+    let rss = RssSampler::start(pids, Duration::from_secs(60));
     let started = Instant::now();
-    let driven = drive(client.clone(), market, options, counters).await;
+    let driven = if rate > 0.0 {
+        drive_open(client.clone(), market, rate, options, counters).await
+    } else {
+        drive(client.clone(), market, options, counters).await
+    };
+    let rss = rss.finish().await;
     progress.finish();
     eprintln!(
         "load stopped after {:.1}s; waiting for settlement, projection and ranking to drain",
@@ -135,7 +154,8 @@ async fn measure(
     let end_to_end = started.elapsed();
     stack.sample();
     let wall = end_to_end.as_secs_f64();
-    let usage = stack
+    let others = others_before.since(wall);
+    let mut usage: Vec<ServiceUsage> = stack
         .instances
         .iter()
         .zip(cpu_before)
@@ -145,7 +165,8 @@ async fn measure(
             cpu_percent: (i.cpu_seconds() - before) / wall * 100.0,
         })
         .collect();
-    let lags = lags::measure(stack).await?;
+    usage.extend(others);
+    let lags = lags::measure(stack, since).await?;
     let events = lags::events_since(stack, since).await?;
     tokio::time::sleep(Duration::from_millis(1500)).await; // let the statistics catch up
     let transactions = lags::transactions(stack).await? - transactions_before;
@@ -153,10 +174,12 @@ async fn measure(
     let mut confirm = crate::stats::Latencies::default();
     let mut cancel = crate::stats::Latencies::default();
     let (mut paid, mut cancels, mut partial) = (0u64, 0u64, 0u64);
+    let mut open = OpenLoop::default();
     for r in &driven.records {
         if r.outcome == Outcome::Paid {
             paid += 1;
             confirm.push(r.confirm_latency);
+            open.record(r);
         }
         for c in r.cancels.iter().filter(|c| c.status == 200) {
             cancels += 1;
@@ -167,8 +190,10 @@ async fn measure(
     for e in driven.errors.iter().take(5) {
         eprintln!("error: {e}");
     }
+    let open = (rate > 0.0).then(|| open.finish(rate, &lags, rss));
     Ok(BenchReport {
         duration,
+        open,
         shoppers,
         db_connections,
         consumer_concurrency: 0,

@@ -198,5 +198,6 @@ pub async fn pay(
         confirm_latency,
         wrong_key,
         cancels,
+        schedule: None,
     })
 }

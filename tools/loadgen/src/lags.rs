@@ -17,6 +17,9 @@ pub struct Lags {
     pub settlement: Latencies,
     /// order-service commit → order-query projection.
     pub projection: Latencies,
+    /// (seconds from `since` to the commit, lag in ms) per event, for plots over time.
+    pub settlement_series: Vec<(f64, f64)>,
+    pub projection_series: Vec<(f64, f64)>,
 }
 
 async fn applied(
@@ -35,7 +38,7 @@ async fn applied(
     )
 }
 
-pub async fn measure(stack: &mut Stack) -> anyhow::Result<Lags> {
+pub async fn measure(stack: &mut Stack, since: DateTime<Utc>) -> anyhow::Result<Lags> {
     let order = stack.db("order-service").await?;
     let born: Vec<(Uuid, DateTime<Utc>)> = sqlx::query_as(
         "select (payload->>'eventId')::uuid, created_at from outbox
@@ -45,18 +48,25 @@ pub async fn measure(stack: &mut Stack) -> anyhow::Result<Lags> {
     .await?;
     let settled = applied(stack, "wallet-service", "wallet-settlement").await?;
     let projected = applied(stack, "order-query-service", "order-query-projection").await?;
+    let ms = |d: chrono::TimeDelta| d.num_microseconds().unwrap_or(0) as f64 / 1000.0;
     let lag = |seen: &HashMap<Uuid, DateTime<Utc>>| {
         let mut l = Latencies::default();
+        let mut series = Vec::new();
         for (id, at) in &born {
             if let Some(done) = seen.get(id) {
-                l.push_ms((*done - *at).num_microseconds().unwrap_or(0) as f64 / 1000.0);
+                l.push_ms(ms(*done - *at));
+                series.push((ms(*at - since) / 1000.0, ms(*done - *at)));
             }
         }
-        l
+        (l, series)
     };
+    let (settlement, settlement_series) = lag(&settled);
+    let (projection, projection_series) = lag(&projected);
     Ok(Lags {
-        settlement: lag(&settled),
-        projection: lag(&projected),
+        settlement,
+        projection,
+        settlement_series,
+        projection_series,
     })
 }
 

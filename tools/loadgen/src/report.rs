@@ -13,6 +13,8 @@ pub struct ServiceUsage {
 
 pub struct BenchReport {
     pub duration: Duration,
+    /// Set for an open-loop run (`--rate`): its schedule and latency over time.
+    pub open: Option<crate::report_open::OpenLoopReport>,
     pub shoppers: usize,
     pub db_connections: u32,
     pub consumer_concurrency: usize,
@@ -80,11 +82,21 @@ impl BenchReport {
         let _ = writeln!(md, "Machine: {}.\n", machine());
         let _ = writeln!(
             md,
-            "Load: {} shoppers for {:.0} s (checkout of 1–3 products → sandbox approval → confirm; \
+            "Load: {} for {:.0} s (checkout of 1–3 products → sandbox approval → confirm; \
              per payment 30 % like, 5 % unlike, 10 % review, 2 % review delete; 5 % of paid orders \
              cancelled, half of them in part), release binaries, \
              one process per service, `DB_MAX_CONNECTIONS={}`, `CONSUMER_CONCURRENCY={}`.\n",
-            self.shoppers,
+            match &self.open {
+                Some(o) => format!(
+                    "**open loop**, {:.0} payments/s started on a fixed schedule whether or not \
+                     earlier ones finished",
+                    o.rate
+                ),
+                None => format!(
+                    "**closed loop**, {} shoppers each starting a payment when their last one ended",
+                    self.shoppers
+                ),
+            },
             self.duration.as_secs_f64(),
             self.db_connections,
             match self.consumer_concurrency {
@@ -142,15 +154,25 @@ impl BenchReport {
             let _ = writeln!(md, "| {name} | {} | {} |", l.len(), l.summary());
         }
         let _ = writeln!(md, "\n![confirm latency](confirm-latency.svg)\n");
+        if let Some(open) = &self.open {
+            md.push_str(&open.markdown());
+        }
         let _ = writeln!(
             md,
-            "| process | peak RSS (MiB) | CPU (% of one core) |\n|---|---|---|"
+            "| process | peak RSS (MiB) | CPU (% of one core; the machine has {} cores) |\n|---|---|---|",
+            std::thread::available_parallelism().map_or(0, |n| n.get())
         );
         for u in &self.usage {
             let _ = writeln!(
                 md,
-                "| {} | {:.1} | {:.1} |",
-                u.label, u.peak_rss_mib, u.cpu_percent
+                "| {} | {} | {:.1} |",
+                u.label,
+                if u.peak_rss_mib.is_nan() {
+                    "–".to_string()
+                } else {
+                    format!("{:.1}", u.peak_rss_mib)
+                },
+                u.cpu_percent
             );
         }
         md
@@ -167,10 +189,17 @@ impl BenchReport {
         std::fs::write(
             dir.join("confirm-latency.svg"),
             self.confirm.histogram_svg(&format!(
-                "POST /api/payments/confirm, {} shoppers, {} paid",
-                self.shoppers, self.paid
+                "POST /api/payments/confirm, {}, {} paid",
+                match &self.open {
+                    Some(o) => format!("{:.0}/s open loop", o.rate),
+                    None => format!("{} shoppers", self.shoppers),
+                },
+                self.paid
             )),
         )?;
+        if let Some(open) = &self.open {
+            std::fs::write(dir.join("stage-latency.svg"), open.svg())?;
+        }
         Ok(())
     }
 }

@@ -127,6 +127,8 @@ pub struct PaymentRecord {
     pub wrong_key: Option<(u16, String)>,
     /// The cancels the shopper asked for after (or while) paying.
     pub cancels: Vec<crate::cancel::CancelRecord>,
+    /// In an open-loop run, when the payment was due and how it went against that.
+    pub schedule: Option<crate::open_loop::Schedule>,
 }
 
 /// A checked-out order the customer approved in the sandbox's payment window.
