@@ -8,6 +8,8 @@
 //!   [`HandlerError::Retry`] (transient) or [`HandlerError::Reject`] (hopeless, terminated at once).
 //! - [`apply_once`] makes a handler idempotent: a `(consumer, eventId)` row in
 //!   `processed_events` commits in the same transaction as the handler's effect.
+//! - [`GroupCommit`] applies the deliveries a consumer handles at once in one transaction,
+//!   a savepoint each, so a busy consumer pays one commit per group, not per message.
 //! - [`dead_letters`] stores every message that exhausted its deliveries or was terminated
 //!   (resolved from the server's advisories) and serves list / inspect / replay to operators.
 //! - [`EventBus`] bundles the start-up of a consuming service: provision, dead-letter worker,
@@ -21,6 +23,7 @@ mod bus;
 mod consumer;
 pub mod dead_letters;
 mod error;
+mod group_commit;
 mod idempotency;
 mod metrics;
 mod provision;
@@ -32,6 +35,7 @@ pub use bus::{EventBus, Outbox};
 pub use consumer::{spawn_consumer, ConsumerSpec, Delivery, Handler, REDRIVE_MARK};
 pub use dead_letters::{spawn_dead_letter_worker, DeadLetterApi};
 pub use error::{ConsumerError, HandlerError, ProvisionError};
+pub use group_commit::{GroupCommit, GroupHandler};
 pub use idempotency::{apply_once, claim_event, Applied};
 pub use provision::{provision, provision_with, ProvisionOptions};
 pub use runtime::ServiceRuntime;

@@ -107,17 +107,22 @@ pub async fn build(config: ServiceConfig) -> Result<App, StartupError> {
         vec![<events::PaymentConfirmed as events::Event>::TYPE],
     );
     settle_spec.concurrency = 16;
-    rt.consume(
-        settle_spec,
+    // The 16 settlements in flight are committed in groups (settlement.rs): two lanes, so one
+    // group's commit overlaps the next group's work.
+    let settle = messaging::GroupCommit::spawn(
+        "wallet-settlement-groups",
+        rt.pool.clone(),
         settlement::SettleOrder {
-            pool: rt.pool.clone(),
             ids: rt.infra.ids.clone(),
             outbox: outbox.writer.clone(),
             nudge: outbox.nudge.clone(),
             settings,
         },
-    )
-    .await?;
+        2,
+        settle_spec.concurrency,
+        &rt.shutdown,
+    );
+    rt.consume(settle_spec, settle).await?;
     rt.consume(
         ConsumerSpec::new(
             reversal::CONSUMER,

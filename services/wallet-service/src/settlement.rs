@@ -20,10 +20,10 @@
 use std::{collections::BTreeMap, sync::Arc};
 
 use events::{Envelope, PaymentConfirmed, SellerCredit, WalletSettled};
-use messaging::{claim_event, Delivery, Handler, HandlerError};
+use messaging::{claim_event, Delivery, GroupHandler, HandlerError};
 use outbox::{OutboxNudge, OutboxWriter};
 use snowflake::Snowflake;
-use sqlx::{PgConnection, PgPool};
+use sqlx::PgConnection;
 
 use crate::{
     fees,
@@ -68,56 +68,58 @@ impl From<SettleError> for HandlerError {
 }
 
 pub struct SettleOrder {
-    pub pool: PgPool,
     pub ids: Arc<Snowflake>,
     pub outbox: OutboxWriter,
     pub nudge: OutboxNudge,
     pub settings: LedgerSettings,
 }
 
-impl Handler for SettleOrder {
-    async fn handle(&self, delivery: &Delivery) -> Result<(), HandlerError> {
+/// Settlements run through [`messaging::GroupCommit`]: the orders being settled at once share
+/// one transaction (a savepoint each) and one commit. Every wallet the group touches is locked
+/// first, in seller order, so two groups (or a group and a reversal, which also locks in seller
+/// order) cannot deadlock, and no settlement inside the group waits on another.
+impl GroupHandler for SettleOrder {
+    async fn prepare(
+        &self,
+        conn: &mut PgConnection,
+        group: &[Delivery],
+    ) -> Result<(), HandlerError> {
+        let mut sellers: Vec<i64> = group
+            .iter()
+            .filter_map(|d| d.decode::<PaymentConfirmed>().ok())
+            .flat_map(|e| e.payload.lines.into_iter().map(|l| l.seller_no))
+            .collect();
+        sellers.sort_unstable();
+        sellers.dedup();
+        store::lock_wallets(conn, &sellers).await?;
+        Ok(())
+    }
+
+    async fn apply(
+        &self,
+        conn: &mut PgConnection,
+        delivery: &Delivery,
+    ) -> Result<(), HandlerError> {
         let event = delivery.decode::<PaymentConfirmed>()?;
-        let mut delays = service_kit::retry::optimistic_lock_delays();
-        loop {
-            let mut tx = self.pool.begin().await?;
-            if !claim_event(&mut tx, CONSUMER, event.event_id).await? {
-                // Settled before: a redelivery or a replay. A re-drive means order-service
-                // never heard of the settlement (the broker may have lost wallet.settled), so
-                // it is announced again from the committed ledger.
-                if delivery.is_redrive() {
-                    let order = &event.payload;
-                    announce_if_complete(
-                        &mut tx,
-                        &self.outbox,
-                        order.payment_event_no,
-                        &order.order_id,
-                    )
+        if !claim_event(conn, CONSUMER, event.event_id).await? {
+            // Settled before: a redelivery or a replay. A re-drive means order-service never
+            // heard of the settlement (the broker may have lost wallet.settled), so it is
+            // announced again from the committed ledger.
+            if delivery.is_redrive() {
+                let order = &event.payload;
+                announce_if_complete(conn, &self.outbox, order.payment_event_no, &order.order_id)
                     .await
                     .map_err(|e| HandlerError::retry(e.to_string()))?;
-                    tx.commit().await?;
-                    self.nudge.nudge();
-                }
-                return Ok(());
             }
-            match self.settle(&mut tx, &event).await {
-                Ok(()) => {
-                    tx.commit().await?;
-                    self.nudge.nudge();
-                    return Ok(());
-                }
-                Err(SettleError::VersionConflict) => {
-                    drop(tx);
-                    let Some(delay) = delays.next() else {
-                        return Err(HandlerError::retry(
-                            "wallet kept changing concurrently; will be redelivered",
-                        ));
-                    };
-                    tokio::time::sleep(delay).await;
-                }
-                Err(e) => return Err(e.into()),
-            }
+            return Ok(());
         }
+        // The wallets are locked (prepare), so the version check cannot lose; if a writer that
+        // does not lock changed one anyway, the delivery is retried in a later group.
+        Ok(self.settle(conn, &event).await?)
+    }
+
+    fn committed(&self) {
+        self.nudge.nudge();
     }
 }
 

@@ -84,6 +84,19 @@ pub async fn lock_wallet_by_seller(
     .await
 }
 
+/// Row-locks the wallets of `sellers` in seller order (a group of settlements takes them all
+/// before any work, so two groups cannot lock them in opposite orders).
+pub async fn lock_wallets(conn: &mut PgConnection, sellers: &[i64]) -> Result<(), sqlx::Error> {
+    if sellers.is_empty() {
+        return Ok(());
+    }
+    sqlx::query("select 1 from wallets where seller_no = any($1) order by seller_no for update")
+        .bind(sellers)
+        .execute(conn)
+        .await
+        .map(|_| ())
+}
+
 pub async fn recent_transactions(
     conn: &mut PgConnection,
     wallet_no: i64,

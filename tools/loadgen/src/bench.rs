@@ -15,12 +15,12 @@ use crate::{
     client::Client,
     drive::{drive, DriveOptions},
     lags,
+    open_loop::drive_open,
     progress::{Counters, Goal, Progress},
     report::{BenchReport, ServiceUsage},
+    report_open::{OpenLoop, OtherCpu, RssSampler},
     settle::settle,
     stack::{Broker, Stack, StackOptions},
-    open_loop::drive_open,
-    report_open::{OpenLoop, OtherCpu, RssSampler},
     workload::{open_market, Mix, Outcome},
 };
 

@@ -72,9 +72,9 @@ pub async fn drive_open(
         n += 1;
         if tasks.len() >= MAX_IN_FLIGHT {
             counters.errors.fetch_add(1, Ordering::Relaxed);
-            result
-                .errors
-                .push(format!("{MAX_IN_FLIGHT} payments in flight: arrival {n} dropped"));
+            result.errors.push(format!(
+                "{MAX_IN_FLIGHT} payments in flight: arrival {n} dropped"
+            ));
             continue;
         }
         let (client, market, options, counters) = (
@@ -92,7 +92,14 @@ pub async fn drive_open(
                 options.exhaust_rate,
                 options.cancel_rate,
             );
-            let paid = pay(&mut shopper, &client, &market, rates, options.chaos.as_ref()).await;
+            let paid = pay(
+                &mut shopper,
+                &client,
+                &market,
+                rates,
+                options.chaos.as_ref(),
+            )
+            .await;
             let answered = started.elapsed();
             let browsed = shopper.browse(&client, &market, options.mix).await;
             let paid = paid.map(|mut record| {

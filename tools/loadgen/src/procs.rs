@@ -21,7 +21,12 @@ pub fn cpu_seconds_of(comm: &str) -> f64 {
     };
     let total: u64 = dir
         .flatten()
-        .filter(|e| e.file_name().to_string_lossy().bytes().all(|b| b.is_ascii_digit()))
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .bytes()
+                .all(|b| b.is_ascii_digit())
+        })
         .filter_map(|e| {
             let path = e.path();
             let name = std::fs::read_to_string(path.join("comm")).ok()?;

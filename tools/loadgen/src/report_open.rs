@@ -95,8 +95,7 @@ impl OpenLoopReport {
             .stages
             .iter()
             .filter_map(|s| {
-                timeline::last_over_first_minute(&s.samples)
-                    .map(|r| format!("{} {r:.2}×", s.name))
+                timeline::last_over_first_minute(&s.samples).map(|r| format!("{} {r:.2}×", s.name))
             })
             .collect();
         if !ratios.is_empty() {

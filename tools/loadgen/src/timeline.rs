@@ -109,7 +109,11 @@ pub fn svg(title: &str, stages: &[Stage], width: f64) -> String {
             W - RIGHT,
             LEFT - 6.0,
             y + 4.0,
-            if v >= 1.0 { format!("{v:.0}") } else { format!("{v}") }
+            if v >= 1.0 {
+                format!("{v:.0}")
+            } else {
+                format!("{v}")
+            }
         );
         decade += 1.0;
     }

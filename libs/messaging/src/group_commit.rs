@@ -1,0 +1,178 @@
+//! Group commit: the deliveries a consumer is handling at once are applied in one Postgres
+//! transaction, each inside its own savepoint, and committed together — one commit (one WAL
+//! flush) for the group instead of one per message.
+//!
+//! Failure isolation: a delivery whose work fails is rolled back to its savepoint and answered
+//! with its own error (so the runner NAKs or dead-letters that message alone, exactly as if it
+//! had been handled by itself); the others still commit, once. If the transaction as a whole
+//! fails (begin, commit, a broken connection), every delivery of the group is answered
+//! `Retry` and comes back from the broker; their `processed_events` claims were rolled back
+//! with everything else, so nothing is applied twice. Acks go out only after the commit
+//! (the runner acks when [`Handler::handle`] returns).
+//!
+//! The runner's `concurrency` bounds how many deliveries wait here at once, so it is also the
+//! largest group. Nothing waits to fill a group: a lane takes what is queued and goes.
+
+use std::{future::Future, sync::Arc};
+
+use service_kit::{trace, Shutdown};
+use sqlx::{PgConnection, PgPool};
+use tokio::sync::{mpsc, oneshot, Mutex};
+
+use crate::{Delivery, Handler, HandlerError};
+
+/// After shutdown, a lane stops once no delivery arrived for this long.
+const DRAIN_IDLE: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// One delivery's work inside a shared transaction.
+pub trait GroupHandler: Send + Sync + 'static {
+    /// Applies `delivery` on `conn` (inside a savepoint of the group's transaction); must not
+    /// commit or roll back. Idempotency (`claim_event`) is the handler's, as for [`Handler`].
+    fn apply(
+        &self,
+        conn: &mut PgConnection,
+        delivery: &Delivery,
+    ) -> impl Future<Output = Result<(), HandlerError>> + Send;
+
+    /// Runs first in the group's transaction, e.g. to take every row lock the group needs in
+    /// one global order so two groups cannot deadlock. An error fails the whole group.
+    fn prepare(
+        &self,
+        _conn: &mut PgConnection,
+        _group: &[Delivery],
+    ) -> impl Future<Output = Result<(), HandlerError>> + Send {
+        async { Ok(()) }
+    }
+
+    /// After a commit that applied at least one delivery (e.g. wake the outbox relay).
+    fn committed(&self) {}
+}
+
+type Job = (
+    Delivery,
+    Option<trace::TraceContext>,
+    oneshot::Sender<Result<(), HandlerError>>,
+);
+
+/// A [`Handler`] that hands each delivery to `lanes` group-committing workers.
+pub struct GroupCommit {
+    jobs: mpsc::Sender<Job>,
+}
+
+impl GroupCommit {
+    /// Starts `lanes` workers (each one transaction at a time) taking up to `max_group`
+    /// deliveries per transaction; they stop with `shutdown` once the queue is drained.
+    pub fn spawn<H: GroupHandler>(
+        name: &'static str,
+        pool: PgPool,
+        handler: H,
+        lanes: usize,
+        max_group: usize,
+        shutdown: &Shutdown,
+    ) -> Self {
+        let (jobs, queue) = mpsc::channel::<Job>(max_group.max(1) * lanes.max(1) * 2);
+        let queue = Arc::new(Mutex::new(queue));
+        let handler = Arc::new(handler);
+        for _ in 0..lanes.max(1) {
+            let (pool, handler, queue) = (pool.clone(), handler.clone(), queue.clone());
+            let stop = shutdown.clone();
+            shutdown.spawn(name, async move {
+                loop {
+                    let group = {
+                        let mut queue = queue.lock().await;
+                        // On shutdown the consumer stops pulling and finishes what it has: keep
+                        // serving it until the queue stays empty for a moment.
+                        let first = if stop.is_triggered() {
+                            match tokio::time::timeout(DRAIN_IDLE, queue.recv()).await {
+                                Ok(Some(job)) => job,
+                                _ => break,
+                            }
+                        } else {
+                            tokio::select! {
+                                job = queue.recv() => match job {
+                                    Some(job) => job,
+                                    None => break, // every sender (the consumer) is gone
+                                },
+                                _ = stop.triggered() => continue,
+                            }
+                        };
+                        let mut group = vec![first];
+                        while group.len() < max_group.max(1) {
+                            match queue.try_recv() {
+                                Ok(job) => group.push(job),
+                                Err(_) => break,
+                            }
+                        }
+                        group
+                    };
+                    run_group(&pool, handler.as_ref(), group).await;
+                }
+            });
+        }
+        Self { jobs }
+    }
+}
+
+impl Handler for GroupCommit {
+    async fn handle(&self, delivery: &Delivery) -> Result<(), HandlerError> {
+        let (answer, result) = oneshot::channel();
+        self.jobs
+            .send((delivery.clone(), trace::current(), answer))
+            .await
+            .map_err(|_| HandlerError::retry("shutting down"))?;
+        result
+            .await
+            .unwrap_or_else(|_| Err(HandlerError::retry("group worker stopped")))
+    }
+}
+
+async fn run_group<H: GroupHandler>(pool: &PgPool, handler: &H, group: Vec<Job>) {
+    let deliveries: Vec<Delivery> = group.iter().map(|(d, ..)| d.clone()).collect();
+    match apply_group(pool, handler, &group).await {
+        Ok(results) => {
+            let applied = results.iter().any(Result::is_ok);
+            for ((_, _, answer), result) in group.into_iter().zip(results) {
+                let _ = answer.send(result);
+            }
+            if applied {
+                handler.committed();
+            }
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, deliveries = deliveries.len(), "group transaction failed; every delivery retries");
+            for (_, _, answer) in group {
+                let _ = answer.send(Err(HandlerError::retry(format!("group transaction: {e}"))));
+            }
+        }
+    }
+}
+
+/// The group's transaction; per-delivery results if it committed.
+async fn apply_group<H: GroupHandler>(
+    pool: &PgPool,
+    handler: &H,
+    group: &[Job],
+) -> Result<Vec<Result<(), HandlerError>>, HandlerError> {
+    let deliveries: Vec<Delivery> = group.iter().map(|(d, ..)| d.clone()).collect();
+    let mut tx = pool.begin().await?;
+    handler.prepare(&mut tx, &deliveries).await?;
+    let mut results = Vec::with_capacity(group.len());
+    for (i, (delivery, ctx, _)) in group.iter().enumerate() {
+        sqlx::query(&format!("savepoint d{i}"))
+            .execute(&mut *tx)
+            .await?;
+        let work = handler.apply(&mut tx, delivery);
+        let result = match ctx {
+            Some(ctx) => trace::scope(*ctx, work).await,
+            None => work.await,
+        };
+        if result.is_err() {
+            sqlx::query(&format!("rollback to savepoint d{i}"))
+                .execute(&mut *tx)
+                .await?;
+        }
+        results.push(result);
+    }
+    tx.commit().await?;
+    Ok(results)
+}

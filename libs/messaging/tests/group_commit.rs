@@ -1,0 +1,125 @@
+//! Group commit against real NATS and Postgres: deliveries handled at once share one
+//! transaction; a poison delivery in the group is rolled back to its savepoint and
+//! dead-lettered exactly once, and the others are applied exactly once.
+
+mod common;
+
+use std::{
+    sync::{
+        atomic::{AtomicUsize, Ordering},
+        Arc,
+    },
+    time::Duration,
+};
+
+use common::{eventually, seller_registered, spec, Harness};
+use messaging::{claim_event, Delivery, GroupCommit, GroupHandler, HandlerError};
+use sqlx::PgConnection;
+
+const CONSUMER: &str = "grouped";
+
+struct Effects {
+    poison_seller: i64,
+    /// Largest group seen, and commits.
+    largest: Arc<AtomicUsize>,
+    commits: Arc<AtomicUsize>,
+}
+
+impl GroupHandler for Effects {
+    async fn prepare(&self, _: &mut PgConnection, group: &[Delivery]) -> Result<(), HandlerError> {
+        self.largest.fetch_max(group.len(), Ordering::Relaxed);
+        Ok(())
+    }
+
+    async fn apply(
+        &self,
+        conn: &mut PgConnection,
+        delivery: &Delivery,
+    ) -> Result<(), HandlerError> {
+        let event = delivery.decode::<events::SellerRegistered>()?;
+        if !claim_event(conn, CONSUMER, event.event_id).await? {
+            return Ok(());
+        }
+        sqlx::query("insert into test_effects (event_id) values ($1)")
+            .bind(event.event_id)
+            .execute(&mut *conn)
+            .await?;
+        if event.payload.seller_no == self.poison_seller {
+            // A statement error aborts the transaction: only the savepoint saves the group.
+            sqlx::query("select 1 / 0").execute(&mut *conn).await?;
+        }
+        Ok(())
+    }
+
+    fn committed(&self) {
+        self.commits.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+#[tokio::test]
+async fn a_poison_delivery_fails_alone_and_the_rest_of_its_group_commits_once() {
+    let h = Harness::start().await;
+    let (largest, commits) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let mut consumer = spec(CONSUMER);
+    consumer.concurrency = 16;
+    consumer.retry_delays = vec![Duration::from_millis(100)];
+    let handler = GroupCommit::spawn(
+        "test-groups",
+        h.pool.clone(),
+        Effects {
+            poison_seller: 7,
+            largest: largest.clone(),
+            commits: commits.clone(),
+        },
+        2,
+        16,
+        &h.shutdown,
+    );
+    // Published before the consumer starts, so its first pull finds all of them at once.
+    let events: Vec<_> = (0..40).map(seller_registered).collect();
+    for e in &events {
+        h.publish(e).await;
+    }
+    h.spawn(consumer, handler).await;
+    h.spawn_dead_letters(vec![CONSUMER]).await;
+
+    eventually(
+        Duration::from_secs(20),
+        "the poison dead-lettered",
+        || async { !h.dead_letters().await.is_empty() },
+    )
+    .await;
+    eventually(Duration::from_secs(20), "the others applied", || async {
+        let mut n = 0;
+        for e in &events {
+            n += h.effects(e.event_id).await;
+        }
+        n == 39
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    for e in &events {
+        let want = i64::from(e.payload.seller_no != 7);
+        assert_eq!(
+            h.effects(e.event_id).await,
+            want,
+            "seller {}",
+            e.payload.seller_no
+        );
+        assert_eq!(h.processed(CONSUMER, e.event_id).await, want);
+    }
+    let letters = h.dead_letters().await;
+    assert_eq!(letters.len(), 1, "the poison alone, once");
+    assert_eq!(letters[0].event_id, Some(events[7].event_id));
+    assert_eq!(letters[0].deliveries, 3);
+    let (largest, commits) = (
+        largest.load(Ordering::Relaxed),
+        commits.load(Ordering::Relaxed),
+    );
+    assert!(
+        largest > 1,
+        "deliveries were grouped (largest group {largest})"
+    );
+    assert!(commits < 40, "fewer commits than deliveries ({commits})");
+    h.cleanup().await;
+}
