@@ -54,15 +54,19 @@ type Job = (
     oneshot::Sender<Result<(), HandlerError>>,
 );
 
-/// A [`Handler`] that hands each delivery to `lanes` group-committing workers.
-pub struct GroupCommit {
-    jobs: mpsc::Sender<Job>,
+/// A [`Handler`] that hands each delivery to `lanes` group-committing workers, or with no
+/// lanes runs each delivery in a transaction of its own (the same code path, a group of one).
+pub struct GroupCommit<H> {
+    jobs: Option<mpsc::Sender<Job>>,
+    pool: PgPool,
+    handler: Arc<H>,
 }
 
-impl GroupCommit {
+impl<H: GroupHandler> GroupCommit<H> {
     /// Starts `lanes` workers (each one transaction at a time) taking up to `max_group`
     /// deliveries per transaction; they stop with `shutdown` once the queue is drained.
-    pub fn spawn<H: GroupHandler>(
+    /// `lanes` 0: no workers, every delivery commits alone in the consumer's own task.
+    pub fn spawn(
         name: &'static str,
         pool: PgPool,
         handler: H,
@@ -70,10 +74,17 @@ impl GroupCommit {
         max_group: usize,
         shutdown: &Shutdown,
     ) -> Self {
-        let (jobs, queue) = mpsc::channel::<Job>(max_group.max(1) * lanes.max(1) * 2);
-        let queue = Arc::new(Mutex::new(queue));
         let handler = Arc::new(handler);
-        for _ in 0..lanes.max(1) {
+        if lanes == 0 {
+            return Self {
+                jobs: None,
+                pool,
+                handler,
+            };
+        }
+        let (jobs, queue) = mpsc::channel::<Job>(max_group.max(1) * lanes * 2);
+        let queue = Arc::new(Mutex::new(queue));
+        for _ in 0..lanes {
             let (pool, handler, queue) = (pool.clone(), handler.clone(), queue.clone());
             let stop = shutdown.clone();
             shutdown.spawn(name, async move {
@@ -109,17 +120,25 @@ impl GroupCommit {
                 }
             });
         }
-        Self { jobs }
+        Self {
+            jobs: Some(jobs),
+            pool,
+            handler,
+        }
     }
 }
 
-impl Handler for GroupCommit {
+impl<H: GroupHandler> Handler for GroupCommit<H> {
     async fn handle(&self, delivery: &Delivery) -> Result<(), HandlerError> {
         let (answer, result) = oneshot::channel();
-        self.jobs
-            .send((delivery.clone(), trace::current(), answer))
-            .await
-            .map_err(|_| HandlerError::retry("shutting down"))?;
+        let job = (delivery.clone(), trace::current(), answer);
+        match &self.jobs {
+            Some(jobs) => jobs
+                .send(job)
+                .await
+                .map_err(|_| HandlerError::retry("shutting down"))?,
+            None => run_group(&self.pool, self.handler.as_ref(), vec![job]).await,
+        }
         result
             .await
             .unwrap_or_else(|_| Err(HandlerError::retry("group worker stopped")))
@@ -157,16 +176,24 @@ async fn apply_group<H: GroupHandler>(
     let mut tx = pool.begin().await?;
     handler.prepare(&mut tx, &deliveries).await?;
     let mut results = Vec::with_capacity(group.len());
+    // A group of one needs no savepoint: its failure rolls the whole transaction back.
+    let alone = group.len() == 1;
     for (i, (delivery, ctx, _)) in group.iter().enumerate() {
-        sqlx::query(&format!("savepoint d{i}"))
-            .execute(&mut *tx)
-            .await?;
+        if !alone {
+            sqlx::query(&format!("savepoint d{i}"))
+                .execute(&mut *tx)
+                .await?;
+        }
         let work = handler.apply(&mut tx, delivery);
         let result = match ctx {
             Some(ctx) => trace::scope(*ctx, work).await,
             None => work.await,
         };
         if result.is_err() {
+            if alone {
+                drop(tx);
+                return Ok(vec![result]);
+            }
             sqlx::query(&format!("rollback to savepoint d{i}"))
                 .execute(&mut *tx)
                 .await?;

@@ -31,7 +31,7 @@ pub mod projection;
 pub mod store;
 mod views;
 
-use messaging::{ConsumerSpec, ServiceRuntime};
+use messaging::{ConsumerSpec, GroupCommit, ServiceRuntime};
 use service_kit::{App, ServiceConfig, ServiceSpec, StartupError};
 use sqlx::migrate::Migrator;
 
@@ -73,32 +73,42 @@ pub static MIGRATOR: Migrator = sqlx::migrate!("../../migrations/order-query-ser
 pub async fn build(config: ServiceConfig) -> Result<App, StartupError> {
     let consumers = vec![projection::ORDER_CONSUMER, projection::WALLET_CONSUMER];
     let rt = ServiceRuntime::start(config, &MIGRATOR, consumers).await?;
-    rt.consume(
-        ConsumerSpec::new(
-            projection::ORDER_CONSUMER,
-            events::topology::ORDERS,
-            vec![
-                events::PaymentConfirmed::TYPE,
-                events::PaymentFailed::TYPE,
-                events::PaymentCanceled::TYPE,
-            ],
-        ),
-        projection::OrderProjection {
-            pool: rt.pool.clone(),
-        },
-    )
-    .await?;
-    rt.consume(
-        ConsumerSpec::new(
-            projection::WALLET_CONSUMER,
-            events::topology::WALLETS,
-            vec![events::WalletSettled::TYPE],
-        ),
-        projection::WalletProjection {
-            pool: rt.pool.clone(),
-        },
-    )
-    .await?;
+    // Each consumer commits what it handles at once as one group (projection.rs); one lane
+    // each, so the projection holds at most two connections of its pool for writing.
+    let mut orders = ConsumerSpec::new(
+        projection::ORDER_CONSUMER,
+        events::topology::ORDERS,
+        vec![
+            events::PaymentConfirmed::TYPE,
+            events::PaymentFailed::TYPE,
+            events::PaymentCanceled::TYPE,
+        ],
+    );
+    // Up to 16 events per group: the group, not the handler, is what costs a commit.
+    orders.concurrency = 16;
+    let grouped = GroupCommit::spawn(
+        "order-projection-groups",
+        rt.pool.clone(),
+        projection::OrderProjection,
+        1,
+        orders.concurrency,
+        &rt.shutdown,
+    );
+    rt.consume(orders, grouped).await?;
+    let wallets = ConsumerSpec::new(
+        projection::WALLET_CONSUMER,
+        events::topology::WALLETS,
+        vec![events::WalletSettled::TYPE],
+    );
+    let grouped = GroupCommit::spawn(
+        "wallet-projection-groups",
+        rt.pool.clone(),
+        projection::WalletProjection,
+        1,
+        wallets.concurrency,
+        &rt.shutdown,
+    );
+    rt.consume(wallets, grouped).await?;
     let admin = admin::AdminApi {
         pool: rt.pool.clone(),
         js: rt.bus.js.clone(),

@@ -4,7 +4,10 @@
 //!   `order.payment.canceled`),
 //! - [`WALLET_CONSUMER`] on WALLETS (`wallet.settled`).
 //!
-//! Every handler is idempotent ([`apply_once`]: a redelivered or replayed event is skipped) and
+//! Both run through [`messaging::GroupCommit`]: the events a consumer handles at once are
+//! projected in one transaction (a savepoint each), after the group has taken the per-order
+//! locks of all its orders in order (so two groups, of either consumer, cannot deadlock).
+//! Every handler is idempotent ([`claim_event`]: a redelivered or replayed event is skipped) and
 //! order-safe, because the two consumers race and redeliveries reorder events:
 //!
 //! - PAID beats FAILED whatever arrives first; among events of the same status the newer
@@ -21,8 +24,8 @@
 //! meets the guards above, so the read model ends up the same.
 
 use events::{PaymentCanceled, PaymentConfirmed, PaymentFailed, WalletSettled};
-use messaging::{apply_once, Delivery, Handler, HandlerError};
-use sqlx::PgPool;
+use messaging::{claim_event, Delivery, GroupHandler, HandlerError};
+use sqlx::PgConnection;
 
 use crate::{cancels, store};
 
@@ -33,16 +36,56 @@ pub const WALLET_CONSUMER: &str = "order-query-wallet";
 
 /// `order.payment.confirmed`, `order.payment.failed` and `order.payment.canceled` → the
 /// member's order view.
-pub struct OrderProjection {
-    pub pool: PgPool,
+pub struct OrderProjection;
+
+/// The payment event an ORDERS or WALLETS event is about (`None` if it does not decode: the
+/// delivery then fails on its own in `apply`).
+fn payment_event_no(delivery: &Delivery) -> Option<i64> {
+    match delivery.event.event_type.as_str() {
+        <PaymentConfirmed as events::Event>::TYPE => delivery
+            .decode::<PaymentConfirmed>()
+            .ok()
+            .map(|e| e.payload.payment_event_no),
+        <PaymentFailed as events::Event>::TYPE => delivery
+            .decode::<PaymentFailed>()
+            .ok()
+            .map(|e| e.payload.payment_event_no),
+        <PaymentCanceled as events::Event>::TYPE => delivery
+            .decode::<PaymentCanceled>()
+            .ok()
+            .map(|e| e.payload.payment_event_no),
+        <WalletSettled as events::Event>::TYPE => delivery
+            .decode::<WalletSettled>()
+            .ok()
+            .map(|e| e.payload.payment_event_no),
+        _ => None,
+    }
 }
 
-impl Handler for OrderProjection {
-    async fn handle(&self, delivery: &Delivery) -> Result<(), HandlerError> {
+/// Every order of the group, locked in order before any is written.
+async fn lock_group(conn: &mut PgConnection, group: &[Delivery]) -> Result<(), HandlerError> {
+    let orders: Vec<i64> = group.iter().filter_map(payment_event_no).collect();
+    Ok(store::lock_orders(conn, &orders).await?)
+}
+
+impl GroupHandler for OrderProjection {
+    async fn prepare(
+        &self,
+        conn: &mut PgConnection,
+        group: &[Delivery],
+    ) -> Result<(), HandlerError> {
+        lock_group(conn, group).await
+    }
+
+    async fn apply(
+        &self,
+        conn: &mut PgConnection,
+        delivery: &Delivery,
+    ) -> Result<(), HandlerError> {
         match delivery.event.event_type.as_str() {
-            <PaymentConfirmed as events::Event>::TYPE => self.confirmed(delivery).await,
-            <PaymentFailed as events::Event>::TYPE => self.failed(delivery).await,
-            <PaymentCanceled as events::Event>::TYPE => self.canceled(delivery).await,
+            <PaymentConfirmed as events::Event>::TYPE => confirmed(conn, delivery).await,
+            <PaymentFailed as events::Event>::TYPE => failed(conn, delivery).await,
+            <PaymentCanceled as events::Event>::TYPE => canceled(conn, delivery).await,
             // The filter lets nothing else through; anything else can never be applied here.
             other => Err(HandlerError::reject(format!(
                 "{ORDER_CONSUMER} does not handle {other}"
@@ -51,101 +94,94 @@ impl Handler for OrderProjection {
     }
 }
 
-impl OrderProjection {
-    async fn confirmed(&self, delivery: &Delivery) -> Result<(), HandlerError> {
-        let event = delivery.decode::<PaymentConfirmed>()?;
-        let order = &event.payload;
-        let occurred_at = event.occurred_at;
-        let applied = apply_once(&self.pool, ORDER_CONSUMER, event.event_id, |conn| {
-            Box::pin(async move {
-                store::lock_order(conn, order.payment_event_no).await?;
-                let shown = store::upsert_paid(conn, order, occurred_at)
-                    .await
-                    .map_err(conflicting_order_id)?;
-                if shown {
-                    store::replace_lines(conn, order.payment_event_no, &order.lines).await?;
-                }
-                Ok(shown)
-            })
-        })
-        .await?;
-        tracing::debug!(
-            payment_event_no = order.payment_event_no,
-            ?applied,
-            "order.payment.confirmed projected"
-        );
-        Ok(())
+async fn confirmed(conn: &mut PgConnection, delivery: &Delivery) -> Result<(), HandlerError> {
+    let event = delivery.decode::<PaymentConfirmed>()?;
+    let order = &event.payload;
+    if !claim_event(conn, ORDER_CONSUMER, event.event_id).await? {
+        return Ok(());
     }
+    store::lock_order(conn, order.payment_event_no).await?;
+    let shown = store::upsert_paid(conn, order, event.occurred_at)
+        .await
+        .map_err(conflicting_order_id)?;
+    if shown {
+        store::replace_lines(conn, order.payment_event_no, &order.lines).await?;
+    }
+    tracing::debug!(
+        payment_event_no = order.payment_event_no,
+        shown,
+        "order.payment.confirmed projected"
+    );
+    Ok(())
+}
 
-    async fn failed(&self, delivery: &Delivery) -> Result<(), HandlerError> {
-        let event = delivery.decode::<PaymentFailed>()?;
-        let order = &event.payload;
-        let occurred_at = event.occurred_at;
-        let applied = apply_once(&self.pool, ORDER_CONSUMER, event.event_id, |conn| {
-            Box::pin(async move {
-                store::lock_order(conn, order.payment_event_no).await?;
-                store::upsert_failed(conn, order, occurred_at)
-                    .await
-                    .map_err(conflicting_order_id)
-            })
-        })
-        .await?;
-        tracing::debug!(
-            payment_event_no = order.payment_event_no,
-            ?applied,
-            "order.payment.failed projected"
-        );
-        Ok(())
+async fn failed(conn: &mut PgConnection, delivery: &Delivery) -> Result<(), HandlerError> {
+    let event = delivery.decode::<PaymentFailed>()?;
+    let order = &event.payload;
+    if !claim_event(conn, ORDER_CONSUMER, event.event_id).await? {
+        return Ok(());
     }
+    store::lock_order(conn, order.payment_event_no).await?;
+    store::upsert_failed(conn, order, event.occurred_at)
+        .await
+        .map_err(conflicting_order_id)?;
+    tracing::debug!(
+        payment_event_no = order.payment_event_no,
+        "order.payment.failed projected"
+    );
+    Ok(())
+}
 
-    /// Records the cancel once per `cancelNo`; no view needs to exist yet.
-    async fn canceled(&self, delivery: &Delivery) -> Result<(), HandlerError> {
-        let event = delivery.decode::<PaymentCanceled>()?;
-        let cancel = &event.payload;
-        let applied = apply_once(&self.pool, ORDER_CONSUMER, event.event_id, |conn| {
-            Box::pin(async move {
-                // The per-order lock also takes the rebuild gate, so a rebuild never wipes
-                // a cancel while keeping its processed record.
-                store::lock_order(conn, cancel.payment_event_no).await?;
-                Ok(cancels::record_cancel(conn, cancel).await?)
-            })
-        })
-        .await?;
-        tracing::debug!(
-            payment_event_no = cancel.payment_event_no,
-            cancel_no = cancel.cancel_no,
-            ?applied,
-            "order.payment.canceled projected"
-        );
-        Ok(())
+/// Records the cancel once per `cancelNo`; no view needs to exist yet.
+async fn canceled(conn: &mut PgConnection, delivery: &Delivery) -> Result<(), HandlerError> {
+    let event = delivery.decode::<PaymentCanceled>()?;
+    let cancel = &event.payload;
+    if !claim_event(conn, ORDER_CONSUMER, event.event_id).await? {
+        return Ok(());
     }
+    // The per-order lock also takes the rebuild gate, so a rebuild never wipes a cancel while
+    // keeping its processed record.
+    store::lock_order(conn, cancel.payment_event_no).await?;
+    cancels::record_cancel(conn, cancel).await?;
+    tracing::debug!(
+        payment_event_no = cancel.payment_event_no,
+        cancel_no = cancel.cancel_no,
+        "order.payment.canceled projected"
+    );
+    Ok(())
 }
 
 /// `wallet.settled` → `is_wallet_done`, now or when the order arrives.
-pub struct WalletProjection {
-    pub pool: PgPool,
-}
+pub struct WalletProjection;
 
-impl Handler for WalletProjection {
-    async fn handle(&self, delivery: &Delivery) -> Result<(), HandlerError> {
+impl GroupHandler for WalletProjection {
+    async fn prepare(
+        &self,
+        conn: &mut PgConnection,
+        group: &[Delivery],
+    ) -> Result<(), HandlerError> {
+        lock_group(conn, group).await
+    }
+
+    async fn apply(
+        &self,
+        conn: &mut PgConnection,
+        delivery: &Delivery,
+    ) -> Result<(), HandlerError> {
         let event = delivery.decode::<WalletSettled>()?;
         let settled = &event.payload;
-        let settled_at = event.occurred_at;
-        let applied = apply_once(&self.pool, WALLET_CONSUMER, event.event_id, |conn| {
-            Box::pin(async move {
-                store::lock_order(conn, settled.payment_event_no).await?;
-                let completed = store::record_settlement(
-                    conn,
-                    settled.payment_event_no,
-                    &settled.order_id,
-                    settled_at,
-                )
-                .await?;
-                Ok(completed)
-            })
-        })
+        if !claim_event(conn, WALLET_CONSUMER, event.event_id).await? {
+            return Ok(());
+        }
+        store::lock_order(conn, settled.payment_event_no).await?;
+        let completed = store::record_settlement(
+            conn,
+            settled.payment_event_no,
+            &settled.order_id,
+            event.occurred_at,
+        )
         .await?;
-        if applied.done() == Some(false) {
+        if !completed {
             // Not an error: the confirmed event (other stream) completes the view later.
             tracing::debug!(
                 payment_event_no = settled.payment_event_no,

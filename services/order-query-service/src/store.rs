@@ -146,6 +146,27 @@ pub async fn lock_order(conn: &mut PgConnection, payment_event_no: i64) -> Resul
     Ok(())
 }
 
+/// [`lock_order`] for several orders, in ascending order (the order every group takes them
+/// in, so two groups cannot deadlock); taking one again later in the transaction is free.
+pub async fn lock_orders(conn: &mut PgConnection, orders: &[i64]) -> Result<(), sqlx::Error> {
+    let mut orders = orders.to_vec();
+    orders.sort_unstable();
+    orders.dedup();
+    if orders.is_empty() {
+        return Ok(());
+    }
+    sqlx::query(
+        "select pg_advisory_xact_lock_shared($1, $2), pg_advisory_xact_lock(n)
+           from (select n from unnest($3::bigint[]) as n order by n) o",
+    )
+    .bind(GATE.0)
+    .bind(GATE.1)
+    .bind(&orders)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
 /// The projection gate: shared by projections, exclusive for a rebuild.
 const GATE: (i32, i32) = (8087, 0);
 

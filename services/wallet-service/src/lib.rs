@@ -107,8 +107,8 @@ pub async fn build(config: ServiceConfig) -> Result<App, StartupError> {
         vec![<events::PaymentConfirmed as events::Event>::TYPE],
     );
     settle_spec.concurrency = 16;
-    // The 16 settlements in flight are committed in groups (settlement.rs): two lanes, so one
-    // group's commit overlaps the next group's work.
+    // The 16 settlements in flight are committed in groups (settlement.rs) by
+    // `SETTLEMENT_GROUP_LANES` workers, so one group's commit overlaps the next group's work.
     let settle = messaging::GroupCommit::spawn(
         "wallet-settlement-groups",
         rt.pool.clone(),
@@ -118,7 +118,7 @@ pub async fn build(config: ServiceConfig) -> Result<App, StartupError> {
             nudge: outbox.nudge.clone(),
             settings,
         },
-        2,
+        settings.group_lanes,
         settle_spec.concurrency,
         &rt.shutdown,
     );

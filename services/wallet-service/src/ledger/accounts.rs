@@ -17,8 +17,18 @@ pub struct Accounts {
     pub paid_out: i64,
 }
 
-/// The seller's accounts, created if missing.
+/// The seller's accounts, created if missing (one query when they exist, as they do for every
+/// seller after its first sale).
 pub async fn for_seller(conn: &mut PgConnection, seller_no: i64) -> Result<Accounts, sqlx::Error> {
+    let rows: Vec<(String, i64)> = sqlx::query_as(
+        "select kind, id from ledger_accounts where seller_no = $1 or seller_no is null",
+    )
+    .bind(seller_no)
+    .fetch_all(&mut *conn)
+    .await?;
+    if let Ok(accounts) = Accounts::from_rows(&rows) {
+        return Ok(accounts);
+    }
     sqlx::query(
         "insert into ledger_accounts (kind, seller_no)
          select k, $1 from unnest($2::text[]) with ordinality as t(k, n) order by n
@@ -41,20 +51,26 @@ pub async fn for_seller(conn: &mut PgConnection, seller_no: i64) -> Result<Accou
     .bind(seller_no)
     .fetch_all(conn)
     .await?;
-    let id = |k: &str| {
-        rows.iter()
-            .find(|(kind, _)| kind == k)
-            .map(|(_, id)| *id)
-            .ok_or(sqlx::Error::RowNotFound)
-    };
-    Ok(Accounts {
-        clearing: id(kind::PSP_CLEARING)?,
-        fees: id(kind::PLATFORM_FEES)?,
-        pending: id(kind::SELLER_PENDING)?,
-        available: id(kind::SELLER_AVAILABLE)?,
-        in_transit: id(kind::PAYOUTS_IN_TRANSIT)?,
-        paid_out: id(kind::SELLER_PAID_OUT)?,
-    })
+    Accounts::from_rows(&rows)
+}
+
+impl Accounts {
+    fn from_rows(rows: &[(String, i64)]) -> Result<Self, sqlx::Error> {
+        let id = |k: &str| {
+            rows.iter()
+                .find(|(kind, _)| kind == k)
+                .map(|(_, id)| *id)
+                .ok_or(sqlx::Error::RowNotFound)
+        };
+        Ok(Accounts {
+            clearing: id(kind::PSP_CLEARING)?,
+            fees: id(kind::PLATFORM_FEES)?,
+            pending: id(kind::SELLER_PENDING)?,
+            available: id(kind::SELLER_AVAILABLE)?,
+            in_transit: id(kind::PAYOUTS_IN_TRANSIT)?,
+            paid_out: id(kind::SELLER_PAID_OUT)?,
+        })
+    }
 }
 
 /// Row-locks `ids` in id order (so two writers cannot lock two accounts in opposite orders)

@@ -11,13 +11,16 @@
 
 use std::time::Duration;
 
+use rust_decimal::Decimal;
 use sqlx::PgConnection;
 
-use super::{accounts, postings, LedgerError};
+use super::{accounts, LedgerError};
 use crate::store::Credit;
 
 /// Posts the SALE entries of `credits` (lines of one seller just credited to its wallet; the
-/// caller holds that wallet's lock). Lines posted before are skipped.
+/// caller holds that wallet's lock, which is what serialises writers of the seller's accounts).
+/// Lines posted before are skipped. Three statements whatever the number of lines: the
+/// entries, their postings, their sale rows.
 pub async fn post(
     conn: &mut PgConnection,
     seller_no: i64,
@@ -27,47 +30,90 @@ pub async fn post(
     if credits.is_empty() {
         return Ok(());
     }
-    let acc = accounts::for_seller(conn, seller_no).await?;
-    // Only the seller's account: the platform accounts' balances move at commit
-    // (migrations/wallet-service/20261221000001_platform_balances_at_commit.sql), so no
-    // settlement holds them for its whole transaction.
-    accounts::lock(conn, &[acc.pending]).await?;
-    let hold_ms = i64::try_from(hold.as_millis()).unwrap_or(i64::MAX);
     for c in credits {
         super::valid_amount(c.gross, &format!("line {}", c.payment_order_no))?;
-        let entry = postings::NewEntry {
-            key: format!("sale:{}", c.payment_order_no),
-            kind: "SALE",
-            seller_no: Some(seller_no),
-            order_id: Some(&c.order_id),
-            payment_event_no: Some(c.payment_event_no),
-            payment_order_no: Some(c.payment_order_no),
-            cancel_no: None,
-            payout_no: None,
-            fee_rate: Some(c.fee_rate),
-            postings: vec![
-                (acc.clearing, c.gross),
-                (acc.pending, -c.amount),
-                (acc.fees, -c.fee),
-            ],
-        };
-        let Some(entry_id) = postings::post(conn, &entry).await? else {
+    }
+    let acc = accounts::for_seller(conn, seller_no).await?;
+    let keys: Vec<String> = credits
+        .iter()
+        .map(|c| format!("sale:{}", c.payment_order_no))
+        .collect();
+    let lines: Vec<i64> = credits.iter().map(|c| c.payment_order_no).collect();
+    let orders: Vec<&str> = credits.iter().map(|c| c.order_id.as_str()).collect();
+    let events: Vec<i64> = credits.iter().map(|c| c.payment_event_no).collect();
+    let rates: Vec<Decimal> = credits.iter().map(|c| c.fee_rate).collect();
+    // Entries new to the ledger (an idempotency key seen before returns nothing).
+    let posted: Vec<(i64, i64)> = sqlx::query_as(
+        "insert into ledger_entries
+             (idempotency_key, kind, seller_no, order_id, payment_event_no, payment_order_no, fee_rate)
+         select key, 'SALE', $2, order_id, event_no, line_no, rate
+           from unnest($1::text[], $3::text[], $4::bigint[], $5::bigint[], $6::numeric[])
+                with ordinality as l(key, order_id, event_no, line_no, rate, n)
+          order by n
+         on conflict (idempotency_key) do nothing
+         returning id, payment_order_no",
+    )
+    .bind(&keys)
+    .bind(seller_no)
+    .bind(&orders)
+    .bind(&events)
+    .bind(&lines)
+    .bind(&rates)
+    .fetch_all(&mut *conn)
+    .await?;
+    if posted.is_empty() {
+        return Ok(());
+    }
+    let (mut entry_ids, mut account_ids, mut amounts) = (Vec::new(), Vec::new(), Vec::new());
+    let mut sales: Vec<(i64, &Credit)> = Vec::with_capacity(posted.len());
+    for (entry_id, line) in &posted {
+        let Some(c) = credits.iter().find(|c| c.payment_order_no == *line) else {
             continue;
         };
-        sqlx::query(
-            "insert into ledger_sales
-                 (payment_order_no, entry_id, seller_no, gross, fee, fee_rate, release_due_at)
-             values ($1, $2, $3, $4, $5, $6, now() + $7 * interval '1 millisecond')",
-        )
-        .bind(c.payment_order_no)
-        .bind(entry_id)
-        .bind(seller_no)
-        .bind(c.gross)
-        .bind(c.fee)
-        .bind(c.fee_rate)
-        .bind(hold_ms)
-        .execute(&mut *conn)
-        .await?;
+        // PSP_CLEARING Dr gross · SELLER_PENDING Cr net · PLATFORM_FEES Cr fee (none if 0).
+        for (account, amount) in [
+            (acc.clearing, c.gross),
+            (acc.pending, -c.amount),
+            (acc.fees, -c.fee),
+        ] {
+            if !amount.is_zero() {
+                entry_ids.push(*entry_id);
+                account_ids.push(account);
+                amounts.push(amount);
+            }
+        }
+        sales.push((*entry_id, c));
     }
+    sqlx::query(
+        "insert into ledger_postings (entry_id, account_id, amount)
+         select * from unnest($1::bigint[], $2::bigint[], $3::numeric[])",
+    )
+    .bind(&entry_ids)
+    .bind(&account_ids)
+    .bind(&amounts)
+    .execute(&mut *conn)
+    .await?;
+    let hold_ms = i64::try_from(hold.as_millis()).unwrap_or(i64::MAX);
+    sqlx::query(
+        "insert into ledger_sales
+             (payment_order_no, entry_id, seller_no, gross, fee, fee_rate, release_due_at)
+         select line_no, entry_id, $3, gross, fee, rate, now() + $7 * interval '1 millisecond'
+           from unnest($1::bigint[], $2::bigint[], $4::numeric[], $5::numeric[], $6::numeric[])
+                as s(line_no, entry_id, gross, fee, rate)",
+    )
+    .bind(
+        sales
+            .iter()
+            .map(|(_, c)| c.payment_order_no)
+            .collect::<Vec<_>>(),
+    )
+    .bind(sales.iter().map(|(id, _)| *id).collect::<Vec<_>>())
+    .bind(seller_no)
+    .bind(sales.iter().map(|(_, c)| c.gross).collect::<Vec<_>>())
+    .bind(sales.iter().map(|(_, c)| c.fee).collect::<Vec<_>>())
+    .bind(sales.iter().map(|(_, c)| c.fee_rate).collect::<Vec<_>>())
+    .bind(hold_ms)
+    .execute(&mut *conn)
+    .await?;
     Ok(())
 }
