@@ -34,8 +34,9 @@ pub trait GroupHandler: Send + Sync + 'static {
         delivery: &Delivery,
     ) -> impl Future<Output = Result<(), HandlerError>> + Send;
 
-    /// Runs first in the group's transaction, e.g. to take every row lock the group needs in
-    /// one global order so two groups cannot deadlock. An error fails the whole group.
+    /// Runs first in the transaction of a group of two or more, e.g. to take every row lock
+    /// the group needs in one global order so two groups cannot deadlock. An error fails the
+    /// whole group.
     fn prepare(
         &self,
         _conn: &mut PgConnection,
@@ -174,10 +175,13 @@ async fn apply_group<H: GroupHandler>(
 ) -> Result<Vec<Result<(), HandlerError>>, HandlerError> {
     let deliveries: Vec<Delivery> = group.iter().map(|(d, ..)| d.clone()).collect();
     let mut tx = pool.begin().await?;
-    handler.prepare(&mut tx, &deliveries).await?;
-    let mut results = Vec::with_capacity(group.len());
-    // A group of one needs no savepoint: its failure rolls the whole transaction back.
+    // A group of one needs no savepoint (its failure rolls the whole transaction back) and no
+    // group-wide locks (a single delivery takes its own locks in its own order).
     let alone = group.len() == 1;
+    if !alone {
+        handler.prepare(&mut tx, &deliveries).await?;
+    }
+    let mut results = Vec::with_capacity(group.len());
     for (i, (delivery, ctx, _)) in group.iter().enumerate() {
         if !alone {
             sqlx::query(&format!("savepoint d{i}"))

@@ -107,8 +107,8 @@ pub async fn build(config: ServiceConfig) -> Result<App, StartupError> {
         vec![<events::PaymentConfirmed as events::Event>::TYPE],
     );
     settle_spec.concurrency = 16;
-    // The 16 settlements in flight are committed in groups (settlement.rs) by
-    // `SETTLEMENT_GROUP_LANES` workers, so one group's commit overlaps the next group's work.
+    // With `SETTLEMENT_GROUP_LANES` > 0 the settlements in flight are committed in groups
+    // (settlement.rs); by default (0) each in its own transaction — see settings.rs for why.
     let settle = messaging::GroupCommit::spawn(
         "wallet-settlement-groups",
         rt.pool.clone(),

@@ -17,8 +17,10 @@ pub struct LedgerSettings {
     pub group_lanes: usize,
 }
 
-/// See docs/benchmarks.md for the measurements behind it.
-const DEFAULT_GROUP_LANES: usize = 2;
+/// Off: measured with `just bench e2e` (docs/benchmarks.md), grouping settlements made the
+/// settlement lag worse (p50 23 s against 3 s), because a group holds the wallet locks of all
+/// its sellers for the whole group while the machine's two cores are already saturated.
+const DEFAULT_GROUP_LANES: usize = 0;
 
 /// Two days: long enough for most cancels to arrive before the money becomes available.
 const DEFAULT_HOLD: Duration = Duration::from_secs(2 * 24 * 3600);

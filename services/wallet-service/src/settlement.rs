@@ -74,10 +74,11 @@ pub struct SettleOrder {
     pub settings: LedgerSettings,
 }
 
-/// Settlements run through [`messaging::GroupCommit`]: the orders being settled at once share
-/// one transaction (a savepoint each) and one commit. Every wallet the group touches is locked
-/// first, in seller order, so two groups (or a group and a reversal, which also locks in seller
-/// order) cannot deadlock, and no settlement inside the group waits on another.
+/// Settlements run through [`messaging::GroupCommit`]. By default (`SETTLEMENT_GROUP_LANES=0`)
+/// each commits alone and locks its own wallets in seller order. With lanes, the orders being
+/// settled at once share one transaction (a savepoint each) and one commit; every wallet the
+/// group touches is locked first, in seller order, so two groups (or a group and a reversal,
+/// which also locks in seller order) cannot deadlock.
 impl GroupHandler for SettleOrder {
     async fn prepare(
         &self,
