@@ -13,8 +13,11 @@ pub struct Stage {
     pub samples: Vec<(f64, f64)>,
 }
 
-/// p99 per bucket of `width` seconds: (bucket start, p99 ms, samples), empty buckets left out.
-pub fn p99_per_bucket(samples: &[(f64, f64)], width: f64) -> Vec<(f64, f64, usize)> {
+/// (bucket start in seconds, p99 in ms, samples).
+pub type Bucket = (f64, f64, usize);
+
+/// p99 per bucket of `width` seconds, empty buckets left out.
+pub fn p99_per_bucket(samples: &[(f64, f64)], width: f64) -> Vec<Bucket> {
     let mut buckets: Vec<Latencies> = Vec::new();
     for &(t, ms) in samples {
         let i = (t.max(0.0) / width) as usize;
@@ -40,7 +43,7 @@ pub fn per_minute(stages: &[Stage]) -> String {
     md.push_str("\n|---|");
     md.push_str(&"---|".repeat(stages.len()));
     md.push('\n');
-    let columns: Vec<Vec<(f64, f64, usize)>> = stages
+    let columns: Vec<Vec<Bucket>> = stages
         .iter()
         .map(|s| p99_per_bucket(&s.samples, 60.0))
         .collect();
@@ -79,7 +82,7 @@ pub fn svg(title: &str, stages: &[Stage], width: f64) -> String {
     const RIGHT: f64 = 20.0;
     const TOP: f64 = 60.0;
     const BOTTOM: f64 = 320.0;
-    let lines: Vec<(&Stage, Vec<(f64, f64, usize)>)> = stages
+    let lines: Vec<(&Stage, Vec<Bucket>)> = stages
         .iter()
         .map(|s| (s, p99_per_bucket(&s.samples, width)))
         .collect();
