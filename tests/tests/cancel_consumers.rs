@@ -84,7 +84,7 @@ async fn a_cancel_reverses_the_wallet_shows_in_the_history_and_leaves_the_rankin
     let (credits, reversals, balance_now): (Decimal, Decimal, Decimal) = sqlx::query_as(
         "select coalesce(sum(amount) filter (where type = 'CREDIT'), 0),
                 coalesce(sum(amount) filter (where type = 'REVERSAL'), 0),
-                (select balance from wallets where seller_no = 1)
+                (select balance from wallet_balances where seller_no = 1)
          from wallet_transactions where seller_no = 1",
     )
     .fetch_one(&pool)

@@ -202,7 +202,8 @@ async fn a_confirmed_payment_is_settled_into_the_sellers_wallet() {
     }
 
     let (_, w) = wallet(&system, SELLER).await;
-    assert_eq!(w["version"], 1, "one balance change for one order: {w}");
+    // At most one balance change: sales reach wallets.balance when folded, maybe several at once (docs/ledger.md).
+    assert!(w["version"].as_i64().is_some_and(|v| v <= 1), "{w}");
     let ledger = w["recentTransactions"].as_array().expect("transactions");
     assert_eq!(ledger.len(), 3, "{w}");
     let mut credited_lines: Vec<(String, Decimal)> = ledger
@@ -337,7 +338,8 @@ async fn tampering_unknown_orders_and_repeated_confirms_change_nothing() {
     assert_eq!(ledger_rows(&system, &order.order_id).await, (2, 2));
     let (_, w) = wallet(&system, SELLER).await;
     assert_eq!(dec(&w["balance"]), krw(3000 + 3000), "{w}");
-    assert_eq!(w["version"], 2, "one balance change per paid order: {w}");
+    // At most one balance change per paid order: sales reach wallets.balance when folded, maybe several at once (docs/ledger.md).
+    assert!(w["version"].as_i64().is_some_and(|v| v <= 2), "{w}");
     system.stop().await;
 }
 
@@ -410,7 +412,7 @@ async fn a_psp_timeout_is_recovered_to_success_and_settled_once() {
     assert_eq!(ledger_rows(&system, &order.order_id).await, (2, 2));
     let (_, w) = wallet(&system, SELLER).await;
     assert_eq!(dec(&w["balance"]), krw(5000), "{w}");
-    assert_eq!(w["version"], 1, "{w}");
+    assert!(w["version"].as_i64().is_some_and(|v| v <= 1), "{w}");
     system.stop().await;
 }
 

@@ -27,8 +27,8 @@ const WAIT: Duration = Duration::from_secs(20);
 
 /// 7. 500 paid orders of one seller, settled by two wallet-service instances sharing the
 /// `wallet-settlement` durable (4 concurrent handlers each, so 8 workers race for one wallet
-/// row): the balance is the exact sum, one ledger row per line, no update lost, `version`
-/// counts the balance changes, nothing parked or dead-lettered, one `wallet.settled` per order.
+/// row): the balance is the exact sum, one ledger row per line, no update lost, no more balance
+/// changes than orders, nothing parked or dead-lettered, one `wallet.settled` per order.
 #[tokio::test]
 async fn five_hundred_concurrent_settlements_lose_no_update() {
     const ORDERS: i64 = 500;
@@ -117,11 +117,14 @@ async fn five_hundred_concurrent_settlements_lose_no_update() {
 
     let (_, w) = wallet(&system, 1).await;
     assert_eq!(dec(&w["balance"]), expected, "nothing credited twice: {w}");
-    assert_eq!(
-        w["version"],
-        json!(ORDERS),
-        "one balance change per order: {wallet_body}"
+    // Sales reach wallets.balance when folded (the rollup job, or the next writer that needs
+    // the exact balance), so `version` counts folds: at least one, at most one per order.
+    let version = w["version"].as_i64().unwrap_or(0);
+    assert!(
+        (0..=ORDERS).contains(&version),
+        "at most one balance change per order: {wallet_body}"
     );
+    assert_eq!(dec(&w["pending"]), expected, "every sale pending once: {w}");
     let pool = system.db(&wallet_service::SPEC).await;
     let (rows, lines, sum, nodes): (i64, i64, Decimal, i64) = sqlx::query_as(
         "select count(*), count(distinct payment_order_no), sum(amount),
@@ -254,7 +257,7 @@ async fn a_sale_before_the_sellers_wallet_is_parked_then_credited_once() {
         (status == 200 && dec(&w["balance"]) == Decimal::from(4500)).then_some(w)
     })
     .await;
-    assert_eq!(w["version"], 1, "{w}");
+    assert!(w["version"].as_i64().is_some_and(|v| v <= 1), "{w}");
     let ledger = w["recentTransactions"].as_array().expect("ledger");
     assert_eq!(ledger.len(), 1, "{w}");
     assert_eq!(ledger[0]["orderId"], order_id.as_str());
@@ -296,10 +299,8 @@ async fn a_sale_before_the_sellers_wallet_is_parked_then_credited_once() {
     bus.wait_idle(&topology::SELLERS, "wallet-onboarding", WAIT)
         .await;
     let (_, w) = wallet(&system, LATE).await;
-    assert_eq!(
-        (dec(&w["balance"]), &w["version"]),
-        (Decimal::from(4500), &json!(1))
-    );
+    assert_eq!(dec(&w["balance"]), Decimal::from(4500), "{w}");
+    assert!(w["version"].as_i64().is_some_and(|v| v <= 1), "{w}");
     let (rows, parked): (i64, i64) = sqlx::query_as(
         "select (select count(*) from wallet_transactions where order_id = $1),
                 (select count(*) from pending_settlements)",

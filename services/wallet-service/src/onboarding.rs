@@ -42,15 +42,9 @@ async fn apply_parked(
         ));
     }
     let settle = |e: SettleError| HandlerError::from(e);
-    let new = credit_wallet(
-        conn,
-        wallet.wallet_no,
-        wallet.version,
-        wallet.seller_no,
-        &credits,
-    )
-    .await
-    .map_err(settle)?;
+    let new = credit_wallet(conn, wallet.wallet_no, wallet.seller_no, &credits)
+        .await
+        .map_err(settle)?;
     ledger::sales::post(conn, wallet.seller_no, &new, settings.hold)
         .await
         .map_err(|e| settle(e.into()))?;

@@ -72,14 +72,18 @@ pub async fn release_due(pool: &PgPool, batch: i64) -> Result<usize, sqlx::Error
     Ok(released)
 }
 
-/// The seller's wallet row lock, unless someone holds it.
+/// The seller's wallet row lock, unless someone holds it; with it, the seller's sales not yet
+/// folded are folded, so the pending balance the release is capped by is complete.
 async fn try_lock_wallet(conn: &mut PgConnection, seller_no: i64) -> Result<bool, sqlx::Error> {
     let row: Option<i64> = sqlx::query_scalar(
         "select wallet_no from wallets where seller_no = $1 for update skip locked",
     )
     .bind(seller_no)
-    .fetch_optional(conn)
+    .fetch_optional(&mut *conn)
     .await?;
+    if row.is_some() {
+        crate::store::fold_seller(conn, seller_no).await?;
+    }
     Ok(row.is_some())
 }
 

@@ -163,15 +163,13 @@ impl ReverseCancel {
     }
 }
 
-/// The seller's wallet, row-locked; without one, the seller's advisory lock is held instead
-/// (what onboarding takes to create the wallet), so the check that follows cannot race it.
+/// The seller's advisory lock, exclusive (settlements hold it shared while they credit the
+/// seller, onboarding exclusive while it creates the wallet), then the wallet row lock: what
+/// this reversal sees credited, or sees missing, stays so until it commits.
 async fn lock_wallet(
     conn: &mut PgConnection,
     seller_no: i64,
 ) -> Result<Option<WalletRow>, sqlx::Error> {
-    if let Some(w) = store::lock_wallet_by_seller(conn, seller_no).await? {
-        return Ok(Some(w));
-    }
     store::lock_seller(conn, seller_no).await?;
     store::lock_wallet_by_seller(conn, seller_no).await
 }

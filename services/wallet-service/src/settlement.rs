@@ -1,17 +1,18 @@
 //! `wallet-settlement`: credits sellers for paid orders (DESIGN §6).
 //!
-//! Per seller, the sum of its lines is added to the balance with a versioned update. The
-//! wallet row is locked before its version is read, so concurrent settlements of one seller
-//! queue instead of racing: under pure optimistic locking, 8 workers on one wallet made some
-//! settlements exhaust their retries and go back to the stream (three times and the order is
-//! dead-lettered, its seller unpaid). The version check stays as the guard against writers
-//! that do not lock; a conflict is retried in a fresh transaction (the reference retried
-//! inside a dead one) with a bounded, jittered backoff. One ledger row per payment order line
-//! makes redelivery harmless.
+//! A settlement locks no row another settlement needs: per line it appends a CREDIT row
+//! (unique per payment order line, so redelivery is harmless) and a SALE entry whose
+//! pending credit is a delta row (migration 20261223000001_seller_sale_deltas.sql). The
+//! seller's `wallets.balance` and SELLER_PENDING move when those deltas are folded, by the
+//! rollup job or by the next writer that needs the exact balance (`store::lock_wallet_by_seller`).
+//! Against cancels and onboarding it holds the seller's advisory lock, shared
+//! (`store::lock_seller_shared`): they take it exclusively, so "is this line credited yet?"
+//! and "does this seller have a wallet yet?" are answered the same by both sides.
+//! (Until this stage each settlement row-locked its sellers' wallets for its whole
+//! transaction, and settlements of a few busy sellers ran one after another:
+//! docs/benchmarks.md.)
 //! The seller is credited the net of each line (gross less `floor(gross × rate)` commission)
-//! and the double-entry ledger gets one SALE entry per line ([`crate::ledger::sales`]). Those
-//! entries are posted after every wallet of the order is locked: ledger accounts are only
-//! ever locked after wallets, so settlements of different sellers cannot deadlock on them.
+//! and the double-entry ledger gets one SALE entry per line ([`crate::ledger::sales`]).
 //! A seller without a wallet yet has its credits parked and applied when the wallet is created,
 //! and `wallet.settled` is emitted, in the same transaction, once every line of the order is
 //! credited. Reversals of cancels that arrived before this settlement (see [`crate::reversal`])
@@ -75,10 +76,10 @@ pub struct SettleOrder {
 }
 
 /// Settlements run through [`messaging::GroupCommit`]. By default (`SETTLEMENT_GROUP_LANES=0`)
-/// each commits alone and locks its own wallets in seller order. With lanes, the orders being
-/// settled at once share one transaction (a savepoint each) and one commit; every wallet the
-/// group touches is locked first, in seller order, so two groups (or a group and a reversal,
-/// which also locks in seller order) cannot deadlock.
+/// each commits alone and takes its sellers' shared advisory locks in seller order. With
+/// lanes, the orders being settled at once share one transaction (a savepoint each) and one
+/// commit; the group takes every seller's shared lock first, in seller order, so a group and a
+/// reversal (exclusive, in seller order) cannot deadlock.
 impl GroupHandler for SettleOrder {
     async fn prepare(
         &self,
@@ -92,7 +93,9 @@ impl GroupHandler for SettleOrder {
             .collect();
         sellers.sort_unstable();
         sellers.dedup();
-        store::lock_wallets(conn, &sellers).await?;
+        for seller_no in sellers {
+            store::lock_seller_shared(conn, seller_no).await?;
+        }
         Ok(())
     }
 
@@ -114,8 +117,6 @@ impl GroupHandler for SettleOrder {
             }
             return Ok(());
         }
-        // The wallets are locked (prepare), so the version check cannot lose; if a writer that
-        // does not lock changed one anyway, the delivery is retried in a later group.
         Ok(self.settle(conn, &event).await?)
     }
 
@@ -152,27 +153,21 @@ impl SettleOrder {
                 ));
             }
             let credits = &credits;
-            // Sellers in ascending order (BTreeMap), so two multi-seller orders lock their
-            // wallets in the same order and cannot deadlock.
-            let wallet = match store::lock_wallet_by_seller(conn, *seller_no).await? {
-                Some(w) => w,
-                None => {
-                    store::lock_seller(conn, *seller_no).await?;
-                    match store::lock_wallet_by_seller(conn, *seller_no).await? {
-                        Some(w) => w,
-                        None => {
-                            store::park_credits(conn, *seller_no, event.event_id, credits).await?;
-                            continue;
-                        }
-                    }
-                }
+            // Sellers in ascending order (BTreeMap), so a reversal, which takes the same locks
+            // exclusively in the same order, cannot deadlock with this settlement. The lock is
+            // shared: settlements of one seller do not wait for each other.
+            store::lock_seller_shared(conn, *seller_no).await?;
+            let Some(wallet_no) = store::wallet_no_of(conn, *seller_no).await? else {
+                // Onboarding (exclusive lock) cannot be creating it now: parked, applied by it.
+                store::park_credits(conn, *seller_no, event.event_id, credits).await?;
+                continue;
             };
-            let new =
-                credit_wallet(conn, wallet.wallet_no, wallet.version, *seller_no, credits).await?;
+            let new = credit_wallet(conn, wallet_no, *seller_no, credits).await?;
             sales.push((*seller_no, new));
             credited.push(*seller_no);
         }
-        // Every wallet of the order is locked now; only then the ledger accounts.
+        // The sales add to the sellers' pending money as deltas: no row lock (migration
+        // 20261223000001_seller_sale_deltas.sql); the wallet balance follows when folded.
         for (seller_no, new) in &sales {
             ledger::sales::post(conn, *seller_no, new, self.settings.hold).await?;
         }
@@ -193,30 +188,21 @@ impl SettleOrder {
     }
 }
 
-/// Credit rows and balance for one seller (net amounts); a lost optimistic lock aborts the
-/// transaction. Returns the credits new to the wallet, for the caller to post to the ledger
-/// ([`ledger::sales::post`]) once it holds every wallet lock it needs.
+/// Credit rows for one seller (net amounts), once per line. Returns the credits new to the
+/// wallet, for the caller to post to the ledger ([`ledger::sales::post`]); their net reaches
+/// `wallets.balance` when the seller's deltas are folded (`store::fold_seller`).
 pub async fn credit_wallet(
     conn: &mut PgConnection,
     wallet_no: i64,
-    version: i64,
     seller_no: i64,
     credits: &[Credit],
 ) -> Result<Vec<Credit>, SettleError> {
     let lines = store::insert_credits(conn, wallet_no, seller_no, credits).await?;
-    let new: Vec<Credit> = credits
+    Ok(credits
         .iter()
         .filter(|c| lines.contains(&c.payment_order_no))
         .cloned()
-        .collect();
-    let amount: rust_decimal::Decimal = new.iter().map(|c| c.amount).sum();
-    if new.is_empty() {
-        return Ok(new);
-    }
-    if !store::add_to_balance(conn, wallet_no, version, amount).await? {
-        return Err(SettleError::VersionConflict);
-    }
-    Ok(new)
+        .collect())
 }
 
 /// Emits `wallet.settled` with the committed per-seller credits once no line of the order is

@@ -60,41 +60,47 @@ pub async fn find_wallet_by_seller(
     conn: &mut PgConnection,
     seller_no: i64,
 ) -> Result<Option<WalletRow>, sqlx::Error> {
-    sqlx::query_as(&format!(
-        "select {WALLET_COLUMNS} from wallets where seller_no = $1"
-    ))
+    // The balance with the sales not folded in yet (the wallet_balances view).
+    sqlx::query_as(
+        "select w.wallet_no, w.seller_no, b.balance, w.version, w.created_at, w.updated_at
+           from wallets w join wallet_balances b on b.seller_no = w.seller_no
+          where w.seller_no = $1",
+    )
     .bind(seller_no)
     .fetch_optional(conn)
     .await
+}
+
+/// Whether the seller has a wallet, and its number (no lock, no balance: what a sale needs).
+pub async fn wallet_no_of(
+    conn: &mut PgConnection,
+    seller_no: i64,
+) -> Result<Option<i64>, sqlx::Error> {
+    sqlx::query_scalar("select wallet_no from wallets where seller_no = $1")
+        .bind(seller_no)
+        .fetch_optional(conn)
+        .await
 }
 
 /// The seller's wallet, row-locked for the caller's transaction: concurrent writers of one
 /// wallet queue here instead of all reading one version and all but one failing the
 /// optimistic check (with 8 settlement workers on one seller, some exhausted their retries
 /// and went back to the stream, on the way to the dead-letter queue).
+///
+/// The seller's sales not yet folded into the wallet and its pending account are folded first
+/// (`ledger_fold_seller`, which takes this same row lock), so the caller sees and changes
+/// complete balances.
 pub async fn lock_wallet_by_seller(
     conn: &mut PgConnection,
     seller_no: i64,
 ) -> Result<Option<WalletRow>, sqlx::Error> {
+    fold_seller(&mut *conn, seller_no).await?;
     sqlx::query_as(&format!(
         "select {WALLET_COLUMNS} from wallets where seller_no = $1 for update"
     ))
     .bind(seller_no)
     .fetch_optional(conn)
     .await
-}
-
-/// Row-locks the wallets of `sellers` in seller order (a group of settlements takes them all
-/// before any work, so two groups cannot lock them in opposite orders).
-pub async fn lock_wallets(conn: &mut PgConnection, sellers: &[i64]) -> Result<(), sqlx::Error> {
-    if sellers.is_empty() {
-        return Ok(());
-    }
-    sqlx::query("select 1 from wallets where seller_no = any($1) order by seller_no for update")
-        .bind(sellers)
-        .execute(conn)
-        .await
-        .map(|_| ())
 }
 
 pub async fn recent_transactions(
@@ -113,8 +119,35 @@ pub async fn recent_transactions(
     .await
 }
 
-/// Serialises "does this seller have a wallet yet?" between settlement and onboarding, so a
-/// credit is never parked after onboarding has already looked for parked credits.
+/// Folds the seller's unfolded sales into its wallet and pending account, under the wallet row
+/// lock (taken if not held); returns the amount folded.
+pub async fn fold_seller(conn: &mut PgConnection, seller_no: i64) -> Result<Decimal, sqlx::Error> {
+    sqlx::query_scalar("select ledger_fold_seller($1)")
+        .bind(seller_no)
+        .fetch_one(conn)
+        .await
+}
+
+/// The seller's advisory lock, shared: what a settlement holds while it credits the seller.
+/// Settlements do not wait for each other; a reversal or onboarding ([`lock_seller`],
+/// exclusive) waits for the settlements in flight and they wait for it, so a cancel is never
+/// parked by a reversal that could not see a credit committing at the same moment.
+pub async fn lock_seller_shared(
+    conn: &mut PgConnection,
+    seller_no: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("select pg_advisory_xact_lock_shared($1)")
+        .bind(seller_no)
+        .execute(conn)
+        .await
+        .map(|_| ())
+}
+
+/// The seller's advisory lock, exclusive: serialises "does this seller have a wallet yet?"
+/// and "are this seller's lines credited yet?" between settlement (shared,
+/// [`lock_seller_shared`]), onboarding and reversal, so a credit is never parked after
+/// onboarding has looked for parked credits, nor a reversal parked after the settlement
+/// that would apply it has looked.
 pub async fn lock_seller(conn: &mut PgConnection, seller_no: i64) -> Result<(), sqlx::Error> {
     sqlx::query("select pg_advisory_xact_lock($1)")
         .bind(seller_no)

@@ -169,7 +169,9 @@ async fn measure(
     let lags = lags::measure(stack, since).await?;
     let events = lags::events_since(stack, since).await?;
     tokio::time::sleep(Duration::from_millis(1500)).await; // let the statistics catch up
-    let transactions = lags::transactions(stack).await? - transactions_before;
+    let (all, psp) = lags::transactions(stack).await?;
+    let (transactions, psp_transactions) =
+        (all - transactions_before.0, psp - transactions_before.1);
 
     let mut confirm = crate::stats::Latencies::default();
     let mut cancel = crate::stats::Latencies::default();
@@ -205,6 +207,7 @@ async fn measure(
         end_to_end_seconds: wall,
         events,
         transactions,
+        psp_transactions,
         confirm,
         cancel,
         cancels,

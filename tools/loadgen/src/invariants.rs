@@ -133,11 +133,12 @@ pub async fn check_all(
     for (seller, amount) in &reversals {
         booked.entry(*seller).or_default().1 += *amount;
     }
-    let balances: HashMap<i64, Decimal> = sqlx::query_as("select seller_no, balance from wallets")
-        .fetch_all(&wallet)
-        .await?
-        .into_iter()
-        .collect();
+    let balances: HashMap<i64, Decimal> =
+        sqlx::query_as("select seller_no, balance from wallet_balances")
+            .fetch_all(&wallet)
+            .await?
+            .into_iter()
+            .collect();
     let sellers: HashSet<i64> = expected.keys().chain(booked.keys()).copied().collect();
     let off: Vec<String> = sellers
         .iter()

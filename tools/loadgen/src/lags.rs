@@ -85,11 +85,14 @@ pub async fn events_since(stack: &mut Stack, since: DateTime<Utc>) -> anyhow::Re
 }
 
 /// Transactions committed so far in the run's databases, read-only ones included (Postgres
-/// counts every commit; its statistics lag by up to a second).
-pub async fn transactions(stack: &mut Stack) -> anyhow::Result<i64> {
+/// counts every commit; its statistics lag by up to a second): (all, the PSP sandbox's own).
+/// The sandbox stands in for the PSP, so its share is reported apart from the system's.
+pub async fn transactions(stack: &mut Stack) -> anyhow::Result<(i64, i64)> {
     let order = stack.db("order-service").await?;
-    let n: i64 = sqlx::query_scalar(
-        "select coalesce(sum(xact_commit), 0)::bigint from pg_stat_database where datname like $1",
+    let n: (i64, i64) = sqlx::query_as(
+        "select coalesce(sum(xact_commit), 0)::bigint,
+                coalesce(sum(xact_commit) filter (where datname like 'paymsa\\_psp\\_%'), 0)::bigint
+           from pg_stat_database where datname like $1",
     )
     .bind(format!("%\\_{}", stack.namespace))
     .fetch_one(&order)

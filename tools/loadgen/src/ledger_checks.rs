@@ -240,8 +240,8 @@ async fn postings(wallet: &PgPool, client: &Client, checks: &mut Checks) -> anyh
         })
         .collect();
     let wallets_off: Vec<String> = sqlx::query_as(
-        "select w.seller_no, w.balance, coalesce(sum(a.balance), 0) from wallets w
-           left join ledger_accounts a on a.seller_no = w.seller_no
+        "select w.seller_no, w.balance, coalesce(sum(a.balance), 0) from wallet_balances w
+           left join ledger_account_balances a on a.seller_no = w.seller_no
                 and a.kind in ('SELLER_PENDING', 'SELLER_AVAILABLE')
           group by w.seller_no, w.balance having w.balance <> coalesce(sum(a.balance), 0)",
     )

@@ -101,7 +101,7 @@ pub async fn seller_balances(
     seller_no: i64,
 ) -> Result<SellerBalances, sqlx::Error> {
     let rows: Vec<(String, Decimal)> =
-        sqlx::query_as("select kind, balance from ledger_accounts where seller_no = $1")
+        sqlx::query_as("select kind, balance from ledger_account_balances where seller_no = $1")
             .bind(seller_no)
             .fetch_all(conn)
             .await?;

@@ -229,10 +229,10 @@ impl Wallets {
             "balances differ from their postings: {off:?}"
         );
         let wallets: Vec<(i64, Decimal, Decimal)> = sqlx::query_as(
-            "select w.seller_no, w.balance, coalesce((select sum(balance) from ledger_accounts a
+            "select w.seller_no, w.balance, coalesce((select sum(balance) from ledger_account_balances a
                      where a.seller_no = w.seller_no
                        and a.kind in ('SELLER_PENDING', 'SELLER_AVAILABLE')), 0)
-               from wallets w",
+               from wallet_balances w",
         )
         .fetch_all(&self.pool)
         .await
@@ -263,7 +263,7 @@ impl Wallets {
     }
 
     pub async fn balance(&self, seller_no: i64) -> Option<Decimal> {
-        sqlx::query_scalar("select balance from wallets where seller_no = $1")
+        sqlx::query_scalar("select balance from wallet_balances where seller_no = $1")
             .bind(seller_no)
             .fetch_optional(&self.pool)
             .await
@@ -292,7 +292,7 @@ impl Wallets {
         let off: Vec<(i64, Decimal, Decimal)> = sqlx::query_as(
             "select w.seller_no, w.balance, coalesce(sum(case when t.type in ('CREDIT', 'PAYOUT_RETURN') then t.amount
                  else -t.amount end), 0)
-             from wallets w left join wallet_transactions t on t.wallet_no = w.wallet_no
+             from wallet_balances w left join wallet_transactions t on t.wallet_no = w.wallet_no
              group by w.seller_no, w.balance
              having w.balance <> coalesce(sum(case when t.type in ('CREDIT', 'PAYOUT_RETURN') then t.amount
                  else -t.amount end), 0)",
