@@ -18,7 +18,6 @@ use paymsa_e2e::{
     values::dec,
 };
 use rust_decimal::Decimal;
-use serde_json::json;
 
 const WAIT: Duration = Duration::from_secs(20);
 
