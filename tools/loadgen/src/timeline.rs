@@ -67,11 +67,14 @@ pub fn per_minute(stages: &[Stage]) -> String {
     md
 }
 
-/// p99 of the last full minute over the first (the 10-minute run's stability figure).
+/// p99 of the last full minute over the first (the 10-minute run's stability figure). A last
+/// bucket with fewer than half the first's samples is the spill-over of events born as the
+/// load stopped, not a minute of load: the one before it counts.
 pub fn last_over_first_minute(samples: &[(f64, f64)]) -> Option<f64> {
     let minutes = p99_per_bucket(samples, 60.0);
-    let (first, last) = (minutes.first()?, minutes.last()?);
-    (minutes.len() >= 2 && first.1 > 0.0).then(|| last.1 / first.1)
+    let first = minutes.first()?;
+    let last = minutes.iter().skip(1).rev().find(|m| m.2 * 2 >= first.2)?;
+    (first.1 > 0.0).then(|| last.1 / first.1)
 }
 
 /// One line per stage: p99 per `width`-second bucket over the run, on a log scale.
@@ -171,6 +174,11 @@ mod tests {
         assert_eq!(b[0].1, 98.0);
         assert_eq!(b[1].1, 198.0);
         let ratio = last_over_first_minute(&samples).expect("two minutes");
+        assert!((ratio - 198.0 / 98.0).abs() < 1e-9);
+        // A few events of a third minute (the drain) do not count as the last minute.
+        let mut spill = samples.clone();
+        spill.extend((0..5).map(|i| (121.0 + f64::from(i), 1.0)));
+        let ratio = last_over_first_minute(&spill).expect("two full minutes");
         assert!((ratio - 198.0 / 98.0).abs() < 1e-9);
         let stage = Stage {
             name: "confirm",
