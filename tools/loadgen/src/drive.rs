@@ -13,7 +13,7 @@ use crate::{
     client::Client,
     journey::{pay, ChaosMix},
     progress::{Counters, Goal},
-    workload::{Market, Mix, Outcome, PaymentRecord, Shopper},
+    workload::{Market, Mix, PaymentRecord, Shopper},
 };
 
 #[derive(Clone)]
@@ -34,6 +34,19 @@ pub struct DriveOptions {
     /// While set, shoppers go on past a payments goal (the chaos run's faults must all
     /// happen under load).
     pub keep_going: Option<Arc<AtomicBool>>,
+}
+
+impl DriveOptions {
+    /// One payment's journey with this run's rates and chaos mix.
+    pub async fn pay(
+        &self,
+        shopper: &mut Shopper,
+        client: &Client,
+        market: &Market,
+    ) -> anyhow::Result<PaymentRecord> {
+        let rates = (self.decline_rate, self.exhaust_rate, self.cancel_rate);
+        pay(shopper, client, market, rates, self.chaos.as_ref()).await
+    }
 }
 
 pub struct DriveResult {
@@ -78,32 +91,13 @@ pub async fn drive(
                 if !more {
                     break;
                 }
-                let rates = (
-                    options.decline_rate,
-                    options.exhaust_rate,
-                    options.cancel_rate,
-                );
-                let paid = pay(
-                    &mut shopper,
-                    &client,
-                    &market,
-                    rates,
-                    options.chaos.as_ref(),
-                )
-                .await;
-                match paid {
+                match options.pay(&mut shopper, &client, &market).await {
                     Ok(record) => {
-                        let counter = match &record.outcome {
-                            Outcome::Paid => &counters.paid,
-                            Outcome::Pending => &counters.pending,
-                            Outcome::Declined(_) => &counters.declined,
-                            Outcome::Refused(..) => &counters.other,
-                        };
-                        counter.fetch_add(1, Ordering::Relaxed);
+                        counters.count(Ok(&record.outcome));
                         records.push(record);
                     }
                     Err(e) => {
-                        counters.errors.fetch_add(1, Ordering::Relaxed);
+                        counters.count(Err(()));
                         errors.push(format!("{e:#}"));
                     }
                 }

@@ -14,9 +14,8 @@ use std::{
 use crate::{
     client::Client,
     drive::{DriveOptions, DriveResult},
-    journey::pay,
     progress::{Counters, Goal},
-    workload::{Market, Outcome, Shopper},
+    workload::{Market, Shopper},
 };
 
 /// More payments in flight than this means the system (or the machine) cannot keep the rate:
@@ -87,29 +86,11 @@ pub async fn drive_open(
             let late = started.elapsed().saturating_sub(due);
             let member = 1000 + (u64::from(n) * 7919 % MEMBERS) as i64;
             let mut shopper = Shopper::new(member, options.seed ^ u64::from(n));
-            let rates = (
-                options.decline_rate,
-                options.exhaust_rate,
-                options.cancel_rate,
-            );
-            let paid = pay(
-                &mut shopper,
-                &client,
-                &market,
-                rates,
-                options.chaos.as_ref(),
-            )
-            .await;
+            let paid = options.pay(&mut shopper, &client, &market).await;
             let answered = started.elapsed();
             let browsed = shopper.browse(&client, &market, options.mix).await;
+            counters.count(paid.as_ref().map(|r| &r.outcome).map_err(|_| ()));
             let paid = paid.map(|mut record| {
-                let counter = match &record.outcome {
-                    Outcome::Paid => &counters.paid,
-                    Outcome::Pending => &counters.pending,
-                    Outcome::Declined(_) => &counters.declined,
-                    Outcome::Refused(..) => &counters.other,
-                };
-                counter.fetch_add(1, Ordering::Relaxed);
                 record.schedule = Some(Schedule {
                     due,
                     late,
@@ -117,9 +98,6 @@ pub async fn drive_open(
                 });
                 record
             });
-            if paid.is_err() {
-                counters.errors.fetch_add(1, Ordering::Relaxed);
-            }
             (paid, browsed)
         });
     }

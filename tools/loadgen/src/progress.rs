@@ -23,6 +23,19 @@ pub struct Counters {
 }
 
 impl Counters {
+    /// Counts a payment by how its confirm ended (`Err`: the client gave up).
+    pub fn count(&self, outcome: Result<&crate::workload::Outcome, ()>) {
+        use crate::workload::Outcome;
+        let counter = match outcome {
+            Ok(Outcome::Paid) => &self.paid,
+            Ok(Outcome::Pending) => &self.pending,
+            Ok(Outcome::Declined(_)) => &self.declined,
+            Ok(Outcome::Refused(..)) => &self.other,
+            Err(()) => &self.errors,
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
     pub fn done(&self) -> u64 {
         self.paid.load(Ordering::Relaxed)
             + self.pending.load(Ordering::Relaxed)
