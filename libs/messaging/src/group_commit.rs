@@ -12,6 +12,11 @@
 //!
 //! The runner's `concurrency` bounds how many deliveries wait here at once, so it is also the
 //! largest group. Nothing waits to fill a group: a lane takes what is queued and goes.
+//!
+//! Limit: a *deferred* constraint is checked at the group's commit, after every savepoint, so
+//! a delivery that breaks one fails the whole group (every delivery retried, each spending one
+//! of its deliveries). Handlers whose tables have deferred constraints (wallet-service's ledger
+//! balance check) should not run grouped — settlement's grouping is off by default.
 
 use std::{future::Future, sync::Arc};
 

@@ -263,7 +263,7 @@ async fn verify(pool: &PgPool, posted: u64) -> Result<Vec<String>, BoxError> {
                     (select coalesce(sum(fee), 0) from ledger_sales),
                     (select balance from ledger_account_balances where kind = 'PSP_CLEARING'),
                     (select balance from ledger_account_balances where kind = 'PLATFORM_FEES'),
-                    (select coalesce(sum(balance), 0) from ledger_accounts
+                    (select coalesce(sum(balance), 0) from ledger_account_balances
                       where kind = 'SELLER_PENDING')",
     )
     .fetch_one(&mut *conn)

@@ -58,7 +58,9 @@ pub struct Wallet {
     pub paid_out: Decimal,
     /// Commission charged on the seller's sales, less what refunds gave back.
     pub fees_charged: Decimal,
-    /// Optimistic-lock version; grows by one per balance change.
+    /// Version of the stored wallet row: grows by one per stored balance change (a reversal,
+    /// a payout, or a fold of sales — several sales may be folded at once). `balance` also
+    /// counts sales not folded yet, so it can change without `version` (docs/ledger.md).
     pub version: i64,
     /// Newest first, at most 20.
     pub recent_transactions: Vec<WalletTransaction>,

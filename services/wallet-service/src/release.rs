@@ -76,7 +76,7 @@ pub async fn release_due(pool: &PgPool, batch: i64) -> Result<usize, sqlx::Error
 /// folded are folded, so the pending balance the release is capped by is complete.
 async fn try_lock_wallet(conn: &mut PgConnection, seller_no: i64) -> Result<bool, sqlx::Error> {
     let row: Option<i64> = sqlx::query_scalar(
-        "select wallet_no from wallets where seller_no = $1 for update skip locked",
+        "select wallet_no from wallets where seller_no = $1 for no key update skip locked",
     )
     .bind(seller_no)
     .fetch_optional(&mut *conn)

@@ -35,7 +35,7 @@ async fn fold_sellers(pool: &PgPool, batch: i64) -> Result<i64, sqlx::Error> {
                       join ledger_accounts a on a.id = d.account_id
                      where a.seller_no is not null order by a.seller_no limit $1),
               locked as (select w.seller_no from wallets w join s on s.seller_no = w.seller_no
-                          order by w.seller_no for update of w skip locked)
+                          order by w.seller_no for no key update of w skip locked)
          select count(ledger_fold_seller(seller_no)) from locked",
     )
     .bind(batch)

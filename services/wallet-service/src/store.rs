@@ -96,7 +96,7 @@ pub async fn lock_wallet_by_seller(
 ) -> Result<Option<WalletRow>, sqlx::Error> {
     fold_seller(&mut *conn, seller_no).await?;
     sqlx::query_as(&format!(
-        "select {WALLET_COLUMNS} from wallets where seller_no = $1 for update"
+        "select {WALLET_COLUMNS} from wallets where seller_no = $1 for no key update"
     ))
     .bind(seller_no)
     .fetch_optional(conn)

@@ -80,7 +80,7 @@ pub async fn lock(
     ids: &[i64],
 ) -> Result<Vec<(i64, Decimal)>, sqlx::Error> {
     sqlx::query_as(
-        "select id, balance from ledger_accounts where id = any($1) order by id for update",
+        "select id, balance from ledger_accounts where id = any($1) order by id for no key update",
     )
     .bind(ids)
     .fetch_all(conn)
