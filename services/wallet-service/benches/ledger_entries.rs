@@ -69,10 +69,14 @@ fn line(n: i64) -> (i64, Decimal) {
 async fn post_sale(pool: &PgPool, n: i64) -> Result<(), BoxError> {
     let (seller_no, gross) = line(n);
     let mut tx = pool.begin().await?;
-    // Every ledger writer holds the seller's wallet row lock before it touches an account
-    // (docs/ledger.md, Locking); settlement takes it with store::lock_wallet_by_seller.
+    // What settlement takes (docs/ledger.md, Locking): the seller's advisory lock, shared, and
+    // the wallet's number without a row lock; the sale's postings lock nothing else.
+    sqlx::query("select pg_advisory_xact_lock_shared($1)")
+        .bind(seller_no)
+        .execute(&mut *tx)
+        .await?;
     let wallet: Option<i64> =
-        sqlx::query_scalar("select wallet_no from wallets where seller_no = $1 for update")
+        sqlx::query_scalar("select wallet_no from wallets where seller_no = $1")
             .bind(seller_no)
             .fetch_optional(&mut *tx)
             .await?;
