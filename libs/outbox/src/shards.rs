@@ -6,6 +6,11 @@
 //! member id, owns shards `floor(i·S/N) ..= floor((i+1)·S/N) − 1`: contiguous, disjoint, and
 //! together all `S` shards for any `N` (with `N > S` some instances own none).
 //!
+//! Scores come only from the Redis clock, so a score in the future was not written by a
+//! heartbeat (a member added by hand, or by someone who wants to own shards and never publish
+//! them): such members are evicted like silent ones. An instance that cannot reach Redis gives
+//! up its shards before the others can evict it (see [`ShardCoordinator::run`]).
+//!
 //! Ownership keeps one publisher per shard (so a shard's events leave in commit order); it is
 //! not what prevents double publishing. During churn two instances may briefly both own a
 //! shard; row claims (`store::claim_due`) and the `Nats-Msg-Id` dedupe cover that window.
@@ -22,10 +27,12 @@ use tokio::sync::watch;
 
 use crate::store::ShardTarget;
 
-/// Heartbeat, evict and list the members in one round trip, atomically.
+/// Heartbeat, evict (silent members and members whose heartbeat lies in the future) and list
+/// the members in one round trip, atomically.
 const HEARTBEAT_SCRIPT: &str = r"
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '(' .. now, '+inf')
 redis.call('ZADD', KEYS[1], now, ARGV[1])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - tonumber(ARGV[2]))
 redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[2]) * 10)
@@ -55,10 +62,6 @@ impl Ownership {
             range: (0, 0),
             open_ended: false,
         }
-    }
-
-    pub fn all(shards: u16) -> Self {
-        Self::of(0, 1, shards)
     }
 
     fn of(index: usize, instances: usize, shards: u16) -> Self {
@@ -212,13 +215,16 @@ impl ShardCoordinator {
 
     /// Heartbeats until shutdown, then leaves the group.
     ///
-    /// When Redis stays unreachable for longer than the eviction period, the other members
-    /// have evicted us and we cannot see them either; this instance then publishes every
-    /// shard rather than none, so a Redis outage never stops events (row claims and the
-    /// JetStream dedupe keep that safe; only per-shard ordering across instances may suffer).
+    /// When Redis stays unreachable, this instance cannot know who else is alive, and the
+    /// others evict it `eviction` after its last heartbeat and take its shards. So it stops
+    /// publishing first: once its last successful heartbeat is `eviction − heartbeat` old (a
+    /// failed heartbeat is noticed within one period, the timeout), it owns nothing, so two
+    /// instances never own a shard because of an outage. If Redis is down for every instance,
+    /// events wait in the outbox until it returns — delayed, never lost (the rows stay INIT).
     pub async fn run(self, shutdown: Shutdown) {
         let mut ticks = tokio::time::interval(self.inner.heartbeat);
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let give_up_after = self.inner.eviction.saturating_sub(self.inner.heartbeat);
         loop {
             tokio::select! {
                 _ = shutdown.triggered() => break,
@@ -232,17 +238,17 @@ impl ShardCoordinator {
                     .map(|last| last.elapsed())
                     .unwrap_or_default();
                 tracing::warn!(error = %e, key = %self.inner.key, "outbox heartbeat failed");
-                if silent_for > self.inner.eviction {
-                    let all = Ownership::all(self.inner.shards);
+                if silent_for >= give_up_after {
                     self.inner.ownership.send_if_modified(|current| {
-                        let changed = *current != all;
+                        let changed = *current != Ownership::none();
                         if changed {
                             tracing::warn!(
                                 key = %self.inner.key,
-                                "Redis unreachable past the eviction period: publishing all shards"
+                                silent_ms = silent_for.as_millis() as u64,
+                                "Redis unreachable: giving up every shard until a heartbeat succeeds"
                             );
                         }
-                        *current = all;
+                        *current = Ownership::none();
                         changed
                     });
                 }
@@ -298,6 +304,5 @@ mod tests {
         assert_eq!(Ownership::of(0, 5, 4).targets(), vec![]);
         assert_eq!(Ownership::none().targets(), vec![]);
         assert_eq!(Ownership::of(4, 5, 4).shards(), vec![3]);
-        assert_eq!(Ownership::all(4).shards(), vec![0, 1, 2, 3]);
     }
 }
