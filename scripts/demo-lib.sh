@@ -6,7 +6,7 @@
 ADMIN_TOKEN="${ADMIN_TOKEN:-paymsa-local-admin}"
 DEMO_STATE="$RUN_DIR/demo.env"
 # The services that run consumers, hence a dead-letter worker and /admin/dead-letters.
-DLQ_SERVICES=(order-service wallet-service seller-service catalog-service hot-catalog-service order-query-service)
+DLQ_SERVICES=(order-service wallet-service seller-service catalog-service hot-catalog-service order-query-service catalog-review-service)
 
 url_of() { printf 'http://127.0.0.1:%s' "${SERVICE_PORT[$1]}"; }
 ORDER_URL="$(url_of order-service)"

@@ -418,7 +418,7 @@ flow_payout() {
 
 # An undecodable message: every consumer of the subject terminates it at once; a replay
 # republishes the same bytes, so it is terminated again — correct for a message no code can read.
-POISON_CONSUMERS="hot-catalog-orders order-query-projection wallet-settlement"
+POISON_CONSUMERS="hot-catalog-orders order-query-projection review-purchases wallet-settlement"
 dead_lettered_by_all() {
   dead_letters_with_msg_id "$1"
   local got
@@ -434,7 +434,7 @@ flow_poison() {
   publish order.payment.confirmed "$msg_id" 'not json'
   ok "published 'not json' to order.payment.confirmed, Nats-Msg-Id $msg_id → $(jget "$PUBACK" '"%s seq %s" % (d["stream"], d["seq"])')"
   wait_until 20 "dead letters for $msg_id" dead_lettered_by_all "$msg_id"
-  ok "all 3 consumers of the subject terminated it at once (no retries: it can never decode) — $(fmt_ms "$WAITED_MS"):"
+  ok "all 4 consumers of the subject terminated it at once (no retries: it can never decode) — $(fmt_ms "$WAITED_MS"):"
   print_dead_letters "$DL_FOUND" | show
   wallet_id="$(jget "$DL_FOUND" '[i["id"] for i in d if i["service"] == "wallet-service"][0]')"
   HTTP_AUTH="$ADMIN_TOKEN" call GET "$WALLET_URL/admin/dead-letters/$wallet_id" "" 200

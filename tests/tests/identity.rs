@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 
 use paymsa_e2e::{
-    eventually,
+    count, eventually,
     http::send,
     money::{approve, Order},
     sellers::{register_ok, wait_active, SAGA},
@@ -234,8 +234,33 @@ async fn every_rule_in_jwt_mode() {
         )
         .await;
     assert_eq!(status, 200, "{body}");
+    // reviews: only from a member who bought the product, one live review each. Member 7
+    // bought it above; review-service learns that from order.payment.confirmed.
+    let reviews_db = jwt.system.db(&catalog_review_service::SPEC).await;
+    let bought = format!(
+        "select count(*) from review_purchases where member_no = 7 and product_no = {product_no}"
+    );
+    eventually(
+        SAGA,
+        "review-service to learn member 7's purchase",
+        || async { (count(&reviews_db, &bought).await == 1).then_some(()) },
+    )
+    .await;
     let review = json!({"productNo": product_no.to_string(), "memberNo": "7", "title": "t",
         "content": "c", "starRatingType": "FIVE"});
+    let not_bought = json!({"productNo": product_no.to_string(), "memberNo": "8", "title": "t",
+        "content": "c", "starRatingType": "ONE"});
+    let (status, body) = jwt
+        .call(
+            Method::POST,
+            "catalog-review-service",
+            "/api/product-reviews",
+            Some(&not_bought),
+            &m8,
+        )
+        .await;
+    assert_eq!(status, 403, "a review without a purchase: {body}");
+    assert_eq!(body["code"], "PURCHASE_REQUIRED", "{body}");
     let (status, body) = jwt
         .check(
             (
@@ -249,6 +274,20 @@ async fn every_rule_in_jwt_mode() {
         )
         .await;
     assert_eq!(status, 201, "{body}");
+    let (status, second) = jwt
+        .call(
+            Method::POST,
+            "catalog-review-service",
+            "/api/product-reviews",
+            Some(&review),
+            &m7,
+        )
+        .await;
+    assert_eq!(
+        status, 409,
+        "a second live review of one purchase: {second}"
+    );
+    assert_eq!(second["code"], "REVIEW_EXISTS", "{second}");
     let delete = format!(
         "/api/product-reviews/{}?memberNo=7",
         id_of(&body["productReviewNo"])

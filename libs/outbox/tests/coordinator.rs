@@ -53,9 +53,14 @@ async fn a_member_whose_heartbeat_lies_in_the_future_is_evicted() {
         .zadd(&key, "forged", 9_999_999_999_999_i64)
         .await
         .expect("zadd");
-    let coordinator = ShardCoordinator::new(redis.clone(), key.clone(), SHARDS, HEARTBEAT, EVICTION);
+    let coordinator =
+        ShardCoordinator::new(redis.clone(), key.clone(), SHARDS, HEARTBEAT, EVICTION);
     let owned = coordinator.heartbeat().await.expect("heartbeat");
-    assert_eq!(owned, vec![0, 1, 2, 3], "the forged member still owns shards");
+    assert_eq!(
+        owned,
+        vec![0, 1, 2, 3],
+        "the forged member still owns shards"
+    );
     let forged: Option<f64> = redis.zscore(&key, "forged").await.expect("zscore");
     assert_eq!(forged, None, "the forged member was not removed");
     let _: i64 = redis.del(&key).await.expect("del");
@@ -105,7 +110,13 @@ async fn an_instance_cut_off_from_redis_gives_up_its_shards_and_the_other_takes_
         HEARTBEAT,
         EVICTION,
     );
-    let reachable = ShardCoordinator::new(connect(&url).await, key.clone(), SHARDS, HEARTBEAT, EVICTION);
+    let reachable = ShardCoordinator::new(
+        connect(&url).await,
+        key.clone(),
+        SHARDS,
+        HEARTBEAT,
+        EVICTION,
+    );
     let shutdown = Shutdown::new();
     tokio::spawn(cut_off.clone().run(shutdown.clone()));
     tokio::spawn(reachable.clone().run(shutdown.clone()));
@@ -126,7 +137,10 @@ async fn an_instance_cut_off_from_redis_gives_up_its_shards_and_the_other_takes_
         reachable.owned_shards().await == vec![0, 1, 2, 3]
     })
     .await;
-    assert!(took_over.is_some(), "the reachable instance never took all shards");
+    assert!(
+        took_over.is_some(),
+        "the reachable instance never took all shards"
+    );
 
     shutdown.trigger();
     let mut redis = connect(&url).await;

@@ -225,6 +225,12 @@ impl ApiError {
         Self::Forbidden(body(Problem::new(403, "FORBIDDEN", detail)))
     }
 
+    /// A 403 with a code of its own, for a rule other than "not your resource"
+    /// (`PURCHASE_REQUIRED`, …).
+    pub fn forbidden_because(code: &str, detail: impl Into<String>) -> Self {
+        Self::Forbidden(body(Problem::new(403, code, detail)))
+    }
+
     pub fn too_many_requests(retry_after_secs: u64) -> Self {
         let detail = format!("too many writes; retry after {retry_after_secs} seconds");
         Self::TooManyRequests(

@@ -102,6 +102,8 @@ pub struct ReviewApi {
     pub ids: Arc<Snowflake>,
     pub outbox: OutboxWriter,
     pub nudge: OutboxNudge,
+    /// Reviews only from members who bought the product, one live review each (lib.rs).
+    pub purchase_required: bool,
 }
 
 impl ReviewApi {
@@ -112,7 +114,14 @@ impl ReviewApi {
         review: &NewReview,
     ) -> Result<ReviewRow, WriteError> {
         let mut tx = self.pool.begin().await?;
-        let row = reviews::create(&mut tx, &self.outbox, review_no, review).await?;
+        let row = reviews::create(
+            &mut tx,
+            &self.outbox,
+            review_no,
+            review,
+            self.purchase_required,
+        )
+        .await?;
         tx.commit().await?;
         Ok(row)
     }
@@ -130,7 +139,9 @@ impl ReviewApi {
     /// Write a review (the seed's call).
     ///
     /// Every invalid field is reported at once (400 with `errors`), and then nothing is
-    /// stored. Emits `review.product.created`.
+    /// stored. Where purchases are required (jwt mode by default), a member who has not bought
+    /// the product gets 403 `PURCHASE_REQUIRED` and a second live review of one product 409
+    /// `REVIEW_EXISTS`. Emits `review.product.created`.
     #[oai(
         path = "/api/product-reviews",
         method = "post",

@@ -8,18 +8,23 @@
 //! creation time. A lost optimistic lock re-runs the whole attempt in a fresh transaction, a
 //! bounded number of times.
 //!
+//! Who may review: with `REVIEW_REQUIRES_PURCHASE` (on by default in jwt mode, off in open
+//! mode so the seed's calls work as written) only a member who bought the product, and only
+//! once while that review lives. Purchases come from `order.payment.confirmed` through the
+//! durable `review-purchases` (`purchases`), so reviewing never calls order-service.
+//!
 //! Files: `api` (HTTP), `input` (request and validation), `reviews` (one attempt and the
-//! retry policy), `store` (all SQL). The service consumes no events; it only produces to the
-//! REVIEWS stream.
+//! retry policy), `purchases` (the consumer and the purchase check), `store` (review SQL).
 
 mod api;
 mod examples;
 mod input;
+mod purchases;
 mod reviews;
 mod store;
 
 use messaging::ServiceRuntime;
-use service_kit::{App, ServiceConfig, ServiceSpec, StartupError};
+use service_kit::{auth::AuthMode, App, ConfigError, ServiceConfig, ServiceSpec, StartupError};
 use sqlx::migrate::Migrator;
 
 pub use api::{ProductReviews, Review};
@@ -38,7 +43,7 @@ pub const SPEC: ServiceSpec = ServiceSpec {
 const DESCRIPTION: &str = "Product reviews and their per-product aggregates.";
 
 /// What [`build`] serves; [`openapi_spec`] documents this same type, so the two cannot drift.
-type Api = api::ReviewApi;
+type Api = (api::ReviewApi, messaging::DeadLetterApi);
 
 /// The service's OpenAPI document exactly as served at `/openapi.json` (canonical JSON), built
 /// from the API types alone: no database, NATS or Redis. `just openapi` exports it to
@@ -49,17 +54,34 @@ pub fn openapi_spec() -> String {
 
 static MIGRATOR: Migrator = sqlx::migrate!("../../migrations/catalog-review-service");
 
-/// Connects the backends, applies migrations, starts the outbox relay and serves the API. The
-/// service consumes nothing, so it has no dead-letter worker or API.
+/// `REVIEW_REQUIRES_PURCHASE` (`true`/`false`); unset, it follows the auth mode: required
+/// where members are identified (jwt), not where anyone may act as anyone (open).
+fn purchase_required(config: &ServiceConfig) -> Result<bool, ConfigError> {
+    match config.extra_var("REVIEW_REQUIRES_PURCHASE").as_deref() {
+        None => Ok(config.auth.mode == AuthMode::Jwt),
+        Some("true") => Ok(true),
+        Some("false") => Ok(false),
+        Some(other) => Err(ConfigError::new(
+            "REVIEW_REQUIRES_PURCHASE",
+            format!("must be true or false (got {other:?})"),
+        )),
+    }
+}
+
+/// Connects the backends, applies migrations, starts the outbox relay and the purchase
+/// consumer, and serves the API.
 pub async fn build(config: ServiceConfig) -> Result<App, StartupError> {
-    let rt = ServiceRuntime::start(config, &MIGRATOR, vec![]).await?;
+    let purchase_required = purchase_required(&config)?;
+    let rt = ServiceRuntime::start(config, &MIGRATOR, purchases::ALL.to_vec()).await?;
+    purchases::spawn(&rt).await?;
     let outbox = rt.outbox()?;
     let api = api::ReviewApi {
         pool: rt.pool.clone(),
         ids: rt.infra.ids.clone(),
         outbox: outbox.writer,
         nudge: outbox.nudge,
+        purchase_required,
     };
-    let api: Api = api;
+    let api: Api = (api, rt.bus.dead_letter_api());
     rt.serve(api, DESCRIPTION).await
 }

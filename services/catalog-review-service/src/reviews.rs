@@ -19,6 +19,7 @@ use sqlx::PgConnection;
 
 use crate::{
     input::NewReview,
+    purchases,
     store::{self, NewReviewRow, ReviewRow},
 };
 
@@ -26,6 +27,10 @@ use crate::{
 pub enum WriteError {
     #[error("the review counts changed concurrently")]
     VersionConflict,
+    #[error("member {member_no} has not bought product {product_no}")]
+    NotPurchased { member_no: i64, product_no: i64 },
+    #[error("member {member_no} has already reviewed product {product_no}")]
+    AlreadyReviewed { member_no: i64, product_no: i64 },
     #[error(transparent)]
     Db(#[from] sqlx::Error),
 }
@@ -60,6 +65,12 @@ impl From<WriteError> for ApiError {
                 "CONCURRENT_UPDATE",
                 "the product's review counts kept changing concurrently; retry",
             ),
+            e @ WriteError::NotPurchased { .. } => {
+                ApiError::forbidden_because("PURCHASE_REQUIRED", e.to_string())
+            }
+            e @ WriteError::AlreadyReviewed { .. } => {
+                ApiError::conflict("REVIEW_EXISTS", format!("{e}; delete it to write another"))
+            }
             WriteError::Db(e) => from_db_error(e, CONSTRAINTS),
         }
     }
@@ -70,13 +81,31 @@ pub fn log_retry(err: &WriteError, delay: Duration) {
     tracing::debug!(error = %err, ?delay, "review counts changed concurrently; retrying");
 }
 
-/// Stores the review, counts it and announces `review.product.created`.
+/// Stores the review, counts it and announces `review.product.created`. With
+/// `purchase_required`, only a member who bought the product may, once while the review lives
+/// (checked under the purchase row's lock, so two reviews sent at once cannot both pass).
 pub async fn create(
     conn: &mut PgConnection,
     outbox: &OutboxWriter,
     product_review_no: i64,
     review: &NewReview,
+    purchase_required: bool,
 ) -> Result<ReviewRow, WriteError> {
+    if purchase_required {
+        let (member_no, product_no) = (review.member_no, review.product_no);
+        if !purchases::lock_purchase(conn, member_no, product_no).await? {
+            return Err(WriteError::NotPurchased {
+                member_no,
+                product_no,
+            });
+        }
+        if store::has_live_review(conn, member_no, product_no).await? {
+            return Err(WriteError::AlreadyReviewed {
+                member_no,
+                product_no,
+            });
+        }
+    }
     let stars = review.star_rating.stars();
     let row = store::insert_review(
         conn,

@@ -68,6 +68,22 @@ pub async fn find_review(
     .await
 }
 
+/// Whether `member_no` has a live review of `product_no`.
+pub async fn has_live_review(
+    conn: &mut PgConnection,
+    member_no: i64,
+    product_no: i64,
+) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar(
+        "select exists (select 1 from product_reviews
+                         where member_no = $1 and product_no = $2 and deleted_at is null)",
+    )
+    .bind(member_no)
+    .bind(product_no)
+    .fetch_one(conn)
+    .await
+}
+
 /// Soft-deletes a live review of `member_no`. `None` when there is no such live review (absent,
 /// another member's, or already deleted): a concurrent second delete waits for the first's row
 /// lock, then no longer matches `deleted_at is null`, so a review is only ever deleted once.

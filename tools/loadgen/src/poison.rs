@@ -14,8 +14,9 @@ use events::topology::{Topology, BUSINESS_STREAMS};
 use crate::{invariants::Checks, stack::Stack};
 
 /// Services that consume events and so keep dead letters.
-const CONSUMING_SERVICES: [&str; 6] = [
+const CONSUMING_SERVICES: [&str; 7] = [
     "catalog-service",
+    "catalog-review-service",
     "seller-service",
     "wallet-service",
     "order-service",
