@@ -61,41 +61,45 @@ async fn products_of_an_active_seller_are_created_read_changed_and_listed_in_ord
         .create_ok(&json!({
             "sellerNo": seller_no,
             "name": "  Gadget  ",
-            "price": 12.5
+            "price": 12
         }))
         .await;
     assert_eq!(b["name"], "Gadget", "{b}");
     assert_eq!(b["description"], "", "{b}");
-    assert_eq!(decimal(&b["price"]), "12.5", "{b}");
+    assert_eq!(decimal(&b["price"]), "12", "{b}");
+    assert_eq!(b["currency"], "KRW", "{b}");
     let b_no = id_of(&b["productNo"]);
-    // A JSON number that binary floating point cannot hold exactly is still 2 decimals.
+    // Whole won written with zero decimals is whole won; the currency may be named.
     let cents = catalog
-        .create_ok(&json!({ "sellerNo": seller_no, "name": "Cents", "price": 19.99 }))
+        .create_ok(
+            &json!({ "sellerNo": seller_no, "name": "Zeros", "price": "1999.00",
+            "currency": "KRW" }),
+        )
         .await;
-    assert_eq!(decimal(&cents["price"]), "19.99", "{cents}");
+    assert_eq!(decimal(&cents["price"]), "1999", "{cents}");
     // Boundaries that pass: 200 characters (not bytes), the smallest price.
     let c = catalog
         .create_ok(&json!({
             "sellerNo": seller_no.to_string(),
             "name": "가".repeat(200),
             "description": "d".repeat(2000),
-            "price": "0.01"
+            "price": "1"
         }))
         .await;
-    assert_eq!(decimal(&c["price"]), "0.01", "{c}");
+    assert_eq!(decimal(&c["price"]), "1", "{c}");
     let c_no = id_of(&c["productNo"]);
 
     // PATCH changes name and price, keeps the description, bumps the version.
     let resp = catalog
         .patch(
             &a_no.to_string(),
-            &json!({ "name": "Widget Pro", "price": "1999.99" }),
+            &json!({ "name": "Widget Pro", "price": "1999" }),
         )
         .await;
     assert_eq!(resp.status(), 200);
     let patched: Value = resp.json().await.expect("JSON body");
     assert_eq!(patched["name"], "Widget Pro", "{patched}");
-    assert_eq!(decimal(&patched["price"]), "1999.99", "{patched}");
+    assert_eq!(decimal(&patched["price"]), "1999", "{patched}");
     assert_eq!(patched["description"], "a fine widget", "{patched}");
     assert_eq!(patched["version"], 1, "{patched}");
     assert_eq!(patched["productNo"], a["productNo"]);
@@ -116,6 +120,7 @@ async fn products_of_an_active_seller_are_created_read_changed_and_listed_in_ord
         json!({ "name": "" }),
         json!({ "name": "n".repeat(201) }),
         json!({ "price": "1.001" }),
+        json!({ "price": "1000.5" }),
     ] {
         let resp = catalog.patch(&a_no.to_string(), &bad).await;
         let problem = expect_problem(resp, 400, Some("VALIDATION_FAILED")).await;
@@ -131,7 +136,7 @@ async fn products_of_an_active_seller_are_created_read_changed_and_listed_in_ord
     expect_problem(resp, 400, None).await;
     let got = catalog.get_ok(&format!("/api/products/{a_no}")).await;
     assert_eq!(got["version"], 2, "{got}");
-    assert_eq!(decimal(&got["price"]), "1999.99", "{got}");
+    assert_eq!(decimal(&got["price"]), "1999", "{got}");
 
     // GET one: unknown and malformed numbers.
     expect_problem(
@@ -216,7 +221,10 @@ async fn invalid_products_are_rejected_with_field_errors_and_store_nothing() {
         (json!({ "price": 0 }), "price"),
         (json!({ "price": "-10" }), "price"),
         (json!({ "price": "10.001" }), "price"),
-        (json!({ "price": "1000000000000.01" }), "price"),
+        (json!({ "price": "1000.5" }), "price"),
+        (json!({ "price": 12.5 }), "price"),
+        (json!({ "price": "1000000000000" }), "price"),
+        (json!({ "currency": "USD" }), "currency"),
         (json!({ "name": "" }), "name"),
         (json!({ "name": "   " }), "name"),
         (json!({ "name": "n".repeat(201) }), "name"),
@@ -366,7 +374,7 @@ async fn product_changes_reach_the_catalog_stream() {
     assert_eq!(payload["version"], 0, "{payload}");
 
     let resp = catalog
-        .patch(&product_no, &json!({ "price": "1750.50" }))
+        .patch(&product_no, &json!({ "price": "1750" }))
         .await;
     assert_eq!(resp.status(), 200);
     let updated = eventually(SAGA, "catalog.product.updated on the stream", || async {
@@ -376,7 +384,7 @@ async fn product_changes_reach_the_catalog_stream() {
     .await;
     assert_eq!(updated.len(), 1, "{updated:?}");
     let payload = &updated[0].1["payload"];
-    assert_eq!(decimal(&payload["price"]), "1750.5", "{payload}");
+    assert_eq!(decimal(&payload["price"]), "1750", "{payload}");
     assert_eq!(payload["name"], "Widget", "{payload}");
     assert_eq!(payload["version"], 1, "{payload}");
     system.stop().await;

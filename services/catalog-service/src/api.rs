@@ -13,6 +13,7 @@ use poem_openapi::{
 use rust_decimal::Decimal;
 use service_kit::{
     auth::{self, Identity},
+    error::{from_db_error, ConstraintRule},
     strict::{json_opt_string, json_string},
     ApiError, FieldError, Id,
 };
@@ -38,8 +39,12 @@ pub struct CreateProduct {
     /// Up to 2,000 characters; empty when absent or `null`.
     #[oai(deserialize_with = "json_opt_string", nullable)]
     pub description: Option<String>,
-    /// Greater than 0, at most 2 decimal places.
+    /// Whole won, greater than 0 and below 10^12 (KRW has no minor unit: the PSP refuses
+    /// fractions).
     pub price: Decimal,
+    /// `KRW`, the only currency for now; absent means `KRW`.
+    #[oai(deserialize_with = "json_opt_string", nullable)]
+    pub currency: Option<String>,
 }
 
 #[derive(Debug, Object)]
@@ -50,6 +55,7 @@ pub struct UpdateProduct {
     pub name: Option<String>,
     #[oai(deserialize_with = "json_opt_string", nullable)]
     pub description: Option<String>,
+    /// Whole won (see `CreateProduct`).
     #[oai(nullable)]
     pub price: Option<Decimal>,
 }
@@ -62,6 +68,8 @@ pub struct Product {
     pub name: String,
     pub description: String,
     pub price: Decimal,
+    /// The price's currency: `KRW`.
+    pub currency: String,
     /// Grows by one per change.
     pub version: i64,
     pub created_at: DateTime<Utc>,
@@ -92,6 +100,7 @@ impl From<ProductRow> for Product {
             name: r.name,
             description: r.description,
             price: r.price,
+            currency: r.currency,
             version: r.version,
             created_at: r.created_at,
             updated_at: r.updated_at,
@@ -141,14 +150,40 @@ fn check_fields(
     if let Some(price) = price {
         if price <= Decimal::ZERO {
             fail("price", "must be greater than 0");
-        } else if price.normalize().scale() > 2 || price > Decimal::from(1_000_000_000_000_i64) {
-            fail("price", "at most 2 decimal places and below 10^12");
+        } else if price.normalize().scale() > 0 {
+            fail("price", "must be whole won (KRW has no minor unit)");
+        } else if price >= Decimal::from(1_000_000_000_000_i64) {
+            fail("price", "must be below 10^12");
         }
     }
     if errors.is_empty() {
         Ok(())
     } else {
         Err(ApiError::validation(errors))
+    }
+}
+
+/// A product stored before prices had to be whole won keeps its fractional price until a
+/// change sets a whole one (migrations/catalog-service/20261224000001_whole_won_prices.sql).
+const UPDATE_CONSTRAINTS: &[ConstraintRule] = &[ConstraintRule {
+    constraint: "products_price_whole_won_check",
+    status: 422,
+    code: "PRICE_NOT_WHOLE_WON",
+    detail: "the stored price has a fraction of a won; send a whole-won price with this change",
+}];
+
+/// The one currency prices are in; a product in another would be a price the PSP charges
+/// in KRW all the same.
+pub const CURRENCY: &str = "KRW";
+
+fn check_currency(currency: Option<&str>) -> Result<(), ApiError> {
+    match currency {
+        None => Ok(()),
+        Some(c) if c == CURRENCY => Ok(()),
+        Some(_) => Err(ApiError::validation(vec![FieldError {
+            field: "currency".into(),
+            message: format!("must be {CURRENCY} (the only currency for now)"),
+        }])),
     }
 }
 
@@ -192,6 +227,7 @@ impl CatalogApi {
         auth::require_seller(&identity, p.seller_no.0)?;
         let description = p.description.as_deref().unwrap_or_default();
         check_fields(Some(&p.name), Some(description), Some(p.price))?;
+        check_currency(p.currency.as_deref())?;
         let product_no = self.ids.next_id().map_err(ApiError::internal)?;
         let mut tx = self.pool.begin().await?;
         if !store::is_seller_active(&mut tx, p.seller_no.0).await? {
@@ -246,7 +282,8 @@ impl CatalogApi {
             u.description.as_deref(),
             u.price,
         )
-        .await?
+        .await
+        .map_err(|e| from_db_error(e, UPDATE_CONSTRAINTS))?
         .ok_or_else(|| not_found(product_no.0))?;
         let event = Envelope::new(ProductUpdated(changed(&row)));
         self.outbox

@@ -20,6 +20,7 @@ fn seed_product(no: u32, name: &str, price: &str) -> Value {
         "name": name,
         "description": "",
         "price": price,
+        "currency": "KRW",
         "version": 1,
         "createdAt": "2024-02-01T00:00:00Z",
         "updatedAt": "2024-02-01T00:00:00Z"
@@ -53,6 +54,7 @@ impl Example for Product {
             "name": "상품D",
             "description": "에티오피아 예가체프 원두 200g",
             "price": "4500",
+            "currency": "KRW",
             "version": 1,
             "createdAt": "2024-02-13T03:18:05.123Z",
             "updatedAt": "2024-02-13T03:18:05.123Z"

@@ -11,13 +11,14 @@ pub struct ProductRow {
     pub name: String,
     pub description: String,
     pub price: Decimal,
+    pub currency: String,
     pub version: i64,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
 
 const COLUMNS: &str =
-    "product_no, seller_no, name, description, price, version, created_at, updated_at";
+    "product_no, seller_no, name, description, price, currency, version, created_at, updated_at";
 
 pub struct NewProduct<'a> {
     pub product_no: i64,

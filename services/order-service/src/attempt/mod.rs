@@ -73,8 +73,8 @@ impl Payments {
         }
     }
 
-    /// A Payment object: charged with our amount → SUCCESS; charged with another amount →
-    /// our own cancel, then FAILURE; aborted or expired → FAILURE; anything else → unknown.
+    /// A Payment object: charged with our amount → SUCCESS; charged with another amount or in
+    /// another currency → our own cancel, then FAILURE; aborted or expired → FAILURE; anything else → unknown.
     async fn apply_payment(
         &self,
         attempt: &Attempt,
@@ -89,7 +89,9 @@ impl Payments {
                 .await;
         }
         match payment.status.as_str() {
-            _ if payment.was_charged() && payment.total_amount != event.total_amount => {
+            _ if payment.was_charged()
+                && !payment.charged_as_ordered(event.total_amount, &event.currency) =>
+            {
                 self.void_wrong_charge(attempt, payment, actor).await
             }
             "DONE" | "PARTIAL_CANCELED" | "CANCELED" => {
@@ -131,7 +133,7 @@ impl Payments {
     ) -> Result<Outcome, ConfirmError> {
         let event = &attempt.event;
         tracing::error!(order_id = %event.order_id, psp_amount = %payment.total_amount,
-            "the PSP charged a different amount; refunding it");
+            psp_currency = ?payment.currency, "the PSP charged a different amount or currency; refunding it");
         let refunded = if payment.status == "CANCELED" {
             true
         } else {

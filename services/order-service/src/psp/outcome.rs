@@ -16,6 +16,9 @@ pub struct TossPayment {
     /// READY, IN_PROGRESS, DONE, CANCELED, PARTIAL_CANCELED, ABORTED, EXPIRED, …
     pub status: String,
     pub total_amount: Decimal,
+    /// `KRW`; Toss sends it on every Payment (absent in older answers we stored: then KRW).
+    #[serde(default)]
+    pub currency: Option<String>,
     /// What is still refundable; Toss sends it on every Payment.
     #[serde(default)]
     pub balance_amount: Option<Decimal>,
@@ -34,6 +37,12 @@ impl TossPayment {
             Some(balance) => self.total_amount - balance,
             None => self.cancels.iter().flatten().map(|c| c.cancel_amount).sum(),
         }
+    }
+
+    /// Whether this is a charge of exactly the order's amount in the order's currency; a
+    /// charge of anything else is not ours to accept (attempt/mod.rs refunds it).
+    pub fn charged_as_ordered(&self, amount: Decimal, currency: &str) -> bool {
+        self.total_amount == amount && self.currency.as_deref().is_none_or(|c| c == currency)
     }
 
     /// The customer was charged (and may have been refunded since).
@@ -158,7 +167,29 @@ pub fn classify_error(code: String, message: String, http_status: u16) -> PspOut
 
 #[cfg(test)]
 mod tests {
-    use super::{classify_error, PspOutcome};
+    use rust_decimal::Decimal;
+
+    use super::{classify_error, PspOutcome, TossPayment};
+
+    #[test]
+    fn a_charge_is_ours_only_in_our_amount_and_currency() {
+        let payment = |amount: i64, currency: Option<&str>| TossPayment {
+            payment_key: "pk".into(),
+            order_id: "o".into(),
+            status: "DONE".into(),
+            total_amount: Decimal::from(amount),
+            currency: currency.map(Into::into),
+            balance_amount: None,
+            method: None,
+            approved_at: None,
+            cancels: None,
+        };
+        let ordered = Decimal::from(3000);
+        assert!(payment(3000, Some("KRW")).charged_as_ordered(ordered, "KRW"));
+        assert!(payment(3000, None).charged_as_ordered(ordered, "KRW"));
+        assert!(!payment(3000, Some("USD")).charged_as_ordered(ordered, "KRW"));
+        assert!(!payment(3001, Some("KRW")).charged_as_ordered(ordered, "KRW"));
+    }
 
     fn of(code: &str, status: u16) -> PspOutcome {
         classify_error(code.into(), String::new(), status)

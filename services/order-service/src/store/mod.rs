@@ -23,6 +23,9 @@ pub struct PaymentEventRow {
     pub is_payment_done: bool,
     pub is_wallet_done: bool,
     pub total_amount: Decimal,
+    /// `KRW`, the only currency for now (the table's check); a PSP answer in another is not
+    /// a charge of this order.
+    pub currency: String,
     pub refunded_amount: Decimal,
     /// The fencing token of the current (or last) attempt at the PSP.
     pub attempt_no: Option<i64>,
@@ -62,7 +65,7 @@ pub struct NewLine {
 }
 
 const EVENT_COLUMNS: &str = "payment_event_no, member_no, order_id, order_name, payment_key, \
-    method, approved_at, is_payment_done, is_wallet_done, total_amount, refunded_amount, attempt_no, \
+    method, approved_at, is_payment_done, is_wallet_done, total_amount, currency, refunded_amount, attempt_no, \
     confirmed_event_id, created_at";
 const LINE_COLUMNS: &str = "payment_order_no, product_no, seller_no, product_name, amount, \
     refunded_amount, status, failed_count, threshold";
