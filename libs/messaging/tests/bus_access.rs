@@ -213,3 +213,85 @@ fn deploy_auth_conf_is_generated_from_the_table() {
         "deploy/nats/auth.conf is stale: cargo run -q -p messaging --example nats-access > deploy/nats/auth.conf"
     );
 }
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/wallet-service");
+
+struct Reject;
+
+impl Handler for Reject {
+    async fn handle(&self, _delivery: &Delivery) -> Result<(), HandlerError> {
+        Err(HandlerError::reject("refused by the test"))
+    }
+}
+
+/// The whole service path as wallet-service's user on a namespaced deployment: EventBus start
+/// (provision, dead-letter worker), its consumer, a rejected event dead-lettered through the
+/// DLQ advisory and read back from ORDERS (STREAM.MSG.GET) into `dead_letters`.
+#[tokio::test]
+async fn a_service_as_its_own_user_consumes_and_dead_letters() {
+    const SPEC: service_kit::ServiceSpec = service_kit::ServiceSpec {
+        name: "wallet-service",
+        default_port: 0,
+        database: Some("bus_access"),
+        default_node_id: 1,
+        uses_nats: true,
+        uses_redis: false,
+    };
+    let ns = service_kit::testing::unique_namespace();
+    let topology = Topology::new(ns.clone());
+    let config = access::authorization_config(&topology, |user| {
+        serde_json::Value::from(password(user)).to_string()
+    });
+    let server = NatsServer::start_with_config(&config)
+        .await
+        .expect("nats-server starts");
+    let mut config = service_kit::testing::test_config(&SPEC, &ns);
+    config.nats_url = Some(server.url());
+    config.nats_credentials = Some(credentials("wallet-service"));
+    let infra = service_kit::Infra::connect(&config, Some(&MIGRATOR))
+        .await
+        .expect("database and NATS as wallet-service");
+    let metrics = Metrics::new("wallet-service");
+    let shutdown = Shutdown::new();
+    let bus = messaging::EventBus::start(
+        &config,
+        &infra,
+        &metrics,
+        &shutdown,
+        vec!["wallet-settlement"],
+    )
+    .await
+    .expect("provisions and starts the dead-letter worker");
+    let spec = ConsumerSpec::new("wallet-settlement", ORDERS, vec![SUBJECT]);
+    bus.consume(spec, Reject).await.expect("consumes");
+
+    let order = js_as(&server, "order-service").await;
+    let subject = topology.subject(SUBJECT);
+    order
+        .publish(subject.clone(), confirmed())
+        .await
+        .expect("order-service publishes")
+        .await
+        .expect("stored");
+    let pool = infra.pool().expect("pool");
+    let mut stored = None;
+    for _ in 0..200 {
+        stored = sqlx::query_as::<_, (String, i32)>(
+            "select subject, length(payload) from dead_letters where consumer = 'wallet-settlement'",
+        )
+        .fetch_optional(&pool)
+        .await
+        .expect("query");
+        if stored.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let (dead_subject, length) = stored.expect("the rejected event is a dead letter");
+    assert_eq!(dead_subject, subject);
+    assert!(length > 0, "the original was read back from the stream");
+    shutdown.trigger();
+    pool.close().await;
+    config.nats_url = None; // the streams go with the private server
+    service_kit::testing::drop_test_state(&config).await;
+}
