@@ -7,6 +7,7 @@
 #   scripts/nats.sh status   one line about the server in use
 #   scripts/nats.sh admin-url the URL with the operators' credentials (paymsa-admin) when the
 #                            server requires them (nats CLI, natspub.py), else the URL
+#   scripts/nats.sh compose-env  NATS_PASSWORD_<USER>=<random> lines for compose.yaml's .env
 #   scripts/nats.sh secrets  path of the generated passwords (NATS_PASSWORD_<USER>=…); fails
 #                            when the server runs without authorization
 #
@@ -338,9 +339,15 @@ stop) cmd_stop ;;
 url) cmd_url ;;
 status) cmd_status ;;
 admin-url) cmd_admin_url ;;
+compose-env)
+  # random passwords for every user of deploy/nats/auth.conf (compose reads .env)
+  for name in $(grep -o '\$NATS_PASSWORD_[A-Z0-9_]*' "$AUTH_CONF" | tr -d '$' | sort -u); do
+    printf '%s=%s\n' "$name" "$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+  done
+  ;;
 secrets) cmd_secrets ;;
 *)
-  echo "usage: $0 ensure|stop|url|status|admin-url|secrets" >&2
+  echo "usage: $0 ensure|stop|url|status|admin-url|secrets|compose-env" >&2
   exit 2
   ;;
 esac
