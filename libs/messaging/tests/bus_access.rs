@@ -206,12 +206,14 @@ async fn only_order_service_publishes_order_events_and_wallet_service_consumes_t
 
 #[test]
 fn deploy_auth_conf_is_generated_from_the_table() {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../deploy/nats/auth.conf");
-    let committed = std::fs::read_to_string(path).expect("deploy/nats/auth.conf");
-    assert!(
-        committed == access::deployed_authorization_config(),
-        "deploy/nats/auth.conf is stale: cargo run -q -p messaging --example nats-access > deploy/nats/auth.conf"
-    );
+    for file in ["deploy/nats/auth.conf", "deploy/k8s/base/nats/auth.conf"] {
+        let path = format!("{}/../../{file}", env!("CARGO_MANIFEST_DIR"));
+        let committed = std::fs::read_to_string(&path).expect("readable");
+        assert!(
+            committed == access::deployed_authorization_config(),
+            "{file} is stale: cargo run -q -p messaging --example nats-access > {file}"
+        );
+    }
 }
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/wallet-service");
