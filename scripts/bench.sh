@@ -31,7 +31,9 @@ with_backends() {
   [[ -n "${TEST_NATS_URL:-}" ]] && return 0 # already set up by an earlier benchmark
   "$PAYMSA_ROOT/scripts/infra.sh" ensure
   local url
-  if ! url="$("$PAYMSA_ROOT/scripts/nats.sh" url 2>/dev/null)"; then
+  # the stack's server only when it runs without per-service users (benches connect without)
+  if "$PAYMSA_ROOT/scripts/nats.sh" secrets >/dev/null 2>&1 ||
+    ! url="$("$PAYMSA_ROOT/scripts/nats.sh" url 2>/dev/null)"; then
     trap 'NATS_INSTANCE=test-nats "$PAYMSA_ROOT/scripts/nats.sh" stop || true' EXIT
     url="$(NATS_INSTANCE=test-nats NATS_FRESH=1 NATS_URL='' "$PAYMSA_ROOT/scripts/nats.sh" ensure)"
   fi

@@ -205,7 +205,8 @@ state_save() {
 # require_nats -> NATS_IN_USE (the stack's client URL), or fails
 require_nats() {
   [[ -n "${NATS_IN_USE:-}" ]] && return 0
-  NATS_IN_USE="$("$PAYMSA_ROOT/scripts/nats.sh" url 2>/dev/null)" || fail "no NATS server in use — start the stack: just up"
+  # with the operators' user when the server has per-service users (docs/identity.md "The bus")
+  NATS_IN_USE="$("$PAYMSA_ROOT/scripts/nats.sh" admin-url 2>/dev/null)" || fail "no NATS server in use — start the stack: just up"
 }
 nats_monitor() { [[ -f "$RUN_DIR/nats.monitor" ]] && cat "$RUN_DIR/nats.monitor"; return 0; }
 has_nats_cli() { command -v nats >/dev/null 2>&1 && [[ -z "${PAYMSA_NO_NATS_CLI:-}" ]]; }

@@ -5,6 +5,17 @@
 #   scripts/nats.sh stop     stop the server this script started (never any other)
 #   scripts/nats.sh url      print the URL in use
 #   scripts/nats.sh status   one line about the server in use
+#   scripts/nats.sh admin-url the URL with the operators' credentials (paymsa-admin) when the
+#                            server requires them (nats CLI, natspub.py), else the URL
+#   scripts/nats.sh compose-env  NATS_PASSWORD_<USER>=<random> lines for compose.yaml's .env
+#   scripts/nats.sh secrets  path of the generated passwords (NATS_PASSWORD_<USER>=…); fails
+#                            when the server runs without authorization
+#
+# NATS_AUTH=1 (set by `just up`) starts the server with the users and permissions of
+# deploy/nats/auth.conf (generated from libs/messaging/src/access.rs; docs/identity.md "The
+# bus"): one user per service plus paymsa-admin, random passwords made once into
+# .run/<instance>/secrets.env (mode 600, never committed) and handed to nats-server through its
+# environment. Without it (the tests' servers) anyone may connect and do anything.
 #
 # NATS_INSTANCE (default "nats") names the state: .run/<instance>/{data,nats.log},
 # .run/pids/<instance>.pid, .run/<instance>.url, .run/<instance>.monitor. scripts/test.sh uses
@@ -21,6 +32,9 @@ URL_FILE="$RUN_DIR/$INSTANCE.url"
 MONITOR_FILE="$RUN_DIR/$INSTANCE.monitor"
 PID_NAME="$INSTANCE"
 MARKER="-sd $STATE_DIR/data" # our server's command line contains its store dir
+AUTH_CONF="$PAYMSA_ROOT/deploy/nats/auth.conf"
+SECRETS="$STATE_DIR/secrets.env"
+AUTH_MARK="$RUN_DIR/$INSTANCE.auth" # present while the server we started requires auth
 
 # version_ok VERSION -> 0 when >= 2.11
 version_ok() {
@@ -156,7 +170,22 @@ write_url() {
 write_config() {
   local conf="$STATE_DIR/nats.conf"
   printf 'jetstream {\n  sync_interval: %s\n}\n' "${NATS_SYNC_INTERVAL:-always}" >"$conf"
+  if [[ "${NATS_AUTH:-0}" == 1 ]]; then
+    cat "$AUTH_CONF" >>"$conf"
+  fi
   printf '%s\n' "$conf"
+}
+
+# ensure_secrets -> a password for every NATS_PASSWORD_<USER> that deploy/nats/auth.conf
+# references, made once (kept across restarts so running services keep theirs).
+ensure_secrets() {
+  local name
+  mkdir -p "$STATE_DIR"
+  (umask 077 && touch "$SECRETS")
+  for name in $(grep -o '\$NATS_PASSWORD_[A-Z0-9_]*' "$AUTH_CONF" | tr -d '$' | sort -u); do
+    grep -q "^$name=" "$SECRETS" ||
+      printf '%s=%s\n' "$name" "$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')" >>"$SECRETS"
+  done
 }
 
 start_server() {
@@ -173,8 +202,17 @@ start_server() {
     url="nats://127.0.0.1:$port"
     info "starting nats-server $(binary_version "$bin") ($bin) on $url, monitoring http://127.0.0.1:$mport"
     printf '\n=== %s start: %s -p %s -m %s\n' "$(date -Is)" "$bin" "$port" "$mport" >>"$STATE_DIR/nats.log"
+    rm -f "$AUTH_MARK"
+    if [[ "${NATS_AUTH:-0}" == 1 ]]; then
+      ensure_secrets
+      set -a
+      # shellcheck disable=SC1090
+      source "$SECRETS" # nats-server resolves password: $NATS_PASSWORD_<USER> from its env
+      set +a
+    fi
     start_bg "$PID_NAME" "$STATE_DIR/nats.log" "$bin" -c "$(write_config)" -n "paymsa-$INSTANCE" -js \
       -sd "$STATE_DIR/data" -a 127.0.0.1 -p "$port" -m "$mport"
+    [[ "${NATS_AUTH:-0}" == 1 ]] && printf '%s\n' "$SECRETS" >"$AUTH_MARK"
     pid="$(<"$PID_DIR/$PID_NAME.pid")"
     local deadline=$((SECONDS + 15))
     while ((SECONDS < deadline)); do
@@ -224,6 +262,9 @@ cmd_ensure() {
     url="$(<"$URL_FILE")"
     if url_ok "$url"; then
       ok "nats-server already running on $url (pid $pid)"
+      if [[ "${NATS_AUTH:-0}" == 1 && ! -f "$AUTH_MARK" ]]; then
+        warn "it runs without authorization (started before NATS_AUTH=1); restart it for the per-service users: just down && just up"
+      fi
       printf '%s\n' "$url"
       return 0
     fi
@@ -245,7 +286,23 @@ cmd_stop() {
   else
     dim "  no nats-server of ours ($INSTANCE) running"
   fi
-  rm -f "$PID_DIR/$PID_NAME.pid" "$URL_FILE" "$MONITOR_FILE"
+  rm -f "$PID_DIR/$PID_NAME.pid" "$URL_FILE" "$MONITOR_FILE" "$AUTH_MARK"
+}
+
+# The generated passwords of the running server, or fail (no authorization).
+cmd_secrets() {
+  [[ -f "$AUTH_MARK" && -f "$SECRETS" ]] || die "nats ($INSTANCE) runs without authorization"
+  printf '%s\n' "$SECRETS"
+}
+
+cmd_admin_url() {
+  local url password
+  url="$(cmd_url)"
+  if [[ -f "$AUTH_MARK" && -f "$SECRETS" ]]; then
+    password="$(sed -n 's/^NATS_PASSWORD_PAYMSA_ADMIN=//p' "$SECRETS")"
+    url="$(sed "s#nats://#nats://paymsa-admin:$password@#g" <<<"$url")"
+  fi
+  printf '%s\n' "$url"
 }
 
 cmd_url() {
@@ -267,8 +324,8 @@ cmd_status() {
   url="$(<"$URL_FILE")"
   pid="$(pid_of "$PID_NAME" "$MARKER")" || pid=""
   if info="$(server_info "$url" 2>/dev/null)"; then
-    printf 'nats: %s  nats-server %s  jetstream=%s  %s\n' "$url" "$(json_field version "$info")" \
-      "$(json_field jetstream "$info")" "$(if [[ -n "$pid" ]]; then echo "pid $pid"; else echo "(not started by us)"; fi)"
+    printf 'nats: %s  nats-server %s  jetstream=%s  auth=%s  %s\n' "$url" "$(json_field version "$info")" \
+      "$(json_field jetstream "$info")" "$(json_field auth_required "$info" | grep -q true && echo per-service-users || echo none)" "$(if [[ -n "$pid" ]]; then echo "pid $pid"; else echo "(not started by us)"; fi)"
     [[ -f "$MONITOR_FILE" ]] && printf 'nats monitoring: %s\n' "$(<"$MONITOR_FILE")"
   else
     printf 'nats: %s  NOT ANSWERING\n' "$url"
@@ -281,8 +338,16 @@ ensure) cmd_ensure ;;
 stop) cmd_stop ;;
 url) cmd_url ;;
 status) cmd_status ;;
+admin-url) cmd_admin_url ;;
+compose-env)
+  # random passwords for every user of deploy/nats/auth.conf (compose reads .env)
+  for name in $(grep -o '\$NATS_PASSWORD_[A-Z0-9_]*' "$AUTH_CONF" | tr -d '$' | sort -u); do
+    printf '%s=%s\n' "$name" "$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+  done
+  ;;
+secrets) cmd_secrets ;;
 *)
-  echo "usage: $0 ensure|stop|url|status" >&2
+  echo "usage: $0 ensure|stop|url|status|admin-url|secrets|compose-env" >&2
   exit 2
   ;;
 esac

@@ -21,11 +21,12 @@ install_traps
 TEST_STREAM_RE='^T[0-9A-F]{12}_'
 
 cmd_streams() {
-  local url mon
+  local url mon shown
   require_nats
   url=$NATS_IN_USE
+  shown="$(sed 's#//[^/@]*@#//#g' <<<"$url")" # without the admin password
   if has_nats_cli; then
-    printf '%sNATS %s%s — nats CLI\n' "$d_bold" "$url" "$d_off"
+    printf '%sNATS %s%s — nats CLI\n' "$d_bold" "$shown" "$d_off"
     nats --server "$url" stream ls
     local s
     for s in $(nats --server "$url" stream ls --names 2>/dev/null | grep -Ev "$TEST_STREAM_RE"); do
@@ -35,7 +36,7 @@ cmd_streams() {
     return
   fi
   mon="$(nats_monitor)"
-  [[ -n "$mon" ]] || fail "no nats CLI and no monitoring endpoint known for $url (.run/nats.monitor is written by just up)"
+  [[ -n "$mon" ]] || fail "no nats CLI and no monitoring endpoint known for $shown (.run/nats.monitor is written by just up)"
   # The answer goes through a file, never argv: a server that a test run shared holds thousands
   # of streams, and one argument is limited to 128 KiB ("Argument list too long").
   local jsz
@@ -44,7 +45,7 @@ cmd_streams() {
     rm -f "$jsz"
     fail "GET $mon/jsz answered nothing"
   fi
-  printf '%sNATS %s%s — from %s/jsz?consumers=true&config=true (no nats CLI)\n\n' "$d_bold" "$url" "$d_off" "$mon"
+  printf '%sNATS %s%s — from %s/jsz?consumers=true&config=true (no nats CLI)\n\n' "$d_bold" "$shown" "$d_off" "$mon"
   jsz_report "$jsz" "$TEST_STREAM_RE"
   rm -f "$jsz"
 }

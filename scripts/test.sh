@@ -34,7 +34,9 @@ shared_nats=1 # a server that outlives the run (the stack's, or $TEST_NATS_URL)
 if [[ -n "${TEST_NATS_URL:-}" ]]; then
   # reused when usable, else a test server is started
   nats_url="$(NATS_INSTANCE=test-nats NATS_URL="$TEST_NATS_URL" "$SCRIPTS/nats.sh" ensure)"
-elif [[ -f "$PID_DIR/nats.pid" ]] && nats_url="$("$SCRIPTS/nats.sh" url 2>/dev/null)"; then
+# (not when the stack's server has per-service users: tests connect without credentials)
+elif [[ -f "$PID_DIR/nats.pid" ]] && ! "$SCRIPTS/nats.sh" secrets >/dev/null 2>&1 &&
+  nats_url="$("$SCRIPTS/nats.sh" url 2>/dev/null)"; then
   ok "reusing the stack's nats-server $nats_url"
 else
   nats_url="$(NATS_INSTANCE=test-nats NATS_FRESH=1 NATS_URL='' "$SCRIPTS/nats.sh" ensure)"

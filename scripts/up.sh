@@ -8,7 +8,8 @@
 #
 # Environment: READY_TIMEOUT (s, default 60), RUST_LOG (default info), LOG_FORMAT (default
 # pretty), ADMIN_TOKEN (default "paymsa-local-admin"), NATS_URL (an existing server to reuse),
-# AUTH_MODE (default open; jwt verifies tokens from `just token`, see docs/identity.md).
+# AUTH_MODE (default open; jwt verifies tokens from `just token`, see docs/identity.md),
+# NATS_AUTH (default 1: a NATS user per service, docs/identity.md "The bus"; 0 runs NATS open).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$PAYMSA_ROOT"
@@ -18,7 +19,9 @@ TARGET_DIR="${CARGO_TARGET_DIR:-$PAYMSA_ROOT/target}"
 ADMIN_TOKEN="${ADMIN_TOKEN:-paymsa-local-admin}"
 
 "$SCRIPTS/infra.sh" ensure
-nats_url="$("$SCRIPTS/nats.sh" ensure)"
+# The bus with one user per service (deploy/nats/auth.conf; NATS_AUTH=0 runs it open).
+nats_url="$(NATS_AUTH="${NATS_AUTH:-1}" "$SCRIPTS/nats.sh" ensure)"
+nats_secrets="$("$SCRIPTS/nats.sh" secrets 2>/dev/null)" || nats_secrets=""
 
 info "building: cargo build --bins"
 cargo_env
@@ -66,6 +69,13 @@ start_service() {
   [[ "$svc" == psp-sandbox ]] &&
     env+=(SANDBOX_WEBHOOK_URLS="${SANDBOX_WEBHOOK_URLS:-http://127.0.0.1:8080/webhooks/toss,http://127.0.0.1:8082/webhooks/toss}")
   [[ "$db" != - ]] && env+=(DATABASE_URL="$PG_BASE_URL/$db")
+  # Its own NATS user when the server has them (the psp-sandbox has none: no NATS).
+  if [[ -n "$nats_secrets" ]]; then
+    local var password
+    var="NATS_PASSWORD_$(tr 'a-z-' 'A-Z_' <<<"$svc")"
+    password="$(sed -n "s/^$var=//p" "$nats_secrets")"
+    [[ -n "$password" ]] && env+=(NATS_USER="$svc" NATS_PASSWORD="$password")
+  fi
   # Service-specific variables (order-service's PSP_URL, CATALOG_URL, …) default to the local
   # ports above, so they are not set here; set them in your shell to override.
   start_bg "$svc" "$log" env "${env[@]}" "$bin"

@@ -103,6 +103,7 @@ impl EventBus {
         spec: ConsumerSpec,
         handler: H,
     ) -> Result<(), StartupError> {
+        warn_unless_permitted(self.service, &spec);
         spawn_consumer(
             self.js.clone(),
             &self.topology,
@@ -118,6 +119,26 @@ impl EventBus {
     /// The admin API over this service's dead letters, guarded by `config.admin_token`.
     pub fn dead_letter_api(&self) -> DeadLetterApi {
         DeadLetterApi::new(self.pool.clone(), self.js.clone(), self.admin_token.clone())
+    }
+}
+
+/// A durable the bus permissions (crate::access) do not list would be refused by a server with
+/// the generated users; say so at start rather than as a stream of pull errors. Services not in
+/// the table (tests, benches) are not checked.
+fn warn_unless_permitted(service: &str, spec: &ConsumerSpec) {
+    if let Some(access) = crate::access::service(service) {
+        let listed = access
+            .consumers
+            .iter()
+            .any(|(durable, stream)| *durable == spec.durable && *stream == spec.stream);
+        if !listed {
+            tracing::warn!(
+                consumer = spec.durable,
+                stream = spec.stream.name,
+                "consumer missing from libs/messaging/src/access.rs: a NATS server with the \
+                 generated permissions (deploy/nats/auth.conf) refuses it"
+            );
+        }
     }
 }
 

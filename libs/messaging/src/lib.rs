@@ -15,10 +15,14 @@
 //! - [`EventBus`] bundles the start-up of a consuming service: provision, dead-letter worker,
 //!   and the API to mount.
 //!
+//! - [`access`] lists who may publish and consume what; it renders the NATS users and
+//!   permissions (deploy/nats/auth.conf, docs/identity.md "The bus").
+//!
 //! Retry delays (1 s, 2 s) are measured in `tests/consumer.rs`; throughput in
 //! `benches/consumer_throughput.rs`. The SQL tables are those of `migrations/<service>/…_messaging.sql`, identical in every
 //! consuming service.
 
+pub mod access;
 mod bus;
 mod consumer;
 pub mod dead_letters;

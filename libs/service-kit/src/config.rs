@@ -34,6 +34,9 @@ pub struct ServiceConfig {
     pub nats_url: Option<String>,
     /// Prefix of stream names and subjects; empty in production, unique per test.
     pub nats_namespace: String,
+    /// `NATS_USER` / `NATS_PASSWORD`: the service's identity on the bus (docs/identity.md,
+    /// "The bus"); `None` connects without (a server without authorization, the tests).
+    pub nats_credentials: Option<crate::nats_auth::NatsCredentials>,
     pub redis_url: Option<String>,
     pub node_id: u16,
     pub admin_token: Option<String>,
@@ -147,6 +150,10 @@ impl ServiceConfig {
                 Some(raw)
             }
         };
+        let nats_credentials = match spec.uses_nats {
+            false => None,
+            true => crate::nats_auth::NatsCredentials::from_env(env)?,
+        };
         let redis_url = match spec.uses_redis {
             false => None,
             true => {
@@ -200,6 +207,7 @@ impl ServiceConfig {
             db_max_connections,
             nats_url,
             nats_namespace,
+            nats_credentials,
             redis_url,
             node_id,
             admin_token: env.var("ADMIN_TOKEN"),
@@ -261,11 +269,32 @@ mod tests {
             ("SNOWFLAKE_NODE_ID", "4096"),
             ("LOG_FORMAT", "xml"),
             ("NATS_NAMESPACE", "a.b"),
+            ("NATS_USER", "order-service"),
+            ("NATS_PASSWORD", "secret"),
             ("MAX_BODY_BYTES", "-1"),
         ] {
             let err = ServiceConfig::from_source(&SPEC, &env(&[(name, value)]))
                 .expect_err("invalid value must be rejected");
-            assert_eq!(err.variable, name, "{err}");
+            let expected = match name {
+                "NATS_USER" => "NATS_PASSWORD",
+                "NATS_PASSWORD" => "NATS_USER",
+                _ => name,
+            };
+            assert_eq!(err.variable, expected, "{err}");
         }
+    }
+
+    #[test]
+    fn nats_credentials_come_in_pairs_and_hide_the_password() {
+        let pair = env(&[("NATS_USER", "order-service"), ("NATS_PASSWORD", "s3cret")]);
+        let config = ServiceConfig::from_source(&SPEC, &pair).expect("valid");
+        let creds = config.nats_credentials.expect("set");
+        assert_eq!(creds.user, "order-service");
+        assert!(!format!("{creds:?}").contains("s3cret"));
+        let bad = env(&[("NATS_USER", "a.b"), ("NATS_PASSWORD", "x")]);
+        let err = ServiceConfig::from_source(&SPEC, &bad).expect_err("not a token");
+        assert_eq!(err.variable, "NATS_USER");
+        let none = ServiceConfig::from_source(&SPEC, &env(&[])).expect("valid");
+        assert_eq!(none.nats_credentials, None);
     }
 }

@@ -7,7 +7,11 @@ use snowflake::Snowflake;
 use redis::aio::ConnectionManager;
 use sqlx::{migrate::Migrator, PgPool};
 
-use crate::{config::ServiceConfig, db};
+use crate::{
+    config::ServiceConfig,
+    db,
+    nats_auth::{inbox_prefix, redact, NatsCredentials},
+};
 
 /// The oldest NATS server whose JetStream features we rely on (consumer metadata,
 /// multiple filter subjects, advisories as designed).
@@ -61,7 +65,9 @@ impl Infra {
         };
         let nats = match &config.nats_url {
             None => None,
-            Some(url) => Some(connect_nats(url, config.service).await?),
+            Some(url) => {
+                Some(connect_nats_as(url, config.service, config.nats_credentials.as_ref()).await?)
+            }
         };
         let redis = match &config.redis_url {
             None => None,
@@ -100,33 +106,51 @@ fn parse_version(version: &str) -> Option<(u32, u32)> {
 
 /// Connects and refuses servers too old for the design (Debian ships 2.9). `url` may list a
 /// cluster's nodes separated by commas; the client picks one and fails over to the others.
+/// Credentials in the URL (`nats://user:pass@host`) are used; see [`connect_nats_as`].
 pub async fn connect_nats(url: &str, name: &str) -> Result<async_nats::Client, InfraError> {
+    connect_nats_as(url, name, None).await
+}
+
+/// [`connect_nats`] as `credentials` (`NATS_USER`/`NATS_PASSWORD`), else as the URL's, else
+/// without (a server without authorization). A service user's replies come to its own inbox
+/// prefix, the only one its generated permissions let it subscribe to.
+pub async fn connect_nats_as(
+    url: &str,
+    name: &str,
+    credentials: Option<&NatsCredentials>,
+) -> Result<async_nats::Client, InfraError> {
+    let failed = |reason: String| InfraError::NatsConnect {
+        url: redact(url),
+        reason,
+    };
     let servers = url
         .split(',')
         .map(|part| part.trim().parse::<async_nats::ServerAddr>())
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| InfraError::NatsConnect {
-            url: url.to_string(),
-            reason: e.to_string(),
-        })?;
-    let client = async_nats::ConnectOptions::new()
+        .map_err(|e| failed(e.to_string()))?;
+    let mut options = async_nats::ConnectOptions::new()
         .name(name)
         .connection_timeout(Duration::from_secs(5))
         // Reconnect quickly after a broker restart; the outbox covers the gap meanwhile.
         .reconnect_delay_callback(|attempts| {
             Duration::from_millis((attempts as u64 * 100).min(2_000))
-        })
+        });
+    if let Some(service) = credentials {
+        options = options
+            .user_and_password(service.user.clone(), service.password.clone())
+            .custom_inbox_prefix(inbox_prefix(&service.user));
+    } else if let Some(from_url) = NatsCredentials::from_url(url) {
+        options = options.user_and_password(from_url.user, from_url.password);
+    }
+    let client = options
         .connect(servers)
         .await
-        .map_err(|e| InfraError::NatsConnect {
-            url: url.to_string(),
-            reason: e.to_string(),
-        })?;
+        .map_err(|e| failed(e.to_string()))?;
     let version = client.server_info().version;
     match parse_version(&version) {
         Some(v) if v >= MIN_NATS_VERSION => Ok(client),
         _ => Err(InfraError::NatsTooOld {
-            url: url.to_string(),
+            url: redact(url),
             version,
         }),
     }

@@ -24,6 +24,7 @@ pub mod infra;
 pub mod log_capture;
 pub mod metrics;
 mod middleware;
+pub mod nats_auth;
 #[cfg(feature = "testing")]
 pub mod nats_server;
 pub mod openapi;

@@ -29,12 +29,20 @@ pub struct NatsServer {
     port: u16,
     /// Holds `jetstream/` (the `-sd` store) and `nats.log`.
     dir: PathBuf,
+    /// Appended to [`DURABLE_JETSTREAM_CONFIG`] (e.g. an `authorization` block).
+    extra_config: String,
     child: Option<Child>,
 }
 
 impl NatsServer {
     /// Starts a fresh server and waits until it accepts client connections.
     pub async fn start() -> std::io::Result<Self> {
+        Self::start_with_config("").await
+    }
+
+    /// [`start`](Self::start) with `extra` appended to the config file, e.g. the
+    /// `authorization` block of messaging::access (tests/bus_access.rs).
+    pub async fn start_with_config(extra: &str) -> std::io::Result<Self> {
         let binary = tokio::task::spawn_blocking(find_binary)
             .await
             .map_err(std::io::Error::other)??;
@@ -49,6 +57,7 @@ impl NatsServer {
                 binary: binary.clone(),
                 port: free_port()?,
                 dir: dir.clone(),
+                extra_config: extra.to_string(),
                 child: None,
             };
             match server.launch().await {
@@ -137,6 +146,11 @@ impl NatsServer {
             .append(true)
             .open(self.dir.join("nats.log"))?;
         let config = durable_config(&self.dir)?;
+        if !self.extra_config.is_empty() {
+            let mut text = std::fs::read_to_string(&config)?;
+            text.push_str(&self.extra_config);
+            std::fs::write(&config, text)?;
+        }
         let child = Command::new(&self.binary)
             .arg("-c")
             .arg(config)
