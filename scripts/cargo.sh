@@ -4,8 +4,5 @@
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cargo_env
-# TEMPORARY (main engineer, do not commit): worktrees must not share a target dir — cargo hashes
-# path crates relative to the workspace, so two worktrees overwrite each other's artifacts silently.
-export CARGO_TARGET_DIR=/work/target-nats
 cd "$PAYMSA_ROOT"
 exec cargo "$@"
