@@ -58,7 +58,7 @@ pub const SERVICES: [ServiceAccess; 8] = [
     ServiceAccess {
         service: "catalog-review-service",
         publishes: Some(REVIEWS),
-        consumers: &[],
+        consumers: &[("review-purchases", ORDERS)],
     },
     ServiceAccess {
         service: "order-query-service",
