@@ -70,6 +70,9 @@ impl EventBus {
                 shutdown,
             )
             .await?;
+            // Only consuming services have processed_events / dead_letters to keep trimmed.
+            let retention = crate::retention::RetentionSettings::from_config(config)?;
+            crate::retention::spawn_messaging_retention(pool.clone(), retention, shutdown);
         }
         Ok(Self {
             js,

@@ -15,6 +15,9 @@
 //! - [`EventBus`] bundles the start-up of a consuming service: provision, dead-letter worker,
 //!   and the API to mount.
 //!
+//! - [`retention`] trims `processed_events` and resolved dead letters on a schedule (and
+//!   offers the batched age purge to services for their own tables).
+//!
 //! - [`access`] lists who may publish and consume what; it renders the NATS users and
 //!   permissions (deploy/nats/auth.conf, docs/identity.md "The bus").
 //!
@@ -31,6 +34,7 @@ mod group_commit;
 mod idempotency;
 mod metrics;
 mod provision;
+pub mod retention;
 mod runner;
 mod runtime;
 mod tx_conn;

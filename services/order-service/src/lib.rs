@@ -32,6 +32,8 @@ mod store;
 mod wallet_completion;
 mod webhooks;
 
+use std::time::Duration;
+
 use messaging::{ConsumerSpec, ServiceRuntime};
 use service_kit::{App, ServiceConfig, ServiceSpec, StartupError};
 use sqlx::migrate::Migrator;
@@ -118,6 +120,7 @@ pub async fn build(config: ServiceConfig) -> Result<App, StartupError> {
         },
         &rt.shutdown,
     );
+    spawn_checkout_key_retention(&rt, settings.checkout_key_retention)?;
     recovery::spawn(
         payments.clone(),
         recovery::RecoveryConfig {
@@ -151,4 +154,26 @@ pub async fn build(config: ServiceConfig) -> Result<App, StartupError> {
     let dead_letters = rt.bus.dead_letter_api();
     let api: Api = (api, cancel_api, webhook_api, admin_api, pages, dead_letters);
     rt.serve(api, DESCRIPTION).await
+}
+
+/// Deletes checkout Idempotency-Keys older than `keep` (a retry after that is a new checkout,
+/// as with Stripe), on the messaging retention schedule (`RETENTION_INTERVAL_SECS`).
+fn spawn_checkout_key_retention(rt: &ServiceRuntime, keep: Duration) -> Result<(), StartupError> {
+    let interval = messaging::retention::RetentionSettings::from_config(&rt.config)?.interval;
+    let pool = rt.pool.clone();
+    messaging::retention::spawn_job("checkout-key-retention", interval, &rt.shutdown, move || {
+        let pool = pool.clone();
+        async move {
+            let deleted = messaging::retention::purge_older_than(
+                &pool,
+                "checkout_idempotency_keys",
+                "idempotency_key",
+                "created_at",
+                keep,
+            )
+            .await?;
+            Ok(format!("{deleted} checkout keys deleted"))
+        }
+    });
+    Ok(())
 }

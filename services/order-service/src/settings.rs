@@ -21,6 +21,9 @@ pub struct OrderSettings {
     pub reconcile_interval: Duration,
     pub reconcile_window: Duration,
     pub redrive_after: Duration,
+    /// How long a checkout's Idempotency-Key answers a retry (`CHECKOUT_KEY_RETENTION_MS`,
+    /// 24 h as Stripe keeps them); older keys are deleted by the retention job.
+    pub checkout_key_retention: Duration,
 }
 
 fn url(config: &ServiceConfig, name: &str, default: &str) -> Result<String, ConfigError> {
@@ -84,6 +87,7 @@ impl OrderSettings {
             reconcile_interval: millis(config, "RECONCILE_INTERVAL_MS", 60_000)?,
             reconcile_window: millis(config, "RECONCILE_WINDOW_MS", 3_600_000)?,
             redrive_after: millis(config, "REDRIVE_AFTER_MS", 120_000)?,
+            checkout_key_retention: millis(config, "CHECKOUT_KEY_RETENTION_MS", 86_400_000)?,
         })
     }
 }
