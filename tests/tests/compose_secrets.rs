@@ -81,13 +81,12 @@ fn every_secret_is_required_and_has_a_placeholder() {
 
 #[test]
 fn nothing_runs_as_dev_and_ports_stay_on_this_machine() {
-    let text = read("compose.yaml");
-    assert!(
-        !text.contains("APP_ENV"),
-        "compose.yaml must not set APP_ENV"
-    );
     for (name, service) in services() {
         let name = name.as_str().unwrap_or_default().to_string();
+        assert!(
+            env_of(&service, "APP_ENV").is_none(),
+            "{name}: compose.yaml must not set APP_ENV"
+        );
         let Some(Value::Sequence(ports)) = service.get("ports") else {
             continue;
         };
@@ -136,9 +135,11 @@ fn each_service_logs_in_as_itself() {
             );
             let user = name.trim_end_matches("-service");
             let has_user = acl.contains(&format!("user {name} "))
-                || acl
-                    .lines()
-                    .any(|l| l.contains("for svc in") && l.split_whitespace().any(|w| w == user));
+                || acl.lines().any(|l| {
+                    l.contains("for svc in")
+                        && l.split_whitespace()
+                            .any(|w| w.trim_end_matches(';') == user)
+                });
             assert!(has_user, "{name}: redis-acl.sh creates no user for it");
             assert!(
                 passwords.insert(url.password().unwrap_or_default().to_string()),
@@ -176,8 +177,28 @@ fn the_k8s_try_out_secrets_are_placeholders_the_services_refuse() {
         seen >= 2,
         "no ADMIN_TOKEN / PSP_SECRET_KEY literals found in the overlay"
     );
-    assert!(
-        !overlay.contains("APP_ENV"),
-        "the k8s overlay must not set APP_ENV"
-    );
+}
+
+/// Outside comments, no k8s file names APP_ENV: the services run strict there.
+#[test]
+fn k8s_does_not_run_as_dev() {
+    let mut files = vec![
+        "deploy/k8s/base/kustomization.yaml".to_string(),
+        "deploy/k8s/overlays/local/kustomization.yaml".to_string(),
+    ];
+    let services = compose_support::root().join("deploy/k8s/base/services");
+    for entry in std::fs::read_dir(&services).expect("deploy/k8s/base/services") {
+        let path = entry.expect("a directory entry").path();
+        files.push(format!(
+            "deploy/k8s/base/services/{}",
+            path.file_name().unwrap_or_default().to_string_lossy()
+        ));
+    }
+    for file in files {
+        let set = read(&file)
+            .lines()
+            .filter(|l| !l.trim_start().starts_with('#'))
+            .any(|l| l.contains("APP_ENV"));
+        assert!(!set, "{file} must not set APP_ENV");
+    }
 }
