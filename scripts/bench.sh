@@ -7,6 +7,9 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$PAYMSA_ROOT"
 cargo_env
+# development secrets everywhere here (libs/service-kit/src/secrets.rs); tools/loadgen's stack
+# sets it for the processes of `bench e2e` as well
+export APP_ENV=dev
 
 BENCHES=(snowflake outbox consumer hot_catalog order_query ledger e2e)
 

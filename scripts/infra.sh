@@ -2,7 +2,8 @@
 # Postgres (127.0.0.1:5432) and Redis (127.0.0.1:6379) for the local stack and the tests.
 #
 #   scripts/infra.sh ensure   reuse what runs; start an installed but stopped server; else
-#                             `docker compose up -d postgres redis`; else say what to install
+#                             compose.yaml's postgres and redis as deploy/compose.dev.yaml
+#                             relaxes them; else say what to install
 #   scripts/infra.sh status   one line each
 #
 # These servers are shared with the rest of the machine: nothing here stops them.
@@ -60,7 +61,10 @@ have_compose() { command -v docker >/dev/null 2>&1 && docker compose version >/d
 
 compose_up() { # SERVICES...
   info "starting $* with docker compose"
-  (cd "$PAYMSA_ROOT" && docker compose up -d --wait "$@") >&2
+  # compose.yaml's backends have passwords and ACL users; the local stack connects as postgres
+  # without a password and to Redis without a user: deploy/compose.dev.yaml undoes them
+  (cd "$PAYMSA_ROOT" && docker compose --env-file deploy/compose.env.example \
+    -f compose.yaml -f deploy/compose.dev.yaml up -d --wait "$@") >&2
 }
 
 ensure_postgres() {

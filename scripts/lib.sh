@@ -155,6 +155,9 @@ port_in_use() {
 # Environment for tests and benchmarks that talk to the real backends. Needs infra + NATS up;
 # callers run `infra.sh ensure` and pass the NATS URL.
 export_test_env() {
+  # the tests and benches use the repository's development secrets: only APP_ENV=dev takes
+  # them (libs/service-kit/src/secrets.rs)
+  export APP_ENV=dev
   export TEST_NATS_URL="$1"
   export TEST_DATABASE_URL="${TEST_DATABASE_URL:-$PG_BASE_URL}"
   export TEST_REDIS_URL="${TEST_REDIS_URL:-$REDIS_URL_LOCAL}"

@@ -7,7 +7,9 @@
 # since it started is restarted.
 #
 # Environment: READY_TIMEOUT (s, default 60), RUST_LOG (default info), LOG_FORMAT (default
-# pretty), ADMIN_TOKEN (default "paymsa-local-admin"), NATS_URL (an existing server to reuse),
+# pretty), ADMIN_TOKEN (default "paymsa-local-admin", a development token: the services take it
+# because this script starts them with APP_ENV=dev; compose/k8s refuse it), NATS_URL (an
+# existing server to reuse),
 # AUTH_MODE (default open; jwt verifies tokens from `just token`, see docs/identity.md),
 # NATS_AUTH (default 1: a NATS user per service, docs/identity.md "The bus"; 0 runs NATS open).
 set -euo pipefail
@@ -55,6 +57,9 @@ start_service() {
   local env=(
     HOST=127.0.0.1 PORT="$port" NATS_URL="$nats_url" REDIS_URL="$REDIS_URL_LOCAL"
     SNOWFLAKE_NODE_ID="${SERVICE_NODE_ID[$svc]}" ADMIN_TOKEN="$ADMIN_TOKEN"
+    # the development secrets above (and the PSP sandbox's test_sk_ keys) are accepted only
+    # with APP_ENV=dev (libs/service-kit/src/secrets.rs); compose.yaml and k8s never set it
+    APP_ENV=dev
     AUTH_MODE="${AUTH_MODE:-open}" JWKS_FILE="$PAYMSA_ROOT/.run/dev-jwt/jwks.json"
     RUST_LOG="${RUST_LOG:-info}" LOG_FORMAT="${LOG_FORMAT:-pretty}"
     # 9 services × 4 connections: the local stack and a `just test` beside it fit in
@@ -133,7 +138,10 @@ monitor="$(cat "$RUN_DIR/nats.monitor" 2>/dev/null || echo "-")"
   done
   echo
   printf '%-24s %s\n' "NATS" "$nats_url" "NATS monitoring" "$monitor" \
-    "Postgres" "$PG_BASE_URL" "Redis" "$REDIS_URL_LOCAL" "admin token" "$ADMIN_TOKEN"
+    "Postgres" "$PG_BASE_URL" "Redis" "$REDIS_URL_LOCAL"
   echo
+  # the token is no secret (the repository publishes the default), so it is named as what it is
+  echo "APP_ENV=dev: development secrets, refused without APP_ENV=dev (docs/operations.md, \"Secrets\");"
+  echo "dev admin token: \$ADMIN_TOKEN (scripts/demo.sh and scripts/ops.sh send it)"
   echo "logs: just logs <service>   status: just status   stop: just down"
 }

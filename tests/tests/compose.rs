@@ -1,25 +1,22 @@
 //! `compose.yaml` against what the services really read. Every service of
 //! docs/configuration.md's table (checked against the services' own `SPEC`) must run in compose
-//! with its port published, bound to all interfaces, and with every variable it reads pointing
-//! at a compose service rather than at the loopback defaults; and the file must pass
-//! `docker compose config` wherever a compose CLI is installed. No Docker engine needed.
+//! with its port published (on `${BIND_ADDR:-127.0.0.1}`, tests/compose_secrets.rs), and with
+//! every variable it reads pointing at a compose service rather than at the loopback defaults;
+//! and the file must pass `docker compose config` wherever a compose CLI is installed. The file
+//! is read interpolated with deploy/compose.env.example (compose_support). No Docker engine.
+
+mod compose_support;
 
 use std::{
     collections::{BTreeMap, BTreeSet},
     fs,
-    path::{Path, PathBuf},
+    path::Path,
     process::Command,
 };
 
+use compose_support::{compose, root, ENV_EXAMPLE};
 use serde_yaml::Value;
 use service_kit::ServiceSpec;
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("tests/ lives in the workspace root")
-        .to_path_buf()
-}
 
 fn specs() -> [&'static ServiceSpec; 9] {
     [
@@ -103,15 +100,6 @@ fn configuration_table() -> BTreeMap<String, DocRow> {
         path.display()
     );
     rows
-}
-
-fn compose() -> Value {
-    let path = root().join("compose.yaml");
-    let text = fs::read_to_string(&path).expect("compose.yaml");
-    let mut value: Value = serde_yaml::from_str(&text).expect("compose.yaml is YAML");
-    // `<<: *anchor` merge keys, as compose applies them
-    value.apply_merge().expect("compose.yaml merge keys");
-    value
 }
 
 fn scalar(v: &Value) -> Option<String> {
@@ -445,13 +433,21 @@ fn compose_config_is_valid() {
     };
     let output = Command::new(cli[0])
         .args(&cli[1..])
-        .args(["-f", "compose.yaml", "config", "-q"])
+        // compose.yaml has no default secrets: the example's placeholders stand in
+        .args([
+            "--env-file",
+            ENV_EXAMPLE,
+            "-f",
+            "compose.yaml",
+            "config",
+            "-q",
+        ])
         .current_dir(root())
         .output()
         .expect("run the compose CLI");
     assert!(
         output.status.success(),
-        "`{} -f compose.yaml config -q` failed:\n{}{}",
+        "`{} --env-file {ENV_EXAMPLE} -f compose.yaml config -q` failed:\n{}{}",
         cli.join(" "),
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)

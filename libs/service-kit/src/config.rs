@@ -5,6 +5,8 @@ use std::{collections::HashMap, time::Duration};
 
 use url::Url;
 
+use crate::secrets::{self, AppEnv};
+
 /// What a service is, fixed at compile time: its name, defaults and which backends it uses.
 #[derive(Debug)]
 pub struct ServiceSpec {
@@ -40,6 +42,8 @@ pub struct ServiceConfig {
     pub redis_url: Option<String>,
     pub node_id: u16,
     pub admin_token: Option<String>,
+    /// `APP_ENV`: only `dev` may run with the repository's development secrets (crate::secrets).
+    pub app_env: AppEnv,
     /// Who may call what (`AUTH_MODE`, keys, write limits); see docs/identity.md.
     pub auth: crate::auth::AuthSettings,
     pub max_body_bytes: usize,
@@ -195,6 +199,11 @@ impl ServiceConfig {
         if db_max_connections == 0 {
             return Err(ConfigError::new("DB_MAX_CONNECTIONS", "must be at least 1"));
         }
+        let app_env = AppEnv::from_source(env);
+        let admin_token = env.var("ADMIN_TOKEN");
+        if let Some(token) = &admin_token {
+            secrets::check(app_env, "ADMIN_TOKEN", token)?;
+        }
         let max_body_bytes: usize = parse(env, "MAX_BODY_BYTES", 64 * 1024)?;
         if max_body_bytes < 1024 {
             return Err(ConfigError::new("MAX_BODY_BYTES", "must be at least 1024"));
@@ -210,7 +219,8 @@ impl ServiceConfig {
             nats_credentials,
             redis_url,
             node_id,
-            admin_token: env.var("ADMIN_TOKEN"),
+            admin_token,
+            app_env,
             auth: crate::auth::AuthSettings::from_source(env)?,
             max_body_bytes,
             shutdown_timeout: Duration::from_secs(parse(env, "SHUTDOWN_TIMEOUT_SECS", 10)?),
@@ -226,75 +236,15 @@ impl ServiceConfig {
             .cloned()
             .or_else(|| ProcessEnv.var(name))
     }
+
+    /// A service-specific secret with a public development default (`PSP_SECRET_KEY`,
+    /// `PSP_WEBHOOK_SECRET`, …): the default only with `APP_ENV=dev`, elsewhere it must be set
+    /// and strong (crate::secrets). `list`: comma-separated values (a key being rotated).
+    pub fn secret(&self, name: &str, dev_default: &str, list: bool) -> Result<String, ConfigError> {
+        secrets::required(self.app_env, name, self.extra_var(name), dev_default, list)
+    }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    const SPEC: ServiceSpec = ServiceSpec {
-        name: "test-service",
-        default_port: 8080,
-        database: Some("paymsa_test"),
-        default_node_id: 1,
-        uses_nats: true,
-        uses_redis: true,
-    };
-
-    fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
-
-    #[test]
-    fn defaults_match_the_local_stack() {
-        let config = ServiceConfig::from_source(&SPEC, &env(&[])).expect("defaults are valid");
-        assert_eq!(config.port, 8080);
-        assert_eq!(
-            config.database_url.map(String::from).as_deref(),
-            Some("postgres://postgres@127.0.0.1:5432/paymsa_test")
-        );
-        assert_eq!(config.log_format, LogFormat::Pretty);
-    }
-
-    #[test]
-    fn a_bad_variable_is_named_in_the_error() {
-        for (name, value) in [
-            ("DATABASE_URL", "nope"),
-            ("DATABASE_URL", "mysql://localhost/x"),
-            ("NATS_URL", "http://x"),
-            ("PORT", "eighty"),
-            ("SNOWFLAKE_NODE_ID", "4096"),
-            ("LOG_FORMAT", "xml"),
-            ("NATS_NAMESPACE", "a.b"),
-            ("NATS_USER", "order-service"),
-            ("NATS_PASSWORD", "secret"),
-            ("MAX_BODY_BYTES", "-1"),
-        ] {
-            let err = ServiceConfig::from_source(&SPEC, &env(&[(name, value)]))
-                .expect_err("invalid value must be rejected");
-            let expected = match name {
-                "NATS_USER" => "NATS_PASSWORD",
-                "NATS_PASSWORD" => "NATS_USER",
-                _ => name,
-            };
-            assert_eq!(err.variable, expected, "{err}");
-        }
-    }
-
-    #[test]
-    fn nats_credentials_come_in_pairs_and_hide_the_password() {
-        let pair = env(&[("NATS_USER", "order-service"), ("NATS_PASSWORD", "s3cret")]);
-        let config = ServiceConfig::from_source(&SPEC, &pair).expect("valid");
-        let creds = config.nats_credentials.expect("set");
-        assert_eq!(creds.user, "order-service");
-        assert!(!format!("{creds:?}").contains("s3cret"));
-        let bad = env(&[("NATS_USER", "a.b"), ("NATS_PASSWORD", "x")]);
-        let err = ServiceConfig::from_source(&SPEC, &bad).expect_err("not a token");
-        assert_eq!(err.variable, "NATS_USER");
-        let none = ServiceConfig::from_source(&SPEC, &env(&[])).expect("valid");
-        assert_eq!(none.nats_credentials, None);
-    }
-}
+#[path = "config_tests.rs"]
+mod tests;

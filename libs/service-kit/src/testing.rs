@@ -47,6 +47,9 @@ pub fn test_config(spec: &ServiceSpec, namespace: &str) -> ServiceConfig {
         "REDIS_URL".into(),
         var("TEST_REDIS_URL", "redis://127.0.0.1:6379"),
     );
+    // the tests run with the repository's development secrets (test-admin-token, the PSP
+    // sandbox's test_sk_ keys), which only APP_ENV=dev accepts (secrets.rs)
+    env.insert("APP_ENV".into(), "dev".into());
     env.insert("ADMIN_TOKEN".into(), "test-admin-token".into());
     env.insert("SHUTDOWN_TIMEOUT_SECS".into(), "5".into());
     // A whole system is 9 pools (psp-sandbox keeps its payments in Postgres too), two systems

@@ -75,9 +75,8 @@ impl OrderSettings {
             catalog_timeout: millis(config, "CATALOG_TIMEOUT_MS", 2_000)?,
             psp_window_url: url(config, "PSP_WINDOW_URL", &psp_url)?,
             psp_url,
-            psp_secret_key: config
-                .extra_var("PSP_SECRET_KEY")
-                .unwrap_or_else(|| "test_sk_sandbox".into()),
+            // the sandbox's test key only with APP_ENV=dev (service-kit secrets.rs)
+            psp_secret_key: config.secret("PSP_SECRET_KEY", "test_sk_sandbox", false)?,
             psp_timeout,
             public_url: config.extra_var("PUBLIC_URL"),
             toss_client_key: config.extra_var("TOSS_CLIENT_KEY"),

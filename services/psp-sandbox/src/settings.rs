@@ -23,8 +23,11 @@ const FAULT_VARS: &[(&str, &str)] = &[
 ];
 
 pub struct Settings {
-    /// A secret key accepted besides any `test_sk_…` key (`PSP_SECRET_KEY`).
+    /// A secret key accepted besides any `test_sk_…` key (`PSP_SECRET_KEY`); required and the
+    /// only key accepted unless `APP_ENV=dev` (service-kit secrets.rs).
     pub secret_key: Option<String>,
+    /// Whether any `test_sk_…` key is accepted: only with `APP_ENV=dev`.
+    pub accept_test_keys: bool,
     pub faults: Faults,
     pub error_code: &'static TossCode,
     /// How long a payout stays REQUESTED (`SANDBOX_PAYOUT_DELAY_MS`, default 1000).
@@ -83,9 +86,8 @@ impl WebhookSettings {
         let var = |name: &str| config.extra_var(name).map(|v| v.trim().to_string());
         let urls = parse_urls(&var("SANDBOX_WEBHOOK_URLS").unwrap_or_default())
             .map_err(|e| ConfigError::new("SANDBOX_WEBHOOK_URLS", e))?;
-        let secret = var("SANDBOX_WEBHOOK_SECRET")
-            .filter(|s| !s.is_empty())
-            .unwrap_or_else(|| DEFAULT_WEBHOOK_SECRET.to_string());
+        // wallet-service trusts what this signs: the public default only in dev
+        let secret = config.secret("SANDBOX_WEBHOOK_SECRET", DEFAULT_WEBHOOK_SECRET, false)?;
         let retry =
             var("SANDBOX_WEBHOOK_RETRY_MS").unwrap_or_else(|| DEFAULT_WEBHOOK_RETRY_MS.to_string());
         let retry =
@@ -147,9 +149,16 @@ impl Settings {
                 .map_or("SANDBOX_*", |(_, var)| var);
             ConfigError::new(var, message)
         })?;
-        let secret_key = config
-            .extra_var("PSP_SECRET_KEY")
-            .map(|k| k.trim().to_string());
+        // in dev any test_sk_ key works and PSP_SECRET_KEY is optional; elsewhere the sandbox
+        // takes one strong key, the one its merchants (order/wallet-service) are given
+        let accept_test_keys = config.app_env.is_dev();
+        let secret_key = match accept_test_keys {
+            true => config
+                .extra_var("PSP_SECRET_KEY")
+                .map(|k| k.trim().to_string())
+                .filter(|k| !k.is_empty()),
+            false => Some(config.secret("PSP_SECRET_KEY", "", false)?),
+        };
         let payout_delay: u64 = parse_var(config, "SANDBOX_PAYOUT_DELAY_MS")?.unwrap_or(1000);
         if payout_delay > 86_400_000 {
             return Err(ConfigError::new(
@@ -159,6 +168,7 @@ impl Settings {
         }
         Ok(Self {
             secret_key,
+            accept_test_keys,
             faults,
             error_code,
             payout_delay: Duration::from_millis(payout_delay),
@@ -166,10 +176,13 @@ impl Settings {
         })
     }
 
-    /// Toss test keys (`test_sk_…`) are all accepted, as a sandbox has no merchant registry;
-    /// a configured live-looking key is accepted too so production-shaped configs work.
+    /// In dev, Toss test keys (`test_sk_…`) are all accepted, as a sandbox has no merchant
+    /// registry; the configured key (`PSP_SECRET_KEY`) always is, so production-shaped configs
+    /// (compose, k8s: no `APP_ENV=dev`) work with that one key only.
     pub fn accepts(&self, secret_key: &str) -> bool {
-        (secret_key.starts_with("test_sk_") && secret_key.len() > "test_sk_".len())
+        (self.accept_test_keys
+            && secret_key.starts_with("test_sk_")
+            && secret_key.len() > "test_sk_".len())
             || self.secret_key.as_deref() == Some(secret_key)
     }
 }

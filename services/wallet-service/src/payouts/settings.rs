@@ -63,13 +63,10 @@ impl PayoutSettings {
         };
         Ok(Self {
             psp_url: psp_url.trim_end_matches('/').to_string(),
-            psp_secret_key: config
-                .extra_var("PSP_SECRET_KEY")
-                .unwrap_or_else(|| "test_sk_sandbox".into()),
+            // the sandbox's defaults only with APP_ENV=dev (service-kit secrets.rs)
+            psp_secret_key: config.secret("PSP_SECRET_KEY", "test_sk_sandbox", false)?,
             psp_timeout: millis(config, "PSP_TIMEOUT_MS", 10_000)?,
-            webhook_secret: config
-                .extra_var("PSP_WEBHOOK_SECRET")
-                .unwrap_or_else(|| "sandbox_webhook_secret".into()),
+            webhook_secret: config.secret("PSP_WEBHOOK_SECRET", "sandbox_webhook_secret", true)?,
             recovery_interval: millis(config, "PAYOUT_RECOVERY_INTERVAL_MS", 5_000)?,
             lookup_after: millis(config, "PAYOUT_LOOKUP_AFTER_MS", 30_000)?,
             max_backoff: millis(config, "PAYOUT_MAX_BACKOFF_MS", 600_000)?,

@@ -106,6 +106,9 @@ impl Stack {
                     ("REDIS_URL".into(), options.redis_url.clone()),
                     // Unique per instance, as the snowflake layout requires.
                     ("SNOWFLAKE_NODE_ID".into(), (100 + n * 10 + i).to_string()),
+                    // ADMIN_TOKEN and the sandbox's test_sk_ keys are development
+                    // secrets, which only APP_ENV=dev accepts (service-kit secrets.rs)
+                    ("APP_ENV".into(), "dev".into()),
                     ("ADMIN_TOKEN".into(), ADMIN_TOKEN.into()),
                     ("LOG_FORMAT".into(), "json".into()),
                     ("RUST_LOG".into(), options.rust_log.clone()),

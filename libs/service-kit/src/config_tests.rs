@@ -1,0 +1,111 @@
+//! ServiceConfig's parsing and validation (config.rs), the secret checks included.
+
+use super::*;
+
+const SPEC: ServiceSpec = ServiceSpec {
+    name: "test-service",
+    default_port: 8080,
+    database: Some("paymsa_test"),
+    default_node_id: 1,
+    uses_nats: true,
+    uses_redis: true,
+};
+
+fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+#[test]
+fn defaults_match_the_local_stack() {
+    let config = ServiceConfig::from_source(&SPEC, &env(&[])).expect("defaults are valid");
+    assert_eq!(config.port, 8080);
+    assert_eq!(
+        config.database_url.map(String::from).as_deref(),
+        Some("postgres://postgres@127.0.0.1:5432/paymsa_test")
+    );
+    assert_eq!(config.log_format, LogFormat::Pretty);
+}
+
+#[test]
+fn a_bad_variable_is_named_in_the_error() {
+    for (name, value) in [
+        ("DATABASE_URL", "nope"),
+        ("DATABASE_URL", "mysql://localhost/x"),
+        ("NATS_URL", "http://x"),
+        ("PORT", "eighty"),
+        ("SNOWFLAKE_NODE_ID", "4096"),
+        ("LOG_FORMAT", "xml"),
+        ("NATS_NAMESPACE", "a.b"),
+        ("NATS_USER", "order-service"),
+        ("NATS_PASSWORD", "secret"),
+        ("MAX_BODY_BYTES", "-1"),
+    ] {
+        let err = ServiceConfig::from_source(&SPEC, &env(&[(name, value)]))
+            .expect_err("invalid value must be rejected");
+        let expected = match name {
+            "NATS_USER" => "NATS_PASSWORD",
+            "NATS_PASSWORD" => "NATS_USER",
+            _ => name,
+        };
+        assert_eq!(err.variable, expected, "{err}");
+    }
+}
+
+#[test]
+fn a_development_admin_token_is_refused_unless_app_env_is_dev() {
+    for token in [
+        "paymsa-local-admin",
+        "test-admin-token",
+        "change-me",
+        "tooshort-0123456789",
+    ] {
+        let err = ServiceConfig::from_source(&SPEC, &env(&[("ADMIN_TOKEN", token)]))
+            .expect_err("a known or short token must be refused outside dev");
+        assert_eq!(err.variable, "ADMIN_TOKEN", "{err}");
+        let dev =
+            ServiceConfig::from_source(&SPEC, &env(&[("ADMIN_TOKEN", token), ("APP_ENV", "dev")]))
+                .expect("dev takes any token");
+        assert_eq!(dev.admin_token.as_deref(), Some(token));
+    }
+    let strong = "9b1e4f0c7a2d48e6b3c5f1a0d9e8c7b6";
+    let config = ServiceConfig::from_source(&SPEC, &env(&[("ADMIN_TOKEN", strong)]))
+        .expect("a long random token is fine");
+    assert_eq!(config.app_env, AppEnv::Deployed);
+    // unset: the admin endpoints are off (admin.rs), which is safe
+    let config = ServiceConfig::from_source(&SPEC, &env(&[])).expect("no token is fine");
+    assert_eq!(config.admin_token, None);
+}
+
+#[test]
+fn a_service_secret_has_its_default_only_in_dev() {
+    let mut config = ServiceConfig::from_source(&SPEC, &env(&[])).expect("defaults");
+    let err = config
+        .secret("PAYMSA_TEST_ONLY_SECRET", "test_sk_sandbox", false)
+        .expect_err("no default outside dev");
+    assert_eq!(err.variable, "PAYMSA_TEST_ONLY_SECRET");
+    config.app_env = AppEnv::Dev;
+    assert_eq!(
+        config
+            .secret("PAYMSA_TEST_ONLY_SECRET", "test_sk_sandbox", false)
+            .ok()
+            .as_deref(),
+        Some("test_sk_sandbox")
+    );
+}
+
+#[test]
+fn nats_credentials_come_in_pairs_and_hide_the_password() {
+    let pair = env(&[("NATS_USER", "order-service"), ("NATS_PASSWORD", "s3cret")]);
+    let config = ServiceConfig::from_source(&SPEC, &pair).expect("valid");
+    let creds = config.nats_credentials.expect("set");
+    assert_eq!(creds.user, "order-service");
+    assert!(!format!("{creds:?}").contains("s3cret"));
+    let bad = env(&[("NATS_USER", "a.b"), ("NATS_PASSWORD", "x")]);
+    let err = ServiceConfig::from_source(&SPEC, &bad).expect_err("not a token");
+    assert_eq!(err.variable, "NATS_USER");
+    let none = ServiceConfig::from_source(&SPEC, &env(&[])).expect("valid");
+    assert_eq!(none.nats_credentials, None);
+}
