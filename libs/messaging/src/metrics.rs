@@ -83,6 +83,9 @@ impl ConsumerMetrics {
         for outcome in ["ack", "retry", "term"] {
             outcomes.with_label_values(&[outcome]);
         }
+        for outcome in ["applied", "duplicate", "failed"] {
+            replays.with_label_values(&[outcome]);
+        }
         Self {
             outcomes,
             replays,

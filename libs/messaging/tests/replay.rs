@@ -141,6 +141,13 @@ async fn a_replay_reaches_only_the_failed_consumer_and_applies_once() {
     assert_eq!(last_seq(&h).await, seq, "nothing was published");
     assert_eq!(h.effects(event.event_id).await, 2, "once per consumer");
     assert_eq!(h.dead_letters().await.len(), 1, "no new dead letters");
+    let metrics = h.metrics.render();
+    for (outcome, n) in [("failed", 1), ("applied", 1), ("duplicate", 0)] {
+        let line = format!(
+            r#"paymsa_consumer_replays_total{{consumer="replay-a",outcome="{outcome}",service="messaging-test"}} {n}"#
+        );
+        assert!(metrics.contains(&line), "missing {line} in\n{metrics}");
+    }
     h.cleanup().await;
 }
 
