@@ -135,7 +135,7 @@ orders *args:
 wallet *args:
     @scripts/demo.sh wallet "$@"
 
-# publish an undecodable event: dead letters in 3 services, replay, dead-lettered again
+# publish an undecodable event: dead letters in 3 services; a replay fails again, the letter stays open
 poison:
     @scripts/demo.sh poison
 
@@ -151,6 +151,6 @@ streams:
 dlq *id:
     @scripts/ops.sh dlq "$@"
 
-# replay a dead letter and report what became of it (`just replay ID`)
+# replay a dead letter through its consumer's own handler and say what happened (`just replay ID`)
 replay id:
     @scripts/ops.sh replay "$1"

@@ -211,36 +211,6 @@ require_nats() {
 nats_monitor() { [[ -f "$RUN_DIR/nats.monitor" ]] && cat "$RUN_DIR/nats.monitor"; return 0; }
 has_nats_cli() { command -v nats >/dev/null 2>&1 && [[ -z "${PAYMSA_NO_NATS_CLI:-}" ]]; }
 
-# consumer_json STREAM CONSUMER -> the consumer's info as JSON (nats CLI or /jsz), or fails.
-consumer_json() {
-  local stream=$1 consumer=$2 mon
-  if has_nats_cli; then
-    require_nats
-    nats --server "$NATS_IN_USE" consumer info "$stream" "$consumer" --json 2>/dev/null
-    return
-  fi
-  mon="$(nats_monitor)"
-  [[ -n "$mon" ]] || return 1
-  curl -fsS --max-time 5 "$mon/jsz?consumers=true" 2>/dev/null | python3 -c '
-import json, sys
-stream, consumer = sys.argv[1], sys.argv[2]
-for acc in json.load(sys.stdin).get("account_details") or []:
-    for s in acc.get("stream_detail") or []:
-        if s.get("name") != stream:
-            continue
-        for c in s.get("consumer_detail") or []:
-            if c.get("name") == consumer:
-                print(json.dumps(c))
-                sys.exit(0)
-sys.exit(1)' "$stream" "$consumer"
-}
-# consumer_ack_floor STREAM CONSUMER -> the stream sequence up to which the consumer is done
-consumer_ack_floor() {
-  local info
-  info="$(consumer_json "$1" "$2")" || return 1
-  jget "$info" '(d.get("ack_floor") or {}).get("stream_seq", 0)'
-}
-
 # publish SUBJECT MSG_ID PAYLOAD -> PUBACK (JSON) via scripts/natspub.py (no nats CLI needed)
 publish() {
   require_nats

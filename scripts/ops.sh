@@ -3,13 +3,14 @@
 #
 #   scripts/ops.sh streams       streams, their consumers, pending, redeliveries
 #   scripts/ops.sh dlq [ID]      dead letters of every service (or one dead letter in full)
-#   scripts/ops.sh replay ID     replay a dead letter and report what became of the replay
+#   scripts/ops.sh replay ID     replay a dead letter through its consumer's handler; says what happened
 #
 # Streams come from the nats CLI when it is installed (PAYMSA_NO_NATS_CLI=1 skips it), otherwise
 # from the server's monitoring endpoint (.run/nats.monitor: /jsz). Dead letters always come from
 # the services' admin API (GET /admin/dead-letters, POST /admin/dead-letters/{id}/replay, bearer
 # $ADMIN_TOKEN, default paymsa-local-admin): the DLQ stream holds only the server's advisories,
-# the services resolve them to the original messages and own the replay.
+# the services resolve them to the original messages and own the replay (run in process through
+# the failed consumer's handler; nothing is republished).
 set -euo pipefail
 # shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -138,7 +139,7 @@ find_dead_letter() {
 print_detail() {
   jpy "$1" '
 for k in ("id", "stream", "streamSeq", "consumer", "subject", "reason", "deliveries", "eventId", "msgId",
-          "firstSeenAt", "replayCount", "lastReplayedAt", "replayable"):
+          "firstSeenAt", "replayCount", "lastReplayedAt", "resolvedAt", "lastError", "replayable"):
     v = d.get(k)
     print("%-15s %s" % (k, "-" if v is None else json.dumps(v) if isinstance(v, bool) else v))
 print("%-15s %s" % ("headers", json.dumps(d.get("headers") or {})))
@@ -182,8 +183,9 @@ print(json.dumps(items))')"
     ((shown < total)) && printf 'the newest %s of %s (more: DLQ_LIMIT=100 just dlq):\n' "$shown" "$total"
     jpy "$all" '
 rows = [(i["firstSeenAt"][:19].replace("T", " "), i["service"], i["id"], i["consumer"], "%s:%s" % (i["stream"], i["streamSeq"]),
-         i["subject"] or "(gone)", i["reason"], str(i["deliveries"]), str(i["replayCount"])) for i in d]
-head = ("first seen", "service", "id", "consumer", "stream:seq", "subject", "reason", "deliv", "replays")
+         i["subject"] or "(gone)", i["reason"], str(i["deliveries"]), str(i["replayCount"]),
+         "resolved" if i.get("resolvedAt") else "open") for i in d]
+head = ("first seen", "service", "id", "consumer", "stream:seq", "subject", "reason", "deliv", "replays", "state")
 w = [max(len(r[k]) for r in rows + [head]) for k in range(len(head))]
 for r in [head] + rows:
     print("  ".join(c.ljust(w[k]) for k, c in enumerate(r)).rstrip())'
@@ -204,49 +206,26 @@ print(sum(s["state"]["messages"] for a in d.get("account_details") or [] for s i
 cmd_replay() {
   local id=${1:-}
   [[ -n "$id" ]] || fail "usage: just replay <id> (ids: just dlq)"
-  require_nats
   find_dead_letter "$id"
-  local svc=$DL_SERVICE detail=$HTTP_BODY stream consumer
-  stream="$(jget "$detail" 'd["stream"]')" consumer="$(jget "$detail" 'd["consumer"]')"
+  local svc=$DL_SERVICE detail=$HTTP_BODY consumer
+  consumer="$(jget "$detail" 'd["consumer"]')"
   printf '%sreplay of dead letter %s%s: %s of %s on %s:%s (%s after %s delivery(ies), replayed %s time(s) before)\n' \
-    "$d_bold" "$id" "$d_off" "$svc" "$consumer" "$stream" "$(jget "$detail" 'd["streamSeq"]')" \
+    "$d_bold" "$id" "$d_off" "$svc" "$consumer" "$(jget "$detail" 'd["stream"]')" "$(jget "$detail" 'd["streamSeq"]')" \
     "$(jget "$detail" 'd["reason"]')" "$(jget "$detail" 'd["deliveries"]')" "$(jget "$detail" 'd["replayCount"]')"
-  HTTP_AUTH="$ADMIN_TOKEN" call POST "$(url_of "$svc")/admin/dead-letters/$id/replay" "" 200
-  local msg_id seq subject
-  msg_id="$(jget "$HTTP_BODY" 'd["msgId"]')" seq="$(jget "$HTTP_BODY" 'd["streamSeq"]')"
-  subject="$(jget "$HTTP_BODY" 'd["deadLetter"]["subject"]')"
-  ok "republished to $subject as Nats-Msg-Id $msg_id → $(jget "$HTTP_BODY" 'd["stream"]') seq $seq$([[ "$(jget "$HTTP_BODY" 'd["duplicate"]')" == true ]] && printf ' (duplicate: JetStream had this message id already)')"
-  note "same body, same eventId: every consumer of $subject receives it; one that applied the event skips it"
-
-  # What became of it: wait until the consumer is past the replay (acked, terminated or given
-  # up after its retries), then look for new dead letters carrying the replay's message id.
-  local waited=0 floor="" limit=30
-  if [[ -n "$(nats_monitor)" ]] || has_nats_cli; then
-    while ((waited < limit * 4)); do
-      floor="$(consumer_ack_floor "$stream" "$consumer" 2>/dev/null)" || floor=""
-      [[ -n "$floor" ]] && ((floor >= seq)) && break
-      sleep 0.25
-      waited=$((waited + 1))
-    done
-    if [[ -z "$floor" ]] || ((floor < seq)); then
-      note "$consumer has not finished with seq $seq within $limit s (ack floor ${floor:-unknown}); check again: just dlq"
-      return 0
-    fi
-    sleep 1 # the dead-letter workers store within milliseconds of the advisory
-  else
-    note "no monitoring endpoint: waiting 6 s for the outcome"
-    sleep 6
-  fi
-  dead_letters_with_msg_id "$msg_id"
-  local mine others
-  mine="$(jpy "$DL_FOUND" 'print(", ".join("%s (%s, id %s)" % (i["consumer"], i["reason"], i["id"]) for i in d if i["consumer"] == sys.argv[2]))' "$consumer")"
-  others="$(jpy "$DL_FOUND" 'print(", ".join("%s of %s (%s, id %s)" % (i["consumer"], i["service"], i["reason"], i["id"]) for i in d if i["consumer"] != sys.argv[2]))' "$consumer")"
-  if [[ -n "$mine" ]]; then
-    printf '  %s✗%s %s dead-lettered the replay again: %s — its cause is still there (inspect: just dlq <id>)\n' "$d_red" "$d_off" "$consumer" "$mine"
-  else
-    ok "$consumer processed the replay (acknowledged, no new dead letter)"
-  fi
-  [[ -z "$others" ]] || note "also dead-lettered by: $others"
+  # The service runs the stored message through $consumer's own handler and answers what
+  # happened (libs/messaging/src/dead_letters/replay.rs): nothing is published, so no other
+  # consumer of the subject sees it, and there is nothing to wait for.
+  HTTP_AUTH="$ADMIN_TOKEN" call POST "$(url_of "$svc")/admin/dead-letters/$id/replay" "" 200 409 422
+  case "$HTTP_STATUS:$(jget "$HTTP_BODY" 'd.get("outcome") or d.get("code")')" in
+  200:APPLIED) ok "$consumer applied it; the dead letter is resolved" ;;
+  200:DUPLICATE) ok "$consumer had applied this event already (processed-events): nothing changed; the dead letter is resolved" ;;
+  200:ALREADY_RESOLVED) ok "an earlier replay resolved it ($(jget "$HTTP_BODY" 'd["deadLetter"]["resolvedAt"]')); not run again" ;;
+  422:*)
+    printf '  %s✗%s %s failed again — the dead letter stays open: %s\n' "$d_red" "$d_off" "$consumer" "$(jget "$HTTP_BODY" 'd["detail"]')"
+    return 1
+    ;;
+  *) fail "not replayed: $(problem_of "$HTTP_BODY")" ;;
+  esac
 }
 
 case "${1:-}" in

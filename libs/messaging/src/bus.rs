@@ -12,7 +12,7 @@ use outbox::{OutboxNudge, OutboxRelay, OutboxWriter, RelayConfig};
 use crate::{
     dead_letters::{spawn_dead_letter_worker, DeadLetterApi},
     error::{ConsumerError, ProvisionError},
-    provision, spawn_consumer, ConsumerSpec, Handler,
+    provision, spawn_consumer, ConsumerSpec, Handler, Replayers,
 };
 
 /// A producing service's side of the outbox: the writer its handlers append with, and the
@@ -33,6 +33,8 @@ pub struct EventBus {
     service: &'static str,
     metrics: Metrics,
     shutdown: Shutdown,
+    /// The handlers of this service's consumers, which its dead letters are replayed through.
+    replayers: Replayers,
 }
 
 impl EventBus {
@@ -82,6 +84,7 @@ impl EventBus {
             service: config.service,
             metrics: metrics.clone(),
             shutdown: shutdown.clone(),
+            replayers: Replayers::default(),
         })
     }
 
@@ -112,6 +115,7 @@ impl EventBus {
             &self.topology,
             spec,
             handler,
+            &self.replayers,
             &self.metrics,
             &self.shutdown,
         )
@@ -119,9 +123,14 @@ impl EventBus {
         Ok(())
     }
 
-    /// The admin API over this service's dead letters, guarded by `config.admin_token`.
+    /// The admin API over this service's dead letters, guarded by `config.admin_token`; it
+    /// replays a letter through the handler [`EventBus::consume`] registered for its consumer.
     pub fn dead_letter_api(&self) -> DeadLetterApi {
-        DeadLetterApi::new(self.pool.clone(), self.js.clone(), self.admin_token.clone())
+        DeadLetterApi::new(
+            self.pool.clone(),
+            self.replayers.clone(),
+            self.admin_token.clone(),
+        )
     }
 }
 

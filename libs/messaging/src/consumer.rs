@@ -12,6 +12,7 @@ use service_kit::{Metrics, Shutdown};
 use crate::{
     error::{ConsumerError, HandlerError},
     metrics::{poll_consumer_info, ConsumerMetrics},
+    replay::Replayers,
     runner::{self, Position, Process, RunnerConfig},
 };
 
@@ -163,7 +164,7 @@ impl ConsumerSpec {
 /// Adapts a [`Handler`] to the runner: decodes the envelope header first, so an undecodable
 /// message is terminated without bothering the handler.
 struct HandlerProcess<H> {
-    handler: H,
+    handler: Arc<H>,
 }
 
 impl<H: Handler> Process for HandlerProcess<H> {
@@ -186,8 +187,9 @@ impl<H: Handler> Process for HandlerProcess<H> {
     }
 }
 
-/// Creates (or updates) the durable pull consumer and runs it as a worker of `shutdown`.
-/// Returns once the consumer exists; the runner keeps going in the background, through NATS
+/// Creates (or updates) the durable pull consumer and runs it as a worker of `shutdown`, and
+/// registers `handler` in `replayers` so the service's dead letters of this consumer can be
+/// replayed through it (`replay.rs`). Returns once the consumer exists; the runner keeps going in the background, through NATS
 /// outages and bad messages, until shutdown, when it stops pulling, finishes and acks what it
 /// has received, and returns.
 pub async fn spawn_consumer<H: Handler>(
@@ -195,12 +197,21 @@ pub async fn spawn_consumer<H: Handler>(
     topology: &Topology,
     spec: ConsumerSpec,
     handler: H,
+    replayers: &Replayers,
     metrics: &Metrics,
     shutdown: &Shutdown,
 ) -> Result<(), ConsumerError> {
     let cfg = spec.runner_config(topology, metrics.service())?;
     let consumer = runner::ensure_consumer(&js, &cfg).await?;
     let consumer_metrics = ConsumerMetrics::new(metrics, &cfg.durable);
+    let handler = Arc::new(handler);
+    replayers.register(
+        &cfg.durable,
+        &cfg.service,
+        handler.clone(),
+        consumer_metrics.clone(),
+        cfg.handler_timeout,
+    );
     tracing::info!(consumer = %cfg.durable, stream = %cfg.stream, filters = ?cfg.filters, "consumer started");
     shutdown.spawn(
         "messaging-consumer-stats",

@@ -24,7 +24,7 @@ use service_kit::{trace, Shutdown};
 use sqlx::{PgConnection, PgPool};
 use tokio::sync::{mpsc, oneshot, Mutex};
 
-use crate::{Delivery, Handler, HandlerError};
+use crate::{replay, Delivery, Handler, HandlerError};
 
 /// After shutdown, a lane stops once no delivery arrived for this long.
 const DRAIN_IDLE: std::time::Duration = std::time::Duration::from_millis(500);
@@ -139,6 +139,11 @@ impl<H: GroupHandler> Handler for GroupCommit<H> {
         let (answer, result) = oneshot::channel();
         let job = (delivery.clone(), trace::current(), answer);
         match &self.jobs {
+            // A dead-letter replay runs in the API's task, which its outcome probe is local
+            // to (replay.rs): applied there as a group of one, never on a lane.
+            Some(_) if replay::replaying() => {
+                run_group(&self.pool, self.handler.as_ref(), vec![job]).await
+            }
             Some(jobs) => jobs
                 .send(job)
                 .await

@@ -33,7 +33,8 @@ impl<T> Applied<T> {
 /// Records that `consumer` processes `event_id`, inside the caller's transaction. `true` if
 /// this is the first time, `false` if it was processed before (the caller then changes nothing).
 /// A concurrent transaction holding the same key makes this wait for its outcome, so two
-/// copies of one event never both see `true`.
+/// copies of one event never both see `true`. A `false` during a dead-letter replay is what
+/// the replay reports as a duplicate ([`crate::note_duplicate`]).
 pub async fn claim_event(
     conn: &mut PgConnection,
     consumer: &str,
@@ -48,6 +49,9 @@ pub async fn claim_event(
     .execute(conn)
     .await?
     .rows_affected();
+    if inserted == 0 {
+        crate::replay::note_duplicate();
+    }
     Ok(inserted == 1)
 }
 

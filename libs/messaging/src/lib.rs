@@ -12,6 +12,8 @@
 //!   a savepoint each, so a busy consumer pays one commit per group, not per message.
 //! - [`dead_letters`] stores every message that exhausted its deliveries or was terminated
 //!   (resolved from the server's advisories) and serves list / inspect / replay to operators.
+//!   A replay runs the stored message through the failed consumer's own handler, in process
+//!   ([`Replayers`]); nothing is republished, so no other consumer of the subject sees it.
 //! - [`EventBus`] bundles the start-up of a consuming service: provision, dead-letter worker,
 //!   and the API to mount.
 //!
@@ -34,6 +36,7 @@ mod group_commit;
 mod idempotency;
 mod metrics;
 mod provision;
+mod replay;
 pub mod retention;
 mod runner;
 mod runtime;
@@ -46,5 +49,6 @@ pub use error::{ConsumerError, HandlerError, ProvisionError};
 pub use group_commit::{GroupCommit, GroupHandler};
 pub use idempotency::{apply_once, claim_event, Applied};
 pub use provision::{provision, provision_with, ProvisionOptions};
+pub use replay::{note_duplicate, ReplayError, Replayed, Replayers, REPLAY_OF};
 pub use runtime::ServiceRuntime;
 pub use tx_conn::TxConn;

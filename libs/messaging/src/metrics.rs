@@ -14,6 +14,8 @@ use tokio_util::sync::CancellationToken;
 #[derive(Clone)]
 pub(crate) struct ConsumerMetrics {
     outcomes: IntCounterVec,
+    /// Dead-letter replays run through this consumer's handler (`replay.rs`), by outcome.
+    replays: IntCounterVec,
     pub redeliveries: IntCounter,
     pub handle_seconds: Histogram,
     /// Messages on the stream matching the filter not yet delivered (the consumer's lag).
@@ -28,6 +30,16 @@ impl ConsumerMetrics {
             Opts::new(
                 "consumer_messages_total",
                 "Messages handled by a consumer, by outcome (ack, retry, term)",
+            )
+            .const_label("consumer", consumer),
+            &["outcome"],
+        )
+        .expect("static metric definition");
+        let replays = IntCounterVec::new(
+            Opts::new(
+                "consumer_replays_total",
+                "Dead letters replayed through a consumer's handler, by outcome \
+                 (applied, duplicate, failed)",
             )
             .const_label("consumer", consumer),
             &["outcome"],
@@ -62,6 +74,7 @@ impl ConsumerMetrics {
             "Messages delivered but not yet acknowledged (num_ack_pending)",
         );
         metrics.register(outcomes.clone());
+        metrics.register(replays.clone());
         metrics.register(redeliveries.clone());
         metrics.register(handle_seconds.clone());
         metrics.register(pending.clone());
@@ -70,8 +83,12 @@ impl ConsumerMetrics {
         for outcome in ["ack", "retry", "term"] {
             outcomes.with_label_values(&[outcome]);
         }
+        for outcome in ["applied", "duplicate", "failed"] {
+            replays.with_label_values(&[outcome]);
+        }
         Self {
             outcomes,
+            replays,
             redeliveries,
             handle_seconds,
             pending,
@@ -81,6 +98,10 @@ impl ConsumerMetrics {
 
     pub fn outcome(&self, outcome: &str) {
         self.outcomes.with_label_values(&[outcome]).inc();
+    }
+
+    pub fn replay(&self, outcome: &str) {
+        self.replays.with_label_values(&[outcome]).inc();
     }
 }
 

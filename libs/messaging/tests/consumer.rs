@@ -154,9 +154,12 @@ async fn a_consumer_killed_between_commit_and_ack_applies_the_redelivery_once() 
                 });
                 let shutdown = service_kit::Shutdown::new();
                 let metrics = service_kit::Metrics::new("doomed");
-                messaging::spawn_consumer(js, &topology, spec, handler, &metrics, &shutdown)
-                    .await
-                    .expect("doomed consumer");
+                let replayers = messaging::Replayers::default();
+                messaging::spawn_consumer(
+                    js, &topology, spec, handler, &replayers, &metrics, &shutdown,
+                )
+                .await
+                .expect("doomed consumer");
                 let _ = killed.await;
             });
             // Drops every task mid-flight, the NATS connection included: a crash.

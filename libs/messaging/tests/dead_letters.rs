@@ -1,152 +1,14 @@
-//! Dead letters end to end: replay after a fix, and the admin API over HTTP.
+//! Dead letters end to end: the admin API over HTTP (replays: tests/replay.rs).
 
 mod common;
 
-use std::{
-    sync::{
-        atomic::{AtomicBool, Ordering},
-        Arc, Mutex,
-    },
-    time::Duration,
-};
+use std::time::Duration;
 
-use common::{
-    eventually, record_effect, seller_registered, spec, FnHandler, Harness, Log, ADMIN_TOKEN,
-};
-use messaging::{Applied, Delivery, HandlerError};
+use common::{eventually, spec, FnHandler, Harness, ADMIN_TOKEN};
 use serde_json::Value;
 
 fn http() -> reqwest::Client {
     reqwest::Client::new()
-}
-
-async fn replay(h: &Harness, id: &str) -> Value {
-    let response = http()
-        .post(format!("{}/admin/dead-letters/{id}/replay", h.base_url))
-        .bearer_auth(ADMIN_TOKEN)
-        .send()
-        .await
-        .expect("replay request");
-    assert_eq!(response.status(), 200);
-    response.json().await.expect("json")
-}
-
-/// Fix the fault, replay: the consumer applies the event once. Replaying again, and the other
-/// consumer of the same subject that applied it the first time, skip it (processed_events).
-#[tokio::test]
-async fn a_replay_after_the_fix_is_applied_once_and_skipped_by_whoever_applied_it() {
-    let h = Harness::start().await;
-    let broken = Arc::new(AtomicBool::new(true));
-    type Outcomes = Arc<Mutex<Vec<Applied<()>>>>;
-    let handler = |durable: &'static str, broken: Arc<AtomicBool>, outcomes: Outcomes, log: Log| {
-        let pool = h.pool.clone();
-        FnHandler(move |d: Delivery| {
-            log.push(d.clone());
-            let (pool, broken, outcomes) = (pool.clone(), broken.clone(), outcomes.clone());
-            async move {
-                if broken.load(Ordering::SeqCst) {
-                    return Err(HandlerError::retry("bug: settlement rule missing"));
-                }
-                let applied = record_effect(
-                    &pool,
-                    durable,
-                    d.decode::<events::SellerRegistered>()?.event_id,
-                )
-                .await?;
-                outcomes.lock().expect("lock").push(applied);
-                Ok(())
-            }
-        })
-    };
-    let (fixed_outcomes, fixed_log) = (Outcomes::default(), Log::default());
-    let mut fast = spec("was-broken");
-    fast.retry_delays = vec![Duration::from_millis(100)];
-    h.spawn(
-        fast,
-        handler(
-            "was-broken",
-            broken.clone(),
-            fixed_outcomes.clone(),
-            fixed_log.clone(),
-        ),
-    )
-    .await;
-    let other_outcomes = Outcomes::default();
-    h.spawn(
-        spec("always-fine"),
-        handler(
-            "always-fine",
-            Arc::new(AtomicBool::new(false)),
-            other_outcomes.clone(),
-            Log::default(),
-        ),
-    )
-    .await;
-    h.spawn_dead_letters(vec!["was-broken", "always-fine"])
-        .await;
-
-    let event = seller_registered(10);
-    h.publish(&event).await;
-    eventually(Duration::from_secs(10), "the dead letter", || async {
-        h.dead_letters().await.len() == 1
-    })
-    .await;
-    assert_eq!(fixed_log.len(), 3);
-    assert_eq!(
-        *other_outcomes.lock().expect("lock"),
-        vec![Applied::Done(())]
-    );
-    let id = h.dead_letters().await[0].id.to_string();
-
-    broken.store(false, Ordering::SeqCst);
-    let first = replay(&h, &id).await;
-    assert_eq!(first["msgId"], format!("{}-replay-1", event.event_id));
-    assert_eq!(first["duplicate"], false);
-    assert_eq!(first["deadLetter"]["replayCount"], 1);
-    eventually(Duration::from_secs(10), "the replay handled", || async {
-        fixed_outcomes.lock().expect("lock").len() == 1
-            && other_outcomes.lock().expect("lock").len() == 2
-    })
-    .await;
-    assert_eq!(
-        *fixed_outcomes.lock().expect("lock"),
-        vec![Applied::Done(())]
-    );
-    assert_eq!(
-        *other_outcomes.lock().expect("lock"),
-        vec![Applied::Done(()), Applied::Skipped],
-        "the consumer that had applied it skips the replay"
-    );
-    let replayed = &fixed_log.entries()[3].1;
-    assert_eq!(replayed.event.event_id, event.event_id, "same eventId");
-    assert_eq!(
-        replayed.header("Nats-Msg-Id"),
-        Some(first["msgId"].as_str().unwrap_or_default())
-    );
-    assert_eq!(replayed.header("Paymsa-Replay-Of"), Some(id.as_str()));
-    assert!(replayed.traceparent().is_some(), "other headers kept");
-
-    let second = replay(&h, &id).await;
-    assert_eq!(second["msgId"], format!("{}-replay-2", event.event_id));
-    assert_eq!(second["deadLetter"]["replayCount"], 2);
-    eventually(
-        Duration::from_secs(10),
-        "the second replay handled",
-        || async {
-            fixed_outcomes.lock().expect("lock").len() == 2
-                && other_outcomes.lock().expect("lock").len() == 3
-        },
-    )
-    .await;
-    assert_eq!(
-        *fixed_outcomes.lock().expect("lock"),
-        vec![Applied::Done(()), Applied::Skipped]
-    );
-    assert_eq!(h.effects(event.event_id).await, 2, "once per consumer");
-    assert_eq!(h.processed("was-broken", event.event_id).await, 1);
-    assert_eq!(h.processed("always-fine", event.event_id).await, 1);
-    assert_eq!(h.dead_letters().await.len(), 1, "no new dead letters");
-    h.cleanup().await;
 }
 
 /// The admin API: 401 problem+json without, with a wrong, or with no configured token;
@@ -258,16 +120,26 @@ async fn the_admin_api_needs_the_token_and_lists_inspects_and_replays() {
         .await
         .expect("request");
     assert_eq!(response.status(), 401, "replay needs the token too");
-    let replayed = replay(&h, id).await;
-    assert_eq!(replayed["deadLetter"]["replayCount"], 1);
-    assert!(replayed["deadLetter"]["lastReplayedAt"].is_string());
-    assert!(replayed["streamSeq"].as_u64().is_some());
-    // Still undecodable, so the replay is dead-lettered again under its new sequence.
-    eventually(
-        Duration::from_secs(10),
-        "the replay dead-lettered",
-        || async { h.dead_letters().await.len() == 4 },
-    )
-    .await;
+    // Still undecodable: the replay fails as the live delivery did, reported, not 500, and
+    // the letter stays open with the error; nothing is republished, so no new dead letter.
+    let response = http()
+        .post(format!("{list_url}/{id}/replay"))
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(response.status(), 422);
+    let problem: Value = response.json().await.expect("json");
+    assert_eq!(problem["code"], "DEAD_LETTER_REPLAY_FAILED");
+    let (_, detail) = get(format!("{list_url}/{id}")).await;
+    assert_eq!(detail["replayCount"], 1);
+    assert!(detail["resolvedAt"].is_null());
+    assert!(
+        detail["lastError"]
+            .as_str()
+            .is_some_and(|e| e.contains("rejected")),
+        "{detail}"
+    );
+    assert_eq!(h.dead_letters().await.len(), 3);
     h.cleanup().await;
 }

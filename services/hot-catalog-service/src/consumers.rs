@@ -83,7 +83,13 @@ impl Handler for ScoreEvents {
             .await
             // Redis unreachable or busy: the next delivery may well succeed.
             .map_err(|e| HandlerError::retry(format!("redis: {e}")))?;
-        let outcome = if applied { "applied" } else { "duplicate" };
+        let outcome = if applied {
+            "applied"
+        } else {
+            // A dead-letter replay reports it (libs/messaging/src/replay.rs).
+            messaging::note_duplicate();
+            "duplicate"
+        };
         self.outcomes
             .with_label_values(&[self.consumer, outcome])
             .inc();

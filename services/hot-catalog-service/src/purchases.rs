@@ -137,7 +137,13 @@ impl Handler for PurchaseEvents {
             .await
             // Redis unreachable or busy: the next delivery may well succeed.
             .map_err(|e| HandlerError::retry(format!("redis: {e}")))?;
-        let outcome = if changed > 0 { "applied" } else { "duplicate" };
+        let outcome = if changed > 0 {
+            "applied"
+        } else {
+            // A dead-letter replay reports it (libs/messaging/src/replay.rs).
+            messaging::note_duplicate();
+            "duplicate"
+        };
         self.outcomes
             .with_label_values(&[self.consumer, outcome])
             .inc();

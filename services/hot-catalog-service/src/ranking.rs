@@ -19,9 +19,12 @@ use crate::{
     score::{Change, ScoreModel, RENORMALISE_AFTER},
 };
 
-/// Longer than the streams' `max_age` (7 days), so every redelivery or replay of a message the
-/// streams still hold finds its marker. Replaying a dead letter older than this would apply it
-/// again — but a dead letter is by definition an event that was never applied.
+/// Longer than the streams' `max_age` (7 days), so every redelivery of a message the streams
+/// still hold finds its marker. Dead letters live longer (the DLQ stream 30 days, see
+/// libs/messaging/src/provision.rs; their rows until deleted), which is why a replay
+/// runs only through the consumer that gave up on the letter (never republished to the other
+/// consumers of its subject, whose markers may be gone) and a letter it resolved is never run
+/// again (libs/messaging/src/dead_letters/replay.rs).
 pub const SEEN_TTL_SECS: u64 = 8 * 24 * 3600;
 
 static APPLY: LazyLock<Script> = LazyLock::new(|| {

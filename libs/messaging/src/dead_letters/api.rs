@@ -1,9 +1,6 @@
 //! The operator's view of dead letters: list, inspect, replay. A service mounts
 //! [`DeadLetterApi`] next to its own API; every operation needs the admin bearer token.
 
-use std::collections::BTreeMap;
-
-use async_nats::{jetstream::Context, HeaderMap, HeaderName, HeaderValue};
 use chrono::{DateTime, Utc};
 use poem_openapi::{
     param::{Path, Query},
@@ -13,8 +10,10 @@ use poem_openapi::{
 use service_kit::{admin::AdminAuth, ApiError};
 use sqlx::PgPool;
 
+use crate::Replayers;
+
 use super::{
-    store,
+    replay, store,
     views::{DeadLetterDetail, DeadLetterItem, DeadLetterPage, ReplayResult},
 };
 
@@ -30,16 +29,18 @@ const MAX_LIMIT: u32 = 100;
 /// The dead-letter admin API of one service.
 pub struct DeadLetterApi {
     pool: PgPool,
-    js: Context,
+    replayers: Replayers,
     admin_token: Option<String>,
 }
 
 impl DeadLetterApi {
     /// `admin_token` is the service's `config.admin_token`; without one every call is refused.
-    pub fn new(pool: PgPool, js: Context, admin_token: Option<String>) -> Self {
+    /// `replayers` holds the handlers of the service's consumers (`EventBus::consume` and
+    /// `spawn_consumer` register them); a letter is replayed through its consumer's.
+    pub fn new(pool: PgPool, replayers: Replayers, admin_token: Option<String>) -> Self {
         Self {
             pool,
-            js,
+            replayers,
             admin_token,
         }
     }
@@ -68,26 +69,6 @@ fn decode_cursor(raw: &str) -> Result<(DateTime<Utc>, i64), ApiError> {
         .and_then(DateTime::from_timestamp_micros)
         .ok_or_else(invalid)?;
     Ok((at, id.parse().map_err(|_| invalid())?))
-}
-
-/// The original headers minus the server-interpreted `Nats-*` ones (message id, expectations,
-/// TTL, rollup), which would make the replay a duplicate or fail it.
-fn replay_headers(stored: &BTreeMap<String, Vec<String>>) -> HeaderMap {
-    let mut headers = HeaderMap::new();
-    for (name, values) in stored {
-        if name.to_ascii_lowercase().starts_with("nats-") {
-            continue;
-        }
-        let Ok(header) = HeaderName::try_from(name.as_str()) else {
-            continue;
-        };
-        for value in values {
-            if let Ok(value) = value.parse::<HeaderValue>() {
-                headers.append(header.clone(), value);
-            }
-        }
-    }
-    headers
 }
 
 #[OpenApi(tag = "DeadLetterTag::DeadLetters")]
@@ -148,11 +129,17 @@ impl DeadLetterApi {
         }
     }
 
-    /// Replay a dead letter to its original subject.
+    /// Replay a dead letter through the consumer that gave up on it.
     ///
-    /// Republishes the message with a new `Nats-Msg-Id` and the same body (same eventId, so
-    /// consumers that already applied it skip it). Answers once JetStream has acknowledged
-    /// the publish.
+    /// Runs the stored message (payload and headers, plus `Paymsa-Replay-Of: <id>`) through
+    /// the handler of the letter's consumer in this service, as a live delivery runs:
+    /// processed-events idempotency, one transaction, the consumer's metrics. Nothing is
+    /// published, so no other consumer of the subject sees the message. `APPLIED` or
+    /// `DUPLICATE` (the consumer had applied the event) resolve the letter;
+    /// `ALREADY_RESOLVED` means an earlier replay did and nothing ran. A handler that fails
+    /// again answers 422 `DEAD_LETTER_REPLAY_FAILED` with its error, and the letter stays
+    /// open with the error as `lastError`. A letter of a consumer that no longer runs here
+    /// answers 409 `DEAD_LETTER_CONSUMER_GONE`. Concurrent replays of one letter take turns.
     #[oai(
         path = "/admin/dead-letters/:id/replay",
         method = "post",
@@ -165,52 +152,11 @@ impl DeadLetterApi {
     ) -> Result<Json<ReplayResult>, ApiError> {
         self.authorize(&auth)?;
         let id = parse_id(&id.0)?;
-        let mut tx = self.pool.begin().await?;
-        let letter = store::get_for_update(&mut tx, id)
-            .await?
-            .ok_or_else(|| not_found(id))?;
-        if letter.subject.is_empty() {
-            return Err(ApiError::conflict(
-                "DEAD_LETTER_NOT_REPLAYABLE",
-                "the message had left its stream before it was captured",
-            ));
-        }
-        let base = letter
-            .msg_id
-            .clone()
-            .unwrap_or_else(|| format!("dead-letter-{id}"));
-        let msg_id = format!("{base}-replay-{}", letter.replay_count + 1);
-        let mut headers = replay_headers(&letter.headers.0);
-        headers.insert(async_nats::header::NATS_MESSAGE_ID, msg_id.as_str());
-        headers.insert("Paymsa-Replay-Of", id.to_string());
-        let unavailable = |e: String| {
-            tracing::error!(id, error = %e, "replay publish failed");
-            ApiError::unavailable(
-                "NATS_UNAVAILABLE",
-                "publishing the replay failed; retry later",
-            )
-        };
-        let ack = self
-            .js
-            .publish_with_headers(letter.subject.clone(), headers, letter.payload.into())
-            .await
-            .map_err(|e| unavailable(e.to_string()))?
-            .await
-            .map_err(|e| unavailable(e.to_string()))?;
-        let updated = store::mark_replayed(&mut tx, id).await?;
-        tx.commit().await?;
-        tracing::info!(id, %msg_id, stream_seq = ack.sequence, duplicate = ack.duplicate, "dead letter replayed");
-        Ok(Json(ReplayResult {
-            msg_id,
-            stream: ack.stream,
-            stream_seq: ack.sequence,
-            duplicate: ack.duplicate,
-            dead_letter: updated.into(),
-        }))
+        Ok(Json(replay::replay(&self.pool, &self.replayers, id).await?))
     }
 }
 
-fn not_found(id: i64) -> ApiError {
+pub(super) fn not_found(id: i64) -> ApiError {
     ApiError::not_found("DEAD_LETTER_NOT_FOUND", format!("no dead letter {id}"))
 }
 
@@ -224,20 +170,5 @@ mod tests {
         assert_eq!(decode_cursor(&encode_cursor(at, 42)).ok(), Some((at, 42)));
         assert!(decode_cursor("nope").is_err());
         assert!(decode_cursor("1_x").is_err());
-    }
-
-    #[test]
-    fn replay_drops_server_headers_and_keeps_the_rest() {
-        let stored = BTreeMap::from([
-            ("Nats-Msg-Id".to_string(), vec!["a".to_string()]),
-            ("Nats-Expected-Stream".to_string(), vec!["S".to_string()]),
-            ("traceparent".to_string(), vec!["00-abc-def-01".to_string()]),
-        ]);
-        let headers = replay_headers(&stored);
-        assert_eq!(headers.len(), 1);
-        assert_eq!(
-            headers.get("traceparent").map(|v| v.as_str()),
-            Some("00-abc-def-01")
-        );
     }
 }

@@ -22,13 +22,15 @@ fn item() -> serde_json::Value {
         "msgId": "0190d1c4-7a3e-7c51-9f0e-5b2a8e4d3c21",
         "firstSeenAt": "2024-02-13T03:19:02.731Z",
         "lastReplayedAt": null,
-        "replayCount": 0
+        "replayCount": 0,
+        "resolvedAt": null
     })
 }
 
 fn detail() -> serde_json::Value {
     let mut value = item();
     let extra = json!({
+        "lastError": null,
         "headers": {
             "Nats-Msg-Id": ["0190d1c4-7a3e-7c51-9f0e-5b2a8e4d3c21"],
             "traceparent": ["00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"]
@@ -65,12 +67,11 @@ impl Example for ReplayResult {
     fn example() -> Self {
         let mut replayed = detail();
         replayed["lastReplayedAt"] = json!("2024-02-13T04:02:11.058Z");
+        replayed["resolvedAt"] = json!("2024-02-13T04:02:11.058Z");
         replayed["replayCount"] = json!(1);
         example(json!({
-            "msgId": "0190d1c4-7a3e-7c51-9f0e-5b2a8e4d3c21-replay-1",
-            "stream": "ORDERS",
-            "streamSeq": 1391,
-            "duplicate": false,
+            "outcome": "APPLIED",
+            "consumer": "wallet-settlement",
             "deadLetter": replayed
         }))
     }

@@ -61,6 +61,10 @@ pub struct DeadLetter {
     pub first_seen_at: DateTime<Utc>,
     pub last_replayed_at: Option<DateTime<Utc>>,
     pub replay_count: i32,
+    /// When a replay applied the message (or found it applied); never run again after.
+    pub resolved_at: Option<DateTime<Utc>>,
+    /// The handler's error of the last failed replay (cleared when one succeeds).
+    pub last_error: Option<String>,
 }
 
 /// A row without headers and payload, for lists.
@@ -78,12 +82,14 @@ pub struct DeadLetterSummary {
     pub first_seen_at: DateTime<Utc>,
     pub last_replayed_at: Option<DateTime<Utc>>,
     pub replay_count: i32,
+    pub resolved_at: Option<DateTime<Utc>>,
 }
 
 const COLUMNS: &str = "id, stream, stream_seq, consumer, subject, reason, deliveries, event_id, \
-     msg_id, headers, payload, first_seen_at, last_replayed_at, replay_count";
+     msg_id, headers, payload, first_seen_at, last_replayed_at, replay_count, resolved_at, \
+     last_error";
 const SUMMARY_COLUMNS: &str = "id, stream, stream_seq, consumer, subject, reason, deliveries, \
-     event_id, msg_id, first_seen_at, last_replayed_at, replay_count";
+     event_id, msg_id, first_seen_at, last_replayed_at, replay_count, resolved_at";
 
 /// Stores a dead letter; `None` if this (stream, sequence, consumer) was stored before (the
 /// advisory was delivered again, or a second instance of the service got a copy).
@@ -147,8 +153,9 @@ pub async fn get(db: impl PgExecutor<'_>, id: i64) -> Result<Option<DeadLetter>,
         .await
 }
 
-/// Reads a row and locks it until the transaction ends, so two replays of one dead letter
-/// take turns (each gets its own replay number and message id).
+/// Reads a row and locks it until the transaction ends. A replay holds the lock while the
+/// handler runs, so concurrent replays of one letter take turns and only the first applies
+/// (the next finds it resolved).
 pub async fn get_for_update(
     conn: &mut PgConnection,
     id: i64,
@@ -161,14 +168,34 @@ pub async fn get_for_update(
     .await
 }
 
-pub async fn mark_replayed(conn: &mut PgConnection, id: i64) -> Result<DeadLetter, sqlx::Error> {
+/// A replay that applied the message, or found it applied: resolved, error cleared.
+pub async fn mark_resolved(conn: &mut PgConnection, id: i64) -> Result<DeadLetter, sqlx::Error> {
     sqlx::query_as(&format!(
         "update dead_letters
-         set replay_count = replay_count + 1, last_replayed_at = now()
+         set replay_count = replay_count + 1, last_replayed_at = now(),
+             resolved_at = coalesce(resolved_at, now()), last_error = null
          where id = $1
          returning {COLUMNS}"
     ))
     .bind(id)
+    .fetch_one(conn)
+    .await
+}
+
+/// A replay whose handler failed again: the letter stays open, with the error.
+pub async fn mark_failed(
+    conn: &mut PgConnection,
+    id: i64,
+    error: &str,
+) -> Result<DeadLetter, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "update dead_letters
+         set replay_count = replay_count + 1, last_replayed_at = now(), last_error = $2
+         where id = $1
+         returning {COLUMNS}"
+    ))
+    .bind(id)
+    .bind(error)
     .fetch_one(conn)
     .await
 }

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use poem_openapi::{types::Base64, Object};
+use poem_openapi::{types::Base64, Enum, Object};
 use uuid::Uuid;
 
 use super::store::{DeadLetter, DeadLetterSummary};
@@ -30,6 +30,9 @@ pub struct DeadLetterItem {
     #[oai(nullable)]
     pub last_replayed_at: Option<DateTime<Utc>>,
     pub replay_count: i32,
+    /// When a replay applied the message (or found it applied); `null` while open.
+    #[oai(nullable)]
+    pub resolved_at: Option<DateTime<Utc>>,
 }
 
 /// One dead letter with the original message.
@@ -51,13 +54,18 @@ pub struct DeadLetterDetail {
     #[oai(nullable)]
     pub last_replayed_at: Option<DateTime<Utc>>,
     pub replay_count: i32,
+    #[oai(nullable)]
+    pub resolved_at: Option<DateTime<Utc>>,
+    /// The consumer's error on the last failed replay; `null` if none failed or one succeeded.
+    #[oai(nullable)]
+    pub last_error: Option<String>,
     pub headers: BTreeMap<String, Vec<String>>,
     /// The message body, exactly as stored.
     pub payload: Base64<Vec<u8>>,
     /// The body as text when it is UTF-8 (it usually is JSON).
     #[oai(nullable)]
     pub payload_text: Option<String>,
-    /// False when the message had left its stream before it was captured.
+    /// False when the message had left its stream before it was captured (nothing to run).
     pub replayable: bool,
 }
 
@@ -70,17 +78,26 @@ pub struct DeadLetterPage {
     pub next_cursor: Option<String>,
 }
 
+/// What a replay found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[oai(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ReplayOutcome {
+    /// The consumer's handler applied the message; the letter is resolved.
+    Applied,
+    /// The handler ran and found the event applied before (processed-events); nothing
+    /// changed; the letter is resolved.
+    Duplicate,
+    /// An earlier replay resolved the letter; the handler was not run again.
+    AlreadyResolved,
+}
+
+/// The answer to a replay that did not fail (a failure is a 422 problem, the letter open).
 #[derive(Debug, Object)]
 #[oai(rename_all = "camelCase", example)]
 pub struct ReplayResult {
-    /// The message id the replay was published with (the original one would be dropped as a
-    /// duplicate).
-    pub msg_id: String,
-    pub stream: String,
-    pub stream_seq: u64,
-    /// True if JetStream had already seen this message id (a replay repeated within the
-    /// duplicate window).
-    pub duplicate: bool,
+    pub outcome: ReplayOutcome,
+    /// The consumer whose handler ran: the one that had given up on the message, and no other.
+    pub consumer: String,
     pub dead_letter: DeadLetterDetail,
 }
 
@@ -99,6 +116,7 @@ impl From<DeadLetterSummary> for DeadLetterItem {
             first_seen_at: d.first_seen_at,
             last_replayed_at: d.last_replayed_at,
             replay_count: d.replay_count,
+            resolved_at: d.resolved_at,
         }
     }
 }
@@ -119,6 +137,8 @@ impl From<DeadLetter> for DeadLetterDetail {
             first_seen_at: d.first_seen_at,
             last_replayed_at: d.last_replayed_at,
             replay_count: d.replay_count,
+            resolved_at: d.resolved_at,
+            last_error: d.last_error,
             headers: d.headers.0,
             payload_text: String::from_utf8(d.payload.clone()).ok(),
             payload: Base64(d.payload),

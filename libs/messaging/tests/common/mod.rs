@@ -12,7 +12,7 @@ use async_nats::{jetstream::Context, HeaderMap};
 use events::{Envelope, SellerRegistered, Topology};
 use messaging::{
     dead_letters::{store, DeadLetter},
-    ConsumerSpec, DeadLetterApi, Delivery, Handler, HandlerError,
+    ConsumerSpec, DeadLetterApi, Delivery, Handler, HandlerError, Replayers,
 };
 use service_kit::{
     config::ServiceSpec, db, infra, telemetry, testing, App, Infra, Metrics, ServiceConfig,
@@ -46,6 +46,8 @@ pub struct Harness {
     pub ids: Arc<Snowflake>,
     pub metrics: Metrics,
     pub shutdown: Shutdown,
+    /// The consumers [`Harness::spawn`] started, which the dead-letter API replays through.
+    pub replayers: Replayers,
     pub base_url: String,
     app: Option<App>,
     cleaned: bool,
@@ -114,7 +116,8 @@ impl Harness {
             nats: Some(client.clone()),
             redis: None,
         };
-        let app = serve(&config, &infra, &metrics, &shutdown, &js, &pool).await;
+        let replayers = Replayers::default();
+        let app = serve(&config, &infra, &metrics, &shutdown, &replayers, &pool).await;
         let base_url = format!("http://127.0.0.1:{}", app.port());
         Self {
             ns,
@@ -126,6 +129,7 @@ impl Harness {
             ids,
             metrics,
             shutdown,
+            replayers,
             base_url,
             app: Some(app),
             cleaned: false,
@@ -147,7 +151,7 @@ impl Harness {
             &infra,
             &Metrics::new(SERVICE),
             &Shutdown::new(),
-            &self.js,
+            &self.replayers,
             &self.pool,
         )
         .await
@@ -175,6 +179,7 @@ impl Harness {
             &self.topology,
             spec,
             handler,
+            &self.replayers,
             &self.metrics,
             &self.shutdown,
         )
@@ -267,10 +272,10 @@ async fn serve(
     infra: &Infra,
     metrics: &Metrics,
     shutdown: &Shutdown,
-    js: &Context,
+    replayers: &Replayers,
     pool: &PgPool,
 ) -> App {
-    let api = DeadLetterApi::new(pool.clone(), js.clone(), config.admin_token.clone());
+    let api = DeadLetterApi::new(pool.clone(), replayers.clone(), config.admin_token.clone());
     App::serve(
         config,
         infra,
