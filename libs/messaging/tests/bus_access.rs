@@ -139,6 +139,7 @@ async fn only_order_service_publishes_order_events_and_wallet_service_consumes_t
         &Topology::default(),
         foreign,
         Forward(tx.clone()),
+        &messaging::Replayers::default(),
         &metrics,
         &shutdown,
     )
@@ -162,6 +163,7 @@ async fn only_order_service_publishes_order_events_and_wallet_service_consumes_t
         &Topology::default(),
         spec,
         Forward(tx),
+        &messaging::Replayers::default(),
         &metrics,
         &shutdown,
     )
