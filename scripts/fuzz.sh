@@ -4,6 +4,12 @@
 # fixed seed, a bounded number of examples per operation and a time cap; admin operations get the admin token, the PSP sandbox a test key.
 # Prints a per-service summary (operations tested, failures) and exits non-zero on any failure.
 #
+# Both auth modes (docs/identity.md): first the stack as it runs (open after `just up`), with the
+# admin token; then the services restarted in jwt mode (`AUTH_MODE=jwt scripts/up.sh`), fuzzed
+# with a member's token (member 7) — there `ignored_auth` (one of `--checks all`) proves that
+# every protected operation refuses a request without or with a wrong token — and finally the
+# stack restarted in the mode it had. FUZZ_MODES="open" (or "jwt") runs one phase only.
+#
 # Environment: FUZZ_MAX_EXAMPLES (default 50), FUZZ_SEED (default 20261121), FUZZ_MAX_TIME (s
 # per service, a hard cap: default 300), ADMIN_TOKEN (default "paymsa-local-admin"),
 # FUZZ_SERVICES (a space-separated subset, e.g. "wallet-service order-service"). Reports (JSON, and the full
@@ -34,6 +40,8 @@ OUT="$PAYMSA_ROOT/.run/fuzz"
 # not_a_server_error / status_code_conformance / response_schema_conformance still check).
 EXCLUDED_CHECKS=positive_data_acceptance
 read -r -a services <<<"${FUZZ_SERVICES:-${SERVICES[*]}}"
+read -r -a modes <<<"${FUZZ_MODES:-open jwt}"
+TARGET_DIR="${CARGO_TARGET_DIR:-$PAYMSA_ROOT/target}"
 
 # The version CI installs (.ci/run pins the same; it needs Python >= 3.11). A
 # different installed version is used as it is.
@@ -54,20 +62,20 @@ for svc in "${services[@]}"; do
 done
 ((${#down[@]} == 0)) || die "not ready: ${down[*]} — run \`just up\` first"
 
-mkdir -p "$OUT"
-info "schemathesis $(st --version | awk '{print $NF}'): seed $SEED, $MAX_EXAMPLES examples per operation, ${MAX_TIME}s cap per service, all checks but $EXCLUDED_CHECKS"
-failed=0
-summary=()
-started=$SECONDS
+# fuzz_services MODE BEARER: every selected service once, its summary line added to `summary`.
+fuzz_services() {
+local mode=$1 bearer=$2 svc url auth t0 rc line text
 for svc in "${services[@]}"; do
+  # The sandbox has no auth mode: fuzzed once, in the open phase.
+  [[ "$mode" == jwt && "$svc" == psp-sandbox ]] && continue
   url="http://127.0.0.1:${SERVICE_PORT[$svc]}"
   if [[ "$svc" == psp-sandbox ]]; then
     # Toss's scheme: the secret key as the Basic user name, empty password.
     auth="Authorization: Basic $(printf 'test_sk_paymsa_fuzz:' | base64)"
   else
-    auth="Authorization: Bearer $ADMIN_TOKEN"
+    auth="Authorization: Bearer $bearer"
   fi
-  rm -f "$OUT/$svc.json"
+  rm -f "$OUT/$mode-$svc.json"
   t0=$SECONDS
   rc=0
   # No --max-time: schemathesis spends all of it (fuzzing repeats until the budget is used);
@@ -76,8 +84,8 @@ for svc in "${services[@]}"; do
     --checks all --exclude-checks "$EXCLUDED_CHECKS" --header "$auth" \
     --max-examples "$MAX_EXAMPLES" --seed "$SEED" \
     --workers 1 --request-timeout 10 \
-    --report json --report-json-path "$OUT/$svc.json" >"$OUT/$svc.log" 2>&1 || rc=$?
-  line="$(python3 - "$OUT/$svc.json" "$rc" <<'PY'
+    --report json --report-json-path "$OUT/$mode-$svc.json" >"$OUT/$mode-$svc.log" 2>&1 || rc=$?
+  line="$(python3 - "$OUT/$mode-$svc.json" "$rc" <<'PY'
 import json, sys
 path, rc = sys.argv[1], int(sys.argv[2])
 try:
@@ -99,11 +107,41 @@ PY
   text="${line%|*}"
   if [[ "${line##*|}" == 1 ]]; then
     failed=1
-    warn "$svc: $text ($((SECONDS - t0))s) — see .run/fuzz/$svc.log"
+    warn "$svc: $text ($((SECONDS - t0))s) — see .run/fuzz/$mode-$svc.log"
   else
     ok "$svc: $text ($((SECONDS - t0))s)"
   fi
-  summary+=("$(printf '%-24s %s' "$svc" "$text")")
+  summary+=("$(printf '%-5s %-24s %s' "$mode" "$svc" "$text")")
+done
+}
+
+mkdir -p "$OUT"
+info "schemathesis $(st --version | awk '{print $NF}'): seed $SEED, $MAX_EXAMPLES examples per operation, ${MAX_TIME}s cap per service, all checks but $EXCLUDED_CHECKS; modes: ${modes[*]}"
+failed=0
+summary=()
+started=$SECONDS
+# The mode the stack runs in now, to restore it after the jwt phase.
+running_mode="$(cat "$PID_DIR/order-service.auth-mode" 2>/dev/null || echo open)"
+switch_mode() {
+  info "restarting the services with AUTH_MODE=$1 (log .run/fuzz/up-$1.log)"
+  AUTH_MODE="$1" "$PAYMSA_ROOT/scripts/up.sh" >"$OUT/up-$1.log" 2>&1 ||
+    die "AUTH_MODE=$1 scripts/up.sh failed (see .run/fuzz/up-$1.log)"
+}
+current="$running_mode"
+for mode in "${modes[@]}"; do
+  case "$mode" in
+    open)
+      [[ "$current" == open ]] || { switch_mode open; current=open; }
+      fuzz_services open "$ADMIN_TOKEN"
+      ;;
+    jwt)
+      [[ "$current" == jwt ]] || { trap 'switch_mode "$running_mode"' EXIT; switch_mode jwt; current=jwt; }
+      token="$("$TARGET_DIR/debug/devtoken" sign "$PAYMSA_ROOT/.run/dev-jwt" member 7)" ||
+        die "devtoken could not sign a member token (run \`just up\` first)"
+      fuzz_services jwt "$token"
+      ;;
+    *) die "FUZZ_MODES: unknown mode $mode (open, jwt)" ;;
+  esac
 done
 
 echo

@@ -36,9 +36,17 @@ start_service() {
   local svc=$1 port=${SERVICE_PORT[$1]} db=${SERVICE_DB[$1]} bin="$TARGET_DIR/debug/$1" pid log
   log="$LOG_DIR/$svc.log"
   [[ -x "$bin" ]] || die "cargo build produced no $bin (services/$svc must build a binary named $svc)"
+  # The auth mode a running service was started with (psp-sandbox has none): asking for the
+  # other one restarts it, so `AUTH_MODE=jwt just up` switches a running stack (just fuzz does).
+  local mode="${AUTH_MODE:-open}" started_mode
+  [[ "$svc" == psp-sandbox ]] && mode=open
+  started_mode="$(cat "$PID_DIR/$svc.auth-mode" 2>/dev/null || echo open)"
   if pid="$(pid_of "$svc" "$bin")"; then
     if [[ "$bin" -nt "$PID_DIR/$svc.pid" ]]; then
       info "$svc: binary rebuilt since it started; restarting"
+      stop_pids 10 "$svc=$pid"
+    elif [[ "$started_mode" != "$mode" ]]; then
+      info "$svc: AUTH_MODE $started_mode → $mode; restarting"
       stop_pids 10 "$svc=$pid"
     else
       ok "$svc already running (pid $pid)"
@@ -84,6 +92,7 @@ start_service() {
   # Service-specific variables (order-service's PSP_URL, CATALOG_URL, …) default to the local
   # ports above, so they are not set here; set them in your shell to override.
   start_bg "$svc" "$log" env "${env[@]}" "$bin"
+  printf '%s\n' "$mode" >"$PID_DIR/$svc.auth-mode"
   info "$svc started (pid $(<"$PID_DIR/$svc.pid"), port $port)"
 }
 
