@@ -66,7 +66,10 @@ async fn an_operator_finds_and_replays_a_dead_letter_in_the_browser() {
         .await
         .expect("outage");
     let (member, pen) = (9_151, 915_001);
-    let confirmed = event(paid(pen, member, at(base_time(), 0), 2), at(base_time(), 500));
+    let confirmed = event(
+        paid(pen, member, at(base_time(), 0), 2),
+        at(base_time(), 500),
+    );
     bus.publish(&confirmed).await;
     let id: i64 = eventually(WAIT, "order-query's dead letter", || async {
         sqlx::query_scalar(
@@ -89,17 +92,27 @@ async fn an_operator_finds_and_replays_a_dead_letter_in_the_browser() {
     browser.fill("#token", "not-the-admin-token").await;
     browser.click("#login").await;
     let refused = browser.text("#login-error").await;
-    assert!(refused.contains("refused"), "a wrong token is refused: {refused}");
+    assert!(
+        refused.contains("refused"),
+        "a wrong token is refused: {refused}"
+    );
     browser.fill("#token", ADMIN_TOKEN).await;
     browser.click("#login").await;
     browser.wait_for_path("/streams").await;
 
     let orders = format!("{}_ORDERS", system.namespace.to_uppercase());
     let consumers = browser.text(&format!("#consumers-{orders}")).await;
-    for expected in ["order-query-projection", "wallet-settlement", "ack floor", "redelivered"] {
+    for expected in [
+        "order-query-projection",
+        "wallet-settlement",
+        "ack floor",
+        "redelivered",
+    ] {
         assert!(consumers.contains(expected), "{expected} in {consumers}");
     }
-    browser.screenshot(&artifact("ops-console-streams.png")).await;
+    browser
+        .screenshot(&artifact("ops-console-streams.png"))
+        .await;
 
     browser.goto(&format!("{base}/dead-letters")).await;
     let letters = browser.text("#dead-letters").await;
@@ -116,7 +129,9 @@ async fn an_operator_finds_and_replays_a_dead_letter_in_the_browser() {
         "the payload is shown: {payload}"
     );
     assert!(browser.text("#headers").await.contains("Nats-Msg-Id"));
-    browser.screenshot(&artifact("ops-console-dead-letter.png")).await;
+    browser
+        .screenshot(&artifact("ops-console-dead-letter.png"))
+        .await;
 
     browser.click("#replay").await;
     let failed = browser.text("#outcome").await;
@@ -130,7 +145,11 @@ async fn an_operator_finds_and_replays_a_dead_letter_in_the_browser() {
         .expect("fix");
     browser.click("#replay").await;
     eventually(Duration::from_secs(10), "the APPLIED outcome", || async {
-        browser.text("#outcome").await.contains("APPLIED").then_some(())
+        browser
+            .text("#outcome")
+            .await
+            .contains("APPLIED")
+            .then_some(())
     })
     .await;
     let resolved: bool =
@@ -140,14 +159,19 @@ async fn an_operator_finds_and_replays_a_dead_letter_in_the_browser() {
             .await
             .expect("the letter");
     assert!(resolved, "the replay resolved the letter");
-    browser.screenshot(&artifact("ops-console-replayed.png")).await;
+    browser
+        .screenshot(&artifact("ops-console-replayed.png"))
+        .await;
     let path = format!("/api/orders/payment-events/{pen}/members/{member}");
     let (status, order) = get(&system, &path).await;
     assert_eq!(status, 200, "the replay applied the order: {order}");
 
     browser.goto(&format!("{base}/outbox")).await;
     let outbox = browser.text("#outbox").await;
-    assert!(outbox.contains("order-service") && outbox.contains("wallet-service"), "{outbox}");
+    assert!(
+        outbox.contains("order-service") && outbox.contains("wallet-service"),
+        "{outbox}"
+    );
     browser.goto(&format!("{base}/payments")).await;
     assert_eq!(browser.text("#unresolved-payments").await, "None.");
     browser.click("#reconcile").await;
@@ -205,7 +229,10 @@ async fn without_a_session_every_page_sends_to_login_and_every_form_is_refused()
             .send()
             .await
             .expect("the console answers");
-        let to = response.headers().get("location").and_then(|l| l.to_str().ok());
+        let to = response
+            .headers()
+            .get("location")
+            .and_then(|l| l.to_str().ok());
         assert_eq!(response.status().as_u16(), 303, "{page}");
         assert!(
             to == Some("/login") || (page == "/" && to == Some("/streams")),
@@ -237,9 +264,16 @@ async fn without_a_session_every_page_sends_to_login_and_every_form_is_refused()
         .expect("a session cookie")
         .to_string();
     for attribute in ["HttpOnly", "SameSite=Strict", "Path=/"] {
-        assert!(set_cookie.contains(attribute), "{attribute} in {set_cookie}");
+        assert!(
+            set_cookie.contains(attribute),
+            "{attribute} in {set_cookie}"
+        );
     }
-    let cookie = set_cookie.split(';').next().expect("name=value").to_string();
+    let cookie = set_cookie
+        .split(';')
+        .next()
+        .expect("name=value")
+        .to_string();
     let streams = client()
         .get(format!("{base}/streams"))
         .header("cookie", &cookie)
@@ -248,7 +282,10 @@ async fn without_a_session_every_page_sends_to_login_and_every_form_is_refused()
         .expect("the console answers");
     assert_eq!(streams.status().as_u16(), 200);
     let html = streams.text().await.expect("html");
-    assert!(html.contains("NATS monitoring"), "the unreachable endpoint is named: {html}");
+    assert!(
+        html.contains("NATS monitoring"),
+        "the unreachable endpoint is named: {html}"
+    );
 
     // The session alone does not make a form count: its CSRF token must come with it.
     for form in forms {
