@@ -147,6 +147,10 @@ recover *args:
 streams:
     @scripts/ops.sh streams
 
+# the ops console (admin only) on http://127.0.0.1:8095: streams, dead letters + replay, outbox, payments
+console:
+    @scripts/console.sh
+
 # dead letters of every service, newest first (`just dlq ID` shows one in full)
 dlq *id:
     @scripts/ops.sh dlq "$@"
