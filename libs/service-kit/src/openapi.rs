@@ -66,6 +66,34 @@ pub fn canonical_json(json: &str) -> String {
     text
 }
 
+/// The document as a jwt-mode service serves it: an operation guarded by a security scheme
+/// lists it without the empty alternative (`{}`) that open mode needs, since there a missing
+/// token is refused (docs/identity.md). Clients and fuzzers (schemathesis' `ignored_auth`)
+/// then know that the operation requires a token. Canonical JSON in, canonical JSON out.
+pub fn require_security(json: &str) -> String {
+    use serde_json::Value;
+    let Ok(mut doc) = serde_json::from_str::<Value>(json) else {
+        return json.to_string();
+    };
+    if let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) {
+        for operation in paths.values_mut().filter_map(Value::as_object_mut) {
+            for op in operation.values_mut() {
+                if let Some(Value::Array(security)) = op.get_mut("security") {
+                    let guarded = security
+                        .iter()
+                        .any(|r| r.as_object().is_some_and(|m| !m.is_empty()));
+                    if guarded {
+                        security.retain(|r| r.as_object().is_some_and(|m| !m.is_empty()));
+                    }
+                }
+            }
+        }
+    }
+    let mut text = serde_json::to_string_pretty(&doc).unwrap_or_else(|_| json.to_string());
+    text.push('\n');
+    text
+}
+
 fn sorted(value: serde_json::Value) -> serde_json::Value {
     use serde_json::Value;
     match value {
@@ -106,6 +134,24 @@ mod tests {
             text,
             "{\n  \"a\": {\n    \"c\": null,\n    \"d\": [\n      3,\n      1\n    ]\n  },\n  \"b\": 1\n}\n"
         );
+    }
+
+    #[test]
+    fn jwt_mode_documents_guarded_operations_without_the_anonymous_alternative() {
+        let open = canonical_json(
+            r#"{"paths":{"/a":{"post":{"security":[{"Identity":[]},{}]}},
+                "/b":{"get":{"security":[{}]}},"/c":{"get":{}}}}"#,
+        );
+        let jwt: serde_json::Value = serde_json::from_str(&require_security(&open)).unwrap();
+        assert_eq!(
+            jwt["paths"]["/a"]["post"]["security"],
+            serde_json::json!([{"Identity": []}])
+        );
+        assert_eq!(
+            jwt["paths"]["/b"]["get"]["security"],
+            serde_json::json!([{}])
+        );
+        assert!(jwt["paths"]["/c"]["get"].get("security").is_none());
     }
 
     #[test]

@@ -91,6 +91,10 @@ impl App {
         let api = openapi::service((parts.api, ops), config.service, parts.description);
         // The same canonical text `openapi::spec_json` exports to `openapi/<service>.json`.
         let spec = openapi::canonical_json(&api.spec());
+        let spec = match config.auth.mode {
+            crate::auth::AuthMode::Jwt => openapi::require_security(&spec),
+            crate::auth::AuthMode::Open => spec,
+        };
         let allow = middleware::AllowIndex::from_spec(&spec);
         let route = Route::new()
             .nest("/docs", api.swagger_ui())

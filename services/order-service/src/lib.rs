@@ -161,19 +161,24 @@ pub async fn build(config: ServiceConfig) -> Result<App, StartupError> {
 fn spawn_checkout_key_retention(rt: &ServiceRuntime, keep: Duration) -> Result<(), StartupError> {
     let interval = messaging::retention::RetentionSettings::from_config(&rt.config)?.interval;
     let pool = rt.pool.clone();
-    messaging::retention::spawn_job("checkout-key-retention", interval, &rt.shutdown, move || {
-        let pool = pool.clone();
-        async move {
-            let deleted = messaging::retention::purge_older_than(
-                &pool,
-                "checkout_idempotency_keys",
-                "idempotency_key",
-                "created_at",
-                keep,
-            )
-            .await?;
-            Ok(format!("{deleted} checkout keys deleted"))
-        }
-    });
+    messaging::retention::spawn_job(
+        "checkout-key-retention",
+        interval,
+        &rt.shutdown,
+        move || {
+            let pool = pool.clone();
+            async move {
+                let deleted = messaging::retention::purge_older_than(
+                    &pool,
+                    "checkout_idempotency_keys",
+                    "idempotency_key",
+                    "created_at",
+                    keep,
+                )
+                .await?;
+                Ok(format!("{deleted} checkout keys deleted"))
+            }
+        },
+    );
     Ok(())
 }
