@@ -102,7 +102,10 @@ async fn check(stack: &mut Stack) -> anyhow::Result<String> {
             .headers
             .get(async_nats::header::NATS_MESSAGE_ID)
             .map(|v| v.to_string());
-        anyhow::ensure!(id.as_deref() != Some(msg_id.as_str()), "the forged event is in the stream");
+        anyhow::ensure!(
+            id.as_deref() != Some(msg_id.as_str()),
+            "the forged event is in the stream"
+        );
     }
     Ok(format!(
         "anonymous connect refused; {FORGER}'s publish of {subject} refused by the server: {said}"

@@ -25,11 +25,11 @@ use crate::{
     chaos_faults::{Fault, Injector},
     client::Client,
     drive::{drive, DriveOptions},
+    identity::AuthMode,
     invariants::check_all,
     journey::ChaosMix,
     progress::{Counters, Goal, Progress},
     settle::settle,
-    identity::AuthMode,
     stack::{BrokerKind, Stack, StackOptions},
     workload::{open_market, Mix},
 };

@@ -142,9 +142,18 @@ mod tests {
     #[test]
     fn jwt_mode_signs_one_token_per_identity() {
         let ids = Identities::new(AuthMode::Jwt).expect("jwt");
-        let a = ids.authorization(Who::Member(7)).expect("ok").expect("some");
-        let b = ids.authorization(Who::Member(7)).expect("ok").expect("some");
-        let c = ids.authorization(Who::Seller(7)).expect("ok").expect("some");
+        let a = ids
+            .authorization(Who::Member(7))
+            .expect("ok")
+            .expect("some");
+        let b = ids
+            .authorization(Who::Member(7))
+            .expect("ok")
+            .expect("some");
+        let c = ids
+            .authorization(Who::Seller(7))
+            .expect("ok")
+            .expect("some");
         assert_eq!(a, b);
         assert_ne!(a, c);
         assert!(a.starts_with("Bearer ey"));

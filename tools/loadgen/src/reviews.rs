@@ -152,7 +152,11 @@ impl Shopper {
             )
             .await?;
         if answer.status != 204 {
-            bail!("deleting review {review} of member {member}: {} {}", answer.status, answer.body);
+            bail!(
+                "deleting review {review} of member {member}: {} {}",
+                answer.status,
+                answer.body
+            );
         }
         self.tally.deleted += 1;
         Ok(())

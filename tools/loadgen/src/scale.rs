@@ -13,10 +13,10 @@ use crate::{
     args::Args,
     client::Client,
     drive::{drive, DriveOptions},
+    identity::AuthMode,
     invariants::{check_all, Checks},
     progress::{Counters, Goal, Progress},
     settle::settle,
-    identity::AuthMode,
     stack::{BrokerKind, Stack, StackOptions},
     workload::{open_market, Mix},
 };

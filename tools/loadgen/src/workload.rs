@@ -85,7 +85,12 @@ pub async fn open_market(
             let deadline = Instant::now() + Duration::from_secs(60);
             let created = loop {
                 let answer = client
-                    .post_as(Who::Seller(seller), "catalog-service", "/api/products", &body)
+                    .post_as(
+                        Who::Seller(seller),
+                        "catalog-service",
+                        "/api/products",
+                        &body,
+                    )
                     .await?;
                 // 422 until the catalog has seen `seller.activated`.
                 if answer.status != 422 || Instant::now() > deadline {

@@ -72,7 +72,9 @@ mod tests {
     fn every_user_gets_its_own_password_in_the_config() {
         let users = BusUsers::generate("lgtest");
         let order = users.credentials("order-service").expect("in the table");
-        let like = users.credentials("catalog-like-service").expect("in the table");
+        let like = users
+            .credentials("catalog-like-service")
+            .expect("in the table");
         assert_ne!(order.password, like.password);
         assert!(users.config().contains(&order.password));
         assert!(users.config().contains("lgtest.order.>"));

@@ -10,6 +10,7 @@
 mod bus_users;
 mod cluster;
 mod instance;
+mod options;
 mod services;
 
 use std::{
@@ -26,58 +27,11 @@ pub use cluster::{Broker, BrokerKind};
 use events::{topology::Topology, StreamDef};
 use futures::TryStreamExt;
 pub use instance::Instance;
+pub use options::StackOptions;
 use service_kit::{nats_server::free_port, testing::unique_namespace};
 pub use services::{ServiceDef, ADMIN_TOKEN, PRODUCERS, SERVICES};
 
-use crate::identity::{AuthMode, Identities};
-
-/// How to start a stack.
-pub struct StackOptions {
-    /// Where the service binaries are (`target/release`, `target/debug`).
-    pub bin_dir: PathBuf,
-    /// Instances per service (default 1).
-    pub instances: HashMap<&'static str, usize>,
-    /// Variables for every service (pool sizes, PSP timeouts, …).
-    pub env: Vec<(String, String)>,
-    /// Variables for one service only.
-    pub service_env: Vec<(&'static str, String, String)>,
-    pub rust_log: String,
-    pub database_server: String,
-    pub redis_url: String,
-    /// Keep the databases when the stack stops (to inspect them).
-    pub keep: bool,
-    /// `AUTH_MODE` of every service, and so which tokens the tool's client sends.
-    pub auth: AuthMode,
-}
-
-impl StackOptions {
-    pub fn new(bin_dir: PathBuf) -> Self {
-        Self {
-            bin_dir,
-            instances: HashMap::new(),
-            env: Vec::new(),
-            service_env: Vec::new(),
-            rust_log: "warn".into(),
-            database_server: std::env::var("TEST_DATABASE_URL")
-                .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into()),
-            redis_url: std::env::var("TEST_REDIS_URL")
-                .unwrap_or_else(|_| "redis://127.0.0.1:6379".into()),
-            keep: false,
-            auth: AuthMode::Open,
-        }
-    }
-
-    pub fn set(mut self, key: &str, value: impl ToString) -> Self {
-        self.env.push((key.into(), value.to_string()));
-        self
-    }
-
-    pub fn set_for(mut self, service: &'static str, key: &str, value: impl ToString) -> Self {
-        self.service_env
-            .push((service, key.into(), value.to_string()));
-        self
-    }
-}
+use crate::identity::Identities;
 
 pub struct Stack {
     pub namespace: String,
