@@ -149,6 +149,7 @@ async fn chaos(
     let since = Utc::now();
     let client = Client::for_stack(stack, Duration::from_secs(120));
     let market = Arc::new(open_market(&client, &stack.namespace, 5, 8, seed).await?);
+    let product = market.products.first().map_or(0, |p| p.no);
     let schedule = schedule(rng);
 
     let counters = Arc::new(Counters::default());
@@ -229,6 +230,7 @@ async fn chaos(
     crate::client_checks::check(&driven, &mut checks);
     crate::client_checks::amnesia(repair, &mut checks);
     crate::bus_check::forged_event_refused(stack, &mut checks).await;
+    crate::auth_check::tokens_required(&client, 1000, product, &mut checks).await;
     crate::summary::print_chaos(&driven, &checks, injector.outage, took);
     Ok(checks.all_hold() && driven.errors.is_empty())
 }

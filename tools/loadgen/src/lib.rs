@@ -20,6 +20,7 @@
 
 pub mod amnesia;
 pub mod args;
+pub mod auth_check;
 pub mod bench;
 pub mod bus_check;
 pub mod cancel;
