@@ -14,13 +14,14 @@ use crate::{
     ceilings,
     client::Client,
     drive::{drive, DriveOptions},
+    identity::AuthMode,
     lags,
     open_loop::drive_open,
     progress::{Counters, Goal, Progress},
     report::{BenchReport, ServiceUsage},
     report_open::{OpenLoop, OtherCpu, RssSampler},
     settle::settle,
-    stack::{Broker, Stack, StackOptions},
+    stack::{Broker, BrokerKind, Stack, StackOptions},
     workload::{open_market, Mix, Outcome},
 };
 
@@ -35,6 +36,7 @@ pub const OPTIONS: &[&str] = &[
     "db-connections",
     "consumer-concurrency",
     "out",
+    "auth",
 ];
 
 /// Share of paid orders the shoppers cancel (half of them in part).
@@ -54,14 +56,14 @@ pub async fn run(args: &Args) -> anyhow::Result<bool> {
         "starting nats-server and the 9 services from {}",
         args.bin_dir().display()
     );
-    let broker = Broker::single().await?;
     // 0: each consumer's own setting; otherwise every consumer of every service.
     let concurrency: usize = args.get("consumer-concurrency", 0)?;
     let mut options = StackOptions::new(args.bin_dir()).set("DB_MAX_CONNECTIONS", db_connections);
     if concurrency > 0 {
         options = options.set("CONSUMER_CONCURRENCY", concurrency);
     }
-    let mut stack = Stack::start(options, broker).await?;
+    options.auth = args.get("auth", AuthMode::Open)?;
+    let mut stack = Stack::start(options, BrokerKind::Single).await?;
     let client = Client::for_stack(&stack, Duration::from_secs(10));
     let result = measure(
         &mut stack,
@@ -88,7 +90,8 @@ pub async fn run(args: &Args) -> anyhow::Result<bool> {
     let window = Duration::from_secs(10);
     report.pg_commits_per_s =
         ceilings::postgres_two_write(&server, &namespace, CEILING_CONNECTIONS, window).await?;
-    let broker = Broker::single().await?;
+    // No services connect to this one, so it needs no users.
+    let broker = Broker::single(None).await?;
     report.js_publish_per_s =
         ceilings::jetstream_publish(&broker.urls().join(","), &namespace, 256, window).await?;
     report.print();

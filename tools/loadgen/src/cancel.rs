@@ -6,7 +6,10 @@ use std::time::{Duration, Instant};
 use reqwest::Method;
 use serde_json::json;
 
-use crate::client::Client;
+use crate::{
+    client::{Client, Who},
+    workload::Approved,
+};
 
 /// Why the shopper cancelled; decides which answers are expected.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -71,7 +74,7 @@ impl CancelRecord {
 /// One cancel; `amount` `None` is everything still refundable.
 pub async fn cancel(
     client: &Client,
-    order_id: &str,
+    order: &Approved,
     amount: Option<i64>,
     kind: CancelKind,
     faulted: bool,
@@ -81,10 +84,11 @@ pub async fn cancel(
         body["cancelAmount"] = json!(amount);
     }
     let key = uuid::Uuid::new_v4().to_string();
-    let path = format!("/api/payments/{order_id}/cancel");
+    let path = format!("/api/payments/{}/cancel", order.order_id);
     let started = Instant::now();
     let answer = client
-        .call(
+        .call_as(
+            Who::Member(order.member),
             "order-service",
             Method::POST,
             &path,
@@ -108,13 +112,13 @@ pub async fn cancel(
 /// every 200 ms for up to `patience`.
 pub async fn cancel_when_paid(
     client: &Client,
-    order_id: &str,
+    order: &Approved,
     patience: Duration,
 ) -> anyhow::Result<CancelRecord> {
     let started = Instant::now();
     let mut waited = 0;
     loop {
-        let mut record = cancel(client, order_id, None, CancelKind::Concurrent, false).await?;
+        let mut record = cancel(client, order, None, CancelKind::Concurrent, false).await?;
         let not_yet = record.status == 409 && record.code == "NOT_CANCELABLE_STATUS";
         if !not_yet || started.elapsed() > patience {
             record.waited = waited;

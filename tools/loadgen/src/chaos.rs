@@ -25,15 +25,16 @@ use crate::{
     chaos_faults::{Fault, Injector},
     client::Client,
     drive::{drive, DriveOptions},
+    identity::AuthMode,
     invariants::check_all,
     journey::ChaosMix,
     progress::{Counters, Goal, Progress},
     settle::settle,
-    stack::{Broker, Stack, StackOptions},
+    stack::{BrokerKind, Stack, StackOptions},
     workload::{open_market, Mix},
 };
 
-pub const OPTIONS: &[&str] = &["payments", "shoppers", "seed", "bin-dir", "keep"];
+pub const OPTIONS: &[&str] = &["payments", "shoppers", "seed", "bin-dir", "keep", "auth"];
 
 /// Every process of the stack; the sandbox keeps its state in Postgres, so it is killed too.
 const KILLABLE: [&str; 9] = [
@@ -60,9 +61,9 @@ pub async fn run(args: &Args) -> anyhow::Result<bool> {
     let payments: u64 = args.get("payments", 5000)?;
     let shoppers: usize = args.get("shoppers", 16)?;
     let seed: u64 = args.get("seed", 42)?;
+    let auth: AuthMode = args.get("auth", AuthMode::Jwt)?;
     let mut rng = SmallRng::seed_from_u64(seed);
 
-    let broker = Broker::single().await?;
     let mut options = StackOptions::new(args.bin_dir())
         .set("DB_MAX_CONNECTIONS", 5)
         .set_for("order-service", "PSP_TIMEOUT_MS", 1000)
@@ -83,8 +84,12 @@ pub async fn run(args: &Args) -> anyhow::Result<bool> {
     options = crate::payouts::configure(options);
     options.rust_log = "info".into();
     options.keep = args.get("keep", false)?;
-    eprintln!("chaos: {payments} payments, {shoppers} shoppers, seed {seed}");
-    let mut stack = Stack::start(options, broker).await?;
+    options.auth = auth;
+    eprintln!(
+        "chaos: {payments} payments, {shoppers} shoppers, seed {seed}, AUTH_MODE={}",
+        auth.name()
+    );
+    let mut stack = Stack::start(options, BrokerKind::Single).await?;
     eprintln!("logs: {}", stack.log_dir.display());
     let outcome = chaos(&mut stack, &mut rng, payments, shoppers, seed).await;
     stack.stop().await;
@@ -144,6 +149,7 @@ async fn chaos(
     let since = Utc::now();
     let client = Client::for_stack(stack, Duration::from_secs(120));
     let market = Arc::new(open_market(&client, &stack.namespace, 5, 8, seed).await?);
+    let product = market.products.first().map_or(0, |p| p.no);
     let schedule = schedule(rng);
 
     let counters = Arc::new(Counters::default());
@@ -223,6 +229,8 @@ async fn chaos(
     }
     crate::client_checks::check(&driven, &mut checks);
     crate::client_checks::amnesia(repair, &mut checks);
+    crate::bus_check::forged_event_refused(stack, &mut checks).await;
+    crate::auth_check::tokens_required(&client, 1000, product, &mut checks).await;
     crate::summary::print_chaos(&driven, &checks, injector.outage, took);
     Ok(checks.all_hold() && driven.errors.is_empty())
 }

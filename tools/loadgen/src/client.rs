@@ -1,17 +1,22 @@
 //! HTTP calls as a shopper's browser and the marketplace's back office make them, with the
 //! retries a real client makes while an instance is down: a refused connection or a 5xx is
 //! sent again (with the same `Idempotency-Key` where the API takes one) until `patience` runs
-//! out. 4xx answers are final, except a checkout key still in flight.
+//! out. 4xx answers are final, except a checkout key still in flight. Each request is made as
+//! someone ([`Who`]); in jwt mode it carries that identity's bearer token (crate::identity).
 
 use std::{
-    sync::atomic::{AtomicUsize, Ordering},
+    sync::{
+        atomic::{AtomicUsize, Ordering},
+        Arc,
+    },
     time::{Duration, Instant},
 };
 
 use reqwest::{Method, RequestBuilder};
 use serde_json::Value;
 
-use crate::stack::Stack;
+pub use crate::identity::Who;
+use crate::{identity::Identities, stack::Stack};
 
 /// The base URLs of every service of a stack; requests to a service with several instances
 /// go round-robin.
@@ -58,26 +63,38 @@ pub struct Client {
     pub endpoints: Endpoints,
     /// How long to keep retrying a refused connection or a 5xx.
     pub patience: Duration,
-    turn: std::sync::Arc<AtomicUsize>,
+    /// The tokens of the stack's auth mode.
+    pub identities: Arc<Identities>,
+    turn: Arc<AtomicUsize>,
 }
 
 impl Client {
     /// A client of every service of `stack`, retrying for up to `patience`.
     pub fn for_stack(stack: &Stack, patience: Duration) -> Self {
-        Self::new(stack.http.clone(), Endpoints::of(stack), patience)
+        Self::new(
+            stack.http.clone(),
+            Endpoints::of(stack),
+            patience,
+            stack.identities.clone(),
+        )
     }
 
-    pub fn new(http: reqwest::Client, endpoints: Endpoints, patience: Duration) -> Self {
+    pub fn new(
+        http: reqwest::Client,
+        endpoints: Endpoints,
+        patience: Duration,
+        identities: Arc<Identities>,
+    ) -> Self {
         Self {
             http,
             endpoints,
             patience,
+            identities,
             turn: Default::default(),
         }
     }
 
-    /// Sends `method path` to `service` with an optional JSON body and headers, retrying
-    /// transport errors and 5xx; `Err` only once patience ran out.
+    /// [`call_as`](Self::call_as) without a token.
     pub async fn call(
         &self,
         service: &str,
@@ -86,6 +103,22 @@ impl Client {
         body: Option<&Value>,
         headers: &[(&str, &str)],
     ) -> anyhow::Result<Answer> {
+        self.call_as(Who::Anyone, service, method, path, body, headers)
+            .await
+    }
+
+    /// Sends `method path` to `service` as `who` with an optional JSON body and headers,
+    /// retrying transport errors and 5xx; `Err` only once patience ran out.
+    pub async fn call_as(
+        &self,
+        who: Who,
+        service: &str,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+        headers: &[(&str, &str)],
+    ) -> anyhow::Result<Answer> {
+        let authorization = self.identities.authorization(who)?;
         let started = Instant::now();
         let mut delay = Duration::from_millis(50);
         loop {
@@ -97,6 +130,9 @@ impl Client {
             }
             for (k, v) in headers {
                 request = request.header(*k, *v);
+            }
+            if let Some(value) = &authorization {
+                request = request.header(reqwest::header::AUTHORIZATION, &**value);
             }
             let last_error = match request.send().await {
                 Ok(resp) => {
@@ -131,5 +167,21 @@ impl Client {
 
     pub async fn get(&self, service: &str, path: &str) -> anyhow::Result<Answer> {
         self.call(service, Method::GET, path, None, &[]).await
+    }
+
+    pub async fn post_as(
+        &self,
+        who: Who,
+        service: &str,
+        path: &str,
+        body: &Value,
+    ) -> anyhow::Result<Answer> {
+        self.call_as(who, service, Method::POST, path, Some(body), &[])
+            .await
+    }
+
+    pub async fn get_as(&self, who: Who, service: &str, path: &str) -> anyhow::Result<Answer> {
+        self.call_as(who, service, Method::GET, path, None, &[])
+            .await
     }
 }

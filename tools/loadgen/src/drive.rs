@@ -13,6 +13,7 @@ use crate::{
     client::Client,
     journey::{pay, ChaosMix},
     progress::{Counters, Goal},
+    reviews::ReviewTally,
     workload::{Market, Mix, PaymentRecord, Shopper},
 };
 
@@ -53,6 +54,8 @@ pub struct DriveResult {
     pub records: Vec<PaymentRecord>,
     /// Payments that never reached a confirm answer (the client gave up), with the reason.
     pub errors: Vec<String>,
+    /// The shoppers' reviews, summed.
+    pub reviews: ReviewTally,
     pub elapsed: Duration,
 }
 
@@ -105,19 +108,21 @@ pub async fn drive(
                     errors.push(format!("{e:#}"));
                 }
             }
-            (records, errors)
+            (records, errors, shopper.tally)
         }));
     }
     let mut result = DriveResult {
         records: Vec::new(),
         errors: Vec::new(),
+        reviews: ReviewTally::default(),
         elapsed: Duration::ZERO,
     };
     for worker in workers {
         match worker.await {
-            Ok((records, errors)) => {
+            Ok((records, errors, reviews)) => {
                 result.records.extend(records);
                 result.errors.extend(errors);
+                result.reviews.add(&reviews);
             }
             Err(e) => result.errors.push(format!("a shopper task failed: {e}")),
         }

@@ -162,7 +162,7 @@ pub async fn pay(
     let (confirm, confirm_latency) = if plan.concurrent {
         let (confirm, raced) = tokio::join!(
             confirm_right_key(client, &order, held),
-            cancel_when_paid(client, &order.order_id, Duration::from_secs(60)),
+            cancel_when_paid(client, &order, Duration::from_secs(60)),
         );
         cancels.push(raced?);
         confirm?
@@ -170,6 +170,9 @@ pub async fn pay(
         confirm_right_key(client, &order, held).await?
     };
     let outcome = Outcome::from(&confirm);
+    if outcome == Outcome::Paid {
+        shopper.bought(&order.products);
+    }
     if outcome == Outcome::Paid && plan.cancel && !plan.concurrent {
         let faulted = plan.cancel_fault.is_some();
         if let Some(refund_first) = plan.cancel_fault {
@@ -185,11 +188,11 @@ pub async fn pay(
         } else {
             (None, CancelKind::Full)
         };
-        let first = cancel(client, &order.order_id, amount, kind, faulted).await?;
+        let first = cancel(client, &order, amount, kind, faulted).await?;
         let done = first.status == 200;
         cancels.push(first);
         if plan.partial && plan.rest && done {
-            cancels.push(cancel(client, &order.order_id, None, CancelKind::Rest, false).await?);
+            cancels.push(cancel(client, &order, None, CancelKind::Rest, false).await?);
         }
     }
     Ok(PaymentRecord {

@@ -24,10 +24,10 @@ use serde_json::Value;
 use sqlx::PgPool;
 
 use crate::{
-    client::Client,
+    client::{Client, Who},
     invariants::Checks,
     payouts::{dec, PayoutLog},
-    stack::{Stack, ADMIN_TOKEN},
+    stack::Stack,
 };
 
 /// `Basic base64("test_sk_sandbox:")`.
@@ -189,15 +189,8 @@ async fn postings(wallet: &PgPool, client: &Client, checks: &mut Checks) -> anyh
     let total: Decimal = sqlx::query_scalar("select coalesce(sum(amount), 0) from ledger_postings")
         .fetch_one(wallet)
         .await?;
-    let bearer = format!("Bearer {ADMIN_TOKEN}");
     let tb = client
-        .call(
-            "wallet-service",
-            Method::GET,
-            "/admin/ledger/trial-balance",
-            None,
-            &[("Authorization", &bearer)],
-        )
+        .get_as(Who::Admin, "wallet-service", "/admin/ledger/trial-balance")
         .await?;
     let api_total = dec(&tb.body["total"]);
     let api_ok =

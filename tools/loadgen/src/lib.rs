@@ -20,7 +20,9 @@
 
 pub mod amnesia;
 pub mod args;
+pub mod auth_check;
 pub mod bench;
+pub mod bus_check;
 pub mod cancel;
 pub mod ceilings;
 pub mod chaos;
@@ -29,6 +31,7 @@ pub mod client;
 pub mod client_checks;
 pub mod drive;
 pub mod hot_check;
+pub mod identity;
 pub mod invariants;
 pub mod journey;
 pub mod lags;
@@ -43,6 +46,7 @@ pub mod progress;
 pub mod psp_check;
 pub mod report;
 pub mod report_open;
+pub mod reviews;
 pub mod scale;
 pub mod settle;
 pub mod stack;

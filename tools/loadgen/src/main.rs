@@ -5,9 +5,11 @@ use paymsa_loadgen::{args::Args, bench, chaos, scale};
 const USAGE: &str = "usage: paymsa-loadgen <bench|chaos|scale> [--option value ...]
   bench  --duration 60 --shoppers 32 --sellers 10 --products 5 --db-connections 10 --out docs/bench
          [--rate 200: open loop, payments started on a fixed schedule instead of by shoppers]
-  chaos  --payments 5000 --shoppers 16 --seed 42 [--keep true]
+  chaos  --payments 5000 --shoppers 16 --seed 42 [--keep true] [--auth jwt]
   scale  --payments 1500 --shoppers 12 --seed 7
-  all:   --bin-dir target/release (where the service binaries are)";
+  all:   --bin-dir target/release (where the service binaries are)
+         --auth open|jwt: the services' AUTH_MODE and the tokens sent (default: jwt for
+         chaos, open for bench and scale); NATS always requires one user per service";
 
 #[tokio::main]
 async fn main() -> ExitCode {

@@ -7,13 +7,12 @@ use std::collections::{BTreeMap, HashMap};
 
 use anyhow::Context;
 use chrono::{DateTime, Utc};
-use reqwest::Method;
 use rust_decimal::Decimal;
 
 use crate::{
-    client::Client,
+    client::{Client, Who},
     invariants::Checks,
-    stack::{Stack, ADMIN_TOKEN},
+    stack::Stack,
 };
 
 pub async fn check(
@@ -155,30 +154,15 @@ async fn reconciliation(
     since: DateTime<Utc>,
     checks: &mut Checks,
 ) -> anyhow::Result<()> {
-    let bearer = format!("Bearer {ADMIN_TOKEN}");
     let from = (since - chrono::Duration::minutes(1)).format("%Y-%m-%dT%H:%M:%SZ");
     let to = Utc::now().format("%Y-%m-%dT%H:%M:%SZ");
     let path = format!("/admin/reconciliation?from={from}&to={to}");
-    let report = client
-        .call(
-            "order-service",
-            Method::GET,
-            &path,
-            None,
-            &[("Authorization", &bearer)],
-        )
-        .await?;
+    let report = client.get_as(Who::Admin, "order-service", &path).await?;
     let mismatches = report.body["mismatches"]
         .as_array()
         .with_context(|| format!("reconciliation: {} {}", report.status, report.body))?;
     let unresolved = client
-        .call(
-            "order-service",
-            Method::GET,
-            "/admin/payments/unresolved",
-            None,
-            &[("Authorization", &bearer)],
-        )
+        .get_as(Who::Admin, "order-service", "/admin/payments/unresolved")
         .await?;
     let stuck = unresolved.body.as_array().map_or(usize::MAX, Vec::len);
     checks.add(

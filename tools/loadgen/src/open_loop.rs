@@ -46,6 +46,7 @@ pub async fn drive_open(
         return DriveResult {
             records: Vec::new(),
             errors: vec!["an open-loop run needs a duration".into()],
+            reviews: Default::default(),
             elapsed: Duration::ZERO,
         };
     };
@@ -56,6 +57,7 @@ pub async fn drive_open(
     let mut result = DriveResult {
         records: Vec::new(),
         errors: Vec::new(),
+        reviews: Default::default(),
         elapsed: Duration::ZERO,
     };
     let mut n: u32 = 0;
@@ -98,7 +100,7 @@ pub async fn drive_open(
                 });
                 record
             });
-            (paid, browsed)
+            (paid, browsed, shopper.tally)
         });
     }
     while let Some(done) = tasks.join_next().await {
@@ -111,11 +113,13 @@ pub async fn drive_open(
 type Arrival = (
     anyhow::Result<crate::workload::PaymentRecord>,
     anyhow::Result<()>,
+    crate::reviews::ReviewTally,
 );
 
 fn collect(done: Result<Arrival, tokio::task::JoinError>, result: &mut DriveResult) {
     match done {
-        Ok((paid, browsed)) => {
+        Ok((paid, browsed, reviews)) => {
+            result.reviews.add(&reviews);
             match paid {
                 Ok(record) => result.records.push(record),
                 Err(e) => result.errors.push(format!("{e:#}")),

@@ -23,7 +23,7 @@ use serde_json::{json, Value};
 use tokio::task::JoinHandle;
 
 use crate::{
-    client::Client,
+    client::{Client, Who},
     stack::{Stack, StackOptions},
     workload::id,
 };
@@ -159,7 +159,8 @@ async fn ask(
     amount: Decimal,
 ) -> anyhow::Result<crate::client::Answer> {
     client
-        .call(
+        .call_as(
+            Who::Seller(seller),
             "wallet-service",
             Method::POST,
             &format!("/api/wallets/sellers/{seller}/payouts"),
@@ -178,7 +179,11 @@ async fn one(
     log: &mut PayoutLog,
 ) -> anyhow::Result<()> {
     let wallet = client
-        .get("wallet-service", &format!("/api/wallets/sellers/{seller}"))
+        .get_as(
+            Who::Seller(seller),
+            "wallet-service",
+            &format!("/api/wallets/sellers/{seller}"),
+        )
         .await?;
     if wallet.status == 404 {
         log.nothing_available += 1;

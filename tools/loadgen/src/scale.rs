@@ -13,14 +13,15 @@ use crate::{
     args::Args,
     client::Client,
     drive::{drive, DriveOptions},
+    identity::AuthMode,
     invariants::{check_all, Checks},
     progress::{Counters, Goal, Progress},
     settle::settle,
-    stack::{Broker, Stack, StackOptions},
+    stack::{BrokerKind, Stack, StackOptions},
     workload::{open_market, Mix},
 };
 
-pub const OPTIONS: &[&str] = &["payments", "shoppers", "seed", "bin-dir"];
+pub const OPTIONS: &[&str] = &["payments", "shoppers", "seed", "bin-dir", "auth"];
 
 /// Outbox shards per producing service (DESIGN: 4 by default).
 const SHARDS: f64 = 4.0;
@@ -56,14 +57,14 @@ pub async fn run(args: &Args) -> anyhow::Result<bool> {
     let shoppers: usize = args.get("shoppers", 12)?;
     let seed: u64 = args.get("seed", 7)?;
     eprintln!("scale: starting a 3-node NATS cluster");
-    let broker = Broker::cluster().await?;
     let mut options = StackOptions::new(args.bin_dir()).set("DB_MAX_CONNECTIONS", 4);
+    options.auth = args.get("auth", AuthMode::Open)?;
     options.instances = HashMap::from([
         ("order-service", 3),
         ("wallet-service", 3),
         ("hot-catalog-service", 3),
     ]);
-    let mut stack = Stack::start(options, broker).await?;
+    let mut stack = Stack::start(options, BrokerKind::Cluster).await?;
     eprintln!(
         "scale: {} processes up; logs in {}",
         stack.instances.len(),

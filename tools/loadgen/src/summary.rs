@@ -52,6 +52,13 @@ pub fn print_outcomes(driven: &DriveResult) {
             println!("  {n:>6}  {answer}");
         }
     }
+    let r = &driven.reviews;
+    println!(
+        "reviews (of products the shopper paid for): {} created ({} after 403 PURCHASE_REQUIRED \
+         while the purchase event was on its way; {} such answers), {} 409 REVIEW_EXISTS (an \
+         earlier attempt's), {} deleted, {} skipped (nothing paid and unreviewed yet)",
+        r.created, r.created_after_wait, r.purchase_waits, r.exists, r.deleted, r.nothing_to_review
+    );
     println!(
         "latency ms (p50 / p95 / p99 / max): confirm 200 {}; cancel 200 {}",
         confirm.summary(),

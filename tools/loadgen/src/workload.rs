@@ -1,7 +1,8 @@
 //! What the load is made of: a market (sellers onboarded through the saga, their products
 //! listed), and shoppers who check out 1–3 products, approve in the sandbox's payment window,
-//! confirm, and now and then like, unlike, review or delete a review. What a payment's
-//! journey adds (wrong keys, cancels, faults) is in [`crate::journey`].
+//! confirm, and now and then like, unlike, review (crate::reviews) or delete a review. What a
+//! payment's journey adds (wrong keys, cancels, faults) is in [`crate::journey`]. Each call is
+//! made as the member or seller acting (crate::identity).
 
 use std::time::{Duration, Instant};
 
@@ -10,7 +11,10 @@ use rand::{rngs::SmallRng, Rng, SeedableRng};
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::client::{Answer, Client};
+use crate::{
+    client::{Answer, Client, Who},
+    reviews::ReviewTally,
+};
 
 #[derive(Debug, Clone)]
 pub struct Product {
@@ -81,7 +85,12 @@ pub async fn open_market(
             let deadline = Instant::now() + Duration::from_secs(60);
             let created = loop {
                 let answer = client
-                    .post("catalog-service", "/api/products", &body)
+                    .post_as(
+                        Who::Seller(seller),
+                        "catalog-service",
+                        "/api/products",
+                        &body,
+                    )
                     .await?;
                 // 422 until the catalog has seen `seller.activated`.
                 if answer.status != 422 || Instant::now() > deadline {
@@ -133,7 +142,11 @@ pub struct PaymentRecord {
 
 /// A checked-out order the customer approved in the sandbox's payment window.
 pub struct Approved {
+    /// The shopper, whose token confirms and cancels it.
+    pub member: i64,
     pub order_id: String,
+    /// The products ordered.
+    pub products: Vec<i64>,
     /// As order-service wrote it (a string of whole won).
     pub amount: Value,
     pub amount_won: i64,
@@ -162,7 +175,11 @@ impl Mix {
 pub struct Shopper {
     pub member: i64,
     pub(crate) rng: SmallRng,
-    reviews: Vec<String>,
+    /// Its live reviews: (productReviewNo, productNo); the number is empty when unknown.
+    pub(crate) reviews: Vec<(String, i64)>,
+    /// Products of orders it paid, the ones it may review.
+    pub(crate) bought: Vec<i64>,
+    pub tally: ReviewTally,
 }
 
 impl Shopper {
@@ -173,6 +190,8 @@ impl Shopper {
                 seed ^ (member as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15),
             ),
             reviews: Vec::new(),
+            bought: Vec::new(),
+            tally: ReviewTally::default(),
         }
     }
 
@@ -187,20 +206,22 @@ impl Shopper {
     /// Checkout of 1–3 products, then the customer's approval in the sandbox.
     pub async fn approve(&mut self, client: &Client, market: &Market) -> anyhow::Result<Approved> {
         let lines = self.rng.random_range(1..=3usize);
-        let mut products: Vec<String> = Vec::new();
+        let mut products: Vec<i64> = Vec::new();
         while products.len() < lines.min(market.products.len()) {
-            let no = self.pick(market).no.to_string();
+            let no = self.pick(market).no;
             if !products.contains(&no) {
                 products.push(no);
             }
         }
+        let product_nos: Vec<String> = products.iter().map(i64::to_string).collect();
         let key = uuid::Uuid::new_v4().to_string();
         let checkout = client
-            .call(
+            .call_as(
+                Who::Member(self.member),
                 "order-service",
                 Method::POST,
                 "/api/checkouts",
-                Some(&json!({ "memberNo": self.member.to_string(), "productNos": products })),
+                Some(&json!({ "memberNo": self.member.to_string(), "productNos": product_nos })),
                 &[("Idempotency-Key", &key)],
             )
             .await?;
@@ -225,7 +246,9 @@ impl Shopper {
             .await?;
         expect(&approval, 201, "sandbox approval")?;
         Ok(Approved {
+            member: self.member,
             order_id,
+            products,
             amount,
             amount_won,
             payment_key: approval.body["paymentKey"].clone(),
@@ -245,7 +268,12 @@ impl Shopper {
         });
         let started = Instant::now();
         let confirm = client
-            .post("order-service", "/api/payments/confirm", &body)
+            .post_as(
+                Who::Member(order.member),
+                "order-service",
+                "/api/payments/confirm",
+                &body,
+            )
             .await?;
         Ok((confirm, started.elapsed()))
     }
@@ -258,45 +286,27 @@ impl Shopper {
         mix: Mix,
     ) -> anyhow::Result<()> {
         let member = self.member;
-        if self.chance(mix.like) {
-            let product = self.pick(market).no;
-            let path = format!("/api/catalog-likes/products/{product}/members/{member}");
-            client
-                .call("catalog-like-service", Method::POST, &path, None, &[])
-                .await?;
-        }
-        if self.chance(mix.unlike) {
-            let product = self.pick(market).no;
-            let path = format!("/api/catalog-likes/products/{product}/members/{member}");
-            client
-                .call("catalog-like-service", Method::DELETE, &path, None, &[])
-                .await?;
-        }
-        if self.chance(mix.review) {
-            let product = self.pick(market).no;
-            let stars = ["ONE", "TWO", "THREE", "FOUR", "FIVE"][self.rng.random_range(0..5)];
-            let body = json!({
-                "productNo": product.to_string(),
-                "memberNo": member.to_string(),
-                "title": "load test",
-                "content": format!("{stars} stars from member {member}"),
-                "starRatingType": stars,
-            });
-            let answer = client
-                .post("catalog-review-service", "/api/product-reviews", &body)
-                .await?;
-            expect(&answer, 201, "review")?;
-            if let Some(no) = answer.body["productReviewNo"].as_str() {
-                self.reviews.push(no.to_string());
+        for (p, method) in [(mix.like, Method::POST), (mix.unlike, Method::DELETE)] {
+            if self.chance(p) {
+                let product = self.pick(market).no;
+                let path = format!("/api/catalog-likes/products/{product}/members/{member}");
+                client
+                    .call_as(
+                        Who::Member(member),
+                        "catalog-like-service",
+                        method,
+                        &path,
+                        None,
+                        &[],
+                    )
+                    .await?;
             }
         }
+        if self.chance(mix.review) {
+            self.review(client).await?;
+        }
         if !self.reviews.is_empty() && self.chance(mix.delete_review) {
-            let i = self.rng.random_range(0..self.reviews.len());
-            let review = self.reviews.swap_remove(i);
-            let path = format!("/api/product-reviews/{review}?memberNo={member}");
-            client
-                .call("catalog-review-service", Method::DELETE, &path, None, &[])
-                .await?;
+            self.delete_review(client).await?;
         }
         Ok(())
     }

@@ -1,6 +1,8 @@
 //! The NATS a stack runs on: one private server, or a 3-node JetStream cluster of
 //! `nats-server` processes on loopback (the scale-out picture of compose.yaml). Either way a
 //! node can be killed and started again on its port with its store, like a crashed broker.
+//! With [`BusUsers`] every node requires the per-service users of messaging::access, as
+//! `just up`'s server does (scripts/nats.sh); the tool itself then connects as `paymsa-admin`.
 
 use std::{
     path::PathBuf,
@@ -9,10 +11,28 @@ use std::{
 };
 
 use anyhow::{bail, Context};
-use service_kit::nats_server::{find_binary, free_port, NatsServer};
+use service_kit::{
+    nats_auth::NatsCredentials,
+    nats_server::{find_binary, free_port, NatsServer},
+};
 use tokio::process::{Child, Command};
 
-pub enum Broker {
+use super::bus_users::BusUsers;
+
+/// Which broker a stack runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BrokerKind {
+    Single,
+    Cluster,
+}
+
+pub struct Broker {
+    nodes: Nodes,
+    /// Who the tool's own connections are (`None`: the server is open).
+    admin: Option<NatsCredentials>,
+}
+
+enum Nodes {
     Single(NatsServer),
     Cluster(Vec<ClusterNode>),
 }
@@ -27,16 +47,38 @@ pub struct ClusterNode {
 }
 
 impl Broker {
-    /// A private single server with JetStream.
-    pub async fn single() -> anyhow::Result<Self> {
-        Ok(Self::Single(
-            NatsServer::start().await.context("starting nats-server")?,
-        ))
+    /// A private single server with JetStream, requiring `users` when given.
+    pub async fn single(users: Option<&BusUsers>) -> anyhow::Result<Self> {
+        let config = users.map_or("", BusUsers::config);
+        let server = NatsServer::start_with_config(config)
+            .await
+            .context("starting nats-server")?;
+        Ok(Self {
+            nodes: Nodes::Single(server),
+            admin: users.map(BusUsers::admin),
+        })
     }
 
-    /// Three clustered nodes with JetStream; returns once the cluster has a meta leader, so
-    /// services can create R3 streams.
-    pub async fn cluster() -> anyhow::Result<Self> {
+    pub async fn start(kind: BrokerKind, users: Option<&BusUsers>) -> anyhow::Result<Self> {
+        match kind {
+            BrokerKind::Single => Self::single(users).await,
+            BrokerKind::Cluster => Self::cluster(users).await,
+        }
+    }
+
+    pub fn is_cluster(&self) -> bool {
+        matches!(self.nodes, Nodes::Cluster(_))
+    }
+
+    /// A connection as the operators' user (or anonymous on an open server).
+    pub async fn connect(&self, name: &str) -> anyhow::Result<async_nats::Client> {
+        let urls = self.urls().join(",");
+        Ok(service_kit::infra::connect_nats_as(&urls, name, self.admin.as_ref()).await?)
+    }
+
+    /// Three clustered nodes with JetStream, requiring `users` when given; returns once the
+    /// cluster has a meta leader, so services can create R3 streams.
+    pub async fn cluster(users: Option<&BusUsers>) -> anyhow::Result<Self> {
         let binary = find_binary()?;
         let base = std::env::temp_dir().join(format!(
             "paymsa-nats-cluster-{}",
@@ -53,12 +95,16 @@ impl Broker {
         for i in 0..3 {
             let dir = base.join(format!("n{i}"));
             std::fs::create_dir_all(&dir)?;
+            let config = service_kit::nats_server::durable_config(&dir)?;
+            if let Some(users) = users {
+                let mut text = std::fs::read_to_string(&config)?;
+                text.push_str(users.config());
+                std::fs::write(&config, text)?;
+            }
             let args = vec![
                 binary.display().to_string(),
                 "-c".into(),
-                service_kit::nats_server::durable_config(&dir)?
-                    .display()
-                    .to_string(),
+                config.display().to_string(),
                 "-js".into(),
                 "-a".into(),
                 "127.0.0.1".into(),
@@ -85,15 +131,18 @@ impl Broker {
             node.spawn()?;
             nodes.push(node);
         }
-        let broker = Self::Cluster(nodes);
+        let broker = Self {
+            nodes: Nodes::Cluster(nodes),
+            admin: users.map(BusUsers::admin),
+        };
         broker.wait_jetstream(Duration::from_secs(30)).await?;
         Ok(broker)
     }
 
     pub fn urls(&self) -> Vec<String> {
-        match self {
-            Self::Single(server) => vec![server.url()],
-            Self::Cluster(nodes) => nodes
+        match &self.nodes {
+            Nodes::Single(server) => vec![server.url()],
+            Nodes::Cluster(nodes) => nodes
                 .iter()
                 .map(|n| format!("nats://127.0.0.1:{}", n.port))
                 .collect(),
@@ -102,9 +151,9 @@ impl Broker {
 
     /// Kills node `i` (SIGKILL).
     pub async fn kill(&mut self, i: usize) -> anyhow::Result<()> {
-        match self {
-            Self::Single(server) => server.stop().await,
-            Self::Cluster(nodes) => {
+        match &mut self.nodes {
+            Nodes::Single(server) => server.stop().await,
+            Nodes::Cluster(nodes) => {
                 if let Some(mut child) = nodes[i].child.take() {
                     child.kill().await?;
                 }
@@ -115,16 +164,16 @@ impl Broker {
 
     /// The JetStream store directory of a single server (`None` on a cluster).
     pub fn store_dir(&self) -> Option<PathBuf> {
-        match self {
-            Self::Single(server) => Some(server.store_dir()),
-            Self::Cluster(_) => None,
+        match &self.nodes {
+            Nodes::Single(server) => Some(server.store_dir()),
+            Nodes::Cluster(_) => None,
         }
     }
 
     /// Suspends (SIGSTOP) or resumes (SIGCONT) a single server, e.g. to copy a crash-consistent
     /// store; a no-op on a cluster.
     pub async fn pause(&mut self, paused: bool) -> anyhow::Result<()> {
-        if let Self::Single(server) = self {
+        if let Nodes::Single(server) = &mut self.nodes {
             if paused {
                 server.freeze().await?;
             } else {
@@ -136,9 +185,9 @@ impl Broker {
 
     /// Starts node `i` again on its port with its store.
     pub async fn restart(&mut self, i: usize) -> anyhow::Result<()> {
-        match self {
-            Self::Single(server) => server.start_again().await?,
-            Self::Cluster(nodes) => nodes[i].spawn()?,
+        match &mut self.nodes {
+            Nodes::Single(server) => server.start_again().await?,
+            Nodes::Cluster(nodes) => nodes[i].spawn()?,
         }
         self.wait_jetstream(Duration::from_secs(30)).await
     }
@@ -146,11 +195,11 @@ impl Broker {
     /// Waits until JetStream answers an account-info request through any node.
     pub async fn wait_jetstream(&self, timeout: Duration) -> anyhow::Result<()> {
         let deadline = Instant::now() + timeout;
-        let urls = self.urls().join(",");
         let mut last_error;
         loop {
             let ready = async {
-                let client = service_kit::infra::connect_nats(&urls, "paymsa-loadgen")
+                let client = self
+                    .connect("paymsa-loadgen")
                     .await
                     .map_err(|e| e.to_string())?;
                 let js = async_nats::jetstream::new(client);
@@ -163,7 +212,7 @@ impl Broker {
             }
             if Instant::now() > deadline {
                 let mut logs = String::new();
-                if let Self::Cluster(nodes) = self {
+                if let Nodes::Cluster(nodes) = &self.nodes {
                     for n in nodes {
                         let log =
                             std::fs::read_to_string(n.dir.join("nats.log")).unwrap_or_default();

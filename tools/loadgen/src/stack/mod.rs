@@ -2,74 +2,44 @@
 //! NATS server (or cluster), a NATS namespace and a database per service named after it, and
 //! free ports. Unlike the in-process `TestSystem` of the e2e tests, each service here is a real
 //! process, so it can be SIGKILLed and its memory and CPU measured.
+//!
+//! As on `just up`, the broker requires one NATS user per service (bus_users.rs): the
+//! namespace is chosen first, the permission table rendered for it, and only then the broker
+//! started. The services run in the auth mode of [`StackOptions::auth`] (crate::identity).
 
+mod bus_users;
 mod cluster;
 mod instance;
+mod options;
 mod services;
 
 use std::{
     collections::HashMap,
     path::{Path, PathBuf},
+    sync::Arc,
     time::Duration,
 };
 
 use anyhow::{anyhow, Context};
 use async_nats::jetstream::{self, consumer};
-pub use cluster::Broker;
+pub use bus_users::BusUsers;
+pub use cluster::{Broker, BrokerKind};
 use events::{topology::Topology, StreamDef};
 use futures::TryStreamExt;
 pub use instance::Instance;
+pub use options::StackOptions;
 use service_kit::{nats_server::free_port, testing::unique_namespace};
 pub use services::{ServiceDef, ADMIN_TOKEN, PRODUCERS, SERVICES};
 
-/// How to start a stack.
-pub struct StackOptions {
-    /// Where the service binaries are (`target/release`, `target/debug`).
-    pub bin_dir: PathBuf,
-    /// Instances per service (default 1).
-    pub instances: HashMap<&'static str, usize>,
-    /// Variables for every service (pool sizes, PSP timeouts, …).
-    pub env: Vec<(String, String)>,
-    /// Variables for one service only.
-    pub service_env: Vec<(&'static str, String, String)>,
-    pub rust_log: String,
-    pub database_server: String,
-    pub redis_url: String,
-    /// Keep the databases when the stack stops (to inspect them).
-    pub keep: bool,
-}
-
-impl StackOptions {
-    pub fn new(bin_dir: PathBuf) -> Self {
-        Self {
-            bin_dir,
-            instances: HashMap::new(),
-            env: Vec::new(),
-            service_env: Vec::new(),
-            rust_log: "warn".into(),
-            database_server: std::env::var("TEST_DATABASE_URL")
-                .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into()),
-            redis_url: std::env::var("TEST_REDIS_URL")
-                .unwrap_or_else(|_| "redis://127.0.0.1:6379".into()),
-            keep: false,
-        }
-    }
-
-    pub fn set(mut self, key: &str, value: impl ToString) -> Self {
-        self.env.push((key.into(), value.to_string()));
-        self
-    }
-
-    pub fn set_for(mut self, service: &'static str, key: &str, value: impl ToString) -> Self {
-        self.service_env
-            .push((service, key.into(), value.to_string()));
-        self
-    }
-}
+use crate::identity::Identities;
 
 pub struct Stack {
     pub namespace: String,
     pub broker: Broker,
+    /// The broker's users and their passwords (the services', `paymsa-admin`).
+    pub bus_users: BusUsers,
+    /// The auth mode and, in jwt mode, the key the run's tokens are signed with.
+    pub identities: Arc<Identities>,
     pub instances: Vec<Instance>,
     pub log_dir: PathBuf,
     database_server: String,
@@ -81,13 +51,18 @@ pub struct Stack {
 }
 
 impl Stack {
-    /// Starts every service (each instance on a port of its own) and waits until all are ready.
-    pub async fn start(options: StackOptions, broker: Broker) -> anyhow::Result<Self> {
+    /// Starts the broker with the users of the run's namespace, then every service (each
+    /// instance on a port of its own, as its own NATS user) and waits until all are ready.
+    pub async fn start(options: StackOptions, kind: BrokerKind) -> anyhow::Result<Self> {
         // `lg…`, not the tests' `t…`: `just test` drops every `*_t<hex>` database when it
         // starts and ends, which would pull the floor from under a run beside it.
         let namespace = format!("lg{}", &unique_namespace()[1..]);
         let log_dir = Path::new(".run/loadgen").join(&namespace);
         std::fs::create_dir_all(&log_dir).context("creating the log directory")?;
+        let bus_users = BusUsers::generate(&namespace);
+        let broker = Broker::start(kind, Some(&bus_users)).await?;
+        let identities = Arc::new(Identities::new(options.auth)?);
+        let auth_env = identities.service_env(&log_dir)?;
         let mut ports: HashMap<(&str, usize), u16> = HashMap::new();
         for def in &SERVICES {
             for i in 0..options.instances.get(def.name).copied().unwrap_or(1) {
@@ -115,6 +90,11 @@ impl Stack {
                     ("CATALOG_URL".into(), peer("catalog-service")),
                     ("PSP_URL".into(), peer("psp-sandbox")),
                 ];
+                if let Some(user) = bus_users.credentials(def.name) {
+                    env.push(("NATS_USER".into(), user.user));
+                    env.push(("NATS_PASSWORD".into(), user.password));
+                }
+                env.extend(auth_env.iter().cloned());
                 if let Some(db) = def.database {
                     let server = options.database_server.trim_end_matches('/');
                     env.push(("DATABASE_URL".into(), format!("{server}/{db}_{namespace}")));
@@ -151,6 +131,8 @@ impl Stack {
         let mut stack = Self {
             namespace,
             broker,
+            bus_users,
+            identities,
             instances,
             log_dir,
             database_server: options.database_server,
@@ -164,7 +146,7 @@ impl Stack {
         };
         // All at once on a single server; one service at a time on a cluster, where creating
         // R3 streams goes through the meta leader and 15 processes at once only queue up.
-        if matches!(stack.broker, Broker::Cluster(_)) {
+        if stack.broker.is_cluster() {
             for def in &SERVICES {
                 stack.start_group(|i| i.service == def.name).await?;
             }
@@ -265,13 +247,12 @@ impl Stack {
         Ok(pool)
     }
 
-    /// JetStream on the stack's broker, connected on first use.
+    /// JetStream on the stack's broker as `paymsa-admin`, connected on first use.
     pub async fn jetstream(&mut self) -> anyhow::Result<jetstream::Context> {
         if let Some(js) = &self.js {
             return Ok(js.clone());
         }
-        let urls = self.broker.urls().join(",");
-        let client = service_kit::infra::connect_nats(&urls, "paymsa-loadgen").await?;
+        let client = self.broker.connect("paymsa-loadgen").await?;
         let js = jetstream::new(client);
         self.js = Some(js.clone());
         Ok(js)
