@@ -30,6 +30,7 @@ pub mod nats_server;
 pub mod openapi;
 pub mod psp;
 pub mod retry;
+mod route_index;
 pub mod secrets;
 pub mod server;
 pub mod strict;

@@ -3,7 +3,7 @@
 //! `application/problem+json` — including errors that poem itself raises (unknown route, wrong
 //! method, unparsable JSON) before any handler runs.
 
-use std::{sync::Arc, time::Instant};
+use std::time::Instant;
 
 use futures::StreamExt;
 use poem::{
@@ -54,7 +54,16 @@ pub(crate) fn wrap(
                 let started = Instant::now();
                 let method = req.method().clone();
                 let path = req.uri().path().to_string();
+                // A guarded operation without any token is refused before its body is parsed,
+                // so the answer is the 401 a client needs, not a 400 about the body.
+                let unauthenticated = !req.headers().contains_key(header::AUTHORIZATION)
+                    && allow.requires_token(&method, &path);
                 let resp = match limit_body(req, max_body_bytes).await {
+                    _ if unauthenticated => problem_response(Problem::new(
+                        401,
+                        "UNAUTHORIZED",
+                        "this operation needs Authorization: Bearer <token>",
+                    )),
                     Ok(req) => match ep.call(req).await {
                         Ok(resp) => resp.into_response(),
                         Err(err) => err.into_response(),
@@ -90,71 +99,7 @@ pub(crate) fn wrap(
         })
 }
 
-/// The methods each path of the OpenAPI document takes, for the `Allow` header a 405 must
-/// carry (RFC 9110 §15.5.6). Poem's router answers 405 without it.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct AllowIndex(Arc<Vec<(Vec<Segment>, String)>>);
-
-#[derive(Debug)]
-enum Segment {
-    Literal(String),
-    Param,
-}
-
-impl AllowIndex {
-    /// From a document's `paths` (`/api/products/{productNo}` → `GET, PATCH`).
-    pub(crate) fn from_spec(spec: &str) -> Self {
-        const METHODS: [&str; 7] = ["get", "head", "post", "put", "patch", "delete", "options"];
-        let doc: serde_json::Value = serde_json::from_str(spec).unwrap_or_default();
-        let mut entries = Vec::new();
-        if let Some(paths) = doc["paths"].as_object() {
-            for (path, ops) in paths {
-                let methods: Vec<String> = METHODS
-                    .iter()
-                    .filter(|m| ops.get(**m).is_some())
-                    .map(|m| m.to_uppercase())
-                    .collect();
-                if methods.is_empty() {
-                    continue;
-                }
-                let segments = path
-                    .split('/')
-                    .map(|s| {
-                        if s.starts_with('{') && s.ends_with('}') {
-                            Segment::Param
-                        } else {
-                            Segment::Literal(s.to_string())
-                        }
-                    })
-                    .collect();
-                entries.push((segments, methods.join(", ")));
-            }
-        }
-        Self(Arc::new(entries))
-    }
-
-    /// The `Allow` value for a request path: of the template that matches it with the most
-    /// literal segments (`/a/b` before `/a/{x}`).
-    fn methods(&self, path: &str) -> Option<&str> {
-        let parts: Vec<&str> = path.split('/').collect();
-        self.0
-            .iter()
-            .filter(|(segments, _)| {
-                segments.len() == parts.len()
-                    && segments.iter().zip(&parts).all(|(s, p)| match s {
-                        Segment::Literal(l) => l == p,
-                        Segment::Param => !p.is_empty(),
-                    })
-            })
-            .max_by_key(|(segments, _)| {
-                segments
-                    .iter()
-                    .filter(|s| matches!(s, Segment::Literal(_)))
-                    .count()
-            })
-            .map(|(_, methods)| methods.as_str())
-    }
-}
+pub(crate) use crate::route_index::AllowIndex;
 
 fn problem_response(problem: Problem) -> Response {
     let status = StatusCode::from_u16(problem.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
