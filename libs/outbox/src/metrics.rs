@@ -19,6 +19,8 @@ pub(crate) struct RelayMetrics {
     /// Acks that JetStream flagged as duplicates: re-publishes the dedupe window absorbed.
     pub duplicates: IntCounter,
     pub failures: IntCounter,
+    /// Published rows sent again because the stream lost them (store.rs `requeue_lost`).
+    pub lost_republished: IntCounter,
     /// Shards this instance currently publishes.
     pub owned_shards: IntGauge,
 }
@@ -48,6 +50,10 @@ impl RelayMetrics {
             failures: counter(
                 "outbox_publish_failures_total",
                 "Outbox publishes that failed and will be retried",
+            ),
+            lost_republished: counter(
+                "outbox_lost_republished_total",
+                "Published outbox rows sent again because the stream had lost them",
             ),
             owned_shards: metrics.gauge(
                 "outbox_owned_shards",

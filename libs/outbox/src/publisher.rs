@@ -19,6 +19,8 @@ pub(crate) enum Outcome {
     /// Stored; `duplicate` when the stream already had this `Nats-Msg-Id` (a re-publish).
     Acked {
         duplicate: bool,
+        /// The stream sequence the message has (for a duplicate: the earlier copy's).
+        seq: u64,
     },
     Failed(String),
 }
@@ -73,6 +75,7 @@ pub(crate) async fn publish_window(
         match tokio::time::timeout(ack_timeout, ack.into_future()).await {
             Ok(Ok(ack)) => Outcome::Acked {
                 duplicate: ack.duplicate,
+                seq: ack.sequence,
             },
             Ok(Err(e)) => Outcome::Failed(format!("publish not acknowledged: {e}")),
             Err(_) => Outcome::Failed(format!("no publish ack within {ack_timeout:?}")),

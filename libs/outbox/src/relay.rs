@@ -230,9 +230,13 @@ impl Publisher {
         let mut duplicates = 0;
         for (id, outcome) in outcomes {
             match outcome {
-                Outcome::Acked { duplicate } => {
+                Outcome::Acked { duplicate, seq } => {
                     duplicates += u64::from(duplicate);
-                    acked.push(id);
+                    acked.push(store::Acked {
+                        id,
+                        seq: i64::try_from(seq).unwrap_or(i64::MAX),
+                        fresh: !duplicate,
+                    });
                 }
                 Outcome::Failed(reason) => failed.push((id, reason)),
             }
@@ -241,6 +245,15 @@ impl Publisher {
         self.metrics.duplicates.inc_by(duplicates);
         self.metrics.failures.inc_by(failed.len() as u64);
         store::mark_published(conn, &acked).await?;
+        let lost = store::requeue_lost(conn, &acked).await?;
+        if lost > 0 {
+            self.metrics.lost_republished.inc_by(lost);
+            tracing::warn!(
+                rows = lost,
+                "the stream lost published events (a stream sequence was given out again): \
+                 publishing them again"
+            );
+        }
         if let Some((id, reason)) = failed.first() {
             tracing::warn!(
                 failed = failed.len(),

@@ -134,22 +134,69 @@ pub(crate) async fn claim_due(
         .await
 }
 
-/// Marks acked rows SUCCESS in one statement.
+/// A row JetStream acknowledged: its stream sequence, and whether it was a fresh store (not a
+/// duplicate the stream already had).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Acked {
+    pub id: i64,
+    pub seq: i64,
+    pub fresh: bool,
+}
+
+/// Marks acked rows SUCCESS with their stream sequences, in one statement.
 pub(crate) async fn mark_published(
     conn: &mut PgConnection,
-    ids: &[i64],
+    acked: &[Acked],
 ) -> Result<u64, sqlx::Error> {
-    if ids.is_empty() {
+    if acked.is_empty() {
         return Ok(0);
     }
+    let ids: Vec<i64> = acked.iter().map(|a| a.id).collect();
+    let seqs: Vec<i64> = acked.iter().map(|a| a.seq).collect();
     let done = sqlx::query(
-        "update outbox set status = 'SUCCESS', published_at = now(), last_error = null \
-         where id = any($1)",
+        "update outbox o set status = 'SUCCESS', published_at = now(), last_error = null,
+                stream_seq = a.seq
+           from unnest($1::bigint[], $2::bigint[]) as a(id, seq)
+          where o.id = a.id",
     )
-    .bind(ids)
+    .bind(&ids)
+    .bind(&seqs)
     .execute(conn)
     .await?;
     Ok(done.rows_affected())
+}
+
+/// After a batch is marked: if a fresh ack reused the sequence of another published row, the
+/// stream lost everything from that sequence on (sequences never repeat otherwise). Those rows
+/// go back to INIT to be published again; returns how many. A row another instance published
+/// meanwhile with a higher sequence is re-sent too, and JetStream drops it as a duplicate.
+pub(crate) async fn requeue_lost(
+    conn: &mut PgConnection,
+    acked: &[Acked],
+) -> Result<u64, sqlx::Error> {
+    let fresh: Vec<&Acked> = acked.iter().filter(|a| a.fresh).collect();
+    if fresh.is_empty() {
+        return Ok(0);
+    }
+    let ids: Vec<i64> = fresh.iter().map(|a| a.id).collect();
+    let seqs: Vec<i64> = fresh.iter().map(|a| a.seq).collect();
+    let requeued = sqlx::query(
+        "with fresh as (select * from unnest($1::bigint[], $2::bigint[]) as f(id, seq)),
+              reused as (select min(f.seq) as from_seq from fresh f
+                           join outbox o on o.stream_seq = f.seq and o.id <> f.id
+                          where o.status = 'SUCCESS')
+         update outbox o
+            set status = 'INIT', next_attempt_at = now(), stream_seq = null,
+                last_error = 'the stream lost it: its sequence went to another event'
+           from reused
+          where reused.from_seq is not null and o.status = 'SUCCESS'
+            and o.stream_seq >= reused.from_seq and o.id <> all($1)",
+    )
+    .bind(&ids)
+    .bind(&seqs)
+    .execute(conn)
+    .await?;
+    Ok(requeued.rows_affected())
 }
 
 /// Exponential retry delay: `base · 2^attempts`, capped at `max`.

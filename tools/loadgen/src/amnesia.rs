@@ -1,8 +1,10 @@
 //! A broker that forgets: the JetStream store is copied during the load (the server paused
 //! for the copy, so it is crash-consistent), a few seconds later nats-server is killed, its
 //! store replaced by that copy and the server started again. Events acknowledged in between
-//! are gone — order.payment.confirmed, wallet.settled, order.payment.canceled, consumer acks
-//! — and only order-service's re-drive from Postgres can complete those orders. The watch
+//! are gone — order.payment.confirmed, wallet.settled, order.payment.canceled, consumer acks.
+//! Each producer's outbox notices at its next publish (a stream sequence given out again,
+//! libs/outbox/src/store.rs `requeue_lost`) and publishes the lost rows again, so every
+//! consumer gets them; order-service's re-drive from Postgres completes the money flows too. The watch
 //! measures how long it takes until every order paid (and every cancel done) before the
 //! restart is settled (reversed) again.
 
