@@ -89,8 +89,10 @@ impl From<CheckoutError> for ApiError {
                 "UNKNOWN_PRODUCTS",
                 format!("no such products: {}", nos.join(",")),
             ),
-            CheckoutError::Catalog(CatalogError::Unavailable(why)) => {
-                tracing::warn!(%why, "catalog unavailable at checkout");
+            CheckoutError::Catalog(
+                ref why @ (CatalogError::Unavailable(_) | CatalogError::Status(_)),
+            ) => {
+                tracing::warn!(why = %service_kit::error_chain(why), "catalog unavailable at checkout");
                 ApiError::unavailable(
                     "CATALOG_UNAVAILABLE",
                     "prices cannot be fetched right now; retry",
@@ -103,7 +105,7 @@ impl From<CheckoutError> for ApiError {
                 ApiError::conflict("IDEMPOTENCY_KEY_IN_FLIGHT", e.to_string())
             }
             CheckoutError::Db(e) => e.into(),
-            CheckoutError::Ids(e) => ApiError::internal(e),
+            CheckoutError::Ids(e) => ApiError::internal_error(&e),
         }
     }
 }
@@ -127,7 +129,7 @@ impl From<ConfirmError> for ApiError {
             }
             // The one mapping of database errors (service_kit): busy → 503, the rest → 500.
             ConfirmError::Db(db) => db.into(),
-            ConfirmError::Ids(_) => ApiError::internal(e),
+            ConfirmError::Ids(_) => ApiError::internal_error(&e),
         }
     }
 }

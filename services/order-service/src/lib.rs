@@ -97,7 +97,7 @@ pub async fn build(config: ServiceConfig) -> Result<App, StartupError> {
         &settings.psp_secret_key,
         settings.psp_timeout,
     )
-    .map_err(|e| StartupError::Other(e.to_string()))?
+    .map_err(|e| StartupError::other("PSP client", e))?
     .with_metrics(&rt.metrics);
     let payments = payments::Payments {
         pool: rt.pool.clone(),
@@ -131,7 +131,7 @@ pub async fn build(config: ServiceConfig) -> Result<App, StartupError> {
         &rt.shutdown,
     );
     let catalog = catalog::CatalogClient::new(&settings.catalog_url, settings.catalog_timeout)
-        .map_err(StartupError::Other)?;
+        .map_err(|e| StartupError::other("catalog client", e))?;
     let cancel_api = cancels::api::CancelApi {
         payments: payments.clone(),
     };
@@ -161,19 +161,24 @@ pub async fn build(config: ServiceConfig) -> Result<App, StartupError> {
 fn spawn_checkout_key_retention(rt: &ServiceRuntime, keep: Duration) -> Result<(), StartupError> {
     let interval = messaging::retention::RetentionSettings::from_config(&rt.config)?.interval;
     let pool = rt.pool.clone();
-    messaging::retention::spawn_job("checkout-key-retention", interval, &rt.shutdown, move || {
-        let pool = pool.clone();
-        async move {
-            let deleted = messaging::retention::purge_older_than(
-                &pool,
-                "checkout_idempotency_keys",
-                "idempotency_key",
-                "created_at",
-                keep,
-            )
-            .await?;
-            Ok(format!("{deleted} checkout keys deleted"))
-        }
-    });
+    messaging::retention::spawn_job(
+        "checkout-key-retention",
+        interval,
+        &rt.shutdown,
+        move || {
+            let pool = pool.clone();
+            async move {
+                let deleted = messaging::retention::purge_older_than(
+                    &pool,
+                    "checkout_idempotency_keys",
+                    "idempotency_key",
+                    "created_at",
+                    keep,
+                )
+                .await?;
+                Ok(format!("{deleted} checkout keys deleted"))
+            }
+        },
+    );
     Ok(())
 }

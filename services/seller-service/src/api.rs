@@ -116,7 +116,10 @@ impl SellerApi {
     )]
     async fn register_seller(&self, body: Json<RegisterSeller>) -> Result<Registered, ApiError> {
         let seller_id = validate(&body.0)?;
-        let seller_no = self.ids.next_id().map_err(ApiError::internal)?;
+        let seller_no = self
+            .ids
+            .next_id()
+            .map_err(|e| ApiError::internal_error(&e))?;
         let mut tx = self.pool.begin().await?;
         let row = store::insert_seller(&mut tx, seller_no, &seller_id)
             .await
