@@ -13,6 +13,7 @@ use crate::{
     checkout::{self, CheckoutError, CheckoutResult, KeyClaim},
     details::PaymentDetails,
     payments::{ConfirmError, Outcome, Payments},
+    status::PaymentStatus,
 };
 
 #[derive(Tags)]
@@ -52,7 +53,7 @@ pub struct ConfirmRequest {
 pub struct PaymentResult {
     pub order_id: String,
     /// SUCCESS, FAILURE or UNKNOWN (being confirmed; poll `GET /api/payments/{orderId}`).
-    pub status: String,
+    pub status: PaymentStatus,
     pub amount: Decimal,
     pub order_name: String,
     #[oai(skip_serializing_if_is_none)]
@@ -206,18 +207,18 @@ impl OrderApi {
             .await?;
         let mut result = PaymentResult {
             order_id: event.order_id,
-            status: String::new(),
+            status: PaymentStatus::Unknown,
             amount: event.total_amount,
             order_name: event.order_name,
             reason: None,
         };
         match outcome {
             Outcome::Success => {
-                result.status = "SUCCESS".into();
+                result.status = PaymentStatus::Success;
                 Ok((result, true))
             }
             Outcome::Unknown { reason } => {
-                result.status = "UNKNOWN".into();
+                result.status = PaymentStatus::Unknown;
                 result.reason = Some(reason);
                 Ok((result, false))
             }
