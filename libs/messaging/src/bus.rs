@@ -49,13 +49,12 @@ impl EventBus {
         consumers: Vec<&'static str>,
     ) -> Result<Self, StartupError> {
         let client = infra.nats.clone().ok_or_else(|| {
-            StartupError::Other(format!("{}: the event bus needs NATS", config.service))
+            StartupError::Other(format!("{}: the event bus needs NATS", config.service).into())
         })?;
         let pool = infra.db.clone().ok_or_else(|| {
-            StartupError::Other(format!(
-                "{}: the event bus needs a database",
-                config.service
-            ))
+            StartupError::Other(
+                format!("{}: the event bus needs a database", config.service).into(),
+            )
         })?;
         let js = async_nats::jetstream::new(client);
         let topology = config.topology();
@@ -157,12 +156,12 @@ fn warn_unless_permitted(service: &str, spec: &ConsumerSpec) {
 /// Lets a service's `build` use `?` on [`crate::spawn_consumer`].
 impl From<ConsumerError> for StartupError {
     fn from(err: ConsumerError) -> Self {
-        StartupError::Other(err.to_string())
+        StartupError::Other(Box::new(err))
     }
 }
 
 impl From<ProvisionError> for StartupError {
     fn from(err: ProvisionError) -> Self {
-        StartupError::Other(err.to_string())
+        StartupError::Other(Box::new(err))
     }
 }

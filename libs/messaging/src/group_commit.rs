@@ -169,9 +169,10 @@ async fn run_group<H: GroupHandler>(pool: &PgPool, handler: &H, group: Vec<Job>)
             }
         }
         Err(e) => {
-            tracing::warn!(error = %e, deliveries = deliveries.len(), "group transaction failed; every delivery retries");
+            tracing::warn!(error = %service_kit::error_chain(&e), deliveries = deliveries.len(), "group transaction failed; every delivery retries");
+            let err = HandlerError::retry_because("group transaction", e);
             for (_, _, answer) in group {
-                let _ = answer.send(Err(HandlerError::retry(format!("group transaction: {e}"))));
+                let _ = answer.send(Err(err.clone()));
             }
         }
     }

@@ -255,9 +255,21 @@ impl ApiError {
         Self::Unavailable(body(Problem::new(503, code, detail)))
     }
 
-    /// Logs the cause and answers a body that says nothing about internals.
+    /// Logs a message and answers a body that says nothing about internals. For an error
+    /// value use [`ApiError::internal_error`], which logs its causes too.
     pub fn internal(cause: impl std::fmt::Display) -> Self {
         tracing::error!(error = %cause, "internal error");
+        Self::internal_body()
+    }
+
+    /// Logs `err` with its whole chain of causes (once, here) and answers a body that says
+    /// nothing about internals.
+    pub fn internal_error(err: &(dyn std::error::Error + 'static)) -> Self {
+        tracing::error!(error = %error_chain(err), "internal error");
+        Self::internal_body()
+    }
+
+    fn internal_body() -> Self {
         Self::Internal(body(Problem::new(
             500,
             "INTERNAL_ERROR",
@@ -280,6 +292,23 @@ impl ApiError {
             Self::Unavailable(p) => &p.0 .0,
         }
     }
+}
+
+/// `err` and every cause under it on one line, `top: cause: root cause`, for a log field.
+/// A cause whose text its parent already shows (thiserror's `"…: {source}"`) is not repeated.
+/// (After zero-to-production's `error_chain_fmt`.)
+pub fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut chain = err.to_string();
+    let mut cause = err.source();
+    while let Some(e) = cause {
+        let text = e.to_string();
+        if !chain.ends_with(&text) {
+            chain.push_str(": ");
+            chain.push_str(&text);
+        }
+        cause = e.source();
+    }
+    chain
 }
 
 /// How a named constraint violation should reach the client.
@@ -319,10 +348,10 @@ pub fn from_db_error(err: sqlx::Error, rules: &[ConstraintRule]) -> ApiError {
         }
     }
     if matches!(err, sqlx::Error::PoolTimedOut | sqlx::Error::Io(_)) {
-        tracing::error!(error = %err, "database unavailable");
+        tracing::error!(error = %error_chain(&err), "database unavailable");
         return ApiError::unavailable("DATABASE_UNAVAILABLE", "the database is unavailable");
     }
-    ApiError::internal(err)
+    ApiError::internal_error(&err)
 }
 
 impl From<sqlx::Error> for ApiError {

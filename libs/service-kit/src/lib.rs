@@ -42,7 +42,7 @@ pub mod trace;
 use std::{future::Future, process::ExitCode};
 
 pub use config::{ConfigError, ServiceConfig, ServiceSpec};
-pub use error::{ApiError, FieldError, Problem};
+pub use error::{error_chain, ApiError, FieldError, Problem};
 pub use id::Id;
 pub use infra::Infra;
 pub use metrics::Metrics;
@@ -58,8 +58,32 @@ pub enum StartupError {
     Infra(#[from] infra::InfraError),
     #[error("cannot bind HTTP listener: {0}")]
     Bind(#[from] std::io::Error),
-    #[error("{0}")]
-    Other(String),
+    /// Anything else a service's `build` fails on, its causes kept (`"message".into()` for a
+    /// plain message).
+    #[error(transparent)]
+    Other(Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl StartupError {
+    /// `source` as the cause of a startup failure described by `context`.
+    pub fn other(
+        context: impl Into<String>,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        Self::Other(Box::new(Context {
+            context: context.into(),
+            source: Box::new(source),
+        }))
+    }
+}
+
+/// A cause with a line saying what was being done.
+#[derive(Debug, thiserror::Error)]
+#[error("{context}")]
+struct Context {
+    context: String,
+    #[source]
+    source: Box<dyn std::error::Error + Send + Sync>,
 }
 
 /// Installs one process-wide TLS crypto provider (ring, which async-nats already uses).
@@ -103,7 +127,7 @@ where
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("paymsa {}: {e}", spec.name);
+            eprintln!("paymsa {}: {}", spec.name, error_chain(&e));
             ExitCode::FAILURE
         }
     }

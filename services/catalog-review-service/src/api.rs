@@ -157,7 +157,10 @@ impl ReviewApi {
         auth::require_member(&identity, review.member_no)?;
         auth::limit_writes(&identity, Some(review.member_no))?;
         // One number for all attempts: a retried attempt is the same review, not a second one.
-        let review_no = self.ids.next_id().map_err(ApiError::internal)?;
+        let review_no = self
+            .ids
+            .next_id()
+            .map_err(|e| ApiError::internal_error(&e))?;
         let row = (|| self.create_once(review_no, &review))
             .retry(service_kit::retry::optimistic_lock())
             .when(WriteError::is_conflict)

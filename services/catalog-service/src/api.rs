@@ -228,7 +228,10 @@ impl CatalogApi {
         let description = p.description.as_deref().unwrap_or_default();
         check_fields(Some(&p.name), Some(description), Some(p.price))?;
         check_currency(p.currency.as_deref())?;
-        let product_no = self.ids.next_id().map_err(ApiError::internal)?;
+        let product_no = self
+            .ids
+            .next_id()
+            .map_err(|e| ApiError::internal_error(&e))?;
         let mut tx = self.pool.begin().await?;
         if !store::is_seller_active(&mut tx, p.seller_no.0).await? {
             return Err(ApiError::unprocessable(

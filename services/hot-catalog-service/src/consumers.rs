@@ -82,7 +82,7 @@ impl Handler for ScoreEvents {
             .apply(delivery.event.event_id, now, &changes)
             .await
             // Redis unreachable or busy: the next delivery may well succeed.
-            .map_err(|e| HandlerError::retry(format!("redis: {e}")))?;
+            .map_err(|e| HandlerError::retry_because("redis", e))?;
         let outcome = if applied {
             "applied"
         } else {

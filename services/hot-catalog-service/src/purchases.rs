@@ -136,7 +136,7 @@ impl Handler for PurchaseEvents {
             .apply_purchases(now, &ops)
             .await
             // Redis unreachable or busy: the next delivery may well succeed.
-            .map_err(|e| HandlerError::retry(format!("redis: {e}")))?;
+            .map_err(|e| HandlerError::retry_because("redis", e))?;
         let outcome = if changed > 0 {
             "applied"
         } else {

@@ -13,6 +13,7 @@ use crate::{
     checkout::{self, CheckoutError, CheckoutResult, KeyClaim},
     details::PaymentDetails,
     payments::{ConfirmError, Outcome, Payments},
+    status::PaymentStatus,
 };
 
 #[derive(Tags)]
@@ -52,7 +53,7 @@ pub struct ConfirmRequest {
 pub struct PaymentResult {
     pub order_id: String,
     /// SUCCESS, FAILURE or UNKNOWN (being confirmed; poll `GET /api/payments/{orderId}`).
-    pub status: String,
+    pub status: PaymentStatus,
     pub amount: Decimal,
     pub order_name: String,
     #[oai(skip_serializing_if_is_none)]
@@ -89,8 +90,10 @@ impl From<CheckoutError> for ApiError {
                 "UNKNOWN_PRODUCTS",
                 format!("no such products: {}", nos.join(",")),
             ),
-            CheckoutError::Catalog(CatalogError::Unavailable(why)) => {
-                tracing::warn!(%why, "catalog unavailable at checkout");
+            CheckoutError::Catalog(
+                ref why @ (CatalogError::Unavailable(_) | CatalogError::Status(_)),
+            ) => {
+                tracing::warn!(why = %service_kit::error_chain(why), "catalog unavailable at checkout");
                 ApiError::unavailable(
                     "CATALOG_UNAVAILABLE",
                     "prices cannot be fetched right now; retry",
@@ -103,7 +106,7 @@ impl From<CheckoutError> for ApiError {
                 ApiError::conflict("IDEMPOTENCY_KEY_IN_FLIGHT", e.to_string())
             }
             CheckoutError::Db(e) => e.into(),
-            CheckoutError::Ids(e) => ApiError::internal(e),
+            CheckoutError::Ids(e) => ApiError::internal_error(&e),
         }
     }
 }
@@ -127,7 +130,7 @@ impl From<ConfirmError> for ApiError {
             }
             // The one mapping of database errors (service_kit): busy → 503, the rest → 500.
             ConfirmError::Db(db) => db.into(),
-            ConfirmError::Ids(_) => ApiError::internal(e),
+            ConfirmError::Ids(_) => ApiError::internal_error(&e),
         }
     }
 }
@@ -204,18 +207,18 @@ impl OrderApi {
             .await?;
         let mut result = PaymentResult {
             order_id: event.order_id,
-            status: String::new(),
+            status: PaymentStatus::Unknown,
             amount: event.total_amount,
             order_name: event.order_name,
             reason: None,
         };
         match outcome {
             Outcome::Success => {
-                result.status = "SUCCESS".into();
+                result.status = PaymentStatus::Success;
                 Ok((result, true))
             }
             Outcome::Unknown { reason } => {
-                result.status = "UNKNOWN".into();
+                result.status = PaymentStatus::Unknown;
                 result.reason = Some(reason);
                 Ok((result, false))
             }

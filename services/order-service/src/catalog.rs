@@ -27,8 +27,10 @@ struct ProductList {
 pub enum CatalogError {
     #[error("unknown products: {0:?}")]
     Missing(Vec<String>),
-    #[error("catalog-service unavailable: {0}")]
-    Unavailable(String),
+    #[error("catalog-service unavailable")]
+    Unavailable(#[source] reqwest::Error),
+    #[error("catalog-service answered HTTP {0}")]
+    Status(reqwest::StatusCode),
 }
 
 #[derive(Clone)]
@@ -38,11 +40,8 @@ pub struct CatalogClient {
 }
 
 impl CatalogClient {
-    pub fn new(base_url: &str, timeout: Duration) -> Result<Self, String> {
-        let http = reqwest::Client::builder()
-            .timeout(timeout)
-            .build()
-            .map_err(|e| e.to_string())?;
+    pub fn new(base_url: &str, timeout: Duration) -> Result<Self, reqwest::Error> {
+        let http = reqwest::Client::builder().timeout(timeout).build()?;
         Ok(Self {
             http,
             base_url: base_url.trim_end_matches('/').to_string(),
@@ -67,14 +66,11 @@ impl CatalogClient {
             )
             .send()
             .await
-            .map_err(|e| CatalogError::Unavailable(e.to_string()))?;
+            .map_err(CatalogError::Unavailable)?;
         if !resp.status().is_success() {
-            return Err(CatalogError::Unavailable(format!("HTTP {}", resp.status())));
+            return Err(CatalogError::Status(resp.status()));
         }
-        let list: ProductList = resp
-            .json()
-            .await
-            .map_err(|e| CatalogError::Unavailable(e.to_string()))?;
+        let list: ProductList = resp.json().await.map_err(CatalogError::Unavailable)?;
         if !list.missing_product_nos.is_empty() {
             return Err(CatalogError::Missing(list.missing_product_nos));
         }

@@ -7,7 +7,7 @@ use service_kit::{ApiError, Id};
 
 use crate::{
     payments::{order_status, Payments},
-    status::PaymentStatus,
+    status::{CancelStatus, PaymentStatus},
     store,
 };
 
@@ -20,7 +20,7 @@ pub struct PaymentLine {
     pub product_name: String,
     pub amount: Decimal,
     pub refunded_amount: Decimal,
-    pub status: String,
+    pub status: PaymentStatus,
     pub failed_count: i32,
 }
 
@@ -30,7 +30,7 @@ pub struct PaymentLine {
 pub struct CancelView {
     pub cancel_no: Id,
     /// REQUESTED, UNKNOWN (being re-driven), DONE, REJECTED.
-    pub status: String,
+    pub status: CancelStatus,
     pub cancel_amount: Decimal,
     pub cancel_reason: String,
     #[oai(skip_serializing_if_is_none)]
@@ -60,7 +60,7 @@ pub struct PaymentDetails {
     pub member_no: Id,
     pub order_name: String,
     pub total_amount: Decimal,
-    pub status: String,
+    pub status: PaymentStatus,
     #[oai(skip_serializing_if_is_none)]
     pub payment_key: Option<String>,
     #[oai(skip_serializing_if_is_none)]
@@ -98,7 +98,7 @@ pub async fn payment_details(
     let cancels = store::cancels::list(&mut conn, event.payment_event_no).await?;
     let status = order_status(&lines);
     Ok(PaymentDetails {
-        status: status.to_string(),
+        status,
         refunded_amount: event.refunded_amount,
         refundable_amount: if status.is_paid() {
             event.total_amount - event.refunded_amount
@@ -111,7 +111,7 @@ pub async fn payment_details(
             .into_iter()
             .map(|c| CancelView {
                 cancel_no: Id(c.cancel_no),
-                status: c.status.as_str().to_string(),
+                status: c.status,
                 cancel_amount: c.cancel_amount,
                 cancel_reason: c.cancel_reason,
                 failure_code: c.failure_code,
@@ -138,7 +138,7 @@ pub async fn payment_details(
                 product_name: l.product_name,
                 amount: l.amount,
                 refunded_amount: l.refunded_amount,
-                status: l.status.to_string(),
+                status: l.status,
                 failed_count: l.failed_count,
             })
             .collect(),

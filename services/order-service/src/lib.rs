@@ -97,7 +97,7 @@ pub async fn build(config: ServiceConfig) -> Result<App, StartupError> {
         &settings.psp_secret_key,
         settings.psp_timeout,
     )
-    .map_err(|e| StartupError::Other(e.to_string()))?
+    .map_err(|e| StartupError::other("PSP client", e))?
     .with_metrics(&rt.metrics);
     let payments = payments::Payments {
         pool: rt.pool.clone(),
@@ -131,7 +131,7 @@ pub async fn build(config: ServiceConfig) -> Result<App, StartupError> {
         &rt.shutdown,
     );
     let catalog = catalog::CatalogClient::new(&settings.catalog_url, settings.catalog_timeout)
-        .map_err(StartupError::Other)?;
+        .map_err(|e| StartupError::other("catalog client", e))?;
     let cancel_api = cancels::api::CancelApi {
         payments: payments.clone(),
     };

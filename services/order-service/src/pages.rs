@@ -179,7 +179,7 @@ impl Pages {
                     escape(&result.order_id),
                     escape(&result.order_name),
                     won(result.amount),
-                    escape(&result.status),
+                    result.status.as_str(),
                     if paid { cancel_form(&result.order_id) } else { String::new() }
                 ),
             ),

@@ -11,7 +11,7 @@ use tracing::Instrument;
 
 use crate::{
     payments::{order_status, ConfirmError, Outcome, Payments},
-    psp::PspOutcome,
+    psp::{PspOutcome, PspPaymentStatus},
     status::PaymentStatus,
     store,
 };
@@ -166,7 +166,12 @@ pub async fn recover_order(
             return release_unknown_key(payments, &attempt, "PSP_PAYMENT_HAS_ANOTHER_KEY").await;
         }
         // Approved in the window but never confirmed: confirm it with the same key.
-        PspOutcome::Answered(p, _) if matches!(p.status.as_str(), "READY" | "IN_PROGRESS") => {
+        PspOutcome::Answered(p, _)
+            if matches!(
+                p.status,
+                PspPaymentStatus::Ready | PspPaymentStatus::InProgress
+            ) =>
+        {
             payments
                 .psp
                 .confirm(&payment_key, order_id, event.total_amount)

@@ -5,9 +5,11 @@
 use std::fmt;
 
 /// A line's status, stored as text (`payment_orders_status_check` lists the same values); a
-/// value the enum does not know fails the row's decoding instead of being skipped.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::Type)]
+/// value the enum does not know fails the row's decoding instead of being skipped. The API
+/// answers it as a string enum, so the OpenAPI specs list the values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::Type, poem_openapi::Enum)]
 #[sqlx(type_name = "text", rename_all = "SCREAMING_SNAKE_CASE")]
+#[oai(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum PaymentStatus {
     NotStarted,
     Executing,
@@ -88,8 +90,9 @@ impl fmt::Display for PaymentStatus {
 }
 
 /// A cancel's status (`payment_cancels_status_check`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::Type)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::Type, poem_openapi::Enum)]
 #[sqlx(type_name = "text", rename_all = "SCREAMING_SNAKE_CASE")]
+#[oai(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum CancelStatus {
     /// Our call to the PSP is in flight.
     Requested,

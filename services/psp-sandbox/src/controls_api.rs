@@ -193,12 +193,12 @@ impl ControlsApi {
         .bind(i64::from(limit))
         .fetch_all(&self.sandbox.pool)
         .await
-        .map_err(ApiError::internal)?;
+        .map_err(|e| ApiError::internal_error(&e))?;
         let deliveries = rows
             .iter()
             .map(delivery)
             .collect::<Result<Vec<_>, sqlx::Error>>()
-            .map_err(ApiError::internal)?;
+            .map_err(|e| ApiError::internal_error(&e))?;
         Ok(Json(Deliveries { deliveries }))
     }
 }

@@ -90,7 +90,7 @@ impl StatsApi {
     ) -> Result<Json<StatsView>, ApiError> {
         let charged = charged_orders(&self.sandbox, None)
             .await
-            .map_err(ApiError::internal)?;
+            .map_err(|e| ApiError::internal_error(&e))?;
         let memory = self.sandbox.memory();
         let calls = &memory.calls;
         let per_order = match per_order.0 {
@@ -130,7 +130,7 @@ impl StatsApi {
     ) -> Result<Json<OrderStatsView>, ApiError> {
         let charged = charged_orders(&self.sandbox, Some(&order_id.0))
             .await
-            .map_err(ApiError::internal)?;
+            .map_err(|e| ApiError::internal_error(&e))?;
         let memory = self.sandbox.memory();
         let calls = memory.calls.per_order.get(&order_id.0);
         Ok(Json(view(

@@ -13,7 +13,10 @@ use snowflake::Snowflake;
 use sqlx::PgPool;
 use std::sync::Arc;
 
-use crate::store::{self, SellerRow};
+use crate::{
+    status::SellerStatus,
+    store::{self, SellerRow},
+};
 
 #[derive(Tags)]
 enum SellerTag {
@@ -35,7 +38,7 @@ pub struct Seller {
     pub seller_no: Id,
     pub seller_id: String,
     /// `PENDING` until the seller's wallet exists, then `ACTIVE`.
-    pub status: String,
+    pub status: SellerStatus,
     #[oai(skip_serializing_if_is_none)]
     pub wallet_no: Option<Id>,
     pub created_at: DateTime<Utc>,
@@ -116,7 +119,10 @@ impl SellerApi {
     )]
     async fn register_seller(&self, body: Json<RegisterSeller>) -> Result<Registered, ApiError> {
         let seller_id = validate(&body.0)?;
-        let seller_no = self.ids.next_id().map_err(ApiError::internal)?;
+        let seller_no = self
+            .ids
+            .next_id()
+            .map_err(|e| ApiError::internal_error(&e))?;
         let mut tx = self.pool.begin().await?;
         let row = store::insert_seller(&mut tx, seller_no, &seller_id)
             .await

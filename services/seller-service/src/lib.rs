@@ -7,6 +7,7 @@
 mod activation;
 mod api;
 mod examples;
+mod status;
 mod store;
 
 use messaging::{ConsumerSpec, ServiceRuntime};

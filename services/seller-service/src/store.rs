@@ -3,11 +3,13 @@
 use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 
+use crate::status::SellerStatus;
+
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct SellerRow {
     pub seller_no: i64,
     pub seller_id: String,
-    pub status: String,
+    pub status: SellerStatus,
     pub wallet_no: Option<i64>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -19,11 +21,12 @@ pub async fn insert_seller(
     seller_id: &str,
 ) -> Result<SellerRow, sqlx::Error> {
     sqlx::query_as(
-        "insert into sellers (seller_no, seller_id, status) values ($1, $2, 'PENDING')
+        "insert into sellers (seller_no, seller_id, status) values ($1, $2, $3)
          returning seller_no, seller_id, status, wallet_no, created_at, updated_at",
     )
     .bind(seller_no)
     .bind(seller_id)
+    .bind(SellerStatus::Pending)
     .fetch_one(conn)
     .await
 }
@@ -49,12 +52,14 @@ pub async fn activate_seller(
     wallet_no: i64,
 ) -> Result<Option<SellerRow>, sqlx::Error> {
     sqlx::query_as(
-        "update sellers set status = 'ACTIVE', wallet_no = $2
-         where seller_no = $1 and status = 'PENDING'
+        "update sellers set status = $3, wallet_no = $2
+         where seller_no = $1 and status = $4
          returning seller_no, seller_id, status, wallet_no, created_at, updated_at",
     )
     .bind(seller_no)
     .bind(wallet_no)
+    .bind(SellerStatus::Active)
+    .bind(SellerStatus::Pending)
     .fetch_optional(conn)
     .await
 }

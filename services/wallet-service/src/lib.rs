@@ -154,7 +154,7 @@ pub async fn build(config: ServiceConfig) -> Result<App, StartupError> {
         &payout_settings.psp_secret_key,
         payout_settings.psp_timeout,
     )
-    .map_err(|e| StartupError::Other(format!("PSP client: {e}")))?;
+    .map_err(|e| StartupError::other("PSP client", e))?;
     let payouts = payouts::Payouts {
         pool: rt.pool.clone(),
         ids: rt.infra.ids.clone(),

@@ -33,7 +33,8 @@ async fn apply_parked(
     let mut credits = Vec::with_capacity(parked.len());
     for (payment_order_no, order_id, payment_event_no, gross) in parked {
         credits.push(Credit::new(
-            ids.next_id().map_err(HandlerError::retry)?,
+            ids.next_id()
+                .map_err(|e| HandlerError::retry_because("wallet event id", e))?,
             payment_order_no,
             order_id,
             payment_event_no,
@@ -84,7 +85,7 @@ impl Handler for CreateWallet {
         let wallet_no = self
             .ids
             .next_id()
-            .map_err(|e| HandlerError::Retry(e.to_string()))?;
+            .map_err(|e| HandlerError::retry_because("wallet number", e))?;
         let outbox = &self.outbox;
         let ids = self.ids.clone();
         let settings = self.settings;

@@ -51,7 +51,7 @@ fn request_error(e: RequestError) -> ApiError {
             ApiError::unprocessable("IDEMPOTENCY_KEY_REUSED", e.to_string())
         }
         RequestError::Db(e) => e.into(),
-        RequestError::Id(e) => ApiError::internal(e),
+        RequestError::Id(e) => ApiError::internal_error(&e),
     }
 }
 
@@ -193,7 +193,7 @@ impl PayoutApi {
             self.payouts
                 .lookup(&row, "admin")
                 .await
-                .map_err(ApiError::internal)?;
+                .map_err(|e| ApiError::internal_error(&e))?;
         }
         let row = find(self.payouts.pool.clone())
             .await?

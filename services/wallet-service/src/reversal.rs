@@ -66,7 +66,7 @@ impl Handler for ReverseCancel {
                 if let Some(first) = reversals.first().filter(|_| delivery.is_redrive()) {
                     announce_if_complete(&mut tx, &self.outbox, first)
                         .await
-                        .map_err(|e| HandlerError::retry(e.to_string()))?;
+                        .map_err(|e| HandlerError::retry_because("announcing the reversal", e))?;
                     tx.commit().await?;
                     self.nudge.nudge();
                 }

@@ -63,7 +63,7 @@ impl From<SettleError> for HandlerError {
         match e {
             SettleError::Db(e) => e.into(),
             SettleError::Invalid(m) => HandlerError::reject(m),
-            other => HandlerError::retry(other.to_string()),
+            other => HandlerError::retry_because("settlement", other),
         }
     }
 }
@@ -113,7 +113,7 @@ impl GroupHandler for SettleOrder {
                 let order = &event.payload;
                 announce_if_complete(conn, &self.outbox, order.payment_event_no, &order.order_id)
                     .await
-                    .map_err(|e| HandlerError::retry(e.to_string()))?;
+                    .map_err(|e| HandlerError::retry_because("announcing the settlement", e))?;
             }
             return Ok(());
         }

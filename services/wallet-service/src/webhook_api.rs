@@ -181,7 +181,7 @@ impl WebhookApi {
             .payouts
             .apply(payout_no, item, "webhook")
             .await
-            .map_err(ApiError::internal)?;
+            .map_err(|e| ApiError::internal_error(&e))?;
         Ok(match applied {
             Applied::Changed => "APPLIED",
             Applied::Unchanged => "UNCHANGED",

@@ -111,7 +111,7 @@ pub(super) async fn replay(
         }
         Err(ReplayError::UnknownConsumer(_)) => Err(gone()),
         Err(ReplayError::Failed(e)) => {
-            let error = e.to_string();
+            let error = service_kit::error_chain(&e);
             let updated = store::mark_failed(&mut tx, id, &error).await?;
             tx.commit().await?;
             Err(ApiError::unprocessable(

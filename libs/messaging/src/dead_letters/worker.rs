@@ -61,7 +61,7 @@ impl DeadLetterProcess {
             .js
             .get_stream_no_info(&advisory.stream)
             .await
-            .map_err(HandlerError::retry)?;
+            .map_err(|e| HandlerError::retry_because("reading the stream", e))?;
         match stream.get_raw_message(advisory.stream_seq).await {
             Ok(message) => {
                 let mut headers = StoredHeaders::new();
@@ -118,7 +118,10 @@ impl Process for DeadLetterProcess {
         })?;
         let original = self.fetch_original(&advisory).await?;
         let letter = NewDeadLetter {
-            id: self.ids.next_id().map_err(HandlerError::retry)?,
+            id: self
+                .ids
+                .next_id()
+                .map_err(|e| HandlerError::retry_because("dead letter id", e))?,
             stream: advisory.stream.clone(),
             stream_seq: i64::try_from(advisory.stream_seq).map_err(HandlerError::reject)?,
             consumer: advisory.consumer.clone(),

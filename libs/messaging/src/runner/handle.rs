@@ -63,8 +63,8 @@ impl<P: Process> Worker<P> {
                 .instrument(span.clone());
             let result = match keep_alive(work, &acker, cfg.ack_wait, cfg.handler_timeout).await {
                 Some(Ok(result)) => result,
-                Some(Err(_)) => Err(HandlerError::Retry("handler panicked".into())),
-                None => Err(HandlerError::Retry(format!(
+                Some(Err(_)) => Err(HandlerError::retry("handler panicked")),
+                None => Err(HandlerError::retry(format!(
                     "handler timed out after {:?}",
                     cfg.handler_timeout
                 ))),
@@ -76,7 +76,9 @@ impl<P: Process> Worker<P> {
                     tracing::debug!(parent: &span, elapsed_ms = elapsed.as_secs_f64() * 1000.0, "handled");
                     (AckKind::Ack, "ack")
                 }
-                Err(HandlerError::Retry(reason)) => {
+                Err(ref err @ HandlerError::Retry { .. }) => {
+                    // The reason with every cause under it, logged once here.
+                    let reason = service_kit::error_chain(err);
                     let delay = cfg.retry_delay(position.delivered);
                     if cfg.is_last_delivery(position.delivered) {
                         tracing::error!(parent: &span, %reason, "delivery failed for the last time; dead-lettered");

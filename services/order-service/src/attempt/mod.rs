@@ -7,7 +7,7 @@ mod write;
 
 use crate::{
     payments::{ConfirmError, Outcome, Payments},
-    psp::{PspOutcome, TossPayment},
+    psp::{PspOutcome, PspPaymentStatus, TossPayment},
     status::PaymentStatus,
     store::PaymentEventRow,
 };
@@ -88,13 +88,15 @@ impl Payments {
                 .record_unknown(attempt, "PSP_ANSWERED_ANOTHER_ORDER", actor)
                 .await;
         }
-        match payment.status.as_str() {
+        match &payment.status {
             _ if payment.was_charged()
                 && !payment.charged_as_ordered(event.total_amount, &event.currency) =>
             {
                 self.void_wrong_charge(attempt, payment, actor).await
             }
-            "DONE" | "PARTIAL_CANCELED" | "CANCELED" => {
+            PspPaymentStatus::Done
+            | PspPaymentStatus::PartialCanceled
+            | PspPaymentStatus::Canceled => {
                 // A charge of our amount is accepted whenever it is seen (docs/payments.md);
                 // what the PSP has refunded of it already is recorded as a cancel right after,
                 // so the seller is not credited for money the customer has back.
@@ -110,7 +112,7 @@ impl Payments {
                 }
                 Ok(outcome)
             }
-            "ABORTED" | "EXPIRED" => {
+            PspPaymentStatus::Aborted | PspPaymentStatus::Expired => {
                 let code = format!("PSP_STATUS_{}", payment.status);
                 self.fail(attempt, &code, "the PSP aborted the payment", actor)
                     .await
@@ -134,7 +136,7 @@ impl Payments {
         let event = &attempt.event;
         tracing::error!(order_id = %event.order_id, psp_amount = %payment.total_amount,
             psp_currency = ?payment.currency, "the PSP charged a different amount or currency; refunding it");
-        let refunded = if payment.status == "CANCELED" {
+        let refunded = if payment.status == PspPaymentStatus::Canceled {
             true
         } else {
             let key = format!("void-{}", event.order_id);
@@ -143,7 +145,7 @@ impl Payments {
                 .cancel(&payment.payment_key, "amount mismatch", None, &key)
                 .await;
             match &answer {
-                PspOutcome::Answered(p, _) => p.status == "CANCELED",
+                PspOutcome::Answered(p, _) => p.status == PspPaymentStatus::Canceled,
                 PspOutcome::Rejected { code, .. } => code == "ALREADY_CANCELED_PAYMENT",
                 _ => false,
             }

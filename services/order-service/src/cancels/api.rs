@@ -12,7 +12,7 @@ use service_kit::{auth::Identity, strict::json_string, ApiError, FieldError, Id}
 use super::{CancelError, CancelRequest};
 use crate::{
     payments::{order_status, Payments},
-    status::CancelStatus,
+    status::{CancelStatus, PaymentStatus},
     store::{self, cancels::CancelRow},
 };
 
@@ -42,7 +42,7 @@ pub struct CancelResult {
     pub cancel_no: Id,
     /// DONE (refunded), UNKNOWN / REQUESTED (the PSP has not answered; the recovery job will
     /// repeat the call with the same key).
-    pub status: String,
+    pub status: CancelStatus,
     pub cancel_amount: Decimal,
     /// Refunded so far by every done cancel of the order.
     pub refunded_amount: Decimal,
@@ -50,7 +50,7 @@ pub struct CancelResult {
     pub refundable_amount: Decimal,
     /// The order's status after the cancel (PARTIAL_CANCELED, CANCELED, or SUCCESS while this
     /// cancel is pending).
-    pub order_status: String,
+    pub order_status: PaymentStatus,
     #[oai(skip_serializing_if_is_none)]
     pub canceled_at: Option<DateTime<Utc>>,
 }
@@ -153,11 +153,11 @@ impl CancelApi {
         Ok(CancelResult {
             order_id: cancel.order_id,
             cancel_no: Id(cancel.cancel_no),
-            status: cancel.status.as_str().to_string(),
+            status: cancel.status,
             cancel_amount: cancel.cancel_amount,
             refunded_amount: event.refunded_amount,
             refundable_amount: event.total_amount - event.refunded_amount,
-            order_status: order_status(&lines).to_string(),
+            order_status: order_status(&lines),
             canceled_at: cancel.canceled_at,
         })
     }

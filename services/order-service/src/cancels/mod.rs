@@ -11,7 +11,7 @@ use rust_decimal::Decimal;
 
 use crate::{
     payments::{order_status, ConfirmError, Payments},
-    psp::{PspOutcome, TossPayment},
+    psp::{PspOutcome, PspPaymentStatus, TossPayment},
     status::{CancelStatus, PaymentStatus},
     store::{self, cancels::CancelRow},
 };
@@ -202,7 +202,10 @@ impl Payments {
         let mut conn = self.pool.acquire().await?;
         match answer {
             PspOutcome::Answered(p, _)
-                if matches!(p.status.as_str(), "CANCELED" | "PARTIAL_CANCELED") =>
+                if matches!(
+                    p.status,
+                    PspPaymentStatus::Canceled | PspPaymentStatus::PartialCanceled
+                ) =>
             {
                 drop(conn);
                 return match self.complete_cancel(&cancel, &p, actor).await {

@@ -3,6 +3,7 @@
 //! answers are classified by [`outcome`].
 
 mod outcome;
+mod status;
 
 use std::time::Duration;
 
@@ -12,6 +13,7 @@ use serde::Deserialize;
 
 use outcome::{classify_error, TossErrorBody};
 pub use outcome::{PspOutcome, TossPayment};
+pub use status::PspPaymentStatus;
 
 /// One entry of `GET /v1/transactions`: a charge (status DONE) or a cancel.
 #[derive(Debug, Clone, Deserialize)]
@@ -28,7 +30,7 @@ pub struct TossTransaction {
 
 #[derive(Debug, thiserror::Error)]
 #[error("the PSP's transaction list is not available: {0}")]
-pub struct TransactionsUnavailable(String);
+pub struct TransactionsUnavailable(#[source] reqwest::Error);
 
 #[derive(Clone)]
 pub struct PspClient {
@@ -153,11 +155,8 @@ impl PspClient {
                 .send()
                 .await
                 .and_then(|r| r.error_for_status())
-                .map_err(|e| TransactionsUnavailable(e.to_string()))?;
-            let page: Vec<TossTransaction> = resp
-                .json()
-                .await
-                .map_err(|e| TransactionsUnavailable(e.to_string()))?;
+                .map_err(TransactionsUnavailable)?;
+            let page: Vec<TossTransaction> = resp.json().await.map_err(TransactionsUnavailable)?;
             let done = page.len() < PAGE;
             all.extend(page);
             if done {

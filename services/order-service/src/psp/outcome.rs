@@ -7,14 +7,15 @@ use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use serde::Deserialize;
 
+use super::status::PspPaymentStatus;
+
 /// Toss' Payment object, the fields we use.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct TossPayment {
     pub payment_key: String,
     pub order_id: String,
-    /// READY, IN_PROGRESS, DONE, CANCELED, PARTIAL_CANCELED, ABORTED, EXPIRED, …
-    pub status: String,
+    pub status: PspPaymentStatus,
     pub total_amount: Decimal,
     /// `KRW`; Toss sends it on every Payment (absent in older answers we stored: then KRW).
     #[serde(default)]
@@ -47,10 +48,7 @@ impl TossPayment {
 
     /// The customer was charged (and may have been refunded since).
     pub fn was_charged(&self) -> bool {
-        matches!(
-            self.status.as_str(),
-            "DONE" | "CANCELED" | "PARTIAL_CANCELED"
-        )
+        self.status.was_charged()
     }
 }
 

@@ -24,8 +24,8 @@ pub enum RequestError {
     KeyReused(Decimal),
     #[error(transparent)]
     Db(#[from] sqlx::Error),
-    #[error("no id: {0}")]
-    Id(String),
+    #[error("no id")]
+    Id(#[source] snowflake::SnowflakeError),
 }
 
 /// The payout and whether this call created it (`false`: the key's earlier payout).
@@ -52,8 +52,7 @@ pub async fn request(
             };
         }
     }
-    let id =
-        |ids: &snowflake::Snowflake| ids.next_id().map_err(|e| RequestError::Id(e.to_string()));
+    let id = |ids: &snowflake::Snowflake| ids.next_id().map_err(RequestError::Id);
     let payout_no = id(&payouts.ids)?;
     let grace = (payouts.settings.psp_timeout.as_millis() as i64).saturating_mul(2);
     let row = store::insert(
