@@ -29,8 +29,12 @@ const DAY: TimeDelta = TimeDelta::hours(24);
 /// products the catalog announced are shown in the ranking.
 async fn announce(bus: &Bus, product_nos: &[i64]) {
     for &no in product_nos {
-        bus.publish(&Envelope::new(ProductCreated(product(no, &format!("상품 {no}"), 1))))
-            .await;
+        bus.publish(&Envelope::new(ProductCreated(product(
+            no,
+            &format!("상품 {no}"),
+            1,
+        ))))
+        .await;
     }
 }
 
@@ -84,7 +88,11 @@ async fn purchases_outrank_likes_rank_order_is_kept_and_limit_is_validated() {
     let all = products(&system, &base, "?limit=100").await;
     // 102 scores highest but the catalog never had it: kept out, ranks stay 1, 2, 3, …
     let mut expected = vec![401, 311, 310, 309, 308, 307, 306, 101, 304, 303, 302];
-    assert_eq!(numbers(&all), expected, "rank order by score, known products only");
+    assert_eq!(
+        numbers(&all),
+        expected,
+        "rank order by score, known products only"
+    );
     let ranks: Vec<i64> = all.iter().filter_map(|p| p["rank"].as_i64()).collect();
     assert_eq!(ranks, (1..=11).collect::<Vec<_>>());
     // Scores are decayed to now: a few seconds of a day's half-life is far below 1e-3.
@@ -103,7 +111,8 @@ async fn purchases_outrank_likes_rank_order_is_kept_and_limit_is_validated() {
     assert_eq!(bought["sellerNo"], "77");
     assert_eq!(bought["paidOrderLines"], 1);
     assert!(
-        all.iter().all(|p| p["name"].is_string() && p["sellerNo"].is_string()),
+        all.iter()
+            .all(|p| p["name"].is_string() && p["sellerNo"].is_string()),
         "every product shown has its details: {all:?}"
     );
     let reviewed = find(&all, 401).expect("401");

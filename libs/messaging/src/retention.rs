@@ -146,13 +146,18 @@ where
 
 /// The messaging tables' job of a consuming service.
 pub fn spawn_messaging_retention(pool: PgPool, settings: RetentionSettings, shutdown: &Shutdown) {
-    spawn_job("messaging-retention", settings.interval, shutdown, move || {
-        let pool = pool.clone();
-        async move {
-            let (processed, letters) = purge_messaging(&pool, &settings).await?;
-            Ok(format!(
-                "{processed} processed events, {letters} resolved dead letters deleted"
-            ))
-        }
-    });
+    spawn_job(
+        "messaging-retention",
+        settings.interval,
+        shutdown,
+        move || {
+            let pool = pool.clone();
+            async move {
+                let (processed, letters) = purge_messaging(&pool, &settings).await?;
+                Ok(format!(
+                    "{processed} processed events, {letters} resolved dead letters deleted"
+                ))
+            }
+        },
+    );
 }

@@ -71,7 +71,10 @@ async fn old_records_and_long_resolved_letters_go_recent_and_open_ones_stay() {
         vec!["2", "3"]
     );
     // A second pass finds nothing more.
-    assert_eq!(purge_messaging(&h.pool, &settings).await.expect("pass"), (0, 0));
+    assert_eq!(
+        purge_messaging(&h.pool, &settings).await.expect("pass"),
+        (0, 0)
+    );
     h.cleanup().await;
 }
 

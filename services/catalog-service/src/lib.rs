@@ -28,7 +28,11 @@ pub const SPEC: ServiceSpec = ServiceSpec {
 const DESCRIPTION: &str = "Products of active sellers.";
 
 /// What [`build`] serves; [`openapi_spec`] documents this same type, so the two cannot drift.
-type Api = (api::CatalogApi, listing::ListingApi, messaging::DeadLetterApi);
+type Api = (
+    api::CatalogApi,
+    listing::ListingApi,
+    messaging::DeadLetterApi,
+);
 
 /// The service's OpenAPI document exactly as served at `/openapi.json` (canonical JSON), built
 /// from the API types alone: no database, NATS or Redis. `just openapi` exports it to

@@ -138,7 +138,11 @@ impl HotProductsApi {
             let exhausted = snapshot.entries.len() < depth;
             if found.len() >= limit || exhausted || depth >= MAX_SCAN {
                 if !exhausted && found.len() < limit {
-                    tracing::warn!(depth, known = found.len(), "hot products: scan bound reached");
+                    tracing::warn!(
+                        depth,
+                        known = found.len(),
+                        "hot products: scan bound reached"
+                    );
                 }
                 return Ok((snapshot, found));
             }
