@@ -175,6 +175,31 @@ impl Browser {
         text.as_str().expect("element text is a string").to_string()
     }
 
+    /// How many elements match `css` now (no waiting: 0 is an answer).
+    pub async fn count(&self, css: &str) -> usize {
+        let find = json!({"using": "css selector", "value": css});
+        let found = self.call(Method::POST, "/elements", Some(find)).await;
+        found
+            .unwrap_or_else(|e| panic!("finding {css}: {e}"))
+            .as_array()
+            .map_or(0, Vec::len)
+    }
+
+    /// Reloads the page until `css` shows `want` (e.g. a read model catching up).
+    pub async fn reload_until_text(&self, css: &str, want: &str) {
+        poll(&format!("{css} showing {want:?}"), async || {
+            self.call(Method::POST, "/refresh", Some(json!({}))).await?;
+            let find = json!({"using": "css selector", "value": css});
+            let found = self.call(Method::POST, "/element", Some(find)).await?;
+            let id = found[ELEMENT].as_str().ok_or("no element reference")?;
+            let text = self
+                .call(Method::GET, &format!("/element/{id}/text"), None)
+                .await?;
+            (text == want).then_some(()).ok_or(format!("shows {text}"))
+        })
+        .await
+    }
+
     /// Saves a PNG of the window.
     pub async fn screenshot(&self, file: &Path) {
         let data = self.call(Method::GET, "/screenshot", None).await;
