@@ -1,5 +1,7 @@
 //! A tiny W3C WebDriver client for the browser tests: it starts chromedriver with a headless
 //! Chromium session and speaks the WebDriver HTTP protocol with reqwest. Only what the tests use.
+// Included by several test binaries (#[path]), each using a part of it.
+#![allow(dead_code)]
 
 use std::{
     net::TcpListener,
@@ -173,6 +175,31 @@ impl Browser {
     pub async fn text(&self, css: &str) -> String {
         let text = self.on_element(css, Method::GET, "text").await;
         text.as_str().expect("element text is a string").to_string()
+    }
+
+    /// How many elements match `css` now (no waiting: 0 is an answer).
+    pub async fn count(&self, css: &str) -> usize {
+        let find = json!({"using": "css selector", "value": css});
+        let found = self.call(Method::POST, "/elements", Some(find)).await;
+        found
+            .unwrap_or_else(|e| panic!("finding {css}: {e}"))
+            .as_array()
+            .map_or(0, Vec::len)
+    }
+
+    /// Reloads the page until `css` shows `want` (e.g. a read model catching up).
+    pub async fn reload_until_text(&self, css: &str, want: &str) {
+        poll(&format!("{css} showing {want:?}"), async || {
+            self.call(Method::POST, "/refresh", Some(json!({}))).await?;
+            let find = json!({"using": "css selector", "value": css});
+            let found = self.call(Method::POST, "/element", Some(find)).await?;
+            let id = found[ELEMENT].as_str().ok_or("no element reference")?;
+            let text = self
+                .call(Method::GET, &format!("/element/{id}/text"), None)
+                .await?;
+            (text == want).then_some(()).ok_or(format!("shows {text}"))
+        })
+        .await
     }
 
     /// Saves a PNG of the window.

@@ -16,6 +16,7 @@ pub mod http;
 pub mod money;
 pub mod openapi;
 pub mod order_history;
+pub mod pages;
 pub mod problems;
 pub mod reviews;
 pub mod seed;
@@ -45,11 +46,12 @@ pub fn all_services() -> Vec<(&'static ServiceSpec, Build)> {
         service!(catalog_service),
         service!(seller_service),
         service!(wallet_service),
-        service!(order_service),
         service!(hot_catalog_service),
         service!(catalog_review_service),
         service!(catalog_like_service),
         service!(order_query_service),
+        // Last: its storefront pages call the others (config_for passes their URLs).
+        service!(order_service),
     ]
 }
 
@@ -98,6 +100,19 @@ impl TestSystem {
             config
                 .extra
                 .insert("CATALOG_URL".into(), format!("http://127.0.0.1:{port}"));
+        }
+        for (service, var) in [
+            ("hot-catalog-service", "HOT_CATALOG_URL"),
+            ("catalog-like-service", "CATALOG_LIKE_URL"),
+            ("catalog-review-service", "CATALOG_REVIEW_URL"),
+            ("order-query-service", "ORDER_QUERY_URL"),
+            ("wallet-service", "WALLET_URL"),
+        ] {
+            if let Some(port) = self.port_of(service) {
+                config
+                    .extra
+                    .insert(var.into(), format!("http://127.0.0.1:{port}"));
+            }
         }
         if let Some(port) = self.port_of("psp-sandbox") {
             config

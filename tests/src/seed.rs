@@ -27,9 +27,11 @@ const SEEDS: [(&str, &str); 4] = [
     ),
 ];
 
-/// The seeds the money path needs: the seller, its wallet and its products.
-pub const MONEY_PATH: [&ServiceSpec; 3] = [
+/// The seeds the money path needs: the seller, its wallet and its products (also in
+/// hot-catalog's detail cache: the ranking shows only products the catalog announced).
+pub const MONEY_PATH: [&ServiceSpec; 4] = [
     &catalog_service::SPEC,
+    &hot_catalog_service::SPEC,
     &wallet_service::SPEC,
     &seller_service::SPEC,
 ];

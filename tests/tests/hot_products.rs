@@ -25,6 +25,19 @@ use paymsa_e2e::{
 const WAIT: Duration = Duration::from_secs(30);
 const DAY: TimeDelta = TimeDelta::hours(24);
 
+/// Announces `product_nos` as the catalog does (`catalog.product.created`, version 1): only
+/// products the catalog announced are shown in the ranking.
+async fn announce(bus: &Bus, product_nos: &[i64]) {
+    for &no in product_nos {
+        bus.publish(&Envelope::new(ProductCreated(product(
+            no,
+            &format!("상품 {no}"),
+            1,
+        ))))
+        .await;
+    }
+}
+
 #[tokio::test]
 async fn purchases_outrank_likes_rank_order_is_kept_and_limit_is_validated() {
     let system = TestSystem::start().await;
@@ -32,11 +45,14 @@ async fn purchases_outrank_likes_rank_order_is_kept_and_limit_is_validated() {
     let bus = Bus::connect(&system).await;
     let now = now_ms();
 
-    // 101: one paid order line (10); 102: one like (2); 300+i: i likes (2i), i ≠ 5 so no ties;
-    // 401: reviews of 4 and 5 stars (23 + 28), then the 5-star one deleted (23).
+    // 101: one paid order line (10); 102: 20 likes (40) but never announced by the catalog;
+    // 300+i: i likes (2i), i ≠ 5 so no ties; 401: reviews of 4 and 5 stars (23 + 28), then the
+    // 5-star one deleted (23).
     bus.publish(&Envelope::new(payment(1, &[101], now))).await;
-    bus.publish(&Envelope::new(ProductLiked(like(102, 1, now))))
-        .await;
+    for member in 0..20 {
+        bus.publish(&Envelope::new(ProductLiked(like(102, member, now))))
+            .await;
+    }
     let counts = [2, 3, 4, 6, 7, 8, 9, 10, 11];
     for i in counts {
         for member in 0..i {
@@ -59,6 +75,7 @@ async fn purchases_outrank_likes_rank_order_is_kept_and_limit_is_validated() {
         .await;
     bus.publish(&Envelope::new(ProductCreated(product(311, "Gadget", 1))))
         .await;
+    announce(&bus, &[302, 303, 304, 306, 307, 308, 309, 310, 401]).await;
     for (stream, consumer) in [
         (&events::topology::LIKES, "hot-catalog-likes"),
         (&events::topology::REVIEWS, "hot-catalog-reviews"),
@@ -69,12 +86,17 @@ async fn purchases_outrank_likes_rank_order_is_kept_and_limit_is_validated() {
     }
 
     let all = products(&system, &base, "?limit=100").await;
-    let mut expected = vec![401, 311, 310, 309, 308, 307, 306, 101, 304, 303, 302, 102];
-    assert_eq!(numbers(&all), expected, "rank order by score");
+    // 102 scores highest but the catalog never had it: kept out, ranks stay 1, 2, 3, …
+    let mut expected = vec![401, 311, 310, 309, 308, 307, 306, 101, 304, 303, 302];
+    assert_eq!(
+        numbers(&all),
+        expected,
+        "rank order by score, known products only"
+    );
     let ranks: Vec<i64> = all.iter().filter_map(|p| p["rank"].as_i64()).collect();
-    assert_eq!(ranks, (1..=12).collect::<Vec<_>>());
+    assert_eq!(ranks, (1..=11).collect::<Vec<_>>());
     // Scores are decayed to now: a few seconds of a day's half-life is far below 1e-3.
-    for (no, want) in [(401, 23.0), (311, 22.0), (101, 10.0), (102, 2.0)] {
+    for (no, want) in [(401, 23.0), (311, 22.0), (101, 10.0)] {
         assert_rel(score(&all, no), want, 1e-3);
     }
     assert!(
@@ -88,9 +110,11 @@ async fn purchases_outrank_likes_rank_order_is_kept_and_limit_is_validated() {
     assert_eq!(bought["price"], "1500.5");
     assert_eq!(bought["sellerNo"], "77");
     assert_eq!(bought["paidOrderLines"], 1);
-    let unknown = find(&all, 102).expect("102 ranked without details");
-    assert!(unknown["name"].is_null() && unknown["price"].is_null());
-    assert_eq!(unknown["likeCount"], 1);
+    assert!(
+        all.iter()
+            .all(|p| p["name"].is_string() && p["sellerNo"].is_string()),
+        "every product shown has its details: {all:?}"
+    );
     let reviewed = find(&all, 401).expect("401");
     assert_eq!(reviewed["reviewCount"], 1);
     assert_eq!(reviewed["averageRating"], 4.0);
@@ -109,6 +133,16 @@ async fn purchases_outrank_likes_rank_order_is_kept_and_limit_is_validated() {
         assert_eq!(status, 400, "limit={bad}: {body}");
         assert!(body["code"].is_string(), "problem+json with a code: {body}");
     }
+
+    // Once the catalog announces 102 it shows, first, with the score its likes gathered.
+    announce(&bus, &[102]).await;
+    let known = ranked_when(&system, &base, "102 announced", |p| {
+        numbers(p).first() == Some(&102)
+    })
+    .await;
+    assert_rel(score(&known, 102), 40.0, 1e-3);
+    assert_eq!(find(&known, 102).expect("102")["name"], "상품 102");
+    assert_eq!(find(&known, 102).expect("102")["likeCount"], 20);
     system.stop().await;
 }
 
@@ -119,6 +153,7 @@ async fn scores_decay_with_event_age_and_halve_per_half_life_and_unlike_is_exact
     let t0 = now_ms();
     let clock = ManualClock::new(t0);
     let (clocked, base) = clocked_instance(&system, &clock).await;
+    announce(&bus, &[1, 2, 3]).await;
 
     // The same kind of event, one half-life and two half-lives older.
     bus.publish(&Envelope::new(ProductLiked(like(1, 1, t0))))
@@ -169,6 +204,7 @@ async fn replayed_events_change_no_score() {
     let t0 = now_ms();
     let clock = ManualClock::new(t0);
     let (clocked, base) = clocked_instance(&system, &clock).await;
+    announce(&bus, &[7, 8, 9]).await;
 
     let liked = Envelope::new(ProductLiked(like(7, 1, t0)));
     let reviewed = Envelope::new(ReviewCreated(review(1, 8, 3, t0)));

@@ -23,7 +23,7 @@ use sqlx::PgPool;
 use crate::store::{self, NewProduct, ProductRow};
 
 #[derive(Tags)]
-enum CatalogTag {
+pub(crate) enum CatalogTag {
     /// Products of active sellers.
     Products,
 }

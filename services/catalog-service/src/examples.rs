@@ -6,7 +6,10 @@ use poem_openapi::types::Example;
 use serde_json::{json, Value};
 use service_kit::openapi::example;
 
-use crate::api::{CreateProduct, Product, ProductList, UpdateProduct};
+use crate::{
+    api::{CreateProduct, Product, ProductList, UpdateProduct},
+    listing::ProductPage,
+};
 
 /// `?productNoList=` of the list operation: the seed's three products.
 pub(crate) fn product_no_list() -> String {
@@ -68,6 +71,16 @@ impl Example for ProductList {
         example(json!({
             "products": [seed_product(2, "상품B", "2000"), seed_product(1, "상품A", "1000")],
             "missingProductNos": ["4"]
+        }))
+    }
+}
+
+impl Example for ProductPage {
+    /// The first page with `limit=2`: the seed's products 1 and 2, then `afterProductNo=2`.
+    fn example() -> Self {
+        example(json!({
+            "products": [seed_product(1, "상품A", "1000"), seed_product(2, "상품B", "2000")],
+            "nextAfterProductNo": "2"
         }))
     }
 }

@@ -8,6 +8,7 @@ mod access;
 mod active_sellers;
 mod api;
 mod examples;
+mod listing;
 mod store;
 
 use messaging::{ConsumerSpec, ServiceRuntime};
@@ -27,7 +28,11 @@ pub const SPEC: ServiceSpec = ServiceSpec {
 const DESCRIPTION: &str = "Products of active sellers.";
 
 /// What [`build`] serves; [`openapi_spec`] documents this same type, so the two cannot drift.
-type Api = (api::CatalogApi, messaging::DeadLetterApi);
+type Api = (
+    api::CatalogApi,
+    listing::ListingApi,
+    messaging::DeadLetterApi,
+);
 
 /// The service's OpenAPI document exactly as served at `/openapi.json` (canonical JSON), built
 /// from the API types alone: no database, NATS or Redis. `just openapi` exports it to
@@ -60,7 +65,10 @@ pub async fn build(config: ServiceConfig) -> Result<App, StartupError> {
         outbox: outbox.writer,
         nudge: outbox.nudge,
     };
+    let listing = listing::ListingApi {
+        pool: rt.pool.clone(),
+    };
     let dead_letters = rt.bus.dead_letter_api();
-    let api: Api = (api, dead_letters);
+    let api: Api = (api, listing, dead_letters);
     rt.serve(api, DESCRIPTION).await
 }

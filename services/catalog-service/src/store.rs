@@ -98,3 +98,19 @@ pub async fn mark_seller_active(
         .await
         .map(|_| ())
 }
+
+/// Up to `limit` products after `after` in product-number order (keyset paging: a page is one
+/// index range scan however deep it is).
+pub async fn list_after(
+    conn: &mut PgConnection,
+    after: i64,
+    limit: i64,
+) -> Result<Vec<ProductRow>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "select {COLUMNS} from products where product_no > $1 order by product_no limit $2"
+    ))
+    .bind(after)
+    .bind(limit)
+    .fetch_all(conn)
+    .await
+}

@@ -1,6 +1,6 @@
 //! `GET /api/hot-products`: the ranking with scores decayed to now and cached product details.
 
-use std::sync::Arc;
+use std::{collections::HashMap, sync::Arc};
 
 use chrono::{DateTime, Utc};
 use poem_openapi::{param::Query, payload::Json, Object, OpenApi, Tags};
@@ -8,10 +8,21 @@ use rust_decimal::Decimal;
 use service_kit::{ApiError, FieldError, Id};
 use sqlx::PgPool;
 
-use crate::{clock::Clock, details, ranking::Ranking};
+use crate::{
+    clock::Clock,
+    details,
+    ranking::{Ranking, Snapshot},
+};
 
 pub const DEFAULT_LIMIT: i64 = 10;
 pub const MAX_LIMIT: i64 = 100;
+/// How deep into the ranking one request looks for products the catalog knows. Likes and
+/// reviews are accepted for any product number (the like and review services do not know the
+/// catalog), so ranking members the catalog never announced can sit above the real products;
+/// they are skipped at read time. The scan grows ×4 from `2·limit` up to this bound, so a
+/// flood of more than `MAX_SCAN` unknown products above the real ones shortens the answer
+/// rather than making the request unbounded.
+pub const MAX_SCAN: usize = 2000;
 
 #[derive(Tags)]
 enum HotTag {
@@ -28,14 +39,11 @@ pub struct HotProduct {
     /// Decayed to `asOf`: each like, review and paid order line counts its weight, halved per
     /// half-life since it happened.
     pub score: f64,
-    /// Product details are `null` while the catalog's event for the product has not arrived;
-    /// the product keeps its rank regardless.
-    #[oai(nullable)]
-    pub name: Option<String>,
-    #[oai(nullable)]
-    pub price: Option<Decimal>,
-    #[oai(nullable)]
-    pub seller_no: Option<Id>,
+    /// From the catalog's `catalog.product.created/updated`: only products the catalog
+    /// announced are ranked, so these are always present.
+    pub name: String,
+    pub price: Decimal,
+    pub seller_no: Id,
     pub like_count: i64,
     pub review_count: i64,
     /// Mean star rating of the current reviews; `null` without reviews.
@@ -73,31 +81,28 @@ fn validate_limit(limit: Option<i64>) -> Result<usize, ApiError> {
 impl HotProductsApi {
     /// The ranking answer; the HTTP operation and the benchmark both call it.
     pub async fn hot_products(&self, limit: usize) -> Result<HotProducts, ApiError> {
-        let snapshot = self.ranking.top(limit).await.map_err(|e| {
-            tracing::error!(error = %e, "ranking unavailable");
-            ApiError::unavailable("RANKING_UNAVAILABLE", "the ranking store is unavailable")
-        })?;
-        let product_nos: Vec<i64> = snapshot.entries.iter().map(|e| e.product_no).collect();
-        let mut found = details::find_many(&self.pool, &product_nos).await?;
+        let (snapshot, mut found) = self.known_top(limit).await?;
         let now = self.clock.now();
         let model = self.ranking.model();
         let epoch = snapshot.epoch_ms.unwrap_or_else(|| now.timestamp_millis());
-        // Built from the ranking's order, details looked up per entry: a missing detail row
-        // leaves nulls but never moves or drops a product.
+        // The ranking's order, keeping only products with details: a product the catalog never
+        // announced (a like of `23423958235`, say) is never shown, and one announced later
+        // appears with the score it has gathered meanwhile.
         let products = snapshot
             .entries
             .iter()
+            .filter_map(|entry| found.remove(&entry.product_no).map(|d| (entry, d)))
+            .take(limit)
             .zip(1u32..)
-            .map(|(entry, rank)| {
-                let detail = found.remove(&entry.product_no);
+            .map(|((entry, detail), rank)| {
                 let reviews = entry.reviews.max(0);
                 HotProduct {
                     rank,
                     product_no: Id(entry.product_no),
                     score: model.decayed(entry.stored, epoch, now),
-                    name: detail.as_ref().map(|d| d.name.clone()),
-                    price: detail.as_ref().map(|d| d.price),
-                    seller_no: detail.as_ref().map(|d| Id(d.seller_no)),
+                    name: detail.name,
+                    price: detail.price,
+                    seller_no: Id(detail.seller_no),
                     // Counters are exact once every event is in; a take-back handled before
                     // its add can dip one below zero for a moment, never shown.
                     like_count: entry.likes.max(0),
@@ -113,6 +118,36 @@ impl HotProductsApi {
             half_life_seconds: model.half_life_ms() as f64 / 1000.0,
             products,
         })
+    }
+
+    /// One ranking snapshot deep enough to hold `limit` known products (or all of the ranking,
+    /// or [`MAX_SCAN`] entries), with the details of those known. Each read is one atomic
+    /// snapshot; a deeper read replaces a shallower one rather than joining it.
+    async fn known_top(
+        &self,
+        limit: usize,
+    ) -> Result<(Snapshot, HashMap<i64, details::ProductDetails>), ApiError> {
+        let mut depth = (limit * 2).min(MAX_SCAN);
+        loop {
+            let snapshot = self.ranking.top(depth).await.map_err(|e| {
+                tracing::error!(error = %e, "ranking unavailable");
+                ApiError::unavailable("RANKING_UNAVAILABLE", "the ranking store is unavailable")
+            })?;
+            let product_nos: Vec<i64> = snapshot.entries.iter().map(|e| e.product_no).collect();
+            let found = details::find_many(&self.pool, &product_nos).await?;
+            let exhausted = snapshot.entries.len() < depth;
+            if found.len() >= limit || exhausted || depth >= MAX_SCAN {
+                if !exhausted && found.len() < limit {
+                    tracing::warn!(
+                        depth,
+                        known = found.len(),
+                        "hot products: scan bound reached"
+                    );
+                }
+                return Ok((snapshot, found));
+            }
+            depth = (depth * 4).min(MAX_SCAN);
+        }
     }
 }
 

@@ -10,8 +10,8 @@ use crate::api::HotProducts;
 
 impl Example for HotProducts {
     /// 상품B (3 likes, one 5-star review, one paid line: 44 points, a few hours old) ahead of
-    /// 상품A (a like and a paid line); a product the catalog has not announced yet has `null`
-    /// details but keeps its rank.
+    /// 상품A (a like and a paid line). A like of a product the catalog never announced is
+    /// scored but not shown.
     fn example() -> Self {
         example(json!({
             "asOf": "2024-02-13T06:00:00Z",
@@ -26,11 +26,6 @@ impl Example for HotProducts {
                     "rank": 2, "productNo": "1", "score": 11.02,
                     "name": "상품A", "price": "1000", "sellerNo": "1",
                     "likeCount": 1, "reviewCount": 0, "averageRating": null, "paidOrderLines": 1
-                },
-                {
-                    "rank": 3, "productNo": "7163052337186181120", "score": 1.98,
-                    "name": null, "price": null, "sellerNo": null,
-                    "likeCount": 1, "reviewCount": 0, "averageRating": null, "paidOrderLines": 0
                 }
             ]
         }))

@@ -8,8 +8,10 @@
 //!   that dedupes the event and applies its contributions in one atomic step.
 //! - [`consumers`]: durables `hot-catalog-likes`, `hot-catalog-reviews`, `hot-catalog-orders`
 //!   (scores; purchases and their cancels through [`purchases`]) and `hot-catalog-products` (the detail cache of [`details`], in Postgres).
-//! - [`api`]: `GET /api/hot-products?limit=` in rank order with details, `null` details for
-//!   products the catalog has not announced yet.
+//! - [`api`]: `GET /api/hot-products?limit=` in rank order with details. Only products the
+//!   catalog announced (a row in `product_details`) are shown: likes and reviews are accepted
+//!   for any product number, and those of products the catalog never had are scored but kept
+//!   out of the answer (skipped at read time, scanning at most [`api::MAX_SCAN`] entries deep).
 //! - [`clock`]: where "now" comes from; [`build_with_clock`] lets tests move it.
 //!
 //! A library hosting the service (`build` → [`App`]) so tests run it in-process on port 0;

@@ -5,8 +5,8 @@
 //! the lines to EXECUTING, calls the PSP with `Idempotency-Key = orderId`, and commits the
 //! outcome with its history and event (`order.payment.confirmed` / `.failed`) through the
 //! outbox. A recovery job re-drives UNKNOWN and stale EXECUTING payments; the
-//! `order-wallet-completion` consumer records settlement. `/`, `/success`, `/fail` are the
-//! browser flow. `POST /api/payments/{orderId}/cancel` refunds ([`cancels`]); a reconciliation
+//! `order-wallet-completion` consumer records settlement. the storefront (`/`, products, cart,
+//! `POST /checkout`, `/success`, `/fail`, my orders, seller wallet) is [`pages`]. `POST /api/payments/{orderId}/cancel` refunds ([`cancels`]); a reconciliation
 //! job compares the PSP's transactions with our orders and re-drives unsettled ones
 //! ([`reconcile`], [`redrive`], [`jobs`]). The outcome rules are in docs/payments.md.
 
@@ -143,14 +143,17 @@ pub async fn build(config: ServiceConfig) -> Result<App, StartupError> {
         admin_token: rt.config.admin_token.clone(),
     };
     let api = api::OrderApi { payments, catalog };
-    let pages = pages::Pages {
+    let backends = pages::Backends::new(settings.store_backends.clone(), settings.catalog_timeout)
+        .map_err(|e| StartupError::other("the storefront's HTTP client", e))?;
+    let pages = pages::pages(pages::PageContext {
         api: api.clone(),
         settings: pages::PageSettings {
             public_url: settings.public_url.clone(),
             psp_window_url: settings.psp_window_url.clone(),
             toss_client_key: settings.toss_client_key.clone(),
         },
-    };
+        backends,
+    });
     let dead_letters = rt.bus.dead_letter_api();
     let api: Api = (api, cancel_api, webhook_api, admin_api, pages, dead_letters);
     rt.serve(api, DESCRIPTION).await

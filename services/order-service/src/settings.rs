@@ -8,6 +8,8 @@ use service_kit::{ConfigError, ServiceConfig};
 pub struct OrderSettings {
     pub catalog_url: String,
     pub catalog_timeout: Duration,
+    /// The services the storefront pages show (src/pages/backends.rs).
+    pub store_backends: crate::pages::BackendUrls,
     pub psp_url: String,
     pub psp_secret_key: String,
     pub psp_timeout: Duration,
@@ -73,6 +75,14 @@ impl OrderSettings {
         Ok(Self {
             catalog_url: url(config, "CATALOG_URL", "http://127.0.0.1:8081")?,
             catalog_timeout: millis(config, "CATALOG_TIMEOUT_MS", 2_000)?,
+            store_backends: crate::pages::BackendUrls {
+                catalog: url(config, "CATALOG_URL", "http://127.0.0.1:8081")?,
+                hot_catalog: url(config, "HOT_CATALOG_URL", "http://127.0.0.1:8084")?,
+                likes: url(config, "CATALOG_LIKE_URL", "http://127.0.0.1:8086")?,
+                reviews: url(config, "CATALOG_REVIEW_URL", "http://127.0.0.1:8085")?,
+                order_query: url(config, "ORDER_QUERY_URL", "http://127.0.0.1:8087")?,
+                wallet: url(config, "WALLET_URL", "http://127.0.0.1:8082")?,
+            },
             psp_window_url: url(config, "PSP_WINDOW_URL", &psp_url)?,
             psp_url,
             // the sandbox's test key only with APP_ENV=dev (service-kit secrets.rs)

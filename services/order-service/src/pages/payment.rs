@@ -1,0 +1,177 @@
+//! The payment's pages: the PSP's success redirect (confirms and shows the real outcome), its
+//! fail redirect, and the cancel form (of the success page and of "my orders").
+
+use std::sync::Arc;
+
+use poem::Request;
+use poem_openapi::{
+    param::Query,
+    payload::{Form, Html},
+    Object, OpenApi,
+};
+use rust_decimal::Decimal;
+use serde::Deserialize;
+
+use super::{escape, page, session::Visitor, won, PageContext};
+use crate::{api::ConfirmRequest, cancels::CancelRequest};
+
+/// The cancel form of the success page and of "my orders".
+#[derive(Debug, Object, Deserialize)]
+#[oai(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase")]
+pub struct CancelForm {
+    pub order_id: String,
+    /// Whole won; empty cancels everything still refundable.
+    #[serde(default)]
+    pub cancel_amount: Option<String>,
+}
+
+pub struct PaymentPages {
+    pub ctx: Arc<PageContext>,
+}
+
+#[OpenApi]
+impl PaymentPages {
+    /// The PSP's success redirect: confirms and shows the real outcome.
+    #[oai(path = "/success", method = "get", hidden)]
+    async fn success_page(
+        &self,
+        #[oai(name = "paymentKey")] payment_key: Query<String>,
+        #[oai(name = "orderId")] order_id: Query<String>,
+        amount: Query<Decimal>,
+    ) -> Html<String> {
+        let req = ConfirmRequest {
+            payment_key: payment_key.0,
+            order_id: order_id.0,
+            amount: amount.0,
+        };
+        match self.ctx.api.confirm_payment(&req, "success-page").await {
+            Ok((result, paid)) => page(
+                "결제 결과",
+                &format!(
+                    "<p>주문 <code id=\"order-id\">{}</code> {}</p><p>금액 <span id=\"amount\">{}</span>원</p><p>상태 <b id=\"outcome\">{}</b></p>{}",
+                    escape(&result.order_id),
+                    escape(&result.order_name),
+                    won(result.amount),
+                    result.status.as_str(),
+                    if paid { cancel_form(&result.order_id) } else { String::new() }
+                ),
+            ),
+            Err(e) => {
+                let p = e.problem();
+                page(
+                    "결제 실패",
+                    &format!("<p>상태 <b id=\"outcome\">FAILED</b></p><p id=\"code\">{}</p><p>{}</p>", escape(&p.code), escape(&p.detail)),
+                )
+            }
+        }
+    }
+
+    /// The cancel form of the success page: refunds in part or in full, shows the outcome.
+    #[oai(path = "/cancel", method = "post", hidden)]
+    async fn cancel_page(&self, req: &Request, form: Form<CancelForm>) -> Html<String> {
+        // As `POST /api/payments/{orderId}/cancel`: in jwt mode only the order's member.
+        let visitor = Visitor::of(req);
+        let payments = &self.ctx.api.payments;
+        if let Err(e) = crate::access::require_order_member(
+            &visitor.identity,
+            payments,
+            &form.0.order_id,
+            false,
+        )
+        .await
+        {
+            let p = e.problem();
+            return page(
+                "취소 실패",
+                &format!(
+                    "<p id=\"code\">{}</p><p>{}</p>",
+                    escape(&p.code),
+                    escape(&p.detail)
+                ),
+            );
+        }
+        let amount = match form.0.cancel_amount.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(raw) => match raw.parse::<Decimal>() {
+                Ok(a) if a > Decimal::ZERO && a.fract().is_zero() => Some(a),
+                _ => return page(
+                    "취소 실패",
+                    "<p id=\"code\">INVALID_CANCEL_AMOUNT</p><p>a positive whole number of won</p>",
+                ),
+            },
+        };
+        let req = CancelRequest {
+            reason: "고객 요청 (결제 결과 페이지)".into(),
+            amount,
+            lines: None,
+        };
+        let order_id = form.0.order_id;
+        let answer = self
+            .ctx
+            .api
+            .payments
+            .request_cancel(&order_id, &req, None, "success-page")
+            .await;
+        match answer {
+            Ok(cancel) => {
+                let details = self.ctx.api.payments.refund_state(&order_id).await;
+                let (refunded, refundable, status) = details.unwrap_or_default();
+                page(
+                    "취소 결과",
+                    &format!(
+                        "<p>주문 <code id=\"order-id\">{}</code></p><p>취소 <b id=\"cancel-status\">{}</b> \
+                         <span id=\"cancel-amount\">{}</span>원</p><p>환불 합계 <span id=\"refunded\">{}</span>원, \
+                         남은 금액 <span id=\"refundable\">{}</span>원</p><p>주문 상태 <b id=\"order-status\">{}</b></p>{}",
+                        escape(&order_id),
+                        cancel.status.as_str(),
+                        won(cancel.cancel_amount),
+                        won(refunded),
+                        won(refundable),
+                        escape(&status),
+                        if refundable > Decimal::ZERO { cancel_form(&order_id) } else { String::new() }
+                    ),
+                )
+            }
+            Err(e) => {
+                let e = service_kit::ApiError::from(e);
+                let p = e.problem();
+                page(
+                    "취소 실패",
+                    &format!(
+                        "<p id=\"code\">{}</p><p>{}</p>",
+                        escape(&p.code),
+                        escape(&p.detail)
+                    ),
+                )
+            }
+        }
+    }
+
+    /// The PSP's fail redirect.
+    #[oai(path = "/fail", method = "get", hidden)]
+    async fn fail_page(
+        &self,
+        code: Query<Option<String>>,
+        message: Query<Option<String>>,
+    ) -> Html<String> {
+        page(
+            "결제 실패",
+            &format!(
+                "<p>상태 <b id=\"outcome\">FAILED</b></p><p id=\"code\">{}</p><p>{}</p>",
+                escape(code.0.as_deref().unwrap_or("UNKNOWN")),
+                escape(message.0.as_deref().unwrap_or(""))
+            ),
+        )
+    }
+}
+
+/// A cancel form for a paid order (also on "my orders"): an amount (empty: everything still refundable).
+pub fn cancel_form(order_id: &str) -> String {
+    format!(
+        "<form method=\"post\" action=\"/cancel\"><input type=\"hidden\" name=\"orderId\" value=\"{}\">\
+         <label>취소 금액 <input id=\"cancel-amount-input\" name=\"cancelAmount\" placeholder=\"전체\"></label> \
+         <button id=\"cancel\" type=\"submit\">취소/환불</button></form>",
+        escape(order_id)
+    )
+}
