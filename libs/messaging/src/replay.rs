@@ -24,7 +24,7 @@ use std::{
 };
 
 use futures::{future::BoxFuture, FutureExt};
-use service_kit::trace::{self, TraceContext};
+use service_kit::trace;
 use tokio::time::Instant;
 use tracing::Instrument;
 
@@ -154,18 +154,20 @@ impl Replayers {
             map.get(consumer).cloned()
         }
         .ok_or_else(|| ReplayError::UnknownConsumer(consumer.to_string()))?;
-        let ctx = TraceContext::continue_from(delivery.traceparent());
         let span = tracing::info_span!(
             "replay",
+            otel.kind = "consumer",
+            otel.name = %format!("replay {consumer}"),
             service = %entry.service,
             consumer,
             subject = %delivery.subject,
             stream_seq = delivery.stream_seq,
             replay_of,
             event_id = %delivery.event.event_id,
-            trace_id = %ctx.trace_id(),
-            span_id = %ctx.span_id(),
+            trace_id = tracing::field::Empty,
+            span_id = tracing::field::Empty,
         );
+        let ctx = trace::begin(&span, delivery.traceparent());
         let probe = Arc::new(Probe::default());
         let started = Instant::now();
         let work = AssertUnwindSafe(trace::scope(ctx, entry.target.run(delivery)))

@@ -1,6 +1,12 @@
 //! Publishing one claimed batch to JetStream through a publish window: send every message of
 //! the batch first, then await all the acks together, so a batch costs about one round trip
 //! instead of one per event.
+//!
+//! Each event is published in a `publish` span of its own, a child of the trace the event
+//! carries (its stored `traceparent`: the request or consumed message that wrote it), open
+//! until its ack; with span export on (service_kit::otel) it is the producer span of the
+//! payment's trace. The message keeps the stored `traceparent`, so its consumers are children
+//! of the writing unit of work, siblings of this span.
 
 use std::{future::IntoFuture, time::Duration};
 
@@ -10,6 +16,8 @@ use async_nats::{
     HeaderMap, HeaderName, HeaderValue,
 };
 use serde_json::{Map, Value};
+use service_kit::trace::{self, TRACEPARENT};
+use tracing::Instrument;
 
 use crate::store::ClaimedRow;
 
@@ -30,6 +38,7 @@ pub(crate) enum Outcome {
 /// subject) or no ack within `ack_timeout` is a failure.
 pub(crate) async fn publish_window(
     js: &Context,
+    service: &str,
     rows: Vec<ClaimedRow>,
     ack_timeout: Duration,
 ) -> Vec<(i64, Outcome)> {
@@ -38,10 +47,11 @@ pub(crate) async fn publish_window(
     let mut send_failed = None;
     for row in rows {
         ids.push(row.id);
+        let span = publish_span(service, &row);
         if let Some(reason) = &send_failed {
             // After a failed send (connection gone, client buffer full) the rest would each
             // wait out the same timeout; fail them at once and retry the batch later.
-            sent.push(Err(format!("not sent: {reason}")));
+            sent.push((span, Err(format!("not sent: {reason}"))));
             continue;
         }
         let ClaimedRow {
@@ -54,35 +64,83 @@ pub(crate) async fn publish_window(
         let message = match message_of(id, &idempotency_key, &headers.0, payload) {
             Ok(message) => message,
             Err(reason) => {
-                sent.push(Err(reason));
+                sent.push((span, Err(reason)));
                 continue;
             }
         };
-        match js.send_publish(subject, message).await {
-            Ok(ack) => sent.push(Ok(ack)),
+        match js
+            .send_publish(subject, message)
+            .instrument(span.clone())
+            .await
+        {
+            Ok(ack) => sent.push((span, Ok(ack))),
             Err(e) => {
                 let reason = format!("publish failed: {e}");
                 send_failed = Some(reason.clone());
-                sent.push(Err(reason));
+                sent.push((span, Err(reason)));
             }
         }
     }
-    let outcomes = futures::future::join_all(sent.into_iter().map(|sent| async move {
-        let ack = match sent {
-            Ok(ack) => ack,
-            Err(reason) => return Outcome::Failed(reason),
+    let outcomes = futures::future::join_all(sent.into_iter().map(|(span, sent)| {
+        let acked = async move {
+            let ack = match sent {
+                Ok(ack) => ack,
+                Err(reason) => return Outcome::Failed(reason),
+            };
+            match tokio::time::timeout(ack_timeout, ack.into_future()).await {
+                Ok(Ok(ack)) => Outcome::Acked {
+                    duplicate: ack.duplicate,
+                    seq: ack.sequence,
+                },
+                Ok(Err(e)) => Outcome::Failed(format!("publish not acknowledged: {e}")),
+                Err(_) => Outcome::Failed(format!("no publish ack within {ack_timeout:?}")),
+            }
         };
-        match tokio::time::timeout(ack_timeout, ack.into_future()).await {
-            Ok(Ok(ack)) => Outcome::Acked {
-                duplicate: ack.duplicate,
-                seq: ack.sequence,
-            },
-            Ok(Err(e)) => Outcome::Failed(format!("publish not acknowledged: {e}")),
-            Err(_) => Outcome::Failed(format!("no publish ack within {ack_timeout:?}")),
+        let recorded = span.clone();
+        async move {
+            let outcome = acked.await;
+            match &outcome {
+                Outcome::Acked { duplicate, seq } => {
+                    recorded.record("stream_seq", seq);
+                    recorded.record("duplicate", duplicate);
+                }
+                Outcome::Failed(reason) => {
+                    recorded.record("otel.status_code", "ERROR");
+                    recorded.record("error", reason.as_str());
+                }
+            }
+            outcome
         }
+        .instrument(span)
     }))
     .await;
     ids.into_iter().zip(outcomes).collect()
+}
+
+/// The span of publishing `row`, in the trace its stored `traceparent` names.
+fn publish_span(service: &str, row: &ClaimedRow) -> tracing::Span {
+    let span = tracing::info_span!(
+        "publish",
+        otel.kind = "producer",
+        otel.name = %format!("publish {}", row.subject),
+        otel.status_code = tracing::field::Empty,
+        service,
+        subject = %row.subject,
+        outbox_id = row.id,
+        stream_seq = tracing::field::Empty,
+        duplicate = tracing::field::Empty,
+        error = tracing::field::Empty,
+        trace_id = tracing::field::Empty,
+        span_id = tracing::field::Empty,
+    );
+    let traceparent = row
+        .headers
+        .0
+        .iter()
+        .find(|(name, _)| name.eq_ignore_ascii_case(TRACEPARENT))
+        .and_then(|(_, value)| value.as_str());
+    trace::begin(&span, traceparent);
+    span
 }
 
 /// The stored headers plus `Nats-Msg-Id` = idempotency key, which makes JetStream drop

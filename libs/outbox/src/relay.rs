@@ -213,7 +213,13 @@ impl Publisher {
         }
         store::configure_claim(&mut tx, self.config.claim_timeout).await?;
         let count = rows.len();
-        let outcomes = publisher::publish_window(&self.js, rows, self.config.publish_timeout).await;
+        let outcomes = publisher::publish_window(
+            &self.js,
+            self.config.service,
+            rows,
+            self.config.publish_timeout,
+        )
+        .await;
         let acked = self.record(&mut tx, outcomes).await?;
         tx.commit().await?;
         Ok(Batch { rows: count, acked })

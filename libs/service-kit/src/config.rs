@@ -49,6 +49,9 @@ pub struct ServiceConfig {
     pub max_body_bytes: usize,
     pub shutdown_timeout: Duration,
     pub log_format: LogFormat,
+    /// `OTEL_EXPORTER_OTLP_ENDPOINT` / `OTEL_SERVICE_NAME`: span export, off when unset
+    /// (crate::otel; run_main starts it).
+    pub otel: Option<crate::otel::OtelConfig>,
     /// Variables a service reads for itself (PSP keys, peer URLs); kept so tests can set them.
     pub extra: HashMap<String, String>,
 }
@@ -225,6 +228,7 @@ impl ServiceConfig {
             max_body_bytes,
             shutdown_timeout: Duration::from_secs(parse(env, "SHUTDOWN_TIMEOUT_SECS", 10)?),
             log_format,
+            otel: crate::otel::OtelConfig::from_source(env, spec.name)?,
             extra: HashMap::new(),
         })
     }

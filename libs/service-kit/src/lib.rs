@@ -28,6 +28,7 @@ pub mod nats_auth;
 #[cfg(feature = "testing")]
 pub mod nats_server;
 pub mod openapi;
+pub mod otel;
 pub mod psp;
 pub mod retry;
 mod route_index;
@@ -107,8 +108,22 @@ where
             return ExitCode::from(2);
         }
     };
-    telemetry::init_tracing(config.log_format);
     install_crypto_provider();
+    // Span export (OTEL_EXPORTER_OTLP_ENDPOINT) runs on threads of its own, outside the
+    // runtime, so it can send its last batch after the runtime's work is done.
+    let export = match config
+        .otel
+        .as_ref()
+        .map(otel::TraceExport::start)
+        .transpose()
+    {
+        Ok(export) => export,
+        Err(e) => {
+            eprintln!("paymsa {}: {}", spec.name, error_chain(&e));
+            return ExitCode::from(2);
+        }
+    };
+    telemetry::init_tracing_with(Some(config.log_format), export.as_ref());
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -124,6 +139,9 @@ where
         app.run_until_stopped().await?;
         Ok::<(), StartupError>(())
     });
+    if let Some(export) = export {
+        export.shutdown();
+    }
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -18,7 +18,7 @@ use crate::{
     error::Problem,
     error::PROBLEM_JSON,
     metrics::Metrics,
-    trace::{self, TraceContext, TRACEPARENT},
+    trace::{self, TRACEPARENT},
 };
 
 pub(crate) fn wrap(
@@ -35,21 +35,27 @@ pub(crate) fn wrap(
             let allow = allow.clone();
             // The caller's trace continues here (or a new one starts): handlers read it with
             // `trace::current()` (or `Data<&TraceContext>`), the outbox writes it into every
-            // event, and every log line of the request carries its `trace_id`.
-            let ctx = TraceContext::continue_from(
-                req.headers().get(TRACEPARENT).and_then(|v| v.to_str().ok()),
-            );
-            req.extensions_mut().insert(ctx);
+            // event, and every log line of the request carries its `trace_id`. With span
+            // export on, this span is the request's server span in the trace.
             let span = tracing::info_span!(
                 "http",
+                otel.kind = "server",
+                // Named after the operation once it is known (paths carry ids).
+                otel.name = tracing::field::Empty,
+                otel.status_code = tracing::field::Empty,
                 service = %metrics.service(),
                 method = %req.method(),
                 path = %req.uri().path(),
-                trace_id = %ctx.trace_id(),
-                span_id = %ctx.span_id(),
+                trace_id = tracing::field::Empty,
+                span_id = tracing::field::Empty,
                 operation = tracing::field::Empty,
                 status = tracing::field::Empty,
             );
+            let ctx = trace::begin(
+                &span,
+                req.headers().get(TRACEPARENT).and_then(|v| v.to_str().ok()),
+            );
+            req.extensions_mut().insert(ctx);
             let work = async move {
                 let started = Instant::now();
                 let method = req.method().clone();
@@ -77,6 +83,10 @@ pub(crate) fn wrap(
                 let span = tracing::Span::current();
                 span.record("operation", operation);
                 span.record("status", status);
+                span.record("otel.name", format!("{method} {operation}"));
+                if status >= 500 {
+                    span.record("otel.status_code", "ERROR");
+                }
                 let elapsed_ms = elapsed.as_secs_f64() * 1000.0;
                 if status >= 500 {
                     tracing::warn!(elapsed_ms, "request failed");

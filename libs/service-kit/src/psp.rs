@@ -6,6 +6,9 @@
 use std::time::Duration;
 
 use base64::Engine;
+use tracing::Instrument;
+
+use crate::trace::{self, TRACEPARENT};
 
 #[derive(Clone)]
 pub struct PspConnection {
@@ -45,5 +48,43 @@ impl PspConnection {
         self.http
             .post(format!("{}{path}", self.base_url))
             .header("Authorization", &self.authorization)
+    }
+
+    /// Sends `request` in a client span named after `operation` (`psp confirm`), a child of
+    /// the current unit of work, whose context goes along as `traceparent`: with span export
+    /// on, the call and the PSP's own handling of it (psp-sandbox) sit in the payment's trace.
+    pub async fn send(
+        &self,
+        operation: &str,
+        request: reqwest::RequestBuilder,
+    ) -> Result<reqwest::Response, reqwest::Error> {
+        let span = tracing::info_span!(
+            "psp",
+            otel.kind = "client",
+            otel.name = %format!("psp {operation}"),
+            otel.status_code = tracing::field::Empty,
+            operation,
+            status = tracing::field::Empty,
+            trace_id = tracing::field::Empty,
+            span_id = tracing::field::Empty,
+        );
+        let ctx = trace::begin_child(&span);
+        let sent = request
+            .header(TRACEPARENT, ctx.traceparent())
+            .send()
+            .instrument(span.clone())
+            .await;
+        match &sent {
+            Ok(resp) => {
+                span.record("status", resp.status().as_u16());
+                if resp.status().is_server_error() {
+                    span.record("otel.status_code", "ERROR");
+                }
+            }
+            Err(_) => {
+                span.record("otel.status_code", "ERROR");
+            }
+        }
+        sent
     }
 }

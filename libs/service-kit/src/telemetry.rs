@@ -5,6 +5,9 @@
 //! context; the JSON format (`LOG_FORMAT=json`) writes one object per line and lifts the
 //! innermost `trace_id` to a top-level field, so a log shipper can join one payment's lines
 //! across services without looking into the span list.
+//!
+//! With span export on (crate::otel) the same spans also go to the OTLP collector, through a
+//! layer beside the log layer.
 
 use tracing::{Event, Subscriber};
 use tracing_subscriber::{
@@ -19,17 +22,30 @@ use tracing_subscriber::{
     EnvFilter, Layer,
 };
 
-use crate::config::LogFormat;
+use crate::{config::LogFormat, otel::TraceExport};
 
 /// Installs the global subscriber. A second call (several services hosted in one test process)
 /// is a no-op rather than a panic.
 pub fn init_tracing(format: LogFormat) {
+    init_tracing_with(Some(format), None);
+}
+
+/// Installs the global subscriber: logs in `format` (none: no log lines), and spans exported
+/// through `export` when given. `RUST_LOG` (default `info`) filters both. Like
+/// [`init_tracing`], only the first call of a process counts.
+pub fn init_tracing_with(format: Option<LogFormat>, export: Option<&TraceExport>) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let registry = tracing_subscriber::registry().with(filter);
-    let _ = match format {
-        LogFormat::Pretty => registry.with(fmt::layer().with_target(false)).try_init(),
-        LogFormat::Json => registry.with(json_layer(std::io::stdout)).try_init(),
+    let (pretty, json) = match format {
+        Some(LogFormat::Pretty) => (Some(fmt::layer().with_target(false)), None),
+        Some(LogFormat::Json) => (None, Some(json_layer(std::io::stdout))),
+        None => (None, None),
     };
+    let _ = tracing_subscriber::registry()
+        .with(filter)
+        .with(export.map(TraceExport::layer))
+        .with(pretty)
+        .with(json)
+        .try_init();
 }
 
 /// For tests: logs only when `TEST_LOG` is set, so a failing test can be rerun with output.
@@ -37,6 +53,14 @@ pub fn init_test_tracing() {
     if std::env::var_os("TEST_LOG").is_some() {
         init_tracing(LogFormat::Pretty);
     }
+}
+
+/// For tests that export spans (to a receiver of their own): `export` always, log lines only
+/// when `TEST_LOG` is set. Call it before any service starts: callsites remember the first
+/// subscriber's interest.
+pub fn init_test_tracing_with(export: &TraceExport) {
+    let logs = std::env::var_os("TEST_LOG").map(|_| LogFormat::Pretty);
+    init_tracing_with(logs, Some(export));
 }
 
 /// The `LOG_FORMAT=json` layer writing to `make_writer`: one JSON object per line, event fields

@@ -9,72 +9,89 @@
 //! `trace_id` / `span_id` fields on the unit's tracing span, so every log line inside shares
 //! the trace id across services.
 //!
+//! Parsing and writing `traceparent` is OpenTelemetry's `TraceContextPropagator`, ids come from
+//! its SDK's generator. [`begin`] ties a unit's context to its `tracing` span: when spans are
+//! exported (crate::otel, `OTEL_EXPORTER_OTLP_ENDPOINT`) the context *is* the exported span's
+//! ids, so log lines and the trace in Jaeger agree; without export it is a child of the parent
+//! made here, as before.
+//!
 //! A task-local does not follow `tokio::spawn`: work moved to another task must be wrapped in
 //! [`scope`] again (with [`current`] read before spawning).
 
-use std::{
-    fmt,
-    future::Future,
-    sync::atomic::{AtomicU64, Ordering},
-    time::{SystemTime, UNIX_EPOCH},
+use std::{collections::HashMap, fmt, future::Future};
+
+use opentelemetry::{
+    propagation::TextMapPropagator,
+    trace::{SpanContext, SpanId, TraceContextExt, TraceFlags, TraceId, TraceState},
+    Context,
 };
+use opentelemetry_sdk::{
+    propagation::TraceContextPropagator,
+    trace::{IdGenerator, RandomIdGenerator},
+};
+use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 /// The header name, lowercase as W3C and NATS headers use it.
 pub const TRACEPARENT: &str = "traceparent";
 
 /// One position in a trace: the trace id shared by every service, and the span id of the work
-/// at hand (the parent id of anything it calls or emits).
+/// at hand (the parent id of anything it calls or emits). The `tracestate` of a caller is not
+/// kept: no vendor state is used here.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct TraceContext {
-    trace_id: [u8; 16],
-    span_id: [u8; 8],
-    flags: u8,
+    trace_id: TraceId,
+    span_id: SpanId,
+    flags: TraceFlags,
 }
 
 impl TraceContext {
     /// A new trace (a request without a `traceparent`), sampled.
     pub fn new_root() -> Self {
-        let mut trace_id = [0u8; 16];
-        fill_random(&mut trace_id);
         Self {
-            trace_id,
-            span_id: new_span_id(),
-            flags: 0x01,
+            trace_id: RandomIdGenerator::default().new_trace_id(),
+            span_id: RandomIdGenerator::default().new_span_id(),
+            flags: TraceFlags::SAMPLED,
         }
     }
 
-    /// Parses a `traceparent` header: `{version}-{trace-id}-{parent-id}-{flags}`, lowercase
-    /// hex; version `ff` and all-zero ids are invalid. A future version may append fields
-    /// after the flags, which are ignored (as the W3C recommendation asks).
+    /// Parses a `traceparent` header, `{version}-{trace-id}-{parent-id}-{flags}`, with the W3C
+    /// propagator. Before it, the fields must have their exact widths (2-32-16-2 lowercase hex
+    /// digits): the propagator alone takes a short id as one with leading zeros.
     pub fn parse(traceparent: &str) -> Option<Self> {
         let value = traceparent.trim();
-        let mut parts = value.split('-');
-        let version = parts.next()?;
-        let trace_id = parts.next()?;
-        let span_id = parts.next()?;
-        let flags = parts.next()?;
-        let rest = parts.next();
-        if version.len() != 2 || version == "ff" || (version == "00" && rest.is_some()) {
+        let widths: Vec<usize> = value.split('-').take(4).map(str::len).collect();
+        if widths != [2, 32, 16, 2] {
             return None;
         }
-        hex_decode::<1>(version)?;
-        let trace_id = hex_decode::<16>(trace_id)?;
-        let span_id = hex_decode::<8>(span_id)?;
-        let [flags] = hex_decode::<1>(flags)?;
-        if trace_id == [0; 16] || span_id == [0; 8] {
-            return None;
-        }
-        Some(Self {
-            trace_id,
-            span_id,
-            flags,
+        let carrier = HashMap::from([(TRACEPARENT.to_string(), value.to_string())]);
+        let cx = TraceContextPropagator::new().extract(&carrier);
+        Self::of(cx.span().span_context())
+    }
+
+    /// The context of an OpenTelemetry span, if it is a valid one.
+    pub fn of(span: &SpanContext) -> Option<Self> {
+        span.is_valid().then(|| Self {
+            trace_id: span.trace_id(),
+            span_id: span.span_id(),
+            flags: span.trace_flags(),
         })
+    }
+
+    /// This position as the remote parent of an OpenTelemetry span.
+    pub fn as_parent(&self) -> Context {
+        Context::new().with_remote_span_context(SpanContext::new(
+            self.trace_id,
+            self.span_id,
+            self.flags,
+            true,
+            TraceState::default(),
+        ))
     }
 
     /// The same trace, a new span id: the context of work caused by this one.
     pub fn child(&self) -> Self {
         Self {
-            span_id: new_span_id(),
+            span_id: RandomIdGenerator::default().new_span_id(),
             ..*self
         }
     }
@@ -82,17 +99,9 @@ impl TraceContext {
     /// The context for work caused by a message or request that carried `traceparent`: a
     /// child of it when it is valid, otherwise a new trace.
     pub fn continue_from(traceparent: Option<&str>) -> Self {
-        match traceparent.and_then(Self::parse) {
+        match parent_of(traceparent) {
             Some(parent) => parent.child(),
-            None => {
-                if let Some(bad) = traceparent {
-                    tracing::debug!(
-                        traceparent = bad,
-                        "invalid traceparent; starting a new trace"
-                    );
-                }
-                Self::new_root()
-            }
+            None => Self::new_root(),
         }
     }
 
@@ -103,27 +112,61 @@ impl TraceContext {
 
     /// 32 lowercase hex digits.
     pub fn trace_id(&self) -> String {
-        hex_encode(&self.trace_id)
+        self.trace_id.to_string()
     }
 
     /// 16 lowercase hex digits.
     pub fn span_id(&self) -> String {
-        hex_encode(&self.span_id)
+        self.span_id.to_string()
     }
 
     pub fn sampled(&self) -> bool {
-        self.flags & 0x01 == 0x01
+        self.flags.is_sampled()
     }
 
-    /// The `traceparent` header value (version 00).
+    /// The `traceparent` header value (version 00), written by the W3C propagator.
     pub fn traceparent(&self) -> String {
-        format!(
-            "00-{}-{}-{:02x}",
-            self.trace_id(),
-            self.span_id(),
-            self.flags
-        )
+        let mut carrier = HashMap::new();
+        TraceContextPropagator::new().inject_context(&self.as_parent(), &mut carrier);
+        carrier.remove(TRACEPARENT).unwrap_or_default()
     }
+}
+
+/// A valid `traceparent`, or `None` (an invalid one is logged at debug).
+fn parent_of(traceparent: Option<&str>) -> Option<TraceContext> {
+    let raw = traceparent?;
+    let parsed = TraceContext::parse(raw);
+    if parsed.is_none() {
+        tracing::debug!(
+            traceparent = raw,
+            "invalid traceparent; starting a new trace"
+        );
+    }
+    parsed
+}
+
+/// Begins the unit of work of `span` (declared with `trace_id` and `span_id` fields left
+/// `Empty`) as a child of `traceparent`, or as a new trace without a valid one, and records
+/// its ids on the span. With span export on, the ids are the exported span's own; otherwise
+/// (no exporting layer, or the span disabled) a child context is made here.
+pub fn begin(span: &tracing::Span, traceparent: Option<&str>) -> TraceContext {
+    let parent = parent_of(traceparent);
+    let exported = span
+        .set_parent(parent.map(|p| p.as_parent()).unwrap_or_default())
+        .ok()
+        .and_then(|()| TraceContext::of(span.context().span().span_context()));
+    let ctx = exported.unwrap_or_else(|| match parent {
+        Some(parent) => parent.child(),
+        None => TraceContext::new_root(),
+    });
+    span.record("trace_id", ctx.trace_id());
+    span.record("span_id", ctx.span_id());
+    ctx
+}
+
+/// [`begin`] for work the current unit calls (an outgoing request): a child of [`current`].
+pub fn begin_child(span: &tracing::Span) -> TraceContext {
+    begin(span, current().map(|c| c.traceparent()).as_deref())
 }
 
 impl fmt::Display for TraceContext {
@@ -155,64 +198,6 @@ pub fn scope<F: Future>(ctx: TraceContext, work: F) -> impl Future<Output = F::O
 /// Runs synchronous `work` with `ctx` as its trace context.
 pub fn sync_scope<R>(ctx: TraceContext, work: impl FnOnce() -> R) -> R {
     CURRENT.sync_scope(ctx, work)
-}
-
-fn new_span_id() -> [u8; 8] {
-    let mut span_id = [0u8; 8];
-    fill_random(&mut span_id);
-    span_id
-}
-
-/// Random, never all zero (an all-zero id is invalid). The OS source essentially never fails;
-/// if it does, ids still differ (time, a counter, SplitMix64) — they just are not secret.
-fn fill_random(buf: &mut [u8]) {
-    if getrandom::fill(buf).is_err() {
-        static COUNTER: AtomicU64 = AtomicU64::new(0);
-        let nanos = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_nanos() as u64)
-            .unwrap_or_default();
-        let mut x = nanos ^ COUNTER.fetch_add(0x9e37_79b9_7f4a_7c15, Ordering::Relaxed);
-        for chunk in buf.chunks_mut(8) {
-            x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
-            let mut z = x;
-            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-            z ^= z >> 31;
-            chunk.copy_from_slice(&z.to_le_bytes()[..chunk.len()]);
-        }
-    }
-    if buf.iter().all(|&b| b == 0) {
-        buf[buf.len() - 1] = 1;
-    }
-}
-
-fn hex_encode(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for &b in bytes {
-        out.push(DIGITS[usize::from(b >> 4)] as char);
-        out.push(DIGITS[usize::from(b & 0x0f)] as char);
-    }
-    out
-}
-
-/// Exactly `2·N` lowercase hex digits (W3C forbids uppercase).
-fn hex_decode<const N: usize>(s: &str) -> Option<[u8; N]> {
-    let digits = s.as_bytes();
-    if digits.len() != 2 * N {
-        return None;
-    }
-    let nibble = |c: u8| match c {
-        b'0'..=b'9' => Some(c - b'0'),
-        b'a'..=b'f' => Some(c - b'a' + 10),
-        _ => None,
-    };
-    let mut out = [0u8; N];
-    for (i, pair) in digits.chunks_exact(2).enumerate() {
-        out[i] = (nibble(pair[0])? << 4) | nibble(pair[1])?;
-    }
-    Some(out)
 }
 
 #[cfg(test)]

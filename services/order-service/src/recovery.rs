@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use service_kit::{trace, Shutdown, TraceContext};
+use service_kit::{trace, Shutdown};
 use tracing::Instrument;
 
 use crate::{
@@ -80,14 +80,14 @@ pub async fn recover_due(
     for order_id in due {
         // Each re-drive is a unit of work of its own: its logs and the event it writes share
         // a new trace (the confirm's trace was not kept).
-        let ctx = TraceContext::new_root();
         let span = tracing::info_span!(
             "recovery",
             service = crate::SPEC.name,
             %order_id,
-            trace_id = %ctx.trace_id(),
-            span_id = %ctx.span_id(),
+            trace_id = tracing::field::Empty,
+            span_id = tracing::field::Empty,
         );
+        let ctx = trace::begin(&span, None);
         let recovered = trace::scope(ctx, recover_order(payments, &order_id, config))
             .instrument(span)
             .await;

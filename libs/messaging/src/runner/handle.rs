@@ -5,7 +5,7 @@ use std::{future::Future, panic::AssertUnwindSafe, pin::pin, time::Duration};
 
 use async_nats::jetstream::{message::Acker, AckKind};
 use futures::FutureExt;
-use service_kit::trace::{self, TraceContext, TRACEPARENT};
+use service_kit::trace::{self, TRACEPARENT};
 use tokio::{sync::OwnedSemaphorePermit, time::Instant};
 use tracing::Instrument;
 
@@ -35,23 +35,27 @@ impl<P: Process> Worker<P> {
             };
             let (message, acker) = message.split();
             // The producer's trace continues here: the handler's logs carry its `trace_id`
-            // and the events it writes (through the outbox) carry this delivery's context.
-            let ctx = TraceContext::continue_from(
-                message
-                    .headers
-                    .as_ref()
-                    .and_then(|h| h.get(TRACEPARENT))
-                    .map(|v| v.as_str()),
-            );
+            // and the events it writes (through the outbox) carry this delivery's context;
+            // with span export on, this span is the handling's consumer span in the trace.
             let span = tracing::info_span!(
                 "consume",
+                otel.kind = "consumer",
+                otel.name = %format!("consume {}", cfg.durable),
                 service = %cfg.service,
                 consumer = %cfg.durable,
                 subject = %message.subject,
                 stream_seq = position.stream_seq,
                 delivered = position.delivered,
-                trace_id = %ctx.trace_id(),
-                span_id = %ctx.span_id(),
+                trace_id = tracing::field::Empty,
+                span_id = tracing::field::Empty,
+            );
+            let ctx = trace::begin(
+                &span,
+                message
+                    .headers
+                    .as_ref()
+                    .and_then(|h| h.get(TRACEPARENT))
+                    .map(|v| v.as_str()),
             );
             if position.delivered > 1 {
                 metrics.redeliveries.inc();

@@ -68,7 +68,7 @@ impl PspClient {
 
     async fn timed(&self, operation: &str, request: reqwest::RequestBuilder) -> PspOutcome {
         let started = std::time::Instant::now();
-        let outcome = classify(request.send().await).await;
+        let outcome = classify(self.psp.send(operation, request).await).await;
         if let Some(latency) = &self.latency {
             let label = match &outcome {
                 PspOutcome::Answered(..) => "ANSWERED",
@@ -148,11 +148,10 @@ impl PspClient {
             if let Some(last) = all.last() {
                 query.push(("startingAfter", last.transaction_key.clone()));
             }
+            let request = self.psp.get("/v1/transactions").query(&query);
             let resp = self
                 .psp
-                .get("/v1/transactions")
-                .query(&query)
-                .send()
+                .send("transactions", request)
                 .await
                 .and_then(|r| r.error_for_status())
                 .map_err(TransactionsUnavailable)?;

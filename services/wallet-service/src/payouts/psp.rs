@@ -81,7 +81,7 @@ impl PspPayouts {
             .post("/v2/payouts")
             .header("Idempotency-Key", format!("payout-{payout_no}"))
             .json(&body);
-        call(request).await
+        call(self.psp.send("payout", request)).await
     }
 
     /// `GET /v2/payouts?refPayoutId=<payoutNo>`.
@@ -90,12 +90,14 @@ impl PspPayouts {
             .psp
             .get("/v2/payouts")
             .query(&[("refPayoutId", payout_no.to_string())]);
-        call(request).await
+        call(self.psp.send("payout lookup", request)).await
     }
 }
 
-async fn call(request: reqwest::RequestBuilder) -> PayoutCall {
-    let resp = match request.send().await {
+async fn call(
+    sent: impl std::future::Future<Output = Result<reqwest::Response, reqwest::Error>>,
+) -> PayoutCall {
+    let resp = match sent.await {
         Ok(resp) => resp,
         Err(e) if e.is_timeout() => return PayoutCall::Unknown("PSP_TIMEOUT".into()),
         Err(e) => return PayoutCall::Unknown(format!("PSP_UNREACHABLE: {e}")),
