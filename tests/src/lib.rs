@@ -16,6 +16,7 @@ pub mod http;
 pub mod money;
 pub mod openapi;
 pub mod order_history;
+pub mod otlp;
 pub mod pages;
 pub mod problems;
 pub mod reviews;
