@@ -134,7 +134,7 @@ async fn one_payment_is_one_exported_trace_across_http_outbox_nats_and_every_con
 
     // The root: order-service's confirm, a server span named after its operation.
     let confirm = find(&spans, "confirm span", |s| {
-        s.attr("operation") == Some("confirm_payment")
+        s.attr("operation") == Some("confirm_payment") && s.attr("service") == Some("order-service")
     });
     assert_eq!(
         confirm.parent_span_id, "",

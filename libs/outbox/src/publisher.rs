@@ -105,8 +105,8 @@ pub(crate) async fn publish_window(
                     recorded.record("duplicate", duplicate);
                 }
                 Outcome::Failed(reason) => {
-                    recorded.record("otel.status_code", "ERROR");
                     recorded.record("error", reason.as_str());
+                    trace::fail(&recorded, reason.clone());
                 }
             }
             outcome
@@ -123,7 +123,6 @@ fn publish_span(service: &str, row: &ClaimedRow) -> tracing::Span {
         "publish",
         otel.kind = "producer",
         otel.name = %format!("publish {}", row.subject),
-        otel.status_code = tracing::field::Empty,
         service,
         subject = %row.subject,
         outbox_id = row.id,

@@ -40,9 +40,6 @@ pub(crate) fn wrap(
             let span = tracing::info_span!(
                 "http",
                 otel.kind = "server",
-                // Named after the operation once it is known (paths carry ids).
-                otel.name = tracing::field::Empty,
-                otel.status_code = tracing::field::Empty,
                 service = %metrics.service(),
                 method = %req.method(),
                 path = %req.uri().path(),
@@ -83,9 +80,10 @@ pub(crate) fn wrap(
                 let span = tracing::Span::current();
                 span.record("operation", operation);
                 span.record("status", status);
-                span.record("otel.name", format!("{method} {operation}"));
+                // Named after the operation once it is known (paths carry ids).
+                trace::rename(&span, format!("{method} {operation}"));
                 if status >= 500 {
-                    span.record("otel.status_code", "ERROR");
+                    trace::fail(&span, format!("answered {status}"));
                 }
                 let elapsed_ms = elapsed.as_secs_f64() * 1000.0;
                 if status >= 500 {

@@ -78,6 +78,8 @@ impl TraceExport {
     /// Builds the OTLP/HTTP exporter (JSON bodies) and its batch processor. Nothing is sent
     /// until spans end; an unreachable collector costs dropped batches, never a failed request.
     pub fn start(config: &OtelConfig) -> Result<Self, ExportError> {
+        // The exporter's reqwest client needs the process's TLS provider (crate's lib.rs).
+        crate::install_crypto_provider();
         let url = config.traces_url();
         let exporter = SpanExporter::builder()
             .with_http()
@@ -103,8 +105,11 @@ impl TraceExport {
     {
         tracing_opentelemetry::layer()
             .with_tracer(self.provider.tracer("paymsa"))
-            // Thread ids and names say nothing on a work-stealing runtime.
+            // Thread ids and names say nothing on a work-stealing runtime; source locations
+            // and busy/idle times are noise next to the span's own fields.
             .with_threads(false)
+            .with_location(false)
+            .with_tracked_inactivity(false)
     }
 
     /// Sends every ended span now (blocks: call it outside async code, e.g. in
@@ -172,5 +177,49 @@ mod tests {
             .expect_err(bad);
             assert_eq!(err.variable, "OTEL_EXPORTER_OTLP_ENDPOINT", "{bad}");
         }
+    }
+
+    /// With the OpenTelemetry layer, `trace::begin` answers the span's own ids: what the log
+    /// fields say and what `traceparent` carries is the exported span.
+    #[test]
+    fn a_unit_of_work_has_the_ids_of_its_exported_span() {
+        use opentelemetry::trace::TraceContextExt;
+        use tracing_opentelemetry::OpenTelemetrySpanExt;
+        use tracing_subscriber::prelude::*;
+
+        use crate::trace::{self, TraceContext};
+
+        const PARENT: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+        let provider = SdkTracerProvider::builder().build();
+        let subscriber = tracing_subscriber::registry()
+            .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("test")));
+        tracing::subscriber::with_default(subscriber, || {
+            let unit = |name: &'static str| {
+                tracing::info_span!(
+                    "unit",
+                    name,
+                    trace_id = tracing::field::Empty,
+                    span_id = tracing::field::Empty
+                )
+            };
+            let span = unit("consume");
+            let ctx = trace::begin(&span, Some(PARENT));
+            let exported = span.context().span().span_context().clone();
+            assert_eq!(TraceContext::of(&exported), Some(ctx));
+            assert_eq!(ctx.trace_id(), "4bf92f3577b34da6a3ce929d0e0e4736");
+            assert_ne!(ctx.span_id(), "00f067aa0ba902b7");
+
+            // An outgoing call inside it is its child; a unit without a parent a new trace.
+            let call = unit("psp");
+            let called = trace::sync_scope(ctx, || trace::begin_child(&call));
+            assert_eq!(called.trace_id(), ctx.trace_id());
+            let call_cx = call.context();
+            assert_eq!(
+                TraceContext::of(call_cx.span().span_context()),
+                Some(called)
+            );
+            let fresh = trace::begin(&unit("http"), Some("garbage"));
+            assert_ne!(fresh.trace_id(), ctx.trace_id());
+        });
     }
 }

@@ -62,7 +62,6 @@ impl PspConnection {
             "psp",
             otel.kind = "client",
             otel.name = %format!("psp {operation}"),
-            otel.status_code = tracing::field::Empty,
             operation,
             status = tracing::field::Empty,
             trace_id = tracing::field::Empty,
@@ -78,12 +77,10 @@ impl PspConnection {
             Ok(resp) => {
                 span.record("status", resp.status().as_u16());
                 if resp.status().is_server_error() {
-                    span.record("otel.status_code", "ERROR");
+                    trace::fail(&span, format!("answered {}", resp.status()));
                 }
             }
-            Err(_) => {
-                span.record("otel.status_code", "ERROR");
-            }
+            Err(e) => trace::fail(&span, e.to_string()),
         }
         sent
     }

@@ -164,6 +164,19 @@ pub fn begin(span: &tracing::Span, traceparent: Option<&str>) -> TraceContext {
     ctx
 }
 
+/// Names the exported span of `span` once its name is known (an HTTP request's operation);
+/// without span export nothing happens. (An `otel.name` field recorded late would not rename a
+/// span [`begin`] has started already.)
+pub fn rename(span: &tracing::Span, name: String) {
+    span.context().span().update_name(name);
+}
+
+/// Marks the exported span of `span` failed, with `description`; without span export nothing
+/// happens.
+pub fn fail(span: &tracing::Span, description: String) {
+    span.set_status(opentelemetry::trace::Status::error(description));
+}
+
 /// [`begin`] for work the current unit calls (an outgoing request): a child of [`current`].
 pub fn begin_child(span: &tracing::Span) -> TraceContext {
     begin(span, current().map(|c| c.traceparent()).as_deref())
