@@ -224,11 +224,33 @@ impl Drop for NatsServer {
 /// it, so an acknowledged publish survives a crash of the machine, not only of the process.
 pub const DURABLE_JETSTREAM_CONFIG: &str = "jetstream {\n  sync_interval: always\n}\n";
 
-/// Writes [`DURABLE_JETSTREAM_CONFIG`] to `dir/nats.conf` and returns its path, for `-c`; the
+/// [`DURABLE_JETSTREAM_CONFIG`], unless `NATS_SYNC_INTERVAL` names another fsync policy (a
+/// duration such as `2m`, the server's default): only to measure what durability costs
+/// (`just bench e2e`, docs/benchmarks.md), as scripts/nats.sh does for `just up`.
+pub fn jetstream_config() -> String {
+    match std::env::var("NATS_SYNC_INTERVAL") {
+        Ok(interval) if is_sync_interval(&interval) && interval != "always" => {
+            format!("jetstream {{\n  sync_interval: {interval}\n}}\n")
+        }
+        _ => DURABLE_JETSTREAM_CONFIG.to_string(),
+    }
+}
+
+/// `always` or a number with a unit (`500ms`, `10s`, `2m`).
+fn is_sync_interval(value: &str) -> bool {
+    value == "always"
+        || ["ms", "s", "m", "h"].iter().any(|unit| {
+            value
+                .strip_suffix(unit)
+                .is_some_and(|n| !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()))
+        })
+}
+
+/// Writes [`jetstream_config`] to `dir/nats.conf` and returns its path, for `-c`; the
 /// command line's `-js`, `-sd`, ports and cluster flags complete it.
 pub fn durable_config(dir: &Path) -> std::io::Result<PathBuf> {
     let path = dir.join("nats.conf");
-    std::fs::write(&path, DURABLE_JETSTREAM_CONFIG)?;
+    std::fs::write(&path, jetstream_config())?;
     Ok(path)
 }
 
@@ -291,6 +313,16 @@ fn parse_version(text: &str) -> Option<(u32, u32)> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn sync_intervals_are_always_or_a_duration() {
+        for ok in ["always", "2m", "10s", "500ms", "1h"] {
+            assert!(super::is_sync_interval(ok), "{ok}");
+        }
+        for bad in ["", "m", "2 m", "-1s", "never", "2d"] {
+            assert!(!super::is_sync_interval(bad), "{bad}");
+        }
+    }
     use super::*;
 
     #[test]

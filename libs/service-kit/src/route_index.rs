@@ -6,6 +6,10 @@ use std::sync::Arc;
 
 use poem::http::Method;
 
+/// The schemes of libs/service-kit/src/auth.rs and admin.rs. Another scheme (the PSP
+/// sandbox's secret key) answers a missing credential in its own format.
+const OUR_SCHEMES: [&str; 2] = ["Identity", "AdminBearer"];
+
 /// The methods each path of the OpenAPI document takes, for the `Allow` header a 405 must
 /// carry (RFC 9110 §15.5.6). Poem's router answers 405 without it.
 #[derive(Debug, Clone, Default)]
@@ -45,9 +49,12 @@ impl AllowIndex {
                     .filter(|m| {
                         ops[**m]["security"].as_array().is_some_and(|alternatives| {
                             !alternatives.is_empty()
-                                && alternatives
-                                    .iter()
-                                    .all(|a| a.as_object().is_some_and(|o| !o.is_empty()))
+                                && alternatives.iter().all(|a| {
+                                    a.as_object().is_some_and(|o| {
+                                        !o.is_empty()
+                                            && o.keys().all(|k| OUR_SCHEMES.contains(&k.as_str()))
+                                    })
+                                })
                         })
                     })
                     .map(|m| m.to_uppercase())
@@ -117,13 +124,16 @@ mod tests {
         let spec = r#"{"paths":{
             "/api/orders/{id}":{"get":{"security":[{"Identity":[]}]},
                                 "post":{"security":[{"Identity":[]},{}]}},
-            "/api/orders/mine":{"get":{}}}}"#;
+            "/api/orders/mine":{"get":{}},
+            "/v1/payments":{"post":{"security":[{"SecretKey":[]}]}}}}"#;
         let index = AllowIndex::from_spec(spec);
         assert!(index.requires_token(&Method::GET, "/api/orders/7"));
         assert!(!index.requires_token(&Method::POST, "/api/orders/7"));
         // the literal template wins over the parameter one
         assert!(!index.requires_token(&Method::GET, "/api/orders/mine"));
         assert!(!index.requires_token(&Method::GET, "/elsewhere"));
+        // another service's own scheme answers for itself
+        assert!(!index.requires_token(&Method::POST, "/v1/payments"));
         assert_eq!(index.methods("/api/orders/7"), Some("GET, POST"));
     }
 }

@@ -5,7 +5,10 @@
 use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
-use events::{CanceledLine, Envelope, Event, PaidOrderLine, PaymentCanceled, PaymentConfirmed};
+use events::{
+    CanceledLine, Envelope, Event, PaidOrderLine, PaymentCanceled, PaymentConfirmed,
+    ProductChanged, ProductCreated,
+};
 use hot_catalog_service::{purchases::LineOp, Ranking, ScoreModel, Weights};
 use rust_decimal::Decimal;
 use service_kit::{infra::connect_redis, testing};
@@ -184,6 +187,20 @@ async fn the_hot_ranking_drops_after_a_cancel() {
                 .expect("ack")
         }
     };
+    // The ranking shows only products the catalog has announced (src/api.rs).
+    let announced = Envelope::new(ProductCreated(ProductChanged {
+        product_no: 40,
+        seller_no: 1,
+        name: "p".into(),
+        description: String::new(),
+        price: Decimal::from(1000),
+        version: 0,
+    }));
+    publish(
+        ProductCreated::TYPE,
+        serde_json::to_vec(&announced).expect("json"),
+    )
+    .await;
     let approved_at = Utc::now() - TimeDelta::minutes(1);
     let line = |no: i64, product_no: i64| PaidOrderLine {
         payment_order_no: no,
