@@ -13,10 +13,12 @@
 pub mod catalog;
 pub mod hot_ranking;
 pub mod http;
+pub mod jwt;
 pub mod money;
 pub mod openapi;
 pub mod order_history;
 pub mod otlp;
+pub mod outage;
 pub mod pages;
 pub mod problems;
 pub mod reviews;

@@ -5,8 +5,8 @@
 
 use events::topology::ORDERS;
 use paymsa_e2e::{
-    eventually,
-    order_history::{at, base_time, event, get, paid, SERVICE, WAIT},
+    order_history::{get, SERVICE, WAIT},
+    outage::{end_projection_outage, projection_dead_letter},
     streams::Bus,
     TestSystem,
 };
@@ -52,28 +52,8 @@ async fn a_replay_runs_only_the_failed_consumer_and_publishes_nothing() {
     let system = TestSystem::start().await;
     let bus = Bus::connect(&system).await;
     let db = system.db(&order_query_service::SPEC).await;
-    // The demo's outage (scripts/demo.sh recover): order-query cannot store order lines.
-    sqlx::query("alter table order_view_lines add constraint e2e_outage check (false) not valid")
-        .execute(&db)
-        .await
-        .expect("outage");
     let (member, pen) = (9_141, 914_001);
-    let confirmed = event(
-        paid(pen, member, at(base_time(), 0), 2),
-        at(base_time(), 500),
-    );
-    bus.publish(&confirmed).await;
-    let id: i64 = eventually(WAIT, "order-query's dead letter", || async {
-        sqlx::query_scalar(
-            "select id from dead_letters where event_id = $1 and consumer = 'order-query-projection'",
-        )
-        .bind(confirmed.event_id)
-        .fetch_optional(&db)
-        .await
-        .ok()
-        .flatten()
-    })
-    .await;
+    let (_, id) = projection_dead_letter(&db, &bus, member, pen).await;
     for consumer in ["hot-catalog-orders", "wallet-settlement"] {
         bus.wait_idle(&ORDERS, consumer, WAIT).await;
     }
@@ -99,10 +79,7 @@ async fn a_replay_runs_only_the_failed_consumer_and_publishes_nothing() {
     .expect("the letter stays open");
     assert!(open.is_some_and(|e| e.contains("e2e_outage")));
 
-    sqlx::query("alter table order_view_lines drop constraint e2e_outage")
-        .execute(&db)
-        .await
-        .expect("fix");
+    end_projection_outage(&db).await;
     let (status, applied) = replay(&system, id).await;
     assert_eq!(
         (status, applied["outcome"].as_str()),

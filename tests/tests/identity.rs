@@ -2,8 +2,6 @@
 //! own, and per rule 401 without a token, 403 with someone else's, 2xx with the right one;
 //! the admin role on admin endpoints, and 429 with `Retry-After` over the write limit.
 
-use std::collections::HashMap;
-
 use paymsa_e2e::{
     count, eventually,
     http::send,
@@ -26,22 +24,8 @@ struct Jwt {
 
 impl Jwt {
     async fn start() -> Self {
-        let key = DevKey::generate("identity-test").expect("key");
-        let dir = std::env::temp_dir().join(format!(
-            "paymsa-identity-{}",
-            service_kit::testing::unique_namespace()
-        ));
-        std::fs::create_dir_all(&dir).expect("temp dir");
-        let jwks = dir.join("jwks.json");
-        std::fs::write(&jwks, key.jwks()).expect("jwks written");
-        let overrides: HashMap<String, String> = [
-            ("AUTH_MODE", "jwt".to_string()),
-            ("JWKS_FILE", jwks.display().to_string()),
-            ("RATE_LIMIT_WRITES_PER_MIN", LIMIT.to_string()),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v))
-        .collect();
+        let (key, mut overrides) = paymsa_e2e::jwt::jwt_mode("identity-test");
+        overrides.insert("RATE_LIMIT_WRITES_PER_MIN".into(), LIMIT.to_string());
         Self {
             system: TestSystem::start_with(overrides).await,
             key,

@@ -13,7 +13,8 @@ use std::{collections::HashMap, path::PathBuf, time::Duration};
 use ops_console::{Console, ConsoleConfig};
 use paymsa_e2e::{
     all_services, eventually,
-    order_history::{at, base_time, event, get, paid, WAIT},
+    order_history::get,
+    outage::{end_projection_outage, projection_dead_letter},
     streams::Bus,
     TestSystem,
 };
@@ -60,28 +61,8 @@ async fn an_operator_finds_and_replays_a_dead_letter_in_the_browser() {
     let system = TestSystem::start_with(overrides).await;
     let bus = Bus::connect_to(&nats.url(), &system.namespace).await;
     let db = system.db(&order_query_service::SPEC).await;
-    // The demo's outage (scripts/demo.sh recover): order-query cannot store order lines.
-    sqlx::query("alter table order_view_lines add constraint e2e_outage check (false) not valid")
-        .execute(&db)
-        .await
-        .expect("outage");
     let (member, pen) = (9_151, 915_001);
-    let confirmed = event(
-        paid(pen, member, at(base_time(), 0), 2),
-        at(base_time(), 500),
-    );
-    bus.publish(&confirmed).await;
-    let id: i64 = eventually(WAIT, "order-query's dead letter", || async {
-        sqlx::query_scalar(
-            "select id from dead_letters where event_id = $1 and consumer = 'order-query-projection'",
-        )
-        .bind(confirmed.event_id)
-        .fetch_optional(&db)
-        .await
-        .ok()
-        .flatten()
-    })
-    .await;
+    let (confirmed, id) = projection_dead_letter(&db, &bus, member, pen).await;
 
     let console = console_for(&system, &monitor).await;
     let base = format!("http://127.0.0.1:{}", console.port());
@@ -139,10 +120,7 @@ async fn an_operator_finds_and_replays_a_dead_letter_in_the_browser() {
         failed.contains("DEAD_LETTER_REPLAY_FAILED") && failed.contains("e2e_outage"),
         "the failed replay is shown: {failed}"
     );
-    sqlx::query("alter table order_view_lines drop constraint e2e_outage")
-        .execute(&db)
-        .await
-        .expect("fix");
+    end_projection_outage(&db).await;
     browser.click("#replay").await;
     eventually(Duration::from_secs(10), "the APPLIED outcome", || async {
         browser

@@ -3,14 +3,12 @@
 //! the session's member — and in jwt mode the pages act as the pasted token: checkout, "my
 //! orders", the seller's wallet and cancel follow docs/identity.md.
 
-use std::collections::HashMap;
-
 use paymsa_e2e::{
     count, eventually,
     pages::{call, client, element},
     seed, TestSystem,
 };
-use service_kit::auth_dev::{self, DevKey};
+use service_kit::auth_dev;
 
 async fn orders(system: &TestSystem) -> i64 {
     let db = system.db(&order_service::SPEC).await;
@@ -136,21 +134,7 @@ async fn a_get_never_creates_an_order_only_the_checkout_post_does() {
 
 #[tokio::test]
 async fn in_jwt_mode_the_pages_act_as_the_pasted_token() {
-    let key = DevKey::generate("storefront-test").expect("key");
-    let dir = std::env::temp_dir().join(format!(
-        "paymsa-storefront-{}",
-        service_kit::testing::unique_namespace()
-    ));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    let jwks = dir.join("jwks.json");
-    std::fs::write(&jwks, key.jwks()).expect("jwks written");
-    let overrides: HashMap<String, String> = [
-        ("AUTH_MODE", "jwt".to_string()),
-        ("JWKS_FILE", jwks.display().to_string()),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_string(), v))
-    .collect();
+    let (key, overrides) = paymsa_e2e::jwt::jwt_mode("storefront-test");
     let system = TestSystem::start_with(overrides).await;
     seed::load(&system, &seed::MONEY_PATH).await;
     let sign = |claims| key.sign(&claims, 600, None, None).expect("signed");

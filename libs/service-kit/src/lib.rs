@@ -18,6 +18,7 @@ pub mod config;
 pub mod db;
 pub mod error;
 pub mod health;
+pub mod html;
 pub mod id;
 pub mod infra;
 #[cfg(feature = "testing")]

@@ -73,20 +73,7 @@ fn with_params(mut url: Url, params: &[(&str, &str)]) -> String {
     url.into()
 }
 
-fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
+use service_kit::html::escape;
 
 /// `15000` → `15,000`.
 fn grouped(amount: Amount) -> String {

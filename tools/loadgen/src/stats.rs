@@ -163,11 +163,7 @@ fn trim(x: f64) -> String {
     }
 }
 
-fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-}
+use service_kit::html::escape;
 
 #[cfg(test)]
 mod tests {

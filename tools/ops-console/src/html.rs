@@ -3,20 +3,7 @@
 
 use poem::{http::StatusCode, Response};
 
-pub fn esc(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
+pub use service_kit::html::escape as esc;
 
 const STYLE: &str = "body{font-family:sans-serif;margin:0 2em 2em}nav{padding:.8em 0;\
     border-bottom:1px solid #ccc;margin-bottom:1em}nav a{margin-right:1.2em}\

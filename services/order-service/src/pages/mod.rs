@@ -71,13 +71,7 @@ pub enum Reply {
     SeeOther(#[oai(header = "Location")] String),
 }
 
-pub fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-        .replace('\'', "&#39;")
-}
+pub use service_kit::html::escape;
 
 /// A page with the storefront's navigation.
 pub fn page(title: &str, body: &str) -> Html<String> {
