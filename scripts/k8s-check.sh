@@ -44,8 +44,12 @@ LIST
 info "nats-server -t on the NATS configurations"
 nats_bin="$(command -v nats-server || true)"
 if [[ -n "$nats_bin" && "$nats_bin" != /usr/sbin/nats-server ]]; then
+  # The configs read the pod's name and the users' passwords (deploy/nats/auth.conf) from the
+  # environment: placeholders stand in for them here.
+  export POD_NAME=nats-0
+  while read -r var; do export "$var=k8s-check-placeholder"; done < <(grep -oh 'NATS_PASSWORD_[A-Z_]*' "$PAYMSA_ROOT/deploy/nats/auth.conf" | sort -u)
   for conf in "$PAYMSA_ROOT/deploy/nats/nats.conf" "$K8S/base/nats/nats.conf"; do
-    POD_NAME=nats-0 "$nats_bin" -c "$conf" -t >/dev/null 2>&1 || { warn "$conf: $("$nats_bin" -c "$conf" -t 2>&1)"; rc=1; }
+    "$nats_bin" -c "$conf" -t >/dev/null 2>&1 || { warn "$conf: $("$nats_bin" -c "$conf" -t 2>&1)"; rc=1; }
   done
 else
   dim "  no nats-server on PATH: skipped"
