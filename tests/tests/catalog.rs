@@ -1,6 +1,6 @@
 //! catalog-service end to end: products of sellers the catalog has seen activated
 //! (`seller.activated`), created, read, changed and listed over HTTP, validated, and announced
-//! on the CATALOG stream (DESIGN §3–§4).
+//! on the CATALOG stream (docs/architecture.md §3–§4).
 
 use paymsa_e2e::{
     catalog::Catalog,

@@ -1,4 +1,4 @@
-//! The seller onboarding saga end to end (DESIGN §4–§6): `POST /api/sellers` answers 201
+//! The seller onboarding saga end to end (docs/architecture.md §4–§6): `POST /api/sellers` answers 201
 //! PENDING at once; `seller.registered` → wallet-service creates the wallet → `wallet.created`
 //! → the seller is ACTIVE and `seller.activated` lets the catalog accept its products.
 //! Also: validation and duplicates of registration, and the outbox's guarantees when NATS is

@@ -113,7 +113,7 @@ fn check_json_body(doc: &Value, schema: &Value, what: &str, problems: &mut Vec<S
 }
 
 /// The Toss-compatible operations of psp-sandbox answer Toss's `{code, message}` JSON, not
-/// problem+json: clients are written against Toss (DESIGN §3).
+/// problem+json: clients are written against Toss (docs/architecture.md §3).
 fn answers_toss_errors(service: &str, path: &str) -> bool {
     // Toss's own APIs (v1 payments, v2 payouts) answer Toss's {code, message}, as Toss does.
     service == "psp-sandbox" && (path.starts_with("/v1/") || path.starts_with("/v2/"))

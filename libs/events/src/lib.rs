@@ -2,7 +2,7 @@
 //!
 //! [`envelope`] is the JSON envelope and decoding (a decode failure is never retryable),
 //! [`topology`] names streams and subjects in one place (with a namespace for tests), and
-//! [`payloads`] holds one type per event in DESIGN §4. 64-bit ids are JSON strings ([`ids`]).
+//! [`payloads`] holds one type per event in docs/architecture.md §4. 64-bit ids are JSON strings ([`ids`]).
 
 pub mod envelope;
 pub mod ids;

@@ -1,4 +1,4 @@
-//! Payloads of every event in DESIGN §4. They carry what consumers need, so no consumer has
+//! Payloads of every event in docs/architecture.md §4. They carry what consumers need, so no consumer has
 //! to call the producer back. Ids are strings on the wire, money is a decimal string.
 
 use chrono::{DateTime, Utc};

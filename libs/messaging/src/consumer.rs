@@ -76,7 +76,7 @@ pub struct ConsumerSpec {
     pub stream: StreamDef,
     /// Unqualified subjects, e.g. `seller.registered`; namespaced via [`Topology::subject`].
     pub filter_subjects: Vec<&'static str>,
-    /// Deliveries before a message is dead-lettered (3, DESIGN §5).
+    /// Deliveries before a message is dead-lettered (3, docs/architecture.md §5).
     pub max_deliver: i64,
     /// NAK delay after failed delivery n is `retry_delays[n-1]` (the last one repeats).
     pub retry_delays: Vec<Duration>,
@@ -93,7 +93,7 @@ pub struct ConsumerSpec {
 }
 
 impl ConsumerSpec {
-    /// Defaults of DESIGN §5: 3 deliveries, retry delays 1 s then 2 s, `ack_wait` 30 s.
+    /// Defaults of docs/architecture.md §5: 3 deliveries, retry delays 1 s then 2 s, `ack_wait` 30 s.
     pub fn new(
         durable: &'static str,
         stream: StreamDef,

@@ -1,4 +1,4 @@
-//! Idempotent consumers (DESIGN §5): a `(consumer, eventId)` row in `processed_events`,
+//! Idempotent consumers (docs/architecture.md §5): a `(consumer, eventId)` row in `processed_events`,
 //! written in the same transaction as the handler's effect. A redelivery (crash before the
 //! ack, ack lost) or a replay of the same event finds the row and changes nothing.
 

@@ -1,4 +1,4 @@
-//! messaging: how paymsa services use NATS JetStream (DESIGN §4–§5), written once.
+//! messaging: how paymsa services use NATS JetStream (docs/architecture.md §4–§5), written once.
 //!
 //! - [`provision`] creates or updates the business streams (Limits retention, file storage,
 //!   `max_age`, 2-minute duplicate window) and the `DLQ` stream of dead-letter advisories.

@@ -1,4 +1,4 @@
-//! Streams as DESIGN §4–§5 fix them, created or brought up to date at every service start.
+//! Streams as docs/architecture.md §4–§5 fix them, created or brought up to date at every service start.
 //!
 //! Every service calls [`provision`] at start, possibly at the same moment as its peers, so
 //! each stream is "update, else create, else (lost the race) update again": the outcome is the

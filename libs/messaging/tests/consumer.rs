@@ -14,7 +14,7 @@ use std::{
 use common::{eventually, record_effect, seller_registered, spec, FnHandler, Harness, Log};
 use messaging::{Applied, HandlerError};
 
-/// DESIGN §5: a handler that keeps failing is delivered 3 times, 1 s then 2 s apart (NAK
+/// docs/architecture.md §5: a handler that keeps failing is delivered 3 times, 1 s then 2 s apart (NAK
 /// with the client-side delay), then dead-lettered exactly once as MAX_DELIVERIES.
 #[tokio::test]
 async fn a_failing_handler_is_retried_after_1s_and_2s_then_dead_lettered_once() {

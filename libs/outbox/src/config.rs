@@ -1,4 +1,4 @@
-//! How a relay paces itself. Defaults follow DESIGN §5; tests shrink the periods.
+//! How a relay paces itself. Defaults follow docs/architecture.md §5; tests shrink the periods.
 
 use std::time::Duration;
 

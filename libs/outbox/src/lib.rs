@@ -1,4 +1,4 @@
-//! outbox: the transactional outbox of DESIGN §5.
+//! outbox: the transactional outbox of docs/architecture.md §5.
 //!
 //! A handler appends its events with [`OutboxWriter::append`] in the same transaction as the
 //! state change, commits, and calls [`OutboxNudge::nudge`]. The relay ([`OutboxRelay::spawn`])

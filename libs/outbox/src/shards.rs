@@ -1,4 +1,4 @@
-//! Which relay instance publishes which shards (DESIGN §5, "Relay sharding").
+//! Which relay instance publishes which shards (docs/architecture.md §5, "Relay sharding").
 //!
 //! Instances of one service heartbeat into a Redis sorted set (score = last heartbeat in ms,
 //! taken from the Redis clock so skewed hosts do not evict each other). Members silent longer

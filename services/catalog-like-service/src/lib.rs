@@ -1,4 +1,4 @@
-//! catalog-like-service: members' likes of products and the per-product counts (DESIGN §3, §6).
+//! catalog-like-service: members' likes of products and the per-product counts (docs/architecture.md §3, §6).
 //!
 //! A like inserts `(product, member)` once (the primary key makes a repeat a no-op answered
 //! with 200), bumps `product_like_counts` under an optimistic lock on `version`, and appends

@@ -1,4 +1,4 @@
-//! catalog-review-service: product reviews and their per-product aggregates (DESIGN §3, §6).
+//! catalog-review-service: product reviews and their per-product aggregates (docs/architecture.md §3, §6).
 //!
 //! A review is validated (title 1–100, content 1–3000 characters, rating ONE..FIVE; every bad
 //! field reported at once), stored, counted into `product_review_counts` (count and star sum

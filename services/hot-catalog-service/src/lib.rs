@@ -1,6 +1,6 @@
 //! hot-catalog-service: the hot-products ranking from likes, reviews and purchases.
 //!
-//! - [`score`]: the model (DESIGN §6). Each like, review and paid order line contributes its
+//! - [`score`]: the model (docs/architecture.md §6). Each like, review and paid order line contributes its
 //!   weight, halving per half-life since it happened; scores are stored relative to an epoch
 //!   so the ranking never needs rescoring, and unlike / review delete subtract exactly what
 //!   was added. Weights and half-life come from [`settings`].

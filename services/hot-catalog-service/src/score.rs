@@ -1,4 +1,4 @@
-//! The hot-products score (DESIGN §6) as plain arithmetic, apart from Redis so it is unit-tested.
+//! The hot-products score (docs/architecture.md §6) as plain arithmetic, apart from Redis so it is unit-tested.
 //!
 //! A contribution of weight `w` made at `t` is worth `w · 2^(−(now − t)/h)` at `now` (half-life
 //! `h`). The sorted set stores, per product, `S = Σ w · 2^((t − t0)/h)` relative to an epoch
@@ -30,7 +30,7 @@ pub const RENORMALISE_AFTER: i64 = 64;
 const MAX_FUTURE_MS: i64 = 24 * 3600 * 1000;
 const MAX_FUTURE_HALF_LIVES: i64 = 32;
 
-/// Points per contribution; DESIGN §6 defaults.
+/// Points per contribution; docs/architecture.md §6 defaults.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Weights {
     pub like: f64,

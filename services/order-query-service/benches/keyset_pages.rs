@@ -1,4 +1,4 @@
-//! Keyset pagination stays flat with depth (DESIGN §6: page 1,000 costs what page 1 costs).
+//! Keyset pagination stays flat with depth (docs/architecture.md §6: page 1,000 costs what page 1 costs).
 //!
 //! Loads a 1,000,000-order read model into a scratch database (`paymsa_order_query_bench`,
 //! dropped and re-created each run): member 1 has 200,000 orders (four at a time share one

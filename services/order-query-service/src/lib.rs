@@ -1,4 +1,4 @@
-//! order-query-service: members' order history, a CQRS read model (DESIGN §6 "Order query").
+//! order-query-service: members' order history, a CQRS read model (docs/architecture.md §6 "Order query").
 //!
 //! - [`projection`]: two durable consumers feed the model from events only:
 //!   `order-query-projection` (ORDERS: `order.payment.confirmed`, `order.payment.failed`,

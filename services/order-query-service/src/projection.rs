@@ -29,7 +29,7 @@ use sqlx::PgConnection;
 
 use crate::{cancels, store};
 
-/// Durable on ORDERS (DESIGN §4).
+/// Durable on ORDERS (docs/architecture.md §4).
 pub const ORDER_CONSUMER: &str = "order-query-projection";
 /// Durable on WALLETS: a consumer belongs to one stream, so `wallet.settled` needs its own.
 pub const WALLET_CONSUMER: &str = "order-query-wallet";

@@ -1,4 +1,4 @@
-//! `wallet-settlement`: credits sellers for paid orders (DESIGN §6).
+//! `wallet-settlement`: credits sellers for paid orders (docs/architecture.md §6).
 //!
 //! A settlement locks no row another settlement needs: per line it appends a CREDIT row
 //! (unique per payment order line, so redelivery is harmless) and a SALE entry whose

@@ -1,5 +1,5 @@
 //! Hot products against a recomputation from the source services' data: likes that still
-//! stand, reviews not deleted, SUCCESS order lines, each weighted (DESIGN §6 defaults) and
+//! stand, reviews not deleted, SUCCESS order lines, each weighted (docs/architecture.md §6 defaults) and
 //! decayed from its own time to the ranking's `asOf`.
 
 use std::collections::{BTreeSet, HashMap};

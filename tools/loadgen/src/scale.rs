@@ -23,7 +23,7 @@ use crate::{
 
 pub const OPTIONS: &[&str] = &["payments", "shoppers", "seed", "bin-dir", "auth"];
 
-/// Outbox shards per producing service (DESIGN: 4 by default).
+/// Outbox shards per producing service (4 by default, docs/architecture.md §5).
 const SHARDS: f64 = 4.0;
 
 /// Sum of a Prometheus metric's samples whose line contains `labels`.

@@ -1,4 +1,4 @@
-//! Dead letters (DESIGN §5): nothing is dropped silently.
+//! Dead letters (docs/architecture.md §5): nothing is dropped silently.
 //!
 //! The `DLQ` stream captures the server's MAX_DELIVERIES and MSG_TERMINATED advisories. Each
 //! service runs one [`worker`] that consumes the advisories of *its own* consumers, resolves

@@ -1,7 +1,7 @@
 //! The pull loop shared by business consumers and the dead-letter worker.
 //!
 //! Retry policy lives here, on the client, because of two measured server behaviours
-//! (DESIGN §5): a consumer `backoff` list *replaces* `ack_wait` (a slow handler then gets a
+//! (docs/architecture.md §5): a consumer `backoff` list *replaces* `ack_wait` (a slow handler then gets a
 //! second, concurrent copy), and a plain NAK ignores `backoff`. So the consumer has no
 //! server-side backoff, `ack_wait` stays well above the slowest handler (and is extended with
 //! progress acks while one runs), and a failed delivery is NAKed with the delay for its
