@@ -37,6 +37,7 @@ pub mod journey;
 pub mod lags;
 pub mod ledger;
 pub mod ledger_checks;
+pub mod ledger_psp_checks;
 pub mod money;
 pub mod open_loop;
 pub mod payouts;
