@@ -6,7 +6,8 @@
 //! Why the defaults are safe: a `processed_events` record only has to outlive every way its
 //! event can reach the consumer again — redelivery from its stream (kept 7 days,
 //! `ProvisionOptions::max_age`) and the outbox's re-publish (minutes, inside the JetStream
-//! duplicate window). A dead-letter replay reaches only the consumer that failed
+//! duplicate window; the relay's re-send of rows the broker lost, within the outbox's one-hour
+//! retention). A dead-letter replay reaches only the consumer that failed
 //! (libs/messaging/src/replay.rs), which never recorded the event. 45 days is longer than the
 //! stream's age plus the 30 days the DLQ stream keeps advisories. A resolved dead letter is
 //! never run again, so after 30 days it is only history.
@@ -35,11 +36,29 @@ const DAY: u64 = 24 * 3600;
 impl RetentionSettings {
     pub fn from_config(config: &ServiceConfig) -> Result<Self, ConfigError> {
         Ok(Self {
-            processed_events: days(config, "PROCESSED_EVENTS_RETENTION_DAYS", 45)?,
+            processed_events: at_least(
+                days(config, "PROCESSED_EVENTS_RETENTION_DAYS", 45)?,
+                "PROCESSED_EVENTS_RETENTION_DAYS",
+                MIN_PROCESSED_EVENTS_DAYS,
+            )?,
             resolved_dead_letters: days(config, "RESOLVED_DEAD_LETTER_RETENTION_DAYS", 30)?,
             interval: Duration::from_secs(positive(config, "RETENTION_INTERVAL_SECS", 3600)?),
         })
     }
+}
+
+/// The business streams keep events 7 days (`ProvisionOptions::max_age`); a redelivery within
+/// them must still find its record, so a shorter retention is refused at start.
+const MIN_PROCESSED_EVENTS_DAYS: u64 = 8;
+
+fn at_least(kept: Duration, name: &str, min_days: u64) -> Result<Duration, ConfigError> {
+    if kept < Duration::from_secs(min_days * DAY) {
+        return Err(ConfigError::new(
+            name,
+            format!("must be at least {min_days} days: the streams keep events 7 days"),
+        ));
+    }
+    Ok(kept)
 }
 
 /// A whole number of days, at least 1 (0 would delete what a redelivery still needs).

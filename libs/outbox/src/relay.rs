@@ -241,7 +241,6 @@ impl Publisher {
                     acked.push(store::Acked {
                         id,
                         seq: i64::try_from(seq).unwrap_or(i64::MAX),
-                        fresh: !duplicate,
                     });
                 }
                 Outcome::Failed(reason) => failed.push((id, reason)),

@@ -134,13 +134,11 @@ pub(crate) async fn claim_due(
         .await
 }
 
-/// A row JetStream acknowledged: its stream sequence, and whether it was a fresh store (not a
-/// duplicate the stream already had).
+/// A row JetStream acknowledged and the stream sequence its message has.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Acked {
     pub id: i64,
     pub seq: i64,
-    pub fresh: bool,
 }
 
 /// Marks acked rows SUCCESS with their stream sequences, in one statement.
@@ -166,23 +164,25 @@ pub(crate) async fn mark_published(
     Ok(done.rows_affected())
 }
 
-/// After a batch is marked: if a fresh ack reused the sequence of another published row, the
-/// stream lost everything from that sequence on (sequences never repeat otherwise). Those rows
-/// go back to INIT to be published again; returns how many. A row another instance published
-/// meanwhile with a higher sequence is re-sent too, and JetStream drops it as a duplicate.
+/// After a batch is marked: if an ack names the sequence of another published row, the stream
+/// lost everything from that sequence on (sequences never repeat, and idempotency keys are
+/// unique, so even a duplicate's sequence belongs to its own row only). Those rows go back to
+/// INIT to be published again; returns how many. A row another instance published meanwhile
+/// with a higher sequence is re-sent too, and JetStream drops it as a duplicate.
 pub(crate) async fn requeue_lost(
     conn: &mut PgConnection,
     acked: &[Acked],
 ) -> Result<u64, sqlx::Error> {
-    let fresh: Vec<&Acked> = acked.iter().filter(|a| a.fresh).collect();
-    if fresh.is_empty() {
+    if acked.is_empty() {
         return Ok(0);
     }
-    let ids: Vec<i64> = fresh.iter().map(|a| a.id).collect();
-    let seqs: Vec<i64> = fresh.iter().map(|a| a.seq).collect();
+    // Duplicates count too: if the transaction that first saw the reuse did not commit, the
+    // re-sent rows come back as duplicates carrying the reused sequences.
+    let ids: Vec<i64> = acked.iter().map(|a| a.id).collect();
+    let seqs: Vec<i64> = acked.iter().map(|a| a.seq).collect();
     let requeued = sqlx::query(
-        "with fresh as (select * from unnest($1::bigint[], $2::bigint[]) as f(id, seq)),
-              reused as (select min(f.seq) as from_seq from fresh f
+        "with acked as (select * from unnest($1::bigint[], $2::bigint[]) as f(id, seq)),
+              reused as (select min(f.seq) as from_seq from acked f
                            join outbox o on o.stream_seq = f.seq and o.id <> f.id
                           where o.status = 'SUCCESS')
          update outbox o

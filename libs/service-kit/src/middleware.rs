@@ -61,17 +61,20 @@ pub(crate) fn wrap(
                 // so the answer is the 401 a client needs, not a 400 about the body.
                 let unauthenticated = !req.headers().contains_key(header::AUTHORIZATION)
                     && allow.requires_token(&method, &path);
-                let resp = match limit_body(req, max_body_bytes).await {
-                    _ if unauthenticated => problem_response(Problem::new(
+                let resp = if unauthenticated {
+                    problem_response(Problem::new(
                         401,
                         "UNAUTHORIZED",
                         "this operation needs Authorization: Bearer <token>",
-                    )),
-                    Ok(req) => match ep.call(req).await {
-                        Ok(resp) => resp.into_response(),
-                        Err(err) => err.into_response(),
-                    },
-                    Err(resp) => resp,
+                    ))
+                } else {
+                    match limit_body(req, max_body_bytes).await {
+                        Ok(req) => match ep.call(req).await {
+                            Ok(resp) => resp.into_response(),
+                            Err(err) => err.into_response(),
+                        },
+                        Err(resp) => resp,
+                    }
                 };
                 let operation = resp.data::<OperationId>().map(|op| op.0).unwrap_or("other");
                 let status = resp.status().as_u16();
