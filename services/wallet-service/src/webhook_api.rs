@@ -78,17 +78,21 @@ impl WebhookApi {
         body: RawWebhook,
     ) -> Result<Json<WebhookAccepted>, ApiError> {
         let raw = body.0;
-        // A webhook is a JSON object with an eventType string (and data); anything else is
-        // not one, whatever the signature says.
+        // A webhook is a JSON object with an eventType string, a data object and, if present,
+        // a createdAt string (the document's PayoutWebhook); anything else is not one,
+        // whatever the signature says. The body stays raw bytes for the signature, so the
+        // shape is checked here rather than by a typed payload.
         let parsed: Value = serde_json::from_slice(&raw).unwrap_or_default();
         let event_type = parsed
             .get("eventType")
             .and_then(Value::as_str)
-            .filter(|_| parsed.get("data").is_some_and(Value::is_object));
+            .filter(|_| parsed.get("data").is_some_and(Value::is_object))
+            .filter(|_| parsed.get("createdAt").is_none_or(Value::is_string));
         let Some(event_type) = event_type else {
             return Err(ApiError::bad_request(
                 "INVALID_WEBHOOK",
-                "a webhook is a JSON object with an eventType and a data object",
+                "a webhook is a JSON object with an eventType string, a data object and, \
+                 if present, a createdAt string",
             ));
         };
         let header = |name: &str| req.header(name).map(str::to_string);

@@ -170,6 +170,21 @@ async fn forged_and_replayed_webhooks_change_nothing() {
     let payment = json!({"eventType": "PAYMENT_STATUS_CHANGED", "data": {"orderId": "o-1"}});
     let (status, answer) = s.webhook(&payment.to_string(), None, &now).await;
     assert_eq!((status, answer["result"].as_str()), (200, Some("IGNORED")));
+    // Not a webhook's shape: 400 before anything else is looked at.
+    for bad in [
+        json!({"eventType": "PAYMENT_STATUS_CHANGED", "createdAt": 5, "data": {}}),
+        json!({"eventType": "PAYMENT_STATUS_CHANGED", "createdAt": null, "data": {}}),
+        json!({"eventType": 1, "data": {}}),
+        json!({"eventType": "payout.changed", "data": []}),
+        json!([]),
+    ] {
+        let (status, answer) = s.webhook(&bad.to_string(), None, &now).await;
+        assert_eq!(
+            (status, answer["code"].as_str()),
+            (400, Some("INVALID_WEBHOOK")),
+            "{bad}: {answer}"
+        );
+    }
     // The genuine one, then its redelivery.
     let sig = s.sign(&body, &now, "");
     assert_eq!(

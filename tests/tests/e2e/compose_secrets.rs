@@ -4,11 +4,9 @@
 //! (scripts/compose/redis-acl.sh); deploy/compose.env.example and the k8s try-out overlay hold
 //! placeholders the services refuse; nothing deployed sets `APP_ENV=dev`.
 
-mod compose_support;
-
 use std::collections::BTreeSet;
 
-use compose_support::{compose, example_env, read, references, ENV_EXAMPLE};
+use crate::compose_support::{compose, example_env, read, references, ENV_EXAMPLE};
 use serde_yaml::Value;
 use service_kit::secrets::{self, AppEnv};
 
@@ -186,7 +184,7 @@ fn k8s_does_not_run_as_dev() {
         "deploy/k8s/base/kustomization.yaml".to_string(),
         "deploy/k8s/overlays/local/kustomization.yaml".to_string(),
     ];
-    let services = compose_support::root().join("deploy/k8s/base/services");
+    let services = crate::compose_support::root().join("deploy/k8s/base/services");
     for entry in std::fs::read_dir(&services).expect("deploy/k8s/base/services") {
         let path = entry.expect("a directory entry").path();
         files.push(format!(

@@ -5,11 +5,9 @@
 //! pages. Without a session every page sends the browser to the login page and every form is
 //! refused; a form without the session's CSRF token is refused before anything runs.
 
-#[path = "../browser/webdriver.rs"]
-mod webdriver;
-
 use std::{collections::HashMap, path::PathBuf, time::Duration};
 
+use crate::webdriver::Browser;
 use ops_console::{Console, ConsoleConfig};
 use paymsa_e2e::{
     all_services, eventually,
@@ -19,7 +17,6 @@ use paymsa_e2e::{
     TestSystem,
 };
 use service_kit::nats_server::{free_port, NatsServer};
-use webdriver::Browser;
 
 const ADMIN_TOKEN: &str = "test-admin-token";
 

@@ -6,13 +6,10 @@
 //! `target/test-artifacts/` (the README's are copies of `store-*.png`). Needs the Debian
 //! packages `chromium` and `chromium-driver`; the tests fail, naming them, when they are missing.
 
-#[path = "../browser/webdriver.rs"]
-mod webdriver;
-
 use std::path::PathBuf;
 
+use crate::webdriver::Browser;
 use paymsa_e2e::{money::payment, seed, TestSystem};
-use webdriver::Browser;
 
 /// The product the seed's like example uses; the catalog never had it.
 const UNKNOWN_PRODUCT: &str = "23423958235";

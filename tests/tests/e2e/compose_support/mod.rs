@@ -2,6 +2,8 @@
 //! interpolated with deploy/compose.env.example (compose.yaml has no default secrets, so its
 //! `${VAR:?…}` need values) and with `<<:` merge keys applied.
 
+pub mod yaml;
+
 use std::{
     collections::BTreeMap,
     fs,

@@ -5,8 +5,6 @@
 //! and the file must pass `docker compose config` wherever a compose CLI is installed. The file
 //! is read interpolated with deploy/compose.env.example (compose_support). No Docker engine.
 
-mod compose_support;
-
 use std::{
     collections::{BTreeMap, BTreeSet},
     fs,
@@ -14,7 +12,11 @@ use std::{
     process::Command,
 };
 
-use compose_support::{compose, root, ENV_EXAMPLE};
+use crate::compose_support::{
+    compose, root,
+    yaml::{depends_on, environment, published_ports, scalar},
+    ENV_EXAMPLE,
+};
 use serde_yaml::Value;
 use service_kit::ServiceSpec;
 
@@ -100,77 +102,6 @@ fn configuration_table() -> BTreeMap<String, DocRow> {
         path.display()
     );
     rows
-}
-
-fn scalar(v: &Value) -> Option<String> {
-    match v {
-        Value::String(s) => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        Value::Bool(b) => Some(b.to_string()),
-        _ => None,
-    }
-}
-
-/// `environment:` as a map, in either of compose's two forms (mapping or `- NAME=value`).
-fn environment(service: &Value) -> BTreeMap<String, String> {
-    match service.get("environment") {
-        None => BTreeMap::new(),
-        Some(Value::Mapping(m)) => m
-            .iter()
-            .filter_map(|(k, v)| Some((scalar(k)?, scalar(v).unwrap_or_default())))
-            .collect(),
-        Some(Value::Sequence(items)) => items
-            .iter()
-            .filter_map(scalar)
-            .map(|item| match item.split_once('=') {
-                Some((k, v)) => (k.to_string(), v.to_string()),
-                None => (item, String::new()),
-            })
-            .collect(),
-        Some(other) => panic!("environment is neither a mapping nor a list: {other:?}"),
-    }
-}
-
-/// (host port, container port) of each `ports:` entry, short (`[ip:]host:container[/proto]`)
-/// or long (`target:` / `published:`) syntax.
-fn published_ports(service: &Value) -> Vec<(String, String)> {
-    let Some(Value::Sequence(entries)) = service.get("ports") else {
-        return Vec::new();
-    };
-    entries
-        .iter()
-        .filter_map(|entry| match entry {
-            Value::Mapping(_) => Some((
-                entry.get("published").and_then(scalar).unwrap_or_default(),
-                entry.get("target").and_then(scalar).unwrap_or_default(),
-            )),
-            other => {
-                let short = scalar(other)?;
-                let short = short.split('/').next().unwrap_or_default().to_string();
-                let parts: Vec<&str> = short.rsplitn(3, ':').collect();
-                match parts.as_slice() {
-                    [container, host, ..] => Some((host.to_string(), container.to_string())),
-                    [container] => Some((String::new(), container.to_string())),
-                    [] => None,
-                }
-            }
-        })
-        .collect()
-}
-
-fn depends_on(service: &Value) -> BTreeMap<String, Option<String>> {
-    match service.get("depends_on") {
-        Some(Value::Mapping(m)) => m
-            .iter()
-            .filter_map(|(k, v)| Some((scalar(k)?, v.get("condition").and_then(scalar))))
-            .collect(),
-        Some(Value::Sequence(items)) => items
-            .iter()
-            .filter_map(scalar)
-            .map(|name| (name, None))
-            .collect(),
-        _ => BTreeMap::new(),
-    }
 }
 
 /// Every `"SOMETHING_URL"` string literal in a service's sources: the URL variables it reads.

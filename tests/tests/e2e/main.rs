@@ -1,0 +1,40 @@
+//! Every end-to-end test in one binary: a test binary links all nine services, so thirty of
+//! them cost thirty links of the whole system. nextest still runs each test in its own process
+//! (and `.config/nextest.toml` caps the whole-system tests at two at a time).
+//!
+//! One module per area; the shared harness is the `paymsa-e2e` library (tests/src/).
+
+mod compose_support;
+#[path = "../../browser/webdriver.rs"]
+mod webdriver;
+
+mod browser_checkout;
+mod cancel_consumers;
+mod cancels;
+mod catalog;
+mod checkout_claims;
+mod compose;
+mod compose_secrets;
+mod dead_letter_replay;
+mod hot_products;
+mod identity;
+mod likes;
+mod metrics;
+mod observability;
+mod onboarding;
+mod openapi_specs;
+mod ops_console;
+mod order_query;
+mod payments;
+mod payouts;
+mod product_listing;
+mod psp_truth;
+mod reconciliation;
+mod reviews;
+mod rust_version;
+mod settlement;
+mod storefront;
+mod system_starts;
+mod trace_export;
+mod tracing;
+mod webhooks;
