@@ -62,12 +62,31 @@ for svc in "${services[@]}"; do
 done
 ((${#down[@]} == 0)) || die "not ready: ${down[*]} — run \`just up\` first"
 
-# fuzz_services MODE BEARER: every selected service once, its summary line added to `summary`.
+# The sandbox's fault controls (/sandbox/faults…) exist to make the sandbox answer Toss's own
+# errors, 500 FAILED_INTERNAL_SYSTEM_PROCESSING among them: fuzzed in the same run as the
+# payment and payout operations, a fault the fuzzer set (say for refPayoutId "0") makes a
+# later generated payout answer that designed 500, which the server-error check rightly
+# flags. So the sandbox is fuzzed in two runs: everything but the controls, then the controls
+# alone (their validation is fuzzed; nothing they inject is ever called), then reset.
+SANDBOX_CONTROLS='^/sandbox/faults'
+
+# fuzz_services MODE BEARER: every selected service once (the sandbox in its two parts), its
+# summary line added to `summary`.
 fuzz_services() {
-local mode=$1 bearer=$2 svc url auth t0 rc line text
+local mode=$1 bearer=$2 svc label filter url auth t0 rc line text
+local -a runs=()
 for svc in "${services[@]}"; do
   # The sandbox has no auth mode: fuzzed once, in the open phase.
-  [[ "$mode" == jwt && "$svc" == psp-sandbox ]] && continue
+  if [[ "$svc" == psp-sandbox ]]; then
+    [[ "$mode" == jwt ]] || runs+=("psp-sandbox psp-sandbox --exclude-path-regex" "psp-sandbox psp-sandbox-faults --include-path-regex")
+  else
+    runs+=("$svc $svc -")
+  fi
+done
+for run in "${runs[@]}"; do
+  read -r svc label filter <<<"$run"
+  local -a select=()
+  [[ "$filter" == - ]] || select=("$filter" "$SANDBOX_CONTROLS")
   url="http://127.0.0.1:${SERVICE_PORT[$svc]}"
   if [[ "$svc" == psp-sandbox ]]; then
     # Toss's scheme: the secret key as the Basic user name, empty password.
@@ -75,17 +94,17 @@ for svc in "${services[@]}"; do
   else
     auth="Authorization: Bearer $bearer"
   fi
-  rm -f "$OUT/$mode-$svc.json"
+  rm -f "$OUT/$mode-$label.json"
   t0=$SECONDS
   rc=0
   # No --max-time: schemathesis spends all of it (fuzzing repeats until the budget is used);
   # `timeout` is only a cap for a hung run.
   timeout "$MAX_TIME" st --no-color run "$url/openapi.json" \
-    --checks all --exclude-checks "$EXCLUDED_CHECKS" --header "$auth" \
+    --checks all --exclude-checks "$EXCLUDED_CHECKS" --header "$auth" "${select[@]}" \
     --max-examples "$MAX_EXAMPLES" --seed "$SEED" \
     --workers 1 --request-timeout 10 \
-    --report json --report-json-path "$OUT/$mode-$svc.json" >"$OUT/$mode-$svc.log" 2>&1 || rc=$?
-  line="$(python3 - "$OUT/$mode-$svc.json" "$rc" <<'PY'
+    --report json --report-json-path "$OUT/$mode-$label.json" >"$OUT/$mode-$label.log" 2>&1 || rc=$?
+  line="$(python3 - "$OUT/$mode-$label.json" "$rc" <<'PY'
 import json, sys
 path, rc = sys.argv[1], int(sys.argv[2])
 try:
@@ -107,11 +126,15 @@ PY
   text="${line%|*}"
   if [[ "${line##*|}" == 1 ]]; then
     failed=1
-    warn "$svc: $text ($((SECONDS - t0))s) — see .run/fuzz/$mode-$svc.log"
+    warn "$label: $text ($((SECONDS - t0))s) — see .run/fuzz/$mode-$label.log"
   else
-    ok "$svc: $text ($((SECONDS - t0))s)"
+    ok "$label: $text ($((SECONDS - t0))s)"
   fi
-  summary+=("$(printf '%-5s %-24s %s' "$mode" "$svc" "$text")")
+  summary+=("$(printf '%-5s %-24s %s' "$mode" "$label" "$text")")
+  # Whatever the controls run left set, the stack runs on without it.
+  if [[ "$label" == psp-sandbox-faults ]]; then
+    curl -fsS -o /dev/null -X POST --max-time 10 "$url/sandbox/reset" || warn "psp-sandbox: /sandbox/reset failed"
+  fi
 done
 }
 
