@@ -5,6 +5,7 @@
 
 use std::fmt;
 
+/// What a wallet row is (a credit, a debit, a reversal or a payout's return).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, sqlx::Type, poem_openapi::Enum)]
 #[sqlx(type_name = "text", rename_all = "SCREAMING_SNAKE_CASE")]
 #[oai(rename_all = "SCREAMING_SNAKE_CASE")]

@@ -1,7 +1,8 @@
 //! The kinds of ledger accounts and entries, stored as text (`ledger_accounts_kind_check` and
 //! `ledger_entries_kind_check` in migrations/wallet-service/20261215000001_ledger.sql list the
 //! same values). A value the enum does not know fails the row's decoding instead of being
-//! skipped, and the API answers them as string enums, so the OpenAPI spec lists the values.
+//! skipped, and the API answers them as string enums, so the OpenAPI spec lists the values
+//! (the types' doc comments are the schemas' descriptions there).
 //! Neither has a state machine: an account keeps its kind, an entry is written once.
 
 use std::fmt;
@@ -72,8 +73,8 @@ impl fmt::Display for AccountKind {
     }
 }
 
-/// An entry's kind: what happened (src/ledger/sales.rs, reversals.rs, payouts.rs and
-/// src/release.rs post them).
+// Posted by src/ledger/sales.rs, reversals.rs, payouts.rs and src/release.rs.
+/// An entry's kind: what happened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, sqlx::Type, poem_openapi::Enum)]
 #[sqlx(type_name = "text", rename_all = "SCREAMING_SNAKE_CASE")]
 #[oai(rename_all = "SCREAMING_SNAKE_CASE")]

@@ -5,10 +5,12 @@
 
 use std::fmt;
 
-/// A payout's status, stored as text (`payouts_status_check` in
-/// migrations/wallet-service/20261220000001_payouts.sql lists the same values); a value the
-/// enum does not know fails the row's decoding instead of being skipped. The API answers it
-/// as a string enum, so the OpenAPI spec lists the values.
+// Stored as text (`payouts_status_check` in migrations/wallet-service/20261220000001_payouts.sql
+// lists the same values): a value the enum does not know fails the row's decoding instead of
+// being skipped. The API answers it as a string enum, so the OpenAPI spec lists the values (the
+// doc comment below is the schema's description there).
+/// A payout's status: REQUESTED, then SENT or UNKNOWN while the PSP pays, then COMPLETED or
+/// FAILED (final).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, sqlx::Type, poem_openapi::Enum)]
 #[sqlx(type_name = "text", rename_all = "SCREAMING_SNAKE_CASE")]
 #[oai(rename_all = "SCREAMING_SNAKE_CASE")]
