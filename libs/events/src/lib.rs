@@ -10,6 +10,7 @@ pub mod payloads;
 pub mod topology;
 
 pub use envelope::{decode, decode_header, DecodeError, Envelope, EnvelopeHeader, Event};
+pub use ids::{SellerNo, WalletNo};
 pub use payloads::*;
 pub use topology::{StreamDef, Topology};
 

@@ -25,6 +25,25 @@ impl From<i64> for Id {
     }
 }
 
+/// The typed ids of the events crate are the same numbers on the API.
+macro_rules! typed_id {
+    ($($typed:ty),*) => {$(
+        impl From<$typed> for Id {
+            fn from(v: $typed) -> Self {
+                Self(v.0)
+            }
+        }
+
+        impl From<Id> for $typed {
+            fn from(v: Id) -> Self {
+                Self(v.0)
+            }
+        }
+    )*};
+}
+
+typed_id!(events::SellerNo, events::WalletNo);
+
 impl std::str::FromStr for Id {
     type Err = String;
 

@@ -35,7 +35,8 @@ use rust_decimal::Decimal;
 use sqlx::{Connection, PgConnection, PgPool};
 use wallet_service::{
     fees,
-    ledger::{accounts, kind, sales},
+    ids::SellerNo,
+    ledger::{accounts, sales},
     Credit, MIGRATOR,
 };
 
@@ -83,9 +84,9 @@ async fn post_sale(pool: &PgPool, n: i64) -> Result<(), BoxError> {
     if wallet.is_none() {
         return Err(format!("seller {seller_no} has no wallet").into());
     }
-    let rate = fees::rate_for(&mut tx, seller_no, default_rate()).await?;
+    let rate = fees::rate_for(&mut tx, SellerNo(seller_no), default_rate()).await?;
     let credit = Credit::new(n, n, format!("bench-order-{n}"), n, gross, rate);
-    sales::post(&mut tx, seller_no, &[credit], HOLD).await?;
+    sales::post(&mut tx, SellerNo(seller_no), &[credit], HOLD).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -162,7 +163,7 @@ async fn setup(pool: &PgPool) -> Result<(), BoxError> {
     .await?;
     let mut conn = pool.acquire().await?;
     for seller_no in 1..=SELLERS {
-        accounts::for_seller(&mut conn, seller_no).await?;
+        accounts::for_seller(&mut conn, SellerNo(seller_no)).await?;
     }
     sqlx::query(
         "create table bench_raw (
@@ -221,7 +222,7 @@ async fn verify(pool: &PgPool, posted: u64) -> Result<Vec<String>, BoxError> {
     let debits: Decimal = kinds.iter().map(|k| k.debits).sum();
     let credits: Decimal = kinds.iter().map(|k| k.credits).sum();
     let kinds_agree = kinds.iter().all(|k| {
-        let sign = if k.kind == kind::PSP_CLEARING {
+        let sign = if k.kind.is_debit_normal() {
             Decimal::ONE
         } else {
             Decimal::NEGATIVE_ONE

@@ -6,7 +6,7 @@ use rust_decimal::Decimal;
 use service_kit::{admin::AdminAuth, ApiError, Id};
 use sqlx::PgPool;
 
-use crate::{fees, ledger, settings};
+use crate::{fees, ledger, ledger::AccountKind, settings};
 
 #[derive(Tags)]
 enum AdminTag {
@@ -43,7 +43,7 @@ pub struct FeeRate {
 #[derive(Debug, Object)]
 #[oai(rename_all = "camelCase")]
 pub struct TrialBalanceLine {
-    pub kind: String,
+    pub kind: AccountKind,
     /// `DEBIT` (PSP_CLEARING) or `CREDIT` (every other kind): the direction `balance` counts.
     pub normal_side: String,
     pub accounts: i64,
@@ -98,7 +98,7 @@ impl AdminLedgerApi {
             ApiError::bad_request("INVALID_FEE_RATE", format!("feeRate {reason}"))
         })?;
         let mut conn = self.pool.acquire().await?;
-        let updated_at = fees::set_rate(&mut conn, seller_no.0 .0, rate).await?;
+        let updated_at = fees::set_rate(&mut conn, seller_no.0.into(), rate).await?;
         Ok(Json(FeeRate {
             seller_no: seller_no.0,
             fee_rate: rate.normalize(),
@@ -127,14 +127,14 @@ impl AdminLedgerApi {
 
 /// The trial balance, kinds in a fixed order (a kind without accounts shows zeros).
 pub fn build(totals: Vec<ledger::accounts::KindTotal>) -> TrialBalance {
-    let mut kinds = Vec::with_capacity(ledger::kind::ALL.len());
+    let mut kinds = Vec::with_capacity(AccountKind::ALL.len());
     let mut balanced = true;
-    for kind in ledger::kind::ALL {
+    for kind in AccountKind::ALL {
         let t = totals.iter().find(|t| t.kind == kind);
         let (accounts, debits, credits, balance) = t
             .map(|t| (t.accounts, t.debits, t.credits, t.balance))
             .unwrap_or_default();
-        let debit_normal = kind == ledger::kind::PSP_CLEARING;
+        let debit_normal = kind.is_debit_normal();
         let net = debits - credits;
         balanced &= if debit_normal {
             balance == net
@@ -142,7 +142,7 @@ pub fn build(totals: Vec<ledger::accounts::KindTotal>) -> TrialBalance {
             balance == -net
         };
         kinds.push(TrialBalanceLine {
-            kind: kind.to_string(),
+            kind,
             normal_side: if debit_normal { "DEBIT" } else { "CREDIT" }.to_string(),
             accounts,
             debits,

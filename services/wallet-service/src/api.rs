@@ -7,7 +7,7 @@ use rust_decimal::Decimal;
 use service_kit::{ApiError, Id};
 use sqlx::PgPool;
 
-use crate::{ledger, store};
+use crate::{ids::SellerNo, ledger, store, transaction_kind::TransactionKind};
 
 #[derive(Tags)]
 enum WalletTag {
@@ -24,7 +24,7 @@ pub struct WalletTransaction {
     /// `CREDIT` (a paid order line settled), `REVERSAL` (a cancel taking a seller's credit
     /// back), `DEBIT` (a payout) or `PAYOUT_RETURN` (a failed payout's money, available again).
     #[oai(rename = "type")]
-    pub kind: String,
+    pub kind: TransactionKind,
     #[oai(skip_serializing_if_is_none)]
     pub order_id: Option<String>,
     #[oai(skip_serializing_if_is_none)]
@@ -86,8 +86,9 @@ impl WalletApi {
         #[oai(name = "sellerNo")] seller_no: Path<Id>,
     ) -> Result<Json<Wallet>, ApiError> {
         service_kit::auth::require_seller(&identity, seller_no.0 .0)?;
+        let seller_no = SellerNo::from(seller_no.0);
         let mut conn = self.pool.acquire().await?;
-        let Some(wallet) = store::find_wallet_by_seller(&mut conn, seller_no.0 .0).await? else {
+        let Some(wallet) = store::find_wallet_by_seller(&mut conn, seller_no).await? else {
             return Err(ApiError::not_found(
                 "WALLET_NOT_FOUND",
                 format!("seller {} has no wallet (yet)", seller_no.0),
@@ -97,8 +98,8 @@ impl WalletApi {
         let ledger = ledger::accounts::seller_balances(&mut conn, wallet.seller_no).await?;
         let fees_charged = ledger::accounts::fees_charged(&mut conn, wallet.seller_no).await?;
         Ok(Json(Wallet {
-            wallet_no: Id(wallet.wallet_no),
-            seller_no: Id(wallet.seller_no),
+            wallet_no: wallet.wallet_no.into(),
+            seller_no: wallet.seller_no.into(),
             balance: wallet.balance,
             pending: ledger.pending,
             available: ledger.available,
@@ -115,7 +116,7 @@ impl WalletApi {
                     order_id: t.order_id,
                     payment_order_no: t.payment_order_no.map(Id),
                     cancel_no: t.cancel_no.map(Id),
-                    payout_no: t.payout_no.map(Id),
+                    payout_no: t.payout_no.map(Id::from),
                     created_at: t.created_at,
                 })
                 .collect(),

@@ -14,6 +14,8 @@
 use rust_decimal::Decimal;
 use sqlx::PgConnection;
 
+use crate::ids::SellerNo;
+
 /// `floor(amount × rate)` in whole won.
 pub fn fee_of(amount: Decimal, rate: Decimal) -> Decimal {
     (amount * rate).floor()
@@ -41,7 +43,7 @@ pub fn refund_split(
 /// The seller's own rate, or `default`.
 pub async fn rate_for(
     conn: &mut PgConnection,
-    seller_no: i64,
+    seller_no: SellerNo,
     default: Decimal,
 ) -> Result<Decimal, sqlx::Error> {
     let own: Option<Decimal> =
@@ -55,7 +57,7 @@ pub async fn rate_for(
 /// Sets the seller's rate (applies to sales posted from now on); returns when it was set.
 pub async fn set_rate(
     conn: &mut PgConnection,
-    seller_no: i64,
+    seller_no: SellerNo,
     rate: Decimal,
 ) -> Result<chrono::DateTime<chrono::Utc>, sqlx::Error> {
     sqlx::query_scalar(

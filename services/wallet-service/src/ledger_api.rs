@@ -12,7 +12,13 @@ use rust_decimal::Decimal;
 use service_kit::{ApiError, Id};
 use sqlx::{PgConnection, PgPool};
 
-use crate::{statement, statement_response::StatementResponse, store};
+use crate::{
+    ids::SellerNo,
+    ledger::{AccountKind, EntryKind},
+    statement,
+    statement_response::StatementResponse,
+    store,
+};
 
 #[derive(Tags)]
 enum LedgerTag {
@@ -25,7 +31,7 @@ enum LedgerTag {
 pub struct LedgerPosting {
     /// `PSP_CLEARING`, `PLATFORM_FEES`, `SELLER_PENDING`, `SELLER_AVAILABLE`,
     /// `PAYOUTS_IN_TRANSIT` or `SELLER_PAID_OUT`.
-    pub account: String,
+    pub account: AccountKind,
     /// The seller of a seller account.
     #[oai(skip_serializing_if_is_none)]
     pub seller_no: Option<Id>,
@@ -39,7 +45,7 @@ pub struct LedgerEntry {
     pub entry_no: Id,
     /// `SALE`, `REVERSAL`, `RELEASE`, `OPENING` (a balance from before the ledger); payouts
     /// will add `PAYOUT`, `PAYOUT_COMPLETED` and `PAYOUT_FAILED`.
-    pub kind: String,
+    pub kind: EntryKind,
     /// How much the entry changed the seller's balance (pending + available).
     pub amount: Decimal,
     #[oai(skip_serializing_if_is_none)]
@@ -108,6 +114,7 @@ impl LedgerApi {
         cursor: Query<Option<String>>,
     ) -> Result<Json<EntryPage>, ApiError> {
         service_kit::auth::require_seller(&identity, seller_no.0 .0)?;
+        let seller_no = SellerNo::from(seller_no.0);
         let limit = limit.0.unwrap_or(50);
         if !(1..=200).contains(&limit) {
             return Err(ApiError::bad_request(
@@ -122,8 +129,8 @@ impl LedgerApi {
             })?),
         };
         let mut conn = self.pool.acquire().await?;
-        wallet_exists(&mut conn, seller_no.0 .0).await?;
-        let rows = statement::page(&mut conn, seller_no.0 .0, before, limit).await?;
+        wallet_exists(&mut conn, seller_no).await?;
+        let rows = statement::page(&mut conn, seller_no, before, limit).await?;
         let next_cursor = (rows.len() as i64 == limit)
             .then(|| rows.last().map(|e| e.id.to_string()))
             .flatten();
@@ -154,6 +161,7 @@ impl LedgerApi {
         to: Query<Option<DateTime<Utc>>>,
     ) -> Result<StatementResponse, ApiError> {
         service_kit::auth::require_seller(&identity, seller_no.0 .0)?;
+        let seller_no = SellerNo::from(seller_no.0);
         let from = from
             .0
             .unwrap_or_else(|| Utc.timestamp_opt(0, 0).single().unwrap_or_default());
@@ -164,15 +172,15 @@ impl LedgerApi {
                 "from must not be after to",
             ));
         }
-        let seller = seller_no.0 .0;
         // One snapshot for opening, entries and closing.
         let mut tx = self.pool.begin().await?;
         sqlx::query("set transaction isolation level repeatable read, read only")
             .execute(&mut *tx)
             .await?;
-        wallet_exists(&mut tx, seller).await?;
-        let opening = statement::balance_before(&mut tx, seller, from).await?;
-        let rows = statement::window(&mut tx, seller, from, to, STATEMENT_MAX_ENTRIES + 1).await?;
+        wallet_exists(&mut tx, seller_no).await?;
+        let opening = statement::balance_before(&mut tx, seller_no, from).await?;
+        let rows =
+            statement::window(&mut tx, seller_no, from, to, STATEMENT_MAX_ENTRIES + 1).await?;
         if rows.len() as i64 > STATEMENT_MAX_ENTRIES {
             return Err(ApiError::unprocessable(
                 "STATEMENT_TOO_LARGE",
@@ -191,7 +199,7 @@ impl LedgerApi {
         let entries = with_postings(&mut tx, rows).await?;
         tx.commit().await?;
         Ok(StatementResponse::Json(Statement {
-            seller_no: Id(seller),
+            seller_no: seller_no.into(),
             from,
             to,
             opening_balance: opening,
@@ -201,7 +209,7 @@ impl LedgerApi {
     }
 }
 
-async fn wallet_exists(conn: &mut PgConnection, seller_no: i64) -> Result<(), ApiError> {
+async fn wallet_exists(conn: &mut PgConnection, seller_no: SellerNo) -> Result<(), ApiError> {
     match store::find_wallet_by_seller(conn, seller_no).await? {
         Some(_) => Ok(()),
         None => Err(ApiError::not_found(
@@ -220,7 +228,7 @@ async fn with_postings(
     for p in statement::postings_of(conn, &ids).await? {
         by_entry.entry(p.entry_id).or_default().push(LedgerPosting {
             account: p.account,
-            seller_no: p.seller_no.map(Id),
+            seller_no: p.seller_no.map(Id::from),
             amount: p.amount,
         });
     }
@@ -236,7 +244,7 @@ async fn with_postings(
                 payment_event_no: e.payment_event_no.map(Id),
                 payment_order_no: e.payment_order_no.map(Id),
                 cancel_no: e.cancel_no.map(Id),
-                payout_no: e.payout_no.map(Id),
+                payout_no: e.payout_no.map(Id::from),
                 fee_rate: e.fee_rate.map(|r| r.normalize()),
                 postings: mine,
                 created_at: e.created_at,

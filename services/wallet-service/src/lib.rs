@@ -13,6 +13,7 @@ mod api;
 mod examples;
 mod examples_ledger;
 pub mod fees;
+pub mod ids;
 pub mod ledger;
 mod ledger_api;
 mod onboarding;
@@ -28,6 +29,7 @@ mod settlement;
 mod statement;
 mod statement_response;
 mod store;
+pub mod transaction_kind;
 mod webhook_api;
 mod webhook_payload;
 

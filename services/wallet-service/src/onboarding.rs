@@ -9,7 +9,9 @@ use sqlx::PgPool;
 use std::sync::Arc;
 
 use crate::{
-    fees, ledger, reversal,
+    fees,
+    ids::{SellerNo, WalletNo},
+    ledger, reversal,
     settings::LedgerSettings,
     settlement::{announce_if_complete, credit_wallet, SettleError},
     store::{self, Credit, WalletRow},
@@ -81,10 +83,11 @@ pub struct CreateWallet {
 impl Handler for CreateWallet {
     async fn handle(&self, delivery: &Delivery) -> Result<(), HandlerError> {
         let event = delivery.decode::<SellerRegistered>()?;
-        let seller_no = event.payload.seller_no;
+        let seller_no = SellerNo(event.payload.seller_no);
         let wallet_no = self
             .ids
             .next_id()
+            .map(WalletNo)
             .map_err(|e| HandlerError::retry_because("wallet number", e))?;
         let outbox = &self.outbox;
         let ids = self.ids.clone();
@@ -97,10 +100,10 @@ impl Handler for CreateWallet {
                 let (wallet, _created) = store::create_wallet(conn, wallet_no, seller_no).await?;
                 apply_parked(conn, &ids, &wallet, outbox, settings).await?;
                 let created = Envelope::new(WalletCreated {
-                    seller_no,
-                    wallet_no: wallet.wallet_no,
+                    seller_no: seller_no.0,
+                    wallet_no: wallet.wallet_no.0,
                 });
-                outbox.append(conn, seller_no, &created, &[]).await?;
+                outbox.append(conn, seller_no.0, &created, &[]).await?;
                 Ok(())
             })
         })

@@ -10,6 +10,7 @@ use poem_openapi::{
 use service_kit::{admin::AdminAuth, ApiError, Id};
 
 use crate::{
+    ids::{PayoutNo, SellerNo},
     payouts::{
         request::{request_and_send, RequestError},
         store, Payouts,
@@ -55,7 +56,7 @@ fn request_error(e: RequestError) -> ApiError {
     }
 }
 
-fn not_found(payout_no: i64) -> ApiError {
+fn not_found(payout_no: PayoutNo) -> ApiError {
     ApiError::not_found("PAYOUT_NOT_FOUND", format!("no payout {payout_no}"))
 }
 
@@ -80,6 +81,7 @@ impl PayoutApi {
         body: Json<PayoutRequest>,
     ) -> Result<CreateResponse, ApiError> {
         service_kit::auth::require_seller(&identity, seller_no.0 .0)?;
+        let seller_no = SellerNo::from(seller_no.0);
         let key = idempotency_key.0.as_deref();
         if key.is_some_and(|k| k.is_empty() || k.chars().count() > 255) {
             return Err(ApiError::bad_request(
@@ -87,7 +89,7 @@ impl PayoutApi {
                 "Idempotency-Key must be 1-255 characters",
             ));
         }
-        let (row, created) = request_and_send(&self.payouts, seller_no.0 .0, body.0.amount, key)
+        let (row, created) = request_and_send(&self.payouts, seller_no, body.0.amount, key)
             .await
             .map_err(request_error)?;
         let payout = view(row, None);
@@ -114,6 +116,7 @@ impl PayoutApi {
         cursor: Query<Option<String>>,
     ) -> Result<Json<PayoutPage>, ApiError> {
         service_kit::auth::require_seller(&identity, seller_no.0 .0)?;
+        let seller_no = SellerNo::from(seller_no.0);
         let limit = limit.0.unwrap_or(20);
         if !(1..=200).contains(&limit) {
             return Err(ApiError::bad_request(
@@ -123,18 +126,27 @@ impl PayoutApi {
         }
         let before = match cursor.0.as_deref() {
             None => None,
-            Some(c) => Some(c.parse::<i64>().ok().filter(|c| *c > 0).ok_or_else(|| {
-                ApiError::bad_request("INVALID_CURSOR", "cursor is not a nextCursor of a page")
-            })?),
+            Some(c) => Some(
+                c.parse::<i64>()
+                    .ok()
+                    .filter(|c| *c > 0)
+                    .map(PayoutNo)
+                    .ok_or_else(|| {
+                        ApiError::bad_request(
+                            "INVALID_CURSOR",
+                            "cursor is not a nextCursor of a page",
+                        )
+                    })?,
+            ),
         };
         let mut conn = self.payouts.pool.acquire().await?;
-        if crate::store::find_wallet_by_seller(&mut conn, seller_no.0 .0)
+        if crate::store::find_wallet_by_seller(&mut conn, seller_no)
             .await?
             .is_none()
         {
-            return Err(request_error(RequestError::NoWallet(seller_no.0 .0)));
+            return Err(request_error(RequestError::NoWallet(seller_no)));
         }
-        let rows = store::list(&mut conn, seller_no.0 .0, before, limit).await?;
+        let rows = store::list(&mut conn, seller_no, before, limit).await?;
         let next_cursor = (rows.len() as i64 == limit)
             .then(|| rows.last().map(|p| p.payout_no.to_string()))
             .flatten();
@@ -157,11 +169,12 @@ impl PayoutApi {
         #[oai(name = "payoutNo")] payout_no: Path<Id>,
     ) -> Result<Json<Payout>, ApiError> {
         service_kit::auth::require_seller(&identity, seller_no.0 .0)?;
+        let (seller_no, payout_no) = (SellerNo::from(seller_no.0), PayoutNo::from(payout_no.0));
         let mut conn = self.payouts.pool.acquire().await?;
-        let row = store::find(&mut conn, payout_no.0 .0)
+        let row = store::find(&mut conn, payout_no)
             .await?
-            .filter(|p| p.seller_no == seller_no.0 .0)
-            .ok_or_else(|| not_found(payout_no.0 .0))?;
+            .filter(|p| p.seller_no == seller_no)
+            .ok_or_else(|| not_found(payout_no))?;
         let history = store::history_of(&mut conn, row.payout_no).await?;
         Ok(Json(view(row, Some(history))))
     }
@@ -182,13 +195,14 @@ impl PayoutApi {
         #[oai(name = "payoutNo")] payout_no: Path<Id>,
     ) -> Result<Json<Payout>, ApiError> {
         service_kit::admin::authorize(self.admin_token.as_deref(), &auth)?;
+        let payout_no = PayoutNo::from(payout_no.0);
         let find = |pool: sqlx::PgPool| async move {
             let mut conn = pool.acquire().await?;
-            store::find(&mut conn, payout_no.0 .0).await
+            store::find(&mut conn, payout_no).await
         };
         let row = find(self.payouts.pool.clone())
             .await?
-            .ok_or_else(|| not_found(payout_no.0 .0))?;
+            .ok_or_else(|| not_found(payout_no))?;
         if row.is_open() {
             self.payouts
                 .lookup(&row, "admin")
@@ -197,7 +211,7 @@ impl PayoutApi {
         }
         let row = find(self.payouts.pool.clone())
             .await?
-            .ok_or_else(|| not_found(payout_no.0 .0))?;
+            .ok_or_else(|| not_found(payout_no))?;
         let mut conn = self.payouts.pool.acquire().await?;
         let history = store::history_of(&mut conn, row.payout_no).await?;
         Ok(Json(view(row, Some(history))))

@@ -6,7 +6,10 @@ use rust_decimal::Decimal;
 use serde_json::json;
 use service_kit::{openapi::example, Id};
 
-use crate::payouts::store::{HistoryRow, PayoutRow};
+use crate::payouts::{
+    store::{HistoryRow, PayoutRow},
+    PayoutStatus,
+};
 
 #[derive(Debug, Object)]
 #[oai(rename_all = "camelCase", example)]
@@ -20,8 +23,8 @@ pub struct PayoutRequest {
 pub struct PayoutStatusChange {
     /// Absent for the first row (the payout was requested).
     #[oai(skip_serializing_if_is_none)]
-    pub from: Option<String>,
-    pub to: String,
+    pub from: Option<PayoutStatus>,
+    pub to: PayoutStatus,
     /// What moved it: `api`, `lookup` (the recovery job), `webhook` or `admin`.
     pub source: String,
     #[oai(skip_serializing_if_is_none)]
@@ -38,7 +41,7 @@ pub struct Payout {
     pub amount: Decimal,
     /// `REQUESTED` (not sent yet), `SENT` (the PSP has it), `UNKNOWN` (no answer yet: looked
     /// up again), `COMPLETED` (paid out) or `FAILED` (the money is available again).
-    pub status: String,
+    pub status: PayoutStatus,
     /// The PSP's id (`FPA_…`) once it answered.
     #[oai(skip_serializing_if_is_none)]
     pub psp_payout_id: Option<String>,
@@ -74,8 +77,8 @@ pub struct PayoutPage {
 
 pub fn view(row: PayoutRow, history: Option<Vec<HistoryRow>>) -> Payout {
     Payout {
-        payout_no: Id(row.payout_no),
-        seller_no: Id(row.seller_no),
+        payout_no: row.payout_no.into(),
+        seller_no: row.seller_no.into(),
         amount: row.amount.normalize(),
         status: row.status,
         psp_payout_id: row.psp_payout_id,

@@ -23,13 +23,16 @@ use rust_decimal::Decimal;
 use service_kit::Shutdown;
 use sqlx::{PgConnection, PgPool};
 
-use crate::ledger::{accounts, postings};
+use crate::{
+    ids::SellerNo,
+    ledger::{accounts, postings, EntryKind},
+};
 
 #[derive(Debug, sqlx::FromRow)]
 struct DueSale {
     payment_order_no: i64,
     entry_id: i64,
-    seller_no: i64,
+    seller_no: SellerNo,
     order_id: Option<String>,
     payment_event_no: Option<i64>,
     left: Decimal,
@@ -74,7 +77,10 @@ pub async fn release_due(pool: &PgPool, batch: i64) -> Result<usize, sqlx::Error
 
 /// The seller's wallet row lock, unless someone holds it; with it, the seller's sales not yet
 /// folded are folded, so the pending balance the release is capped by is complete.
-async fn try_lock_wallet(conn: &mut PgConnection, seller_no: i64) -> Result<bool, sqlx::Error> {
+async fn try_lock_wallet(
+    conn: &mut PgConnection,
+    seller_no: SellerNo,
+) -> Result<bool, sqlx::Error> {
     let row: Option<i64> = sqlx::query_scalar(
         "select wallet_no from wallets where seller_no = $1 for no key update skip locked",
     )
@@ -98,7 +104,7 @@ async fn release(conn: &mut PgConnection, sale: &DueSale) -> Result<(), sqlx::Er
     let amount = sale.left.min(pending).max(Decimal::ZERO);
     let entry = postings::NewEntry {
         key: format!("release:{}", sale.entry_id),
-        kind: "RELEASE",
+        kind: EntryKind::Release,
         seller_no: Some(sale.seller_no),
         order_id: sale.order_id.as_deref(),
         payment_event_no: sale.payment_event_no,

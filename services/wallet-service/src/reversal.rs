@@ -37,6 +37,7 @@ use snowflake::Snowflake;
 use sqlx::{PgConnection, PgPool};
 
 use crate::{
+    ids::SellerNo,
     ledger,
     reversal_store::{self as rstore, Reversal},
     settlement::SettleError,
@@ -96,7 +97,7 @@ impl Handler for ReverseCancel {
 /// One reversal per seller, sellers ascending (the order settlement locks wallets in, so the
 /// two cannot deadlock). An amount that is not positive can never be posted: rejected.
 fn per_seller(cancel: &PaymentCanceled) -> Result<Vec<Reversal>, HandlerError> {
-    let mut by_seller: BTreeMap<i64, Reversal> = BTreeMap::new();
+    let mut by_seller: BTreeMap<SellerNo, Reversal> = BTreeMap::new();
     for line in &cancel.lines {
         if line.amount <= rust_decimal::Decimal::ZERO {
             return Err(HandlerError::reject(format!(
@@ -104,9 +105,10 @@ fn per_seller(cancel: &PaymentCanceled) -> Result<Vec<Reversal>, HandlerError> {
                 cancel.cancel_no, line.amount, line.payment_order_no
             )));
         }
-        let r = by_seller.entry(line.seller_no).or_insert_with(|| Reversal {
+        let seller_no = SellerNo(line.seller_no);
+        let r = by_seller.entry(seller_no).or_insert_with(|| Reversal {
             cancel_no: cancel.cancel_no,
-            seller_no: line.seller_no,
+            seller_no,
             order_id: cancel.order_id.clone(),
             payment_event_no: cancel.payment_event_no,
             amount: rust_decimal::Decimal::ZERO,
@@ -168,7 +170,7 @@ impl ReverseCancel {
 /// this reversal sees credited, or sees missing, stays so until it commits.
 async fn lock_wallet(
     conn: &mut PgConnection,
-    seller_no: i64,
+    seller_no: SellerNo,
 ) -> Result<Option<WalletRow>, sqlx::Error> {
     store::lock_seller(conn, seller_no).await?;
     store::lock_wallet_by_seller(conn, seller_no).await
@@ -213,7 +215,7 @@ pub async fn apply_ready(
     conn: &mut PgConnection,
     ids: &Snowflake,
     outbox: &OutboxWriter,
-    seller_no: i64,
+    seller_no: SellerNo,
     payment_event_nos: &[i64],
 ) -> Result<(), SettleError> {
     let ready = rstore::take_ready(conn, seller_no, payment_event_nos).await?;
@@ -243,7 +245,10 @@ async fn announce_if_complete(
     let reversals = rstore::reversals_of(conn, r.cancel_no)
         .await?
         .into_iter()
-        .map(|(seller_no, amount)| SellerCredit { seller_no, amount })
+        .map(|(seller_no, amount)| SellerCredit {
+            seller_no: seller_no.0,
+            amount,
+        })
         .collect();
     let reversed = Envelope::new(WalletReversed {
         order_id: r.order_id.clone(),

@@ -4,11 +4,13 @@
 use rust_decimal::Decimal;
 use sqlx::PgConnection;
 
+use crate::ids::{SellerNo, WalletNo};
+
 /// One seller's share of one cancel: Σ of the seller's cancelled line amounts.
 #[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
 pub struct Reversal {
     pub cancel_no: i64,
-    pub seller_no: i64,
+    pub seller_no: SellerNo,
     pub order_id: String,
     pub payment_event_no: i64,
     pub amount: Decimal,
@@ -23,7 +25,7 @@ pub struct Reversal {
 pub async fn reversed(
     conn: &mut PgConnection,
     cancel_no: i64,
-    seller_no: i64,
+    seller_no: SellerNo,
 ) -> Result<bool, sqlx::Error> {
     sqlx::query_scalar(
         "select exists (select 1 from wallet_transactions
@@ -39,7 +41,7 @@ pub async fn reversed(
 /// reversal takes back has happened.
 pub async fn credited_lines(
     conn: &mut PgConnection,
-    seller_no: i64,
+    seller_no: SellerNo,
     lines: &[i64],
 ) -> Result<i64, sqlx::Error> {
     sqlx::query_scalar(
@@ -57,7 +59,7 @@ pub async fn credited_lines(
 pub async fn insert_reversal(
     conn: &mut PgConnection,
     id: i64,
-    wallet_no: i64,
+    wallet_no: WalletNo,
     r: &Reversal,
 ) -> Result<Decimal, sqlx::Error> {
     let inserted: Option<Decimal> = sqlx::query_scalar(
@@ -110,7 +112,7 @@ pub async fn park_reversal(
 /// all credited now (caller holds the seller's wallet lock, so nothing is credited meanwhile).
 pub async fn take_ready(
     conn: &mut PgConnection,
-    seller_no: i64,
+    seller_no: SellerNo,
     payment_event_nos: &[i64],
 ) -> Result<Vec<Reversal>, sqlx::Error> {
     sqlx::query_as(
@@ -143,7 +145,7 @@ pub async fn parked_of(conn: &mut PgConnection, cancel_no: i64) -> Result<i64, s
 pub async fn reversals_of(
     conn: &mut PgConnection,
     cancel_no: i64,
-) -> Result<Vec<(i64, Decimal)>, sqlx::Error> {
+) -> Result<Vec<(SellerNo, Decimal)>, sqlx::Error> {
     sqlx::query_as(
         "select seller_no, sum(amount) from wallet_transactions
          where cancel_no = $1 and type = 'REVERSAL' group by seller_no order by seller_no",

@@ -28,6 +28,7 @@ use sqlx::PgConnection;
 
 use crate::{
     fees,
+    ids::{SellerNo, WalletNo},
     ledger::{self, LedgerError},
     reversal,
     settings::LedgerSettings,
@@ -86,10 +87,10 @@ impl GroupHandler for SettleOrder {
         conn: &mut PgConnection,
         group: &[Delivery],
     ) -> Result<(), HandlerError> {
-        let mut sellers: Vec<i64> = group
+        let mut sellers: Vec<SellerNo> = group
             .iter()
             .filter_map(|d| d.decode::<PaymentConfirmed>().ok())
-            .flat_map(|e| e.payload.lines.into_iter().map(|l| l.seller_no))
+            .flat_map(|e| e.payload.lines.into_iter().map(|l| SellerNo(l.seller_no)))
             .collect();
         sellers.sort_unstable();
         sellers.dedup();
@@ -132,10 +133,13 @@ impl SettleOrder {
         event: &Envelope<PaymentConfirmed>,
     ) -> Result<(), SettleError> {
         let order = &event.payload;
-        let mut by_seller: BTreeMap<i64, Vec<&events::PaidOrderLine>> = BTreeMap::new();
+        let mut by_seller: BTreeMap<SellerNo, Vec<&events::PaidOrderLine>> = BTreeMap::new();
         for line in &order.lines {
             ledger::valid_amount(line.amount, &format!("line {}", line.payment_order_no))?;
-            by_seller.entry(line.seller_no).or_default().push(line);
+            by_seller
+                .entry(SellerNo(line.seller_no))
+                .or_default()
+                .push(line);
         }
         let mut credited = Vec::with_capacity(by_seller.len());
         let mut sales = Vec::with_capacity(by_seller.len());
@@ -193,8 +197,8 @@ impl SettleOrder {
 /// `wallets.balance` when the seller's deltas are folded (`store::fold_seller`).
 pub async fn credit_wallet(
     conn: &mut PgConnection,
-    wallet_no: i64,
-    seller_no: i64,
+    wallet_no: WalletNo,
+    seller_no: SellerNo,
     credits: &[Credit],
 ) -> Result<Vec<Credit>, SettleError> {
     let lines = store::insert_credits(conn, wallet_no, seller_no, credits).await?;
@@ -219,7 +223,10 @@ pub async fn announce_if_complete(
     let credits = store::credits_of(conn, payment_event_no)
         .await?
         .into_iter()
-        .map(|(seller_no, amount)| SellerCredit { seller_no, amount })
+        .map(|(seller_no, amount)| SellerCredit {
+            seller_no: seller_no.0,
+            amount,
+        })
         .collect();
     let settled = Envelope::new(WalletSettled {
         order_id: order_id.to_string(),

@@ -7,15 +7,20 @@ use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use sqlx::PgConnection;
 
+use crate::{
+    ids::{PayoutNo, SellerNo},
+    ledger::{AccountKind, EntryKind},
+};
+
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct EntryRow {
     pub id: i64,
-    pub kind: String,
+    pub kind: EntryKind,
     pub order_id: Option<String>,
     pub payment_event_no: Option<i64>,
     pub payment_order_no: Option<i64>,
     pub cancel_no: Option<i64>,
-    pub payout_no: Option<i64>,
+    pub payout_no: Option<PayoutNo>,
     pub fee_rate: Option<Decimal>,
     pub created_at: DateTime<Utc>,
     /// Change of the seller's pending + available (credit-normal: −Σ postings).
@@ -25,8 +30,8 @@ pub struct EntryRow {
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct PostingRow {
     pub entry_id: i64,
-    pub account: String,
-    pub seller_no: Option<i64>,
+    pub account: AccountKind,
+    pub seller_no: Option<SellerNo>,
     pub amount: Decimal,
 }
 
@@ -39,7 +44,7 @@ const ENTRY_COLUMNS: &str = "e.id, e.kind, e.order_id, e.payment_event_no, e.pay
 /// The seller's entries older than `before` (an entry number), newest first.
 pub async fn page(
     conn: &mut PgConnection,
-    seller_no: i64,
+    seller_no: SellerNo,
     before: Option<i64>,
     limit: i64,
 ) -> Result<Vec<EntryRow>, sqlx::Error> {
@@ -58,7 +63,7 @@ pub async fn page(
 /// The seller's entries created in `[from, to)`, oldest first, at most `limit`.
 pub async fn window(
     conn: &mut PgConnection,
-    seller_no: i64,
+    seller_no: SellerNo,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
     limit: i64,
@@ -79,7 +84,7 @@ pub async fn window(
 /// The seller's balance (pending + available) from the entries created before `at`.
 pub async fn balance_before(
     conn: &mut PgConnection,
-    seller_no: i64,
+    seller_no: SellerNo,
     at: DateTime<Utc>,
 ) -> Result<Decimal, sqlx::Error> {
     let sum: Option<Decimal> = sqlx::query_scalar(

@@ -5,10 +5,15 @@ use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use sqlx::PgConnection;
 
+use crate::{
+    ids::{PayoutNo, SellerNo, WalletNo},
+    transaction_kind::TransactionKind,
+};
+
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct WalletRow {
-    pub wallet_no: i64,
-    pub seller_no: i64,
+    pub wallet_no: WalletNo,
+    pub seller_no: SellerNo,
     pub balance: Decimal,
     pub version: i64,
     pub created_at: DateTime<Utc>,
@@ -20,11 +25,11 @@ pub struct TransactionRow {
     pub id: i64,
     pub amount: Decimal,
     #[sqlx(rename = "type")]
-    pub kind: String,
+    pub kind: TransactionKind,
     pub order_id: Option<String>,
     pub payment_order_no: Option<i64>,
     pub cancel_no: Option<i64>,
-    pub payout_no: Option<i64>,
+    pub payout_no: Option<PayoutNo>,
     pub created_at: DateTime<Utc>,
 }
 
@@ -34,8 +39,8 @@ const WALLET_COLUMNS: &str = "wallet_no, seller_no, balance, version, created_at
 /// and whether it is new.
 pub async fn create_wallet(
     conn: &mut PgConnection,
-    wallet_no: i64,
-    seller_no: i64,
+    wallet_no: WalletNo,
+    seller_no: SellerNo,
 ) -> Result<(WalletRow, bool), sqlx::Error> {
     let created: Option<WalletRow> = sqlx::query_as(&format!(
         "insert into wallets (wallet_no, seller_no) values ($1, $2)
@@ -58,7 +63,7 @@ pub async fn create_wallet(
 
 pub async fn find_wallet_by_seller(
     conn: &mut PgConnection,
-    seller_no: i64,
+    seller_no: SellerNo,
 ) -> Result<Option<WalletRow>, sqlx::Error> {
     // The balance with the sales not folded in yet (the wallet_balances view).
     sqlx::query_as(
@@ -74,8 +79,8 @@ pub async fn find_wallet_by_seller(
 /// Whether the seller has a wallet, and its number (no lock, no balance: what a sale needs).
 pub async fn wallet_no_of(
     conn: &mut PgConnection,
-    seller_no: i64,
-) -> Result<Option<i64>, sqlx::Error> {
+    seller_no: SellerNo,
+) -> Result<Option<WalletNo>, sqlx::Error> {
     sqlx::query_scalar("select wallet_no from wallets where seller_no = $1")
         .bind(seller_no)
         .fetch_optional(conn)
@@ -92,7 +97,7 @@ pub async fn wallet_no_of(
 /// complete balances.
 pub async fn lock_wallet_by_seller(
     conn: &mut PgConnection,
-    seller_no: i64,
+    seller_no: SellerNo,
 ) -> Result<Option<WalletRow>, sqlx::Error> {
     fold_seller(&mut *conn, seller_no).await?;
     sqlx::query_as(&format!(
@@ -105,7 +110,7 @@ pub async fn lock_wallet_by_seller(
 
 pub async fn recent_transactions(
     conn: &mut PgConnection,
-    wallet_no: i64,
+    wallet_no: WalletNo,
     limit: i64,
 ) -> Result<Vec<TransactionRow>, sqlx::Error> {
     sqlx::query_as(
@@ -121,7 +126,10 @@ pub async fn recent_transactions(
 
 /// Folds the seller's unfolded sales into its wallet and pending account, under the wallet row
 /// lock (taken if not held); returns the amount folded.
-pub async fn fold_seller(conn: &mut PgConnection, seller_no: i64) -> Result<Decimal, sqlx::Error> {
+pub async fn fold_seller(
+    conn: &mut PgConnection,
+    seller_no: SellerNo,
+) -> Result<Decimal, sqlx::Error> {
     sqlx::query_scalar("select ledger_fold_seller($1)")
         .bind(seller_no)
         .fetch_one(conn)
@@ -134,7 +142,7 @@ pub async fn fold_seller(conn: &mut PgConnection, seller_no: i64) -> Result<Deci
 /// parked by a reversal that could not see a credit committing at the same moment.
 pub async fn lock_seller_shared(
     conn: &mut PgConnection,
-    seller_no: i64,
+    seller_no: SellerNo,
 ) -> Result<(), sqlx::Error> {
     sqlx::query("select pg_advisory_xact_lock_shared($1)")
         .bind(seller_no)
@@ -148,7 +156,7 @@ pub async fn lock_seller_shared(
 /// [`lock_seller_shared`]), onboarding and reversal, so a credit is never parked after
 /// onboarding has looked for parked credits, nor a reversal parked after the settlement
 /// that would apply it has looked.
-pub async fn lock_seller(conn: &mut PgConnection, seller_no: i64) -> Result<(), sqlx::Error> {
+pub async fn lock_seller(conn: &mut PgConnection, seller_no: SellerNo) -> Result<(), sqlx::Error> {
     sqlx::query("select pg_advisory_xact_lock($1)")
         .bind(seller_no)
         .execute(conn)
@@ -199,8 +207,8 @@ impl Credit {
 /// per payment order line makes a repeated credit a no-op, not a second payment.
 pub async fn insert_credits(
     conn: &mut PgConnection,
-    wallet_no: i64,
-    seller_no: i64,
+    wallet_no: WalletNo,
+    seller_no: SellerNo,
     credits: &[Credit],
 ) -> Result<Vec<i64>, sqlx::Error> {
     let ids: Vec<i64> = credits.iter().map(|c| c.id).collect();
@@ -232,7 +240,7 @@ pub async fn insert_credits(
 /// lock). `false` means a concurrent writer won and the caller must retry from a fresh read.
 pub async fn add_to_balance(
     conn: &mut PgConnection,
-    wallet_no: i64,
+    wallet_no: WalletNo,
     version: i64,
     amount: Decimal,
 ) -> Result<bool, sqlx::Error> {
@@ -251,7 +259,7 @@ pub async fn add_to_balance(
 
 pub async fn park_credits(
     conn: &mut PgConnection,
-    seller_no: i64,
+    seller_no: SellerNo,
     event_id: uuid::Uuid,
     credits: &[Credit],
 ) -> Result<(), sqlx::Error> {
@@ -280,7 +288,7 @@ pub async fn park_credits(
 /// Removes and returns the seller's parked credits (caller holds the seller lock).
 pub async fn take_parked(
     conn: &mut PgConnection,
-    seller_no: i64,
+    seller_no: SellerNo,
 ) -> Result<Vec<(i64, String, i64, Decimal)>, sqlx::Error> {
     sqlx::query_as(
         "delete from pending_settlements where seller_no = $1
@@ -305,7 +313,7 @@ pub async fn pending_lines_of(
 pub async fn credits_of(
     conn: &mut PgConnection,
     payment_event_no: i64,
-) -> Result<Vec<(i64, Decimal)>, sqlx::Error> {
+) -> Result<Vec<(SellerNo, Decimal)>, sqlx::Error> {
     sqlx::query_as(
         "select seller_no, sum(amount) from wallet_transactions
          where payment_event_no = $1 and type = 'CREDIT' group by seller_no order by seller_no",

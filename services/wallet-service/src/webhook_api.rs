@@ -18,6 +18,7 @@ use service_kit::{error::StatusProblem, ApiError, Problem};
 use sha2::{Digest, Sha256};
 
 use crate::{
+    ids::PayoutNo,
     payouts::{flow::Applied, psp::PspPayout, signature, store, Payouts},
     webhook_payload::RawWebhook,
 };
@@ -159,7 +160,7 @@ impl WebhookApi {
         conn: &mut sqlx::PgConnection,
         item: &PspPayout,
     ) -> Result<&'static str, ApiError> {
-        let Some(payout_no) = item.ref_payout_id.parse::<i64>().ok() else {
+        let Some(payout_no) = item.ref_payout_id.parse::<i64>().ok().map(PayoutNo) else {
             return Ok("IGNORED");
         };
         let Some(payout) = store::find(conn, payout_no).await? else {
@@ -175,7 +176,7 @@ impl WebhookApi {
             .is_none_or(|d| d == payout.seller_no.to_string());
         if !amount_matches || !seller_matches {
             tracing::error!(
-                payout_no,
+                %payout_no,
                 ?item,
                 "a signed payout webhook does not match our payout"
             );

@@ -4,7 +4,8 @@
 use rust_decimal::Decimal;
 use sqlx::PgConnection;
 
-use super::kind;
+use super::AccountKind;
+use crate::ids::SellerNo;
 
 /// The ids of one seller's accounts and of the platform's.
 #[derive(Debug, Clone, Copy)]
@@ -19,8 +20,11 @@ pub struct Accounts {
 
 /// The seller's accounts, created if missing (one query when they exist, as they do for every
 /// seller after its first sale).
-pub async fn for_seller(conn: &mut PgConnection, seller_no: i64) -> Result<Accounts, sqlx::Error> {
-    let rows: Vec<(String, i64)> = sqlx::query_as(
+pub async fn for_seller(
+    conn: &mut PgConnection,
+    seller_no: SellerNo,
+) -> Result<Accounts, sqlx::Error> {
+    let rows: Vec<(AccountKind, i64)> = sqlx::query_as(
         "select kind, id from ledger_accounts where seller_no = $1 or seller_no is null",
     )
     .bind(seller_no)
@@ -35,17 +39,10 @@ pub async fn for_seller(conn: &mut PgConnection, seller_no: i64) -> Result<Accou
          on conflict (kind, seller_no) do nothing",
     )
     .bind(seller_no)
-    .bind(
-        &[
-            kind::SELLER_PENDING,
-            kind::SELLER_AVAILABLE,
-            kind::PAYOUTS_IN_TRANSIT,
-            kind::SELLER_PAID_OUT,
-        ][..],
-    )
+    .bind(&AccountKind::SELLER[..])
     .execute(&mut *conn)
     .await?;
-    let rows: Vec<(String, i64)> = sqlx::query_as(
+    let rows: Vec<(AccountKind, i64)> = sqlx::query_as(
         "select kind, id from ledger_accounts where seller_no = $1 or seller_no is null",
     )
     .bind(seller_no)
@@ -55,20 +52,20 @@ pub async fn for_seller(conn: &mut PgConnection, seller_no: i64) -> Result<Accou
 }
 
 impl Accounts {
-    fn from_rows(rows: &[(String, i64)]) -> Result<Self, sqlx::Error> {
-        let id = |k: &str| {
+    fn from_rows(rows: &[(AccountKind, i64)]) -> Result<Self, sqlx::Error> {
+        let id = |k: AccountKind| {
             rows.iter()
-                .find(|(kind, _)| kind == k)
+                .find(|(kind, _)| *kind == k)
                 .map(|(_, id)| *id)
                 .ok_or(sqlx::Error::RowNotFound)
         };
         Ok(Accounts {
-            clearing: id(kind::PSP_CLEARING)?,
-            fees: id(kind::PLATFORM_FEES)?,
-            pending: id(kind::SELLER_PENDING)?,
-            available: id(kind::SELLER_AVAILABLE)?,
-            in_transit: id(kind::PAYOUTS_IN_TRANSIT)?,
-            paid_out: id(kind::SELLER_PAID_OUT)?,
+            clearing: id(AccountKind::PspClearing)?,
+            fees: id(AccountKind::PlatformFees)?,
+            pending: id(AccountKind::SellerPending)?,
+            available: id(AccountKind::SellerAvailable)?,
+            in_transit: id(AccountKind::PayoutsInTransit)?,
+            paid_out: id(AccountKind::SellerPaidOut)?,
         })
     }
 }
@@ -98,28 +95,31 @@ pub struct SellerBalances {
 
 pub async fn seller_balances(
     conn: &mut PgConnection,
-    seller_no: i64,
+    seller_no: SellerNo,
 ) -> Result<SellerBalances, sqlx::Error> {
-    let rows: Vec<(String, Decimal)> =
+    let rows: Vec<(AccountKind, Decimal)> =
         sqlx::query_as("select kind, balance from ledger_account_balances where seller_no = $1")
             .bind(seller_no)
             .fetch_all(conn)
             .await?;
     let mut b = SellerBalances::default();
     for (k, balance) in rows {
-        match k.as_str() {
-            kind::SELLER_PENDING => b.pending = balance,
-            kind::SELLER_AVAILABLE => b.available = balance,
-            kind::PAYOUTS_IN_TRANSIT => b.in_transit = balance,
-            kind::SELLER_PAID_OUT => b.paid_out = balance,
-            _ => {}
+        match k {
+            AccountKind::SellerPending => b.pending = balance,
+            AccountKind::SellerAvailable => b.available = balance,
+            AccountKind::PayoutsInTransit => b.in_transit = balance,
+            AccountKind::SellerPaidOut => b.paid_out = balance,
+            AccountKind::PspClearing | AccountKind::PlatformFees => {}
         }
     }
     Ok(b)
 }
 
 /// Commission the seller has paid: fees of its sales less the fee given back by refunds.
-pub async fn fees_charged(conn: &mut PgConnection, seller_no: i64) -> Result<Decimal, sqlx::Error> {
+pub async fn fees_charged(
+    conn: &mut PgConnection,
+    seller_no: SellerNo,
+) -> Result<Decimal, sqlx::Error> {
     let fees: Option<Decimal> =
         sqlx::query_scalar("select sum(fee - fee_returned) from ledger_sales where seller_no = $1")
             .bind(seller_no)
@@ -131,7 +131,7 @@ pub async fn fees_charged(conn: &mut PgConnection, seller_no: i64) -> Result<Dec
 /// One line of the trial balance: an account kind's totals.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct KindTotal {
-    pub kind: String,
+    pub kind: AccountKind,
     pub accounts: i64,
     /// Σ debits and Σ credits (positive) of the kind's postings.
     pub debits: Decimal,

@@ -9,29 +9,13 @@
 //! writers of one seller queue on the wallet and cannot deadlock on accounts.
 
 pub mod accounts;
+pub mod kinds;
 pub mod payouts;
 pub mod postings;
 pub mod reversals;
 pub mod sales;
 
-/// Account kinds, as stored in `ledger_accounts.kind`.
-pub mod kind {
-    pub const PSP_CLEARING: &str = "PSP_CLEARING";
-    pub const PLATFORM_FEES: &str = "PLATFORM_FEES";
-    pub const SELLER_PENDING: &str = "SELLER_PENDING";
-    pub const SELLER_AVAILABLE: &str = "SELLER_AVAILABLE";
-    pub const PAYOUTS_IN_TRANSIT: &str = "PAYOUTS_IN_TRANSIT";
-    pub const SELLER_PAID_OUT: &str = "SELLER_PAID_OUT";
-    /// Every kind, in the order the trial balance lists them.
-    pub const ALL: [&str; 6] = [
-        PSP_CLEARING,
-        PLATFORM_FEES,
-        SELLER_PENDING,
-        SELLER_AVAILABLE,
-        PAYOUTS_IN_TRANSIT,
-        SELLER_PAID_OUT,
-    ];
-}
+pub use kinds::{AccountKind, EntryKind};
 
 /// Why a ledger write failed.
 #[derive(Debug, thiserror::Error)]

@@ -16,8 +16,12 @@
 use rust_decimal::Decimal;
 use sqlx::PgConnection;
 
-use super::{accounts, postings};
-use crate::store::WalletRow;
+use super::{accounts, postings, EntryKind};
+use crate::{
+    ids::{PayoutNo, SellerNo},
+    store::WalletRow,
+    transaction_kind::TransactionKind,
+};
 
 /// Why a payout cannot be posted.
 #[derive(Debug, thiserror::Error)]
@@ -38,13 +42,23 @@ fn balance_of(locked: &[(i64, Decimal)], id: i64) -> Decimal {
         .unwrap_or_default()
 }
 
-fn entry(kind: &str, key: String, seller_no: i64, payout_no: i64) -> postings::NewEntry<'_> {
+fn entry(
+    kind: EntryKind,
+    key: String,
+    seller_no: SellerNo,
+    payout_no: PayoutNo,
+) -> postings::NewEntry<'static> {
     postings::NewEntry {
         key,
         kind,
         seller_no: Some(seller_no),
+        order_id: None,
+        payment_event_no: None,
+        payment_order_no: None,
+        cancel_no: None,
         payout_no: Some(payout_no),
-        ..Default::default()
+        fee_rate: None,
+        postings: Vec::new(),
     }
 }
 
@@ -52,7 +66,7 @@ fn entry(kind: &str, key: String, seller_no: i64, payout_no: i64) -> postings::N
 pub async fn post_payout(
     conn: &mut PgConnection,
     wallet: &WalletRow,
-    payout_no: i64,
+    payout_no: PayoutNo,
     amount: Decimal,
     transaction_id: i64,
 ) -> Result<(), PayoutPostError> {
@@ -63,7 +77,7 @@ pub async fn post_payout(
         return Err(PayoutPostError::ExceedsAvailable(available));
     }
     let mut e = entry(
-        "PAYOUT",
+        EntryKind::Payout,
         format!("payout:{payout_no}"),
         wallet.seller_no,
         payout_no,
@@ -72,21 +86,29 @@ pub async fn post_payout(
     if postings::post(conn, &e).await?.is_none() {
         return Ok(());
     }
-    wallet_row(conn, wallet, "DEBIT", payout_no, amount, transaction_id).await?;
+    wallet_row(
+        conn,
+        wallet,
+        TransactionKind::Debit,
+        payout_no,
+        amount,
+        transaction_id,
+    )
+    .await?;
     Ok(())
 }
 
 /// Posts `PAYOUT_COMPLETED`: the money has left the PSP. `false` if it was posted before.
 pub async fn post_completed(
     conn: &mut PgConnection,
-    seller_no: i64,
-    payout_no: i64,
+    seller_no: SellerNo,
+    payout_no: PayoutNo,
     amount: Decimal,
 ) -> Result<bool, sqlx::Error> {
     let acc = accounts::for_seller(conn, seller_no).await?;
     accounts::lock(conn, &[acc.in_transit, acc.paid_out]).await?;
     let mut e = entry(
-        "PAYOUT_COMPLETED",
+        EntryKind::PayoutCompleted,
         format!("payout-completed:{payout_no}"),
         seller_no,
         payout_no,
@@ -99,14 +121,14 @@ pub async fn post_completed(
 pub async fn post_failed(
     conn: &mut PgConnection,
     wallet: &WalletRow,
-    payout_no: i64,
+    payout_no: PayoutNo,
     amount: Decimal,
     transaction_id: i64,
 ) -> Result<bool, sqlx::Error> {
     let acc = accounts::for_seller(conn, wallet.seller_no).await?;
     accounts::lock(conn, &[acc.available, acc.in_transit]).await?;
     let mut e = entry(
-        "PAYOUT_FAILED",
+        EntryKind::PayoutFailed,
         format!("payout-failed:{payout_no}"),
         wallet.seller_no,
         payout_no,
@@ -118,7 +140,7 @@ pub async fn post_failed(
     wallet_row(
         conn,
         wallet,
-        "PAYOUT_RETURN",
+        TransactionKind::PayoutReturn,
         payout_no,
         amount,
         transaction_id,
@@ -131,13 +153,13 @@ pub async fn post_failed(
 async fn wallet_row(
     conn: &mut PgConnection,
     wallet: &WalletRow,
-    kind: &str,
-    payout_no: i64,
+    kind: TransactionKind,
+    payout_no: PayoutNo,
     amount: Decimal,
     transaction_id: i64,
 ) -> Result<(), sqlx::Error> {
     let (key, change) = match kind {
-        "DEBIT" => (format!("payout:{payout_no}"), -amount),
+        TransactionKind::Debit => (format!("payout:{payout_no}"), -amount),
         _ => (format!("payout-failed:{payout_no}"), amount),
     };
     sqlx::query(

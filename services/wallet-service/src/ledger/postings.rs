@@ -3,18 +3,21 @@
 use rust_decimal::Decimal;
 use sqlx::PgConnection;
 
+use super::EntryKind;
+use crate::ids::{PayoutNo, SellerNo};
+
 /// An entry to post. `postings` are (account id, signed amount: debit > 0, credit < 0); zero
 /// amounts are left out and one account's amounts are added up.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct NewEntry<'a> {
     pub key: String,
-    pub kind: &'a str,
-    pub seller_no: Option<i64>,
+    pub kind: EntryKind,
+    pub seller_no: Option<SellerNo>,
     pub order_id: Option<&'a str>,
     pub payment_event_no: Option<i64>,
     pub payment_order_no: Option<i64>,
     pub cancel_no: Option<i64>,
-    pub payout_no: Option<i64>,
+    pub payout_no: Option<PayoutNo>,
     pub fee_rate: Option<Decimal>,
     pub postings: Vec<(i64, Decimal)>,
 }

@@ -19,8 +19,8 @@ use std::collections::HashMap;
 use rust_decimal::Decimal;
 use sqlx::PgConnection;
 
-use super::{accounts, postings, valid_amount, LedgerError};
-use crate::{fees, reversal_store::Reversal};
+use super::{accounts, postings, valid_amount, EntryKind, LedgerError};
+use crate::{fees, ids::SellerNo, reversal_store::Reversal};
 
 #[derive(Debug, sqlx::FromRow)]
 struct SaleState {
@@ -36,7 +36,7 @@ struct SaleState {
 pub async fn posted(
     conn: &mut PgConnection,
     cancel_no: i64,
-    seller_no: i64,
+    seller_no: SellerNo,
 ) -> Result<bool, sqlx::Error> {
     sqlx::query_scalar(
         "select exists (select 1 from ledger_entries
@@ -93,7 +93,7 @@ pub async fn post(conn: &mut PgConnection, r: &Reversal) -> Result<Decimal, Ledg
         pending -= from_pending;
         let entry = postings::NewEntry {
             key: format!("reverse:{}:{line}", r.cancel_no),
-            kind: "REVERSAL",
+            kind: EntryKind::Reversal,
             seller_no: Some(r.seller_no),
             order_id: Some(&r.order_id),
             payment_event_no: Some(r.payment_event_no),

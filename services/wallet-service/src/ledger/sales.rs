@@ -15,7 +15,7 @@ use rust_decimal::Decimal;
 use sqlx::PgConnection;
 
 use super::{accounts, LedgerError};
-use crate::store::Credit;
+use crate::{ids::SellerNo, store::Credit};
 
 /// Posts the SALE entries of `credits` (lines of one seller just credited to its wallet; the
 /// caller holds that wallet's lock, which is what serialises writers of the seller's accounts).
@@ -23,7 +23,7 @@ use crate::store::Credit;
 /// entries, their postings, their sale rows.
 pub async fn post(
     conn: &mut PgConnection,
-    seller_no: i64,
+    seller_no: SellerNo,
     credits: &[Credit],
     hold: Duration,
 ) -> Result<(), LedgerError> {

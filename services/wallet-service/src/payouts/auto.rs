@@ -12,6 +12,7 @@ use super::{
     flow::Payouts,
     request::{request_and_send, RequestError},
 };
+use crate::ids::SellerNo;
 
 /// The last day this process ran the payouts (the keys make a repeat harmless anyway).
 static LAST_RUN: Mutex<Option<NaiveDate>> = Mutex::new(None);
@@ -31,7 +32,7 @@ pub async fn run_if_due(payouts: &Payouts, at: NaiveTime) -> Result<usize, sqlx:
 
 /// Pays out every seller's available balance for `day`; returns how many payouts it made.
 pub async fn run_for(payouts: &Payouts, day: NaiveDate) -> Result<usize, sqlx::Error> {
-    let sellers: Vec<(i64, Decimal)> = sqlx::query_as(
+    let sellers: Vec<(SellerNo, Decimal)> = sqlx::query_as(
         "select seller_no, floor(balance) from ledger_accounts
           where kind = 'SELLER_AVAILABLE' and balance >= 1 order by seller_no",
     )
@@ -47,7 +48,7 @@ pub async fn run_for(payouts: &Payouts, day: NaiveDate) -> Result<usize, sqlx::E
             | Err(RequestError::KeyReused(_))
             | Err(RequestError::ExceedsAvailable { .. }) => {}
             Err(RequestError::Db(e)) => return Err(e),
-            Err(e) => tracing::warn!(seller_no, error = %e, "automatic payout skipped"),
+            Err(e) => tracing::warn!(%seller_no, error = %e, "automatic payout skipped"),
         }
     }
     if made > 0 {

@@ -12,9 +12,10 @@ use sqlx::PgPool;
 use super::{
     psp::{PayoutCall, PspPayout, PspPayouts},
     settings::PayoutSettings,
-    store::{self, Change, PayoutRow, COMPLETED, FAILED, OPEN, REQUESTED, SENT, UNKNOWN},
+    store::{self, Change, PayoutRow},
+    PayoutStatus,
 };
-use crate::{ledger::payouts as ledger, store as wallets};
+use crate::{ids::PayoutNo, ledger::payouts as ledger, store as wallets};
 
 /// Everything the payout paths need; cheap to clone.
 #[derive(Clone)]
@@ -92,10 +93,10 @@ impl Payouts {
                     .await?;
             }
             PayoutCall::Rejected { code, message } => {
-                tracing::warn!(payout_no = payout.payout_no, %code, %message, "PSP refused the payout");
+                tracing::warn!(payout_no = %payout.payout_no, %code, %message, "PSP refused the payout");
                 self.finish(
                     payout.payout_no,
-                    FAILED,
+                    PayoutStatus::Failed,
                     None,
                     Some((&code, &message)),
                     source,
@@ -103,7 +104,7 @@ impl Payouts {
                 .await?;
             }
             PayoutCall::Unknown(reason) => {
-                tracing::warn!(payout_no = payout.payout_no, %reason, "payout outcome unknown");
+                tracing::warn!(payout_no = %payout.payout_no, %reason, "payout outcome unknown");
                 let mut conn = self.pool.acquire().await?;
                 let next = self.backoff_ms(payout.attempts);
                 let change = Change {
@@ -114,8 +115,7 @@ impl Payouts {
                 store::transition(
                     &mut conn,
                     payout.payout_no,
-                    &[REQUESTED],
-                    UNKNOWN,
+                    PayoutStatus::Unknown,
                     source,
                     &change,
                 )
@@ -129,14 +129,20 @@ impl Payouts {
     /// Applies the PSP's view of the payout (its answer, a lookup or an authenticated webhook).
     pub async fn apply(
         &self,
-        payout_no: i64,
+        payout_no: PayoutNo,
         item: &PspPayout,
         source: &str,
     ) -> Result<Applied, FlowError> {
         match item.status.as_str() {
             "COMPLETED" => {
-                self.finish(payout_no, COMPLETED, Some(&item.id), None, source)
-                    .await
+                self.finish(
+                    payout_no,
+                    PayoutStatus::Completed,
+                    Some(&item.id),
+                    None,
+                    source,
+                )
+                .await
             }
             "FAILED" => {
                 let (code, message) = item.error.as_ref().map_or(("PAYOUT_FAILED", ""), |e| {
@@ -144,7 +150,7 @@ impl Payouts {
                 });
                 self.finish(
                     payout_no,
-                    FAILED,
+                    PayoutStatus::Failed,
                     Some(&item.id),
                     Some((code, message)),
                     source,
@@ -158,15 +164,9 @@ impl Payouts {
                     next_attempt_in_ms: Some(self.settings.lookup_after.as_millis() as i64),
                     ..Default::default()
                 };
-                let moved = store::transition(
-                    &mut conn,
-                    payout_no,
-                    &[REQUESTED, UNKNOWN],
-                    SENT,
-                    source,
-                    &change,
-                )
-                .await?;
+                let moved =
+                    store::transition(&mut conn, payout_no, PayoutStatus::Sent, source, &change)
+                        .await?;
                 if !moved {
                     // Still waiting at the PSP: look again later.
                     let next = self.settings.lookup_after.as_millis() as i64;
@@ -185,8 +185,8 @@ impl Payouts {
     /// locks (wallet first, like every ledger writer).
     async fn finish(
         &self,
-        payout_no: i64,
-        to: &str,
+        payout_no: PayoutNo,
+        to: PayoutStatus,
         psp_payout_id: Option<&str>,
         failure: Option<(&str, &str)>,
         source: &str,
@@ -210,10 +210,10 @@ impl Payouts {
             next_attempt_in_ms: None,
             detail: failure.map(|f| f.0),
         };
-        if !store::transition(&mut tx, payout_no, &OPEN, to, source, &change).await? {
+        if !store::transition(&mut tx, payout_no, to, source, &change).await? {
             return Ok(Applied::Unchanged);
         }
-        if to == COMPLETED {
+        if to == PayoutStatus::Completed {
             ledger::post_completed(&mut tx, payout.seller_no, payout_no, payout.amount).await?;
         } else {
             let id = self
@@ -223,7 +223,7 @@ impl Payouts {
             ledger::post_failed(&mut tx, &wallet, payout_no, payout.amount, id).await?;
         }
         tx.commit().await?;
-        tracing::info!(payout_no, status = to, source, "payout settled");
+        tracing::info!(%payout_no, status = %to, source, "payout settled");
         Ok(Applied::Changed)
     }
 }

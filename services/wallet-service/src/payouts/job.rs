@@ -24,7 +24,7 @@ pub async fn recover_due(payouts: &Payouts, batch: i64) -> Result<usize, sqlx::E
     };
     for payout in &due {
         if let Err(e) = payouts.lookup(payout, "lookup").await {
-            tracing::warn!(payout_no = payout.payout_no, error = %e, "payout lookup failed");
+            tracing::warn!(payout_no = %payout.payout_no, error = %e, "payout lookup failed");
         }
     }
     Ok(due.len())

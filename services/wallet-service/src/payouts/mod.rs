@@ -14,6 +14,8 @@ pub mod psp;
 pub mod request;
 pub mod settings;
 pub mod signature;
+pub mod status;
 pub mod store;
 
 pub use flow::Payouts;
+pub use status::PayoutStatus;

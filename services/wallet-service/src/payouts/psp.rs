@@ -9,6 +9,8 @@ use rust_decimal::{prelude::ToPrimitive, Decimal};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use crate::ids::{PayoutNo, SellerNo};
+
 /// The PSP's Payout object, the fields we use.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -67,7 +69,12 @@ impl PspPayouts {
     }
 
     /// `POST /v2/payouts` of one EXPRESS payout to the seller.
-    pub async fn create(&self, payout_no: i64, seller_no: i64, amount: Decimal) -> PayoutCall {
+    pub async fn create(
+        &self,
+        payout_no: PayoutNo,
+        seller_no: SellerNo,
+        amount: Decimal,
+    ) -> PayoutCall {
         let value = amount.trunc().to_i64().unwrap_or_default();
         let body = json!([{
             "refPayoutId": payout_no.to_string(),
@@ -85,7 +92,7 @@ impl PspPayouts {
     }
 
     /// `GET /v2/payouts?refPayoutId=<payoutNo>`.
-    pub async fn find(&self, payout_no: i64) -> PayoutCall {
+    pub async fn find(&self, payout_no: PayoutNo) -> PayoutCall {
         let request = self
             .psp
             .get("/v2/payouts")

@@ -8,6 +8,7 @@ use super::{
     store::{self, PayoutRow},
 };
 use crate::{
+    ids::{PayoutNo, SellerNo},
     ledger::payouts::{self as ledger, PayoutPostError},
     store as wallets,
 };
@@ -15,7 +16,7 @@ use crate::{
 #[derive(Debug, thiserror::Error)]
 pub enum RequestError {
     #[error("seller {0} has no wallet (yet)")]
-    NoWallet(i64),
+    NoWallet(SellerNo),
     #[error("a payout must be whole won above 0 (got {0})")]
     InvalidAmount(Decimal),
     #[error("the payout of {amount} exceeds the available {available}")]
@@ -31,7 +32,7 @@ pub enum RequestError {
 /// The payout and whether this call created it (`false`: the key's earlier payout).
 pub async fn request(
     payouts: &Payouts,
-    seller_no: i64,
+    seller_no: SellerNo,
     amount: Decimal,
     key: Option<&str>,
 ) -> Result<(PayoutRow, bool), RequestError> {
@@ -53,7 +54,7 @@ pub async fn request(
         }
     }
     let id = |ids: &snowflake::Snowflake| ids.next_id().map_err(RequestError::Id);
-    let payout_no = id(&payouts.ids)?;
+    let payout_no = PayoutNo(id(&payouts.ids)?);
     let grace = (payouts.settings.psp_timeout.as_millis() as i64).saturating_mul(2);
     let row = store::insert(
         &mut tx,
@@ -72,14 +73,14 @@ pub async fn request(
         Err(PayoutPostError::Db(e)) => return Err(e.into()),
     }
     tx.commit().await?;
-    tracing::info!(payout_no, seller_no, %amount, "payout requested");
+    tracing::info!(%payout_no, %seller_no, %amount, "payout requested");
     Ok((row, true))
 }
 
 /// Requests and, if new, sends it to the PSP at once; returns the payout as it is then.
 pub async fn request_and_send(
     payouts: &Payouts,
-    seller_no: i64,
+    seller_no: SellerNo,
     amount: Decimal,
     key: Option<&str>,
 ) -> Result<(PayoutRow, bool), RequestError> {
@@ -87,7 +88,7 @@ pub async fn request_and_send(
     if created {
         if let Err(e) = payouts.send(&row, "api").await {
             // The payout is committed; the recovery job will ask the PSP.
-            tracing::warn!(payout_no = row.payout_no, error = %e, "sending the payout failed");
+            tracing::warn!(payout_no = %row.payout_no, error = %e, "sending the payout failed");
         }
     }
     let mut conn = payouts.pool.acquire().await?;

@@ -1,25 +1,20 @@
 //! `payouts` and `payout_history` rows. Query functions take a connection so callers decide
-//! the transaction; every status change goes through [`transition`], a guarded update that
-//! also writes the history row.
+//! the transaction; every status change goes through [`transition`], an update guarded by
+//! [`PayoutStatus::can_become`] that also writes the history row.
 
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use sqlx::PgConnection;
 
-pub const REQUESTED: &str = "REQUESTED";
-pub const SENT: &str = "SENT";
-pub const UNKNOWN: &str = "UNKNOWN";
-pub const COMPLETED: &str = "COMPLETED";
-pub const FAILED: &str = "FAILED";
-/// The states a payout can still leave.
-pub const OPEN: [&str; 3] = [REQUESTED, SENT, UNKNOWN];
+use super::PayoutStatus;
+use crate::ids::{PayoutNo, SellerNo};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct PayoutRow {
-    pub payout_no: i64,
-    pub seller_no: i64,
+    pub payout_no: PayoutNo,
+    pub seller_no: SellerNo,
     pub amount: Decimal,
-    pub status: String,
+    pub status: PayoutStatus,
     pub idempotency_key: Option<String>,
     pub psp_payout_id: Option<String>,
     pub failure_code: Option<String>,
@@ -35,14 +30,14 @@ pub struct PayoutRow {
 
 impl PayoutRow {
     pub fn is_open(&self) -> bool {
-        OPEN.contains(&self.status.as_str())
+        self.status.is_open()
     }
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct HistoryRow {
-    pub from_status: Option<String>,
-    pub to_status: String,
+    pub from_status: Option<PayoutStatus>,
+    pub to_status: PayoutStatus,
     pub source: String,
     pub detail: Option<String>,
     pub created_at: DateTime<Utc>,
@@ -56,8 +51,8 @@ const COLUMNS: &str = "payout_no, seller_no, amount, status, idempotency_key, ps
 /// before it asks the PSP).
 pub async fn insert(
     conn: &mut PgConnection,
-    payout_no: i64,
-    seller_no: i64,
+    payout_no: PayoutNo,
+    seller_no: SellerNo,
     amount: Decimal,
     idempotency_key: Option<&str>,
     grace_ms: i64,
@@ -73,13 +68,13 @@ pub async fn insert(
     .bind(grace_ms)
     .fetch_one(&mut *conn)
     .await?;
-    history(conn, payout_no, None, REQUESTED, "api", None).await?;
+    history(conn, payout_no, None, PayoutStatus::Requested, "api", None).await?;
     Ok(row)
 }
 
 pub async fn find(
     conn: &mut PgConnection,
-    payout_no: i64,
+    payout_no: PayoutNo,
 ) -> Result<Option<PayoutRow>, sqlx::Error> {
     sqlx::query_as(&format!(
         "select {COLUMNS} from payouts where payout_no = $1"
@@ -92,7 +87,7 @@ pub async fn find(
 /// The payout, row-locked for the caller's transaction.
 pub async fn lock(
     conn: &mut PgConnection,
-    payout_no: i64,
+    payout_no: PayoutNo,
 ) -> Result<Option<PayoutRow>, sqlx::Error> {
     sqlx::query_as(&format!(
         "select {COLUMNS} from payouts where payout_no = $1 for update"
@@ -104,7 +99,7 @@ pub async fn lock(
 
 pub async fn find_by_key(
     conn: &mut PgConnection,
-    seller_no: i64,
+    seller_no: SellerNo,
     key: &str,
 ) -> Result<Option<PayoutRow>, sqlx::Error> {
     sqlx::query_as(&format!(
@@ -119,8 +114,8 @@ pub async fn find_by_key(
 /// The seller's payouts, newest first, older than `before` (a payout_no) if given.
 pub async fn list(
     conn: &mut PgConnection,
-    seller_no: i64,
-    before: Option<i64>,
+    seller_no: SellerNo,
+    before: Option<PayoutNo>,
     limit: i64,
 ) -> Result<Vec<PayoutRow>, sqlx::Error> {
     sqlx::query_as(&format!(
@@ -137,7 +132,7 @@ pub async fn list(
 
 pub async fn history_of(
     conn: &mut PgConnection,
-    payout_no: i64,
+    payout_no: PayoutNo,
 ) -> Result<Vec<HistoryRow>, sqlx::Error> {
     sqlx::query_as(
         "select from_status, to_status, source, detail, created_at from payout_history
@@ -150,9 +145,9 @@ pub async fn history_of(
 
 async fn history(
     conn: &mut PgConnection,
-    payout_no: i64,
-    from: Option<&str>,
-    to: &str,
+    payout_no: PayoutNo,
+    from: Option<PayoutStatus>,
+    to: PayoutStatus,
     source: &str,
     detail: Option<&str>,
 ) -> Result<(), sqlx::Error> {
@@ -180,17 +175,17 @@ pub struct Change<'a> {
     pub detail: Option<&'a str>,
 }
 
-/// Moves the payout to `to` if its status is one of `from`; `false` if it was not (another
-/// path got there first). Writes the history row in the same transaction.
+/// Moves the payout to `to` if its status may become it ([`PayoutStatus::sources_of`]);
+/// `false` if it may not (another path got there first). Writes the history row in the same
+/// transaction.
 pub async fn transition(
     conn: &mut PgConnection,
-    payout_no: i64,
-    from: &[&str],
-    to: &str,
+    payout_no: PayoutNo,
+    to: PayoutStatus,
     source: &str,
     change: &Change<'_>,
 ) -> Result<bool, sqlx::Error> {
-    let from_status: Option<String> = sqlx::query_scalar(
+    let from_status: Option<PayoutStatus> = sqlx::query_scalar(
         "with old as (select status from payouts where payout_no = $1 for update)
          update payouts p set status = $3,
                 psp_payout_id = coalesce($4, p.psp_payout_id),
@@ -205,7 +200,7 @@ pub async fn transition(
           returning old.status",
     )
     .bind(payout_no)
-    .bind(from)
+    .bind(PayoutStatus::sources_of(to))
     .bind(to)
     .bind(change.psp_payout_id)
     .bind(change.failure.map(|f| f.0))
@@ -219,7 +214,7 @@ pub async fn transition(
     history(
         conn,
         payout_no,
-        Some(&from_status),
+        Some(from_status),
         to,
         source,
         change.detail,
@@ -231,7 +226,7 @@ pub async fn transition(
 /// Counts a PSP call that left the payout open and sets when to look next.
 pub async fn record_attempt(
     conn: &mut PgConnection,
-    payout_no: i64,
+    payout_no: PayoutNo,
     next_in_ms: i64,
     error: Option<&str>,
 ) -> Result<(), sqlx::Error> {
@@ -243,7 +238,7 @@ pub async fn record_attempt(
     .bind(payout_no)
     .bind(next_in_ms)
     .bind(error)
-    .bind(&OPEN[..])
+    .bind(PayoutStatus::open())
     .execute(conn)
     .await
     .map(|_| ())
@@ -266,7 +261,7 @@ pub async fn claim_due(
     ))
     .bind(limit)
     .bind(claim_ms)
-    .bind(&OPEN[..])
+    .bind(PayoutStatus::open())
     .fetch_all(conn)
     .await
 }
