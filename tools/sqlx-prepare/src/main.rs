@@ -49,6 +49,11 @@ const CRATES: &[CheckedCrate] = &[
         dir: "libs/messaging",
         migrations: "migrations/order-service",
     },
+    CheckedCrate {
+        package: "order-service",
+        dir: "services/order-service",
+        migrations: "migrations/order-service",
+    },
 ];
 
 /// The Postgres server (no database in the URL), as the tests take it (scripts/lib.sh).
@@ -76,7 +81,9 @@ async fn main() -> ExitCode {
 
 /// `Ok(false)`: `--check` found a stale cache.
 async fn run(check: bool) -> Result<bool> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize()?;
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()?;
     let server = std::env::var("TEST_DATABASE_URL").unwrap_or_else(|_| DEFAULT_SERVER_URL.into());
     let scratch = std::env::temp_dir().join(format!("sqlx-prepare-{}", std::process::id()));
     let mut fresh = true;
@@ -101,7 +108,9 @@ async fn run(check: bool) -> Result<bool> {
     }
     fs::remove_dir_all(&scratch).with_context(|| format!("removing {scratch:?}"))?;
     if !fresh {
-        eprintln!("the committed query caches are stale: run `just sqlx-prepare` and commit .sqlx/");
+        eprintln!(
+            "the committed query caches are stale: run `just sqlx-prepare` and commit .sqlx/"
+        );
     }
     Ok(fresh)
 }
@@ -128,8 +137,13 @@ fn cargo_check(root: &Path, package: &str, database_url: &str, out: Option<&Path
     for (name, _) in std::env::vars_os() {
         let name = name.to_string_lossy();
         if name.starts_with("CARGO_PKG_")
-            || ["CARGO_MANIFEST_DIR", "CARGO_MANIFEST_PATH", "CARGO_CRATE_NAME", "CARGO_BIN_NAME"]
-                .contains(&name.as_ref())
+            || [
+                "CARGO_MANIFEST_DIR",
+                "CARGO_MANIFEST_PATH",
+                "CARGO_CRATE_NAME",
+                "CARGO_BIN_NAME",
+            ]
+            .contains(&name.as_ref())
         {
             command.env_remove(name.as_ref());
         }
@@ -171,7 +185,10 @@ impl Touched {
 impl Drop for Touched {
     fn drop(&mut self) {
         if let Err(e) = self.file.set_modified(self.modified) {
-            eprintln!("warning: could not restore the mtime of {:?}: {e}", self.path);
+            eprintln!(
+                "warning: could not restore the mtime of {:?}: {e}",
+                self.path
+            );
         }
     }
 }
@@ -184,7 +201,11 @@ struct ScratchDatabase {
 
 impl ScratchDatabase {
     async fn create(server: &str, package: &str) -> Result<Self> {
-        let name = format!("sqlx_prepare_{}_{}", package.replace('-', "_"), std::process::id());
+        let name = format!(
+            "sqlx_prepare_{}_{}",
+            package.replace('-', "_"),
+            std::process::id()
+        );
         let mut admin = admin(server).await?;
         for statement in [
             format!("drop database if exists {name}"),
@@ -217,10 +238,13 @@ impl ScratchDatabase {
 
     async fn remove(self) -> Result<()> {
         let mut admin = admin(&self.server).await?;
-        sqlx::raw_sql(&format!("drop database if exists {} with (force)", self.name))
-            .execute(&mut admin)
-            .await
-            .with_context(|| format!("dropping database {}", self.name))?;
+        sqlx::raw_sql(&format!(
+            "drop database if exists {} with (force)",
+            self.name
+        ))
+        .execute(&mut admin)
+        .await
+        .with_context(|| format!("dropping database {}", self.name))?;
         Ok(())
     }
 }
@@ -241,8 +265,15 @@ fn read_cache(dir: &Path) -> Result<BTreeMap<String, Vec<u8>>> {
     };
     for entry in entries {
         let path = entry?.path();
-        let name = path.file_name().unwrap_or_default().to_string_lossy().into_owned();
-        files.insert(name, fs::read(&path).with_context(|| format!("reading {path:?}"))?);
+        let name = path
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .into_owned();
+        files.insert(
+            name,
+            fs::read(&path).with_context(|| format!("reading {path:?}"))?,
+        );
     }
     Ok(files)
 }
