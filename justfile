@@ -41,9 +41,13 @@ test *args:
 fuzz:
     @scripts/fuzz.sh
 
-# rustfmt check + clippy -D warnings
+# rustfmt check + clippy -D warnings + the .sqlx/ query caches up to date (needs Postgres)
 lint:
     @scripts/lint.sh
+
+# refresh the committed .sqlx/ query caches after changing a checked query or a migration (needs Postgres: `just infra`)
+sqlx-prepare:
+    @scripts/cargo.sh run -q -p sqlx-prepare
 
 # format the code
 fmt:

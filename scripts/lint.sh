@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# `just lint`: rustfmt check, clippy with warnings as errors, (where cargo-deny is installed)
-# the dependencies' licenses, bans and sources (deny.toml), and (where promtool is installed)
-# the Prometheus rules and Grafana dashboards. Runs all, fails if any does.
+# `just lint`: rustfmt check, clippy with warnings as errors, the committed `.sqlx/` query
+# caches against the queries and migrations (needs Postgres; tools/sqlx-prepare), (where
+# cargo-deny is installed) the dependencies' licenses, bans and sources (deny.toml), and (where
+# promtool is installed) the Prometheus rules and Grafana dashboards. Runs all, fails if any does.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$PAYMSA_ROOT"
@@ -15,6 +16,13 @@ if cargo fmt --all --check; then ok "formatting"; else
 fi
 info "cargo clippy --workspace --all-targets -- -D warnings"
 if cargo clippy --workspace --all-targets -- -D warnings; then ok "clippy"; else rc=1; fi
+info "query caches: .sqlx/ regenerated against a scratch database and compared (tools/sqlx-prepare --check)"
+if TEST_DATABASE_URL="${TEST_DATABASE_URL:-$PG_BASE_URL}" cargo run -q -p sqlx-prepare -- --check; then
+  ok "query caches"
+else
+  rc=1
+  warn "stale query caches or no Postgres: run \`just sqlx-prepare\` (Postgres: \`just infra\`)"
+fi
 if command -v cargo-deny >/dev/null; then
   # Advisories need the RustSec database from GitHub, which these machines cannot reach
   # (deny.toml says more); licenses, bans and sources are checked offline.

@@ -195,6 +195,8 @@ async fn apply_group<H: GroupHandler>(
     let mut results = Vec::with_capacity(group.len());
     for (i, (delivery, ctx, _)) in group.iter().enumerate() {
         if !alone {
+            // Savepoint names are identifiers, not parameters, and touch no table: these stay
+            // run-time queries (libs/outbox/.sqlx and libs/messaging/.sqlx hold the others).
             sqlx::query(&format!("savepoint d{i}"))
                 .execute(&mut *tx)
                 .await?;

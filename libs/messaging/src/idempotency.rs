@@ -40,12 +40,12 @@ pub async fn claim_event(
     consumer: &str,
     event_id: Uuid,
 ) -> Result<bool, sqlx::Error> {
-    let inserted = sqlx::query(
+    let inserted = sqlx::query!(
         "insert into processed_events (consumer, event_id) values ($1, $2)
          on conflict on constraint processed_events_pkey do nothing",
+        consumer,
+        event_id,
     )
-    .bind(consumer)
-    .bind(event_id)
     .execute(conn)
     .await?
     .rows_affected();

@@ -92,6 +92,8 @@ pub async fn purge_older_than(
     time_column: &str,
     older_than: Duration,
 ) -> Result<u64, sqlx::Error> {
+    // Built at run time, not a checked `query!`: the table and columns are the caller's (a
+    // checked query must be a literal). The callers' tables are each service's own.
     let sql = format!(
         "delete from {table} where ({key}) in (
              select {key} from {table}

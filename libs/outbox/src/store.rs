@@ -10,7 +10,7 @@
 use std::time::Duration;
 
 use serde_json::{Map, Value};
-use sqlx::{types::Json, FromRow, PgConnection, PgPool};
+use sqlx::{types::Json, PgConnection, PgPool};
 
 /// One row about to be inserted by [`crate::OutboxWriter`].
 pub(crate) struct NewRow<'a> {
@@ -31,25 +31,26 @@ pub(crate) async fn insert<P: serde::Serialize>(
     payload: &P,
     headers: &Map<String, Value>,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
+    // `as _`: the JSON columns take any serializable value, not only `serde_json::Value`.
+    sqlx::query!(
         "insert into outbox \
              (id, idempotency_key, subject, event_type, payload, headers, shard_key, next_attempt_at) \
          values ($1, $2, $3, $4, $5, $6, $7, clock_timestamp())",
+        row.id,
+        row.idempotency_key,
+        row.subject,
+        row.event_type,
+        Json(payload) as _,
+        Json(headers) as _,
+        row.shard_key,
     )
-    .bind(row.id)
-    .bind(row.idempotency_key)
-    .bind(row.subject)
-    .bind(row.event_type)
-    .bind(Json(payload))
-    .bind(Json(headers))
-    .bind(row.shard_key)
     .execute(conn)
     .await?;
     Ok(())
 }
 
 /// A claimed row, ready to publish.
-#[derive(Debug, FromRow)]
+#[derive(Debug)]
 pub(crate) struct ClaimedRow {
     pub id: i64,
     pub idempotency_key: String,
@@ -88,12 +89,12 @@ pub(crate) async fn configure_claim(
     conn: &mut PgConnection,
     limit: Duration,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "select set_config('idle_in_transaction_session_timeout', $1, true), \
-                set_config('synchronous_commit', 'off', true)",
+    sqlx::query!(
+        "select set_config('idle_in_transaction_session_timeout', $1, true) as idle_timeout, \
+                set_config('synchronous_commit', 'off', true) as synchronous_commit",
+        limit.as_millis().max(1).to_string(),
     )
-    .bind(limit.as_millis().max(1).to_string())
-    .execute(conn)
+    .fetch_one(conn)
     .await?;
     Ok(())
 }
@@ -107,31 +108,59 @@ pub(crate) async fn claim_due(
     conn: &mut PgConnection,
     filter: ClaimFilter,
 ) -> Result<Vec<ClaimedRow>, sqlx::Error> {
-    let (shard_condition, shard) = match filter.target {
-        ShardTarget::Shard(shard) => ("shard_key = $1", shard),
-        ShardTarget::Beyond(from) => ("shard_key >= $1", from),
-    };
-    // Pick and lock the ids first, then read the payloads of just those rows.
-    let sql = format!(
-        "select id, idempotency_key, subject, payload::text as payload, headers \
-         from outbox \
-         where id = any(array( \
-             select id from outbox \
-             where {shard_condition} \
-               and status <> 'SUCCESS' \
-               and next_attempt_at <= now() \
-               and created_at <= now() - make_interval(secs => $2) \
-             order by next_attempt_at, id \
-             limit $3 \
-             for update skip locked)) \
-         order by next_attempt_at, id"
-    );
-    sqlx::query_as(&sql)
-        .bind(shard)
-        .bind(filter.min_age.as_secs_f64())
-        .bind(i64::from(filter.limit))
-        .fetch_all(conn)
-        .await
+    // Pick and lock the ids first, then read the payloads of just those rows. One statement
+    // per target, written out: a checked query is a literal, and each form keeps its own plan
+    // (the `Shard` one reads `outbox_pending_idx` in order).
+    let min_age = filter.min_age.as_secs_f64();
+    let limit = i64::from(filter.limit);
+    match filter.target {
+        ShardTarget::Shard(shard) => {
+            sqlx::query_as!(
+                ClaimedRow,
+                r#"select id, idempotency_key, subject, payload::text as "payload!",
+                          headers as "headers: Json<Map<String, Value>>"
+                   from outbox
+                   where id = any(array(
+                       select id from outbox
+                       where shard_key = $1
+                         and status <> 'SUCCESS'
+                         and next_attempt_at <= now()
+                         and created_at <= now() - make_interval(secs => $2)
+                       order by next_attempt_at, id
+                       limit $3
+                       for update skip locked))
+                   order by next_attempt_at, id"#,
+                shard,
+                min_age,
+                limit,
+            )
+            .fetch_all(conn)
+            .await
+        }
+        ShardTarget::Beyond(from) => {
+            sqlx::query_as!(
+                ClaimedRow,
+                r#"select id, idempotency_key, subject, payload::text as "payload!",
+                          headers as "headers: Json<Map<String, Value>>"
+                   from outbox
+                   where id = any(array(
+                       select id from outbox
+                       where shard_key >= $1
+                         and status <> 'SUCCESS'
+                         and next_attempt_at <= now()
+                         and created_at <= now() - make_interval(secs => $2)
+                       order by next_attempt_at, id
+                       limit $3
+                       for update skip locked))
+                   order by next_attempt_at, id"#,
+                from,
+                min_age,
+                limit,
+            )
+            .fetch_all(conn)
+            .await
+        }
+    }
 }
 
 /// A row JetStream acknowledged and the stream sequence its message has.
@@ -151,14 +180,14 @@ pub(crate) async fn mark_published(
     }
     let ids: Vec<i64> = acked.iter().map(|a| a.id).collect();
     let seqs: Vec<i64> = acked.iter().map(|a| a.seq).collect();
-    let done = sqlx::query(
+    let done = sqlx::query!(
         "update outbox o set status = 'SUCCESS', published_at = now(), last_error = null,
                 stream_seq = a.seq
            from unnest($1::bigint[], $2::bigint[]) as a(id, seq)
           where o.id = a.id",
+        &ids,
+        &seqs,
     )
-    .bind(&ids)
-    .bind(&seqs)
     .execute(conn)
     .await?;
     Ok(done.rows_affected())
@@ -180,7 +209,7 @@ pub(crate) async fn requeue_lost(
     // re-sent rows come back as duplicates carrying the reused sequences.
     let ids: Vec<i64> = acked.iter().map(|a| a.id).collect();
     let seqs: Vec<i64> = acked.iter().map(|a| a.seq).collect();
-    let requeued = sqlx::query(
+    let requeued = sqlx::query!(
         "with acked as (select * from unnest($1::bigint[], $2::bigint[]) as f(id, seq)),
               reused as (select min(f.seq) as from_seq from acked f
                            join outbox o on o.stream_seq = f.seq and o.id <> f.id
@@ -191,9 +220,9 @@ pub(crate) async fn requeue_lost(
            from reused
           where reused.from_seq is not null and o.status = 'SUCCESS'
             and o.stream_seq >= reused.from_seq and o.id <> all($1)",
+        &ids,
+        &seqs,
     )
-    .bind(&ids)
-    .bind(&seqs)
     .execute(conn)
     .await?;
     Ok(requeued.rows_affected())
@@ -217,19 +246,19 @@ pub(crate) async fn mark_failed(
         return Ok(0);
     }
     let ids: Vec<i64> = failures.iter().map(|(id, _)| *id).collect();
-    let errors: Vec<&str> = failures.iter().map(|(_, e)| e.as_str()).collect();
-    let done = sqlx::query(
+    let errors: Vec<String> = failures.iter().map(|(_, e)| e.clone()).collect();
+    let done = sqlx::query!(
         "update outbox set status = 'FAILURE', attempts = outbox.attempts + 1, \
              last_error = failed.error, \
              next_attempt_at = now() + make_interval(secs => \
                  least($4::float8, $3::float8 * power(2.0::float8, least(outbox.attempts, 30)))) \
          from unnest($1::bigint[], $2::text[]) as failed(id, error) \
          where outbox.id = failed.id and outbox.status <> 'SUCCESS'",
+        &ids,
+        &errors,
+        backoff.base.as_secs_f64(),
+        backoff.max.as_secs_f64(),
     )
-    .bind(&ids)
-    .bind(&errors)
-    .bind(backoff.base.as_secs_f64())
-    .bind(backoff.max.as_secs_f64())
     .execute(conn)
     .await?;
     Ok(done.rows_affected())
@@ -242,34 +271,35 @@ pub(crate) async fn purge_batch(
     retention: Duration,
     batch_size: u32,
 ) -> Result<u64, sqlx::Error> {
-    let done = sqlx::query(
+    let done = sqlx::query!(
         "delete from outbox where id in ( \
              select id from outbox \
              where status = 'SUCCESS' \
                and published_at < now() - make_interval(secs => $1) \
              limit $2 \
              for update skip locked)",
+        retention.as_secs_f64(),
+        i64::from(batch_size),
     )
-    .bind(retention.as_secs_f64())
-    .bind(i64::from(batch_size))
     .execute(pool)
     .await?;
     Ok(done.rows_affected())
 }
 
 /// Unpublished rows and the age of the oldest, for the backlog gauges.
-#[derive(Debug, Clone, Copy, PartialEq, FromRow)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) struct Backlog {
     pub rows: i64,
     pub oldest_age_seconds: f64,
 }
 
 pub(crate) async fn backlog(pool: &PgPool) -> Result<Backlog, sqlx::Error> {
-    sqlx::query_as(
-        "select count(*) as rows, \
-                coalesce(extract(epoch from now() - min(created_at))::float8, 0) \
-                    as oldest_age_seconds \
-         from outbox where status <> 'SUCCESS'",
+    sqlx::query_as!(
+        Backlog,
+        r#"select count(*) as "rows!",
+                  coalesce(extract(epoch from now() - min(created_at))::float8, 0)
+                      as "oldest_age_seconds!"
+           from outbox where status <> 'SUCCESS'"#,
     )
     .fetch_one(pool)
     .await

@@ -142,39 +142,40 @@ pub async fn claim_key(
     key: &str,
     hash: &str,
 ) -> Result<KeyClaim, CheckoutError> {
-    let inserted: Option<DateTime<Utc>> = sqlx::query_scalar(
+    let inserted: Option<DateTime<Utc>> = sqlx::query_scalar!(
         "insert into checkout_idempotency_keys (idempotency_key, request_hash) values ($1, $2)
          on conflict (idempotency_key) do nothing
          returning updated_at",
+        key,
+        hash,
     )
-    .bind(key)
-    .bind(hash)
     .fetch_optional(&mut *conn)
     .await?;
     if let Some(token) = inserted {
         return Ok(KeyClaim::Claimed(token));
     }
     // An abandoned claim of the same request is taken over; its new time is the new token.
-    let taken_over: Option<DateTime<Utc>> = sqlx::query_scalar(
+    let taken_over: Option<DateTime<Utc>> = sqlx::query_scalar!(
         "update checkout_idempotency_keys set updated_at = now()
           where idempotency_key = $1 and request_hash = $2 and status = 'IN_FLIGHT'
             and updated_at < now() - make_interval(secs => $3)
          returning updated_at",
+        key,
+        hash,
+        CLAIM_LEASE_SECS,
     )
-    .bind(key)
-    .bind(hash)
-    .bind(CLAIM_LEASE_SECS)
     .fetch_optional(&mut *conn)
     .await?;
     if let Some(token) = taken_over {
         return Ok(KeyClaim::Claimed(token));
     }
-    let (stored_hash, status, body): (String, String, Option<serde_json::Value>) = sqlx::query_as(
+    let stored = sqlx::query!(
         "select request_hash, status, response_body from checkout_idempotency_keys where idempotency_key = $1",
+        key,
     )
-    .bind(key)
     .fetch_one(&mut *conn)
     .await?;
+    let (stored_hash, status, body) = (stored.request_hash, stored.status, stored.response_body);
     if stored_hash != hash {
         return Err(CheckoutError::KeyReused);
     }
@@ -195,13 +196,13 @@ pub async fn complete_key(
     token: DateTime<Utc>,
     result: &CheckoutResult,
 ) -> Result<(), CheckoutError> {
-    let updated = sqlx::query(
+    let updated = sqlx::query!(
         "update checkout_idempotency_keys set status = 'COMPLETED', response_status = 201, response_body = $2
          where idempotency_key = $1 and status = 'IN_FLIGHT' and updated_at = $3",
+        key,
+        serde_json::to_value(result).unwrap_or_default(),
+        token,
     )
-    .bind(key)
-    .bind(serde_json::to_value(result).unwrap_or_default())
-    .bind(token)
     .execute(conn)
     .await?
     .rows_affected();
@@ -218,12 +219,12 @@ pub async fn release_key(
     key: &str,
     token: DateTime<Utc>,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
+    sqlx::query!(
         "delete from checkout_idempotency_keys
           where idempotency_key = $1 and status = 'IN_FLIGHT' and updated_at = $2",
+        key,
+        token,
     )
-    .bind(key)
-    .bind(token)
     .execute(conn)
     .await
     .map(|_| ())

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use sqlx::{types::Json, FromRow, PgConnection, PgExecutor};
+use sqlx::{types::Json, PgConnection, PgExecutor};
 use uuid::Uuid;
 
 /// Why the server gave up on a message.
@@ -45,7 +45,7 @@ pub struct NewDeadLetter {
 }
 
 /// A whole row.
-#[derive(Debug, Clone, FromRow)]
+#[derive(Debug, Clone)]
 pub struct DeadLetter {
     pub id: i64,
     pub stream: String,
@@ -68,7 +68,7 @@ pub struct DeadLetter {
 }
 
 /// A row without headers and payload, for lists.
-#[derive(Debug, Clone, FromRow)]
+#[derive(Debug, Clone)]
 pub struct DeadLetterSummary {
     pub id: i64,
     pub stream: String,
@@ -85,11 +85,8 @@ pub struct DeadLetterSummary {
     pub resolved_at: Option<DateTime<Utc>>,
 }
 
-const COLUMNS: &str = "id, stream, stream_seq, consumer, subject, reason, deliveries, event_id, \
-     msg_id, headers, payload, first_seen_at, last_replayed_at, replay_count, resolved_at, \
-     last_error";
-const SUMMARY_COLUMNS: &str = "id, stream, stream_seq, consumer, subject, reason, deliveries, \
-     event_id, msg_id, first_seen_at, last_replayed_at, replay_count, resolved_at";
+// The column lists are written out in each query: a checked query is a literal. `headers` needs
+// its Rust type named (`jsonb` is `serde_json::Value` by default).
 
 /// Stores a dead letter; `None` if this (stream, sequence, consumer) was stored before (the
 /// advisory was delivered again, or a second instance of the service got a copy).
@@ -97,31 +94,31 @@ pub async fn insert(
     db: impl PgExecutor<'_>,
     letter: &NewDeadLetter,
 ) -> Result<Option<i64>, sqlx::Error> {
-    sqlx::query_scalar(
+    sqlx::query_scalar!(
         "insert into dead_letters
              (id, stream, stream_seq, consumer, subject, reason, deliveries, event_id, msg_id,
               headers, payload)
          values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
          on conflict on constraint dead_letters_message_key do nothing
          returning id",
+        letter.id,
+        letter.stream,
+        letter.stream_seq,
+        letter.consumer,
+        letter.subject,
+        letter.reason.as_str(),
+        letter.deliveries,
+        letter.event_id,
+        letter.msg_id.as_deref(),
+        Json(&letter.headers) as _,
+        letter.payload,
     )
-    .bind(letter.id)
-    .bind(&letter.stream)
-    .bind(letter.stream_seq)
-    .bind(&letter.consumer)
-    .bind(&letter.subject)
-    .bind(letter.reason.as_str())
-    .bind(letter.deliveries)
-    .bind(letter.event_id)
-    .bind(&letter.msg_id)
-    .bind(Json(&letter.headers))
-    .bind(&letter.payload)
     .fetch_optional(db)
     .await
 }
 
 pub async fn count(db: impl PgExecutor<'_>) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar("select count(*) from dead_letters")
+    sqlx::query_scalar!(r#"select count(*) as "count!" from dead_letters"#)
         .fetch_one(db)
         .await
 }
@@ -133,24 +130,33 @@ pub async fn list(
     limit: i64,
 ) -> Result<Vec<DeadLetterSummary>, sqlx::Error> {
     let (at, id) = before.unzip();
-    sqlx::query_as(&format!(
-        "select {SUMMARY_COLUMNS} from dead_letters
+    sqlx::query_as!(
+        DeadLetterSummary,
+        "select id, stream, stream_seq, consumer, subject, reason, deliveries, event_id, msg_id,
+                first_seen_at, last_replayed_at, replay_count, resolved_at
+         from dead_letters
          where $1::timestamptz is null or (first_seen_at, id) < ($1, $2)
          order by first_seen_at desc, id desc
-         limit $3"
-    ))
-    .bind(at)
-    .bind(id)
-    .bind(limit)
+         limit $3",
+        at,
+        id,
+        limit,
+    )
     .fetch_all(db)
     .await
 }
 
 pub async fn get(db: impl PgExecutor<'_>, id: i64) -> Result<Option<DeadLetter>, sqlx::Error> {
-    sqlx::query_as(&format!("select {COLUMNS} from dead_letters where id = $1"))
-        .bind(id)
-        .fetch_optional(db)
-        .await
+    sqlx::query_as!(
+        DeadLetter,
+        r#"select id, stream, stream_seq, consumer, subject, reason, deliveries, event_id, msg_id,
+                headers as "headers: Json<StoredHeaders>", payload, first_seen_at,
+                last_replayed_at, replay_count, resolved_at, last_error
+           from dead_letters where id = $1"#,
+        id,
+    )
+    .fetch_optional(db)
+    .await
 }
 
 /// Reads a row and locks it until the transaction ends. A replay holds the lock while the
@@ -160,24 +166,31 @@ pub async fn get_for_update(
     conn: &mut PgConnection,
     id: i64,
 ) -> Result<Option<DeadLetter>, sqlx::Error> {
-    sqlx::query_as(&format!(
-        "select {COLUMNS} from dead_letters where id = $1 for update"
-    ))
-    .bind(id)
+    sqlx::query_as!(
+        DeadLetter,
+        r#"select id, stream, stream_seq, consumer, subject, reason, deliveries, event_id, msg_id,
+                headers as "headers: Json<StoredHeaders>", payload, first_seen_at,
+                last_replayed_at, replay_count, resolved_at, last_error
+           from dead_letters where id = $1 for update"#,
+        id,
+    )
     .fetch_optional(conn)
     .await
 }
 
 /// A replay that applied the message, or found it applied: resolved, error cleared.
 pub async fn mark_resolved(conn: &mut PgConnection, id: i64) -> Result<DeadLetter, sqlx::Error> {
-    sqlx::query_as(&format!(
-        "update dead_letters
-         set replay_count = replay_count + 1, last_replayed_at = now(),
-             resolved_at = coalesce(resolved_at, now()), last_error = null
-         where id = $1
-         returning {COLUMNS}"
-    ))
-    .bind(id)
+    sqlx::query_as!(
+        DeadLetter,
+        r#"update dead_letters
+           set replay_count = replay_count + 1, last_replayed_at = now(),
+               resolved_at = coalesce(resolved_at, now()), last_error = null
+           where id = $1
+           returning id, stream, stream_seq, consumer, subject, reason, deliveries, event_id, msg_id,
+                headers as "headers: Json<StoredHeaders>", payload, first_seen_at,
+                last_replayed_at, replay_count, resolved_at, last_error"#,
+        id,
+    )
     .fetch_one(conn)
     .await
 }
@@ -188,14 +201,17 @@ pub async fn mark_failed(
     id: i64,
     error: &str,
 ) -> Result<DeadLetter, sqlx::Error> {
-    sqlx::query_as(&format!(
-        "update dead_letters
-         set replay_count = replay_count + 1, last_replayed_at = now(), last_error = $2
-         where id = $1
-         returning {COLUMNS}"
-    ))
-    .bind(id)
-    .bind(error)
+    sqlx::query_as!(
+        DeadLetter,
+        r#"update dead_letters
+           set replay_count = replay_count + 1, last_replayed_at = now(), last_error = $2
+           where id = $1
+           returning id, stream, stream_seq, consumer, subject, reason, deliveries, event_id, msg_id,
+                headers as "headers: Json<StoredHeaders>", payload, first_seen_at,
+                last_replayed_at, replay_count, resolved_at, last_error"#,
+        id,
+        error,
+    )
     .fetch_one(conn)
     .await
 }

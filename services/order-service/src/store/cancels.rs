@@ -6,7 +6,7 @@ use sqlx::PgConnection;
 
 use crate::status::CancelStatus;
 
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone)]
 pub struct CancelRow {
     pub cancel_no: i64,
     pub payment_event_no: i64,
@@ -23,14 +23,13 @@ pub struct CancelRow {
     pub created_at: DateTime<Utc>,
 }
 
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone)]
 pub struct CancelLineRow {
     pub payment_order_no: i64,
     pub amount: Decimal,
 }
 
-const CANCEL_COLUMNS: &str = "cancel_no, payment_event_no, order_id, request_hash, cancel_reason, \
-    cancel_amount, status, attempts, failure_code, canceled_at, event_id, is_wallet_done, created_at";
+// The column list is written out in each query (a checked query is a literal).
 
 pub struct NewCancel<'a> {
     pub cancel_no: i64,
@@ -51,30 +50,30 @@ pub async fn insert(
     new: NewCancel<'_>,
     lines: &[(i64, Decimal)],
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
+    sqlx::query!(
         "insert into payment_cancels (cancel_no, payment_event_no, order_id, idempotency_key,
                 request_hash, cancel_reason, cancel_amount, next_attempt_at)
          values ($1, $2, $3, $4, $5, $6, $7, now() + make_interval(secs => $8))",
+        new.cancel_no,
+        new.payment_event_no,
+        new.order_id,
+        new.idempotency_key,
+        new.request_hash,
+        new.reason,
+        new.amount,
+        new.stale_secs,
     )
-    .bind(new.cancel_no)
-    .bind(new.payment_event_no)
-    .bind(new.order_id)
-    .bind(new.idempotency_key)
-    .bind(new.request_hash)
-    .bind(new.reason)
-    .bind(new.amount)
-    .bind(new.stale_secs)
     .execute(&mut *conn)
     .await?;
     let nos: Vec<i64> = lines.iter().map(|l| l.0).collect();
     let amounts: Vec<Decimal> = lines.iter().map(|l| l.1).collect();
-    sqlx::query(
+    sqlx::query!(
         "insert into payment_cancel_lines (cancel_no, payment_order_no, amount)
          select $1, no, amount from unnest($2::bigint[], $3::numeric[]) as l(no, amount)",
+        new.cancel_no,
+        &nos,
+        &amounts,
     )
-    .bind(new.cancel_no)
-    .bind(&nos)
-    .bind(&amounts)
     .execute(conn)
     .await
     .map(|_| ())
@@ -84,10 +83,13 @@ pub async fn find(
     conn: &mut PgConnection,
     cancel_no: i64,
 ) -> Result<Option<CancelRow>, sqlx::Error> {
-    sqlx::query_as(&format!(
-        "select {CANCEL_COLUMNS} from payment_cancels where cancel_no = $1"
-    ))
-    .bind(cancel_no)
+    sqlx::query_as!(
+        CancelRow,
+        "select cancel_no, payment_event_no, order_id, request_hash, cancel_reason, cancel_amount,
+                status as \"status: CancelStatus\", attempts, failure_code, canceled_at, event_id,
+                is_wallet_done, created_at from payment_cancels where cancel_no = $1",
+        cancel_no,
+    )
     .fetch_optional(conn)
     .await
 }
@@ -97,12 +99,15 @@ pub async fn find_by_key(
     payment_event_no: i64,
     idempotency_key: &str,
 ) -> Result<Option<CancelRow>, sqlx::Error> {
-    sqlx::query_as(&format!(
-        "select {CANCEL_COLUMNS} from payment_cancels
-          where payment_event_no = $1 and idempotency_key = $2"
-    ))
-    .bind(payment_event_no)
-    .bind(idempotency_key)
+    sqlx::query_as!(
+        CancelRow,
+        "select cancel_no, payment_event_no, order_id, request_hash, cancel_reason, cancel_amount,
+                status as \"status: CancelStatus\", attempts, failure_code, canceled_at, event_id,
+                is_wallet_done, created_at from payment_cancels
+          where payment_event_no = $1 and idempotency_key = $2",
+        payment_event_no,
+        idempotency_key,
+    )
     .fetch_optional(conn)
     .await
 }
@@ -111,11 +116,14 @@ pub async fn list(
     conn: &mut PgConnection,
     payment_event_no: i64,
 ) -> Result<Vec<CancelRow>, sqlx::Error> {
-    sqlx::query_as(&format!(
-        "select {CANCEL_COLUMNS} from payment_cancels where payment_event_no = $1
-          order by created_at, cancel_no"
-    ))
-    .bind(payment_event_no)
+    sqlx::query_as!(
+        CancelRow,
+        "select cancel_no, payment_event_no, order_id, request_hash, cancel_reason, cancel_amount,
+                status as \"status: CancelStatus\", attempts, failure_code, canceled_at, event_id,
+                is_wallet_done, created_at from payment_cancels where payment_event_no = $1
+          order by created_at, cancel_no",
+        payment_event_no,
+    )
     .fetch_all(conn)
     .await
 }
@@ -124,11 +132,12 @@ pub async fn lines(
     conn: &mut PgConnection,
     cancel_no: i64,
 ) -> Result<Vec<CancelLineRow>, sqlx::Error> {
-    sqlx::query_as(
+    sqlx::query_as!(
+        CancelLineRow,
         "select payment_order_no, amount from payment_cancel_lines where cancel_no = $1
           order by payment_order_no",
+        cancel_no,
     )
-    .bind(cancel_no)
     .fetch_all(conn)
     .await
 }
@@ -140,7 +149,7 @@ pub async fn claim_due(
     stale_secs: f64,
     limit: i64,
 ) -> Result<Vec<i64>, sqlx::Error> {
-    sqlx::query_scalar(
+    sqlx::query_scalar!(
         "update payment_cancels set next_attempt_at = now() + make_interval(secs => $1)
           where cancel_no in (
                 select cancel_no from payment_cancels
@@ -148,9 +157,9 @@ pub async fn claim_due(
                  order by next_attempt_at limit $2
                  for update skip locked)
           returning cancel_no",
+        stale_secs,
+        limit,
     )
-    .bind(stale_secs)
-    .bind(limit)
     .fetch_all(conn)
     .await
 }
@@ -186,18 +195,18 @@ pub async fn close_returning(
     transaction_key: Option<&str>,
     event_id: Option<uuid::Uuid>,
 ) -> Result<Option<Option<DateTime<Utc>>>, sqlx::Error> {
-    sqlx::query_scalar(
+    sqlx::query_scalar!(
         "update payment_cancels
             set status = $2, failure_code = $3, psp_transaction_key = $4, event_id = $5,
                 canceled_at = case when $2 = 'DONE' then now() end
           where cancel_no = $1 and status in ('REQUESTED', 'UNKNOWN')
           returning canceled_at",
+        cancel_no,
+        next.as_str(),
+        failure_code,
+        transaction_key,
+        event_id,
     )
-    .bind(cancel_no)
-    .bind(next)
-    .bind(failure_code)
-    .bind(transaction_key)
-    .bind(event_id)
     .fetch_optional(conn)
     .await
 }
@@ -209,15 +218,15 @@ pub async fn mark_unknown(
     reason: &str,
     retry_secs: f64,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
+    sqlx::query!(
         "update payment_cancels
             set status = 'UNKNOWN', attempts = attempts + 1, failure_code = $2,
                 next_attempt_at = now() + make_interval(secs => $3)
           where cancel_no = $1 and status in ('REQUESTED', 'UNKNOWN')",
+        cancel_no,
+        reason,
+        retry_secs,
     )
-    .bind(cancel_no)
-    .bind(reason)
-    .bind(retry_secs)
     .execute(conn)
     .await
     .map(|_| ())
@@ -231,7 +240,7 @@ pub async fn refund_lines(
     cancel_no: i64,
     actor: &str,
 ) -> Result<u64, sqlx::Error> {
-    let changed = sqlx::query(
+    let changed = sqlx::query!(
         "with changed as (
             update payment_orders o
                set refunded_amount = o.refunded_amount + c.amount,
@@ -248,28 +257,28 @@ pub async fn refund_lines(
          insert into payment_order_histories (id, payment_order_no, previous_status, new_status, reason, changed_by)
          select ($2::bigint[])[n], payment_order_no, previous_status, new_status,
                 'CANCEL_' || $1::text, $3 from numbered",
+        cancel_no,
+        history_ids,
+        actor,
     )
-    .bind(cancel_no)
-    .bind(history_ids)
-    .bind(actor)
     .execute(&mut *conn)
     .await?;
-    sqlx::query(
+    sqlx::query!(
         "update payment_events e set refunded_amount = e.refunded_amount + c.cancel_amount
            from payment_cancels c where c.cancel_no = $1 and e.payment_event_no = c.payment_event_no",
+        cancel_no,
     )
-    .bind(cancel_no)
     .execute(conn)
     .await?;
     Ok(changed.rows_affected())
 }
 
 pub async fn mark_wallet_done(conn: &mut PgConnection, cancel_no: i64) -> Result<u64, sqlx::Error> {
-    sqlx::query(
+    sqlx::query!(
         "update payment_cancels set is_wallet_done = true
           where cancel_no = $1 and status = 'DONE' and not is_wallet_done",
+        cancel_no,
     )
-    .bind(cancel_no)
     .execute(conn)
     .await
     .map(|r| r.rows_affected())
@@ -281,7 +290,7 @@ pub async fn claim_unreversed(
     after_secs: f64,
     limit: i64,
 ) -> Result<Vec<i64>, sqlx::Error> {
-    sqlx::query_scalar(
+    sqlx::query_scalar!(
         "update payment_cancels set updated_at = now()
           where cancel_no in (
                 select cancel_no from payment_cancels
@@ -293,9 +302,9 @@ pub async fn claim_unreversed(
                  order by updated_at limit $2
                  for update skip locked)
           returning cancel_no",
+        after_secs,
+        limit,
     )
-    .bind(after_secs)
-    .bind(limit)
     .fetch_all(conn)
     .await
 }
@@ -303,11 +312,11 @@ pub async fn claim_unreversed(
 /// Makes the order's cancels whose outcome is unknown due now (a webhook said one changed);
 /// false when none is open.
 pub async fn make_due_now(conn: &mut PgConnection, order_id: &str) -> Result<bool, sqlx::Error> {
-    let changed = sqlx::query(
+    let changed = sqlx::query!(
         "update payment_cancels set next_attempt_at = now()
           where order_id = $1 and status = 'UNKNOWN'",
+        order_id,
     )
-    .bind(order_id)
     .execute(conn)
     .await?;
     Ok(changed.rows_affected() > 0)
@@ -319,13 +328,16 @@ pub async fn unresolved(
     threshold: i32,
     limit: i64,
 ) -> Result<Vec<CancelRow>, sqlx::Error> {
-    sqlx::query_as(&format!(
-        "select {CANCEL_COLUMNS} from payment_cancels
+    sqlx::query_as!(
+        CancelRow,
+        "select cancel_no, payment_event_no, order_id, request_hash, cancel_reason, cancel_amount,
+                status as \"status: CancelStatus\", attempts, failure_code, canceled_at, event_id,
+                is_wallet_done, created_at from payment_cancels
           where status in ('REQUESTED', 'UNKNOWN') and attempts >= $1
-          order by created_at limit $2"
-    ))
-    .bind(threshold)
-    .bind(limit)
+          order by created_at limit $2",
+        threshold,
+        limit,
+    )
     .fetch_all(conn)
     .await
 }

@@ -11,7 +11,7 @@ use sqlx::PgConnection;
 
 use crate::status::PaymentStatus;
 
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone)]
 pub struct PaymentEventRow {
     pub payment_event_no: i64,
     pub member_no: i64,
@@ -33,7 +33,7 @@ pub struct PaymentEventRow {
     pub created_at: DateTime<Utc>,
 }
 
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone)]
 pub struct PaymentOrderRow {
     pub payment_order_no: i64,
     pub product_no: i64,
@@ -46,7 +46,7 @@ pub struct PaymentOrderRow {
     pub threshold: i32,
 }
 
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone)]
 pub struct HistoryRow {
     pub payment_order_no: i64,
     pub previous_status: Option<String>,
@@ -64,11 +64,8 @@ pub struct NewLine {
     pub amount: Decimal,
 }
 
-const EVENT_COLUMNS: &str = "payment_event_no, member_no, order_id, order_name, payment_key, \
-    method, approved_at, is_payment_done, is_wallet_done, total_amount, currency, refunded_amount, attempt_no, \
-    confirmed_event_id, created_at";
-const LINE_COLUMNS: &str = "payment_order_no, product_no, seller_no, product_name, amount, \
-    refunded_amount, status, failed_count, threshold";
+// The column lists are written out in each query (a checked query is a literal); `status`
+// names its Rust type, so an unknown value fails the row's decoding.
 
 pub async fn insert_payment_event(
     conn: &mut PgConnection,
@@ -78,15 +75,19 @@ pub async fn insert_payment_event(
     order_name: &str,
     total: Decimal,
 ) -> Result<PaymentEventRow, sqlx::Error> {
-    sqlx::query_as(&format!(
+    sqlx::query_as!(
+        PaymentEventRow,
         "insert into payment_events (payment_event_no, member_no, order_id, order_name, total_amount)
-         values ($1, $2, $3, $4, $5) returning {EVENT_COLUMNS}"
-    ))
-    .bind(payment_event_no)
-    .bind(member_no)
-    .bind(order_id)
-    .bind(order_name)
-    .bind(total)
+         values ($1, $2, $3, $4, $5)
+         returning payment_event_no, member_no, order_id, order_name, payment_key, method, approved_at,
+                  is_payment_done, is_wallet_done, total_amount, currency, refunded_amount,
+                  attempt_no, confirmed_event_id, created_at",
+        payment_event_no,
+        member_no,
+        order_id,
+        order_name,
+        total,
+    )
     .fetch_one(conn)
     .await
 }
@@ -103,20 +104,20 @@ pub async fn insert_lines(
     let sellers: Vec<i64> = lines.iter().map(|l| l.seller_no).collect();
     let names: Vec<String> = lines.iter().map(|l| l.product_name.clone()).collect();
     let amounts: Vec<Decimal> = lines.iter().map(|l| l.amount).collect();
-    sqlx::query(
+    sqlx::query!(
         "insert into payment_orders
             (payment_order_no, payment_event_no, order_id, product_no, seller_no, product_name, amount)
          select no, $2, $3, product, seller, name, amount
          from unnest($1::bigint[], $4::bigint[], $5::bigint[], $6::text[], $7::numeric[])
               as l(no, product, seller, name, amount)",
+        &nos,
+        payment_event_no,
+        order_id,
+        &products,
+        &sellers,
+        &names,
+        &amounts,
     )
-    .bind(&nos)
-    .bind(payment_event_no)
-    .bind(order_id)
-    .bind(&products)
-    .bind(&sellers)
-    .bind(&names)
-    .bind(&amounts)
     .execute(conn)
     .await
     .map(|_| ())
@@ -128,24 +129,43 @@ pub async fn find_event(
     order_id: &str,
     for_update: bool,
 ) -> Result<Option<PaymentEventRow>, sqlx::Error> {
-    let lock = if for_update { " for update" } else { "" };
-    sqlx::query_as(&format!(
-        "select {EVENT_COLUMNS} from payment_events where order_id = $1{lock}"
-    ))
-    .bind(order_id)
-    .fetch_optional(conn)
-    .await
+    if for_update {
+        sqlx::query_as!(
+            PaymentEventRow,
+            "select payment_event_no, member_no, order_id, order_name, payment_key, method, approved_at,
+                  is_payment_done, is_wallet_done, total_amount, currency, refunded_amount,
+                  attempt_no, confirmed_event_id, created_at
+             from payment_events where order_id = $1 for update",
+            order_id,
+        )
+        .fetch_optional(conn)
+        .await
+    } else {
+        sqlx::query_as!(
+            PaymentEventRow,
+            "select payment_event_no, member_no, order_id, order_name, payment_key, method, approved_at,
+                  is_payment_done, is_wallet_done, total_amount, currency, refunded_amount,
+                  attempt_no, confirmed_event_id, created_at
+             from payment_events where order_id = $1",
+            order_id,
+        )
+        .fetch_optional(conn)
+        .await
+    }
 }
 
 pub async fn find_lines(
     conn: &mut PgConnection,
     payment_event_no: i64,
 ) -> Result<Vec<PaymentOrderRow>, sqlx::Error> {
-    sqlx::query_as(&format!(
-        "select {LINE_COLUMNS} from payment_orders where payment_event_no = $1
-         order by payment_order_no"
-    ))
-    .bind(payment_event_no)
+    sqlx::query_as!(
+        PaymentOrderRow,
+        r#"select payment_order_no, product_no, seller_no, product_name, amount, refunded_amount,
+                  status as "status: PaymentStatus", failed_count, threshold
+           from payment_orders where payment_event_no = $1
+           order by payment_order_no"#,
+        payment_event_no,
+    )
     .fetch_all(conn)
     .await
 }
@@ -154,13 +174,14 @@ pub async fn find_history(
     conn: &mut PgConnection,
     payment_event_no: i64,
 ) -> Result<Vec<HistoryRow>, sqlx::Error> {
-    sqlx::query_as(
+    sqlx::query_as!(
+        HistoryRow,
         "select h.payment_order_no, h.previous_status, h.new_status, h.reason, h.changed_by, h.created_at
          from payment_order_histories h
          join payment_orders o on o.payment_order_no = h.payment_order_no
          where o.payment_event_no = $1 order by h.created_at, h.id",
+        payment_event_no,
     )
-    .bind(payment_event_no)
     .fetch_all(conn)
     .await
 }
@@ -187,7 +208,9 @@ pub async fn transition(
     payment_event_no: i64,
     t: Transition<'_>,
 ) -> Result<u64, sqlx::Error> {
-    let changed = sqlx::query(
+    // `as _`: the guard's statuses are `&'static str`s, the checked type of a `text[]` is
+    // `Vec<String>`.
+    let changed = sqlx::query!(
         "with changed as (
             -- p is the row before the update, so RETURNING can report the previous status
             update payment_orders o
@@ -205,15 +228,15 @@ pub async fn transition(
          )
          insert into payment_order_histories (id, payment_order_no, previous_status, new_status, reason, changed_by)
          select ($5::bigint[])[n], payment_order_no, previous_status, $2, $6, $7 from numbered",
+        payment_event_no,
+        t.next.as_str(),
+        t.count_failure,
+        PaymentStatus::sources_of(t.next) as _,
+        history_ids,
+        t.reason,
+        t.actor,
+        t.attempt_no,
     )
-    .bind(payment_event_no)
-    .bind(t.next.as_str())
-    .bind(t.count_failure)
-    .bind(PaymentStatus::sources_of(t.next))
-    .bind(history_ids)
-    .bind(t.reason)
-    .bind(t.actor)
-    .bind(t.attempt_no)
     .execute(conn)
     .await?;
     Ok(changed.rows_affected())
@@ -225,14 +248,14 @@ pub async fn record_created(
     history_ids: &[i64],
     payment_event_no: i64,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
+    sqlx::query!(
         "insert into payment_order_histories (id, payment_order_no, previous_status, new_status, reason, changed_by)
          select ($2::bigint[])[row_number() over (order by payment_order_no)], payment_order_no,
                 null, 'NOT_STARTED', 'CHECKOUT', 'checkout-api'
          from payment_orders where payment_event_no = $1",
+        payment_event_no,
+        history_ids,
     )
-    .bind(payment_event_no)
-    .bind(history_ids)
     .execute(conn)
     .await
     .map(|_| ())
@@ -243,10 +266,10 @@ pub async fn lock_attempt(
     conn: &mut PgConnection,
     payment_event_no: i64,
 ) -> Result<Option<i64>, sqlx::Error> {
-    sqlx::query_scalar(
+    sqlx::query_scalar!(
         "select attempt_no from payment_events where payment_event_no = $1 for update",
+        payment_event_no,
     )
-    .bind(payment_event_no)
     .fetch_optional(conn)
     .await
     .map(Option::flatten)
@@ -259,13 +282,13 @@ pub async fn start_attempt(
     payment_key: &str,
     attempt_no: i64,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
+    sqlx::query!(
         "update payment_events set payment_key = $2, attempt_no = $3, next_recovery_at = null
          where payment_event_no = $1",
+        payment_event_no,
+        payment_key,
+        attempt_no,
     )
-    .bind(payment_event_no)
-    .bind(payment_key)
-    .bind(attempt_no)
     .execute(conn)
     .await
     .map(|_| ())
@@ -276,11 +299,11 @@ pub async fn unbind_payment_key(
     conn: &mut PgConnection,
     payment_event_no: i64,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
+    sqlx::query!(
         "update payment_events set payment_key = null, next_recovery_at = null
          where payment_event_no = $1 and not is_payment_done",
+        payment_event_no,
     )
-    .bind(payment_event_no)
     .execute(conn)
     .await
     .map(|_| ())
@@ -292,12 +315,12 @@ pub async fn payment_key_taken(
     payment_key: &str,
     payment_event_no: i64,
 ) -> Result<bool, sqlx::Error> {
-    sqlx::query_scalar(
-        "select exists (select 1 from payment_events
-                 where payment_key = $1 and payment_event_no <> $2 and is_payment_done)",
+    sqlx::query_scalar!(
+        r#"select exists (select 1 from payment_events
+                   where payment_key = $1 and payment_event_no <> $2 and is_payment_done) as "taken!""#,
+        payment_key,
+        payment_event_no,
     )
-    .bind(payment_key)
-    .bind(payment_event_no)
     .fetch_one(conn)
     .await
 }
@@ -313,17 +336,17 @@ pub async fn mark_paid(
     // is not the one an attempt named.
     payment_key: &str,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
+    sqlx::query!(
         "update payment_events set is_payment_done = true, method = $2, approved_at = $3,
                 psp_raw = $4, confirmed_event_id = $5, next_recovery_at = null, payment_key = $6
          where payment_event_no = $1",
+        payment_event_no,
+        method,
+        approved_at,
+        psp_raw,
+        confirmed_event_id,
+        payment_key,
     )
-    .bind(payment_event_no)
-    .bind(method)
-    .bind(approved_at)
-    .bind(psp_raw)
-    .bind(confirmed_event_id)
-    .bind(payment_key)
     .execute(conn)
     .await
     .map(|_| ())
@@ -334,11 +357,11 @@ pub async fn mark_wallet_done(
     conn: &mut PgConnection,
     payment_event_no: i64,
 ) -> Result<u64, sqlx::Error> {
-    sqlx::query(
+    sqlx::query!(
         "update payment_events set is_wallet_done = true
          where payment_event_no = $1 and is_payment_done and not is_wallet_done",
+        payment_event_no,
     )
-    .bind(payment_event_no)
     .execute(conn)
     .await
     .map(|r| r.rows_affected())

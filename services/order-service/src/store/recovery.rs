@@ -14,7 +14,7 @@ pub async fn due_for_recovery(
     stale_secs: f64,
     limit: i64,
 ) -> Result<Vec<String>, sqlx::Error> {
-    sqlx::query_scalar(
+    sqlx::query_scalar!(
         "select o.order_id from payment_orders o
            join payment_events e on e.payment_event_no = o.payment_event_no
           where (o.status = 'UNKNOWN' and coalesce(e.next_recovery_at, o.updated_at) <= now())
@@ -22,9 +22,9 @@ pub async fn due_for_recovery(
           group by o.order_id
           order by min(o.updated_at)
           limit $2",
+        stale_secs,
+        limit,
     )
-    .bind(stale_secs)
-    .bind(limit)
     .fetch_all(conn)
     .await
 }
@@ -35,12 +35,12 @@ pub async fn is_stale(
     payment_event_no: i64,
     stale_secs: f64,
 ) -> Result<bool, sqlx::Error> {
-    let stale: Option<bool> = sqlx::query_scalar(
+    let stale: Option<bool> = sqlx::query_scalar!(
         "select bool_and(updated_at < now() - make_interval(secs => $2))
          from payment_orders where payment_event_no = $1 and status = 'EXECUTING'",
+        payment_event_no,
+        stale_secs,
     )
-    .bind(payment_event_no)
-    .bind(stale_secs)
     .fetch_one(conn)
     .await?;
     Ok(stale.unwrap_or(false))
@@ -54,21 +54,21 @@ pub async fn schedule_recovery(
     payment_event_no: i64,
     after_secs: f64,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
+    sqlx::query!(
         "update payment_events
             set next_recovery_at = case when next_recovery_at <= now() then next_recovery_at
                                         else now() + make_interval(secs => $2) end
           where payment_event_no = $1",
+        payment_event_no,
+        after_secs,
     )
-    .bind(payment_event_no)
-    .bind(after_secs)
     .execute(conn)
     .await
     .map(|_| ())
 }
 
 /// An order whose outcome is still unknown after `threshold` lookups.
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone)]
 pub struct UnresolvedRow {
     pub order_id: String,
     pub total_amount: Decimal,
@@ -83,23 +83,24 @@ pub async fn unresolved(
     conn: &mut PgConnection,
     limit: i64,
 ) -> Result<Vec<UnresolvedRow>, sqlx::Error> {
-    sqlx::query_as(
-        "select e.order_id, e.total_amount, e.payment_key, max(o.failed_count) as failed_count,
+    sqlx::query_as!(
+        UnresolvedRow,
+        "select e.order_id, e.total_amount, e.payment_key, max(o.failed_count) as \"failed_count!\",
                 e.next_recovery_at, e.created_at
            from payment_orders o join payment_events e using (payment_event_no)
           where o.status = 'UNKNOWN' and o.failed_count >= o.threshold
           group by e.payment_event_no
           order by e.created_at
           limit $1",
+        limit,
     )
-    .bind(limit)
     .fetch_all(conn)
     .await
 }
 
 pub async fn count_unresolved(conn: &mut PgConnection) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar(
-        "select count(distinct payment_event_no) from payment_orders
+    sqlx::query_scalar!(
+        "select count(distinct payment_event_no) as \"count!\" from payment_orders
           where status = 'UNKNOWN' and failed_count >= threshold",
     )
     .fetch_one(conn)
@@ -116,7 +117,7 @@ pub async fn claim_unsettled(
     after_secs: f64,
     limit: i64,
 ) -> Result<Vec<String>, sqlx::Error> {
-    sqlx::query_scalar(
+    sqlx::query_scalar!(
         "update payment_events set redrive_count = redrive_count + 1, updated_at = now()
           where payment_event_no in (
                 select payment_event_no from payment_events
@@ -130,9 +131,9 @@ pub async fn claim_unsettled(
                  limit $2
                  for update skip locked)
           returning order_id",
+        after_secs,
+        limit,
     )
-    .bind(after_secs)
-    .bind(limit)
     .fetch_all(conn)
     .await
 }
@@ -143,11 +144,11 @@ pub async fn touch_executing(
     conn: &mut PgConnection,
     payment_event_no: i64,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
+    sqlx::query!(
         "update payment_orders set updated_at = now()
          where payment_event_no = $1 and status = 'EXECUTING'",
+        payment_event_no,
     )
-    .bind(payment_event_no)
     .execute(conn)
     .await
     .map(|_| ())
@@ -159,12 +160,12 @@ pub async fn paid_between(
     from: DateTime<Utc>,
     to: DateTime<Utc>,
 ) -> Result<Vec<String>, sqlx::Error> {
-    sqlx::query_scalar(
+    sqlx::query_scalar!(
         "select order_id from payment_events
           where is_payment_done and approved_at between $1 and $2",
+        from,
+        to,
     )
-    .bind(from)
-    .bind(to)
     .fetch_all(conn)
     .await
 }
@@ -179,7 +180,7 @@ pub async fn make_due_now(
     // At most one webhook-driven lookup per order every 10 s (counted from the order's last
     // change): the body is unauthenticated, and a flood must not turn into a flood of PSP
     // lookups under our merchant key. An order already due is left alone.
-    sqlx::query_scalar(
+    sqlx::query_scalar!(
         "update payment_events e
             set next_recovery_at = greatest(now(), (select max(o.updated_at) + interval '10 seconds'
                                                        from payment_orders o
@@ -189,9 +190,9 @@ pub async fn make_due_now(
             and exists (select 1 from payment_orders o
                          where o.payment_event_no = e.payment_event_no
                            and o.status in ('UNKNOWN', 'EXECUTING'))
-          returning e.next_recovery_at",
+          returning e.next_recovery_at as \"next_recovery_at!\"",
+        order_id,
     )
-    .bind(order_id)
     .fetch_optional(conn)
     .await
 }
