@@ -149,7 +149,9 @@ const fn number(text: &str) -> u16 {
 const fn parse_row(line: &'static str) -> ServiceRow {
     let (cols, n) = columns(line);
     if n != 4 {
-        panic!("deploy/services.table: a line without exactly 4 columns (service port database node)");
+        panic!(
+            "deploy/services.table: a line without exactly 4 columns (service port database node)"
+        );
     }
     let node_id = number(cols[3]);
     if node_id > 1023 {
