@@ -21,6 +21,14 @@ pub struct ServiceRow {
     pub node_id: u16,
 }
 
+impl ServiceRow {
+    /// `http://127.0.0.1:<port>`: where the service listens on `just up`'s stack, the default
+    /// of the peer URLs a service reads (e.g. order-service's `CATALOG_URL`).
+    pub fn local_url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+}
+
 /// The file as written, for readers that want the comments too.
 pub const TEXT: &str = include_str!("../../../deploy/services.table");
 
@@ -253,6 +261,7 @@ mod tests {
             }
         );
         assert_eq!(get("psp-sandbox").map(|s| s.port), Some(8090));
+        assert_eq!(ORDER_QUERY.local_url(), "http://127.0.0.1:8087");
         assert_eq!(get("no-such-service"), None);
     }
 

@@ -95,8 +95,10 @@ impl ConsoleConfig {
             Some(raw) => parse_services(&raw)?,
             None => local_services()
                 .map(|s| {
-                    let url = format!("http://127.0.0.1:{}", s.port);
-                    Ok((s.name.to_string(), parse_url("CONSOLE_SERVICES", &url)?))
+                    Ok((
+                        s.name.to_string(),
+                        parse_url("CONSOLE_SERVICES", &s.local_url())?,
+                    ))
                 })
                 .collect::<Result<_, ConfigError>>()?,
         };
