@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `just console`: the ops console (tools/ops-console, docs/operations.md "Ops console") in the
 # foreground on http://127.0.0.1:${CONSOLE_PORT:-8095}, reading the services of `just up`
-# (scripts/lib.sh SERVICE_TABLE) and the NATS monitoring endpoint it wrote to .run/nats.monitor.
+# (deploy/services.table) and the NATS monitoring endpoint it wrote to .run/nats.monitor.
 # The console has no credential of its own: log in with the services' ADMIN_TOKEN (open mode) or
 # an admin JWT (`just token admin`, jwt mode).
 set -euo pipefail

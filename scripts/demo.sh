@@ -455,7 +455,7 @@ flow_poison() {
 # A valid order dead-lettered by a (simulated) outage of order-query's database: fixed, replayed,
 # applied by order-query's own handler; the other consumers of the subject never see the replay.
 OUTAGE_ON=0
-OQ_DB_URL="$PG_BASE_URL/paymsa_order_query"
+OQ_DB_URL="$PG_BASE_URL/${SERVICE_DB[order-query-service]}"
 demo_cleanup() {
   if ((OUTAGE_ON == 1)); then
     psql -qAt -v ON_ERROR_STOP=1 "$OQ_DB_URL" \
@@ -490,7 +490,7 @@ flow_recover() {
   OUTAGE_ON=1
   psql -qAt -v ON_ERROR_STOP=1 "$OQ_DB_URL" -c \
     "alter table order_view_lines add constraint paymsa_demo_outage check (false) not valid" >/dev/null ||
-    fail "could not simulate the outage in paymsa_order_query"
+    fail "could not simulate the outage in ${SERVICE_DB[order-query-service]}"
   ok "simulated outage: order-query's database refuses new order lines (a CHECK (false) constraint)"
   hot_fetch
   local lines_before

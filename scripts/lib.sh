@@ -22,30 +22,19 @@ REDIS_URL_LOCAL="redis://$REDIS_HOST:$REDIS_PORT"
 NATS_SERVER_PIN=2.15.1
 NATS_DURABLE_MIN=2.12.3
 
-# service | port | database ("-" = none). Order = SNOWFLAKE_NODE_ID 1..9 (docs/configuration.md).
-SERVICE_TABLE=(
-  "order-service          8080 paymsa_order"
-  "catalog-service        8081 paymsa_catalog"
-  "wallet-service         8082 paymsa_wallet"
-  "seller-service         8083 paymsa_seller"
-  "hot-catalog-service    8084 paymsa_hot_catalog"
-  "catalog-review-service 8085 paymsa_review"
-  "catalog-like-service   8086 paymsa_like"
-  "order-query-service    8087 paymsa_order_query"
-  "psp-sandbox            8090 paymsa_psp"
-)
+# The service table: deploy/services.table (service, port, database "-" = none, node id), the
+# one copy the services' SPEC, loadgen, the ops console and the tests also read
+# (libs/service-kit/src/stack_table.rs). SERVICES keeps the file's order.
 SERVICES=()
 declare -A SERVICE_PORT=() SERVICE_DB=() SERVICE_NODE_ID=()
-_node=1
-for _row in "${SERVICE_TABLE[@]}"; do
-  read -r _name _port _db <<<"$_row"
+while read -r _name _port _db _node _rest; do
+  [[ -z "$_name" || "$_name" == \#* ]] && continue
   SERVICES+=("$_name")
   SERVICE_PORT[$_name]=$_port
   SERVICE_DB[$_name]=$_db
   SERVICE_NODE_ID[$_name]=$_node
-  _node=$((_node + 1))
-done
-unset _row _name _port _db _node
+done <"$PAYMSA_ROOT/deploy/services.table"
+unset _name _port _db _node _rest
 
 # ---------------------------------------------------------------------------------------------
 # Output. Human-readable messages go to stderr so that stdout stays parseable (nats.sh prints

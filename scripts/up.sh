@@ -80,7 +80,7 @@ start_service() {
   # The sandbox tells order-service of payment and cancel changes and wallet-service of payouts
   # (POST /webhooks/toss on both; each ignores the other's events).
   [[ "$svc" == psp-sandbox ]] &&
-    env+=(SANDBOX_WEBHOOK_URLS="${SANDBOX_WEBHOOK_URLS:-http://127.0.0.1:8080/webhooks/toss,http://127.0.0.1:8082/webhooks/toss}")
+    env+=(SANDBOX_WEBHOOK_URLS="${SANDBOX_WEBHOOK_URLS:-http://127.0.0.1:${SERVICE_PORT[order-service]}/webhooks/toss,http://127.0.0.1:${SERVICE_PORT[wallet-service]}/webhooks/toss}")
   [[ "$db" != - ]] && env+=(DATABASE_URL="$PG_BASE_URL/$db")
   # Its own NATS user when the server has them (the psp-sandbox has none: no NATS).
   if [[ -n "$nats_secrets" ]]; then

@@ -19,6 +19,25 @@ pub struct ServiceSpec {
     pub uses_redis: bool,
 }
 
+impl ServiceSpec {
+    /// Name, default port, database and default node id of `name` as deploy/services.table
+    /// writes them, without NATS or Redis; a service fills those in with struct update syntax
+    /// (`ServiceSpec { uses_nats: true, ..ServiceSpec::from_table("…") }`). Derived rather than
+    /// written again and tested equal: the table is parsed in `const` (crate::stack_table), so
+    /// the `SPEC` constants cannot disagree with it and a misspelt name fails the build.
+    pub const fn from_table(name: &str) -> Self {
+        let row = crate::stack_table::row(name);
+        Self {
+            name: row.name,
+            default_port: row.port,
+            database: row.database,
+            default_node_id: row.node_id,
+            uses_nats: false,
+            uses_redis: false,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LogFormat {
     Pretty,

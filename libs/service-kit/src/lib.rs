@@ -35,6 +35,7 @@ pub mod retry;
 mod route_index;
 pub mod secrets;
 pub mod server;
+pub mod stack_table;
 pub mod strict;
 pub mod telemetry;
 #[cfg(feature = "testing")]

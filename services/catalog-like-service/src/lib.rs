@@ -21,12 +21,10 @@ use sqlx::migrate::Migrator;
 pub use api::{LikeStatus, ProductLikeCount};
 
 pub const SPEC: ServiceSpec = ServiceSpec {
-    name: "catalog-like-service",
-    default_port: 8086,
-    database: Some("paymsa_like"),
-    default_node_id: 7,
     uses_nats: true,
     uses_redis: true,
+    // name, default port, database and node id: deploy/services.table
+    ..ServiceSpec::from_table("catalog-like-service")
 };
 
 /// The OpenAPI description of the service.

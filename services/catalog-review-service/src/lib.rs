@@ -31,12 +31,10 @@ pub use api::{ProductReviews, Review};
 pub use input::StarRatingType;
 
 pub const SPEC: ServiceSpec = ServiceSpec {
-    name: "catalog-review-service",
-    default_port: 8085,
-    database: Some("paymsa_review"),
-    default_node_id: 6,
     uses_nats: true,
     uses_redis: true,
+    // name, default port, database and node id: deploy/services.table
+    ..ServiceSpec::from_table("catalog-review-service")
 };
 
 /// The OpenAPI description of the service.

@@ -16,12 +16,10 @@ use service_kit::{App, ServiceConfig, ServiceSpec, StartupError};
 use sqlx::migrate::Migrator;
 
 pub const SPEC: ServiceSpec = ServiceSpec {
-    name: "catalog-service",
-    default_port: 8081,
-    database: Some("paymsa_catalog"),
-    default_node_id: 2,
     uses_nats: true,
     uses_redis: true,
+    // name, default port, database and node id: deploy/services.table
+    ..ServiceSpec::from_table("catalog-service")
 };
 
 /// The OpenAPI description of the service.

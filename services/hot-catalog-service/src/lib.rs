@@ -38,12 +38,10 @@ pub use ranking::Ranking;
 pub use score::{ScoreModel, Weights};
 
 pub const SPEC: ServiceSpec = ServiceSpec {
-    name: "hot-catalog-service",
-    default_port: 8084,
-    database: Some("paymsa_hot_catalog"),
-    default_node_id: 5,
     uses_nats: true,
     uses_redis: true,
+    // name, default port, database and node id: deploy/services.table
+    ..ServiceSpec::from_table("hot-catalog-service")
 };
 
 /// The OpenAPI description of the service.

@@ -40,12 +40,10 @@ use events::Event;
 pub use views::{Order, OrderLine, OrderPage, OrderStatus, PageCursor};
 
 pub const SPEC: ServiceSpec = ServiceSpec {
-    name: "order-query-service",
-    default_port: 8087,
-    database: Some("paymsa_order_query"),
-    default_node_id: 8,
     uses_nats: true,
     uses_redis: false,
+    // name, default port, database and node id: deploy/services.table
+    ..ServiceSpec::from_table("order-query-service")
 };
 
 /// The OpenAPI description of the service.

@@ -41,12 +41,10 @@ use sqlx::migrate::Migrator;
 pub use settings::OrderSettings;
 
 pub const SPEC: ServiceSpec = ServiceSpec {
-    name: "order-service",
-    default_port: 8080,
-    database: Some("paymsa_order"),
-    default_node_id: 1,
     uses_nats: true,
     uses_redis: true,
+    // name, default port, database and node id: deploy/services.table
+    ..ServiceSpec::from_table("order-service")
 };
 
 /// The OpenAPI description of the service.

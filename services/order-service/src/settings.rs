@@ -2,7 +2,10 @@
 
 use std::time::Duration;
 
-use service_kit::{ConfigError, ServiceConfig};
+use service_kit::{
+    stack_table::{row, ServiceRow},
+    ConfigError, ServiceConfig,
+};
 
 #[derive(Debug, Clone)]
 pub struct OrderSettings {
@@ -61,9 +64,19 @@ fn millis(config: &ServiceConfig, name: &str, default: u64) -> Result<Duration, 
     }
 }
 
+/// The peers, rows of deploy/services.table: their URLs on `just up`'s stack are the defaults of
+/// the variables naming them (`const`, so a misspelt service fails the build).
+const PSP: ServiceRow = row("psp-sandbox");
+const CATALOG: ServiceRow = row("catalog-service");
+const HOT_CATALOG: ServiceRow = row("hot-catalog-service");
+const LIKES: ServiceRow = row("catalog-like-service");
+const REVIEWS: ServiceRow = row("catalog-review-service");
+const ORDER_QUERY: ServiceRow = row("order-query-service");
+const WALLET: ServiceRow = row("wallet-service");
+
 impl OrderSettings {
     pub fn from_config(config: &ServiceConfig) -> Result<Self, ConfigError> {
-        let psp_url = url(config, "PSP_URL", "http://127.0.0.1:8090")?;
+        let psp_url = url(config, "PSP_URL", &PSP.local_url())?;
         let psp_timeout = millis(config, "PSP_TIMEOUT_MS", 10_000)?;
         let recovery_stale_after = millis(config, "RECOVERY_STALE_MS", 60_000)?;
         if recovery_stale_after <= psp_timeout {
@@ -73,15 +86,15 @@ impl OrderSettings {
             ));
         }
         Ok(Self {
-            catalog_url: url(config, "CATALOG_URL", "http://127.0.0.1:8081")?,
+            catalog_url: url(config, "CATALOG_URL", &CATALOG.local_url())?,
             catalog_timeout: millis(config, "CATALOG_TIMEOUT_MS", 2_000)?,
             store_backends: crate::pages::BackendUrls {
-                catalog: url(config, "CATALOG_URL", "http://127.0.0.1:8081")?,
-                hot_catalog: url(config, "HOT_CATALOG_URL", "http://127.0.0.1:8084")?,
-                likes: url(config, "CATALOG_LIKE_URL", "http://127.0.0.1:8086")?,
-                reviews: url(config, "CATALOG_REVIEW_URL", "http://127.0.0.1:8085")?,
-                order_query: url(config, "ORDER_QUERY_URL", "http://127.0.0.1:8087")?,
-                wallet: url(config, "WALLET_URL", "http://127.0.0.1:8082")?,
+                catalog: url(config, "CATALOG_URL", &CATALOG.local_url())?,
+                hot_catalog: url(config, "HOT_CATALOG_URL", &HOT_CATALOG.local_url())?,
+                likes: url(config, "CATALOG_LIKE_URL", &LIKES.local_url())?,
+                reviews: url(config, "CATALOG_REVIEW_URL", &REVIEWS.local_url())?,
+                order_query: url(config, "ORDER_QUERY_URL", &ORDER_QUERY.local_url())?,
+                wallet: url(config, "WALLET_URL", &WALLET.local_url())?,
             },
             psp_window_url: url(config, "PSP_WINDOW_URL", &psp_url)?,
             psp_url,

@@ -83,12 +83,10 @@ use crate::{
 };
 
 pub const SPEC: ServiceSpec = ServiceSpec {
-    name: "psp-sandbox",
-    default_port: 8090,
-    database: Some("paymsa_psp"),
-    default_node_id: 9,
     uses_nats: false,
     uses_redis: false,
+    // name, default port, database and node id: deploy/services.table
+    ..ServiceSpec::from_table("psp-sandbox")
 };
 
 /// The OpenAPI description of the service.

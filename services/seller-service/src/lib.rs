@@ -17,12 +17,10 @@ use sqlx::migrate::Migrator;
 pub use api::{RegisterSeller, Seller};
 
 pub const SPEC: ServiceSpec = ServiceSpec {
-    name: "seller-service",
-    default_port: 8083,
-    database: Some("paymsa_seller"),
-    default_node_id: 4,
     uses_nats: true,
     uses_redis: true,
+    // name, default port, database and node id: deploy/services.table
+    ..ServiceSpec::from_table("seller-service")
 };
 
 /// The OpenAPI description of the service.

@@ -42,12 +42,10 @@ use service_kit::{App, ServiceConfig, ServiceSpec, StartupError};
 use sqlx::migrate::Migrator;
 
 pub const SPEC: ServiceSpec = ServiceSpec {
-    name: "wallet-service",
-    default_port: 8082,
-    database: Some("paymsa_wallet"),
-    default_node_id: 3,
     uses_nats: true,
     uses_redis: true,
+    // name, default port, database and node id: deploy/services.table
+    ..ServiceSpec::from_table("wallet-service")
 };
 
 /// The OpenAPI description of the service.

@@ -1,7 +1,8 @@
-//! `compose.yaml` against what the services really read. Every service of
-//! docs/configuration.md's table (checked against the services' own `SPEC`) must run in compose
-//! with its port published (on `${BIND_ADDR:-127.0.0.1}`, tests/compose_secrets.rs), and with
-//! every variable it reads pointing at a compose service rather than at the loopback defaults;
+//! `compose.yaml` against what the services really read. Every service of deploy/services.table
+//! (which docs/configuration.md's table must repeat, and which the harness must start) must run
+//! in compose with its port published (on `${BIND_ADDR:-127.0.0.1}`, tests/compose_secrets.rs)
+//! and its node id, and with every variable it reads pointing at a compose service rather than
+//! at the loopback defaults;
 //! and the file must pass `docker compose config` wherever a compose CLI is installed. The file
 //! is read interpolated with deploy/compose.env.example (compose_support). No Docker engine.
 
@@ -18,20 +19,15 @@ use crate::compose_support::{
     ENV_EXAMPLE,
 };
 use serde_yaml::Value;
-use service_kit::ServiceSpec;
+use service_kit::{stack_table, ServiceSpec};
 
-fn specs() -> [&'static ServiceSpec; 9] {
-    [
-        &order_service::SPEC,
-        &catalog_service::SPEC,
-        &wallet_service::SPEC,
-        &seller_service::SPEC,
-        &hot_catalog_service::SPEC,
-        &catalog_review_service::SPEC,
-        &catalog_like_service::SPEC,
-        &order_query_service::SPEC,
-        &psp_sandbox::SPEC,
-    ]
+/// Every service's `SPEC` (whose name, port, database and node id are its row of
+/// deploy/services.table: ServiceSpec::from_table), as the harness starts them.
+fn specs() -> Vec<&'static ServiceSpec> {
+    paymsa_e2e::all_services()
+        .into_iter()
+        .map(|(spec, _)| spec)
+        .collect()
 }
 
 /// A variable a service reads whose default is not right inside compose, but that compose may
@@ -144,31 +140,40 @@ fn host_of(url: &str) -> Option<String> {
 }
 
 #[test]
-fn configuration_table_matches_the_services() {
-    let table = configuration_table();
-    let names: BTreeSet<&str> = specs().iter().map(|s| s.name).collect();
-    for spec in specs() {
-        let row = table
-            .get(spec.name)
-            .unwrap_or_else(|| panic!("docs/configuration.md has no row for {}", spec.name));
+fn configuration_table_matches_the_service_table() {
+    let docs = configuration_table();
+    for service in stack_table::SERVICES {
+        let row = docs
+            .get(service.name)
+            .unwrap_or_else(|| panic!("docs/configuration.md has no row for {}", service.name));
         assert_eq!(
-            row.port, spec.default_port,
-            "{}: port in docs vs SPEC",
-            spec.name
+            row.port, service.port,
+            "{}: port in docs vs deploy/services.table",
+            service.name
         );
         assert_eq!(
             row.database.as_deref(),
-            spec.database,
-            "{}: database in docs vs SPEC",
-            spec.name
+            service.database,
+            "{}: database in docs vs deploy/services.table",
+            service.name
         );
     }
-    for name in table.keys() {
+    for name in docs.keys() {
         assert!(
-            names.contains(name.as_str()),
-            "docs/configuration.md lists {name}, which is no service"
+            stack_table::get(name).is_some(),
+            "docs/configuration.md lists {name}, which deploy/services.table does not"
         );
     }
+}
+
+/// The harness (tests/src/lib.rs all_services) starts each service of the table exactly once.
+#[test]
+fn the_harness_starts_every_service_of_the_table() {
+    let mut started: Vec<&str> = specs().iter().map(|s| s.name).collect();
+    started.sort_unstable();
+    let mut table: Vec<&str> = stack_table::SERVICES.iter().map(|s| s.name).collect();
+    table.sort_unstable();
+    assert_eq!(started, table);
 }
 
 #[test]
@@ -179,13 +184,14 @@ fn every_service_runs_in_compose_with_its_port_and_variables() {
         .and_then(Value::as_mapping)
         .expect("compose.yaml has services");
     let compose_names: BTreeSet<String> = services.keys().filter_map(scalar).collect();
-    let table = configuration_table();
     let mut problems = Vec::new();
-    let mut node_ids: BTreeMap<String, &str> = BTreeMap::new();
 
     for spec in specs() {
         let name = spec.name;
-        let row = &table[name];
+        let Some(row) = stack_table::get(name) else {
+            problems.push(format!("{name}: not in deploy/services.table"));
+            continue;
+        };
         let Some(service) = services.get(name) else {
             problems.push(format!("{name}: no compose service of that name"));
             continue;
@@ -227,13 +233,13 @@ fn every_service_runs_in_compose_with_its_port_and_variables() {
                 env.get("HOST")
             ));
         }
+        // The table's ids are unique and within 0..=1023 (service_kit::stack_table checks).
         match env.get("SNOWFLAKE_NODE_ID").map(|v| v.parse::<u16>()) {
-            Some(Ok(id)) if id <= 1023 => {
-                if let Some(other) = node_ids.insert(id.to_string(), name) {
-                    problem(format!("SNOWFLAKE_NODE_ID {id} is also {other}'s"));
-                }
-            }
-            other => problem(format!("SNOWFLAKE_NODE_ID must be 0..=1023, is {other:?}")),
+            Some(Ok(id)) if id == row.node_id => {}
+            other => problem(format!(
+                "SNOWFLAKE_NODE_ID must be {} (deploy/services.table), is {other:?}",
+                row.node_id
+            )),
         }
 
         let deps = depends_on(service);
@@ -321,7 +327,7 @@ fn every_service_runs_in_compose_with_its_port_and_variables() {
                         }
                         // the peer's port must be the one it listens on
                         let peer_port = url::Url::parse(value).ok().and_then(|u| u.port());
-                        if let Some(expected) = table.get(&h).map(|r| r.port) {
+                        if let Some(expected) = stack_table::get(&h).map(|r| r.port) {
                             if peer_port != Some(expected) {
                                 problem(format!("{var}={value}: {h} listens on {expected}"));
                             }

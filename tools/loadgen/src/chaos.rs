@@ -30,24 +30,11 @@ use crate::{
     journey::ChaosMix,
     progress::{Counters, Goal, Progress},
     settle::settle,
-    stack::{BrokerKind, Stack, StackOptions},
+    stack::{BrokerKind, Stack, StackOptions, SERVICES},
     workload::{open_market, Mix},
 };
 
 pub const OPTIONS: &[&str] = &["payments", "shoppers", "seed", "bin-dir", "keep", "auth"];
-
-/// Every process of the stack; the sandbox keeps its state in Postgres, so it is killed too.
-const KILLABLE: [&str; 9] = [
-    "psp-sandbox",
-    "catalog-service",
-    "seller-service",
-    "wallet-service",
-    "order-service",
-    "hot-catalog-service",
-    "catalog-review-service",
-    "catalog-like-service",
-    "order-query-service",
-];
 
 const POISONED: [&str; 5] = [
     "order.payment.confirmed",
@@ -102,7 +89,8 @@ pub async fn run(args: &Args) -> anyhow::Result<bool> {
 /// (5–30 %, before the amnesia, so a forgotten delivery cannot count twice); the sandbox
 /// switches from "a timed-out confirm still charges" to "it does not" half-way.
 fn schedule(rng: &mut SmallRng) -> Vec<(f64, Fault)> {
-    let mut kills = KILLABLE.to_vec();
+    // Every process of the stack; the sandbox keeps its state in Postgres, so it is killed too.
+    let mut kills: Vec<&str> = SERVICES.iter().map(|s| s.name).collect();
     kills.shuffle(rng);
     let mut schedule: Vec<(f64, Fault)> = kills
         .into_iter()

@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use crate::{
-    stack::{Stack, PRODUCERS},
+    stack::{producers, Stack},
     stats::Latencies,
 };
 
@@ -73,7 +73,7 @@ pub async fn measure(stack: &mut Stack, since: DateTime<Utc>) -> anyhow::Result<
 /// Outbox rows written since `since` by every producing service (events the run caused).
 pub async fn events_since(stack: &mut Stack, since: DateTime<Utc>) -> anyhow::Result<i64> {
     let mut total = 0;
-    for service in PRODUCERS {
+    for service in producers() {
         let db = stack.db(service).await?;
         let n: i64 = sqlx::query_scalar("select count(*) from outbox where created_at >= $1")
             .bind(since)

@@ -11,18 +11,10 @@ use anyhow::Context;
 use async_nats::HeaderMap;
 use events::topology::{Topology, BUSINESS_STREAMS};
 
-use crate::{invariants::Checks, stack::Stack};
-
-/// Services that consume events and so keep dead letters.
-const CONSUMING_SERVICES: [&str; 7] = [
-    "catalog-service",
-    "catalog-review-service",
-    "seller-service",
-    "wallet-service",
-    "order-service",
-    "hot-catalog-service",
-    "order-query-service",
-];
+use crate::{
+    invariants::Checks,
+    stack::{consumers, Stack},
+};
 
 pub struct Poison {
     pub subject: String,
@@ -83,7 +75,7 @@ pub async fn inject(stack: &mut Stack, subject: &str, n: usize) -> anyhow::Resul
 /// Dead letters per consumer holding the poison, over every consuming service.
 async fn dead_letters(stack: &mut Stack, msg_id: &str) -> anyhow::Result<BTreeMap<String, i64>> {
     let mut found = BTreeMap::new();
-    for service in CONSUMING_SERVICES {
+    for service in consumers() {
         let db = stack.db(service).await?;
         let rows: Vec<(String, i64)> = sqlx::query_as(
             "select consumer, count(*) from dead_letters where msg_id = $1 group by consumer",

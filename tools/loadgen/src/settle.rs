@@ -8,7 +8,7 @@ use events::topology::BUSINESS_STREAMS;
 
 use crate::{
     ledger,
-    stack::{Stack, PRODUCERS},
+    stack::{producers, Stack},
 };
 
 /// What is still in flight; empty when settled.
@@ -38,7 +38,7 @@ async fn outstanding(stack: &mut Stack) -> anyhow::Result<Vec<String>> {
     if parked > 0 {
         left.push(format!("{parked} reversals parked in wallet-service"));
     }
-    for service in PRODUCERS {
+    for service in producers() {
         let db = stack.db(service).await?;
         let unpublished: i64 =
             sqlx::query_scalar("select count(*) from outbox where status <> 'SUCCESS'")

@@ -2,21 +2,18 @@
 
 use std::time::Duration;
 
+use service_kit::stack_table;
 use url::Url;
 
-/// The local stack's services and ports (scripts/lib.sh SERVICE_TABLE, the services' `SPEC`).
-/// The console asks every one: a service without dead letters answers 404 to
-/// `/admin/dead-letters` and one without an outbox has no `outbox_backlog` series.
-const LOCAL_SERVICES: &[(&str, u16)] = &[
-    ("order-service", 8080),
-    ("catalog-service", 8081),
-    ("wallet-service", 8082),
-    ("seller-service", 8083),
-    ("hot-catalog-service", 8084),
-    ("catalog-review-service", 8085),
-    ("catalog-like-service", 8086),
-    ("order-query-service", 8087),
-];
+/// The local stack's services and ports: deploy/services.table (service_kit::stack_table)
+/// without the PSP sandbox, which stands in for the PSP and has no admin API. The console asks
+/// every one: a service without dead letters answers 404 to `/admin/dead-letters` and one
+/// without an outbox has no `outbox_backlog` series.
+fn local_services() -> impl Iterator<Item = &'static stack_table::ServiceRow> {
+    stack_table::SERVICES
+        .iter()
+        .filter(|s| s.name != "psp-sandbox")
+}
 
 /// The service whose admin API has the payments views (services/order-service/src/admin.rs).
 pub const PAYMENTS_SERVICE: &str = "order-service";
@@ -96,11 +93,12 @@ impl ConsoleConfig {
         let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
         let services = match var("CONSOLE_SERVICES") {
             Some(raw) => parse_services(&raw)?,
-            None => LOCAL_SERVICES
-                .iter()
-                .map(|(name, port)| {
-                    let url = format!("http://127.0.0.1:{port}");
-                    Ok((name.to_string(), parse_url("CONSOLE_SERVICES", &url)?))
+            None => local_services()
+                .map(|s| {
+                    Ok((
+                        s.name.to_string(),
+                        parse_url("CONSOLE_SERVICES", &s.local_url())?,
+                    ))
                 })
                 .collect::<Result<_, ConfigError>>()?,
         };
@@ -135,5 +133,23 @@ mod tests {
         assert_eq!(s[1].0, "b");
         assert!(parse_services("a").is_err());
         assert!(parse_services("a=nats://x:1").is_err());
+    }
+
+    #[test]
+    fn the_local_stack_is_every_service_but_the_psp_sandbox() {
+        let local: Vec<(&str, u16)> = local_services().map(|s| (s.name, s.port)).collect();
+        assert_eq!(
+            local,
+            [
+                ("order-service", 8080),
+                ("catalog-service", 8081),
+                ("wallet-service", 8082),
+                ("seller-service", 8083),
+                ("hot-catalog-service", 8084),
+                ("catalog-review-service", 8085),
+                ("catalog-like-service", 8086),
+                ("order-query-service", 8087),
+            ]
+        );
     }
 }

@@ -47,11 +47,15 @@ fn millis(config: &ServiceConfig, name: &str, default: u64) -> Result<Duration, 
     }
 }
 
+/// The PSP sandbox's row of deploy/services.table: its URL on `just up`'s stack is the default
+/// `PSP_URL`.
+const PSP: service_kit::stack_table::ServiceRow = service_kit::stack_table::row("psp-sandbox");
+
 impl PayoutSettings {
     pub fn from_config(config: &ServiceConfig) -> Result<Self, ConfigError> {
         let psp_url = config
             .extra_var("PSP_URL")
-            .unwrap_or_else(|| "http://127.0.0.1:8090".into());
+            .unwrap_or_else(|| PSP.local_url());
         if !(psp_url.starts_with("http://") || psp_url.starts_with("https://")) {
             return Err(ConfigError::new("PSP_URL", "must be an http(s) URL"));
         }

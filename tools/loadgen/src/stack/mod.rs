@@ -29,7 +29,7 @@ use futures::TryStreamExt;
 pub use instance::Instance;
 pub use options::StackOptions;
 use service_kit::{nats_server::free_port, testing::unique_namespace};
-pub use services::{ServiceDef, ADMIN_TOKEN, PRODUCERS, SERVICES};
+pub use services::{consumers, producers, ADMIN_TOKEN, SERVICES};
 
 use crate::identity::Identities;
 

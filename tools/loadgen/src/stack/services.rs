@@ -1,59 +1,67 @@
-//! The processes of a stack: each service binary, its database, and which ones produce events.
+//! The processes of a stack: each service binary with its database (rows of
+//! deploy/services.table, through service_kit::stack_table), in the order they start, and which
+//! ones produce and consume events (messaging::access, the bus's own table).
 
-/// A service binary and its database (`None` for a stateless one).
-pub struct ServiceDef {
-    pub name: &'static str,
-    pub database: Option<&'static str>,
-}
+use messaging::access;
+use service_kit::stack_table::{row, ServiceRow};
 
-/// Start order: peers a service calls over HTTP come first.
-pub const SERVICES: [ServiceDef; 9] = [
-    ServiceDef {
-        name: "psp-sandbox",
-        database: Some("paymsa_psp"),
-    },
-    ServiceDef {
-        name: "catalog-service",
-        database: Some("paymsa_catalog"),
-    },
-    ServiceDef {
-        name: "seller-service",
-        database: Some("paymsa_seller"),
-    },
-    ServiceDef {
-        name: "wallet-service",
-        database: Some("paymsa_wallet"),
-    },
-    ServiceDef {
-        name: "order-service",
-        database: Some("paymsa_order"),
-    },
-    ServiceDef {
-        name: "hot-catalog-service",
-        database: Some("paymsa_hot_catalog"),
-    },
-    ServiceDef {
-        name: "catalog-review-service",
-        database: Some("paymsa_review"),
-    },
-    ServiceDef {
-        name: "catalog-like-service",
-        database: Some("paymsa_like"),
-    },
-    ServiceDef {
-        name: "order-query-service",
-        database: Some("paymsa_order_query"),
-    },
+/// Every service, in start order: peers a service calls over HTTP come first. The position
+/// also numbers the instances' snowflake node ids (`100 + 10 × position + instance`, mod.rs).
+pub const SERVICES: [ServiceRow; 9] = [
+    row("psp-sandbox"),
+    row("catalog-service"),
+    row("seller-service"),
+    row("wallet-service"),
+    row("order-service"),
+    row("hot-catalog-service"),
+    row("catalog-review-service"),
+    row("catalog-like-service"),
+    row("order-query-service"),
 ];
 
 pub const ADMIN_TOKEN: &str = "loadgen-admin-token";
 
-/// Services with an outbox table (the producers of events).
-pub const PRODUCERS: [&str; 6] = [
-    "order-service",
-    "wallet-service",
-    "seller-service",
-    "catalog-service",
-    "catalog-like-service",
-    "catalog-review-service",
-];
+/// Services with an outbox table (the producers of events): those publishing a stream.
+pub fn producers() -> impl Iterator<Item = &'static str> {
+    access::SERVICES
+        .iter()
+        .filter(|s| s.publishes.is_some())
+        .map(|s| s.service)
+}
+
+/// Services that consume events and so keep dead letters.
+pub fn consumers() -> impl Iterator<Item = &'static str> {
+    access::SERVICES
+        .iter()
+        .filter(|s| !s.consumers.is_empty())
+        .map(|s| s.service)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_stack_starts_every_service_of_the_table_once() {
+        let mut started: Vec<&str> = SERVICES.iter().map(|s| s.name).collect();
+        let mut table: Vec<&str> = service_kit::stack_table::SERVICES
+            .iter()
+            .map(|s| s.name)
+            .collect();
+        started.sort_unstable();
+        table.sort_unstable();
+        assert_eq!(started, table);
+    }
+
+    #[test]
+    fn producers_and_consumers_are_services_with_a_database() {
+        for name in producers().chain(consumers()) {
+            let row = service_kit::stack_table::get(name)
+                .unwrap_or_else(|| panic!("{name} is not in deploy/services.table"));
+            assert!(row.database.is_some(), "{name} has no database");
+        }
+        // What the loadgen listed by hand before (outboxes; dead-letter tables).
+        assert_eq!(producers().count(), 6);
+        assert_eq!(consumers().count(), 7);
+    }
+}
