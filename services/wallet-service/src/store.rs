@@ -92,7 +92,7 @@ pub async fn wallet_no_of(
         seller_no.0,
     )
     .fetch_optional(conn)
-        .await
+    .await
 }
 
 /// The seller's wallet, row-locked for the caller's transaction: concurrent writers of one
@@ -340,5 +340,8 @@ pub async fn credits_of(
     )
     .fetch_all(conn)
     .await?;
-    Ok(rows.into_iter().map(|r| (r.seller_no, r.credited)).collect())
+    Ok(rows
+        .into_iter()
+        .map(|r| (r.seller_no, r.credited))
+        .collect())
 }

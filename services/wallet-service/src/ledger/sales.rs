@@ -70,7 +70,10 @@ pub async fn post(
     let mut sales: Vec<(i64, &Credit)> = Vec::with_capacity(posted.len());
     for row in &posted {
         let entry_id = &row.id;
-        let Some(c) = credits.iter().find(|c| c.payment_order_no == row.payment_order_no) else {
+        let Some(c) = credits
+            .iter()
+            .find(|c| c.payment_order_no == row.payment_order_no)
+        else {
             continue;
         };
         // PSP_CLEARING Dr gross · SELLER_PENDING Cr net · PLATFORM_FEES Cr fee (none if 0).
