@@ -156,8 +156,7 @@ pub async fn lock_seller_shared(
     conn: &mut PgConnection,
     seller_no: SellerNo,
 ) -> Result<(), sqlx::Error> {
-    // `from`: the function returns void, a type a checked query cannot describe as a column.
-    sqlx::query!("select from pg_advisory_xact_lock_shared($1)", seller_no.0)
+    sqlx::query!("select pg_advisory_xact_lock_shared($1)", seller_no.0)
         .execute(conn)
         .await
         .map(|_| ())
@@ -169,8 +168,7 @@ pub async fn lock_seller_shared(
 /// onboarding has looked for parked credits, nor a reversal parked after the settlement
 /// that would apply it has looked.
 pub async fn lock_seller(conn: &mut PgConnection, seller_no: SellerNo) -> Result<(), sqlx::Error> {
-    // `from`: as in `lock_seller_shared`.
-    sqlx::query!("select from pg_advisory_xact_lock($1)", seller_no.0)
+    sqlx::query!("select pg_advisory_xact_lock($1)", seller_no.0)
         .execute(conn)
         .await
         .map(|_| ())
