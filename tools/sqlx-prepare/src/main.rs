@@ -61,6 +61,11 @@ const CRATES: &[CheckedCrate] = &[
         dir: "services/wallet-service",
         migrations: "migrations/wallet-service",
     },
+    CheckedCrate {
+        package: "order-query-service",
+        dir: "services/order-query-service",
+        migrations: "migrations/order-query-service",
+    },
 ];
 
 /// The Postgres server (no database in the URL), as the tests take it (scripts/lib.sh).
