@@ -31,7 +31,7 @@ pub struct OrderQueryApi {
 /// other even while the projection commits in between.
 async fn snapshot(pool: &PgPool) -> Result<Transaction<'static, Postgres>, ApiError> {
     let mut tx = pool.begin().await?;
-    sqlx::query("set transaction isolation level repeatable read, read only")
+    sqlx::query!("set transaction isolation level repeatable read, read only")
         .execute(&mut *tx)
         .await?;
     Ok(tx)

@@ -11,7 +11,8 @@ use sqlx::PgConnection;
 pub const PAID: &str = "PAID";
 pub const FAILED: &str = "FAILED";
 
-/// One row of `order_views`.
+/// One row of `order_views`. `FromRow`: the pages are read by statements shared with the
+/// keyset benchmark ([`FIRST_PAGE_SQL`]).
 #[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
 pub struct ViewRow {
     pub payment_event_no: i64,
@@ -29,7 +30,7 @@ pub struct ViewRow {
     pub last_event_at: DateTime<Utc>,
 }
 
-/// One row of `order_view_lines`.
+/// One row of `order_view_lines` (`FromRow`: read by [`LINES_SQL`]).
 #[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
 pub struct LineRow {
     pub payment_order_no: i64,
@@ -46,6 +47,10 @@ macro_rules! view_columns {
          method, approved_at, failure_code, is_wallet_done, created_at, last_event_at"
     };
 }
+
+// The three statements of the pages are consts, not checked queries (a checked query is a
+// literal in the macro): benches/keyset_pages.rs EXPLAINs these very texts, so the plan it
+// measures is the one the service runs.
 
 /// The first page of a member's orders, newest first.
 pub const FIRST_PAGE_SQL: &str = concat!(
@@ -119,13 +124,15 @@ pub async fn find_order(
     payment_event_no: i64,
     member_no: i64,
 ) -> Result<Option<ViewRow>, sqlx::Error> {
-    sqlx::query_as(concat!(
-        "select ",
-        view_columns!(),
-        " from order_views where payment_event_no = $1 and member_no = $2"
-    ))
-    .bind(payment_event_no)
-    .bind(member_no)
+    sqlx::query_as!(
+        ViewRow,
+        "select payment_event_no, member_no, order_id, order_name, status, total_amount,
+                payment_key, method, approved_at, failure_code, is_wallet_done, created_at,
+                last_event_at
+           from order_views where payment_event_no = $1 and member_no = $2",
+        payment_event_no,
+        member_no,
+    )
     .fetch_optional(conn)
     .await
 }
@@ -137,12 +144,14 @@ pub async fn find_order(
 /// gate lock (two-int key space, which never overlaps the bigint one) lets a rebuild wait for
 /// every projection in flight and hold new ones back, without lock-order deadlocks on tables.
 pub async fn lock_order(conn: &mut PgConnection, payment_event_no: i64) -> Result<(), sqlx::Error> {
-    sqlx::query("select pg_advisory_xact_lock_shared($1, $2), pg_advisory_xact_lock($3)")
-        .bind(GATE.0)
-        .bind(GATE.1)
-        .bind(payment_event_no)
-        .execute(conn)
-        .await?;
+    sqlx::query!(
+        "select pg_advisory_xact_lock_shared($1, $2), pg_advisory_xact_lock($3)",
+        GATE.0,
+        GATE.1,
+        payment_event_no,
+    )
+    .execute(conn)
+    .await?;
     Ok(())
 }
 
@@ -155,13 +164,13 @@ pub async fn lock_orders(conn: &mut PgConnection, orders: &[i64]) -> Result<(), 
     if orders.is_empty() {
         return Ok(());
     }
-    sqlx::query(
+    sqlx::query!(
         "select pg_advisory_xact_lock_shared($1, $2), pg_advisory_xact_lock(n)
            from (select n from unnest($3::bigint[]) as n order by n) o",
+        GATE.0,
+        GATE.1,
+        &orders,
     )
-    .bind(GATE.0)
-    .bind(GATE.1)
-    .bind(&orders)
     .execute(conn)
     .await?;
     Ok(())
@@ -180,7 +189,7 @@ pub async fn upsert_paid(
     order: &PaymentConfirmed,
     occurred_at: DateTime<Utc>,
 ) -> Result<bool, sqlx::Error> {
-    let applied = sqlx::query(
+    let applied = sqlx::query!(
         "insert into order_views (payment_event_no, member_no, order_id, order_name, status,
              total_amount, payment_key, method, approved_at, failure_code, is_wallet_done,
              created_at, last_event_at)
@@ -194,17 +203,17 @@ pub async fn upsert_paid(
              is_wallet_done = order_views.is_wallet_done or excluded.is_wallet_done,
              last_event_at = excluded.last_event_at
          where order_views.status <> 'PAID' or order_views.last_event_at <= excluded.last_event_at",
+        order.payment_event_no,
+        order.member_no,
+        &order.order_id,
+        &order.order_name,
+        order.total_amount,
+        &order.payment_key,
+        &order.method,
+        order.approved_at,
+        order.ordered_at,
+        occurred_at,
     )
-    .bind(order.payment_event_no)
-    .bind(order.member_no)
-    .bind(&order.order_id)
-    .bind(&order.order_name)
-    .bind(order.total_amount)
-    .bind(&order.payment_key)
-    .bind(&order.method)
-    .bind(order.approved_at)
-    .bind(order.ordered_at)
-    .bind(occurred_at)
     .execute(conn)
     .await?
     .rows_affected();
@@ -217,26 +226,29 @@ pub async fn replace_lines(
     payment_event_no: i64,
     lines: &[PaidOrderLine],
 ) -> Result<(), sqlx::Error> {
-    sqlx::query("delete from order_view_lines where payment_event_no = $1")
-        .bind(payment_event_no)
-        .execute(&mut *conn)
-        .await?;
+    sqlx::query!(
+        "delete from order_view_lines where payment_event_no = $1",
+        payment_event_no,
+    )
+    .execute(&mut *conn)
+    .await?;
     let column = |f: fn(&PaidOrderLine) -> i64| lines.iter().map(f).collect::<Vec<_>>();
     let names: Vec<&str> = lines.iter().map(|l| l.product_name.as_str()).collect();
     let amounts: Vec<Decimal> = lines.iter().map(|l| l.amount).collect();
-    sqlx::query(
+    // `as _`: the names are borrowed (`&str`s), the checked type of a `text[]` is `Vec<String>`.
+    sqlx::query!(
         "insert into order_view_lines (payment_order_no, payment_event_no, product_no, seller_no,
              product_name, amount)
          select l.no, $1, l.product_no, l.seller_no, l.name, l.amount
          from unnest($2::bigint[], $3::bigint[], $4::bigint[], $5::text[], $6::numeric[])
              as l(no, product_no, seller_no, name, amount)",
+        payment_event_no,
+        &column(|l| l.payment_order_no),
+        &column(|l| l.product_no),
+        &column(|l| l.seller_no),
+        &names as _,
+        &amounts,
     )
-    .bind(payment_event_no)
-    .bind(column(|l| l.payment_order_no))
-    .bind(column(|l| l.product_no))
-    .bind(column(|l| l.seller_no))
-    .bind(names)
-    .bind(amounts)
     .execute(conn)
     .await?;
     Ok(())
@@ -249,7 +261,7 @@ pub async fn upsert_failed(
     order: &PaymentFailed,
     occurred_at: DateTime<Utc>,
 ) -> Result<bool, sqlx::Error> {
-    let applied = sqlx::query(
+    let applied = sqlx::query!(
         "insert into order_views (payment_event_no, member_no, order_id, order_name, status,
              total_amount, failure_code, is_wallet_done, created_at, last_event_at)
          values ($1, $2, $3, $4, 'FAILED', $5, $6,
@@ -259,15 +271,15 @@ pub async fn upsert_failed(
              order_name = excluded.order_name, total_amount = excluded.total_amount,
              failure_code = excluded.failure_code, last_event_at = excluded.last_event_at
          where order_views.status = 'FAILED' and order_views.last_event_at <= excluded.last_event_at",
+        order.payment_event_no,
+        order.member_no,
+        &order.order_id,
+        &order.order_name,
+        order.total_amount,
+        &order.reason_code,
+        order.ordered_at,
+        occurred_at,
     )
-    .bind(order.payment_event_no)
-    .bind(order.member_no)
-    .bind(&order.order_id)
-    .bind(&order.order_name)
-    .bind(order.total_amount)
-    .bind(&order.reason_code)
-    .bind(order.ordered_at)
-    .bind(occurred_at)
     .execute(conn)
     .await?
     .rows_affected();
@@ -284,20 +296,20 @@ pub async fn record_settlement(
     order_id: &str,
     settled_at: DateTime<Utc>,
 ) -> Result<bool, sqlx::Error> {
-    sqlx::query(
+    sqlx::query!(
         "insert into wallet_settlements (payment_event_no, order_id, settled_at)
          values ($1, $2, $3) on conflict (payment_event_no) do nothing",
+        payment_event_no,
+        order_id,
+        settled_at,
     )
-    .bind(payment_event_no)
-    .bind(order_id)
-    .bind(settled_at)
     .execute(&mut *conn)
     .await?;
-    let found: Option<bool> = sqlx::query_scalar(
+    let found = sqlx::query_scalar!(
         "update order_views set is_wallet_done = true
          where payment_event_no = $1 returning true",
+        payment_event_no,
     )
-    .bind(payment_event_no)
     .fetch_optional(conn)
     .await?;
     Ok(found.is_some())
@@ -311,22 +323,23 @@ pub async fn reset_read_model(
     conn: &mut PgConnection,
     consumers: &[&str],
 ) -> Result<i64, sqlx::Error> {
-    sqlx::query("select pg_advisory_xact_lock($1, $2)")
-        .bind(GATE.0)
-        .bind(GATE.1)
+    sqlx::query!("select pg_advisory_xact_lock($1, $2)", GATE.0, GATE.1)
         .execute(&mut *conn)
         .await?;
-    let views: i64 = sqlx::query_scalar("select count(*) from order_views")
+    let views = sqlx::query_scalar!(r#"select count(*) as "views!" from order_views"#)
         .fetch_one(&mut *conn)
         .await?;
-    sqlx::query(
+    sqlx::query!(
         "truncate order_view_lines, order_views, wallet_settlements, order_cancel_lines, order_cancels",
     )
-        .execute(&mut *conn)
-        .await?;
-    sqlx::query("delete from processed_events where consumer = any($1)")
-        .bind(consumers)
-        .execute(conn)
-        .await?;
+    .execute(&mut *conn)
+    .await?;
+    // `as _`: the names are `&str`s, the checked type of a `text[]` is `Vec<String>`.
+    sqlx::query!(
+        "delete from processed_events where consumer = any($1)",
+        consumers as _,
+    )
+    .execute(conn)
+    .await?;
     Ok(views)
 }

@@ -116,7 +116,7 @@ impl AdminLedgerApi {
         service_kit::admin::authorize(self.admin_token.as_deref(), &auth)?;
         let mut tx = self.pool.begin().await?;
         // One snapshot: postings and balances of the same moment.
-        sqlx::query("set transaction isolation level repeatable read, read only")
+        sqlx::query!("set transaction isolation level repeatable read, read only")
             .execute(&mut *tx)
             .await?;
         let totals = ledger::accounts::trial_balance(&mut tx).await?;

@@ -46,11 +46,12 @@ pub async fn rate_for(
     seller_no: SellerNo,
     default: Decimal,
 ) -> Result<Decimal, sqlx::Error> {
-    let own: Option<Decimal> =
-        sqlx::query_scalar("select fee_rate from seller_fee_rates where seller_no = $1")
-            .bind(seller_no)
-            .fetch_optional(conn)
-            .await?;
+    let own = sqlx::query_scalar!(
+        "select fee_rate from seller_fee_rates where seller_no = $1",
+        seller_no.0,
+    )
+    .fetch_optional(conn)
+    .await?;
     Ok(own.unwrap_or(default).normalize())
 }
 
@@ -60,13 +61,13 @@ pub async fn set_rate(
     seller_no: SellerNo,
     rate: Decimal,
 ) -> Result<chrono::DateTime<chrono::Utc>, sqlx::Error> {
-    sqlx::query_scalar(
+    sqlx::query_scalar!(
         "insert into seller_fee_rates (seller_no, fee_rate) values ($1, $2)
          on conflict (seller_no) do update set fee_rate = excluded.fee_rate, updated_at = now()
          returning updated_at",
+        seller_no.0,
+        rate,
     )
-    .bind(seller_no)
-    .bind(rate)
     .fetch_one(conn)
     .await
 }

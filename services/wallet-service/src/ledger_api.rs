@@ -174,7 +174,7 @@ impl LedgerApi {
         }
         // One snapshot for opening, entries and closing.
         let mut tx = self.pool.begin().await?;
-        sqlx::query("set transaction isolation level repeatable read, read only")
+        sqlx::query!("set transaction isolation level repeatable read, read only")
             .execute(&mut *tx)
             .await?;
         wallet_exists(&mut tx, seller_no).await?;

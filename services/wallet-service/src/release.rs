@@ -28,7 +28,7 @@ use crate::{
     ledger::{accounts, postings, EntryKind},
 };
 
-#[derive(Debug, sqlx::FromRow)]
+#[derive(Debug)]
 struct DueSale {
     payment_order_no: i64,
     entry_id: i64,
@@ -41,16 +41,18 @@ struct DueSale {
 /// One pass: releases up to `batch` due sales in one transaction; returns how many.
 pub async fn release_due(pool: &PgPool, batch: i64) -> Result<usize, sqlx::Error> {
     let mut tx = pool.begin().await?;
-    let due: Vec<DueSale> = sqlx::query_as(
-        "select s.payment_order_no, s.entry_id, s.seller_no, e.order_id, e.payment_event_no,
-                s.gross - s.fee - s.net_returned as left
+    // `left!`: the difference of not-null columns.
+    let due = sqlx::query_as!(
+        DueSale,
+        r#"select s.payment_order_no, s.entry_id, s.seller_no as "seller_no: SellerNo",
+                e.order_id, e.payment_event_no, s.gross - s.fee - s.net_returned as "left!"
            from ledger_sales s join ledger_entries e on e.id = s.entry_id
           where s.released_at is null and s.release_due_at <= now()
           order by s.seller_no, s.release_due_at, s.payment_order_no
           limit $1
-            for update of s skip locked",
+            for update of s skip locked"#,
+        batch,
     )
-    .bind(batch)
     .fetch_all(&mut *tx)
     .await?;
     let mut locked = HashSet::new();
@@ -81,10 +83,10 @@ async fn try_lock_wallet(
     conn: &mut PgConnection,
     seller_no: SellerNo,
 ) -> Result<bool, sqlx::Error> {
-    let row: Option<i64> = sqlx::query_scalar(
+    let row = sqlx::query_scalar!(
         "select wallet_no from wallets where seller_no = $1 for no key update skip locked",
+        seller_no.0,
     )
-    .bind(seller_no)
     .fetch_optional(&mut *conn)
     .await?;
     if row.is_some() {
@@ -117,11 +119,11 @@ async fn release(conn: &mut PgConnection, sale: &DueSale) -> Result<(), sqlx::Er
     if !amount.is_zero() {
         postings::post(conn, &entry).await?;
     }
-    sqlx::query(
+    sqlx::query!(
         "update ledger_sales set released_at = now(), released = $2 where payment_order_no = $1",
+        sale.payment_order_no,
+        amount,
     )
-    .bind(sale.payment_order_no)
-    .bind(amount)
     .execute(conn)
     .await
     .map(|_| ())

@@ -7,7 +7,7 @@ use sqlx::PgConnection;
 use crate::ids::{SellerNo, WalletNo};
 
 /// One seller's share of one cancel: Σ of the seller's cancelled line amounts.
-#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Reversal {
     pub cancel_no: i64,
     pub seller_no: SellerNo,
@@ -27,12 +27,12 @@ pub async fn reversed(
     cancel_no: i64,
     seller_no: SellerNo,
 ) -> Result<bool, sqlx::Error> {
-    sqlx::query_scalar(
-        "select exists (select 1 from wallet_transactions
-                         where type = 'REVERSAL' and cancel_no = $1 and seller_no = $2)",
+    sqlx::query_scalar!(
+        r#"select exists (select 1 from wallet_transactions
+                           where type = 'REVERSAL' and cancel_no = $1 and seller_no = $2) as "reversed!""#,
+        cancel_no,
+        seller_no.0,
     )
-    .bind(cancel_no)
-    .bind(seller_no)
     .fetch_one(conn)
     .await
 }
@@ -44,12 +44,12 @@ pub async fn credited_lines(
     seller_no: SellerNo,
     lines: &[i64],
 ) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar(
-        "select count(*) from wallet_transactions
-         where type = 'CREDIT' and seller_no = $1 and payment_order_no = any($2)",
+    sqlx::query_scalar!(
+        r#"select count(*) as "credited!" from wallet_transactions
+            where type = 'CREDIT' and seller_no = $1 and payment_order_no = any($2)"#,
+        seller_no.0,
+        lines,
     )
-    .bind(seller_no)
-    .bind(lines)
     .fetch_one(conn)
     .await
 }
@@ -62,21 +62,22 @@ pub async fn insert_reversal(
     wallet_no: WalletNo,
     r: &Reversal,
 ) -> Result<Decimal, sqlx::Error> {
-    let inserted: Option<Decimal> = sqlx::query_scalar(
+    let inserted = sqlx::query_scalar!(
         "insert into wallet_transactions
              (id, wallet_no, seller_no, amount, type, order_id, payment_event_no, cancel_no,
               idempotency_key)
-         values ($1, $2, $3, $4, 'REVERSAL', $5, $6, $7, 'reverse:' || $7 || ':' || $3)
+         values ($1, $2, $3, $4, 'REVERSAL', $5, $6, $7,
+                 'reverse:' || $7::bigint || ':' || $3::bigint)
          on conflict do nothing
          returning amount",
+        id,
+        wallet_no.0,
+        r.seller_no.0,
+        r.amount,
+        &r.order_id,
+        r.payment_event_no,
+        r.cancel_no,
     )
-    .bind(id)
-    .bind(wallet_no)
-    .bind(r.seller_no)
-    .bind(r.amount)
-    .bind(&r.order_id)
-    .bind(r.payment_event_no)
-    .bind(r.cancel_no)
     .fetch_optional(conn)
     .await?;
     Ok(inserted.unwrap_or_default())
@@ -88,21 +89,21 @@ pub async fn park_reversal(
     r: &Reversal,
     event_id: uuid::Uuid,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
+    sqlx::query!(
         "insert into pending_reversals
              (cancel_no, seller_no, order_id, payment_event_no, amount, payment_order_nos, event_id,
               line_amounts)
          values ($1, $2, $3, $4, $5, $6, $7, $8)
          on conflict do nothing",
+        r.cancel_no,
+        r.seller_no.0,
+        &r.order_id,
+        r.payment_event_no,
+        r.amount,
+        &r.payment_order_nos,
+        event_id,
+        r.line_amounts.as_deref(),
     )
-    .bind(r.cancel_no)
-    .bind(r.seller_no)
-    .bind(&r.order_id)
-    .bind(r.payment_event_no)
-    .bind(r.amount)
-    .bind(&r.payment_order_nos)
-    .bind(event_id)
-    .bind(&r.line_amounts)
     .execute(conn)
     .await
     .map(|_| ())
@@ -115,8 +116,9 @@ pub async fn take_ready(
     seller_no: SellerNo,
     payment_event_nos: &[i64],
 ) -> Result<Vec<Reversal>, sqlx::Error> {
-    sqlx::query_as(
-        "delete from pending_reversals p
+    sqlx::query_as!(
+        Reversal,
+        r#"delete from pending_reversals p
          where p.seller_no = $1 and p.payment_event_no = any($2)
            and not exists (
                select 1 from unnest(p.payment_order_nos) as l(no)
@@ -124,21 +126,23 @@ pub async fn take_ready(
                    select 1 from wallet_transactions t
                    where t.type = 'CREDIT' and t.seller_no = p.seller_no
                      and t.payment_order_no = l.no))
-         returning cancel_no, seller_no, order_id, payment_event_no, amount, payment_order_nos,
-                   line_amounts",
+         returning cancel_no, seller_no as "seller_no: SellerNo", order_id, payment_event_no,
+                   amount, payment_order_nos, line_amounts"#,
+        seller_no.0,
+        payment_event_nos,
     )
-    .bind(seller_no)
-    .bind(payment_event_nos)
     .fetch_all(conn)
     .await
 }
 
 /// Sellers of a cancel whose reversal still waits for its credits.
 pub async fn parked_of(conn: &mut PgConnection, cancel_no: i64) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar("select count(*) from pending_reversals where cancel_no = $1")
-        .bind(cancel_no)
-        .fetch_one(conn)
-        .await
+    sqlx::query_scalar!(
+        r#"select count(*) as "parked!" from pending_reversals where cancel_no = $1"#,
+        cancel_no,
+    )
+    .fetch_one(conn)
+    .await
 }
 
 /// Everything reversed for a cancel, per seller: the committed ledger, not the event.
@@ -146,11 +150,16 @@ pub async fn reversals_of(
     conn: &mut PgConnection,
     cancel_no: i64,
 ) -> Result<Vec<(SellerNo, Decimal)>, sqlx::Error> {
-    sqlx::query_as(
-        "select seller_no, sum(amount) from wallet_transactions
-         where cancel_no = $1 and type = 'REVERSAL' group by seller_no order by seller_no",
+    let rows = sqlx::query!(
+        r#"select seller_no as "seller_no: SellerNo", sum(amount) as "reversed!"
+             from wallet_transactions
+            where cancel_no = $1 and type = 'REVERSAL' group by seller_no order by seller_no"#,
+        cancel_no,
     )
-    .bind(cancel_no)
     .fetch_all(conn)
-    .await
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| (r.seller_no, r.reversed))
+        .collect())
 }

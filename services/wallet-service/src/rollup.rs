@@ -30,15 +30,15 @@ pub async fn fold_deltas(pool: &PgPool, batch: i64) -> Result<i64, sqlx::Error> 
 
 async fn fold_sellers(pool: &PgPool, batch: i64) -> Result<i64, sqlx::Error> {
     let mut tx = pool.begin().await?;
-    let folded: i64 = sqlx::query_scalar(
-        "with s as (select distinct a.seller_no from ledger_balance_deltas d
+    let folded = sqlx::query_scalar!(
+        r#"with s as (select distinct a.seller_no from ledger_balance_deltas d
                       join ledger_accounts a on a.id = d.account_id
                      where a.seller_no is not null order by a.seller_no limit $1),
               locked as (select w.seller_no from wallets w join s on s.seller_no = w.seller_no
                           order by w.seller_no for no key update of w skip locked)
-         select count(ledger_fold_seller(seller_no)) from locked",
+         select count(ledger_fold_seller(seller_no)) as "folded!" from locked"#,
+        batch,
     )
-    .bind(batch)
     .fetch_one(&mut *tx)
     .await?;
     tx.commit().await?;
@@ -46,7 +46,7 @@ async fn fold_sellers(pool: &PgPool, batch: i64) -> Result<i64, sqlx::Error> {
 }
 
 async fn fold_platform(pool: &PgPool, batch: i64) -> Result<i64, sqlx::Error> {
-    let folded: Option<i64> = sqlx::query_scalar(
+    let folded = sqlx::query_scalar!(
         "with d as (
              delete from ledger_balance_deltas
               where id in (select d.id from ledger_balance_deltas d
@@ -59,8 +59,8 @@ async fn fold_platform(pool: &PgPool, batch: i64) -> Result<i64, sqlx::Error> {
          u as (update ledger_accounts a set balance = a.balance + s.amount
                  from s where a.id = s.account_id returning s.n)
          select sum(n)::bigint from u",
+        batch,
     )
-    .bind(batch)
     .fetch_one(pool)
     .await?;
     Ok(folded.unwrap_or(0))

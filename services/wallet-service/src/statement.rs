@@ -12,7 +12,7 @@ use crate::{
     ledger::{AccountKind, EntryKind},
 };
 
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone)]
 pub struct EntryRow {
     pub id: i64,
     pub kind: EntryKind,
@@ -27,7 +27,7 @@ pub struct EntryRow {
     pub amount: Decimal,
 }
 
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone)]
 pub struct PostingRow {
     pub entry_id: i64,
     pub account: AccountKind,
@@ -35,11 +35,8 @@ pub struct PostingRow {
     pub amount: Decimal,
 }
 
-const ENTRY_COLUMNS: &str = "e.id, e.kind, e.order_id, e.payment_event_no, e.payment_order_no,
-    e.cancel_no, e.payout_no, e.fee_rate, e.created_at,
-    coalesce((select -sum(p.amount) from ledger_postings p join ledger_accounts a on a.id = p.account_id
-               where p.entry_id = e.id and a.seller_no = e.seller_no
-                 and a.kind in ('SELLER_PENDING', 'SELLER_AVAILABLE')), 0)::numeric as amount";
+// The column list, with the entry's `amount` (−Σ of its postings on the seller's pending and
+// available accounts), is written out in each query (a checked query is a literal).
 
 /// The seller's entries older than `before` (an entry number), newest first.
 pub async fn page(
@@ -48,14 +45,23 @@ pub async fn page(
     before: Option<i64>,
     limit: i64,
 ) -> Result<Vec<EntryRow>, sqlx::Error> {
-    sqlx::query_as(&format!(
-        "select {ENTRY_COLUMNS} from ledger_entries e
-          where e.seller_no = $1 and ($2::bigint is null or e.id < $2)
-          order by e.id desc limit $3"
-    ))
-    .bind(seller_no)
-    .bind(before)
-    .bind(limit)
+    sqlx::query_as!(
+        EntryRow,
+        r#"select e.id, e.kind as "kind: EntryKind", e.order_id, e.payment_event_no,
+                  e.payment_order_no, e.cancel_no, e.payout_no as "payout_no: PayoutNo",
+                  e.fee_rate, e.created_at,
+                  coalesce((select -sum(p.amount)
+                              from ledger_postings p join ledger_accounts a on a.id = p.account_id
+                             where p.entry_id = e.id and a.seller_no = e.seller_no
+                               and a.kind in ('SELLER_PENDING', 'SELLER_AVAILABLE')),
+                           0)::numeric as "amount!"
+             from ledger_entries e
+            where e.seller_no = $1 and ($2::bigint is null or e.id < $2)
+            order by e.id desc limit $3"#,
+        seller_no.0,
+        before,
+        limit,
+    )
     .fetch_all(conn)
     .await
 }
@@ -68,15 +74,24 @@ pub async fn window(
     to: DateTime<Utc>,
     limit: i64,
 ) -> Result<Vec<EntryRow>, sqlx::Error> {
-    sqlx::query_as(&format!(
-        "select {ENTRY_COLUMNS} from ledger_entries e
-          where e.seller_no = $1 and e.created_at >= $2 and e.created_at < $3
-          order by e.created_at, e.id limit $4"
-    ))
-    .bind(seller_no)
-    .bind(from)
-    .bind(to)
-    .bind(limit)
+    sqlx::query_as!(
+        EntryRow,
+        r#"select e.id, e.kind as "kind: EntryKind", e.order_id, e.payment_event_no,
+                  e.payment_order_no, e.cancel_no, e.payout_no as "payout_no: PayoutNo",
+                  e.fee_rate, e.created_at,
+                  coalesce((select -sum(p.amount)
+                              from ledger_postings p join ledger_accounts a on a.id = p.account_id
+                             where p.entry_id = e.id and a.seller_no = e.seller_no
+                               and a.kind in ('SELLER_PENDING', 'SELLER_AVAILABLE')),
+                           0)::numeric as "amount!"
+             from ledger_entries e
+            where e.seller_no = $1 and e.created_at >= $2 and e.created_at < $3
+            order by e.created_at, e.id limit $4"#,
+        seller_no.0,
+        from,
+        to,
+        limit,
+    )
     .fetch_all(conn)
     .await
 }
@@ -87,16 +102,16 @@ pub async fn balance_before(
     seller_no: SellerNo,
     at: DateTime<Utc>,
 ) -> Result<Decimal, sqlx::Error> {
-    let sum: Option<Decimal> = sqlx::query_scalar(
+    let sum = sqlx::query_scalar!(
         "select -sum(p.amount)
            from ledger_postings p
            join ledger_accounts a on a.id = p.account_id
            join ledger_entries e on e.id = p.entry_id
           where a.seller_no = $1 and a.kind in ('SELLER_PENDING', 'SELLER_AVAILABLE')
             and e.created_at < $2",
+        seller_no.0,
+        at,
     )
-    .bind(seller_no)
-    .bind(at)
     .fetch_one(conn)
     .await?;
     Ok(sum.unwrap_or_default())
@@ -107,12 +122,14 @@ pub async fn postings_of(
     conn: &mut PgConnection,
     entries: &[i64],
 ) -> Result<Vec<PostingRow>, sqlx::Error> {
-    sqlx::query_as(
-        "select p.entry_id, a.kind as account, a.seller_no, p.amount
-           from ledger_postings p join ledger_accounts a on a.id = p.account_id
-          where p.entry_id = any($1) order by p.entry_id, a.id",
+    sqlx::query_as!(
+        PostingRow,
+        r#"select p.entry_id, a.kind as "account: AccountKind",
+                  a.seller_no as "seller_no: SellerNo", p.amount
+             from ledger_postings p join ledger_accounts a on a.id = p.account_id
+            where p.entry_id = any($1) order by p.entry_id, a.id"#,
+        entries,
     )
-    .bind(entries)
     .fetch_all(conn)
     .await
 }

@@ -10,7 +10,7 @@ use crate::{
     transaction_kind::TransactionKind,
 };
 
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone)]
 pub struct WalletRow {
     pub wallet_no: WalletNo,
     pub seller_no: SellerNo,
@@ -20,11 +20,11 @@ pub struct WalletRow {
     pub updated_at: DateTime<Utc>,
 }
 
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone)]
 pub struct TransactionRow {
     pub id: i64,
     pub amount: Decimal,
-    #[sqlx(rename = "type")]
+    /// The `type` column.
     pub kind: TransactionKind,
     pub order_id: Option<String>,
     pub payment_order_no: Option<i64>,
@@ -33,7 +33,7 @@ pub struct TransactionRow {
     pub created_at: DateTime<Utc>,
 }
 
-const WALLET_COLUMNS: &str = "wallet_no, seller_no, balance, version, created_at, updated_at";
+// The column list is written out in each query (a checked query is a literal).
 
 /// Creates the seller's wallet unless it has one; returns the wallet (row-locked either way)
 /// and whether it is new.
@@ -42,12 +42,15 @@ pub async fn create_wallet(
     wallet_no: WalletNo,
     seller_no: SellerNo,
 ) -> Result<(WalletRow, bool), sqlx::Error> {
-    let created: Option<WalletRow> = sqlx::query_as(&format!(
-        "insert into wallets (wallet_no, seller_no) values ($1, $2)
-         on conflict (seller_no) do nothing returning {WALLET_COLUMNS}"
-    ))
-    .bind(wallet_no)
-    .bind(seller_no)
+    let created = sqlx::query_as!(
+        WalletRow,
+        r#"insert into wallets (wallet_no, seller_no) values ($1, $2)
+           on conflict (seller_no) do nothing
+           returning wallet_no as "wallet_no: WalletNo", seller_no as "seller_no: SellerNo",
+                     balance, version, created_at, updated_at"#,
+        wallet_no.0,
+        seller_no.0,
+    )
     .fetch_optional(&mut *conn)
     .await?;
     match created {
@@ -66,12 +69,15 @@ pub async fn find_wallet_by_seller(
     seller_no: SellerNo,
 ) -> Result<Option<WalletRow>, sqlx::Error> {
     // The balance with the sales not folded in yet (the wallet_balances view).
-    sqlx::query_as(
-        "select w.wallet_no, w.seller_no, b.balance, w.version, w.created_at, w.updated_at
-           from wallets w join wallet_balances b on b.seller_no = w.seller_no
-          where w.seller_no = $1",
+    // `balance!`: a view's columns are described as nullable; the join makes it present.
+    sqlx::query_as!(
+        WalletRow,
+        r#"select w.wallet_no as "wallet_no: WalletNo", w.seller_no as "seller_no: SellerNo",
+                  b.balance as "balance!", w.version, w.created_at, w.updated_at
+             from wallets w join wallet_balances b on b.seller_no = w.seller_no
+            where w.seller_no = $1"#,
+        seller_no.0,
     )
-    .bind(seller_no)
     .fetch_optional(conn)
     .await
 }
@@ -81,10 +87,12 @@ pub async fn wallet_no_of(
     conn: &mut PgConnection,
     seller_no: SellerNo,
 ) -> Result<Option<WalletNo>, sqlx::Error> {
-    sqlx::query_scalar("select wallet_no from wallets where seller_no = $1")
-        .bind(seller_no)
-        .fetch_optional(conn)
-        .await
+    sqlx::query_scalar!(
+        r#"select wallet_no as "wallet_no: WalletNo" from wallets where seller_no = $1"#,
+        seller_no.0,
+    )
+    .fetch_optional(conn)
+    .await
 }
 
 /// The seller's wallet, row-locked for the caller's transaction: concurrent writers of one
@@ -100,10 +108,13 @@ pub async fn lock_wallet_by_seller(
     seller_no: SellerNo,
 ) -> Result<Option<WalletRow>, sqlx::Error> {
     fold_seller(&mut *conn, seller_no).await?;
-    sqlx::query_as(&format!(
-        "select {WALLET_COLUMNS} from wallets where seller_no = $1 for no key update"
-    ))
-    .bind(seller_no)
+    sqlx::query_as!(
+        WalletRow,
+        r#"select wallet_no as "wallet_no: WalletNo", seller_no as "seller_no: SellerNo",
+                  balance, version, created_at, updated_at
+             from wallets where seller_no = $1 for no key update"#,
+        seller_no.0,
+    )
     .fetch_optional(conn)
     .await
 }
@@ -113,13 +124,15 @@ pub async fn recent_transactions(
     wallet_no: WalletNo,
     limit: i64,
 ) -> Result<Vec<TransactionRow>, sqlx::Error> {
-    sqlx::query_as(
-        "select id, amount, type, order_id, payment_order_no, cancel_no, payout_no, created_at
-         from wallet_transactions where wallet_no = $1
-         order by created_at desc, id desc limit $2",
+    sqlx::query_as!(
+        TransactionRow,
+        r#"select id, amount, type as "kind: TransactionKind", order_id, payment_order_no,
+                  cancel_no, payout_no as "payout_no: PayoutNo", created_at
+             from wallet_transactions where wallet_no = $1
+            order by created_at desc, id desc limit $2"#,
+        wallet_no.0,
+        limit,
     )
-    .bind(wallet_no)
-    .bind(limit)
     .fetch_all(conn)
     .await
 }
@@ -130,8 +143,7 @@ pub async fn fold_seller(
     conn: &mut PgConnection,
     seller_no: SellerNo,
 ) -> Result<Decimal, sqlx::Error> {
-    sqlx::query_scalar("select ledger_fold_seller($1)")
-        .bind(seller_no)
+    sqlx::query_scalar!(r#"select ledger_fold_seller($1) as "folded!""#, seller_no.0)
         .fetch_one(conn)
         .await
 }
@@ -144,8 +156,7 @@ pub async fn lock_seller_shared(
     conn: &mut PgConnection,
     seller_no: SellerNo,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query("select pg_advisory_xact_lock_shared($1)")
-        .bind(seller_no)
+    sqlx::query!("select pg_advisory_xact_lock_shared($1)", seller_no.0)
         .execute(conn)
         .await
         .map(|_| ())
@@ -157,8 +168,7 @@ pub async fn lock_seller_shared(
 /// onboarding has looked for parked credits, nor a reversal parked after the settlement
 /// that would apply it has looked.
 pub async fn lock_seller(conn: &mut PgConnection, seller_no: SellerNo) -> Result<(), sqlx::Error> {
-    sqlx::query("select pg_advisory_xact_lock($1)")
-        .bind(seller_no)
+    sqlx::query!("select pg_advisory_xact_lock($1)", seller_no.0)
         .execute(conn)
         .await
         .map(|_| ())
@@ -216,22 +226,22 @@ pub async fn insert_credits(
     let orders: Vec<String> = credits.iter().map(|c| c.order_id.clone()).collect();
     let events: Vec<i64> = credits.iter().map(|c| c.payment_event_no).collect();
     let amounts: Vec<Decimal> = credits.iter().map(|c| c.amount).collect();
-    sqlx::query_scalar(
+    sqlx::query_scalar!(
         "insert into wallet_transactions
                 (id, wallet_no, seller_no, amount, type, order_id, payment_event_no, payment_order_no, idempotency_key)
             select id, $2, $3, amount, 'CREDIT', order_id, event_no, line_no, 'settle:' || line_no
               from unnest($1::bigint[], $4::bigint[], $5::text[], $6::bigint[], $7::numeric[])
                    as c(id, line_no, order_id, event_no, amount)
             on conflict do nothing
-            returning payment_order_no",
+            returning payment_order_no as \"payment_order_no!\"",
+        &ids,
+        wallet_no.0,
+        seller_no.0,
+        &lines,
+        &orders,
+        &events,
+        &amounts,
     )
-    .bind(&ids)
-    .bind(wallet_no)
-    .bind(seller_no)
-    .bind(&lines)
-    .bind(&orders)
-    .bind(&events)
-    .bind(&amounts)
     .fetch_all(conn)
     .await
 }
@@ -244,13 +254,13 @@ pub async fn add_to_balance(
     version: i64,
     amount: Decimal,
 ) -> Result<bool, sqlx::Error> {
-    let updated = sqlx::query(
+    let updated = sqlx::query!(
         "update wallets set balance = balance + $3, version = version + 1
          where wallet_no = $1 and version = $2",
+        wallet_no.0,
+        version,
+        amount,
     )
-    .bind(wallet_no)
-    .bind(version)
-    .bind(amount)
     .execute(conn)
     .await?
     .rows_affected();
@@ -268,18 +278,18 @@ pub async fn park_credits(
     let events: Vec<i64> = credits.iter().map(|c| c.payment_event_no).collect();
     // Gross: the commission is charged when the credit is applied, at the rate of that time.
     let amounts: Vec<Decimal> = credits.iter().map(|c| c.gross).collect();
-    sqlx::query(
+    sqlx::query!(
         "insert into pending_settlements (payment_order_no, seller_no, order_id, payment_event_no, amount, event_id)
          select line_no, $2, order_id, event_no, amount, $3
            from unnest($1::bigint[], $4::text[], $5::bigint[], $6::numeric[]) as c(line_no, order_id, event_no, amount)
          on conflict do nothing",
+        &lines,
+        seller_no.0,
+        event_id,
+        &orders,
+        &events,
+        &amounts,
     )
-    .bind(&lines)
-    .bind(seller_no)
-    .bind(event_id)
-    .bind(&orders)
-    .bind(&events)
-    .bind(&amounts)
     .execute(conn)
     .await
     .map(|_| ())
@@ -290,23 +300,29 @@ pub async fn take_parked(
     conn: &mut PgConnection,
     seller_no: SellerNo,
 ) -> Result<Vec<(i64, String, i64, Decimal)>, sqlx::Error> {
-    sqlx::query_as(
+    let rows = sqlx::query!(
         "delete from pending_settlements where seller_no = $1
          returning payment_order_no, order_id, payment_event_no, amount",
+        seller_no.0,
     )
-    .bind(seller_no)
     .fetch_all(conn)
-    .await
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| (r.payment_order_no, r.order_id, r.payment_event_no, r.amount))
+        .collect())
 }
 
 pub async fn pending_lines_of(
     conn: &mut PgConnection,
     payment_event_no: i64,
 ) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar("select count(*) from pending_settlements where payment_event_no = $1")
-        .bind(payment_event_no)
-        .fetch_one(conn)
-        .await
+    sqlx::query_scalar!(
+        r#"select count(*) as "count!" from pending_settlements where payment_event_no = $1"#,
+        payment_event_no,
+    )
+    .fetch_one(conn)
+    .await
 }
 
 /// Everything credited for an order, per seller: the committed ledger, not the event.
@@ -314,11 +330,16 @@ pub async fn credits_of(
     conn: &mut PgConnection,
     payment_event_no: i64,
 ) -> Result<Vec<(SellerNo, Decimal)>, sqlx::Error> {
-    sqlx::query_as(
-        "select seller_no, sum(amount) from wallet_transactions
-         where payment_event_no = $1 and type = 'CREDIT' group by seller_no order by seller_no",
+    let rows = sqlx::query!(
+        r#"select seller_no as "seller_no: SellerNo", sum(amount) as "credited!"
+             from wallet_transactions
+            where payment_event_no = $1 and type = 'CREDIT' group by seller_no order by seller_no"#,
+        payment_event_no,
     )
-    .bind(payment_event_no)
     .fetch_all(conn)
-    .await
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| (r.seller_no, r.credited))
+        .collect())
 }

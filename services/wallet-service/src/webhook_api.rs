@@ -121,10 +121,10 @@ impl WebhookApi {
         }
         let digest = format!("{:x}", Sha256::digest(&raw));
         let mut conn = self.payouts.pool.acquire().await?;
-        let seen: bool = sqlx::query_scalar(
-            "select exists (select 1 from payout_webhooks where body_sha256 = $1)",
+        let seen = sqlx::query_scalar!(
+            r#"select exists (select 1 from payout_webhooks where body_sha256 = $1) as "seen!""#,
+            &digest,
         )
-        .bind(&digest)
         .fetch_one(&mut *conn)
         .await?;
         if seen {
@@ -137,16 +137,16 @@ impl WebhookApi {
             Some(item) => self.apply(&mut conn, item).await?,
             None => "IGNORED",
         };
-        sqlx::query(
+        sqlx::query!(
             "insert into payout_webhooks
                  (body_sha256, psp_payout_id, ref_payout_id, status, transmission_time)
              values ($1, $2, $3, $4, $5) on conflict do nothing",
+            &digest,
+            item.as_ref().map(|i| i.id.as_str()),
+            item.as_ref().map(|i| i.ref_payout_id.as_str()),
+            item.as_ref().map(|i| i.status.as_str()),
+            &time,
         )
-        .bind(&digest)
-        .bind(item.as_ref().map(|i| i.id.as_str()))
-        .bind(item.as_ref().map(|i| i.ref_payout_id.as_str()))
-        .bind(item.as_ref().map(|i| i.status.as_str()))
-        .bind(&time)
         .execute(&mut *conn)
         .await?;
         Ok(answer(result))

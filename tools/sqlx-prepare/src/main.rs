@@ -8,8 +8,9 @@
 //! each query against the database and write `query-<hash>.json` into that directory
 //! (`expand_with_data` in sqlx-macros-core 0.8, src/query/mod.rs). Per crate, in dependency
 //! order:
-//! 1. a scratch database migrated with the crate's migrations (a library's tables are created
-//!    by the migrations of the services using it, e.g. migrations/order-service/…_outbox.sql);
+//! 1. a scratch database migrated with the crate's migrations: a service's own directory
+//!    (migrations/wallet-service for wallet-service), and for a library those of a service
+//!    using it, which create its tables (e.g. migrations/order-service/…_outbox.sql);
 //! 2. `cargo check -p <crate> --lib` online, to bring the crate and its dependencies up to
 //!    date without writing anything;
 //! 3. the same again with a fresh `SQLX_OFFLINE_DIR` and the crate's lib.rs given a new mtime:
@@ -31,7 +32,8 @@ use anyhow::{bail, Context, Result};
 use sqlx::{migrate::Migrator, Connection, PgConnection, PgPool};
 
 /// A crate whose queries are checked: its package, directory and the migrations that create
-/// its tables. Dependencies first (outbox and messaging before the services using them).
+/// its tables (a service's own, as its `sqlx::migrate!` names them). Dependencies first
+/// (outbox and messaging before the services using them).
 struct CheckedCrate {
     package: &'static str,
     dir: &'static str,
@@ -53,6 +55,16 @@ const CRATES: &[CheckedCrate] = &[
         package: "order-service",
         dir: "services/order-service",
         migrations: "migrations/order-service",
+    },
+    CheckedCrate {
+        package: "wallet-service",
+        dir: "services/wallet-service",
+        migrations: "migrations/wallet-service",
+    },
+    CheckedCrate {
+        package: "order-query-service",
+        dir: "services/order-query-service",
+        migrations: "migrations/order-query-service",
     },
 ];
 

@@ -24,31 +24,38 @@ pub async fn for_seller(
     conn: &mut PgConnection,
     seller_no: SellerNo,
 ) -> Result<Accounts, sqlx::Error> {
-    let rows: Vec<(AccountKind, i64)> = sqlx::query_as(
-        "select kind, id from ledger_accounts where seller_no = $1 or seller_no is null",
-    )
-    .bind(seller_no)
-    .fetch_all(&mut *conn)
-    .await?;
+    let rows = kinds_and_ids(&mut *conn, seller_no).await?;
     if let Ok(accounts) = Accounts::from_rows(&rows) {
         return Ok(accounts);
     }
-    sqlx::query(
+    // `as _`: the kinds encode as their text (sqlx::Type); the checked type of a `text[]` is
+    // `Vec<String>`.
+    sqlx::query!(
         "insert into ledger_accounts (kind, seller_no)
          select k, $1 from unnest($2::text[]) with ordinality as t(k, n) order by n
          on conflict (kind, seller_no) do nothing",
+        seller_no.0,
+        &AccountKind::SELLER[..] as _,
     )
-    .bind(seller_no)
-    .bind(&AccountKind::SELLER[..])
     .execute(&mut *conn)
     .await?;
-    let rows: Vec<(AccountKind, i64)> = sqlx::query_as(
-        "select kind, id from ledger_accounts where seller_no = $1 or seller_no is null",
+    let rows = kinds_and_ids(conn, seller_no).await?;
+    Accounts::from_rows(&rows)
+}
+
+/// The seller's accounts and the platform's, as (kind, id).
+async fn kinds_and_ids(
+    conn: &mut PgConnection,
+    seller_no: SellerNo,
+) -> Result<Vec<(AccountKind, i64)>, sqlx::Error> {
+    let rows = sqlx::query!(
+        r#"select kind as "kind: AccountKind", id from ledger_accounts
+            where seller_no = $1 or seller_no is null"#,
+        seller_no.0,
     )
-    .bind(seller_no)
     .fetch_all(conn)
     .await?;
-    Accounts::from_rows(&rows)
+    Ok(rows.into_iter().map(|r| (r.kind, r.id)).collect())
 }
 
 impl Accounts {
@@ -76,12 +83,13 @@ pub async fn lock(
     conn: &mut PgConnection,
     ids: &[i64],
 ) -> Result<Vec<(i64, Decimal)>, sqlx::Error> {
-    sqlx::query_as(
+    let rows = sqlx::query!(
         "select id, balance from ledger_accounts where id = any($1) order by id for no key update",
+        ids,
     )
-    .bind(ids)
     .fetch_all(conn)
-    .await
+    .await?;
+    Ok(rows.into_iter().map(|r| (r.id, r.balance)).collect())
 }
 
 /// A seller's balances by kind (zero for accounts not created yet).
@@ -97,14 +105,18 @@ pub async fn seller_balances(
     conn: &mut PgConnection,
     seller_no: SellerNo,
 ) -> Result<SellerBalances, sqlx::Error> {
-    let rows: Vec<(AccountKind, Decimal)> =
-        sqlx::query_as("select kind, balance from ledger_account_balances where seller_no = $1")
-            .bind(seller_no)
-            .fetch_all(conn)
-            .await?;
+    // `!`: a view's columns are described as nullable; the table's are not null.
+    let rows = sqlx::query!(
+        r#"select kind as "kind!: AccountKind", balance as "balance!"
+             from ledger_account_balances where seller_no = $1"#,
+        seller_no.0,
+    )
+    .fetch_all(conn)
+    .await?;
     let mut b = SellerBalances::default();
-    for (k, balance) in rows {
-        match k {
+    for row in rows {
+        let balance = row.balance;
+        match row.kind {
             AccountKind::SellerPending => b.pending = balance,
             AccountKind::SellerAvailable => b.available = balance,
             AccountKind::PayoutsInTransit => b.in_transit = balance,
@@ -120,16 +132,17 @@ pub async fn fees_charged(
     conn: &mut PgConnection,
     seller_no: SellerNo,
 ) -> Result<Decimal, sqlx::Error> {
-    let fees: Option<Decimal> =
-        sqlx::query_scalar("select sum(fee - fee_returned) from ledger_sales where seller_no = $1")
-            .bind(seller_no)
-            .fetch_one(conn)
-            .await?;
+    let fees = sqlx::query_scalar!(
+        "select sum(fee - fee_returned) from ledger_sales where seller_no = $1",
+        seller_no.0,
+    )
+    .fetch_one(conn)
+    .await?;
     Ok(fees.unwrap_or_default())
 }
 
 /// One line of the trial balance: an account kind's totals.
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone)]
 pub struct KindTotal {
     pub kind: AccountKind,
     pub accounts: i64,
@@ -142,18 +155,21 @@ pub struct KindTotal {
 
 /// Per kind: postings summed from scratch, beside the maintained balances.
 pub async fn trial_balance(conn: &mut PgConnection) -> Result<Vec<KindTotal>, sqlx::Error> {
-    sqlx::query_as(
-        "with p as (
+    // `!`: aggregates and a view's columns are described as nullable; a kind listed has
+    // accounts, whose balances are not null.
+    sqlx::query_as!(
+        KindTotal,
+        r#"with p as (
              select account_id,
                     coalesce(sum(amount) filter (where amount > 0), 0) as debits,
                     coalesce(-sum(amount) filter (where amount < 0), 0) as credits
                from ledger_postings group by account_id)
-         select a.kind, count(*) as accounts,
-                coalesce(sum(p.debits), 0)::numeric as debits,
-                coalesce(sum(p.credits), 0)::numeric as credits,
-                sum(a.balance)::numeric as balance
+         select a.kind as "kind!: AccountKind", count(*) as "accounts!",
+                coalesce(sum(p.debits), 0)::numeric as "debits!",
+                coalesce(sum(p.credits), 0)::numeric as "credits!",
+                sum(a.balance)::numeric as "balance!"
            from ledger_account_balances a left join p on p.account_id = a.id
-          group by a.kind",
+          group by a.kind"#,
     )
     .fetch_all(conn)
     .await

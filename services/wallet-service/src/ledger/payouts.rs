@@ -162,26 +162,26 @@ async fn wallet_row(
         TransactionKind::Debit => (format!("payout:{payout_no}"), -amount),
         _ => (format!("payout-failed:{payout_no}"), amount),
     };
-    sqlx::query(
+    sqlx::query!(
         "insert into wallet_transactions
              (id, wallet_no, seller_no, amount, type, payout_no, idempotency_key)
          values ($1, $2, $3, $4, $5, $6, $7)",
+        transaction_id,
+        wallet.wallet_no.0,
+        wallet.seller_no.0,
+        amount,
+        kind.as_str(),
+        payout_no.0,
+        key,
     )
-    .bind(transaction_id)
-    .bind(wallet.wallet_no)
-    .bind(wallet.seller_no)
-    .bind(amount)
-    .bind(kind)
-    .bind(payout_no)
-    .bind(key)
     .execute(&mut *conn)
     .await?;
     // The caller holds the wallet row lock, so the balance cannot have moved under us.
-    sqlx::query(
+    sqlx::query!(
         "update wallets set balance = balance + $2, version = version + 1 where wallet_no = $1",
+        wallet.wallet_no.0,
+        change,
     )
-    .bind(wallet.wallet_no)
-    .bind(change)
     .execute(conn)
     .await
     .map(|_| ())

@@ -29,23 +29,23 @@ pub async fn post(
     conn: &mut PgConnection,
     entry: &NewEntry<'_>,
 ) -> Result<Option<i64>, sqlx::Error> {
-    let id: Option<i64> = sqlx::query_scalar(
+    let id = sqlx::query_scalar!(
         "insert into ledger_entries
              (idempotency_key, kind, seller_no, order_id, payment_event_no, payment_order_no,
               cancel_no, payout_no, fee_rate)
          values ($1, $2, $3, $4, $5, $6, $7, $8, $9)
          on conflict (idempotency_key) do nothing
          returning id",
+        &entry.key,
+        entry.kind.as_str(),
+        entry.seller_no.map(|s| s.0),
+        entry.order_id,
+        entry.payment_event_no,
+        entry.payment_order_no,
+        entry.cancel_no,
+        entry.payout_no.map(|p| p.0),
+        entry.fee_rate,
     )
-    .bind(&entry.key)
-    .bind(entry.kind)
-    .bind(entry.seller_no)
-    .bind(entry.order_id)
-    .bind(entry.payment_event_no)
-    .bind(entry.payment_order_no)
-    .bind(entry.cancel_no)
-    .bind(entry.payout_no)
-    .bind(entry.fee_rate)
     .fetch_optional(&mut *conn)
     .await?;
     let Some(id) = id else {
@@ -63,15 +63,15 @@ pub async fn post(
     merged.sort_by_key(|(account, _)| *account);
     let accounts: Vec<i64> = merged.iter().map(|(a, _)| *a).collect();
     let amounts: Vec<Decimal> = merged.iter().map(|(_, m)| *m).collect();
-    sqlx::query(
+    sqlx::query!(
         "insert into ledger_postings (entry_id, account_id, amount)
          select $1, account_id, amount
            from unnest($2::bigint[], $3::numeric[]) with ordinality as p(account_id, amount, n)
           order by n",
+        id,
+        &accounts,
+        &amounts,
     )
-    .bind(id)
-    .bind(&accounts)
-    .bind(&amounts)
     .execute(conn)
     .await?;
     Ok(Some(id))

@@ -22,7 +22,7 @@ use sqlx::PgConnection;
 use super::{accounts, postings, valid_amount, EntryKind, LedgerError};
 use crate::{fees, ids::SellerNo, reversal_store::Reversal};
 
-#[derive(Debug, sqlx::FromRow)]
+#[derive(Debug)]
 struct SaleState {
     payment_order_no: i64,
     gross: Decimal,
@@ -38,12 +38,12 @@ pub async fn posted(
     cancel_no: i64,
     seller_no: SellerNo,
 ) -> Result<bool, sqlx::Error> {
-    sqlx::query_scalar(
-        "select exists (select 1 from ledger_entries
-                         where kind = 'REVERSAL' and cancel_no = $1 and seller_no = $2)",
+    sqlx::query_scalar!(
+        r#"select exists (select 1 from ledger_entries
+                           where kind = 'REVERSAL' and cancel_no = $1 and seller_no = $2) as "posted!""#,
+        cancel_no,
+        seller_no.0,
     )
-    .bind(cancel_no)
-    .bind(seller_no)
     .fetch_one(conn)
     .await
 }
@@ -59,13 +59,14 @@ pub async fn post(conn: &mut PgConnection, r: &Reversal) -> Result<Decimal, Ledg
         .find(|(id, _)| *id == acc.pending)
         .map(|(_, b)| *b)
         .unwrap_or_default();
-    let sales: Vec<SaleState> = sqlx::query_as(
+    let sales = sqlx::query_as!(
+        SaleState,
         "select payment_order_no, gross, fee, fee_rate, refunded, fee_returned
            from ledger_sales where payment_order_no = any($1) and seller_no = $2
           order by payment_order_no for update",
+        &r.payment_order_nos,
+        r.seller_no.0,
     )
-    .bind(&r.payment_order_nos)
-    .bind(r.seller_no)
     .fetch_all(&mut *conn)
     .await?;
     let sales: HashMap<i64, SaleState> =
@@ -112,15 +113,15 @@ pub async fn post(conn: &mut PgConnection, r: &Reversal) -> Result<Decimal, Ledg
             continue;
         }
         if sales.contains_key(&line) {
-            sqlx::query(
+            sqlx::query!(
                 "update ledger_sales set refunded = refunded + $2,
                         fee_returned = fee_returned + $3, net_returned = net_returned + $4
                   where payment_order_no = $1",
+                line,
+                refund,
+                fee_back,
+                net_back,
             )
-            .bind(line)
-            .bind(refund)
-            .bind(fee_back)
-            .bind(net_back)
             .execute(&mut *conn)
             .await?;
         }

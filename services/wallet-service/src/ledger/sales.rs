@@ -43,22 +43,24 @@ pub async fn post(
     let events: Vec<i64> = credits.iter().map(|c| c.payment_event_no).collect();
     let rates: Vec<Decimal> = credits.iter().map(|c| c.fee_rate).collect();
     // Entries new to the ledger (an idempotency key seen before returns nothing).
-    let posted: Vec<(i64, i64)> = sqlx::query_as(
-        "insert into ledger_entries
+    // `payment_order_no!`: written from a not-null array element. `as _`: the order ids are
+    // borrowed (`&str`s), the checked type of a `text[]` is `Vec<String>`.
+    let posted = sqlx::query!(
+        r#"insert into ledger_entries
              (idempotency_key, kind, seller_no, order_id, payment_event_no, payment_order_no, fee_rate)
          select key, 'SALE', $2, order_id, event_no, line_no, rate
            from unnest($1::text[], $3::text[], $4::bigint[], $5::bigint[], $6::numeric[])
                 with ordinality as l(key, order_id, event_no, line_no, rate, n)
           order by n
          on conflict (idempotency_key) do nothing
-         returning id, payment_order_no",
+         returning id, payment_order_no as "payment_order_no!""#,
+        &keys,
+        seller_no.0,
+        &orders as _,
+        &events,
+        &lines,
+        &rates,
     )
-    .bind(&keys)
-    .bind(seller_no)
-    .bind(&orders)
-    .bind(&events)
-    .bind(&lines)
-    .bind(&rates)
     .fetch_all(&mut *conn)
     .await?;
     if posted.is_empty() {
@@ -66,8 +68,12 @@ pub async fn post(
     }
     let (mut entry_ids, mut account_ids, mut amounts) = (Vec::new(), Vec::new(), Vec::new());
     let mut sales: Vec<(i64, &Credit)> = Vec::with_capacity(posted.len());
-    for (entry_id, line) in &posted {
-        let Some(c) = credits.iter().find(|c| c.payment_order_no == *line) else {
+    for row in &posted {
+        let entry_id = &row.id;
+        let Some(c) = credits
+            .iter()
+            .find(|c| c.payment_order_no == row.payment_order_no)
+        else {
             continue;
         };
         // PSP_CLEARING Dr gross · SELLER_PENDING Cr net · PLATFORM_FEES Cr fee (none if 0).
@@ -84,35 +90,33 @@ pub async fn post(
         }
         sales.push((*entry_id, c));
     }
-    sqlx::query(
+    sqlx::query!(
         "insert into ledger_postings (entry_id, account_id, amount)
          select * from unnest($1::bigint[], $2::bigint[], $3::numeric[])",
+        &entry_ids,
+        &account_ids,
+        &amounts,
     )
-    .bind(&entry_ids)
-    .bind(&account_ids)
-    .bind(&amounts)
     .execute(&mut *conn)
     .await?;
     let hold_ms = i64::try_from(hold.as_millis()).unwrap_or(i64::MAX);
-    sqlx::query(
+    sqlx::query!(
         "insert into ledger_sales
              (payment_order_no, entry_id, seller_no, gross, fee, fee_rate, release_due_at)
-         select line_no, entry_id, $3, gross, fee, rate, now() + $7 * interval '1 millisecond'
+         select line_no, entry_id, $3, gross, fee, rate, now() + $7::bigint * interval '1 millisecond'
            from unnest($1::bigint[], $2::bigint[], $4::numeric[], $5::numeric[], $6::numeric[])
                 as s(line_no, entry_id, gross, fee, rate)",
-    )
-    .bind(
-        sales
+        &sales
             .iter()
             .map(|(_, c)| c.payment_order_no)
             .collect::<Vec<_>>(),
+        &sales.iter().map(|(id, _)| *id).collect::<Vec<_>>(),
+        seller_no.0,
+        &sales.iter().map(|(_, c)| c.gross).collect::<Vec<_>>(),
+        &sales.iter().map(|(_, c)| c.fee).collect::<Vec<_>>(),
+        &sales.iter().map(|(_, c)| c.fee_rate).collect::<Vec<_>>(),
+        hold_ms,
     )
-    .bind(sales.iter().map(|(id, _)| *id).collect::<Vec<_>>())
-    .bind(seller_no)
-    .bind(sales.iter().map(|(_, c)| c.gross).collect::<Vec<_>>())
-    .bind(sales.iter().map(|(_, c)| c.fee).collect::<Vec<_>>())
-    .bind(sales.iter().map(|(_, c)| c.fee_rate).collect::<Vec<_>>())
-    .bind(hold_ms)
     .execute(&mut *conn)
     .await?;
     Ok(())

@@ -6,7 +6,6 @@
 use std::sync::Mutex;
 
 use chrono::{NaiveDate, NaiveTime, Utc};
-use rust_decimal::Decimal;
 
 use super::{
     flow::Payouts,
@@ -32,14 +31,17 @@ pub async fn run_if_due(payouts: &Payouts, at: NaiveTime) -> Result<usize, sqlx:
 
 /// Pays out every seller's available balance for `day`; returns how many payouts it made.
 pub async fn run_for(payouts: &Payouts, day: NaiveDate) -> Result<usize, sqlx::Error> {
-    let sellers: Vec<(SellerNo, Decimal)> = sqlx::query_as(
-        "select seller_no, floor(balance) from ledger_accounts
-          where kind = 'SELLER_AVAILABLE' and balance >= 1 order by seller_no",
+    // `!`: a seller's account has its seller; `floor` of a not-null balance is not null.
+    let sellers = sqlx::query!(
+        r#"select seller_no as "seller_no!: SellerNo", floor(balance) as "amount!"
+             from ledger_accounts
+            where kind = 'SELLER_AVAILABLE' and balance >= 1 order by seller_no"#,
     )
     .fetch_all(&payouts.pool)
     .await?;
     let mut made = 0;
-    for (seller_no, amount) in sellers {
+    for row in sellers {
+        let (seller_no, amount) = (row.seller_no, row.amount);
         let key = format!("payout-auto:{seller_no}:{day}");
         match request_and_send(payouts, seller_no, amount, Some(&key)).await {
             Ok((_, true)) => made += 1,

@@ -9,7 +9,7 @@ use sqlx::PgConnection;
 use super::PayoutStatus;
 use crate::ids::{PayoutNo, SellerNo};
 
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone)]
 pub struct PayoutRow {
     pub payout_no: PayoutNo,
     pub seller_no: SellerNo,
@@ -34,7 +34,7 @@ impl PayoutRow {
     }
 }
 
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone)]
 pub struct HistoryRow {
     pub from_status: Option<PayoutStatus>,
     pub to_status: PayoutStatus,
@@ -43,9 +43,9 @@ pub struct HistoryRow {
     pub created_at: DateTime<Utc>,
 }
 
-const COLUMNS: &str = "payout_no, seller_no, amount, status, idempotency_key, psp_payout_id,
-    failure_code, failure_message, attempts, next_attempt_at, requested_at, sent_at,
-    completed_at, failed_at, updated_at";
+// The column list is written out in each query (a checked query is a literal). Statuses are
+// bound as their text and the guards' status lists `as _` (`&'static str`s, where the checked
+// type of a `text[]` is `Vec<String>`).
 
 /// A new REQUESTED payout, due for the recovery job after `grace` (in case the process dies
 /// before it asks the PSP).
@@ -57,15 +57,20 @@ pub async fn insert(
     idempotency_key: Option<&str>,
     grace_ms: i64,
 ) -> Result<PayoutRow, sqlx::Error> {
-    let row: PayoutRow = sqlx::query_as(&format!(
-        "insert into payouts (payout_no, seller_no, amount, idempotency_key, next_attempt_at)
-         values ($1, $2, $3, $4, now() + $5 * interval '1 millisecond') returning {COLUMNS}"
-    ))
-    .bind(payout_no)
-    .bind(seller_no)
-    .bind(amount)
-    .bind(idempotency_key)
-    .bind(grace_ms)
+    let row = sqlx::query_as!(
+        PayoutRow,
+        r#"insert into payouts (payout_no, seller_no, amount, idempotency_key, next_attempt_at)
+           values ($1, $2, $3, $4, now() + $5::bigint * interval '1 millisecond')
+           returning payout_no as "payout_no: PayoutNo", seller_no as "seller_no: SellerNo", amount,
+                  status as "status: PayoutStatus", idempotency_key, psp_payout_id, failure_code,
+                  failure_message, attempts, next_attempt_at, requested_at, sent_at, completed_at,
+                  failed_at, updated_at"#,
+        payout_no.0,
+        seller_no.0,
+        amount,
+        idempotency_key,
+        grace_ms,
+    )
     .fetch_one(&mut *conn)
     .await?;
     history(conn, payout_no, None, PayoutStatus::Requested, "api", None).await?;
@@ -76,10 +81,15 @@ pub async fn find(
     conn: &mut PgConnection,
     payout_no: PayoutNo,
 ) -> Result<Option<PayoutRow>, sqlx::Error> {
-    sqlx::query_as(&format!(
-        "select {COLUMNS} from payouts where payout_no = $1"
-    ))
-    .bind(payout_no)
+    sqlx::query_as!(
+        PayoutRow,
+        r#"select payout_no as "payout_no: PayoutNo", seller_no as "seller_no: SellerNo", amount,
+                  status as "status: PayoutStatus", idempotency_key, psp_payout_id, failure_code,
+                  failure_message, attempts, next_attempt_at, requested_at, sent_at, completed_at,
+                  failed_at, updated_at
+             from payouts where payout_no = $1"#,
+        payout_no.0,
+    )
     .fetch_optional(conn)
     .await
 }
@@ -89,10 +99,15 @@ pub async fn lock(
     conn: &mut PgConnection,
     payout_no: PayoutNo,
 ) -> Result<Option<PayoutRow>, sqlx::Error> {
-    sqlx::query_as(&format!(
-        "select {COLUMNS} from payouts where payout_no = $1 for update"
-    ))
-    .bind(payout_no)
+    sqlx::query_as!(
+        PayoutRow,
+        r#"select payout_no as "payout_no: PayoutNo", seller_no as "seller_no: SellerNo", amount,
+                  status as "status: PayoutStatus", idempotency_key, psp_payout_id, failure_code,
+                  failure_message, attempts, next_attempt_at, requested_at, sent_at, completed_at,
+                  failed_at, updated_at
+             from payouts where payout_no = $1 for update"#,
+        payout_no.0,
+    )
     .fetch_optional(conn)
     .await
 }
@@ -102,11 +117,16 @@ pub async fn find_by_key(
     seller_no: SellerNo,
     key: &str,
 ) -> Result<Option<PayoutRow>, sqlx::Error> {
-    sqlx::query_as(&format!(
-        "select {COLUMNS} from payouts where seller_no = $1 and idempotency_key = $2"
-    ))
-    .bind(seller_no)
-    .bind(key)
+    sqlx::query_as!(
+        PayoutRow,
+        r#"select payout_no as "payout_no: PayoutNo", seller_no as "seller_no: SellerNo", amount,
+                  status as "status: PayoutStatus", idempotency_key, psp_payout_id, failure_code,
+                  failure_message, attempts, next_attempt_at, requested_at, sent_at, completed_at,
+                  failed_at, updated_at
+             from payouts where seller_no = $1 and idempotency_key = $2"#,
+        seller_no.0,
+        key,
+    )
     .fetch_optional(conn)
     .await
 }
@@ -118,14 +138,19 @@ pub async fn list(
     before: Option<PayoutNo>,
     limit: i64,
 ) -> Result<Vec<PayoutRow>, sqlx::Error> {
-    sqlx::query_as(&format!(
-        "select {COLUMNS} from payouts
-          where seller_no = $1 and ($2::bigint is null or payout_no < $2)
-          order by payout_no desc limit $3"
-    ))
-    .bind(seller_no)
-    .bind(before)
-    .bind(limit)
+    sqlx::query_as!(
+        PayoutRow,
+        r#"select payout_no as "payout_no: PayoutNo", seller_no as "seller_no: SellerNo", amount,
+                  status as "status: PayoutStatus", idempotency_key, psp_payout_id, failure_code,
+                  failure_message, attempts, next_attempt_at, requested_at, sent_at, completed_at,
+                  failed_at, updated_at
+             from payouts
+            where seller_no = $1 and ($2::bigint is null or payout_no < $2)
+            order by payout_no desc limit $3"#,
+        seller_no.0,
+        before.map(|b| b.0),
+        limit,
+    )
     .fetch_all(conn)
     .await
 }
@@ -134,11 +159,13 @@ pub async fn history_of(
     conn: &mut PgConnection,
     payout_no: PayoutNo,
 ) -> Result<Vec<HistoryRow>, sqlx::Error> {
-    sqlx::query_as(
-        "select from_status, to_status, source, detail, created_at from payout_history
-          where payout_no = $1 order by id",
+    sqlx::query_as!(
+        HistoryRow,
+        r#"select from_status as "from_status: PayoutStatus", to_status as "to_status: PayoutStatus",
+                  source, detail, created_at
+             from payout_history where payout_no = $1 order by id"#,
+        payout_no.0,
     )
-    .bind(payout_no)
     .fetch_all(conn)
     .await
 }
@@ -151,15 +178,15 @@ async fn history(
     source: &str,
     detail: Option<&str>,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
+    sqlx::query!(
         "insert into payout_history (payout_no, from_status, to_status, source, detail)
          values ($1, $2, $3, $4, $5)",
+        payout_no.0,
+        from.map(PayoutStatus::as_str),
+        to.as_str(),
+        source,
+        detail,
     )
-    .bind(payout_no)
-    .bind(from)
-    .bind(to)
-    .bind(source)
-    .bind(detail)
     .execute(conn)
     .await
     .map(|_| ())
@@ -185,27 +212,27 @@ pub async fn transition(
     source: &str,
     change: &Change<'_>,
 ) -> Result<bool, sqlx::Error> {
-    let from_status: Option<PayoutStatus> = sqlx::query_scalar(
-        "with old as (select status from payouts where payout_no = $1 for update)
+    let from_status = sqlx::query_scalar!(
+        r#"with old as (select status from payouts where payout_no = $1 for update)
          update payouts p set status = $3,
                 psp_payout_id = coalesce($4, p.psp_payout_id),
                 failure_code = coalesce($5, p.failure_code),
                 failure_message = coalesce($6, p.failure_message),
-                next_attempt_at = now() + $7 * interval '1 millisecond',
+                next_attempt_at = now() + $7::bigint * interval '1 millisecond',
                 sent_at = case when $3 = 'SENT' then coalesce(p.sent_at, now()) else p.sent_at end,
                 completed_at = case when $3 = 'COMPLETED' then now() end,
                 failed_at = case when $3 = 'FAILED' then now() end
            from old
           where p.payout_no = $1 and p.status = any($2)
-          returning old.status",
+          returning old.status as "status!: PayoutStatus""#,
+        payout_no.0,
+        PayoutStatus::sources_of(to) as _,
+        to.as_str(),
+        change.psp_payout_id,
+        change.failure.map(|f| f.0),
+        change.failure.map(|f| f.1),
+        change.next_attempt_in_ms,
     )
-    .bind(payout_no)
-    .bind(PayoutStatus::sources_of(to))
-    .bind(to)
-    .bind(change.psp_payout_id)
-    .bind(change.failure.map(|f| f.0))
-    .bind(change.failure.map(|f| f.1))
-    .bind(change.next_attempt_in_ms)
     .fetch_optional(&mut *conn)
     .await?;
     let Some(from_status) = from_status else {
@@ -230,15 +257,15 @@ pub async fn record_attempt(
     next_in_ms: i64,
     error: Option<&str>,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
+    sqlx::query!(
         "update payouts set attempts = attempts + 1, last_error = coalesce($3, last_error),
-                next_attempt_at = now() + $2 * interval '1 millisecond'
+                next_attempt_at = now() + $2::bigint * interval '1 millisecond'
           where payout_no = $1 and status = any($4)",
+        payout_no.0,
+        next_in_ms,
+        error,
+        PayoutStatus::open() as _,
     )
-    .bind(payout_no)
-    .bind(next_in_ms)
-    .bind(error)
-    .bind(PayoutStatus::open())
     .execute(conn)
     .await
     .map(|_| ())
@@ -251,17 +278,21 @@ pub async fn claim_due(
     limit: i64,
     claim_ms: i64,
 ) -> Result<Vec<PayoutRow>, sqlx::Error> {
-    sqlx::query_as(&format!(
-        "update payouts set next_attempt_at = now() + $2 * interval '1 millisecond'
-          where payout_no in (
-                select payout_no from payouts
-                 where status = any($3) and next_attempt_at <= now()
-                 order by next_attempt_at limit $1 for update skip locked)
-          returning {COLUMNS}"
-    ))
-    .bind(limit)
-    .bind(claim_ms)
-    .bind(PayoutStatus::open())
+    sqlx::query_as!(
+        PayoutRow,
+        r#"update payouts set next_attempt_at = now() + $2::bigint * interval '1 millisecond'
+            where payout_no in (
+                  select payout_no from payouts
+                   where status = any($3) and next_attempt_at <= now()
+                   order by next_attempt_at limit $1 for update skip locked)
+            returning payout_no as "payout_no: PayoutNo", seller_no as "seller_no: SellerNo", amount,
+                  status as "status: PayoutStatus", idempotency_key, psp_payout_id, failure_code,
+                  failure_message, attempts, next_attempt_at, requested_at, sent_at, completed_at,
+                  failed_at, updated_at"#,
+        limit,
+        claim_ms,
+        PayoutStatus::open() as _,
+    )
     .fetch_all(conn)
     .await
 }
