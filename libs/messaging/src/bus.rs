@@ -7,21 +7,13 @@ use events::Topology;
 use service_kit::{Infra, Metrics, ServiceConfig, Shutdown, StartupError};
 use sqlx::PgPool;
 
-use outbox::{OutboxNudge, OutboxRelay, OutboxWriter, RelayConfig};
+use outbox::{Outbox, OutboxRelay, OutboxWriter, RelayConfig};
 
 use crate::{
     dead_letters::{spawn_dead_letter_worker, DeadLetterApi},
     error::{ConsumerError, ProvisionError},
     provision, spawn_consumer, ConsumerSpec, Handler, Replayers,
 };
-
-/// A producing service's side of the outbox: the writer its handlers append with, and the
-/// nudge they call after commit so the relay publishes at once.
-#[derive(Clone)]
-pub struct Outbox {
-    pub writer: OutboxWriter,
-    pub nudge: OutboxNudge,
-}
 
 /// A service's connection to the event streams.
 #[derive(Clone)]
@@ -87,7 +79,8 @@ impl EventBus {
         })
     }
 
-    /// Starts the outbox relay of a producing service (default [`RelayConfig`]).
+    /// Starts the outbox relay of a producing service (default [`RelayConfig`]) and returns the
+    /// handle its handlers append and commit through (commits wake the relay).
     pub fn outbox(&self, infra: &Infra) -> Result<Outbox, StartupError> {
         let relay = RelayConfig::new(self.service);
         let writer = OutboxWriter::new(infra.ids.clone(), self.topology.clone(), relay.shards);
@@ -99,7 +92,7 @@ impl EventBus {
             &self.metrics,
             &self.shutdown,
         );
-        Ok(Outbox { writer, nudge })
+        Ok(Outbox::new(writer, nudge))
     }
 
     /// Creates the durable consumer and runs `handler` on it until shutdown.

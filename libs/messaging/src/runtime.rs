@@ -6,7 +6,9 @@ use poem_openapi::OpenApi;
 use service_kit::{App, Infra, Metrics, ServiceConfig, ServiceParts, Shutdown, StartupError};
 use sqlx::{migrate::Migrator, PgPool};
 
-use crate::{ConsumerSpec, EventBus, Handler, Outbox};
+use outbox::Outbox;
+
+use crate::{ConsumerSpec, EventBus, Handler};
 
 pub struct ServiceRuntime {
     pub config: ServiceConfig,
@@ -40,7 +42,8 @@ impl ServiceRuntime {
         })
     }
 
-    /// Starts the outbox relay; handlers append with `writer` and call `nudge` after commit.
+    /// Starts the outbox relay; handlers append through the returned handle and commit through
+    /// it ([`Outbox::begin`], [`Outbox::commit`]), which wakes the relay.
     pub fn outbox(&self) -> Result<Outbox, StartupError> {
         self.bus.outbox(&self.infra)
     }

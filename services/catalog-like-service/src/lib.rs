@@ -49,8 +49,7 @@ pub async fn build(config: ServiceConfig) -> Result<App, StartupError> {
     let outbox = rt.outbox()?;
     let api = api::LikeApi {
         pool: rt.pool.clone(),
-        outbox: outbox.writer,
-        nudge: outbox.nudge,
+        outbox,
     };
     let api: Api = api;
     rt.serve(api, DESCRIPTION).await

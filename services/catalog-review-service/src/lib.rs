@@ -76,8 +76,7 @@ pub async fn build(config: ServiceConfig) -> Result<App, StartupError> {
     let api = api::ReviewApi {
         pool: rt.pool.clone(),
         ids: rt.infra.ids.clone(),
-        outbox: outbox.writer,
-        nudge: outbox.nudge,
+        outbox,
         purchase_required,
     };
     let api: Api = (api, rt.bus.dead_letter_api());

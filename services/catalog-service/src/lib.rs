@@ -60,8 +60,7 @@ pub async fn build(config: ServiceConfig) -> Result<App, StartupError> {
     let api = api::CatalogApi {
         pool: rt.pool.clone(),
         ids: rt.infra.ids.clone(),
-        outbox: outbox.writer,
-        nudge: outbox.nudge,
+        outbox,
     };
     let listing = listing::ListingApi {
         pool: rt.pool.clone(),

@@ -100,8 +100,7 @@ pub async fn build(config: ServiceConfig) -> Result<App, StartupError> {
     let payments = payments::Payments {
         pool: rt.pool.clone(),
         ids: rt.infra.ids.clone(),
-        outbox: outbox.writer,
-        nudge: outbox.nudge,
+        outbox,
         psp,
         metrics: payments::PaymentMetrics::register(&rt.metrics),
         recovery_interval: settings.recovery_interval,

@@ -92,8 +92,7 @@ pub async fn build(config: ServiceConfig) -> Result<App, StartupError> {
         onboarding::CreateWallet {
             pool: rt.pool.clone(),
             ids: rt.infra.ids.clone(),
-            outbox: outbox.writer.clone(),
-            nudge: outbox.nudge.clone(),
+            outbox: outbox.clone(),
             settings,
         },
     )
@@ -114,8 +113,7 @@ pub async fn build(config: ServiceConfig) -> Result<App, StartupError> {
         rt.pool.clone(),
         settlement::SettleOrder {
             ids: rt.infra.ids.clone(),
-            outbox: outbox.writer.clone(),
-            nudge: outbox.nudge.clone(),
+            outbox: outbox.clone(),
             settings,
         },
         settings.group_lanes,
@@ -132,8 +130,7 @@ pub async fn build(config: ServiceConfig) -> Result<App, StartupError> {
         reversal::ReverseCancel {
             pool: rt.pool.clone(),
             ids: rt.infra.ids.clone(),
-            outbox: outbox.writer,
-            nudge: outbox.nudge,
+            outbox,
         },
     )
     .await?;
