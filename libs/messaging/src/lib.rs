@@ -14,8 +14,8 @@
 //!   (resolved from the server's advisories) and serves list / inspect / replay to operators.
 //!   A replay runs the stored message through the failed consumer's own handler, in process
 //!   ([`Replayers`]); nothing is republished, so no other consumer of the subject sees it.
-//! - [`EventBus`] bundles the start-up of a consuming service: provision, dead-letter worker,
-//!   and the API to mount.
+//! - [`EventBus`] bundles the start-up of a consuming service: provision, consumers (each
+//!   registering its dead-letter handling), the dead-letter worker, and the API to mount.
 //!
 //! - [`retention`] trims `processed_events` and resolved dead letters on a schedule (and
 //!   offers the batched age purge to services for their own tables).

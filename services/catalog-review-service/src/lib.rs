@@ -70,7 +70,7 @@ fn purchase_required(config: &ServiceConfig) -> Result<bool, ConfigError> {
 /// consumer, and serves the API.
 pub async fn build(config: ServiceConfig) -> Result<App, StartupError> {
     let purchase_required = purchase_required(&config)?;
-    let rt = ServiceRuntime::start(config, &MIGRATOR, purchases::ALL.to_vec()).await?;
+    let rt = ServiceRuntime::start(config, &MIGRATOR).await?;
     purchases::spawn(&rt).await?;
     let outbox = rt.outbox()?;
     let api = api::ReviewApi {

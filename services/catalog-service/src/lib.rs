@@ -44,7 +44,7 @@ static MIGRATOR: Migrator = sqlx::migrate!("../../migrations/catalog-service");
 /// Connects the backends, applies migrations, starts the outbox relay and the active-seller
 /// consumer, and serves the API.
 pub async fn build(config: ServiceConfig) -> Result<App, StartupError> {
-    let rt = ServiceRuntime::start(config, &MIGRATOR, vec![active_sellers::CONSUMER]).await?;
+    let rt = ServiceRuntime::start(config, &MIGRATOR).await?;
     let outbox = rt.outbox()?;
     rt.consume(
         ConsumerSpec::new(

@@ -41,7 +41,7 @@ static MIGRATOR: Migrator = sqlx::migrate!("../../migrations/seller-service");
 /// Connects the backends, applies migrations, starts the outbox relay and the activation
 /// consumer, and serves the API.
 pub async fn build(config: ServiceConfig) -> Result<App, StartupError> {
-    let rt = ServiceRuntime::start(config, &MIGRATOR, vec![activation::CONSUMER]).await?;
+    let rt = ServiceRuntime::start(config, &MIGRATOR).await?;
     let outbox = rt.outbox()?;
     rt.consume(
         ConsumerSpec::new(

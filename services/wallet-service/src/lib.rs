@@ -76,12 +76,7 @@ pub static MIGRATOR: Migrator = sqlx::migrate!("../../migrations/wallet-service"
 pub async fn build(config: ServiceConfig) -> Result<App, StartupError> {
     let settings = settings::LedgerSettings::from_config(&config)?;
     let payout_settings = payouts::settings::PayoutSettings::from_config(&config)?;
-    let consumers = vec![
-        onboarding::CONSUMER,
-        settlement::CONSUMER,
-        reversal::CONSUMER,
-    ];
-    let rt = ServiceRuntime::start(config, &MIGRATOR, consumers).await?;
+    let rt = ServiceRuntime::start(config, &MIGRATOR).await?;
     let outbox = rt.outbox()?;
     rt.consume(
         ConsumerSpec::new(
