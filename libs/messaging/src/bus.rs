@@ -1,27 +1,26 @@
 //! [`EventBus`]: the start-up every service does, in one call: JetStream context, topology,
-//! [`provision`], the dead-letter worker, and the dead-letter API to mount; then, per service,
-//! its outbox relay ([`EventBus::outbox`]) and its consumers ([`EventBus::consume`]).
+//! [`provision`]; then, per service, its outbox relay ([`EventBus::outbox`]) and its consumers
+//! ([`EventBus::consume`]), each of which also registers its dead-letter handling: the handler
+//! replays go through, and the durable whose advisories the dead-letter worker watches — the
+//! worker starts once the consumers are registered ([`EventBus::start_dead_letters`]).
+
+use std::sync::Arc;
 
 use async_nats::jetstream::Context;
 use events::Topology;
 use service_kit::{Infra, Metrics, ServiceConfig, Shutdown, StartupError};
+use snowflake::Snowflake;
 use sqlx::PgPool;
 
-use outbox::{OutboxNudge, OutboxRelay, OutboxWriter, RelayConfig};
+use outbox::{Outbox, OutboxRelay, OutboxWriter, RelayConfig};
 
 use crate::{
     dead_letters::{spawn_dead_letter_worker, DeadLetterApi},
     error::{ConsumerError, ProvisionError},
-    provision, spawn_consumer, ConsumerSpec, Handler, Replayers,
+    provision,
+    retention::{spawn_messaging_retention, RetentionSettings},
+    spawn_consumer, ConsumerSpec, Handler, Replayers,
 };
-
-/// A producing service's side of the outbox: the writer its handlers append with, and the
-/// nudge they call after commit so the relay publishes at once.
-#[derive(Clone)]
-pub struct Outbox {
-    pub writer: OutboxWriter,
-    pub nudge: OutboxNudge,
-}
 
 /// A service's connection to the event streams.
 #[derive(Clone)]
@@ -29,24 +28,24 @@ pub struct EventBus {
     pub js: Context,
     pub topology: Topology,
     pool: PgPool,
+    ids: Arc<Snowflake>,
     admin_token: Option<String>,
     service: &'static str,
     metrics: Metrics,
     shutdown: Shutdown,
-    /// The handlers of this service's consumers, which its dead letters are replayed through.
+    /// The handlers of this service's consumers, which its dead letters are replayed through;
+    /// also the list of durables the dead-letter worker watches.
     replayers: Replayers,
 }
 
 impl EventBus {
-    /// Provisions the streams and starts the dead-letter worker for `consumers` (this service's
-    /// durables; none: no worker). Needs the service's database (with the messaging migration)
-    /// and NATS.
+    /// Provisions the streams. Needs the service's database (with the messaging migration) and
+    /// NATS.
     pub async fn start(
         config: &ServiceConfig,
         infra: &Infra,
         metrics: &Metrics,
         shutdown: &Shutdown,
-        consumers: Vec<&'static str>,
     ) -> Result<Self, StartupError> {
         let client = infra.nats.clone().ok_or_else(|| {
             StartupError::Other(format!("{}: the event bus needs NATS", config.service).into())
@@ -59,26 +58,11 @@ impl EventBus {
         let js = async_nats::jetstream::new(client);
         let topology = config.topology();
         provision(&js, &topology).await?;
-        if !consumers.is_empty() {
-            spawn_dead_letter_worker(
-                js.clone(),
-                &topology,
-                config.service,
-                consumers,
-                pool.clone(),
-                infra.ids.clone(),
-                metrics,
-                shutdown,
-            )
-            .await?;
-            // Only consuming services have processed_events / dead_letters to keep trimmed.
-            let retention = crate::retention::RetentionSettings::from_config(config)?;
-            crate::retention::spawn_messaging_retention(pool.clone(), retention, shutdown);
-        }
         Ok(Self {
             js,
             topology,
             pool,
+            ids: infra.ids.clone(),
             admin_token: config.admin_token.clone(),
             service: config.service,
             metrics: metrics.clone(),
@@ -87,7 +71,35 @@ impl EventBus {
         })
     }
 
-    /// Starts the outbox relay of a producing service (default [`RelayConfig`]).
+    /// Starts the dead-letter worker for the consumers [`Self::consume`] registered, and the
+    /// retention of `processed_events` / `dead_letters` (`config`'s settings); a service
+    /// without consumers has neither. Call once, after the last `consume`
+    /// ([`crate::ServiceRuntime::serve`] does). Nothing is missed by starting after the
+    /// consumers: the advisories wait in the DLQ stream, and the worker's durable reads it
+    /// from the start (`DeliverPolicy::All`, runner/config.rs).
+    pub async fn start_dead_letters(&self, config: &ServiceConfig) -> Result<(), StartupError> {
+        let consumers = self.replayers.consumers();
+        if consumers.is_empty() {
+            return Ok(());
+        }
+        let retention = RetentionSettings::from_config(config)?;
+        spawn_dead_letter_worker(
+            self.js.clone(),
+            &self.topology,
+            self.service,
+            consumers,
+            self.pool.clone(),
+            self.ids.clone(),
+            &self.metrics,
+            &self.shutdown,
+        )
+        .await?;
+        spawn_messaging_retention(self.pool.clone(), retention, &self.shutdown);
+        Ok(())
+    }
+
+    /// Starts the outbox relay of a producing service (default [`RelayConfig`]) and returns the
+    /// handle its handlers append and commit through (commits wake the relay).
     pub fn outbox(&self, infra: &Infra) -> Result<Outbox, StartupError> {
         let relay = RelayConfig::new(self.service);
         let writer = OutboxWriter::new(infra.ids.clone(), self.topology.clone(), relay.shards);
@@ -99,10 +111,11 @@ impl EventBus {
             &self.metrics,
             &self.shutdown,
         );
-        Ok(Outbox { writer, nudge })
+        Ok(Outbox::new(writer, nudge))
     }
 
-    /// Creates the durable consumer and runs `handler` on it until shutdown.
+    /// Creates the durable consumer and runs `handler` on it until shutdown; registers the
+    /// handler for dead-letter replay and the durable for [`Self::start_dead_letters`].
     pub async fn consume<H: Handler>(
         &self,
         spec: ConsumerSpec,

@@ -20,6 +20,7 @@
 
 use std::{future::Future, sync::Arc};
 
+use outbox::Outbox;
 use service_kit::{trace, Shutdown};
 use sqlx::{PgConnection, PgPool};
 use tokio::sync::{mpsc, oneshot, Mutex};
@@ -50,7 +51,13 @@ pub trait GroupHandler: Send + Sync + 'static {
         async { Ok(()) }
     }
 
-    /// After a commit that applied at least one delivery (e.g. wake the outbox relay).
+    /// The outbox `apply` appends to, if any: a commit that applied at least one delivery
+    /// then goes through it ([`Outbox::commit`]), which wakes the relay.
+    fn outbox(&self) -> Option<&Outbox> {
+        None
+    }
+
+    /// After a commit that applied at least one delivery.
     fn committed(&self) {}
 }
 
@@ -217,6 +224,9 @@ async fn apply_group<H: GroupHandler>(
         }
         results.push(result);
     }
-    tx.commit().await?;
+    match handler.outbox() {
+        Some(outbox) if results.iter().any(Result::is_ok) => outbox.commit(tx).await?,
+        _ => tx.commit().await?,
+    }
     Ok(results)
 }

@@ -3,6 +3,7 @@
 //! ack, ack lost) or a replay of the same event finds the row and changes nothing.
 
 use futures::future::BoxFuture;
+use outbox::Outbox;
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
@@ -58,15 +59,16 @@ pub async fn claim_event(
 /// Makes a handler idempotent: begins a transaction, claims `(consumer, event_id)`; if it was
 /// already claimed, commits nothing and returns [`Applied::Skipped`]; otherwise runs `apply` on
 /// the same connection and commits both together. An `apply` error rolls both back, so the
-/// retry starts from scratch.
+/// retry starts from scratch. An effect that appends events uses [`apply_once_with_outbox`],
+/// the same with the commit going through the outbox handle.
 ///
 /// `apply` gets the transaction as a [`TxConn`] (a `PgConnection` by deref, and an executor)
-/// and returns a boxed future; it may borrow from its surroundings:
+/// and returns a boxed future; it may borrow from its surroundings (here the outbox handle):
 ///
 /// ```ignore
 /// let event = delivery.decode::<SellerRegistered>()?;
 /// let outbox = &self.outbox;
-/// apply_once(&self.pool, "wallet-onboarding", event.event_id, |conn| {
+/// apply_once_with_outbox(&self.pool, outbox, "wallet-onboarding", event.event_id, |conn| {
 ///     Box::pin(async move {
 ///         sqlx::query("insert into wallets (seller_no) values ($1)")
 ///             .bind(event.payload.seller_no)
@@ -87,6 +89,34 @@ pub async fn apply_once<'a, F, T>(
 where
     F: for<'c> FnOnce(&'c mut TxConn<'a>) -> BoxFuture<'c, Result<T, HandlerError>>,
 {
+    apply_once_committing(pool, None, consumer, event_id, apply).await
+}
+
+/// [`apply_once`] for an effect that appends to `outbox`: the commit goes through
+/// [`Outbox::commit`], which wakes the relay. A skipped event commits nothing and wakes nothing.
+pub async fn apply_once_with_outbox<'a, F, T>(
+    pool: &PgPool,
+    outbox: &Outbox,
+    consumer: &str,
+    event_id: Uuid,
+    apply: F,
+) -> Result<Applied<T>, HandlerError>
+where
+    F: for<'c> FnOnce(&'c mut TxConn<'a>) -> BoxFuture<'c, Result<T, HandlerError>>,
+{
+    apply_once_committing(pool, Some(outbox), consumer, event_id, apply).await
+}
+
+async fn apply_once_committing<'a, F, T>(
+    pool: &PgPool,
+    outbox: Option<&Outbox>,
+    consumer: &str,
+    event_id: Uuid,
+    apply: F,
+) -> Result<Applied<T>, HandlerError>
+where
+    F: for<'c> FnOnce(&'c mut TxConn<'a>) -> BoxFuture<'c, Result<T, HandlerError>>,
+{
     let mut tx = pool.begin().await?;
     if !claim_event(&mut tx, consumer, event_id).await? {
         // Releases the row lock we may have waited on; nothing was written.
@@ -95,6 +125,10 @@ where
     }
     let mut conn = TxConn::new(tx);
     let value = apply(&mut conn).await?;
-    conn.commit().await?;
+    let tx = conn.into_transaction();
+    match outbox {
+        Some(outbox) => outbox.commit(tx).await?,
+        None => tx.commit().await?,
+    }
     Ok(Applied::Done(value))
 }

@@ -14,8 +14,8 @@
 //!   (resolved from the server's advisories) and serves list / inspect / replay to operators.
 //!   A replay runs the stored message through the failed consumer's own handler, in process
 //!   ([`Replayers`]); nothing is republished, so no other consumer of the subject sees it.
-//! - [`EventBus`] bundles the start-up of a consuming service: provision, dead-letter worker,
-//!   and the API to mount.
+//! - [`EventBus`] bundles the start-up of a consuming service: provision, consumers (each
+//!   registering its dead-letter handling), the dead-letter worker, and the API to mount.
 //!
 //! - [`retention`] trims `processed_events` and resolved dead letters on a schedule (and
 //!   offers the batched age purge to services for their own tables).
@@ -42,12 +42,12 @@ mod runner;
 mod runtime;
 mod tx_conn;
 
-pub use bus::{EventBus, Outbox};
+pub use bus::EventBus;
 pub use consumer::{spawn_consumer, ConsumerSpec, Delivery, Handler, REDRIVE_MARK};
 pub use dead_letters::{spawn_dead_letter_worker, DeadLetterApi};
 pub use error::{ConsumerError, HandlerError, ProvisionError};
 pub use group_commit::{GroupCommit, GroupHandler};
-pub use idempotency::{apply_once, claim_event, Applied};
+pub use idempotency::{apply_once, apply_once_with_outbox, claim_event, Applied};
 pub use provision::{provision, provision_with, ProvisionOptions};
 pub use replay::{note_duplicate, ReplayError, Replayed, Replayers, REPLAY_OF};
 pub use runtime::ServiceRuntime;

@@ -6,7 +6,9 @@ use poem_openapi::OpenApi;
 use service_kit::{App, Infra, Metrics, ServiceConfig, ServiceParts, Shutdown, StartupError};
 use sqlx::{migrate::Migrator, PgPool};
 
-use crate::{ConsumerSpec, EventBus, Handler, Outbox};
+use outbox::Outbox;
+
+use crate::{ConsumerSpec, EventBus, Handler};
 
 pub struct ServiceRuntime {
     pub config: ServiceConfig,
@@ -18,18 +20,16 @@ pub struct ServiceRuntime {
 }
 
 impl ServiceRuntime {
-    /// Connects and migrates, provisions the streams, and starts the dead-letter worker for
-    /// `consumers` (the service's durable names; empty for a pure producer).
+    /// Connects and migrates, and provisions the streams.
     pub async fn start(
         config: ServiceConfig,
         migrator: &'static Migrator,
-        consumers: Vec<&'static str>,
     ) -> Result<Self, StartupError> {
         let infra = Infra::connect(&config, Some(migrator)).await?;
         let metrics = Metrics::new(config.service);
         let shutdown = Shutdown::new();
         let pool = infra.pool()?;
-        let bus = EventBus::start(&config, &infra, &metrics, &shutdown, consumers).await?;
+        let bus = EventBus::start(&config, &infra, &metrics, &shutdown).await?;
         Ok(Self {
             config,
             infra,
@@ -40,12 +40,14 @@ impl ServiceRuntime {
         })
     }
 
-    /// Starts the outbox relay; handlers append with `writer` and call `nudge` after commit.
+    /// Starts the outbox relay; handlers append through the returned handle and commit through
+    /// it ([`Outbox::begin`], [`Outbox::commit`]), which wakes the relay.
     pub fn outbox(&self) -> Result<Outbox, StartupError> {
         self.bus.outbox(&self.infra)
     }
 
-    /// Creates the durable consumer and runs `handler` on it until shutdown.
+    /// Creates the durable consumer and runs `handler` on it until shutdown; its dead letters
+    /// are stored and replayable from [`Self::serve`] on ([`EventBus::consume`]).
     pub async fn consume<H: Handler>(
         &self,
         mut spec: ConsumerSpec,
@@ -57,11 +59,13 @@ impl ServiceRuntime {
         self.bus.consume(spec, handler).await
     }
 
-    /// Serves `api` (plus health, metrics and docs) until shutdown.
+    /// Starts the dead-letter worker for the consumers registered by [`Self::consume`] (none:
+    /// no worker), then serves `api` (plus health, metrics and docs) until shutdown.
     pub async fn serve<A>(self, api: A, description: &'static str) -> Result<App, StartupError>
     where
         A: OpenApi + Send + Sync + 'static,
     {
+        self.bus.start_dead_letters(&self.config).await?;
         let parts = ServiceParts { api, description };
         Ok(App::serve(
             &self.config,

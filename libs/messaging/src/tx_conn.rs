@@ -34,8 +34,9 @@ impl TxConn<'_> {
         }
     }
 
-    pub(crate) async fn commit(self) -> Result<(), sqlx::Error> {
-        self.tx.commit().await
+    /// The transaction, for its owner to commit (plainly or through an outbox handle).
+    pub(crate) fn into_transaction(self) -> Transaction<'static, Postgres> {
+        self.tx
     }
 }
 

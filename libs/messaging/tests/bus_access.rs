@@ -257,17 +257,14 @@ async fn a_service_as_its_own_user_consumes_and_dead_letters() {
         .expect("database and NATS as wallet-service");
     let metrics = Metrics::new("wallet-service");
     let shutdown = Shutdown::new();
-    let bus = messaging::EventBus::start(
-        &config,
-        &infra,
-        &metrics,
-        &shutdown,
-        vec!["wallet-settlement"],
-    )
-    .await
-    .expect("provisions and starts the dead-letter worker");
+    let bus = messaging::EventBus::start(&config, &infra, &metrics, &shutdown)
+        .await
+        .expect("provisions");
     let spec = ConsumerSpec::new("wallet-settlement", ORDERS, vec![SUBJECT]);
     bus.consume(spec, Reject).await.expect("consumes");
+    bus.start_dead_letters(&config)
+        .await
+        .expect("starts the dead-letter worker");
 
     let order = js_as(&server, "order-service").await;
     let subject = topology.subject(SUBJECT);

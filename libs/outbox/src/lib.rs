@@ -1,20 +1,24 @@
 //! outbox: the transactional outbox of docs/architecture.md §5.
 //!
-//! A handler appends its events with [`OutboxWriter::append`] in the same transaction as the
-//! state change, commits, and calls [`OutboxNudge::nudge`]. The relay ([`OutboxRelay::spawn`])
-//! then publishes the rows to JetStream with `Nats-Msg-Id` = the row's idempotency key and
-//! marks a row SUCCESS only once JetStream has acknowledged it; a failed publish is retried
-//! with exponential backoff, and a periodic sweep covers nudges lost to a crash. Because the
+//! A handler appends its events through its [`Outbox`] handle in the same transaction as the
+//! state change and commits through the handle too ([`Outbox::begin`] / [`OutboxTx::commit`],
+//! or [`Outbox::commit`]), which wakes the relay ([`OutboxNudge`]) right after the commit.
+//! The relay ([`OutboxRelay::spawn`]) then publishes the rows to JetStream with `Nats-Msg-Id` =
+//! the row's idempotency key and marks a row SUCCESS only once JetStream has acknowledged it;
+//! a failed publish is retried with exponential backoff, and a periodic sweep covers nudges
+//! lost to a crash. Because the
 //! stream drops a re-published `Nats-Msg-Id`, every way the relay can repeat itself (crash
 //! after publish, lost ack, churn between instances) still stores each event once.
 //!
 //! Several instances of a service split the shards through a Redis heartbeat group
 //! ([`ShardCoordinator`]); published rows are purged after a retention period.
 //!
-//! Files: `writer` (append), `relay` (nudge, publisher loop), `publisher` (publish window),
-//! `shards` (ownership), `purger`, `store` (all SQL), `metrics`, `config`.
+//! Files: `handle` (the handle services hold), `writer` (append), `relay` (nudge, publisher
+//! loop), `publisher` (publish window), `shards` (ownership), `purger`, `store` (all SQL),
+//! `metrics`, `config`.
 
 mod config;
+mod handle;
 mod metrics;
 mod publisher;
 mod purger;
@@ -24,6 +28,7 @@ mod store;
 mod writer;
 
 pub use config::RelayConfig;
+pub use handle::{Outbox, OutboxTx};
 pub use purger::purge_published;
 pub use relay::{OutboxNudge, OutboxRelay};
 pub use shards::{owned_range, ShardCoordinator};

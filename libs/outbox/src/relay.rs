@@ -25,7 +25,8 @@ use crate::{
 };
 
 /// Wakes the relay right after a commit, so events leave at once instead of at the next
-/// sweep. Cheap to clone into request handlers; nudges coalesce while the relay is busy.
+/// sweep. Nudges coalesce while the relay is busy. Services do not call it themselves:
+/// [`crate::Outbox`] nudges after every commit it makes.
 #[derive(Clone)]
 pub struct OutboxNudge {
     wake: Arc<Notify>,

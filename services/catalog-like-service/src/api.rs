@@ -6,7 +6,7 @@
 
 use backon::Retryable;
 use chrono::{DateTime, Utc};
-use outbox::{OutboxNudge, OutboxWriter};
+use outbox::Outbox;
 use poem_openapi::{param::Path, payload::Json, ApiResponse, Object, OpenApi, Tags};
 use service_kit::{
     auth::{self, Identity},
@@ -71,21 +71,20 @@ enum Liked {
 
 pub struct LikeApi {
     pub pool: PgPool,
-    pub outbox: OutboxWriter,
-    pub nudge: OutboxNudge,
+    pub outbox: Outbox,
 }
 
 impl LikeApi {
     /// One attempt in a fresh transaction; the retry loop around it re-runs lost attempts.
     async fn like_once(&self, product_no: i64, member_no: i64) -> Result<Outcome, WriteError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.outbox.begin(&self.pool).await?;
         let outcome = likes::like(&mut tx, &self.outbox, product_no, member_no).await?;
         tx.commit().await?;
         Ok(outcome)
     }
 
     async fn unlike_once(&self, product_no: i64, member_no: i64) -> Result<Outcome, WriteError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.outbox.begin(&self.pool).await?;
         let outcome = likes::unlike(&mut tx, &self.outbox, product_no, member_no).await?;
         tx.commit().await?;
         Ok(outcome)
@@ -119,7 +118,6 @@ impl LikeApi {
             .await?;
         let status = LikeStatus::new(product, member, true, outcome);
         if outcome.changed {
-            self.nudge.nudge();
             Ok(Liked::Created(Json(status)))
         } else {
             Ok(Liked::AlreadyLiked(Json(status)))
@@ -150,9 +148,6 @@ impl LikeApi {
             .when(WriteError::is_conflict)
             .notify(log_retry)
             .await?;
-        if outcome.changed {
-            self.nudge.nudge();
-        }
         Ok(Json(LikeStatus::new(product, member, false, outcome)))
     }
 

@@ -45,12 +45,11 @@ static MIGRATOR: Migrator = sqlx::migrate!("../../migrations/catalog-like-servic
 /// Connects the backends, applies migrations, starts the outbox relay and serves the API. The
 /// service consumes nothing, so it has no dead-letter worker or API.
 pub async fn build(config: ServiceConfig) -> Result<App, StartupError> {
-    let rt = ServiceRuntime::start(config, &MIGRATOR, vec![]).await?;
+    let rt = ServiceRuntime::start(config, &MIGRATOR).await?;
     let outbox = rt.outbox()?;
     let api = api::LikeApi {
         pool: rt.pool.clone(),
-        outbox: outbox.writer,
-        nudge: outbox.nudge,
+        outbox,
     };
     let api: Api = api;
     rt.serve(api, DESCRIPTION).await

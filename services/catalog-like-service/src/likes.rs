@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use events::{Envelope, LikeChanged, ProductLiked, ProductUnliked};
-use outbox::OutboxWriter;
+use outbox::Outbox;
 use service_kit::{error::from_db_error, ApiError};
 use sqlx::PgConnection;
 
@@ -61,7 +61,7 @@ pub struct Outcome {
 
 pub async fn like(
     conn: &mut PgConnection,
-    outbox: &OutboxWriter,
+    outbox: &Outbox,
     product_no: i64,
     member_no: i64,
 ) -> Result<Outcome, WriteError> {
@@ -89,7 +89,7 @@ pub async fn like(
 
 pub async fn unlike(
     conn: &mut PgConnection,
-    outbox: &OutboxWriter,
+    outbox: &Outbox,
     product_no: i64,
     member_no: i64,
 ) -> Result<Outcome, WriteError> {

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use backon::Retryable;
 use chrono::{DateTime, Utc};
-use outbox::{OutboxNudge, OutboxWriter};
+use outbox::Outbox;
 use poem_openapi::{
     param::{Path, Query},
     payload::Json,
@@ -100,8 +100,7 @@ enum Deleted {
 pub struct ReviewApi {
     pub pool: PgPool,
     pub ids: Arc<Snowflake>,
-    pub outbox: OutboxWriter,
-    pub nudge: OutboxNudge,
+    pub outbox: Outbox,
     /// Reviews only from members who bought the product, one live review each (lib.rs).
     pub purchase_required: bool,
 }
@@ -113,7 +112,7 @@ impl ReviewApi {
         review_no: i64,
         review: &NewReview,
     ) -> Result<ReviewRow, WriteError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.outbox.begin(&self.pool).await?;
         let row = reviews::create(
             &mut tx,
             &self.outbox,
@@ -127,7 +126,7 @@ impl ReviewApi {
     }
 
     async fn delete_once(&self, review_no: i64, member_no: i64) -> Result<Deletion, WriteError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.outbox.begin(&self.pool).await?;
         let deletion = reviews::delete(&mut tx, &self.outbox, review_no, member_no).await?;
         tx.commit().await?;
         Ok(deletion)
@@ -166,7 +165,6 @@ impl ReviewApi {
             .when(WriteError::is_conflict)
             .notify(log_retry)
             .await?;
-        self.nudge.nudge();
         Ok(Created::Created(Json(row.try_into()?)))
     }
 
@@ -194,11 +192,7 @@ impl ReviewApi {
             .notify(log_retry)
             .await?;
         match deletion {
-            Deletion::Deleted => {
-                self.nudge.nudge();
-                Ok(Deleted::NoContent)
-            }
-            Deletion::AlreadyDeleted => Ok(Deleted::NoContent),
+            Deletion::Deleted | Deletion::AlreadyDeleted => Ok(Deleted::NoContent),
             Deletion::NotFound => Err(ApiError::not_found(
                 "REVIEW_NOT_FOUND",
                 format!("member {} has no review {}", member_no.0, review_no.0),

@@ -70,14 +70,13 @@ fn purchase_required(config: &ServiceConfig) -> Result<bool, ConfigError> {
 /// consumer, and serves the API.
 pub async fn build(config: ServiceConfig) -> Result<App, StartupError> {
     let purchase_required = purchase_required(&config)?;
-    let rt = ServiceRuntime::start(config, &MIGRATOR, purchases::ALL.to_vec()).await?;
+    let rt = ServiceRuntime::start(config, &MIGRATOR).await?;
     purchases::spawn(&rt).await?;
     let outbox = rt.outbox()?;
     let api = api::ReviewApi {
         pool: rt.pool.clone(),
         ids: rt.infra.ids.clone(),
-        outbox: outbox.writer,
-        nudge: outbox.nudge,
+        outbox,
         purchase_required,
     };
     let api: Api = (api, rt.bus.dead_letter_api());

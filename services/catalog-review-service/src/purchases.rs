@@ -11,9 +11,6 @@ use sqlx::{PgConnection, PgPool};
 
 pub const PURCHASES: &str = "review-purchases";
 
-/// Every durable of this service (the dead-letter worker watches these).
-pub const ALL: [&str; 1] = [PURCHASES];
-
 /// Records the order's products as bought by its member.
 pub struct PurchaseRecorder {
     pub pool: PgPool,

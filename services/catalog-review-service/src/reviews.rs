@@ -10,7 +10,7 @@
 use std::time::Duration;
 
 use events::{Envelope, ReviewChanged, ReviewCreated, ReviewDeleted};
-use outbox::OutboxWriter;
+use outbox::Outbox;
 use service_kit::{
     error::{from_db_error, ConstraintRule},
     ApiError,
@@ -86,7 +86,7 @@ pub fn log_retry(err: &WriteError, delay: Duration) {
 /// (checked under the purchase row's lock, so two reviews sent at once cannot both pass).
 pub async fn create(
     conn: &mut PgConnection,
-    outbox: &OutboxWriter,
+    outbox: &Outbox,
     product_review_no: i64,
     review: &NewReview,
     purchase_required: bool,
@@ -141,7 +141,7 @@ pub enum Deletion {
 /// the rating and creation time that were counted, so consumers subtract exactly that.
 pub async fn delete(
     conn: &mut PgConnection,
-    outbox: &OutboxWriter,
+    outbox: &Outbox,
     product_review_no: i64,
     member_no: i64,
 ) -> Result<Deletion, WriteError> {

@@ -4,7 +4,7 @@ use std::{collections::HashMap, sync::Arc};
 
 use chrono::{DateTime, Utc};
 use events::{Envelope, ProductChanged, ProductCreated, ProductUpdated};
-use outbox::{OutboxNudge, OutboxWriter};
+use outbox::Outbox;
 use poem_openapi::{
     param::{Path, Query},
     payload::Json,
@@ -206,8 +206,7 @@ fn parse_product_list(raw: &str) -> Result<Vec<i64>, ApiError> {
 pub struct CatalogApi {
     pub pool: PgPool,
     pub ids: Arc<Snowflake>,
-    pub outbox: OutboxWriter,
-    pub nudge: OutboxNudge,
+    pub outbox: Outbox,
 }
 
 #[OpenApi(tag = "CatalogTag::Products")]
@@ -232,7 +231,7 @@ impl CatalogApi {
             .ids
             .next_id()
             .map_err(|e| ApiError::internal_error(&e))?;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.outbox.begin(&self.pool).await?;
         if !store::is_seller_active(&mut tx, p.seller_no.0).await? {
             return Err(ApiError::unprocessable(
                 "SELLER_NOT_ACTIVE",
@@ -253,7 +252,6 @@ impl CatalogApi {
         let event = Envelope::new(ProductCreated(changed(&row)));
         self.outbox.append(&mut tx, product_no, &event, &[]).await?;
         tx.commit().await?;
-        self.nudge.nudge();
         Ok(Created::Created(Json(row.into())))
     }
 
@@ -276,7 +274,7 @@ impl CatalogApi {
             // Nothing to change: no new version, no event.
             return self.get_product(product_no).await;
         }
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.outbox.begin(&self.pool).await?;
         let name = u.name.as_deref().map(str::trim);
         let row = store::update_product(
             &mut tx,
@@ -293,7 +291,6 @@ impl CatalogApi {
             .append(&mut tx, row.product_no, &event, &[])
             .await?;
         tx.commit().await?;
-        self.nudge.nudge();
         Ok(Json(row.into()))
     }
 

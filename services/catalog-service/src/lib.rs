@@ -44,7 +44,7 @@ static MIGRATOR: Migrator = sqlx::migrate!("../../migrations/catalog-service");
 /// Connects the backends, applies migrations, starts the outbox relay and the active-seller
 /// consumer, and serves the API.
 pub async fn build(config: ServiceConfig) -> Result<App, StartupError> {
-    let rt = ServiceRuntime::start(config, &MIGRATOR, vec![active_sellers::CONSUMER]).await?;
+    let rt = ServiceRuntime::start(config, &MIGRATOR).await?;
     let outbox = rt.outbox()?;
     rt.consume(
         ConsumerSpec::new(
@@ -60,8 +60,7 @@ pub async fn build(config: ServiceConfig) -> Result<App, StartupError> {
     let api = api::CatalogApi {
         pool: rt.pool.clone(),
         ids: rt.infra.ids.clone(),
-        outbox: outbox.writer,
-        nudge: outbox.nudge,
+        outbox,
     };
     let listing = listing::ListingApi {
         pool: rt.pool.clone(),

@@ -30,9 +30,6 @@ pub const REVIEWS: &str = "hot-catalog-reviews";
 pub const ORDERS: &str = "hot-catalog-orders";
 pub const PRODUCTS: &str = "hot-catalog-products";
 
-/// Every durable of this service (the dead-letter worker watches these).
-pub const ALL: [&str; 4] = [LIKES, REVIEWS, ORDERS, PRODUCTS];
-
 /// The contributions an event makes. A type this consumer does not score, a bad rating or an
 /// undecodable payload can never succeed: rejected (dead-lettered) at once.
 fn changes_for(model: &ScoreModel, delivery: &Delivery) -> Result<Vec<Change>, HandlerError> {

@@ -70,7 +70,7 @@ pub async fn build_with_clock(
     clock: Arc<dyn Clock>,
 ) -> Result<App, StartupError> {
     let model = settings::score_model(&config)?;
-    let rt = ServiceRuntime::start(config, &MIGRATOR, consumers::ALL.to_vec()).await?;
+    let rt = ServiceRuntime::start(config, &MIGRATOR).await?;
     let ranking = Ranking::new(
         rt.infra.redis_connection()?,
         &rt.config.nats_namespace,

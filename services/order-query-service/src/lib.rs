@@ -69,8 +69,7 @@ pub static MIGRATOR: Migrator = sqlx::migrate!("../../migrations/order-query-ser
 /// Connects the backends, applies migrations, starts the two projection consumers and serves
 /// the API.
 pub async fn build(config: ServiceConfig) -> Result<App, StartupError> {
-    let consumers = vec![projection::ORDER_CONSUMER, projection::WALLET_CONSUMER];
-    let rt = ServiceRuntime::start(config, &MIGRATOR, consumers).await?;
+    let rt = ServiceRuntime::start(config, &MIGRATOR).await?;
     // Each consumer commits what it handles at once as one group (projection.rs); one lane
     // each, so the projection holds at most two connections of its pool for writing.
     let mut orders = ConsumerSpec::new(

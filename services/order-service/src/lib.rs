@@ -74,7 +74,7 @@ static MIGRATOR: Migrator = sqlx::migrate!("../../migrations/order-service");
 /// consumer and the recovery job, and serves the API and pages.
 pub async fn build(config: ServiceConfig) -> Result<App, StartupError> {
     let settings = OrderSettings::from_config(&config)?;
-    let rt = ServiceRuntime::start(config, &MIGRATOR, vec![wallet_completion::CONSUMER]).await?;
+    let rt = ServiceRuntime::start(config, &MIGRATOR).await?;
     let outbox = rt.outbox()?;
     rt.consume(
         ConsumerSpec::new(
@@ -100,8 +100,7 @@ pub async fn build(config: ServiceConfig) -> Result<App, StartupError> {
     let payments = payments::Payments {
         pool: rt.pool.clone(),
         ids: rt.infra.ids.clone(),
-        outbox: outbox.writer,
-        nudge: outbox.nudge,
+        outbox,
         psp,
         metrics: payments::PaymentMetrics::register(&rt.metrics),
         recovery_interval: settings.recovery_interval,

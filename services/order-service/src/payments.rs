@@ -8,7 +8,7 @@
 
 use std::{sync::Arc, time::Duration};
 
-use outbox::{OutboxNudge, OutboxWriter};
+use outbox::Outbox;
 use prometheus::{IntCounter, IntCounterVec, IntGauge};
 use rust_decimal::Decimal;
 use service_kit::Metrics;
@@ -148,8 +148,7 @@ impl PaymentMetrics {
 pub struct Payments {
     pub pool: PgPool,
     pub ids: Arc<Snowflake>,
-    pub outbox: OutboxWriter,
-    pub nudge: OutboxNudge,
+    pub outbox: Outbox,
     pub psp: PspClient,
     pub metrics: PaymentMetrics,
     /// The recovery interval: the first backoff after an unknown outcome.

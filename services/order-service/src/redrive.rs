@@ -17,7 +17,7 @@ use crate::{
 impl Payments {
     /// Re-publishes `order.payment.confirmed` of a paid, unsettled order.
     pub async fn redrive_settlement(&self, order_id: &str) -> Result<bool, ConfirmError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.outbox.begin(&self.pool).await?;
         let Some(event) = store::find_event(&mut tx, order_id, false).await? else {
             return Ok(false);
         };
@@ -45,14 +45,13 @@ impl Payments {
             .append_as(&mut tx, event.payment_event_no, &envelope, &[], &msg_id)
             .await?;
         tx.commit().await?;
-        self.nudge.nudge();
         tracing::warn!(%order_id, %event_id, "settlement not confirmed in time; re-published order.payment.confirmed");
         Ok(true)
     }
 
     /// Re-publishes `order.payment.canceled` of a done cancel whose reversal has not come back.
     pub async fn redrive_reversal(&self, cancel_no: i64) -> Result<bool, ConfirmError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.outbox.begin(&self.pool).await?;
         let Some(cancel) = store::cancels::find(&mut tx, cancel_no).await? else {
             return Ok(false);
         };
@@ -97,7 +96,6 @@ impl Payments {
             .append_as(&mut tx, event.payment_event_no, &envelope, &[], &msg_id)
             .await?;
         tx.commit().await?;
-        self.nudge.nudge();
         tracing::warn!(order_id = %event.order_id, cancel_no, "reversal not confirmed in time; re-published order.payment.canceled");
         Ok(true)
     }

@@ -2,8 +2,8 @@
 //! seller's wallet; the seller becomes ACTIVE and `seller.activated` tells the catalog.
 
 use events::{Envelope, SellerActivated, WalletCreated};
-use messaging::{apply_once, Delivery, Handler, HandlerError};
-use outbox::{OutboxNudge, OutboxWriter};
+use messaging::{apply_once_with_outbox, Delivery, Handler, HandlerError};
+use outbox::Outbox;
 use sqlx::PgPool;
 
 use crate::store;
@@ -12,8 +12,7 @@ pub const CONSUMER: &str = "seller-activation";
 
 pub struct ActivateSeller {
     pub pool: PgPool,
-    pub outbox: OutboxWriter,
-    pub nudge: OutboxNudge,
+    pub outbox: Outbox,
 }
 
 impl Handler for ActivateSeller {
@@ -24,12 +23,12 @@ impl Handler for ActivateSeller {
             wallet_no,
         } = event.payload;
         let outbox = &self.outbox;
-        let applied = apply_once(&self.pool, CONSUMER, event.event_id, |conn| {
+        apply_once_with_outbox(&self.pool, outbox, CONSUMER, event.event_id, |conn| {
             Box::pin(async move {
                 let Some(row) = store::activate_seller(conn, seller_no, wallet_no).await? else {
                     // Already active (or unknown): only an unknown seller is an error.
                     return match store::find_seller(conn, seller_no).await? {
-                        Some(_) => Ok(false),
+                        Some(_) => Ok(()),
                         None => Err(HandlerError::Reject(format!(
                             "wallet created for unknown seller {seller_no}"
                         ))),
@@ -41,13 +40,10 @@ impl Handler for ActivateSeller {
                     wallet_no,
                 });
                 outbox.append(conn, seller_no, &activated, &[]).await?;
-                Ok(true)
+                Ok(())
             })
         })
         .await?;
-        if applied.done() == Some(true) {
-            self.nudge.nudge();
-        }
         Ok(())
     }
 }

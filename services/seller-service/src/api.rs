@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use events::{Envelope, SellerRegistered};
-use outbox::{OutboxNudge, OutboxWriter};
+use outbox::Outbox;
 use poem_openapi::{param::Path, payload::Json, ApiResponse, Object, OpenApi, Tags};
 use service_kit::{
     error::{from_db_error, ConstraintRule},
@@ -83,8 +83,7 @@ const CONSTRAINTS: &[ConstraintRule] = &[
 pub struct SellerApi {
     pub pool: PgPool,
     pub ids: Arc<Snowflake>,
-    pub outbox: OutboxWriter,
-    pub nudge: OutboxNudge,
+    pub outbox: Outbox,
 }
 
 fn validate(body: &RegisterSeller) -> Result<String, ApiError> {
@@ -123,7 +122,7 @@ impl SellerApi {
             .ids
             .next_id()
             .map_err(|e| ApiError::internal_error(&e))?;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.outbox.begin(&self.pool).await?;
         let row = store::insert_seller(&mut tx, seller_no, &seller_id)
             .await
             .map_err(|e| from_db_error(e, CONSTRAINTS))?;
@@ -136,7 +135,6 @@ impl SellerApi {
             .await
             .map_err(ApiError::from)?;
         tx.commit().await?;
-        self.nudge.nudge();
         Ok(Registered::Created(Json(row.into())))
     }
 

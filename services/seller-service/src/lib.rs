@@ -41,7 +41,7 @@ static MIGRATOR: Migrator = sqlx::migrate!("../../migrations/seller-service");
 /// Connects the backends, applies migrations, starts the outbox relay and the activation
 /// consumer, and serves the API.
 pub async fn build(config: ServiceConfig) -> Result<App, StartupError> {
-    let rt = ServiceRuntime::start(config, &MIGRATOR, vec![activation::CONSUMER]).await?;
+    let rt = ServiceRuntime::start(config, &MIGRATOR).await?;
     let outbox = rt.outbox()?;
     rt.consume(
         ConsumerSpec::new(
@@ -51,16 +51,14 @@ pub async fn build(config: ServiceConfig) -> Result<App, StartupError> {
         ),
         activation::ActivateSeller {
             pool: rt.pool.clone(),
-            outbox: outbox.writer.clone(),
-            nudge: outbox.nudge.clone(),
+            outbox: outbox.clone(),
         },
     )
     .await?;
     let api = api::SellerApi {
         pool: rt.pool.clone(),
         ids: rt.infra.ids.clone(),
-        outbox: outbox.writer,
-        nudge: outbox.nudge,
+        outbox,
     };
     let dead_letters = rt.bus.dead_letter_api();
     let api: Api = (api, dead_letters);

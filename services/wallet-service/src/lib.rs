@@ -76,12 +76,7 @@ pub static MIGRATOR: Migrator = sqlx::migrate!("../../migrations/wallet-service"
 pub async fn build(config: ServiceConfig) -> Result<App, StartupError> {
     let settings = settings::LedgerSettings::from_config(&config)?;
     let payout_settings = payouts::settings::PayoutSettings::from_config(&config)?;
-    let consumers = vec![
-        onboarding::CONSUMER,
-        settlement::CONSUMER,
-        reversal::CONSUMER,
-    ];
-    let rt = ServiceRuntime::start(config, &MIGRATOR, consumers).await?;
+    let rt = ServiceRuntime::start(config, &MIGRATOR).await?;
     let outbox = rt.outbox()?;
     rt.consume(
         ConsumerSpec::new(
@@ -92,8 +87,7 @@ pub async fn build(config: ServiceConfig) -> Result<App, StartupError> {
         onboarding::CreateWallet {
             pool: rt.pool.clone(),
             ids: rt.infra.ids.clone(),
-            outbox: outbox.writer.clone(),
-            nudge: outbox.nudge.clone(),
+            outbox: outbox.clone(),
             settings,
         },
     )
@@ -114,8 +108,7 @@ pub async fn build(config: ServiceConfig) -> Result<App, StartupError> {
         rt.pool.clone(),
         settlement::SettleOrder {
             ids: rt.infra.ids.clone(),
-            outbox: outbox.writer.clone(),
-            nudge: outbox.nudge.clone(),
+            outbox: outbox.clone(),
             settings,
         },
         settings.group_lanes,
@@ -132,8 +125,7 @@ pub async fn build(config: ServiceConfig) -> Result<App, StartupError> {
         reversal::ReverseCancel {
             pool: rt.pool.clone(),
             ids: rt.infra.ids.clone(),
-            outbox: outbox.writer,
-            nudge: outbox.nudge,
+            outbox,
         },
     )
     .await?;

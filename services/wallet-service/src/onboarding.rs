@@ -2,8 +2,8 @@
 //! middle step of the onboarding saga.
 
 use events::{Envelope, SellerRegistered, WalletCreated};
-use messaging::{apply_once, Delivery, Handler, HandlerError};
-use outbox::{OutboxNudge, OutboxWriter};
+use messaging::{apply_once_with_outbox, Delivery, Handler, HandlerError};
+use outbox::Outbox;
 use snowflake::Snowflake;
 use sqlx::PgPool;
 use std::sync::Arc;
@@ -24,7 +24,7 @@ async fn apply_parked(
     conn: &mut sqlx::PgConnection,
     ids: &Snowflake,
     wallet: &WalletRow,
-    outbox: &OutboxWriter,
+    outbox: &Outbox,
     settings: LedgerSettings,
 ) -> Result<(), HandlerError> {
     let parked = store::take_parked(conn, wallet.seller_no).await?;
@@ -75,8 +75,7 @@ pub const CONSUMER: &str = "wallet-onboarding";
 pub struct CreateWallet {
     pub pool: PgPool,
     pub ids: Arc<Snowflake>,
-    pub outbox: OutboxWriter,
-    pub nudge: OutboxNudge,
+    pub outbox: Outbox,
     pub settings: LedgerSettings,
 }
 
@@ -92,7 +91,7 @@ impl Handler for CreateWallet {
         let outbox = &self.outbox;
         let ids = self.ids.clone();
         let settings = self.settings;
-        apply_once(&self.pool, CONSUMER, event.event_id, |conn| {
+        apply_once_with_outbox(&self.pool, outbox, CONSUMER, event.event_id, |conn| {
             Box::pin(async move {
                 // A wallet that already exists (seeded, or created by an earlier event) is
                 // announced again, so a seller stuck in PENDING still completes the saga.
@@ -108,7 +107,6 @@ impl Handler for CreateWallet {
             })
         })
         .await?;
-        self.nudge.nudge();
         Ok(())
     }
 }

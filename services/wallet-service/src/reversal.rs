@@ -32,7 +32,7 @@ use std::{collections::BTreeMap, sync::Arc};
 
 use events::{Envelope, PaymentCanceled, SellerCredit, WalletReversed};
 use messaging::{claim_event, Delivery, Handler, HandlerError};
-use outbox::{OutboxNudge, OutboxWriter};
+use outbox::Outbox;
 use snowflake::Snowflake;
 use sqlx::{PgConnection, PgPool};
 
@@ -49,8 +49,7 @@ pub const CONSUMER: &str = "wallet-reversal";
 pub struct ReverseCancel {
     pub pool: PgPool,
     pub ids: Arc<Snowflake>,
-    pub outbox: OutboxWriter,
-    pub nudge: OutboxNudge,
+    pub outbox: Outbox,
 }
 
 impl Handler for ReverseCancel {
@@ -59,7 +58,7 @@ impl Handler for ReverseCancel {
         let reversals = per_seller(&event.payload)?;
         let mut delays = service_kit::retry::optimistic_lock_delays();
         loop {
-            let mut tx = self.pool.begin().await?;
+            let mut tx = self.outbox.begin(&self.pool).await?;
             if !claim_event(&mut tx, CONSUMER, event.event_id).await? {
                 // Reversed (or parked) before: a redelivery or a replay. A re-drive means
                 // order-service never heard of the reversal (the broker may have lost
@@ -69,14 +68,12 @@ impl Handler for ReverseCancel {
                         .await
                         .map_err(|e| HandlerError::retry_because("announcing the reversal", e))?;
                     tx.commit().await?;
-                    self.nudge.nudge();
                 }
                 return Ok(());
             }
             match self.reverse(&mut tx, event.event_id, &reversals).await {
                 Ok(()) => {
                     tx.commit().await?;
-                    self.nudge.nudge();
                     return Ok(());
                 }
                 Err(SettleError::VersionConflict) => {
@@ -214,7 +211,7 @@ async fn post(
 pub async fn apply_ready(
     conn: &mut PgConnection,
     ids: &Snowflake,
-    outbox: &OutboxWriter,
+    outbox: &Outbox,
     seller_no: SellerNo,
     payment_event_nos: &[i64],
 ) -> Result<(), SettleError> {
@@ -236,7 +233,7 @@ pub async fn apply_ready(
 /// reversals it unblocks are published in the order they were written.
 async fn announce_if_complete(
     conn: &mut PgConnection,
-    outbox: &OutboxWriter,
+    outbox: &Outbox,
     r: &Reversal,
 ) -> Result<(), SettleError> {
     if rstore::parked_of(conn, r.cancel_no).await? > 0 {

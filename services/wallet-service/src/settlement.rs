@@ -22,7 +22,7 @@ use std::{collections::BTreeMap, sync::Arc};
 
 use events::{Envelope, PaymentConfirmed, SellerCredit, WalletSettled};
 use messaging::{claim_event, Delivery, GroupHandler, HandlerError};
-use outbox::{OutboxNudge, OutboxWriter};
+use outbox::Outbox;
 use snowflake::Snowflake;
 use sqlx::PgConnection;
 
@@ -71,8 +71,7 @@ impl From<SettleError> for HandlerError {
 
 pub struct SettleOrder {
     pub ids: Arc<Snowflake>,
-    pub outbox: OutboxWriter,
-    pub nudge: OutboxNudge,
+    pub outbox: Outbox,
     pub settings: LedgerSettings,
 }
 
@@ -121,8 +120,8 @@ impl GroupHandler for SettleOrder {
         Ok(self.settle(conn, &event).await?)
     }
 
-    fn committed(&self) {
-        self.nudge.nudge();
+    fn outbox(&self) -> Option<&Outbox> {
+        Some(&self.outbox)
     }
 }
 
@@ -213,7 +212,7 @@ pub async fn credit_wallet(
 /// parked any more.
 pub async fn announce_if_complete(
     conn: &mut PgConnection,
-    outbox: &OutboxWriter,
+    outbox: &Outbox,
     payment_event_no: i64,
     order_id: &str,
 ) -> Result<(), SettleError> {

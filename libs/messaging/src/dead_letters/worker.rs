@@ -172,29 +172,30 @@ pub async fn spawn_dead_letter_worker(
     js: Context,
     topology: &Topology,
     service: &'static str,
-    consumers: Vec<&'static str>,
+    consumers: impl IntoIterator<Item = impl AsRef<str>>,
     pool: PgPool,
     ids: Arc<Snowflake>,
     metrics: &Metrics,
     shutdown: &Shutdown,
 ) -> Result<(), ConsumerError> {
     let durable = format!("{service}-dead-letters");
-    if consumers.is_empty() {
-        // Unfiltered, it would take (and store) other services' dead letters.
-        return Err(ConsumerError::InvalidSpec {
-            durable,
-            reason: "no consumers to watch".into(),
-        });
-    }
-    let filters = consumers
-        .iter()
+    let filters: Vec<String> = consumers
+        .into_iter()
         .flat_map(|c| {
+            let c = c.as_ref();
             [
                 format!("$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.*.{c}"),
                 format!("$JS.EVENT.ADVISORY.CONSUMER.MSG_TERMINATED.*.{c}"),
             ]
         })
         .collect();
+    if filters.is_empty() {
+        // Unfiltered, it would take (and store) other services' dead letters.
+        return Err(ConsumerError::InvalidSpec {
+            durable,
+            reason: "no consumers to watch".into(),
+        });
+    }
     let cfg = RunnerConfig {
         service: service.to_string(),
         stream: topology.dlq_stream(),

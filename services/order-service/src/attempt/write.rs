@@ -71,7 +71,7 @@ impl Payments {
         actor: &str,
     ) -> Result<Outcome, ConfirmError> {
         let event = &attempt.event;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.outbox.begin(&self.pool).await?;
         let t = Transition {
             next: PaymentStatus::Success,
             count_failure: false,
@@ -107,7 +107,6 @@ impl Payments {
             .append(&mut tx, event.payment_event_no, &confirmed, &[])
             .await?;
         tx.commit().await?;
-        self.nudge.nudge();
         self.metrics
             .record(&event.order_id, "SUCCESS", "PSP_CONFIRM_OK", actor);
         Ok(Outcome::Success)
@@ -203,7 +202,7 @@ impl Payments {
         actor: &str,
     ) -> Result<Outcome, ConfirmError> {
         let event = &attempt.event;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.outbox.begin(&self.pool).await?;
         let t = Transition {
             next: PaymentStatus::Failure,
             count_failure: false,
@@ -228,7 +227,6 @@ impl Payments {
             .append(&mut tx, event.payment_event_no, &failed, &[])
             .await?;
         tx.commit().await?;
-        self.nudge.nudge();
         self.metrics.record(&event.order_id, "FAILURE", code, actor);
         Ok(Outcome::Failure {
             code: code.to_string(),

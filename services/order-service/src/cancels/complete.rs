@@ -71,7 +71,7 @@ impl Payments {
         psp: &TossPayment,
         actor: &str,
     ) -> Result<CancelRow, CancelError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.outbox.begin(&self.pool).await?;
         let event = store::find_event(&mut tx, &cancel.order_id, true)
             .await?
             .ok_or_else(|| CancelError::NotFound(cancel.order_id.clone()))?;
@@ -126,7 +126,6 @@ impl Payments {
         }
         tx.commit().await?;
         if closed {
-            self.nudge.nudge();
             self.metrics
                 .record(&event.order_id, "CANCELED", &status.to_string(), actor);
         }
