@@ -197,9 +197,9 @@ pub async fn dlq(args: DlqArgs) -> anyhow::Result<()> {
     let admin = Admin::from_env()?;
     if let Some(id) = args.id {
         let (service, detail_json) = admin::find_dead_letter(&admin, &id).await?;
-        println!("{}dead letter {id}{} ({service})", style.bold, style.off);
-        print!("{}", detail(&detail_json));
-        println!("\nreplay it: just replay {id}");
+        sayln!("{}dead letter {id}{} ({service})", style.bold, style.off);
+        say!("{}", detail(&detail_json));
+        sayln!("\nreplay it: just replay {id}");
         return Ok(());
     }
     let limit: usize = match std::env::var("DLQ_LIMIT") {
@@ -214,32 +214,32 @@ pub async fn dlq(args: DlqArgs) -> anyhow::Result<()> {
             _ => format!("{service} 100+"),
         })
         .collect();
-    println!(
+    sayln!(
         "{}dead letters{} per service: {}",
         style.bold,
         style.off,
         per_service.join(", ")
     );
     if items.is_empty() {
-        println!("none");
+        sayln!("none");
     } else {
         let shown = &items[..limit.min(items.len())];
         if shown.len() < items.len() {
-            println!(
+            sayln!(
                 "the newest {} of {} (more: DLQ_LIMIT=100 just dlq):",
                 shown.len(),
                 items.len()
             );
         }
-        print!("{}", listing(shown));
+        say!("{}", listing(shown));
     }
     if let Some(n) = match args.monitor.as_deref() {
         Some(monitor) if !monitor.is_empty() => dlq_advisories(monitor).await,
         _ => None,
     } {
-        print!("\nDLQ stream: {n} advisories in total. ");
+        say!("\nDLQ stream: {n} advisories in total. ");
     }
-    println!("Inspect one: just dlq <id> · replay: just replay <id>");
+    sayln!("Inspect one: just dlq <id> · replay: just replay <id>");
     Ok(())
 }
 
@@ -249,7 +249,7 @@ pub async fn replay(args: ReplayArgs) -> anyhow::Result<()> {
     let id = args.id;
     let (service, d) = admin::find_dead_letter(&admin, &id).await?;
     let consumer = shown(d.get("consumer"));
-    println!(
+    sayln!(
         "{}replay of dead letter {id}{}: {service} of {consumer} on {}:{} ({} after {} delivery(ies), replayed {} time(s) before)",
         style.bold,
         style.off,
@@ -262,7 +262,7 @@ pub async fn replay(args: ReplayArgs) -> anyhow::Result<()> {
     let path = format!("/admin/dead-letters/{id}/replay");
     let answer = admin.call(true, service, &path).await?;
     let port_path = admin::Admin::url(service, &path)?.replace("http://127.0.0.1", "");
-    println!(
+    sayln!(
         "  {}→ {:<6} {port_path:<62} {} ({}){}",
         style.cyan,
         "POST",
@@ -270,7 +270,7 @@ pub async fn replay(args: ReplayArgs) -> anyhow::Result<()> {
         fmt_ms(answer.took.as_millis()),
         style.off
     );
-    let ok = |text: String| println!("  {}✓{} {text}", style.green, style.off);
+    let ok = |text: String| sayln!("  {}✓{} {text}", style.green, style.off);
     let outcome = answer
         .body
         .get("outcome")

@@ -9,6 +9,15 @@
 //! - `paymsa-ops streams --server URL --monitor URL`: streams and consumers from `/jsz`.
 //! - `paymsa-ops dlq [ID]` / `paymsa-ops replay ID`: dead letters through the services' admin API.
 
+/// `print!`/`println!` that end the process quietly when the reader has gone (`just dlq | head`)
+/// instead of panicking on the broken pipe.
+macro_rules! say {
+    ($($arg:tt)*) => { $crate::style::write_stdout(format_args!($($arg)*)) };
+}
+macro_rules! sayln {
+    ($($arg:tt)*) => { $crate::style::write_stdout(format_args!("{}\n", format_args!($($arg)*))) };
+}
+
 mod admin;
 mod dead_letters;
 mod pretty;
@@ -70,7 +79,7 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) if on_stdout => {
             let style = style::Style::of_stdout();
-            println!("  {}✗ {e:#}{}", style.red, style.off);
+            sayln!("  {}✗ {e:#}{}", style.red, style.off);
             ExitCode::FAILURE
         }
         Err(e) => {

@@ -79,7 +79,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             args.timeout
         ),
     };
-    println!("{}", pub_ack(&reply.payload)?);
+    sayln!("{}", pub_ack(&reply.payload)?);
     Ok(())
 }
 

@@ -43,13 +43,13 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     .await
     .with_context(|| format!("GET {monitor}/jsz answered nothing"))?;
     let style = Style::of_stdout();
-    println!(
+    sayln!(
         "{}NATS {}{} — from {monitor}/jsz?consumers=true&config=true (no nats CLI)\n",
         style.bold,
         without_credentials(&args.server),
         style.off
     );
-    print!("{}", report(&answer));
+    say!("{}", report(&answer));
     Ok(())
 }
 

@@ -1,5 +1,5 @@
 //! Terminal styles as scripts/demo-lib.sh sets them: bold and colours only when stdout is a
-//! terminal and `NO_COLOR` is unset, so piped output stays plain.
+//! terminal and `NO_COLOR` is unset or empty, so piped output stays plain.
 
 use std::io::IsTerminal;
 
@@ -13,7 +13,8 @@ pub struct Style {
 
 impl Style {
     pub fn of_stdout() -> Self {
-        if std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none() {
+        let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+        if std::io::stdout().is_terminal() && !no_color {
             Self {
                 bold: "\x1b[1m",
                 red: "\x1b[31m",
@@ -33,6 +34,20 @@ impl Style {
             green: "",
             cyan: "",
             off: "",
+        }
+    }
+}
+
+/// Writes to stdout; a reader that has gone (a broken pipe) ends the process quietly.
+pub fn write_stdout(text: std::fmt::Arguments) {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    match stdout.write_fmt(text).and_then(|()| stdout.flush()) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => std::process::exit(0),
+        Err(e) => {
+            eprintln!("paymsa-ops: writing to stdout: {e}");
+            std::process::exit(1)
         }
     }
 }
