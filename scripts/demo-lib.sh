@@ -211,10 +211,22 @@ require_nats() {
 nats_monitor() { [[ -f "$RUN_DIR/nats.monitor" ]] && cat "$RUN_DIR/nats.monitor"; return 0; }
 has_nats_cli() { command -v nats >/dev/null 2>&1 && [[ -z "${PAYMSA_NO_NATS_CLI:-}" ]]; }
 
-# publish SUBJECT MSG_ID PAYLOAD -> PUBACK (JSON) via scripts/natspub.py (no nats CLI needed)
+# tools/paymsa-ops, the operators' CLI (publish, streams, dlq, replay), run from the build dir
+# like up.sh runs devtoken. ops_build builds it once per script run: cargo relinks only what
+# changed and says nothing when nothing did (-q).
+OPS_BIN="${CARGO_TARGET_DIR:-$PAYMSA_ROOT/target}/debug/paymsa-ops"
+OPS_BUILT=0
+ops_build() {
+  ((OPS_BUILT == 1)) && return 0
+  "$PAYMSA_ROOT/scripts/cargo.sh" build -q -p paymsa-ops || fail "could not build tools/paymsa-ops"
+  OPS_BUILT=1
+}
+
+# publish SUBJECT MSG_ID PAYLOAD -> PUBACK (JSON) via `paymsa-ops publish` (no nats CLI needed)
 publish() {
   require_nats
-  PUBACK="$(python3 "$PAYMSA_ROOT/scripts/natspub.py" --server "$NATS_IN_USE" -H "Nats-Msg-Id:$2" "$1" "$3")" ||
+  ops_build
+  PUBACK="$("$OPS_BIN" publish --server "$NATS_IN_USE" -H "Nats-Msg-Id:$2" "$1" "$3")" ||
     fail "publishing to $1 failed"
 }
 

@@ -6,7 +6,7 @@
 #   scripts/nats.sh url      print the URL in use
 #   scripts/nats.sh status   one line about the server in use
 #   scripts/nats.sh admin-url the URL with the operators' credentials (paymsa-admin) when the
-#                            server requires them (nats CLI, natspub.py), else the URL
+#                            server requires them (nats CLI, paymsa-ops), else the URL
 #   scripts/nats.sh compose-env  NATS_PASSWORD_<USER>=<random> lines for compose.yaml's .env
 #   scripts/nats.sh secrets  path of the generated passwords (NATS_PASSWORD_<USER>=…); fails
 #                            when the server runs without authorization

@@ -1,0 +1,90 @@
+//! `paymsa-ops`: the operators' command line for the stack `just up` runs (docs/operations.md).
+//! scripts/ops.sh and scripts/demo.sh find the stack (the NATS URL with the operators'
+//! credentials from `scripts/nats.sh admin-url`, the monitoring endpoint from
+//! `.run/nats.monitor`) and call it; everything past that bootstrap happens here, on the
+//! project's own libraries.
+//!
+//! - `paymsa-ops publish [--server URL] [-H Name:Value]... SUBJECT PAYLOAD`: one JetStream
+//!   message, the server's PubAck printed as one JSON line.
+//! - `paymsa-ops streams --server URL --monitor URL`: streams and consumers from `/jsz`.
+//! - `paymsa-ops dlq [ID]` / `paymsa-ops replay ID`: dead letters through the services' admin API.
+
+/// `print!`/`println!` that end the process quietly when the reader has gone (`just dlq | head`)
+/// instead of panicking on the broken pipe.
+macro_rules! say {
+    ($($arg:tt)*) => { $crate::style::write_stdout(format_args!($($arg)*)) };
+}
+macro_rules! sayln {
+    ($($arg:tt)*) => { $crate::style::write_stdout(format_args!("{}\n", format_args!($($arg)*))) };
+}
+
+mod admin;
+mod dead_letters;
+mod pretty;
+mod publish;
+mod streams;
+mod style;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "paymsa-ops",
+    version,
+    about = "The operators' command line for the local stack"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Publish one message to JetStream and print the server's PubAck as one JSON line
+    Publish(publish::Args),
+    /// Streams and their consumers from the NATS monitoring endpoint (`just streams`)
+    Streams(streams::Args),
+    /// Dead letters of every service, newest first, or one in full (`just dlq [ID]`)
+    Dlq(dead_letters::DlqArgs),
+    /// Replay a dead letter through its consumer's own handler (`just replay ID`)
+    Replay(dead_letters::ReplayArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("paymsa-ops: no tokio runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    // publish answers on stderr, as a command whose stdout is parsed (scripts/demo-lib.sh);
+    // the reports fail with the ✗ line of scripts/demo-lib.sh `fail`
+    let on_stdout = !matches!(cli.command, Command::Publish(_));
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Publish(args) => publish::run(args).await,
+            Command::Streams(args) => streams::run(args).await,
+            Command::Dlq(args) => dead_letters::dlq(args).await,
+            Command::Replay(args) => dead_letters::replay(args).await,
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) if on_stdout => {
+            let style = style::Style::of_stdout();
+            sayln!("  {}✗ {e:#}{}", style.red, style.off);
+            ExitCode::FAILURE
+        }
+        Err(e) => {
+            eprintln!("paymsa-ops: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
