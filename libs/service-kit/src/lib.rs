@@ -36,6 +36,7 @@ mod route_index;
 pub mod secrets;
 pub mod server;
 pub mod stack_table;
+pub mod state_enum;
 pub mod strict;
 pub mod telemetry;
 #[cfg(feature = "testing")]

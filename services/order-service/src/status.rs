@@ -2,51 +2,22 @@
 //! [`PaymentStatus::can_become`], so a final state can never be overwritten, whatever order
 //! confirm, cancel and recovery run in.
 
-use std::fmt;
-
-/// A line's status, stored as text (`payment_orders_status_check` lists the same values); a
-/// value the enum does not know fails the row's decoding instead of being skipped. The API
-/// answers it as a string enum, so the OpenAPI specs list the values.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::Type, poem_openapi::Enum)]
-#[sqlx(type_name = "text", rename_all = "SCREAMING_SNAKE_CASE")]
-#[oai(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum PaymentStatus {
-    NotStarted,
-    Executing,
-    Success,
-    Failure,
-    Unknown,
-    PartialCanceled,
-    Canceled,
+service_kit::state_enum! {
+    /// A line's status, stored as text (`payment_orders_status_check` lists the same values); a
+    /// value the enum does not know fails the row's decoding instead of being skipped. The API
+    /// answers it as a string enum, so the OpenAPI specs list the values.
+    pub enum PaymentStatus {
+        NotStarted = "NOT_STARTED",
+        Executing = "EXECUTING",
+        Success = "SUCCESS",
+        Failure = "FAILURE",
+        Unknown = "UNKNOWN",
+        PartialCanceled = "PARTIAL_CANCELED",
+        Canceled = "CANCELED",
+    }
 }
 
 impl PaymentStatus {
-    pub const ALL: [Self; 7] = [
-        Self::NotStarted,
-        Self::Executing,
-        Self::Success,
-        Self::Failure,
-        Self::Unknown,
-        Self::PartialCanceled,
-        Self::Canceled,
-    ];
-
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::NotStarted => "NOT_STARTED",
-            Self::Executing => "EXECUTING",
-            Self::Success => "SUCCESS",
-            Self::Failure => "FAILURE",
-            Self::Unknown => "UNKNOWN",
-            Self::PartialCanceled => "PARTIAL_CANCELED",
-            Self::Canceled => "CANCELED",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|v| v.as_str() == s)
-    }
-
     /// The allowed edges:
     /// - NOT_STARTED → EXECUTING (an attempt at the PSP starts);
     /// - EXECUTING → SUCCESS | FAILURE | UNKNOWN, or back to NOT_STARTED when the PSP refused
@@ -83,35 +54,17 @@ impl PaymentStatus {
     }
 }
 
-impl fmt::Display for PaymentStatus {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// A cancel's status (`payment_cancels_status_check`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::Type, poem_openapi::Enum)]
-#[sqlx(type_name = "text", rename_all = "SCREAMING_SNAKE_CASE")]
-#[oai(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum CancelStatus {
-    /// Our call to the PSP is in flight.
-    Requested,
-    /// The PSP did not answer; the recovery job repeats the call with the same key.
-    Unknown,
-    /// The PSP refunded it.
-    Done,
-    /// The PSP refused it; nothing was refunded.
-    Rejected,
-}
-
-impl CancelStatus {
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::Requested => "REQUESTED",
-            Self::Unknown => "UNKNOWN",
-            Self::Done => "DONE",
-            Self::Rejected => "REJECTED",
-        }
+service_kit::state_enum! {
+    /// A cancel's status (`payment_cancels_status_check`).
+    pub enum CancelStatus {
+        /// Our call to the PSP is in flight.
+        Requested = "REQUESTED",
+        /// The PSP did not answer; the recovery job repeats the call with the same key.
+        Unknown = "UNKNOWN",
+        /// The PSP refunded it.
+        Done = "DONE",
+        /// The PSP refused it; nothing was refunded.
+        Rejected = "REJECTED",
     }
 }
 

@@ -3,53 +3,28 @@
 //! COMPLETED or FAILED payout never moves again, whichever of the API's call, the webhook and
 //! the recovery job's lookup comes last.
 
-use std::fmt;
-
 // Stored as text (`payouts_status_check` in migrations/wallet-service/20261220000001_payouts.sql
 // lists the same values): a value the enum does not know fails the row's decoding instead of
 // being skipped. The API answers it as a string enum, so the OpenAPI spec lists the values (the
 // doc comment below is the schema's description there).
-/// A payout's status: REQUESTED, then SENT or UNKNOWN while the PSP pays, then COMPLETED or
-/// FAILED (final).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, sqlx::Type, poem_openapi::Enum)]
-#[sqlx(type_name = "text", rename_all = "SCREAMING_SNAKE_CASE")]
-#[oai(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum PayoutStatus {
-    /// Committed, the PSP not asked yet (or the process died before it asked).
-    Requested,
-    /// The PSP has it.
-    Sent,
-    /// The PSP did not answer (timeout, 5xx): looked up again with the same key.
-    Unknown,
-    /// Paid out.
-    Completed,
-    /// Refused by the PSP; the money is available again.
-    Failed,
+service_kit::state_enum! {
+    /// A payout's status: REQUESTED, then SENT or UNKNOWN while the PSP pays, then COMPLETED or
+    /// FAILED (final).
+    pub enum PayoutStatus {
+        /// Committed, the PSP not asked yet (or the process died before it asked).
+        Requested = "REQUESTED",
+        /// The PSP has it.
+        Sent = "SENT",
+        /// The PSP did not answer (timeout, 5xx): looked up again with the same key.
+        Unknown = "UNKNOWN",
+        /// Paid out.
+        Completed = "COMPLETED",
+        /// Refused by the PSP; the money is available again.
+        Failed = "FAILED",
+    }
 }
 
 impl PayoutStatus {
-    pub const ALL: [Self; 5] = [
-        Self::Requested,
-        Self::Sent,
-        Self::Unknown,
-        Self::Completed,
-        Self::Failed,
-    ];
-
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::Requested => "REQUESTED",
-            Self::Sent => "SENT",
-            Self::Unknown => "UNKNOWN",
-            Self::Completed => "COMPLETED",
-            Self::Failed => "FAILED",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|v| v.as_str() == s)
-    }
-
     /// The allowed edges:
     /// - REQUESTED → UNKNOWN (no answer from the PSP);
     /// - REQUESTED | UNKNOWN → SENT (the PSP has it and is paying);
@@ -88,12 +63,6 @@ impl PayoutStatus {
             .filter(|s| s.is_open())
             .map(Self::as_str)
             .collect()
-    }
-}
-
-impl fmt::Display for PayoutStatus {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
     }
 }
 
