@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # `scripts/loadgen.sh PROFILE COMMAND [--option value ...]`: builds every binary with PROFILE
-# (release or debug) and runs `paymsa-loadgen COMMAND` on them (bench, chaos, scale; see
-# tools/loadgen). It starts its own nats-server(s) and services on free ports, with databases
-# and NATS names of its own, so it runs beside `just up` and `just test`.
+# (release or debug) and runs `paymsa-loadgen COMMAND` on them (bench, chaos, scale; `--help`
+# lists a command's options, tools/loadgen/src/args.rs). It starts its own nats-server(s) and
+# services on free ports, with databases and NATS names of its own, so it runs beside `just up`
+# and `just test`.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$PAYMSA_ROOT"

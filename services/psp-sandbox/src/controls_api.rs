@@ -11,7 +11,6 @@ use poem_openapi::{
 };
 use serde_json::Value;
 use service_kit::{ApiError, FieldError};
-use sqlx::Row;
 
 use crate::{
     payment::{kst, toss_time},
@@ -185,41 +184,32 @@ impl ControlsApi {
                 message: "must be within 1..=1000".into(),
             }]));
         }
-        let rows = sqlx::query(
-            "select id, event_type, url, body, signed, status, attempts, last_status, \
-             last_error, created_at, next_attempt_at, delivered_at from webhook_deliveries \
-             order by id desc limit $1",
+        let rows = sqlx::query!(
+            "select id, event_type, url, body, signed, status, attempts, last_status,
+                    last_error, created_at, next_attempt_at, delivered_at
+               from webhook_deliveries order by id desc limit $1",
+            i64::from(limit),
         )
-        .bind(i64::from(limit))
         .fetch_all(&self.sandbox.pool)
         .await
         .map_err(|e| ApiError::internal_error(&e))?;
         let deliveries = rows
-            .iter()
-            .map(delivery)
-            .collect::<Result<Vec<_>, sqlx::Error>>()
-            .map_err(|e| ApiError::internal_error(&e))?;
+            .into_iter()
+            .map(|row| Delivery {
+                id: row.id,
+                event_type: row.event_type,
+                url: row.url,
+                status: row.status,
+                attempts: row.attempts,
+                last_status: row.last_status,
+                last_error: row.last_error,
+                signed: row.signed,
+                created_at: toss_time(&kst(row.created_at)),
+                next_attempt_at: toss_time(&kst(row.next_attempt_at)),
+                delivered_at: row.delivered_at.map(|t| toss_time(&kst(t))),
+                body: serde_json::from_str(&row.body).unwrap_or(Value::String(row.body)),
+            })
+            .collect();
         Ok(Json(Deliveries { deliveries }))
     }
-}
-
-fn delivery(row: &sqlx::postgres::PgRow) -> Result<Delivery, sqlx::Error> {
-    let time =
-        |name: &str| -> Result<String, sqlx::Error> { Ok(toss_time(&kst(row.try_get(name)?))) };
-    let delivered_at: Option<chrono::DateTime<chrono::Utc>> = row.try_get("delivered_at")?;
-    let body: String = row.try_get("body")?;
-    Ok(Delivery {
-        id: row.try_get("id")?,
-        event_type: row.try_get("event_type")?,
-        url: row.try_get("url")?,
-        status: row.try_get("status")?,
-        attempts: row.try_get("attempts")?,
-        last_status: row.try_get("last_status")?,
-        last_error: row.try_get("last_error")?,
-        signed: row.try_get("signed")?,
-        created_at: time("created_at")?,
-        next_attempt_at: time("next_attempt_at")?,
-        delivered_at: delivered_at.map(|t| toss_time(&kst(t))),
-        body: serde_json::from_str(&body).unwrap_or(Value::String(body)),
-    })
 }

@@ -5,7 +5,7 @@
 
 use std::{sync::Arc, time::Duration};
 
-use sqlx::{PgConnection, PgPool, Postgres, Row, Transaction};
+use sqlx::{PgConnection, PgPool, Postgres, Transaction};
 
 use crate::{codes, errors::TossResponse, faults::Operation, state::Sandbox};
 
@@ -92,36 +92,39 @@ pub async fn claim(
     };
     // Twice: the row seen as a conflict may be deleted (released) before it is read.
     for _ in 0..2 {
-        let claimed = sqlx::query(
-            "insert into idempotency_keys (operation, idempotency_key) values ($1, $2) \
-             on conflict (operation, idempotency_key) do update set claimed_at = now() \
-             where idempotency_keys.status = 'IN_FLIGHT' \
-             and idempotency_keys.claimed_at < now() - make_interval(secs => $3)",
+        let claimed = sqlx::query!(
+            "insert into idempotency_keys (operation, idempotency_key) values ($1, $2)
+             on conflict (operation, idempotency_key) do update set claimed_at = now()
+              where idempotency_keys.status = 'IN_FLIGHT'
+                and idempotency_keys.claimed_at < now() - make_interval(secs => $3)",
+            operation,
+            key,
+            ABANDONED_AFTER_SECS,
         )
-        .bind(operation)
-        .bind(key)
-        .bind(ABANDONED_AFTER_SECS)
         .execute(&sandbox.pool)
         .await?;
         if claimed.rows_affected() == 1 {
             claim.key = Some(key.to_string());
             return Ok(Claimed::Go(claim));
         }
-        let row = sqlx::query(
-            "select status, response_status, response_body from idempotency_keys \
-             where operation = $1 and idempotency_key = $2",
+        let row = sqlx::query!(
+            "select status, response_status, response_body from idempotency_keys
+              where operation = $1 and idempotency_key = $2",
+            operation,
+            key,
         )
-        .bind(operation)
-        .bind(key)
         .fetch_optional(&sandbox.pool)
         .await?;
         let Some(row) = row else { continue };
-        let status: String = row.try_get("status")?;
-        if status == "IN_FLIGHT" {
+        if row.status == "IN_FLIGHT" {
             return Ok(Claimed::Busy);
         }
-        let code: i32 = row.try_get("response_status")?;
-        let body: serde_json::Value = row.try_get("response_body")?;
+        // A COMPLETED key has both (idempotency_keys_completed_check).
+        let (Some(code), Some(body)) = (row.response_status, row.response_body) else {
+            return Err(sqlx::Error::Decode(
+                "idempotency_keys: a completed key without its reply".into(),
+            ));
+        };
         let reply = u16::try_from(code)
             .ok()
             .and_then(|code| TossResponse::from_stored(code, body))
@@ -160,26 +163,32 @@ async fn settle(
     key: &str,
     reply: Option<&TossResponse>,
 ) -> Result<(), sqlx::Error> {
-    let query = match reply {
+    match reply {
         Some(reply) => {
             let (status, body) = reply.to_stored();
-            sqlx::query(
-                "update idempotency_keys set status = 'COMPLETED', response_status = $3, \
-                 response_body = $4 where operation = $1 and idempotency_key = $2",
+            sqlx::query!(
+                "update idempotency_keys set status = 'COMPLETED', response_status = $3,
+                                             response_body = $4
+                  where operation = $1 and idempotency_key = $2",
+                operation,
+                key,
+                i32::from(status),
+                body,
             )
-            .bind(operation)
-            .bind(key)
-            .bind(i32::from(status))
-            .bind(body)
+            .execute(conn)
+            .await?
         }
-        None => sqlx::query(
-            "delete from idempotency_keys where operation = $1 and idempotency_key = $2 \
-             and status = 'IN_FLIGHT'",
-        )
-        .bind(operation)
-        .bind(key),
+        None => {
+            sqlx::query!(
+                "delete from idempotency_keys
+                  where operation = $1 and idempotency_key = $2 and status = 'IN_FLIGHT'",
+                operation,
+                key,
+            )
+            .execute(conn)
+            .await?
+        }
     };
-    query.execute(conn).await?;
     Ok(())
 }
 

@@ -30,8 +30,12 @@ pub fn toss_time(t: &DateTime<FixedOffset>) -> String {
     t.format("%Y-%m-%dT%H:%M:%S%:z").to_string()
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+// A payment's state; its `status` column holds the same spelling as text
+// (`payments_status_check` in migrations/psp-sandbox/20261201000000_payments.sql); no doc
+// comment: poem-openapi would make it the schema's description.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum, sqlx::Type)]
 #[oai(rename_all = "SCREAMING_SNAKE_CASE")]
+#[sqlx(type_name = "text", rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum PaymentStatus {
     /// Approved in the payment window, waiting for the merchant's confirm.
     Ready,
@@ -59,19 +63,6 @@ impl PaymentStatus {
             Self::PartialCanceled => "PARTIAL_CANCELED",
             Self::Expired => "EXPIRED",
         }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        [
-            Self::Ready,
-            Self::Done,
-            Self::Aborted,
-            Self::Canceled,
-            Self::PartialCanceled,
-            Self::Expired,
-        ]
-        .into_iter()
-        .find(|status| status.as_str() == s)
     }
 }
 

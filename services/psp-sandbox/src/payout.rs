@@ -12,8 +12,12 @@ use crate::{amount::Amount, errors::TossError, payment::toss_time};
 /// Toss API version of the v2 objects.
 pub const VERSION: &str = "2022-11-16";
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+// Stored as text in `payouts` (`payouts_schedule_type_check` in
+// migrations/psp-sandbox/20261215000000_payouts.sql lists the same spellings); no doc
+// comment: poem-openapi would make it the schema's description.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum, sqlx::Type)]
 #[oai(rename_all = "SCREAMING_SNAKE_CASE")]
+#[sqlx(type_name = "text", rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum ScheduleType {
     /// Paid out today, as soon as possible.
     Express,
@@ -28,16 +32,14 @@ impl ScheduleType {
             Self::Scheduled => "SCHEDULED",
         }
     }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        [Self::Express, Self::Scheduled]
-            .into_iter()
-            .find(|t| t.as_str() == s)
-    }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+// Stored as text in `payouts` (`payouts_status_check` in
+// migrations/psp-sandbox/20261215000000_payouts.sql lists the same spellings); no doc
+// comment: poem-openapi would make it the schema's description.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum, sqlx::Type)]
 #[oai(rename_all = "SCREAMING_SNAKE_CASE")]
+#[sqlx(type_name = "text", rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum PayoutStatus {
     /// Accepted; the money has not moved yet.
     Requested,
@@ -54,12 +56,6 @@ impl PayoutStatus {
             Self::Completed => "COMPLETED",
             Self::Failed => "FAILED",
         }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        [Self::Requested, Self::Completed, Self::Failed]
-            .into_iter()
-            .find(|t| t.as_str() == s)
     }
 }
 

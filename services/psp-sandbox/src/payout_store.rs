@@ -1,8 +1,8 @@
 //! Payouts and their Idempotency-Key replies in the sandbox's database.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::Value;
-use sqlx::{postgres::PgRow, PgConnection, Row};
+use sqlx::PgConnection;
 
 use crate::{
     errors::TossError,
@@ -10,36 +10,62 @@ use crate::{
     payout::{PayoutRecord, PayoutStatus, ScheduleType},
 };
 
-const COLUMNS: &str = "id, ref_payout_id, destination, schedule_type, payout_date, amount, \
-                       transaction_description, metadata, status, requested_at, error_code, \
-                       error_message";
-
 fn decode_error(what: &str) -> sqlx::Error {
     sqlx::Error::Decode(format!("payouts: {what}").into())
 }
 
-fn record(row: &PgRow) -> Result<PayoutRecord, sqlx::Error> {
-    let kind: String = row.try_get("schedule_type")?;
-    let status: String = row.try_get("status")?;
-    let code: Option<String> = row.try_get("error_code")?;
-    let message: Option<String> = row.try_get("error_message")?;
-    let requested_at: DateTime<Utc> = row.try_get("requested_at")?;
-    Ok(PayoutRecord {
-        id: row.try_get("id")?,
-        ref_payout_id: row.try_get("ref_payout_id")?,
-        destination: row.try_get("destination")?,
-        schedule_type: ScheduleType::parse(&kind).ok_or_else(|| decode_error(&kind))?,
-        payout_date: row.try_get("payout_date")?,
-        amount: row.try_get("amount")?,
-        transaction_description: row.try_get("transaction_description")?,
-        metadata: row.try_get("metadata")?,
-        status: PayoutStatus::parse(&status).ok_or_else(|| decode_error(&status))?,
-        requested_at: kst(requested_at),
-        error: code.map(|code| TossError {
-            code,
-            message: message.unwrap_or_default(),
-        }),
-    })
+/// A `payouts` row as the checked queries read it.
+struct PayoutRow {
+    id: String,
+    ref_payout_id: String,
+    destination: String,
+    schedule_type: ScheduleType,
+    payout_date: NaiveDate,
+    amount: i64,
+    transaction_description: String,
+    metadata: Option<Value>,
+    status: PayoutStatus,
+    requested_at: DateTime<Utc>,
+    error_code: Option<String>,
+    error_message: Option<String>,
+}
+
+impl From<PayoutRow> for PayoutRecord {
+    fn from(row: PayoutRow) -> Self {
+        Self {
+            id: row.id,
+            ref_payout_id: row.ref_payout_id,
+            destination: row.destination,
+            schedule_type: row.schedule_type,
+            payout_date: row.payout_date,
+            amount: row.amount,
+            transaction_description: row.transaction_description,
+            metadata: row.metadata,
+            status: row.status,
+            requested_at: kst(row.requested_at),
+            error: row.error_code.map(|code| TossError {
+                code,
+                message: row.error_message.unwrap_or_default(),
+            }),
+        }
+    }
+}
+
+/// A checked query reading `PayoutRow`s: `$head`, every `PayoutRow` column, `$tail` (sqlx
+/// joins string literals written with `+`), so the lookups and the settling share the list.
+macro_rules! payout_rows {
+    ($head:literal, $tail:literal $(, $arg:expr)* $(,)?) => {
+        sqlx::query_as!(
+            PayoutRow,
+            $head
+                + r#" id, ref_payout_id, destination,
+                      schedule_type as "schedule_type: ScheduleType", payout_date, amount,
+                      transaction_description, metadata, status as "status: PayoutStatus",
+                      requested_at, error_code, error_message "#
+                + $tail
+            $(, $arg)*
+        )
+    };
 }
 
 /// A new payout with what was decided for it when it was asked for.
@@ -59,26 +85,28 @@ pub async fn insert_or_existing(
 ) -> Result<PayoutRecord, sqlx::Error> {
     let p = new.record;
     let (code, message) = new.planned_error.unzip();
-    sqlx::query(
-        "insert into payouts (id, merchant, ref_payout_id, destination, schedule_type, \
-         payout_date, amount, transaction_description, metadata, requested_at, due_at, \
-         planned_error_code, planned_error_message) values ($1, $2, $3, $4, $5, $6, $7, $8, \
-         $9, $10, $10 + make_interval(secs => $11::float8 / 1000), $12, $13) \
+    // `$10::timestamptz`: the one parameter is both a column's value and an operand.
+    sqlx::query!(
+        "insert into payouts (id, merchant, ref_payout_id, destination, schedule_type,
+                              payout_date, amount, transaction_description, metadata,
+                              requested_at, due_at, planned_error_code, planned_error_message)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10,
+                 $10::timestamptz + make_interval(secs => $11::float8 / 1000), $12, $13)
          on conflict (merchant, ref_payout_id) do nothing",
+        p.id,
+        merchant,
+        p.ref_payout_id,
+        p.destination,
+        p.schedule_type.as_str(),
+        p.payout_date,
+        p.amount,
+        p.transaction_description,
+        p.metadata,
+        p.requested_at,
+        new.delay_ms as f64,
+        code,
+        message,
     )
-    .bind(&p.id)
-    .bind(merchant)
-    .bind(&p.ref_payout_id)
-    .bind(&p.destination)
-    .bind(p.schedule_type.as_str())
-    .bind(p.payout_date)
-    .bind(p.amount)
-    .bind(&p.transaction_description)
-    .bind(&p.metadata)
-    .bind(p.requested_at)
-    .bind(new.delay_ms as f64)
-    .bind(code)
-    .bind(message)
     .execute(&mut *conn)
     .await?;
     find_by_ref(conn, merchant, &p.ref_payout_id)
@@ -91,13 +119,15 @@ pub async fn find_by_id(
     merchant: &str,
     id: &str,
 ) -> Result<Option<PayoutRecord>, sqlx::Error> {
-    let sql = format!("select {COLUMNS} from payouts where merchant = $1 and id = $2");
-    let row = sqlx::query(&sql)
-        .bind(merchant)
-        .bind(id)
-        .fetch_optional(conn)
-        .await?;
-    row.as_ref().map(record).transpose()
+    let row = payout_rows!(
+        "select",
+        "from payouts where merchant = $1 and id = $2",
+        merchant,
+        id
+    )
+    .fetch_optional(conn)
+    .await?;
+    Ok(row.map(PayoutRecord::from))
 }
 
 pub async fn find_by_ref(
@@ -105,13 +135,15 @@ pub async fn find_by_ref(
     merchant: &str,
     ref_payout_id: &str,
 ) -> Result<Option<PayoutRecord>, sqlx::Error> {
-    let sql = format!("select {COLUMNS} from payouts where merchant = $1 and ref_payout_id = $2");
-    let row = sqlx::query(&sql)
-        .bind(merchant)
-        .bind(ref_payout_id)
-        .fetch_optional(conn)
-        .await?;
-    row.as_ref().map(record).transpose()
+    let row = payout_rows!(
+        "select",
+        "from payouts where merchant = $1 and ref_payout_id = $2",
+        merchant,
+        ref_payout_id,
+    )
+    .fetch_optional(conn)
+    .await?;
+    Ok(row.map(PayoutRecord::from))
 }
 
 /// The merchant's most recent payouts, newest first.
@@ -120,16 +152,15 @@ pub async fn recent(
     merchant: &str,
     limit: i64,
 ) -> Result<Vec<PayoutRecord>, sqlx::Error> {
-    let sql = format!(
-        "select {COLUMNS} from payouts where merchant = $1 \
-         order by requested_at desc, id desc limit $2"
-    );
-    let rows = sqlx::query(&sql)
-        .bind(merchant)
-        .bind(limit)
-        .fetch_all(conn)
-        .await?;
-    rows.iter().map(record).collect()
+    let rows = payout_rows!(
+        "select",
+        "from payouts where merchant = $1 order by requested_at desc, id desc limit $2",
+        merchant,
+        limit,
+    )
+    .fetch_all(conn)
+    .await?;
+    Ok(rows.into_iter().map(PayoutRecord::from).collect())
 }
 
 /// Settles up to `limit` REQUESTED payouts that are due: COMPLETED, or FAILED with the error
@@ -138,20 +169,25 @@ pub async fn settle_due(
     conn: &mut PgConnection,
     limit: i64,
 ) -> Result<Vec<PayoutRecord>, sqlx::Error> {
-    let sql = format!(
-        "update payouts set status = case when planned_error_code is null then 'COMPLETED' \
-         else 'FAILED' end, error_code = planned_error_code, \
-         error_message = planned_error_message, settled_at = now() \
-         where id in (select id from payouts where status = 'REQUESTED' and due_at <= now() \
-         order by due_at limit $1 for update skip locked) returning {COLUMNS}"
-    );
-    let rows = sqlx::query(&sql).bind(limit).fetch_all(conn).await?;
-    rows.iter().map(record).collect()
+    let rows = payout_rows!(
+        "update payouts set status = case when planned_error_code is null then 'COMPLETED'
+                                          else 'FAILED' end,
+                            error_code = planned_error_code,
+                            error_message = planned_error_message, settled_at = now()
+          where id in (select id from payouts where status = 'REQUESTED' and due_at <= now()
+                        order by due_at limit $1 for update skip locked)
+         returning",
+        "",
+        limit,
+    )
+    .fetch_all(conn)
+    .await?;
+    Ok(rows.into_iter().map(PayoutRecord::from).collect())
 }
 
 /// When the next REQUESTED payout is due.
 pub async fn next_due(conn: &mut PgConnection) -> Result<Option<DateTime<Utc>>, sqlx::Error> {
-    sqlx::query_scalar("select min(due_at) from payouts where status = 'REQUESTED'")
+    sqlx::query_scalar!("select min(due_at) from payouts where status = 'REQUESTED'")
         .fetch_one(conn)
         .await
 }
@@ -162,12 +198,12 @@ pub async fn stored_reply(
     merchant: &str,
     key: &str,
 ) -> Result<Option<Value>, sqlx::Error> {
-    sqlx::query_scalar(
-        "select response_body from payout_idempotency_keys \
-         where merchant = $1 and idempotency_key = $2",
+    sqlx::query_scalar!(
+        "select response_body from payout_idempotency_keys
+          where merchant = $1 and idempotency_key = $2",
+        merchant,
+        key,
     )
-    .bind(merchant)
-    .bind(key)
     .fetch_optional(conn)
     .await
 }
@@ -179,13 +215,13 @@ pub async fn store_reply(
     key: &str,
     body: &Value,
 ) -> Result<bool, sqlx::Error> {
-    let stored = sqlx::query(
-        "insert into payout_idempotency_keys (merchant, idempotency_key, response_body) \
+    let stored = sqlx::query!(
+        "insert into payout_idempotency_keys (merchant, idempotency_key, response_body)
          values ($1, $2, $3) on conflict do nothing",
+        merchant,
+        key,
+        body,
     )
-    .bind(merchant)
-    .bind(key)
-    .bind(body)
     .execute(conn)
     .await?;
     Ok(stored.rows_affected() == 1)

@@ -12,7 +12,6 @@ use poem_openapi::{
     Object, OpenApi,
 };
 use service_kit::ApiError;
-use sqlx::Row;
 
 use crate::state::{OrderCalls, Sandbox};
 
@@ -51,16 +50,18 @@ async fn charged_orders(
     sandbox: &Sandbox,
     order_id: Option<&str>,
 ) -> Result<BTreeMap<String, i64>, sqlx::Error> {
-    let rows = sqlx::query(
-        "select order_id, total_amount - balance_amount as refunded from payments \
-         where approved_at is not null and ($1::text is null or order_id = $1)",
+    // `refunded!`: a difference of two not-null columns.
+    let rows = sqlx::query!(
+        r#"select order_id, total_amount - balance_amount as "refunded!" from payments
+            where approved_at is not null and ($1::text is null or order_id = $1)"#,
+        order_id,
     )
-    .bind(order_id)
     .fetch_all(&sandbox.pool)
     .await?;
-    rows.iter()
-        .map(|row| Ok((row.try_get("order_id")?, row.try_get("refunded")?)))
-        .collect()
+    Ok(rows
+        .into_iter()
+        .map(|row| (row.order_id, row.refunded))
+        .collect())
 }
 
 fn view(order_id: &str, calls: Option<&OrderCalls>, refunded: Option<i64>) -> OrderStatsView {

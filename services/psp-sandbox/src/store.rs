@@ -3,7 +3,7 @@
 //! `payment_cancels`), so the transaction log can never disagree with the payments.
 
 use chrono::{DateTime, FixedOffset, Utc};
-use sqlx::{postgres::PgRow, PgConnection, PgPool, Row};
+use sqlx::{PgConnection, PgPool};
 
 use crate::{
     amount::Amount,
@@ -11,62 +11,90 @@ use crate::{
     payment::{kst, CancelRecord, PaymentRecord, PaymentStatus},
 };
 
-const COLUMNS: &str = "payment_key, order_id, order_name, total_amount, balance_amount, status, \
-                       requested_at, approved_at, last_transaction_key, approve_no, \
-                       failure_code, failure_message";
-
 fn decode_error(what: &str) -> sqlx::Error {
     sqlx::Error::Decode(format!("payments: {what}").into())
 }
 
-fn record(row: &PgRow) -> Result<PaymentRecord, sqlx::Error> {
-    let status: String = row.try_get("status")?;
-    let status = PaymentStatus::parse(&status).ok_or_else(|| decode_error(&status))?;
-    let code: Option<String> = row.try_get("failure_code")?;
-    let message: Option<String> = row.try_get("failure_message")?;
-    let approved_at: Option<DateTime<Utc>> = row.try_get("approved_at")?;
-    Ok(PaymentRecord {
-        payment_key: row.try_get("payment_key")?,
-        order_id: row.try_get("order_id")?,
-        order_name: row.try_get("order_name")?,
-        amount: Amount(row.try_get("total_amount")?),
-        balance: row.try_get("balance_amount")?,
-        status,
-        requested_at: kst(row.try_get("requested_at")?),
-        approved_at: approved_at.map(kst),
-        last_transaction_key: row.try_get("last_transaction_key")?,
-        approve_no: row.try_get("approve_no")?,
-        failure: code.map(|code| TossError {
-            code,
-            message: message.unwrap_or_default(),
-        }),
-        cancels: Vec::new(),
-    })
+/// A `payments` row as the checked queries read it.
+struct PaymentRow {
+    payment_key: String,
+    order_id: String,
+    order_name: String,
+    total_amount: i64,
+    balance_amount: i64,
+    status: PaymentStatus,
+    requested_at: DateTime<Utc>,
+    approved_at: Option<DateTime<Utc>>,
+    last_transaction_key: Option<String>,
+    approve_no: Option<String>,
+    failure_code: Option<String>,
+    failure_message: Option<String>,
+}
+
+impl From<PaymentRow> for PaymentRecord {
+    fn from(row: PaymentRow) -> Self {
+        Self {
+            payment_key: row.payment_key,
+            order_id: row.order_id,
+            order_name: row.order_name,
+            amount: Amount(row.total_amount),
+            balance: row.balance_amount,
+            status: row.status,
+            requested_at: kst(row.requested_at),
+            approved_at: row.approved_at.map(kst),
+            last_transaction_key: row.last_transaction_key,
+            approve_no: row.approve_no,
+            failure: row.failure_code.map(|code| TossError {
+                code,
+                message: row.failure_message.unwrap_or_default(),
+            }),
+            cancels: Vec::new(),
+        }
+    }
+}
+
+/// The `PaymentRow` that `select <every PaymentRow column> from payments <rest>` finds on
+/// `conn`, if any: a checked query (sqlx joins string literals written with `+`), so the
+/// four ways `find` reads a payment share the column list.
+macro_rules! select_payment {
+    ($conn:ident, $rest:literal, $value:expr) => {
+        sqlx::query_as!(
+            PaymentRow,
+            r#"select payment_key, order_id, order_name, total_amount, balance_amount,
+                      status as "status: PaymentStatus", requested_at, approved_at,
+                      last_transaction_key, approve_no, failure_code, failure_message
+                 from payments "#
+                + $rest,
+            $value,
+        )
+        .fetch_optional(&mut *$conn)
+        .await?
+    };
 }
 
 async fn cancels(
     conn: &mut PgConnection,
     payment_key: &str,
 ) -> Result<Vec<CancelRecord>, sqlx::Error> {
-    let rows = sqlx::query(
-        "select transaction_key, cancel_amount, cancel_reason, refundable_amount, receipt_key, \
-         canceled_at from payment_cancels where payment_key = $1 order by seq",
+    let rows = sqlx::query!(
+        "select transaction_key, cancel_amount, cancel_reason, refundable_amount, receipt_key,
+                canceled_at
+           from payment_cancels where payment_key = $1 order by seq",
+        payment_key,
     )
-    .bind(payment_key)
     .fetch_all(conn)
     .await?;
-    rows.iter()
-        .map(|row| {
-            Ok(CancelRecord {
-                transaction_key: row.try_get("transaction_key")?,
-                amount: Amount(row.try_get("cancel_amount")?),
-                reason: row.try_get("cancel_reason")?,
-                refundable: row.try_get("refundable_amount")?,
-                receipt_key: row.try_get("receipt_key")?,
-                canceled_at: kst(row.try_get("canceled_at")?),
-            })
+    Ok(rows
+        .into_iter()
+        .map(|row| CancelRecord {
+            transaction_key: row.transaction_key,
+            amount: Amount(row.cancel_amount),
+            reason: row.cancel_reason,
+            refundable: row.refundable_amount,
+            receipt_key: row.receipt_key,
+            canceled_at: kst(row.canceled_at),
         })
-        .collect()
+        .collect())
 }
 
 /// How a payment is looked up.
@@ -83,43 +111,45 @@ pub async fn find(
     by: By<'_>,
     lock: bool,
 ) -> Result<Option<PaymentRecord>, sqlx::Error> {
-    let (column, value) = match by {
-        By::PaymentKey(key) => ("payment_key", key),
-        By::OrderId(id) => ("order_id", id),
+    // Each arm is its own query (and type), so each one fetches.
+    let found = match (by, lock) {
+        (By::PaymentKey(key), false) => select_payment!(conn, "where payment_key = $1", key),
+        (By::PaymentKey(key), true) => {
+            select_payment!(conn, "where payment_key = $1 for update", key)
+        }
+        (By::OrderId(id), false) => select_payment!(conn, "where order_id = $1", id),
+        (By::OrderId(id), true) => select_payment!(conn, "where order_id = $1 for update", id),
     };
-    let suffix = if lock { " for update" } else { "" };
-    let sql = format!("select {COLUMNS} from payments where {column} = $1{suffix}");
-    let Some(row) = sqlx::query(&sql)
-        .bind(value)
-        .fetch_optional(&mut *conn)
-        .await?
-    else {
+    let Some(row) = found else {
         return Ok(None);
     };
-    let mut payment = record(&row)?;
+    let mut payment = PaymentRecord::from(row);
     payment.cancels = cancels(conn, &payment.payment_key).await?;
     Ok(Some(payment))
 }
 
 /// The orderId of a paymentKey (to count a cancel call per order before it is evaluated).
 pub async fn order_of(pool: &PgPool, payment_key: &str) -> Result<Option<String>, sqlx::Error> {
-    sqlx::query_scalar("select order_id from payments where payment_key = $1")
-        .bind(payment_key)
-        .fetch_optional(pool)
-        .await
+    sqlx::query_scalar!(
+        "select order_id from payments where payment_key = $1",
+        payment_key,
+    )
+    .fetch_optional(pool)
+    .await
 }
 
 /// Inserts a READY payment; false if the orderId (or, very unlikely, the key) exists.
 pub async fn insert_ready(pool: &PgPool, p: &PaymentRecord) -> Result<bool, sqlx::Error> {
-    let inserted = sqlx::query(
-        "insert into payments (payment_key, order_id, order_name, total_amount, balance_amount, \
-         requested_at) values ($1, $2, $3, $4, $4, $5) on conflict do nothing",
+    let inserted = sqlx::query!(
+        "insert into payments (payment_key, order_id, order_name, total_amount, balance_amount,
+                               requested_at)
+         values ($1, $2, $3, $4, $4, $5) on conflict do nothing",
+        p.payment_key,
+        p.order_id,
+        p.order_name,
+        p.amount.0,
+        p.requested_at,
     )
-    .bind(&p.payment_key)
-    .bind(&p.order_id)
-    .bind(&p.order_name)
-    .bind(p.amount.0)
-    .bind(p.requested_at)
     .execute(pool)
     .await?;
     Ok(inserted.rows_affected() == 1)
@@ -133,16 +163,17 @@ async fn log_transaction(
     amount: i64,
     at: DateTime<FixedOffset>,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "insert into transactions (transaction_key, payment_key, order_id, status, amount, \
-         transaction_at) values ($1, $2, $3, $4, $5, $6)",
+    sqlx::query!(
+        "insert into transactions (transaction_key, payment_key, order_id, status, amount,
+                                   transaction_at)
+         values ($1, $2, $3, $4, $5, $6)",
+        transaction_key,
+        p.payment_key,
+        p.order_id,
+        status.as_str(),
+        amount,
+        at,
     )
-    .bind(transaction_key)
-    .bind(&p.payment_key)
-    .bind(&p.order_id)
-    .bind(status.as_str())
-    .bind(amount)
-    .bind(at)
     .execute(conn)
     .await?;
     Ok(())
@@ -157,14 +188,15 @@ pub async fn charge(
     approve_no: String,
     at: DateTime<FixedOffset>,
 ) -> Result<bool, sqlx::Error> {
-    let updated = sqlx::query(
-        "update payments set status = 'DONE', approved_at = $2, last_transaction_key = $3, \
-         approve_no = $4 where payment_key = $1 and status = 'READY'",
+    let updated = sqlx::query!(
+        "update payments set status = 'DONE', approved_at = $2, last_transaction_key = $3,
+                             approve_no = $4
+          where payment_key = $1 and status = 'READY'",
+        p.payment_key,
+        at,
+        transaction_key,
+        approve_no,
     )
-    .bind(&p.payment_key)
-    .bind(at)
-    .bind(&transaction_key)
-    .bind(&approve_no)
     .execute(&mut *conn)
     .await?;
     if updated.rows_affected() != 1 {
@@ -193,13 +225,13 @@ pub async fn abort(
     payment_key: &str,
     failure: &TossError,
 ) -> Result<bool, sqlx::Error> {
-    let updated = sqlx::query(
-        "update payments set status = 'ABORTED', failure_code = $2, failure_message = $3 \
-         where payment_key = $1 and status = 'READY'",
+    let updated = sqlx::query!(
+        "update payments set status = 'ABORTED', failure_code = $2, failure_message = $3
+          where payment_key = $1 and status = 'READY'",
+        payment_key,
+        failure.code,
+        failure.message,
     )
-    .bind(payment_key)
-    .bind(&failure.code)
-    .bind(&failure.message)
     .execute(conn)
     .await?;
     Ok(updated.rows_affected() == 1)
@@ -217,30 +249,31 @@ pub async fn cancel(
     } else {
         PaymentStatus::PartialCanceled
     };
-    sqlx::query(
-        "insert into payment_cancels (transaction_key, payment_key, cancel_amount, \
-         cancel_reason, refundable_amount, receipt_key, canceled_at) \
+    sqlx::query!(
+        "insert into payment_cancels (transaction_key, payment_key, cancel_amount, cancel_reason,
+                                      refundable_amount, receipt_key, canceled_at)
          values ($1, $2, $3, $4, $5, $6, $7)",
+        cancel.transaction_key,
+        p.payment_key,
+        cancel.amount.0,
+        cancel.reason,
+        cancel.refundable,
+        cancel.receipt_key,
+        cancel.canceled_at,
     )
-    .bind(&cancel.transaction_key)
-    .bind(&p.payment_key)
-    .bind(cancel.amount.0)
-    .bind(&cancel.reason)
-    .bind(cancel.refundable)
-    .bind(&cancel.receipt_key)
-    .bind(cancel.canceled_at)
     .execute(&mut *conn)
     .await?;
     // The balance guard repeats the caller's check in SQL: a refund can never overdraw.
-    let updated = sqlx::query(
-        "update payments set balance_amount = balance_amount - $2, status = $3, \
-         last_transaction_key = $4 where payment_key = $1 and balance_amount >= $2 \
-         and status in ('DONE', 'PARTIAL_CANCELED')",
+    let updated = sqlx::query!(
+        "update payments set balance_amount = balance_amount - $2, status = $3,
+                             last_transaction_key = $4
+          where payment_key = $1 and balance_amount >= $2
+            and status in ('DONE', 'PARTIAL_CANCELED')",
+        p.payment_key,
+        cancel.amount.0,
+        status.as_str(),
+        cancel.transaction_key,
     )
-    .bind(&p.payment_key)
-    .bind(cancel.amount.0)
-    .bind(status.as_str())
-    .bind(&cancel.transaction_key)
     .execute(&mut *conn)
     .await?;
     if updated.rows_affected() != 1 {
@@ -258,9 +291,9 @@ pub async fn cancel(
 /// Forgets every payment, refund, transaction, payout, webhook delivery and stored reply
 /// (`POST /sandbox/reset`).
 pub async fn reset(pool: &PgPool) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "truncate payments, payment_cancels, transactions, idempotency_keys, payouts, \
-         payout_idempotency_keys, webhook_deliveries",
+    sqlx::query!(
+        "truncate payments, payment_cancels, transactions, idempotency_keys, payouts,
+                  payout_idempotency_keys, webhook_deliveries",
     )
     .execute(pool)
     .await?;

@@ -7,7 +7,6 @@ use std::sync::Arc;
 
 use chrono::{DateTime, FixedOffset, NaiveDateTime, TimeZone, Utc};
 use poem_openapi::{param::Query, payload::Json, ApiResponse, Object, OpenApi};
-use sqlx::Row;
 
 use crate::{
     amount::Amount,
@@ -131,53 +130,53 @@ async fn page(
     let cursor: Option<(DateTime<Utc>, i64)> = match after {
         None => None,
         Some(key) => {
-            let found = sqlx::query_as(
+            let found = sqlx::query!(
                 "select transaction_at, seq from transactions where transaction_key = $1",
+                key,
             )
-            .bind(key)
             .fetch_optional(&sandbox.pool)
             .await?;
             match found {
-                Some(position) => Some(position),
+                Some(position) => Some((position.transaction_at, position.seq)),
                 None => return Ok(None),
             }
         }
     };
-    let rows = sqlx::query(
-        "select transaction_key, payment_key, order_id, status, amount, transaction_at \
-         from transactions where transaction_at between $1 and $2 \
-         and ($3::timestamptz is null or (transaction_at, seq) > ($3, $4)) \
-         order by transaction_at, seq limit $5",
+    let rows = sqlx::query!(
+        r#"select transaction_key, payment_key, order_id, status as "status: PaymentStatus",
+                  amount, transaction_at
+             from transactions
+            where transaction_at between $1 and $2
+              and ($3::timestamptz is null or (transaction_at, seq) > ($3, $4))
+            order by transaction_at, seq limit $5"#,
+        start,
+        end,
+        cursor.map(|c| c.0),
+        cursor.map(|c| c.1),
+        limit,
     )
-    .bind(start)
-    .bind(end)
-    .bind(cursor.map(|c| c.0))
-    .bind(cursor.map(|c| c.1))
-    .bind(limit)
     .fetch_all(&sandbox.pool)
     .await?;
-    let list = rows.iter().map(|row| {
-        let status: String = row.try_get("status")?;
-        let key: String = row.try_get("transaction_key")?;
-        Ok(Transaction {
+    let list = rows.into_iter().map(|row| {
+        let key = row.transaction_key;
+        Transaction {
             m_id: "tvivarepublica".into(),
             receipt_url: format!(
                 "https://dashboard.tosspayments.com/receipt/redirection?transactionId={key}"
             ),
             transaction_key: key,
-            payment_key: row.try_get("payment_key")?,
-            order_id: row.try_get("order_id")?,
+            payment_key: row.payment_key,
+            order_id: row.order_id,
             method: "카드".into(),
             customer_key: None,
             use_escrow: false,
-            status: PaymentStatus::parse(&status)
-                .ok_or_else(|| sqlx::Error::Decode(format!("transactions: {status}").into()))?,
-            transaction_at: toss_time(&kst(row.try_get("transaction_at")?)),
+            status: row.status,
+            transaction_at: toss_time(&kst(row.transaction_at)),
             currency: "KRW".into(),
-            amount: Amount(row.try_get("amount")?),
-        })
+            amount: Amount(row.amount),
+        }
     });
-    list.collect::<Result<Vec<_>, sqlx::Error>>().map(Some)
+    Ok(Some(list.collect()))
 }
 
 pub struct TransactionsApi {

@@ -7,7 +7,6 @@
 use std::{collections::HashSet, sync::Arc, time::Duration};
 
 use service_kit::Shutdown;
-use sqlx::Row;
 use tokio::task::JoinSet;
 
 use crate::{
@@ -74,11 +73,11 @@ pub async fn run(sandbox: Arc<Sandbox>, shutdown: Shutdown) {
     // POSTs cut short by the shutdown are due again at once for the next sandbox.
     in_flight.abort_all();
     let ids: Vec<i64> = leased.into_iter().collect();
-    let _ = sqlx::query(
-        "update webhook_deliveries set next_attempt_at = now() \
-         where id = any($1) and status = 'PENDING'",
+    let _ = sqlx::query!(
+        "update webhook_deliveries set next_attempt_at = now()
+          where id = any($1) and status = 'PENDING'",
+        &ids,
     )
-    .bind(&ids)
     .execute(&sandbox.pool)
     .await;
 }
@@ -94,30 +93,25 @@ async fn lease(
     // Past the POST timeout, the chaos delay and a duplicate: only a dead sandbox's lease
     // ever expires.
     let lease_ms = 2 * (POST_TIMEOUT.as_millis() as u64 + max_delay) + 5_000;
-    let rows = sqlx::query(
-        "update webhook_deliveries set next_attempt_at = now() + make_interval(secs => $2) \
-         where id in (select id from webhook_deliveries where status = 'PENDING' \
-         and next_attempt_at <= now() order by next_attempt_at, id limit $1 \
-         for update skip locked) returning id, url, body, signed, attempts",
+    let rows = sqlx::query_as!(
+        Due,
+        "update webhook_deliveries set next_attempt_at = now() + make_interval(secs => $2)
+          where id in (select id from webhook_deliveries
+                        where status = 'PENDING' and next_attempt_at <= now()
+                        order by next_attempt_at, id limit $1 for update skip locked)
+         returning id, url, body, signed, attempts",
+        BATCH,
+        lease_ms as f64 / 1000.0,
     )
-    .bind(BATCH)
-    .bind(lease_ms as f64 / 1000.0)
     .fetch_all(&sandbox.pool)
     .await?;
-    for row in rows {
-        let due = Due {
-            id: row.try_get("id")?,
-            url: row.try_get("url")?,
-            body: row.try_get("body")?,
-            signed: row.try_get("signed")?,
-            attempts: row.try_get("attempts")?,
-        };
+    for due in rows {
         leased.insert(due.id);
         in_flight.spawn(deliver(sandbox.clone(), client.clone(), due));
     }
-    let next: Option<f64> = sqlx::query_scalar(
-        "select extract(epoch from min(next_attempt_at) - now())::float8 \
-         from webhook_deliveries where status = 'PENDING'",
+    let next: Option<f64> = sqlx::query_scalar!(
+        "select extract(epoch from min(next_attempt_at) - now())::float8
+           from webhook_deliveries where status = 'PENDING'",
     )
     .fetch_one(&sandbox.pool)
     .await?;
@@ -193,17 +187,19 @@ async fn record(sandbox: &Sandbox, a: &Attempt) -> Result<(), sqlx::Error> {
         .error
         .clone()
         .or_else(|| (!delivered).then(|| format!("HTTP {}", a.status.unwrap_or_default())));
-    sqlx::query(
-        "update webhook_deliveries set status = $2, attempts = $3, last_status = $4, \
-         last_error = $5, next_attempt_at = now() + make_interval(secs => $6), \
-         delivered_at = case when $2 = 'DELIVERED' then now() end where id = $1",
+    sqlx::query!(
+        "update webhook_deliveries
+            set status = $2, attempts = $3, last_status = $4, last_error = $5,
+                next_attempt_at = now() + make_interval(secs => $6),
+                delivered_at = case when $2 = 'DELIVERED' then now() end
+          where id = $1",
+        a.id,
+        status,
+        a.attempts,
+        a.status.map(i32::from),
+        error,
+        gap,
     )
-    .bind(a.id)
-    .bind(status)
-    .bind(a.attempts)
-    .bind(a.status.map(i32::from))
-    .bind(error)
-    .bind(gap)
     .execute(&sandbox.pool)
     .await?;
     Ok(())

@@ -84,14 +84,15 @@ async fn enqueue(
     if urls.is_empty() {
         return Ok(());
     }
-    sqlx::query(
-        "insert into webhook_deliveries (event_type, url, body, signed) \
-         select $1, url, $3, $4 from unnest($2::text[]) as url",
+    // The casts: a parameter in a select list has no type of its own.
+    sqlx::query!(
+        "insert into webhook_deliveries (event_type, url, body, signed)
+         select $1::text, url, $3::text, $4::boolean from unnest($2::text[]) as url",
+        event_type,
+        &urls,
+        body(event_type, data),
+        signed,
     )
-    .bind(event_type)
-    .bind(&urls)
-    .bind(body(event_type, data))
-    .bind(signed)
     .execute(conn)
     .await?;
     Ok(())

@@ -9,12 +9,11 @@ use std::{
 use chrono::Utc;
 
 use crate::{
-    args::Args,
+    args::BenchArgs,
     cancel::CancelKind,
     ceilings,
     client::Client,
     drive::{drive, DriveOptions},
-    identity::AuthMode,
     lags,
     open_loop::drive_open,
     progress::{Counters, Goal, Progress},
@@ -25,44 +24,29 @@ use crate::{
     workload::{open_market, Mix, Outcome},
 };
 
-pub const OPTIONS: &[&str] = &[
-    "duration",
-    "shoppers",
-    "rate",
-    "sellers",
-    "products",
-    "seed",
-    "bin-dir",
-    "db-connections",
-    "consumer-concurrency",
-    "out",
-    "auth",
-];
-
 /// Share of paid orders the shoppers cancel (half of them in part).
 const CANCEL_RATE: f64 = 0.05;
 
 /// Connections of the Postgres ceiling: what the busiest service's pool may hold, times two.
 const CEILING_CONNECTIONS: u32 = 16;
 
-pub async fn run(args: &Args) -> anyhow::Result<bool> {
-    let duration = Duration::from_secs(args.get("duration", 60u64)?);
-    let shoppers: usize = args.get("shoppers", 32)?;
-    let seed: u64 = args.get("seed", 1)?;
-    let db_connections: u32 = args.get("db-connections", 10)?;
-    let out: String = args.get("out", "docs/bench".to_string())?;
+pub async fn run(args: &BenchArgs) -> anyhow::Result<bool> {
+    let duration = Duration::from_secs(args.duration);
+    let (shoppers, seed, db_connections) = (args.shoppers, args.seed, args.db_connections);
+    let out = &args.out;
 
     eprintln!(
         "starting nats-server and the 9 services from {}",
-        args.bin_dir().display()
+        args.stack.bin_dir.display()
     );
     // 0: each consumer's own setting; otherwise every consumer of every service.
-    let concurrency: usize = args.get("consumer-concurrency", 0)?;
-    let mut options = StackOptions::new(args.bin_dir()).set("DB_MAX_CONNECTIONS", db_connections);
+    let concurrency = args.consumer_concurrency;
+    let mut options =
+        StackOptions::new(args.stack.bin_dir.clone()).set("DB_MAX_CONNECTIONS", db_connections);
     if concurrency > 0 {
         options = options.set("CONSUMER_CONCURRENCY", concurrency);
     }
-    options.auth = args.get("auth", AuthMode::Open)?;
+    options.auth = args.auth;
     let mut stack = Stack::start(options, BrokerKind::Single).await?;
     let client = Client::for_stack(&stack, Duration::from_secs(10));
     let result = measure(
@@ -95,7 +79,7 @@ pub async fn run(args: &Args) -> anyhow::Result<bool> {
     report.js_publish_per_s =
         ceilings::jetstream_publish(&broker.urls().join(","), &namespace, 256, window).await?;
     report.print();
-    report.write(&out)?;
+    report.write(out)?;
     eprintln!("written: {out}/results.md, {out}/confirm-latency.svg");
     Ok(report.errors == 0)
 }
@@ -103,14 +87,13 @@ pub async fn run(args: &Args) -> anyhow::Result<bool> {
 async fn measure(
     stack: &mut Stack,
     client: &Client,
-    args: &Args,
+    args: &BenchArgs,
     duration: Duration,
     shoppers: usize,
     seed: u64,
     db_connections: u32,
 ) -> anyhow::Result<BenchReport> {
-    let sellers: usize = args.get("sellers", 10)?;
-    let products: usize = args.get("products", 5)?;
+    let (sellers, products) = (args.sellers, args.products);
     eprintln!("opening the market: {sellers} sellers × {products} products (onboarding saga)");
     let market = Arc::new(open_market(client, &stack.namespace, sellers, products, seed).await?);
 
@@ -130,10 +113,7 @@ async fn measure(
         chaos: None,
         keep_going: None,
     };
-    let rate: f64 = args.get("rate", 0.0)?;
-    if !(rate >= 0.0 && rate.is_finite()) {
-        anyhow::bail!("--rate {rate}: payments per second, > 0 (or 0 for closed loop)");
-    }
+    let rate = args.rate;
     let others_before = OtherCpu::now();
     let pids: Vec<(String, Option<u32>)> = stack
         .instances

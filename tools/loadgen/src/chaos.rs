@@ -21,11 +21,10 @@ use chrono::Utc;
 use rand::{rngs::SmallRng, seq::SliceRandom, Rng, SeedableRng};
 
 use crate::{
-    args::Args,
+    args::ChaosArgs,
     chaos_faults::{Fault, Injector},
     client::Client,
     drive::{drive, DriveOptions},
-    identity::AuthMode,
     invariants::check_all,
     journey::ChaosMix,
     progress::{Counters, Goal, Progress},
@@ -33,8 +32,6 @@ use crate::{
     stack::{BrokerKind, Stack, StackOptions, SERVICES},
     workload::{open_market, Mix},
 };
-
-pub const OPTIONS: &[&str] = &["payments", "shoppers", "seed", "bin-dir", "keep", "auth"];
 
 const POISONED: [&str; 5] = [
     "order.payment.confirmed",
@@ -44,14 +41,11 @@ const POISONED: [&str; 5] = [
     "seller.registered",
 ];
 
-pub async fn run(args: &Args) -> anyhow::Result<bool> {
-    let payments: u64 = args.get("payments", 5000)?;
-    let shoppers: usize = args.get("shoppers", 16)?;
-    let seed: u64 = args.get("seed", 42)?;
-    let auth: AuthMode = args.get("auth", AuthMode::Jwt)?;
+pub async fn run(args: &ChaosArgs) -> anyhow::Result<bool> {
+    let (payments, shoppers, seed, auth) = (args.payments, args.shoppers, args.seed, args.auth);
     let mut rng = SmallRng::seed_from_u64(seed);
 
-    let mut options = StackOptions::new(args.bin_dir())
+    let mut options = StackOptions::new(args.stack.bin_dir.clone())
         .set("DB_MAX_CONNECTIONS", 5)
         .set_for("order-service", "PSP_TIMEOUT_MS", 1000)
         .set_for("order-service", "RECOVERY_INTERVAL_MS", 500)
@@ -70,7 +64,7 @@ pub async fn run(args: &Args) -> anyhow::Result<bool> {
         .set_for("psp-sandbox", "SANDBOX_APPROVE_BEFORE_TIMEOUT", true);
     options = crate::payouts::configure(options);
     options.rust_log = "info".into();
-    options.keep = args.get("keep", false)?;
+    options.keep = args.keep;
     options.auth = auth;
     eprintln!(
         "chaos: {payments} payments, {shoppers} shoppers, seed {seed}, AUTH_MODE={}",

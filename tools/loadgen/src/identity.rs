@@ -25,7 +25,7 @@ const TOKEN_TTL_SECS: u64 = 12 * 3600;
 /// would measure the limiter instead of the system. High, not off, so the limiter still runs.
 pub const LOAD_WRITES_PER_MIN: u32 = 1_000_000;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum AuthMode {
     Open,
     Jwt,

@@ -10,18 +10,15 @@ use std::{
 };
 
 use crate::{
-    args::Args,
+    args::ScaleArgs,
     client::Client,
     drive::{drive, DriveOptions},
-    identity::AuthMode,
     invariants::{check_all, Checks},
     progress::{Counters, Goal, Progress},
     settle::settle,
     stack::{BrokerKind, Stack, StackOptions},
     workload::{open_market, Mix},
 };
-
-pub const OPTIONS: &[&str] = &["payments", "shoppers", "seed", "bin-dir", "auth"];
 
 /// Outbox shards per producing service (4 by default, docs/architecture.md §5).
 const SHARDS: f64 = 4.0;
@@ -52,13 +49,11 @@ async fn scrape(stack: &Stack, service: &str, name: &str, labels: &str) -> Vec<(
     out
 }
 
-pub async fn run(args: &Args) -> anyhow::Result<bool> {
-    let payments: u64 = args.get("payments", 1500)?;
-    let shoppers: usize = args.get("shoppers", 12)?;
-    let seed: u64 = args.get("seed", 7)?;
+pub async fn run(args: &ScaleArgs) -> anyhow::Result<bool> {
+    let (payments, shoppers, seed) = (args.payments, args.shoppers, args.seed);
     eprintln!("scale: starting a 3-node NATS cluster");
-    let mut options = StackOptions::new(args.bin_dir()).set("DB_MAX_CONNECTIONS", 4);
-    options.auth = args.get("auth", AuthMode::Open)?;
+    let mut options = StackOptions::new(args.stack.bin_dir.clone()).set("DB_MAX_CONNECTIONS", 4);
+    options.auth = args.auth;
     options.instances = HashMap::from([
         ("order-service", 3),
         ("wallet-service", 3),

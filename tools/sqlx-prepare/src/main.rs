@@ -66,6 +66,11 @@ const CRATES: &[CheckedCrate] = &[
         dir: "services/order-query-service",
         migrations: "migrations/order-query-service",
     },
+    CheckedCrate {
+        package: "psp-sandbox",
+        dir: "services/psp-sandbox",
+        migrations: "migrations/psp-sandbox",
+    },
 ];
 
 /// The Postgres server (no database in the URL), as the tests take it (scripts/lib.sh).
