@@ -30,6 +30,7 @@ pub mod nats_auth;
 pub mod nats_server;
 pub mod openapi;
 pub mod otel;
+pub mod ports;
 pub mod psp;
 pub mod retry;
 mod route_index;

@@ -1,0 +1,61 @@
+//! Ports for processes this one starts (a test's nats-server, a loadgen stack's services):
+//! see [`free_port`].
+
+use std::net::{Ipv4Addr, TcpListener};
+
+/// A port that is free now, for a process started later (a nats-server, a loadgen stack's
+/// service). Taken below the kernel's ephemeral range (`ip_local_port_range`, 32768–60999 on
+/// Linux): a port the kernel hands out for `bind(0)` is also one it hands out to outgoing
+/// connections, so between this call and the child's bind a database or broker connection of
+/// an earlier service could take it ("Address already in use" in a chaos run). Ports handed
+/// out by this process are not handed out twice. Falls back to `bind(0)` if no port in the
+/// range is free.
+pub fn free_port() -> std::io::Result<u16> {
+    use std::{
+        collections::HashSet,
+        hash::{BuildHasher, RandomState},
+        sync::Mutex,
+    };
+    static GIVEN: Mutex<Option<HashSet<u16>>> = Mutex::new(None);
+    let (low, high) = (15_000u32, ephemeral_range_start().clamp(15_001, 32_768));
+    let mut given = GIVEN.lock().unwrap_or_else(|e| e.into_inner());
+    let given = given.get_or_insert_with(HashSet::new);
+    let seed = RandomState::new();
+    for attempt in 0..200u32 {
+        let port = (low + (seed.hash_one(attempt) % u64::from(high - low)) as u32) as u16;
+        if given.contains(&port) {
+            continue;
+        }
+        if TcpListener::bind((Ipv4Addr::LOCALHOST, port)).is_ok() {
+            given.insert(port);
+            return Ok(port);
+        }
+    }
+    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?;
+    Ok(listener.local_addr()?.port())
+}
+
+/// The first port of the kernel's ephemeral range (32768 where it cannot be read).
+fn ephemeral_range_start() -> u32 {
+    std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse().ok())
+        .unwrap_or(32_768)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn free_ports_are_distinct_and_below_the_ephemeral_range() {
+        let start = super::ephemeral_range_start();
+        let ports: Vec<u16> = (0..50)
+            .map(|_| super::free_port().expect("a port"))
+            .collect();
+        let distinct: std::collections::HashSet<_> = ports.iter().collect();
+        assert_eq!(distinct.len(), ports.len(), "{ports:?}");
+        assert!(
+            ports.iter().all(|p| u32::from(*p) < start),
+            "{ports:?} (ephemeral from {start})"
+        );
+    }
+}
