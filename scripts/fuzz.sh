@@ -131,8 +131,11 @@ PY
     ok "$label: $text ($((SECONDS - t0))s)"
   fi
   summary+=("$(printf '%-5s %-24s %s' "$mode" "$label" "$text")")
-  # Whatever the controls run left set, the stack runs on without it.
+  # Whatever the controls run left set, the stack runs on without it: `{}` turns the global
+  # faults off (latency, error and timeout rates), the reset drops per-order and payout faults.
   if [[ "$label" == psp-sandbox-faults ]]; then
+    curl -fsS -o /dev/null -X PUT --max-time 10 -H 'Content-Type: application/json' -d '{}' "$url/sandbox/faults" ||
+      warn "psp-sandbox: could not turn the global faults off"
     curl -fsS -o /dev/null -X POST --max-time 10 "$url/sandbox/reset" || warn "psp-sandbox: /sandbox/reset failed"
   fi
 done

@@ -47,6 +47,9 @@ impl EventBus {
         metrics: &Metrics,
         shutdown: &Shutdown,
     ) -> Result<Self, StartupError> {
+        // Checked here, before any consumer pulls a message: the retention job that reads
+        // these settings only starts with the dead-letter worker, in `start_dead_letters`.
+        RetentionSettings::from_config(config)?;
         let client = infra.nats.clone().ok_or_else(|| {
             StartupError::Other(format!("{}: the event bus needs NATS", config.service).into())
         })?;

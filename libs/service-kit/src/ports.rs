@@ -8,8 +8,8 @@ use std::net::{Ipv4Addr, TcpListener};
 /// Linux): a port the kernel hands out for `bind(0)` is also one it hands out to outgoing
 /// connections, so between this call and the child's bind a database or broker connection of
 /// an earlier service could take it ("Address already in use" in a chaos run). Ports handed
-/// out by this process are not handed out twice. Falls back to `bind(0)` if no port in the
-/// range is free.
+/// out by this process are not handed out twice (another process may: a child binds soon after).
+/// Falls back to `bind(0)` — and so to the race — if no port below the range is free.
 pub fn free_port() -> std::io::Result<u16> {
     use std::{
         collections::HashSet,
@@ -17,11 +17,15 @@ pub fn free_port() -> std::io::Result<u16> {
         sync::Mutex,
     };
     static GIVEN: Mutex<Option<HashSet<u16>>> = Mutex::new(None);
-    let (low, high) = (15_000u32, ephemeral_range_start().clamp(15_001, 32_768));
+    // Up to 17,768 ports right below the ephemeral range (15000–32767 with Linux's default);
+    // none when the range starts at the privileged ports (a `1024 65535` tuning).
+    let high = ephemeral_range_start().min(32_768);
+    let low = high.saturating_sub(17_768).max(1_024);
     let mut given = GIVEN.lock().unwrap_or_else(|e| e.into_inner());
     let given = given.get_or_insert_with(HashSet::new);
     let seed = RandomState::new();
-    for attempt in 0..200u32 {
+    let tries = if high > low { 200u32 } else { 0 };
+    for attempt in 0..tries {
         let port = (low + (seed.hash_one(attempt) % u64::from(high - low)) as u32) as u16;
         if given.contains(&port) {
             continue;
@@ -32,7 +36,9 @@ pub fn free_port() -> std::io::Result<u16> {
         }
     }
     let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?;
-    Ok(listener.local_addr()?.port())
+    let port = listener.local_addr()?.port();
+    given.insert(port);
+    Ok(port)
 }
 
 /// The first port of the kernel's ephemeral range (32768 where it cannot be read).
@@ -53,9 +59,12 @@ mod tests {
             .collect();
         let distinct: std::collections::HashSet<_> = ports.iter().collect();
         assert_eq!(distinct.len(), ports.len(), "{ports:?}");
-        assert!(
-            ports.iter().all(|p| u32::from(*p) < start),
-            "{ports:?} (ephemeral from {start})"
-        );
+        // (A range starting at the privileged ports leaves nothing below it: bind(0) then.)
+        if start > 2_048 {
+            assert!(
+                ports.iter().all(|p| u32::from(*p) < start),
+                "{ports:?} (ephemeral from {start})"
+            );
+        }
     }
 }

@@ -62,7 +62,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         let name: HeaderName = name
             .parse()
             .map_err(|e| anyhow!("header name {name:?}: {e}"))?;
-        headers.insert(name, value);
+        headers.append(name, value);
     }
     let subject = args.subject;
     let request = client.request_with_headers(subject.clone(), headers, args.payload.into());
