@@ -64,6 +64,19 @@ async fn stream_count(system: &TestSystem, subject: &str, order_id: &str) -> usi
 /// Waits until wallet-service's settlement consumer has nothing pending or unacknowledged, so
 /// a settlement that was going to happen has happened.
 async fn settlement_idle(system: &TestSystem) {
+    // First every event order-service committed must be on the stream: a consumer with
+    // nothing pending says nothing about an outbox row the relay has not published yet.
+    let pool = system.db(&order_service::SPEC).await;
+    eventually(WAIT, "order-service's outbox to drain", || async {
+        let unpublished: i64 =
+            sqlx::query_scalar("select count(*) from outbox where status <> 'SUCCESS'")
+                .fetch_one(&pool)
+                .await
+                .ok()?;
+        (unpublished == 0).then_some(())
+    })
+    .await;
+    pool.close().await;
     let bus = Bus::connect(system).await;
     bus.wait_idle(&events::topology::ORDERS, "wallet-settlement", WAIT)
         .await;
