@@ -4,19 +4,18 @@
 //!
 //! Failure isolation: a delivery whose work fails is rolled back to its savepoint and answered
 //! with its own error (so the runner NAKs or dead-letters that message alone, exactly as if it
-//! had been handled by itself); the others still commit, once. If the transaction as a whole
-//! fails (begin, commit, a broken connection), every delivery of the group is answered
-//! `Retry` and comes back from the broker; their `processed_events` claims were rolled back
-//! with everything else, so nothing is applied twice. Acks go out only after the commit
-//! (the runner acks when [`Handler::handle`] returns).
+//! had been handled by itself); the others still commit, once. If the group's transaction as a
+//! whole fails (its `prepare`, a savepoint, or the commit — a *deferred* constraint is only
+//! checked there, after every savepoint), nothing of it is kept and each delivery is applied
+//! again at once in a transaction of its own: the one that broke the constraint fails alone,
+//! and is dead-lettered exactly once like any poison message; the others commit once. Their
+//! `processed_events` claims were rolled back with the group, and a commit whose outcome is
+//! unknown (the connection lost during COMMIT) is harmless too: a delivery the group did apply
+//! finds its claim taken and does nothing. Acks go out only after the commit (the runner acks
+//! when [`Handler::handle`] returns).
 //!
 //! The runner's `concurrency` bounds how many deliveries wait here at once, so it is also the
 //! largest group. Nothing waits to fill a group: a lane takes what is queued and goes.
-//!
-//! Limit: a *deferred* constraint is checked at the group's commit, after every savepoint, so
-//! a delivery that breaks one fails the whole group (every delivery retried, each spending one
-//! of its deliveries). Handlers whose tables have deferred constraints (wallet-service's ledger
-//! balance check) should not run grouped — settlement's grouping is off by default.
 
 use std::{future::Future, sync::Arc};
 
@@ -164,24 +163,31 @@ impl<H: GroupHandler> Handler for GroupCommit<H> {
 }
 
 async fn run_group<H: GroupHandler>(pool: &PgPool, handler: &H, group: Vec<Job>) {
-    let deliveries: Vec<Delivery> = group.iter().map(|(d, ..)| d.clone()).collect();
     match apply_group(pool, handler, &group).await {
-        Ok(results) => {
-            let applied = results.iter().any(Result::is_ok);
-            for ((_, _, answer), result) in group.into_iter().zip(results) {
-                let _ = answer.send(result);
-            }
-            if applied {
-                handler.committed();
-            }
-        }
-        Err(e) => {
-            tracing::warn!(error = %service_kit::error_chain(&e), deliveries = deliveries.len(), "group transaction failed; every delivery retries");
-            let err = HandlerError::retry_because("group transaction", e);
-            for (_, _, answer) in group {
-                let _ = answer.send(Err(err.clone()));
+        Ok(results) => answer(handler, group, results),
+        Err(e) if group.len() > 1 => {
+            // Nothing of the group was kept (module docs): each delivery once more, alone.
+            tracing::warn!(error = %service_kit::error_chain(&e), deliveries = group.len(), "group transaction failed; applying its deliveries one by one");
+            for job in group {
+                let results = match apply_group(pool, handler, std::slice::from_ref(&job)).await {
+                    Ok(results) => results,
+                    Err(e) => vec![Err(e)],
+                };
+                answer(handler, vec![job], results);
             }
         }
+        Err(e) => answer(handler, group, vec![Err(e)]),
+    }
+}
+
+/// Hands each delivery its result; `committed` once if any of them was applied.
+fn answer<H: GroupHandler>(handler: &H, group: Vec<Job>, results: Vec<Result<(), HandlerError>>) {
+    let applied = results.iter().any(Result::is_ok);
+    for ((_, _, answer), result) in group.into_iter().zip(results) {
+        let _ = answer.send(result);
+    }
+    if applied {
+        handler.committed();
     }
 }
 

@@ -1,6 +1,7 @@
 //! Group commit against real NATS and Postgres: deliveries handled at once share one
 //! transaction; a poison delivery in the group is rolled back to its savepoint and
-//! dead-lettered exactly once, and the others are applied exactly once.
+//! dead-lettered exactly once, and the others are applied exactly once — also when the
+//! poison breaks a deferred constraint, which fails the group's commit, not its savepoint.
 
 mod common;
 
@@ -20,6 +21,8 @@ const CONSUMER: &str = "grouped";
 
 struct Effects {
     poison_seller: i64,
+    /// Where the poison fails: at its statement, or only at the commit (a deferred constraint).
+    deferred: bool,
     /// Largest group seen, and commits.
     largest: Arc<AtomicUsize>,
     commits: Arc<AtomicUsize>,
@@ -44,7 +47,14 @@ impl GroupHandler for Effects {
             .bind(event.event_id)
             .execute(&mut *conn)
             .await?;
-        if event.payload.seller_no == self.poison_seller {
+        if event.payload.seller_no == self.poison_seller && self.deferred {
+            // Checked at commit, after every savepoint: the group's commit fails.
+            for _ in 0..2 {
+                sqlx::query("insert into test_deferred (k) values (1)")
+                    .execute(&mut *conn)
+                    .await?;
+            }
+        } else if event.payload.seller_no == self.poison_seller {
             // A statement error aborts the transaction: only the savepoint saves the group.
             sqlx::query("select 1 / 0").execute(&mut *conn).await?;
         }
@@ -58,7 +68,20 @@ impl GroupHandler for Effects {
 
 #[tokio::test]
 async fn a_poison_delivery_fails_alone_and_the_rest_of_its_group_commits_once() {
+    poison_fails_alone(false).await;
+}
+
+#[tokio::test]
+async fn a_deferred_constraint_failing_the_group_commit_still_fails_the_poison_alone() {
+    poison_fails_alone(true).await;
+}
+
+async fn poison_fails_alone(deferred: bool) {
     let h = Harness::start().await;
+    sqlx::query("create table test_deferred (k int unique deferrable initially deferred)")
+        .execute(&h.pool)
+        .await
+        .expect("test table");
     let (largest, commits) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
     let mut consumer = spec(CONSUMER);
     consumer.concurrency = 16;
@@ -68,6 +91,7 @@ async fn a_poison_delivery_fails_alone_and_the_rest_of_its_group_commits_once() 
         h.pool.clone(),
         Effects {
             poison_seller: 7,
+            deferred,
             largest: largest.clone(),
             commits: commits.clone(),
         },

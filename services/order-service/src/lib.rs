@@ -76,20 +76,23 @@ pub async fn build(config: ServiceConfig) -> Result<App, StartupError> {
     let settings = OrderSettings::from_config(&config)?;
     let rt = ServiceRuntime::start(config, &MIGRATOR).await?;
     let outbox = rt.outbox()?;
-    rt.consume(
-        ConsumerSpec::new(
-            wallet_completion::CONSUMER,
-            events::topology::WALLETS,
-            vec![
-                <events::WalletSettled as events::Event>::TYPE,
-                <events::WalletReversed as events::Event>::TYPE,
-            ],
-        ),
-        wallet_completion::MarkWalletDone {
-            pool: rt.pool.clone(),
-        },
-    )
-    .await?;
+    let completion = ConsumerSpec::new(
+        wallet_completion::CONSUMER,
+        events::topology::WALLETS,
+        vec![
+            <events::WalletSettled as events::Event>::TYPE,
+            <events::WalletReversed as events::Event>::TYPE,
+        ],
+    );
+    let grouped = messaging::GroupCommit::spawn(
+        "order-wallet-completion-groups",
+        rt.pool.clone(),
+        wallet_completion::MarkWalletDone,
+        wallet_completion::LANES,
+        completion.concurrency,
+        &rt.shutdown,
+    );
+    rt.consume(completion, grouped).await?;
     let psp = psp::PspClient::new(
         &settings.psp_url,
         &settings.psp_secret_key,

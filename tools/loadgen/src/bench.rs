@@ -16,6 +16,7 @@ use crate::{
     drive::{drive, DriveOptions},
     lags,
     open_loop::drive_open,
+    pg_profile::{self, ActivitySampler, PgProfile},
     progress::{Counters, Goal, Progress},
     report::{BenchReport, ServiceUsage},
     report_open::{OpenLoop, OtherCpu, RssSampler},
@@ -99,6 +100,8 @@ async fn measure(
 
     let cpu_before: Vec<f64> = stack.instances.iter().map(|i| i.cpu_seconds()).collect();
     let transactions_before = lags::transactions(stack).await?;
+    let server = stack.server_db().await?;
+    let commits_before = pg_profile::commits_by_database(&server, &stack.namespace).await?;
     let since = Utc::now();
     let counters = Arc::new(Counters::default());
     let progress = Progress::start("bench", Goal::Duration(duration), counters.clone());
@@ -121,6 +124,8 @@ async fn measure(
         .map(|i| (i.label(), i.pid()))
         .collect();
     let rss = RssSampler::start(pids, Duration::from_secs(60));
+    let activity =
+        ActivitySampler::start(server.clone(), &stack.namespace, Duration::from_millis(100));
     let started = Instant::now();
     let driven = if rate > 0.0 {
         drive_open(client.clone(), market, rate, options, counters).await
@@ -128,6 +133,7 @@ async fn measure(
         drive(client.clone(), market, options, counters).await
     };
     let rss = rss.finish().await;
+    let activity = activity.finish().await;
     progress.finish();
     eprintln!(
         "load stopped after {:.1}s; waiting for settlement, projection and ranking to drain",
@@ -155,6 +161,11 @@ async fn measure(
     let (all, psp) = lags::transactions(stack).await?;
     let (transactions, psp_transactions) =
         (all - transactions_before.0, psp - transactions_before.1);
+    let mut commits = pg_profile::commits_by_database(&server, &stack.namespace).await?;
+    for (db, n) in commits.iter_mut() {
+        *n -= commits_before.get(db).copied().unwrap_or(0);
+    }
+    let pg = PgProfile { commits, activity };
 
     let mut confirm = crate::stats::Latencies::default();
     let mut cancel = crate::stats::Latencies::default();
@@ -191,6 +202,7 @@ async fn measure(
         events,
         transactions,
         psp_transactions,
+        pg,
         confirm,
         cancel,
         cancels,

@@ -41,6 +41,7 @@ pub mod ledger_psp_checks;
 pub mod money;
 pub mod open_loop;
 pub mod payouts;
+pub mod pg_profile;
 pub mod poison;
 pub mod procs;
 pub mod progress;

@@ -30,6 +30,8 @@ pub struct BenchReport {
     /// many of them were the PSP sandbox's.
     pub transactions: i64,
     pub psp_transactions: i64,
+    /// Those transactions by database, and the statements seen running during the load.
+    pub pg: crate::pg_profile::PgProfile,
     pub confirm: Latencies,
     /// `POST /api/payments/{orderId}/cancel` answered 200 DONE.
     pub cancel: Latencies,
@@ -139,9 +141,10 @@ impl BenchReport {
             per_paid(self.psp_transactions),
             self.psp_transactions
         );
+        md.push_str(&self.pg.markdown(self.paid));
         let _ = writeln!(
             md,
-            "| latency (ms) | samples | p50 / p95 / p99 / max |\n|---|---|---|"
+            "\n| latency (ms) | samples | p50 / p95 / p99 / max |\n|---|---|---|"
         );
         for (name, l) in [
             ("confirm (HTTP, incl. PSP round trip)", &self.confirm),

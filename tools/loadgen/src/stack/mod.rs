@@ -233,6 +233,17 @@ impl Stack {
         Ok(format!("{server}/{db}_{}", self.namespace))
     }
 
+    /// A one-connection pool on the server's `postgres` database: for watching the server
+    /// (pg_stat_activity) without counting in any of the run's databases' statistics.
+    pub async fn server_db(&self) -> anyhow::Result<sqlx::PgPool> {
+        let server = self.database_server.trim_end_matches('/');
+        sqlx::postgres::PgPoolOptions::new()
+            .max_connections(1)
+            .connect(&format!("{server}/postgres"))
+            .await
+            .context("connecting to the server's postgres database")
+    }
+
     /// A small pool on a service's own database, for the checks the APIs do not show.
     pub async fn db(&mut self, service: &'static str) -> anyhow::Result<sqlx::PgPool> {
         if let Some(pool) = self.pools.get(service) {
