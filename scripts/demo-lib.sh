@@ -1,12 +1,11 @@
 # shellcheck shell=bash disable=SC2034
 # Sourced by scripts/demo.sh and scripts/ops.sh (after lib.sh): step output with timings, HTTP
-# calls with curl, JSON with python3 (jq is not required), polling, and the NATS / dead-letter
-# helpers. Everything talks to the stack `just up` runs (ports of lib.sh's service table).
+# calls with curl, JSON through tools/paymsa-ops (neither python3 nor jq is required), polling,
+# and the NATS / dead-letter helpers. Everything talks to the stack `just up` runs (ports of
+# lib.sh's service table).
 
 ADMIN_TOKEN="${ADMIN_TOKEN:-paymsa-local-admin}"
 DEMO_STATE="$RUN_DIR/demo.env"
-# The services that run consumers, hence a dead-letter worker and /admin/dead-letters.
-DLQ_SERVICES=(order-service wallet-service seller-service catalog-service hot-catalog-service order-query-service catalog-review-service)
 
 url_of() { printf 'http://127.0.0.1:%s' "${SERVICE_PORT[$1]}"; }
 ORDER_URL="$(url_of order-service)"
@@ -131,35 +130,19 @@ call() {
   fail "$method $path answered $HTTP_STATUS (expected $*): $(problem_of "$HTTP_BODY")"
 }
 problem_of() { # the code and detail of a problem+json, or the body's start
-  python3 -c '
-import json, sys
-raw = sys.argv[1]
-try:
-    p = json.loads(raw)
-    print(" ".join(str(x) for x in (p.get("code"), p.get("detail") or p.get("title")) if x) or raw[:300])
-except Exception:
-    print(raw[:300] or "(empty body)")' "$1"
+  printf '%s' "$1" | "$OPS_BIN" json problem
 }
 
 # ---------------------------------------------------------------------------------------------
-# JSON with python3. jget JSON EXPR -> EXPR evaluated on the parsed JSON `d`; strings raw,
-# null as "", booleans true/false, the rest as JSON. Example: jget "$HTTP_BODY" 'd["sellerNo"]'
-PY_JGET='
-import json, sys
-d = json.loads(sys.argv[1])
-r = eval(sys.argv[2], {"d": d, "json": json})
-if r is None: print("")
-elif isinstance(r, bool): print("true" if r else "false")
-elif isinstance(r, str): print(r)
-else: print(json.dumps(r, ensure_ascii=False))'
-jget() { python3 -c "$PY_JGET" "$1" "$2"; }
-# jpy JSON SCRIPT [ARGS] -> runs SCRIPT with the parsed JSON as `d` and ARGS as sys.argv[2:]
-jpy() {
-  local json=$1 script=$2
-  shift 2
-  python3 -c "import json, sys
-d = json.loads(sys.argv[1])
-$script" "$json" "$@"
+# JSON through `paymsa-ops json get` (its path syntax: tools/paymsa-ops/src/json.rs).
+# jget JSON PATH [--json|--join SEP|--sort|--format TEMPLATE|--len] -> the values at PATH, one
+# a line; strings raw, null as "", booleans true/false, the rest as JSON; a missing member is an
+# error unless the path says `name?`. Example: jget "$HTTP_BODY" '.lines[0].sellerNo'
+# The JSON goes through stdin (an argument is limited to 128 KiB). Needs ops_build first.
+jget() {
+  local json=$1
+  shift
+  "$OPS_BIN" json get "$@" <<<"$json"
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -231,36 +214,15 @@ publish() {
 }
 
 # ---------------------------------------------------------------------------------------------
-# Dead letters through the services' admin API.
-# dead_letters_all -> DL_ALL: JSON {service: [items…]} of the newest 100 per service
-dead_letters_all() {
-  local svc parts=()
-  for svc in "${DLQ_SERVICES[@]}"; do
-    HTTP_AUTH="$ADMIN_TOKEN" http GET "$(url_of "$svc")/admin/dead-letters?limit=100"
-    case "$HTTP_STATUS" in
-    200) parts+=("$svc" "$HTTP_BODY") ;;
-    401) fail "$svc: /admin/dead-letters answered 401 — the services run with another ADMIN_TOKEN (set ADMIN_TOKEN)" ;;
-    *) fail "$svc: /admin/dead-letters answered $HTTP_STATUS: $(problem_of "$HTTP_BODY")" ;;
-    esac
-  done
-  DL_ALL="$(python3 -c '
-import json, sys
-a = sys.argv[1:]
-print(json.dumps({a[i]: json.loads(a[i + 1])["items"] for i in range(0, len(a), 2)}))' "${parts[@]}")"
-}
-# dead_letters_with_msg_id MSG_ID -> DL_FOUND: JSON list of {service, …item} with that msgId
+# Dead letters through the services' admin API, by `paymsa-ops dlq` (ADMIN_TOKEN as just dlq).
+# dead_letters_with_msg_id MSG_ID -> DL_FOUND: JSON list of {service, …item} with that msgId,
+# from the newest 100 of every service with consumers
 dead_letters_with_msg_id() {
-  dead_letters_all
-  DL_FOUND="$(jpy "$DL_ALL" '
-print(json.dumps([dict(i, service=s) for s, items in d.items() for i in items if i.get("msgId") == sys.argv[2]]))' "$1")"
+  local out
+  out="$(ADMIN_TOKEN="$ADMIN_TOKEN" "$OPS_BIN" dlq --msg-id "$1" --json 2>&1)" || fail "${out#paymsa-ops: }"
+  DL_FOUND=$out
 }
-# print_dead_letters JSON_LIST -> a table
+# print_dead_letters JSON_LIST -> the table of just dlq
 print_dead_letters() {
-  jpy "$1" '
-rows = [(i.get("service", ""), i["id"], i["consumer"], "%s:%s" % (i["stream"], i["streamSeq"]), i["subject"] or "-",
-         i["reason"], str(i["deliveries"]), str(i["replayCount"])) for i in d]
-head = ("service", "id", "consumer", "stream:seq", "subject", "reason", "deliv", "replays")
-w = [max(len(r[k]) for r in rows + [head]) for k in range(len(head))]
-for r in [head] + rows:
-    print("  ".join(c.ljust(w[k]) for k, c in enumerate(r)).rstrip())'
+  "$OPS_BIN" table dead-letters <<<"$1"
 }

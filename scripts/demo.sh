@@ -17,7 +17,9 @@
 #
 # Flows remember what they created in .run/demo.env (seller, products, member), so `just pay`
 # after `just products` pays for those; without it they use the seed data (seller 1, products
-# 1, 2, 3). Needs bash, curl and python3 (no jq); `recover` also needs psql.
+# 1, 2, 3). Needs bash, curl and cargo: JSON, tables and money arithmetic go through
+# tools/paymsa-ops (`paymsa-ops json|table|decimal`, built on first use; no python3, no jq);
+# `recover` also needs psql.
 # Environment: ADMIN_TOKEN (default paymsa-local-admin), NO_COLOR.
 set -euo pipefail
 # shellcheck source=lib.sh
@@ -58,12 +60,12 @@ label() {
   elif [[ "$1" == "$P2" ]]; then printf 'Wireless mouse %s' "$1"
   else printf 'product %s' "$1"; fi
 }
-csv_to_json() { python3 -c 'import json, sys; print(json.dumps([p.strip() for p in sys.argv[1].split(",") if p.strip()]))' "$1"; }
+csv_to_json() { "$OPS_BIN" json list "$1"; }
 
 seller_status() {
   QUIET=1 call GET "$SELLER_URL/api/sellers/$SELLER_NO" "" 200
-  LAST_STATE="$(jget "$HTTP_BODY" 'd["status"]')"
-  WALLET_NO="$(jget "$HTTP_BODY" 'd.get("walletNo")')"
+  LAST_STATE="$(jget "$HTTP_BODY" '.status')"
+  WALLET_NO="$(jget "$HTTP_BODY" '.walletNo?')"
   [[ "$LAST_STATE" == ACTIVE ]]
 }
 
@@ -73,23 +75,23 @@ pay_order() {
   [[ -n "$detailed" ]] && q=0
   QUIET=$q call POST "$ORDER_URL/api/checkouts" \
     "{\"memberNo\":\"$member\",\"productNos\":$(csv_to_json "$products")}" 201
-  ORDER_ID="$(jget "$HTTP_BODY" 'd["orderId"]')"
-  AMOUNT="$(jget "$HTTP_BODY" 'd["amount"]')"
+  ORDER_ID="$(jget "$HTTP_BODY" '.orderId')"
+  AMOUNT="$(jget "$HTTP_BODY" '.amount')"
   local amount_json order_name_json
-  amount_json="$(jget "$HTTP_BODY" 'json.dumps(d["amount"])')"
-  order_name_json="$(jget "$HTTP_BODY" 'json.dumps(d["orderName"], ensure_ascii=False)')"
-  ORDER_NAME="$(jget "$HTTP_BODY" 'd["orderName"]')"
-  PAYMENT_EVENT_NO="$(jget "$HTTP_BODY" 'd["paymentEventNo"]')"
+  amount_json="$(jget "$HTTP_BODY" '.amount' --json)"
+  order_name_json="$(jget "$HTTP_BODY" '.orderName' --json)"
+  ORDER_NAME="$(jget "$HTTP_BODY" '.orderName')"
+  PAYMENT_EVENT_NO="$(jget "$HTTP_BODY" '.paymentEventNo')"
   [[ -n "$detailed" ]] && ok "checkout: order $ORDER_ID \"$ORDER_NAME\", amount $AMOUNT, payment event $PAYMENT_EVENT_NO"
 
   body="{\"orderId\":\"$ORDER_ID\",\"amount\":$amount_json,\"orderName\":$order_name_json}"
   QUIET=$q call POST "$SANDBOX_URL/sandbox/approvals" "$body" 201
-  key="$(jget "$HTTP_BODY" 'd["paymentKey"]')"
+  key="$(jget "$HTTP_BODY" '.paymentKey')"
   [[ -n "$detailed" ]] && ok "the PSP sandbox approved it (the payment window's approve step): paymentKey $key"
 
   if [[ -n "$detailed" ]]; then
     local tampered
-    tampered="$(python3 -c 'from decimal import Decimal; import sys; print(Decimal(sys.argv[1]) - 1)' "$AMOUNT")"
+    tampered="$("$OPS_BIN" decimal sub "$AMOUNT" 1)"
     call POST "$ORDER_URL/api/payments/confirm" \
       "{\"paymentKey\":\"$key\",\"orderId\":\"$ORDER_ID\",\"amount\":$tampered}" 400
     ok "a tampered amount ($tampered) is refused: $(problem_of "$HTTP_BODY" | cut -d' ' -f1) — the PSP is not called"
@@ -98,7 +100,7 @@ pay_order() {
   QUIET=$q call POST "$ORDER_URL/api/payments/confirm" \
     "{\"paymentKey\":\"$key\",\"orderId\":\"$ORDER_ID\",\"amount\":$amount_json}" 200
   local status
-  status="$(jget "$HTTP_BODY" 'd["status"]')"
+  status="$(jget "$HTTP_BODY" '.status')"
   [[ "$status" == SUCCESS ]] || fail "confirm answered status $status: $HTTP_BODY"
   [[ -n "$detailed" ]] && ok "confirmed: $status (order-service confirmed it with the PSP; order.payment.confirmed is in its outbox)"
 
@@ -113,8 +115,8 @@ pay_order() {
 }
 wallet_done() {
   QUIET=1 call GET "$ORDER_URL/api/payments/$ORDER_ID" "" 200
-  LAST_STATE="status $(jget "$HTTP_BODY" 'd["status"]'), isWalletDone $(jget "$HTTP_BODY" 'd["isWalletDone"]')"
-  [[ "$(jget "$HTTP_BODY" 'd["isWalletDone"]')" == true ]]
+  LAST_STATE="status $(jget "$HTTP_BODY" '.status'), isWalletDone $(jget "$HTTP_BODY" '.isWalletDone')"
+  [[ "$(jget "$HTTP_BODY" '.isWalletDone')" == true ]]
 }
 
 # hot_fetch -> HOT (JSON of GET /api/hot-products?limit=100)
@@ -124,29 +126,15 @@ hot_fetch() {
 }
 # hot_entry PRODUCT FIELD -> the field of that product in HOT ("" when not ranked)
 hot_entry() {
-  jpy "$HOT" '
-e = [p for p in d["products"] if str(p["productNo"]) == sys.argv[2]]
-v = e[0].get(sys.argv[3]) if e else None
-print("" if v is None else v)' "$1" "$2"
+  jget "$HOT" ".products[productNo=$1].$2?" | head -n 1
 }
 # print_hot TOP MARK... -> the first TOP rows, plus any marked product below them
 print_hot() {
   local top=$1
   shift
-  jpy "$HOT" '
-top, marks = int(sys.argv[2]), sys.argv[3:]
-rows = []
-for p in d["products"]:
-    mine = str(p["productNo"]) in marks
-    if p["rank"] <= top or mine:
-        rows.append(("#%d" % p["rank"], "%.1f" % p["score"], p.get("name") or "?", str(p["productNo"]),
-                     str(p["likeCount"]), str(p["reviewCount"]), str(p["paidOrderLines"]), "◀ demo" if mine else ""))
-head = ("rank", "score", "product", "productNo", "likes", "reviews", "paid lines", "")
-w = [max(len(r[k]) for r in rows + [head]) for k in range(len(head))]
-for r in [head] + rows:
-    print("  ".join(c.ljust(w[k]) for k, c in enumerate(r)).rstrip())
-if not rows:
-    print("(no ranked products yet)")' "$top" "$@"
+  local marks=() p
+  for p in "$@"; do marks+=(--mark "$p"); done
+  "$OPS_BIN" table hot --top "$top" "${marks[@]}" <<<"$HOT"
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -156,8 +144,8 @@ flow_seller() {
   step "Register a seller — the onboarding saga reaches ACTIVE"
   SELLER_ID="${1:-demo-seller-$(date +%Y%m%d-%H%M%S)-$RANDOM}"
   call POST "$SELLER_URL/api/sellers" "{\"sellerId\":\"$SELLER_ID\"}" 201
-  SELLER_NO="$(jget "$HTTP_BODY" 'd["sellerNo"]')"
-  ok "seller $SELLER_NO \"$SELLER_ID\" registered: $(jget "$HTTP_BODY" 'd["status"]')"
+  SELLER_NO="$(jget "$HTTP_BODY" '.sellerNo')"
+  ok "seller $SELLER_NO \"$SELLER_ID\" registered: $(jget "$HTTP_BODY" '.status')"
   note "saga: seller.registered → wallet-service creates the wallet → wallet.created → seller ACTIVE"
   wait_until 30 "seller $SELLER_NO ACTIVE" seller_status
   ok "ACTIVE after $(fmt_ms "$WAITED_MS"), wallet $WALLET_NO"
@@ -171,7 +159,7 @@ try_create_product() {
   http POST "$CATALOG_URL/api/products" \
     "{\"sellerNo\":\"$SELLER_NO\",\"name\":\"$1\",\"description\":\"paymsa demo\",\"price\":$2}"
   case "$HTTP_STATUS" in
-  201) PRODUCT_NO="$(jget "$HTTP_BODY" 'd["productNo"]')" ;;
+  201) PRODUCT_NO="$(jget "$HTTP_BODY" '.productNo')" ;;
   422)
     LAST_STATE="$(problem_of "$HTTP_BODY")"
     [[ "$LAST_STATE" == SELLER_NOT_ACTIVE* ]] || fail "POST /api/products answered 422: $LAST_STATE"
@@ -195,7 +183,7 @@ flow_products() {
   P2="$PRODUCT_NO" P2_PRICE=25000
   ok "product $P2 \"Wireless mouse\" 25000"
   call GET "$CATALOG_URL/api/products?productNoList=$P2,$P1,999" "" 200
-  ok "GET in the requested order: $(jget "$HTTP_BODY" '", ".join(p["name"] for p in d["products"])'); unknown reported: missingProductNos $(jget "$HTTP_BODY" 'd["missingProductNos"]')"
+  ok "GET in the requested order: $(jget "$HTTP_BODY" '.products[].name' --join ', '); unknown reported: missingProductNos $(jget "$HTTP_BODY" '.missingProductNos')"
   state_save
 }
 
@@ -247,11 +235,11 @@ flow_like() {
   [[ -n "${DEMO_ALL:-}" ]] && members+=($((member + 1)) $((member + 2)))
   for m in "${members[@]}"; do
     call POST "$LIKE_URL/api/catalog-likes/products/$product/members/$m" "" 201 200
-    count="$(jget "$HTTP_BODY" 'd["likeCount"]')"
-    ok "member $m likes it (changed=$(jget "$HTTP_BODY" 'd["changed"]')) → likeCount $count"
+    count="$(jget "$HTTP_BODY" '.likeCount')"
+    ok "member $m likes it (changed=$(jget "$HTTP_BODY" '.changed')) → likeCount $count"
   done
   call POST "$LIKE_URL/api/catalog-likes/products/$product/members/$member" "" 200
-  ok "a repeated like changes nothing: 200, changed=$(jget "$HTTP_BODY" 'd["changed"]'), likeCount $(jget "$HTTP_BODY" 'd["likeCount"]')"
+  ok "a repeated like changes nothing: 200, changed=$(jget "$HTTP_BODY" '.changed'), likeCount $(jget "$HTTP_BODY" '.likeCount')"
 }
 
 flow_review() {
@@ -259,9 +247,9 @@ flow_review() {
   step "A $stars-star review of $(label "$product")"
   call POST "$REVIEW_URL/api/product-reviews" \
     "{\"productNo\":\"$product\",\"memberNo\":\"$member\",\"title\":\"Great\",\"content\":\"Works as described, fast delivery.\",\"starRatingType\":\"$stars\"}" 201
-  ok "review $(jget "$HTTP_BODY" 'd["productReviewNo"]') by member $member: $(jget "$HTTP_BODY" 'd["starRatingType"]')"
+  ok "review $(jget "$HTTP_BODY" '.productReviewNo') by member $member: $(jget "$HTTP_BODY" '.starRatingType')"
   call GET "$REVIEW_URL/api/product-reviews/products/$product" "" 200
-  ok "$(label "$product"): $(jget "$HTTP_BODY" 'd["reviewCount"]') review(s), average $(jget "$HTTP_BODY" 'd["averageRating"]')"
+  ok "$(label "$product"): $(jget "$HTTP_BODY" '.reviewCount') review(s), average $(jget "$HTTP_BODY" '.averageRating')"
 }
 
 flow_hot_after_engagement() {
@@ -279,20 +267,13 @@ flow_hot_after_engagement() {
 orders_count_is() {
   QUIET=1 call GET "$ORDER_QUERY_URL/api/orders/members/$1?limit=100" "" 200
   local got
-  got="$(jget "$HTTP_BODY" '"%d orders, %d settled" % (len(d["orders"]), sum(o["walletSettled"] for o in d["orders"]))')"
+  got="$(jget "$HTTP_BODY" '.orders[]' --len) orders, $(jget "$HTTP_BODY" '.orders[walletSettled=true]' --len) settled"
   LAST_STATE="$got"
   [[ "$got" == "$2 orders, $2 settled" ]]
 }
 
 print_orders_page() {
-  jpy "$HTTP_BODY" '
-rows = [(o["orderId"], o.get("orderName") or "", o["status"], str(o.get("totalAmount")), "yes" if o["walletSettled"] else "no",
-         o["createdDateTime"][:23], str(len(o["lines"]))) for o in d["orders"]]
-head = ("orderId", "orderName", "status", "total", "settled", "createdDateTime", "lines")
-w = [max(len(r[k]) for r in rows + [head]) for k in range(len(head))]
-for r in [head] + rows:
-    print("  ".join(c.ljust(w[k]) for k, c in enumerate(r)).rstrip())
-if not rows: print("(no orders)")'
+  "$OPS_BIN" table orders <<<"$HTTP_BODY"
 }
 
 flow_orders() {
@@ -302,13 +283,13 @@ flow_orders() {
   while true; do
     call GET "$ORDER_QUERY_URL/api/orders/members/$member?$query" "" 200
     print_orders_page | show
-    total=$((total + $(jget "$HTTP_BODY" 'len(d["orders"])')))
-    cursor="$(jget "$HTTP_BODY" 'd["nextCursor"]')"
+    total=$((total + $(jget "$HTTP_BODY" '.orders[]' --len)))
+    cursor="$(jget "$HTTP_BODY" '.nextCursor')"
     if [[ -z "$cursor" ]]; then
       ok "page $page is the last (nextCursor null): $total order(s), newest first, each once"
       break
     fi
-    query="limit=2&paymentEventNo=$(jget "$cursor" 'd["paymentEventNo"]')&createdDateTime=$(jget "$cursor" 'd["createdDateTime"]')"
+    query="limit=2&paymentEventNo=$(jget "$cursor" '.paymentEventNo')&createdDateTime=$(jget "$cursor" '.createdDateTime')"
     ok "page $page, nextCursor = $cursor"
     page=$((page + 1))
     ((page <= 20)) || { note "stopping after 20 pages"; break; }
@@ -318,9 +299,8 @@ flow_orders() {
 
 wallet_balance_is() {
   QUIET=1 call GET "$WALLET_URL/api/wallets/sellers/$SELLER_NO" "" 200
-  LAST_STATE="balance $(jget "$HTTP_BODY" 'd["balance"]')"
-  python3 -c 'from decimal import Decimal; import sys; sys.exit(0 if Decimal(sys.argv[1]) == Decimal(sys.argv[2]) else 1)' \
-    "$(jget "$HTTP_BODY" 'd["balance"]')" "$1"
+  LAST_STATE="balance $(jget "$HTTP_BODY" '.balance')"
+  "$OPS_BIN" decimal eq "$(jget "$HTTP_BODY" '.balance')" "$1"
 }
 
 flow_wallet() {
@@ -329,15 +309,8 @@ flow_wallet() {
   step "The seller's wallet"
   [[ -n "$expect" ]] && wait_until 20 "balance $expect" wallet_balance_is "$expect"
   call GET "$WALLET_URL/api/wallets/sellers/$seller" "" 200
-  ok "seller $seller: balance $(jget "$HTTP_BODY" 'd["balance"]'), version $(jget "$HTTP_BODY" 'd["version"]'), wallet $(jget "$HTTP_BODY" 'd["walletNo"]')"
-  jpy "$HTTP_BODY" '
-rows = [(t["createdAt"][:23], t["type"], str(t["amount"]), t.get("orderId") or "", str(t.get("paymentOrderNo") or "")) for t in d["recentTransactions"]]
-head = ("createdAt", "kind", "amount", "orderId", "paymentOrderNo")
-w = [max(len(r[k]) for r in rows + [head]) for k in range(len(head))]
-for r in [head] + rows[:8]:
-    print("  ".join(c.ljust(w[k]) for k, c in enumerate(r)).rstrip())
-if len(rows) > 8: print("… %d more" % (len(rows) - 8))
-if not rows: print("(no transactions)")' | show
+  ok "seller $seller: balance $(jget "$HTTP_BODY" '.balance'), version $(jget "$HTTP_BODY" '.version'), wallet $(jget "$HTTP_BODY" '.walletNo')"
+  "$OPS_BIN" table ledger <<<"$HTTP_BODY" | show
   [[ -n "$expect" ]] && ok "$expect = 3 × $P1_PRICE + 1 × $P2_PRICE: one ledger row per payment order line"
   return 0
 }
@@ -345,8 +318,8 @@ if not rows: print("(no transactions)")' | show
 # cancel_settled CANCEL_NO -> 0 once the cancel is DONE and the sellers' reversal came back
 reversal_done() {
   QUIET=1 call GET "$ORDER_URL/api/payments/$1" "" 200
-  LAST_STATE="$(jget "$HTTP_BODY" '" ".join(c["status"] for c in d["cancels"])')"
-  [[ "$(jget "$HTTP_BODY" 'd["refundableAmount"]')" != "" ]] && [[ "$LAST_STATE" != *UNKNOWN* && "$LAST_STATE" != *REQUESTED* ]]
+  LAST_STATE="$(jget "$HTTP_BODY" '.cancels[].status' --join ' ')"
+  [[ "$(jget "$HTTP_BODY" '.refundableAmount')" != "" ]] && [[ "$LAST_STATE" != *UNKNOWN* && "$LAST_STATE" != *REQUESTED* ]]
 }
 
 # Give money back: a partial (or full) cancel refunds at the PSP, the order goes
@@ -356,22 +329,22 @@ flow_cancel() {
   [[ -n "$order" ]] || fail "no order to cancel: give one (just cancel ORDER_ID [AMOUNT]) or run just pay first"
   step "Cancel and refund order $order${amount:+ ($amount won)}"
   QUIET=1 call GET "$ORDER_URL/api/payments/$order" "" 200
-  seller="$(jget "$HTTP_BODY" 'd["lines"][0]["sellerNo"]')"
-  ok "before: status $(jget "$HTTP_BODY" 'd["status"]'), refunded $(jget "$HTTP_BODY" 'd["refundedAmount"]'), refundable $(jget "$HTTP_BODY" 'd["refundableAmount"]')"
+  seller="$(jget "$HTTP_BODY" '.lines[0].sellerNo')"
+  ok "before: status $(jget "$HTTP_BODY" '.status'), refunded $(jget "$HTTP_BODY" '.refundedAmount'), refundable $(jget "$HTTP_BODY" '.refundableAmount')"
   QUIET=1 call GET "$WALLET_URL/api/wallets/sellers/$seller" "" 200
-  balance="$(jget "$HTTP_BODY" 'd["balance"]')"
+  balance="$(jget "$HTTP_BODY" '.balance')"
   if [[ -n "$amount" ]]; then
     body="{\"cancelReason\":\"demo: 고객 변심\",\"cancelAmount\":$amount}"
   else
     body='{"cancelReason":"demo: 전체 취소"}'
   fi
   call POST "$ORDER_URL/api/payments/$order/cancel" "$body" 200 202
-  ok "cancel $(jget "$HTTP_BODY" 'd["cancelNo"]'): $(jget "$HTTP_BODY" 'd["status"]') — refunded $(jget "$HTTP_BODY" 'd["cancelAmount"]') at the PSP; the order is $(jget "$HTTP_BODY" 'd["orderStatus"]'), $(jget "$HTTP_BODY" 'd["refundableAmount"]') still refundable"
+  ok "cancel $(jget "$HTTP_BODY" '.cancelNo'): $(jget "$HTTP_BODY" '.status') — refunded $(jget "$HTTP_BODY" '.cancelAmount') at the PSP; the order is $(jget "$HTTP_BODY" '.orderStatus'), $(jget "$HTTP_BODY" '.refundableAmount') still refundable"
   local refunded
-  refunded="$(jget "$HTTP_BODY" 'd["cancelAmount"]')"
+  refunded="$(jget "$HTTP_BODY" '.cancelAmount')"
   wait_until 30 "the cancel to be done" reversal_done "$order"
   local expect
-  expect="$(python3 -c 'from decimal import Decimal; import sys; print(Decimal(sys.argv[1]) - Decimal(sys.argv[2]))' "$balance" "$refunded")"
+  expect="$("$OPS_BIN" decimal sub "$balance" "$refunded")"
   SELLER_NO=$seller wait_until 30 "seller $seller's balance $expect" wallet_balance_is "$expect"
   ok "order.payment.canceled → wallet-reversal: seller $seller $balance → $expect after $(fmt_ms "$WAITED_MS") (once per cancel, keyed by cancelNo)"
 }
@@ -381,19 +354,18 @@ flow_cancel() {
 # API; the sandbox settles it and its signed payout.changed webhook completes it.
 wallet_available_at_least() {
   QUIET=1 call GET "$WALLET_URL/api/wallets/sellers/$SELLER_NO" "" 200
-  LAST_STATE="pending $(jget "$HTTP_BODY" 'd["pending"]'), available $(jget "$HTTP_BODY" 'd["available"]')"
-  python3 -c 'from decimal import Decimal; import sys; sys.exit(0 if Decimal(sys.argv[1]) >= Decimal(sys.argv[2]) else 1)' \
-    "$(jget "$HTTP_BODY" 'd["available"]')" "$1"
+  LAST_STATE="pending $(jget "$HTTP_BODY" '.pending'), available $(jget "$HTTP_BODY" '.available')"
+  "$OPS_BIN" decimal ge "$(jget "$HTTP_BODY" '.available')" "$1"
 }
 payout_final() {
   QUIET=1 call GET "$WALLET_URL/api/wallets/sellers/$SELLER_NO/payouts/$1" "" 200
-  LAST_STATE="$(jget "$HTTP_BODY" 'd["status"]')"
-  [[ "$LAST_STATE" == FAILED ]] && fail "payout $1 FAILED: $(jget "$HTTP_BODY" 'd.get("failureCode")')"
+  LAST_STATE="$(jget "$HTTP_BODY" '.status')"
+  [[ "$LAST_STATE" == FAILED ]] && fail "payout $1 FAILED: $(jget "$HTTP_BODY" '.failureCode?')"
   [[ "$LAST_STATE" == COMPLETED ]]
 }
 show_payout_balances() {
   QUIET=1 call GET "$WALLET_URL/api/wallets/sellers/$SELLER_NO" "" 200
-  ok "$1: available $(jget "$HTTP_BODY" 'd["available"]'), inTransit $(jget "$HTTP_BODY" 'd["inTransit"]'), paidOut $(jget "$HTTP_BODY" 'd["paidOut"]') (pending $(jget "$HTTP_BODY" 'd["pending"]'))"
+  ok "$1: available $(jget "$HTTP_BODY" '.available'), inTransit $(jget "$HTTP_BODY" '.inTransit'), paidOut $(jget "$HTTP_BODY" '.paidOut') (pending $(jget "$HTTP_BODY" '.pending'))"
 }
 flow_payout() {
   local seller=${1:-${SELLER_NO:-1}} amount=${2:-} available payout_no
@@ -401,18 +373,21 @@ flow_payout() {
   step "Pay seller $seller out through the PSP"
   wait_until 60 "money available to seller $seller (the hold release)" wallet_available_at_least "${amount:-1}"
   ok "available after $(fmt_ms "$WAITED_MS"): $LAST_STATE"
-  available="$(jget "$HTTP_BODY" 'd["available"]')"
-  [[ -n "$amount" ]] || amount="$(python3 -c 'from decimal import Decimal; import sys; print(max(1, int(Decimal(sys.argv[1]) / 2)))' "$available")"
+  available="$(jget "$HTTP_BODY" '.available')"
+  if [[ -z "$amount" ]]; then # half of it, at least 1 won
+    amount="$("$OPS_BIN" decimal div "$available" 2 --int)"
+    ((amount >= 1)) || amount=1
+  fi
   local over
-  over="$(python3 -c 'from decimal import Decimal; import sys; print(int(Decimal(sys.argv[1])) + 1)' "$available")"
+  over="$("$OPS_BIN" decimal add "$available" 1 --int)"
   call POST "$WALLET_URL/api/wallets/sellers/$seller/payouts" "{\"amount\":$over}" 422
   ok "$over won is more than is available: $(problem_of "$HTTP_BODY" | cut -d' ' -f1)"
   call POST "$WALLET_URL/api/wallets/sellers/$seller/payouts" "{\"amount\":$amount}" 201
-  payout_no="$(jget "$HTTP_BODY" 'd["payoutNo"]')"
-  ok "payout $payout_no of $amount: $(jget "$HTTP_BODY" 'd["status"]') (PSP id $(jget "$HTTP_BODY" 'd.get("pspPayoutId")'); PAYOUT entry: available → in transit)"
+  payout_no="$(jget "$HTTP_BODY" '.payoutNo')"
+  ok "payout $payout_no of $amount: $(jget "$HTTP_BODY" '.status') (PSP id $(jget "$HTTP_BODY" '.pspPayoutId?'); PAYOUT entry: available → in transit)"
   show_payout_balances "right after"
   wait_until 30 "payout $payout_no COMPLETED" payout_final "$payout_no"
-  ok "COMPLETED after $(fmt_ms "$WAITED_MS"), via $(jget "$HTTP_BODY" '" → ".join("%s (%s)" % (h["to"], h["source"]) for h in d["history"])')"
+  ok "COMPLETED after $(fmt_ms "$WAITED_MS"), via $(jget "$HTTP_BODY" '.history[]' --format '{to} ({source})' --join ' → ')"
   show_payout_balances "after the PSP's webhook"
 }
 
@@ -423,7 +398,7 @@ POISON_CONSUMERS="hot-catalog-orders order-query-projection review-purchases wal
 dead_lettered_by_all() {
   dead_letters_with_msg_id "$1"
   local got
-  got="$(jget "$DL_FOUND" '" ".join(sorted(i["consumer"] for i in d))')"
+  got="$(jget "$DL_FOUND" '[].consumer' --sort --join ' ')"
   LAST_STATE="dead-lettered by: ${got:-nobody yet}"
   [[ "$got" == "$POISON_CONSUMERS" ]]
 }
@@ -433,25 +408,26 @@ flow_poison() {
   local msg_id wallet_id
   msg_id="demo-poison-$(date +%s%N)"
   publish order.payment.confirmed "$msg_id" 'not json'
-  ok "published 'not json' to order.payment.confirmed, Nats-Msg-Id $msg_id → $(jget "$PUBACK" '"%s seq %s" % (d["stream"], d["seq"])')"
+  ok "published 'not json' to order.payment.confirmed, Nats-Msg-Id $msg_id → $(jget "$PUBACK" . --format '{stream} seq {seq}')"
   wait_until 20 "dead letters for $msg_id" dead_lettered_by_all "$msg_id"
   ok "all 4 consumers of the subject terminated it at once (no retries: it can never decode) — $(fmt_ms "$WAITED_MS"):"
   print_dead_letters "$DL_FOUND" | show
-  wallet_id="$(jget "$DL_FOUND" '[i["id"] for i in d if i["service"] == "wallet-service"][0]')"
+  wallet_id="$(jget "$DL_FOUND" '[service=wallet-service].id' | head -n 1)"
+  [[ -n "$wallet_id" ]] || fail "no dead letter of wallet-service among: $DL_FOUND"
   HTTP_AUTH="$ADMIN_TOKEN" call GET "$WALLET_URL/admin/dead-letters/$wallet_id" "" 200
-  ok "inspect $wallet_id: reason $(jget "$HTTP_BODY" 'd["reason"]'), payloadText $(jget "$HTTP_BODY" 'json.dumps(d["payloadText"])'), headers $(jget "$HTTP_BODY" 'd["headers"]')"
+  ok "inspect $wallet_id: reason $(jget "$HTTP_BODY" '.reason'), payloadText $(jget "$HTTP_BODY" '.payloadText' --json), headers $(jget "$HTTP_BODY" '.headers')"
   HTTP_AUTH="$ADMIN_TOKEN" call POST "$WALLET_URL/admin/dead-letters/$wallet_id/replay" "" 422
-  [[ "$(jget "$HTTP_BODY" 'd["code"]')" == DEAD_LETTER_REPLAY_FAILED ]] ||
+  [[ "$(jget "$HTTP_BODY" '.code')" == DEAD_LETTER_REPLAY_FAILED ]] ||
     fail "expected DEAD_LETTER_REPLAY_FAILED, got $(problem_of "$HTTP_BODY")"
-  ok "replay through wallet-settlement's handler failed again: $(jget "$HTTP_BODY" 'd["detail"]')"
+  ok "replay through wallet-settlement's handler failed again: $(jget "$HTTP_BODY" '.detail')"
   HTTP_AUTH="$ADMIN_TOKEN" QUIET=1 call GET "$WALLET_URL/admin/dead-letters/$wallet_id" "" 200
-  ok "dead letter $wallet_id stays open: resolvedAt $(jget "$HTTP_BODY" 'json.dumps(d["resolvedAt"])'), replayCount $(jget "$HTTP_BODY" 'd["replayCount"]'), lastError $(jget "$HTTP_BODY" 'json.dumps(d["lastError"])')"
+  ok "dead letter $wallet_id stays open: resolvedAt $(jget "$HTTP_BODY" '.resolvedAt' --json), replayCount $(jget "$HTTP_BODY" '.replayCount'), lastError $(jget "$HTTP_BODY" '.lastError' --json)"
   dead_letters_with_msg_id "$msg_id"
   # one per consumer of the subject (review-purchases made them 4): the replay added none
   local expected
   expected="$(wc -w <<<"$POISON_CONSUMERS")"
-  [[ "$(jget "$DL_FOUND" 'len(d)')" == "$expected" ]] ||
-    fail "expected the $expected dead letters of $msg_id, found: $(jget "$DL_FOUND" 'len(d)')"
+  [[ "$(jget "$DL_FOUND" '[]' --len)" == "$expected" ]] ||
+    fail "expected the $expected dead letters of $msg_id, found: $(jget "$DL_FOUND" '[]' --len)"
   note "the replay ran in wallet-service only (nothing republished): the other consumers saw nothing,"
   note "and no new dead letter appeared. A replay helps once the cause is fixed — see the next flow (just recover)."
 }
@@ -472,9 +448,9 @@ demo_cleanup() {
 new_projection_dead_letter() {
   HTTP_AUTH="$ADMIN_TOKEN" QUIET=1 call GET "$ORDER_QUERY_URL/admin/dead-letters?limit=20" "" 200
   local id
-  for id in $(jget "$HTTP_BODY" '" ".join(i["id"] for i in d["items"] if i["consumer"] == "order-query-projection" and i["replayCount"] == 0)'); do
+  for id in $(jget "$HTTP_BODY" '.items[consumer=order-query-projection][replayCount=0].id'); do
     HTTP_AUTH="$ADMIN_TOKEN" QUIET=1 call GET "$ORDER_QUERY_URL/admin/dead-letters/$id" "" 200
-    if [[ "$(jget "$HTTP_BODY" 'd.get("payloadText") or ""')" == *"\"$1\""* ]]; then
+    if [[ "$(jget "$HTTP_BODY" '.payloadText?')" == *"\"$1\""* ]]; then
       DL_ID=$id DL_DETAIL="$HTTP_BODY"
       return 0
     fi
@@ -505,12 +481,12 @@ flow_recover() {
       "$(hot_entry "$product" likeCount)" "$(hot_entry "$product" reviewCount)" $((lines_before + 1))
   fi
   QUIET=1 call GET "$ORDER_URL/api/payments/$ORDER_ID" "" 200
-  seller="$(jget "$HTTP_BODY" 'd["lines"][0]["sellerNo"]')"
+  seller="$(jget "$HTTP_BODY" '.lines[0].sellerNo')"
   QUIET=1 call GET "$WALLET_URL/api/wallets/sellers/$seller" "" 200
   local balance
-  balance="$(jget "$HTTP_BODY" 'd["balance"]')"
+  balance="$(jget "$HTTP_BODY" '.balance')"
   wait_until 30 "order-query giving up on order $ORDER_ID" new_projection_dead_letter "$ORDER_ID"
-  ok "order-query-projection failed 3 times (retry after 1 s, 2 s) → dead letter $DL_ID, $(jget "$DL_DETAIL" 'd["reason"]') after $(jget "$DL_DETAIL" 'd["deliveries"]') deliveries ($(fmt_ms "$WAITED_MS"))"
+  ok "order-query-projection failed 3 times (retry after 1 s, 2 s) → dead letter $DL_ID, $(jget "$DL_DETAIL" '.reason') after $(jget "$DL_DETAIL" '.deliveries') deliveries ($(fmt_ms "$WAITED_MS"))"
   call GET "$ORDER_QUERY_URL/api/orders/payment-events/$PAYMENT_EVENT_NO/members/$member" "" 404
   ok "so the member's order history lacks the order, while the wallet has it (balance $balance)"
   psql -qAt -v ON_ERROR_STOP=1 "$OQ_DB_URL" -c \
@@ -518,18 +494,18 @@ flow_recover() {
   OUTAGE_ON=0
   ok "outage fixed"
   HTTP_AUTH="$ADMIN_TOKEN" call POST "$ORDER_QUERY_URL/admin/dead-letters/$DL_ID/replay" "" 200
-  [[ "$(jget "$HTTP_BODY" 'd["outcome"]')" == APPLIED ]] || fail "expected APPLIED, got $(jget "$HTTP_BODY" 'd["outcome"]')"
-  ok "replayed through $(jget "$HTTP_BODY" 'd["consumer"]')'s handler: APPLIED, resolved at $(jget "$HTTP_BODY" 'd["deadLetter"]["resolvedAt"]') (same eventId $(jget "$HTTP_BODY" 'd["deadLetter"]["eventId"]'))"
+  [[ "$(jget "$HTTP_BODY" '.outcome')" == APPLIED ]] || fail "expected APPLIED, got $(jget "$HTTP_BODY" '.outcome')"
+  ok "replayed through $(jget "$HTTP_BODY" '.consumer')'s handler: APPLIED, resolved at $(jget "$HTTP_BODY" '.deadLetter.resolvedAt') (same eventId $(jget "$HTTP_BODY" '.deadLetter.eventId'))"
   call GET "$ORDER_QUERY_URL/api/orders/payment-events/$PAYMENT_EVENT_NO/members/$member" "" 200
-  ok "the member's history has it as soon as the replay answered: status $(jget "$HTTP_BODY" 'd["status"]'), walletSettled $(jget "$HTTP_BODY" 'd["walletSettled"]') (wallet.settled had come first and was kept)"
+  ok "the member's history has it as soon as the replay answered: status $(jget "$HTTP_BODY" '.status'), walletSettled $(jget "$HTTP_BODY" '.walletSettled') (wallet.settled had come first and was kept)"
   HTTP_AUTH="$ADMIN_TOKEN" call POST "$ORDER_QUERY_URL/admin/dead-letters/$DL_ID/replay" "" 200
-  [[ "$(jget "$HTTP_BODY" 'd["outcome"]')" == ALREADY_RESOLVED ]] ||
-    fail "a second replay should not run again, got $(jget "$HTTP_BODY" 'd["outcome"]')"
+  [[ "$(jget "$HTTP_BODY" '.outcome')" == ALREADY_RESOLVED ]] ||
+    fail "a second replay should not run again, got $(jget "$HTTP_BODY" '.outcome')"
   ok "replayed again: ALREADY_RESOLVED, the handler was not run again"
   sleep 1 # a republished copy (there is none) would reach the other consumers within this
   QUIET=1 call GET "$WALLET_URL/api/wallets/sellers/$seller" "" 200
-  [[ "$(jget "$HTTP_BODY" 'd["balance"]')" == "$balance" ]] ||
-    fail "the replay changed seller $seller's balance: $balance → $(jget "$HTTP_BODY" 'd["balance"]')"
+  [[ "$(jget "$HTTP_BODY" '.balance')" == "$balance" ]] ||
+    fail "the replay changed seller $seller's balance: $balance → $(jget "$HTTP_BODY" '.balance')"
   local also="balance still $balance"
   if [[ -n "$lines_before" ]]; then
     hot_fetch
@@ -569,6 +545,7 @@ flow_all() {
 cmd=${1:-all}
 shift || true
 preflight
+ops_build # jget, the tables and the arithmetic below run tools/paymsa-ops
 state_load
 case "$cmd" in
 all) flow_all ;;

@@ -70,6 +70,28 @@ done
 # alone (their validation is fuzzed; nothing they inject is ever called), then reset.
 SANDBOX_CONTROLS='^/sandbox/faults'
 
+# fuzz_report REPORT RC -> "SUMMARY|BAD" from schemathesis' JSON report, read with
+# `paymsa-ops json get` (tools/paymsa-ops/src/json.rs): operations tested of selected, generated
+# cases, failures (every check's count, plus the errors) by kind; BAD is 1 on any failure or a
+# non-zero exit of schemathesis.
+OPS_BIN="$TARGET_DIR/debug/paymsa-ops"
+fuzz_report() {
+  local rc=$2 r n=0 c errors kinds
+  j() { "$OPS_BIN" json get "$@" <<<"$r"; }
+  if ! r="$(cat "$1" 2>/dev/null)" || ! j . >/dev/null 2>&1; then
+    printf 'no report (schemathesis exit %s)|1' "$rc"
+    return 0
+  fi
+  for c in $(j '.failures[].count'); do n=$((n + c)); done
+  errors="$(j '.errors[]' --len)"
+  n=$((n + errors))
+  kinds="$(j '.failures[]' --format '{code} {title} ×{count}' --join ', ')"
+  ((errors == 0)) || kinds="${kinds:+$kinds, }$errors errors"
+  printf '%s/%s operations, %s cases, %s failures%s|%s' "$(j .operations.tested)" \
+    "$(j .operations.selected)" "$(j .test_cases.generated)" "$n" "${kinds:+ ($kinds)}" \
+    "$(((n > 0 || rc != 0) ? 1 : 0))"
+}
+
 # fuzz_services MODE BEARER: every selected service once (the sandbox in its two parts), its
 # summary line added to `summary`.
 fuzz_services() {
@@ -104,25 +126,7 @@ for run in "${runs[@]}"; do
     --max-examples "$MAX_EXAMPLES" --seed "$SEED" \
     --workers 1 --request-timeout 10 \
     --report json --report-json-path "$OUT/$mode-$label.json" >"$OUT/$mode-$label.log" 2>&1 || rc=$?
-  line="$(python3 - "$OUT/$mode-$label.json" "$rc" <<'PY'
-import json, sys
-path, rc = sys.argv[1], int(sys.argv[2])
-try:
-    r = json.load(open(path))
-except (OSError, ValueError):
-    print(f"no report (schemathesis exit {rc})|1")
-    sys.exit()
-ops = r["operations"]
-fails = r["failures"]
-n = sum(f["count"] for f in fails) + len(r["errors"])
-kinds = ", ".join(f'{f["code"]} {f["title"]} ×{f["count"]}' for f in fails)
-if r["errors"]:
-    kinds = ", ".join(filter(None, [kinds, f'{len(r["errors"])} errors']))
-cases = r["test_cases"]["generated"]
-bad = 1 if (n or rc) else 0
-print(f'{ops["tested"]}/{ops["selected"]} operations, {cases} cases, {n} failures' + (f" ({kinds})" if kinds else "") + f"|{bad}")
-PY
-)"
+  line="$(fuzz_report "$OUT/$mode-$label.json" "$rc")"
   text="${line%|*}"
   if [[ "${line##*|}" == 1 ]]; then
     failed=1
@@ -142,6 +146,7 @@ done
 }
 
 mkdir -p "$OUT"
+"$PAYMSA_ROOT/scripts/cargo.sh" build -q -p paymsa-ops || die "could not build tools/paymsa-ops (it reads the reports)"
 info "schemathesis $(st --version | awk '{print $NF}'): seed $SEED, $MAX_EXAMPLES examples per operation, ${MAX_TIME}s cap per service, all checks but $EXCLUDED_CHECKS; modes: ${modes[*]}"
 failed=0
 summary=()

@@ -23,6 +23,12 @@ pub struct DlqArgs {
     /// The NATS monitoring endpoint, for the DLQ stream's advisory count (optional)
     #[arg(long)]
     monitor: Option<String>,
+    /// Only the dead letters of this message (its Nats-Msg-Id), every one, whatever DLQ_LIMIT says
+    #[arg(long, conflicts_with = "id")]
+    msg_id: Option<String>,
+    /// The dead letters as a JSON list (each with its `service`) instead of the table
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(clap::Args)]
@@ -206,7 +212,18 @@ pub async fn dlq(args: DlqArgs) -> anyhow::Result<()> {
         Ok(v) => v.parse().ok().context("DLQ_LIMIT must be a number")?,
         Err(_) => 20,
     };
-    let (counts, items) = all(&admin).await?;
+    let (counts, mut items) = all(&admin).await?;
+    if let Some(msg_id) = &args.msg_id {
+        items.retain(|i| i["msgId"].as_str() == Some(msg_id));
+    }
+    if args.json {
+        sayln!("{}", Value::Array(items));
+        return Ok(());
+    }
+    if args.msg_id.is_some() {
+        say!("{}", listing(&items));
+        return Ok(());
+    }
     let per_service: Vec<String> = counts
         .iter()
         .map(|(service, n)| match n {

@@ -8,6 +8,8 @@
 //!   message, the server's PubAck printed as one JSON line.
 //! - `paymsa-ops streams --server URL --monitor URL`: streams and consumers from `/jsz`.
 //! - `paymsa-ops dlq [ID]` / `paymsa-ops replay ID`: dead letters through the services' admin API.
+//! - `paymsa-ops json|table|decimal …`: what scripts/demo.sh does with the answers it gets (read
+//!   fields, print tables, money arithmetic), so the scripts need no python3.
 
 /// `print!`/`println!` that end the process quietly when the reader has gone (`just dlq | head`)
 /// instead of panicking on the broken pipe.
@@ -20,10 +22,13 @@ macro_rules! sayln {
 
 mod admin;
 mod dead_letters;
+mod decimal;
+mod json;
 mod pretty;
 mod publish;
 mod streams;
 mod style;
+mod tables;
 
 use std::process::ExitCode;
 
@@ -50,33 +55,33 @@ enum Command {
     Dlq(dead_letters::DlqArgs),
     /// Replay a dead letter through its consumer's own handler (`just replay ID`)
     Replay(dead_letters::ReplayArgs),
+    /// Read the JSON on stdin (scripts/demo-lib.sh `jget`, `problem_of`)
+    #[command(subcommand)]
+    Json(json::Command),
+    /// A table of the demo's from the JSON on stdin (scripts/demo.sh)
+    #[command(subcommand)]
+    Table(tables::Kind),
+    /// Money arithmetic: add, sub, div print A op B; eq, ge answer with the exit status
+    Decimal(decimal::Args),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(e) => {
-            eprintln!("paymsa-ops: no tokio runtime: {e}");
-            return ExitCode::FAILURE;
-        }
+    // the commands whose stdout the scripts read answer on stderr (scripts/demo-lib.sh); the
+    // reports fail with the ✗ line of scripts/demo-lib.sh `fail`
+    let on_stdout = match &cli.command {
+        Command::Streams(_) | Command::Replay(_) => true,
+        Command::Dlq(args) => !args.json,
+        _ => false,
     };
-    // publish answers on stderr, as a command whose stdout is parsed (scripts/demo-lib.sh);
-    // the reports fail with the ✗ line of scripts/demo-lib.sh `fail`
-    let on_stdout = !matches!(cli.command, Command::Publish(_));
-    let result = runtime.block_on(async {
-        match cli.command {
-            Command::Publish(args) => publish::run(args).await,
-            Command::Streams(args) => streams::run(args).await,
-            Command::Dlq(args) => dead_letters::dlq(args).await,
-            Command::Replay(args) => dead_letters::replay(args).await,
-        }
-    });
+    let result = match cli.command {
+        Command::Json(command) => json::run(command).map(|()| ExitCode::SUCCESS),
+        Command::Table(kind) => tables::run(kind).map(|()| ExitCode::SUCCESS),
+        Command::Decimal(args) => decimal::run(args),
+        command => networked(command),
+    };
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(e) if on_stdout => {
             let style = style::Style::of_stdout();
             sayln!("  {}✗ {e:#}{}", style.red, style.off);
@@ -87,4 +92,24 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// The commands that talk to the stack, on a tokio runtime.
+fn networked(command: Command) -> anyhow::Result<ExitCode> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| anyhow::anyhow!("no tokio runtime: {e}"))?;
+    runtime.block_on(async {
+        match command {
+            Command::Publish(args) => publish::run(args).await,
+            Command::Streams(args) => streams::run(args).await,
+            Command::Dlq(args) => dead_letters::dlq(args).await,
+            Command::Replay(args) => dead_letters::replay(args).await,
+            Command::Json(_) | Command::Table(_) | Command::Decimal(_) => {
+                anyhow::bail!("not a command of the stack")
+            }
+        }
+    })?;
+    Ok(ExitCode::SUCCESS)
 }

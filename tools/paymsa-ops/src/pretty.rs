@@ -90,19 +90,30 @@ pub fn compact(text: &str) -> Option<String> {
 /// A value on one line with Python's separators (`{"a": [1, 2]}`); non-ASCII escaped as
 /// Python's default `ensure_ascii` does.
 pub fn one_line(value: &Value) -> String {
+    line(value, true)
+}
+
+/// [`one_line`] with non-ASCII as is (`json.dumps(v, ensure_ascii=False)`, scripts/demo-lib.sh
+/// `jget`).
+pub fn one_line_utf8(value: &Value) -> String {
+    line(value, false)
+}
+
+fn line(value: &Value, escape: bool) -> String {
+    let scalar = |v: &Value| if escape { ascii(v) } else { v.to_string() };
     match value {
         Value::Array(items) => {
-            let items: Vec<String> = items.iter().map(one_line).collect();
+            let items: Vec<String> = items.iter().map(|v| line(v, escape)).collect();
             format!("[{}]", items.join(", "))
         }
         Value::Object(map) => {
             let items: Vec<String> = map
                 .iter()
-                .map(|(k, v)| format!("{}: {}", ascii(&Value::String(k.clone())), one_line(v)))
+                .map(|(k, v)| format!("{}: {}", scalar(&Value::String(k.clone())), line(v, escape)))
                 .collect();
             format!("{{{}}}", items.join(", "))
         }
-        other => ascii(other),
+        other => scalar(other),
     }
 }
 
@@ -158,5 +169,9 @@ mod tests {
             r#"{"Nats-Msg-Id": ["demo-1"], "X": "\u00e9"}"#
         );
         assert_eq!(one_line(&json!({})), "{}");
+        assert_eq!(
+            one_line_utf8(&headers),
+            r#"{"Nats-Msg-Id": ["demo-1"], "X": "é"}"#
+        );
     }
 }
