@@ -177,19 +177,21 @@ impl Payments {
     }
 
     /// Moves a NOT_STARTED or UNKNOWN order to EXECUTING under a new attempt that confirms
-    /// `payment_key`, in the caller's transaction (which holds the order's row lock).
+    /// `payment_key`, in the caller's transaction (which holds the order's row lock and has
+    /// read the order's `line_count` lines to decide: they are not read again).
+    #[allow(clippy::too_many_arguments)]
     pub async fn start_attempt(
         &self,
         conn: &mut PgConnection,
         event: &PaymentEventRow,
+        line_count: usize,
         previous: PaymentStatus,
         payment_key: &str,
         reason: &str,
         actor: &str,
     ) -> Result<Attempt, ConfirmError> {
-        let lines = store::find_lines(conn, event.payment_event_no).await?;
         let attempt_no = self.ids.next_id()?;
-        let ids = self.history_ids(lines.len())?;
+        let ids = self.history_ids(line_count)?;
         let t = Transition {
             next: PaymentStatus::Executing,
             count_failure: false,
@@ -255,6 +257,7 @@ impl Payments {
             .start_attempt(
                 &mut tx,
                 &event,
+                lines.len(),
                 previous,
                 payment_key,
                 "CONFIRM_REQUESTED",

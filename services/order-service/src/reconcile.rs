@@ -303,6 +303,7 @@ impl Payments {
             .start_attempt(
                 &mut tx,
                 &event,
+                lines.len(),
                 previous,
                 &payment.payment_key,
                 "RECONCILIATION",

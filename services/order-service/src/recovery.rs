@@ -149,6 +149,7 @@ pub async fn recover_order(
             .start_attempt(
                 &mut tx,
                 &event,
+                lines.len(),
                 previous,
                 &payment_key,
                 "RECOVERY_RETRY",

@@ -27,7 +27,6 @@ use snowflake::Snowflake;
 use sqlx::PgConnection;
 
 use crate::{
-    fees,
     ids::{SellerNo, WalletNo},
     ledger::{self, LedgerError},
     reversal,
@@ -143,7 +142,13 @@ impl SettleOrder {
         let mut credited = Vec::with_capacity(by_seller.len());
         let mut sales = Vec::with_capacity(by_seller.len());
         for (seller_no, lines) in &by_seller {
-            let rate = fees::rate_for(conn, *seller_no, self.settings.fee_rate_default).await?;
+            // Sellers in ascending order (BTreeMap), so a reversal, which takes the same locks
+            // exclusively in the same order, cannot deadlock with this settlement. The lock is
+            // shared: settlements of one seller do not wait for each other. Taken before the
+            // wallet is looked up: the lookup's snapshot must come after onboarding's commit.
+            store::lock_seller_shared(conn, *seller_no).await?;
+            let (wallet_no, rate) =
+                store::seller_for_sale(conn, *seller_no, self.settings.fee_rate_default).await?;
             let mut credits = Vec::with_capacity(lines.len());
             for line in lines {
                 credits.push(Credit::new(
@@ -156,11 +161,7 @@ impl SettleOrder {
                 ));
             }
             let credits = &credits;
-            // Sellers in ascending order (BTreeMap), so a reversal, which takes the same locks
-            // exclusively in the same order, cannot deadlock with this settlement. The lock is
-            // shared: settlements of one seller do not wait for each other.
-            store::lock_seller_shared(conn, *seller_no).await?;
-            let Some(wallet_no) = store::wallet_no_of(conn, *seller_no).await? else {
+            let Some(wallet_no) = wallet_no else {
                 // Onboarding (exclusive lock) cannot be creating it now: parked, applied by it.
                 store::park_credits(conn, *seller_no, event.event_id, credits).await?;
                 continue;

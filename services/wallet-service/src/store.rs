@@ -82,17 +82,21 @@ pub async fn find_wallet_by_seller(
     .await
 }
 
-/// Whether the seller has a wallet, and its number (no lock, no balance: what a sale needs).
-pub async fn wallet_no_of(
+/// What a sale needs of its seller, in one round trip: the wallet's number if it has one, and
+/// the seller's commission rate (`default` when it has none of its own; fees.rs).
+pub async fn seller_for_sale(
     conn: &mut PgConnection,
     seller_no: SellerNo,
-) -> Result<Option<WalletNo>, sqlx::Error> {
-    sqlx::query_scalar!(
-        r#"select wallet_no as "wallet_no: WalletNo" from wallets where seller_no = $1"#,
+    default: Decimal,
+) -> Result<(Option<WalletNo>, Decimal), sqlx::Error> {
+    let row = sqlx::query!(
+        r#"select (select wallet_no from wallets where seller_no = $1) as "wallet_no: WalletNo",
+                  (select fee_rate from seller_fee_rates where seller_no = $1) as fee_rate"#,
         seller_no.0,
     )
-    .fetch_optional(conn)
-    .await
+    .fetch_one(conn)
+    .await?;
+    Ok((row.wallet_no, row.fee_rate.unwrap_or(default).normalize()))
 }
 
 /// The seller's wallet, row-locked for the caller's transaction: concurrent writers of one
