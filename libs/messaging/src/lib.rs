@@ -24,8 +24,8 @@
 //!   permissions (deploy/nats/auth.conf, docs/identity.md "The bus").
 //!
 //! Retry delays (1 s, 2 s) are measured in `tests/consumer.rs`; throughput in
-//! `benches/consumer_throughput.rs`. The SQL tables are those of `migrations/<service>/…_messaging.sql`, identical in every
-//! consuming service.
+//! `benches/consumer_throughput.rs`. The SQL tables (`processed_events`, `dead_letters`) are
+//! this crate's own ([`MIGRATOR`]).
 
 pub mod access;
 mod bus;
@@ -52,3 +52,8 @@ pub use provision::{provision, provision_with, ProvisionOptions};
 pub use replay::{note_duplicate, ReplayError, Replayed, Replayers, REPLAY_OF};
 pub use runtime::ServiceRuntime;
 pub use tx_conn::TxConn;
+
+/// The `processed_events` and `dead_letters` tables (`libs/messaging/migrations`), for every
+/// service that consumes events: it lists this among its migrators, before its own
+/// (`service_kit::db::migrate`).
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");

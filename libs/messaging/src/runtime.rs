@@ -20,12 +20,13 @@ pub struct ServiceRuntime {
 }
 
 impl ServiceRuntime {
-    /// Connects and migrates, and provisions the streams.
+    /// Connects and migrates (`migrators` in order: [`service_kit::db::migrate`]), and
+    /// provisions the streams.
     pub async fn start(
         config: ServiceConfig,
-        migrator: &'static Migrator,
+        migrators: &[&Migrator],
     ) -> Result<Self, StartupError> {
-        let infra = Infra::connect(&config, Some(migrator)).await?;
+        let infra = Infra::connect(&config, migrators).await?;
         let metrics = Metrics::new(config.service);
         let shutdown = Shutdown::new();
         let pool = infra.pool()?;

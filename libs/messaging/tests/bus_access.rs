@@ -218,8 +218,6 @@ fn deploy_auth_conf_is_generated_from_the_table() {
     }
 }
 
-static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/wallet-service");
-
 struct Reject;
 
 impl Handler for Reject {
@@ -252,7 +250,7 @@ async fn a_service_as_its_own_user_consumes_and_dead_letters() {
     let mut config = service_kit::testing::test_config(&SPEC, &ns);
     config.nats_url = Some(server.url());
     config.nats_credentials = Some(credentials("wallet-service"));
-    let infra = service_kit::Infra::connect(&config, Some(&MIGRATOR))
+    let infra = service_kit::Infra::connect(&config, &[&messaging::MIGRATOR])
         .await
         .expect("database and NATS as wallet-service");
     let metrics = Metrics::new("wallet-service");

@@ -20,9 +20,7 @@ use async_nats::jetstream::{self, message::PublishMessage, stream::StorageType};
 use events::{topology::SELLERS, Envelope, SellerRegistered, Topology};
 use outbox::{OutboxRelay, OutboxWriter, RelayConfig};
 use service_kit::{infra, Metrics, Shutdown};
-use sqlx::{migrate::Migrator, PgPool};
-
-static MIGRATOR: Migrator = sqlx::migrate!("../../migrations/seller-service");
+use sqlx::PgPool;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -227,7 +225,7 @@ async fn main() -> Result<(), BoxError> {
         env_or("TEST_DATABASE_URL", "postgres://postgres@127.0.0.1:5432").trim_end_matches('/')
     )
     .parse()?;
-    let pool = service_kit::db::connect_and_migrate(&db_url, 10, &MIGRATOR).await?;
+    let pool = service_kit::db::connect_and_migrate(&db_url, 10, &[&outbox::MIGRATOR]).await?;
     let nats =
         infra::connect_nats(&env_or("TEST_NATS_URL", "nats://127.0.0.1:4555"), "bench").await?;
     let redis = infra::connect_redis(&env_or("TEST_REDIS_URL", "redis://127.0.0.1:6379")).await?;

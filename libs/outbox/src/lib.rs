@@ -15,7 +15,7 @@
 //!
 //! Files: `handle` (the handle services hold), `writer` (append), `relay` (nudge, publisher
 //! loop), `publisher` (publish window), `shards` (ownership), `purger`, `store` (all SQL),
-//! `metrics`, `config`.
+//! `metrics`, `config`. The `outbox` table is this crate's own ([`MIGRATOR`]).
 
 mod config;
 mod handle;
@@ -33,3 +33,8 @@ pub use purger::purge_published;
 pub use relay::{OutboxNudge, OutboxRelay};
 pub use shards::{owned_range, ShardCoordinator};
 pub use writer::{shard_key, OutboxWriter};
+
+/// The `outbox` table (`libs/outbox/migrations`), for every service that appends events: it
+/// lists this among its migrators, after `service_kit::db::MIGRATOR` and before its own
+/// (`service_kit::db::migrate`).
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");

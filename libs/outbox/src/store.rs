@@ -1,4 +1,4 @@
-//! The queries on the `outbox` table (migrations/<service>/…_outbox.sql, used as is).
+//! The queries on the `outbox` table (libs/outbox/migrations).
 //!
 //! Rows move INIT → SUCCESS on a publish ack, or INIT/FAILURE → FAILURE on a failed publish
 //! (retried later). A relay claims a batch with `for update skip locked` in a transaction it

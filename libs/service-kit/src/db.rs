@@ -1,4 +1,14 @@
 //! The service's own Postgres database: created when missing, migrated at start.
+//!
+//! A service's database is migrated by several sqlx migrators in a row: those of the libraries
+//! whose tables or functions it uses ([`MIGRATOR`] here, `outbox::MIGRATOR`,
+//! `messaging::MIGRATOR`), then its own (`migrations/<service>`); the service lists them in its
+//! lib.rs. Each library's DDL is written once, in its own `migrations/` folder. All of them record
+//! what they applied in the one `_sqlx_migrations` table (sqlx 0.8 has no other), so versions
+//! never collide: a service's are timestamps, a library's small numbers (service-kit 1xx,
+//! outbox 2xx, messaging 3xx). [`migrate`] runs each with `ignore_missing`, so no migrator takes
+//! the others' rows, nor those of the per-service copies the libraries' files replaced, for
+//! migrations it lost.
 
 use std::time::Duration;
 
@@ -80,11 +90,32 @@ pub async fn ensure_database(url: &Url) -> Result<(), DbError> {
     Ok(())
 }
 
-/// Creates the database if needed, opens a pool and applies the service's migrations.
+/// The `updated_at` trigger helpers (`libs/service-kit/migrations`): `set_updated_at()` and
+/// `trigger_updated_at(table)`, which a service's own migrations call for its tables.
+pub static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
+
+/// Applies `migrators` in order, each ignoring the versions the others recorded (see the
+/// module documentation).
+pub async fn migrate(pool: &PgPool, migrators: &[&Migrator]) -> Result<(), DbError> {
+    for migrator in migrators {
+        // A copy (the migrations borrowed, not cloned) with `ignore_missing` set, built the way
+        // sqlx's own `migrate!` builds one: the statics stay plain `sqlx::migrate!(…)`.
+        let shared = Migrator {
+            migrations: migrator.migrations.clone(),
+            ignore_missing: true,
+            locking: migrator.locking,
+            no_tx: migrator.no_tx,
+        };
+        shared.run(pool).await?;
+    }
+    Ok(())
+}
+
+/// Creates the database if needed, opens a pool and applies `migrators` ([`migrate`]).
 pub async fn connect_and_migrate(
     url: &Url,
     max_connections: u32,
-    migrator: &Migrator,
+    migrators: &[&Migrator],
 ) -> Result<PgPool, DbError> {
     ensure_database(url).await?;
     let options: PgConnectOptions = url.as_str().parse().map_err(|source| DbError::Connect {
@@ -100,7 +131,7 @@ pub async fn connect_and_migrate(
             target: describe(url),
             source,
         })?;
-    migrator.run(&pool).await?;
+    migrate(&pool, migrators).await?;
     Ok(pool)
 }
 

@@ -51,16 +51,20 @@ pub struct Infra {
 }
 
 impl Infra {
+    /// `migrators`: what the service's database is migrated with, in order (the libraries'
+    /// first, then the service's own; [`db::migrate`]); unused without a database.
     pub async fn connect(
         config: &ServiceConfig,
-        migrator: Option<&'static Migrator>,
+        migrators: &[&Migrator],
     ) -> Result<Self, InfraError> {
         let ids = Arc::new(Snowflake::new(config.node_id)?);
-        let db = match (&config.database_url, migrator) {
-            (None, _) => None,
-            (Some(_), None) => return Err(InfraError::NoMigrations(config.service)),
-            (Some(url), Some(migrator)) => {
-                Some(db::connect_and_migrate(url, config.db_max_connections, migrator).await?)
+        let db = match &config.database_url {
+            None => None,
+            Some(_) if migrators.is_empty() => {
+                return Err(InfraError::NoMigrations(config.service))
+            }
+            Some(url) => {
+                Some(db::connect_and_migrate(url, config.db_max_connections, migrators).await?)
             }
         };
         let nats = match &config.nats_url {

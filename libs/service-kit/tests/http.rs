@@ -18,8 +18,6 @@ const SPEC: ServiceSpec = ServiceSpec {
     uses_redis: true,
 };
 
-static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/seller-service");
-
 #[derive(Object)]
 #[oai(deny_unknown_fields)]
 struct Greeting {
@@ -57,7 +55,7 @@ struct TestApp {
 async fn spawn_app() -> TestApp {
     service_kit::telemetry::init_test_tracing();
     let config = test_config(&SPEC, &unique_namespace());
-    let infra = Infra::connect(&config, Some(&MIGRATOR))
+    let infra = Infra::connect(&config, &[&service_kit::db::MIGRATOR])
         .await
         .expect("backends reachable");
     let parts = ServiceParts {

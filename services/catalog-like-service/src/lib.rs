@@ -40,12 +40,18 @@ pub fn openapi_spec() -> String {
     service_kit::openapi::spec_json::<Api>(SPEC.name, DESCRIPTION)
 }
 
-static MIGRATOR: Migrator = sqlx::migrate!("../../migrations/catalog-like-service");
+/// The database's migrators, in order (`service_kit::db::migrate`): service-kit's `updated_at`
+/// helpers, outbox's table, then the service's own.
+static MIGRATIONS: &[&Migrator] = &[
+    &service_kit::db::MIGRATOR,
+    &outbox::MIGRATOR,
+    &sqlx::migrate!("../../migrations/catalog-like-service"),
+];
 
 /// Connects the backends, applies migrations, starts the outbox relay and serves the API. The
 /// service consumes nothing, so it has no dead-letter worker or API.
 pub async fn build(config: ServiceConfig) -> Result<App, StartupError> {
-    let rt = ServiceRuntime::start(config, &MIGRATOR).await?;
+    let rt = ServiceRuntime::start(config, MIGRATIONS).await?;
     let outbox = rt.outbox()?;
     let api = api::LikeApi {
         pool: rt.pool.clone(),

@@ -57,7 +57,13 @@ pub fn openapi_spec() -> String {
     service_kit::openapi::spec_json::<Api>(SPEC.name, DESCRIPTION)
 }
 
-static MIGRATOR: Migrator = sqlx::migrate!("../../migrations/hot-catalog-service");
+/// The database's migrators, in order (`service_kit::db::migrate`): service-kit's `updated_at`
+/// helpers, messaging's tables, then the service's own.
+static MIGRATIONS: &[&Migrator] = &[
+    &service_kit::db::MIGRATOR,
+    &messaging::MIGRATOR,
+    &sqlx::migrate!("../../migrations/hot-catalog-service"),
+];
 
 /// Connects the service's backends, applies its migrations, starts the consumers and serves.
 pub async fn build(config: ServiceConfig) -> Result<App, StartupError> {
@@ -70,7 +76,7 @@ pub async fn build_with_clock(
     clock: Arc<dyn Clock>,
 ) -> Result<App, StartupError> {
     let model = settings::score_model(&config)?;
-    let rt = ServiceRuntime::start(config, &MIGRATOR).await?;
+    let rt = ServiceRuntime::start(config, MIGRATIONS).await?;
     let ranking = Ranking::new(
         rt.infra.redis_connection()?,
         &rt.config.nats_namespace,

@@ -63,13 +63,19 @@ pub fn openapi_spec() -> String {
     service_kit::openapi::spec_json::<Api>(SPEC.name, DESCRIPTION)
 }
 
-/// Public so tools (the benchmark) can set up a scratch database with the same schema.
-pub static MIGRATOR: Migrator = sqlx::migrate!("../../migrations/order-query-service");
+/// The database's migrators, in order (`service_kit::db::migrate`): service-kit's `updated_at`
+/// helpers, messaging's tables, then the service's own (public for the
+/// benchmarks' scratch databases).
+pub static MIGRATIONS: &[&Migrator] = &[
+    &service_kit::db::MIGRATOR,
+    &messaging::MIGRATOR,
+    &sqlx::migrate!("../../migrations/order-query-service"),
+];
 
 /// Connects the backends, applies migrations, starts the two projection consumers and serves
 /// the API.
 pub async fn build(config: ServiceConfig) -> Result<App, StartupError> {
-    let rt = ServiceRuntime::start(config, &MIGRATOR).await?;
+    let rt = ServiceRuntime::start(config, MIGRATIONS).await?;
     // Each consumer commits what it handles at once as one group (projection.rs); one lane
     // each, so the projection holds at most two connections of its pool for writing.
     let mut orders = ConsumerSpec::new(

@@ -68,13 +68,20 @@ pub fn openapi_spec() -> String {
     service_kit::openapi::spec_json::<Api>(SPEC.name, DESCRIPTION)
 }
 
-static MIGRATOR: Migrator = sqlx::migrate!("../../migrations/order-service");
+/// The database's migrators, in order (`service_kit::db::migrate`): service-kit's `updated_at`
+/// helpers, outbox's table and messaging's tables, then the service's own.
+static MIGRATIONS: &[&Migrator] = &[
+    &service_kit::db::MIGRATOR,
+    &outbox::MIGRATOR,
+    &messaging::MIGRATOR,
+    &sqlx::migrate!("../../migrations/order-service"),
+];
 
 /// Connects the backends, applies migrations, starts the outbox relay, the wallet-completion
 /// consumer and the recovery job, and serves the API and pages.
 pub async fn build(config: ServiceConfig) -> Result<App, StartupError> {
     let settings = OrderSettings::from_config(&config)?;
-    let rt = ServiceRuntime::start(config, &MIGRATOR).await?;
+    let rt = ServiceRuntime::start(config, MIGRATIONS).await?;
     let outbox = rt.outbox()?;
     let completion = ConsumerSpec::new(
         wallet_completion::CONSUMER,

@@ -120,7 +120,7 @@ pub fn openapi_spec() -> String {
 /// and starts serving.
 pub async fn build(config: ServiceConfig) -> Result<App, StartupError> {
     let settings = Settings::from_config(&config)?;
-    let infra = Infra::connect(&config, Some(&MIGRATOR)).await?;
+    let infra = Infra::connect(&config, &[&MIGRATOR]).await?;
     let sandbox = Arc::new(Sandbox::new(infra.pool()?, settings));
     let metrics = Metrics::new(config.service);
     let api: Api = (

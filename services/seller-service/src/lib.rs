@@ -36,12 +36,19 @@ pub fn openapi_spec() -> String {
     service_kit::openapi::spec_json::<Api>(SPEC.name, DESCRIPTION)
 }
 
-static MIGRATOR: Migrator = sqlx::migrate!("../../migrations/seller-service");
+/// The database's migrators, in order (`service_kit::db::migrate`): service-kit's `updated_at`
+/// helpers, outbox's table and messaging's tables, then the service's own.
+static MIGRATIONS: &[&Migrator] = &[
+    &service_kit::db::MIGRATOR,
+    &outbox::MIGRATOR,
+    &messaging::MIGRATOR,
+    &sqlx::migrate!("../../migrations/seller-service"),
+];
 
 /// Connects the backends, applies migrations, starts the outbox relay and the activation
 /// consumer, and serves the API.
 pub async fn build(config: ServiceConfig) -> Result<App, StartupError> {
-    let rt = ServiceRuntime::start(config, &MIGRATOR).await?;
+    let rt = ServiceRuntime::start(config, MIGRATIONS).await?;
     let outbox = rt.outbox()?;
     rt.consume(
         ConsumerSpec::new(

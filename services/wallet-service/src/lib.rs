@@ -68,15 +68,22 @@ pub fn openapi_spec() -> String {
     service_kit::openapi::spec_json::<Api>(SPEC.name, DESCRIPTION)
 }
 
-/// The service's migrations (public for the benchmarks' scratch databases).
-pub static MIGRATOR: Migrator = sqlx::migrate!("../../migrations/wallet-service");
+/// The database's migrators, in order (`service_kit::db::migrate`): service-kit's `updated_at`
+/// helpers, outbox's table and messaging's tables, then the service's own (public for the
+/// benchmarks' scratch databases).
+pub static MIGRATIONS: &[&Migrator] = &[
+    &service_kit::db::MIGRATOR,
+    &outbox::MIGRATOR,
+    &messaging::MIGRATOR,
+    &sqlx::migrate!("../../migrations/wallet-service"),
+];
 
 /// Connects the backends, applies migrations, starts the outbox relay and the consumers, and
 /// serves the API.
 pub async fn build(config: ServiceConfig) -> Result<App, StartupError> {
     let settings = settings::LedgerSettings::from_config(&config)?;
     let payout_settings = payouts::settings::PayoutSettings::from_config(&config)?;
-    let rt = ServiceRuntime::start(config, &MIGRATOR).await?;
+    let rt = ServiceRuntime::start(config, MIGRATIONS).await?;
     let outbox = rt.outbox()?;
     rt.consume(
         ConsumerSpec::new(

@@ -8,9 +8,9 @@
 //! each query against the database and write `query-<hash>.json` into that directory
 //! (`expand_with_data` in sqlx-macros-core 0.8, src/query/mod.rs). Per crate, in dependency
 //! order:
-//! 1. a scratch database migrated with the crate's migrations: a service's own directory
-//!    (migrations/wallet-service for wallet-service), and for a library those of a service
-//!    using it, which create its tables (e.g. migrations/order-service/…_outbox.sql);
+//! 1. a scratch database migrated with the crate's migrations: a library's own directory
+//!    (libs/outbox/migrations), a service's as its `MIGRATIONS` lists them (the libraries'
+//!    directories, then migrations/<service>);
 //! 2. `cargo check -p <crate> --lib` online, to bring the crate and its dependencies up to
 //!    date without writing anything;
 //! 3. the same again with a fresh `SQLX_OFFLINE_DIR` and the crate's lib.rs given a new mtime:
@@ -31,45 +31,49 @@ use std::{
 use anyhow::{bail, Context, Result};
 use sqlx::{migrate::Migrator, Connection, PgConnection, PgPool};
 
-/// A crate whose queries are checked: its package, directory and the migrations that create
-/// its tables (a service's own, as its `sqlx::migrate!` names them). Dependencies first
-/// (outbox and messaging before the services using them).
+/// A crate whose queries are checked: its package, directory and the migration directories
+/// that create its tables, in the order its `MIGRATIONS` applies them (the `sqlx::migrate!`
+/// paths). Dependencies first (outbox and messaging before the services using them).
 struct CheckedCrate {
     package: &'static str,
     dir: &'static str,
-    migrations: &'static str,
+    migrations: &'static [&'static str],
 }
+
+const UPDATED_AT: &str = "libs/service-kit/migrations";
+const OUTBOX: &str = "libs/outbox/migrations";
+const MESSAGING: &str = "libs/messaging/migrations";
 
 const CRATES: &[CheckedCrate] = &[
     CheckedCrate {
         package: "outbox",
         dir: "libs/outbox",
-        migrations: "migrations/order-service",
+        migrations: &[OUTBOX],
     },
     CheckedCrate {
         package: "messaging",
         dir: "libs/messaging",
-        migrations: "migrations/order-service",
+        migrations: &[MESSAGING],
     },
     CheckedCrate {
         package: "order-service",
         dir: "services/order-service",
-        migrations: "migrations/order-service",
+        migrations: &[UPDATED_AT, OUTBOX, MESSAGING, "migrations/order-service"],
     },
     CheckedCrate {
         package: "wallet-service",
         dir: "services/wallet-service",
-        migrations: "migrations/wallet-service",
+        migrations: &[UPDATED_AT, OUTBOX, MESSAGING, "migrations/wallet-service"],
     },
     CheckedCrate {
         package: "order-query-service",
         dir: "services/order-query-service",
-        migrations: "migrations/order-query-service",
+        migrations: &[UPDATED_AT, MESSAGING, "migrations/order-query-service"],
     },
     CheckedCrate {
         package: "psp-sandbox",
         dir: "services/psp-sandbox",
-        migrations: "migrations/psp-sandbox",
+        migrations: &["migrations/psp-sandbox"],
     },
 ];
 
@@ -109,7 +113,9 @@ async fn run(check: bool) -> Result<bool> {
         fs::create_dir_all(&generated).with_context(|| format!("creating {generated:?}"))?;
         let database = ScratchDatabase::create(&server, krate.package).await?;
         let built = async {
-            database.migrate(&root.join(krate.migrations)).await?;
+            for migrations in krate.migrations {
+                database.migrate(&root.join(migrations)).await?;
+            }
             generate(&root, krate, &database.url, &generated)
         }
         .await;
@@ -242,9 +248,11 @@ impl ScratchDatabase {
 
     async fn migrate(&self, migrations: &Path) -> Result<()> {
         let pool = PgPool::connect(&self.url).await?;
-        let migrator = Migrator::new(migrations)
+        let mut migrator = Migrator::new(migrations)
             .await
             .with_context(|| format!("reading {migrations:?}"))?;
+        // The directories share `_sqlx_migrations` (libs/service-kit/src/db.rs).
+        migrator.set_ignore_missing(true);
         migrator
             .run(&pool)
             .await

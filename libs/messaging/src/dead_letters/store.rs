@@ -1,4 +1,4 @@
-//! The `dead_letters` table (migrations/<service>/…_messaging.sql).
+//! The `dead_letters` table (libs/messaging/migrations).
 
 use std::collections::BTreeMap;
 

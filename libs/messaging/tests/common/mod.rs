@@ -19,10 +19,8 @@ use service_kit::{
     ServiceParts, Shutdown,
 };
 use snowflake::Snowflake;
-use sqlx::{migrate::Migrator, PgPool};
+use sqlx::PgPool;
 use uuid::Uuid;
-
-pub static MIGRATOR: Migrator = sqlx::migrate!("../../migrations/wallet-service");
 
 pub const SPEC: ServiceSpec = ServiceSpec {
     name: "messaging-test",
@@ -91,7 +89,7 @@ impl Harness {
             .database_url
             .clone()
             .expect("the spec has a database");
-        let pool = db::connect_and_migrate(&db_url, 10, &MIGRATOR)
+        let pool = db::connect_and_migrate(&db_url, 10, &[&messaging::MIGRATOR])
             .await
             .expect("test database");
         sqlx::query("create table test_effects (id bigserial primary key, event_id uuid not null)")

@@ -1,5 +1,5 @@
-//! Shared set-up for the relay tests: a database of its own per test (seller-service's
-//! migrations carry the outbox table), a namespaced stream on the shared NATS (or a private
+//! Shared set-up for the relay tests: a database of its own per test (with the crate's own
+//! `outbox` table, [`outbox::MIGRATOR`]), a namespaced stream on the shared NATS (or a private
 //! server), Redis, and helpers to read back what the stream holds.
 #![allow(dead_code)] // each test file uses a different part of this module
 
@@ -15,10 +15,8 @@ use events::{topology::SELLERS, Envelope, SellerRegistered, Topology};
 use outbox::{OutboxNudge, OutboxRelay, OutboxWriter, RelayConfig};
 use redis::aio::ConnectionManager;
 use service_kit::{infra, testing::unique_namespace, Metrics, Shutdown};
-use sqlx::{migrate::Migrator, PgPool};
+use sqlx::PgPool;
 use url::Url;
-
-pub static MIGRATOR: Migrator = sqlx::migrate!("../../migrations/seller-service");
 
 pub const SERVICE: &str = "outbox-test";
 pub const SHARDS: u16 = 4;
@@ -63,7 +61,7 @@ impl TestEnv {
         let db_url: Url = format!("{}/{db_name}", server.trim_end_matches('/'))
             .parse()
             .expect("valid database url");
-        let pool = service_kit::db::connect_and_migrate(&db_url, 8, &MIGRATOR)
+        let pool = service_kit::db::connect_and_migrate(&db_url, 8, &[&outbox::MIGRATOR])
             .await
             .expect("test database");
         let nats = infra::connect_nats(nats_url, SERVICE)

@@ -1,13 +1,16 @@
--- Consumer-side bookkeeping (DESIGN §5), used by libs/messaging.
+-- Consumer-side bookkeeping (docs/architecture.md §5): src/idempotency.rs and src/dead_letters
+-- depend on these exact columns and constraint names.
 --
--- This file is byte-identical in every consuming service (same version, same checksum):
--- libs/messaging depends on these exact columns and constraint names. Change it everywhere
--- or nowhere, and only with a new migration.
+-- Applied to the database of every service that lists messaging::MIGRATOR, before the
+-- service's own migrations. `if not exists`: databases created before this file existed got
+-- the same tables and index from each service's own 20261121000003_messaging.sql; this leaves
+-- them as they are. Once shipped, a file here never changes (sqlx checks its checksum): change
+-- the tables with a new migration in this folder.
 
 -- Idempotent consumers: a handler inserts (consumer, event_id) in the same transaction as its
 -- effect; a redelivered or replayed event hits processed_events_pkey and is skipped. The key
 -- is per consumer because one service may run several durables over the same event.
-create table processed_events (
+create table if not exists processed_events (
     consumer text not null,
     event_id uuid not null,
     processed_at timestamptz not null default now(),
@@ -19,7 +22,7 @@ create table processed_events (
 -- silently and an operator can inspect and replay it. payload is bytea, not jsonb, because an
 -- undecodable message is exactly what ends up here. The unique key makes storing an advisory
 -- idempotent (the advisory itself may be delivered more than once).
-create table dead_letters (
+create table if not exists dead_letters (
     id bigint primary key,
     stream text not null,
     stream_seq bigint not null,
@@ -38,4 +41,4 @@ create table dead_letters (
     constraint dead_letters_message_key unique (stream, stream_seq, consumer)
 );
 -- newest first, keyset-paginated by (first_seen_at, id) for the admin list endpoint
-create index dead_letters_first_seen_idx on dead_letters (first_seen_at desc, id desc);
+create index if not exists dead_letters_first_seen_idx on dead_letters (first_seen_at desc, id desc);

@@ -1,9 +1,0 @@
--- The stream sequence JetStream gave each published row (libs/outbox/src/store.rs). Sequences
--- only grow, so a fresh publish acknowledged with a sequence a published row already holds
--- proves the broker lost messages (a store restored from an older copy, a stream recreated):
--- the relay then publishes again every row from that sequence on, so consumers that had not
--- read them yet still get them (JetStream drops the ones it still has by Nats-Msg-Id).
---
--- Identical in every producing service, like 20261121000002_outbox.sql.
-alter table outbox add column stream_seq bigint;
-create index outbox_stream_seq_idx on outbox (stream_seq) where status = 'SUCCESS';
