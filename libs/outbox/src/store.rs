@@ -209,19 +209,31 @@ pub(crate) async fn requeue_lost(
     // re-sent rows come back as duplicates carrying the reused sequences.
     let ids: Vec<i64> = acked.iter().map(|a| a.id).collect();
     let seqs: Vec<i64> = acked.iter().map(|a| a.seq).collect();
-    let requeued = sqlx::query!(
-        "with acked as (select * from unnest($1::bigint[], $2::bigint[]) as f(id, seq)),
-              reused as (select min(f.seq) as from_seq from acked f
-                           join outbox o on o.stream_seq = f.seq and o.id <> f.id
-                          where o.status = 'SUCCESS')
-         update outbox o
-            set status = 'INIT', next_attempt_at = now(), stream_seq = null,
-                last_error = 'the stream lost it: its sequence went to another event'
-           from reused
-          where reused.from_seq is not null and o.status = 'SUCCESS'
-            and o.stream_seq >= reused.from_seq and o.id <> all($1)",
+    // Two statements, each with one plan whatever the table's statistics say. As one statement
+    // (the check a CTE of the update) its generic plan, made while the table was nearly empty,
+    // scanned every published row and re-ran the check for each: quadratic in the table,
+    // statements of 3–12 s and most of the database's CPU under load (docs/benchmarks.md,
+    // stop 14). The check is an index probe per acked sequence; the update runs only when it
+    // finds something, which is never in normal operation.
+    let from_seq = sqlx::query_scalar!(
+        "select min(f.seq) from unnest($1::bigint[], $2::bigint[]) as f(id, seq)
+           join outbox o on o.stream_seq = f.seq and o.id <> f.id
+          where o.status = 'SUCCESS'",
         &ids,
         &seqs,
+    )
+    .fetch_one(&mut *conn)
+    .await?;
+    let Some(from_seq) = from_seq else {
+        return Ok(0);
+    };
+    let requeued = sqlx::query!(
+        "update outbox
+            set status = 'INIT', next_attempt_at = now(), stream_seq = null,
+                last_error = 'the stream lost it: its sequence went to another event'
+          where status = 'SUCCESS' and stream_seq >= $1 and id <> all($2)",
+        from_seq,
+        &ids,
     )
     .execute(conn)
     .await?;
