@@ -17,9 +17,12 @@ pub struct LedgerSettings {
     pub group_lanes: usize,
 }
 
-/// Off: measured with `just bench e2e` (docs/benchmarks.md), grouping settlements made the
-/// settlement lag worse (p50 23 s against 3 s), because a group holds the wallet locks of all
-/// its sellers for the whole group while the machine's two cores are already saturated.
+/// Off: measured twice with `just bench e2e` (docs/benchmarks.md), grouping settlements made
+/// the settlement lag far worse. Stop 11, when a sale row-locked its wallet: p50 23 s against
+/// 3 s. Stop 14, now that a sale holds only its sellers' shared advisory locks: p50 21 s
+/// against 0.4 s — a group holds the shared locks of all its sellers until it commits, a
+/// cancel's reversal (exclusive) queues behind it, and every later settlement of those sellers
+/// queues behind the reversal.
 const DEFAULT_GROUP_LANES: usize = 0;
 
 /// Two days: long enough for most cancels to arrive before the money becomes available.
