@@ -139,7 +139,7 @@ orders *args:
 wallet *args:
     @scripts/demo.sh wallet "$@"
 
-# publish an undecodable event: dead letters in 3 services; a replay fails again, the letter stays open
+# publish an undecodable event: dead letters in 4 services; a replay fails again, the letter stays open
 poison:
     @scripts/demo.sh poison
 
