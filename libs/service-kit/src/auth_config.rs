@@ -109,7 +109,12 @@ impl AuthSettings {
                 })?;
                 crate::auth_keys::parse_jwks(&text)
                     .map(|_| ())
-                    .map_err(|e| ConfigError::new("JWKS_FILE", format!("{}: {e}", path.display())))
+                    .map_err(|e| {
+                        ConfigError::new(
+                            "JWKS_FILE",
+                            format!("{}: {}", path.display(), crate::error_chain(&e)),
+                        )
+                    })
             }
             (None, Some(_)) => Ok(()),
         }

@@ -1,7 +1,10 @@
 //! The verifier of one service: the JWKS keys (from `JWKS_FILE`, or fetched from `JWKS_URL` at
 //! start and again every `JWKS_REFRESH_SECS`), issuer/audience checks and the write limiter.
 
-use std::sync::{Arc, RwLock};
+use std::{
+    path::PathBuf,
+    sync::{Arc, RwLock},
+};
 
 use jsonwebtoken::{jwk::JwkSet, Algorithm, DecodingKey, Validation};
 use serde::{Deserialize, Serialize};
@@ -65,6 +68,30 @@ mod number_or_string {
     }
 }
 
+/// Why the keys could not be loaded; the cause is kept for the log
+/// ([`crate::error_chain`]) rather than flattened into a message.
+#[derive(Debug, thiserror::Error)]
+pub enum JwksError {
+    #[error("cannot read JWKS_FILE {path}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot fetch JWKS_URL {url}")]
+    Fetch {
+        url: url::Url,
+        #[source]
+        source: reqwest::Error,
+    },
+    #[error("not a JWKS")]
+    NotJwks(#[source] serde_json::Error),
+    #[error("the JWKS has no usable key")]
+    NoUsableKey,
+    #[error("no JWKS_FILE or JWKS_URL")]
+    NotConfigured,
+}
+
 /// One usable key of a JWKS.
 struct Key {
     kid: Option<String>,
@@ -72,8 +99,8 @@ struct Key {
 }
 
 /// Parses a JWKS document into its usable keys; an empty set is an error.
-pub(crate) fn parse_jwks(text: &str) -> Result<Vec<(Option<String>, DecodingKey)>, String> {
-    let set: JwkSet = serde_json::from_str(text).map_err(|e| format!("not a JWKS: {e}"))?;
+pub(crate) fn parse_jwks(text: &str) -> Result<Vec<(Option<String>, DecodingKey)>, JwksError> {
+    let set: JwkSet = serde_json::from_str(text).map_err(JwksError::NotJwks)?;
     let keys: Vec<_> = set
         .keys
         .iter()
@@ -84,7 +111,7 @@ pub(crate) fn parse_jwks(text: &str) -> Result<Vec<(Option<String>, DecodingKey)
         })
         .collect();
     if keys.is_empty() {
-        return Err("the JWKS has no usable key".into());
+        return Err(JwksError::NoUsableKey);
     }
     Ok(keys)
 }
@@ -98,7 +125,10 @@ pub struct Authenticator {
 
 impl Authenticator {
     /// Loads the keys (jwt mode) and starts the JWKS refresh when they come from a URL.
-    pub async fn start(settings: AuthSettings, shutdown: &Shutdown) -> Result<Arc<Self>, String> {
+    pub async fn start(
+        settings: AuthSettings,
+        shutdown: &Shutdown,
+    ) -> Result<Arc<Self>, JwksError> {
         let limiter = WriteLimiter::new(settings.writes_per_min);
         let auth = Arc::new(Self {
             settings,
@@ -118,7 +148,7 @@ impl Authenticator {
                         _ = tokio::time::sleep(auth.settings.jwks_refresh) => {}
                     }
                     if let Err(e) = auth.load().await {
-                        tracing::warn!(error = %e, "JWKS refresh failed; keeping the old keys");
+                        tracing::warn!(error = %crate::error_chain(&e), "JWKS refresh failed; keeping the old keys");
                     }
                 }
             });
@@ -127,7 +157,7 @@ impl Authenticator {
     }
 
     /// An authenticator with the given keys, for tests of the extractor and helpers.
-    pub fn with_jwks(settings: AuthSettings, jwks: &str) -> Result<Arc<Self>, String> {
+    pub fn with_jwks(settings: AuthSettings, jwks: &str) -> Result<Arc<Self>, JwksError> {
         let keys = parse_jwks(jwks)?
             .into_iter()
             .map(|(kid, key)| Key { kid, key })
@@ -143,12 +173,17 @@ impl Authenticator {
         self.settings.mode
     }
 
-    async fn load(&self) -> Result<(), String> {
+    async fn load(&self) -> Result<(), JwksError> {
         let text = match (&self.settings.jwks_file, &self.settings.jwks_url) {
-            (Some(path), _) => std::fs::read_to_string(path)
-                .map_err(|e| format!("cannot read JWKS_FILE {}: {e}", path.display()))?,
-            (None, Some(url)) => fetch(url).await?,
-            (None, None) => return Err("no JWKS_FILE or JWKS_URL".into()),
+            (Some(path), _) => std::fs::read_to_string(path).map_err(|source| JwksError::Read {
+                path: path.clone(),
+                source,
+            })?,
+            (None, Some(url)) => fetch(url).await.map_err(|source| JwksError::Fetch {
+                url: url.clone(),
+                source,
+            })?,
+            (None, None) => return Err(JwksError::NotConfigured),
         };
         let keys = parse_jwks(&text)?
             .into_iter()
@@ -201,19 +236,14 @@ impl Authenticator {
     }
 }
 
-async fn fetch(url: &url::Url) -> Result<String, String> {
-    let client = reqwest::Client::builder()
+async fn fetch(url: &url::Url) -> Result<String, reqwest::Error> {
+    reqwest::Client::builder()
         .timeout(std::time::Duration::from_secs(10))
-        .build()
-        .map_err(|e| format!("JWKS client: {e}"))?;
-    let response = client
+        .build()?
         .get(url.as_str())
         .send()
-        .await
-        .and_then(|r| r.error_for_status())
-        .map_err(|e| format!("cannot fetch JWKS_URL {url}: {e}"))?;
-    response
+        .await?
+        .error_for_status()?
         .text()
         .await
-        .map_err(|e| format!("cannot read JWKS_URL {url}: {e}"))
 }
