@@ -1,6 +1,8 @@
 //! The whole paymsa system hosted in-process for end-to-end tests: every service on port 0,
 //! one NATS namespace and a database per service for this test alone, peers wired to each
-//! other's real ports. Tests talk to it over HTTP like a client would.
+//! other's real ports. Tests talk to it over HTTP like a client would. A test of one consumer
+//! starts only the services it needs ([`TestSystem::builder`]) and publishes the events it
+//! consumes itself ([`streams::Bus::publish`]), as the producing service's outbox would.
 //!
 //! The helpers more than one test file needs live in the modules below: [`seed`] (the demo
 //! data), [`http`] (answers as JSON), [`problems`] (problem+json checks), [`values`] (ids and
@@ -10,6 +12,7 @@
 //! [`reviews`]). [`openapi`] lists every service's OpenAPI document for `just openapi` and the
 //! `openapi_specs` test.
 
+pub mod builder;
 pub mod catalog;
 pub mod hot_ranking;
 pub mod http;
@@ -33,6 +36,9 @@ use service_kit::{
     testing::{test_config, unique_namespace},
     App, ServiceConfig, ServiceSpec, StartupError,
 };
+
+/// What a service not started by the test gets as a peer's URL: nothing listens on port 1.
+const NO_PEER: &str = "http://127.0.0.1:1";
 
 type Build = fn(ServiceConfig) -> Pin<Box<dyn Future<Output = Result<App, StartupError>>>>;
 
@@ -61,6 +67,9 @@ pub fn all_services() -> Vec<(&'static ServiceSpec, Build)> {
 /// A running system.
 pub struct TestSystem {
     pub namespace: String,
+    /// The services this system hosts (all, unless [`builder::Builder::only`] chose), in start
+    /// order; a stopped one stays here, its database and streams too.
+    services: Vec<&'static str>,
     apps: Vec<(&'static str, App)>,
     /// Extra variables given to every service (e.g. a private NATS_URL).
     overrides: HashMap<String, String>,
@@ -70,25 +79,34 @@ pub struct TestSystem {
 impl TestSystem {
     /// Starts every service against the shared test servers.
     pub async fn start() -> Self {
-        Self::start_with(HashMap::new()).await
+        Self::builder().start().await
     }
 
     /// Starts every service; `overrides` replace test defaults (e.g. `NATS_URL`, `PSP_TIMEOUT_MS`).
     pub async fn start_with(overrides: HashMap<String, String>) -> Self {
+        Self::builder().overrides(overrides).start().await
+    }
+
+    /// Starts only `services` (names as in [`all_services`]), e.g. the one consumer a test
+    /// feeds with [`streams::Bus::publish`]: a whole system costs ~4 s of database creation and
+    /// migrations per test, one service a fraction of that.
+    pub async fn start_only(services: &[&str]) -> Self {
+        Self::builder().only(services.iter().copied()).start().await
+    }
+
+    /// A system of `services` with nothing started yet ([`builder::Builder::start`] starts it).
+    fn empty(services: Vec<&'static str>, overrides: HashMap<String, String>) -> Self {
         service_kit::telemetry::init_test_tracing();
-        let mut system = Self {
+        Self {
             namespace: unique_namespace(),
+            services,
             apps: Vec::new(),
             overrides,
             http: reqwest::Client::builder()
                 .timeout(Duration::from_secs(30))
                 .build()
                 .expect("http client"),
-        };
-        for (spec, build) in all_services() {
-            system.start_service(spec, build).await;
         }
-        system
     }
 
     fn config_for(&self, spec: &ServiceSpec) -> ServiceConfig {
@@ -99,28 +117,24 @@ impl TestSystem {
         if let Some(n) = self.overrides.get("DB_MAX_CONNECTIONS") {
             config.db_max_connections = n.parse().expect("DB_MAX_CONNECTIONS is a number");
         }
-        if let Some(port) = self.port_of("catalog-service") {
-            config
-                .extra
-                .insert("CATALOG_URL".into(), format!("http://127.0.0.1:{port}"));
-        }
         for (service, var) in [
+            ("catalog-service", "CATALOG_URL"),
             ("hot-catalog-service", "HOT_CATALOG_URL"),
             ("catalog-like-service", "CATALOG_LIKE_URL"),
             ("catalog-review-service", "CATALOG_REVIEW_URL"),
             ("order-query-service", "ORDER_QUERY_URL"),
             ("wallet-service", "WALLET_URL"),
+            ("psp-sandbox", "PSP_URL"),
         ] {
-            if let Some(port) = self.port_of(service) {
+            if let Some(port) = self.running_port(service) {
                 config
                     .extra
                     .insert(var.into(), format!("http://127.0.0.1:{port}"));
+            } else if !self.services.contains(&service) {
+                // A peer this test did not start: refused at once, rather than the default
+                // (`just up`'s stack on this machine, settings.rs of each service).
+                config.extra.insert(var.into(), NO_PEER.into());
             }
-        }
-        if let Some(port) = self.port_of("psp-sandbox") {
-            config
-                .extra
-                .insert("PSP_URL".into(), format!("http://127.0.0.1:{port}"));
         }
         for (k, v) in &self.overrides {
             config.extra.insert(k.clone(), v.clone());
@@ -139,18 +153,34 @@ impl TestSystem {
         self.apps.push((spec.name, app));
     }
 
-    pub fn port_of(&self, service: &str) -> Option<u16> {
+    fn running_port(&self, service: &str) -> Option<u16> {
         self.apps
             .iter()
             .find(|(n, _)| *n == service)
             .map(|(_, a)| a.port())
     }
 
+    /// Panics, naming what runs, when `service` is not one of this system's services.
+    fn expect_hosted(&self, service: &str) {
+        assert!(
+            self.services.contains(&service),
+            "{service} was not started: this test's system runs only {:?} \
+             (TestSystem::builder().only / start_only)",
+            self.services
+        );
+    }
+
+    /// The port of one of the system's services; `None` while it is stopped.
+    pub fn port_of(&self, service: &str) -> Option<u16> {
+        self.expect_hosted(service);
+        self.running_port(service)
+    }
+
     /// `http://127.0.0.1:<port>` of a running service.
     pub fn url(&self, service: &str) -> String {
         let port = self
             .port_of(service)
-            .unwrap_or_else(|| panic!("{service} is not running"));
+            .unwrap_or_else(|| panic!("{service} is stopped"));
         format!("http://127.0.0.1:{port}")
     }
 
@@ -164,6 +194,7 @@ impl TestSystem {
 
     /// Starts a stopped service again with the same database and namespace (new port).
     pub async fn restart_service(&mut self, service: &str) {
+        self.expect_hosted(service);
         self.stop_service(service).await;
         let (spec, build) = all_services()
             .into_iter()
@@ -175,6 +206,7 @@ impl TestSystem {
     /// Restarts one service with extra variables for it alone (e.g. a rotated `PSP_SECRET_KEY`
     /// for order-service that the sandbox does not share).
     pub async fn restart_service_with(&mut self, service: &str, extra: &[(&str, &str)]) {
+        self.expect_hosted(service);
         self.stop_service(service).await;
         let (spec, build) = all_services()
             .into_iter()
@@ -192,6 +224,7 @@ impl TestSystem {
 
     /// A pool on a service's own database, for checking invariants the API does not show.
     pub async fn db(&self, spec: &ServiceSpec) -> sqlx::PgPool {
+        self.expect_hosted(spec.name);
         let config = test_config(spec, &self.namespace);
         let url = config.database_url.expect("service has a database");
         sqlx::PgPool::connect(url.as_str())
@@ -214,6 +247,7 @@ impl Drop for TestSystem {
     fn drop(&mut self) {
         let urls: Vec<String> = all_services()
             .into_iter()
+            .filter(|(spec, _)| self.services.contains(&spec.name))
             .filter_map(|(spec, _)| test_config(spec, &self.namespace).database_url)
             .map(String::from)
             .collect();

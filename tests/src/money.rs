@@ -1,10 +1,68 @@
 //! The money path over HTTP: checkout at order-service, the PSP sandbox's approval, confirm,
 //! the payment's details, the seller's wallet, and the sandbox's faults and statistics.
+//!
+//! The calls a test expects to succeed answer typed ([`new_order`], [`pay`], [`wallet_of`]);
+//! the raw `(status, body)` forms stay for the tests of what fails.
 
 use rust_decimal::Decimal;
+use serde::{de::DeserializeOwned, Deserialize, Serialize};
 use serde_json::{json, Value};
+use service_kit::Id;
 
-use crate::{http::send, values::dec, TestSystem};
+use crate::{http::send, TestSystem};
+
+/// A checked-out order: order-service's own answer type.
+pub use order_service::checkout::CheckoutResult as Checkout;
+
+/// The answer of a confirm: order-service's `PaymentResult` (api.rs, not exported).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Confirmed {
+    pub order_id: String,
+    /// SUCCESS, FAILURE or UNKNOWN.
+    pub status: String,
+    pub amount: Decimal,
+    pub order_name: String,
+    pub reason: Option<String>,
+}
+
+/// A seller's wallet: wallet-service's `Wallet` (api.rs, not exported).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Wallet {
+    pub wallet_no: Id,
+    pub seller_no: Id,
+    pub balance: Decimal,
+    pub pending: Decimal,
+    pub available: Decimal,
+    pub in_transit: Decimal,
+    pub paid_out: Decimal,
+    pub fees_charged: Decimal,
+    pub version: i64,
+    /// Newest first, at most 20.
+    pub recent_transactions: Vec<WalletTransaction>,
+}
+
+/// One row of [`Wallet::recent_transactions`].
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WalletTransaction {
+    pub transaction_no: Id,
+    pub amount: Decimal,
+    /// CREDIT, REVERSAL, DEBIT or PAYOUT_RETURN.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub order_id: Option<String>,
+    pub payment_order_no: Option<Id>,
+}
+
+/// `body` as `T`, or a panic naming `what` and the body.
+pub fn parse<T: DeserializeOwned>(what: &str, body: Value) -> T {
+    match serde_json::from_value(body.clone()) {
+        Ok(typed) => typed,
+        Err(e) => panic!("{what}: {e} in {body}"),
+    }
+}
 
 /// `POST /api/checkouts` of member 7 for `products`, with an optional `Idempotency-Key`.
 pub async fn checkout(system: &TestSystem, products: &[i64], key: Option<&str>) -> (u16, Value) {
@@ -31,27 +89,15 @@ pub async fn checkout_body(system: &TestSystem, body: Value, key: Option<&str>) 
     send(req).await
 }
 
-/// A checked-out order.
-pub struct Order {
-    pub order_id: String,
-    /// As the checkout answered it.
-    pub amount: Value,
-    pub order_name: String,
-}
-
-/// Checks out `products` (201 required).
-pub async fn new_order(system: &TestSystem, products: &[i64]) -> Order {
+/// Checks out `products` for member 7 (201 required).
+pub async fn new_order(system: &TestSystem, products: &[i64]) -> Checkout {
     let (status, body) = checkout(system, products, None).await;
     assert_eq!(status, 201, "checkout: {body}");
-    Order {
-        order_id: body["orderId"].as_str().expect("orderId").to_string(),
-        amount: body["amount"].clone(),
-        order_name: body["orderName"].as_str().expect("orderName").to_string(),
-    }
+    parse("checkout", body)
 }
 
 /// The approve step of the sandbox's payment window; returns the paymentKey.
-pub async fn approve(system: &TestSystem, order: &Order) -> String {
+pub async fn approve(system: &TestSystem, order: &Checkout) -> String {
     let (status, body) = send(
         system
             .http
@@ -86,7 +132,7 @@ pub async fn confirm(
     system: &TestSystem,
     payment_key: &str,
     order_id: &str,
-    amount: Value,
+    amount: impl Serialize,
 ) -> (u16, Value) {
     confirm_body(
         system,
@@ -96,8 +142,22 @@ pub async fn confirm(
 }
 
 /// [`confirm`] of `order` with its own id and amount.
-pub async fn confirm_order(system: &TestSystem, payment_key: &str, order: &Order) -> (u16, Value) {
-    confirm(system, payment_key, &order.order_id, order.amount.clone()).await
+pub async fn confirm_order(
+    system: &TestSystem,
+    payment_key: &str,
+    order: &Checkout,
+) -> (u16, Value) {
+    confirm(system, payment_key, &order.order_id, order.amount).await
+}
+
+/// Approves and confirms `order` (200 SUCCESS required).
+pub async fn pay(system: &TestSystem, order: &Checkout) -> Confirmed {
+    let key = approve(system, order).await;
+    let (status, body) = confirm_order(system, &key, order).await;
+    assert_eq!(status, 200, "confirm: {body}");
+    let confirmed: Confirmed = parse("confirm", body);
+    assert_eq!(confirmed.status, "SUCCESS", "{confirmed:?}");
+    confirmed
 }
 
 /// `GET /api/payments/{order_id}` (200 required).
@@ -120,11 +180,16 @@ pub async fn wallet(system: &TestSystem, seller_no: i64) -> (u16, Value) {
     .await
 }
 
-/// The balance of the seller's wallet (200 required).
-pub async fn balance(system: &TestSystem, seller_no: i64) -> Decimal {
+/// The seller's wallet (200 required).
+pub async fn wallet_of(system: &TestSystem, seller_no: i64) -> Wallet {
     let (status, body) = wallet(system, seller_no).await;
     assert_eq!(status, 200, "wallet: {body}");
-    dec(&body["balance"])
+    parse("wallet", body)
+}
+
+/// The balance of the seller's wallet (200 required).
+pub async fn balance(system: &TestSystem, seller_no: i64) -> Decimal {
+    wallet_of(system, seller_no).await.balance
 }
 
 /// Sets the sandbox's fault for the order's next confirms.

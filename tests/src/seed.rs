@@ -1,8 +1,6 @@
 //! The demo data of `seed/` in a test system's databases: seller 1 with wallet 1, products
 //! 1/2/3 at 1000/2000/3000, and hot-catalog's copy of their details.
 
-use std::collections::HashMap;
-
 use service_kit::ServiceSpec;
 
 use crate::TestSystem;
@@ -55,11 +53,9 @@ pub async fn load(system: &TestSystem, services: &[&ServiceSpec]) {
 /// Starts the system with `overrides` (as [`TestSystem::start_with`]) and the
 /// [`MONEY_PATH`] seeds loaded.
 pub async fn start_seeded(overrides: &[(&str, &str)]) -> TestSystem {
-    let overrides: HashMap<String, String> = overrides
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-    let system = TestSystem::start_with(overrides).await;
-    load(&system, &MONEY_PATH).await;
-    system
+    TestSystem::builder()
+        .overrides(overrides.iter().copied())
+        .seeded()
+        .start()
+        .await
 }

@@ -9,7 +9,7 @@ use events::topology;
 use paymsa_e2e::{
     eventually,
     http::send,
-    money::{approve, balance, cancel, confirm_order, new_order, payment},
+    money::{balance, cancel, new_order, pay, payment},
     seed::start_seeded,
     streams::Bus,
     values::dec,
@@ -23,9 +23,7 @@ const WAIT: Duration = Duration::from_secs(30);
 async fn a_cancel_reverses_the_wallet_shows_in_the_history_and_leaves_the_ranking() {
     let system = start_seeded(&[]).await;
     let order = new_order(&system, &[1, 2]).await; // seller 1: 1000 + 2000
-    let key = approve(&system, &order).await;
-    let (status, body) = confirm_order(&system, &key, &order).await;
-    assert_eq!(status, 200, "{body}");
+    pay(&system, &order).await;
     let id = order.order_id.as_str();
     eventually(WAIT, "seller 1 credited", || async {
         (balance(&system, 1).await == Decimal::from(3000)).then_some(())

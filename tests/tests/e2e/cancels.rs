@@ -7,10 +7,7 @@ use std::time::Duration;
 
 use paymsa_e2e::{
     eventually,
-    money::{
-        approve, cancel, confirm_order, new_order, order_admin, payment, psp_payment, put_fault,
-        Order,
-    },
+    money::{cancel, new_order, order_admin, pay, payment, psp_payment, put_fault, Checkout},
     seed::start_seeded as start,
     values::dec,
     TestSystem,
@@ -20,11 +17,9 @@ use serde_json::json;
 
 const WAIT: Duration = Duration::from_secs(30);
 
-async fn paid_order(system: &TestSystem, products: &[i64]) -> Order {
+async fn paid_order(system: &TestSystem, products: &[i64]) -> Checkout {
     let order = new_order(system, products).await;
-    let key = approve(system, &order).await;
-    let (status, body) = confirm_order(system, &key, &order).await;
-    assert_eq!(status, 200, "{body}");
+    pay(system, &order).await;
     order
 }
 

@@ -5,7 +5,7 @@
 use paymsa_e2e::{
     count, eventually,
     http::send,
-    money::{approve, Order},
+    money::{approve, parse, Checkout},
     sellers::{register_ok, wait_active, SAGA},
     values::id_of,
     TestSystem,
@@ -150,11 +150,7 @@ async fn every_rule_in_jwt_mode() {
         )
         .await;
     assert_eq!(status, 201, "{body}");
-    let order = Order {
-        order_id: body["orderId"].as_str().expect("orderId").to_string(),
-        amount: body["amount"].clone(),
-        order_name: body["orderName"].as_str().expect("orderName").to_string(),
-    };
+    let order: Checkout = parse("checkout", body);
     let payment_key = approve(&jwt.system, &order).await;
     let confirm =
         json!({"paymentKey": payment_key, "orderId": order.order_id, "amount": order.amount});

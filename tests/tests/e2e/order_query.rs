@@ -1,8 +1,7 @@
-//! order-query-service end to end: the whole system runs (TestSystem), and the events the
-//! read model is fed from are published straight to this test's namespace, as the order and
+//! order-query-service end to end: it runs alone (`TestSystem::start_only`), and the events
+//! the read model is fed from are published straight to this test's namespace, as the order and
 //! wallet services would (typed envelopes, `Nats-Msg-Id`), so these tests do not depend on the
-//! payment flow. Members and sellers here exist nowhere else: wallet-service parks the credits
-//! of our confirmed events and never answers with a `wallet.settled` of its own.
+//! payment flow, and no `wallet.settled` arrives but the ones published here.
 
 use std::collections::HashSet;
 
@@ -25,7 +24,7 @@ use sqlx::types::Uuid;
 /// the seed's calls work as written; bad input is a 400, another member's order a 404.
 #[tokio::test]
 async fn pages_walk_every_order_once_with_ties_and_reject_bad_input() {
-    let system = TestSystem::start().await;
+    let system = TestSystem::start_only(&[SERVICE]).await;
     let bus = Bus::connect(&system).await;
     let base = base_time();
     // 47 orders of member 7, six per millisecond (microseconds apart, which the read model
@@ -197,7 +196,7 @@ async fn wait_drained(bus: &Bus) {
 /// `Nats-Msg-Id`) ends in the same read model.
 #[tokio::test]
 async fn redelivered_and_out_of_order_events_leave_the_same_read_model() {
-    let system = TestSystem::start().await;
+    let system = TestSystem::start_only(&[SERVICE]).await;
     let bus = Bus::connect(&system).await;
     let db = system.db(&order_query_service::SPEC).await;
 
@@ -291,7 +290,7 @@ async fn redelivered_and_out_of_order_events_leave_the_same_read_model() {
 /// replay of the streams brings back exactly the same one.
 #[tokio::test]
 async fn catches_up_after_a_restart_and_rebuilds_from_the_streams() {
-    let mut system = TestSystem::start().await;
+    let mut system = TestSystem::start_only(&[SERVICE]).await;
     let bus = Bus::connect(&system).await;
     let db = system.db(&order_query_service::SPEC).await;
     let base = base_time();

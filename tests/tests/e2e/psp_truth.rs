@@ -130,7 +130,7 @@ async fn a_wrong_payment_key_leaves_the_order_confirmable() {
         &system,
         "tgen_bogus_key_0000",
         &order.order_id,
-        order.amount.clone(),
+        order.amount,
     )
     .await;
     assert_eq!(status, 422, "{body}");
@@ -204,7 +204,7 @@ async fn a_late_answer_of_a_lost_attempt_writes_nothing() {
     let pool = system.db(&order_service::SPEC).await;
     let confirming = {
         let order_id = order.order_id.clone();
-        let amount = order.amount.clone();
+        let amount = order.amount;
         let http = system.http.clone();
         let url = format!("{}/api/payments/confirm", system.url("order-service"));
         tokio::spawn(async move {
@@ -296,7 +296,7 @@ async fn a_wrong_key_that_timed_out_is_freed_by_recovery() {
         &system,
         "tgen_bogus_key_0001",
         &order.order_id,
-        order.amount.clone(),
+        order.amount,
     )
     .await;
     assert_eq!(status, 202, "{body}");

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use paymsa_e2e::{
     eventually,
-    money::{approve, balance, confirm_order, new_order, order_admin, payment, put_fault},
+    money::{approve, balance, confirm_order, new_order, order_admin, pay, payment, put_fault},
     seed::start_seeded as start,
     values::dec,
 };
@@ -83,9 +83,7 @@ async fn system_get_without_token(system: &paymsa_e2e::TestSystem) -> (u16, serd
 async fn an_unsettled_paid_order_is_redriven_and_settled_once() {
     let system = start(&[("REDRIVE_AFTER_MS", "1000")]).await;
     let order = new_order(&system, &[2]).await;
-    let key = approve(&system, &order).await;
-    let (status, body) = confirm_order(&system, &key, &order).await;
-    assert_eq!(status, 200, "{body}");
+    pay(&system, &order).await;
     eventually(WAIT, "settled", || async {
         (payment(&system, &order.order_id).await["isWalletDone"] == true).then_some(())
     })

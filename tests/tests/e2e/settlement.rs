@@ -2,7 +2,9 @@
 //! one wallet lose nothing and credit nothing twice, and a sale that beats its seller's
 //! wallet is parked, then credited exactly once when the wallet is created.
 //!
-//! The system runs in-process with the seed data (seller 1 with wallet 1, products 1/2/3).
+//! Only wallet-service runs (and seller-service for the saga's last step), with the seed data
+//! (seller 1 with wallet 1): the paid orders are `order.payment.confirmed` envelopes published
+//! as order-service's outbox would, so no checkout or PSP is involved.
 
 use std::time::{Duration, Instant};
 
@@ -11,11 +13,11 @@ use chrono::Utc;
 use events::{topology, Envelope, PaidOrderLine, PaymentConfirmed, SellerRegistered};
 use paymsa_e2e::{
     eventually,
-    money::{approve, confirm, new_order, payment, wallet},
-    seed::start_seeded,
+    money::{wallet, wallet_of},
     sellers::wait_active,
     streams::Bus,
     values::dec,
+    TestSystem,
 };
 use rust_decimal::Decimal;
 
@@ -31,7 +33,11 @@ const WAIT: Duration = Duration::from_secs(20);
 #[tokio::test]
 async fn five_hundred_concurrent_settlements_lose_no_update() {
     const ORDERS: i64 = 500;
-    let system = start_seeded(&[]).await;
+    let system = TestSystem::builder()
+        .only(["wallet-service"])
+        .seeded()
+        .start()
+        .await;
     // A second instance of wallet-service: same database and namespace, its own node id (ids
     // must not collide) and its own relay membership.
     let mut config = service_kit::testing::test_config(&wallet_service::SPEC, &system.namespace);
@@ -79,13 +85,10 @@ async fn five_hundred_concurrent_settlements_lose_no_update() {
     }
     let published = started.elapsed();
 
-    let wallet_body = eventually(
+    eventually(
         Duration::from_secs(120),
         "the exact sum credited",
-        || async {
-            let (status, w) = wallet(&system, 1).await;
-            (status == 200 && dec(&w["balance"]) == expected).then_some(w)
-        },
+        || async { (wallet_of(&system, 1).await.balance == expected).then_some(()) },
     )
     .await;
     let elapsed = started.elapsed();
@@ -114,16 +117,15 @@ async fn five_hundred_concurrent_settlements_lose_no_update() {
     );
     assert_eq!(deliveries, ORDERS as u64, "settlements were redelivered");
 
-    let (_, w) = wallet(&system, 1).await;
-    assert_eq!(dec(&w["balance"]), expected, "nothing credited twice: {w}");
+    let w = wallet_of(&system, 1).await;
+    assert_eq!(w.balance, expected, "nothing credited twice: {w:?}");
     // Sales reach wallets.balance when folded (the rollup job, or the next writer that needs
     // the exact balance), so `version` counts folds: at least one, at most one per order.
-    let version = w["version"].as_i64().unwrap_or(0);
     assert!(
-        (0..=ORDERS).contains(&version),
-        "at most one balance change per order: {wallet_body}"
+        (0..=ORDERS).contains(&w.version),
+        "at most one balance change per order: {w:?}"
     );
-    assert_eq!(dec(&w["pending"]), expected, "every sale pending once: {w}");
+    assert_eq!(w.pending, expected, "every sale pending once: {w:?}");
     let pool = system.db(&wallet_service::SPEC).await;
     let (rows, lines, sum, nodes): (i64, i64, Decimal, i64) = sqlx::query_as(
         "select count(*), count(distinct payment_order_no), sum(amount),
@@ -169,24 +171,18 @@ async fn five_hundred_concurrent_settlements_lose_no_update() {
 /// 8. A sale for a seller whose wallet does not exist yet (the onboarding saga lags): the
 /// other seller of the order is credited at once, this seller's line is parked and nothing
 /// announces the order as settled; when `seller.registered` arrives the wallet is created with
-/// the parked credit, once, `wallet.settled` names both sellers, the order becomes
-/// `isWalletDone` and the seller ACTIVE. A repeated registration credits nothing again.
+/// the parked credit, once, one `wallet.settled` names both sellers (what makes order-service
+/// mark the order `isWalletDone`, payments::a_confirmed_payment_is_settled_into_the_sellers_wallet)
+/// and the seller becomes ACTIVE. A repeated registration credits nothing again.
 #[tokio::test]
 async fn a_sale_before_the_sellers_wallet_is_parked_then_credited_once() {
     const LATE: i64 = 77;
-    let system = start_seeded(&[]).await;
-    // Seller 77 registered (PENDING) and listed product 10, but its seller.registered has not
-    // reached wallet-service yet.
-    let catalog = system.db(&catalog_service::SPEC).await;
-    sqlx::query(
-        "insert into products (product_no, seller_no, name, description, price)
-         values (10, $1, '늦은상품', '', 4500)",
-    )
-    .bind(LATE)
-    .execute(&catalog)
-    .await
-    .expect("product");
-    catalog.close().await;
+    let system = TestSystem::builder()
+        .only(["wallet-service", "seller-service"])
+        .seeded()
+        .start()
+        .await;
+    // Seller 77 registered (PENDING), but its seller.registered has not reached wallet-service.
     let sellers = system.db(&seller_service::SPEC).await;
     sqlx::query(
         "insert into sellers (seller_no, seller_id, status) values ($1, 'late', 'PENDING')",
@@ -197,20 +193,38 @@ async fn a_sale_before_the_sellers_wallet_is_parked_then_credited_once() {
     .expect("seller");
     sellers.close().await;
 
-    let order = new_order(&system, &[10, 1]).await;
-    let order_id = order.order_id.clone();
-    assert_eq!(dec(&order.amount), Decimal::from(5500));
-    let payment_key = approve(&system, &order).await;
-    let (status, confirmed) = confirm(&system, &payment_key, &order_id, order.amount).await;
-    assert_eq!(status, 200, "{confirmed}");
+    // A paid order of product 10 (seller 77, 4500) and product 1 (seller 1, 1000).
+    let order_id = "late-seller-order-1".to_string();
+    let line = |no: i64, product_no: i64, seller_no: i64, name: &str, amount: i64| PaidOrderLine {
+        payment_order_no: no,
+        product_no,
+        seller_no,
+        product_name: name.into(),
+        amount: Decimal::from(amount),
+    };
+    let bus = Bus::connect(&system).await;
+    bus.publish(&Envelope::new(PaymentConfirmed {
+        payment_event_no: 770_001,
+        member_no: 7,
+        order_id: order_id.clone(),
+        order_name: "늦은상품 외 1건".into(),
+        payment_key: "pk-late".into(),
+        method: "카드".into(),
+        approved_at: Utc::now(),
+        total_amount: Decimal::from(5500),
+        ordered_at: Utc::now(),
+        lines: vec![
+            line(7_700_010, 10, LATE, "늦은상품", 4500),
+            line(7_700_011, 1, 1, "상품A", 1000),
+        ],
+    }))
+    .await;
 
     // Seller 1 is credited at once; seller 77's line waits.
     eventually(WAIT, "seller 1 credited", || async {
-        let (_, w) = wallet(&system, 1).await;
-        (dec(&w["balance"]) == Decimal::from(1000)).then_some(())
+        (wallet_of(&system, 1).await.balance == Decimal::from(1000)).then_some(())
     })
     .await;
-    let bus = Bus::connect(&system).await;
     bus.wait_idle(&topology::ORDERS, "wallet-settlement", WAIT)
         .await;
     let pool = system.db(&wallet_service::SPEC).await;
@@ -223,7 +237,6 @@ async fn a_sale_before_the_sellers_wallet_is_parked_then_credited_once() {
     let (status, missing) = wallet(&system, LATE).await;
     assert_eq!(status, 404, "{missing}");
     assert_eq!(missing["code"], "WALLET_NOT_FOUND");
-    assert_eq!(payment(&system, &order_id).await["isWalletDone"], false);
     let settled_for_order = || async {
         bus.envelopes(&topology::WALLETS, "wallet.settled")
             .await
@@ -262,11 +275,11 @@ async fn a_sale_before_the_sellers_wallet_is_parked_then_credited_once() {
     assert_eq!(ledger[0]["orderId"], order_id.as_str());
     assert_eq!(dec(&ledger[0]["amount"]), Decimal::from(4500));
 
-    eventually(WAIT, "isWalletDone", || async {
-        (payment(&system, &order_id).await["isWalletDone"] == true).then_some(())
+    let settled = eventually(WAIT, "the order settled", || async {
+        let settled = settled_for_order().await;
+        (!settled.is_empty()).then_some(settled)
     })
     .await;
-    let settled = settled_for_order().await;
     assert_eq!(settled.len(), 1, "{settled:?}");
     let mut credits: Vec<(String, Decimal)> = settled[0]["payload"]["credits"]
         .as_array()
@@ -297,9 +310,9 @@ async fn a_sale_before_the_sellers_wallet_is_parked_then_credited_once() {
     bus.publish(&again).await;
     bus.wait_idle(&topology::SELLERS, "wallet-onboarding", WAIT)
         .await;
-    let (_, w) = wallet(&system, LATE).await;
-    assert_eq!(dec(&w["balance"]), Decimal::from(4500), "{w}");
-    assert!(w["version"].as_i64().is_some_and(|v| v <= 1), "{w}");
+    let w = wallet_of(&system, LATE).await;
+    assert_eq!(w.balance, Decimal::from(4500), "{w:?}");
+    assert!(w.version <= 1, "{w:?}");
     let (rows, parked): (i64, i64) = sqlx::query_as(
         "select (select count(*) from wallet_transactions where order_id = $1),
                 (select count(*) from pending_settlements)",
@@ -310,8 +323,7 @@ async fn a_sale_before_the_sellers_wallet_is_parked_then_credited_once() {
     .expect("ledger");
     assert_eq!((rows, parked), (2, 0));
     assert_eq!(settled_for_order().await.len(), 1);
-    let (_, w1) = wallet(&system, 1).await;
-    assert_eq!(dec(&w1["balance"]), Decimal::from(1000));
+    assert_eq!(wallet_of(&system, 1).await.balance, Decimal::from(1000));
     pool.close().await;
     system.stop().await;
 }

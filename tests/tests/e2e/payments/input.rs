@@ -11,7 +11,7 @@ async fn tampering_unknown_orders_and_repeated_confirms_change_nothing() {
     let order = new_order(&system, &[1, 2]).await;
     let key = approve(&system, &order).await;
 
-    let tampered = dec(&order.amount) - krw(1);
+    let tampered = order.amount - krw(1);
     let (status, body) = confirm(&system, &key, &order.order_id, json!(tampered.to_string())).await;
     assert_eq!(status, 400, "{body}");
     assert_eq!(body["code"], "ORDER_AMOUNT_MISMATCH");
@@ -29,7 +29,7 @@ async fn tampering_unknown_orders_and_repeated_confirms_change_nothing() {
     }
     assert_eq!(psp_stats(&system, &order.order_id).await, (0, false));
 
-    let (status, body) = confirm(&system, &key, "no-such-order-123", order.amount.clone()).await;
+    let (status, body) = confirm(&system, &key, "no-such-order-123", order.amount).await;
     assert_eq!(status, 404, "{body}");
     assert_eq!(body["code"], "ORDER_NOT_FOUND");
     let (status, _) = send(system.http.get(format!(
@@ -57,26 +57,14 @@ async fn tampering_unknown_orders_and_repeated_confirms_change_nothing() {
     assert_eq!(again["orderId"], body["orderId"]);
     assert_eq!(again["amount"], body["amount"]);
     // Another paymentKey for a paid order is a conflict, not a second payment.
-    let (status, other) = confirm(
-        &system,
-        "not-the-key",
-        &order.order_id,
-        order.amount.clone(),
-    )
-    .await;
+    let (status, other) = confirm(&system, "not-the-key", &order.order_id, order.amount).await;
     assert_eq!(status, 409, "{other}");
 
     // Another order confirmed with this order's paymentKey is refused before the PSP, and
     // that order stays payable with its own key.
     let other_order = new_order(&system, &[3]).await;
     let other_key = approve(&system, &other_order).await;
-    let (status, stolen) = confirm(
-        &system,
-        &key,
-        &other_order.order_id,
-        other_order.amount.clone(),
-    )
-    .await;
+    let (status, stolen) = confirm(&system, &key, &other_order.order_id, other_order.amount).await;
     assert_eq!(status, 409, "{stolen}");
     assert_eq!(stolen["code"], "PAYMENT_KEY_IN_USE");
     assert_eq!(psp_stats(&system, &other_order.order_id).await, (0, false));
@@ -88,7 +76,7 @@ async fn tampering_unknown_orders_and_repeated_confirms_change_nothing() {
         &system,
         &other_key,
         &other_order.order_id,
-        other_order.amount.clone(),
+        other_order.amount,
     )
     .await;
     assert_eq!(

@@ -13,7 +13,7 @@ use paymsa_e2e::{
     http::send,
     money::{
         approve, balance, checkout, checkout_body, confirm, confirm_body, confirm_order, new_order,
-        payment, psp_stats, put_fault, wallet, Order,
+        payment, psp_stats, put_fault, wallet, Checkout,
     },
     seed::start_seeded as start,
     streams::Bus,
@@ -87,7 +87,7 @@ async fn approved_with_fault(
     system: &TestSystem,
     products: &[i64],
     fault: Value,
-) -> (Order, String) {
+) -> (Checkout, String) {
     let order = new_order(system, products).await;
     let key = approve(system, &order).await;
     put_fault(system, &order.order_id, fault).await;
@@ -178,7 +178,7 @@ fn lines(details: &Value) -> &Vec<Value> {
 async fn a_confirmed_payment_is_settled_into_the_sellers_wallet() {
     let system = start(&[]).await;
     let order = new_order(&system, &[1, 2, 3]).await;
-    assert_eq!(dec(&order.amount), krw(6000));
+    assert_eq!(order.amount, krw(6000));
     assert_eq!(order.order_name, "상품A 외 2건");
     let key = approve(&system, &order).await;
 
