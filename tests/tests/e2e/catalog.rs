@@ -14,6 +14,9 @@ use paymsa_e2e::{
 };
 use serde_json::{json, Value};
 
+/// The onboarding saga (seller → wallet → seller activated) and the catalog that listens to it.
+const SAGA_SERVICES: &[&str] = &["seller-service", "wallet-service", "catalog-service"];
+
 /// Registers a seller and waits until the catalog accepts its products; the product created
 /// on the way is returned.
 async fn active_seller_with_product(system: &TestSystem, seller_id: &str) -> (i64, Value) {
@@ -42,7 +45,7 @@ fn product_nos(list: &Value) -> Vec<i64> {
 
 #[tokio::test]
 async fn products_of_an_active_seller_are_created_read_changed_and_listed_in_order() {
-    let system = TestSystem::start().await;
+    let system = TestSystem::start_only(SAGA_SERVICES).await;
     let catalog = Catalog::new(&system);
     let (seller_no, a) = active_seller_with_product(&system, "catalog-seller").await;
 
@@ -196,7 +199,7 @@ async fn products_of_an_active_seller_are_created_read_changed_and_listed_in_ord
 
 #[tokio::test]
 async fn invalid_products_are_rejected_with_field_errors_and_store_nothing() {
-    let system = TestSystem::start().await;
+    let system = TestSystem::start_only(SAGA_SERVICES).await;
     let catalog = Catalog::new(&system);
     let (seller_no, first) = active_seller_with_product(&system, "validated-seller").await;
     let catalog_db = system.db(&catalog_service::SPEC).await;
@@ -291,7 +294,7 @@ async fn invalid_products_are_rejected_with_field_errors_and_store_nothing() {
 
 #[tokio::test]
 async fn only_sellers_the_catalog_has_seen_activated_may_list_products() {
-    let mut system = TestSystem::start().await;
+    let mut system = TestSystem::start_only(SAGA_SERVICES).await;
     let catalog_db = system.db(&catalog_service::SPEC).await;
     // Without wallet-service the saga stops after registration: sellers stay PENDING.
     system.stop_service("wallet-service").await;
@@ -338,7 +341,7 @@ async fn catalog_events(system: &TestSystem, event_type: &str) -> Vec<(Option<St
 
 #[tokio::test]
 async fn product_changes_reach_the_catalog_stream() {
-    let system = TestSystem::start().await;
+    let system = TestSystem::start_only(SAGA_SERVICES).await;
     let catalog = Catalog::new(&system);
     let (seller_no, product) = active_seller_with_product(&system, "streamed-seller").await;
     let product_no = product["productNo"]

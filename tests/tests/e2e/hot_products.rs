@@ -40,7 +40,7 @@ async fn announce(bus: &Bus, product_nos: &[i64]) {
 
 #[tokio::test]
 async fn purchases_outrank_likes_rank_order_is_kept_and_limit_is_validated() {
-    let system = TestSystem::start().await;
+    let system = TestSystem::start_only(&["hot-catalog-service"]).await;
     let base = system.url("hot-catalog-service");
     let bus = Bus::connect(&system).await;
     let now = now_ms();
@@ -148,7 +148,7 @@ async fn purchases_outrank_likes_rank_order_is_kept_and_limit_is_validated() {
 
 #[tokio::test]
 async fn scores_decay_with_event_age_and_halve_per_half_life_and_unlike_is_exact() {
-    let system = TestSystem::start().await;
+    let system = TestSystem::start_only(&["hot-catalog-service"]).await;
     let bus = Bus::connect(&system).await;
     let t0 = now_ms();
     let clock = ManualClock::new(t0);
@@ -199,7 +199,7 @@ async fn scores_decay_with_event_age_and_halve_per_half_life_and_unlike_is_exact
 
 #[tokio::test]
 async fn replayed_events_change_no_score() {
-    let system = TestSystem::start().await;
+    let system = TestSystem::start_only(&["hot-catalog-service"]).await;
     let bus = Bus::connect(&system).await;
     let t0 = now_ms();
     let clock = ManualClock::new(t0);

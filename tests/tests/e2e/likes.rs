@@ -1,4 +1,4 @@
-//! catalog-like-service end to end, over HTTP against the whole system: the seed's like API as
+//! catalog-like-service end to end, over HTTP, alone: the seed's like API as
 //! written, exact counts under 100 concurrent likes, repeat likes and unlikes that change
 //! nothing, and exactly one LIKES event per real change, the unlike carrying the like's time.
 
@@ -42,7 +42,7 @@ async fn all_at_once(
 
 #[tokio::test]
 async fn seed_like_calls_answer_as_documented() {
-    let system = TestSystem::start().await;
+    let system = TestSystem::start_only(&["catalog-like-service"]).await;
     let bus = Bus::connect(&system).await;
     let (product, member) = (23_423_958_235_i64, 2_342_352_652_i64);
 
@@ -139,7 +139,7 @@ fn chrono_ms(value: &Value) -> i64 {
 
 #[tokio::test]
 async fn a_hundred_concurrent_likes_count_exactly_and_repeats_change_nothing() {
-    let system = TestSystem::start().await;
+    let system = TestSystem::start_only(&["catalog-like-service"]).await;
     let bus = Bus::connect(&system).await;
     let product = 4_242_i64;
     let members: Vec<i64> = (1..=MEMBERS).collect();

@@ -1,11 +1,15 @@
 //! catalog-service's `GET /api/product-listing` (the storefront's catalog): keyset pages in
 //! product-number order, a cursor to the next page, validated parameters.
 
-use paymsa_e2e::seed;
+use paymsa_e2e::TestSystem;
 
 #[tokio::test]
 async fn the_product_listing_pages_through_the_whole_catalog() {
-    let system = seed::start_seeded(&[]).await;
+    let system = TestSystem::builder()
+        .only(["catalog-service"])
+        .seeded()
+        .start()
+        .await;
     let base = format!("{}/api/product-listing", system.url("catalog-service"));
     let page = |query: &'static str| {
         let (http, url) = (system.http.clone(), format!("{base}{query}"));

@@ -1,4 +1,4 @@
-//! catalog-review-service end to end, over HTTP against the whole system: the seed's review
+//! catalog-review-service end to end, over HTTP, alone: the seed's review
 //! API as written (ids as strings), exact counts and averages, owner-only idempotent delete
 //! counted once, every invalid field reported as problem+json with nothing stored, pages
 //! newest first, and exactly one REVIEWS event per real change.
@@ -19,7 +19,7 @@ const SEED_BODY: &str = r#"{"productNo":"23423958235","memberNo":"2342352652","t
 
 #[tokio::test]
 async fn seed_review_calls_answer_as_documented_and_delete_counts_once() {
-    let system = TestSystem::start().await;
+    let system = TestSystem::start_only(&["catalog-review-service"]).await;
     let bus = Bus::connect(&system).await;
 
     let answer = post(&system, SEED_BODY).await;
@@ -99,7 +99,7 @@ async fn seed_review_calls_answer_as_documented_and_delete_counts_once() {
 
 #[tokio::test]
 async fn invalid_reviews_get_field_errors_and_store_nothing() {
-    let system = TestSystem::start().await;
+    let system = TestSystem::start_only(&["catalog-review-service"]).await;
     let bus = Bus::connect(&system).await;
     let long_content = "가".repeat(3001);
     let every_field = vec![
@@ -200,7 +200,7 @@ async fn invalid_reviews_get_field_errors_and_store_nothing() {
 
 #[tokio::test]
 async fn concurrent_reviews_count_exactly_and_page_newest_first() {
-    let system = TestSystem::start().await;
+    let system = TestSystem::start_only(&["catalog-review-service"]).await;
     let bus = Bus::connect(&system).await;
     let base = system.url("catalog-review-service");
     const RATINGS: [&str; 5] = ["ONE", "TWO", "THREE", "FOUR", "FIVE"];
