@@ -29,6 +29,9 @@ pub mod seed;
 pub mod sellers;
 pub mod streams;
 pub mod values;
+mod wait;
+
+pub use wait::{count, eventually};
 
 use std::{collections::HashMap, future::Future, pin::Pin, time::Duration};
 
@@ -278,30 +281,4 @@ impl Drop for TestSystem {
         });
         let _ = dropped.join();
     }
-}
-
-/// Polls `check` every 100 ms until it returns `Some`, or panics after `timeout` with `what`.
-pub async fn eventually<T, F, Fut>(timeout: Duration, what: &str, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Option<T>>,
-{
-    let deadline = tokio::time::Instant::now() + timeout;
-    loop {
-        if let Some(v) = check().await {
-            return v;
-        }
-        if tokio::time::Instant::now() > deadline {
-            panic!("timed out after {timeout:?} waiting for {what}");
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-/// The single number a `select count(*) …` (or any one-`bigint` query) answers.
-pub async fn count(pool: &sqlx::PgPool, sql: &str) -> i64 {
-    sqlx::query_scalar(sql)
-        .fetch_one(pool)
-        .await
-        .unwrap_or_else(|e| panic!("{sql}: {e}"))
 }

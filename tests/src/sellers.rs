@@ -7,6 +7,10 @@ use serde_json::{json, Value};
 
 use crate::{catalog::Catalog, eventually, problems::expect_problem, values::id_of, TestSystem};
 
+/// The services of the onboarding saga (seller → wallet → seller activated) and the catalog
+/// that listens to it, for [`TestSystem::start_only`].
+pub const SAGA_SERVICES: &[&str] = &["seller-service", "wallet-service", "catalog-service"];
+
 /// How long the onboarding saga may take.
 pub const SAGA: Duration = Duration::from_secs(20);
 

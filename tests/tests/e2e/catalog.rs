@@ -7,15 +7,12 @@ use paymsa_e2e::{
     count, eventually,
     http::post_raw_json,
     problems::{error_fields, expect_problem},
-    sellers::{first_product, get_seller, register_ok, SAGA},
+    sellers::{first_product, get_seller, register_ok, SAGA, SAGA_SERVICES},
     streams::Bus,
     values::{decimal, id_of},
     TestSystem,
 };
 use serde_json::{json, Value};
-
-/// The onboarding saga (seller → wallet → seller activated) and the catalog that listens to it.
-const SAGA_SERVICES: &[&str] = &["seller-service", "wallet-service", "catalog-service"];
 
 /// Registers a seller and waits until the catalog accepts its products; the product created
 /// on the way is returned.

@@ -4,13 +4,13 @@
 //! Also: validation and duplicates of registration, and the outbox's guarantees when NATS is
 //! down or the relay repeats itself.
 
-use std::{collections::HashMap, time::Duration};
+use std::time::Duration;
 
 use paymsa_e2e::{
     count, eventually,
     http::{metrics_text, post_raw_json},
     problems::expect_problem,
-    sellers::{first_product, get_seller, register, register_ok, wait_active, SAGA},
+    sellers::{first_product, get_seller, register, register_ok, wait_active, SAGA, SAGA_SERVICES},
     streams::Bus,
     values::{decimal, id_of},
     TestSystem,
@@ -60,7 +60,7 @@ async fn metric(system: &TestSystem, service: &str, name: &str) -> f64 {
 
 #[tokio::test]
 async fn a_registered_seller_gets_a_wallet_and_becomes_active() {
-    let system = TestSystem::start().await;
+    let system = TestSystem::start_only(SAGA_SERVICES).await;
 
     let resp = register(&system, &json!({ "sellerId": "  happy-seller " })).await;
     assert_eq!(resp.status(), 201);
@@ -116,7 +116,7 @@ async fn a_registered_seller_gets_a_wallet_and_becomes_active() {
 
 #[tokio::test]
 async fn duplicate_and_invalid_registrations_are_rejected_and_store_nothing() {
-    let system = TestSystem::start().await;
+    let system = TestSystem::start_only(SAGA_SERVICES).await;
     let seller_db = system.db(&seller_service::SPEC).await;
     let stored = || async {
         (
@@ -204,8 +204,11 @@ async fn duplicate_and_invalid_registrations_are_rejected_and_store_nothing() {
 #[tokio::test]
 async fn a_seller_registered_while_nats_is_down_is_onboarded_once_nats_is_back() {
     let mut nats = NatsServer::start().await.expect("private nats-server");
-    let system =
-        TestSystem::start_with(HashMap::from([("NATS_URL".to_string(), nats.url())])).await;
+    let system = TestSystem::builder()
+        .only(SAGA_SERVICES.iter().copied())
+        .overrides([("NATS_URL", nats.url())])
+        .start()
+        .await;
     let seller_db = system.db(&seller_service::SPEC).await;
     let wallet_db = system.db(&wallet_service::SPEC).await;
 
@@ -252,7 +255,7 @@ async fn a_seller_registered_while_nats_is_down_is_onboarded_once_nats_is_back()
 
 #[tokio::test]
 async fn a_republished_outbox_row_is_dropped_by_jetstream_and_changes_nothing() {
-    let system = TestSystem::start().await;
+    let system = TestSystem::start_only(SAGA_SERVICES).await;
     let seller_db = system.db(&seller_service::SPEC).await;
     let wallet_db = system.db(&wallet_service::SPEC).await;
     let seller_no = register_ok(&system, "republished").await;
@@ -348,7 +351,7 @@ async fn a_republished_outbox_row_is_dropped_by_jetstream_and_changes_nothing() 
 
 #[tokio::test]
 async fn unknown_and_malformed_seller_numbers() {
-    let system = TestSystem::start().await;
+    let system = TestSystem::start_only(SAGA_SERVICES).await;
     let base = system.url("seller-service");
     let get = |path: &str| system.http.get(format!("{base}{path}")).send();
 

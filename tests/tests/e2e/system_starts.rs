@@ -25,3 +25,12 @@ async fn every_service_starts_reports_ready_and_serves_docs() {
     }
     system.stop().await;
 }
+
+/// A test that starts only some services is told which, when it asks for another.
+#[tokio::test]
+#[should_panic(expected = "order-service was not started: this test's system runs only")]
+async fn a_service_the_test_did_not_start_is_refused_by_name() {
+    let system = TestSystem::start_only(&["psp-sandbox"]).await;
+    let _ = system.url("psp-sandbox");
+    let _ = system.url("order-service");
+}
