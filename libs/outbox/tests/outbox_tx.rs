@@ -63,7 +63,10 @@ async fn an_event_appended_through_the_handle_leaves_on_commit() {
         .wait_for_status("SUCCESS", 2, Duration::from_secs(3))
         .await
         .expect("published after the commit");
-    assert!(took < Duration::from_secs(1), "commit to SUCCESS took {took:?}");
+    assert!(
+        took < Duration::from_secs(1),
+        "commit to SUCCESS took {took:?}"
+    );
     assert_eq!(env.stream_message_count().await, 2);
 
     shutdown.trigger();
