@@ -16,26 +16,43 @@
 //!
 //! The runner's `concurrency` bounds how many deliveries wait here at once, so it is also the
 //! largest group. Nothing waits to fill a group: a lane takes what is queued and goes.
+//!
+//! The group's transaction is the handler's [`GroupHandler::Tx`], begun by its
+//! [`GroupHandler::begin`] ([`HandlerTx`] names the two kinds): a plain `sqlx::Transaction`
+//! for a handler that writes no events (`apply` gets it as a `&mut PgConnection`), or an
+//! [`outbox::OutboxTx`] (`outbox.begin(pool)`) for one that does (`apply` gets the
+//! `&mut OutboxTx` itself, which `Outbox::append` requires). So only a handler whose groups
+//! run in an `OutboxTx` can append, and the group's commit is then `OutboxTx::commit`, which
+//! wakes the relay if any delivery appended (one rolled back to its savepoint may cost a spare
+//! wake-up, never a missed one).
 
 use std::{future::Future, sync::Arc};
 
-use outbox::Outbox;
 use service_kit::{trace, Shutdown};
 use sqlx::{PgConnection, PgPool};
 use tokio::sync::{mpsc, oneshot, Mutex};
 
-use crate::{replay, Delivery, Handler, HandlerError};
+use crate::{replay, tx_conn::HandlerTx, Delivery, Handler, HandlerError};
 
 /// After shutdown, a lane stops once no delivery arrived for this long.
 const DRAIN_IDLE: std::time::Duration = std::time::Duration::from_millis(500);
 
 /// One delivery's work inside a shared transaction.
 pub trait GroupHandler: Send + Sync + 'static {
-    /// Applies `delivery` on `conn` (inside a savepoint of the group's transaction); must not
+    /// The group's transaction (module docs): `sqlx::Transaction<'static, Postgres>`, or
+    /// [`outbox::OutboxTx`] if `apply` appends events.
+    type Tx: HandlerTx;
+
+    /// Begins the group's transaction: `pool.begin()`, or `outbox.begin(pool)` for an
+    /// [`outbox::OutboxTx`].
+    fn begin(&self, pool: &PgPool) -> impl Future<Output = Result<Self::Tx, sqlx::Error>> + Send;
+
+    /// Applies `delivery` on `conn` (inside a savepoint of the group's transaction): a
+    /// `&mut PgConnection`, or with an [`outbox::OutboxTx`] that very `&mut OutboxTx`. Must not
     /// commit or roll back. Idempotency (`claim_event`) is the handler's, as for [`Handler`].
     fn apply(
         &self,
-        conn: &mut PgConnection,
+        conn: &mut <Self::Tx as HandlerTx>::Conn,
         delivery: &Delivery,
     ) -> impl Future<Output = Result<(), HandlerError>> + Send;
 
@@ -48,12 +65,6 @@ pub trait GroupHandler: Send + Sync + 'static {
         _group: &[Delivery],
     ) -> impl Future<Output = Result<(), HandlerError>> + Send {
         async { Ok(()) }
-    }
-
-    /// The outbox `apply` appends to, if any: a commit that applied at least one delivery
-    /// then goes through it ([`Outbox::commit`]), which wakes the relay.
-    fn outbox(&self) -> Option<&Outbox> {
-        None
     }
 
     /// After a commit that applied at least one delivery.
@@ -198,7 +209,7 @@ async fn apply_group<H: GroupHandler>(
     group: &[Job],
 ) -> Result<Vec<Result<(), HandlerError>>, HandlerError> {
     let deliveries: Vec<Delivery> = group.iter().map(|(d, ..)| d.clone()).collect();
-    let mut tx = pool.begin().await?;
+    let mut tx = handler.begin(pool).await?;
     // A group of one needs no savepoint (its failure rolls the whole transaction back) and no
     // group-wide locks (a single delivery takes its own locks in its own order).
     let alone = group.len() == 1;
@@ -214,7 +225,7 @@ async fn apply_group<H: GroupHandler>(
                 .execute(&mut *tx)
                 .await?;
         }
-        let work = handler.apply(&mut tx, delivery);
+        let work = handler.apply(tx.conn(), delivery);
         let result = match ctx {
             Some(ctx) => trace::scope(*ctx, work).await,
             None => work.await,
@@ -230,9 +241,6 @@ async fn apply_group<H: GroupHandler>(
         }
         results.push(result);
     }
-    match handler.outbox() {
-        Some(outbox) if results.iter().any(Result::is_ok) => outbox.commit(tx).await?,
-        _ => tx.commit().await?,
-    }
+    tx.commit().await?;
     Ok(results)
 }

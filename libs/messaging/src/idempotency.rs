@@ -3,11 +3,14 @@
 //! ack, ack lost) or a replay of the same event finds the row and changes nothing.
 
 use futures::future::BoxFuture;
-use outbox::Outbox;
+use outbox::{Outbox, OutboxTx};
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
-use crate::{tx_conn::TxConn, HandlerError};
+use crate::{
+    tx_conn::{HandlerTx, TxConn},
+    HandlerError,
+};
 
 /// What [`apply_once`] did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,8 +62,7 @@ pub async fn claim_event(
 /// Makes a handler idempotent: begins a transaction, claims `(consumer, event_id)`; if it was
 /// already claimed, commits nothing and returns [`Applied::Skipped`]; otherwise runs `apply` on
 /// the same connection and commits both together. An `apply` error rolls both back, so the
-/// retry starts from scratch. An effect that appends events uses [`apply_once_with_outbox`],
-/// the same with the commit going through the outbox handle.
+/// retry starts from scratch. An effect that appends events uses [`apply_once_with_outbox`].
 ///
 /// `apply` gets the transaction as a [`TxConn`] (a `PgConnection` by deref, and an executor)
 /// and returns a boxed future; it may borrow from its surroundings (here the outbox handle):
@@ -74,7 +76,7 @@ pub async fn claim_event(
 ///             .bind(event.payload.seller_no)
 ///             .execute(&mut *conn)
 ///             .await?;
-///         outbox.append(conn, /* … */).await?; // fn append(&self, conn: &mut PgConnection, …)
+///         outbox.append(conn, /* … */).await?; // fn append(&self, tx: &mut OutboxTx, …)
 ///         Ok(())
 ///     })
 /// })
@@ -89,11 +91,12 @@ pub async fn apply_once<'a, F, T>(
 where
     F: for<'c> FnOnce(&'c mut TxConn<'a>) -> BoxFuture<'c, Result<T, HandlerError>>,
 {
-    apply_once_committing(pool, None, consumer, event_id, apply).await
+    apply_once_in(pool.begin().await?, consumer, event_id, apply).await
 }
 
-/// [`apply_once`] for an effect that appends to `outbox`: the commit goes through
-/// [`Outbox::commit`], which wakes the relay. A skipped event commits nothing and wakes nothing.
+/// [`apply_once`] for an effect that appends to `outbox`: the transaction is the outbox's
+/// ([`Outbox::begin`]; `apply` gets it as `TxConn<OutboxTx>`, which `outbox.append` takes),
+/// so its commit wakes the relay. A skipped event commits nothing and wakes nothing.
 pub async fn apply_once_with_outbox<'a, F, T>(
     pool: &PgPool,
     outbox: &Outbox,
@@ -102,22 +105,21 @@ pub async fn apply_once_with_outbox<'a, F, T>(
     apply: F,
 ) -> Result<Applied<T>, HandlerError>
 where
-    F: for<'c> FnOnce(&'c mut TxConn<'a>) -> BoxFuture<'c, Result<T, HandlerError>>,
+    F: for<'c> FnOnce(&'c mut TxConn<'a, OutboxTx>) -> BoxFuture<'c, Result<T, HandlerError>>,
 {
-    apply_once_committing(pool, Some(outbox), consumer, event_id, apply).await
+    apply_once_in(outbox.begin(pool).await?, consumer, event_id, apply).await
 }
 
-async fn apply_once_committing<'a, F, T>(
-    pool: &PgPool,
-    outbox: Option<&Outbox>,
+async fn apply_once_in<'a, X, F, T>(
+    mut tx: X,
     consumer: &str,
     event_id: Uuid,
     apply: F,
 ) -> Result<Applied<T>, HandlerError>
 where
-    F: for<'c> FnOnce(&'c mut TxConn<'a>) -> BoxFuture<'c, Result<T, HandlerError>>,
+    X: HandlerTx,
+    F: for<'c> FnOnce(&'c mut TxConn<'a, X>) -> BoxFuture<'c, Result<T, HandlerError>>,
 {
-    let mut tx = pool.begin().await?;
     if !claim_event(&mut tx, consumer, event_id).await? {
         // Releases the row lock we may have waited on; nothing was written.
         tx.rollback().await?;
@@ -125,10 +127,6 @@ where
     }
     let mut conn = TxConn::new(tx);
     let value = apply(&mut conn).await?;
-    let tx = conn.into_transaction();
-    match outbox {
-        Some(outbox) => outbox.commit(tx).await?,
-        None => tx.commit().await?,
-    }
+    conn.into_transaction().commit().await?;
     Ok(Applied::Done(value))
 }

@@ -51,7 +51,7 @@ pub use idempotency::{apply_once, apply_once_with_outbox, claim_event, Applied};
 pub use provision::{provision, provision_with, ProvisionOptions};
 pub use replay::{note_duplicate, ReplayError, Replayed, Replayers, REPLAY_OF};
 pub use runtime::ServiceRuntime;
-pub use tx_conn::TxConn;
+pub use tx_conn::{HandlerTx, TxConn};
 
 /// The `processed_events` and `dead_letters` tables (`libs/messaging/migrations`), for every
 /// service that consumes events: it lists this among its migrators, before its own

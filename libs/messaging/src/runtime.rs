@@ -41,8 +41,8 @@ impl ServiceRuntime {
         })
     }
 
-    /// Starts the outbox relay; handlers append through the returned handle and commit through
-    /// it ([`Outbox::begin`], [`Outbox::commit`]), which wakes the relay.
+    /// Starts the outbox relay; handlers append through the returned handle, in transactions
+    /// it began ([`Outbox::begin`]), whose commit wakes the relay.
     pub fn outbox(&self) -> Result<Outbox, StartupError> {
         self.bus.outbox(&self.infra)
     }

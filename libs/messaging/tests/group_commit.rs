@@ -15,7 +15,7 @@ use std::{
 
 use common::{eventually, seller_registered, spec, Harness};
 use messaging::{claim_event, Delivery, GroupCommit, GroupHandler, HandlerError};
-use sqlx::PgConnection;
+use sqlx::{PgConnection, PgPool, Postgres, Transaction};
 
 const CONSUMER: &str = "grouped";
 
@@ -29,6 +29,12 @@ struct Effects {
 }
 
 impl GroupHandler for Effects {
+    type Tx = Transaction<'static, Postgres>;
+
+    async fn begin(&self, pool: &PgPool) -> Result<Self::Tx, sqlx::Error> {
+        pool.begin().await
+    }
+
     async fn prepare(&self, _: &mut PgConnection, group: &[Delivery]) -> Result<(), HandlerError> {
         self.largest.fetch_max(group.len(), Ordering::Relaxed);
         Ok(())

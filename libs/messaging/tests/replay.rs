@@ -17,7 +17,7 @@ use common::{
 };
 use messaging::{claim_event, Delivery, GroupCommit, GroupHandler, HandlerError};
 use serde_json::Value;
-use sqlx::PgConnection;
+use sqlx::{PgConnection, PgPool, Postgres, Transaction};
 
 /// POSTs a replay: the status and the JSON body (a result or a problem).
 async fn replay(h: &Harness, id: i64) -> (u16, Value) {
@@ -212,6 +212,12 @@ struct Grouped {
 }
 
 impl GroupHandler for Grouped {
+    type Tx = Transaction<'static, Postgres>;
+
+    async fn begin(&self, pool: &PgPool) -> Result<Self::Tx, sqlx::Error> {
+        pool.begin().await
+    }
+
     async fn apply(&self, conn: &mut PgConnection, d: &Delivery) -> Result<(), HandlerError> {
         if self.broken.load(Ordering::SeqCst) {
             return Err(HandlerError::retry("projection table missing"));

@@ -1,8 +1,9 @@
 //! outbox: the transactional outbox of docs/architecture.md §5.
 //!
 //! A handler appends its events through its [`Outbox`] handle in the same transaction as the
-//! state change and commits through the handle too ([`Outbox::begin`] / [`OutboxTx::commit`],
-//! or [`Outbox::commit`]), which wakes the relay ([`OutboxNudge`]) right after the commit.
+//! state change. That transaction must be an [`OutboxTx`] (the handle's [`Outbox::begin`];
+//! `append` takes nothing else), whose [`OutboxTx::commit`] wakes the relay ([`OutboxNudge`])
+//! right after the commit.
 //! The relay ([`OutboxRelay::spawn`]) then publishes the rows to JetStream with `Nats-Msg-Id` =
 //! the row's idempotency key and marks a row SUCCESS only once JetStream has acknowledged it;
 //! a failed publish is retried with exponential backoff, and a periodic sweep covers nudges
@@ -13,7 +14,8 @@
 //! Several instances of a service split the shards through a Redis heartbeat group
 //! ([`ShardCoordinator`]); published rows are purged after a retention period.
 //!
-//! Files: `handle` (the handle services hold), `writer` (append), `relay` (nudge, publisher
+//! Files: `handle` (the handle services hold), `tx` (its transaction), `writer` (append, also
+//! the tests' and benches' way to write rows without a nudge), `relay` (nudge, publisher
 //! loop), `publisher` (publish window), `shards` (ownership), `purger`, `store` (all SQL),
 //! `metrics`, `config`. The `outbox` table is this crate's own ([`MIGRATOR`]).
 
@@ -25,13 +27,15 @@ mod purger;
 mod relay;
 mod shards;
 mod store;
+mod tx;
 mod writer;
 
 pub use config::RelayConfig;
-pub use handle::{Outbox, OutboxTx};
+pub use handle::Outbox;
 pub use purger::purge_published;
 pub use relay::{OutboxNudge, OutboxRelay};
 pub use shards::{owned_range, ShardCoordinator};
+pub use tx::OutboxTx;
 pub use writer::{shard_key, OutboxWriter};
 
 /// The `outbox` table (`libs/outbox/migrations`), for every service that appends events: it

@@ -25,8 +25,8 @@ use crate::{
 };
 
 /// Wakes the relay right after a commit, so events leave at once instead of at the next
-/// sweep. Nudges coalesce while the relay is busy. Services do not call it themselves:
-/// [`crate::Outbox`] nudges after every commit it makes.
+/// sweep. Nudges coalesce while the relay is busy. Services do not call it themselves: an
+/// [`crate::OutboxTx`] nudges after committing the events appended in it.
 #[derive(Clone)]
 pub struct OutboxNudge {
     wake: Arc<Notify>,

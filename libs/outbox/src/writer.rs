@@ -35,8 +35,9 @@ impl OutboxWriter {
     }
 
     /// Inserts the event in the caller's transaction, so it exists if and only if the state
-    /// change commits; call [`crate::OutboxNudge::nudge`] after the commit (services append
-    /// through [`crate::Outbox`], whose commit does).
+    /// change commits; call [`crate::OutboxNudge::nudge`] after the commit. Services never
+    /// call this: they append through [`crate::Outbox`], into an [`crate::OutboxTx`] whose
+    /// commit nudges; the relay's own tests and benches do, to write rows no nudge announces.
     ///
     /// The idempotency key (sent as `Nats-Msg-Id`) is the envelope's `eventId`, so appending
     /// the same envelope twice fails on `outbox_idempotency_key_key`. Rows with the same

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use events::{Envelope, LikeChanged, ProductLiked, ProductUnliked};
-use outbox::Outbox;
+use outbox::{Outbox, OutboxTx};
 use service_kit::{error::from_db_error, ApiError};
 use sqlx::PgConnection;
 
@@ -60,7 +60,7 @@ pub struct Outcome {
 }
 
 pub async fn like(
-    conn: &mut PgConnection,
+    conn: &mut OutboxTx,
     outbox: &Outbox,
     product_no: i64,
     member_no: i64,
@@ -88,7 +88,7 @@ pub async fn like(
 }
 
 pub async fn unlike(
-    conn: &mut PgConnection,
+    conn: &mut OutboxTx,
     outbox: &Outbox,
     product_no: i64,
     member_no: i64,

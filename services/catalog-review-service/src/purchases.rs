@@ -15,7 +15,7 @@ use messaging::{
     claim_event, ConsumerSpec, Delivery, GroupCommit, GroupHandler, HandlerError, ServiceRuntime,
 };
 use service_kit::StartupError;
-use sqlx::PgConnection;
+use sqlx::{PgConnection, PgPool, Postgres, Transaction};
 
 pub const PURCHASES: &str = "review-purchases";
 
@@ -23,6 +23,12 @@ pub const PURCHASES: &str = "review-purchases";
 pub struct PurchaseRecorder;
 
 impl GroupHandler for PurchaseRecorder {
+    type Tx = Transaction<'static, Postgres>;
+
+    async fn begin(&self, pool: &PgPool) -> Result<Self::Tx, sqlx::Error> {
+        pool.begin().await
+    }
+
     async fn apply(
         &self,
         conn: &mut PgConnection,

@@ -10,7 +10,7 @@
 use std::time::Duration;
 
 use events::{Envelope, ReviewChanged, ReviewCreated, ReviewDeleted};
-use outbox::Outbox;
+use outbox::{Outbox, OutboxTx};
 use service_kit::{
     error::{from_db_error, ConstraintRule},
     ApiError,
@@ -85,7 +85,7 @@ pub fn log_retry(err: &WriteError, delay: Duration) {
 /// `purchase_required`, only a member who bought the product may, once while the review lives
 /// (checked under the purchase row's lock, so two reviews sent at once cannot both pass).
 pub async fn create(
-    conn: &mut PgConnection,
+    conn: &mut OutboxTx,
     outbox: &Outbox,
     product_review_no: i64,
     review: &NewReview,
@@ -140,7 +140,7 @@ pub enum Deletion {
 /// Soft-deletes the member's review, uncounts it and announces `review.product.deleted` with
 /// the rating and creation time that were counted, so consumers subtract exactly that.
 pub async fn delete(
-    conn: &mut PgConnection,
+    conn: &mut OutboxTx,
     outbox: &Outbox,
     product_review_no: i64,
     member_no: i64,

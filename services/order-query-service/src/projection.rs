@@ -25,7 +25,7 @@
 
 use events::{PaymentCanceled, PaymentConfirmed, PaymentFailed, WalletSettled};
 use messaging::{claim_event, Delivery, GroupHandler, HandlerError};
-use sqlx::PgConnection;
+use sqlx::{PgConnection, PgPool, Postgres, Transaction};
 
 use crate::{cancels, store};
 
@@ -69,6 +69,12 @@ async fn lock_group(conn: &mut PgConnection, group: &[Delivery]) -> Result<(), H
 }
 
 impl GroupHandler for OrderProjection {
+    type Tx = Transaction<'static, Postgres>;
+
+    async fn begin(&self, pool: &PgPool) -> Result<Self::Tx, sqlx::Error> {
+        pool.begin().await
+    }
+
     async fn prepare(
         &self,
         conn: &mut PgConnection,
@@ -155,6 +161,12 @@ async fn canceled(conn: &mut PgConnection, delivery: &Delivery) -> Result<(), Ha
 pub struct WalletProjection;
 
 impl GroupHandler for WalletProjection {
+    type Tx = Transaction<'static, Postgres>;
+
+    async fn begin(&self, pool: &PgPool) -> Result<Self::Tx, sqlx::Error> {
+        pool.begin().await
+    }
+
     async fn prepare(
         &self,
         conn: &mut PgConnection,

@@ -9,7 +9,7 @@
 
 use events::{Event, WalletReversed, WalletSettled};
 use messaging::{claim_event, Delivery, GroupHandler, HandlerError};
-use sqlx::PgConnection;
+use sqlx::{PgConnection, PgPool, Postgres, Transaction};
 
 use crate::store;
 
@@ -21,6 +21,12 @@ pub const LANES: usize = 1;
 pub struct MarkWalletDone;
 
 impl GroupHandler for MarkWalletDone {
+    type Tx = Transaction<'static, Postgres>;
+
+    async fn begin(&self, pool: &PgPool) -> Result<Self::Tx, sqlx::Error> {
+        pool.begin().await
+    }
+
     async fn apply(
         &self,
         conn: &mut PgConnection,

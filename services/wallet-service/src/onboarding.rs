@@ -3,7 +3,7 @@
 
 use events::{Envelope, SellerRegistered, WalletCreated};
 use messaging::{apply_once_with_outbox, Delivery, Handler, HandlerError};
-use outbox::Outbox;
+use outbox::{Outbox, OutboxTx};
 use snowflake::Snowflake;
 use sqlx::PgPool;
 use std::sync::Arc;
@@ -21,7 +21,7 @@ use crate::{
 /// the seller's rate of now), every order they complete is announced as settled, and
 /// reversals parked behind them are applied.
 async fn apply_parked(
-    conn: &mut sqlx::PgConnection,
+    conn: &mut OutboxTx,
     ids: &Snowflake,
     wallet: &WalletRow,
     outbox: &Outbox,

@@ -32,7 +32,7 @@ use std::{collections::BTreeMap, sync::Arc};
 
 use events::{Envelope, PaymentCanceled, SellerCredit, WalletReversed};
 use messaging::{claim_event, Delivery, Handler, HandlerError};
-use outbox::Outbox;
+use outbox::{Outbox, OutboxTx};
 use snowflake::Snowflake;
 use sqlx::{PgConnection, PgPool};
 
@@ -132,7 +132,7 @@ fn per_seller(cancel: &PaymentCanceled) -> Result<Vec<Reversal>, HandlerError> {
 impl ReverseCancel {
     async fn reverse(
         &self,
-        conn: &mut PgConnection,
+        conn: &mut OutboxTx,
         event_id: uuid::Uuid,
         reversals: &[Reversal],
     ) -> Result<(), SettleError> {
@@ -209,7 +209,7 @@ async fn post(
 /// posted, and announces each cancel that this completes. Called in the transaction that posts
 /// credits (settlement, or onboarding applying parked credits) while it holds the wallet lock.
 pub async fn apply_ready(
-    conn: &mut PgConnection,
+    conn: &mut OutboxTx,
     ids: &Snowflake,
     outbox: &Outbox,
     seller_no: SellerNo,
@@ -232,7 +232,7 @@ pub async fn apply_ready(
 /// parked any more. Sharded by payment event, like `wallet.settled`, so a settlement and the
 /// reversals it unblocks are published in the order they were written.
 async fn announce_if_complete(
-    conn: &mut PgConnection,
+    conn: &mut OutboxTx,
     outbox: &Outbox,
     r: &Reversal,
 ) -> Result<(), SettleError> {

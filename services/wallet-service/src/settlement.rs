@@ -22,9 +22,9 @@ use std::{collections::BTreeMap, sync::Arc};
 
 use events::{Envelope, PaymentConfirmed, SellerCredit, WalletSettled};
 use messaging::{claim_event, Delivery, GroupHandler, HandlerError};
-use outbox::Outbox;
+use outbox::{Outbox, OutboxTx};
 use snowflake::Snowflake;
-use sqlx::PgConnection;
+use sqlx::{PgConnection, PgPool};
 
 use crate::{
     ids::{SellerNo, WalletNo},
@@ -80,6 +80,13 @@ pub struct SettleOrder {
 /// commit; the group takes every seller's shared lock first, in seller order, so a group and a
 /// reversal (exclusive, in seller order) cannot deadlock.
 impl GroupHandler for SettleOrder {
+    /// The outbox's: settlements append `wallet.settled` and `wallet.reversed`.
+    type Tx = OutboxTx;
+
+    async fn begin(&self, pool: &PgPool) -> Result<OutboxTx, sqlx::Error> {
+        self.outbox.begin(pool).await
+    }
+
     async fn prepare(
         &self,
         conn: &mut PgConnection,
@@ -98,11 +105,7 @@ impl GroupHandler for SettleOrder {
         Ok(())
     }
 
-    async fn apply(
-        &self,
-        conn: &mut PgConnection,
-        delivery: &Delivery,
-    ) -> Result<(), HandlerError> {
+    async fn apply(&self, conn: &mut OutboxTx, delivery: &Delivery) -> Result<(), HandlerError> {
         let event = delivery.decode::<PaymentConfirmed>()?;
         if !claim_event(conn, CONSUMER, event.event_id).await? {
             // Settled before: a redelivery or a replay. A re-drive means order-service never
@@ -118,16 +121,12 @@ impl GroupHandler for SettleOrder {
         }
         Ok(self.settle(conn, &event).await?)
     }
-
-    fn outbox(&self) -> Option<&Outbox> {
-        Some(&self.outbox)
-    }
 }
 
 impl SettleOrder {
     async fn settle(
         &self,
-        conn: &mut PgConnection,
+        conn: &mut OutboxTx,
         event: &Envelope<PaymentConfirmed>,
     ) -> Result<(), SettleError> {
         let order = &event.payload;
@@ -212,7 +211,7 @@ pub async fn credit_wallet(
 /// Emits `wallet.settled` with the committed per-seller credits once no line of the order is
 /// parked any more.
 pub async fn announce_if_complete(
-    conn: &mut PgConnection,
+    conn: &mut OutboxTx,
     outbox: &Outbox,
     payment_event_no: i64,
     order_id: &str,
