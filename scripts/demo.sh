@@ -519,7 +519,7 @@ flow_recover() {
 # ---------------------------------------------------------------------------------------------
 
 flow_all() {
-  DEMO_ALL=1 STEP_TOTAL=12
+  DEMO_ALL=1 STEP_TOTAL=14
   printf '%spaymsa demo%s — %s\n' "$d_bold" "$d_off" "$(date '+%Y-%m-%d %H:%M:%S')"
   MEMBER_NO="$(new_member_no)"
   flow_seller
