@@ -176,18 +176,46 @@ impl<H: GroupHandler> Handler for GroupCommit<H> {
 async fn run_group<H: GroupHandler>(pool: &PgPool, handler: &H, group: Vec<Job>) {
     match apply_group(pool, handler, &group).await {
         Ok(results) => answer(handler, group, results),
-        Err(e) if group.len() > 1 => {
-            // Nothing of the group was kept (module docs): each delivery once more, alone.
+        // The transaction ran and failed (its prepare, a savepoint, the commit): nothing of the
+        // group was kept (module docs), so each delivery once more, alone. Not when it could
+        // not even begin (no connection): the broker redelivers them later, instead of this
+        // lane waiting out the pool once per delivery.
+        Err(GroupFailure::Ran(e)) if group.len() > 1 => {
             tracing::warn!(error = %service_kit::error_chain(&e), deliveries = group.len(), "group transaction failed; applying its deliveries one by one");
             for job in group {
+                // A delivery whose runner stopped waiting (its handler timeout) is left to
+                // its redelivery.
+                if job.2.is_closed() {
+                    continue;
+                }
                 let results = match apply_group(pool, handler, std::slice::from_ref(&job)).await {
                     Ok(results) => results,
-                    Err(e) => vec![Err(e)],
+                    Err(e) => vec![Err(e.into())],
                 };
                 answer(handler, vec![job], results);
             }
         }
-        Err(e) => answer(handler, group, vec![Err(e)]),
+        Err(e) => {
+            let e = HandlerError::from(e);
+            let results = group.iter().map(|_| Err(e.clone())).collect();
+            answer(handler, group, results)
+        }
+    }
+}
+
+/// Why a group's transaction did not commit.
+enum GroupFailure {
+    /// It could not begin: nothing ran.
+    Begin(HandlerError),
+    /// It began and then failed as a whole.
+    Ran(HandlerError),
+}
+
+impl From<GroupFailure> for HandlerError {
+    fn from(f: GroupFailure) -> Self {
+        match f {
+            GroupFailure::Begin(e) | GroupFailure::Ran(e) => e,
+        }
     }
 }
 
@@ -207,9 +235,20 @@ async fn apply_group<H: GroupHandler>(
     pool: &PgPool,
     handler: &H,
     group: &[Job],
+) -> Result<Vec<Result<(), HandlerError>>, GroupFailure> {
+    let tx = handler
+        .begin(pool)
+        .await
+        .map_err(|e| GroupFailure::Begin(e.into()))?;
+    run_in(tx, handler, group).await.map_err(GroupFailure::Ran)
+}
+
+async fn run_in<H: GroupHandler>(
+    mut tx: H::Tx,
+    handler: &H,
+    group: &[Job],
 ) -> Result<Vec<Result<(), HandlerError>>, HandlerError> {
     let deliveries: Vec<Delivery> = group.iter().map(|(d, ..)| d.clone()).collect();
-    let mut tx = handler.begin(pool).await?;
     // A group of one needs no savepoint (its failure rolls the whole transaction back) and no
     // group-wide locks (a single delivery takes its own locks in its own order).
     let alone = group.len() == 1;

@@ -49,13 +49,15 @@ impl OutboxTx {
     }
 
     /// Commits, then wakes the relay. Not before the commit: the relay would not see the rows
-    /// yet, and they would wait for the sweep.
+    /// yet, and they would wait for the sweep. Also when the commit reports an error: its
+    /// outcome may be unknown (the connection lost during COMMIT), and a spare wake-up costs a
+    /// claim query that finds nothing.
     pub async fn commit(self) -> Result<(), sqlx::Error> {
-        self.tx.commit().await?;
+        let committed = self.tx.commit().await;
         if self.appended {
             self.nudge.nudge();
         }
-        Ok(())
+        committed
     }
 
     pub async fn rollback(self) -> Result<(), sqlx::Error> {
