@@ -23,7 +23,8 @@ pub struct DlqArgs {
     /// The NATS monitoring endpoint, for the DLQ stream's advisory count (optional)
     #[arg(long)]
     monitor: Option<String>,
-    /// Only the dead letters of this message (its Nats-Msg-Id), every one, whatever DLQ_LIMIT says
+    /// Only the dead letters of this message (its Nats-Msg-Id) among each service's newest 100,
+    /// whatever DLQ_LIMIT says
     #[arg(long, conflicts_with = "id")]
     msg_id: Option<String>,
     /// The dead letters as a JSON list (each with its `service`) instead of the table
