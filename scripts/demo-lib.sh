@@ -153,11 +153,17 @@ wait_until() {
   shift 2
   start="$(now_ms)"
   LAST_STATE=""
+  local rc
   while true; do
-    if "$@"; then
+    rc=0
+    "$@" || rc=$?
+    if ((rc == 0)); then
       WAITED_MS=$(($(now_ms) - start))
       return 0
     fi
+    # 2: the check itself failed (`paymsa-ops decimal` given something that is not a number,
+    # e.g. a field missing from the answer): waiting longer cannot help.
+    ((rc == 2)) && fail "$what: the check failed${LAST_STATE:+ (last seen: $LAST_STATE)}"
     if (($(now_ms) - start > timeout * 1000)); then
       fail "$what: not within $timeout s${LAST_STATE:+ (last seen: $LAST_STATE)}"
     fi

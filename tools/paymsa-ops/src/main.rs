@@ -61,7 +61,8 @@ enum Command {
     /// A table of the demo's from the JSON on stdin (scripts/demo.sh)
     #[command(subcommand)]
     Table(tables::Kind),
-    /// Money arithmetic: add, sub, div print A op B; eq, ge answer with the exit status
+    /// Money arithmetic: add, sub, div print A op B; eq, ge answer with the exit status (0 true,
+    /// 1 false, 2 not a number)
     Decimal(decimal::Args),
 }
 
@@ -73,6 +74,13 @@ fn main() -> ExitCode {
         Command::Streams(_) | Command::Replay(_) => true,
         Command::Dlq(args) => !args.json,
         _ => false,
+    };
+    // `decimal eq|ge` answer false with 1, so their errors (not a number) exit 2: a wait loop
+    // in scripts/demo-lib.sh stops at once instead of taking a missing field for "not yet".
+    let failure = if matches!(cli.command, Command::Decimal(_)) {
+        ExitCode::from(2)
+    } else {
+        ExitCode::FAILURE
     };
     let result = match cli.command {
         Command::Json(command) => json::run(command).map(|()| ExitCode::SUCCESS),
@@ -89,7 +97,7 @@ fn main() -> ExitCode {
         }
         Err(e) => {
             eprintln!("paymsa-ops: {e:#}");
-            ExitCode::FAILURE
+            failure
         }
     }
 }
