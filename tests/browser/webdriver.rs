@@ -132,10 +132,12 @@ impl Browser {
         .await
     }
 
-    /// Types `text` into the input `css`.
+    /// Types `text` into the input `css`, cleared first: a retried attempt must not append
+    /// to what a failed one typed.
     pub async fn fill(&self, css: &str, text: &str) {
         poll(&format!("value {css}"), async || {
             let element = self.find(css).await?;
+            element.clear().await.map_err(|e| format!("{css}: {e}"))?;
             element
                 .send_keys(text)
                 .await
