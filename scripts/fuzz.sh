@@ -82,8 +82,14 @@ fuzz_report() {
     printf 'no report (schemathesis exit %s)|1' "$rc"
     return 0
   fi
-  for c in $(j '.failures[].count'); do n=$((n + c)); done
-  errors="$(j '.errors[]' --len)"
+  # A report without these fields (a schemathesis that renamed them) is a failed run, not a
+  # clean one.
+  local counts
+  if ! counts="$(j '.failures[].count')" || ! errors="$(j '.errors[]' --len)"; then
+    printf 'unreadable report: no .failures / .errors (schemathesis exit %s)|1' "$rc"
+    return 0
+  fi
+  for c in $counts; do n=$((n + c)); done
   n=$((n + errors))
   kinds="$(j '.failures[]' --format '{code} {title} ×{count}' --join ', ')"
   ((errors == 0)) || kinds="${kinds:+$kinds, }$errors errors"
