@@ -29,7 +29,10 @@ pub const SERVICES: [ServiceAccess; 8] = [
     ServiceAccess {
         service: "order-service",
         publishes: Some(ORDERS),
-        consumers: &[("order-wallet-completion", WALLETS)],
+        consumers: &[
+            ("order-wallet-completion", WALLETS),
+            ("order-catalog-prices", CATALOG),
+        ],
     },
     ServiceAccess {
         service: "wallet-service",

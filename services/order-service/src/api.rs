@@ -9,8 +9,8 @@ use service_kit::{
 };
 
 use crate::{
-    catalog::{CatalogClient, CatalogError},
-    checkout::{self, CheckoutError, CheckoutResult, KeyClaim},
+    catalog::CatalogError,
+    checkout::{CheckoutError, CheckoutResult, Checkouts},
     details::PaymentDetails,
     payments::{ConfirmError, Outcome, Payments},
     status::PaymentStatus,
@@ -80,7 +80,7 @@ enum ConfirmResponse {
 #[derive(Clone)]
 pub struct OrderApi {
     pub payments: Payments,
-    pub catalog: CatalogClient,
+    pub checkouts: Checkouts,
 }
 
 impl From<CheckoutError> for ApiError {
@@ -152,47 +152,7 @@ impl OrderApi {
         member_no: i64,
         product_nos: &[i64],
     ) -> Result<CheckoutResult, CheckoutError> {
-        let products = self.catalog.products(product_nos).await?;
-        let mut tx = self.payments.pool.begin().await?;
-        let result = checkout::create_order(&mut tx, &self.payments, member_no, &products).await?;
-        tx.commit().await?;
-        Ok(result)
-    }
-
-    async fn checkout_with_key(
-        &self,
-        key: &str,
-        member_no: i64,
-        product_nos: &[i64],
-    ) -> Result<CheckoutResult, CheckoutError> {
-        let hash = checkout::request_hash(member_no, product_nos);
-        // The claim's connection goes back to the pool before the attempt takes one: holding
-        // it across `begin()` deadlocks a busy pool (every request holding one connection and
-        // waiting for a second). `just bench e2e` found that at 32 shoppers on a pool of 10.
-        let mut conn = self.payments.pool.acquire().await?;
-        let claim = checkout::claim_key(&mut conn, key, &hash).await;
-        drop(conn);
-        let token = match claim? {
-            KeyClaim::Replay(stored) => return Ok(stored),
-            KeyClaim::Claimed(token) => token,
-        };
-        let attempt = async {
-            let products = self.catalog.products(product_nos).await?;
-            let mut tx = self.payments.pool.begin().await?;
-            let result =
-                checkout::create_order(&mut tx, &self.payments, member_no, &products).await?;
-            checkout::complete_key(&mut tx, key, token, &result).await?;
-            tx.commit().await?;
-            Ok::<_, CheckoutError>(result)
-        };
-        match attempt.await {
-            Ok(result) => Ok(result),
-            Err(e) => {
-                let mut conn = self.payments.pool.acquire().await?;
-                checkout::release_key(&mut conn, key, token).await?;
-                Err(e)
-            }
-        }
+        self.checkouts.place(member_no, product_nos, None).await
     }
 
     /// Confirm, as the API and the success page do.
@@ -268,7 +228,11 @@ impl OrderApi {
                     "Idempotency-Key must be 1-255 characters",
                 ))
             }
-            Some(key) => self.checkout_with_key(key, member_no, &product_nos).await?,
+            Some(key) => {
+                self.checkouts
+                    .place(member_no, &product_nos, Some(key))
+                    .await?
+            }
             None => self.create_checkout(member_no, &product_nos).await?,
         };
         Ok(CheckoutResponse::Created(Json(result)))

@@ -14,6 +14,8 @@ pub struct CatalogProduct {
     pub seller_no: i64,
     pub name: String,
     pub price: Decimal,
+    /// The catalog row's version: [`crate::prices`] keeps the newest it has seen.
+    pub version: i64,
 }
 
 #[derive(Debug, Deserialize)]

@@ -22,6 +22,7 @@ mod examples;
 mod jobs;
 mod pages;
 mod payments;
+mod prices;
 mod psp;
 mod reconcile;
 pub mod recovery;
@@ -100,6 +101,18 @@ pub async fn build(config: ServiceConfig) -> Result<App, StartupError> {
         &rt.shutdown,
     );
     rt.consume(completion, grouped).await?;
+    let prices = ConsumerSpec::new(
+        prices::CONSUMER,
+        events::topology::CATALOG,
+        vec![
+            <events::ProductCreated as events::Event>::TYPE,
+            <events::ProductUpdated as events::Event>::TYPE,
+        ],
+    );
+    let remember = prices::RememberCatalogPrice {
+        pool: rt.pool.clone(),
+    };
+    rt.consume(prices, remember).await?;
     let psp = psp::PspClient::new(
         &settings.psp_url,
         &settings.psp_secret_key,
@@ -149,7 +162,20 @@ pub async fn build(config: ServiceConfig) -> Result<App, StartupError> {
         payments: payments.clone(),
         admin_token: rt.config.admin_token.clone(),
     };
-    let api = api::OrderApi { payments, catalog };
+    let checkouts = checkout::Checkouts {
+        payments: payments.clone(),
+        catalog,
+        price_max_age: settings.catalog_price_max_age,
+        price_sources: rt.metrics.counter_vec(
+            "order_checkout_prices_total",
+            "Where checkouts got their prices: local (catalog_prices) or catalog (GET /api/products)",
+            &["source"],
+        ),
+    };
+    let api = api::OrderApi {
+        payments,
+        checkouts,
+    };
     let backends = pages::Backends::new(settings.store_backends.clone(), settings.catalog_timeout)
         .map_err(|e| StartupError::other("the storefront's HTTP client", e))?;
     let pages = pages::pages(pages::PageContext {

@@ -11,6 +11,8 @@ use service_kit::{
 pub struct OrderSettings {
     pub catalog_url: String,
     pub catalog_timeout: Duration,
+    /// How long a price the catalog vouched for is used at checkout (src/prices.rs).
+    pub catalog_price_max_age: Duration,
     /// The services the storefront pages show (src/pages/backends.rs).
     pub store_backends: crate::pages::BackendUrls,
     pub psp_url: String,
@@ -88,6 +90,7 @@ impl OrderSettings {
         Ok(Self {
             catalog_url: url(config, "CATALOG_URL", &CATALOG.local_url())?,
             catalog_timeout: millis(config, "CATALOG_TIMEOUT_MS", 2_000)?,
+            catalog_price_max_age: millis(config, "CATALOG_PRICE_MAX_AGE_MS", 60_000)?,
             store_backends: crate::pages::BackendUrls {
                 catalog: url(config, "CATALOG_URL", &CATALOG.local_url())?,
                 hot_catalog: url(config, "HOT_CATALOG_URL", &HOT_CATALOG.local_url())?,

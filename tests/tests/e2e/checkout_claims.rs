@@ -1,13 +1,15 @@
-//! An Idempotency-Key whose request died mid-way (the process was killed between claiming the
-//! key and committing the order) is not locked forever: within the claim lease a retry is
-//! told 409 (still in flight), after it the retry takes the claim over and checks out once.
-//! The chaos run found this: before the lease, a SIGKILLed checkout left its key at 409 forever.
-//! And a keyed checkout holds one pool connection at a time (the benchmark found that).
+//! An Idempotency-Key claimed IN_FLIGHT by an older version of order-service (a rolling
+//! upgrade runs both; this version stores the key with its answer in the checkout's own
+//! transaction, services/order-service/src/checkout/keys.rs) whose request died mid-way is not
+//! locked forever: within the claim lease a retry is told 409 (still in flight), after it the
+//! retry takes the claim over and checks out once. The chaos run found this: before the
+//! lease, a SIGKILLed checkout left its key at 409 forever. And a keyed checkout holds one
+//! pool connection at a time (the benchmark found that).
 
 use order_service::checkout::{request_hash, CLAIM_LEASE_SECS};
 use paymsa_e2e::{money::checkout, seed::start_seeded};
 
-/// Leaves a claim as a killed request would: IN_FLIGHT, with no order behind it.
+/// Leaves a claim as a killed request of an older version would: IN_FLIGHT, no order behind it.
 async fn abandoned_claim(pool: &sqlx::PgPool, key: &str, products: &[i64], age_secs: f64) {
     sqlx::query(
         "insert into checkout_idempotency_keys (idempotency_key, request_hash, created_at, updated_at)
@@ -80,5 +82,30 @@ async fn a_keyed_checkout_runs_on_a_pool_of_one_connection() {
         status, 422,
         "a refused checkout releases its key on its own connection: {body}"
     );
+    system.stop().await;
+}
+
+/// Two requests with one key at the same time: the second waits for the first's transaction
+/// on the key and replays its answer, so both get the same order and only one exists (a
+/// double click never makes two payments, and never a 409 the client must retry).
+#[tokio::test]
+async fn concurrent_checkouts_with_one_key_make_one_order() {
+    let system = start_seeded(&[]).await;
+    let pool = system.db(&order_service::SPEC).await;
+    for round in 0..5 {
+        let key = format!("double-click-{round}");
+        let (a, b) = tokio::join!(
+            checkout(&system, &[1, 2], Some(&key)),
+            checkout(&system, &[1, 2], Some(&key)),
+        );
+        assert_eq!(a.0, 201, "{}", a.1);
+        assert_eq!(b, a, "the same answer for both");
+    }
+    let orders: i64 = sqlx::query_scalar("select count(*) from payment_events where member_no = 7")
+        .fetch_one(&pool)
+        .await
+        .expect("count");
+    assert_eq!(orders, 5, "one order per key");
+    pool.close().await;
     system.stop().await;
 }

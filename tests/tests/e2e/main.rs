@@ -13,6 +13,7 @@ mod cancel_consumers;
 mod cancels;
 mod catalog;
 mod checkout_claims;
+mod checkout_prices;
 mod compose;
 mod compose_secrets;
 mod dead_letter_replay;

@@ -71,6 +71,17 @@ pub fn machine() -> String {
     )
 }
 
+/// The fsync policy of the run's nats-server, as service_kit::nats_server::jetstream_config
+/// chose it (`NATS_SYNC_INTERVAL`; `always` unless another valid interval is named).
+fn broker_sync_interval() -> String {
+    let config = service_kit::nats_server::jetstream_config();
+    config
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("sync_interval:"))
+        .map(|v| v.trim().to_string())
+        .unwrap_or_else(|| "default (2m)".into())
+}
+
 impl BenchReport {
     pub fn paid_per_second(&self) -> f64 {
         self.paid as f64 / self.end_to_end_seconds.max(0.001)
@@ -89,7 +100,8 @@ impl BenchReport {
             "Load: {} for {:.0} s (checkout of 1–3 products → sandbox approval → confirm; \
              per payment 30 % like, 5 % unlike, 10 % review, 2 % review delete; 5 % of paid orders \
              cancelled, half of them in part), release binaries, \
-             one process per service, `DB_MAX_CONNECTIONS={}`, `CONSUMER_CONCURRENCY={}`.\n",
+             one process per service, `DB_MAX_CONNECTIONS={}`, `CONSUMER_CONCURRENCY={}`, \
+             the broker's `sync_interval: {}`.\n",
             match &self.open {
                 Some(o) => format!(
                     "**open loop**, {:.0} payments/s started on a fixed schedule whether or not \
@@ -106,7 +118,8 @@ impl BenchReport {
             match self.consumer_concurrency {
                 0 => "each consumer's default (4; wallet settlement 16)".to_string(),
                 n => n.to_string(),
-            }
+            },
+            broker_sync_interval(),
         );
         let _ = writeln!(
             md,

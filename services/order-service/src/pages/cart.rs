@@ -60,7 +60,7 @@ impl CartPages {
                 "<p id=\"cart-empty\">장바구니가 비어 있습니다.</p>",
             );
         }
-        let products = match self.ctx.api.catalog.products(&cart).await {
+        let products = match self.ctx.api.checkouts.catalog.products(&cart).await {
             Ok(products) => products,
             Err(e) => return error_page("장바구니", &e.to_string()),
         };

@@ -1,8 +1,14 @@
 //! Checkout: turns a member's product list into a payment event with one payment order per
-//! line, priced by the catalog. `Idempotency-Key` follows Stripe: the same key and body get
-//! the stored answer, another body 422, a request still in flight 409.
+//! line, priced by the catalog ([`crate::prices`]). `Idempotency-Key` follows Stripe: the
+//! same key and body get the stored answer, another body 422 ([`keys`]). [`place`] is the
+//! whole checkout, one transaction.
 
-use chrono::{DateTime, Utc};
+mod keys;
+mod place;
+
+pub use keys::CLAIM_LEASE_SECS;
+pub use place::Checkouts;
+
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use service_kit::Id;
@@ -122,114 +128,6 @@ pub fn request_hash(member_no: i64, product_nos: &[i64]) -> String {
     format!("{hash:016x}:{}", canonical.len())
 }
 
-pub enum KeyClaim {
-    /// First use (or an abandoned claim taken over): go ahead, then store the answer. The
-    /// token is the claim's time; completing or releasing the key checks it, so an attempt
-    /// whose claim was taken over cannot overwrite the new owner's answer.
-    Claimed(DateTime<Utc>),
-    /// Same request already answered: replay this body.
-    Replay(CheckoutResult),
-}
-
-/// How long an IN_FLIGHT claim holds. A checkout takes a catalog call and one transaction
-/// (seconds at most); a claim this old belongs to a process that died mid-request, and
-/// without a lease the key would answer 409 forever.
-pub const CLAIM_LEASE_SECS: f64 = 30.0;
-
-/// Claims an idempotency key in its own short transaction so a concurrent duplicate sees it.
-pub async fn claim_key(
-    conn: &mut PgConnection,
-    key: &str,
-    hash: &str,
-) -> Result<KeyClaim, CheckoutError> {
-    let inserted: Option<DateTime<Utc>> = sqlx::query_scalar!(
-        "insert into checkout_idempotency_keys (idempotency_key, request_hash) values ($1, $2)
-         on conflict (idempotency_key) do nothing
-         returning updated_at",
-        key,
-        hash,
-    )
-    .fetch_optional(&mut *conn)
-    .await?;
-    if let Some(token) = inserted {
-        return Ok(KeyClaim::Claimed(token));
-    }
-    // An abandoned claim of the same request is taken over; its new time is the new token.
-    let taken_over: Option<DateTime<Utc>> = sqlx::query_scalar!(
-        "update checkout_idempotency_keys set updated_at = now()
-          where idempotency_key = $1 and request_hash = $2 and status = 'IN_FLIGHT'
-            and updated_at < now() - make_interval(secs => $3)
-         returning updated_at",
-        key,
-        hash,
-        CLAIM_LEASE_SECS,
-    )
-    .fetch_optional(&mut *conn)
-    .await?;
-    if let Some(token) = taken_over {
-        return Ok(KeyClaim::Claimed(token));
-    }
-    let stored = sqlx::query!(
-        "select request_hash, status, response_body from checkout_idempotency_keys where idempotency_key = $1",
-        key,
-    )
-    .fetch_one(&mut *conn)
-    .await?;
-    let (stored_hash, status, body) = (stored.request_hash, stored.status, stored.response_body);
-    if stored_hash != hash {
-        return Err(CheckoutError::KeyReused);
-    }
-    match (
-        status.as_str(),
-        body.and_then(|b| serde_json::from_value(b).ok()),
-    ) {
-        ("COMPLETED", Some(result)) => Ok(KeyClaim::Replay(result)),
-        _ => Err(CheckoutError::KeyInFlight),
-    }
-}
-
-/// Stores the answer if the claim `token` still holds; otherwise the caller's transaction
-/// must roll back (its claim expired and another attempt owns the key now).
-pub async fn complete_key(
-    conn: &mut PgConnection,
-    key: &str,
-    token: DateTime<Utc>,
-    result: &CheckoutResult,
-) -> Result<(), CheckoutError> {
-    let updated = sqlx::query!(
-        "update checkout_idempotency_keys set status = 'COMPLETED', response_status = 201, response_body = $2
-         where idempotency_key = $1 and status = 'IN_FLIGHT' and updated_at = $3",
-        key,
-        serde_json::to_value(result).unwrap_or_default(),
-        token,
-    )
-    .execute(conn)
-    .await?
-    .rows_affected();
-    if updated == 1 {
-        Ok(())
-    } else {
-        Err(CheckoutError::KeyInFlight)
-    }
-}
-
-/// A failed attempt frees its key, so the client can retry with it (Stripe keeps only answers).
-pub async fn release_key(
-    conn: &mut PgConnection,
-    key: &str,
-    token: DateTime<Utc>,
-) -> Result<(), sqlx::Error> {
-    sqlx::query!(
-        "delete from checkout_idempotency_keys
-          where idempotency_key = $1 and status = 'IN_FLIGHT' and updated_at = $2",
-        key,
-        token,
-    )
-    .execute(conn)
-    .await
-    .map(|_| ())
-}
-
 #[cfg(test)]
 mod order_name_tests {
     use super::{order_name, CatalogProduct};
@@ -241,6 +139,7 @@ mod order_name_tests {
             seller_no: 1,
             name: name.into(),
             price: Decimal::ONE,
+            version: 1,
         }
     }
 
