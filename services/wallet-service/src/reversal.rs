@@ -17,8 +17,9 @@
 //! and is applied in the very transaction that posts those credits ([`apply_ready`], called by
 //! settlement and onboarding). The consumer's retries could not do this job: three deliveries
 //! 1 s and 2 s apart end in the dead-letter queue, and a settlement may lag far longer. The
-//! wallet row lock (or the seller's advisory lock while there is no wallet) is taken before the
-//! check, so a settlement and a cancel of one seller queue and cannot miss each other.
+//! order's advisory lock (`store::lock_order`, which the settlement of the order also takes)
+//! is held before the check, so a settlement and a cancel of one order queue and cannot miss
+//! each other; the sellers' locks, shared, do the same against onboarding.
 //!
 //! **Ledger.** Each cancelled line gets a REVERSAL entry that gives back fee and net in
 //! proportion to the refund ([`crate::ledger::reversals`]); the seller's REVERSAL row and
@@ -137,10 +138,17 @@ impl ReverseCancel {
         reversals: &[Reversal],
     ) -> Result<(), SettleError> {
         let mut posted = false;
-        // Every wallet first, then ledger accounts (see the module's notes).
+        // The sellers' locks, the order's, every wallet, then ledger accounts (the lock order
+        // of store::lock_seller_shared; see the module's notes).
+        for r in reversals {
+            store::lock_seller_shared(conn, r.seller_no).await?;
+        }
+        if let Some(first) = reversals.first() {
+            store::lock_order(conn, first.payment_event_no).await?;
+        }
         let mut wallets = Vec::with_capacity(reversals.len());
         for r in reversals {
-            wallets.push(lock_wallet(conn, r.seller_no).await?);
+            wallets.push(store::lock_wallet_by_seller(conn, r.seller_no).await?);
         }
         for (r, wallet) in reversals.iter().zip(wallets) {
             let credited = match &wallet {
@@ -160,17 +168,6 @@ impl ReverseCancel {
         }
         Ok(())
     }
-}
-
-/// The seller's advisory lock, exclusive (settlements hold it shared while they credit the
-/// seller, onboarding exclusive while it creates the wallet), then the wallet row lock: what
-/// this reversal sees credited, or sees missing, stays so until it commits.
-async fn lock_wallet(
-    conn: &mut PgConnection,
-    seller_no: SellerNo,
-) -> Result<Option<WalletRow>, sqlx::Error> {
-    store::lock_seller(conn, seller_no).await?;
-    store::lock_wallet_by_seller(conn, seller_no).await
 }
 
 /// The ledger entries, the REVERSAL row and the balance change, once per (cancel, seller).

@@ -5,9 +5,10 @@
 //! pending credit is a delta row (migration 20261223000001_seller_sale_deltas.sql). The
 //! seller's `wallets.balance` and SELLER_PENDING move when those deltas are folded, by the
 //! rollup job or by the next writer that needs the exact balance (`store::lock_wallet_by_seller`).
-//! Against cancels and onboarding it holds the seller's advisory lock, shared
-//! (`store::lock_seller_shared`): they take it exclusively, so "is this line credited yet?"
-//! and "does this seller have a wallet yet?" are answered the same by both sides.
+//! Against onboarding it holds the seller's advisory lock, shared (`store::lock_seller_shared`;
+//! onboarding takes it exclusively), so "does this seller have a wallet yet?" is answered the
+//! same by both sides; against cancels, the order's (`store::lock_order`, as the reversal
+//! does), so "is this line credited yet?" is too.
 //! (Until this stage each settlement row-locked its sellers' wallets for its whole
 //! transaction, and settlements of a few busy sellers ran one after another:
 //! docs/benchmarks.md.)
@@ -75,10 +76,11 @@ pub struct SettleOrder {
 }
 
 /// Settlements run through [`messaging::GroupCommit`]. By default (`SETTLEMENT_GROUP_LANES=0`)
-/// each commits alone and takes its sellers' shared advisory locks in seller order. With
-/// lanes, the orders being settled at once share one transaction (a savepoint each) and one
-/// commit; the group takes every seller's shared lock first, in seller order, so a group and a
-/// reversal (exclusive, in seller order) cannot deadlock.
+/// each commits alone and takes its sellers' shared advisory locks in seller order, then its
+/// order's. With lanes, the orders being settled at once share one transaction (a savepoint
+/// each) and one commit; the group takes every seller's shared lock first, in seller order,
+/// then every order's lock in order, so a group and a reversal (sellers shared, then its
+/// order's) cannot deadlock.
 impl GroupHandler for SettleOrder {
     /// The outbox's: settlements append `wallet.settled` and `wallet.reversed`.
     type Tx = OutboxTx;
@@ -92,15 +94,26 @@ impl GroupHandler for SettleOrder {
         conn: &mut PgConnection,
         group: &[Delivery],
     ) -> Result<(), HandlerError> {
-        let mut sellers: Vec<SellerNo> = group
+        let orders: Vec<PaymentConfirmed> = group
             .iter()
             .filter_map(|d| d.decode::<PaymentConfirmed>().ok())
-            .flat_map(|e| e.payload.lines.into_iter().map(|l| SellerNo(l.seller_no)))
+            .map(|e| e.payload)
+            .collect();
+        let mut sellers: Vec<SellerNo> = orders
+            .iter()
+            .flat_map(|o| o.lines.iter().map(|l| SellerNo(l.seller_no)))
             .collect();
         sellers.sort_unstable();
         sellers.dedup();
         for seller_no in sellers {
             store::lock_seller_shared(conn, seller_no).await?;
+        }
+        // Then the orders', ascending too (each settlement takes its own again: re-entrant).
+        let mut order_nos: Vec<i64> = orders.iter().map(|o| o.payment_event_no).collect();
+        order_nos.sort_unstable();
+        order_nos.dedup();
+        for order_no in order_nos {
+            store::lock_order(conn, order_no).await?;
         }
         Ok(())
     }
@@ -141,10 +154,10 @@ impl SettleOrder {
         let mut credited = Vec::with_capacity(by_seller.len());
         let mut sales = Vec::with_capacity(by_seller.len());
         for (seller_no, lines) in &by_seller {
-            // Sellers in ascending order (BTreeMap), so a reversal, which takes the same locks
-            // exclusively in the same order, cannot deadlock with this settlement. The lock is
-            // shared: settlements of one seller do not wait for each other. Taken before the
-            // wallet is looked up: the lookup's snapshot must come after onboarding's commit.
+            // Sellers in ascending order (BTreeMap), the lock order of store::lock_seller_shared.
+            // The lock is shared: settlements and reversals of one seller do not wait for each
+            // other, only for onboarding. Taken before the wallet is looked up: the lookup's
+            // snapshot must come after onboarding's commit.
             store::lock_seller_shared(conn, *seller_no).await?;
             let (wallet_no, rate) =
                 store::seller_for_sale(conn, *seller_no, self.settings.fee_rate_default).await?;
@@ -169,6 +182,9 @@ impl SettleOrder {
             sales.push((*seller_no, new));
             credited.push(*seller_no);
         }
+        // After the sellers' locks, before any wallet row (apply_ready): a reversal of this
+        // order waits for this settlement here, or this settlement for it.
+        store::lock_order(conn, order.payment_event_no).await?;
         // The sales add to the sellers' pending money as deltas: no row lock (migration
         // 20261223000001_seller_sale_deltas.sql); the wallet balance follows when folded.
         for (seller_no, new) in &sales {

@@ -152,10 +152,11 @@ pub async fn fold_seller(
         .await
 }
 
-/// The seller's advisory lock, shared: what a settlement holds while it credits the seller.
-/// Settlements do not wait for each other; a reversal or onboarding ([`lock_seller`],
-/// exclusive) waits for the settlements in flight and they wait for it, so a cancel is never
-/// parked by a reversal that could not see a credit committing at the same moment.
+/// The seller's advisory lock, shared: what a settlement or a reversal holds while it looks
+/// for the seller's wallet. They do not wait for each other; onboarding ([`lock_seller`],
+/// exclusive) waits for them and they wait for it, so a credit or a reversal is never parked
+/// after onboarding has looked for parked ones. Lock order everywhere: the sellers' locks
+/// (ascending), then [`lock_order`], then wallet rows (ascending).
 pub async fn lock_seller_shared(
     conn: &mut PgConnection,
     seller_no: SellerNo,
@@ -166,16 +167,36 @@ pub async fn lock_seller_shared(
         .map(|_| ())
 }
 
-/// The seller's advisory lock, exclusive: serialises "does this seller have a wallet yet?"
-/// and "are this seller's lines credited yet?" between settlement (shared,
-/// [`lock_seller_shared`]), onboarding and reversal, so a credit is never parked after
-/// onboarding has looked for parked credits, nor a reversal parked after the settlement
-/// that would apply it has looked.
+/// The seller's advisory lock, exclusive: onboarding's, while it creates the wallet and
+/// applies what was parked for it (see [`lock_seller_shared`]).
 pub async fn lock_seller(conn: &mut PgConnection, seller_no: SellerNo) -> Result<(), sqlx::Error> {
     sqlx::query!("select pg_advisory_xact_lock($1)", seller_no.0)
         .execute(conn)
         .await
         .map(|_| ())
+}
+
+/// The class of [`lock_order`]'s advisory locks: the two-key form, a key space apart from
+/// the sellers' one-key locks.
+const ORDER_LOCK_CLASS: i32 = 0x5e77;
+
+/// The order's advisory lock, exclusive: serialises "are this order's lines credited yet?"
+/// between its settlement and a reversal of one of its cancels, so a reversal is never parked
+/// after the settlement that would apply it has looked, nor misses a credit committing at the
+/// same moment. Until stop 15 the seller's lock did this (reversals took it exclusively), and
+/// one cancel held up every settlement of its sellers: `just bench e2e` found settlements
+/// waiting on it in 403 of 605 samples (docs/benchmarks.md). Keys are the order number folded
+/// to 32 bits; two orders sharing a key only wait for each other.
+pub async fn lock_order(conn: &mut PgConnection, payment_event_no: i64) -> Result<(), sqlx::Error> {
+    let key = (payment_event_no ^ (payment_event_no >> 32)) as i32;
+    sqlx::query!(
+        "select pg_advisory_xact_lock($1, $2)",
+        ORDER_LOCK_CLASS,
+        key
+    )
+    .execute(conn)
+    .await
+    .map(|_| ())
 }
 
 /// A paid line to credit: the seller is owed `amount` = `gross` − `fee`.
