@@ -58,6 +58,7 @@ pub enum Flow {
     Pay {
         /// Product numbers, comma-separated
         products: Option<String>,
+        /// The buyer's member number
         member: Option<String>,
     },
     /// Cancel and refund an order (default: the last paid one, in full)
@@ -147,40 +148,46 @@ pub fn main(args: Args) -> ExitCode {
     })
 }
 
+/// An argument given as "" is not given (as `${1:-default}` read it in the bash demo), so
+/// `just payout "" 1000` pays the demo seller out.
+fn given(arg: Option<String>) -> Option<String> {
+    arg.filter(|a| !a.is_empty())
+}
+
 async fn run(demo: &mut Demo, flow: Flow) -> anyhow::Result<()> {
     match flow {
         Flow::All => all(demo).await,
-        Flow::Seller { seller_id } => seller::register(demo, seller_id).await,
+        Flow::Seller { seller_id } => seller::register(demo, given(seller_id)).await,
         Flow::Products => seller::products(demo).await,
         Flow::Pay { products, member } => {
-            let products = products.unwrap_or_else(|| demo.default_products());
-            let member = demo.member_or_default(member)?;
+            let products = given(products).unwrap_or_else(|| demo.default_products());
+            let member = demo.member_or_default(given(member))?;
             pay::pay(demo, &products, &member).await
         }
-        Flow::Cancel { order, amount } => pay::cancel(demo, order, amount).await,
-        Flow::Payout { seller, amount } => payout::run(demo, seller, amount).await,
+        Flow::Cancel { order, amount } => pay::cancel(demo, given(order), amount).await,
+        Flow::Payout { seller, amount } => payout::run(demo, given(seller), amount).await,
         Flow::Like { product, member } => {
-            let member = demo.member_or_default(member)?;
-            engage::like(demo, product, &member).await
+            let member = demo.member_or_default(given(member))?;
+            engage::like(demo, given(product), &member).await
         }
         Flow::Review {
             product,
             member,
             stars,
         } => {
-            let member = demo.member_or_default(member)?;
-            let stars = stars.unwrap_or_else(|| "FIVE".into());
-            engage::review(demo, product, &member, &stars).await
+            let member = demo.member_or_default(given(member))?;
+            let stars = given(stars).unwrap_or_else(|| "FIVE".into());
+            engage::review(demo, given(product), &member, &stars).await
         }
         Flow::Hot { limit } => hot::ranking(demo, limit.unwrap_or(10)).await,
         Flow::Orders { member, expect } => {
-            let member = demo.member_or_default(member)?;
+            let member = demo.member_or_default(given(member))?;
             reads::orders(demo, &member, expect).await
         }
-        Flow::Wallet { seller, expect } => reads::wallet(demo, seller, expect).await,
+        Flow::Wallet { seller, expect } => reads::wallet(demo, given(seller), expect).await,
         Flow::Poison => poison::run(demo).await,
         Flow::Recover { member } => {
-            let member = demo.member_or_default(member)?;
+            let member = demo.member_or_default(given(member))?;
             recover::run(demo, &member).await
         }
     }
