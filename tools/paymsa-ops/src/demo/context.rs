@@ -95,6 +95,11 @@ impl Req {
     }
 }
 
+/// `value` from the state file, else the seed data's `seed`.
+pub fn or_seed(value: &str, seed: &str) -> String {
+    if value.is_empty() { seed } else { value }.to_string()
+}
+
 /// A member number of this second (the bash demo's: 700000000 + epoch seconds mod 10⁸).
 pub fn new_member_no() -> String {
     let now = chrono::Utc::now().timestamp();
@@ -187,10 +192,16 @@ impl Demo {
 
     /// The demo's products when there are some, else the seed data's.
     pub fn default_products(&self) -> String {
-        match self.state.p1.is_empty() {
-            false => format!("{},{}", self.state.p1, self.state.p2),
-            true => "1,2".into(),
+        if self.state.p1.is_empty() {
+            "1,2".into()
+        } else {
+            format!("{},{}", self.state.p1, self.state.p2)
         }
+    }
+
+    /// The product a single flow engages with by default: the demo's mouse, else seed product 2.
+    pub fn mouse_or_seed(&self) -> String {
+        or_seed(&self.state.p2, "2")
     }
 
     /// `member`, else the demo's member, else a new one (remembered).

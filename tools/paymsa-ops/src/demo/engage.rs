@@ -10,10 +10,7 @@ use super::{
 
 /// The product a single flow engages with: given, else the demo's mouse, else seed product 2.
 fn product_or_default(demo: &Demo, product: Option<String>) -> String {
-    product.unwrap_or_else(|| match demo.state.p2.is_empty() {
-        true => "2".into(),
-        false => demo.state.p2.clone(),
-    })
+    product.unwrap_or_else(|| demo.mouse_or_seed())
 }
 
 /// A like by `member` (and in the whole demo by the two members after it), then the same like

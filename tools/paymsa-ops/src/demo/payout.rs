@@ -49,9 +49,10 @@ pub async fn run(
             .json()?;
         let seen = format!("pending {}, available {}", w.pending, w.available);
         let available = w.available.decimal()?;
-        Ok(match available >= wanted {
-            true => Poll::Done((available, seen)),
-            false => Poll::NotYet(seen),
+        Ok(if available >= wanted {
+            Poll::Done((available, seen))
+        } else {
+            Poll::NotYet(seen)
         })
     })
     .await?;

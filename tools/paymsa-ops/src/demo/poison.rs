@@ -66,10 +66,12 @@ pub async fn run(demo: &mut Demo) -> anyhow::Result<()> {
     let (items, took) = wait::until(20, &what, || async {
         let items = dead_letters_of(demo, &msg_id).await?;
         let got = consumers(&items);
-        Ok(match got == CONSUMERS {
-            true => Poll::Done(items),
-            false if got.is_empty() => Poll::NotYet("dead-lettered by: nobody yet".into()),
-            false => Poll::NotYet(format!("dead-lettered by: {}", got.join(" "))),
+        Ok(if got == CONSUMERS {
+            Poll::Done(items)
+        } else if got.is_empty() {
+            Poll::NotYet("dead-lettered by: nobody yet".into())
+        } else {
+            Poll::NotYet(format!("dead-lettered by: {}", got.join(" ")))
         })
     })
     .await?;

@@ -6,7 +6,7 @@ use rust_decimal::Decimal;
 
 use super::{
     api::{OrderPage, Wallet},
-    context::{get, Demo, ORDER_QUERY, WALLET},
+    context::{get, or_seed, Demo, ORDER_QUERY, WALLET},
     pay::balance_reaches,
     wait::{self, when},
 };
@@ -67,10 +67,7 @@ pub async fn orders(demo: &mut Demo, member: &str, expect: Option<usize>) -> any
 
 /// The seller given, else the demo's, else seed seller 1; the flows after this one use it.
 pub fn seller_or_default(demo: &mut Demo, seller: Option<String>) -> String {
-    let seller = seller.unwrap_or_else(|| match demo.state.seller_no.is_empty() {
-        true => "1".into(),
-        false => demo.state.seller_no.clone(),
-    });
+    let seller = seller.unwrap_or_else(|| or_seed(&demo.state.seller_no, "1"));
     demo.state.seller_no = seller.clone();
     seller
 }

@@ -96,10 +96,7 @@ async fn fix_and_replay(
     outage: &mut bool,
     member: &str,
 ) -> anyhow::Result<()> {
-    let product = match demo.state.p2.is_empty() {
-        true => "2".to_string(),
-        false => demo.state.p2.clone(),
-    };
+    let product = demo.mouse_or_seed();
     let (_, ranking) = hot::fetch(demo, false).await?;
     let before = hot::counts(&ranking, &product);
     let paid = pay_order(demo, member, &product, false).await?;

@@ -98,12 +98,13 @@ pub async fn products(demo: &mut Demo) -> anyhow::Result<()> {
     let ((answer, p1), waited) =
         wait::until(20, &what, || try_create(demo, "Mechanical keyboard", 45000)).await?;
     demo.out.call("POST", &shown, answer.status, answer.took);
-    let later = match waited.as_millis() > 300 {
-        true => format!(
+    let later = if waited.as_millis() > 300 {
+        format!(
             " (the catalog learned of the activation from seller.activated {} later)",
             fmt_ms(waited.as_millis())
-        ),
-        false => String::new(),
+        )
+    } else {
+        String::new()
     };
     demo.out
         .ok(format!("product {p1} \"Mechanical keyboard\" 45000{later}"));

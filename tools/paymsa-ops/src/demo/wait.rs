@@ -34,10 +34,10 @@ where
             Poll::NotYet(last) => last,
         };
         if started.elapsed() > Duration::from_secs(timeout_s) {
-            match last.is_empty() {
-                true => bail!("{what}: not within {timeout_s} s"),
-                false => bail!("{what}: not within {timeout_s} s (last seen: {last})"),
+            if last.is_empty() {
+                bail!("{what}: not within {timeout_s} s");
             }
+            bail!("{what}: not within {timeout_s} s (last seen: {last})");
         }
         tokio::time::sleep(EVERY).await;
     }
