@@ -89,7 +89,8 @@ infra:
 compose-check:
     @scripts/compose-check.sh
 
-# --- demo flows (scripts/demo.sh) and inspection (scripts/ops.sh); see docs/operations.md ---
+# --- demo flows (`paymsa-ops demo`, built and started by scripts/demo.sh) and inspection
+# (scripts/ops.sh); see docs/operations.md ---
 
 # walk every user flow against the running stack (`just up` first); stops at the first failure
 demo:
@@ -143,7 +144,7 @@ wallet *args:
 poison:
     @scripts/demo.sh poison
 
-# a valid event dead-lettered by a simulated outage, fixed, replayed and applied (needs psql)
+# a valid event dead-lettered by a simulated outage, fixed, replayed and applied
 recover *args:
     @scripts/demo.sh recover "$@"
 

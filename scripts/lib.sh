@@ -72,6 +72,14 @@ cargo_env() {
   fi
 }
 
+# tools/paymsa-ops, the operators' CLI (the demo's flows, streams, dead letters, replay), run
+# from the build directory as up.sh runs devtoken. ops_build builds it on demand: cargo relinks
+# only what changed and says nothing when nothing did (-q).
+OPS_BIN="${CARGO_TARGET_DIR:-$PAYMSA_ROOT/target}/debug/paymsa-ops"
+ops_build() {
+  "$PAYMSA_ROOT/scripts/cargo.sh" build -q -p paymsa-ops || die "could not build tools/paymsa-ops"
+}
+
 # ---------------------------------------------------------------------------------------------
 # Processes we start: pid file .run/pids/<name>.pid, and a marker (a string the process's
 # command line must contain) so that a stale pid file never makes us signal a recycled pid.

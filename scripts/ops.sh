@@ -16,20 +16,21 @@
 set -euo pipefail
 # shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-# shellcheck source=demo-lib.sh
-source "$PAYMSA_ROOT/scripts/demo-lib.sh"
-install_traps
 
 # Streams of the tests' namespaces (service_kit::testing::is_test_stream): T + 12 hex + _.
 TEST_STREAM_RE='^T[0-9A-F]{12}_'
 
+# the monitoring endpoint `just up` wrote, or nothing
+nats_monitor() { [[ -f "$RUN_DIR/nats.monitor" ]] && cat "$RUN_DIR/nats.monitor"; return 0; }
+
 cmd_streams() {
-  local url mon shown
-  require_nats
-  url=$NATS_IN_USE
-  if has_nats_cli; then
+  local url mon shown bold='' off=''
+  [[ -t 1 && -z "${NO_COLOR:-}" ]] && bold=$'\e[1m' off=$'\e[0m'
+  # with the operators' user when the server has per-service users (docs/identity.md "The bus")
+  url="$("$PAYMSA_ROOT/scripts/nats.sh" admin-url 2>/dev/null)" || die "no NATS server in use — start the stack: just up"
+  if command -v nats >/dev/null 2>&1 && [[ -z "${PAYMSA_NO_NATS_CLI:-}" ]]; then
     shown="$(sed 's#//[^/@]*@#//#g' <<<"$url")" # without the admin password
-    printf '%sNATS %s%s — nats CLI\n' "$d_bold" "$shown" "$d_off"
+    printf '%sNATS %s%s — nats CLI\n' "$bold" "$shown" "$off"
     nats --server "$url" stream ls
     local s
     for s in $(nats --server "$url" stream ls --names 2>/dev/null | grep -Ev "$TEST_STREAM_RE"); do
@@ -39,7 +40,7 @@ cmd_streams() {
     return
   fi
   mon="$(nats_monitor)"
-  [[ -n "$mon" ]] || fail "no nats CLI and no monitoring endpoint known for $(sed 's#//[^/@]*@#//#g' <<<"$url") (.run/nats.monitor is written by just up)"
+  [[ -n "$mon" ]] || die "no nats CLI and no monitoring endpoint known for $(sed 's#//[^/@]*@#//#g' <<<"$url") (.run/nats.monitor is written by just up)"
   ops_build
   exec "$OPS_BIN" streams --server "$url" --monitor "$mon"
 }
@@ -51,7 +52,7 @@ dlq)
   exec "$OPS_BIN" dlq --monitor "$(nats_monitor)" ${2:+-- "$2"}
   ;;
 replay)
-  [[ -n "${2:-}" ]] || fail "usage: just replay <id> (ids: just dlq)"
+  [[ -n "${2:-}" ]] || die "usage: just replay <id> (ids: just dlq)"
   ops_build
   exec "$OPS_BIN" replay -- "$2"
   ;;

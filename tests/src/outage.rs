@@ -1,7 +1,7 @@
-//! The demo's outage (scripts/demo.sh recover) for tests of dead letters: order-query cannot
-//! store order lines, so a paid order's event ends as order-query-projection's dead letter
-//! while the subject's other consumers take it. Used by tests/tests/e2e/dead_letter_replay.rs and
-//! tests/tests/e2e/ops_console.rs.
+//! The demo's outage (`just recover`, tools/paymsa-ops/src/demo/recover.rs) for tests of dead
+//! letters: order-query cannot store order lines, so a paid order's event ends as
+//! order-query-projection's dead letter while the subject's other consumers take it. Used by
+//! tests/tests/e2e/dead_letter_replay.rs and tests/tests/e2e/ops_console.rs.
 
 use events::{Envelope, PaymentConfirmed};
 use sqlx::PgPool;

@@ -56,3 +56,14 @@ fn the_detail_shows_every_field_headers_and_the_payload_indented() {
     d["payload"] = json!("/w==");
     assert!(detail(&d).ends_with("payload         (not UTF-8; base64) /w==\n"));
 }
+
+#[test]
+fn dead_letters_use_the_dlq_listing() {
+    let d = json!([{"service": "wallet-service", "id": "5", "consumer": "wallet-settlement",
+                    "stream": "ORDERS", "streamSeq": 7, "subject": "order.payment.confirmed",
+                    "reason": "TERMINATED", "deliveries": 1, "replayCount": 0,
+                    "firstSeenAt": "2026-12-05T03:32:51Z", "resolvedAt": null}]);
+    let out = listing(d.as_array().map(Vec::as_slice).unwrap_or_default());
+    assert!(out.starts_with("first seen "), "{out}");
+    assert!(out.contains("wallet-service  5 "), "{out}");
+}

@@ -1,5 +1,6 @@
-//! `paymsa-ops json …`: the JSON the demo's bash needs (scripts/demo-lib.sh `jget`,
-//! `problem_of`, scripts/demo.sh `csv_to_json`), so the scripts need neither python3 nor jq.
+//! `paymsa-ops json get`: fields of the JSON on stdin for scripts/fuzz.sh (it reads
+//! schemathesis' report), so the scripts need neither python3 nor jq; [`text`] is also how the
+//! demo prints a value it does not type.
 //!
 //! A path picks values out of the document on stdin:
 //!
@@ -15,16 +16,12 @@ use std::io::Read;
 use anyhow::{bail, Context};
 use serde_json::Value;
 
-use crate::{admin, pretty};
+use crate::pretty;
 
 #[derive(clap::Subcommand)]
 pub enum Command {
     /// Values at PATH in the JSON on stdin, one per line
     Get(GetArgs),
-    /// A JSON list of the comma-separated items (blank ones dropped): `1, 2` → `["1", "2"]`
-    List { csv: String },
-    /// The code and detail of the problem+json on stdin, else the body's start
-    Problem,
 }
 
 #[derive(clap::Args)]
@@ -53,20 +50,6 @@ pub fn run(command: Command) -> anyhow::Result<()> {
         Command::Get(args) => {
             let doc: Value = serde_json::from_str(&stdin()?).context("stdin is not JSON")?;
             sayln!("{}", get(&doc, &args)?);
-        }
-        Command::List { csv } => {
-            let items: Vec<Value> = csv
-                .split(',')
-                .map(str::trim)
-                .filter(|s| !s.is_empty())
-                .map(Value::from)
-                .collect();
-            sayln!("{}", pretty::one_line(&Value::Array(items)));
-        }
-        Command::Problem => {
-            let text = stdin()?;
-            let body = serde_json::from_str(&text).unwrap_or(Value::Null);
-            sayln!("{}", admin::problem_of(&body, &text));
         }
     }
     Ok(())

@@ -20,7 +20,7 @@ fn get_ok(doc: &Value, args: GetArgs) -> String {
     }
 }
 
-/// A payment as GET /api/payments/{orderId} answers it (the fields scripts/demo.sh reads).
+/// A payment as GET /api/payments/{orderId} answers it (the fields the demo read with it).
 fn payment() -> Value {
     json!({
         "orderId": "o-1", "amount": 45000, "orderName": "키보드 외 1건", "status": "SUCCESS",

@@ -4,12 +4,12 @@
 //! `.run/nats.monitor`) and call it; everything past that bootstrap happens here, on the
 //! project's own libraries.
 //!
+//! - `paymsa-ops demo [FLOW] [ARGS]`: the user flows of `just demo`, `just pay` … ([`demo`]).
 //! - `paymsa-ops publish [--server URL] [-H Name:Value]... SUBJECT PAYLOAD`: one JetStream
 //!   message, the server's PubAck printed as one JSON line.
 //! - `paymsa-ops streams --server URL --monitor URL`: streams and consumers from `/jsz`.
 //! - `paymsa-ops dlq [ID]` / `paymsa-ops replay ID`: dead letters through the services' admin API.
-//! - `paymsa-ops json|table|decimal …`: what scripts/demo.sh does with the answers it gets (read
-//!   fields, print tables, money arithmetic), so the scripts need no python3.
+//! - `paymsa-ops json get PATH`: fields of the JSON on stdin, for scripts/fuzz.sh's reports.
 
 /// `print!`/`println!` that end the process quietly when the reader has gone (`just dlq | head`)
 /// instead of panicking on the broken pipe.
@@ -22,7 +22,8 @@ macro_rules! sayln {
 
 mod admin;
 mod dead_letters;
-mod decimal;
+mod demo;
+mod http;
 mod json;
 mod pretty;
 mod publish;
@@ -47,6 +48,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// The user flows against the running stack: `all` (`just demo`) or one of them
+    Demo(demo::Args),
     /// Publish one message to JetStream and print the server's PubAck as one JSON line
     Publish(publish::Args),
     /// Streams and their consumers from the NATS monitoring endpoint (`just streams`)
@@ -55,37 +58,23 @@ enum Command {
     Dlq(dead_letters::DlqArgs),
     /// Replay a dead letter through its consumer's own handler (`just replay ID`)
     Replay(dead_letters::ReplayArgs),
-    /// Read the JSON on stdin (scripts/demo-lib.sh `jget`, `problem_of`)
+    /// Read the JSON on stdin (scripts/fuzz.sh)
     #[command(subcommand)]
     Json(json::Command),
-    /// A table of the demo's from the JSON on stdin (scripts/demo.sh)
-    #[command(subcommand)]
-    Table(tables::Kind),
-    /// Money arithmetic: add, sub, div print A op B; eq, ge answer with the exit status (0 true,
-    /// 1 false, 2 not a number)
-    Decimal(decimal::Args),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    // the commands whose stdout the scripts read answer on stderr (scripts/demo-lib.sh); the
-    // reports fail with the ✗ line of scripts/demo-lib.sh `fail`
+    // the commands whose stdout a script reads answer on stderr; the reports fail with a ✗
+    // line as the demo's steps do
     let on_stdout = match &cli.command {
         Command::Streams(_) | Command::Replay(_) => true,
         Command::Dlq(args) => !args.json,
         _ => false,
     };
-    // `decimal eq|ge` answer false with 1, so their errors (not a number) exit 2: a wait loop
-    // in scripts/demo-lib.sh stops at once instead of taking a missing field for "not yet".
-    let failure = if matches!(cli.command, Command::Decimal(_)) {
-        ExitCode::from(2)
-    } else {
-        ExitCode::FAILURE
-    };
     let result = match cli.command {
+        Command::Demo(args) => return demo::main(args),
         Command::Json(command) => json::run(command).map(|()| ExitCode::SUCCESS),
-        Command::Table(kind) => tables::run(kind).map(|()| ExitCode::SUCCESS),
-        Command::Decimal(args) => decimal::run(args),
         command => networked(command),
     };
     match result {
@@ -97,7 +86,7 @@ fn main() -> ExitCode {
         }
         Err(e) => {
             eprintln!("paymsa-ops: {e:#}");
-            failure
+            ExitCode::FAILURE
         }
     }
 }
@@ -114,9 +103,7 @@ fn networked(command: Command) -> anyhow::Result<ExitCode> {
             Command::Streams(args) => streams::run(args).await,
             Command::Dlq(args) => dead_letters::dlq(args).await,
             Command::Replay(args) => dead_letters::replay(args).await,
-            Command::Json(_) | Command::Table(_) | Command::Decimal(_) => {
-                anyhow::bail!("not a command of the stack")
-            }
+            Command::Demo(_) | Command::Json(_) => anyhow::bail!("not a command of the stack"),
         }
     })?;
     Ok(ExitCode::SUCCESS)

@@ -93,8 +93,8 @@ pub fn one_line(value: &Value) -> String {
     line(value, true)
 }
 
-/// [`one_line`] with non-ASCII as is (`json.dumps(v, ensure_ascii=False)`, scripts/demo-lib.sh
-/// `jget`).
+/// [`one_line`] with non-ASCII as is (`json.dumps(v, ensure_ascii=False)`; how the demo prints
+/// a value, [`crate::json::text`]).
 pub fn one_line_utf8(value: &Value) -> String {
     line(value, false)
 }

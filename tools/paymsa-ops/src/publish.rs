@@ -1,6 +1,6 @@
 //! `paymsa-ops publish`: one message to JetStream with headers, the PubAck printed as one JSON
 //! line (`{"stream":"ORDERS","seq":42}`, plus `"duplicate":true` when the server saw the
-//! `Nats-Msg-Id` within its duplicate window). scripts/demo-lib.sh `publish` uses it; the nats
+//! `Nats-Msg-Id` within its duplicate window). `paymsa-ops demo poison` publishes through it; the nats
 //! CLI equivalent is `nats pub SUBJECT PAYLOAD -H Nats-Msg-Id:ID --jetstream`.
 //!
 //! The message goes out as a request: JetStream answers a publish on a stream's subject with the
@@ -56,16 +56,29 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         .unwrap_or_else(|| "nats://127.0.0.1:4222".to_string());
     let timeout = Duration::try_from_secs_f64(args.timeout)
         .map_err(|e| anyhow!("--timeout {}: {e}", args.timeout))?;
-    let client = service_kit::infra::connect_nats(&server, "paymsa-ops").await?;
-    let mut headers = HeaderMap::new();
-    for (name, value) in args.headers {
+    let ack = publish(&server, &args.headers, &args.subject, args.payload, timeout).await?;
+    sayln!("{ack}");
+    Ok(())
+}
+
+/// Publishes `payload` to `subject` through `server` (credentials in the URL are used); the
+/// PubAck as one compact JSON line.
+pub async fn publish(
+    server: &str,
+    headers: &[(String, String)],
+    subject: &str,
+    payload: String,
+    timeout: Duration,
+) -> anyhow::Result<String> {
+    let client = service_kit::infra::connect_nats(server, "paymsa-ops").await?;
+    let mut header_map = HeaderMap::new();
+    for (name, value) in headers {
         let name: HeaderName = name
             .parse()
             .map_err(|e| anyhow!("header name {name:?}: {e}"))?;
-        headers.append(name, value);
+        header_map.append(name, value.as_str());
     }
-    let subject = args.subject;
-    let request = client.request_with_headers(subject.clone(), headers, args.payload.into());
+    let request = client.request_with_headers(subject.to_string(), header_map, payload.into());
     let reply = match tokio::time::timeout(timeout, request).await {
         Ok(Ok(reply)) => reply,
         Ok(Err(e)) if e.kind() == RequestErrorKind::NoResponders => {
@@ -76,11 +89,10 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         }
         _ => bail!(
             "no PubAck within {}s (does a stream capture {subject:?}?)",
-            args.timeout
+            timeout.as_secs_f64()
         ),
     };
-    sayln!("{}", pub_ack(&reply.payload)?);
-    Ok(())
+    pub_ack(&reply.payload)
 }
 
 #[cfg(test)]

@@ -1,10 +1,11 @@
-//! Terminal styles as scripts/demo-lib.sh sets them: bold and colours only when stdout is a
+//! Terminal styles as the demo and the reports use them: bold and colours only when stdout is a
 //! terminal and `NO_COLOR` is unset or empty, so piped output stays plain.
 
 use std::io::IsTerminal;
 
 pub struct Style {
     pub bold: &'static str,
+    pub dim: &'static str,
     pub red: &'static str,
     pub green: &'static str,
     pub cyan: &'static str,
@@ -17,6 +18,7 @@ impl Style {
         if std::io::stdout().is_terminal() && !no_color {
             Self {
                 bold: "\x1b[1m",
+                dim: "\x1b[2m",
                 red: "\x1b[31m",
                 green: "\x1b[32m",
                 cyan: "\x1b[36m",
@@ -30,6 +32,7 @@ impl Style {
     pub fn plain() -> Self {
         Self {
             bold: "",
+            dim: "",
             red: "",
             green: "",
             cyan: "",
@@ -52,7 +55,7 @@ pub fn write_stdout(text: std::fmt::Arguments) {
     }
 }
 
-/// 840 → "840 ms", 1530 → "1.53 s" (scripts/demo-lib.sh `fmt_ms`).
+/// 840 → "840 ms", 1530 → "1.53 s" (the demo's step timings).
 pub fn fmt_ms(ms: u128) -> String {
     if ms < 1000 {
         format!("{ms} ms")

@@ -1,36 +1,22 @@
-//! `paymsa-ops table KIND`: the tables scripts/demo.sh prints from an answer it already has (the
-//! JSON on stdin), columns as the demo showed them when it formatted them in Python.
+//! The tables the demo ([`crate::demo`]) prints from an answer it has, columns as the demo
+//! showed them since it formatted them in Python.
 
-use anyhow::Context;
 use serde_json::Value;
 
-use crate::{dead_letters, pretty, streams::table};
+use crate::{pretty, streams::table};
 
-#[derive(clap::Subcommand)]
 pub enum Kind {
-    /// GET /api/hot-products: the first TOP ranks, plus the MARKed products below them
+    /// GET /api/hot-products: the first `top` ranks, plus the `mark`ed products below them
     Hot {
         /// The ranks shown from the top
-        #[arg(long)]
         top: i64,
-        /// A product to point out (the demo's own)
-        #[arg(long)]
+        /// The products to point out (the demo's own)
         mark: Vec<String>,
     },
     /// GET /api/orders/members/{memberNo}: one page of a member's orders
     Orders,
     /// GET /api/wallets/sellers/{sellerNo}: the newest 8 ledger rows
     Ledger,
-    /// A JSON list of dead letters, each with its `service` (`paymsa-ops dlq --json`)
-    DeadLetters,
-}
-
-pub fn run(kind: Kind) -> anyhow::Result<()> {
-    let mut text = String::new();
-    std::io::Read::read_to_string(&mut std::io::stdin(), &mut text).context("reading stdin")?;
-    let d: Value = serde_json::from_str(&text).context("stdin is not JSON")?;
-    say!("{}", render(&kind, &d));
-    Ok(())
 }
 
 pub fn render(kind: &Kind, d: &Value) -> String {
@@ -38,9 +24,6 @@ pub fn render(kind: &Kind, d: &Value) -> String {
         Kind::Hot { top, mark } => hot(d, *top, mark),
         Kind::Orders => orders(d),
         Kind::Ledger => ledger(d),
-        Kind::DeadLetters => {
-            dead_letters::listing(d.as_array().map(Vec::as_slice).unwrap_or_default())
-        }
     }
 }
 

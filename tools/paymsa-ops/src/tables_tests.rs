@@ -73,14 +73,3 @@ fn the_ledger_shows_eight_rows_sized_for_all() {
         "{empty}"
     );
 }
-
-#[test]
-fn dead_letters_use_the_dlq_listing() {
-    let d = json!([{"service": "wallet-service", "id": "5", "consumer": "wallet-settlement",
-                    "stream": "ORDERS", "streamSeq": 7, "subject": "order.payment.confirmed",
-                    "reason": "TERMINATED", "deliveries": 1, "replayCount": 0,
-                    "firstSeenAt": "2026-12-05T03:32:51Z", "resolvedAt": null}]);
-    let out = render(&Kind::DeadLetters, &d);
-    assert!(out.starts_with("first seen "), "{out}");
-    assert!(out.contains("wallet-service  5 "), "{out}");
-}
