@@ -63,7 +63,7 @@ pub async fn approve(
     }
     approve_valid(sandbox, order_id, order_name.trim(), amount)
         .await
-        .map_err(|e| ApiError::internal_error(&e))
+        .map_err(ApiError::from)
 }
 
 async fn approve_valid(

@@ -192,7 +192,7 @@ impl ControlsApi {
         )
         .fetch_all(&self.sandbox.pool)
         .await
-        .map_err(|e| ApiError::internal_error(&e))?;
+        .map_err(ApiError::from)?;
         let deliveries = rows
             .into_iter()
             .map(|row| Delivery {

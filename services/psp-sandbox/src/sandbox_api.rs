@@ -258,7 +258,7 @@ impl SandboxApi {
     async fn reset(&self) -> Result<Done, ApiError> {
         store::reset(&self.sandbox.pool)
             .await
-            .map_err(|e| ApiError::internal_error(&e))?;
+            .map_err(ApiError::from)?;
         self.sandbox.memory().reset();
         Ok(Done::NoContent)
     }

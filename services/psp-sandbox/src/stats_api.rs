@@ -91,7 +91,7 @@ impl StatsApi {
     ) -> Result<Json<StatsView>, ApiError> {
         let charged = charged_orders(&self.sandbox, None)
             .await
-            .map_err(|e| ApiError::internal_error(&e))?;
+            .map_err(ApiError::from)?;
         let memory = self.sandbox.memory();
         let calls = &memory.calls;
         let per_order = match per_order.0 {
@@ -131,7 +131,7 @@ impl StatsApi {
     ) -> Result<Json<OrderStatsView>, ApiError> {
         let charged = charged_orders(&self.sandbox, Some(&order_id.0))
             .await
-            .map_err(|e| ApiError::internal_error(&e))?;
+            .map_err(ApiError::from)?;
         let memory = self.sandbox.memory();
         let calls = memory.calls.per_order.get(&order_id.0);
         Ok(Json(view(
