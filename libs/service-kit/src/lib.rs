@@ -28,6 +28,8 @@ mod middleware;
 pub mod nats_auth;
 #[cfg(feature = "testing")]
 pub mod nats_server;
+#[cfg(feature = "testing")]
+pub mod nats_binary;
 pub mod openapi;
 pub mod otel;
 pub mod ports;
