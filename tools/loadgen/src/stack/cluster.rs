@@ -95,10 +95,8 @@ impl Broker {
         for i in 0..3 {
             let dir = base.join(format!("n{i}"));
             std::fs::create_dir_all(&dir)?;
-            let config = service_kit::nats_server::write_config(
-                &dir,
-                users.map_or("", BusUsers::config),
-            )?;
+            let config =
+                service_kit::nats_server::write_config(&dir, users.map_or("", BusUsers::config))?;
             let args = vec![
                 binary.display().to_string(),
                 "-c".into(),

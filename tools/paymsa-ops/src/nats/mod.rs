@@ -133,7 +133,9 @@ fn stop(nats: &Instance) -> anyhow::Result<()> {
         say::info(&format!("stopping nats-server ({}, pid {pid})", nats.name));
         process::stop("nats-server", pid, Duration::from_secs(10));
     } else if let (Some(url), false) = (nats.recorded_url(), nats.pid_file().exists()) {
-        say::dim(&format!("  {url} was not started by this script; left alone"));
+        say::dim(&format!(
+            "  {url} was not started by this script; left alone"
+        ));
     } else {
         say::dim(&format!("  no nats-server of ours ({}) running", nats.name));
     }

@@ -31,8 +31,8 @@ pub enum Unusable {
 /// JetStream.
 pub fn usable(url: &str) -> Result<ServerInfo, Unusable> {
     let info = server_info(url).map_err(Unusable::NotAnswering)?;
-    let recent = NatsVersion::parse(&info.version)
-        .is_some_and(|v| (v.major, v.minor) >= MIN_NATS_VERSION);
+    let recent =
+        NatsVersion::parse(&info.version).is_some_and(|v| (v.major, v.minor) >= MIN_NATS_VERSION);
     if !recent {
         return Err(Unusable::TooOld {
             version: info.version,
@@ -81,6 +81,10 @@ pub fn host_port(url: &str) -> String {
         Some((host, port)) => (host, port),
         None => (rest, "4222"),
     };
-    let host = if host == "localhost" { "127.0.0.1" } else { host };
+    let host = if host == "localhost" {
+        "127.0.0.1"
+    } else {
+        host
+    };
     format!("{host}:{port}")
 }

@@ -37,16 +37,17 @@ pub fn start(nats: &Instance) -> anyhow::Result<String> {
             "starting nats-server {version} ({}) on {url}, monitoring {monitor}",
             binary.display()
         ));
-        append_log(nats, &format!("start: {} -p {port} -m {monitor_port}", binary.display()))?;
+        append_log(
+            nats,
+            &format!("start: {} -p {port} -m {monitor_port}", binary.display()),
+        )?;
         instance::remove(&nats.auth_mark())?;
         let mut command = Command::new(&binary);
         let extra = if flag("NATS_AUTH") {
             let auth = read_auth_conf(nats)?;
-            let pairs = secrets::ensure_file(
-                &nats.secrets_file(),
-                &secrets::password_variables(&auth),
-            )
-            .context("writing the NATS passwords")?;
+            let pairs =
+                secrets::ensure_file(&nats.secrets_file(), &secrets::password_variables(&auth))
+                    .context("writing the NATS passwords")?;
             // nats-server resolves `password: $NATS_PASSWORD_<USER>` from its environment
             command.envs(pairs);
             auth
@@ -96,12 +97,18 @@ pub fn start(nats: &Instance) -> anyhow::Result<String> {
             bail!("nats-server did not accept connections within 15 s");
         }
         instance::remove(&nats.pid_file())?;
-        if log_tail(nats, 5).to_lowercase().contains("address already in use") {
+        if log_tail(nats, 5)
+            .to_lowercase()
+            .contains("address already in use")
+        {
             say::warn("port taken meanwhile, retrying");
             continue;
         }
         eprint!("{}", log_tail(nats, 20));
-        bail!("nats-server exited at start (log: {})", nats.log_file().display());
+        bail!(
+            "nats-server exited at start (log: {})",
+            nats.log_file().display()
+        );
     }
     bail!("could not start nats-server")
 }
@@ -141,7 +148,9 @@ fn env_port(name: &str, default: u16) -> u16 {
 pub fn free_port(from: u16, except: &[u16]) -> anyhow::Result<u16> {
     let limit = from.saturating_add(200);
     (from..limit)
-        .find(|port| !except.contains(port) && TcpListener::bind((Ipv4Addr::LOCALHOST, *port)).is_ok())
+        .find(|port| {
+            !except.contains(port) && TcpListener::bind((Ipv4Addr::LOCALHOST, *port)).is_ok()
+        })
         .with_context(|| format!("no free port in {from}..{limit}"))
 }
 

@@ -62,7 +62,10 @@ fn secrets_are_made_once_and_readable_only_by_the_owner() {
     let names = ["NATS_PASSWORD_A".to_string(), "NATS_PASSWORD_B".to_string()].into();
     let first = secrets::ensure_file(&file, &names).expect("written");
     let again = secrets::ensure_file(&file, &names).expect("read again");
-    let mode = std::fs::metadata(&file).expect("exists").permissions().mode();
+    let mode = std::fs::metadata(&file)
+        .expect("exists")
+        .permissions()
+        .mode();
     let _ = std::fs::remove_dir_all(&dir);
     assert_eq!(first, again, "kept across restarts");
     assert_eq!(first.len(), 2);
@@ -73,9 +76,15 @@ fn secrets_are_made_once_and_readable_only_by_the_owner() {
 #[test]
 fn the_state_files_are_those_of_scripts_nats_sh() {
     let nats = Instance::new(PathBuf::from("/repo"), "test-nats".into());
-    assert_eq!(nats.pid_file(), PathBuf::from("/repo/.run/pids/test-nats.pid"));
+    assert_eq!(
+        nats.pid_file(),
+        PathBuf::from("/repo/.run/pids/test-nats.pid")
+    );
     assert_eq!(nats.url_file(), PathBuf::from("/repo/.run/test-nats.url"));
-    assert_eq!(nats.monitor_file(), PathBuf::from("/repo/.run/test-nats.monitor"));
+    assert_eq!(
+        nats.monitor_file(),
+        PathBuf::from("/repo/.run/test-nats.monitor")
+    );
     assert_eq!(nats.auth_mark(), PathBuf::from("/repo/.run/test-nats.auth"));
     assert_eq!(
         nats.secrets_file(),
