@@ -14,6 +14,5 @@ ensure | stop | url | status | admin-url | secrets | compose-env) ;;
   exit 2
   ;;
 esac
-# cargo says nothing when nothing changed (-q), and its messages go to stderr
-"$PAYMSA_ROOT/scripts/cargo.sh" build -q -p paymsa-ops >&2 || die "could not build tools/paymsa-ops"
-PAYMSA_ROOT="$PAYMSA_ROOT" exec "${CARGO_TARGET_DIR:-$PAYMSA_ROOT/target}/debug/paymsa-ops" nats "$1"
+ops_build >&2 # (cargo's messages on stderr: stdout is the URL)
+PAYMSA_ROOT="$PAYMSA_ROOT" exec "$OPS_BIN" nats "$1"

@@ -29,7 +29,7 @@ cargo build --bins
 # The bus with one user per service (deploy/nats/auth.conf; NATS_AUTH=0 runs it open), through
 # the paymsa-ops just built (scripts/nats.sh would build it again for `-p paymsa-ops` alone,
 # whose dependencies' features differ from the whole workspace's).
-nats() { PAYMSA_ROOT="$PAYMSA_ROOT" "$TARGET_DIR/debug/paymsa-ops" nats "$@"; }
+nats() { PAYMSA_ROOT="$PAYMSA_ROOT" "$OPS_BIN" nats "$@"; }
 nats_url="$(NATS_AUTH="${NATS_AUTH:-1}" nats ensure)"
 nats_secrets="$(nats secrets 2>/dev/null)" || nats_secrets=""
 # The dev identity provider's key pair, made once (docs/identity.md; `just token member 7`).

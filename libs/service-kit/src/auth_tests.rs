@@ -142,7 +142,9 @@ fn a_refused_token_says_why_and_keeps_its_cause() {
     let auth = jwt_auth(&key, 0);
     let detail = |t: &str| {
         let id = Identity::resolve(Some(auth.clone()), Some(t), None);
-        require_member(&id, 7).err().map(|e| e.problem().detail.clone())
+        require_member(&id, 7)
+            .err()
+            .map(|e| e.problem().detail.clone())
     };
     let forged = detail(&token(&other, &auth_dev::member(7)));
     assert_eq!(forged.as_deref(), Some("invalid token: InvalidSignature"));
