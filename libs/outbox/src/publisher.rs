@@ -8,11 +8,11 @@
 //! payment's trace. The message keeps the stored `traceparent`, so its consumers are children
 //! of the writing unit of work, siblings of this span.
 
-use std::{future::IntoFuture, time::Duration};
+use std::{future::IntoFuture, sync::Arc, time::Duration};
 
 use async_nats::{
-    header::NATS_MESSAGE_ID,
-    jetstream::{message::PublishMessage, Context},
+    header::{ParseHeaderValueError, NATS_MESSAGE_ID},
+    jetstream::{context::PublishError, message::PublishMessage, Context},
     HeaderMap, HeaderName, HeaderValue,
 };
 use serde_json::{Map, Value};
@@ -30,7 +30,28 @@ pub(crate) enum Outcome {
         /// The stream sequence the message has (for a duplicate: the earlier copy's).
         seq: u64,
     },
-    Failed(String),
+    Failed(PublishFailure),
+}
+
+/// Why a row was not published. Its text is what the row's `last_error` says; the client's
+/// error stays the `source` for the log ([`service_kit::error_chain`]).
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum PublishFailure {
+    #[error("invalid idempotency key {key:?}")]
+    IdempotencyKey {
+        key: String,
+        #[source]
+        source: ParseHeaderValueError,
+    },
+    #[error("publish failed: {0}")]
+    Send(#[source] Arc<PublishError>),
+    /// A row after a failed send, not tried: the batch is retried later.
+    #[error("not sent: publish failed: {0}")]
+    NotSent(#[source] Arc<PublishError>),
+    #[error("publish not acknowledged: {0}")]
+    NotAcknowledged(#[source] PublishError),
+    #[error("no publish ack within {0:?}")]
+    NoAck(Duration),
 }
 
 /// Publishes `rows` in order and returns each row id with its outcome, in the same order.
@@ -48,10 +69,10 @@ pub(crate) async fn publish_window(
     for row in rows {
         ids.push(row.id);
         let span = publish_span(service, &row);
-        if let Some(reason) = &send_failed {
+        if let Some(error) = &send_failed {
             // After a failed send (connection gone, client buffer full) the rest would each
             // wait out the same timeout; fail them at once and retry the batch later.
-            sent.push((span, Err(format!("not sent: {reason}"))));
+            sent.push((span, Err(PublishFailure::NotSent(Arc::clone(error)))));
             continue;
         }
         let ClaimedRow {
@@ -75,9 +96,9 @@ pub(crate) async fn publish_window(
         {
             Ok(ack) => sent.push((span, Ok(ack))),
             Err(e) => {
-                let reason = format!("publish failed: {e}");
-                send_failed = Some(reason.clone());
-                sent.push((span, Err(reason)));
+                let error = Arc::new(e);
+                send_failed = Some(Arc::clone(&error));
+                sent.push((span, Err(PublishFailure::Send(error))));
             }
         }
     }
@@ -92,8 +113,8 @@ pub(crate) async fn publish_window(
                     duplicate: ack.duplicate,
                     seq: ack.sequence,
                 },
-                Ok(Err(e)) => Outcome::Failed(format!("publish not acknowledged: {e}")),
-                Err(_) => Outcome::Failed(format!("no publish ack within {ack_timeout:?}")),
+                Ok(Err(e)) => Outcome::Failed(PublishFailure::NotAcknowledged(e)),
+                Err(_) => Outcome::Failed(PublishFailure::NoAck(ack_timeout)),
             }
         };
         let recorded = span.clone();
@@ -105,8 +126,9 @@ pub(crate) async fn publish_window(
                     recorded.record("duplicate", duplicate);
                 }
                 Outcome::Failed(reason) => {
+                    let reason = reason.to_string();
                     recorded.record("error", reason.as_str());
-                    trace::fail(&recorded, reason.clone());
+                    trace::fail(&recorded, reason);
                 }
             }
             outcome
@@ -149,7 +171,7 @@ fn message_of(
     idempotency_key: &str,
     stored_headers: &Map<String, Value>,
     payload: String,
-) -> Result<PublishMessage, String> {
+) -> Result<PublishMessage, PublishFailure> {
     let mut headers = HeaderMap::new();
     for (name, value) in stored_headers {
         // The writer validated these; rows edited by hand are checked again, never panicking.
@@ -162,9 +184,13 @@ fn message_of(
         };
         headers.insert(name, value);
     }
-    let message_id: HeaderValue = idempotency_key
-        .parse()
-        .map_err(|_| format!("invalid idempotency key {idempotency_key:?}"))?;
+    let message_id: HeaderValue =
+        idempotency_key
+            .parse()
+            .map_err(|source| PublishFailure::IdempotencyKey {
+                key: idempotency_key.to_string(),
+                source,
+            })?;
     headers.insert(NATS_MESSAGE_ID, message_id);
     Ok(PublishMessage::build()
         .payload(payload.into())

@@ -264,13 +264,18 @@ impl Publisher {
             tracing::warn!(
                 failed = failed.len(),
                 first_id = id,
-                first_error = %reason,
+                first_error = %service_kit::error_chain(reason),
                 "outbox publishes failed; retrying with backoff"
             );
             let backoff = RetryBackoff {
                 base: self.config.retry_base,
                 max: self.config.retry_max,
             };
+            // the row keeps the failure's own text (its cause is in the log above)
+            let failed: Vec<(i64, String)> = failed
+                .iter()
+                .map(|(id, reason)| (*id, reason.to_string()))
+                .collect();
             store::mark_failed(conn, &failed, backoff).await?;
         }
         Ok(acked.len())

@@ -7,7 +7,7 @@ use poem::Request;
 use poem_openapi::{auth::Bearer, SecurityScheme};
 
 use crate::{
-    auth::{AuthMode, Authenticator, Claims, ADMIN_ROLE},
+    auth::{AuthMode, Authenticator, Claims, TokenError, ADMIN_ROLE},
     ApiError,
 };
 
@@ -20,7 +20,7 @@ pub struct AdminBearer(pub AdminCredential);
 pub struct AdminCredential {
     pub token: String,
     /// `None` in open mode (the token is compared with `ADMIN_TOKEN`).
-    pub jwt: Option<Result<Claims, String>>,
+    pub jwt: Option<Result<Claims, TokenError>>,
 }
 
 async fn admin_credential(req: &Request, bearer: Bearer) -> Option<AdminCredential> {
@@ -50,7 +50,7 @@ pub fn authorize(expected: Option<&str>, auth: &AdminAuth) -> Result<(), ApiErro
         return match jwt {
             Ok(claims) if claims.has_role(ADMIN_ROLE) => Ok(()),
             Ok(_) => Err(ApiError::forbidden("the admin role is required")),
-            Err(why) => Err(ApiError::unauthorized(why.clone())),
+            Err(why) => Err(ApiError::unauthorized(why.to_string())),
         };
     }
     let Some(expected) = expected.filter(|t| !t.is_empty()) else {

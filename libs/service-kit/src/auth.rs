@@ -15,7 +15,7 @@ use poem_openapi::{
 };
 
 pub use crate::auth_config::{AuthMode, AuthSettings};
-pub use crate::auth_keys::{Authenticator, Claims};
+pub use crate::auth_keys::{Authenticator, Claims, TokenError};
 use crate::{auth_limit::retry_after_secs, ApiError};
 
 /// The role that may call `/admin/*` in jwt mode.
@@ -27,7 +27,7 @@ pub enum Credential {
     /// No `Authorization: Bearer` header (or open mode, where tokens are not looked at).
     None,
     /// A token that does not verify; the reason goes into the 401's detail.
-    Invalid(String),
+    Invalid(TokenError),
     Valid(Claims),
 }
 
@@ -72,7 +72,7 @@ impl Identity {
         match &self.credential {
             Credential::Valid(claims) => Ok(Some(claims)),
             Credential::None => Err(ApiError::unauthorized("a bearer token is required")),
-            Credential::Invalid(why) => Err(ApiError::unauthorized(why.clone())),
+            Credential::Invalid(why) => Err(ApiError::unauthorized(why.to_string())),
         }
     }
 

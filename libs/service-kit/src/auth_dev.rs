@@ -9,6 +9,21 @@ use serde_json::{json, Value};
 
 use crate::auth::Claims;
 
+/// Why a development key or token could not be made; the cause is kept ([`crate::error_chain`]).
+#[derive(Debug, thiserror::Error)]
+pub enum DevKeyError {
+    #[error("keygen")]
+    Generate(#[source] ring::error::Unspecified),
+    #[error("not an Ed25519 PKCS#8 key")]
+    NotEd25519(#[source] ring::error::KeyRejected),
+    #[error("the system clock is before 1970")]
+    Clock(#[source] std::time::SystemTimeError),
+    #[error("claims are not a JSON object")]
+    Claims(#[source] serde_json::Error),
+    #[error("cannot sign")]
+    Sign(#[source] jsonwebtoken::errors::Error),
+}
+
 /// An Ed25519 signing key (PKCS#8 DER) and the key id its JWKS names it by.
 pub struct DevKey {
     pkcs8: Vec<u8>,
@@ -17,15 +32,15 @@ pub struct DevKey {
 }
 
 impl DevKey {
-    pub fn generate(kid: &str) -> Result<Self, String> {
+    pub fn generate(kid: &str) -> Result<Self, DevKeyError> {
         let rng = ring::rand::SystemRandom::new();
-        let doc = Ed25519KeyPair::generate_pkcs8(&rng).map_err(|e| format!("keygen: {e}"))?;
+        let doc = Ed25519KeyPair::generate_pkcs8(&rng).map_err(DevKeyError::Generate)?;
         Self::from_pkcs8(doc.as_ref(), kid)
     }
 
-    pub fn from_pkcs8(der: &[u8], kid: &str) -> Result<Self, String> {
-        let pair = Ed25519KeyPair::from_pkcs8_maybe_unchecked(der)
-            .map_err(|e| format!("not an Ed25519 PKCS#8 key: {e}"))?;
+    pub fn from_pkcs8(der: &[u8], kid: &str) -> Result<Self, DevKeyError> {
+        let pair =
+            Ed25519KeyPair::from_pkcs8_maybe_unchecked(der).map_err(DevKeyError::NotEd25519)?;
         Ok(Self {
             pkcs8: der.to_vec(),
             public: pair.public_key().as_ref().to_vec(),
@@ -57,12 +72,12 @@ impl DevKey {
         ttl_secs: u64,
         issuer: Option<&str>,
         audience: Option<&str>,
-    ) -> Result<String, String> {
+    ) -> Result<String, DevKeyError> {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
-            .map_err(|e| e.to_string())?
+            .map_err(DevKeyError::Clock)?
             .as_secs();
-        let mut body = serde_json::to_value(claims).map_err(|e| e.to_string())?;
+        let mut body = serde_json::to_value(claims).map_err(DevKeyError::Claims)?;
         if let Value::Object(map) = &mut body {
             map.insert("iat".into(), json!(now));
             map.insert("exp".into(), json!(now + ttl_secs));
@@ -76,7 +91,7 @@ impl DevKey {
         let mut header = Header::new(Algorithm::EdDSA);
         header.kid = Some(self.kid.clone());
         jsonwebtoken::encode(&header, &body, &EncodingKey::from_ed_der(&self.pkcs8))
-            .map_err(|e| format!("cannot sign: {e}"))
+            .map_err(DevKeyError::Sign)
     }
 }
 

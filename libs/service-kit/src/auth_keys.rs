@@ -92,6 +92,20 @@ pub enum JwksError {
     NotConfigured,
 }
 
+/// Why a bearer token was refused. The text is the 401 problem's `detail` (docs/identity.md),
+/// so it names the cause the client can act on; the cause itself stays the `source`.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum TokenError {
+    #[error("bad token: {0}")]
+    Malformed(#[source] jsonwebtoken::errors::Error),
+    #[error("symmetric algorithms are not accepted")]
+    Symmetric,
+    #[error("no key matches the token's kid")]
+    NoMatchingKey,
+    #[error("invalid token: {0}")]
+    Invalid(#[source] jsonwebtoken::errors::Error),
+}
+
 /// One usable key of a JWKS.
 struct Key {
     kid: Option<String>,
@@ -197,13 +211,13 @@ impl Authenticator {
     }
 
     /// Verifies signature, expiry and (when configured) issuer and audience.
-    pub fn verify(&self, token: &str) -> Result<Claims, String> {
-        let header = jsonwebtoken::decode_header(token).map_err(|e| format!("bad token: {e}"))?;
+    pub fn verify(&self, token: &str) -> Result<Claims, TokenError> {
+        let header = jsonwebtoken::decode_header(token).map_err(TokenError::Malformed)?;
         if matches!(
             header.alg,
             Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512
         ) {
-            return Err("symmetric algorithms are not accepted".into());
+            return Err(TokenError::Symmetric);
         }
         let mut validation = Validation::new(header.alg);
         let mut required = vec!["exp", "sub"];
@@ -222,14 +236,14 @@ impl Authenticator {
             Ok(guard) => guard,
             Err(poisoned) => poisoned.into_inner(),
         };
-        let mut last = String::from("no key matches the token's kid");
+        let mut last = TokenError::NoMatchingKey;
         for key in keys
             .iter()
             .filter(|k| header.kid.is_none() || k.kid.is_none() || k.kid == header.kid)
         {
             match jsonwebtoken::decode::<Claims>(token, &key.key, &validation) {
                 Ok(data) => return Ok(data.claims),
-                Err(e) => last = format!("invalid token: {e}"),
+                Err(e) => last = TokenError::Invalid(e),
             }
         }
         Err(last)

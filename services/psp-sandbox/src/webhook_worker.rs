@@ -133,7 +133,11 @@ fn chaos(sandbox: &Sandbox) -> (Duration, bool) {
     (Duration::from_millis(delay), duplicate)
 }
 
-async fn post(sandbox: &Sandbox, client: &reqwest::Client, due: &Due) -> Result<u16, String> {
+async fn post(
+    sandbox: &Sandbox,
+    client: &reqwest::Client,
+    due: &Due,
+) -> Result<u16, reqwest::Error> {
     let mut request = client
         .post(&due.url)
         .header("content-type", "application/json")
@@ -143,10 +147,7 @@ async fn post(sandbox: &Sandbox, client: &reqwest::Client, due: &Due) -> Result<
         let sig = signature(&sandbox.settings.webhooks.secret, &due.body, &at);
         request = request.header(TRANSMISSION_TIME, at).header(SIGNATURE, sig);
     }
-    match request.send().await {
-        Ok(response) => Ok(response.status().as_u16()),
-        Err(err) => Err(err.to_string()),
-    }
+    Ok(request.send().await?.status().as_u16())
 }
 
 async fn deliver(sandbox: Arc<Sandbox>, client: reqwest::Client, due: Due) -> Attempt {
@@ -160,7 +161,8 @@ async fn deliver(sandbox: Arc<Sandbox>, client: reqwest::Client, due: Due) -> At
     }
     let (status, error) = match outcome {
         Ok(status) => (Some(status), None),
-        Err(error) => (None, Some(error)),
+        // the delivery's `error` (GET /sandbox/webhooks/deliveries): the client's message, as always
+        Err(error) => (None, Some(error.to_string())),
     };
     Attempt {
         id: due.id,

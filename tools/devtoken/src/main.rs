@@ -10,6 +10,7 @@
 
 use std::{path::Path, process::ExitCode};
 
+use anyhow::{bail, Context};
 use service_kit::auth_dev::{self, DevKey};
 
 const KID: &str = "paymsa-dev";
@@ -22,43 +23,44 @@ fn main() -> ExitCode {
     let result = match args.as_slice() {
         ["keygen", dir] => keygen(Path::new(dir)),
         ["sign", dir, rest @ ..] => sign(Path::new(dir), rest),
-        _ => Err(USAGE.to_string()),
+        _ => Err(anyhow::anyhow!(USAGE)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("devtoken: {e}");
+            // the whole chain: "…/ed25519.pk8: No such file or directory (os error 2)"
+            eprintln!("devtoken: {e:#}");
             ExitCode::from(2)
         }
     }
 }
 
-fn keygen(dir: &Path) -> Result<(), String> {
+fn keygen(dir: &Path) -> anyhow::Result<()> {
     let key_file = dir.join("ed25519.pk8");
     let jwks_file = dir.join("jwks.json");
     if key_file.exists() && jwks_file.exists() {
         return Ok(());
     }
-    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    std::fs::create_dir_all(dir).with_context(|| dir.display().to_string())?;
     let key = DevKey::generate(KID)?;
-    std::fs::write(&key_file, key.pkcs8()).map_err(|e| format!("{}: {e}", key_file.display()))?;
-    std::fs::write(&jwks_file, key.jwks()).map_err(|e| format!("{}: {e}", jwks_file.display()))?;
+    std::fs::write(&key_file, key.pkcs8()).with_context(|| key_file.display().to_string())?;
+    std::fs::write(&jwks_file, key.jwks()).with_context(|| jwks_file.display().to_string())?;
     eprintln!("devtoken: dev key pair written to {}", dir.display());
     Ok(())
 }
 
-fn sign(dir: &Path, who: &[&str]) -> Result<(), String> {
-    let number = |n: &str| n.parse::<i64>().map_err(|e| format!("{n:?}: {e}"));
+fn sign(dir: &Path, who: &[&str]) -> anyhow::Result<()> {
+    let number = |n: &str| n.parse::<i64>().with_context(|| format!("{n:?}"));
     let claims = match who {
         ["member", n] => auth_dev::member(number(n)?),
         ["seller", n] => auth_dev::seller(number(n)?),
         ["admin"] => auth_dev::admin(),
-        _ => return Err(USAGE.to_string()),
+        _ => bail!(USAGE),
     };
     let key_file = dir.join("ed25519.pk8");
-    let der = std::fs::read(&key_file).map_err(|e| {
+    let der = std::fs::read(&key_file).with_context(|| {
         format!(
-            "{}: {e} (run `just up` or `devtoken keygen` first)",
+            "{} (run `just up` or `devtoken keygen` first)",
             key_file.display()
         )
     })?;

@@ -73,7 +73,7 @@ impl Identities {
     pub fn new(mode: AuthMode) -> anyhow::Result<Self> {
         let key = match mode {
             AuthMode::Open => None,
-            AuthMode::Jwt => Some(DevKey::generate("paymsa-loadgen").map_err(|e| anyhow!(e))?),
+            AuthMode::Jwt => Some(DevKey::generate("paymsa-loadgen")?),
         };
         Ok(Self {
             mode,
@@ -118,9 +118,7 @@ impl Identities {
         if let Some(token) = tokens.get(&who) {
             return Ok(Some(token.clone()));
         }
-        let token = key
-            .sign(&claims, TOKEN_TTL_SECS, None, None)
-            .map_err(|e| anyhow!(e))?;
+        let token = key.sign(&claims, TOKEN_TTL_SECS, None, None)?;
         let value: Arc<str> = format!("Bearer {token}").into();
         tokens.insert(who, value.clone());
         Ok(Some(value))

@@ -10,6 +10,8 @@
 //! - `paymsa-ops streams --server URL --monitor URL`: streams and consumers from `/jsz`.
 //! - `paymsa-ops dlq [ID]` / `paymsa-ops replay ID`: dead letters through the services' admin API.
 //! - `paymsa-ops json get PATH`: fields of the JSON on stdin, for scripts/fuzz.sh's reports.
+//! - `paymsa-ops nats ensure|stop|url|status|admin-url|secrets|compose-env`: the NATS server of
+//!   the local stack and the tests, behind scripts/nats.sh ([`nats`]).
 
 /// `print!`/`println!` that end the process quietly when the reader has gone (`just dlq | head`)
 /// instead of panicking on the broken pipe.
@@ -25,6 +27,7 @@ mod dead_letters;
 mod demo;
 mod http;
 mod json;
+mod nats;
 mod pretty;
 mod publish;
 mod streams;
@@ -61,6 +64,9 @@ enum Command {
     /// Read the JSON on stdin (scripts/fuzz.sh)
     #[command(subcommand)]
     Json(json::Command),
+    /// The NATS server of the local stack and the tests (scripts/nats.sh): ensure, stop, url, …
+    #[command(subcommand)]
+    Nats(nats::Command),
 }
 
 fn main() -> ExitCode {
@@ -75,6 +81,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Demo(args) => return demo::main(args),
         Command::Json(command) => json::run(command).map(|()| ExitCode::SUCCESS),
+        Command::Nats(command) => nats::run(command),
         command => networked(command),
     };
     match result {
@@ -103,7 +110,9 @@ fn networked(command: Command) -> anyhow::Result<ExitCode> {
             Command::Streams(args) => streams::run(args).await,
             Command::Dlq(args) => dead_letters::dlq(args).await,
             Command::Replay(args) => dead_letters::replay(args).await,
-            Command::Demo(_) | Command::Json(_) => anyhow::bail!("not a command of the stack"),
+            Command::Demo(_) | Command::Json(_) | Command::Nats(_) => {
+                anyhow::bail!("not a command of the stack")
+            }
         }
     })?;
     Ok(ExitCode::SUCCESS)

@@ -95,12 +95,8 @@ impl Broker {
         for i in 0..3 {
             let dir = base.join(format!("n{i}"));
             std::fs::create_dir_all(&dir)?;
-            let config = service_kit::nats_server::durable_config(&dir)?;
-            if let Some(users) = users {
-                let mut text = std::fs::read_to_string(&config)?;
-                text.push_str(users.config());
-                std::fs::write(&config, text)?;
-            }
+            let config =
+                service_kit::nats_server::write_config(&dir, users.map_or("", BusUsers::config))?;
             let args = vec![
                 binary.display().to_string(),
                 "-c".into(),
