@@ -40,6 +40,7 @@ mod replay;
 pub mod retention;
 mod runner;
 mod runtime;
+mod schema;
 mod tx_conn;
 
 pub use bus::EventBus;
@@ -51,6 +52,7 @@ pub use idempotency::{apply_once, apply_once_with_outbox, claim_event, Applied};
 pub use provision::{provision, provision_with, ProvisionOptions};
 pub use replay::{note_duplicate, ReplayError, Replayed, Replayers, REPLAY_OF};
 pub use runtime::ServiceRuntime;
+pub use schema::Schema;
 pub use tx_conn::{HandlerTx, TxConn};
 
 /// The `processed_events` and `dead_letters` tables (`libs/messaging/migrations`), for every

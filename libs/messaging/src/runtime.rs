@@ -4,11 +4,11 @@
 
 use poem_openapi::OpenApi;
 use service_kit::{App, Infra, Metrics, ServiceConfig, ServiceParts, Shutdown, StartupError};
-use sqlx::{migrate::Migrator, PgPool};
+use sqlx::PgPool;
 
 use outbox::Outbox;
 
-use crate::{ConsumerSpec, EventBus, Handler};
+use crate::{ConsumerSpec, EventBus, Handler, Schema};
 
 pub struct ServiceRuntime {
     pub config: ServiceConfig,
@@ -20,13 +20,10 @@ pub struct ServiceRuntime {
 }
 
 impl ServiceRuntime {
-    /// Connects and migrates (`migrators` in order: [`service_kit::db::migrate`]), and
-    /// provisions the streams.
-    pub async fn start(
-        config: ServiceConfig,
-        migrators: &[&Migrator],
-    ) -> Result<Self, StartupError> {
-        let infra = Infra::connect(&config, migrators).await?;
+    /// Connects and migrates the database to `schema` ([`Schema::migrators`]), and provisions
+    /// the streams.
+    pub async fn start(config: ServiceConfig, schema: &Schema) -> Result<Self, StartupError> {
+        let infra = Infra::connect(&config, &schema.migrators()).await?;
         let metrics = Metrics::new(config.service);
         let shutdown = Shutdown::new();
         let pool = infra.pool()?;

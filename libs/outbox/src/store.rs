@@ -50,7 +50,7 @@ pub(crate) async fn insert<P: serde::Serialize>(
 }
 
 /// A claimed row, ready to publish.
-#[derive(Debug)]
+#[derive(Debug, sqlx::FromRow)]
 pub(crate) struct ClaimedRow {
     pub id: i64,
     pub idempotency_key: String,
@@ -109,16 +109,22 @@ pub(crate) async fn claim_due(
     filter: ClaimFilter,
 ) -> Result<Vec<ClaimedRow>, sqlx::Error> {
     // Pick and lock the ids first, then read the payloads of just those rows. One statement
-    // per target, written out: a checked query is a literal, and each form keeps its own plan
-    // (the `Shard` one reads `outbox_pending_idx` in order).
+    // per target, written out, each with its own plan (the `Shard` one reads
+    // `outbox_pending_idx` in order). Checked at run time, not by `query_as!`: the macro's
+    // query cannot be told not to keep a prepared plan, and these must be planned at every
+    // call (the outbox tests run both forms). Planned at every call, as are
+    // the other statements of a relay batch (`persistent(false)`): a prepared statement's
+    // generic plan made while the outbox is small is a sequential scan, and it stays one
+    // until an ANALYZE, which never comes where autovacuum is off (this machine's Postgres).
+    // `just bench e2e`'s 10-minute run (docs/benchmarks.md, stop 15) saw this claim and
+    // `mark_published` become the statements most often running, their cost growing with
+    // the table: 19 ms and 14 ms a batch at 60,000 rows against well under 1 ms by the index.
     let min_age = filter.min_age.as_secs_f64();
     let limit = i64::from(filter.limit);
     match filter.target {
         ShardTarget::Shard(shard) => {
-            sqlx::query_as!(
-                ClaimedRow,
-                r#"select id, idempotency_key, subject, payload::text as "payload!",
-                          headers as "headers: Json<Map<String, Value>>"
+            sqlx::query_as::<_, ClaimedRow>(
+                "select id, idempotency_key, subject, payload::text as payload, headers
                    from outbox
                    where id = any(array(
                        select id from outbox
@@ -129,19 +135,18 @@ pub(crate) async fn claim_due(
                        order by next_attempt_at, id
                        limit $3
                        for update skip locked))
-                   order by next_attempt_at, id"#,
-                shard,
-                min_age,
-                limit,
+                   order by next_attempt_at, id",
             )
+            .bind(shard)
+            .bind(min_age)
+            .bind(limit)
+            .persistent(false)
             .fetch_all(conn)
             .await
         }
         ShardTarget::Beyond(from) => {
-            sqlx::query_as!(
-                ClaimedRow,
-                r#"select id, idempotency_key, subject, payload::text as "payload!",
-                          headers as "headers: Json<Map<String, Value>>"
+            sqlx::query_as::<_, ClaimedRow>(
+                "select id, idempotency_key, subject, payload::text as payload, headers
                    from outbox
                    where id = any(array(
                        select id from outbox
@@ -152,11 +157,12 @@ pub(crate) async fn claim_due(
                        order by next_attempt_at, id
                        limit $3
                        for update skip locked))
-                   order by next_attempt_at, id"#,
-                from,
-                min_age,
-                limit,
+                   order by next_attempt_at, id",
             )
+            .bind(from)
+            .bind(min_age)
+            .bind(limit)
+            .persistent(false)
             .fetch_all(conn)
             .await
         }
@@ -188,6 +194,7 @@ pub(crate) async fn mark_published(
         &ids,
         &seqs,
     )
+    .persistent(false) // planned per call: see claim_due
     .execute(conn)
     .await?;
     Ok(done.rows_affected())
@@ -277,6 +284,7 @@ pub(crate) async fn mark_failed(
         backoff.base.as_secs_f64(),
         backoff.max.as_secs_f64(),
     )
+    .persistent(false) // planned per call: see claim_due
     .execute(conn)
     .await?;
     Ok(done.rows_affected())

@@ -14,9 +14,8 @@ mod examples;
 mod likes;
 mod store;
 
-use messaging::ServiceRuntime;
+use messaging::{Schema, ServiceRuntime};
 use service_kit::{App, ServiceConfig, ServiceSpec, StartupError};
-use sqlx::migrate::Migrator;
 
 pub use api::{LikeStatus, ProductLikeCount};
 
@@ -40,18 +39,17 @@ pub fn openapi_spec() -> String {
     service_kit::openapi::spec_json::<Api>(SPEC.name, DESCRIPTION)
 }
 
-/// The database's migrators, in order (`service_kit::db::migrate`): service-kit's `updated_at`
-/// helpers, outbox's table, then the service's own.
-static MIGRATIONS: &[&Migrator] = &[
-    &service_kit::db::MIGRATOR,
-    &outbox::MIGRATOR,
-    &sqlx::migrate!("../../migrations/catalog-like-service"),
-];
+/// The database: the outbox and migrations/catalog-like-service ([`Schema`]).
+static SCHEMA: Schema = Schema {
+    outbox: true,
+    consumers: false,
+    own: &sqlx::migrate!("../../migrations/catalog-like-service"),
+};
 
 /// Connects the backends, applies migrations, starts the outbox relay and serves the API. The
 /// service consumes nothing, so it has no dead-letter worker or API.
 pub async fn build(config: ServiceConfig) -> Result<App, StartupError> {
-    let rt = ServiceRuntime::start(config, MIGRATIONS).await?;
+    let rt = ServiceRuntime::start(config, &SCHEMA).await?;
     let outbox = rt.outbox()?;
     let api = api::LikeApi {
         pool: rt.pool.clone(),

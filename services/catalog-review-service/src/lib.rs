@@ -23,9 +23,8 @@ mod purchases;
 mod reviews;
 mod store;
 
-use messaging::ServiceRuntime;
+use messaging::{Schema, ServiceRuntime};
 use service_kit::{auth::AuthMode, App, ConfigError, ServiceConfig, ServiceSpec, StartupError};
-use sqlx::migrate::Migrator;
 
 pub use api::{ProductReviews, Review};
 pub use input::StarRatingType;
@@ -50,14 +49,12 @@ pub fn openapi_spec() -> String {
     service_kit::openapi::spec_json::<Api>(SPEC.name, DESCRIPTION)
 }
 
-/// The database's migrators, in order (`service_kit::db::migrate`): service-kit's `updated_at`
-/// helpers, outbox's table and messaging's tables, then the service's own.
-static MIGRATIONS: &[&Migrator] = &[
-    &service_kit::db::MIGRATOR,
-    &outbox::MIGRATOR,
-    &messaging::MIGRATOR,
-    &sqlx::migrate!("../../migrations/catalog-review-service"),
-];
+/// The database: the outbox, the consumers' tables and migrations/catalog-review-service ([`Schema`]).
+static SCHEMA: Schema = Schema {
+    outbox: true,
+    consumers: true,
+    own: &sqlx::migrate!("../../migrations/catalog-review-service"),
+};
 
 /// `REVIEW_REQUIRES_PURCHASE` (`true`/`false`); unset, it follows the auth mode: required
 /// where members are identified (jwt), not where anyone may act as anyone (open).
@@ -77,7 +74,7 @@ fn purchase_required(config: &ServiceConfig) -> Result<bool, ConfigError> {
 /// consumer, and serves the API.
 pub async fn build(config: ServiceConfig) -> Result<App, StartupError> {
     let purchase_required = purchase_required(&config)?;
-    let rt = ServiceRuntime::start(config, MIGRATIONS).await?;
+    let rt = ServiceRuntime::start(config, &SCHEMA).await?;
     purchases::spawn(&rt).await?;
     let outbox = rt.outbox()?;
     let api = api::ReviewApi {

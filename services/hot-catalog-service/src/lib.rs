@@ -29,9 +29,8 @@ pub mod settings;
 
 use std::sync::Arc;
 
-use messaging::ServiceRuntime;
+use messaging::{Schema, ServiceRuntime};
 use service_kit::{App, ServiceConfig, ServiceSpec, StartupError};
-use sqlx::migrate::Migrator;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use ranking::Ranking;
@@ -57,13 +56,12 @@ pub fn openapi_spec() -> String {
     service_kit::openapi::spec_json::<Api>(SPEC.name, DESCRIPTION)
 }
 
-/// The database's migrators, in order (`service_kit::db::migrate`): service-kit's `updated_at`
-/// helpers, messaging's tables, then the service's own.
-static MIGRATIONS: &[&Migrator] = &[
-    &service_kit::db::MIGRATOR,
-    &messaging::MIGRATOR,
-    &sqlx::migrate!("../../migrations/hot-catalog-service"),
-];
+/// The database: the consumers' tables and migrations/hot-catalog-service ([`Schema`]).
+static SCHEMA: Schema = Schema {
+    outbox: false,
+    consumers: true,
+    own: &sqlx::migrate!("../../migrations/hot-catalog-service"),
+};
 
 /// Connects the service's backends, applies its migrations, starts the consumers and serves.
 pub async fn build(config: ServiceConfig) -> Result<App, StartupError> {
@@ -76,7 +74,7 @@ pub async fn build_with_clock(
     clock: Arc<dyn Clock>,
 ) -> Result<App, StartupError> {
     let model = settings::score_model(&config)?;
-    let rt = ServiceRuntime::start(config, MIGRATIONS).await?;
+    let rt = ServiceRuntime::start(config, &SCHEMA).await?;
     let ranking = Ranking::new(
         rt.infra.redis_connection()?,
         &rt.config.nats_namespace,

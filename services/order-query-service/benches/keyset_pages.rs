@@ -15,7 +15,7 @@
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use order_query_service::{store, MIGRATIONS};
+use order_query_service::{store, SCHEMA};
 use sqlx::{Connection, PgConnection};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -188,7 +188,7 @@ async fn main() -> Result<(), BoxError> {
         .execute(&mut admin)
         .await?;
     let url = url::Url::parse(&format!("{server}/paymsa_order_query_bench"))?;
-    let pool = service_kit::db::connect_and_migrate(&url, 2, MIGRATIONS).await?;
+    let pool = service_kit::db::connect_and_migrate(&url, 2, &SCHEMA.migrators()).await?;
     pool.close().await;
     let mut conn = PgConnection::connect(url.as_str()).await?;
     load(&mut conn).await?;

@@ -31,9 +31,8 @@ pub mod projection;
 pub mod store;
 mod views;
 
-use messaging::{ConsumerSpec, GroupCommit, ServiceRuntime};
+use messaging::{ConsumerSpec, GroupCommit, Schema, ServiceRuntime};
 use service_kit::{App, ServiceConfig, ServiceSpec, StartupError};
-use sqlx::migrate::Migrator;
 
 use events::Event;
 
@@ -63,19 +62,17 @@ pub fn openapi_spec() -> String {
     service_kit::openapi::spec_json::<Api>(SPEC.name, DESCRIPTION)
 }
 
-/// The database's migrators, in order (`service_kit::db::migrate`): service-kit's `updated_at`
-/// helpers, messaging's tables, then the service's own (public for the
-/// benchmarks' scratch databases).
-pub static MIGRATIONS: &[&Migrator] = &[
-    &service_kit::db::MIGRATOR,
-    &messaging::MIGRATOR,
-    &sqlx::migrate!("../../migrations/order-query-service"),
-];
+/// The database: the consumers' tables and migrations/order-query-service ([`Schema`]) (public for the benchmarks' scratch databases).
+pub static SCHEMA: Schema = Schema {
+    outbox: false,
+    consumers: true,
+    own: &sqlx::migrate!("../../migrations/order-query-service"),
+};
 
 /// Connects the backends, applies migrations, starts the two projection consumers and serves
 /// the API.
 pub async fn build(config: ServiceConfig) -> Result<App, StartupError> {
-    let rt = ServiceRuntime::start(config, MIGRATIONS).await?;
+    let rt = ServiceRuntime::start(config, &SCHEMA).await?;
     // Each consumer commits what it handles at once as one group (projection.rs); one lane
     // each, so the projection holds at most two connections of its pool for writing.
     let mut orders = ConsumerSpec::new(

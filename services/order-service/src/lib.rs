@@ -35,9 +35,8 @@ mod webhooks;
 
 use std::time::Duration;
 
-use messaging::{ConsumerSpec, ServiceRuntime};
+use messaging::{ConsumerSpec, Schema, ServiceRuntime};
 use service_kit::{App, ServiceConfig, ServiceSpec, StartupError};
-use sqlx::migrate::Migrator;
 
 pub use settings::OrderSettings;
 
@@ -69,20 +68,18 @@ pub fn openapi_spec() -> String {
     service_kit::openapi::spec_json::<Api>(SPEC.name, DESCRIPTION)
 }
 
-/// The database's migrators, in order (`service_kit::db::migrate`): service-kit's `updated_at`
-/// helpers, outbox's table and messaging's tables, then the service's own.
-static MIGRATIONS: &[&Migrator] = &[
-    &service_kit::db::MIGRATOR,
-    &outbox::MIGRATOR,
-    &messaging::MIGRATOR,
-    &sqlx::migrate!("../../migrations/order-service"),
-];
+/// The database: the outbox, the consumers' tables and migrations/order-service ([`Schema`]).
+static SCHEMA: Schema = Schema {
+    outbox: true,
+    consumers: true,
+    own: &sqlx::migrate!("../../migrations/order-service"),
+};
 
 /// Connects the backends, applies migrations, starts the outbox relay, the wallet-completion
 /// consumer and the recovery job, and serves the API and pages.
 pub async fn build(config: ServiceConfig) -> Result<App, StartupError> {
     let settings = OrderSettings::from_config(&config)?;
-    let rt = ServiceRuntime::start(config, MIGRATIONS).await?;
+    let rt = ServiceRuntime::start(config, &SCHEMA).await?;
     let outbox = rt.outbox()?;
     let completion = ConsumerSpec::new(
         wallet_completion::CONSUMER,

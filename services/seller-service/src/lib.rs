@@ -10,9 +10,8 @@ mod examples;
 mod status;
 mod store;
 
-use messaging::{ConsumerSpec, ServiceRuntime};
+use messaging::{ConsumerSpec, Schema, ServiceRuntime};
 use service_kit::{App, ServiceConfig, ServiceSpec, StartupError};
-use sqlx::migrate::Migrator;
 
 pub use api::{RegisterSeller, Seller};
 
@@ -36,19 +35,17 @@ pub fn openapi_spec() -> String {
     service_kit::openapi::spec_json::<Api>(SPEC.name, DESCRIPTION)
 }
 
-/// The database's migrators, in order (`service_kit::db::migrate`): service-kit's `updated_at`
-/// helpers, outbox's table and messaging's tables, then the service's own.
-static MIGRATIONS: &[&Migrator] = &[
-    &service_kit::db::MIGRATOR,
-    &outbox::MIGRATOR,
-    &messaging::MIGRATOR,
-    &sqlx::migrate!("../../migrations/seller-service"),
-];
+/// The database: the outbox, the consumers' tables and migrations/seller-service ([`Schema`]).
+static SCHEMA: Schema = Schema {
+    outbox: true,
+    consumers: true,
+    own: &sqlx::migrate!("../../migrations/seller-service"),
+};
 
 /// Connects the backends, applies migrations, starts the outbox relay and the activation
 /// consumer, and serves the API.
 pub async fn build(config: ServiceConfig) -> Result<App, StartupError> {
-    let rt = ServiceRuntime::start(config, MIGRATIONS).await?;
+    let rt = ServiceRuntime::start(config, &SCHEMA).await?;
     let outbox = rt.outbox()?;
     rt.consume(
         ConsumerSpec::new(

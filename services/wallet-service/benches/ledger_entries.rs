@@ -2,7 +2,7 @@
 //! machine's raw Postgres ceiling measured in the same run.
 //!
 //! In a scratch database (`paymsa_wallet_bench`, dropped and re-created each run, migrated with
-//! wallet-service's `MIGRATIONS`) with 50 sellers, their wallets and their ledger accounts,
+//! wallet-service's `SCHEMA`) with 50 sellers, their wallets and their ledger accounts,
 //! N tasks (1, 4, 16) post SALE entries for `BENCH_SECONDS` each, one transaction per entry as
 //! the settlement consumer commits one per order: the seller's wallet row lock (the ledger's
 //! callers hold it), the seller's rate (`fees::rate_for`, default 5 % so every entry has three
@@ -37,7 +37,7 @@ use wallet_service::{
     fees,
     ids::SellerNo,
     ledger::{accounts, sales},
-    Credit, MIGRATIONS,
+    Credit, SCHEMA,
 };
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -296,7 +296,8 @@ async fn main() -> Result<(), BoxError> {
         .await?;
     let url = url::Url::parse(&format!("{server}/{DATABASE}"))?;
     let max_tasks = CONCURRENCY.into_iter().max().unwrap_or(1);
-    let pool = service_kit::db::connect_and_migrate(&url, max_tasks as u32, MIGRATIONS).await?;
+    let pool =
+        service_kit::db::connect_and_migrate(&url, max_tasks as u32, &SCHEMA.migrators()).await?;
     setup(&pool).await?;
     let (ledger_next, raw_next) = (Arc::new(AtomicI64::new(1)), Arc::new(AtomicI64::new(1)));
 

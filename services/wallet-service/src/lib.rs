@@ -37,9 +37,8 @@ mod webhook_payload;
 /// `benches/ledger_entries.rs` can post SALE entries through the same function).
 pub use store::Credit;
 
-use messaging::{ConsumerSpec, ServiceRuntime};
+use messaging::{ConsumerSpec, Schema, ServiceRuntime};
 use service_kit::{App, ServiceConfig, ServiceSpec, StartupError};
-use sqlx::migrate::Migrator;
 
 pub const SPEC: ServiceSpec = ServiceSpec {
     uses_nats: true,
@@ -68,22 +67,19 @@ pub fn openapi_spec() -> String {
     service_kit::openapi::spec_json::<Api>(SPEC.name, DESCRIPTION)
 }
 
-/// The database's migrators, in order (`service_kit::db::migrate`): service-kit's `updated_at`
-/// helpers, outbox's table and messaging's tables, then the service's own (public for the
-/// benchmarks' scratch databases).
-pub static MIGRATIONS: &[&Migrator] = &[
-    &service_kit::db::MIGRATOR,
-    &outbox::MIGRATOR,
-    &messaging::MIGRATOR,
-    &sqlx::migrate!("../../migrations/wallet-service"),
-];
+/// The database: the outbox, the consumers' tables and migrations/wallet-service ([`Schema`]) (public for the benchmarks' scratch databases).
+pub static SCHEMA: Schema = Schema {
+    outbox: true,
+    consumers: true,
+    own: &sqlx::migrate!("../../migrations/wallet-service"),
+};
 
 /// Connects the backends, applies migrations, starts the outbox relay and the consumers, and
 /// serves the API.
 pub async fn build(config: ServiceConfig) -> Result<App, StartupError> {
     let settings = settings::LedgerSettings::from_config(&config)?;
     let payout_settings = payouts::settings::PayoutSettings::from_config(&config)?;
-    let rt = ServiceRuntime::start(config, MIGRATIONS).await?;
+    let rt = ServiceRuntime::start(config, &SCHEMA).await?;
     let outbox = rt.outbox()?;
     rt.consume(
         ConsumerSpec::new(

@@ -165,7 +165,12 @@ async fn measure(
     for (db, n) in commits.iter_mut() {
         *n -= commits_before.get(db).copied().unwrap_or(0);
     }
-    let pg = PgProfile { commits, activity };
+    let autovacuum = pg_profile::autovacuum(&server).await;
+    let pg = PgProfile {
+        commits,
+        activity,
+        autovacuum,
+    };
 
     let mut confirm = crate::stats::Latencies::default();
     let mut cancel = crate::stats::Latencies::default();

@@ -90,6 +90,17 @@ pub struct PgProfile {
     /// Transactions committed during the run, per database.
     pub commits: BTreeMap<String, i64>,
     pub activity: Activity,
+    /// The server's `autovacuum` setting: with it off nothing is vacuumed or analysed during
+    /// the run, so tables keep their dead rows and plans their first statistics.
+    pub autovacuum: String,
+}
+
+/// The server's `autovacuum` setting (`on` / `off`; `?` if it cannot be read).
+pub async fn autovacuum(server: &PgPool) -> String {
+    sqlx::query_scalar::<_, String>("show autovacuum")
+        .fetch_one(server)
+        .await
+        .unwrap_or_else(|_| "?".into())
 }
 
 impl PgProfile {
@@ -98,6 +109,7 @@ impl PgProfile {
     pub fn markdown(&self, paid: u64) -> String {
         let mut md = String::new();
         let total: i64 = self.commits.values().sum();
+        let _ = writeln!(md, "Postgres's `autovacuum`: {}.\n", self.autovacuum);
         let _ = writeln!(
             md,
             "| database | transactions | per paid order | share |\n|---|---|---|---|"

@@ -9,7 +9,7 @@
 //! (`expand_with_data` in sqlx-macros-core 0.8, src/query/mod.rs). Per crate, in dependency
 //! order:
 //! 1. a scratch database migrated with the crate's migrations: a library's own directory
-//!    (libs/outbox/migrations), a service's as its `MIGRATIONS` lists them (the libraries'
+//!    (libs/outbox/migrations), a service's as its `SCHEMA` lists them (the libraries'
 //!    directories, then migrations/<service>);
 //! 2. `cargo check -p <crate> --lib` online, to bring the crate and its dependencies up to
 //!    date without writing anything;
@@ -32,7 +32,7 @@ use anyhow::{bail, Context, Result};
 use sqlx::{migrate::Migrator, Connection, PgConnection, PgPool};
 
 /// A crate whose queries are checked: its package, directory and the migration directories
-/// that create its tables, in the order its `MIGRATIONS` applies them (the `sqlx::migrate!`
+/// that create its tables, in the order its `SCHEMA` applies them (messaging::Schema) (the `sqlx::migrate!`
 /// paths). Dependencies first (outbox and messaging before the services using them).
 struct CheckedCrate {
     package: &'static str,
