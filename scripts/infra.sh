@@ -46,6 +46,11 @@ pg_version_check() {
   if [[ "$num" =~ ^[0-9]+$ ]] && ((num < 150000)); then
     warn "Postgres at $PG_HOST:$PG_PORT is $((num / 10000)); paymsa needs >= 15"
   fi
+  # The outboxes are queue tables: without vacuum their dead entries slow every relay claim
+  # (docs/operations.md, "Postgres: keep autovacuum on").
+  if [[ "$(psql -X -qtA "$PG_BASE_URL/postgres" -c 'show autovacuum' 2>/dev/null)" == off ]]; then
+    warn "Postgres at $PG_HOST:$PG_PORT runs with autovacuum off: fine for tests, but a long run slows down (docs/operations.md)"
+  fi
 }
 
 redis_version_check() {
