@@ -14,7 +14,12 @@
 //! Every write is guarded by the catalog's row version, so an event and an answer of
 //! `GET /api/products` may land in any order and the newest price wins.
 
-use std::{collections::HashMap, time::Duration};
+use std::{
+    collections::{BTreeMap, HashMap},
+    time::Duration,
+};
+
+use chrono::{DateTime, Utc};
 
 use events::{Event, ProductChanged, ProductCreated, ProductUpdated};
 use messaging::{Delivery, Handler, HandlerError};
@@ -61,13 +66,17 @@ pub async fn fresh(
         .collect::<Option<Vec<_>>>())
 }
 
-/// Stores what the catalog said of `products` (an answer or an event) unless a newer version
-/// is already here; the same version only refreshes `confirmed_at`.
+/// Stores what the catalog said of `products` at `said_at` (an answer: when it was asked; an
+/// event: when the change happened) unless a newer version is already here. The same version
+/// only moves `confirmed_at` forward: a late or replayed event (a new durable reads the whole
+/// stream) never makes an old word look fresh. Rows go in product order, so two checkouts
+/// storing the same products lock them in the same order and cannot deadlock.
 pub async fn remember(
     conn: &mut PgConnection,
     products: &[CatalogProduct],
+    said_at: DateTime<Utc>,
 ) -> Result<(), sqlx::Error> {
-    let mut latest: HashMap<i64, &CatalogProduct> = HashMap::new();
+    let mut latest: BTreeMap<i64, &CatalogProduct> = BTreeMap::new();
     for p in products {
         latest.insert(p.product_no, p); // a checkout may list a product twice; one row each
     }
@@ -84,17 +93,22 @@ pub async fn remember(
         versions.push(p.version);
     }
     sqlx::query!(
-        "insert into catalog_prices (product_no, seller_no, name, price, source_version)
-         select * from unnest($1::bigint[], $2::bigint[], $3::text[], $4::numeric[], $5::bigint[])
+        "insert into catalog_prices
+                (product_no, seller_no, name, price, source_version, confirmed_at)
+         select p.*, $6 from unnest($1::bigint[], $2::bigint[], $3::text[], $4::numeric[],
+                                   $5::bigint[]) as p
+         order by 1
          on conflict (product_no) do update
             set seller_no = excluded.seller_no, name = excluded.name, price = excluded.price,
-                source_version = excluded.source_version, confirmed_at = now()
+                source_version = excluded.source_version,
+                confirmed_at = greatest(catalog_prices.confirmed_at, excluded.confirmed_at)
           where catalog_prices.source_version <= excluded.source_version",
         &nos,
         &sellers,
         &names,
         &prices,
         &versions,
+        said_at,
     )
     .execute(conn)
     .await?;
@@ -121,9 +135,15 @@ pub struct RememberCatalogPrice {
 
 impl Handler for RememberCatalogPrice {
     async fn handle(&self, delivery: &Delivery) -> Result<(), HandlerError> {
-        let product: CatalogProduct = match delivery.event.event_type.as_str() {
-            ProductCreated::TYPE => delivery.decode::<ProductCreated>()?.payload.0.into(),
-            ProductUpdated::TYPE => delivery.decode::<ProductUpdated>()?.payload.0.into(),
+        let (product, said_at): (CatalogProduct, _) = match delivery.event.event_type.as_str() {
+            ProductCreated::TYPE => {
+                let event = delivery.decode::<ProductCreated>()?;
+                (event.payload.0.into(), event.occurred_at)
+            }
+            ProductUpdated::TYPE => {
+                let event = delivery.decode::<ProductUpdated>()?;
+                (event.payload.0.into(), event.occurred_at)
+            }
             other => {
                 return Err(HandlerError::reject(format!(
                     "{other} is not a product event"
@@ -131,7 +151,7 @@ impl Handler for RememberCatalogPrice {
             }
         };
         let mut conn = self.pool.acquire().await?;
-        remember(&mut conn, std::slice::from_ref(&product)).await?;
+        remember(&mut conn, std::slice::from_ref(&product), said_at).await?;
         Ok(())
     }
 }

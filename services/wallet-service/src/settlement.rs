@@ -108,12 +108,16 @@ impl GroupHandler for SettleOrder {
         for seller_no in sellers {
             store::lock_seller_shared(conn, seller_no).await?;
         }
-        // Then the orders', ascending too (each settlement takes its own again: re-entrant).
-        let mut order_nos: Vec<i64> = orders.iter().map(|o| o.payment_event_no).collect();
-        order_nos.sort_unstable();
-        order_nos.dedup();
-        for order_no in order_nos {
-            store::lock_order(conn, order_no).await?;
+        // Then the orders', ascending by lock key (two orders may share one), each once; each
+        // settlement takes its own again, which a transaction holding it does not wait for.
+        let mut keys: Vec<i32> = orders
+            .iter()
+            .map(|o| store::order_lock_key(o.payment_event_no))
+            .collect();
+        keys.sort_unstable();
+        keys.dedup();
+        for key in keys {
+            store::lock_order_key(conn, key).await?;
         }
         Ok(())
     }
@@ -153,12 +157,17 @@ impl SettleOrder {
         }
         let mut credited = Vec::with_capacity(by_seller.len());
         let mut sales = Vec::with_capacity(by_seller.len());
-        for (seller_no, lines) in &by_seller {
-            // Sellers in ascending order (BTreeMap), the lock order of store::lock_seller_shared.
-            // The lock is shared: settlements and reversals of one seller do not wait for each
-            // other, only for onboarding. Taken before the wallet is looked up: the lookup's
-            // snapshot must come after onboarding's commit.
+        // The sellers' locks in ascending order (BTreeMap), then the order's, before any row is
+        // written: the lock order of store::lock_seller_shared. The sellers' locks are shared:
+        // settlements and reversals of one seller do not wait for each other, only for
+        // onboarding. Taken before the wallets are looked up: the lookups' snapshots must come
+        // after onboarding's commit. The order's lock: a reversal of this order waits for this
+        // settlement, or this settlement for it.
+        for seller_no in by_seller.keys() {
             store::lock_seller_shared(conn, *seller_no).await?;
+        }
+        store::lock_order(conn, order.payment_event_no).await?;
+        for (seller_no, lines) in &by_seller {
             let (wallet_no, rate) =
                 store::seller_for_sale(conn, *seller_no, self.settings.fee_rate_default).await?;
             let mut credits = Vec::with_capacity(lines.len());
@@ -182,9 +191,6 @@ impl SettleOrder {
             sales.push((*seller_no, new));
             credited.push(*seller_no);
         }
-        // After the sellers' locks, before any wallet row (apply_ready): a reversal of this
-        // order waits for this settlement here, or this settlement for it.
-        store::lock_order(conn, order.payment_event_no).await?;
         // The sales add to the sellers' pending money as deltas: no row lock (migration
         // 20261223000001_seller_sale_deltas.sql); the wallet balance follows when folded.
         for (seller_no, new) in &sales {

@@ -188,7 +188,16 @@ const ORDER_LOCK_CLASS: i32 = 0x5e77;
 /// waiting on it in 403 of 605 samples (docs/benchmarks.md). Keys are the order number folded
 /// to 32 bits; two orders sharing a key only wait for each other.
 pub async fn lock_order(conn: &mut PgConnection, payment_event_no: i64) -> Result<(), sqlx::Error> {
-    let key = (payment_event_no ^ (payment_event_no >> 32)) as i32;
+    lock_order_key(conn, order_lock_key(payment_event_no)).await
+}
+
+/// The key of an order's lock ([`lock_order`]); taking several, sort by this.
+pub fn order_lock_key(payment_event_no: i64) -> i32 {
+    (payment_event_no ^ (payment_event_no >> 32)) as i32
+}
+
+/// [`lock_order`] by key.
+pub async fn lock_order_key(conn: &mut PgConnection, key: i32) -> Result<(), sqlx::Error> {
     sqlx::query!(
         "select pg_advisory_xact_lock($1, $2)",
         ORDER_LOCK_CLASS,

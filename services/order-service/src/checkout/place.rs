@@ -84,12 +84,16 @@ impl Checkouts {
             return Ok((tx, products));
         }
         tx.rollback().await?;
+        let asked_at = chrono::Utc::now();
         let products = self.catalog.products(product_nos).await?;
         self.price_sources.with_label_values(&["catalog"]).inc();
         // Its own statement, not the order's transaction: the order would hold these rows'
-        // locks until it commits, queueing every other checkout of the same products.
+        // locks until it commits, queueing every other checkout of the same products. Best
+        // effort: the checkout has its prices; a failure here only means asking again.
         let mut conn = self.payments.pool.acquire().await?;
-        prices::remember(&mut conn, &products).await?;
+        if let Err(e) = prices::remember(&mut conn, &products, asked_at).await {
+            tracing::warn!(error = %service_kit::error_chain(&e), "catalog prices not stored");
+        }
         drop(conn);
         Ok((self.payments.pool.begin().await?, products))
     }
