@@ -46,10 +46,10 @@ pg_version_check() {
   if [[ "$num" =~ ^[0-9]+$ ]] && ((num < 150000)); then
     warn "Postgres at $PG_HOST:$PG_PORT is $((num / 10000)); paymsa needs >= 15"
   fi
-  # The outboxes are queue tables: without vacuum their dead entries slow every relay claim
-  # (docs/operations.md, "Postgres: keep autovacuum on").
+  # The services vacuum their queue tables themselves, but every other table needs autovacuum
+  # (docs/operations.md, "Postgres: queue tables are vacuumed by the services").
   if [[ "$(psql -X -qtA "$PG_BASE_URL/postgres" -c 'show autovacuum' 2>/dev/null)" == off ]]; then
-    warn "Postgres at $PG_HOST:$PG_PORT runs with autovacuum off: fine for tests, but a long run slows down (docs/operations.md)"
+    warn "Postgres at $PG_HOST:$PG_PORT runs with autovacuum off: fine for tests; in production keep it on (docs/operations.md)"
   fi
 }
 

@@ -36,6 +36,10 @@ pub struct RelayConfig {
     /// Shard group heartbeat period and the silence after which a member is evicted.
     pub heartbeat: Duration,
     pub eviction: Duration,
+    /// How often the outbox table is vacuumed (service_kit::vacuum: its rows are updated
+    /// once and deleted an hour later, so dead versions pile up in `outbox_pending_idx`
+    /// where autovacuum is off or slow); zero leaves it to autovacuum.
+    pub vacuum_interval: Duration,
     /// How often the backlog gauges are refreshed.
     pub metrics_interval: Duration,
 }
@@ -57,6 +61,7 @@ impl RelayConfig {
             purge_batch: 1000,
             heartbeat: Duration::from_secs(3),
             eviction: Duration::from_secs(9),
+            vacuum_interval: service_kit::vacuum::DEFAULT_INTERVAL,
             metrics_interval: Duration::from_secs(5),
         }
     }

@@ -41,7 +41,12 @@ impl Outbox {
         headers: &[(&str, &str)],
     ) -> Result<i64, sqlx::Error> {
         self.writer
-            .append(tx.for_append(), shard_by, envelope, headers)
+            .append(
+                tx.for_append(self.writer.shard_of(shard_by)),
+                shard_by,
+                envelope,
+                headers,
+            )
             .await
     }
 
@@ -56,7 +61,7 @@ impl Outbox {
     ) -> Result<i64, sqlx::Error> {
         self.writer
             .append_as(
-                tx.for_append(),
+                tx.for_append(self.writer.shard_of(shard_by)),
                 shard_by,
                 envelope,
                 headers,

@@ -14,12 +14,14 @@
 //! Several instances of a service split the shards through a Redis heartbeat group
 //! ([`ShardCoordinator`]); published rows are purged after a retention period.
 //!
-//! Files: `handle` (the handle services hold), `tx` (its transaction), `writer` (append, also
-//! the tests' and benches' way to write rows without a nudge), `relay` (nudge, publisher
-//! loop), `publisher` (publish window), `shards` (ownership), `purger`, `store` (all SQL),
-//! `metrics`, `config`. The `outbox` table is this crate's own ([`MIGRATOR`]).
+//! Files: `handle` (the handle services hold), `tx` (its transaction), `dirty` (which shards
+//! a nudge is for), `writer` (append, also the tests' and benches' way to write rows without
+//! a nudge), `relay` (nudge, publisher loop), `publisher` (publish window), `shards`
+//! (ownership), `purger`, `vacuum`, `store` (all SQL), `metrics`, `config`. The `outbox`
+//! table is this crate's own ([`MIGRATOR`]).
 
 mod config;
+mod dirty;
 mod handle;
 mod metrics;
 mod publisher;

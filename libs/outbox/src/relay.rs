@@ -17,6 +17,7 @@ use tokio::sync::{watch, Notify};
 
 use crate::{
     config::RelayConfig,
+    dirty::{DirtyShards, ShardMask},
     metrics::{self, RelayMetrics},
     publisher::{self, Outcome},
     purger,
@@ -26,16 +27,25 @@ use crate::{
 
 /// Wakes the relay right after a commit, so events leave at once instead of at the next
 /// sweep. Nudges coalesce while the relay is busy. Services do not call it themselves: an
-/// [`crate::OutboxTx`] nudges after committing the events appended in it.
+/// [`crate::OutboxTx`] nudges after committing the events appended in it, for the shards it
+/// appended in (crate::dirty).
 #[derive(Clone)]
 pub struct OutboxNudge {
     wake: Arc<Notify>,
+    dirty: DirtyShards,
 }
 
 impl OutboxNudge {
     /// Call after the transaction that appended events has committed (not before: the relay
-    /// would not see the rows yet, and they would wait for the sweep).
+    /// would not see the rows yet, and they would wait for the sweep). Wakes the relay for
+    /// every shard.
     pub fn nudge(&self) {
+        self.nudge_shards(ShardMask::ALL);
+    }
+
+    /// Wakes the relay for `shards` only.
+    pub(crate) fn nudge_shards(&self, shards: ShardMask) {
+        self.dirty.mark(shards);
         self.wake.notify_one();
     }
 }
@@ -44,8 +54,9 @@ pub struct OutboxRelay;
 
 impl OutboxRelay {
     /// Spawns the relay's workers on `shutdown`: the publisher (nudge + sweep), the purger,
-    /// the shard coordinator's heartbeat and the backlog gauges. On shutdown the publisher
-    /// finishes its in-flight batch and the coordinator leaves the shard group.
+    /// the table's vacuum, the shard coordinator's heartbeat and the backlog gauges. On
+    /// shutdown the publisher finishes its in-flight batch and the coordinator leaves the
+    /// shard group.
     pub fn spawn(
         config: RelayConfig,
         pool: PgPool,
@@ -57,6 +68,7 @@ impl OutboxRelay {
         let config = config.normalized();
         let nudge = OutboxNudge {
             wake: Arc::new(Notify::new()),
+            dirty: DirtyShards::default(),
         };
         let relay_metrics = RelayMetrics::register(metrics);
         // Relays share shards exactly when they share an outbox table, i.e. a database.
@@ -85,12 +97,21 @@ impl OutboxRelay {
             js,
             metrics: relay_metrics.clone(),
             wake: nudge.wake.clone(),
+            dirty: nudge.dirty.clone(),
         };
         shutdown.spawn("outbox-coordinator", coordinator.run(shutdown.clone()));
         shutdown.spawn("outbox-publisher", publisher.run(shutdown.clone()));
         shutdown.spawn(
             "outbox-purger",
             purger::run(pool.clone(), config.clone(), shutdown.clone()),
+        );
+        service_kit::vacuum::spawn_vacuum(
+            pool.clone(),
+            service_kit::vacuum::VacuumSchedule {
+                tables: vec!["outbox"],
+                interval: config.vacuum_interval,
+            },
+            shutdown,
         );
         shutdown.spawn(
             "outbox-backlog",
@@ -118,6 +139,7 @@ struct Publisher {
     js: Context,
     metrics: RelayMetrics,
     wake: Arc<Notify>,
+    dirty: DirtyShards,
     ownership: watch::Receiver<Ownership>,
 }
 
@@ -136,21 +158,23 @@ impl Publisher {
                     self.metrics.owned_shards.set(owned as i64);
                     Trigger::OwnershipChanged
                 }
-                // Under steady traffic a nudge is nearly always pending and wins over the
-                // sweep; nothing is lost, a nudged pass takes every due row the sweep would.
-                _ = self.wake.notified() => Trigger::Nudge,
+                // The sweep ranks before the nudge: under steady traffic a nudge is nearly
+                // always pending, and a nudged pass looks only at the nudged shards, so a
+                // retry due in a quiet shard would otherwise wait as long as the traffic.
                 _ = sweep.tick() => Trigger::Sweep,
+                _ = self.wake.notified() => Trigger::Nudge,
             };
             self.drain(trigger, &shutdown).await;
         }
     }
 
-    /// Publishes until nothing is due. Each round takes one batch from every owned shard at
-    /// once, each in its own transaction, so database and broker round trips overlap while
-    /// each shard still has one batch in flight (its order holds). Rounds repeat while some
-    /// shard filled a batch and got it all acked. A round in which rows were tried and none
-    /// was acked means the broker or stream is in trouble and ends the pass: the failed rows
-    /// back off, and hammering a broken broker helps no one.
+    /// Publishes until nothing is due. Each round takes one batch from every shard it looks
+    /// at (the nudged ones on a nudge, every owned one otherwise) at once, each in its own
+    /// transaction, so database and broker round trips overlap while each shard still has
+    /// one batch in flight (its order holds). Rounds repeat for the shards that filled a batch
+    /// and got it all acked. A round in which rows were tried and none was acked means the
+    /// broker or stream is in trouble and ends the pass: the failed rows back off, and
+    /// hammering a broken broker helps no one.
     async fn drain(&self, trigger: Trigger, shutdown: &Shutdown) {
         let min_age = match trigger {
             Trigger::Sweep => self.config.sweep_after,
@@ -158,8 +182,22 @@ impl Publisher {
             Trigger::Nudge | Trigger::OwnershipChanged => Duration::ZERO,
         };
         let limit = self.config.batch_size;
+        // A sweep or a new owner looks at every shard; what was nudged meanwhile is covered.
+        let mut looking_at = match trigger {
+            Trigger::Nudge => self.dirty.take(),
+            Trigger::Sweep | Trigger::OwnershipChanged => {
+                self.dirty.take();
+                ShardMask::ALL
+            }
+        };
         loop {
-            let targets = self.ownership.borrow().targets();
+            let targets: Vec<ShardTarget> = self
+                .ownership
+                .borrow()
+                .targets()
+                .into_iter()
+                .filter(|&t| looking_at.covers(t))
+                .collect();
             if targets.is_empty() {
                 return;
             }
@@ -169,20 +207,23 @@ impl Publisher {
                 tracing::debug!("NATS disconnected; outbox rows wait");
                 return;
             }
-            let round = targets.into_iter().map(|target| {
+            let round = targets.iter().map(|&target| {
                 self.publish_batch(ClaimFilter {
                     target,
                     min_age,
                     limit,
                 })
             });
-            let (mut tried, mut acked, mut more_due) = (0, 0, false);
-            for batch in futures::future::join_all(round).await {
+            let (mut tried, mut acked) = (0, 0);
+            let mut more_due = ShardMask::default();
+            for (batch, &target) in futures::future::join_all(round).await.iter().zip(&targets) {
                 match batch {
                     Ok(batch) => {
                         tried += batch.rows;
                         acked += batch.acked;
-                        more_due |= batch.rows >= limit as usize && batch.acked == batch.rows;
+                        if batch.rows >= limit as usize && batch.acked == batch.rows {
+                            more_due = more_due.with_target(target);
+                        }
                     }
                     // Nothing recorded: the rows stay due and are published again (JetStream
                     // drops the copies of those that did go out).
@@ -191,9 +232,10 @@ impl Publisher {
                     }
                 }
             }
-            if (tried > 0 && acked == 0) || !more_due || shutdown.is_triggered() {
+            if (tried > 0 && acked == 0) || more_due.is_empty() || shutdown.is_triggered() {
                 return;
             }
+            looking_at = more_due;
         }
     }
 

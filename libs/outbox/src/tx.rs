@@ -16,7 +16,7 @@ use sqlx::{
     Describe, Either, Execute, Executor, PgConnection, Postgres, Transaction,
 };
 
-use crate::OutboxNudge;
+use crate::{dirty::ShardMask, OutboxNudge};
 
 /// A transaction of [`crate::Outbox::begin`]. Everything else runs on it as on any
 /// transaction: it is a `PgConnection` by deref (pass `tx` where `&mut PgConnection` is
@@ -27,10 +27,11 @@ use crate::OutboxNudge;
 pub struct OutboxTx {
     tx: Transaction<'static, Postgres>,
     nudge: OutboxNudge,
-    /// Set by every append, so a commit that wrote no event (a handler that found nothing to
-    /// announce) does not wake the relay for nothing. Appends rolled back to a savepoint
-    /// (libs/messaging's group commit) leave it set: one spare wake-up, never a missed one.
-    appended: bool,
+    /// The shards appended in, so a commit that wrote no event (a handler that found nothing
+    /// to announce) does not wake the relay for nothing, and one that did wakes it for those
+    /// shards only (crate::dirty). Appends rolled back to a savepoint (libs/messaging's group
+    /// commit) stay marked: one spare claim, never a missed one.
+    appended: ShardMask,
 }
 
 impl OutboxTx {
@@ -38,13 +39,13 @@ impl OutboxTx {
         Self {
             tx,
             nudge,
-            appended: false,
+            appended: ShardMask::default(),
         }
     }
 
-    /// The connection to append on, marking the transaction as one to nudge for.
-    pub(crate) fn for_append(&mut self) -> &mut PgConnection {
-        self.appended = true;
+    /// The connection to append on, marking `shard` as one to nudge for.
+    pub(crate) fn for_append(&mut self, shard: i16) -> &mut PgConnection {
+        self.appended = self.appended.with(shard);
         &mut self.tx
     }
 
@@ -54,8 +55,8 @@ impl OutboxTx {
     /// claim query that finds nothing.
     pub async fn commit(self) -> Result<(), sqlx::Error> {
         let committed = self.tx.commit().await;
-        if self.appended {
-            self.nudge.nudge();
+        if !self.appended.is_empty() {
+            self.nudge.nudge_shards(self.appended);
         }
         committed
     }

@@ -34,6 +34,11 @@ impl OutboxWriter {
         &self.topology
     }
 
+    /// The shard an event of `shard_by` lands in.
+    pub(crate) fn shard_of(&self, shard_by: i64) -> i16 {
+        shard_key(shard_by, self.shards)
+    }
+
     /// Inserts the event in the caller's transaction, so it exists if and only if the state
     /// change commits; call [`crate::OutboxNudge::nudge`] after the commit. Services never
     /// call this: they append through [`crate::Outbox`], into an [`crate::OutboxTx`] whose
@@ -83,7 +88,7 @@ impl OutboxWriter {
             idempotency_key,
             subject: &subject,
             event_type: E::TYPE,
-            shard_key: shard_key(shard_by, self.shards),
+            shard_key: self.shard_of(shard_by),
         };
         store::insert(conn, row, envelope, &with_trace_context(headers)).await?;
         Ok(id)

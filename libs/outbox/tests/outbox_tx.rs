@@ -52,7 +52,9 @@ async fn an_event_appended_through_the_handle_leaves_on_commit() {
     assert_eq!(env.count_with_status("INIT").await, 1);
     assert_eq!(env.stream_message_count().await, 0);
 
-    // Appended through the handle: the commit wakes the relay, which publishes both.
+    // Appended through the handle: the commit wakes the relay for the shard appended in
+    // (shard 0; the row beside the handle is in shard 2 and still waits).
+    assert_eq!((outbox::shard_key(3, 4), outbox::shard_key(2, 4)), (0, 2));
     let mut tx = outbox.begin(&env.pool).await.expect("begin");
     outbox
         .append(&mut tx, 3, &envelope(3), &[])
@@ -60,15 +62,82 @@ async fn an_event_appended_through_the_handle_leaves_on_commit() {
         .expect("append");
     tx.commit().await.expect("commit");
     let took = env
-        .wait_for_status("SUCCESS", 2, Duration::from_secs(3))
+        .wait_for_status("SUCCESS", 1, Duration::from_secs(3))
         .await
         .expect("published after the commit");
     assert!(
         took < Duration::from_secs(1),
         "commit to SUCCESS took {took:?}"
     );
-    assert_eq!(env.stream_message_count().await, 2);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(env.count_with_status("INIT").await, 1);
 
+    // An append in shard 2 wakes the relay for it: both rows there leave.
+    assert_eq!(outbox::shard_key(42, 4), 2);
+    let mut tx = outbox.begin(&env.pool).await.expect("begin");
+    outbox
+        .append(&mut tx, 42, &envelope(42), &[])
+        .await
+        .expect("append");
+    tx.commit().await.expect("commit");
+    env.wait_for_status("SUCCESS", 3, Duration::from_secs(3))
+        .await
+        .expect("the nudged shard published");
+    assert_eq!(env.stream_message_count().await, 3);
+
+    shutdown.trigger();
+    env.cleanup().await;
+}
+
+/// A nudged pass looks at the nudged shards only, so the sweep must still run while nudges
+/// keep coming, or a row no nudge announces (a retry come due, another instance's row) in a
+/// quiet shard would wait as long as the traffic lasts.
+#[tokio::test]
+async fn the_sweep_still_runs_while_nudges_keep_coming() {
+    let env = TestEnv::new().await;
+    env.provision_stream().await;
+    let mut config = fast_config();
+    config.sweep_after = Duration::ZERO;
+    let (nudge, metrics, shutdown) = env.spawn_relay(config);
+    assert!(
+        metric_reaches(&metrics, "outbox_owned_shards", 4.0, Duration::from_secs(5)).await,
+        "the relay never took the 4 shards"
+    );
+    let outbox = Outbox::new((*env.writer).clone(), nudge);
+
+    // Commits in shard 0, back to back, from a task of their own.
+    let busy = {
+        let (outbox, pool) = (outbox.clone(), env.pool.clone());
+        tokio::spawn(async move {
+            for n in 0..100_000i64 {
+                let Ok(mut tx) = outbox.begin(&pool).await else {
+                    continue;
+                };
+                // 3 + 4k: shard_key(3, 4) is 0, and most of these land elsewhere too; what
+                // matters is that a nudge is nearly always pending.
+                let _ = outbox.append(&mut tx, 3, &envelope(1_000_000 + n), &[]).await;
+                let _ = tx.commit().await;
+            }
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Written beside the handle in shard 2: only the sweep can publish it.
+    let mut tx = env.pool.begin().await.expect("begin");
+    let quiet = env
+        .writer
+        .append(&mut tx, 2, &envelope(2), &[])
+        .await
+        .expect("append");
+    tx.commit().await.expect("commit");
+    let published = common::wait_until(Duration::from_secs(5), || async {
+        env.status_of(quiet).await.as_deref() == Some("SUCCESS")
+    })
+    .await;
+    busy.abort();
+    assert!(
+        published.is_some(),
+        "the row in the quiet shard waited out the traffic"
+    );
     shutdown.trigger();
     env.cleanup().await;
 }

@@ -106,3 +106,40 @@ async fn the_relay_purges_on_its_own_schedule() {
     shutdown.trigger();
     env.cleanup().await;
 }
+
+/// How often the outbox table was vacuumed (not counting autovacuum).
+async fn vacuum_count(env: &TestEnv) -> i64 {
+    let mut conn = env.pool.acquire().await.expect("connection");
+    // Statistics are read once per transaction unless the snapshot is cleared.
+    sqlx::query("select pg_stat_clear_snapshot()")
+        .execute(&mut *conn)
+        .await
+        .expect("clear snapshot");
+    sqlx::query_scalar::<_, i64>(
+        "select vacuum_count from pg_stat_user_tables
+          where relname = 'outbox' and schemaname = current_schema()",
+    )
+    .fetch_optional(&mut *conn)
+    .await
+    .expect("vacuum count")
+    .unwrap_or(0)
+}
+
+/// The relay vacuums its table itself (service_kit::vacuum): where autovacuum is off, dead
+/// row versions would otherwise pile up in the pending index every claim walks.
+#[tokio::test]
+async fn the_relay_vacuums_its_table() {
+    let env = TestEnv::new().await;
+    env.provision_stream().await;
+    let before = vacuum_count(&env).await;
+    let mut config = fast_config();
+    config.vacuum_interval = Duration::from_millis(200);
+    let (_nudge, _metrics, shutdown) = env.spawn_relay(config);
+    let vacuumed = wait_until(Duration::from_secs(10), || async {
+        vacuum_count(&env).await >= before + 2
+    })
+    .await;
+    assert!(vacuumed.is_some(), "the outbox was not vacuumed");
+    shutdown.trigger();
+    env.cleanup().await;
+}

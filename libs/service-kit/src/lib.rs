@@ -45,6 +45,7 @@ pub mod telemetry;
 #[cfg(feature = "testing")]
 pub mod testing;
 pub mod trace;
+pub mod vacuum;
 
 use std::{future::Future, process::ExitCode};
 

@@ -70,14 +70,21 @@ pub enum ConfirmError {
 /// Lines of one order move together through the confirm (one PSP payment per order); cancels
 /// move them one by one. This is the order's joint status.
 pub fn order_status(lines: &[PaymentOrderRow]) -> PaymentStatus {
+    let statuses: Vec<PaymentStatus> = lines.iter().map(|l| l.status).collect();
+    joint_status(&statuses)
+}
+
+/// The joint status of an order's lines, given their statuses (reconciliation reads only
+/// those, for many orders in one statement: store/ledgers.rs).
+pub fn joint_status(lines: &[PaymentStatus]) -> PaymentStatus {
     use PaymentStatus::*;
-    let has = |s: PaymentStatus| lines.iter().any(|l| l.status == s);
+    let has = |s: PaymentStatus| lines.contains(&s);
     for s in [Executing, Unknown, Failure, NotStarted] {
         if has(s) {
             return s;
         }
     }
-    if !lines.is_empty() && lines.iter().all(|l| l.status == Canceled) {
+    if !lines.is_empty() && lines.iter().all(|&l| l == Canceled) {
         Canceled
     } else if has(PartialCanceled) || has(Canceled) {
         PartialCanceled

@@ -3,14 +3,14 @@
 //! what was refunded, cancels after the window included; a mismatch is repaired where the
 //! outcome rules say how, and otherwise listed.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use chrono::{DateTime, Duration, NaiveDateTime, Utc};
 use rust_decimal::Decimal;
 
 use crate::{
     cancels::CancelError,
-    payments::{order_status, ConfirmError, Outcome, Payments},
+    payments::{joint_status, order_status, ConfirmError, Outcome, Payments},
     psp::{PspOutcome, TransactionsUnavailable},
     status::{CancelStatus, PaymentStatus},
     store,
@@ -98,32 +98,31 @@ impl Payments {
         to: DateTime<Utc>,
     ) -> Result<Report, ReconcileError> {
         // Whole seconds: the PSP's times have no fractions.
-        let txs = self
-            .psp
-            .transactions(
-                kst(from) - Duration::seconds(1),
-                kst(Utc::now()) + Duration::seconds(1),
-            )
-            .await?;
         let mut psp: BTreeMap<String, Ledger> = BTreeMap::new();
         let mut charged_in_window: BTreeSet<String> = BTreeSet::new();
         let (from_s, to_s) = (from - Duration::seconds(1), to + Duration::seconds(1));
-        for t in &txs {
-            let entry = psp.entry(t.order_id.clone()).or_default();
-            entry.status = t.status.clone();
-            match t.status.as_str() {
-                "DONE" => {
-                    entry.charged += t.amount;
-                    let at = t.transaction_at();
-                    if at.is_some_and(|at| at >= from_s && at <= to_s) {
-                        charged_in_window.insert(t.order_id.clone());
+        self.psp
+            .transactions(
+                kst(from) - Duration::seconds(1),
+                kst(Utc::now()) + Duration::seconds(1),
+                |t| {
+                    let entry = psp.entry(t.order_id.clone()).or_default();
+                    match t.status.as_str() {
+                        "DONE" => {
+                            entry.charged += t.amount;
+                            let at = t.transaction_at();
+                            if at.is_some_and(|at| at >= from_s && at <= to_s) {
+                                charged_in_window.insert(t.order_id);
+                            }
+                        }
+                        "CANCELED" | "PARTIAL_CANCELED" => entry.refunded += t.amount,
+                        // ABORTED, WAITING_FOR_DEPOSIT, …: no money moved.
+                        _ => {}
                     }
-                }
-                "CANCELED" | "PARTIAL_CANCELED" => entry.refunded += t.amount,
-                // ABORTED, WAITING_FOR_DEPOSIT, …: no money moved.
-                _ => {}
-            }
-        }
+                    entry.status = t.status;
+                },
+            )
+            .await?;
         let mut conn = self.pool.acquire().await?;
         let ours_in_window = store::recovery::paid_between(&mut conn, from, to).await?;
         drop(conn);
@@ -131,6 +130,11 @@ impl Payments {
             .into_iter()
             .chain(ours_in_window)
             .collect();
+
+        let orders: Vec<String> = orders.into_iter().collect();
+        let mut conn = self.pool.acquire().await?;
+        let mut ledgers = our_ledgers(&mut conn, &orders).await?;
+        drop(conn);
 
         let mut report = Report::default();
         let mut unrepaired = 0;
@@ -140,22 +144,12 @@ impl Payments {
                 status: "NONE".into(),
                 ..Ledger::default()
             });
-            let ledger = match self.our_ledger(&order_id).await {
-                Ok(ledger) => ledger,
-                Err(e) => {
-                    // One order's trouble must not hide the rest of the window.
-                    tracing::warn!(%order_id, error = %e, "reconciling an order failed");
-                    report.mismatches.push(Mismatch {
-                        order_id,
-                        ours: Ledger::default(),
-                        psp: theirs,
-                        action: "ERROR".into(),
-                    });
-                    unrepaired += 1;
-                    continue;
-                }
-            };
-            let Some((ours, busy, open_cancel)) = ledger else {
+            let Some(OurLedger {
+                ledger: ours,
+                busy,
+                open_cancel,
+            }) = ledgers.remove(&order_id)
+            else {
                 report.mismatches.push(Mismatch {
                     order_id,
                     ours: Ledger {
@@ -216,40 +210,6 @@ impl Payments {
             );
         }
         Ok(report)
-    }
-
-    /// Our record: `None` when we have no such order; `busy` when an attempt or a cancel is
-    /// in flight (the two records legitimately differ for a moment).
-    #[allow(clippy::type_complexity)]
-    async fn our_ledger(
-        &self,
-        order_id: &str,
-    ) -> Result<Option<(Ledger, bool, Option<i64>)>, ReconcileError> {
-        let mut conn = self.pool.acquire().await?;
-        let Some(event) = store::find_event(&mut conn, order_id, false).await? else {
-            return Ok(None);
-        };
-        let lines = store::find_lines(&mut conn, event.payment_event_no).await?;
-        let status = order_status(&lines);
-        let cancels = store::cancels::list(&mut conn, event.payment_event_no).await?;
-        let open_cancel = cancels
-            .iter()
-            .find(|c| matches!(c.status, CancelStatus::Requested | CancelStatus::Unknown))
-            .map(|c| c.cancel_no);
-        let ledger = Ledger {
-            status: status.to_string(),
-            charged: if status.is_paid() {
-                event.total_amount
-            } else {
-                Decimal::ZERO
-            },
-            refunded: event.refunded_amount,
-        };
-        Ok(Some((
-            ledger,
-            status == PaymentStatus::Executing,
-            open_cancel,
-        )))
     }
 
     /// What the rules say to do: a charge we do not have as paid is accepted; a refund we
@@ -324,3 +284,40 @@ impl Payments {
 }
 
 pub const ACTOR: &str = "reconciliation";
+
+/// Our record of one order; `busy` when an attempt is in flight (the two records
+/// legitimately differ for a moment), `open_cancel` when a cancel waits for the PSP.
+struct OurLedger {
+    ledger: Ledger,
+    busy: bool,
+    open_cancel: Option<i64>,
+}
+
+/// Our records of the orders we have among `order_ids`, read in bulk (store/ledgers.rs).
+async fn our_ledgers(
+    conn: &mut sqlx::PgConnection,
+    order_ids: &[String],
+) -> Result<HashMap<String, OurLedger>, sqlx::Error> {
+    let rows = store::ledgers::order_ledgers(conn, order_ids).await?;
+    Ok(rows
+        .into_iter()
+        .map(|row| {
+            let status = joint_status(&row.statuses);
+            let ledger = Ledger {
+                status: status.to_string(),
+                charged: if status.is_paid() {
+                    row.total_amount
+                } else {
+                    Decimal::ZERO
+                },
+                refunded: row.refunded_amount,
+            };
+            let ours = OurLedger {
+                ledger,
+                busy: status == PaymentStatus::Executing,
+                open_cancel: row.open_cancel,
+            };
+            (row.order_id, ours)
+        })
+        .collect())
+}

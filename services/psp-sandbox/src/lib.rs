@@ -153,6 +153,13 @@ pub async fn build(config: ServiceConfig) -> Result<App, StartupError> {
         "payout-settlement",
         payout_worker::run(sandbox.clone(), shutdown.clone()),
     );
+    // Every delivery row is updated at least twice: its dead versions are vacuumed here
+    // (service_kit::vacuum), not left to an autovacuum that may be off.
+    service_kit::vacuum::spawn_vacuum(
+        sandbox.pool.clone(),
+        service_kit::vacuum::VacuumSchedule::new(&["webhook_deliveries"]),
+        &shutdown,
+    );
     shutdown.spawn(
         "webhook-delivery",
         webhook_worker::run(sandbox, shutdown.clone()),

@@ -134,6 +134,16 @@ pub async fn build(config: ServiceConfig) -> Result<App, StartupError> {
     .await?;
     release::spawn(rt.pool.clone(), settings.hold, &rt.shutdown);
     rollup::spawn(rt.pool.clone(), &rt.shutdown);
+    // Queue tables: every row is deleted soon after it is written (service_kit::vacuum).
+    service_kit::vacuum::spawn_vacuum(
+        rt.pool.clone(),
+        service_kit::vacuum::VacuumSchedule::new(&[
+            "ledger_balance_deltas",
+            "pending_settlements",
+            "pending_reversals",
+        ]),
+        &rt.shutdown,
+    );
     let api = api::WalletApi {
         pool: rt.pool.clone(),
     };

@@ -116,18 +116,28 @@ async fn set_fault(client: &Client, order_id: &str, fault: &Value) -> anyhow::Re
     expect(&set, 200, "setting a PSP fault")
 }
 
-/// The confirm with the approved key; after a wrong key that went UNKNOWN, repeated every
-/// 500 ms for up to 90 s while order-service answers 409 PAYMENT_KEY_MISMATCH.
+/// The confirm with the approved key, repeated every 500 ms for up to 90 s while
+/// order-service answers 409 PAYMENT_IN_PROGRESS (the client retried a confirm whose first
+/// try died with its instance mid-call: that attempt is EXECUTING until the recovery job
+/// settles it, and a customer asks again) or, after a wrong key that went UNKNOWN, 409
+/// PAYMENT_KEY_MISMATCH. The latency is the first answer's.
 async fn confirm_right_key(
     client: &Client,
     order: &crate::workload::Approved,
     held: bool,
 ) -> anyhow::Result<(Answer, Duration)> {
     let started = Instant::now();
+    let mut first_latency = None;
     loop {
         let (answer, latency) = Shopper::confirm(client, order, &order.payment_key).await?;
-        let mismatch = answer.status == 409 && answer.code() == "PAYMENT_KEY_MISMATCH";
-        if !held || !mismatch || started.elapsed() > Duration::from_secs(90) {
+        let latency = *first_latency.get_or_insert(latency);
+        let again = answer.status == 409
+            && match answer.code().as_str() {
+                "PAYMENT_IN_PROGRESS" => true,
+                "PAYMENT_KEY_MISMATCH" => held,
+                _ => false,
+            };
+        if !again || started.elapsed() > Duration::from_secs(90) {
             return Ok((answer, latency));
         }
         tokio::time::sleep(Duration::from_millis(500)).await;

@@ -176,6 +176,15 @@ impl TestEnv {
         self.statuses().await.get(status).copied().unwrap_or(0)
     }
 
+    /// The status of the row `id`, `None` when there is no such row.
+    pub async fn status_of(&self, id: i64) -> Option<String> {
+        sqlx::query_scalar::<_, String>("select status from outbox where id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .expect("status query")
+    }
+
     /// Waits until exactly `count` rows have `status`; how long it took, `None` on timeout.
     pub async fn wait_for_status(
         &self,
@@ -263,6 +272,7 @@ pub fn fast_config() -> RelayConfig {
         purge_batch: 100,
         heartbeat: Duration::from_millis(300),
         eviction: Duration::from_millis(900),
+        vacuum_interval: Duration::ZERO,
         metrics_interval: Duration::from_millis(100),
     }
 }

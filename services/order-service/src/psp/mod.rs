@@ -130,23 +130,25 @@ impl PspClient {
         self.timed("cancel", request).await
     }
 
-    /// Every transaction (charges and cancels) between the two KST local times, all pages.
+    /// Every transaction (charges and cancels) between the two KST local times, all pages,
+    /// handed to `each` page by page: an hour's window is folded, never held whole.
     pub async fn transactions(
         &self,
         start: NaiveDateTime,
         end: NaiveDateTime,
-    ) -> Result<Vec<TossTransaction>, TransactionsUnavailable> {
+        mut each: impl FnMut(TossTransaction),
+    ) -> Result<(), TransactionsUnavailable> {
         const PAGE: usize = 1000;
         let fmt = "%Y-%m-%dT%H:%M:%S";
-        let mut all: Vec<TossTransaction> = Vec::new();
+        let mut after: Option<String> = None;
         loop {
             let mut query = vec![
                 ("startDate", start.format(fmt).to_string()),
                 ("endDate", end.format(fmt).to_string()),
                 ("limit", PAGE.to_string()),
             ];
-            if let Some(last) = all.last() {
-                query.push(("startingAfter", last.transaction_key.clone()));
+            if let Some(last) = after.take() {
+                query.push(("startingAfter", last));
             }
             let request = self.psp.get("/v1/transactions").query(&query);
             let resp = self
@@ -157,9 +159,10 @@ impl PspClient {
                 .map_err(TransactionsUnavailable)?;
             let page: Vec<TossTransaction> = resp.json().await.map_err(TransactionsUnavailable)?;
             let done = page.len() < PAGE;
-            all.extend(page);
+            after = page.last().map(|t| t.transaction_key.clone());
+            page.into_iter().for_each(&mut each);
             if done {
-                return Ok(all);
+                return Ok(());
             }
         }
     }

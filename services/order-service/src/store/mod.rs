@@ -3,6 +3,7 @@
 //! and re-drive jobs, [`cancels`] the cancel rows.
 
 pub mod cancels;
+pub mod ledgers;
 pub mod recovery;
 
 use chrono::{DateTime, Utc};

@@ -1,0 +1,70 @@
+//! Vacuuming a service's queue tables from the service itself. A queue table (the outbox,
+//! the sandbox's webhook deliveries, the wallet's balance deltas) has every row updated or
+//! deleted soon after it is written; the dead versions stay in the table and its indexes
+//! until a vacuum, and a claim that walks an index full of them slows down with every
+//! minute of traffic. Autovacuum does this where it runs, but it can be off (it is on this
+//! project's development machine: docs/operations.md "Postgres: queue tables are vacuumed by
+//! the services"), and its default thresholds wait for 20 % of a table to be dead, which a
+//! small, busy queue table reaches many times a minute. A plain `vacuum` takes no lock that
+//! blocks reads or writes, and `skip_locked` gives up at once where it would wait.
+
+use std::time::Duration;
+
+use sqlx::PgPool;
+
+use crate::Shutdown;
+
+/// How often [`spawn_vacuum`] vacuums by default.
+pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(15);
+
+/// Which tables to vacuum, and how often; `interval` zero turns it off.
+#[derive(Debug, Clone)]
+pub struct VacuumSchedule {
+    pub tables: Vec<&'static str>,
+    pub interval: Duration,
+}
+
+impl VacuumSchedule {
+    pub fn new(tables: &[&'static str]) -> Self {
+        Self {
+            tables: tables.to_vec(),
+            interval: DEFAULT_INTERVAL,
+        }
+    }
+}
+
+/// One `vacuum` of `table` (a name from the code, never from input).
+pub async fn vacuum(pool: &PgPool, table: &str) -> Result<(), sqlx::Error> {
+    sqlx::raw_sql(&format!(
+        "vacuum (skip_locked, index_cleanup on) {table}"
+    ))
+    .execute(pool)
+    .await
+    .map(|_| ())
+}
+
+/// Vacuums the schedule's tables every `interval` until shutdown (a vacuum under way is
+/// finished first). A failure is logged and tried again at the next tick.
+pub fn spawn_vacuum(pool: PgPool, schedule: VacuumSchedule, shutdown: &Shutdown) {
+    if schedule.interval.is_zero() || schedule.tables.is_empty() {
+        return;
+    }
+    let stop = shutdown.clone();
+    shutdown.spawn("vacuum", async move {
+        let mut ticks = tokio::time::interval(schedule.interval);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // The first tick is immediate; a service that just started has nothing to vacuum.
+        ticks.tick().await;
+        loop {
+            tokio::select! {
+                _ = stop.triggered() => return,
+                _ = ticks.tick() => {}
+            }
+            for table in &schedule.tables {
+                if let Err(e) = vacuum(&pool, table).await {
+                    tracing::warn!(table, error = %crate::error_chain(&e), "vacuum failed");
+                }
+            }
+        }
+    });
+}
