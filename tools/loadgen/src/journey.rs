@@ -164,10 +164,15 @@ pub async fn pay(
         let (answer, _) = Shopper::confirm(client, &order, &key).await?;
         wrong_key = Some((answer.status, answer.code()));
     }
-    // A wrong key the PSP could not refuse in time (down or slow: 202) holds the order until
-    // the recovery job finds it is not the PSP's payment and frees it; until then the right
-    // key gets 409 PAYMENT_KEY_MISMATCH, and the customer tries again.
-    let held = matches!(wrong_key, Some((202, _)));
+    // A wrong key the PSP could not refuse in time (down or slow: 202), or whose confirm died
+    // with order-service mid-call (the client's retry then found it in progress: 409), holds
+    // the order until the recovery job finds it is not the PSP's payment and frees it; until
+    // then the right key gets 409 PAYMENT_KEY_MISMATCH, and the customer tries again.
+    let held = match &wrong_key {
+        Some((202, _)) => true,
+        Some((409, code)) => code == "PAYMENT_IN_PROGRESS",
+        _ => false,
+    };
     let mut cancels = Vec::new();
     let (confirm, confirm_latency) = if plan.concurrent {
         let (confirm, raced) = tokio::join!(
