@@ -108,7 +108,10 @@ if (($# == 0)) && [[ "${SKIP_CHAOS:-0}" != 1 ]]; then
   bin_dir="${CARGO_TARGET_DIR:-$PAYMSA_ROOT/target}/debug"
   cargo build -q --bins || chaos_rc=$?
   if ((chaos_rc == 0)); then
-    "$bin_dir/paymsa-loadgen" chaos --payments 300 --shoppers 8 --seed 7 --bin-dir "$bin_dir" || chaos_rc=$?
+    # kept in a file too: the failed checks are repeated after the test runner's summary,
+    # where a CI log's tail shows them
+    "$bin_dir/paymsa-loadgen" chaos --payments 300 --shoppers 8 --seed 7 --bin-dir "$bin_dir" 2>&1 |
+      tee "$RUN_DIR/chaos-small.log" || chaos_rc=$?
   fi
 fi
 if cargo nextest --version >/dev/null 2>&1; then
@@ -121,7 +124,8 @@ else
   cargo test "${scope[@]}" --no-fail-fast "$@" || rc=$?
 fi
 if ((rc == 0 && ${chaos_rc:-0} != 0)); then
-  warn "the small chaos run failed (see above)"
+  warn "the small chaos run failed (see above; $RUN_DIR/chaos-small.log):"
+  grep -E '\[FAIL\]|VIOLATED|^Error' "$RUN_DIR/chaos-small.log" >&2 || true
   rc=$chaos_rc
 fi
 if ((rc == 0 && ${doc_rc:-0} != 0)); then

@@ -113,9 +113,10 @@ async fn the_sweep_still_runs_while_nudges_keep_coming() {
                 let Ok(mut tx) = outbox.begin(&pool).await else {
                     continue;
                 };
-                // 3 + 4k: shard_key(3, 4) is 0, and most of these land elsewhere too; what
-                // matters is that a nudge is nearly always pending.
-                let _ = outbox.append(&mut tx, 3, &envelope(1_000_000 + n), &[]).await;
+                // All in shard 0 (shard_key(3, 4)): a nudge for it is nearly always pending.
+                let _ = outbox
+                    .append(&mut tx, 3, &envelope(1_000_000 + n), &[])
+                    .await;
                 let _ = tx.commit().await;
             }
         })
