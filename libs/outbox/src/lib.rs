@@ -14,16 +14,17 @@
 //! Several instances of a service split the shards through a Redis heartbeat group
 //! ([`ShardCoordinator`]); published rows are purged after a retention period.
 //!
-//! Files: `handle` (the handle services hold), `tx` (its transaction), `dirty` (which shards
-//! a nudge is for), `writer` (append, also the tests' and benches' way to write rows without
-//! a nudge), `relay` (nudge, publisher loop), `publisher` (publish window), `shards`
-//! (ownership), `purger`, `vacuum`, `store` (all SQL), `metrics`, `config`. The `outbox`
+//! Files: `handle` (the handle services hold), `tx` (its transaction), `nudge` (the wake-up
+//! and which shards it is for), `writer` (append, also the tests' and benches' way to write
+//! rows without a nudge), `relay` (the publisher loop; it also starts the purger and the
+//! table's vacuum, service_kit::vacuum), `publisher` (publish window), `shards` (ownership),
+//! `purger`, `store` (all SQL), `metrics`, `config`. The `outbox`
 //! table is this crate's own ([`MIGRATOR`]).
 
 mod config;
-mod dirty;
 mod handle;
 mod metrics;
+mod nudge;
 mod publisher;
 mod purger;
 mod relay;
@@ -35,7 +36,8 @@ mod writer;
 pub use config::RelayConfig;
 pub use handle::Outbox;
 pub use purger::purge_published;
-pub use relay::{OutboxNudge, OutboxRelay};
+pub use nudge::OutboxNudge;
+pub use relay::OutboxRelay;
 pub use shards::{owned_range, ShardCoordinator};
 pub use tx::OutboxTx;
 pub use writer::{shard_key, OutboxWriter};

@@ -17,38 +17,13 @@ use tokio::sync::{watch, Notify};
 
 use crate::{
     config::RelayConfig,
-    dirty::{DirtyShards, ShardMask},
+    nudge::{DirtyShards, OutboxNudge, ShardMask},
     metrics::{self, RelayMetrics},
     publisher::{self, Outcome},
     purger,
     shards::{Ownership, ShardCoordinator},
     store::{self, ClaimFilter, RetryBackoff, ShardTarget},
 };
-
-/// Wakes the relay right after a commit, so events leave at once instead of at the next
-/// sweep. Nudges coalesce while the relay is busy. Services do not call it themselves: an
-/// [`crate::OutboxTx`] nudges after committing the events appended in it, for the shards it
-/// appended in (crate::dirty).
-#[derive(Clone)]
-pub struct OutboxNudge {
-    wake: Arc<Notify>,
-    dirty: DirtyShards,
-}
-
-impl OutboxNudge {
-    /// Call after the transaction that appended events has committed (not before: the relay
-    /// would not see the rows yet, and they would wait for the sweep). Wakes the relay for
-    /// every shard.
-    pub fn nudge(&self) {
-        self.nudge_shards(ShardMask::ALL);
-    }
-
-    /// Wakes the relay for `shards` only.
-    pub(crate) fn nudge_shards(&self, shards: ShardMask) {
-        self.dirty.mark(shards);
-        self.wake.notify_one();
-    }
-}
 
 pub struct OutboxRelay;
 
@@ -182,13 +157,16 @@ impl Publisher {
             Trigger::Nudge | Trigger::OwnershipChanged => Duration::ZERO,
         };
         let limit = self.config.batch_size;
-        // A sweep or a new owner looks at every shard; what was nudged meanwhile is covered.
         let mut looking_at = match trigger {
             Trigger::Nudge => self.dirty.take(),
-            Trigger::Sweep | Trigger::OwnershipChanged => {
+            // A new owner takes every due row of every shard: what was nudged is covered.
+            Trigger::OwnershipChanged => {
                 self.dirty.take();
                 ShardMask::ALL
             }
+            // The sweep leaves rows younger than `sweep_after` alone, so the nudged shards
+            // stay marked for the nudge pass that follows (its wake-up is still pending).
+            Trigger::Sweep => ShardMask::ALL,
         };
         loop {
             let targets: Vec<ShardTarget> = self

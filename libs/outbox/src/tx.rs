@@ -16,7 +16,7 @@ use sqlx::{
     Describe, Either, Execute, Executor, PgConnection, Postgres, Transaction,
 };
 
-use crate::{dirty::ShardMask, OutboxNudge};
+use crate::{nudge::ShardMask, OutboxNudge};
 
 /// A transaction of [`crate::Outbox::begin`]. Everything else runs on it as on any
 /// transaction: it is a `PgConnection` by deref (pass `tx` where `&mut PgConnection` is
@@ -29,7 +29,7 @@ pub struct OutboxTx {
     nudge: OutboxNudge,
     /// The shards appended in, so a commit that wrote no event (a handler that found nothing
     /// to announce) does not wake the relay for nothing, and one that did wakes it for those
-    /// shards only (crate::dirty). Appends rolled back to a savepoint (libs/messaging's group
+    /// shards only (crate::nudge). Appends rolled back to a savepoint (libs/messaging's group
     /// commit) stay marked: one spare claim, never a missed one.
     appended: ShardMask,
 }

@@ -4,7 +4,13 @@
 
 mod common;
 
-use std::time::Duration;
+use std::{
+    sync::{
+        atomic::{AtomicBool, Ordering},
+        Arc,
+    },
+    time::Duration,
+};
 
 use common::{fast_config, metric_reaches, TestEnv};
 use events::{Envelope, SellerRegistered};
@@ -91,13 +97,15 @@ async fn an_event_appended_through_the_handle_leaves_on_commit() {
 
 /// A nudged pass looks at the nudged shards only, so the sweep must still run while nudges
 /// keep coming, or a row no nudge announces (a retry come due, another instance's row) in a
-/// quiet shard would wait as long as the traffic lasts.
+/// quiet shard would wait as long as the traffic lasts; and a sweep, which leaves fresh rows
+/// alone, must not swallow the nudges it ran between.
 #[tokio::test]
 async fn the_sweep_still_runs_while_nudges_keep_coming() {
     let env = TestEnv::new().await;
     env.provision_stream().await;
     let mut config = fast_config();
-    config.sweep_after = Duration::ZERO;
+    // Fresh rows are the nudges' alone: the sweep (every 200 ms) takes only rows an hour old.
+    config.sweep_after = Duration::from_secs(3600);
     let (nudge, metrics, shutdown) = env.spawn_relay(config);
     assert!(
         metric_reaches(&metrics, "outbox_owned_shards", 4.0, Duration::from_secs(5)).await,
@@ -105,40 +113,60 @@ async fn the_sweep_still_runs_while_nudges_keep_coming() {
     );
     let outbox = Outbox::new((*env.writer).clone(), nudge);
 
-    // Commits in shard 0, back to back, from a task of their own.
+    // Commits in shard 0, back to back, from a task of their own; stopped between commits
+    // (an abort could fall between a commit and its nudge).
+    let stop = Arc::new(AtomicBool::new(false));
     let busy = {
-        let (outbox, pool) = (outbox.clone(), env.pool.clone());
+        let (outbox, pool, stop) = (outbox.clone(), env.pool.clone(), stop.clone());
         tokio::spawn(async move {
-            for n in 0..100_000i64 {
+            let mut n = 0i64;
+            while !stop.load(Ordering::Relaxed) {
+                n += 1;
                 let Ok(mut tx) = outbox.begin(&pool).await else {
                     continue;
                 };
                 // All in shard 0 (shard_key(3, 4)): a nudge for it is nearly always pending.
-                let _ = outbox
+                if outbox
                     .append(&mut tx, 3, &envelope(1_000_000 + n), &[])
-                    .await;
-                let _ = tx.commit().await;
+                    .await
+                    .is_ok()
+                {
+                    let _ = tx.commit().await;
+                }
             }
         })
     };
     tokio::time::sleep(Duration::from_millis(300)).await;
-    // Written beside the handle in shard 2: only the sweep can publish it.
+    // Written beside the handle in shard 2 and aged past `sweep_after`: only the sweep can
+    // publish it.
     let mut tx = env.pool.begin().await.expect("begin");
     let quiet = env
         .writer
         .append(&mut tx, 2, &envelope(2), &[])
         .await
         .expect("append");
+    sqlx::query("update outbox set created_at = now() - interval '2 hours' where id = $1")
+        .bind(quiet)
+        .execute(&mut *tx)
+        .await
+        .expect("age the row");
     tx.commit().await.expect("commit");
     let published = common::wait_until(Duration::from_secs(5), || async {
         env.status_of(quiet).await.as_deref() == Some("SUCCESS")
     })
     .await;
-    busy.abort();
+    stop.store(true, Ordering::Relaxed);
+    busy.await.expect("the traffic task");
     assert!(
         published.is_some(),
         "the row in the quiet shard waited out the traffic"
     );
+    // Every row the traffic committed left by its nudge, sweeps or not.
+    let left = common::wait_until(Duration::from_secs(3), || async {
+        env.count_with_status("INIT").await == 0
+    })
+    .await;
+    assert!(left.is_some(), "rows left behind: {:?}", env.statuses().await);
     shutdown.trigger();
     env.cleanup().await;
 }

@@ -132,6 +132,9 @@ impl Payments {
             .collect();
 
         let orders: Vec<String> = orders.into_iter().collect();
+        // One read for the window: if it fails, the run fails (the job logs it and
+        // `reconciliation_last_success_timestamp_seconds` stops advancing) rather than
+        // listing every order as an error.
         let mut conn = self.pool.acquire().await?;
         let mut ledgers = our_ledgers(&mut conn, &orders).await?;
         drop(conn);

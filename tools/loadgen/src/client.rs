@@ -48,12 +48,23 @@ impl Endpoints {
 pub struct Answer {
     pub status: u16,
     pub body: Value,
+    /// Earlier tries that got no HTTP answer at all (connection refused or dropped): a
+    /// request may have been cut off by its instance's death half-way through its work.
+    pub unanswered: u32,
 }
 
 impl Answer {
     /// The problem+json `code` of an error answer.
     pub fn code(&self) -> String {
         self.body["code"].as_str().unwrap_or("").to_string()
+    }
+
+    /// 409 PAYMENT_IN_PROGRESS to a retry of a confirm whose earlier try got no answer: that
+    /// try started an attempt and its instance died during the PSP call; the attempt stays
+    /// EXECUTING until the recovery job settles it. Anything else answering "in progress" to
+    /// a lone confirm would be a defect.
+    pub fn in_progress_after_a_lost_try(&self) -> bool {
+        self.status == 409 && self.code() == "PAYMENT_IN_PROGRESS" && self.unanswered > 0
     }
 }
 
@@ -121,6 +132,7 @@ impl Client {
         let authorization = self.identities.authorization(who)?;
         let started = Instant::now();
         let mut delay = Duration::from_millis(50);
+        let mut unanswered = 0;
         loop {
             let turn = self.turn.fetch_add(1, Ordering::Relaxed);
             let url = format!("{}{path}", self.endpoints.base(service, turn));
@@ -143,11 +155,18 @@ impl Client {
                     // until the claim lease ends; clients retry it like a 503.
                     let in_flight = status == 409 && body["code"] == "IDEMPOTENCY_KEY_IN_FLIGHT";
                     if status < 500 && !in_flight {
-                        return Ok(Answer { status, body });
+                        return Ok(Answer {
+                            status,
+                            body,
+                            unanswered,
+                        });
                     }
                     format!("{status} {text}")
                 }
-                Err(e) => e.to_string(),
+                Err(e) => {
+                    unanswered += 1;
+                    e.to_string()
+                }
             };
             if started.elapsed() > self.patience {
                 anyhow::bail!(

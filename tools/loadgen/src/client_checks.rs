@@ -14,11 +14,11 @@ pub fn check(driven: &DriveResult, checks: &mut Checks) {
             continue;
         };
         tried += 1;
-        // 202: the PSP was down or slow and could not refuse it in time; 409 in progress:
-        // order-service died during the call and the client's retry found the attempt
-        // still open (tools/loadgen/src/journey.rs `held`). Either way it was not accepted.
+        // 202: the PSP was down or slow and could not refuse it in time; LOST_WRONG_KEY:
+        // order-service died during the call and the client's retry found the attempt still
+        // open (journey.rs `held`). Either way it was not accepted.
         let refused = matches!(status, 400 | 404 | 422 | 202)
-            || (*status == 409 && code == "PAYMENT_IN_PROGRESS");
+            || (*status == 409 && code == crate::journey::LOST_WRONG_KEY);
         let then_ok = !matches!(r.outcome, Outcome::Refused(..));
         if !refused || !then_ok {
             off.push(format!(

@@ -117,32 +117,37 @@ async fn set_fault(client: &Client, order_id: &str, fault: &Value) -> anyhow::Re
 }
 
 /// The confirm with the approved key, repeated every 500 ms for up to 90 s while
-/// order-service answers 409 PAYMENT_IN_PROGRESS (the client retried a confirm whose first
-/// try died with its instance mid-call: that attempt is EXECUTING until the recovery job
-/// settles it, and a customer asks again) or, after a wrong key that went UNKNOWN, 409
-/// PAYMENT_KEY_MISMATCH. The latency is the first answer's.
+/// order-service answers 409 PAYMENT_IN_PROGRESS because an earlier attempt is open (a try
+/// of this confirm lost with its instance mid-call: [`Answer::in_progress_after_a_lost_try`],
+/// or a `held` order's wrong-key attempt being looked up), or, for a `held` order, 409
+/// PAYMENT_KEY_MISMATCH. The latency is until the final answer.
 async fn confirm_right_key(
     client: &Client,
     order: &crate::workload::Approved,
     held: bool,
 ) -> anyhow::Result<(Answer, Duration)> {
     let started = Instant::now();
-    let mut first_latency = None;
+    let mut lost_a_try = false;
     loop {
-        let (answer, latency) = Shopper::confirm(client, order, &order.payment_key).await?;
-        let latency = *first_latency.get_or_insert(latency);
+        let (answer, _) = Shopper::confirm(client, order, &order.payment_key).await?;
+        lost_a_try |= answer.in_progress_after_a_lost_try();
         let again = answer.status == 409
             && match answer.code().as_str() {
-                "PAYMENT_IN_PROGRESS" => true,
+                "PAYMENT_IN_PROGRESS" => held || lost_a_try,
                 "PAYMENT_KEY_MISMATCH" => held,
                 _ => false,
             };
         if !again || started.elapsed() > Duration::from_secs(90) {
-            return Ok((answer, latency));
+            return Ok((answer, started.elapsed()));
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
 }
+
+/// The code recorded for a wrong key answered [`Answer::in_progress_after_a_lost_try`]: its
+/// first try started an attempt and died with order-service (client_checks.rs counts it as
+/// refused, as a 202).
+pub const LOST_WRONG_KEY: &str = "PAYMENT_IN_PROGRESS after a lost try";
 
 /// Checkout → approval → (fault, wrong key) → confirm (maybe racing a cancel) → cancels.
 pub async fn pay(
@@ -162,7 +167,12 @@ pub async fn pay(
     if plan.wrong_key {
         let key = json!(format!("tgen_wrong{}", uuid::Uuid::new_v4().simple()));
         let (answer, _) = Shopper::confirm(client, &order, &key).await?;
-        wrong_key = Some((answer.status, answer.code()));
+        let code = if answer.in_progress_after_a_lost_try() {
+            LOST_WRONG_KEY.to_string()
+        } else {
+            answer.code()
+        };
+        wrong_key = Some((answer.status, code));
     }
     // A wrong key the PSP could not refuse in time (down or slow: 202), or whose confirm died
     // with order-service mid-call (the client's retry then found it in progress: 409), holds
@@ -170,7 +180,7 @@ pub async fn pay(
     // then the right key gets 409 PAYMENT_KEY_MISMATCH, and the customer tries again.
     let held = match &wrong_key {
         Some((202, _)) => true,
-        Some((409, code)) => code == "PAYMENT_IN_PROGRESS",
+        Some((409, code)) => code == LOST_WRONG_KEY,
         _ => false,
     };
     let mut cancels = Vec::new();

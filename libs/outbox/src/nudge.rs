@@ -1,16 +1,43 @@
-//! Which shards a nudge is for. A commit that appended events in shards 1 and 3 wakes the
-//! relay for those two only, so a nudged pass claims from the shards that have new rows
-//! instead of from every owned one: with the default 4 shards, three of every four claims of
-//! a nudged pass used to find nothing and roll back (docs/benchmarks.md, stop 16). The sweep
-//! still looks at every shard (crate::relay), so a retry that came due in a quiet shard
-//! waits at most a sweep interval.
+//! [`OutboxNudge`], the relay's wake-up, and which shards it is for. A commit that appended
+//! events in shards 1 and 3 wakes the relay for those two only, so a nudged pass claims from
+//! the shards that have new rows instead of from every owned one: with the default 4 shards,
+//! most claims of a nudged pass used to find nothing and roll back (docs/benchmarks.md,
+//! "Reconciliation in bulk, a nudge per shard"). The sweep still looks at every shard
+//! (crate::relay), so a retry that came due in a quiet shard waits at most a sweep interval.
 
 use std::sync::{
     atomic::{AtomicU64, Ordering},
     Arc,
 };
 
+use tokio::sync::Notify;
+
 use crate::store::ShardTarget;
+
+/// Wakes the relay right after a commit, so events leave at once instead of at the next
+/// sweep. Nudges coalesce while the relay is busy. Services do not call it themselves: an
+/// [`crate::OutboxTx`] nudges after committing the events appended in it, for the shards it
+/// appended in.
+#[derive(Clone)]
+pub struct OutboxNudge {
+    pub(crate) wake: Arc<Notify>,
+    pub(crate) dirty: DirtyShards,
+}
+
+impl OutboxNudge {
+    /// Call after the transaction that appended events has committed (not before: the relay
+    /// would not see the rows yet, and they would wait for the sweep). Wakes the relay for
+    /// every shard.
+    pub fn nudge(&self) {
+        self.nudge_shards(ShardMask::ALL);
+    }
+
+    /// Wakes the relay for `shards` only.
+    pub(crate) fn nudge_shards(&self, shards: ShardMask) {
+        self.dirty.mark(shards);
+        self.wake.notify_one();
+    }
+}
 
 /// A set of shards, one bit each; shards 63 and above share the last bit (a relay with more
 /// than 63 shards then claims from all of those on a nudge for any of them: a spare claim,
