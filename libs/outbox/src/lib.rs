@@ -35,8 +35,8 @@ mod writer;
 
 pub use config::RelayConfig;
 pub use handle::Outbox;
-pub use purger::purge_published;
 pub use nudge::OutboxNudge;
+pub use purger::purge_published;
 pub use relay::OutboxRelay;
 pub use shards::{owned_range, ShardCoordinator};
 pub use tx::OutboxTx;

@@ -17,8 +17,8 @@ use tokio::sync::{watch, Notify};
 
 use crate::{
     config::RelayConfig,
-    nudge::{DirtyShards, OutboxNudge, ShardMask},
     metrics::{self, RelayMetrics},
+    nudge::{DirtyShards, OutboxNudge, ShardMask},
     publisher::{self, Outcome},
     purger,
     shards::{Ownership, ShardCoordinator},

@@ -166,7 +166,11 @@ async fn the_sweep_still_runs_while_nudges_keep_coming() {
         env.count_with_status("INIT").await == 0
     })
     .await;
-    assert!(left.is_some(), "rows left behind: {:?}", env.statuses().await);
+    assert!(
+        left.is_some(),
+        "rows left behind: {:?}",
+        env.statuses().await
+    );
     shutdown.trigger();
     env.cleanup().await;
 }

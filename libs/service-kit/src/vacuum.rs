@@ -41,10 +41,12 @@ impl VacuumSchedule {
 
 /// One `vacuum` of `table` (a name from the code, never from input).
 pub async fn vacuum(pool: &PgPool, table: &str) -> Result<(), sqlx::Error> {
-    sqlx::raw_sql(&format!("vacuum (skip_locked, truncate false, index_cleanup on) {table}"))
-        .execute(pool)
-        .await
-        .map(|_| ())
+    sqlx::raw_sql(&format!(
+        "vacuum (skip_locked, truncate false, index_cleanup on) {table}"
+    ))
+    .execute(pool)
+    .await
+    .map(|_| ())
 }
 
 /// Vacuums the schedule's tables every `interval` until shutdown (a vacuum under way is
