@@ -1,4 +1,4 @@
-//! Reconciliation's view of many orders at once (src/reconcile.rs): what each charged and
+//! Reconciliation's view of many orders at once (src/reconcile/): what each charged and
 //! refunded, its lines' statuses and its open cancel, in one statement per [`LEDGER_CHUNK`]
 //! orders instead of three statements per order (`find_event`, `find_lines`,
 //! `cancels::list`). An hour's window of paid orders is compared every minute, so this was

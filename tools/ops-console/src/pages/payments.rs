@@ -1,6 +1,6 @@
 //! Payments that need a person (docs/operations.md): unresolved payments and cancels, the
 //! periodic reconciliation's figures, and an on-demand reconciliation run with its mismatches
-//! (services/order-service/src/admin.rs, reconcile.rs).
+//! (services/order-service/src/admin.rs, reconcile/).
 
 use std::sync::Arc;
 

@@ -1,7 +1,9 @@
 //! Reconciliation (docs/payments.md): the PSP's transactions against our orders. Every order
 //! *charged* in the window (by the PSP's record or ours) is compared on what was charged and
 //! what was refunded, cancels after the window included; a mismatch is repaired where the
-//! outcome rules say how, and otherwise listed.
+//! outcome rules say how (`repair`), and otherwise listed.
+
+mod repair;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -10,8 +12,8 @@ use rust_decimal::Decimal;
 
 use crate::{
     cancels::CancelError,
-    payments::{joint_status, order_status, ConfirmError, Outcome, Payments},
-    psp::{PspOutcome, TransactionsUnavailable},
+    payments::{joint_status, ConfirmError, Payments},
+    psp::TransactionsUnavailable,
     status::{CancelStatus, PaymentStatus},
     store,
 };
@@ -132,16 +134,37 @@ impl Payments {
             .collect();
 
         let orders: Vec<String> = orders.into_iter().collect();
-        // One read for the window: if it fails, the run fails (the job logs it and
-        // `reconciliation_last_success_timestamp_seconds` stops advancing) rather than
-        // listing every order as an error.
-        let mut conn = self.pool.acquire().await?;
-        let mut ledgers = our_ledgers(&mut conn, &orders).await?;
-        drop(conn);
 
         let mut report = Report::default();
-        let mut unrepaired = 0;
-        for order_id in orders {
+        // Our side is read a chunk at a time, one statement each, so only a chunk of it is
+        // held however long the window. A failed read fails the run (the job logs it and
+        // `reconciliation_last_success_timestamp_seconds` stops advancing) rather than
+        // listing the orders as errors.
+        for chunk in orders.chunks(store::ledgers::LEDGER_CHUNK) {
+            let mut conn = self.pool.acquire().await?;
+            let ledgers = our_ledgers(&mut conn, chunk).await?;
+            drop(conn);
+            self.compare_chunk(chunk, ledgers, &psp, &mut report).await;
+        }
+        if report.unrepaired > 0 {
+            tracing::error!(
+                unrepaired = report.unrepaired,
+                "reconciliation found mismatches it cannot repair"
+            );
+        }
+        Ok(report)
+    }
+
+    /// Compares, and repairs where the rules say how, the orders of one chunk.
+    async fn compare_chunk(
+        &self,
+        chunk: &[String],
+        mut ledgers: HashMap<String, OurLedger>,
+        psp: &BTreeMap<String, Ledger>,
+        report: &mut Report,
+    ) {
+        for order_id in chunk {
+            let order_id = order_id.clone();
             report.checked += 1;
             let theirs = psp.get(&order_id).cloned().unwrap_or_else(|| Ledger {
                 status: "NONE".into(),
@@ -162,7 +185,7 @@ impl Payments {
                     psp: theirs,
                     action: "NONE".into(),
                 });
-                unrepaired += 1;
+                report.unrepaired += 1;
                 continue;
             };
             // Charged and refunded must both agree; the one exception is an order we failed
@@ -196,7 +219,7 @@ impl Payments {
                 },
             };
             if action == "NONE" || action == "ERROR" {
-                unrepaired += 1;
+                report.unrepaired += 1;
             }
             report.mismatches.push(Mismatch {
                 order_id,
@@ -205,84 +228,6 @@ impl Payments {
                 action,
             });
         }
-        report.unrepaired = unrepaired;
-        if unrepaired > 0 {
-            tracing::error!(
-                unrepaired,
-                "reconciliation found mismatches it cannot repair"
-            );
-        }
-        Ok(report)
-    }
-
-    /// What the rules say to do: a charge we do not have as paid is accepted; a refund we
-    /// have as an unknown cancel is completed. Anything else is for a person.
-    async fn repair(
-        &self,
-        order_id: &str,
-        ours: &Ledger,
-        psp: &Ledger,
-    ) -> Result<String, ReconcileError> {
-        let unpaid = matches!(ours.status.as_str(), "NOT_STARTED" | "UNKNOWN");
-        if unpaid && psp.charged > Decimal::ZERO {
-            if let Some(accepted) = self.accept_charge(order_id).await? {
-                return Ok(accepted);
-            }
-        }
-        let paid = matches!(ours.status.as_str(), "SUCCESS" | "PARTIAL_CANCELED");
-        if paid && ours.charged == psp.charged && psp.refunded > ours.refunded {
-            if let PspOutcome::Answered(payment, _) = self.psp.find_by_order_id(order_id).await {
-                if self
-                    .import_psp_refund(order_id, &payment, ACTOR)
-                    .await?
-                    .is_some()
-                {
-                    return Ok("IMPORTED_PSP_REFUND".into());
-                }
-            }
-        }
-        Ok("NONE".into())
-    }
-
-    /// The PSP charged an order we have as unpaid: take its payment as the outcome of a new
-    /// attempt (the outcome rules then accept it, or refund a wrong amount).
-    async fn accept_charge(&self, order_id: &str) -> Result<Option<String>, ConfirmError> {
-        let PspOutcome::Answered(payment, raw) = self.psp.find_by_order_id(order_id).await else {
-            return Ok(None);
-        };
-        if !payment.was_charged() {
-            return Ok(None);
-        }
-        let mut tx = self.pool.begin().await?;
-        let Some(event) = store::find_event(&mut tx, order_id, true).await? else {
-            return Ok(None);
-        };
-        let lines = store::find_lines(&mut tx, event.payment_event_no).await?;
-        let previous = order_status(&lines);
-        if !matches!(previous, PaymentStatus::NotStarted | PaymentStatus::Unknown) {
-            return Ok(None);
-        }
-        let attempt = self
-            .start_attempt(
-                &mut tx,
-                &event,
-                lines.len(),
-                previous,
-                &payment.payment_key,
-                "RECONCILIATION",
-                ACTOR,
-            )
-            .await?;
-        tx.commit().await?;
-        let outcome = self
-            .record_outcome(&attempt, PspOutcome::Answered(payment, raw), ACTOR)
-            .await?;
-        Ok(match outcome {
-            Outcome::Success => Some("ACCEPTED_PAYMENT".into()),
-            // A charge of another amount, refunded by us (docs/payments.md).
-            Outcome::Failure { .. } => Some("REFUNDED_WRONG_CHARGE".into()),
-            _ => None,
-        })
     }
 }
 

@@ -1,0 +1,85 @@
+//! Repairs reconciliation may make on its own (docs/payments.md "Reconciliation"): a PSP
+//! charge we do not have as paid is taken as the outcome of a new attempt, a refund made at the
+//! PSP outside us is recorded. Anything else is listed for a person.
+
+use rust_decimal::Decimal;
+
+use super::{Ledger, ReconcileError, ACTOR};
+use crate::{
+    payments::{order_status, ConfirmError, Outcome, Payments},
+    psp::PspOutcome,
+    status::PaymentStatus,
+    store,
+};
+
+impl Payments {
+    /// What the rules say to do: a charge we do not have as paid is accepted; a refund we
+    /// have as an unknown cancel is completed. Anything else is for a person.
+    pub(super) async fn repair(
+        &self,
+        order_id: &str,
+        ours: &Ledger,
+        psp: &Ledger,
+    ) -> Result<String, ReconcileError> {
+        let unpaid = matches!(ours.status.as_str(), "NOT_STARTED" | "UNKNOWN");
+        if unpaid && psp.charged > Decimal::ZERO {
+            if let Some(accepted) = self.accept_charge(order_id).await? {
+                return Ok(accepted);
+            }
+        }
+        let paid = matches!(ours.status.as_str(), "SUCCESS" | "PARTIAL_CANCELED");
+        if paid && ours.charged == psp.charged && psp.refunded > ours.refunded {
+            if let PspOutcome::Answered(payment, _) = self.psp.find_by_order_id(order_id).await {
+                if self
+                    .import_psp_refund(order_id, &payment, ACTOR)
+                    .await?
+                    .is_some()
+                {
+                    return Ok("IMPORTED_PSP_REFUND".into());
+                }
+            }
+        }
+        Ok("NONE".into())
+    }
+
+    /// The PSP charged an order we have as unpaid: take its payment as the outcome of a new
+    /// attempt (the outcome rules then accept it, or refund a wrong amount).
+    async fn accept_charge(&self, order_id: &str) -> Result<Option<String>, ConfirmError> {
+        let PspOutcome::Answered(payment, raw) = self.psp.find_by_order_id(order_id).await else {
+            return Ok(None);
+        };
+        if !payment.was_charged() {
+            return Ok(None);
+        }
+        let mut tx = self.pool.begin().await?;
+        let Some(event) = store::find_event(&mut tx, order_id, true).await? else {
+            return Ok(None);
+        };
+        let lines = store::find_lines(&mut tx, event.payment_event_no).await?;
+        let previous = order_status(&lines);
+        if !matches!(previous, PaymentStatus::NotStarted | PaymentStatus::Unknown) {
+            return Ok(None);
+        }
+        let attempt = self
+            .start_attempt(
+                &mut tx,
+                &event,
+                lines.len(),
+                previous,
+                &payment.payment_key,
+                "RECONCILIATION",
+                ACTOR,
+            )
+            .await?;
+        tx.commit().await?;
+        let outcome = self
+            .record_outcome(&attempt, PspOutcome::Answered(payment, raw), ACTOR)
+            .await?;
+        Ok(match outcome {
+            Outcome::Success => Some("ACCEPTED_PAYMENT".into()),
+            // A charge of another amount, refunded by us (docs/payments.md).
+            Outcome::Failure { .. } => Some("REFUNDED_WRONG_CHARGE".into()),
+            _ => None,
+        })
+    }
+}
