@@ -244,7 +244,11 @@ impl Shopper {
                 &json!({ "orderId": order_id, "amount": amount, "orderName": checkout.body["orderName"] }),
             )
             .await?;
-        expect(&approval, 201, "sandbox approval")?;
+        // 200 is the sandbox's answer to an approval it already made: right only for a retry
+        // whose earlier try was cut off (the sandbox died after committing it).
+        if !(approval.status == 200 && approval.unanswered > 0) {
+            expect(&approval, 201, "sandbox approval")?;
+        }
         Ok(Approved {
             member: self.member,
             order_id,

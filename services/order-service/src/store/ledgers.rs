@@ -75,12 +75,10 @@ mod tests {
     /// with its lines' statuses in line order and its open cancel.
     #[tokio::test]
     async fn every_order_we_have_comes_back_once_across_chunks() {
-        let server = std::env::var("TEST_DATABASE_URL")
-            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
-        let name = format!("order_ledgers_{}", service_kit::testing::unique_namespace());
-        let url: url::Url = format!("{}/{name}", server.trim_end_matches('/'))
-            .parse()
-            .expect("url");
+        // A scratch database of the tests' Postgres, as the service tests get theirs.
+        let namespace = service_kit::testing::unique_namespace();
+        let config = service_kit::testing::test_config(&crate::SPEC, &namespace);
+        let url = config.database_url.expect("order-service has a database");
         let pool = service_kit::db::connect_and_migrate(&url, 2, &crate::SCHEMA.migrators())
             .await
             .expect("scratch database");
