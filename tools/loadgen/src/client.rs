@@ -48,8 +48,9 @@ impl Endpoints {
 pub struct Answer {
     pub status: u16,
     pub body: Value,
-    /// Earlier tries that got no HTTP answer at all (connection refused or dropped): a
-    /// request may have been cut off by its instance's death half-way through its work.
+    /// Earlier tries that reached a server and got no HTTP answer (the connection dropped
+    /// or timed out; a refused connection does not count): such a request may have been cut
+    /// off by its instance's death half-way through its work.
     pub unanswered: u32,
 }
 
@@ -164,7 +165,11 @@ impl Client {
                     format!("{status} {text}")
                 }
                 Err(e) => {
-                    unanswered += 1;
+                    // A refused connection never reached a server; anything later (reset
+                    // mid-request, timed out) may have started the work.
+                    if !e.is_connect() {
+                        unanswered += 1;
+                    }
                     e.to_string()
                 }
             };

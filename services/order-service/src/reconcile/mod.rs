@@ -137,14 +137,30 @@ impl Payments {
 
         let mut report = Report::default();
         // Our side is read a chunk at a time, one statement each, so only a chunk of it is
-        // held however long the window. A failed read fails the run (the job logs it and
-        // `reconciliation_last_success_timestamp_seconds` stops advancing) rather than
-        // listing the orders as errors.
+        // held however long the window. A chunk whose read fails is listed as errors and the
+        // rest of the window is still compared: one chunk's trouble must not hide the others
+        // (nor the repairs already made).
         for chunk in orders.chunks(store::ledgers::LEDGER_CHUNK) {
-            let mut conn = self.pool.acquire().await?;
-            let ledgers = our_ledgers(&mut conn, chunk).await?;
-            drop(conn);
-            self.compare_chunk(chunk, ledgers, &psp, &mut report).await;
+            let ledgers = match self.pool.acquire().await {
+                Ok(mut conn) => our_ledgers(&mut conn, chunk).await,
+                Err(e) => Err(e),
+            };
+            match ledgers {
+                Ok(ledgers) => self.compare_chunk(chunk, ledgers, &psp, &mut report).await,
+                Err(e) => {
+                    tracing::warn!(orders = chunk.len(), error = %e, "reading our side of orders failed");
+                    for order_id in chunk {
+                        report.checked += 1;
+                        report.unrepaired += 1;
+                        report.mismatches.push(Mismatch {
+                            order_id: order_id.clone(),
+                            ours: Ledger::default(),
+                            psp: psp_side(&psp, order_id),
+                            action: "ERROR".into(),
+                        });
+                    }
+                }
+            }
         }
         if report.unrepaired > 0 {
             tracing::error!(
@@ -166,10 +182,7 @@ impl Payments {
         for order_id in chunk {
             let order_id = order_id.clone();
             report.checked += 1;
-            let theirs = psp.get(&order_id).cloned().unwrap_or_else(|| Ledger {
-                status: "NONE".into(),
-                ..Ledger::default()
-            });
+            let theirs = psp_side(psp, &order_id);
             let Some(OurLedger {
                 ledger: ours,
                 busy,
@@ -232,6 +245,14 @@ impl Payments {
 }
 
 pub const ACTOR: &str = "reconciliation";
+
+/// The PSP's record of an order; status `NONE` when it has none.
+fn psp_side(psp: &BTreeMap<String, Ledger>, order_id: &str) -> Ledger {
+    psp.get(order_id).cloned().unwrap_or_else(|| Ledger {
+        status: "NONE".into(),
+        ..Ledger::default()
+    })
+}
 
 /// Our record of one order; `busy` when an attempt is in flight (the two records
 /// legitimately differ for a moment), `open_cancel` when a cancel waits for the PSP.
