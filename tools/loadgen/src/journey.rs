@@ -116,7 +116,7 @@ async fn set_fault(client: &Client, order_id: &str, fault: &Value) -> anyhow::Re
     expect(&set, 200, "setting a PSP fault")
 }
 
-/// The confirm with the approved key, repeated every 500 ms for up to 90 s while
+/// The confirm with the approved key, repeated every 500 ms for up to 3 minutes while
 /// order-service answers 409 PAYMENT_IN_PROGRESS because an earlier attempt is open (a try
 /// of this confirm lost with its instance mid-call: [`Answer::in_progress_after_a_lost_try`],
 /// or a `held` order's wrong-key attempt being looked up), or, for a `held` order, 409
@@ -137,7 +137,10 @@ async fn confirm_right_key(
                 "PAYMENT_KEY_MISMATCH" => held,
                 _ => false,
             };
-        if !again || started.elapsed() > Duration::from_secs(90) {
+        // Minutes, not seconds: an attempt cut off inside the sandbox's confirm holds its
+        // Idempotency-Key there for 90 s (services/psp-sandbox/src/idempotency.rs
+        // ABANDONED_AFTER_SECS), and the recovery job can only settle it after that.
+        if !again || started.elapsed() > Duration::from_secs(180) {
             return Ok((answer, started.elapsed()));
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
