@@ -126,6 +126,7 @@ async fn measure(
     let rss = RssSampler::start(pids, Duration::from_secs(60));
     let activity =
         ActivitySampler::start(server.clone(), &stack.namespace, Duration::from_millis(100));
+    let statements_counted = crate::pg_statements::reset(&server).await;
     let started = Instant::now();
     let driven = if rate > 0.0 {
         drive_open(client.clone(), market, rate, options, counters).await
@@ -166,10 +167,16 @@ async fn measure(
         *n -= commits_before.get(db).copied().unwrap_or(0);
     }
     let autovacuum = pg_profile::autovacuum(&server).await;
+    let statements = if statements_counted {
+        Some(crate::pg_statements::read(&server, &stack.namespace).await?)
+    } else {
+        None
+    };
     let pg = PgProfile {
         commits,
         activity,
         autovacuum,
+        statements,
     };
 
     let mut confirm = crate::stats::Latencies::default();

@@ -42,6 +42,7 @@ pub mod money;
 pub mod open_loop;
 pub mod payouts;
 pub mod pg_profile;
+pub mod pg_statements;
 pub mod poison;
 pub mod procs;
 pub mod progress;

@@ -1,7 +1,8 @@
 //! Where Postgres's work goes during a benchmark: transactions committed per database, and the
 //! statements most often found running (sampled from `pg_stat_activity`, with what they were
 //! waiting on). This is the profile issue 13 asks for before and after each change; the
-//! machine has no `pg_stat_statements` (it needs a server restart with a preload library).
+//! per-statement counts come from
+//! [`crate::pg_statements`] when the server has `pg_stat_statements` loaded.
 //!
 //! The sampler connects to the server's `postgres` database, so its own queries are not
 //! counted in the run's databases (`lags::transactions`).
@@ -93,6 +94,8 @@ pub struct PgProfile {
     /// The server's `autovacuum` setting: with it off nothing is vacuumed or analysed during
     /// the run, so tables keep their dead rows and plans their first statistics.
     pub autovacuum: String,
+    /// Every statement's calls and time, when the server has `pg_stat_statements` loaded.
+    pub statements: Option<Vec<crate::pg_statements::StatementCost>>,
 }
 
 /// The server's `autovacuum` setting (`on` / `off`; `?` if it cannot be read).
@@ -137,6 +140,12 @@ impl PgProfile {
             let query = query.replace('|', "\\|");
             let _ = writeln!(md, "| {n} | {db} | {wait} | `{query}` |");
         }
+        md.push('\n');
+        md.push_str(&crate::pg_statements::markdown(
+            self.statements.as_deref(),
+            paid,
+            20,
+        ));
         md
     }
 }
