@@ -34,8 +34,9 @@ use std::{
 use rust_decimal::Decimal;
 use sqlx::{Connection, PgConnection, PgPool};
 use wallet_service::{
+    credits::SellerCredits,
     fees,
-    ids::SellerNo,
+    ids::{SellerNo, WalletNo},
     ledger::{accounts, sales},
     Credit, SCHEMA,
 };
@@ -76,17 +77,22 @@ async fn post_sale(pool: &PgPool, n: i64) -> Result<(), BoxError> {
         .bind(seller_no)
         .execute(&mut *tx)
         .await?;
-    let wallet: Option<i64> =
+    let wallet_no: Option<i64> =
         sqlx::query_scalar("select wallet_no from wallets where seller_no = $1")
             .bind(seller_no)
             .fetch_optional(&mut *tx)
             .await?;
-    if wallet.is_none() {
+    let Some(wallet_no) = wallet_no else {
         return Err(format!("seller {seller_no} has no wallet").into());
-    }
+    };
     let rate = fees::rate_for(&mut tx, SellerNo(seller_no), default_rate()).await?;
     let credit = Credit::new(n, n, format!("bench-order-{n}"), n, gross, rate);
-    sales::post(&mut tx, SellerNo(seller_no), &[credit], HOLD).await?;
+    let sale = SellerCredits {
+        seller_no: SellerNo(seller_no),
+        wallet_no: WalletNo(wallet_no),
+        credits: vec![credit],
+    };
+    sales::post(&mut tx, &[sale], HOLD).await?;
     tx.commit().await?;
     Ok(())
 }

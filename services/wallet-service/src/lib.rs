@@ -10,6 +10,7 @@
 
 mod admin_api;
 mod api;
+pub mod credits;
 mod examples;
 mod examples_ledger;
 pub mod fees;
@@ -35,7 +36,7 @@ mod webhook_payload;
 
 /// A paid line as settlement credits it and [`ledger::sales::post`] posts it (public so that
 /// `benches/ledger_entries.rs` can post SALE entries through the same function).
-pub use store::Credit;
+pub use credits::Credit;
 
 use messaging::{ConsumerSpec, Schema, ServiceRuntime};
 use service_kit::{App, ServiceConfig, ServiceSpec, StartupError};

@@ -9,12 +9,13 @@ use sqlx::PgPool;
 use std::sync::Arc;
 
 use crate::{
+    credits::{self, Credit, SellerCredits},
     fees,
     ids::{SellerNo, WalletNo},
     ledger, reversal,
     settings::LedgerSettings,
-    settlement::{announce_if_complete, credit_wallet, SettleError},
-    store::{self, Credit, WalletRow},
+    settlement::{announce_if_complete, SettleError},
+    store::{self, WalletRow},
 };
 
 /// Credits that arrived before the wallet existed are applied with its creation (commission at
@@ -45,16 +46,19 @@ async fn apply_parked(
         ));
     }
     let settle = |e: SettleError| HandlerError::from(e);
-    let new = credit_wallet(conn, wallet.wallet_no, wallet.seller_no, &credits)
-        .await
-        .map_err(settle)?;
-    ledger::sales::post(conn, wallet.seller_no, &new, settings.hold)
-        .await
-        .map_err(|e| settle(e.into()))?;
     let mut orders: Vec<(i64, String)> = credits
         .iter()
         .map(|c| (c.payment_event_no, c.order_id.clone()))
         .collect();
+    let batch = [SellerCredits {
+        seller_no: wallet.seller_no,
+        wallet_no: wallet.wallet_no,
+        credits,
+    }];
+    let new = credits::insert_credits(conn, &batch).await?;
+    ledger::sales::post(conn, &new, settings.hold)
+        .await
+        .map_err(|e| settle(e.into()))?;
     orders.sort();
     orders.dedup();
     for (payment_event_no, order_id) in &orders {
@@ -64,7 +68,7 @@ async fn apply_parked(
     }
     // Cancels of these orders that came before the wallet: their credits exist now.
     let event_nos: Vec<i64> = orders.iter().map(|(no, _)| *no).collect();
-    reversal::apply_ready(conn, ids, outbox, wallet.seller_no, &event_nos)
+    reversal::apply_ready(conn, ids, outbox, &[wallet.seller_no], &event_nos)
         .await
         .map_err(settle)?;
     Ok(())

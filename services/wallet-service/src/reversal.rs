@@ -202,25 +202,33 @@ async fn post(
     Ok(true)
 }
 
-/// Applies the seller's parked reversals of `payment_event_nos` whose credits are now all
+/// Applies the sellers' parked reversals of `payment_event_nos` whose credits are now all
 /// posted, and announces each cancel that this completes. Called in the transaction that posts
-/// credits (settlement, or onboarding applying parked credits) while it holds the wallet lock.
+/// credits (settlement, or onboarding applying parked credits), holding the orders' locks.
 pub async fn apply_ready(
     conn: &mut OutboxTx,
     ids: &Snowflake,
     outbox: &Outbox,
-    seller_no: SellerNo,
+    sellers: &[SellerNo],
     payment_event_nos: &[i64],
 ) -> Result<(), SettleError> {
-    let ready = rstore::take_ready(conn, seller_no, payment_event_nos).await?;
+    let ready = rstore::take_ready(conn, sellers, payment_event_nos).await?;
+    let mut posted: Vec<&Reversal> = Vec::with_capacity(ready.len());
     for r in &ready {
         // Re-read under our own lock: the credits just posted moved the version on.
-        let Some(wallet) = store::lock_wallet_by_seller(conn, seller_no).await? else {
+        let Some(wallet) = store::lock_wallet_by_seller(conn, r.seller_no).await? else {
             return Err(SettleError::Db(sqlx::Error::RowNotFound));
         };
         if post(conn, ids, &wallet, r).await? {
-            announce_if_complete(conn, outbox, r).await?;
+            posted.push(r);
         }
+    }
+    // Announced once every ready seller of the cancel is posted: take_ready removed them all
+    // from the parked ones at once, so announcing after the first would leave the others out.
+    posted.sort_by_key(|r| r.cancel_no);
+    posted.dedup_by_key(|r| r.cancel_no);
+    for r in posted {
+        announce_if_complete(conn, outbox, r).await?;
     }
     Ok(())
 }

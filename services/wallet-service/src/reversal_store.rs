@@ -109,17 +109,19 @@ pub async fn park_reversal(
     .map(|_| ())
 }
 
-/// Removes and returns the seller's parked reversals of `payment_event_nos` whose lines are
-/// all credited now (caller holds the seller's wallet lock, so nothing is credited meanwhile).
+/// Removes and returns the sellers' parked reversals of `payment_event_nos` whose lines are
+/// all credited now, by ascending seller (the order wallet rows are locked in). The caller
+/// holds the orders' locks (`store::lock_order`), so nothing of them is credited meanwhile.
 pub async fn take_ready(
     conn: &mut PgConnection,
-    seller_no: SellerNo,
+    sellers: &[SellerNo],
     payment_event_nos: &[i64],
 ) -> Result<Vec<Reversal>, sqlx::Error> {
-    sqlx::query_as!(
+    let sellers: Vec<i64> = sellers.iter().map(|s| s.0).collect();
+    let mut ready = sqlx::query_as!(
         Reversal,
         r#"delete from pending_reversals p
-         where p.seller_no = $1 and p.payment_event_no = any($2)
+         where p.seller_no = any($1) and p.payment_event_no = any($2)
            and not exists (
                select 1 from unnest(p.payment_order_nos) as l(no)
                where not exists (
@@ -128,11 +130,13 @@ pub async fn take_ready(
                      and t.payment_order_no = l.no))
          returning cancel_no, seller_no as "seller_no: SellerNo", order_id, payment_event_no,
                    amount, payment_order_nos, line_amounts"#,
-        seller_no.0,
+        &sellers,
         payment_event_nos,
     )
     .fetch_all(conn)
-    .await
+    .await?;
+    ready.sort_by_key(|r| (r.seller_no, r.cancel_no));
+    Ok(ready)
 }
 
 /// Sellers of a cancel whose reversal still waits for its credits.

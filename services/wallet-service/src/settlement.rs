@@ -28,11 +28,12 @@ use snowflake::Snowflake;
 use sqlx::{PgConnection, PgPool};
 
 use crate::{
-    ids::{SellerNo, WalletNo},
+    credits::{self, Credit, SellerCredits},
+    ids::SellerNo,
     ledger::{self, LedgerError},
     reversal,
     settings::LedgerSettings,
-    store::{self, Credit},
+    store,
 };
 
 pub const CONSUMER: &str = "wallet-settlement";
@@ -105,9 +106,7 @@ impl GroupHandler for SettleOrder {
             .collect();
         sellers.sort_unstable();
         sellers.dedup();
-        for seller_no in sellers {
-            store::lock_seller_shared(conn, seller_no).await?;
-        }
+        credits::lock_sellers_shared(conn, &sellers).await?;
         // Then the orders', ascending by lock key (two orders may share one), each once; each
         // settlement takes its own again, which a transaction holding it does not wait for.
         let mut keys: Vec<i32> = orders
@@ -141,6 +140,8 @@ impl GroupHandler for SettleOrder {
 }
 
 impl SettleOrder {
+    /// Every seller of the order in one pass ([`crate::credits`]): the statements are the same
+    /// whether the order has one seller or five.
     async fn settle(
         &self,
         conn: &mut OutboxTx,
@@ -155,21 +156,23 @@ impl SettleOrder {
                 .or_default()
                 .push(line);
         }
-        let mut credited = Vec::with_capacity(by_seller.len());
-        let mut sales = Vec::with_capacity(by_seller.len());
-        // The sellers' locks in ascending order (BTreeMap), then the order's, before any row is
-        // written: the lock order of store::lock_seller_shared. The sellers' locks are shared:
+        let sellers: Vec<SellerNo> = by_seller.keys().copied().collect();
+        // The sellers' locks in ascending order, then the order's, before any row is written:
+        // the lock order of store::lock_seller_shared. The sellers' locks are shared:
         // settlements and reversals of one seller do not wait for each other, only for
         // onboarding. Taken before the wallets are looked up: the lookups' snapshots must come
         // after onboarding's commit. The order's lock: a reversal of this order waits for this
         // settlement, or this settlement for it.
-        for seller_no in by_seller.keys() {
-            store::lock_seller_shared(conn, *seller_no).await?;
-        }
+        credits::lock_sellers_shared(conn, &sellers).await?;
         store::lock_order(conn, order.payment_event_no).await?;
+        let found =
+            credits::sellers_for_sale(conn, &sellers, self.settings.fee_rate_default).await?;
+        let mut batch = Vec::with_capacity(by_seller.len());
         for (seller_no, lines) in &by_seller {
-            let (wallet_no, rate) =
-                store::seller_for_sale(conn, *seller_no, self.settings.fee_rate_default).await?;
+            let (wallet_no, rate) = found
+                .get(seller_no)
+                .copied()
+                .ok_or(sqlx::Error::RowNotFound)?;
             let mut credits = Vec::with_capacity(lines.len());
             for line in lines {
                 credits.push(Credit::new(
@@ -181,53 +184,38 @@ impl SettleOrder {
                     rate,
                 ));
             }
-            let credits = &credits;
             let Some(wallet_no) = wallet_no else {
                 // Onboarding (exclusive lock) cannot be creating it now: parked, applied by it.
-                store::park_credits(conn, *seller_no, event.event_id, credits).await?;
+                store::park_credits(conn, *seller_no, event.event_id, &credits).await?;
                 continue;
             };
-            let new = credit_wallet(conn, wallet_no, *seller_no, credits).await?;
-            sales.push((*seller_no, new));
-            credited.push(*seller_no);
+            batch.push(SellerCredits {
+                seller_no: *seller_no,
+                wallet_no,
+                credits,
+            });
         }
-        // The sales add to the sellers' pending money as deltas: no row lock (migration
+        // Credit rows, then the SALE entries of the lines new to the wallets; the sales add to
+        // the sellers' pending money as deltas, locking nothing (migration
         // 20261223000001_seller_sale_deltas.sql); the wallet balance follows when folded.
-        for (seller_no, new) in &sales {
-            ledger::sales::post(conn, *seller_no, new, self.settings.hold).await?;
-        }
+        let new = credits::insert_credits(conn, &batch).await?;
+        ledger::sales::post(conn, &new, self.settings.hold).await?;
         announce_if_complete(conn, &self.outbox, order.payment_event_no, &order.order_id).await?;
         // After the announcement, so wallet.settled is written (and published) before the
         // wallet.reversed of a cancel that overtook it.
-        for seller_no in credited {
+        let credited: Vec<SellerNo> = batch.iter().map(|s| s.seller_no).collect();
+        if !credited.is_empty() {
             reversal::apply_ready(
                 conn,
                 &self.ids,
                 &self.outbox,
-                seller_no,
+                &credited,
                 &[order.payment_event_no],
             )
             .await?;
         }
         Ok(())
     }
-}
-
-/// Credit rows for one seller (net amounts), once per line. Returns the credits new to the
-/// wallet, for the caller to post to the ledger ([`ledger::sales::post`]); their net reaches
-/// `wallets.balance` when the seller's deltas are folded (`store::fold_seller`).
-pub async fn credit_wallet(
-    conn: &mut PgConnection,
-    wallet_no: WalletNo,
-    seller_no: SellerNo,
-    credits: &[Credit],
-) -> Result<Vec<Credit>, SettleError> {
-    let lines = store::insert_credits(conn, wallet_no, seller_no, credits).await?;
-    Ok(credits
-        .iter()
-        .filter(|c| lines.contains(&c.payment_order_no))
-        .cloned()
-        .collect())
 }
 
 /// Emits `wallet.settled` with the committed per-seller credits once no line of the order is
@@ -238,11 +226,10 @@ pub async fn announce_if_complete(
     payment_event_no: i64,
     order_id: &str,
 ) -> Result<(), SettleError> {
-    if store::pending_lines_of(conn, payment_event_no).await? > 0 {
+    let Some(credited) = store::credits_when_complete(conn, payment_event_no).await? else {
         return Ok(());
-    }
-    let credits = store::credits_of(conn, payment_event_no)
-        .await?
+    };
+    let credits = credited
         .into_iter()
         .map(|(seller_no, amount)| SellerCredit {
             seller_no: seller_no.0,

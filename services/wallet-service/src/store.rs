@@ -6,6 +6,7 @@ use rust_decimal::Decimal;
 use sqlx::PgConnection;
 
 use crate::{
+    credits::Credit,
     ids::{PayoutNo, SellerNo, WalletNo},
     transaction_kind::TransactionKind,
 };
@@ -80,23 +81,6 @@ pub async fn find_wallet_by_seller(
     )
     .fetch_optional(conn)
     .await
-}
-
-/// What a sale needs of its seller, in one round trip: the wallet's number if it has one, and
-/// the seller's commission rate (`default` when it has none of its own; fees.rs).
-pub async fn seller_for_sale(
-    conn: &mut PgConnection,
-    seller_no: SellerNo,
-    default: Decimal,
-) -> Result<(Option<WalletNo>, Decimal), sqlx::Error> {
-    let row = sqlx::query!(
-        r#"select (select wallet_no from wallets where seller_no = $1) as "wallet_no: WalletNo",
-                  (select fee_rate from seller_fee_rates where seller_no = $1) as fee_rate"#,
-        seller_no.0,
-    )
-    .fetch_one(conn)
-    .await?;
-    Ok((row.wallet_no, row.fee_rate.unwrap_or(default).normalize()))
 }
 
 /// The seller's wallet, row-locked for the caller's transaction: concurrent writers of one
@@ -208,78 +192,6 @@ pub async fn lock_order_key(conn: &mut PgConnection, key: i32) -> Result<(), sql
     .map(|_| ())
 }
 
-/// A paid line to credit: the seller is owed `amount` = `gross` − `fee`.
-#[derive(Debug, Clone)]
-pub struct Credit {
-    pub id: i64,
-    pub payment_order_no: i64,
-    pub order_id: String,
-    pub payment_event_no: i64,
-    /// What the customer paid for the line.
-    pub gross: Decimal,
-    /// floor(gross × fee_rate), the platform's commission.
-    pub fee: Decimal,
-    pub fee_rate: Decimal,
-    /// Net: what the seller is credited (wallet_transactions, wallet.settled).
-    pub amount: Decimal,
-}
-
-impl Credit {
-    pub fn new(
-        id: i64,
-        payment_order_no: i64,
-        order_id: String,
-        payment_event_no: i64,
-        gross: Decimal,
-        fee_rate: Decimal,
-    ) -> Self {
-        let fee = crate::fees::fee_of(gross, fee_rate);
-        Self {
-            id,
-            payment_order_no,
-            order_id,
-            payment_event_no,
-            gross,
-            fee,
-            fee_rate,
-            amount: gross - fee,
-        }
-    }
-}
-
-/// Writes ledger rows for the lines not credited before; returns those lines. The unique key
-/// per payment order line makes a repeated credit a no-op, not a second payment.
-pub async fn insert_credits(
-    conn: &mut PgConnection,
-    wallet_no: WalletNo,
-    seller_no: SellerNo,
-    credits: &[Credit],
-) -> Result<Vec<i64>, sqlx::Error> {
-    let ids: Vec<i64> = credits.iter().map(|c| c.id).collect();
-    let lines: Vec<i64> = credits.iter().map(|c| c.payment_order_no).collect();
-    let orders: Vec<String> = credits.iter().map(|c| c.order_id.clone()).collect();
-    let events: Vec<i64> = credits.iter().map(|c| c.payment_event_no).collect();
-    let amounts: Vec<Decimal> = credits.iter().map(|c| c.amount).collect();
-    sqlx::query_scalar!(
-        "insert into wallet_transactions
-                (id, wallet_no, seller_no, amount, type, order_id, payment_event_no, payment_order_no, idempotency_key)
-            select id, $2, $3, amount, 'CREDIT', order_id, event_no, line_no, 'settle:' || line_no
-              from unnest($1::bigint[], $4::bigint[], $5::text[], $6::bigint[], $7::numeric[])
-                   as c(id, line_no, order_id, event_no, amount)
-            on conflict do nothing
-            returning payment_order_no as \"payment_order_no!\"",
-        &ids,
-        wallet_no.0,
-        seller_no.0,
-        &lines,
-        &orders,
-        &events,
-        &amounts,
-    )
-    .fetch_all(conn)
-    .await
-}
-
 /// Adds to the balance if nobody changed the wallet since `version` was read (optimistic
 /// lock). `false` means a concurrent writer won and the caller must retry from a fresh read.
 pub async fn add_to_balance(
@@ -347,33 +259,31 @@ pub async fn take_parked(
         .collect())
 }
 
-pub async fn pending_lines_of(
+/// Everything credited for an order, per seller (the committed ledger, not the event), if no
+/// line of it is parked any more; `None` while one is. One statement: every settlement asks.
+pub async fn credits_when_complete(
     conn: &mut PgConnection,
     payment_event_no: i64,
-) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar!(
-        r#"select count(*) as "count!" from pending_settlements where payment_event_no = $1"#,
-        payment_event_no,
-    )
-    .fetch_one(conn)
-    .await
-}
-
-/// Everything credited for an order, per seller: the committed ledger, not the event.
-pub async fn credits_of(
-    conn: &mut PgConnection,
-    payment_event_no: i64,
-) -> Result<Vec<(SellerNo, Decimal)>, sqlx::Error> {
+) -> Result<Option<Vec<(SellerNo, Decimal)>>, sqlx::Error> {
+    // A parked line yields one row with no seller; an order has at least one line, so a
+    // complete order yields its credits.
     let rows = sqlx::query!(
-        r#"select seller_no as "seller_no: SellerNo", sum(amount) as "credited!"
-             from wallet_transactions
-            where payment_event_no = $1 and type = 'CREDIT' group by seller_no order by seller_no"#,
+        r#"select t.seller_no as "seller_no?: SellerNo", sum(t.amount) as "credited?"
+             from (select 1) as one
+             left join wallet_transactions t
+               on t.payment_event_no = $1 and t.type = 'CREDIT'
+              and not exists (select 1 from pending_settlements p where p.payment_event_no = $1)
+            group by t.seller_no order by t.seller_no"#,
         payment_event_no,
     )
     .fetch_all(conn)
     .await?;
-    Ok(rows
-        .into_iter()
-        .map(|r| (r.seller_no, r.credited))
-        .collect())
+    let mut credits = Vec::with_capacity(rows.len());
+    for r in rows {
+        match (r.seller_no, r.credited) {
+            (Some(seller_no), Some(credited)) => credits.push((seller_no, credited)),
+            _ => return Ok(None),
+        }
+    }
+    Ok(Some(credits))
 }

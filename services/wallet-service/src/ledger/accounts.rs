@@ -1,6 +1,8 @@
 //! Ledger accounts: the two platform accounts (created by the migration) and four per seller,
 //! created together on first use so their ids ascend in a fixed kind order.
 
+use std::collections::BTreeMap;
+
 use rust_decimal::Decimal;
 use sqlx::PgConnection;
 
@@ -41,6 +43,43 @@ pub async fn for_seller(
     .await?;
     let rows = kinds_and_ids(conn, seller_no).await?;
     Accounts::from_rows(&rows)
+}
+
+/// Several sellers' accounts, with one query when they all exist; a seller without them yet
+/// gets them from [`for_seller`].
+pub async fn for_sellers(
+    conn: &mut PgConnection,
+    sellers: &[SellerNo],
+) -> Result<BTreeMap<SellerNo, Accounts>, sqlx::Error> {
+    let numbers: Vec<i64> = sellers.iter().map(|s| s.0).collect();
+    // `seller_no?`: null for the platform's accounts.
+    let rows = sqlx::query!(
+        r#"select seller_no as "seller_no?: SellerNo", kind as "kind: AccountKind", id
+             from ledger_accounts where seller_no = any($1) or seller_no is null"#,
+        &numbers,
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    let platform: Vec<(AccountKind, i64)> = rows
+        .iter()
+        .filter(|r| r.seller_no.is_none())
+        .map(|r| (r.kind, r.id))
+        .collect();
+    let mut found = BTreeMap::new();
+    for &seller_no in sellers {
+        let mut own = platform.clone();
+        own.extend(
+            rows.iter()
+                .filter(|r| r.seller_no == Some(seller_no))
+                .map(|r| (r.kind, r.id)),
+        );
+        let accounts = match Accounts::from_rows(&own) {
+            Ok(accounts) => accounts,
+            Err(_) => for_seller(&mut *conn, seller_no).await?,
+        };
+        found.insert(seller_no, accounts);
+    }
+    Ok(found)
 }
 
 /// The seller's accounts and the platform's, as (kind, id).

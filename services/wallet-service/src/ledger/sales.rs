@@ -15,50 +15,58 @@ use rust_decimal::Decimal;
 use sqlx::PgConnection;
 
 use super::{accounts, LedgerError};
-use crate::{ids::SellerNo, store::Credit};
+use crate::{
+    credits::{Credit, SellerCredits},
+    ids::SellerNo,
+};
 
-/// Posts the SALE entries of `credits` (lines of one seller just credited to its wallet; the
-/// caller holds that wallet's lock, which is what serialises writers of the seller's accounts).
-/// Lines posted before are skipped. Three statements whatever the number of lines: the
-/// entries, their postings, their sale rows.
+/// Posts the SALE entries of `sales` (lines just credited to their sellers' wallets, one or
+/// several sellers). Lines posted before are skipped. Four statements whatever the number of
+/// sellers and lines: the accounts, the entries, their postings, their sale rows. A sale
+/// locks nothing: its pending credit is a delta (migration 20261223000001_seller_sale_deltas.sql).
 pub async fn post(
     conn: &mut PgConnection,
-    seller_no: SellerNo,
-    credits: &[Credit],
+    sales: &[SellerCredits],
     hold: Duration,
 ) -> Result<(), LedgerError> {
-    if credits.is_empty() {
+    let lines = || {
+        sales
+            .iter()
+            .flat_map(|s| s.credits.iter().map(move |c| (s.seller_no, c)))
+    };
+    if lines().next().is_none() {
         return Ok(());
     }
-    for c in credits {
+    for (_, c) in lines() {
         super::valid_amount(c.gross, &format!("line {}", c.payment_order_no))?;
     }
-    let acc = accounts::for_seller(conn, seller_no).await?;
-    let keys: Vec<String> = credits
-        .iter()
-        .map(|c| format!("sale:{}", c.payment_order_no))
+    let sellers: Vec<SellerNo> = sales.iter().map(|s| s.seller_no).collect();
+    let accounts = accounts::for_sellers(conn, &sellers).await?;
+    let keys: Vec<String> = lines()
+        .map(|(_, c)| format!("sale:{}", c.payment_order_no))
         .collect();
-    let lines: Vec<i64> = credits.iter().map(|c| c.payment_order_no).collect();
-    let orders: Vec<&str> = credits.iter().map(|c| c.order_id.as_str()).collect();
-    let events: Vec<i64> = credits.iter().map(|c| c.payment_event_no).collect();
-    let rates: Vec<Decimal> = credits.iter().map(|c| c.fee_rate).collect();
+    let seller_nos: Vec<i64> = lines().map(|(s, _)| s.0).collect();
+    let line_nos: Vec<i64> = lines().map(|(_, c)| c.payment_order_no).collect();
+    let orders: Vec<&str> = lines().map(|(_, c)| c.order_id.as_str()).collect();
+    let events: Vec<i64> = lines().map(|(_, c)| c.payment_event_no).collect();
+    let rates: Vec<Decimal> = lines().map(|(_, c)| c.fee_rate).collect();
     // Entries new to the ledger (an idempotency key seen before returns nothing).
     // `payment_order_no!`: written from a not-null array element. `as _`: the order ids are
     // borrowed (`&str`s), the checked type of a `text[]` is `Vec<String>`.
     let posted = sqlx::query!(
         r#"insert into ledger_entries
              (idempotency_key, kind, seller_no, order_id, payment_event_no, payment_order_no, fee_rate)
-         select key, 'SALE', $2, order_id, event_no, line_no, rate
-           from unnest($1::text[], $3::text[], $4::bigint[], $5::bigint[], $6::numeric[])
-                with ordinality as l(key, order_id, event_no, line_no, rate, n)
+         select key, 'SALE', seller_no, order_id, event_no, line_no, rate
+           from unnest($1::text[], $2::bigint[], $3::text[], $4::bigint[], $5::bigint[], $6::numeric[])
+                with ordinality as l(key, seller_no, order_id, event_no, line_no, rate, n)
           order by n
          on conflict (idempotency_key) do nothing
          returning id, payment_order_no as "payment_order_no!""#,
         &keys,
-        seller_no.0,
+        &seller_nos,
         &orders as _,
         &events,
-        &lines,
+        &line_nos,
         &rates,
     )
     .fetch_all(&mut *conn)
@@ -67,15 +75,15 @@ pub async fn post(
         return Ok(());
     }
     let (mut entry_ids, mut account_ids, mut amounts) = (Vec::new(), Vec::new(), Vec::new());
-    let mut sales: Vec<(i64, &Credit)> = Vec::with_capacity(posted.len());
+    let mut sold: Vec<(i64, SellerNo, &Credit)> = Vec::with_capacity(posted.len());
     for row in &posted {
         let entry_id = &row.id;
-        let Some(c) = credits
-            .iter()
-            .find(|c| c.payment_order_no == row.payment_order_no)
+        let Some((seller_no, c)) =
+            lines().find(|(_, c)| c.payment_order_no == row.payment_order_no)
         else {
             continue;
         };
+        let acc = accounts.get(&seller_no).ok_or(sqlx::Error::RowNotFound)?;
         // PSP_CLEARING Dr gross · SELLER_PENDING Cr net · PLATFORM_FEES Cr fee (none if 0).
         for (account, amount) in [
             (acc.clearing, c.gross),
@@ -88,7 +96,7 @@ pub async fn post(
                 amounts.push(amount);
             }
         }
-        sales.push((*entry_id, c));
+        sold.push((*entry_id, seller_no, c));
     }
     sqlx::query!(
         "insert into ledger_postings (entry_id, account_id, amount)
@@ -103,18 +111,15 @@ pub async fn post(
     sqlx::query!(
         "insert into ledger_sales
              (payment_order_no, entry_id, seller_no, gross, fee, fee_rate, release_due_at)
-         select line_no, entry_id, $3, gross, fee, rate, now() + $7::bigint * interval '1 millisecond'
-           from unnest($1::bigint[], $2::bigint[], $4::numeric[], $5::numeric[], $6::numeric[])
-                as s(line_no, entry_id, gross, fee, rate)",
-        &sales
-            .iter()
-            .map(|(_, c)| c.payment_order_no)
-            .collect::<Vec<_>>(),
-        &sales.iter().map(|(id, _)| *id).collect::<Vec<_>>(),
-        seller_no.0,
-        &sales.iter().map(|(_, c)| c.gross).collect::<Vec<_>>(),
-        &sales.iter().map(|(_, c)| c.fee).collect::<Vec<_>>(),
-        &sales.iter().map(|(_, c)| c.fee_rate).collect::<Vec<_>>(),
+         select line_no, entry_id, seller_no, gross, fee, rate, now() + $7::bigint * interval '1 millisecond'
+           from unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::numeric[], $5::numeric[], $6::numeric[])
+                as s(line_no, entry_id, seller_no, gross, fee, rate)",
+        &sold.iter().map(|(_, _, c)| c.payment_order_no).collect::<Vec<_>>(),
+        &sold.iter().map(|(id, _, _)| *id).collect::<Vec<_>>(),
+        &sold.iter().map(|(_, s, _)| s.0).collect::<Vec<_>>(),
+        &sold.iter().map(|(_, _, c)| c.gross).collect::<Vec<_>>(),
+        &sold.iter().map(|(_, _, c)| c.fee).collect::<Vec<_>>(),
+        &sold.iter().map(|(_, _, c)| c.fee_rate).collect::<Vec<_>>(),
         hold_ms,
     )
     .execute(&mut *conn)

@@ -1,0 +1,120 @@
+//! Settling an order's sellers together (src/credits.rs): every seller of an order is credited
+//! by the same statements, so these check that the sellers still come out separately — one
+//! without a wallet parked while the others are credited, cancels that overtook the order
+//! applied to each of their sellers, a replay changing nothing.
+
+mod support;
+
+use rust_decimal::Decimal;
+use serde_json::json;
+use support::{canceled, confirmed, Wallets, ORDERS, WALLETS};
+
+const A: i64 = 1;
+const B: i64 = 2;
+/// Registers only after its sale arrived.
+const C: i64 = 3;
+
+async fn wait_for(w: &Wallets, event_type: &str, n: usize) -> Vec<serde_json::Value> {
+    let deadline = tokio::time::Instant::now() + support::WAIT;
+    loop {
+        let all = w.envelopes(&WALLETS, event_type).await;
+        if all.len() >= n {
+            return all;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{n} × {event_type}: {}",
+            all.len()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn an_order_of_three_sellers_credits_two_and_parks_the_one_without_a_wallet() {
+    let w = Wallets::start_with(&[("FEE_RATE_DEFAULT", "0")]).await;
+    w.register(A).await;
+    w.register(B).await;
+    w.expect_balance(B, Decimal::ZERO).await;
+
+    let order = confirmed(
+        400,
+        &[(41, A, 100), (42, C, 300), (43, B, 200), (44, A, 50)],
+    );
+    w.publish(&order).await;
+    w.expect_balance(A, Decimal::from(150)).await;
+    w.expect_balance(B, Decimal::from(200)).await;
+    w.wait_idle(&ORDERS, "wallet-settlement").await;
+    assert_eq!(
+        w.count("select count(*) from pending_settlements where seller_no = 3")
+            .await,
+        1,
+        "C's line waits for its wallet"
+    );
+    assert!(
+        w.envelopes(&WALLETS, "wallet.settled").await.is_empty(),
+        "not settled while a line is parked"
+    );
+
+    // A replay (a new message id, as after a lost ack) credits nobody twice.
+    w.publish_as(&order, "replay-400").await;
+    w.wait_idle(&ORDERS, "wallet-settlement").await;
+    assert_eq!(
+        w.count("select count(*) from wallet_transactions where payment_event_no = 400")
+            .await,
+        3
+    );
+    assert_eq!(
+        w.count("select count(*) from ledger_entries where kind = 'SALE'")
+            .await,
+        3
+    );
+
+    w.register(C).await;
+    w.expect_balance(C, Decimal::from(300)).await;
+    let settled = wait_for(&w, "wallet.settled", 1).await;
+    assert_eq!(
+        settled[0]["payload"]["credits"],
+        json!([
+            {"sellerNo": "1", "amount": "150.00"},
+            {"sellerNo": "2", "amount": "200.00"},
+            {"sellerNo": "3", "amount": "300.00"}
+        ])
+    );
+    w.assert_ledger_matches_balances().await;
+    w.assert_ledger_sound().await;
+    w.stop().await;
+}
+
+#[tokio::test]
+async fn cancels_that_overtook_the_order_are_applied_to_each_of_its_sellers() {
+    let w = Wallets::start_with(&[("FEE_RATE_DEFAULT", "0")]).await;
+    w.register(A).await;
+    w.register(B).await;
+    w.expect_balance(B, Decimal::ZERO).await;
+
+    // The refund of a line of each seller arrives before the order's settlement: parked.
+    w.publish(&canceled(500, 9501, &[(51, A, 40, 100), (52, B, 70, 200)]))
+        .await;
+    w.wait_idle(&ORDERS, "wallet-reversal").await;
+    assert_eq!(w.count("select count(*) from pending_reversals").await, 2);
+
+    w.publish(&confirmed(500, &[(51, A, 100), (52, B, 200)]))
+        .await;
+    w.expect_balance(A, Decimal::from(60)).await;
+    w.expect_balance(B, Decimal::from(130)).await;
+    assert_eq!(w.count("select count(*) from pending_reversals").await, 0);
+    let settled = wait_for(&w, "wallet.settled", 1).await;
+    assert_eq!(
+        settled[0]["payload"]["credits"],
+        json!([{"sellerNo": "1", "amount": "100.00"}, {"sellerNo": "2", "amount": "200.00"}])
+    );
+    let reversed = wait_for(&w, "wallet.reversed", 1).await;
+    assert_eq!(
+        reversed[0]["payload"]["reversals"],
+        json!([{"sellerNo": "1", "amount": "40.00"}, {"sellerNo": "2", "amount": "70.00"}])
+    );
+    w.assert_ledger_matches_balances().await;
+    w.assert_ledger_sound().await;
+    w.stop().await;
+}
