@@ -225,7 +225,11 @@ impl Payments {
         actor: &str,
     ) -> Result<(PaymentEventRow, Outcome), ConfirmError> {
         let mut tx = self.pool.begin().await?;
-        let event = store::find_event(&mut tx, order_id, true)
+        let store::orders::OrderToConfirm {
+            event,
+            lines,
+            key_taken,
+        } = store::orders::lock_order_for_confirm(&mut tx, order_id, payment_key)
             .await?
             .ok_or_else(|| ConfirmError::NotFound(order_id.to_string()))?;
         if amount != event.total_amount {
@@ -241,13 +245,10 @@ impl Payments {
         {
             return Err(ConfirmError::PaymentKeyMismatch);
         }
-        if event.payment_key.is_none()
-            && store::payment_key_taken(&mut tx, payment_key, event.payment_event_no).await?
-        {
+        if key_taken {
             // One PSP payment can never pay two orders (payment_events_payment_key_key).
             return Err(ConfirmError::PaymentKeyInUse);
         }
-        let lines = store::find_lines(&mut tx, event.payment_event_no).await?;
         let previous = order_status(&lines);
         match previous {
             // A repeated confirm of a paid order answers the same outcome; nothing is sent.

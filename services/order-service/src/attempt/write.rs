@@ -53,8 +53,8 @@ impl Payments {
         // The order's row lock makes the fence a real compare-and-set: an actor taking the
         // order over (recovery, reconciliation) writes its attempt_no under the same lock, so
         // the attempt read here is the one in force until this transaction ends.
-        let current = store::lock_attempt(tx, attempt.event.payment_event_no).await?;
-        let lines = store::find_lines(tx, attempt.event.payment_event_no).await?;
+        let (current, lines) =
+            store::orders::lock_attempt_with_lines(tx, attempt.event.payment_event_no).await?;
         if current != Some(attempt.attempt_no) {
             return Ok((lines, 0));
         }

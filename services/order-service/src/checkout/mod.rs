@@ -81,7 +81,6 @@ pub async fn create_order(
     let order_id = uuid::Uuid::new_v4().to_string();
     let name = order_name(products);
     let total: Decimal = products.iter().map(|p| p.price).sum();
-    store::insert_payment_event(conn, payment_event_no, member_no, &order_id, &name, total).await?;
     let lines = products
         .iter()
         .map(|p| {
@@ -94,11 +93,19 @@ pub async fn create_order(
             })
         })
         .collect::<Result<Vec<_>, CheckoutError>>()?;
-    store::insert_lines(conn, payment_event_no, &order_id, &lines).await?;
     let history_ids = (0..lines.len())
         .map(|_| payments.ids.next_id())
         .collect::<Result<Vec<_>, _>>()?;
-    store::record_created(conn, &history_ids, payment_event_no).await?;
+    let order = store::orders::NewOrder {
+        payment_event_no,
+        member_no,
+        order_id: &order_id,
+        order_name: &name,
+        total,
+        lines: &lines,
+        history_ids: &history_ids,
+    };
+    store::orders::insert_order(conn, order).await?;
     Ok(CheckoutResult {
         order_id,
         payment_event_no: Id(payment_event_no),

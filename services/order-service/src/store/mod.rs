@@ -4,6 +4,7 @@
 
 pub mod cancels;
 pub mod ledgers;
+pub mod orders;
 pub mod recovery;
 
 use chrono::{DateTime, Utc};
@@ -67,62 +68,6 @@ pub struct NewLine {
 
 // The column lists are written out in each query (a checked query is a literal); `status`
 // names its Rust type, so an unknown value fails the row's decoding.
-
-pub async fn insert_payment_event(
-    conn: &mut PgConnection,
-    payment_event_no: i64,
-    member_no: i64,
-    order_id: &str,
-    order_name: &str,
-    total: Decimal,
-) -> Result<PaymentEventRow, sqlx::Error> {
-    sqlx::query_as!(
-        PaymentEventRow,
-        "insert into payment_events (payment_event_no, member_no, order_id, order_name, total_amount)
-         values ($1, $2, $3, $4, $5)
-         returning payment_event_no, member_no, order_id, order_name, payment_key, method, approved_at,
-                  is_payment_done, is_wallet_done, total_amount, currency, refunded_amount,
-                  attempt_no, confirmed_event_id, created_at",
-        payment_event_no,
-        member_no,
-        order_id,
-        order_name,
-        total,
-    )
-    .fetch_one(conn)
-    .await
-}
-
-/// Inserts the lines in one statement (unnest), not one round trip per line.
-pub async fn insert_lines(
-    conn: &mut PgConnection,
-    payment_event_no: i64,
-    order_id: &str,
-    lines: &[NewLine],
-) -> Result<(), sqlx::Error> {
-    let nos: Vec<i64> = lines.iter().map(|l| l.payment_order_no).collect();
-    let products: Vec<i64> = lines.iter().map(|l| l.product_no).collect();
-    let sellers: Vec<i64> = lines.iter().map(|l| l.seller_no).collect();
-    let names: Vec<String> = lines.iter().map(|l| l.product_name.clone()).collect();
-    let amounts: Vec<Decimal> = lines.iter().map(|l| l.amount).collect();
-    sqlx::query!(
-        "insert into payment_orders
-            (payment_order_no, payment_event_no, order_id, product_no, seller_no, product_name, amount)
-         select no, $2, $3, product, seller, name, amount
-         from unnest($1::bigint[], $4::bigint[], $5::bigint[], $6::text[], $7::numeric[])
-              as l(no, product, seller, name, amount)",
-        &nos,
-        payment_event_no,
-        order_id,
-        &products,
-        &sellers,
-        &names,
-        &amounts,
-    )
-    .execute(conn)
-    .await
-    .map(|_| ())
-}
 
 /// The event by order id, locked for the caller's transaction when `for_update`.
 pub async fn find_event(
@@ -243,39 +188,6 @@ pub async fn transition(
     Ok(changed.rows_affected())
 }
 
-/// Records the checkout's initial state in the history.
-pub async fn record_created(
-    conn: &mut PgConnection,
-    history_ids: &[i64],
-    payment_event_no: i64,
-) -> Result<(), sqlx::Error> {
-    sqlx::query!(
-        "insert into payment_order_histories (id, payment_order_no, previous_status, new_status, reason, changed_by)
-         select ($2::bigint[])[row_number() over (order by payment_order_no)], payment_order_no,
-                null, 'NOT_STARTED', 'CHECKOUT', 'checkout-api'
-         from payment_orders where payment_event_no = $1",
-        payment_event_no,
-        history_ids,
-    )
-    .execute(conn)
-    .await
-    .map(|_| ())
-}
-
-/// Locks the order's event row and reads its current attempt (the fencing token).
-pub async fn lock_attempt(
-    conn: &mut PgConnection,
-    payment_event_no: i64,
-) -> Result<Option<i64>, sqlx::Error> {
-    sqlx::query_scalar!(
-        "select attempt_no from payment_events where payment_event_no = $1 for update",
-        payment_event_no,
-    )
-    .fetch_optional(conn)
-    .await
-    .map(Option::flatten)
-}
-
 /// Starts an attempt: binds the key it confirms and stamps its fencing token.
 pub async fn start_attempt(
     conn: &mut PgConnection,
@@ -308,22 +220,6 @@ pub async fn unbind_payment_key(
     .execute(conn)
     .await
     .map(|_| ())
-}
-
-/// Whether `payment_key` already paid another order (one PSP payment never pays two).
-pub async fn payment_key_taken(
-    conn: &mut PgConnection,
-    payment_key: &str,
-    payment_event_no: i64,
-) -> Result<bool, sqlx::Error> {
-    sqlx::query_scalar!(
-        r#"select exists (select 1 from payment_events
-                   where payment_key = $1 and payment_event_no <> $2 and is_payment_done) as "taken!""#,
-        payment_key,
-        payment_event_no,
-    )
-    .fetch_one(conn)
-    .await
 }
 
 pub async fn mark_paid(

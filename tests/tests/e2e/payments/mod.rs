@@ -24,6 +24,7 @@ use rust_decimal::Decimal;
 use serde_json::{json, Value};
 
 const SELLER: i64 = 1;
+mod concurrent;
 mod input;
 
 const WAIT: Duration = Duration::from_secs(20);
