@@ -108,21 +108,22 @@ async fn the_relay_purges_on_its_own_schedule() {
 }
 
 /// How often the outbox table was vacuumed (not counting autovacuum).
-async fn vacuum_count(env: &TestEnv) -> i64 {
+/// (vacuums, analyses) of the test's outbox so far.
+async fn vacuum_count(env: &TestEnv) -> (i64, i64) {
     let mut conn = env.pool.acquire().await.expect("connection");
     // Statistics are read once per transaction unless the snapshot is cleared.
     sqlx::query("select pg_stat_clear_snapshot()")
         .execute(&mut *conn)
         .await
         .expect("clear snapshot");
-    sqlx::query_scalar::<_, i64>(
-        "select vacuum_count from pg_stat_user_tables
+    sqlx::query_as::<_, (i64, i64)>(
+        "select vacuum_count, analyze_count from pg_stat_user_tables
           where relname = 'outbox' and schemaname = current_schema()",
     )
     .fetch_optional(&mut *conn)
     .await
     .expect("vacuum count")
-    .unwrap_or(0)
+    .unwrap_or((0, 0))
 }
 
 /// The relay vacuums its table itself (service_kit::vacuum): where autovacuum is off, dead
@@ -131,15 +132,23 @@ async fn vacuum_count(env: &TestEnv) -> i64 {
 async fn the_relay_vacuums_its_table() {
     let env = TestEnv::new().await;
     env.provision_stream().await;
-    let before = vacuum_count(&env).await;
+    let (vacuums, analyses) = vacuum_count(&env).await;
     let mut config = fast_config();
     config.vacuum_interval = Duration::from_millis(200);
     let (_nudge, _metrics, shutdown) = env.spawn_relay(config);
-    let vacuumed = wait_until(Duration::from_secs(10), || async {
-        vacuum_count(&env).await >= before + 2
+    // More passes than ANALYZE_EVERY: analysed on the first and again on a later one.
+    let passes = service_kit::vacuum::ANALYZE_EVERY as i64 + 2;
+    let vacuumed = wait_until(Duration::from_secs(20), || async {
+        let (v, a) = vacuum_count(&env).await;
+        v >= vacuums + passes && a >= analyses + 2
     })
     .await;
-    assert!(vacuumed.is_some(), "the outbox was not vacuumed");
+    assert!(
+        vacuumed.is_some(),
+        "the outbox was not vacuumed and analysed: {:?} from {:?}",
+        vacuum_count(&env).await,
+        (vacuums, analyses)
+    );
     shutdown.trigger();
     env.cleanup().await;
 }

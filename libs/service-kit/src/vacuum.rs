@@ -13,6 +13,13 @@
 //! when few pages have dead rows, which Postgres would otherwise skip — and the dead entries
 //! of a queue's partial "pending" index (the outbox's `outbox_pending_idx`) are the very
 //! thing every claim walks past. Nothing here blocks reads or writes.
+//!
+//! Every [`ANALYZE_EVERY`]th pass (the first included) also analyses: with autovacuum off,
+//! nothing else ever gives the planner these tables' statistics, and without them it takes
+//! `status <> 'SUCCESS'` to match nearly every row, so the outbox backlog gauge
+//! (libs/outbox/src/store.rs `backlog`) scanned the whole retained outbox instead of its
+//! pending index: 34 ms a call every 5 s in each service, growing with the table, in a
+//! ten-minute `just bench e2e` (docs/benchmarks.md, stop 17).
 
 use std::time::Duration;
 
@@ -22,6 +29,9 @@ use crate::Shutdown;
 
 /// How often [`spawn_vacuum`] vacuums by default.
 pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(15);
+
+/// Every how many passes the vacuum also analyses (about a minute at the default interval).
+pub const ANALYZE_EVERY: u64 = 4;
 
 /// Which tables to vacuum, and how often; `interval` zero turns it off.
 #[derive(Debug, Clone)]
@@ -39,10 +49,12 @@ impl VacuumSchedule {
     }
 }
 
-/// One `vacuum` of `table` (a name from the code, never from input).
-pub async fn vacuum(pool: &PgPool, table: &str) -> Result<(), sqlx::Error> {
+/// One `vacuum` of `table` (a name from the code, never from input), with `analyze` when
+/// asked.
+pub async fn vacuum(pool: &PgPool, table: &str, analyze: bool) -> Result<(), sqlx::Error> {
+    let analyze = if analyze { "analyze, " } else { "" };
     sqlx::raw_sql(&format!(
-        "vacuum (skip_locked, truncate false, index_cleanup on) {table}"
+        "vacuum ({analyze}skip_locked, truncate false, index_cleanup on) {table}"
     ))
     .execute(pool)
     .await
@@ -61,13 +73,14 @@ pub fn spawn_vacuum(pool: PgPool, schedule: VacuumSchedule, shutdown: &Shutdown)
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         // The first tick is immediate; a service that just started has nothing to vacuum.
         ticks.tick().await;
-        loop {
+        for pass in 0_u64.. {
             tokio::select! {
                 _ = stop.triggered() => return,
                 _ = ticks.tick() => {}
             }
+            let analyze = pass % ANALYZE_EVERY == 0;
             for table in &schedule.tables {
-                if let Err(e) = vacuum(&pool, table).await {
+                if let Err(e) = vacuum(&pool, table, analyze).await {
                     tracing::warn!(table, error = %crate::error_chain(&e), "vacuum failed");
                 }
             }

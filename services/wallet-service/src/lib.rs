@@ -96,8 +96,8 @@ pub async fn build(config: ServiceConfig) -> Result<App, StartupError> {
         },
     )
     .await?;
-    // Settlement is the heaviest handler (a row lock per seller, a ledger row per line, an
-    // outbox row) and mostly waits on Postgres: 16 at once instead of the default 4 took the
+    // Settlement is the heaviest handler (advisory locks, credit rows and SALE entries with
+    // their postings, an outbox row) and mostly waits on Postgres: 16 at once instead of the default 4 took the
     // settlement lag at 100 paid orders/s from 1.7 s to 0.12 s (p50; docs/benchmarks.md).
     let mut settle_spec = ConsumerSpec::new(
         settlement::CONSUMER,

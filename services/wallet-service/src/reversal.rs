@@ -204,7 +204,9 @@ async fn post(
 
 /// Applies the sellers' parked reversals of `payment_event_nos` whose credits are now all
 /// posted, and announces each cancel that this completes. Called in the transaction that posts
-/// credits (settlement, or onboarding applying parked credits), holding the orders' locks.
+/// credits: settlement, holding the orders' locks, or onboarding applying parked credits,
+/// holding the seller's exclusive lock (which keeps every settlement and reversal of the
+/// seller out).
 pub async fn apply_ready(
     conn: &mut OutboxTx,
     ids: &Snowflake,

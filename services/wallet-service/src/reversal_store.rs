@@ -111,7 +111,8 @@ pub async fn park_reversal(
 
 /// Removes and returns the sellers' parked reversals of `payment_event_nos` whose lines are
 /// all credited now, by ascending seller (the order wallet rows are locked in). The caller
-/// holds the orders' locks (`store::lock_order`), so nothing of them is credited meanwhile.
+/// holds the orders' locks (`store::lock_order`: settlement) or the seller's exclusive lock
+/// (`store::lock_seller`: onboarding), so nothing of them is credited meanwhile.
 pub async fn take_ready(
     conn: &mut PgConnection,
     sellers: &[SellerNo],

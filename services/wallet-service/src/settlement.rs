@@ -148,6 +148,14 @@ impl SettleOrder {
         event: &Envelope<PaymentConfirmed>,
     ) -> Result<(), SettleError> {
         let order = &event.payload;
+        if order.lines.is_empty() {
+            // Nothing to credit, and store::credits_when_complete could never call it complete
+            // (checkout refuses an empty cart, so this is a broken event): dead-lettered.
+            return Err(SettleError::Invalid(format!(
+                "order {} has no lines",
+                order.order_id
+            )));
+        }
         let mut by_seller: BTreeMap<SellerNo, Vec<&events::PaidOrderLine>> = BTreeMap::new();
         for line in &order.lines {
             ledger::valid_amount(line.amount, &format!("line {}", line.payment_order_no))?;

@@ -59,6 +59,8 @@ async fn an_order_of_three_sellers_credits_two_and_parks_the_one_without_a_walle
     // A replay (a new message id, as after a lost ack) credits nobody twice.
     w.publish_as(&order, "replay-400").await;
     w.wait_idle(&ORDERS, "wallet-settlement").await;
+    assert_eq!(w.balance(A).await, Some(Decimal::from(150)));
+    assert_eq!(w.balance(B).await, Some(Decimal::from(200)));
     assert_eq!(
         w.count("select count(*) from wallet_transactions where payment_event_no = 400")
             .await,

@@ -113,16 +113,24 @@ impl PgProfile {
         let mut md = String::new();
         let total: i64 = self.commits.values().sum();
         let _ = writeln!(md, "Postgres's `autovacuum`: {}.\n", self.autovacuum);
+        // Statements per paid order by database, when `pg_stat_statements` counted them.
+        let mut calls: BTreeMap<&str, i64> = BTreeMap::new();
+        for s in self.statements.iter().flatten() {
+            *calls.entry(s.database.as_str()).or_default() += s.calls;
+        }
         let _ = writeln!(
             md,
-            "| database | transactions | per paid order | share |\n|---|---|---|---|"
+            "| database | transactions | per paid order | share | statements per paid order |\n|---|---|---|---|---|"
         );
         let mut by_count: Vec<_> = self.commits.iter().collect();
         by_count.sort_by_key(|(_, n)| std::cmp::Reverse(**n));
         for (db, n) in by_count {
+            let statements = calls.get(db.as_str()).map_or("–".to_string(), |c| {
+                format!("{:.1}", *c as f64 / paid.max(1) as f64)
+            });
             let _ = writeln!(
                 md,
-                "| {db} | {n} | {:.2} | {:.0} % |",
+                "| {db} | {n} | {:.2} | {:.0} % | {statements} |",
                 *n as f64 / paid.max(1) as f64,
                 *n as f64 * 100.0 / total.max(1) as f64
             );

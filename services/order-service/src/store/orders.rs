@@ -86,6 +86,12 @@ pub struct OrderToConfirm {
 /// for the rows it locks; unlocked lines would come from the snapshot taken before the wait,
 /// and a confirm would decide on statuses a concurrent confirm had already changed. Every
 /// writer of lines locks the event first, so taking both here cannot deadlock.
+///
+/// `key_taken` reads other orders, which are not locked: after a wait it is as of the
+/// statement's start, not the wait's end (the separate check it replaced ran after the wait).
+/// Another order paid with the same key during that wait is still refused twice over: the
+/// PSP's payment belongs to that other order, and `payment_events_payment_key_key` refuses a
+/// second paid order with the key (migration 20261121000005_payment_key_unique_when_paid.sql).
 pub async fn lock_order_for_confirm(
     conn: &mut PgConnection,
     order_id: &str,
@@ -210,10 +216,11 @@ mod tests {
             .expect("scratch database");
         sqlx::raw_sql(
             "insert into payment_events (payment_event_no, member_no, order_id, order_name, total_amount)
-             values (1, 1, 'order-1', 'o', 1000);
+             values (1, 1, 'order-1', 'o', 1000), (2, 1, 'order-2', 'o', 1000);
              insert into payment_orders (payment_order_no, payment_event_no, order_id,
                                          product_no, seller_no, product_name, amount)
-             values (11, 1, 'order-1', 1, 1, 'p', 400), (12, 1, 'order-1', 2, 1, 'p', 600);",
+             values (11, 1, 'order-1', 1, 1, 'p', 400), (12, 1, 'order-1', 2, 1, 'p', 600),
+                    (21, 2, 'order-2', 1, 1, 'p', 1000);",
         )
         .execute(&pool)
         .await
@@ -232,11 +239,16 @@ mod tests {
                 lock_order_for_confirm(&mut tx, "order-1", "pk-1").await
             }
         });
+        // Until the waiter is blocked by the holder (this scratch database's sessions only:
+        // other tests' lock waits must not end the wait early).
         let mut waits = 0;
-        while sqlx::query_scalar::<_, i64>("select count(*) from pg_locks where not granted")
-            .fetch_one(&pool)
-            .await
-            .expect("locks")
+        while sqlx::query_scalar::<_, i64>(
+            "select count(*) from pg_stat_activity
+              where datname = current_database() and cardinality(pg_blocking_pids(pid)) > 0",
+        )
+        .fetch_one(&pool)
+        .await
+        .expect("locks")
             == 0
         {
             waits += 1;
@@ -257,6 +269,23 @@ mod tests {
             .expect("joined")
             .expect("read")
             .expect("the order");
+        // Once order-1 is paid with its key, a confirm of order-2 with that key is refused.
+        sqlx::raw_sql(
+            "update payment_events set is_payment_done = true where payment_event_no = 1",
+        )
+        .execute(&pool)
+        .await
+        .expect("paid");
+        let mut conn = pool.acquire().await.expect("connection");
+        let other = lock_order_for_confirm(&mut conn, "order-2", "pk-1")
+            .await
+            .expect("read")
+            .expect("order-2");
+        let own = lock_order_for_confirm(&mut conn, "order-1", "pk-1")
+            .await
+            .expect("read")
+            .expect("order-1");
+        drop(conn);
         pool.close().await;
         service_kit::db::drop_database(&url).await.ok();
         assert_eq!(found.event.attempt_no, Some(5));
@@ -266,5 +295,7 @@ mod tests {
             [PaymentStatus::Executing, PaymentStatus::Executing]
         );
         assert!(!found.key_taken, "its own key");
+        assert!(other.key_taken, "order-1 paid with pk-1");
+        assert!(!own.key_taken, "order-1's own key");
     }
 }

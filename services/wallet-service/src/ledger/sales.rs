@@ -22,7 +22,8 @@ use crate::{
 
 /// Posts the SALE entries of `sales` (lines just credited to their sellers' wallets, one or
 /// several sellers). Lines posted before are skipped. Four statements whatever the number of
-/// sellers and lines: the accounts, the entries, their postings, their sale rows. A sale
+/// sellers and lines once the sellers have their accounts (a seller's first sale creates them,
+/// [`accounts::for_sellers`]): the accounts, the entries, their postings, their sale rows. A sale
 /// locks nothing: its pending credit is a delta (migration 20261223000001_seller_sale_deltas.sql).
 pub async fn post(
     conn: &mut PgConnection,
