@@ -134,11 +134,11 @@ async fn the_relay_vacuums_its_table() {
     env.provision_stream().await;
     let (vacuums, analyses) = vacuum_count(&env).await;
     let mut config = fast_config();
-    config.vacuum_interval = Duration::from_millis(200);
+    config.vacuum_interval = Duration::from_millis(50);
     let (_nudge, _metrics, shutdown) = env.spawn_relay(config);
     // More passes than ANALYZE_EVERY: analysed on the first and again on a later one.
     let passes = service_kit::vacuum::ANALYZE_EVERY as i64 + 2;
-    let vacuumed = wait_until(Duration::from_secs(20), || async {
+    let vacuumed = wait_until(Duration::from_secs(40), || async {
         let (v, a) = vacuum_count(&env).await;
         v >= vacuums + passes && a >= analyses + 2
     })
