@@ -8,7 +8,7 @@ mod support;
 
 use rust_decimal::Decimal;
 use serde_json::json;
-use support::{canceled, confirmed, Wallets, ORDERS, WALLETS};
+use support::{canceled, confirmed, Wallets, ORDERS};
 
 const A: i64 = 1;
 const B: i64 = 2;
@@ -94,7 +94,7 @@ async fn a_sale_posts_gross_fee_and_net_and_a_refund_gives_them_back_in_proporti
     assert_eq!(w.account(Some(A), "SELLER_AVAILABLE").await, d(0));
     // wallet.settled carries what each seller is credited: net.
     w.wait_idle(&ORDERS, "wallet-settlement").await;
-    let settled = wait_for(&w, "wallet.settled", 1).await;
+    let settled = w.wait_for("wallet.settled", 1).await;
     assert_eq!(
         settled[0]["payload"]["credits"],
         json!([{"sellerNo": "1", "amount": "1938.00"}, {"sellerNo": "2", "amount": "500.00"}])
@@ -123,7 +123,7 @@ async fn a_sale_posts_gross_fee_and_net_and_a_refund_gives_them_back_in_proporti
             p("SELLER_PENDING", Some(A), 951)
         ]
     );
-    let reversed = wait_for(&w, "wallet.reversed", 1).await;
+    let reversed = w.wait_for("wallet.reversed", 1).await;
     assert_eq!(
         reversed[0]["payload"]["reversals"],
         json!([{"sellerNo": "1", "amount": "951.00"}])
@@ -150,7 +150,7 @@ async fn a_line_refunded_in_parts_returns_exactly_what_its_sale_posted() {
         let cancel_no = 9100 + i as i64;
         w.publish(&canceled(200, cancel_no, &[(21, A, *x, 1000)]))
             .await;
-        wait_for(&w, "wallet.reversed", i + 1).await;
+        w.wait_for("wallet.reversed", i + 1).await;
         let key = format!("reverse:{cancel_no}:21");
         let fee_back: Decimal = postings(&w, &key)
             .await
@@ -300,21 +300,4 @@ async fn sale_postings_wait_as_deltas_and_the_rollup_folds_them_exactly_once() {
         [(A, d(20 * 900), d(20 * 900)), (B, d(20 * 500), d(20 * 500))]
     );
     w.assert_ledger_sound().await;
-}
-
-/// Waits for `n` envelopes of `event_type` on WALLETS.
-async fn wait_for(w: &Wallets, event_type: &str, n: usize) -> Vec<serde_json::Value> {
-    let deadline = tokio::time::Instant::now() + support::WAIT;
-    loop {
-        let all = w.envelopes(&WALLETS, event_type).await;
-        if all.len() >= n {
-            return all;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "{n} × {event_type}: {}",
-            all.len()
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
 }

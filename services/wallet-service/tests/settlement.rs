@@ -14,22 +14,6 @@ const B: i64 = 2;
 /// Registers only after its sale arrived.
 const C: i64 = 3;
 
-async fn wait_for(w: &Wallets, event_type: &str, n: usize) -> Vec<serde_json::Value> {
-    let deadline = tokio::time::Instant::now() + support::WAIT;
-    loop {
-        let all = w.envelopes(&WALLETS, event_type).await;
-        if all.len() >= n {
-            return all;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "{n} × {event_type}: {}",
-            all.len()
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-}
-
 #[tokio::test]
 async fn an_order_of_three_sellers_credits_two_and_parks_the_one_without_a_wallet() {
     let w = Wallets::start_with(&[("FEE_RATE_DEFAULT", "0")]).await;
@@ -74,7 +58,7 @@ async fn an_order_of_three_sellers_credits_two_and_parks_the_one_without_a_walle
 
     w.register(C).await;
     w.expect_balance(C, Decimal::from(300)).await;
-    let settled = wait_for(&w, "wallet.settled", 1).await;
+    let settled = w.wait_for("wallet.settled", 1).await;
     assert_eq!(
         settled[0]["payload"]["credits"],
         json!([
@@ -106,12 +90,12 @@ async fn cancels_that_overtook_the_order_are_applied_to_each_of_its_sellers() {
     w.expect_balance(A, Decimal::from(60)).await;
     w.expect_balance(B, Decimal::from(130)).await;
     assert_eq!(w.count("select count(*) from pending_reversals").await, 0);
-    let settled = wait_for(&w, "wallet.settled", 1).await;
+    let settled = w.wait_for("wallet.settled", 1).await;
     assert_eq!(
         settled[0]["payload"]["credits"],
         json!([{"sellerNo": "1", "amount": "100.00"}, {"sellerNo": "2", "amount": "200.00"}])
     );
-    let reversed = wait_for(&w, "wallet.reversed", 1).await;
+    let reversed = w.wait_for("wallet.reversed", 1).await;
     assert_eq!(
         reversed[0]["payload"]["reversals"],
         json!([{"sellerNo": "1", "amount": "40.00"}, {"sellerNo": "2", "amount": "70.00"}])

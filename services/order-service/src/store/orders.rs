@@ -9,6 +9,24 @@ use sqlx::PgConnection;
 use super::{NewLine, PaymentEventRow, PaymentOrderRow};
 use crate::status::PaymentStatus;
 
+/// A [`PaymentOrderRow`] from a row of the joined queries below (each `query!` row is its own
+/// type, so a function could not take both).
+macro_rules! line_row {
+    ($r:ident, $refunded:expr) => {
+        PaymentOrderRow {
+            payment_order_no: $r.payment_order_no,
+            product_no: $r.product_no,
+            seller_no: $r.seller_no,
+            product_name: $r.product_name,
+            amount: $r.amount,
+            refunded_amount: $refunded,
+            status: $r.status,
+            failed_count: $r.failed_count,
+            threshold: $r.threshold,
+        }
+    };
+}
+
 /// An order as checkout writes it.
 pub struct NewOrder<'a> {
     pub payment_event_no: i64,
@@ -141,17 +159,7 @@ pub async fn lock_order_for_confirm(
     };
     let lines = rows
         .into_iter()
-        .map(|r| PaymentOrderRow {
-            payment_order_no: r.payment_order_no,
-            product_no: r.product_no,
-            seller_no: r.seller_no,
-            product_name: r.product_name,
-            amount: r.amount,
-            refunded_amount: r.line_refunded_amount,
-            status: r.status,
-            failed_count: r.failed_count,
-            threshold: r.threshold,
-        })
+        .map(|r| line_row!(r, r.line_refunded_amount))
         .collect();
     Ok(Some(OrderToConfirm {
         event,
@@ -185,17 +193,7 @@ pub async fn lock_attempt_with_lines(
     let attempt_no = rows.first().and_then(|r| r.attempt_no);
     let lines = rows
         .into_iter()
-        .map(|r| PaymentOrderRow {
-            payment_order_no: r.payment_order_no,
-            product_no: r.product_no,
-            seller_no: r.seller_no,
-            product_name: r.product_name,
-            amount: r.amount,
-            refunded_amount: r.refunded_amount,
-            status: r.status,
-            failed_count: r.failed_count,
-            threshold: r.threshold,
-        })
+        .map(|r| line_row!(r, r.refunded_amount))
         .collect();
     Ok((attempt_no, lines))
 }

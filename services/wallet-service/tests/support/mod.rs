@@ -270,6 +270,23 @@ impl Wallets {
             .expect("balance")
     }
 
+    /// Waits for `n` envelopes of `event_type` on WALLETS; returns them all.
+    pub async fn wait_for(&self, event_type: &str, n: usize) -> Vec<Value> {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            let all = self.envelopes(&WALLETS, event_type).await;
+            if all.len() >= n {
+                return all;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{n} × {event_type}: {}",
+                all.len()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     /// Waits until `seller_no`'s balance is `expected`.
     pub async fn expect_balance(&self, seller_no: i64, expected: Decimal) {
         let deadline = tokio::time::Instant::now() + WAIT;

@@ -31,17 +31,6 @@ async fn ten_confirms_of_one_order_at_once_make_one_attempt() {
     assert_eq!(psp_stats(&system, &order.order_id).await, (1, true));
     let details = payment(&system, &order.order_id).await;
     assert_eq!(details["status"], "SUCCESS", "{details}");
-    for line in lines(&details) {
-        assert_eq!(
-            line_history(&details, line),
-            after_confirm_request(vec![h(
-                "EXECUTING",
-                "SUCCESS",
-                "PSP_CONFIRM_OK",
-                "confirm-api"
-            )]),
-            "history of line {line}"
-        );
-    }
+    paid_by_one_confirm(&details);
     system.stop().await;
 }

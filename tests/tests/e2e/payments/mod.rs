@@ -165,6 +165,25 @@ fn after_confirm_request(
     history
 }
 
+/// Every line SUCCESS, never counted as unknown, with the history of one confirm that the PSP
+/// answered at once.
+fn paid_by_one_confirm(details: &Value) {
+    for line in lines(details) {
+        assert_eq!(line["status"], "SUCCESS");
+        assert_eq!(line["failedCount"], 0);
+        assert_eq!(
+            line_history(details, line),
+            after_confirm_request(vec![h(
+                "EXECUTING",
+                "SUCCESS",
+                "PSP_CONFIRM_OK",
+                "confirm-api"
+            )]),
+            "history of line {line}"
+        );
+    }
+}
+
 fn lines(details: &Value) -> &Vec<Value> {
     details["lines"].as_array().expect("lines")
 }
@@ -202,20 +221,7 @@ async fn a_confirmed_payment_is_settled_into_the_sellers_wallet() {
     assert_eq!(details["paymentKey"], key.as_str());
     assert_eq!(dec(&details["totalAmount"]), krw(6000));
     assert_eq!(lines(&details).len(), 3);
-    for line in lines(&details) {
-        assert_eq!(line["status"], "SUCCESS");
-        assert_eq!(line["failedCount"], 0);
-        assert_eq!(
-            line_history(&details, line),
-            after_confirm_request(vec![h(
-                "EXECUTING",
-                "SUCCESS",
-                "PSP_CONFIRM_OK",
-                "confirm-api"
-            )]),
-            "history of line {line}"
-        );
-    }
+    paid_by_one_confirm(&details);
 
     let (_, w) = wallet(&system, SELLER).await;
     // At most one balance change: sales reach wallets.balance when folded, maybe several at once (docs/ledger.md).
