@@ -1,8 +1,9 @@
 //! Credits of paid lines, a whole order's sellers at a time: each statement here takes every
 //! seller of the order in one round trip (`unnest`), so settling an order costs the same
 //! number of statements whether it has one seller or five. Until stop 17 settlement ran its
-//! statements once per seller: `just bench e2e` counted 30 wallet statements per paid order,
-//! 15 of them per seller (docs/benchmarks.md, "Settling an order's sellers together").
+//! statements once per seller: `just bench e2e` counted 30.2 wallet statements per paid order
+//! (eight statements repeated for each seller), 22.0 after (docs/benchmarks.md, "Settling an
+//! order's sellers together").
 
 use std::collections::BTreeMap;
 
