@@ -101,7 +101,7 @@ impl Bus {
             return messages;
         }
         for seq in state.first_sequence..=state.last_sequence {
-            let Ok(message) = stream.get_raw_message(seq).await else {
+            let Some(message) = service_kit::testing::stream_message(&stream, seq).await else {
                 continue; // deleted
             };
             let msg_id = message

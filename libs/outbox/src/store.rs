@@ -115,7 +115,8 @@ pub(crate) async fn claim_due(
     // call (the outbox tests run both forms). Planned at every call, as are
     // the other statements of a relay batch (`persistent(false)`): a prepared statement's
     // generic plan made while the outbox is small is a sequential scan, and it stays one
-    // until an ANALYZE, which never comes where autovacuum is off (this machine's Postgres).
+    // until an ANALYZE, which where autovacuum is off (this machine's Postgres) only the
+    // services' own queue-table vacuum runs, now and then (libs/service-kit/src/vacuum.rs).
     // `just bench e2e`'s 10-minute run (docs/benchmarks.md, stop 15) saw this claim and
     // `mark_published` become the statements most often running, their cost growing with
     // the table: 19 ms and 14 ms a batch at 60,000 rows against well under 1 ms by the index.

@@ -160,6 +160,25 @@ pub async fn sweep_test_streams(nats_url: &str) -> Result<(usize, usize), async_
     Ok((deleted, kept.len()))
 }
 
+/// Message `seq` of a stream, `None` if there is none (deleted). Any other failure (a request
+/// that timed out while `just test` loads the machine) is asked again, for up to 5 s, then
+/// panics: a harness that skipped it made an event look missing (wallet-service's
+/// tests/reversal.rs once saw no `wallet.settled` that was there).
+pub async fn stream_message(
+    stream: &async_nats::jetstream::stream::Stream,
+    seq: u64,
+) -> Option<async_nats::jetstream::message::StreamMessage> {
+    use async_nats::jetstream::stream::RawMessageErrorKind;
+    for _ in 0..50 {
+        match stream.get_raw_message(seq).await {
+            Ok(m) => return Some(m),
+            Err(e) if e.kind() == RawMessageErrorKind::NoMessageFound => return None,
+            Err(_) => tokio::time::sleep(std::time::Duration::from_millis(100)).await,
+        }
+    }
+    panic!("stream message {seq} could not be read");
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

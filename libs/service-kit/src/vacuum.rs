@@ -14,7 +14,9 @@
 //! of a queue's partial "pending" index (the outbox's `outbox_pending_idx`) are the very
 //! thing every claim walks past. Nothing here blocks reads or writes.
 //!
-//! The first pass, and every [`ANALYZE_EVERY`]th after it, also analyses: with autovacuum
+//! A pass also analyses a table that has no statistics yet (so an outbox that was empty at
+//! the first pass is analysed once it has rows), and every [`ANALYZE_EVERY`]th pass analyses
+//! them all: with autovacuum
 //! off, nothing else ever gives the planner these tables' statistics, and without them it
 //! takes `status <> 'SUCCESS'` to match nearly every row, so the outbox backlog gauge
 //! (libs/outbox/src/store.rs `backlog`) scanned the whole retained outbox instead of its
@@ -33,7 +35,7 @@ use crate::Shutdown;
 pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(15);
 
 /// Every how many passes the vacuum also analyses (about ten minutes at the default
-/// interval; the first pass always does).
+/// interval; a table without statistics is analysed at every pass until it has them).
 pub const ANALYZE_EVERY: u64 = 40;
 
 /// Which tables to vacuum, and how often; `interval` zero turns it off.
@@ -64,6 +66,19 @@ pub async fn vacuum(pool: &PgPool, table: &str, analyze: bool) -> Result<(), sql
     .map(|_| ())
 }
 
+/// Whether the planner has statistics for `table` (in the connection's schema); an error
+/// counts as yes, so a failing check never adds an analyse to every pass.
+async fn has_statistics(pool: &PgPool, table: &str) -> bool {
+    sqlx::query_scalar::<_, bool>(
+        "select exists (select 1 from pg_stats
+                         where schemaname = current_schema() and tablename = $1)",
+    )
+    .bind(table)
+    .fetch_one(pool)
+    .await
+    .unwrap_or(true)
+}
+
 /// Vacuums the schedule's tables every `interval` until shutdown (a vacuum under way is
 /// finished first). A failure is logged and tried again at the next tick.
 pub fn spawn_vacuum(pool: PgPool, schedule: VacuumSchedule, shutdown: &Shutdown) {
@@ -81,8 +96,8 @@ pub fn spawn_vacuum(pool: PgPool, schedule: VacuumSchedule, shutdown: &Shutdown)
                 _ = stop.triggered() => return,
                 _ = ticks.tick() => {}
             }
-            let analyze = pass % ANALYZE_EVERY == 0;
             for table in &schedule.tables {
+                let analyze = pass % ANALYZE_EVERY == 0 || !has_statistics(&pool, table).await;
                 if let Err(e) = vacuum(&pool, table, analyze).await {
                     tracing::warn!(table, error = %crate::error_chain(&e), "vacuum failed");
                 }

@@ -70,8 +70,8 @@ pub async fn read(server: &PgPool, namespace: &str) -> anyhow::Result<Vec<Statem
 /// or why there is none.
 pub fn markdown(statements: Option<&[StatementCost]>, paid: u64, top: usize) -> String {
     let Some(statements) = statements else {
-        return "Statement costs: `pg_stat_statements` is not loaded on this server \
-                (docs/benchmarks.md, \"Profiling statements\").\n"
+        return "Statement costs: `pg_stat_statements` is not loaded on this server, or its \
+                counters could not be reset or read (docs/benchmarks.md, \"Profiling statements\").\n"
             .into();
     };
     let total: f64 = statements.iter().map(|s| s.total_ms).sum();

@@ -117,8 +117,8 @@ impl Wallets {
         let state = stream.info().await.expect("info").state.clone();
         let mut out = Vec::new();
         for seq in state.first_sequence..=state.last_sequence {
-            match stream.get_raw_message(seq).await {
-                Ok(m) if m.subject.as_str() == subject => {
+            match testing::stream_message(&stream, seq).await {
+                Some(m) if m.subject.as_str() == subject => {
                     out.push(serde_json::from_slice(&m.payload).expect("json"))
                 }
                 _ => {}
@@ -137,7 +137,7 @@ impl Wallets {
         let state = stream.info().await.expect("info").state.clone();
         let mut out = Vec::new();
         for seq in state.first_sequence..=state.last_sequence {
-            if let Ok(m) = stream.get_raw_message(seq).await {
+            if let Some(m) = testing::stream_message(&stream, seq).await {
                 out.push(self.topology.unqualified(m.subject.as_str()).to_string());
             }
         }
