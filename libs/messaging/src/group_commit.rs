@@ -15,7 +15,10 @@
 //! when [`Handler::handle`] returns).
 //!
 //! The runner's `concurrency` bounds how many deliveries wait here at once, so it is also the
-//! largest group. Nothing waits to fill a group: a lane takes what is queued and goes.
+//! largest group. With no [`Lanes::linger`] a lane takes what is queued and goes; with one, it
+//! waits up to that long after a group's first delivery for more (never past a full group),
+//! trading that much latency for fewer commits — the lanes' transactions are what a saturated
+//! Postgres spends its time committing (docs/benchmarks.md, stop 18).
 //!
 //! The group's transaction is the handler's [`GroupHandler::Tx`], begun by its
 //! [`GroupHandler::begin`] ([`HandlerTx`] names the two kinds): a plain `sqlx::Transaction`
@@ -26,11 +29,14 @@
 //! wakes the relay if any delivery appended (one rolled back to its savepoint may cost a spare
 //! wake-up, never a missed one).
 
-use std::{future::Future, sync::Arc};
+use std::{future::Future, sync::Arc, time::Duration};
 
 use service_kit::{trace, Shutdown};
 use sqlx::{PgConnection, PgPool};
-use tokio::sync::{mpsc, oneshot, Mutex};
+use tokio::{
+    sync::{mpsc, oneshot, Mutex},
+    time::Instant,
+};
 
 use crate::{replay, tx_conn::HandlerTx, Delivery, Handler, HandlerError};
 
@@ -77,6 +83,28 @@ type Job = (
     oneshot::Sender<Result<(), HandlerError>>,
 );
 
+/// How a [`GroupCommit`] groups: `lanes` workers, each committing up to `max_group` deliveries
+/// at once, waiting up to `linger` after a group's first delivery for the rest of it.
+#[derive(Debug, Clone, Copy)]
+pub struct Lanes {
+    /// 0: no workers, every delivery commits alone in the consumer's own task.
+    pub lanes: usize,
+    pub max_group: usize,
+    /// `GROUP_COMMIT_LINGER_MS` ([`crate::ServiceRuntime::lanes`]); zero: never waits.
+    pub linger: Duration,
+}
+
+impl Lanes {
+    /// `lanes` workers taking what is queued, without waiting for more.
+    pub fn new(lanes: usize, max_group: usize) -> Self {
+        Self {
+            lanes,
+            max_group,
+            linger: Duration::ZERO,
+        }
+    }
+}
+
 /// A [`Handler`] that hands each delivery to `lanes` group-committing workers, or with no
 /// lanes runs each delivery in a transaction of its own (the same code path, a group of one).
 pub struct GroupCommit<H> {
@@ -86,18 +114,22 @@ pub struct GroupCommit<H> {
 }
 
 impl<H: GroupHandler> GroupCommit<H> {
-    /// Starts `lanes` workers (each one transaction at a time) taking up to `max_group`
-    /// deliveries per transaction; they stop with `shutdown` once the queue is drained.
-    /// `lanes` 0: no workers, every delivery commits alone in the consumer's own task.
+    /// Starts the workers of `lanes` (each one transaction at a time); they stop with
+    /// `shutdown` once the queue is drained.
     pub fn spawn(
         name: &'static str,
         pool: PgPool,
         handler: H,
-        lanes: usize,
-        max_group: usize,
+        lanes: Lanes,
         shutdown: &Shutdown,
     ) -> Self {
         let handler = Arc::new(handler);
+        let Lanes {
+            lanes,
+            max_group,
+            linger,
+        } = lanes;
+        let max_group = max_group.max(1);
         if lanes == 0 {
             return Self {
                 jobs: None,
@@ -105,7 +137,7 @@ impl<H: GroupHandler> GroupCommit<H> {
                 handler,
             };
         }
-        let (jobs, queue) = mpsc::channel::<Job>(max_group.max(1) * lanes * 2);
+        let (jobs, queue) = mpsc::channel::<Job>(max_group * lanes * 2);
         let queue = Arc::new(Mutex::new(queue));
         for _ in 0..lanes {
             let (pool, handler, queue) = (pool.clone(), handler.clone(), queue.clone());
@@ -130,14 +162,8 @@ impl<H: GroupHandler> GroupCommit<H> {
                                 _ = stop.triggered() => continue,
                             }
                         };
-                        let mut group = vec![first];
-                        while group.len() < max_group.max(1) {
-                            match queue.try_recv() {
-                                Ok(job) => group.push(job),
-                                Err(_) => break,
-                            }
-                        }
-                        group
+                        let lingering = !linger.is_zero() && !stop.is_triggered();
+                        fill(&mut queue, first, max_group, lingering.then_some(linger)).await
                     };
                     run_group(&pool, handler.as_ref(), group).await;
                 }
@@ -149,6 +175,32 @@ impl<H: GroupHandler> GroupCommit<H> {
             handler,
         }
     }
+}
+
+/// A group: `first`, what else is queued, and with `linger` what arrives that long after it,
+/// up to `max_group` deliveries. The lane holds the queue meanwhile, so the other lanes wait
+/// for the next group rather than splitting this one.
+async fn fill(
+    queue: &mut mpsc::Receiver<Job>,
+    first: Job,
+    max_group: usize,
+    linger: Option<Duration>,
+) -> Vec<Job> {
+    let deadline = linger.map(|linger| Instant::now() + linger);
+    let mut group = vec![first];
+    while group.len() < max_group {
+        let job = match (queue.try_recv(), deadline) {
+            (Ok(job), _) => job,
+            (Err(_), None) => break,
+            (Err(_), Some(deadline)) => match tokio::time::timeout_at(deadline, queue.recv()).await
+            {
+                Ok(Some(job)) => job,
+                _ => break,
+            },
+        };
+        group.push(job);
+    }
+    group
 }
 
 impl<H: GroupHandler> Handler for GroupCommit<H> {

@@ -2,13 +2,15 @@
 //! migrations, metrics, shutdown, the event bus — and the three things it then does with it:
 //! start its outbox relay, run its consumers, serve its API.
 
+use std::time::Duration;
+
 use poem_openapi::OpenApi;
 use service_kit::{App, Infra, Metrics, ServiceConfig, ServiceParts, Shutdown, StartupError};
 use sqlx::PgPool;
 
 use outbox::Outbox;
 
-use crate::{ConsumerSpec, EventBus, Handler, Schema};
+use crate::{ConsumerSpec, EventBus, Handler, Lanes, Schema};
 
 pub struct ServiceRuntime {
     pub config: ServiceConfig,
@@ -17,12 +19,15 @@ pub struct ServiceRuntime {
     pub shutdown: Shutdown,
     pub pool: PgPool,
     pub bus: EventBus,
+    /// `GROUP_COMMIT_LINGER_MS`, for [`Self::lanes`].
+    group_linger: Duration,
 }
 
 impl ServiceRuntime {
     /// Connects and migrates the database to `schema` ([`Schema::migrators`]), and provisions
     /// the streams.
     pub async fn start(config: ServiceConfig, schema: &Schema) -> Result<Self, StartupError> {
+        let group_linger = group_linger(&config)?;
         let infra = Infra::connect(&config, &schema.migrators()).await?;
         let metrics = Metrics::new(config.service);
         let shutdown = Shutdown::new();
@@ -35,7 +40,18 @@ impl ServiceRuntime {
             shutdown,
             pool,
             bus,
+            group_linger,
         })
+    }
+
+    /// The [`Lanes`] of a group-committing consumer: `lanes` workers committing up to
+    /// `max_group` deliveries at once, lingering `GROUP_COMMIT_LINGER_MS` for a group to fill.
+    pub fn lanes(&self, lanes: usize, max_group: usize) -> Lanes {
+        Lanes {
+            lanes,
+            max_group,
+            linger: self.group_linger,
+        }
     }
 
     /// Starts the outbox relay; handlers append through the returned handle, in transactions
@@ -87,6 +103,25 @@ fn consumer_concurrency(config: &ServiceConfig) -> Result<Option<usize>, Startup
         _ => Err(service_kit::ConfigError::new(
             "CONSUMER_CONCURRENCY",
             format!("must be 1-256 (got {raw:?})"),
+        )
+        .into()),
+    }
+}
+
+/// The default `GROUP_COMMIT_LINGER_MS`: measured in docs/benchmarks.md (stop 18).
+const DEFAULT_GROUP_LINGER: Duration = Duration::from_millis(0);
+
+/// `GROUP_COMMIT_LINGER_MS`: how long a group-committing consumer waits after a group's first
+/// event for more to commit with it (0-1000).
+fn group_linger(config: &ServiceConfig) -> Result<Duration, StartupError> {
+    let Some(raw) = config.extra_var("GROUP_COMMIT_LINGER_MS") else {
+        return Ok(DEFAULT_GROUP_LINGER);
+    };
+    match raw.trim().parse::<u64>() {
+        Ok(ms @ 0..=1000) => Ok(Duration::from_millis(ms)),
+        _ => Err(service_kit::ConfigError::new(
+            "GROUP_COMMIT_LINGER_MS",
+            format!("must be 0-1000 milliseconds (got {raw:?})"),
         )
         .into()),
     }

@@ -14,7 +14,7 @@ use std::{
 };
 
 use common::{eventually, seller_registered, spec, Harness};
-use messaging::{claim_event, Delivery, GroupCommit, GroupHandler, HandlerError};
+use messaging::{claim_event, Delivery, GroupCommit, GroupHandler, HandlerError, Lanes};
 use sqlx::{PgConnection, PgPool, Postgres, Transaction};
 
 const CONSUMER: &str = "grouped";
@@ -101,8 +101,7 @@ async fn poison_fails_alone(deferred: bool) {
             largest: largest.clone(),
             commits: commits.clone(),
         },
-        2,
-        16,
+        Lanes::new(2, 16),
         &h.shutdown,
     );
     // Published before the consumer starts, so its first pull finds all of them at once.
@@ -151,5 +150,54 @@ async fn poison_fails_alone(deferred: bool) {
         "deliveries were grouped (largest group {largest})"
     );
     assert!(commits < 40, "fewer commits than deliveries ({commits})");
+    h.cleanup().await;
+}
+
+/// With a linger, deliveries that arrive one by one, each after the last was applied, still
+/// share a commit: without it each of them would commit alone.
+#[tokio::test]
+async fn a_lingering_lane_commits_deliveries_that_arrive_apart_together() {
+    let h = Harness::start().await;
+    let (largest, commits) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let mut consumer = spec("lingering");
+    consumer.concurrency = 16;
+    let handler = GroupCommit::spawn(
+        "test-lingering-groups",
+        h.pool.clone(),
+        Effects {
+            poison_seller: -1,
+            deferred: false,
+            largest: largest.clone(),
+            commits: commits.clone(),
+        },
+        Lanes {
+            linger: Duration::from_secs(2),
+            ..Lanes::new(1, 16)
+        },
+        &h.shutdown,
+    );
+    h.spawn(consumer, handler).await;
+    let events: Vec<_> = (0..5).map(seller_registered).collect();
+    for e in &events {
+        h.publish(e).await;
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    eventually(Duration::from_secs(20), "all applied", || async {
+        let mut n = 0;
+        for e in &events {
+            n += h.effects(e.event_id).await;
+        }
+        n == 5
+    })
+    .await;
+    let (largest, commits) = (
+        largest.load(Ordering::Relaxed),
+        commits.load(Ordering::Relaxed),
+    );
+    assert!(
+        largest >= 3,
+        "the lane waited for more (largest group {largest})"
+    );
+    assert!(commits <= 2, "fewer commits than deliveries ({commits})");
     h.cleanup().await;
 }

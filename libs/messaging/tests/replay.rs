@@ -15,7 +15,7 @@ use std::{
 use common::{
     eventually, record_effect, seller_registered, spec, FnHandler, Harness, Log, ADMIN_TOKEN,
 };
-use messaging::{claim_event, Delivery, GroupCommit, GroupHandler, HandlerError};
+use messaging::{claim_event, Delivery, GroupCommit, GroupHandler, HandlerError, Lanes};
 use serde_json::Value;
 use sqlx::{PgConnection, PgPool, Postgres, Transaction};
 
@@ -248,8 +248,7 @@ async fn a_replay_of_an_event_the_consumer_applied_is_a_duplicate_also_when_grou
         Grouped {
             broken: broken.clone(),
         },
-        1,
-        8,
+        Lanes::new(1, 8),
         &h.shutdown,
     );
     h.spawn(grouped, handler).await;

@@ -105,8 +105,7 @@ pub async fn spawn(rt: &ServiceRuntime) -> Result<(), StartupError> {
         "review-purchases-groups",
         rt.pool.clone(),
         PurchaseRecorder,
-        1,
-        spec.concurrency,
+        rt.lanes(1, spec.concurrency),
         &rt.shutdown,
     );
     rt.consume(spec, grouped).await

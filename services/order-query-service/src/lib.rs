@@ -90,8 +90,7 @@ pub async fn build(config: ServiceConfig) -> Result<App, StartupError> {
         "order-projection-groups",
         rt.pool.clone(),
         projection::OrderProjection,
-        1,
-        orders.concurrency,
+        rt.lanes(1, orders.concurrency),
         &rt.shutdown,
     );
     rt.consume(orders, grouped).await?;
@@ -104,8 +103,7 @@ pub async fn build(config: ServiceConfig) -> Result<App, StartupError> {
         "wallet-projection-groups",
         rt.pool.clone(),
         projection::WalletProjection,
-        1,
-        wallets.concurrency,
+        rt.lanes(1, wallets.concurrency),
         &rt.shutdown,
     );
     rt.consume(wallets, grouped).await?;

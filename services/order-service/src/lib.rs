@@ -19,6 +19,7 @@ mod catalog;
 pub mod checkout;
 mod details;
 mod examples;
+mod final_orders;
 mod jobs;
 mod pages;
 mod payments;
@@ -93,8 +94,7 @@ pub async fn build(config: ServiceConfig) -> Result<App, StartupError> {
         "order-wallet-completion-groups",
         rt.pool.clone(),
         wallet_completion::MarkWalletDone,
-        wallet_completion::LANES,
-        completion.concurrency,
+        rt.lanes(wallet_completion::LANES, completion.concurrency),
         &rt.shutdown,
     );
     rt.consume(completion, grouped).await?;
@@ -127,6 +127,7 @@ pub async fn build(config: ServiceConfig) -> Result<App, StartupError> {
         recovery_max_backoff: settings.recovery_max_backoff,
         stale_after: settings.recovery_stale_after,
         recovery_wake: Default::default(),
+        final_orders: Default::default(),
     };
     jobs::spawn(
         payments.clone(),

@@ -167,6 +167,8 @@ pub struct Payments {
     pub stale_after: Duration,
     /// Wakes the recovery job before its next tick (a webhook said something changed).
     pub recovery_wake: Arc<tokio::sync::Notify>,
+    /// Orders this process recorded as final, for the webhooks that follow (final_orders.rs).
+    pub final_orders: Arc<crate::final_orders::FinalOrders>,
 }
 
 impl Payments {

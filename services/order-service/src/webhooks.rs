@@ -68,6 +68,12 @@ impl WebhookApi {
         if order_id.is_empty() || order_id.len() > 64 {
             return Ok(ignored());
         }
+        // Paid or failed by this process: make_due_now would change nothing (final_orders.rs).
+        if body.0.event_type == "PAYMENT_STATUS_CHANGED"
+            && self.payments.final_orders.contains(order_id)
+        {
+            return Ok(ignored());
+        }
         let mut conn = self.payments.pool.acquire().await?;
         let due = match body.0.event_type.as_str() {
             "PAYMENT_STATUS_CHANGED" => store::recovery::make_due_now(&mut conn, order_id).await?,

@@ -115,8 +115,7 @@ pub async fn build(config: ServiceConfig) -> Result<App, StartupError> {
             outbox: outbox.clone(),
             settings,
         },
-        settings.group_lanes,
-        settle_spec.concurrency,
+        rt.lanes(settings.group_lanes, settle_spec.concurrency),
         &rt.shutdown,
     );
     rt.consume(settle_spec, settle).await?;

@@ -31,7 +31,7 @@ use crate::{
     credits::{self, Credit, SellerCredits},
     ids::SellerNo,
     ledger::{self, LedgerError},
-    reversal,
+    reversal, reversal_store as rstore,
     settings::LedgerSettings,
     store,
 };
@@ -80,8 +80,9 @@ pub struct SettleOrder {
 /// each commits alone and takes its sellers' shared advisory locks in seller order, then its
 /// order's. With lanes, the orders being settled at once share one transaction (a savepoint
 /// each) and one commit; the group takes every seller's shared lock first, in seller order,
-/// then every order's lock in order, so a group and a reversal (sellers shared, then its
-/// order's) cannot deadlock.
+/// then every order's lock in order, then the wallet of every seller with a reversal of those
+/// orders parked, in seller order, so a group and a reversal (sellers shared, its order's, its
+/// wallets in seller order) cannot deadlock.
 impl GroupHandler for SettleOrder {
     /// The outbox's: settlements append `wallet.settled` and `wallet.reversed`.
     type Tx = OutboxTx;
@@ -117,6 +118,15 @@ impl GroupHandler for SettleOrder {
         keys.dedup();
         for key in keys {
             store::lock_order_key(conn, key).await?;
+        }
+        // Then every wallet a parked reversal of these orders is posted to, ascending. Each
+        // settlement's apply_ready locks its own sellers' wallets in seller order, but across a
+        // group that is not one order: a group posting to seller 5 then seller 3 and a reversal
+        // locking 3 then 5 deadlocked (stop 18: two deadlocks and a 14 s settlement lag in one
+        // run). The orders' locks keep any other reversal of them from being parked meanwhile.
+        let event_nos: Vec<i64> = orders.iter().map(|o| o.payment_event_no).collect();
+        for seller in rstore::parked_sellers(conn, &sellers, &event_nos).await? {
+            store::lock_wallet_by_seller(conn, seller).await?;
         }
         Ok(())
     }

@@ -104,3 +104,35 @@ async fn cancels_that_overtook_the_order_are_applied_to_each_of_its_sellers() {
     w.assert_ledger_sound().await;
     w.stop().await;
 }
+
+/// Settlements committed in groups (`SETTLEMENT_GROUP_LANES`), two orders in one group, each
+/// with a parked reversal of a different seller, the later order's seller first: the group
+/// locks both wallets before either settlement runs (settlement.rs, `prepare`) and posts both.
+#[tokio::test]
+async fn a_group_of_settlements_applies_the_reversals_parked_for_its_orders() {
+    let w = Wallets::start_with(&[
+        ("FEE_RATE_DEFAULT", "0"),
+        ("SETTLEMENT_GROUP_LANES", "1"),
+        ("GROUP_COMMIT_LINGER_MS", "1000"),
+    ])
+    .await;
+    w.register(A).await;
+    w.register(B).await;
+    w.expect_balance(B, Decimal::ZERO).await;
+
+    w.publish(&canceled(600, 9601, &[(61, B, 30, 300)])).await;
+    w.publish(&canceled(601, 9602, &[(62, A, 10, 100)])).await;
+    w.wait_idle(&ORDERS, "wallet-reversal").await;
+    assert_eq!(w.count("select count(*) from pending_reversals").await, 2);
+
+    w.publish(&confirmed(600, &[(61, B, 300)])).await;
+    w.publish(&confirmed(601, &[(62, A, 100)])).await;
+    w.expect_balance(A, Decimal::from(90)).await;
+    w.expect_balance(B, Decimal::from(270)).await;
+    assert_eq!(w.count("select count(*) from pending_reversals").await, 0);
+    assert_eq!(w.wait_for("wallet.settled", 2).await.len(), 2);
+    assert_eq!(w.wait_for("wallet.reversed", 2).await.len(), 2);
+    w.assert_ledger_matches_balances().await;
+    w.assert_ledger_sound().await;
+    w.stop().await;
+}

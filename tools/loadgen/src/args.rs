@@ -69,6 +69,10 @@ pub struct BenchArgs {
     /// CONSUMER_CONCURRENCY for every consumer of every service; 0: each consumer's own.
     #[arg(long, default_value_t = 0)]
     pub consumer_concurrency: usize,
+    /// The sandbox sends its webhooks to order-service and wallet-service, as under `just up`
+    /// (off by default, as in every run before stop 18, so the figures stay comparable).
+    #[arg(long)]
+    pub webhooks: bool,
     /// Where results.md and confirm-latency.svg are written.
     #[arg(long, value_name = "DIR", default_value = "docs/bench")]
     pub out: String,

@@ -47,6 +47,13 @@ pub async fn run(args: &BenchArgs) -> anyhow::Result<bool> {
     if concurrency > 0 {
         options = options.set("CONSUMER_CONCURRENCY", concurrency);
     }
+    if args.webhooks {
+        options = options.set_for(
+            "psp-sandbox",
+            "SANDBOX_WEBHOOK_URLS",
+            "{url:order-service}/webhooks/toss,{url:wallet-service}/webhooks/toss",
+        );
+    }
     options.auth = args.auth;
     let mut stack = Stack::start(options, BrokerKind::Single).await?;
     let client = Client::for_stack(&stack, Duration::from_secs(10));
@@ -64,6 +71,7 @@ pub async fn run(args: &BenchArgs) -> anyhow::Result<bool> {
     stack.stop().await;
     let mut report = result?;
     report.consumer_concurrency = concurrency;
+    report.webhooks = args.webhooks;
 
     // The ceilings once the system is stopped, so neither side takes the other's CPU or
     // connections: the same Postgres server, a fresh nats-server started the same way.
@@ -209,6 +217,7 @@ async fn measure(
         shoppers,
         db_connections,
         consumer_concurrency: 0,
+        webhooks: false,
         payments: driven.records.len() as u64,
         paid,
         errors: driven.errors.len() as u64,

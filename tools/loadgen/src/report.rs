@@ -18,6 +18,8 @@ pub struct BenchReport {
     pub shoppers: usize,
     pub db_connections: u32,
     pub consumer_concurrency: usize,
+    /// The sandbox sent its webhooks (`--webhooks`).
+    pub webhooks: bool,
     pub payments: u64,
     pub paid: u64,
     pub errors: u64,
@@ -82,6 +84,20 @@ fn broker_sync_interval() -> String {
         .unwrap_or_else(|| "default (2m)".into())
 }
 
+/// The group-commit settings the services inherited from this process's environment
+/// (docs/configuration.md), each with its default when unset.
+fn group_commit_settings() -> String {
+    let var = |name: &str, default: &str| {
+        let value = std::env::var(name).unwrap_or_else(|_| format!("{default} (default)"));
+        format!("`{name}={value}`")
+    };
+    format!(
+        "{}, {}",
+        var("GROUP_COMMIT_LINGER_MS", "0"),
+        var("SETTLEMENT_GROUP_LANES", "0")
+    )
+}
+
 impl BenchReport {
     pub fn paid_per_second(&self) -> f64 {
         self.paid as f64 / self.end_to_end_seconds.max(0.001)
@@ -100,8 +116,8 @@ impl BenchReport {
             "Load: {} for {:.0} s (checkout of 1–3 products → sandbox approval → confirm; \
              per payment 30 % like, 5 % unlike, 10 % review, 2 % review delete; 5 % of paid orders \
              cancelled, half of them in part), release binaries, \
-             one process per service, `DB_MAX_CONNECTIONS={}`, `CONSUMER_CONCURRENCY={}`, \
-             the broker's `sync_interval: {}`.\n",
+             one process per service, `DB_MAX_CONNECTIONS={}`, `CONSUMER_CONCURRENCY={}`, {}, \
+             {}, the broker's `sync_interval: {}`.\n",
             match &self.open {
                 Some(o) => format!(
                     "**open loop**, {:.0} payments/s started on a fixed schedule whether or not \
@@ -118,6 +134,12 @@ impl BenchReport {
             match self.consumer_concurrency {
                 0 => "each consumer's default (4; wallet settlement 16)".to_string(),
                 n => n.to_string(),
+            },
+            group_commit_settings(),
+            if self.webhooks {
+                "the sandbox's webhooks sent to order-service and wallet-service"
+            } else {
+                "no PSP webhooks"
             },
             broker_sync_interval(),
         );

@@ -107,6 +107,7 @@ impl Payments {
             .append(&mut tx, event.payment_event_no, &confirmed, &[])
             .await?;
         tx.commit().await?;
+        self.final_orders.remember(&event.order_id);
         self.metrics
             .record(&event.order_id, "SUCCESS", "PSP_CONFIRM_OK", actor);
         Ok(Outcome::Success)
@@ -227,6 +228,7 @@ impl Payments {
             .append(&mut tx, event.payment_event_no, &failed, &[])
             .await?;
         tx.commit().await?;
+        self.final_orders.remember(&event.order_id);
         self.metrics.record(&event.order_id, "FAILURE", code, actor);
         Ok(Outcome::Failure {
             code: code.to_string(),
