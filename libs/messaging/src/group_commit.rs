@@ -73,8 +73,30 @@ pub trait GroupHandler: Send + Sync + 'static {
         async { Ok(()) }
     }
 
+    /// Runs last in the transaction of a group of two or more, after every delivery, with the
+    /// ones that were applied (not rolled back to their savepoint), e.g. to take locks that
+    /// must be held only briefly, in one global order, for the whole group. An error fails the
+    /// whole group (each delivery is then applied alone, without it: [`in_group`] is false).
+    fn finish(
+        &self,
+        _conn: &mut <Self::Tx as HandlerTx>::Conn,
+        _applied: &[Delivery],
+    ) -> impl Future<Output = Result<(), HandlerError>> + Send {
+        async { Ok(()) }
+    }
+
     /// After a commit that applied at least one delivery.
     fn committed(&self) {}
+}
+
+tokio::task_local! {
+    static GROUPED: ();
+}
+
+/// True while [`GroupHandler::apply`] runs for one delivery of a group of two or more, whose
+/// [`GroupHandler::finish`] runs after the last of them; false for a delivery applied alone.
+pub fn in_group() -> bool {
+    GROUPED.try_with(|_| ()).is_ok()
 }
 
 type Job = (
@@ -316,10 +338,17 @@ async fn run_in<H: GroupHandler>(
                 .execute(&mut *tx)
                 .await?;
         }
-        let work = handler.apply(tx.conn(), delivery);
-        let result = match ctx {
-            Some(ctx) => trace::scope(*ctx, work).await,
-            None => work.await,
+        let work = async {
+            let work = handler.apply(tx.conn(), delivery);
+            match ctx {
+                Some(ctx) => trace::scope(*ctx, work).await,
+                None => work.await,
+            }
+        };
+        let result = if alone {
+            work.await
+        } else {
+            GROUPED.scope((), work).await
         };
         if result.is_err() {
             if alone {
@@ -331,6 +360,17 @@ async fn run_in<H: GroupHandler>(
                 .await?;
         }
         results.push(result);
+    }
+    if !alone {
+        let applied: Vec<Delivery> = deliveries
+            .iter()
+            .zip(&results)
+            .filter(|(_, r)| r.is_ok())
+            .map(|(d, _)| d.clone())
+            .collect();
+        if !applied.is_empty() {
+            handler.finish(tx.conn(), &applied).await?;
+        }
     }
     tx.commit().await?;
     Ok(results)

@@ -73,19 +73,9 @@ async fn approve_valid(
     amount: Amount,
 ) -> Result<Approval, sqlx::Error> {
     // A few rounds: an insert that lost to a colliding paymentKey (not an orderId) retries
-    // with a new key.
+    // with a new key. The insert comes first, and the order is looked up only when it did not
+    // insert: a new order, nearly every approval, costs one statement (stop 18).
     for _ in 0..3 {
-        let mut conn = sandbox.pool.acquire().await?;
-        if let Some(existing) = store::find(&mut conn, By::OrderId(order_id), false).await? {
-            return Ok(if existing.amount == amount {
-                Approval::Existing(existing.payment_key)
-            } else {
-                Approval::Conflict {
-                    amount: existing.amount,
-                }
-            });
-        }
-        drop(conn);
         let now = now_kst();
         // Shaped like Toss's test keys: tgen_ + timestamp + random.
         let payment_key = format!(
@@ -109,6 +99,16 @@ async fn approve_valid(
         };
         if store::insert_ready(&sandbox.pool, &record).await? {
             return Ok(Approval::Created(payment_key));
+        }
+        let mut conn = sandbox.pool.acquire().await?;
+        if let Some(existing) = store::find(&mut conn, By::OrderId(order_id), false).await? {
+            return Ok(if existing.amount == amount {
+                Approval::Existing(existing.payment_key)
+            } else {
+                Approval::Conflict {
+                    amount: existing.amount,
+                }
+            });
         }
     }
     Err(sqlx::Error::Protocol(format!(

@@ -50,12 +50,15 @@ pub async fn confirm(sandbox: &Arc<Sandbox>, input: ConfirmInput) -> TossRespons
         claim.commit(tx, &outcome).await?;
         Ok::<_, sqlx::Error>(outcome)
     };
-    let outcome = match decided.await {
+    let (decided, queued) = webhooks::tracking(decided).await;
+    let outcome = match decided {
         Ok(outcome) => outcome,
         Err(err) => return internal(&err),
     };
     // Webhooks of the change were committed with it.
-    sandbox.webhooks_due.notify_one();
+    if queued {
+        sandbox.webhooks_due.notify_one();
+    }
     if let Some(delay) = outcome.delay {
         tokio::time::sleep(delay).await;
     }

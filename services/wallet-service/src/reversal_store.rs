@@ -140,25 +140,6 @@ pub async fn take_ready(
     Ok(ready)
 }
 
-/// The sellers, ascending, with a reversal of one of `payment_event_nos` parked: the wallets a
-/// settlement group may post reversals to ([`crate::reversal::apply_ready`]).
-pub async fn parked_sellers(
-    conn: &mut PgConnection,
-    sellers: &[SellerNo],
-    payment_event_nos: &[i64],
-) -> Result<Vec<SellerNo>, sqlx::Error> {
-    let sellers: Vec<i64> = sellers.iter().map(|s| s.0).collect();
-    sqlx::query_scalar!(
-        r#"select distinct seller_no as "seller_no!: SellerNo" from pending_reversals
-            where seller_no = any($1) and payment_event_no = any($2)
-            order by 1"#,
-        &sellers,
-        payment_event_nos,
-    )
-    .fetch_all(conn)
-    .await
-}
-
 /// Sellers of a cancel whose reversal still waits for its credits.
 pub async fn parked_of(conn: &mut PgConnection, cancel_no: i64) -> Result<i64, sqlx::Error> {
     sqlx::query_scalar!(

@@ -31,7 +31,7 @@ use crate::{
     credits::{self, Credit, SellerCredits},
     ids::SellerNo,
     ledger::{self, LedgerError},
-    reversal, reversal_store as rstore,
+    reversal,
     settings::LedgerSettings,
     store,
 };
@@ -80,9 +80,9 @@ pub struct SettleOrder {
 /// each commits alone and takes its sellers' shared advisory locks in seller order, then its
 /// order's. With lanes, the orders being settled at once share one transaction (a savepoint
 /// each) and one commit; the group takes every seller's shared lock first, in seller order,
-/// then every order's lock in order, then the wallet of every seller with a reversal of those
-/// orders parked, in seller order, so a group and a reversal (sellers shared, its order's, its
-/// wallets in seller order) cannot deadlock.
+/// then every order's lock in order, and at its end the wallets of the parked reversals it
+/// completes, in seller order (`finish`), so a group and a reversal (sellers shared, its
+/// order's, its wallets in seller order) cannot deadlock.
 impl GroupHandler for SettleOrder {
     /// The outbox's: settlements append `wallet.settled` and `wallet.reversed`.
     type Tx = OutboxTx;
@@ -119,15 +119,28 @@ impl GroupHandler for SettleOrder {
         for key in keys {
             store::lock_order_key(conn, key).await?;
         }
-        // Then every wallet a parked reversal of these orders is posted to, ascending. Each
-        // settlement's apply_ready locks its own sellers' wallets in seller order, but across a
-        // group that is not one order: a group posting to seller 5 then seller 3 and a reversal
-        // locking 3 then 5 deadlocked (stop 18: two deadlocks and a 14 s settlement lag in one
-        // run). The orders' locks keep any other reversal of them from being parked meanwhile.
+        Ok(())
+    }
+
+    /// The reversals parked for the group's orders, applied once all of them are credited:
+    /// their wallets locked in seller order (apply_ready), at the end, so they are held for
+    /// the commit only. Applied by each settlement instead, across a group the wallets were
+    /// locked in no one order — a group posting to seller 5 then 3 and a reversal locking 3
+    /// then 5 deadlocked — and held for the rest of the group (stop 18, docs/benchmarks.md).
+    async fn finish(&self, conn: &mut OutboxTx, applied: &[Delivery]) -> Result<(), HandlerError> {
+        let orders: Vec<PaymentConfirmed> = applied
+            .iter()
+            .filter_map(|d| d.decode::<PaymentConfirmed>().ok())
+            .map(|e| e.payload)
+            .collect();
+        let mut sellers: Vec<SellerNo> = orders
+            .iter()
+            .flat_map(|o| o.lines.iter().map(|l| SellerNo(l.seller_no)))
+            .collect();
+        sellers.sort_unstable();
+        sellers.dedup();
         let event_nos: Vec<i64> = orders.iter().map(|o| o.payment_event_no).collect();
-        for seller in rstore::parked_sellers(conn, &sellers, &event_nos).await? {
-            store::lock_wallet_by_seller(conn, seller).await?;
-        }
+        reversal::apply_ready(conn, &self.ids, &self.outbox, &sellers, &event_nos).await?;
         Ok(())
     }
 
@@ -220,9 +233,10 @@ impl SettleOrder {
         ledger::sales::post(conn, &new, self.settings.hold).await?;
         announce_if_complete(conn, &self.outbox, order.payment_event_no, &order.order_id).await?;
         // After the announcement, so wallet.settled is written (and published) before the
-        // wallet.reversed of a cancel that overtook it.
+        // wallet.reversed of a cancel that overtook it. In a group, once for all of its orders,
+        // at its end (`finish`).
         let credited: Vec<SellerNo> = batch.iter().map(|s| s.seller_no).collect();
-        if !credited.is_empty() {
+        if !credited.is_empty() && !messaging::in_group() {
             reversal::apply_ready(
                 conn,
                 &self.ids,

@@ -107,7 +107,8 @@ async fn cancels_that_overtook_the_order_are_applied_to_each_of_its_sellers() {
 
 /// Settlements committed in groups (`SETTLEMENT_GROUP_LANES`), two orders in one group, each
 /// with a parked reversal of a different seller, the later order's seller first: the group
-/// locks both wallets before either settlement runs (settlement.rs, `prepare`) and posts both.
+/// posts both reversals at its end, their wallets locked in seller order (settlement.rs,
+/// `finish`), each `wallet.reversed` after the `wallet.settled` of its order.
 #[tokio::test]
 async fn a_group_of_settlements_applies_the_reversals_parked_for_its_orders() {
     let w = Wallets::start_with(&[
@@ -132,6 +133,12 @@ async fn a_group_of_settlements_applies_the_reversals_parked_for_its_orders() {
     assert_eq!(w.count("select count(*) from pending_reversals").await, 0);
     assert_eq!(w.wait_for("wallet.settled", 2).await.len(), 2);
     assert_eq!(w.wait_for("wallet.reversed", 2).await.len(), 2);
+    // Both reversals were posted by the group's end (`finish`), not by the reversal consumer.
+    assert_eq!(
+        w.count("select count(*) from wallet_transactions where type = 'REVERSAL'")
+            .await,
+        2
+    );
     w.assert_ledger_matches_balances().await;
     w.assert_ledger_sound().await;
     w.stop().await;
