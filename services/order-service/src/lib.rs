@@ -134,6 +134,7 @@ pub async fn build(config: ServiceConfig) -> Result<App, StartupError> {
         jobs::JobsConfig {
             reconcile_interval: settings.reconcile_interval,
             reconcile_window: settings.reconcile_window,
+            reconcile_overlap: settings.reconcile_overlap,
             redrive_after: settings.redrive_after,
         },
         &rt.shutdown,

@@ -27,6 +27,7 @@ pub struct OrderSettings {
     pub recovery_max_backoff: Duration,
     pub reconcile_interval: Duration,
     pub reconcile_window: Duration,
+    pub reconcile_overlap: Duration,
     pub redrive_after: Duration,
     /// How long a checkout's Idempotency-Key answers a retry (`CHECKOUT_KEY_RETENTION_MS`,
     /// 24 h as Stripe keeps them); older keys are deleted by the retention job.
@@ -111,6 +112,7 @@ impl OrderSettings {
             recovery_max_backoff: millis(config, "RECOVERY_MAX_BACKOFF_MS", 600_000)?,
             reconcile_interval: millis(config, "RECONCILE_INTERVAL_MS", 60_000)?,
             reconcile_window: millis(config, "RECONCILE_WINDOW_MS", 3_600_000)?,
+            reconcile_overlap: millis(config, "RECONCILE_OVERLAP_MS", 300_000)?,
             redrive_after: millis(config, "REDRIVE_AFTER_MS", 120_000)?,
             checkout_key_retention: millis(config, "CHECKOUT_KEY_RETENTION_MS", 86_400_000)?,
         })

@@ -1,11 +1,13 @@
 //! Reconciliation and internal completion (docs/payments.md, "Reconciliation"): a charge we
-//! never learned of is found in the PSP's transactions and accepted; a paid order whose
-//! settlement never came back is re-driven from Postgres and settled once.
+//! never learned of is found in the PSP's transactions and accepted; a refund made at the PSP
+//! after the window's start, of an order paid before it, is found and imported; a paid order
+//! whose settlement never came back is re-driven from Postgres and settled once.
 
 use std::time::Duration;
 
 use paymsa_e2e::{
     eventually,
+    http::send,
     money::{approve, balance, confirm_order, new_order, order_admin, pay, payment, put_fault},
     seed::start_seeded as start,
     values::dec,
@@ -65,6 +67,55 @@ async fn reconciliation_accepts_a_charge_we_never_recorded() {
     assert_eq!(status, 400);
     let (status, _) = system_get_without_token(&system).await;
     assert_eq!(status, 401);
+    system.stop().await;
+}
+
+/// The window starts after the payment: only the refund is in it. The PSP's whole record is
+/// looked up (reconcile/late.rs), the refund we never made is imported, and the order then
+/// matches. Before stop 18 the order was not compared at all.
+#[tokio::test]
+async fn reconciliation_finds_a_psp_refund_of_an_order_paid_before_the_window() {
+    let system = start(&[("RECONCILE_INTERVAL_MS", "3600000")]).await;
+    let order = new_order(&system, &[1, 3]).await;
+    let key = approve(&system, &order).await;
+    let (status, body) = confirm_order(&system, &key, &order).await;
+    assert_eq!(status, 200, "{body}");
+    // The PSP's times have whole seconds: the window starts well after the charge.
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    let from = chrono::Utc::now();
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let (status, refund) = send(
+        system
+            .http
+            .post(format!(
+                "{}/v1/payments/{key}/cancel",
+                system.url("psp-sandbox")
+            ))
+            .basic_auth("test_sk_sandbox", Some(""))
+            .header("Idempotency-Key", format!("outside-{}", order.order_id))
+            .json(&json!({"cancelReason": "refunded at the PSP's console", "cancelAmount": 1000})),
+    )
+    .await;
+    assert_eq!(status, 200, "{refund}");
+
+    let window = format!(
+        "/admin/reconciliation?from={}&to={}",
+        from.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        (chrono::Utc::now() + chrono::Duration::seconds(2))
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    );
+    let (status, report) = order_admin(&system, &window).await;
+    assert_eq!(status, 200, "{report}");
+    let mismatches = report["mismatches"].as_array().expect("mismatches");
+    assert_eq!(mismatches.len(), 1, "{report}");
+    assert_eq!(mismatches[0]["orderId"], order.order_id.as_str());
+    assert_eq!(mismatches[0]["action"], "IMPORTED_PSP_REFUND", "{report}");
+    assert_eq!(dec(&mismatches[0]["psp"]["charged"]), Decimal::from(4000));
+    assert_eq!(dec(&mismatches[0]["psp"]["refunded"]), Decimal::from(1000));
+
+    let (_, again) = order_admin(&system, &window).await;
+    assert_eq!(again["mismatches"], json!([]), "{again}");
+    assert_eq!(again["matched"], 1, "{again}");
     system.stop().await;
 }
 

@@ -1,8 +1,10 @@
 //! Reconciliation (docs/payments.md): the PSP's transactions against our orders. Every order
 //! *charged* in the window (by the PSP's record or ours) is compared on what was charged and
-//! what was refunded, cancels after the window included; a mismatch is repaired where the
+//! what was refunded, cancels after the window included, and so is every order paid earlier
+//! but refunded in the window (at the PSP or by us: `late`); a mismatch is repaired where the
 //! outcome rules say how (`repair`), and otherwise listed.
 
+mod late;
 mod repair;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -127,15 +129,38 @@ impl Payments {
             .await?;
         let mut conn = self.pool.acquire().await?;
         let ours_in_window = store::recovery::paid_between(&mut conn, from, to).await?;
+        let ours_cancelled = store::ledgers::cancelled_between(&mut conn, from, to).await?;
         drop(conn);
+        // Refunded in the window (by the PSP's record: a refund and no charge in it; or ours),
+        // paid before it: the PSP's whole record of each is looked up.
+        let refunded_in_window: Vec<String> = psp
+            .iter()
+            .filter(|(_, l)| !l.refunded.is_zero())
+            .map(|(id, _)| id.clone())
+            .collect();
+        let late = late::late_orders(refunded_in_window.into_iter().chain(ours_cancelled), &psp);
+        let failed = self.look_up_late(&late, &mut psp).await;
         let orders: BTreeSet<String> = charged_in_window
             .into_iter()
             .chain(ours_in_window)
+            .chain(late)
+            .filter(|id| !failed.contains(id))
             .collect();
 
         let orders: Vec<String> = orders.into_iter().collect();
 
         let mut report = Report::default();
+        for order_id in failed {
+            // Listed like an order whose side could not be read: compared again next run.
+            report.checked += 1;
+            report.unrepaired += 1;
+            report.mismatches.push(Mismatch {
+                psp: psp_side(&psp, &order_id),
+                order_id,
+                ours: Ledger::default(),
+                action: "ERROR".into(),
+            });
+        }
         // Our side is read a chunk at a time, one statement each, so only a chunk of it is
         // held however long the window. A chunk whose read fails is listed as errors and the
         // rest of the window is still compared: one chunk's trouble must not hide the others

@@ -4,6 +4,7 @@
 //! `cancels::list`). An hour's window of paid orders is compared every minute, so this was
 //! most of order-service's reads under load (docs/benchmarks.md, stop 16).
 
+use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use sqlx::PgConnection;
 
@@ -65,6 +66,23 @@ pub async fn order_ledgers(
         }
     }
     Ok(out)
+}
+
+/// Orders with a cancel completed between `from` and `to`, the time we recorded it done
+/// (`payment_cancels_done_at_idx`).
+pub async fn cancelled_between(
+    conn: &mut PgConnection,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Result<Vec<String>, sqlx::Error> {
+    sqlx::query_scalar!(
+        "select distinct order_id from payment_cancels
+          where status = 'DONE' and canceled_at between $1 and $2",
+        from,
+        to,
+    )
+    .fetch_all(conn)
+    .await
 }
 
 #[cfg(test)]
