@@ -109,8 +109,9 @@ fn consumer_concurrency(config: &ServiceConfig) -> Result<Option<usize>, Startup
 }
 
 /// The default `GROUP_COMMIT_LINGER_MS`. In the closed loop (docs/benchmarks.md, stop 18) 10 ms
-/// took the system's transactions per paid order from 7.7 to 6.8 with every lag as low or
-/// lower; 25 ms saved no more (a group is at most the consumer's concurrency).
+/// took the system's transactions per paid order from 7.7 to 6.8, with throughput and lags
+/// within the runs' noise; 25 ms saved no more (a group is at most the consumer's
+/// concurrency). At a low rate it adds up to that much to the consumers' lags.
 const DEFAULT_GROUP_LINGER: Duration = Duration::from_millis(10);
 
 /// `GROUP_COMMIT_LINGER_MS`: how long a group-committing consumer waits after a group's first

@@ -158,7 +158,8 @@ impl PaymentsAdminApi {
     ///
     /// Repairs what the outcome rules allow (docs/payments.md) and lists the rest.
     /// Orders charged in `[from, to]` (RFC 3339; default: the last hour) are compared on what
-    /// was charged and refunded, later cancels included.
+    /// was charged and refunded, later cancels included, and so are orders paid before `from`
+    /// and refunded in the window (their whole record looked up at the PSP).
     #[oai(
         path = "/admin/reconciliation",
         method = "get",
@@ -181,7 +182,7 @@ impl PaymentsAdminApi {
         }
         let report = self
             .payments
-            .reconcile(from, to)
+            .reconcile(crate::reconcile::Scope::window(from, to))
             .await
             .map_err(|e| match e {
                 ReconcileError::Psp(e) => {

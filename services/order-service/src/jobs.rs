@@ -4,17 +4,35 @@
 //! Reconciliation runs from where its last successful run ended, less an overlap, not over the
 //! whole window each time: until stop 18 every run re-read the last hour of the PSP's
 //! transactions, so each run's cost and order-service's memory grew with the hour (+56 % RSS
-//! over ten minutes at 60/s, docs/benchmarks.md). The overlap compares again what was in
-//! flight at the last run; an order refunded long after it was paid is compared when the
-//! refund happens (reconcile/late.rs). The window is how far back the first run reaches, and
-//! the most any run does after failures.
+//! over ten minutes at 60/s, docs/benchmarks.md). The orders a run leaves unresolved (in
+//! flight, listed for a person, not read) are carried to the next one and compared again
+//! until they match, whatever their time; the overlap covers the PSP's clock against ours. An
+//! order refunded long after it was paid is compared when the refund happens
+//! (reconcile/late.rs). The window is how far back the first run reaches, and the most any run
+//! does after failures.
 
 use std::time::Duration;
 
 use chrono::Utc;
 use service_kit::Shutdown;
 
-use crate::payments::Payments;
+use crate::{payments::Payments, reconcile::Scope};
+
+/// The most unresolved orders carried from one run to the next; the rest still count in the
+/// mismatch gauge of the run that found them, and a window that holds them finds them again.
+const CARRIED_AT_MOST: usize = 10_000;
+
+/// The orders the next run compares again, at most [`CARRIED_AT_MOST`].
+fn carry(unresolved: std::collections::BTreeSet<String>) -> std::collections::BTreeSet<String> {
+    if unresolved.len() > CARRIED_AT_MOST {
+        tracing::error!(
+            unresolved = unresolved.len(),
+            carried = CARRIED_AT_MOST,
+            "more unresolved orders than reconciliation carries over"
+        );
+    }
+    unresolved.into_iter().take(CARRIED_AT_MOST).collect()
+}
 
 #[derive(Debug, Clone, Copy)]
 pub struct JobsConfig {
@@ -32,18 +50,26 @@ pub fn spawn(payments: Payments, config: JobsConfig, shutdown: &Shutdown) {
     let p = payments.clone();
     shutdown.spawn("payment-reconciliation", async move {
         let mut last_to: Option<chrono::DateTime<Utc>> = None;
+        let mut carried = std::collections::BTreeSet::new();
         loop {
             tokio::select! {
                 _ = stop.triggered() => break,
                 _ = tokio::time::sleep(config.reconcile_interval) => {}
             }
             let to = Utc::now();
-            let from = run_from(to, last_to, &config);
+            let scope = Scope {
+                from: run_from(to, last_to, &config),
+                to,
+                late_from: last_to.unwrap_or_else(|| run_from(to, None, &config)),
+                carried: std::mem::take(&mut carried),
+            };
+            let retry = scope.carried.clone();
             // Only this job sets the gauges: an operator's ad-hoc window on the admin API must
             // not overwrite what the alert watches.
-            match p.reconcile(from, to).await {
-                Ok(r) => {
+            match p.reconcile(scope).await {
+                Ok(mut r) => {
                     last_to = Some(to);
+                    carried = carry(std::mem::take(&mut r.unresolved));
                     p.metrics.reconciliation_mismatches.set(r.unrepaired);
                     p.metrics.reconciliation_last_success.set(to.timestamp());
                     if r.mismatches.is_empty() {
@@ -57,7 +83,11 @@ pub fn spawn(payments: Payments, config: JobsConfig, shutdown: &Shutdown) {
                         );
                     }
                 }
-                Err(e) => tracing::warn!(error = %e, "reconciliation failed; will retry"),
+                Err(e) => {
+                    // Nothing was compared: the same orders next time.
+                    carried = retry;
+                    tracing::warn!(error = %e, "reconciliation failed; will retry")
+                }
             }
         }
     });

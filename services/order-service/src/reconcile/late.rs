@@ -2,11 +2,13 @@
 //! transactions hold the cancel and not the charge) or cancelled by us. The window alone would
 //! compare them as "charged nothing, refunded something" — or, as before stop 18, not at all
 //! once the payment was older than the window. Their whole record is looked up at the PSP
-//! instead (`GET /v1/payments/orders/{orderId}`), one call per order: a cancel is a few
-//! percent of the orders, and the periodic run's window is a few minutes (jobs.rs).
+//! instead (`GET /v1/payments/orders/{orderId}`), a few calls at once. The periodic run looks
+//! up only refunds newer than its previous end ([`super::Scope::late_from`]), so each is
+//! looked up once, plus the orders it carries over unresolved.
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use futures::{stream, StreamExt};
 use rust_decimal::Decimal;
 
 use super::Ledger;
@@ -14,6 +16,9 @@ use crate::{
     payments::Payments,
     psp::{PspOutcome, TossPayment},
 };
+
+/// PSP lookups in flight at once: a restart's first run may have an hour of refunds to look up.
+const LOOKUPS_AT_ONCE: usize = 8;
 
 /// The orders among `candidates` (our cancels in the window, and the PSP's orders in it) whose
 /// charge the window's transactions do not hold.
@@ -35,18 +40,27 @@ impl Payments {
         orders: &BTreeSet<String>,
         psp: &mut BTreeMap<String, Ledger>,
     ) -> Vec<String> {
+        let psp_client = &self.psp;
+        let answers: Vec<(String, PspOutcome)> = stream::iter(orders.iter().cloned())
+            .map(|order_id| async move {
+                let answer = psp_client.find_by_order_id(&order_id).await;
+                (order_id, answer)
+            })
+            .buffer_unordered(LOOKUPS_AT_ONCE)
+            .collect()
+            .await;
         let mut failed = Vec::new();
-        for order_id in orders {
-            match self.psp.find_by_order_id(order_id).await {
+        for (order_id, answer) in answers {
+            match answer {
                 PspOutcome::Answered(payment, _) => {
-                    psp.insert(order_id.clone(), ledger_of(&payment));
+                    psp.insert(order_id, ledger_of(&payment));
                 }
                 PspOutcome::Rejected { code, .. } if code == "NOT_FOUND_PAYMENT" => {
-                    psp.remove(order_id);
+                    psp.remove(&order_id);
                 }
                 other => {
                     tracing::warn!(%order_id, outcome = ?other, "looking up a late order at the PSP failed");
-                    failed.push(order_id.clone());
+                    failed.push(order_id);
                 }
             }
         }

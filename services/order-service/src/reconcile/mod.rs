@@ -1,15 +1,16 @@
 //! Reconciliation (docs/payments.md): the PSP's transactions against our orders. Every order
 //! *charged* in the window (by the PSP's record or ours) is compared on what was charged and
 //! what was refunded, cancels after the window included, and so is every order paid earlier
-//! but refunded in the window (at the PSP or by us: `late`); a mismatch is repaired where the
-//! outcome rules say how (`repair`), and otherwise listed.
+//! but refunded in it (at the PSP or by us: `late`) and every order the last run left
+//! unresolved ([`Scope`]); a mismatch is repaired where the outcome rules say how (`repair`),
+//! and otherwise listed.
 
 mod late;
 mod repair;
+mod window;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use chrono::{DateTime, Duration, NaiveDateTime, Utc};
 use rust_decimal::Decimal;
 
 use crate::{
@@ -20,24 +21,7 @@ use crate::{
     store,
 };
 
-/// A transaction's time: Toss answers `2024-02-13T12:18:14+09:00`; a time without an offset is
-/// Korea Standard Time.
-fn transaction_time(raw: &str) -> Option<DateTime<Utc>> {
-    DateTime::parse_from_rfc3339(raw)
-        .map(|t| t.with_timezone(&Utc))
-        .ok()
-        .or_else(|| {
-            NaiveDateTime::parse_from_str(raw, "%Y-%m-%dT%H:%M:%S")
-                .ok()
-                .map(|t| (t - Duration::hours(9)).and_utc())
-        })
-}
-
-impl crate::psp::TossTransaction {
-    fn transaction_at(&self) -> Option<DateTime<Utc>> {
-        transaction_time(&self.transaction_at)
-    }
-}
+pub use window::Scope;
 
 /// One side's view of an order: what was charged and what was refunded.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -60,11 +44,13 @@ pub struct Mismatch {
 pub struct Report {
     pub checked: usize,
     pub matched: usize,
-    /// Orders with an attempt or a cancel in flight, compared on the next run.
+    /// Orders with an attempt or a cancel in flight, compared again on the next run.
     pub in_flight: usize,
     pub mismatches: Vec<Mismatch>,
     /// Mismatches listed for a person (`NONE`) or that failed to repair (`ERROR`).
     pub unrepaired: i64,
+    /// The orders to compare again on the next run: in flight, listed, or not read.
+    pub unresolved: BTreeSet<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -90,76 +76,38 @@ impl From<sqlx::Error> for ReconcileError {
     }
 }
 
-/// The PSP takes and answers Korea Standard Time without an offset.
-fn kst(t: DateTime<Utc>) -> NaiveDateTime {
-    (t + Duration::hours(9)).naive_utc()
-}
-
 impl Payments {
-    pub async fn reconcile(
-        &self,
-        from: DateTime<Utc>,
-        to: DateTime<Utc>,
-    ) -> Result<Report, ReconcileError> {
-        // Whole seconds: the PSP's times have no fractions.
-        let mut psp: BTreeMap<String, Ledger> = BTreeMap::new();
-        let mut charged_in_window: BTreeSet<String> = BTreeSet::new();
-        let (from_s, to_s) = (from - Duration::seconds(1), to + Duration::seconds(1));
-        self.psp
-            .transactions(
-                kst(from) - Duration::seconds(1),
-                kst(Utc::now()) + Duration::seconds(1),
-                |t| {
-                    let entry = psp.entry(t.order_id.clone()).or_default();
-                    match t.status.as_str() {
-                        "DONE" => {
-                            entry.charged += t.amount;
-                            let at = t.transaction_at();
-                            if at.is_some_and(|at| at >= from_s && at <= to_s) {
-                                charged_in_window.insert(t.order_id);
-                            }
-                        }
-                        "CANCELED" | "PARTIAL_CANCELED" => entry.refunded += t.amount,
-                        // ABORTED, WAITING_FOR_DEPOSIT, …: no money moved.
-                        _ => {}
-                    }
-                    entry.status = t.status;
-                },
-            )
-            .await?;
+    pub async fn reconcile(&self, scope: Scope) -> Result<Report, ReconcileError> {
+        let read = self.read_psp(&scope).await?;
+        let mut psp = read.ledgers;
+        let (from, to) = (scope.from, scope.to);
         let mut conn = self.pool.acquire().await?;
         let ours_in_window = store::recovery::paid_between(&mut conn, from, to).await?;
-        let ours_cancelled = store::ledgers::cancelled_between(&mut conn, from, to).await?;
+        let ours_cancelled =
+            store::ledgers::cancelled_between(&mut conn, scope.late_from, to).await?;
         drop(conn);
-        // Refunded in the window (by the PSP's record: a refund and no charge in it; or ours),
-        // paid before it: the PSP's whole record of each is looked up.
-        let refunded_in_window: Vec<String> = psp
-            .iter()
-            .filter(|(_, l)| !l.refunded.is_zero())
-            .map(|(id, _)| id.clone())
-            .collect();
-        let late = late::late_orders(refunded_in_window.into_iter().chain(ours_cancelled), &psp);
+        // Refunded since `late_from` (by the PSP's record or ours) and carried over, where the
+        // read holds no charge: the PSP's whole record of each is looked up.
+        let candidates = read
+            .refunded_since
+            .into_iter()
+            .chain(ours_cancelled)
+            .chain(scope.carried.iter().cloned());
+        let late = late::late_orders(candidates, &psp);
         let failed = self.look_up_late(&late, &mut psp).await;
-        let orders: BTreeSet<String> = charged_in_window
+        let orders: BTreeSet<String> = read
+            .charged_in_window
             .into_iter()
             .chain(ours_in_window)
             .chain(late)
+            .chain(scope.carried)
             .filter(|id| !failed.contains(id))
             .collect();
-
         let orders: Vec<String> = orders.into_iter().collect();
 
         let mut report = Report::default();
         for order_id in failed {
-            // Listed like an order whose side could not be read: compared again next run.
-            report.checked += 1;
-            report.unrepaired += 1;
-            report.mismatches.push(Mismatch {
-                psp: psp_side(&psp, &order_id),
-                order_id,
-                ours: Ledger::default(),
-                action: "ERROR".into(),
-            });
+            list_unread(&mut report, order_id, &psp);
         }
         // Our side is read a chunk at a time, one statement each, so only a chunk of it is
         // held however long the window. A chunk whose read fails is listed as errors and the
@@ -175,14 +123,7 @@ impl Payments {
                 Err(e) => {
                     tracing::warn!(orders = chunk.len(), error = %e, "reading our side of orders failed");
                     for order_id in chunk {
-                        report.checked += 1;
-                        report.unrepaired += 1;
-                        report.mismatches.push(Mismatch {
-                            order_id: order_id.clone(),
-                            ours: Ledger::default(),
-                            psp: psp_side(&psp, order_id),
-                            action: "ERROR".into(),
-                        });
+                        list_unread(&mut report, order_id.clone(), &psp);
                     }
                 }
             }
@@ -214,6 +155,7 @@ impl Payments {
                 open_cancel,
             }) = ledgers.remove(&order_id)
             else {
+                report.unresolved.insert(order_id.clone());
                 report.mismatches.push(Mismatch {
                     order_id,
                     ours: Ledger {
@@ -246,6 +188,7 @@ impl Payments {
                 }
                 _ if busy || open_cancel.is_some() => {
                     report.in_flight += 1;
+                    report.unresolved.insert(order_id);
                     continue;
                 }
                 _ => match self.repair(&order_id, &ours, &theirs).await {
@@ -258,6 +201,7 @@ impl Payments {
             };
             if action == "NONE" || action == "ERROR" {
                 report.unrepaired += 1;
+                report.unresolved.insert(order_id.clone());
             }
             report.mismatches.push(Mismatch {
                 order_id,
@@ -270,6 +214,20 @@ impl Payments {
 }
 
 pub const ACTOR: &str = "reconciliation";
+
+/// An order whose side could not be read (ours, or the PSP's lookup): listed as an error and
+/// compared again on the next run.
+fn list_unread(report: &mut Report, order_id: String, psp: &BTreeMap<String, Ledger>) {
+    report.checked += 1;
+    report.unrepaired += 1;
+    report.unresolved.insert(order_id.clone());
+    report.mismatches.push(Mismatch {
+        psp: psp_side(psp, &order_id),
+        order_id,
+        ours: Ledger::default(),
+        action: "ERROR".into(),
+    });
+}
 
 /// The PSP's record of an order; status `NONE` when it has none.
 fn psp_side(psp: &BTreeMap<String, Ledger>, order_id: &str) -> Ledger {

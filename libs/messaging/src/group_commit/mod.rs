@@ -29,16 +29,20 @@
 //! wakes the relay if any delivery appended (one rolled back to its savepoint may cost a spare
 //! wake-up, never a missed one).
 
-use std::{future::Future, sync::Arc, time::Duration};
+use std::{future::Future, sync::Arc};
 
 use service_kit::{trace, Shutdown};
 use sqlx::{PgConnection, PgPool};
-use tokio::{
-    sync::{mpsc, oneshot, Mutex},
-    time::Instant,
-};
+use tokio::sync::{mpsc, oneshot, Mutex};
 
 use crate::{replay, tx_conn::HandlerTx, Delivery, Handler, HandlerError};
+
+mod lanes;
+mod run;
+
+use lanes::fill;
+pub use lanes::Lanes;
+use run::run_group;
 
 /// After shutdown, a lane stops once no delivery arrived for this long.
 const DRAIN_IDLE: std::time::Duration = std::time::Duration::from_millis(500);
@@ -105,28 +109,6 @@ type Job = (
     oneshot::Sender<Result<(), HandlerError>>,
 );
 
-/// How a [`GroupCommit`] groups: `lanes` workers, each committing up to `max_group` deliveries
-/// at once, waiting up to `linger` after a group's first delivery for the rest of it.
-#[derive(Debug, Clone, Copy)]
-pub struct Lanes {
-    /// 0: no workers, every delivery commits alone in the consumer's own task.
-    pub lanes: usize,
-    pub max_group: usize,
-    /// `GROUP_COMMIT_LINGER_MS` ([`crate::ServiceRuntime::lanes`]); zero: never waits.
-    pub linger: Duration,
-}
-
-impl Lanes {
-    /// `lanes` workers taking what is queued, without waiting for more.
-    pub fn new(lanes: usize, max_group: usize) -> Self {
-        Self {
-            lanes,
-            max_group,
-            linger: Duration::ZERO,
-        }
-    }
-}
-
 /// A [`Handler`] that hands each delivery to `lanes` group-committing workers, or with no
 /// lanes runs each delivery in a transaction of its own (the same code path, a group of one).
 pub struct GroupCommit<H> {
@@ -185,7 +167,14 @@ impl<H: GroupHandler> GroupCommit<H> {
                             }
                         };
                         let lingering = !linger.is_zero() && !stop.is_triggered();
-                        fill(&mut queue, first, max_group, lingering.then_some(linger)).await
+                        fill(
+                            &mut queue,
+                            first,
+                            max_group,
+                            lingering.then_some(linger),
+                            &stop,
+                        )
+                        .await
                     };
                     run_group(&pool, handler.as_ref(), group).await;
                 }
@@ -197,32 +186,6 @@ impl<H: GroupHandler> GroupCommit<H> {
             handler,
         }
     }
-}
-
-/// A group: `first`, what else is queued, and with `linger` what arrives that long after it,
-/// up to `max_group` deliveries. The lane holds the queue meanwhile, so the other lanes wait
-/// for the next group rather than splitting this one.
-async fn fill(
-    queue: &mut mpsc::Receiver<Job>,
-    first: Job,
-    max_group: usize,
-    linger: Option<Duration>,
-) -> Vec<Job> {
-    let deadline = linger.map(|linger| Instant::now() + linger);
-    let mut group = vec![first];
-    while group.len() < max_group {
-        let job = match (queue.try_recv(), deadline) {
-            (Ok(job), _) => job,
-            (Err(_), None) => break,
-            (Err(_), Some(deadline)) => match tokio::time::timeout_at(deadline, queue.recv()).await
-            {
-                Ok(Some(job)) => job,
-                _ => break,
-            },
-        };
-        group.push(job);
-    }
-    group
 }
 
 impl<H: GroupHandler> Handler for GroupCommit<H> {
@@ -245,133 +208,4 @@ impl<H: GroupHandler> Handler for GroupCommit<H> {
             .await
             .unwrap_or_else(|_| Err(HandlerError::retry("group worker stopped")))
     }
-}
-
-async fn run_group<H: GroupHandler>(pool: &PgPool, handler: &H, group: Vec<Job>) {
-    match apply_group(pool, handler, &group).await {
-        Ok(results) => answer(handler, group, results),
-        // The transaction ran and failed (its prepare, a savepoint, the commit): nothing of the
-        // group was kept (module docs), so each delivery once more, alone. Not when it could
-        // not even begin (no connection): the broker redelivers them later, instead of this
-        // lane waiting out the pool once per delivery.
-        Err(GroupFailure::Ran(e)) if group.len() > 1 => {
-            tracing::warn!(error = %service_kit::error_chain(&e), deliveries = group.len(), "group transaction failed; applying its deliveries one by one");
-            for job in group {
-                // A delivery whose runner stopped waiting (its handler timeout) is left to
-                // its redelivery.
-                if job.2.is_closed() {
-                    continue;
-                }
-                let results = match apply_group(pool, handler, std::slice::from_ref(&job)).await {
-                    Ok(results) => results,
-                    Err(e) => vec![Err(e.into())],
-                };
-                answer(handler, vec![job], results);
-            }
-        }
-        Err(e) => {
-            let e = HandlerError::from(e);
-            let results = group.iter().map(|_| Err(e.clone())).collect();
-            answer(handler, group, results)
-        }
-    }
-}
-
-/// Why a group's transaction did not commit.
-enum GroupFailure {
-    /// It could not begin: nothing ran.
-    Begin(HandlerError),
-    /// It began and then failed as a whole.
-    Ran(HandlerError),
-}
-
-impl From<GroupFailure> for HandlerError {
-    fn from(f: GroupFailure) -> Self {
-        match f {
-            GroupFailure::Begin(e) | GroupFailure::Ran(e) => e,
-        }
-    }
-}
-
-/// Hands each delivery its result; `committed` once if any of them was applied.
-fn answer<H: GroupHandler>(handler: &H, group: Vec<Job>, results: Vec<Result<(), HandlerError>>) {
-    let applied = results.iter().any(Result::is_ok);
-    for ((_, _, answer), result) in group.into_iter().zip(results) {
-        let _ = answer.send(result);
-    }
-    if applied {
-        handler.committed();
-    }
-}
-
-/// The group's transaction; per-delivery results if it committed.
-async fn apply_group<H: GroupHandler>(
-    pool: &PgPool,
-    handler: &H,
-    group: &[Job],
-) -> Result<Vec<Result<(), HandlerError>>, GroupFailure> {
-    let tx = handler
-        .begin(pool)
-        .await
-        .map_err(|e| GroupFailure::Begin(e.into()))?;
-    run_in(tx, handler, group).await.map_err(GroupFailure::Ran)
-}
-
-async fn run_in<H: GroupHandler>(
-    mut tx: H::Tx,
-    handler: &H,
-    group: &[Job],
-) -> Result<Vec<Result<(), HandlerError>>, HandlerError> {
-    let deliveries: Vec<Delivery> = group.iter().map(|(d, ..)| d.clone()).collect();
-    // A group of one needs no savepoint (its failure rolls the whole transaction back) and no
-    // group-wide locks (a single delivery takes its own locks in its own order).
-    let alone = group.len() == 1;
-    if !alone {
-        handler.prepare(&mut tx, &deliveries).await?;
-    }
-    let mut results = Vec::with_capacity(group.len());
-    for (i, (delivery, ctx, _)) in group.iter().enumerate() {
-        if !alone {
-            // Savepoint names are identifiers, not parameters, and touch no table: these stay
-            // run-time queries (libs/outbox/.sqlx and libs/messaging/.sqlx hold the others).
-            sqlx::query(&format!("savepoint d{i}"))
-                .execute(&mut *tx)
-                .await?;
-        }
-        let work = async {
-            let work = handler.apply(tx.conn(), delivery);
-            match ctx {
-                Some(ctx) => trace::scope(*ctx, work).await,
-                None => work.await,
-            }
-        };
-        let result = if alone {
-            work.await
-        } else {
-            GROUPED.scope((), work).await
-        };
-        if result.is_err() {
-            if alone {
-                drop(tx);
-                return Ok(vec![result]);
-            }
-            sqlx::query(&format!("rollback to savepoint d{i}"))
-                .execute(&mut *tx)
-                .await?;
-        }
-        results.push(result);
-    }
-    if !alone {
-        let applied: Vec<Delivery> = deliveries
-            .iter()
-            .zip(&results)
-            .filter(|(_, r)| r.is_ok())
-            .map(|(d, _)| d.clone())
-            .collect();
-        if !applied.is_empty() {
-            handler.finish(tx.conn(), &applied).await?;
-        }
-    }
-    tx.commit().await?;
-    Ok(results)
 }
