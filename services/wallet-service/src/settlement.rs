@@ -96,17 +96,7 @@ impl GroupHandler for SettleOrder {
         conn: &mut PgConnection,
         group: &[Delivery],
     ) -> Result<(), HandlerError> {
-        let orders: Vec<PaymentConfirmed> = group
-            .iter()
-            .filter_map(|d| d.decode::<PaymentConfirmed>().ok())
-            .map(|e| e.payload)
-            .collect();
-        let mut sellers: Vec<SellerNo> = orders
-            .iter()
-            .flat_map(|o| o.lines.iter().map(|l| SellerNo(l.seller_no)))
-            .collect();
-        sellers.sort_unstable();
-        sellers.dedup();
+        let (orders, sellers) = orders_and_sellers(group);
         credits::lock_sellers_shared(conn, &sellers).await?;
         // Then the orders', ascending by lock key (two orders may share one), each once; each
         // settlement takes its own again, which a transaction holding it does not wait for.
@@ -128,17 +118,7 @@ impl GroupHandler for SettleOrder {
     /// locked in no one order — a group posting to seller 5 then 3 and a reversal locking 3
     /// then 5 deadlocked — and held for the rest of the group (stop 18, docs/benchmarks.md).
     async fn finish(&self, conn: &mut OutboxTx, applied: &[Delivery]) -> Result<(), HandlerError> {
-        let orders: Vec<PaymentConfirmed> = applied
-            .iter()
-            .filter_map(|d| d.decode::<PaymentConfirmed>().ok())
-            .map(|e| e.payload)
-            .collect();
-        let mut sellers: Vec<SellerNo> = orders
-            .iter()
-            .flat_map(|o| o.lines.iter().map(|l| SellerNo(l.seller_no)))
-            .collect();
-        sellers.sort_unstable();
-        sellers.dedup();
+        let (orders, sellers) = orders_and_sellers(applied);
         let event_nos: Vec<i64> = orders.iter().map(|o| o.payment_event_no).collect();
         reversal::apply_ready(conn, &self.ids, &self.outbox, &sellers, &event_nos).await?;
         Ok(())
@@ -160,6 +140,23 @@ impl GroupHandler for SettleOrder {
         }
         Ok(self.settle(conn, &event).await?)
     }
+}
+
+/// The orders of a group's deliveries (undecodable ones left to fail alone) and their sellers,
+/// ascending, each once.
+fn orders_and_sellers(group: &[Delivery]) -> (Vec<PaymentConfirmed>, Vec<SellerNo>) {
+    let orders: Vec<PaymentConfirmed> = group
+        .iter()
+        .filter_map(|d| d.decode::<PaymentConfirmed>().ok())
+        .map(|e| e.payload)
+        .collect();
+    let mut sellers: Vec<SellerNo> = orders
+        .iter()
+        .flat_map(|o| o.lines.iter().map(|l| SellerNo(l.seller_no)))
+        .collect();
+    sellers.sort_unstable();
+    sellers.dedup();
+    (orders, sellers)
 }
 
 impl SettleOrder {
