@@ -6,7 +6,10 @@
 //! transactions, so each run's cost and order-service's memory grew with the hour (+56 % RSS
 //! over ten minutes at 60/s, docs/benchmarks.md). The orders a run leaves unresolved (in
 //! flight, listed for a person, not read) are carried to the next one and compared again
-//! until they match, whatever their time; the overlap covers the PSP's clock against ours. An
+//! until they match, whatever their time; the overlap covers the PSP's clock against ours and
+//! commits that land after a run read. The carried orders live in this process only: a
+//! restart forgets them (its first run looks back the window; docs/payments.md says what an
+//! operator does). An
 //! order refunded long after it was paid is compared when the refund happens
 //! (reconcile/late.rs). The window is how far back the first run reaches, and the most any run
 //! does after failures.
@@ -56,13 +59,8 @@ pub fn spawn(payments: Payments, config: JobsConfig, shutdown: &Shutdown) {
                 _ = stop.triggered() => break,
                 _ = tokio::time::sleep(config.reconcile_interval) => {}
             }
-            let to = Utc::now();
-            let scope = Scope {
-                from: run_from(to, last_to, &config),
-                to,
-                late_from: last_to.unwrap_or_else(|| run_from(to, None, &config)),
-                carried: std::mem::take(&mut carried),
-            };
+            let scope = next_scope(Utc::now(), last_to, std::mem::take(&mut carried), &config);
+            let to = scope.to;
             let retry = scope.carried.clone();
             // Only this job sets the gauges: an operator's ad-hoc window on the admin API must
             // not overwrite what the alert watches.
@@ -112,6 +110,27 @@ pub fn spawn(payments: Payments, config: JobsConfig, shutdown: &Shutdown) {
     });
 }
 
+/// The next periodic run: from the last successful run's end less the overlap (never further
+/// back than the window), late refunds from there too, and the orders carried over. The late
+/// refunds start there and not at the last end: a refund the PSP timestamped just before it,
+/// or a cancel of ours that committed after that run read (its `canceled_at` is its
+/// transaction's start), was not visible to that run (found in review). A late refund in the
+/// overlap is then looked up twice.
+fn next_scope(
+    to: chrono::DateTime<Utc>,
+    last_to: Option<chrono::DateTime<Utc>>,
+    carried: std::collections::BTreeSet<String>,
+    config: &JobsConfig,
+) -> Scope {
+    let from = run_from(to, last_to, config);
+    Scope {
+        from,
+        to,
+        late_from: from,
+        carried,
+    }
+}
+
 /// Where a periodic run starts: the last successful run's end less the overlap, but never
 /// further back than the window.
 fn run_from(
@@ -122,7 +141,7 @@ fn run_from(
     let window =
         chrono::Duration::from_std(config.reconcile_window).unwrap_or(chrono::Duration::hours(1));
     let overlap = chrono::Duration::from_std(config.reconcile_overlap)
-        .unwrap_or(chrono::Duration::minutes(5));
+        .unwrap_or(chrono::Duration::minutes(1));
     let earliest = to - window;
     last_to.map_or(earliest, |last| (last - overlap).max(earliest))
 }
@@ -156,5 +175,25 @@ mod tests {
             to - minutes(60),
             "after an outage"
         );
+    }
+
+    #[test]
+    fn late_refunds_start_with_the_overlap_and_the_carried_orders_come_along() {
+        let config = JobsConfig {
+            reconcile_interval: Duration::from_secs(60),
+            reconcile_window: Duration::from_secs(3600),
+            reconcile_overlap: Duration::from_secs(60),
+            redrive_after: Duration::from_secs(60),
+        };
+        let to = Utc::now();
+        let last = to - chrono::Duration::minutes(1);
+        let carried = std::collections::BTreeSet::from(["listed".to_string()]);
+        let scope = next_scope(to, Some(last), carried.clone(), &config);
+        assert_eq!(scope.from, last - chrono::Duration::minutes(1));
+        assert_eq!(
+            scope.late_from, scope.from,
+            "refunds just before the last end"
+        );
+        assert_eq!((scope.to, scope.carried), (to, carried));
     }
 }

@@ -3,8 +3,8 @@
 //! compare them as "charged nothing, refunded something" — or, as before stop 18, not at all
 //! once the payment was older than the window. Their whole record is looked up at the PSP
 //! instead (`GET /v1/payments/orders/{orderId}`), a few calls at once. The periodic run looks
-//! up only refunds newer than its previous end ([`super::Scope::late_from`]), so each is
-//! looked up once, plus the orders it carries over unresolved.
+//! up only refunds since its window's start ([`super::Scope::late_from`]), so each is looked
+//! up once or twice (the overlap), plus the orders it carries over unresolved.
 
 use std::collections::{BTreeMap, BTreeSet};
 

@@ -13,8 +13,8 @@ use crate::payments::Payments;
 pub struct Scope {
     pub from: DateTime<Utc>,
     pub to: DateTime<Utc>,
-    /// Refunds of orders paid before the window are looked up from here on: the periodic
-    /// job's previous end (an earlier run compared the ones before it), `from` otherwise.
+    /// Refunds of orders paid before the window are looked up from here on (the window's
+    /// start, for the periodic job and the admin API alike).
     pub late_from: DateTime<Utc>,
     /// Orders the previous run left unresolved (in flight, listed, not read): compared
     /// whatever their time (jobs.rs).
