@@ -40,6 +40,7 @@ pub mod secrets;
 pub mod server;
 pub mod stack_table;
 pub mod state_enum;
+pub mod statistics;
 pub mod strict;
 pub mod telemetry;
 #[cfg(feature = "testing")]

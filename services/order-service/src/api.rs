@@ -90,6 +90,15 @@ impl From<CheckoutError> for ApiError {
                 "UNKNOWN_PRODUCTS",
                 format!("no such products: {}", nos.join(",")),
             ),
+            // A 4xx from catalog-service: the request order-service built was refused, which
+            // only a broken contract between the two services does (checkout validated the
+            // client's input; catalog answers an unknown product 200 with `missingProductNos`).
+            // The client is not at fault and retrying will not help: a logged 500, not a 503.
+            CheckoutError::Catalog(ref why @ CatalogError::Status(status))
+                if status.is_client_error() =>
+            {
+                ApiError::internal_error(why)
+            }
             CheckoutError::Catalog(
                 ref why @ (CatalogError::Unavailable(_) | CatalogError::Status(_)),
             ) => {
@@ -278,5 +287,40 @@ impl OrderApi {
         crate::details::payment_details(&self.payments, &order_id.0)
             .await
             .map(Json)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{ApiError, CatalogError, CheckoutError};
+    use poem::IntoResponse;
+
+    #[test]
+    fn a_catalog_refusing_our_request_is_our_fault_and_a_failing_one_is_retryable() {
+        let status = |e: CatalogError| {
+            ApiError::from(CheckoutError::Catalog(e))
+                .into_response()
+                .status()
+                .as_u16()
+        };
+        assert_eq!(status(CatalogError::Missing(vec!["9".into()])), 422);
+        assert_eq!(
+            status(CatalogError::Status(reqwest::StatusCode::BAD_REQUEST)),
+            500
+        );
+        assert_eq!(
+            status(CatalogError::Status(reqwest::StatusCode::NOT_FOUND)),
+            500
+        );
+        assert_eq!(
+            status(CatalogError::Status(reqwest::StatusCode::BAD_GATEWAY)),
+            503
+        );
+        assert_eq!(
+            status(CatalogError::Status(
+                reqwest::StatusCode::SERVICE_UNAVAILABLE
+            )),
+            503
+        );
     }
 }

@@ -11,32 +11,39 @@
 
 use std::{
     collections::{HashSet, VecDeque},
-    sync::Mutex,
+    sync::{Arc, Mutex},
 };
 
-/// How many final orders are remembered: minutes of payments at the rates measured
-/// (docs/benchmarks.md), far longer than the PSP takes to send its webhook.
-const REMEMBERED: usize = 16_384;
+/// How many final orders are remembered: half a minute of payments at the highest rate
+/// measured (about 140 paid orders/s, docs/benchmarks.md), far longer than the PSP takes to
+/// send its webhook (milliseconds after its commit). A later retry of a webhook is looked up
+/// in the database, as before. At 16,384, each id stored twice, the set was still filling
+/// four minutes into the ten-minute benchmark at 60/s, and it was part of order-service's
+/// memory growth there (stop 19, docs/benchmarks.md).
+const REMEMBERED: usize = 4_096;
 
 #[derive(Debug, Default)]
 pub struct FinalOrders {
     inner: Mutex<Remembered>,
 }
 
+/// Each id allocated once, shared by the set and the queue.
 #[derive(Debug, Default)]
 struct Remembered {
-    set: HashSet<String>,
-    order: VecDeque<String>,
+    set: HashSet<Arc<str>>,
+    order: VecDeque<Arc<str>>,
 }
 
 impl FinalOrders {
     /// Called after the commit that made `order_id` final.
     pub fn remember(&self, order_id: &str) {
         let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        if !inner.set.insert(order_id.to_string()) {
+        if inner.set.contains(order_id) {
             return;
         }
-        inner.order.push_back(order_id.to_string());
+        let id: Arc<str> = Arc::from(order_id);
+        inner.set.insert(id.clone());
+        inner.order.push_back(id);
         if inner.order.len() > REMEMBERED {
             if let Some(oldest) = inner.order.pop_front() {
                 inner.set.remove(&oldest);

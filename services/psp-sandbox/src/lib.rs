@@ -160,6 +160,11 @@ pub async fn build(config: ServiceConfig) -> Result<App, StartupError> {
         service_kit::vacuum::VacuumSchedule::new(&["webhook_deliveries"]),
         &shutdown,
     );
+    service_kit::statistics::spawn_analyzer(
+        sandbox.pool.clone(),
+        service_kit::statistics::DEFAULT_INTERVAL,
+        &shutdown,
+    );
     shutdown.spawn(
         "webhook-delivery",
         webhook_worker::run(sandbox, shutdown.clone()),

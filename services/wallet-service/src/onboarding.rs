@@ -50,6 +50,13 @@ async fn apply_parked(
         .iter()
         .map(|c| (c.payment_event_no, c.order_id.clone()))
         .collect();
+    // The orders' locks (after the seller's, the lock order of settlement and reversal): two
+    // onboardings of sellers of one order each delete their own parked lines and then ask
+    // whether the order is complete. Without the lock both asked before either committed,
+    // each still saw the other's lines, and neither announced `wallet.settled` (nor a cancel
+    // they completed together) until the re-drive, minutes later. With it the second asks
+    // after the first commits and sees every line credited.
+    store::lock_orders(conn, orders.iter().map(|(no, _)| *no)).await?;
     let batch = [SellerCredits {
         seller_no: wallet.seller_no,
         wallet_no: wallet.wallet_no,

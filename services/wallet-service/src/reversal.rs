@@ -206,7 +206,8 @@ async fn post(
 /// posted, and announces each cancel that this completes. Called in the transaction that posts
 /// credits: settlement, holding the orders' locks, or onboarding applying parked credits,
 /// holding the seller's exclusive lock (which keeps every settlement and reversal of the
-/// seller out).
+/// seller out) and the orders' (so two onboardings of one order's sellers decide one after
+/// the other whether it is complete: onboarding.rs).
 pub async fn apply_ready(
     conn: &mut OutboxTx,
     ids: &Snowflake,

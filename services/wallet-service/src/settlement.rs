@@ -98,17 +98,9 @@ impl GroupHandler for SettleOrder {
     ) -> Result<(), HandlerError> {
         let (orders, sellers) = orders_and_sellers(group);
         credits::lock_sellers_shared(conn, &sellers).await?;
-        // Then the orders', ascending by lock key (two orders may share one), each once; each
-        // settlement takes its own again, which a transaction holding it does not wait for.
-        let mut keys: Vec<i32> = orders
-            .iter()
-            .map(|o| store::order_lock_key(o.payment_event_no))
-            .collect();
-        keys.sort_unstable();
-        keys.dedup();
-        for key in keys {
-            store::lock_order_key(conn, key).await?;
-        }
+        // Then the orders'; each settlement takes its own again, which a transaction holding
+        // it does not wait for.
+        store::lock_orders(conn, orders.iter().map(|o| o.payment_event_no)).await?;
         Ok(())
     }
 
@@ -229,9 +221,12 @@ impl SettleOrder {
         let new = credits::insert_credits(conn, &batch).await?;
         ledger::sales::post(conn, &new, self.settings.hold).await?;
         announce_if_complete(conn, &self.outbox, order.payment_event_no, &order.order_id).await?;
-        // After the announcement, so wallet.settled is written (and published) before the
-        // wallet.reversed of a cancel that overtook it. In a group, once for all of its orders,
-        // at its end (`finish`).
+        // After the announcement, so when this transaction completes the order, wallet.settled
+        // is written (and published) before the wallet.reversed of a cancel that overtook it.
+        // Not when a seller of the order is still parked: then the reversal of another seller
+        // is announced now and wallet.settled only at the parked seller's onboarding
+        // (docs/payments.md: the two events are independent). In a group, once for all of its
+        // orders, at its end (`finish`).
         let credited: Vec<SellerNo> = batch.iter().map(|s| s.seller_no).collect();
         if !credited.is_empty() && !messaging::in_group() {
             reversal::apply_ready(

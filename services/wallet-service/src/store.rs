@@ -180,6 +180,21 @@ pub fn order_lock_key(payment_event_no: i64) -> i32 {
     (payment_event_no ^ (payment_event_no >> 32)) as i32
 }
 
+/// The locks of several orders ([`lock_order`]), ascending by key, each key once (two orders
+/// may share one): the one order in which a transaction holding more than one takes them.
+pub async fn lock_orders(
+    conn: &mut PgConnection,
+    payment_event_nos: impl IntoIterator<Item = i64>,
+) -> Result<(), sqlx::Error> {
+    let mut keys: Vec<i32> = payment_event_nos.into_iter().map(order_lock_key).collect();
+    keys.sort_unstable();
+    keys.dedup();
+    for key in keys {
+        lock_order_key(conn, key).await?;
+    }
+    Ok(())
+}
+
 /// [`lock_order`] by key.
 pub async fn lock_order_key(conn: &mut PgConnection, key: i32) -> Result<(), sqlx::Error> {
     sqlx::query!(

@@ -7,7 +7,7 @@ mod support;
 
 use rust_decimal::Decimal;
 use serde_json::json;
-use support::{canceled, confirmed, Wallets, ORDERS, WALLETS};
+use support::{canceled, confirmed, Wallets, ORDERS, SELLERS, WALLETS};
 
 const A: i64 = 1;
 const B: i64 = 2;
@@ -146,5 +146,66 @@ async fn a_group_of_settlements_applies_the_reversals_parked_for_its_orders() {
     );
     w.assert_ledger_matches_balances().await;
     w.assert_ledger_sound().await;
+    w.stop().await;
+}
+
+/// The sellers of one order onboarded at the same time (the onboarding consumer handles four
+/// at once): each applies its own parked line, and the order is announced settled exactly
+/// once, by whichever commits last, as is the cancel parked for both. Onboarding takes the
+/// orders' locks for this (src/onboarding.rs); without them both onboardings asked whether
+/// the order was complete before either committed, each saw the other's parked line, and
+/// neither announced it.
+#[tokio::test]
+async fn sellers_of_one_order_onboarded_together_announce_it_settled_once() {
+    const PAIRS: i64 = 8;
+    let w = Wallets::start_with(&[("FEE_RATE_DEFAULT", "0")]).await;
+    let seller = |pair: i64, k: i64| 100 + 2 * pair + k;
+    for pair in 0..PAIRS {
+        let lines = [
+            (6000 + 2 * pair, seller(pair, 0), 10),
+            (6001 + 2 * pair, seller(pair, 1), 20),
+        ];
+        w.publish(&confirmed(600 + pair, &lines)).await;
+    }
+    w.publish(&canceled(
+        600,
+        9600,
+        &[(6000, 100, 4, 10), (6001, 101, 5, 20)],
+    ))
+    .await;
+    w.wait_idle(&ORDERS, "wallet-settlement").await;
+    w.wait_idle(&ORDERS, "wallet-reversal").await;
+    assert_eq!(
+        w.count("select count(*) from pending_settlements").await,
+        2 * PAIRS,
+        "every line waits for its seller's wallet"
+    );
+    assert_eq!(w.count("select count(*) from pending_reversals").await, 2);
+
+    for pair in 0..PAIRS {
+        w.register(seller(pair, 0)).await;
+        w.register(seller(pair, 1)).await;
+    }
+    w.expect_balance(seller(0, 1), Decimal::from(15)).await;
+    w.wait_idle(&SELLERS, "wallet-onboarding").await;
+    let settled = w.wait_for("wallet.settled", PAIRS as usize).await;
+    let mut orders: Vec<&str> = settled
+        .iter()
+        .filter_map(|e| e["payload"]["orderId"].as_str())
+        .collect();
+    orders.sort_unstable();
+    orders.dedup();
+    assert_eq!(
+        (settled.len(), orders.len()),
+        (PAIRS as usize, PAIRS as usize),
+        "each order announced once: {orders:?}"
+    );
+    let reversed = w.wait_for("wallet.reversed", 1).await;
+    assert_eq!(
+        reversed[0]["payload"]["reversals"],
+        json!([{"sellerNo": "100", "amount": "4.00"}, {"sellerNo": "101", "amount": "5.00"}])
+    );
+    assert_eq!(reversed.len(), 1);
+    w.assert_ledger_matches_balances().await;
     w.stop().await;
 }

@@ -404,3 +404,4 @@ pub fn canceled(
 
 pub const ORDERS: StreamDef = topology::ORDERS;
 pub const WALLETS: StreamDef = topology::WALLETS;
+pub const SELLERS: StreamDef = topology::SELLERS;
