@@ -32,13 +32,9 @@ impl ServiceRuntime {
         let metrics = Metrics::new(config.service);
         let shutdown = Shutdown::new();
         let pool = infra.pool()?;
-        // Where autovacuum is off, the planner's statistics of the service's tables.
-        service_kit::statistics::spawn_analyzer(
-            pool.clone(),
-            service_kit::statistics::DEFAULT_INTERVAL,
-            &shutdown,
-        );
         let bus = EventBus::start(&config, &infra, &metrics, &shutdown).await?;
+        // Where autovacuum is off, the planner's statistics of the service's tables.
+        service_kit::statistics::spawn_analyzer(pool.clone(), Default::default(), &shutdown);
         Ok(Self {
             config,
             infra,

@@ -59,7 +59,8 @@ impl VacuumSchedule {
 pub async fn vacuum(pool: &PgPool, table: &str, analyze: bool) -> Result<(), sqlx::Error> {
     let analyze = if analyze { "analyze, " } else { "" };
     sqlx::raw_sql(&format!(
-        "vacuum ({analyze}skip_locked, truncate false, index_cleanup on) {table}"
+        "vacuum ({analyze}skip_locked, truncate false, index_cleanup on) {}",
+        crate::statistics::quoted(table)
     ))
     .execute(pool)
     .await

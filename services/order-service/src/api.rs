@@ -94,8 +94,11 @@ impl From<CheckoutError> for ApiError {
             // only a broken contract between the two services does (checkout validated the
             // client's input; catalog answers an unknown product 200 with `missingProductNos`).
             // The client is not at fault and retrying will not help: a logged 500, not a 503.
+            // A timeout or a rate limit (408, 429) is worth a retry: 503, below.
             CheckoutError::Catalog(ref why @ CatalogError::Status(status))
-                if status.is_client_error() =>
+                if status.is_client_error()
+                    && status != reqwest::StatusCode::REQUEST_TIMEOUT
+                    && status != reqwest::StatusCode::TOO_MANY_REQUESTS =>
             {
                 ApiError::internal_error(why)
             }
@@ -291,36 +294,5 @@ impl OrderApi {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::{ApiError, CatalogError, CheckoutError};
-    use poem::IntoResponse;
-
-    #[test]
-    fn a_catalog_refusing_our_request_is_our_fault_and_a_failing_one_is_retryable() {
-        let status = |e: CatalogError| {
-            ApiError::from(CheckoutError::Catalog(e))
-                .into_response()
-                .status()
-                .as_u16()
-        };
-        assert_eq!(status(CatalogError::Missing(vec!["9".into()])), 422);
-        assert_eq!(
-            status(CatalogError::Status(reqwest::StatusCode::BAD_REQUEST)),
-            500
-        );
-        assert_eq!(
-            status(CatalogError::Status(reqwest::StatusCode::NOT_FOUND)),
-            500
-        );
-        assert_eq!(
-            status(CatalogError::Status(reqwest::StatusCode::BAD_GATEWAY)),
-            503
-        );
-        assert_eq!(
-            status(CatalogError::Status(
-                reqwest::StatusCode::SERVICE_UNAVAILABLE
-            )),
-            503
-        );
-    }
-}
+#[path = "api_tests.rs"]
+mod tests;

@@ -160,11 +160,7 @@ pub async fn build(config: ServiceConfig) -> Result<App, StartupError> {
         service_kit::vacuum::VacuumSchedule::new(&["webhook_deliveries"]),
         &shutdown,
     );
-    service_kit::statistics::spawn_analyzer(
-        sandbox.pool.clone(),
-        service_kit::statistics::DEFAULT_INTERVAL,
-        &shutdown,
-    );
+    service_kit::statistics::spawn_analyzer(sandbox.pool.clone(), Default::default(), &shutdown);
     shutdown.spawn(
         "webhook-delivery",
         webhook_worker::run(sandbox, shutdown.clone()),

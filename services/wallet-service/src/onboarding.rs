@@ -18,6 +18,22 @@ use crate::{
     store::{self, WalletRow},
 };
 
+/// Credits parked for a seller: `(payment_order_no, order_id, payment_event_no, gross)`.
+type Parked = Vec<(i64, String, i64, rust_decimal::Decimal)>;
+
+/// Takes the seller's parked credits and then their orders' locks, before the wallet row is
+/// written: the lock order of settlement and reversal (sellers, orders, wallets; store/locks.rs).
+/// The orders' locks: two onboardings of sellers of one order each delete their own parked
+/// lines and then ask whether the order is complete. Without the locks both asked before
+/// either committed, each still saw the other's lines, and neither announced `wallet.settled`
+/// (nor a cancel they completed together) until the re-drive, minutes later. With them the
+/// second asks after the first commits and sees every line credited.
+async fn take_parked(conn: &mut OutboxTx, seller_no: SellerNo) -> Result<Parked, HandlerError> {
+    let parked = store::take_parked(conn, seller_no).await?;
+    store::lock_orders(conn, parked.iter().map(|p| p.2)).await?;
+    Ok(parked)
+}
+
 /// Credits that arrived before the wallet existed are applied with its creation (commission at
 /// the seller's rate of now), every order they complete is announced as settled, and
 /// reversals parked behind them are applied.
@@ -25,10 +41,10 @@ async fn apply_parked(
     conn: &mut OutboxTx,
     ids: &Snowflake,
     wallet: &WalletRow,
+    parked: Parked,
     outbox: &Outbox,
     settings: LedgerSettings,
 ) -> Result<(), HandlerError> {
-    let parked = store::take_parked(conn, wallet.seller_no).await?;
     if parked.is_empty() {
         return Ok(());
     }
@@ -50,13 +66,6 @@ async fn apply_parked(
         .iter()
         .map(|c| (c.payment_event_no, c.order_id.clone()))
         .collect();
-    // The orders' locks (after the seller's, the lock order of settlement and reversal): two
-    // onboardings of sellers of one order each delete their own parked lines and then ask
-    // whether the order is complete. Without the lock both asked before either committed,
-    // each still saw the other's lines, and neither announced `wallet.settled` (nor a cancel
-    // they completed together) until the re-drive, minutes later. With it the second asks
-    // after the first commits and sees every line credited.
-    store::lock_orders(conn, orders.iter().map(|(no, _)| *no)).await?;
     let batch = [SellerCredits {
         seller_no: wallet.seller_no,
         wallet_no: wallet.wallet_no,
@@ -107,8 +116,9 @@ impl Handler for CreateWallet {
                 // A wallet that already exists (seeded, or created by an earlier event) is
                 // announced again, so a seller stuck in PENDING still completes the saga.
                 store::lock_seller(conn, seller_no).await?;
+                let parked = take_parked(conn, seller_no).await?;
                 let (wallet, _created) = store::create_wallet(conn, wallet_no, seller_no).await?;
-                apply_parked(conn, &ids, &wallet, outbox, settings).await?;
+                apply_parked(conn, &ids, &wallet, parked, outbox, settings).await?;
                 let created = Envelope::new(WalletCreated {
                     seller_no: seller_no.0,
                     wallet_no: wallet.wallet_no.0,
