@@ -35,7 +35,7 @@ pub async fn cancel(sandbox: &Arc<Sandbox>, input: CancelInput) -> TossResponse 
         Ok(order_id) => order_id,
         Err(err) => return internal(&err),
     };
-    sandbox.memory().count_cancel(order_id.as_deref());
+    sandbox.memory().calls.count_cancel(order_id.as_deref());
     let key = input.idempotency_key.as_deref();
     let mut claim = match idempotency::claim(sandbox, Operation::Cancel, key).await {
         Ok(Claimed::Go(claim)) => claim,

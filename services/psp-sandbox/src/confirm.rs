@@ -31,7 +31,7 @@ pub struct ConfirmInput {
 }
 
 pub async fn confirm(sandbox: &Arc<Sandbox>, input: ConfirmInput) -> TossResponse {
-    sandbox.memory().count_confirm(&input.order_id);
+    sandbox.memory().calls.count_confirm(&input.order_id);
     let key = input.idempotency_key.as_deref();
     let mut claim = match idempotency::claim(sandbox, Operation::Confirm, key).await {
         Ok(Claimed::Go(claim)) => claim,

@@ -29,7 +29,8 @@
 //! transaction log live in the sandbox's own Postgres database (`paymsa_psp`, migrations in
 //! `migrations/psp-sandbox`; [`store`], [`idempotency`], [`payout_store`]): a restart — even a SIGKILL in a chaos run — forgets no charge,
 //! and check-and-charge is a row lock in one transaction. Fault settings and call counters are
-//! test controls and stay in memory ([`state`]). No NATS or Redis; `/health/ready` checks the
+//! test controls and stay in memory ([`state`]; per order only for the last orders called,
+//! [`calls`]). No NATS or Redis; `/health/ready` checks the
 //! database.
 //!
 //! Environment (read through `ServiceConfig::extra_var`, validated at start): `PSP_SECRET_KEY`,
@@ -40,6 +41,7 @@
 
 pub mod amount;
 pub mod approval;
+pub mod calls;
 pub mod cancel;
 pub mod codes;
 pub mod confirm;

@@ -10,7 +10,6 @@
 //! compiler enforces that).
 
 use std::{
-    collections::BTreeMap,
     sync::{Mutex, MutexGuard, PoisonError},
     time::Duration,
 };
@@ -19,6 +18,7 @@ use sqlx::PgPool;
 use tokio::sync::Notify;
 
 use crate::{
+    calls::Calls,
     faults::FaultState,
     payout_faults::PayoutFaults,
     prng::{time_seed, SplitMix64},
@@ -34,21 +34,6 @@ pub struct Sandbox {
     pub payouts_due: Notify,
     /// Nudges the webhook worker (deliveries were committed).
     pub webhooks_due: Notify,
-}
-
-/// Calls seen by this process, per orderId. Whether an order was charged or refunded is not
-/// here: that is a fact about the payment and comes from the database.
-#[derive(Debug, Default, Clone)]
-pub struct OrderCalls {
-    pub confirm_calls: u64,
-    pub cancel_calls: u64,
-}
-
-#[derive(Debug, Default)]
-pub struct Calls {
-    pub confirm_calls: u64,
-    pub cancel_calls: u64,
-    pub per_order: BTreeMap<String, OrderCalls>,
 }
 
 pub struct Memory {
@@ -113,27 +98,6 @@ impl Sandbox {
 }
 
 impl Memory {
-    pub fn count_confirm(&mut self, order_id: &str) {
-        self.calls.confirm_calls += 1;
-        self.calls
-            .per_order
-            .entry(order_id.to_string())
-            .or_default()
-            .confirm_calls += 1;
-    }
-
-    /// A cancel of an unknown paymentKey has no order: it only counts overall.
-    pub fn count_cancel(&mut self, order_id: Option<&str>) {
-        self.calls.cancel_calls += 1;
-        if let Some(order_id) = order_id {
-            self.calls
-                .per_order
-                .entry(order_id.to_string())
-                .or_default()
-                .cancel_calls += 1;
-        }
-    }
-
     /// Forgets call counters and per-order faults (global fault settings and the PRNGs stay).
     pub fn reset(&mut self) {
         self.calls = Calls::default();

@@ -1,8 +1,8 @@
 //! Call statistics, so tests can assert what reached the PSP: "no confirm call for this
 //! order" (a tampered amount must be stopped before the PSP), "exactly one charge", "refunded
-//! once". Call counts are this process's (test controls, in memory); whether an order was
-//! charged and how much was refunded are facts about its payment, read from the database, so
-//! they survive a restart of the sandbox.
+//! once". Call counts are this process's (test controls, in memory, per order for the last
+//! orders called: calls.rs); whether an order was charged and how much was refunded are facts
+//! about its payment, read from the database, so they survive a restart of the sandbox.
 
 use std::{collections::BTreeMap, sync::Arc};
 
@@ -13,18 +13,20 @@ use poem_openapi::{
 };
 use service_kit::ApiError;
 
-use crate::state::{OrderCalls, Sandbox};
+use crate::{calls::OrderCalls, state::Sandbox};
 
 #[derive(Debug, Object)]
 #[oai(rename_all = "camelCase", example)]
 pub struct OrderStatsView {
     pub order_id: String,
     /// Authenticated, well-formed confirm calls that named this orderId — replays, rejected
-    /// and fault-hit ones included.
+    /// and fault-hit ones included. Kept for the last 8,192 orders called (0 for an older
+    /// one); the totals of `/sandbox/stats` count every call.
     pub confirm_calls: u64,
     /// Whether this order's payment was charged (moved to DONE; refunds do not undo that).
     pub charged: bool,
-    /// Authenticated, well-formed cancel calls for this order's payment.
+    /// Authenticated, well-formed cancel calls for this order's payment (kept like
+    /// `confirmCalls`).
     pub cancel_calls: u64,
     /// The sum of the payment's refunds, in KRW.
     pub refunded_amount: i64,
@@ -99,11 +101,14 @@ impl StatsApi {
             _ => {
                 // Orders called in this process and orders charged in the database (perhaps
                 // before a restart), merged in orderId order.
-                let mut ids: Vec<&String> = calls.per_order.keys().chain(charged.keys()).collect();
+                let mut ids: Vec<&str> = calls
+                    .orders()
+                    .chain(charged.keys().map(String::as_str))
+                    .collect();
                 ids.sort();
                 ids.dedup();
                 ids.into_iter()
-                    .map(|id| view(id, calls.per_order.get(id), charged.get(id).copied()))
+                    .map(|id| view(id, calls.order(id), charged.get(id).copied()))
                     .collect()
             }
         };
@@ -133,7 +138,7 @@ impl StatsApi {
             .await
             .map_err(ApiError::from)?;
         let memory = self.sandbox.memory();
-        let calls = memory.calls.per_order.get(&order_id.0);
+        let calls = memory.calls.order(&order_id.0);
         Ok(Json(view(
             &order_id.0,
             calls,

@@ -79,6 +79,7 @@ pub static SCHEMA: Schema = Schema {
 /// serves the API.
 pub async fn build(config: ServiceConfig) -> Result<App, StartupError> {
     let settings = settings::LedgerSettings::from_config(&config)?;
+    let parked_orders = settings::onboarding_parked_orders(&config)?;
     let payout_settings = payouts::settings::PayoutSettings::from_config(&config)?;
     let rt = ServiceRuntime::start(config, &SCHEMA).await?;
     let outbox = rt.outbox()?;
@@ -93,6 +94,7 @@ pub async fn build(config: ServiceConfig) -> Result<App, StartupError> {
             ids: rt.infra.ids.clone(),
             outbox: outbox.clone(),
             settings,
+            parked_orders,
         },
     )
     .await?;

@@ -21,15 +21,21 @@ use crate::{
 /// Credits parked for a seller: `(payment_order_no, order_id, payment_event_no, gross)`.
 type Parked = Vec<(i64, String, i64, rust_decimal::Decimal)>;
 
-/// Takes the seller's parked credits and then their orders' locks, before the wallet row is
-/// written: the lock order of settlement and reversal (sellers, orders, wallets; store/locks.rs).
-/// The orders' locks: two onboardings of sellers of one order each delete their own parked
-/// lines and then ask whether the order is complete. Without the locks both asked before
-/// either committed, each still saw the other's lines, and neither announced `wallet.settled`
-/// (nor a cancel they completed together) until the re-drive, minutes later. With them the
-/// second asks after the first commits and sees every line credited.
-async fn take_parked(conn: &mut OutboxTx, seller_no: SellerNo) -> Result<Parked, HandlerError> {
-    let parked = store::take_parked(conn, seller_no).await?;
+/// Takes the parked credits of the seller's oldest `orders` orders and then those orders' locks,
+/// before the wallet row is written or read: the lock order of settlement and reversal
+/// (sellers, orders, wallets; store/locks.rs). The orders' locks: two onboardings of sellers
+/// of one order each delete their own parked lines and then ask whether the order is
+/// complete. Without the locks both asked before either committed, each still saw the other's
+/// lines, and neither announced `wallet.settled` (nor a cancel they completed together) until
+/// the re-drive, minutes later. With them the second asks after the first commits and sees
+/// every line credited.
+async fn take_parked(
+    conn: &mut OutboxTx,
+    seller_no: SellerNo,
+    orders: usize,
+) -> Result<Parked, HandlerError> {
+    let orders = i64::try_from(orders).unwrap_or(i64::MAX);
+    let parked = store::take_parked(conn, seller_no, orders).await?;
     store::lock_orders(conn, parked.iter().map(|p| p.2)).await?;
     Ok(parked)
 }
@@ -97,6 +103,8 @@ pub struct CreateWallet {
     pub ids: Arc<Snowflake>,
     pub outbox: Outbox,
     pub settings: LedgerSettings,
+    /// Parked orders applied per transaction (`ONBOARDING_PARKED_ORDERS`).
+    pub parked_orders: usize,
 }
 
 impl Handler for CreateWallet {
@@ -110,24 +118,78 @@ impl Handler for CreateWallet {
             .map_err(|e| HandlerError::retry_because("wallet number", e))?;
         let outbox = &self.outbox;
         let ids = self.ids.clone();
-        let settings = self.settings;
-        apply_once_with_outbox(&self.pool, outbox, CONSUMER, event.event_id, |conn| {
-            Box::pin(async move {
-                // A wallet that already exists (seeded, or created by an earlier event) is
-                // announced again, so a seller stuck in PENDING still completes the saga.
-                store::lock_seller(conn, seller_no).await?;
-                let parked = take_parked(conn, seller_no).await?;
-                let (wallet, _created) = store::create_wallet(conn, wallet_no, seller_no).await?;
-                apply_parked(conn, &ids, &wallet, parked, outbox, settings).await?;
-                let created = Envelope::new(WalletCreated {
-                    seller_no: seller_no.0,
-                    wallet_no: wallet.wallet_no.0,
-                });
-                outbox.append(conn, seller_no.0, &created, &[]).await?;
-                Ok(())
+        let (settings, chunk) = (self.settings, self.parked_orders);
+        let applied =
+            apply_once_with_outbox(&self.pool, outbox, CONSUMER, event.event_id, |conn| {
+                Box::pin(async move {
+                    // A wallet that already exists (seeded, or created by an earlier event) is
+                    // announced again, so a seller stuck in PENDING still completes the saga.
+                    store::lock_seller(conn, seller_no).await?;
+                    let parked = take_parked(conn, seller_no, chunk).await?;
+                    let more = parked_orders(&parked) >= chunk;
+                    let (wallet, _created) =
+                        store::create_wallet(conn, wallet_no, seller_no).await?;
+                    apply_parked(conn, &ids, &wallet, parked, outbox, settings).await?;
+                    let created = Envelope::new(WalletCreated {
+                        seller_no: seller_no.0,
+                        wallet_no: wallet.wallet_no.0,
+                    });
+                    outbox.append(conn, seller_no.0, &created, &[]).await?;
+                    Ok(more)
+                })
             })
-        })
-        .await?;
+            .await?;
+        // A redelivery of an event already applied looks again: the process may have stopped
+        // between two chunks, and the event is acked only once every chunk is in.
+        if applied.done().unwrap_or(true) {
+            self.apply_rest_of_parked(seller_no).await?;
+        }
         Ok(())
     }
+}
+
+impl CreateWallet {
+    /// What the wallet's creation left parked, a chunk of [`Self::parked_orders`] orders per
+    /// transaction. One transaction for them all took an advisory lock per order: a seller
+    /// with thousands of parked orders (after a long seller-service outage) ran out of
+    /// Postgres's lock table (`max_locks_per_transaction` × `max_connections`), and its
+    /// onboarding failed whole (docs/operations.md). While chunks remain, the seller's new
+    /// orders are credited directly; a parked line's own order event was consumed when it was
+    /// parked (a re-drive's same `eventId` is skipped), so only a chunk ever credits it, and a
+    /// cancel of a parked order parks its reversal until the chunk that credits the order
+    /// applies it (under the order's lock, as at the wallet's creation).
+    async fn apply_rest_of_parked(&self, seller_no: SellerNo) -> Result<(), HandlerError> {
+        loop {
+            let mut tx = self.outbox.begin(&self.pool).await?;
+            store::lock_seller(&mut tx, seller_no).await?;
+            let parked = take_parked(&mut tx, seller_no, self.parked_orders).await?;
+            if parked.is_empty() {
+                return Ok(tx.rollback().await?);
+            }
+            let more = parked_orders(&parked) >= self.parked_orders;
+            // Created by the first chunk's transaction, committed before this one began.
+            let Some(wallet) = store::find_wallet_by_seller(&mut tx, seller_no).await? else {
+                return Ok(tx.rollback().await?);
+            };
+            tracing::info!(
+                seller_no = seller_no.0,
+                lines = parked.len(),
+                "applying parked credits"
+            );
+            let (ids, outbox) = (&self.ids, &self.outbox);
+            apply_parked(&mut tx, ids, &wallet, parked, outbox, self.settings).await?;
+            tx.commit().await?;
+            if !more {
+                return Ok(());
+            }
+        }
+    }
+}
+
+/// How many orders the parked lines belong to.
+fn parked_orders(parked: &Parked) -> usize {
+    let mut orders: Vec<i64> = parked.iter().map(|p| p.2).collect();
+    orders.sort_unstable();
+    orders.dedup();
+    orders.len()
 }

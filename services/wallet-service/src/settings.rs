@@ -63,6 +63,26 @@ impl LedgerSettings {
     }
 }
 
+/// Parked orders a seller's onboarding applies per transaction (`ONBOARDING_PARKED_ORDERS`):
+/// each holds an advisory lock until its transaction commits, and all transactions share
+/// Postgres's lock table (`max_locks_per_transaction`, 64 by default, × `max_connections`).
+pub const DEFAULT_ONBOARDING_PARKED_ORDERS: usize = 256;
+
+/// `ONBOARDING_PARKED_ORDERS`: 1–10,000, default [`DEFAULT_ONBOARDING_PARKED_ORDERS`].
+pub fn onboarding_parked_orders(config: &ServiceConfig) -> Result<usize, ConfigError> {
+    match config.extra_var("ONBOARDING_PARKED_ORDERS") {
+        None => Ok(DEFAULT_ONBOARDING_PARKED_ORDERS),
+        Some(raw) => raw
+            .trim()
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (1..=10_000).contains(n))
+            .ok_or_else(|| {
+                ConfigError::new("ONBOARDING_PARKED_ORDERS", "a whole number from 1 to 10000")
+            }),
+    }
+}
+
 /// A commission rate: a decimal 0 ≤ r < 1 with at most 6 decimals (the column's scale; a
 /// finer rate would be rounded silently by the database).
 pub fn parse_fee_rate(raw: &str) -> Result<Decimal, String> {

@@ -37,8 +37,9 @@ pub async fn run(args: &BenchArgs) -> anyhow::Result<bool> {
     let out = &args.out;
 
     eprintln!(
-        "starting nats-server and the 9 services from {}",
-        args.stack.bin_dir.display()
+        "starting nats-server and the 9 services from {} ({})",
+        args.stack.bin_dir.display(),
+        crate::inherited::sentence()
     );
     // 0: each consumer's own setting; otherwise every consumer of every service.
     let concurrency = args.consumer_concurrency;

@@ -32,6 +32,7 @@ pub mod client_checks;
 pub mod drive;
 pub mod hot_check;
 pub mod identity;
+pub mod inherited;
 pub mod invariants;
 pub mod journey;
 pub mod lags;

@@ -117,7 +117,7 @@ impl BenchReport {
              per payment 30 % like, 5 % unlike, 10 % review, 2 % review delete; 5 % of paid orders \
              cancelled, half of them in part), release binaries, \
              one process per service, `DB_MAX_CONNECTIONS={}`, `CONSUMER_CONCURRENCY={}`, {}, \
-             {}, the broker's `sync_interval: {}`.\n",
+             {}, the broker's `sync_interval: {}`; {}.\n",
             match &self.open {
                 Some(o) => format!(
                     "**open loop**, {:.0} payments/s started on a fixed schedule whether or not \
@@ -142,6 +142,7 @@ impl BenchReport {
                 "no PSP webhooks"
             },
             broker_sync_interval(),
+            crate::inherited::sentence(),
         );
         let _ = writeln!(
             md,

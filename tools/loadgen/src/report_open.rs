@@ -1,9 +1,13 @@
 //! The open-loop run's part of the report: how well the schedule was kept, each stage's
 //! latency over time (confirm from its scheduled start, settlement and projection lags), the
-//! first minute against the last, memory after the first minute against the end, and the CPU
+//! first minute against the last, memory minute by minute against the end, and the CPU
 //! of what is not a service (Postgres backends, nats-server, the load generator).
 
-use std::{fmt::Write as _, time::Duration};
+use std::{
+    fmt::Write as _,
+    sync::{Arc, Mutex, PoisonError},
+    time::Duration,
+};
 
 use tokio::task::JoinHandle;
 
@@ -105,18 +109,24 @@ impl OpenLoopReport {
                 ratios.join(", ")
             );
         }
-        if self.rss.iter().any(|r| r.after_first_minute.is_some()) {
+        if self.rss.iter().any(|r| r.after_first_minute().is_some()) {
             let _ = writeln!(
                 md,
-                "\n| process | RSS after 1 min (MiB) | RSS at the end of the load (MiB) | change |\n|---|---|---|---|"
+                "\n| process | RSS after 1 min (MiB) | RSS at the end of the load (MiB) | change | at the end of each minute (MiB) |\n|---|---|---|---|---|"
             );
             for r in &self.rss {
-                if let (Some(a), Some(b)) = (r.after_first_minute, r.at_end) {
+                if let (Some(a), Some(b)) = (r.after_first_minute(), r.at_end) {
+                    let minutes: Vec<String> = r
+                        .per_minute
+                        .iter()
+                        .map(|m| m.map_or_else(|| "–".to_string(), |m| format!("{m:.1}")))
+                        .collect();
                     let _ = writeln!(
                         md,
-                        "| {} | {a:.1} | {b:.1} | {:+.1} % |",
+                        "| {} | {a:.1} | {b:.1} | {:+.1} % | {} |",
                         r.label,
-                        (b / a - 1.0) * 100.0
+                        (b / a - 1.0) * 100.0,
+                        minutes.join(" ")
                     );
                 }
             }
@@ -161,14 +171,24 @@ impl OtherCpu {
 
 pub struct RssRow {
     pub label: String,
-    pub after_first_minute: Option<f64>,
+    /// Sampled at the end of every whole minute of the load.
+    pub per_minute: Vec<Option<f64>>,
     pub at_end: Option<f64>,
 }
 
-/// Samples every service's resident memory once `after` into the load, and again at its end.
+impl RssRow {
+    pub fn after_first_minute(&self) -> Option<f64> {
+        self.per_minute.first().copied().flatten()
+    }
+}
+
+/// Samples every service's resident memory at the end of every minute of the load, and again
+/// at its end: a table of the minutes tells memory that levels off (a working set filling up)
+/// from memory that climbs every minute (a leak), which two samples cannot.
 pub struct RssSampler {
     pids: Vec<(String, Option<u32>)>,
-    first: JoinHandle<Vec<Option<f64>>>,
+    minutes: Arc<Mutex<Vec<Vec<Option<f64>>>>>,
+    task: JoinHandle<()>,
 }
 
 fn sample(pids: &[(String, Option<u32>)]) -> Vec<Option<f64>> {
@@ -178,30 +198,41 @@ fn sample(pids: &[(String, Option<u32>)]) -> Vec<Option<f64>> {
 }
 
 impl RssSampler {
-    pub fn start(pids: Vec<(String, Option<u32>)>, after: Duration) -> Self {
-        let copy = pids.clone();
-        let first = tokio::spawn(async move {
-            tokio::time::sleep(after).await;
-            sample(&copy)
+    pub fn start(pids: Vec<(String, Option<u32>)>, every: Duration) -> Self {
+        let minutes = Arc::new(Mutex::new(Vec::new()));
+        let (copy, into) = (pids.clone(), minutes.clone());
+        let task = tokio::spawn(async move {
+            let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+            loop {
+                tick.tick().await;
+                let row = sample(&copy);
+                into.lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .push(row);
+            }
         });
-        Self { pids, first }
+        Self {
+            pids,
+            minutes,
+            task,
+        }
     }
 
-    /// The rows; a run shorter than `after` has no first-minute figure.
+    /// The rows; a run shorter than a minute has no per-minute figures.
     pub async fn finish(self) -> Vec<RssRow> {
         let end = sample(&self.pids);
-        let first = if self.first.is_finished() {
-            self.first.await.unwrap_or_default()
-        } else {
-            self.first.abort();
-            Vec::new()
-        };
+        self.task.abort();
+        let minutes =
+            std::mem::take(&mut *self.minutes.lock().unwrap_or_else(PoisonError::into_inner));
         self.pids
             .into_iter()
             .enumerate()
             .map(|(i, (label, _))| RssRow {
                 label,
-                after_first_minute: first.get(i).copied().flatten(),
+                per_minute: minutes
+                    .iter()
+                    .map(|m| m.get(i).copied().flatten())
+                    .collect(),
                 at_end: end.get(i).copied().flatten(),
             })
             .collect()

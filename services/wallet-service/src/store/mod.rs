@@ -188,15 +188,23 @@ pub async fn park_credits(
     .map(|_| ())
 }
 
-/// Removes and returns the seller's parked credits (caller holds the seller lock).
+/// Removes and returns the parked credits of the seller's oldest `orders` orders, every line of
+/// each (caller holds the seller lock): onboarding applies them a chunk of orders per
+/// transaction (onboarding.rs).
 pub async fn take_parked(
     conn: &mut PgConnection,
     seller_no: SellerNo,
+    orders: i64,
 ) -> Result<Vec<(i64, String, i64, Decimal)>, sqlx::Error> {
     let rows = sqlx::query!(
-        "delete from pending_settlements where seller_no = $1
+        "delete from pending_settlements
+          where seller_no = $1
+            and payment_event_no in (select distinct payment_event_no from pending_settlements
+                                      where seller_no = $1
+                                      order by payment_event_no limit $2)
          returning payment_order_no, order_id, payment_event_no, amount",
         seller_no.0,
+        orders,
     )
     .fetch_all(conn)
     .await?;

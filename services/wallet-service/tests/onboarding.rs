@@ -1,0 +1,77 @@
+//! A seller's onboarding applies what was parked for it a chunk of orders per transaction
+//! (src/onboarding.rs, `ONBOARDING_PARKED_ORDERS`): each parked order costs an advisory lock
+//! until the commit, and one transaction for thousands of them ran out of Postgres's lock
+//! table. This checks that chunks still credit every line once, apply the reversal parked
+//! behind them, and announce every order once.
+
+mod support;
+
+use rust_decimal::Decimal;
+use support::{canceled, confirmed, Wallets, ORDERS, SELLERS};
+
+/// Has a wallet from the start.
+const A: i64 = 1;
+/// Registers after its sales arrived.
+const C: i64 = 3;
+
+#[tokio::test]
+async fn parked_orders_are_applied_a_chunk_per_transaction_each_once() {
+    const ORDER_COUNT: i64 = 5;
+    let w =
+        Wallets::start_with(&[("FEE_RATE_DEFAULT", "0"), ("ONBOARDING_PARKED_ORDERS", "2")]).await;
+    w.register(A).await;
+    w.expect_balance(A, Decimal::ZERO).await;
+    for i in 0..ORDER_COUNT {
+        let lines = [
+            (7000 + 3 * i, A, 10),
+            (7001 + 3 * i, C, 100),
+            (7002 + 3 * i, C, i + 1),
+        ];
+        w.publish(&confirmed(700 + i, &lines)).await;
+    }
+    // A cancel of the last order, parked behind its credits.
+    w.publish(&canceled(704, 9704, &[(7013, C, 40, 100)])).await;
+    w.wait_idle(&ORDERS, "wallet-settlement").await;
+    w.wait_idle(&ORDERS, "wallet-reversal").await;
+    assert_eq!(
+        w.count("select count(*) from pending_settlements").await,
+        2 * ORDER_COUNT
+    );
+
+    w.register(C).await;
+    // 5 × 100 + (1 + 2 + 3 + 4 + 5), less the refund of 40.
+    w.expect_balance(C, Decimal::from(475)).await;
+    w.wait_idle(&SELLERS, "wallet-onboarding").await;
+    assert_eq!(w.count("select count(*) from pending_settlements").await, 0);
+    assert_eq!(
+        w.count("select count(*) from wallet_transactions where seller_no = 3 and type = 'CREDIT'")
+            .await,
+        2 * ORDER_COUNT,
+        "every parked line credited once"
+    );
+    // Chunks of two orders: three transactions wrote the five orders' credits.
+    assert_eq!(
+        w.count(
+            "select count(distinct xmin::text) from wallet_transactions
+              where seller_no = 3 and type = 'CREDIT'"
+        )
+        .await,
+        3,
+        "two orders per transaction"
+    );
+    let settled = w.wait_for("wallet.settled", ORDER_COUNT as usize).await;
+    let mut orders: Vec<&str> = settled
+        .iter()
+        .filter_map(|e| e["payload"]["orderId"].as_str())
+        .collect();
+    orders.sort_unstable();
+    orders.dedup();
+    assert_eq!(
+        (settled.len(), orders.len()),
+        (ORDER_COUNT as usize, ORDER_COUNT as usize),
+        "each order announced once: {orders:?}"
+    );
+    assert_eq!(w.wait_for("wallet.reversed", 1).await.len(), 1);
+    w.assert_ledger_matches_balances().await;
+    w.stop().await;
+}
