@@ -1,14 +1,18 @@
 //! Reconciliation and internal completion (docs/payments.md, "Reconciliation"): a charge we
 //! never learned of is found in the PSP's transactions and accepted; a refund made at the PSP
 //! after the window's start, of an order paid before it, is found and imported; a paid order
-//! whose settlement never came back is re-driven from Postgres and settled once.
+//! whose settlement never came back is re-driven from Postgres and settled once; an order paid
+//! between reconciliation's two reads is not a mismatch.
 
 use std::time::Duration;
 
 use paymsa_e2e::{
     eventually,
     http::send,
-    money::{approve, balance, confirm_order, new_order, order_admin, pay, payment, put_fault},
+    money::{
+        approve, balance, cancel, confirm_order, new_order, order_admin, pay, payment, put_fault,
+        put_global_faults,
+    },
     seed::start_seeded as start,
     values::dec,
 };
@@ -160,5 +164,49 @@ async fn an_unsettled_paid_order_is_redriven_and_settled_once() {
     assert!(redrives >= 1, "the order was re-driven");
     assert_eq!(balance(&system, 1).await, before, "credited once");
     pool.close().await;
+    system.stop().await;
+}
+
+/// Reconciliation reads the PSP's transactions first and our side after. An order refunded in
+/// between shows a refund in ours and not in the PSP's read: before stop 20 it was listed as a
+/// mismatch (the critical alert's gauge), like an order paid in between — one to four every
+/// run at 60 payments/s. The gap is widened here: order A, paid before the window and
+/// cancelled in it, is looked up at the PSP between the two reads, and the PSP's latency fault
+/// holds that lookup (and the transaction list before it) for a second each; order C, paid in
+/// the window, is cancelled meanwhile.
+#[tokio::test]
+async fn an_order_refunded_between_the_two_reads_is_not_a_mismatch() {
+    let system = start(&[("RECONCILE_INTERVAL_MS", "3600000")]).await;
+    let a = new_order(&system, &[1]).await;
+    pay(&system, &a).await;
+    // The PSP's times have whole seconds: the window starts well after A's charge.
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    let from = chrono::Utc::now();
+    let full = || json!({"cancelReason": "전체 취소"});
+    let (status, body) = cancel(&system, &a.order_id, full(), None).await;
+    assert_eq!(status, 200, "{body}");
+    let c = new_order(&system, &[3]).await;
+    pay(&system, &c).await;
+    put_global_faults(&system, json!({"latencyMs": 1000})).await;
+
+    let window = format!(
+        "/admin/reconciliation?from={}&to={}",
+        from.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        (chrono::Utc::now() + chrono::Duration::seconds(30))
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    );
+    let refund_c = async {
+        // After the PSP's transaction list was asked for (it answers a second later); the
+        // refund lands at the PSP after that answer and with us before A's lookup ends.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        cancel(&system, &c.order_id, full(), None).await
+    };
+    let ((status, report), (refunded, body)) =
+        tokio::join!(order_admin(&system, &window), refund_c);
+    put_global_faults(&system, json!({"latencyMs": 0})).await;
+    assert_eq!(refunded, 200, "{body}");
+    assert_eq!(status, 200, "{report}");
+    assert_eq!(report["mismatches"], json!([]), "{report}");
+    assert_eq!(report["matched"], 2, "A and C both compared: {report}");
     system.stop().await;
 }

@@ -68,6 +68,19 @@ impl Payments {
     }
 }
 
+impl Payments {
+    /// Whether the PSP's whole record of the order, looked up now, agrees with `ours` (read
+    /// after the window's transactions); `false` when the lookup fails.
+    pub(super) async fn agrees_now(&self, order_id: &str, ours: &Ledger) -> bool {
+        let theirs = match self.psp.find_by_order_id(order_id).await {
+            PspOutcome::Answered(payment, _) => ledger_of(&payment),
+            PspOutcome::Rejected { code, .. } if code == "NOT_FOUND_PAYMENT" => Ledger::default(),
+            _ => return false,
+        };
+        super::agree(ours, &theirs)
+    }
+}
+
 /// The PSP's record of an order as the transactions would sum it: charged once, refunded by
 /// its cancels.
 fn ledger_of(payment: &TossPayment) -> Ledger {
