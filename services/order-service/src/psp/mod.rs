@@ -150,7 +150,17 @@ impl PspClient {
             if let Some(last) = after.take() {
                 query.push(("startingAfter", last));
             }
-            let request = self.psp.get("/v1/transactions").query(&query);
+            // A page is ~1,000 transactions, a few hundred KiB: the connection that carries it
+            // keeps buffers that size on both ends (hyper keeps a buffer's capacity) for as
+            // long as it stays pooled. Every minute's read landed on some pooled connection
+            // or other, and order-service and the sandbox grew by about 1 MiB a minute
+            // (docs/benchmarks.md, stop 20). The list's connection is closed after each page
+            // instead; confirms and lookups keep theirs.
+            let request = self
+                .psp
+                .get("/v1/transactions")
+                .query(&query)
+                .header(reqwest::header::CONNECTION, "close");
             let resp = self
                 .psp
                 .send("transactions", request)
