@@ -4,8 +4,10 @@
 //! Per-order counts are a test control ("no confirm reached the PSP for this order", "one
 //! call for ten concurrent confirms": tests/src/money.rs) read right after the order's calls.
 //! Kept for every order, they grew the sandbox's memory with every payment it ever saw — 29 %
-//! over ten minutes at 60 payments/s (docs/benchmarks.md, stop 19) — so only the last
-//! [`COUNTED_ORDERS`] orders to be called keep theirs. Whether an order was charged or refunded
+//! over ten minutes at 60 payments/s (docs/benchmarks.md, stop 19; most of that turned out to
+//! be something else, stop 20) — so only the [`COUNTED_ORDERS`] orders first called most
+//! recently keep theirs: an order is forgotten that many new orders after its first call,
+//! however often it is called since. Whether an order was charged or refunded
 //! is a fact about its payment, read from the database (stats_api.rs), and is never forgotten.
 
 use std::{
@@ -46,7 +48,8 @@ impl Calls {
         }
     }
 
-    /// The order's counts, if it is among the last [`COUNTED_ORDERS`] called.
+    /// The order's counts, if it is among the [`COUNTED_ORDERS`] orders first called most
+    /// recently.
     pub fn order(&self, order_id: &str) -> Option<&OrderCalls> {
         self.per_order.get(order_id)
     }

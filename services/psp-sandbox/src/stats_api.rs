@@ -1,8 +1,9 @@
 //! Call statistics, so tests can assert what reached the PSP: "no confirm call for this
 //! order" (a tampered amount must be stopped before the PSP), "exactly one charge", "refunded
-//! once". Call counts are this process's (test controls, in memory, per order for the last
-//! orders called: calls.rs); whether an order was charged and how much was refunded are facts
-//! about its payment, read from the database, so they survive a restart of the sandbox.
+//! once". Call counts are this process's (test controls, in memory, per order for the orders
+//! first called most recently: calls.rs); whether an order was charged and how much was
+//! refunded are facts about its payment, read from the database, so they survive a restart of
+//! the sandbox.
 
 use std::{collections::BTreeMap, sync::Arc};
 
@@ -20,8 +21,8 @@ use crate::{calls::OrderCalls, state::Sandbox};
 pub struct OrderStatsView {
     pub order_id: String,
     /// Authenticated, well-formed confirm calls that named this orderId — replays, rejected
-    /// and fault-hit ones included. Kept for the last 8,192 orders called (0 for an older
-    /// one); the totals of `/sandbox/stats` count every call.
+    /// and fault-hit ones included. Kept for the 8,192 orders first called most recently (0
+    /// for an older one); the totals of `/sandbox/stats` count every call.
     pub confirm_calls: u64,
     /// Whether this order's payment was charged (moved to DONE; refunds do not undo that).
     pub charged: bool,

@@ -126,7 +126,7 @@ impl Handler for CreateWallet {
                     // announced again, so a seller stuck in PENDING still completes the saga.
                     store::lock_seller(conn, seller_no).await?;
                     let parked = take_parked(conn, seller_no, chunk).await?;
-                    let more = parked_orders(&parked) >= chunk;
+                    let more = order_count(&parked) >= chunk;
                     let (wallet, _created) =
                         store::create_wallet(conn, wallet_no, seller_no).await?;
                     apply_parked(conn, &ids, &wallet, parked, outbox, settings).await?;
@@ -153,7 +153,9 @@ impl CreateWallet {
     /// transaction. One transaction for them all took an advisory lock per order: a seller
     /// with thousands of parked orders (after a long seller-service outage) ran out of
     /// Postgres's lock table (`max_locks_per_transaction` × `max_connections`), and its
-    /// onboarding failed whole (docs/operations.md). While chunks remain, the seller's new
+    /// onboarding failed whole (docs/operations.md). Every chunk commits on its own, so a
+    /// drain that outlives the delivery's timeout (120 s, libs/messaging/src/consumer.rs)
+    /// keeps what it applied, and the redelivery goes on from there. While chunks remain, the seller's new
     /// orders are credited directly; a parked line's own order event was consumed when it was
     /// parked (a re-drive's same `eventId` is skipped), so only a chunk ever credits it, and a
     /// cancel of a parked order parks its reversal until the chunk that credits the order
@@ -166,10 +168,15 @@ impl CreateWallet {
             if parked.is_empty() {
                 return Ok(tx.rollback().await?);
             }
-            let more = parked_orders(&parked) >= self.parked_orders;
-            // Created by the first chunk's transaction, committed before this one began.
+            let more = order_count(&parked) >= self.parked_orders;
+            // Created by the first chunk's transaction, committed before this one began; its
+            // absence leaves the lines parked (rolled back) and the event to its retries.
             let Some(wallet) = store::find_wallet_by_seller(&mut tx, seller_no).await? else {
-                return Ok(tx.rollback().await?);
+                tx.rollback().await?;
+                return Err(HandlerError::retry(format!(
+                    "seller {} has parked credits and no wallet",
+                    seller_no.0
+                )));
             };
             tracing::info!(
                 seller_no = seller_no.0,
@@ -187,7 +194,7 @@ impl CreateWallet {
 }
 
 /// How many orders the parked lines belong to.
-fn parked_orders(parked: &Parked) -> usize {
+fn order_count(parked: &Parked) -> usize {
     let mut orders: Vec<i64> = parked.iter().map(|p| p.2).collect();
     orders.sort_unstable();
     orders.dedup();

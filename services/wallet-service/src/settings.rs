@@ -68,7 +68,8 @@ impl LedgerSettings {
 /// Postgres's lock table (`max_locks_per_transaction`, 64 by default, × `max_connections`).
 pub const DEFAULT_ONBOARDING_PARKED_ORDERS: usize = 256;
 
-/// `ONBOARDING_PARKED_ORDERS`: 1–10,000, default [`DEFAULT_ONBOARDING_PARKED_ORDERS`].
+/// `ONBOARDING_PARKED_ORDERS`: 1–1,000, default [`DEFAULT_ONBOARDING_PARKED_ORDERS`]; the
+/// lock table holds 64 × `max_connections` locks by default (6,400 at 100 connections).
 pub fn onboarding_parked_orders(config: &ServiceConfig) -> Result<usize, ConfigError> {
     match config.extra_var("ONBOARDING_PARKED_ORDERS") {
         None => Ok(DEFAULT_ONBOARDING_PARKED_ORDERS),
@@ -76,9 +77,9 @@ pub fn onboarding_parked_orders(config: &ServiceConfig) -> Result<usize, ConfigE
             .trim()
             .parse::<usize>()
             .ok()
-            .filter(|n| (1..=10_000).contains(n))
+            .filter(|n| (1..=1_000).contains(n))
             .ok_or_else(|| {
-                ConfigError::new("ONBOARDING_PARKED_ORDERS", "a whole number from 1 to 10000")
+                ConfigError::new("ONBOARDING_PARKED_ORDERS", "a whole number from 1 to 1000")
             }),
     }
 }

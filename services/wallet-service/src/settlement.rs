@@ -14,9 +14,9 @@
 //! docs/benchmarks.md.)
 //! The seller is credited the net of each line (gross less `floor(gross × rate)` commission)
 //! and the double-entry ledger gets one SALE entry per line ([`crate::ledger::sales`]).
-//! A seller without a wallet yet has its credits parked and applied when the wallet is created,
-//! and `wallet.settled` is emitted, in the same transaction, once every line of the order is
-//! credited. Reversals of cancels that arrived before this settlement (see [`crate::reversal`])
+//! A seller without a wallet yet has its credits parked and applied by its onboarding
+//! (onboarding.rs, a chunk of orders per transaction); `wallet.settled` is emitted, in the
+//! transaction that credits the order's last line, once every line of the order is credited. Reversals of cancels that arrived before this settlement (see [`crate::reversal`])
 //! are applied right after the credits, in the same transaction.
 
 use std::{collections::BTreeMap, sync::Arc};

@@ -1,11 +1,13 @@
 //! A seller's onboarding applies what was parked for it a chunk of orders per transaction
 //! (src/onboarding.rs, `ONBOARDING_PARKED_ORDERS`): each parked order costs an advisory lock
 //! until the commit, and one transaction for thousands of them ran out of Postgres's lock
-//! table. This checks that chunks still credit every line once, apply the reversal parked
-//! behind them, and announce every order once.
+//! table. These check that chunks still credit every line once, apply the reversal parked
+//! behind them and announce every order once, and that a redelivery after the first chunk
+//! applies the rest.
 
 mod support;
 
+use events::{Envelope, SellerRegistered};
 use rust_decimal::Decimal;
 use support::{canceled, confirmed, Wallets, ORDERS, SELLERS};
 
@@ -72,6 +74,51 @@ async fn parked_orders_are_applied_a_chunk_per_transaction_each_once() {
         "each order announced once: {orders:?}"
     );
     assert_eq!(w.wait_for("wallet.reversed", 1).await.len(), 1);
+    w.assert_ledger_matches_balances().await;
+    w.stop().await;
+}
+
+/// The process stopped after the first chunk's transaction: the wallet exists and the event is
+/// recorded as applied, the other orders are still parked. The redelivered event changes
+/// nothing itself, and the onboarding still applies what is parked.
+#[tokio::test]
+async fn a_redelivery_after_the_first_chunk_applies_the_rest() {
+    let w =
+        Wallets::start_with(&[("FEE_RATE_DEFAULT", "0"), ("ONBOARDING_PARKED_ORDERS", "2")]).await;
+    w.register(A).await;
+    w.expect_balance(A, Decimal::ZERO).await;
+    for i in 0..3 {
+        w.publish(&confirmed(
+            750 + i,
+            &[(7500 + 2 * i, A, 10), (7501 + 2 * i, C, 100)],
+        ))
+        .await;
+    }
+    w.wait_idle(&ORDERS, "wallet-settlement").await;
+    assert_eq!(w.count("select count(*) from pending_settlements").await, 3);
+
+    let registered = Envelope::new(SellerRegistered {
+        seller_no: C,
+        seller_id: format!("seller-{C}"),
+    });
+    sqlx::query("insert into wallets (wallet_no, seller_no) values (903, $1)")
+        .bind(C)
+        .execute(&w.pool)
+        .await
+        .expect("the first chunk's wallet");
+    sqlx::query(
+        "insert into processed_events (consumer, event_id) values ('wallet-onboarding', $1)",
+    )
+    .bind(registered.event_id)
+    .execute(&w.pool)
+    .await
+    .expect("the first chunk's record of the event");
+    w.publish(&registered).await;
+
+    w.expect_balance(C, Decimal::from(300)).await;
+    w.wait_idle(&SELLERS, "wallet-onboarding").await;
+    assert_eq!(w.count("select count(*) from pending_settlements").await, 0);
+    assert_eq!(w.wait_for("wallet.settled", 3).await.len(), 3);
     w.assert_ledger_matches_balances().await;
     w.stop().await;
 }

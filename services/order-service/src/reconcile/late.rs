@@ -68,16 +68,24 @@ impl Payments {
     }
 }
 
-impl Payments {
-    /// Whether the PSP's whole record of the order, looked up now, agrees with `ours` (read
-    /// after the window's transactions); `false` when the lookup fails.
-    pub(super) async fn agrees_now(&self, order_id: &str, ours: &Ledger) -> bool {
-        let theirs = match self.psp.find_by_order_id(order_id).await {
-            PspOutcome::Answered(payment, _) => ledger_of(&payment),
-            PspOutcome::Rejected { code, .. } if code == "NOT_FOUND_PAYMENT" => Ledger::default(),
-            _ => return false,
-        };
-        super::agree(ours, &theirs)
+/// The PSP's whole record of an order from a lookup made after our side was read, or `None`
+/// when the lookup failed. "No payment" counts only if the window's transactions (`listed`)
+/// showed no money either: a charge in the list and none in the lookup is the PSP
+/// contradicting itself, and the order is compared on the list, as before.
+pub(super) fn record_now(looked_up: &PspOutcome, listed: &Ledger) -> Option<Ledger> {
+    match looked_up {
+        PspOutcome::Answered(payment, _) => Some(ledger_of(payment)),
+        PspOutcome::Rejected { code, .. }
+            if code == "NOT_FOUND_PAYMENT"
+                && listed.charged.is_zero()
+                && listed.refunded.is_zero() =>
+        {
+            Some(Ledger {
+                status: "NONE".into(),
+                ..Ledger::default()
+            })
+        }
+        _ => None,
     }
 }
 

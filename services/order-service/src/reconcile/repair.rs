@@ -7,47 +7,54 @@ use rust_decimal::Decimal;
 use super::{Ledger, ReconcileError, ACTOR};
 use crate::{
     payments::{order_status, ConfirmError, Outcome, Payments},
-    psp::PspOutcome,
+    psp::{PspOutcome, TossPayment},
     status::PaymentStatus,
     store,
 };
 
 impl Payments {
     /// What the rules say to do: a charge we do not have as paid is accepted; a refund we
-    /// have as an unknown cancel is completed. Anything else is for a person.
+    /// have as an unknown cancel is completed. Anything else is for a person. `looked_up` is
+    /// the PSP's answer to a lookup of the order made after our side was read (mod.rs).
     pub(super) async fn repair(
         &self,
         order_id: &str,
         ours: &Ledger,
         psp: &Ledger,
+        looked_up: PspOutcome,
     ) -> Result<String, ReconcileError> {
+        let PspOutcome::Answered(payment, raw) = looked_up else {
+            return Ok("NONE".into());
+        };
         let unpaid = matches!(ours.status.as_str(), "NOT_STARTED" | "UNKNOWN");
         if unpaid && psp.charged > Decimal::ZERO {
-            if let Some(accepted) = self.accept_charge(order_id).await? {
+            if let Some(accepted) = self.accept_charge(order_id, &payment, raw).await? {
                 return Ok(accepted);
             }
+            return Ok("NONE".into());
         }
         let paid = matches!(ours.status.as_str(), "SUCCESS" | "PARTIAL_CANCELED");
-        if paid && ours.charged == psp.charged && psp.refunded > ours.refunded {
-            if let PspOutcome::Answered(payment, _) = self.psp.find_by_order_id(order_id).await {
-                if self
-                    .import_psp_refund(order_id, &payment, ACTOR)
-                    .await?
-                    .is_some()
-                {
-                    return Ok("IMPORTED_PSP_REFUND".into());
-                }
-            }
+        if paid
+            && ours.charged == psp.charged
+            && psp.refunded > ours.refunded
+            && self
+                .import_psp_refund(order_id, &payment, ACTOR)
+                .await?
+                .is_some()
+        {
+            return Ok("IMPORTED_PSP_REFUND".into());
         }
         Ok("NONE".into())
     }
 
     /// The PSP charged an order we have as unpaid: take its payment as the outcome of a new
     /// attempt (the outcome rules then accept it, or refund a wrong amount).
-    async fn accept_charge(&self, order_id: &str) -> Result<Option<String>, ConfirmError> {
-        let PspOutcome::Answered(payment, raw) = self.psp.find_by_order_id(order_id).await else {
-            return Ok(None);
-        };
+    async fn accept_charge(
+        &self,
+        order_id: &str,
+        payment: &TossPayment,
+        raw: serde_json::Value,
+    ) -> Result<Option<String>, ConfirmError> {
         if !payment.was_charged() {
             return Ok(None);
         }
@@ -73,7 +80,7 @@ impl Payments {
             .await?;
         tx.commit().await?;
         let outcome = self
-            .record_outcome(&attempt, PspOutcome::Answered(payment, raw), ACTOR)
+            .record_outcome(&attempt, PspOutcome::Answered(payment.clone(), raw), ACTOR)
             .await?;
         Ok(match outcome {
             Outcome::Success => Some("ACCEPTED_PAYMENT".into()),

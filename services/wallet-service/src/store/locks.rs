@@ -8,8 +8,9 @@ use crate::ids::SellerNo;
 
 /// The seller's advisory lock, shared: what a settlement or a reversal holds while it looks
 /// for the seller's wallet. They do not wait for each other; onboarding ([`lock_seller`],
-/// exclusive) waits for them and they wait for it, so a credit or a reversal is never parked
-/// after onboarding has looked for parked ones. Lock order everywhere: the sellers' locks
+/// exclusive) waits for them and they wait for it, so a credit is never parked after
+/// onboarding has looked for parked ones (a reversal of an order still parked between two of
+/// onboarding's chunks is, and that order's chunk applies it). Lock order everywhere: the sellers' locks
 /// (ascending), then [`lock_order`], then wallet rows (ascending).
 pub async fn lock_seller_shared(
     conn: &mut PgConnection,
