@@ -61,18 +61,7 @@ async fn parked_orders_are_applied_a_chunk_per_transaction_each_once() {
         3,
         "two orders per transaction"
     );
-    let settled = w.wait_for("wallet.settled", ORDER_COUNT as usize).await;
-    let mut orders: Vec<&str> = settled
-        .iter()
-        .filter_map(|e| e["payload"]["orderId"].as_str())
-        .collect();
-    orders.sort_unstable();
-    orders.dedup();
-    assert_eq!(
-        (settled.len(), orders.len()),
-        (ORDER_COUNT as usize, ORDER_COUNT as usize),
-        "each order announced once: {orders:?}"
-    );
+    w.expect_each_order_settled_once(ORDER_COUNT as usize).await;
     assert_eq!(w.wait_for("wallet.reversed", 1).await.len(), 1);
     w.assert_ledger_matches_balances().await;
     w.stop().await;

@@ -188,18 +188,7 @@ async fn sellers_of_one_order_onboarded_together_announce_it_settled_once() {
     }
     w.expect_balance(seller(0, 1), Decimal::from(15)).await;
     w.wait_idle(&SELLERS, "wallet-onboarding").await;
-    let settled = w.wait_for("wallet.settled", PAIRS as usize).await;
-    let mut orders: Vec<&str> = settled
-        .iter()
-        .filter_map(|e| e["payload"]["orderId"].as_str())
-        .collect();
-    orders.sort_unstable();
-    orders.dedup();
-    assert_eq!(
-        (settled.len(), orders.len()),
-        (PAIRS as usize, PAIRS as usize),
-        "each order announced once: {orders:?}"
-    );
+    w.expect_each_order_settled_once(PAIRS as usize).await;
     let reversed = w.wait_for("wallet.reversed", 1).await;
     assert_eq!(
         reversed[0]["payload"]["reversals"],

@@ -31,6 +31,18 @@ const CANCEL_RATE: f64 = 0.05;
 /// Connections of the Postgres ceiling: what the busiest service's pool may hold, times two.
 const CEILING_CONNECTIONS: u32 = 16;
 
+/// The documented settings the bench's options set for the services, over the environment's.
+pub fn set_by_the_bench(consumer_concurrency: usize, webhooks: bool) -> Vec<&'static str> {
+    let mut set = vec!["DB_MAX_CONNECTIONS"];
+    if consumer_concurrency > 0 {
+        set.push("CONSUMER_CONCURRENCY");
+    }
+    if webhooks {
+        set.push("SANDBOX_WEBHOOK_URLS");
+    }
+    set
+}
+
 pub async fn run(args: &BenchArgs) -> anyhow::Result<bool> {
     let duration = Duration::from_secs(args.duration);
     let (shoppers, seed, db_connections) = (args.shoppers, args.seed, args.db_connections);
@@ -39,7 +51,7 @@ pub async fn run(args: &BenchArgs) -> anyhow::Result<bool> {
     eprintln!(
         "starting nats-server and the 9 services from {} ({})",
         args.stack.bin_dir.display(),
-        crate::inherited::sentence()
+        crate::inherited::sentence(&set_by_the_bench(args.consumer_concurrency, args.webhooks))
     );
     // 0: each consumer's own setting; otherwise every consumer of every service.
     let concurrency = args.consumer_concurrency;

@@ -11,10 +11,8 @@ use std::collections::BTreeSet;
 /// The configuration reference, whose tables' first column names every setting.
 const CONFIGURATION: &str = include_str!("../../../docs/configuration.md");
 
-/// Set for every instance by the stack itself (stack/mod.rs) or by the bench's own options
-/// (bench.rs), whatever the environment says.
+/// Set for every instance by the stack itself (stack/mod.rs), whatever the environment says.
 const SET_BY_THE_STACK: &[&str] = &[
-    "DB_MAX_CONNECTIONS",
     "HOST",
     "PORT",
     "DATABASE_URL",
@@ -48,12 +46,13 @@ fn documented() -> BTreeSet<&'static str> {
         .collect()
 }
 
-/// `NAME=value` for every documented setting set in this process's environment that the stack
-/// does not set itself; a secret's value is not printed.
-pub fn settings() -> Vec<String> {
+/// `NAME=value` for every documented setting set in this process's environment that neither
+/// the stack nor the run (`set_by_the_run`, the bench's own options) sets; a secret's value is
+/// not printed.
+pub fn settings(set_by_the_run: &[&str]) -> Vec<String> {
     documented()
         .into_iter()
-        .filter(|name| !SET_BY_THE_STACK.contains(name))
+        .filter(|name| !SET_BY_THE_STACK.contains(name) && !set_by_the_run.contains(name))
         .filter_map(|name| {
             let value = std::env::var(name).ok().filter(|v| !v.is_empty())?;
             let secret = ["SECRET", "TOKEN", "PASSWORD", "KEY"]
@@ -69,8 +68,8 @@ pub fn settings() -> Vec<String> {
 }
 
 /// The report's words for [`settings`].
-pub fn sentence() -> String {
-    match settings().as_slice() {
+pub fn sentence(set_by_the_run: &[&str]) -> String {
+    match settings(set_by_the_run).as_slice() {
         [] => "no other documented setting inherited from the environment".to_string(),
         set => format!(
             "inherited from the environment: {}",

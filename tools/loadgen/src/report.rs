@@ -142,7 +142,10 @@ impl BenchReport {
                 "no PSP webhooks"
             },
             broker_sync_interval(),
-            crate::inherited::sentence(),
+            crate::inherited::sentence(&crate::bench::set_by_the_bench(
+                self.consumer_concurrency,
+                self.webhooks
+            )),
         );
         let _ = writeln!(
             md,

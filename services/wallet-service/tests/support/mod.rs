@@ -270,6 +270,23 @@ impl Wallets {
             .expect("balance")
     }
 
+    /// Waits for `orders` `wallet.settled` events and checks they name `orders` distinct orders:
+    /// each order announced once.
+    pub async fn expect_each_order_settled_once(&self, orders: usize) {
+        let settled = self.wait_for("wallet.settled", orders).await;
+        let mut ids: Vec<&str> = settled
+            .iter()
+            .filter_map(|e| e["payload"]["orderId"].as_str())
+            .collect();
+        ids.sort_unstable();
+        ids.dedup();
+        assert_eq!(
+            (settled.len(), ids.len()),
+            (orders, orders),
+            "each order announced once: {ids:?}"
+        );
+    }
+
     /// Waits for `n` envelopes of `event_type` on WALLETS; returns them all.
     pub async fn wait_for(&self, event_type: &str, n: usize) -> Vec<Value> {
         let deadline = tokio::time::Instant::now() + WAIT;
