@@ -12,6 +12,7 @@ use crate::config::{ConfigError, Env};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum AuthMode {
     /// No identity checks: every caller may act as anyone (the local stack, CI, benches).
+    /// The default only with `APP_ENV=dev`.
     #[default]
     Open,
     /// Every protected operation needs a bearer JWT signed by a key of the JWKS.
@@ -35,8 +36,18 @@ pub struct AuthSettings {
 
 impl AuthSettings {
     pub fn from_source(env: &dyn Env) -> Result<Self, ConfigError> {
+        // Unset means open only on a development machine (`APP_ENV=dev`: `just up`, the tests,
+        // the benches). A deployment that forgets the variable gets jwt, and without keys it
+        // does not start: until stop 21 the Kubernetes base set neither, and its services let
+        // anyone act as any member (refund their orders) or seller (read their wallets).
+        let unset = if crate::secrets::AppEnv::from_source(env).is_dev() {
+            AuthMode::Open
+        } else {
+            AuthMode::Jwt
+        };
         let mode = match env.var("AUTH_MODE").as_deref().map(str::trim) {
-            None | Some("open") => AuthMode::Open,
+            None => unset,
+            Some("open") => AuthMode::Open,
             Some("jwt") => AuthMode::Jwt,
             Some(other) => {
                 return Err(ConfigError::new(
@@ -135,10 +146,27 @@ mod tests {
     }
 
     #[test]
-    fn open_is_the_default_and_has_no_limit() {
-        let s = AuthSettings::from_source(&env(&[("JWKS_FILE", "/nonexistent")])).unwrap();
+    fn open_is_the_default_on_a_development_machine_and_has_no_limit() {
+        let s =
+            AuthSettings::from_source(&env(&[("APP_ENV", "dev"), ("JWKS_FILE", "/nonexistent")]))
+                .unwrap();
         assert_eq!(s.mode, AuthMode::Open);
         assert_eq!(s.writes_per_min, 0);
+    }
+
+    #[test]
+    fn elsewhere_the_default_is_jwt_and_needs_keys() {
+        let err = AuthSettings::from_source(&env(&[])).expect_err("no keys: refused");
+        assert_eq!(err.variable, "JWKS_FILE", "{err}");
+        let s = AuthSettings::from_source(&env(&[(
+            "JWKS_URL",
+            "https://idp.example/.well-known/jwks.json",
+        )]))
+        .unwrap();
+        assert_eq!(s.mode, AuthMode::Jwt);
+        // Open only when asked for by name.
+        let s = AuthSettings::from_source(&env(&[("AUTH_MODE", "open")])).unwrap();
+        assert_eq!(s.mode, AuthMode::Open);
     }
 
     #[test]
@@ -150,12 +178,18 @@ mod tests {
                 vec![("AUTH_MODE", "jwt"), ("JWKS_FILE", "/nonexistent")],
                 "JWKS_FILE",
             ),
-            (vec![("JWKS_URL", "ftp://idp/keys")], "JWKS_URL"),
             (
-                vec![("RATE_LIMIT_WRITES_PER_MIN", "-1")],
+                vec![("APP_ENV", "dev"), ("JWKS_URL", "ftp://idp/keys")],
+                "JWKS_URL",
+            ),
+            (
+                vec![("APP_ENV", "dev"), ("RATE_LIMIT_WRITES_PER_MIN", "-1")],
                 "RATE_LIMIT_WRITES_PER_MIN",
             ),
-            (vec![("JWKS_REFRESH_SECS", "1")], "JWKS_REFRESH_SECS"),
+            (
+                vec![("APP_ENV", "dev"), ("JWKS_REFRESH_SECS", "1")],
+                "JWKS_REFRESH_SECS",
+            ),
         ] {
             let err = AuthSettings::from_source(&env(&pairs)).expect_err("must be refused");
             assert_eq!(err.variable, variable, "{err}");

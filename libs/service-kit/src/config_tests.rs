@@ -11,9 +11,11 @@ const SPEC: ServiceSpec = ServiceSpec {
     uses_redis: true,
 };
 
+/// `pairs`, in open mode unless they say otherwise: outside `APP_ENV=dev` an unset
+/// `AUTH_MODE` is jwt and needs keys (auth_config.rs), which these tests are not about.
 fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
-    pairs
-        .iter()
+    std::iter::once(("AUTH_MODE", "open"))
+        .chain(pairs.iter().copied())
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect()
 }

@@ -82,6 +82,9 @@ pub struct ReconciliationReport {
     pub to: DateTime<Utc>,
     pub checked: u64,
     pub matched: u64,
+    /// Of `matched`: orders that differed from the PSP's transaction list and agreed with its
+    /// record looked up again (confirmed or refunded between reading the PSP and reading us).
+    pub matched_on_second_look: u64,
     /// Orders with an attempt or cancel in flight, compared on the next run.
     pub in_flight: u64,
     pub mismatches: Vec<MismatchView>,
@@ -195,6 +198,7 @@ impl PaymentsAdminApi {
             to,
             checked: report.checked as u64,
             matched: report.matched as u64,
+            matched_on_second_look: report.matched_on_second_look as u64,
             in_flight: report.in_flight as u64,
             mismatches: report
                 .mismatches

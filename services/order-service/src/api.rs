@@ -173,6 +173,8 @@ impl OrderApi {
         req: &ConfirmRequest,
         actor: &str,
     ) -> Result<(PaymentResult, bool), ApiError> {
+        crate::input::check_toss_id("paymentKey", &req.payment_key, 1..=200)?;
+        crate::input::check_toss_id("orderId", &req.order_id, 6..=64)?;
         let (event, outcome) = self
             .payments
             .confirm(&req.payment_key, &req.order_id, req.amount, actor)

@@ -163,6 +163,7 @@ impl Example for ReconciliationReport {
             "to": "2024-02-13T04:00:00Z",
             "checked": 120,
             "matched": 119,
+            "matchedOnSecondLook": 0,
             "inFlight": 0,
             "mismatches": [{
                 "orderId": ORDER_ID,

@@ -71,10 +71,15 @@ pub fn spawn(payments: Payments, config: JobsConfig, shutdown: &Shutdown) {
                     p.metrics.reconciliation_mismatches.set(r.unrepaired);
                     p.metrics.reconciliation_last_success.set(to.timestamp());
                     if r.mismatches.is_empty() {
-                        tracing::debug!(checked = r.checked, "reconciliation: all matched");
+                        tracing::debug!(
+                            checked = r.checked,
+                            on_second_look = r.matched_on_second_look,
+                            "reconciliation: all matched"
+                        );
                     } else {
                         tracing::warn!(
                             checked = r.checked,
+                            on_second_look = r.matched_on_second_look,
                             mismatches = r.mismatches.len(),
                             unrepaired = r.unrepaired,
                             "reconciliation found mismatches"

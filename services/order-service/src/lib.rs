@@ -20,6 +20,7 @@ pub mod checkout;
 mod details;
 mod examples;
 mod final_orders;
+mod input;
 mod jobs;
 mod pages;
 mod payments;

@@ -77,9 +77,7 @@ impl WebhookApi {
         let mut conn = self.payments.pool.acquire().await?;
         let due = match body.0.event_type.as_str() {
             "PAYMENT_STATUS_CHANGED" => store::recovery::make_due_now(&mut conn, order_id).await?,
-            "CANCEL_STATUS_CHANGED" => store::cancels::make_due_now(&mut conn, order_id)
-                .await?
-                .then(chrono::Utc::now),
+            "CANCEL_STATUS_CHANGED" => store::cancels::make_due_now(&mut conn, order_id).await?,
             _ => None,
         };
         drop(conn);

@@ -15,7 +15,7 @@ enum AdminTag {
 }
 
 #[derive(Debug, Object)]
-#[oai(rename_all = "camelCase", example)]
+#[oai(rename_all = "camelCase", deny_unknown_fields, example)]
 pub struct FeeRateRequest {
     /// 0 ≤ rate < 1, at most 6 decimals, as a decimal string (`"0.05"`); applies to sales
     /// settled from now on.

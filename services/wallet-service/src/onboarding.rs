@@ -15,11 +15,10 @@ use crate::{
     ledger, reversal,
     settings::LedgerSettings,
     settlement::{announce_if_complete, SettleError},
-    store::{self, WalletRow},
+    store::{self, ParkedCredit, WalletRow},
 };
 
-/// Credits parked for a seller: `(payment_order_no, order_id, payment_event_no, gross)`.
-type Parked = Vec<(i64, String, i64, rust_decimal::Decimal)>;
+type Parked = Vec<ParkedCredit>;
 
 /// Takes the parked credits of the seller's oldest `orders` orders and then those orders' locks,
 /// before the wallet row is written or read: the lock order of settlement and reversal
@@ -36,13 +35,14 @@ async fn take_parked(
 ) -> Result<Parked, HandlerError> {
     let orders = i64::try_from(orders).unwrap_or(i64::MAX);
     let parked = store::take_parked(conn, seller_no, orders).await?;
-    store::lock_orders(conn, parked.iter().map(|p| p.2)).await?;
+    store::lock_orders(conn, parked.iter().map(|p| p.payment_event_no)).await?;
     Ok(parked)
 }
 
 /// Credits that arrived before the wallet existed are applied with its creation (commission at
-/// the seller's rate of now), every order they complete is announced as settled, and
-/// reversals parked behind them are applied.
+/// the seller's rate when each was parked; lines parked before that was kept take the rate of
+/// now), every order they complete is announced as settled, and reversals parked behind them
+/// are applied.
 async fn apply_parked(
     conn: &mut OutboxTx,
     ids: &Snowflake,
@@ -54,16 +54,25 @@ async fn apply_parked(
     if parked.is_empty() {
         return Ok(());
     }
-    let rate = fees::rate_for(conn, wallet.seller_no, settings.fee_rate_default).await?;
+    // Read only for lines parked before their rate was kept.
+    let mut rate_now = None;
     let mut credits = Vec::with_capacity(parked.len());
-    for (payment_order_no, order_id, payment_event_no, gross) in parked {
+    for p in parked {
+        let rate = match (p.fee_rate, rate_now) {
+            (Some(rate), _) | (None, Some(rate)) => rate,
+            (None, None) => {
+                let rate =
+                    fees::rate_for(conn, wallet.seller_no, settings.fee_rate_default).await?;
+                *rate_now.insert(rate)
+            }
+        };
         credits.push(Credit::new(
             ids.next_id()
                 .map_err(|e| HandlerError::retry_because("wallet event id", e))?,
-            payment_order_no,
-            order_id,
-            payment_event_no,
-            gross,
+            p.payment_order_no,
+            p.order_id,
+            p.payment_event_no,
+            p.gross,
             rate,
         ));
     }
@@ -195,7 +204,7 @@ impl CreateWallet {
 
 /// How many orders the parked lines belong to.
 fn order_count(parked: &Parked) -> usize {
-    let mut orders: Vec<i64> = parked.iter().map(|p| p.2).collect();
+    let mut orders: Vec<i64> = parked.iter().map(|p| p.payment_event_no).collect();
     orders.sort_unstable();
     orders.dedup();
     orders.len()

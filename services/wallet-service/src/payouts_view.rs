@@ -12,7 +12,7 @@ use crate::payouts::{
 };
 
 #[derive(Debug, Object)]
-#[oai(rename_all = "camelCase", example)]
+#[oai(rename_all = "camelCase", deny_unknown_fields, example)]
 pub struct PayoutRequest {
     /// Whole won, above 0 and at most the seller's `available`.
     pub amount: Decimal,

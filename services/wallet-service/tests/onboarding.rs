@@ -2,13 +2,14 @@
 //! (src/onboarding.rs, `ONBOARDING_PARKED_ORDERS`): each parked order costs an advisory lock
 //! until the commit, and one transaction for thousands of them ran out of Postgres's lock
 //! table. These check that chunks still credit every line once, apply the reversal parked
-//! behind them and announce every order once, and that a redelivery after the first chunk
-//! applies the rest.
+//! behind them and announce every order once, that a redelivery after the first chunk
+//! applies the rest, and that a parked sale pays the commission rate of when it was parked.
 
 mod support;
 
 use events::{Envelope, SellerRegistered};
 use rust_decimal::Decimal;
+use serde_json::json;
 use support::{canceled, confirmed, Wallets, ORDERS, SELLERS};
 
 /// Has a wallet from the start.
@@ -108,6 +109,59 @@ async fn a_redelivery_after_the_first_chunk_applies_the_rest() {
     w.wait_idle(&SELLERS, "wallet-onboarding").await;
     assert_eq!(w.count("select count(*) from pending_settlements").await, 0);
     assert_eq!(w.wait_for("wallet.settled", 3).await.len(), 3);
+    w.assert_ledger_matches_balances().await;
+    w.stop().await;
+}
+
+/// The seller's rate changes while its sales are parked: each keeps the rate of its sale,
+/// whichever chunk applies it. Before stop 21 every parked line paid the rate of its chunk's
+/// transaction, here 20 % for the two sales made at 10 %.
+#[tokio::test]
+async fn a_parked_sale_pays_the_rate_of_when_it_was_parked() {
+    let w =
+        Wallets::start_with(&[("FEE_RATE_DEFAULT", "0"), ("ONBOARDING_PARKED_ORDERS", "1")]).await;
+    w.register(A).await;
+    w.expect_balance(A, Decimal::ZERO).await;
+    let set_rate = |rate: &'static str| {
+        let w = &w;
+        async move {
+            let path = format!("/admin/sellers/{C}/fee-rate");
+            let (status, body) = w.put_admin(&path, &json!({ "feeRate": rate })).await;
+            assert_eq!(status, 200, "{body}");
+        }
+    };
+    set_rate("0.1").await;
+    for i in 0..2 {
+        w.publish(&confirmed(
+            770 + i,
+            &[(7700 + 2 * i, A, 10), (7701 + 2 * i, C, 1000)],
+        ))
+        .await;
+    }
+    w.wait_idle(&ORDERS, "wallet-settlement").await;
+    set_rate("0.2").await;
+    w.publish(&confirmed(772, &[(7704, A, 10), (7705, C, 1000)]))
+        .await;
+    w.wait_idle(&ORDERS, "wallet-settlement").await;
+    assert_eq!(w.count("select count(*) from pending_settlements").await, 3);
+
+    w.register(C).await;
+    // 1000 − 100, twice, and 1000 − 200.
+    w.expect_balance(C, Decimal::from(2600)).await;
+    assert_eq!(
+        w.count(
+            "select count(*) from ledger_sales where seller_no = 3 and fee_rate = 0.1 and fee = 100"
+        )
+        .await,
+        2,
+        "the sales made at 10 %"
+    );
+    assert_eq!(
+        w.count("select count(distinct xmin::text) from ledger_sales where seller_no = 3")
+            .await,
+        3,
+        "one order per chunk"
+    );
     w.assert_ledger_matches_balances().await;
     w.stop().await;
 }

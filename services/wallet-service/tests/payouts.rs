@@ -94,10 +94,14 @@ async fn payouts_above_available_or_of_bad_amounts_are_refused() {
         (json!(0), "INVALID_PAYOUT_AMOUNT"),
         (json!(-5), "INVALID_PAYOUT_AMOUNT"),
         (json!("10.5"), "INVALID_PAYOUT_AMOUNT"),
+        // Beyond `payouts.amount`'s numeric(19, 2): a 500 from the insert before stop 21.
+        (json!(100_000_000_000_000_000_i64), "INVALID_PAYOUT_AMOUNT"),
     ] {
         let (status, body) = s.payout(A, json!({ "amount": amount }), None).await;
         assert_eq!((status, body["code"].as_str()), (422, Some(code)), "{body}");
     }
+    let (status, body) = s.payout(A, json!({"amount": 1, "sellerNo": 2}), None).await;
+    assert_eq!(status, 400, "an unknown field: {body}");
     let (status, body) = s.payout(999, json!({"amount": 1}), None).await;
     assert_eq!(
         (status, body["code"].as_str()),

@@ -16,7 +16,8 @@ async fn abandoned_claim(pool: &sqlx::PgPool, key: &str, products: &[i64], age_s
          values ($1, $2, now() - make_interval(secs => $3), now() - make_interval(secs => $3))",
     )
     .bind(key)
-    .bind(request_hash(7, products))
+    // Older versions stored the FNV form (checkout/mod.rs `RequestHash::legacy`).
+    .bind(request_hash(7, products).legacy)
     .bind(age_secs)
     .execute(pool)
     .await
@@ -58,11 +59,31 @@ async fn a_claim_left_by_a_killed_request_expires_after_its_lease() {
         "{body}"
     );
 
+    // A key an older version completed still replays its answer after the upgrade.
+    let (status, first) = checkout(&system, &[3], Some("completed-before")).await;
+    assert_eq!(status, 201, "{first}");
+    sqlx::query(
+        "update checkout_idempotency_keys set request_hash = $2 where idempotency_key = $1",
+    )
+    .bind("completed-before")
+    .bind(request_hash(7, &[3]).legacy)
+    .execute(&pool)
+    .await
+    .expect("stored as an older version would");
+    let (status, again) = checkout(&system, &[3], Some("completed-before")).await;
+    assert_eq!((status, &again), (201, &first), "replayed");
+    let (status, body) = checkout(&system, &[1], Some("completed-before")).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (422, Some("IDEMPOTENCY_KEY_REUSED")),
+        "{body}"
+    );
+
     let orders: i64 = sqlx::query_scalar("select count(*) from payment_events where member_no = 7")
         .fetch_one(&pool)
         .await
         .expect("count");
-    assert_eq!(orders, 1, "one order in all");
+    assert_eq!(orders, 2, "one order per key in all");
     pool.close().await;
     system.stop().await;
 }

@@ -102,6 +102,22 @@ async fn reconciliation_finds_a_psp_refund_of_an_order_paid_before_the_window() 
     .await;
     assert_eq!(status, 200, "{refund}");
 
+    // Every write of a cancel row, with its transaction: the import must open and close the
+    // cancel in one. Before stop 21 it committed the row REQUESTED first, where a recovery
+    // pass or another instance's reconciliation took it for one of ours and asked the PSP to
+    // refund the amount again.
+    let pool = system.db(&order_service::SPEC).await;
+    sqlx::raw_sql(
+        "create table cancel_writes (txid bigint not null, status text not null);
+         create function log_cancel_write() returns trigger language plpgsql as $$
+           begin insert into cancel_writes values (txid_current(), new.status); return new; end $$;
+         create trigger cancel_writes after insert or update on payment_cancels
+           for each row execute function log_cancel_write();",
+    )
+    .execute(&pool)
+    .await
+    .expect("cancel writes logged");
+
     let window = format!(
         "/admin/reconciliation?from={}&to={}",
         from.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
@@ -114,6 +130,20 @@ async fn reconciliation_finds_a_psp_refund_of_an_order_paid_before_the_window() 
     assert_eq!(mismatches.len(), 1, "{report}");
     assert_eq!(mismatches[0]["orderId"], order.order_id.as_str());
     assert_eq!(mismatches[0]["action"], "IMPORTED_PSP_REFUND", "{report}");
+    let writes: Vec<(i64, String)> = sqlx::query_as("select txid, status from cancel_writes")
+        .fetch_all(&pool)
+        .await
+        .expect("cancel writes");
+    assert!(
+        writes.len() >= 2 && writes.iter().all(|w| w.0 == writes[0].0),
+        "opened and closed in one transaction: {writes:?}"
+    );
+    assert_eq!(
+        writes.last().map(|w| w.1.as_str()),
+        Some("DONE"),
+        "{writes:?}"
+    );
+    pool.close().await;
     assert_eq!(dec(&mismatches[0]["psp"]["charged"]), Decimal::from(4000));
     assert_eq!(dec(&mismatches[0]["psp"]["refunded"]), Decimal::from(1000));
 
@@ -208,5 +238,11 @@ async fn an_order_refunded_between_the_two_reads_is_not_a_mismatch() {
     assert_eq!(status, 200, "{report}");
     assert_eq!(report["mismatches"], json!([]), "{report}");
     assert_eq!(report["matched"], 2, "A and C both compared: {report}");
+    // C matched only on the second look, so the refund did land between the two reads: were
+    // the test's timing to stop opening the gap, it would fail here, not pass untested.
+    assert_eq!(
+        report["matchedOnSecondLook"], 1,
+        "C refunded between the reads: {report}"
+    );
     system.stop().await;
 }

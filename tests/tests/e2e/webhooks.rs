@@ -8,7 +8,9 @@ use std::time::Duration;
 use paymsa_e2e::{
     eventually,
     http::send,
-    money::{approve, confirm_order, new_order, payment, put_fault},
+    money::{
+        approve, cancel, confirm_order, new_order, pay, payment, put_fault, put_global_faults,
+    },
     seed::start_seeded as start,
     TestSystem,
 };
@@ -91,5 +93,65 @@ async fn a_webhook_resolves_an_unknown_payment_with_the_psps_answer_not_its_own(
     }
     let (status, _) = webhook(&system, json!({"data": {}})).await;
     assert_eq!(status, 400, "a body that is not a webhook");
+    system.stop().await;
+}
+
+/// A cancel whose answer was lost is looked up at most once per 10 s however many webhooks
+/// name its order. Before stop 21 each `CANCEL_STATUS_CHANGED` made it due at once and woke
+/// recovery, so a flood while a slow call was out started call after call at the PSP.
+#[tokio::test]
+async fn a_flood_of_cancel_webhooks_calls_the_psp_once() {
+    let system = start(&[
+        ("PSP_TIMEOUT_MS", "300"),
+        ("RECOVERY_INTERVAL_MS", "3600000"),
+    ])
+    .await;
+    let order = new_order(&system, &[3]).await;
+    pay(&system, &order).await;
+    put_fault(
+        &system,
+        &order.order_id,
+        json!({"operation": "cancel", "mode": "timeout", "times": 1, "timeoutMs": 1000, "approveBeforeTimeout": true}),
+    )
+    .await;
+    let (status, body) = cancel(&system, &order.order_id, json!({"cancelReason": "x"}), None).await;
+    assert_eq!(
+        (status, body["status"].as_str()),
+        (202, Some("UNKNOWN")),
+        "{body}"
+    );
+    // Every call the recovery makes now takes the better part of a second.
+    put_global_faults(&system, json!({"latencyMs": 250})).await;
+    let changed = json!({
+        "eventType": "CANCEL_STATUS_CHANGED",
+        "data": {"orderId": order.order_id, "status": "DONE"}
+    });
+    let mut results = Vec::new();
+    for _ in 0..20 {
+        let (status, answer) = webhook(&system, changed.clone()).await;
+        assert_eq!(status, 200, "{answer}");
+        results.push(answer["result"].as_str().unwrap_or_default().to_string());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(results[0], "LOOKUP_SCHEDULED", "{results:?}");
+    assert!(
+        results[1..].iter().all(|r| r == "IGNORED"),
+        "already scheduled: {results:?}"
+    );
+    eventually(WAIT, "the cancel completed by the one lookup", || async {
+        (payment(&system, &order.order_id).await["status"] == "CANCELED").then_some(())
+    })
+    .await;
+    put_global_faults(&system, json!({"latencyMs": 0})).await;
+    let (_, stats) = send(system.http.get(format!(
+        "{}/sandbox/stats/orders/{}",
+        system.url("psp-sandbox"),
+        order.order_id
+    )))
+    .await;
+    assert_eq!(
+        stats["cancelCalls"], 2,
+        "the lost call and one more: {stats}"
+    );
     system.stop().await;
 }

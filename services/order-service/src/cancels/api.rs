@@ -125,6 +125,18 @@ fn validate(body: &CancelBody, key: Option<&str>) -> Result<CancelRequest, ApiEr
             "Idempotency-Key must be 1-255 characters",
         ));
     }
+    // The imports of refunds made at the PSP take these keys, in the same per-order space: a
+    // client's cancel holding one made the import conflict, and the refund was never
+    // recorded (nor reversed in the seller's wallet).
+    if key.is_some_and(|k| k.starts_with(super::IMPORT_KEY_PREFIX)) {
+        return Err(ApiError::bad_request(
+            "INVALID_IDEMPOTENCY_KEY",
+            format!(
+                "Idempotency-Key may not start with {:?} (reserved)",
+                super::IMPORT_KEY_PREFIX
+            ),
+        ));
+    }
     if !errors.is_empty() {
         return Err(ApiError::validation(errors));
     }

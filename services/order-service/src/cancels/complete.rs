@@ -6,6 +6,8 @@ use chrono::{DateTime, Utc};
 use events::{CanceledLine, Envelope, PaymentCanceled};
 use rust_decimal::Decimal;
 
+use outbox::OutboxTx;
+
 use super::CancelError;
 use crate::{
     payments::Payments,
@@ -72,7 +74,22 @@ impl Payments {
         actor: &str,
     ) -> Result<CancelRow, CancelError> {
         let mut tx = self.outbox.begin(&self.pool).await?;
-        let event = store::find_event(&mut tx, &cancel.order_id, true)
+        let closed = self.complete_cancel_in(&mut tx, cancel, psp, actor).await?;
+        tx.commit().await?;
+        self.after_completing(cancel, closed, actor).await
+    }
+
+    /// [`Self::complete_cancel`] in the caller's transaction, which then commits it and calls
+    /// [`Self::after_completing`] with the answer: the order's status when this call closed
+    /// the cancel, `None` when it was closed already.
+    pub(super) async fn complete_cancel_in(
+        &self,
+        tx: &mut OutboxTx,
+        cancel: &CancelRow,
+        psp: &TossPayment,
+        actor: &str,
+    ) -> Result<Option<PaymentStatus>, CancelError> {
+        let event = store::find_event(tx, &cancel.order_id, true)
             .await?
             .ok_or_else(|| CancelError::NotFound(cancel.order_id.clone()))?;
         let transaction_key = psp
@@ -81,8 +98,8 @@ impl Payments {
             .flatten()
             .last()
             .and_then(|c| c.transaction_key.clone());
-        let shares = store::cancels::lines(&mut tx, cancel.cancel_no).await?;
-        let lines = store::find_lines(&mut tx, event.payment_event_no).await?;
+        let shares = store::cancels::lines(tx, cancel.cancel_no).await?;
+        let lines = store::find_lines(tx, event.payment_event_no).await?;
         let refunded_total = event.refunded_amount + cancel.cancel_amount;
         let status = if refunded_total == event.total_amount {
             PaymentStatus::Canceled
@@ -91,7 +108,7 @@ impl Payments {
         };
         let event_id = uuid::Uuid::now_v7();
         let closed = store::cancels::close_returning(
-            &mut tx,
+            tx,
             cancel.cancel_no,
             CancelStatus::Done,
             None,
@@ -99,35 +116,41 @@ impl Payments {
             Some(event_id),
         )
         .await?;
-        let closed = match closed {
-            Some(canceled_at) => {
-                let mut canceled = Envelope::new(canceled_event(
-                    &event,
-                    cancel,
-                    &shares,
-                    &lines,
-                    refunded_total,
-                    canceled_at.unwrap_or_else(chrono::Utc::now),
-                ));
-                canceled.event_id = event_id;
-                let ids = self.history_ids(shares.len())?;
-                store::cancels::refund_lines(&mut tx, &ids, cancel.cancel_no, actor).await?;
-                self.outbox
-                    .append(&mut tx, event.payment_event_no, &canceled, &[])
-                    .await?;
-                true
-            }
-            None => false,
+        let Some(canceled_at) = closed else {
+            return Ok(None);
         };
+        let mut canceled = Envelope::new(canceled_event(
+            &event,
+            cancel,
+            &shares,
+            &lines,
+            refunded_total,
+            canceled_at.unwrap_or_else(chrono::Utc::now),
+        ));
+        canceled.event_id = event_id;
+        let ids = self.history_ids(shares.len())?;
+        store::cancels::refund_lines(tx, &ids, cancel.cancel_no, actor).await?;
+        self.outbox
+            .append(tx, event.payment_event_no, &canceled, &[])
+            .await?;
         let psp_refunded = psp.refunded();
-        if closed && psp_refunded != refunded_total {
+        if psp_refunded != refunded_total {
             tracing::warn!(order_id = %event.order_id, %psp_refunded, ours = %refunded_total,
                 "the PSP's refunded total differs from ours; reconciliation will list it");
         }
-        tx.commit().await?;
-        if closed {
+        Ok(Some(status))
+    }
+
+    /// After the commit: the metric of a cancel this call closed, and the cancel as it is now.
+    pub(super) async fn after_completing(
+        &self,
+        cancel: &CancelRow,
+        closed: Option<PaymentStatus>,
+        actor: &str,
+    ) -> Result<CancelRow, CancelError> {
+        if let Some(status) = closed {
             self.metrics
-                .record(&event.order_id, "CANCELED", &status.to_string(), actor);
+                .record(&cancel.order_id, "CANCELED", &status.to_string(), actor);
         }
         let mut conn = self.pool.acquire().await?;
         Ok(store::cancels::find(&mut conn, cancel.cancel_no)

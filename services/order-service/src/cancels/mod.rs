@@ -6,18 +6,24 @@
 mod allocate;
 pub mod api;
 mod complete;
+mod drive;
 
 use rust_decimal::Decimal;
 
 use crate::{
     payments::{order_status, ConfirmError, Payments},
-    psp::{PspOutcome, PspPaymentStatus, TossPayment},
+    psp::TossPayment,
     status::{CancelStatus, PaymentStatus},
     store::{self, cancels::CancelRow},
 };
 
 pub use allocate::allocate;
 pub use complete::canceled_event;
+use drive::Call;
+
+/// The start of the keys of imported refunds ([`Payments::import_psp_refund`]), refused in a
+/// client's `Idempotency-Key` (api.rs).
+pub const IMPORT_KEY_PREFIX: &str = "psp-refund-";
 
 /// What a client asks to cancel.
 #[derive(Debug, Clone)]
@@ -163,128 +169,7 @@ impl Payments {
         };
         store::cancels::insert(&mut tx, new, &shares).await?;
         tx.commit().await?;
-        self.drive_cancel(cancel_no, actor).await
-    }
-
-    /// Calls the PSP for an open cancel (again, with the same key, when recovery re-drives
-    /// it) and records its answer.
-    pub async fn drive_cancel(
-        &self,
-        cancel_no: i64,
-        actor: &str,
-    ) -> Result<CancelRow, CancelError> {
-        let mut conn = self.pool.acquire().await?;
-        let cancel = store::cancels::find(&mut conn, cancel_no)
-            .await?
-            .ok_or_else(|| CancelError::NotFound(cancel_no.to_string()))?;
-        let event = store::find_event(&mut conn, &cancel.order_id, false)
-            .await?
-            .ok_or_else(|| CancelError::NotFound(cancel.order_id.clone()))?;
-        drop(conn);
-        if !matches!(
-            cancel.status,
-            CancelStatus::Requested | CancelStatus::Unknown
-        ) {
-            return Ok(cancel);
-        }
-        let Some(payment_key) = event.payment_key.as_deref() else {
-            return Err(CancelError::NotCancelable(PaymentStatus::NotStarted));
-        };
-        let answer = self
-            .psp
-            .cancel(
-                payment_key,
-                &cancel.cancel_reason,
-                Some(cancel.cancel_amount),
-                &psp_key(cancel_no),
-            )
-            .await;
-        let mut conn = self.pool.acquire().await?;
-        match answer {
-            PspOutcome::Answered(p, _)
-                if matches!(
-                    p.status,
-                    PspPaymentStatus::Canceled | PspPaymentStatus::PartialCanceled
-                ) =>
-            {
-                drop(conn);
-                return match self.complete_cancel(&cancel, &p, actor).await {
-                    Ok(done) => Ok(done),
-                    Err(e) => {
-                        // Counted like an unknown outcome, so a cancel that cannot be recorded
-                        // shows up as unresolved instead of looping unseen.
-                        tracing::error!(cancel_no, error = %e, "recording a refunded cancel failed");
-                        let mut conn = self.pool.acquire().await?;
-                        let wait = self.backoff(cancel.attempts + 1);
-                        store::cancels::mark_unknown(
-                            &mut conn,
-                            cancel_no,
-                            "RECORDING_FAILED",
-                            wait.as_secs_f64(),
-                        )
-                        .await?;
-                        Err(e)
-                    }
-                };
-            }
-            PspOutcome::Rejected { code, .. } | PspOutcome::Declined { code, .. } => {
-                // A refusal of a repeated call (the first one's answer was lost, and its stored
-                // reply may be gone) can mean the first call went through: the PSP's record of
-                // the payment decides before the cancel is closed as refused.
-                drop(conn);
-                if let Some(done) = self.done_at_psp(&cancel, &event).await? {
-                    return self.complete_cancel(&cancel, &done, actor).await;
-                }
-                conn = self.pool.acquire().await?;
-                store::cancels::close(
-                    &mut conn,
-                    cancel_no,
-                    CancelStatus::Rejected,
-                    Some(&code),
-                    None,
-                    None,
-                )
-                .await?;
-            }
-            PspOutcome::Credentials { code } => {
-                self.metrics.credential_errors.inc();
-                tracing::error!(order_id = %cancel.order_id, %code,
-                    "the PSP refused our merchant credentials (PSP_SECRET_KEY) on a cancel");
-                store::cancels::close(
-                    &mut conn,
-                    cancel_no,
-                    CancelStatus::Rejected,
-                    Some(&code),
-                    None,
-                    None,
-                )
-                .await?;
-            }
-            other => {
-                let reason = match other {
-                    PspOutcome::Unknown { reason } => reason,
-                    PspOutcome::Answered(p, _) => format!("PSP_STATUS_{}", p.status),
-                    _ => "PSP_UNCLEAR_ANSWER".into(),
-                };
-                let wait = self.backoff(cancel.attempts + 1);
-                store::cancels::mark_unknown(&mut conn, cancel_no, &reason, wait.as_secs_f64())
-                    .await?;
-            }
-        }
-        let after = store::cancels::find(&mut conn, cancel_no)
-            .await?
-            .unwrap_or(cancel);
-        match after.status {
-            CancelStatus::Rejected => {
-                let code = after.failure_code.clone().unwrap_or_default();
-                if code == "UNAUTHORIZED_KEY" || code == "INVALID_API_KEY" {
-                    Err(CancelError::Credentials { code })
-                } else {
-                    Err(CancelError::Refused { code })
-                }
-            }
-            _ => Ok(after),
-        }
+        self.drive(cancel_no, actor, Call::First).await
     }
 }
 
@@ -305,23 +190,6 @@ impl Payments {
 }
 
 impl Payments {
-    /// The PSP's payment when it shows this cancel's refund as made (its refunded total covers
-    /// ours plus this cancel), else `None`.
-    async fn done_at_psp(
-        &self,
-        cancel: &CancelRow,
-        event: &store::PaymentEventRow,
-    ) -> Result<Option<TossPayment>, CancelError> {
-        match self.psp.find_by_order_id(&cancel.order_id).await {
-            PspOutcome::Answered(p, _)
-                if p.refunded() >= event.refunded_amount + cancel.cancel_amount =>
-            {
-                Ok(Some(p))
-            }
-            _ => Ok(None),
-        }
-    }
-
     /// Records a refund the PSP made that no cancel of ours names (made in the PSP's
     /// dashboard, or before we accepted a charge): a DONE cancel for the difference, spread
     /// over the lines like any cancel, with its event, so the wallet reverses it too.
@@ -331,7 +199,11 @@ impl Payments {
         psp: &TossPayment,
         actor: &str,
     ) -> Result<Option<CancelRow>, CancelError> {
-        let mut tx = self.pool.begin().await?;
+        // One transaction from the row to DONE: committed in between, the cancel looked like
+        // one of ours still waiting for the PSP, and a recovery or another instance's
+        // reconciliation drove it — asking the PSP to refund the same amount a second time
+        // (until stop 21).
+        let mut tx = self.outbox.begin(&self.pool).await?;
         let Some(event) = store::find_event(&mut tx, order_id, true).await? else {
             return Ok(None);
         };
@@ -359,7 +231,7 @@ impl Payments {
         };
         let cancel_no = self.ids.next_id()?;
         // One import per refunded total: importing the same PSP state twice conflicts.
-        let key = format!("psp-refund-{}", psp.refunded().normalize());
+        let key = format!("{IMPORT_KEY_PREFIX}{}", psp.refunded().normalize());
         let new = store::cancels::NewCancel {
             cancel_no,
             payment_event_no: event.payment_event_no,
@@ -383,9 +255,14 @@ impl Payments {
         let cancel = store::cancels::find(&mut tx, cancel_no)
             .await?
             .ok_or_else(|| CancelError::NotFound(cancel_no.to_string()))?;
+        let closed = self
+            .complete_cancel_in(&mut tx, &cancel, psp, actor)
+            .await?;
         tx.commit().await?;
         tracing::warn!(%order_id, %missing, "recorded a refund made at the PSP outside order-service");
-        self.complete_cancel(&cancel, psp, actor).await.map(Some)
+        self.after_completing(&cancel, closed, actor)
+            .await
+            .map(Some)
     }
 }
 

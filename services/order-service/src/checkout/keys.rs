@@ -14,7 +14,7 @@
 
 use sqlx::PgConnection;
 
-use super::{CheckoutError, CheckoutResult};
+use super::{CheckoutError, CheckoutResult, RequestHash};
 
 /// How long an older version's IN_FLIGHT claim holds before a retry may take it over: a
 /// claim this old belongs to a process that died mid-request.
@@ -25,7 +25,7 @@ pub const CLAIM_LEASE_SECS: f64 = 30.0;
 pub async fn store_answer(
     conn: &mut PgConnection,
     key: &str,
-    hash: &str,
+    hash: &RequestHash,
     result: &CheckoutResult,
 ) -> Result<bool, CheckoutError> {
     let body = serde_json::to_value(result).unwrap_or_default();
@@ -36,7 +36,7 @@ pub async fn store_answer(
            on conflict (idempotency_key) do nothing
            returning 1 as "one!""#,
         key,
-        hash,
+        hash.current,
         body,
     )
     .fetch_optional(&mut *conn)
@@ -48,11 +48,11 @@ pub async fn store_answer(
     let taken_over = sqlx::query_scalar!(
         r#"update checkout_idempotency_keys
               set status = 'COMPLETED', response_status = 201, response_body = $3
-            where idempotency_key = $1 and request_hash = $2 and status = 'IN_FLIGHT'
+            where idempotency_key = $1 and request_hash = any($2) and status = 'IN_FLIGHT'
               and updated_at < now() - make_interval(secs => $4)
            returning 1 as "one!""#,
         key,
-        hash,
+        &[hash.current.clone(), hash.legacy.clone()][..],
         body,
         CLAIM_LEASE_SECS,
     )
@@ -68,7 +68,7 @@ pub async fn store_answer(
 pub async fn stored_answer(
     conn: &mut PgConnection,
     key: &str,
-    hash: &str,
+    hash: &RequestHash,
 ) -> Result<Option<CheckoutResult>, CheckoutError> {
     let Some(stored) = sqlx::query!(
         "select request_hash, status, response_body from checkout_idempotency_keys
@@ -80,7 +80,7 @@ pub async fn stored_answer(
     else {
         return Ok(None);
     };
-    if stored.request_hash != hash {
+    if !hash.matches(&stored.request_hash) {
         return Err(CheckoutError::KeyReused);
     }
     match (

@@ -115,8 +115,29 @@ pub async fn create_order(
     })
 }
 
-/// A stable fingerprint of the request, so a reused key with another body is caught.
-pub fn request_hash(member_no: i64, product_nos: &[i64]) -> String {
+/// What a keyed checkout asked for, so a reused key with another body is caught. The key is
+/// not scoped to a member (migrations/order-service/20261121000004_checkout_idempotency.sql):
+/// the fingerprint covers `memberNo`, and only a collision-resistant hash keeps one member's
+/// key from replaying another member's answer. Until stop 21 it was FNV-1a (64 bit), for
+/// which a request colliding with a chosen one can be computed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestHash {
+    /// `sha256:` and the hex SHA-256 of the canonical request: what is stored.
+    pub current: String,
+    /// The FNV-1a form older versions stored: keys they wrote (kept 24 h, IN_FLIGHT claims
+    /// 30 s) still answer their retries after an upgrade. Drop it a day after every
+    /// instance runs this version.
+    pub legacy: String,
+}
+
+impl RequestHash {
+    pub fn matches(&self, stored: &str) -> bool {
+        stored == self.current || stored == self.legacy
+    }
+}
+
+pub fn request_hash(member_no: i64, product_nos: &[i64]) -> RequestHash {
+    use sha2::{Digest, Sha256};
     let canonical = format!(
         "{member_no}|{}",
         product_nos
@@ -125,14 +146,15 @@ pub fn request_hash(member_no: i64, product_nos: &[i64]) -> String {
             .collect::<Vec<_>>()
             .join(",")
     );
-    // FNV-1a, 64 bit: a fingerprint for equality, not a security boundary (the key is the
-    // client's own secret, scoped to its requests).
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut fnv: u64 = 0xcbf2_9ce4_8422_2325;
     for byte in canonical.bytes() {
-        hash ^= u64::from(byte);
-        hash = hash.wrapping_mul(0x0100_0000_01b3);
+        fnv ^= u64::from(byte);
+        fnv = fnv.wrapping_mul(0x0100_0000_01b3);
     }
-    format!("{hash:016x}:{}", canonical.len())
+    RequestHash {
+        current: format!("sha256:{:x}", Sha256::digest(canonical.as_bytes())),
+        legacy: format!("{fnv:016x}:{}", canonical.len()),
+    }
 }
 
 #[cfg(test)]
@@ -164,5 +186,27 @@ mod order_name_tests {
         let many = order_name(&[product(&long), product("B")]);
         assert_eq!(many.chars().count(), 100);
         assert!(many.ends_with("… 외 1건"), "{many}");
+    }
+}
+
+#[cfg(test)]
+mod request_hash_tests {
+    use super::request_hash;
+
+    #[test]
+    fn the_stored_form_is_the_sha256_of_member_and_products() {
+        let hash = request_hash(7, &[1, 2]);
+        assert_eq!(
+            hash.current,
+            "sha256:1e7fb8b57dc309c0e12ccda2d8fa996d9367bbf0c583763199b3b785229d7e3b"
+        );
+        assert!(
+            hash.matches(&hash.legacy),
+            "an older version's form still matches"
+        );
+        assert!(
+            !hash.matches(&request_hash(8, &[1, 2]).current),
+            "another member's"
+        );
     }
 }

@@ -9,7 +9,7 @@ use std::time::Duration;
 use prometheus::IntCounterVec;
 use sqlx::{Postgres, Transaction};
 
-use super::{create_order, keys, request_hash, CheckoutError, CheckoutResult};
+use super::{create_order, keys, request_hash, CheckoutError, CheckoutResult, RequestHash};
 use crate::{
     catalog::{CatalogClient, CatalogProduct},
     payments::Payments,
@@ -101,7 +101,7 @@ impl Checkouts {
     async fn stored_answer(
         &self,
         key: &str,
-        hash: &str,
+        hash: &RequestHash,
     ) -> Result<Option<CheckoutResult>, CheckoutError> {
         let mut conn = self.payments.pool.acquire().await?;
         keys::stored_answer(&mut conn, key, hash).await

@@ -186,6 +186,14 @@ async fn classify(sent: Result<reqwest::Response, reqwest::Error>) -> PspOutcome
                 reason: "PSP_TIMEOUT".into(),
             }
         }
+        // The request could not even be built (a header value with a control character):
+        // nothing left this process, so nothing can have been charged.
+        Err(e) if e.is_builder() => {
+            return PspOutcome::Rejected {
+                code: "INVALID_REQUEST".into(),
+                message: format!("the request to the PSP could not be built: {e}"),
+            }
+        }
         Err(e) => {
             return PspOutcome::Unknown {
                 reason: format!("PSP_UNREACHABLE: {e}"),

@@ -44,6 +44,9 @@ pub struct Mismatch {
 pub struct Report {
     pub checked: usize,
     pub matched: usize,
+    /// Of `matched`: orders that differed from the PSP's list and agreed with its record looked
+    /// up again, confirmed or refunded between the two reads.
+    pub matched_on_second_look: usize,
     /// Orders with an attempt or a cancel in flight, compared again on the next run.
     pub in_flight: usize,
     pub mismatches: Vec<Mismatch>,
@@ -196,6 +199,7 @@ impl Payments {
                     if let Some(now) = late::record_now(&looked_up, &theirs) {
                         if agree(&ours, &now) {
                             report.matched += 1;
+                            report.matched_on_second_look += 1;
                             continue;
                         }
                         theirs = now;

@@ -309,17 +309,26 @@ pub async fn claim_unreversed(
     .await
 }
 
-/// Makes the order's cancels whose outcome is unknown due now (a webhook said one changed);
-/// false when none is open.
-pub async fn make_due_now(conn: &mut PgConnection, order_id: &str) -> Result<bool, sqlx::Error> {
-    let changed = sqlx::query!(
-        "update payment_cancels set next_attempt_at = now()
-          where order_id = $1 and status = 'UNKNOWN'",
+/// Makes the order's cancels whose outcome is unknown due (a webhook said one changed): now,
+/// or 10 s after the cancel's last change, as for payments (recovery.rs `make_due_now`);
+/// `None` when none is open. The webhook is unauthenticated: before stop 21 each one made the
+/// cancel due at once, so a flood of them was a flood of PSP cancel calls, and it cut short
+/// the claim of a drive still running (`claim_due`, which is a change: 10 s from it).
+pub async fn make_due_now(
+    conn: &mut PgConnection,
+    order_id: &str,
+) -> Result<Option<DateTime<Utc>>, sqlx::Error> {
+    let due = sqlx::query_scalar!(
+        r#"update payment_cancels
+              set next_attempt_at = greatest(now(), updated_at + interval '10 seconds')
+            where order_id = $1 and status = 'UNKNOWN'
+              and next_attempt_at > greatest(now(), updated_at + interval '10 seconds')
+        returning next_attempt_at"#,
         order_id,
     )
-    .execute(conn)
+    .fetch_all(conn)
     .await?;
-    Ok(changed.rows_affected() > 0)
+    Ok(due.into_iter().min())
 }
 
 /// Open cancels with at least `threshold` unknown outcomes, oldest first.

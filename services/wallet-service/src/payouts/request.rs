@@ -17,7 +17,7 @@ use crate::{
 pub enum RequestError {
     #[error("seller {0} has no wallet (yet)")]
     NoWallet(SellerNo),
-    #[error("a payout must be whole won above 0 (got {0})")]
+    #[error("a payout must be whole won, above 0 and below 10^17 (got {0})")]
     InvalidAmount(Decimal),
     #[error("the payout of {amount} exceeds the available {available}")]
     ExceedsAvailable { amount: Decimal, available: Decimal },
@@ -36,7 +36,10 @@ pub async fn request(
     amount: Decimal,
     key: Option<&str>,
 ) -> Result<(PayoutRow, bool), RequestError> {
-    if amount <= Decimal::ZERO || amount.fract() != Decimal::ZERO {
+    // `payouts.amount` is numeric(19, 2): a larger amount failed its insert, a 500 (it could
+    // never be available anyway).
+    let limit = Decimal::from(100_000_000_000_000_000_i64);
+    if amount <= Decimal::ZERO || amount.fract() != Decimal::ZERO || amount >= limit {
         return Err(RequestError::InvalidAmount(amount));
     }
     let mut tx = payouts.pool.begin().await?;

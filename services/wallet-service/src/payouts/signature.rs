@@ -25,14 +25,24 @@ pub fn sign(secret: &str, body: &[u8], transmission_time: &str) -> String {
         .unwrap_or_default()
 }
 
-/// Whether any `v1:` value of the header matches (compared in constant time).
-pub fn verify(secret: &str, body: &[u8], transmission_time: &str, header: &str) -> bool {
-    header
+/// Whether any `v1:` value of the header matches under any of `secrets` (compared in constant
+/// time). `secrets` is `PSP_WEBHOOK_SECRET` as configured: one key, or the new and the old
+/// comma-separated while the key is rotated. Until stop 21 the whole list was used as one
+/// key, so a rotation refused every signed webhook.
+pub fn verify(secrets: &str, body: &[u8], transmission_time: &str, header: &str) -> bool {
+    let signatures: Vec<Vec<u8>> = header
         .split(',')
         .filter_map(|v| v.trim().strip_prefix("v1:"))
         .filter_map(|sig| STANDARD.decode(sig).ok())
-        .any(|sig| {
-            mac(secret, body, transmission_time).is_some_and(|m| m.verify_slice(&sig).is_ok())
+        .collect();
+    secrets
+        .split(',')
+        .map(str::trim)
+        .filter(|secret| !secret.is_empty())
+        .any(|secret| {
+            signatures.iter().any(|sig| {
+                mac(secret, body, transmission_time).is_some_and(|m| m.verify_slice(sig).is_ok())
+            })
         })
 }
 
@@ -65,6 +75,18 @@ mod tests {
         assert!(!verify("k", body, "2024-09-05T12:19:22+09:00", &good));
         assert!(!verify("k", body, t, ""));
         assert!(!verify("k", body, t, good.trim_start_matches("v1:")));
+    }
+
+    #[test]
+    fn while_rotating_either_key_verifies() {
+        let body = br#"{"eventType":"payout.changed"}"#;
+        let t = "2024-09-05T12:19:21+09:00";
+        for key in ["new", "old"] {
+            assert!(verify("new, old", body, t, &sign(key, body, t)), "{key}");
+        }
+        assert!(!verify("new, old", body, t, &sign("new, old", body, t)));
+        assert!(!verify("new,old", body, t, &sign("other", body, t)));
+        assert!(!verify(",", body, t, &sign("", body, t)), "no empty key");
     }
 
     #[test]

@@ -169,12 +169,15 @@ pub async fn park_credits(
     let lines: Vec<i64> = credits.iter().map(|c| c.payment_order_no).collect();
     let orders: Vec<String> = credits.iter().map(|c| c.order_id.clone()).collect();
     let events: Vec<i64> = credits.iter().map(|c| c.payment_event_no).collect();
-    // Gross: the commission is charged when the credit is applied, at the rate of that time.
+    // Gross, and the rate of now: the commission is charged when the credit is applied, at the
+    // rate of the sale (migrations/wallet-service/20261226000001_parked_fee_rate.sql).
     let amounts: Vec<Decimal> = credits.iter().map(|c| c.gross).collect();
+    let rates: Vec<Decimal> = credits.iter().map(|c| c.fee_rate).collect();
     sqlx::query!(
-        "insert into pending_settlements (payment_order_no, seller_no, order_id, payment_event_no, amount, event_id)
-         select line_no, $2, order_id, event_no, amount, $3
-           from unnest($1::bigint[], $4::text[], $5::bigint[], $6::numeric[]) as c(line_no, order_id, event_no, amount)
+        "insert into pending_settlements (payment_order_no, seller_no, order_id, payment_event_no, amount, event_id, fee_rate)
+         select line_no, $2, order_id, event_no, amount, $3, fee_rate
+           from unnest($1::bigint[], $4::text[], $5::bigint[], $6::numeric[], $7::numeric[])
+                as c(line_no, order_id, event_no, amount, fee_rate)
          on conflict do nothing",
         &lines,
         seller_no.0,
@@ -182,10 +185,21 @@ pub async fn park_credits(
         &orders,
         &events,
         &amounts,
+        &rates,
     )
     .execute(conn)
     .await
     .map(|_| ())
+}
+
+/// A credit parked until its seller's wallet exists.
+pub struct ParkedCredit {
+    pub payment_order_no: i64,
+    pub order_id: String,
+    pub payment_event_no: i64,
+    pub gross: Decimal,
+    /// The seller's rate when the sale was parked; `None` for lines parked before it was kept.
+    pub fee_rate: Option<Decimal>,
 }
 
 /// Removes and returns the parked credits of the seller's oldest `orders` orders, every line of
@@ -195,23 +209,20 @@ pub async fn take_parked(
     conn: &mut PgConnection,
     seller_no: SellerNo,
     orders: i64,
-) -> Result<Vec<(i64, String, i64, Decimal)>, sqlx::Error> {
-    let rows = sqlx::query!(
+) -> Result<Vec<ParkedCredit>, sqlx::Error> {
+    sqlx::query_as!(
+        ParkedCredit,
         "delete from pending_settlements
           where seller_no = $1
             and payment_event_no in (select distinct payment_event_no from pending_settlements
                                       where seller_no = $1
                                       order by payment_event_no limit $2)
-         returning payment_order_no, order_id, payment_event_no, amount",
+         returning payment_order_no, order_id, payment_event_no, amount as gross, fee_rate",
         seller_no.0,
         orders,
     )
     .fetch_all(conn)
-    .await?;
-    Ok(rows
-        .into_iter()
-        .map(|r| (r.payment_order_no, r.order_id, r.payment_event_no, r.amount))
-        .collect())
+    .await
 }
 
 /// Everything credited for an order, per seller (the committed ledger, not the event), if no

@@ -23,11 +23,27 @@ async fn tampering_unknown_orders_and_repeated_confirms_change_nothing() {
     for body in [
         json!({"paymentKey": 42, "orderId": order.order_id, "amount": order.amount}),
         json!({"paymentKey": key, "orderId": 7, "amount": order.amount}),
+        // Outside Toss's alphabet: a control character cannot even go into the PSP call's
+        // header, and before stop 21 it left the order UNKNOWN with this key bound to it.
+        json!({"paymentKey": "x\u{1}", "orderId": order.order_id, "amount": order.amount}),
+        json!({"paymentKey": "tgen_1 2", "orderId": order.order_id, "amount": order.amount}),
     ] {
         let (status, problem) = confirm_body(&system, body).await;
         assert_eq!(status, 400, "{problem}");
     }
+    // The storefront's success redirect takes the same checks.
+    let (status, page) = send(system.http.get(format!(
+        "{}/success?paymentKey=x%01&orderId={}&amount={}",
+        system.url("order-service"),
+        order.order_id,
+        order.amount
+    )))
+    .await;
+    assert_eq!(status, 200, "the page shows the refusal");
+    assert!(page.to_string().contains("INVALID_REQUEST"), "{page}");
     assert_eq!(psp_stats(&system, &order.order_id).await, (0, false));
+    let details = payment(&system, &order.order_id).await;
+    assert_eq!(details["status"], "NOT_STARTED", "nothing bound: {details}");
 
     let (status, body) = confirm(&system, &key, "no-such-order-123", order.amount).await;
     assert_eq!(status, 404, "{body}");

@@ -1,0 +1,212 @@
+//! Driving an open cancel at the PSP: the call, with the cancel's own key however often it is
+//! repeated, and what its answer makes of the cancel. A refusal or a credentials error of a
+//! call that may repeat a lost one is checked against the PSP's record before the cancel is
+//! closed as refused: the lost call may have refunded.
+
+use super::{psp_key, CancelError};
+use crate::{
+    payments::Payments,
+    psp::{PspOutcome, PspPaymentStatus, TossPayment},
+    status::{CancelStatus, PaymentStatus},
+    store::{self, cancels::CancelRow},
+};
+
+impl Payments {
+    /// Calls the PSP for an open cancel again, with the same key (recovery, reconciliation),
+    /// and records its answer.
+    pub async fn drive_cancel(
+        &self,
+        cancel_no: i64,
+        actor: &str,
+    ) -> Result<CancelRow, CancelError> {
+        self.drive(cancel_no, actor, Call::Repeated).await
+    }
+
+    /// Calls the PSP for an open cancel and records its answer.
+    pub(super) async fn drive(
+        &self,
+        cancel_no: i64,
+        actor: &str,
+        call: Call,
+    ) -> Result<CancelRow, CancelError> {
+        let mut conn = self.pool.acquire().await?;
+        let cancel = store::cancels::find(&mut conn, cancel_no)
+            .await?
+            .ok_or_else(|| CancelError::NotFound(cancel_no.to_string()))?;
+        let event = store::find_event(&mut conn, &cancel.order_id, false)
+            .await?
+            .ok_or_else(|| CancelError::NotFound(cancel.order_id.clone()))?;
+        drop(conn);
+        if !matches!(
+            cancel.status,
+            CancelStatus::Requested | CancelStatus::Unknown
+        ) {
+            return Ok(cancel);
+        }
+        let Some(payment_key) = event.payment_key.as_deref() else {
+            return Err(CancelError::NotCancelable(PaymentStatus::NotStarted));
+        };
+        let answer = self
+            .psp
+            .cancel(
+                payment_key,
+                &cancel.cancel_reason,
+                Some(cancel.cancel_amount),
+                &psp_key(cancel_no),
+            )
+            .await;
+        let mut conn = self.pool.acquire().await?;
+        match answer {
+            PspOutcome::Answered(p, _)
+                if matches!(
+                    p.status,
+                    PspPaymentStatus::Canceled | PspPaymentStatus::PartialCanceled
+                ) =>
+            {
+                drop(conn);
+                return match self.complete_cancel(&cancel, &p, actor).await {
+                    Ok(done) => Ok(done),
+                    Err(e) => {
+                        // Counted like an unknown outcome, so a cancel that cannot be recorded
+                        // shows up as unresolved instead of looping unseen.
+                        tracing::error!(cancel_no, error = %e, "recording a refunded cancel failed");
+                        let mut conn = self.pool.acquire().await?;
+                        let wait = self.backoff(cancel.attempts + 1);
+                        store::cancels::mark_unknown(
+                            &mut conn,
+                            cancel_no,
+                            "RECORDING_FAILED",
+                            wait.as_secs_f64(),
+                        )
+                        .await?;
+                        Err(e)
+                    }
+                };
+            }
+            PspOutcome::Rejected { code, .. } | PspOutcome::Declined { code, .. } => {
+                // A refusal of a repeated call (the first one's answer was lost, and its stored
+                // reply may be gone) can mean the first call went through: the PSP's record of
+                // the payment decides before the cancel is closed as refused.
+                // If that record cannot be read, the refusal proves nothing: still open, asked
+                // again later (closing it REJECTED here lost refunds the PSP had made).
+                drop(conn);
+                let at_psp = self.refund_at_psp(&cancel, &event).await;
+                conn = self.pool.acquire().await?;
+                match at_psp {
+                    RefundAtPsp::Made(done) => {
+                        drop(conn);
+                        return self.complete_cancel(&cancel, &done, actor).await;
+                    }
+                    RefundAtPsp::NotMade => {
+                        store::cancels::close(
+                            &mut conn,
+                            cancel_no,
+                            CancelStatus::Rejected,
+                            Some(&code),
+                            None,
+                            None,
+                        )
+                        .await?;
+                    }
+                    RefundAtPsp::Unread(reason) => {
+                        let wait = self.backoff(cancel.attempts + 1);
+                        let reason = format!("{code}; {reason}");
+                        store::cancels::mark_unknown(
+                            &mut conn,
+                            cancel_no,
+                            &reason,
+                            wait.as_secs_f64(),
+                        )
+                        .await?;
+                    }
+                }
+            }
+            PspOutcome::Credentials { code } => {
+                self.metrics.credential_errors.inc();
+                tracing::error!(order_id = %cancel.order_id, %code,
+                    "the PSP refused our merchant credentials (PSP_SECRET_KEY) on a cancel");
+                if call == Call::First {
+                    // The only call there was, refused: nothing was refunded.
+                    store::cancels::close(
+                        &mut conn,
+                        cancel_no,
+                        CancelStatus::Rejected,
+                        Some(&code),
+                        None,
+                        None,
+                    )
+                    .await?;
+                } else {
+                    // An earlier call may have gone through, and with these credentials the
+                    // PSP's record cannot be read either: open until it can.
+                    let wait = self.backoff(cancel.attempts + 1);
+                    store::cancels::mark_unknown(&mut conn, cancel_no, &code, wait.as_secs_f64())
+                        .await?;
+                }
+            }
+            other => {
+                let reason = match other {
+                    PspOutcome::Unknown { reason } => reason,
+                    PspOutcome::Answered(p, _) => format!("PSP_STATUS_{}", p.status),
+                    _ => "PSP_UNCLEAR_ANSWER".into(),
+                };
+                let wait = self.backoff(cancel.attempts + 1);
+                store::cancels::mark_unknown(&mut conn, cancel_no, &reason, wait.as_secs_f64())
+                    .await?;
+            }
+        }
+        let after = store::cancels::find(&mut conn, cancel_no)
+            .await?
+            .unwrap_or(cancel);
+        match after.status {
+            CancelStatus::Rejected => {
+                let code = after.failure_code.clone().unwrap_or_default();
+                if code == "UNAUTHORIZED_KEY" || code == "INVALID_API_KEY" {
+                    Err(CancelError::Credentials { code })
+                } else {
+                    Err(CancelError::Refused { code })
+                }
+            }
+            _ => Ok(after),
+        }
+    }
+
+    /// Whether the PSP's record shows this cancel's refund as made (its refunded total covers
+    /// ours plus this cancel).
+    async fn refund_at_psp(
+        &self,
+        cancel: &CancelRow,
+        event: &store::PaymentEventRow,
+    ) -> RefundAtPsp {
+        match self.psp.find_by_order_id(&cancel.order_id).await {
+            PspOutcome::Answered(p, _)
+                if p.refunded() >= event.refunded_amount + cancel.cancel_amount =>
+            {
+                RefundAtPsp::Made(p)
+            }
+            PspOutcome::Answered(..) => RefundAtPsp::NotMade,
+            PspOutcome::Unknown { reason } => RefundAtPsp::Unread(reason),
+            PspOutcome::Credentials { code } => RefundAtPsp::Unread(code),
+            PspOutcome::Rejected { code, .. } | PspOutcome::Declined { code, .. } => {
+                RefundAtPsp::Unread(format!("LOOKUP_{code}"))
+            }
+            PspOutcome::AlreadyProcessed => RefundAtPsp::Unread("LOOKUP_UNCLEAR".into()),
+        }
+    }
+}
+
+/// Whether this is the cancel's first call to the PSP (made by the request that opened it)
+/// or possibly a repeat of one whose answer was lost.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Call {
+    First,
+    Repeated,
+}
+
+/// The PSP's record of a cancel's refund, read after the PSP refused a call.
+enum RefundAtPsp {
+    Made(TossPayment),
+    NotMade,
+    /// The record could not be read (why).
+    Unread(String),
+}

@@ -1,0 +1,112 @@
+//! A cancel stays open until the PSP's record says what became of it (docs/payments.md,
+//! "Cancel and refund"): a repeated call the PSP refuses, when the PSP's record cannot be read
+//! either, proves nothing — the lost call may have refunded. And the keys of refunds imported
+//! from the PSP are not a client's to take.
+
+use std::time::Duration;
+
+use paymsa_e2e::{
+    eventually,
+    money::{cancel, new_order, pay, payment, psp_payment, put_fault},
+    seed::start_seeded as start,
+    values::dec,
+};
+use rust_decimal::Decimal;
+use serde_json::json;
+
+const WAIT: Duration = Duration::from_secs(30);
+
+/// The first call refunds and its answer is lost; every repeat meets a merchant key the PSP
+/// refuses (rotated away), which also hides the PSP's record. Before stop 21 the first repeat
+/// closed the cancel REJECTED: the customer had the refund, our books did not, and the seller
+/// kept the money. Now it stays open, and with the right key it completes, refunded once.
+#[tokio::test]
+async fn a_lost_cancel_stays_open_while_the_psp_refuses_our_key() {
+    let fast_recovery = [
+        ("PSP_TIMEOUT_MS", "300"),
+        ("RECOVERY_INTERVAL_MS", "100"),
+        ("RECOVERY_MAX_BACKOFF_MS", "400"),
+        ("RECOVERY_STALE_MS", "1000"),
+    ];
+    let mut system = start(&fast_recovery).await;
+    let order = new_order(&system, &[3]).await;
+    pay(&system, &order).await;
+    put_fault(
+        &system,
+        &order.order_id,
+        json!({"operation": "cancel", "mode": "timeout", "times": 1, "timeoutMs": 1000, "approveBeforeTimeout": true}),
+    )
+    .await;
+    system
+        .restart_service_with("order-service", &[("RECOVERY_INTERVAL_MS", "3600000")])
+        .await;
+    let (status, body) = cancel(&system, &order.order_id, json!({"cancelReason": "x"}), None).await;
+    assert_eq!(
+        (status, body["status"].as_str()),
+        (202, Some("UNKNOWN")),
+        "{body}"
+    );
+
+    let mut with_rotated_key = fast_recovery.to_vec();
+    with_rotated_key.push(("PSP_SECRET_KEY", "live_sk_rotated_away"));
+    system
+        .restart_service_with("order-service", &with_rotated_key)
+        .await;
+    let refused = eventually(WAIT, "repeats refused for our key", || async {
+        let p = payment(&system, &order.order_id).await;
+        let c = p["cancels"][0].clone();
+        (c["failureCode"] == "UNAUTHORIZED_KEY" || c["status"] == "REJECTED").then_some(c)
+    })
+    .await;
+    assert_eq!(refused["status"], "UNKNOWN", "still open: {refused}");
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let p = payment(&system, &order.order_id).await;
+    assert_eq!(p["cancels"][0]["status"], "UNKNOWN", "still open: {p}");
+    assert_eq!(
+        p["status"], "SUCCESS",
+        "nothing refunded on our books yet: {p}"
+    );
+
+    system
+        .restart_service_with("order-service", &fast_recovery)
+        .await;
+    let done = eventually(WAIT, "the cancel completed with the right key", || async {
+        let p = payment(&system, &order.order_id).await;
+        (p["status"] == "CANCELED").then_some(p)
+    })
+    .await;
+    assert_eq!(done["cancels"][0]["status"], "DONE", "{done}");
+    let (_, at_psp) = psp_payment(&system, &order.order_id).await;
+    assert_eq!(
+        at_psp["cancels"].as_array().map(Vec::len),
+        Some(1),
+        "refunded once: {at_psp}"
+    );
+    assert_eq!(dec(&at_psp["balanceAmount"]), Decimal::ZERO, "{at_psp}");
+    system.stop().await;
+}
+
+/// Refunds made at the PSP are imported under `psp-refund-<refunded total>`, in the same
+/// per-order key space as clients' cancels: a client's cancel holding that key made the import
+/// conflict, and the refund was never recorded nor reversed in the seller's wallet.
+#[tokio::test]
+async fn the_keys_of_imported_refunds_are_refused_to_clients() {
+    let system = start(&[]).await;
+    let order = new_order(&system, &[3]).await;
+    pay(&system, &order).await;
+    let (status, body) = cancel(
+        &system,
+        &order.order_id,
+        json!({"cancelReason": "x", "cancelAmount": 1000}),
+        Some("psp-refund-3000"),
+    )
+    .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (400, Some("INVALID_IDEMPOTENCY_KEY")),
+        "{body}"
+    );
+    let p = payment(&system, &order.order_id).await;
+    assert_eq!(p["cancels"], json!([]), "nothing opened: {p}");
+    system.stop().await;
+}
