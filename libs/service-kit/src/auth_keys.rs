@@ -210,7 +210,7 @@ impl Authenticator {
         Ok(())
     }
 
-    /// Verifies signature, expiry and (when configured) issuer and audience.
+    /// Verifies signature, expiry, not-before and (when configured) issuer and audience.
     pub fn verify(&self, token: &str) -> Result<Claims, TokenError> {
         let header = jsonwebtoken::decode_header(token).map_err(TokenError::Malformed)?;
         if matches!(
@@ -220,6 +220,9 @@ impl Authenticator {
             return Err(TokenError::Symmetric);
         }
         let mut validation = Validation::new(header.alg);
+        // A token minted for later (`nbf`) is not valid yet; jsonwebtoken checks it only when
+        // asked (60 s of leeway, as for `exp`).
+        validation.validate_nbf = true;
         let mut required = vec!["exp", "sub"];
         required.extend(self.settings.issuer.as_ref().map(|_| "iss"));
         required.extend(self.settings.audience.as_ref().map(|_| "aud"));

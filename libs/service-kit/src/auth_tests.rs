@@ -89,9 +89,12 @@ fn foreign_keys_wrong_issuers_and_expired_tokens_are_401() {
     assert_eq!(check(&wrong_iss), 401);
     let no_iss = key.sign(&auth_dev::member(7), 300, None, None).unwrap();
     assert_eq!(check(&no_iss), 401);
-    let expired = {
+    let with_times = |exp: u64, nbf: Option<u64>| {
         let mut claims = serde_json::to_value(auth_dev::member(7)).unwrap();
-        claims["exp"] = serde_json::json!(1_000_000);
+        claims["exp"] = serde_json::json!(exp);
+        if let Some(nbf) = nbf {
+            claims["nbf"] = serde_json::json!(nbf);
+        }
         claims["iss"] = serde_json::json!("https://idp.test");
         let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::EdDSA);
         header.kid = Some("k1".into());
@@ -102,7 +105,15 @@ fn foreign_keys_wrong_issuers_and_expired_tokens_are_401() {
         )
         .unwrap()
     };
-    assert_eq!(check(&expired), 401);
+    assert_eq!(check(&with_times(1_000_000, None)), 401, "expired");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let later = with_times(now + 7200, Some(now + 3600));
+    assert_eq!(check(&later), 401, "not valid before an hour from now");
+    let started = with_times(now + 7200, Some(now - 10));
+    assert_eq!(check(&started), 200);
 }
 
 #[test]
