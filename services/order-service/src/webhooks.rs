@@ -77,7 +77,10 @@ impl WebhookApi {
         let mut conn = self.payments.pool.acquire().await?;
         let due = match body.0.event_type.as_str() {
             "PAYMENT_STATUS_CHANGED" => store::recovery::make_due_now(&mut conn, order_id).await?,
-            "CANCEL_STATUS_CHANGED" => store::cancels::make_due_now(&mut conn, order_id).await?,
+            "CANCEL_STATUS_CHANGED" => {
+                let stale = self.payments.stale_after.as_secs_f64();
+                store::cancels::make_due_now(&mut conn, order_id, stale).await?
+            }
             _ => None,
         };
         drop(conn);

@@ -23,12 +23,16 @@ pub enum Operation {
     Cancel,
     /// Both, whichever comes next.
     Any,
+    /// `GET /v1/payments/orders/{orderId}`: the lookup of the order's payment. Only a
+    /// per-order fault hits it (the global rates are for confirms and cancels), so a test can
+    /// make the PSP's record unreadable at the moment a merchant needs it.
+    Lookup,
 }
 
 impl Operation {
     /// Whether a fault for `self` hits a call of kind `call`.
     fn hits(self, call: Operation) -> bool {
-        self == Operation::Any || self == call
+        self == call || (self == Operation::Any && call != Operation::Lookup)
     }
 }
 
@@ -122,6 +126,15 @@ impl FaultState {
 
     pub fn clear_orders(&mut self) {
         self.per_order.clear();
+    }
+
+    /// The per-order fault pending for a lookup of `order_id`, consumed; `None` (and no draw of
+    /// the global rates) without one.
+    pub fn take_lookup_fault(&mut self, order_id: &str) -> Option<Plan> {
+        self.per_order
+            .get(order_id)
+            .is_some_and(|fault| fault.operation == Operation::Lookup)
+            .then(|| self.sample(order_id, Operation::Lookup))
     }
 
     /// Decides the fate of one confirm of a READY payment or one cancel of a cancelable one

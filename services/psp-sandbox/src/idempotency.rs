@@ -53,7 +53,7 @@ pub fn internal(err: &sqlx::Error) -> TossResponse {
 fn scope(operation: Operation) -> &'static str {
     match operation {
         Operation::Cancel => "cancel",
-        Operation::Confirm | Operation::Any => "confirm",
+        Operation::Confirm | Operation::Any | Operation::Lookup => "confirm",
     }
 }
 
@@ -92,14 +92,21 @@ pub async fn claim(
     };
     // Twice: the row seen as a conflict may be deleted (released) before it is read.
     for _ in 0..2 {
+        // An abandoned claim is taken over, and so is an answer kept longer than the TTL
+        // (Toss keeps them 15 days): the key is then new again.
         let claimed = sqlx::query!(
             "insert into idempotency_keys (operation, idempotency_key) values ($1, $2)
-             on conflict (operation, idempotency_key) do update set claimed_at = now()
-              where idempotency_keys.status = 'IN_FLIGHT'
-                and idempotency_keys.claimed_at < now() - make_interval(secs => $3)",
+             on conflict (operation, idempotency_key) do update
+                set claimed_at = now(), status = 'IN_FLIGHT', response_status = null,
+                    response_body = null
+              where (idempotency_keys.status = 'IN_FLIGHT'
+                     and idempotency_keys.claimed_at < now() - make_interval(secs => $3))
+                 or (idempotency_keys.status = 'COMPLETED'
+                     and idempotency_keys.claimed_at < now() - make_interval(secs => $4))",
             operation,
             key,
             ABANDONED_AFTER_SECS,
+            sandbox.settings.idempotency_ttl.as_secs_f64(),
         )
         .execute(&sandbox.pool)
         .await?;

@@ -53,7 +53,8 @@ enum ApprovalResponse {
 #[derive(Debug, Object)]
 #[oai(rename_all = "camelCase", deny_unknown_fields, example)]
 pub struct OrderFaultRequest {
-    /// Which calls of the order it hits: `confirm` (default), `cancel` or `any`.
+    /// Which calls of the order it hits: `confirm` (default), `cancel`, `any` (of those two)
+    /// or `lookup` (`GET /v1/payments/orders/{orderId}`).
     #[oai(default = "confirm_only", nullable)]
     pub operation: Operation,
     pub mode: FaultMode,

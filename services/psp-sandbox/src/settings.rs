@@ -32,6 +32,11 @@ pub struct Settings {
     pub error_code: &'static TossCode,
     /// How long a payout stays REQUESTED (`SANDBOX_PAYOUT_DELAY_MS`, default 1000).
     pub payout_delay: Duration,
+    /// How long a stored confirm or cancel answer is replayed for its `Idempotency-Key`
+    /// (`SANDBOX_IDEMPOTENCY_TTL_MS`; Toss's 15 days by default). After it, the key is new
+    /// again: a repeat is evaluated afresh and may be refused ("already canceled"), which is
+    /// what a merchant must be ready for when a lost answer is retried late.
+    pub idempotency_ttl: Duration,
     pub webhooks: WebhookSettings,
 }
 
@@ -166,12 +171,21 @@ impl Settings {
                 "must be at most 86400000",
             ));
         }
+        let idempotency_ttl: u64 =
+            parse_var(config, "SANDBOX_IDEMPOTENCY_TTL_MS")?.unwrap_or(15 * 86_400_000);
+        if idempotency_ttl == 0 {
+            return Err(ConfigError::new(
+                "SANDBOX_IDEMPOTENCY_TTL_MS",
+                "must be at least 1",
+            ));
+        }
         Ok(Self {
             secret_key,
             accept_test_keys,
             faults,
             error_code,
             payout_delay: Duration::from_millis(payout_delay),
+            idempotency_ttl: Duration::from_millis(idempotency_ttl),
             webhooks: WebhookSettings::from_config(config)?,
         })
     }

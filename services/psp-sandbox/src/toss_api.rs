@@ -18,6 +18,7 @@ use crate::{
     codes,
     confirm::{self, ConfirmInput},
     errors::TossResponse,
+    faults::Plan,
     idempotency::internal,
     state::Sandbox,
     store::{self, By},
@@ -103,9 +104,26 @@ pub struct TossApi {
 }
 
 impl TossApi {
-    /// Latency faults apply to lookups too: recovery jobs see a slow PSP as well.
+    /// Latency faults apply to lookups too: recovery jobs see a slow PSP as well; so does a
+    /// per-order `lookup` fault, for lookups by orderId (faults.rs).
     async fn lookup(&self, by: By<'_>) -> TossResponse {
         self.sandbox.latency().await;
+        let fault = match by {
+            By::OrderId(order_id) => self.sandbox.memory().faults.take_lookup_fault(order_id),
+            By::PaymentKey(_) => None,
+        };
+        match fault {
+            Some(Plan::Error(code)) => return TossResponse::error(code),
+            // Held, then answered as an internal error: the caller has given up by then.
+            Some(Plan::Timeout { delay, .. }) => {
+                tokio::time::sleep(delay).await;
+                return TossResponse::code(
+                    codes::FAILED_INTERNAL_SYSTEM_PROCESSING,
+                    "내부 시스템 처리 작업이 실패했습니다. (sandbox: injected lookup timeout)",
+                );
+            }
+            Some(Plan::Pass) | None => {}
+        }
         let found = async {
             let mut conn = self.sandbox.pool.acquire().await?;
             store::find(&mut conn, by, false).await

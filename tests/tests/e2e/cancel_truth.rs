@@ -1,7 +1,7 @@
 //! A cancel stays open until the PSP's record says what became of it (docs/payments.md,
 //! "Cancel and refund"): a repeated call the PSP refuses, when the PSP's record cannot be read
-//! either, proves nothing — the lost call may have refunded. And the keys of refunds imported
-//! from the PSP are not a client's to take.
+//! either, proves nothing — the lost call may have refunded; one it can read decides. And the
+//! keys of refunds imported from the PSP are not a client's to take.
 
 use std::time::Duration;
 
@@ -83,6 +83,118 @@ async fn a_lost_cancel_stays_open_while_the_psp_refuses_our_key() {
         "refunded once: {at_psp}"
     );
     assert_eq!(dec(&at_psp["balanceAmount"]), Decimal::ZERO, "{at_psp}");
+    system.stop().await;
+}
+
+/// The PSP keeps a stored answer for a while only (Toss: 15 days; the sandbox here: 1.5 s).
+/// A cancel whose answer was lost is repeated after that, so the PSP no longer knows the key,
+/// evaluates the repeat afresh and refuses it: the payment is already cancelled — by the lost
+/// call. Its record, read then, completes the cancel: DONE, refunded once, never REJECTED.
+/// Before stop 21 the sandbox replayed answers forever, and this path was never run.
+#[tokio::test]
+async fn a_repeat_refused_after_the_psp_forgot_its_key_completes_from_the_psps_record() {
+    let system = start(&[
+        ("PSP_TIMEOUT_MS", "300"),
+        ("RECOVERY_INTERVAL_MS", "1000"),
+        ("RECOVERY_STALE_MS", "1000"),
+        ("SANDBOX_IDEMPOTENCY_TTL_MS", "1500"),
+    ])
+    .await;
+    let order = new_order(&system, &[3]).await;
+    pay(&system, &order).await;
+    put_fault(
+        &system,
+        &order.order_id,
+        json!({"operation": "cancel", "mode": "timeout", "times": 1, "timeoutMs": 1000, "approveBeforeTimeout": true}),
+    )
+    .await;
+    let (status, body) = cancel(&system, &order.order_id, json!({"cancelReason": "x"}), None).await;
+    assert_eq!(
+        (status, body["status"].as_str()),
+        (202, Some("UNKNOWN")),
+        "{body}"
+    );
+    let done = eventually(
+        WAIT,
+        "the cancel completed from the PSP's record",
+        || async {
+            let p = payment(&system, &order.order_id).await;
+            (p["status"] == "CANCELED").then_some(p)
+        },
+    )
+    .await;
+    assert_eq!(done["cancels"][0]["status"], "DONE", "{done}");
+    let (_, at_psp) = psp_payment(&system, &order.order_id).await;
+    assert_eq!(
+        at_psp["cancels"].as_array().map(Vec::len),
+        Some(1),
+        "refunded once: {at_psp}"
+    );
+    // The repeat was refused, not replayed: a refusal leaves no stored answer for the key,
+    // a replay would have kept the first one.
+    let psp = system.db(&psp_sandbox::SPEC).await;
+    let kept: i64 =
+        sqlx::query_scalar("select count(*) from idempotency_keys where operation = 'cancel'")
+            .fetch_one(&psp)
+            .await
+            .expect("keys");
+    assert_eq!(kept, 0, "the repeat was evaluated afresh and refused");
+    psp.close().await;
+    system.stop().await;
+}
+
+/// As above, the repeat is refused, but the PSP's record cannot be read at that moment (the
+/// lookup fails): the refusal proves nothing, so the cancel stays open, and the next repeat,
+/// with the record readable, completes it. Before stop 21 the first unreadable lookup closed
+/// it REJECTED: the customer had the refund, our books and the seller's wallet did not.
+#[tokio::test]
+async fn a_refused_repeat_with_an_unreadable_psp_record_stays_open() {
+    let system = start(&[
+        ("PSP_TIMEOUT_MS", "300"),
+        ("RECOVERY_INTERVAL_MS", "1000"),
+        ("RECOVERY_STALE_MS", "1000"),
+        ("SANDBOX_IDEMPOTENCY_TTL_MS", "1500"),
+    ])
+    .await;
+    let order = new_order(&system, &[3]).await;
+    pay(&system, &order).await;
+    put_fault(
+        &system,
+        &order.order_id,
+        json!({"operation": "cancel", "mode": "timeout", "times": 1, "timeoutMs": 1000, "approveBeforeTimeout": true}),
+    )
+    .await;
+    let (status, body) = cancel(&system, &order.order_id, json!({"cancelReason": "x"}), None).await;
+    assert_eq!(
+        (status, body["status"].as_str()),
+        (202, Some("UNKNOWN")),
+        "{body}"
+    );
+    put_fault(
+        &system,
+        &order.order_id,
+        json!({"operation": "lookup", "mode": "error", "errorCode": "PROVIDER_ERROR", "times": 1}),
+    )
+    .await;
+    let refused = eventually(WAIT, "the repeat refused", || async {
+        let c = payment(&system, &order.order_id).await["cancels"][0].clone();
+        let code = c["failureCode"].as_str().unwrap_or_default().to_string();
+        code.starts_with("ALREADY_CANCELED_PAYMENT").then_some(c)
+    })
+    .await;
+    assert_eq!(refused["status"], "UNKNOWN", "still open: {refused}");
+    let done = eventually(WAIT, "the next repeat completed it", || async {
+        let p = payment(&system, &order.order_id).await;
+        (p["status"] == "CANCELED").then_some(p)
+    })
+    .await;
+    assert_eq!(done["cancels"][0]["status"], "DONE", "{done}");
+    let (_, at_psp) = psp_payment(&system, &order.order_id).await;
+    assert_eq!(
+        at_psp["cancels"].as_array().map(Vec::len),
+        Some(1),
+        "refunded once: {at_psp}"
+    );
     system.stop().await;
 }
 

@@ -102,17 +102,22 @@ async fn reconciliation_finds_a_psp_refund_of_an_order_paid_before_the_window() 
     .await;
     assert_eq!(status, 200, "{refund}");
 
-    // Every write of a cancel row, with its transaction: the import must open and close the
+    // Every cancel row opened or moved, with its transaction (not the wallet's completion
+    // flag, written later in its own): the import must open and close the
     // cancel in one. Before stop 21 it committed the row REQUESTED first, where a recovery
     // pass or another instance's reconciliation took it for one of ours and asked the PSP to
     // refund the amount again.
     let pool = system.db(&order_service::SPEC).await;
     sqlx::raw_sql(
-        "create table cancel_writes (txid bigint not null, status text not null);
+        "create table cancel_writes (seq serial, txid bigint not null, status text not null);
          create function log_cancel_write() returns trigger language plpgsql as $$
-           begin insert into cancel_writes values (txid_current(), new.status); return new; end $$;
-         create trigger cancel_writes after insert or update on payment_cancels
-           for each row execute function log_cancel_write();",
+           begin insert into cancel_writes (txid, status) values (txid_current(), new.status);
+           return new; end $$;
+         create trigger cancel_opened after insert on payment_cancels
+           for each row execute function log_cancel_write();
+         create trigger cancel_moved after update on payment_cancels
+           for each row when (old.status is distinct from new.status)
+           execute function log_cancel_write();",
     )
     .execute(&pool)
     .await
@@ -130,10 +135,11 @@ async fn reconciliation_finds_a_psp_refund_of_an_order_paid_before_the_window() 
     assert_eq!(mismatches.len(), 1, "{report}");
     assert_eq!(mismatches[0]["orderId"], order.order_id.as_str());
     assert_eq!(mismatches[0]["action"], "IMPORTED_PSP_REFUND", "{report}");
-    let writes: Vec<(i64, String)> = sqlx::query_as("select txid, status from cancel_writes")
-        .fetch_all(&pool)
-        .await
-        .expect("cancel writes");
+    let writes: Vec<(i64, String)> =
+        sqlx::query_as("select txid, status from cancel_writes order by seq")
+            .fetch_all(&pool)
+            .await
+            .expect("cancel writes");
     assert!(
         writes.len() >= 2 && writes.iter().all(|w| w.0 == writes[0].0),
         "opened and closed in one transaction: {writes:?}"
@@ -228,7 +234,7 @@ async fn an_order_refunded_between_the_two_reads_is_not_a_mismatch() {
     let refund_c = async {
         // After the PSP's transaction list was asked for (it answers a second later); the
         // refund lands at the PSP after that answer and with us before A's lookup ends.
-        tokio::time::sleep(Duration::from_millis(300)).await;
+        tokio::time::sleep(Duration::from_millis(500)).await;
         cancel(&system, &c.order_id, full(), None).await
     };
     let ((status, report), (refunded, body)) =

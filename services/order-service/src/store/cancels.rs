@@ -310,21 +310,29 @@ pub async fn claim_unreversed(
 }
 
 /// Makes the order's cancels whose outcome is unknown due (a webhook said one changed): now,
-/// or 10 s after the cancel's last change, as for payments (recovery.rs `make_due_now`);
-/// `None` when none is open. The webhook is unauthenticated: before stop 21 each one made the
-/// cancel due at once, so a flood of them was a flood of PSP cancel calls, and it cut short
-/// the claim of a drive still running (`claim_due`, which is a change: 10 s from it).
+/// or 10 s after the cancel's last change — `stale_secs` (the recovery's claim, `claim_due`,
+/// which is a change) when longer, so a webhook never cuts a running drive's claim short;
+/// `None` when none is open or each is due sooner already. The webhook is unauthenticated:
+/// before stop 21 each one made the cancel due at once, so a flood of them was a flood of PSP
+/// cancel calls and of drives running side by side.
 pub async fn make_due_now(
     conn: &mut PgConnection,
     order_id: &str,
+    stale_secs: f64,
 ) -> Result<Option<DateTime<Utc>>, sqlx::Error> {
     let due = sqlx::query_scalar!(
-        r#"update payment_cancels
-              set next_attempt_at = greatest(now(), updated_at + interval '10 seconds')
-            where order_id = $1 and status = 'UNKNOWN'
-              and next_attempt_at > greatest(now(), updated_at + interval '10 seconds')
-        returning next_attempt_at"#,
+        r#"with c as (
+             select cancel_no,
+                    greatest(now(), updated_at + make_interval(secs => greatest(10, $2::float8))) as due
+               from payment_cancels
+              where order_id = $1 and status = 'UNKNOWN'
+           )
+           update payment_cancels p set next_attempt_at = c.due
+             from c
+            where p.cancel_no = c.cancel_no and p.next_attempt_at > c.due
+        returning p.next_attempt_at"#,
         order_id,
+        stale_secs,
     )
     .fetch_all(conn)
     .await?;
