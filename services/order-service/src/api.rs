@@ -269,6 +269,8 @@ impl OrderApi {
     ) -> Result<ConfirmResponse, ApiError> {
         crate::access::require_order_member(&identity, &self.payments, &body.0.order_id, false)
             .await?;
+        // A write like a checkout: each confirm can cost a PSP call under our merchant key.
+        auth::limit_writes(&identity, None)?;
         let (result, done) = self.confirm_payment(&body.0, "confirm-api").await?;
         Ok(if done {
             ConfirmResponse::Confirmed(Json(result))

@@ -359,4 +359,24 @@ async fn writes_over_the_limit_are_429_with_retry_after() {
         )
         .await;
     assert_eq!(status, 201);
+
+    // A confirm is a write too (each can cost a PSP call): over the limit it is refused.
+    let m52 = jwt.member(52);
+    let confirm =
+        json!({"paymentKey": "tgen_unknown", "orderId": "no-such-order-52", "amount": 1000});
+    let path = "/api/payments/confirm";
+    for _ in 0..LIMIT {
+        let (status, body) = jwt
+            .call(Method::POST, "order-service", path, Some(&confirm), &m52)
+            .await;
+        assert_eq!(status, 404, "within the limit: {body}");
+    }
+    let (status, body) = jwt
+        .call(Method::POST, "order-service", path, Some(&confirm), &m52)
+        .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (429, Some("RATE_LIMITED")),
+        "{body}"
+    );
 }
