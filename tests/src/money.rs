@@ -277,3 +277,22 @@ pub async fn order_admin(system: &TestSystem, path_and_query: &str) -> (u16, Val
     )
     .await
 }
+
+/// Cancels all of `order` while the PSP refunds it and its answer is lost (a per-order fault
+/// that refunds, then holds the answer past order-service's `PSP_TIMEOUT_MS`, which must be
+/// below a second): 202 with the cancel UNKNOWN, the money back at the PSP.
+pub async fn cancel_with_lost_answer(system: &TestSystem, order: &Checkout) {
+    put_fault(
+        system,
+        &order.order_id,
+        json!({"operation": "cancel", "mode": "timeout", "times": 1, "timeoutMs": 1000,
+               "approveBeforeTimeout": true}),
+    )
+    .await;
+    let (status, body) = cancel(system, &order.order_id, json!({"cancelReason": "x"}), None).await;
+    assert_eq!(
+        (status, body["status"].as_str()),
+        (202, Some("UNKNOWN")),
+        "{body}"
+    );
+}

@@ -7,14 +7,41 @@ use std::time::Duration;
 
 use paymsa_e2e::{
     eventually,
-    money::{cancel, new_order, pay, payment, psp_payment, put_fault},
+    money::{cancel, cancel_with_lost_answer, new_order, pay, payment, psp_payment, put_fault},
     seed::start_seeded as start,
     values::dec,
+    TestSystem,
 };
 use rust_decimal::Decimal;
 use serde_json::json;
 
 const WAIT: Duration = Duration::from_secs(30);
+
+/// A PSP that keeps answers for 1.5 s, and recovery that repeats a lost cancel after 2 s.
+const FORGETFUL_PSP: [(&str, &str); 4] = [
+    ("PSP_TIMEOUT_MS", "300"),
+    ("RECOVERY_INTERVAL_MS", "1000"),
+    ("RECOVERY_STALE_MS", "1000"),
+    ("SANDBOX_IDEMPOTENCY_TTL_MS", "1500"),
+];
+
+/// Waits for the order to be cancelled in full, its cancel DONE, and checks that the PSP
+/// refunded it once.
+async fn canceled_once(system: &TestSystem, order_id: &str) {
+    let done = eventually(WAIT, "the cancel completed", || async {
+        let p = payment(system, order_id).await;
+        (p["status"] == "CANCELED").then_some(p)
+    })
+    .await;
+    assert_eq!(done["cancels"][0]["status"], "DONE", "{done}");
+    let (_, at_psp) = psp_payment(system, order_id).await;
+    assert_eq!(
+        at_psp["cancels"].as_array().map(Vec::len),
+        Some(1),
+        "refunded once: {at_psp}"
+    );
+    assert_eq!(dec(&at_psp["balanceAmount"]), Decimal::ZERO, "{at_psp}");
+}
 
 /// The first call refunds and its answer is lost; every repeat meets a merchant key the PSP
 /// refuses (rotated away), which also hides the PSP's record. Before stop 21 the first repeat
@@ -31,21 +58,10 @@ async fn a_lost_cancel_stays_open_while_the_psp_refuses_our_key() {
     let mut system = start(&fast_recovery).await;
     let order = new_order(&system, &[3]).await;
     pay(&system, &order).await;
-    put_fault(
-        &system,
-        &order.order_id,
-        json!({"operation": "cancel", "mode": "timeout", "times": 1, "timeoutMs": 1000, "approveBeforeTimeout": true}),
-    )
-    .await;
     system
         .restart_service_with("order-service", &[("RECOVERY_INTERVAL_MS", "3600000")])
         .await;
-    let (status, body) = cancel(&system, &order.order_id, json!({"cancelReason": "x"}), None).await;
-    assert_eq!(
-        (status, body["status"].as_str()),
-        (202, Some("UNKNOWN")),
-        "{body}"
-    );
+    cancel_with_lost_answer(&system, &order).await;
 
     let mut with_rotated_key = fast_recovery.to_vec();
     with_rotated_key.push(("PSP_SECRET_KEY", "live_sk_rotated_away"));
@@ -70,19 +86,7 @@ async fn a_lost_cancel_stays_open_while_the_psp_refuses_our_key() {
     system
         .restart_service_with("order-service", &fast_recovery)
         .await;
-    let done = eventually(WAIT, "the cancel completed with the right key", || async {
-        let p = payment(&system, &order.order_id).await;
-        (p["status"] == "CANCELED").then_some(p)
-    })
-    .await;
-    assert_eq!(done["cancels"][0]["status"], "DONE", "{done}");
-    let (_, at_psp) = psp_payment(&system, &order.order_id).await;
-    assert_eq!(
-        at_psp["cancels"].as_array().map(Vec::len),
-        Some(1),
-        "refunded once: {at_psp}"
-    );
-    assert_eq!(dec(&at_psp["balanceAmount"]), Decimal::ZERO, "{at_psp}");
+    canceled_once(&system, &order.order_id).await;
     system.stop().await;
 }
 
@@ -93,43 +97,11 @@ async fn a_lost_cancel_stays_open_while_the_psp_refuses_our_key() {
 /// Before stop 21 the sandbox replayed answers forever, and this path was never run.
 #[tokio::test]
 async fn a_repeat_refused_after_the_psp_forgot_its_key_completes_from_the_psps_record() {
-    let system = start(&[
-        ("PSP_TIMEOUT_MS", "300"),
-        ("RECOVERY_INTERVAL_MS", "1000"),
-        ("RECOVERY_STALE_MS", "1000"),
-        ("SANDBOX_IDEMPOTENCY_TTL_MS", "1500"),
-    ])
-    .await;
+    let system = start(&FORGETFUL_PSP).await;
     let order = new_order(&system, &[3]).await;
     pay(&system, &order).await;
-    put_fault(
-        &system,
-        &order.order_id,
-        json!({"operation": "cancel", "mode": "timeout", "times": 1, "timeoutMs": 1000, "approveBeforeTimeout": true}),
-    )
-    .await;
-    let (status, body) = cancel(&system, &order.order_id, json!({"cancelReason": "x"}), None).await;
-    assert_eq!(
-        (status, body["status"].as_str()),
-        (202, Some("UNKNOWN")),
-        "{body}"
-    );
-    let done = eventually(
-        WAIT,
-        "the cancel completed from the PSP's record",
-        || async {
-            let p = payment(&system, &order.order_id).await;
-            (p["status"] == "CANCELED").then_some(p)
-        },
-    )
-    .await;
-    assert_eq!(done["cancels"][0]["status"], "DONE", "{done}");
-    let (_, at_psp) = psp_payment(&system, &order.order_id).await;
-    assert_eq!(
-        at_psp["cancels"].as_array().map(Vec::len),
-        Some(1),
-        "refunded once: {at_psp}"
-    );
+    cancel_with_lost_answer(&system, &order).await;
+    canceled_once(&system, &order.order_id).await;
     // The repeat was refused, not replayed: a refusal leaves no stored answer for the key,
     // a replay would have kept the first one.
     let psp = system.db(&psp_sandbox::SPEC).await;
@@ -149,27 +121,10 @@ async fn a_repeat_refused_after_the_psp_forgot_its_key_completes_from_the_psps_r
 /// it REJECTED: the customer had the refund, our books and the seller's wallet did not.
 #[tokio::test]
 async fn a_refused_repeat_with_an_unreadable_psp_record_stays_open() {
-    let system = start(&[
-        ("PSP_TIMEOUT_MS", "300"),
-        ("RECOVERY_INTERVAL_MS", "1000"),
-        ("RECOVERY_STALE_MS", "1000"),
-        ("SANDBOX_IDEMPOTENCY_TTL_MS", "1500"),
-    ])
-    .await;
+    let system = start(&FORGETFUL_PSP).await;
     let order = new_order(&system, &[3]).await;
     pay(&system, &order).await;
-    put_fault(
-        &system,
-        &order.order_id,
-        json!({"operation": "cancel", "mode": "timeout", "times": 1, "timeoutMs": 1000, "approveBeforeTimeout": true}),
-    )
-    .await;
-    let (status, body) = cancel(&system, &order.order_id, json!({"cancelReason": "x"}), None).await;
-    assert_eq!(
-        (status, body["status"].as_str()),
-        (202, Some("UNKNOWN")),
-        "{body}"
-    );
+    cancel_with_lost_answer(&system, &order).await;
     put_fault(
         &system,
         &order.order_id,
@@ -183,18 +138,7 @@ async fn a_refused_repeat_with_an_unreadable_psp_record_stays_open() {
     })
     .await;
     assert_eq!(refused["status"], "UNKNOWN", "still open: {refused}");
-    let done = eventually(WAIT, "the next repeat completed it", || async {
-        let p = payment(&system, &order.order_id).await;
-        (p["status"] == "CANCELED").then_some(p)
-    })
-    .await;
-    assert_eq!(done["cancels"][0]["status"], "DONE", "{done}");
-    let (_, at_psp) = psp_payment(&system, &order.order_id).await;
-    assert_eq!(
-        at_psp["cancels"].as_array().map(Vec::len),
-        Some(1),
-        "refunded once: {at_psp}"
-    );
+    canceled_once(&system, &order.order_id).await;
     system.stop().await;
 }
 

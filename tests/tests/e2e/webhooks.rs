@@ -8,7 +8,7 @@ use std::time::Duration;
 use paymsa_e2e::{
     eventually,
     http::send,
-    money::{approve, cancel, confirm_order, new_order, pay, payment, put_fault},
+    money::{approve, cancel_with_lost_answer, confirm_order, new_order, pay, payment, put_fault},
     seed::start_seeded as start,
     TestSystem,
 };
@@ -108,18 +108,7 @@ async fn a_flood_of_cancel_webhooks_calls_the_psp_once() {
     .await;
     let order = new_order(&system, &[3]).await;
     pay(&system, &order).await;
-    put_fault(
-        &system,
-        &order.order_id,
-        json!({"operation": "cancel", "mode": "timeout", "times": 1, "timeoutMs": 1000, "approveBeforeTimeout": true}),
-    )
-    .await;
-    let (status, body) = cancel(&system, &order.order_id, json!({"cancelReason": "x"}), None).await;
-    assert_eq!(
-        (status, body["status"].as_str()),
-        (202, Some("UNKNOWN")),
-        "{body}"
-    );
+    cancel_with_lost_answer(&system, &order).await;
     let changed = json!({
         "eventType": "CANCEL_STATUS_CHANGED",
         "data": {"orderId": order.order_id, "status": "DONE"}

@@ -3,6 +3,8 @@
 //! call that may repeat a lost one is checked against the PSP's record before the cancel is
 //! closed as refused: the lost call may have refunded.
 
+use sqlx::PgConnection;
+
 use super::{psp_key, CancelError};
 use crate::{
     payments::Payments,
@@ -71,14 +73,8 @@ impl Payments {
                         // shows up as unresolved instead of looping unseen.
                         tracing::error!(cancel_no, error = %e, "recording a refunded cancel failed");
                         let mut conn = self.pool.acquire().await?;
-                        let wait = self.backoff(cancel.attempts + 1);
-                        store::cancels::mark_unknown(
-                            &mut conn,
-                            cancel_no,
-                            "RECORDING_FAILED",
-                            wait.as_secs_f64(),
-                        )
-                        .await?;
+                        self.keep_open(&mut conn, &cancel, "RECORDING_FAILED")
+                            .await?;
                         Err(e)
                     }
                 };
@@ -97,27 +93,10 @@ impl Payments {
                         drop(conn);
                         return self.complete_cancel(&cancel, &done, actor).await;
                     }
-                    RefundAtPsp::NotMade => {
-                        store::cancels::close(
-                            &mut conn,
-                            cancel_no,
-                            CancelStatus::Rejected,
-                            Some(&code),
-                            None,
-                            None,
-                        )
-                        .await?;
-                    }
-                    RefundAtPsp::Unread(reason) => {
-                        let wait = self.backoff(cancel.attempts + 1);
-                        let reason = format!("{code}; {reason}");
-                        store::cancels::mark_unknown(
-                            &mut conn,
-                            cancel_no,
-                            &reason,
-                            wait.as_secs_f64(),
-                        )
-                        .await?;
+                    RefundAtPsp::NotMade => reject(&mut conn, cancel_no, &code).await?,
+                    RefundAtPsp::Unread(why) => {
+                        let reason = format!("{code}; {why}");
+                        self.keep_open(&mut conn, &cancel, &reason).await?;
                     }
                 }
             }
@@ -127,21 +106,11 @@ impl Payments {
                     "the PSP refused our merchant credentials (PSP_SECRET_KEY) on a cancel");
                 if call == Call::First {
                     // The only call there was, refused: nothing was refunded.
-                    store::cancels::close(
-                        &mut conn,
-                        cancel_no,
-                        CancelStatus::Rejected,
-                        Some(&code),
-                        None,
-                        None,
-                    )
-                    .await?;
+                    reject(&mut conn, cancel_no, &code).await?;
                 } else {
                     // An earlier call may have gone through, and with these credentials the
                     // PSP's record cannot be read either: open until it can.
-                    let wait = self.backoff(cancel.attempts + 1);
-                    store::cancels::mark_unknown(&mut conn, cancel_no, &code, wait.as_secs_f64())
-                        .await?;
+                    self.keep_open(&mut conn, &cancel, &code).await?;
                 }
             }
             other => {
@@ -150,9 +119,7 @@ impl Payments {
                     PspOutcome::Answered(p, _) => format!("PSP_STATUS_{}", p.status),
                     _ => "PSP_UNCLEAR_ANSWER".into(),
                 };
-                let wait = self.backoff(cancel.attempts + 1);
-                store::cancels::mark_unknown(&mut conn, cancel_no, &reason, wait.as_secs_f64())
-                    .await?;
+                self.keep_open(&mut conn, &cancel, &reason).await?;
             }
         }
         let after = store::cancels::find(&mut conn, cancel_no)
@@ -169,6 +136,17 @@ impl Payments {
             }
             _ => Ok(after),
         }
+    }
+
+    /// The cancel's outcome is not known (`reason`): UNKNOWN, called again after the backoff.
+    async fn keep_open(
+        &self,
+        conn: &mut PgConnection,
+        cancel: &CancelRow,
+        reason: &str,
+    ) -> Result<(), sqlx::Error> {
+        let wait = self.backoff(cancel.attempts + 1);
+        store::cancels::mark_unknown(conn, cancel.cancel_no, reason, wait.as_secs_f64()).await
     }
 
     /// Whether the PSP's record shows this cancel's refund as made (its refunded total covers
@@ -193,6 +171,20 @@ impl Payments {
             PspOutcome::AlreadyProcessed => RefundAtPsp::Unread("LOOKUP_UNCLEAR".into()),
         }
     }
+}
+
+/// The PSP refused the cancel and nothing was refunded: REJECTED (final), with its code.
+async fn reject(conn: &mut PgConnection, cancel_no: i64, code: &str) -> Result<(), sqlx::Error> {
+    store::cancels::close(
+        conn,
+        cancel_no,
+        CancelStatus::Rejected,
+        Some(code),
+        None,
+        None,
+    )
+    .await
+    .map(|_| ())
 }
 
 /// Whether this is the cancel's first call to the PSP (made by the request that opened it)
