@@ -29,7 +29,7 @@ pub struct AuthSettings {
     pub jwks_refresh: Duration,
     pub issuer: Option<String>,
     pub audience: Option<String>,
-    /// Writes (checkouts, likes, reviews) per minute and member; 0 = no limit. Default 600 in
+    /// Writes (checkouts, confirms, likes, reviews) per minute and member; 0 = no limit. Default 600 in
     /// jwt mode, off in open mode unless set.
     pub writes_per_min: u32,
 }

@@ -3,8 +3,9 @@
 //! body only says *which* order to look at, and the recovery job then asks the PSP itself, under
 //! the same fencing as every other attempt (docs/payments.md). A webhook and the recovery tick
 //! therefore converge on one outcome in either order, and forged or replayed webhooks cost at
-//! most one lookup per order every 10 s, of an order that was unresolved anyway. The answer is 200 as soon as the
-//! order is marked due (one short write), so the PSP never retries because we were slow.
+//! most one lookup per order every 10 s (a cancel: one call per `RECOVERY_STALE_MS`, at least
+//! 10 s), of an order that was unresolved anyway. The answer is 200 as soon as the order is
+//! marked due (one short write), so the PSP never retries because we were slow.
 
 use poem_openapi::{payload::Json, ApiResponse, Object, OpenApi, Tags};
 use serde_json::Value;
@@ -33,8 +34,9 @@ pub struct TossWebhook {
 #[derive(Debug, Object)]
 #[oai(rename_all = "camelCase", example)]
 pub struct WebhookAccepted {
-    /// `LOOKUP_SCHEDULED` (the order will be looked up at the PSP now), or `IGNORED` (nothing of
-    /// ours is waiting for the PSP: a duplicate, a final order, an unknown order).
+    /// `LOOKUP_SCHEDULED` (the order or its cancel will be looked up at the PSP: now, or once
+    /// the per-order gap has passed), or `IGNORED` (nothing of ours is waiting for the PSP — a
+    /// final order, an unknown order — or a lookup is due sooner already).
     pub result: String,
 }
 
