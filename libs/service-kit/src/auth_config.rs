@@ -29,8 +29,8 @@ pub struct AuthSettings {
     pub jwks_refresh: Duration,
     pub issuer: Option<String>,
     pub audience: Option<String>,
-    /// Writes (checkouts, confirms, likes, reviews) per minute and member; 0 = no limit. Default 600 in
-    /// jwt mode, off in open mode unless set.
+    /// Writes (checkouts, confirms, likes, reviews) per minute and member; 0 = no limit.
+    /// Default 600 in jwt mode, off in open mode unless set.
     pub writes_per_min: u32,
 }
 

@@ -1,4 +1,4 @@
-//! Per-caller limits on writes (checkouts, likes, reviews): `RATE_LIMIT_WRITES_PER_MIN` per
+//! Per-caller limits on writes (checkouts, confirms, likes, reviews): `RATE_LIMIT_WRITES_PER_MIN` per
 //! member, or per client IP for callers without one. A refusal is 429 with `Retry-After`.
 
 use std::{

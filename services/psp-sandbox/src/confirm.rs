@@ -14,6 +14,7 @@ use crate::{
     amount::Amount,
     codes::{self, Kind, TossCode},
     errors::{TossError, TossResponse},
+    expiry,
     faults::{Operation, Plan},
     idempotency::{self, answer, internal, Claimed, Outcome},
     payment::{now_kst, PaymentRecord, PaymentStatus},
@@ -79,12 +80,17 @@ async fn decide(
             ))),
         };
     }
-    let found = store::find(conn, By::PaymentKey(&input.payment_key), true).await?;
+    let key = By::PaymentKey(&input.payment_key);
+    let expired = expiry::expire_if_stale(conn, key, sandbox.settings.ready_ttl).await?;
+    let found = store::find(conn, key, true).await?;
     let Some(mut payment) = found else {
         return Ok(answer(TossResponse::error(codes::get(
             codes::NOT_FOUND_PAYMENT,
         ))));
     };
+    if expired {
+        webhooks::payment_changed(sandbox, conn, &payment).await?;
+    }
     if let Some(refusal) = refusal(&payment, input) {
         return Ok(refusal);
     }

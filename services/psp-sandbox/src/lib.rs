@@ -48,6 +48,7 @@ pub mod confirm;
 pub mod controls_api;
 pub mod errors;
 mod examples;
+mod expiry;
 pub mod fault_settings;
 pub mod faults;
 pub mod idempotency;

@@ -37,6 +37,9 @@ pub struct Settings {
     /// again: a repeat is evaluated afresh and may be refused ("already canceled"), which is
     /// what a merchant must be ready for when a lost answer is retried late.
     pub idempotency_ttl: Duration,
+    /// How long a READY payment waits for its confirm before it expires
+    /// (`SANDBOX_READY_TTL_MS`; 10 minutes by default, as Toss; expiry.rs).
+    pub ready_ttl: Duration,
     pub webhooks: WebhookSettings,
 }
 
@@ -179,6 +182,13 @@ impl Settings {
                 "must be at least 1",
             ));
         }
+        let ready_ttl: u64 = parse_var(config, "SANDBOX_READY_TTL_MS")?.unwrap_or(600_000);
+        if ready_ttl == 0 {
+            return Err(ConfigError::new(
+                "SANDBOX_READY_TTL_MS",
+                "must be at least 1",
+            ));
+        }
         Ok(Self {
             secret_key,
             accept_test_keys,
@@ -186,6 +196,7 @@ impl Settings {
             error_code,
             payout_delay: Duration::from_millis(payout_delay),
             idempotency_ttl: Duration::from_millis(idempotency_ttl),
+            ready_ttl: Duration::from_millis(ready_ttl),
             webhooks: WebhookSettings::from_config(config)?,
         })
     }

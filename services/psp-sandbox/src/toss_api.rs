@@ -22,6 +22,7 @@ use crate::{
     idempotency::internal,
     state::Sandbox,
     store::{self, By},
+    webhooks,
 };
 
 #[derive(Tags)]
@@ -124,11 +125,23 @@ impl TossApi {
             }
             Some(Plan::Pass) | None => {}
         }
+        // A READY payment past its time expires as it is read (expiry.rs), with its webhook.
         let found = async {
-            let mut conn = self.sandbox.pool.acquire().await?;
-            store::find(&mut conn, by, false).await
+            let mut tx = self.sandbox.pool.begin().await?;
+            let ttl = self.sandbox.settings.ready_ttl;
+            let expired = crate::expiry::expire_if_stale(&mut tx, by, ttl).await?;
+            let found = store::find(&mut tx, by, false).await?;
+            if let (true, Some(payment)) = (expired, &found) {
+                webhooks::payment_changed(&self.sandbox, &mut tx, payment).await?;
+            }
+            tx.commit().await?;
+            Ok::<_, sqlx::Error>(found)
         };
-        match found.await {
+        let (found, queued) = webhooks::tracking(found).await;
+        if queued {
+            self.sandbox.webhooks_due.notify_one();
+        }
+        match found {
             Ok(Some(record)) => TossResponse::payment(record.to_payment()),
             Ok(None) => TossResponse::error(codes::get(codes::NOT_FOUND_PAYMENT)),
             Err(err) => internal(&err),

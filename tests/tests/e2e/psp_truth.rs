@@ -315,3 +315,52 @@ async fn a_wrong_key_that_timed_out_is_freed_by_recovery() {
     );
     system.stop().await;
 }
+
+/// The confirm's call never charged (the PSP failed it, and its answer was lost on the way
+/// back) and the approval expires before recovery asks again (Toss: 10 minutes; the sandbox
+/// here 1.5 s): the PSP's record says EXPIRED, and the order ends FAILURE with
+/// `order.payment.failed` once, never charged. Until stop 21 the sandbox never expired an
+/// approval, so recovery confirmed it again and this path was never run.
+#[tokio::test]
+async fn an_approval_that_expired_before_a_confirm_charged_fails_the_order() {
+    let system = start(&[
+        ("PSP_TIMEOUT_MS", "300"),
+        ("RECOVERY_INTERVAL_MS", "2000"),
+        ("SANDBOX_READY_TTL_MS", "1500"),
+    ])
+    .await;
+    let order = new_order(&system, &[1]).await;
+    let key = approve(&system, &order).await;
+    put_fault(
+        &system,
+        &order.order_id,
+        json!({"mode": "timeout", "times": 1, "timeoutMs": 1000, "approveBeforeTimeout": false}),
+    )
+    .await;
+    let (status, body) = confirm_order(&system, &key, &order).await;
+    assert_eq!(status, 202, "{body}");
+    let failed = eventually(WAIT, "recovery to find the approval expired", || async {
+        let p = payment(&system, &order.order_id).await;
+        (p["status"] == "FAILURE").then_some(p)
+    })
+    .await;
+    assert_eq!(
+        history_statuses(&failed).last().map(String::as_str),
+        Some("FAILURE"),
+        "{failed}"
+    );
+    let (_, at_psp) = psp_payment(&system, &order.order_id).await;
+    assert_eq!(at_psp["status"], "EXPIRED", "{at_psp}");
+    assert_eq!(
+        events_of(&system, &order.order_id, "order.payment.failed").await,
+        1
+    );
+    assert_eq!(
+        events_of(&system, &order.order_id, "order.payment.confirmed").await,
+        0
+    );
+    // A confirm now is refused by the PSP: the session is gone.
+    let (status, body) = confirm_order(&system, &key, &order).await;
+    assert!((400..500).contains(&status), "{status} {body}");
+    system.stop().await;
+}

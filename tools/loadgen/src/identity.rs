@@ -21,7 +21,7 @@ const TOKEN_TTL_SECS: u64 = 12 * 3600;
 
 /// Writes per minute and member the stack's services allow (`RATE_LIMIT_WRITES_PER_MIN`). The
 /// default (600) is for one person; each of the tool's few shoppers stands for thousands of
-/// them and writes (checkouts, likes, reviews) as fast as the system answers, so the default
+/// them and writes (checkouts, confirms, likes, reviews) as fast as the system answers, so the default
 /// would measure the limiter instead of the system. High, not off, so the limiter still runs.
 pub const LOAD_WRITES_PER_MIN: u32 = 1_000_000;
 

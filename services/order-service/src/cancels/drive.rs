@@ -95,8 +95,8 @@ impl Payments {
                     }
                     RefundAtPsp::NotMade => reject(&mut conn, cancel_no, &code).await?,
                     RefundAtPsp::Unread(why) => {
-                        tracing::warn!(cancel_no, %code, %why,
-                            "the PSP refused a repeated cancel and its record cannot be read; kept UNKNOWN");
+                        tracing::warn!(cancel_no, %code, %why, "the PSP refused a repeated \
+                            cancel and its record cannot be read; kept UNKNOWN");
                         let reason = format!("{code}; {why}");
                         self.keep_open(&mut conn, &cancel, &reason).await?;
                     }
