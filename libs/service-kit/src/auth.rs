@@ -3,8 +3,8 @@
 //!
 //! In open mode (`AUTH_MODE=open`, the default with `APP_ENV=dev`) every check passes, as
 //! before identities existed. In jwt mode a request needs `Authorization: Bearer <JWT>` signed
-//! by a key of the service's JWKS: no or a bad token is 401, a valid token for someone else 403, both as
-//! problem+json. The verifier reaches the extractor as route data (see `App::serve`).
+//! by a key of the service's JWKS: no or a bad token is 401, a valid token for someone else
+//! 403, both as problem+json. The verifier reaches the extractor as route data (see `App::serve`).
 
 use std::{net::IpAddr, sync::Arc};
 
