@@ -296,3 +296,22 @@ pub async fn cancel_with_lost_answer(system: &TestSystem, order: &Checkout) {
         "{body}"
     );
 }
+
+/// Confirms `order` with `key` while the PSP's answer is lost (a per-order fault that holds it
+/// past order-service's `PSP_TIMEOUT_MS`, which must be below a second): 202, the order
+/// UNKNOWN; `charged` says whether the PSP charged before holding its answer.
+pub async fn confirm_with_lost_answer(
+    system: &TestSystem,
+    key: &str,
+    order: &Checkout,
+    charged: bool,
+) {
+    put_fault(
+        system,
+        &order.order_id,
+        json!({"mode": "timeout", "times": 1, "timeoutMs": 1000, "approveBeforeTimeout": charged}),
+    )
+    .await;
+    let (status, body) = confirm_order(system, key, order).await;
+    assert_eq!(status, 202, "{body}");
+}

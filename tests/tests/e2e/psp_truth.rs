@@ -9,8 +9,8 @@ use paymsa_e2e::{
     eventually,
     http::metrics_text,
     money::{
-        approve, confirm, confirm_order, new_order, order_admin, payment, psp_payment, put_fault,
-        put_global_faults,
+        approve, confirm, confirm_order, confirm_with_lost_answer, new_order, order_admin, payment,
+        psp_payment, put_fault, put_global_faults,
     },
     seed::start_seeded as start,
 };
@@ -331,14 +331,7 @@ async fn an_approval_that_expired_before_a_confirm_charged_fails_the_order() {
     .await;
     let order = new_order(&system, &[1]).await;
     let key = approve(&system, &order).await;
-    put_fault(
-        &system,
-        &order.order_id,
-        json!({"mode": "timeout", "times": 1, "timeoutMs": 1000, "approveBeforeTimeout": false}),
-    )
-    .await;
-    let (status, body) = confirm_order(&system, &key, &order).await;
-    assert_eq!(status, 202, "{body}");
+    confirm_with_lost_answer(&system, &key, &order, false).await;
     let failed = eventually(WAIT, "recovery to find the approval expired", || async {
         let p = payment(&system, &order.order_id).await;
         (p["status"] == "FAILURE").then_some(p)

@@ -8,7 +8,7 @@ use std::time::Duration;
 use paymsa_e2e::{
     eventually,
     http::send,
-    money::{approve, cancel_with_lost_answer, confirm_order, new_order, pay, payment, put_fault},
+    money::{approve, cancel_with_lost_answer, confirm_with_lost_answer, new_order, pay, payment},
     seed::start_seeded as start,
     TestSystem,
 };
@@ -37,14 +37,7 @@ async fn a_webhook_resolves_an_unknown_payment_with_the_psps_answer_not_its_own(
     .await;
     let order = new_order(&system, &[1]).await;
     let key = approve(&system, &order).await;
-    put_fault(
-        &system,
-        &order.order_id,
-        json!({"mode": "timeout", "times": 1, "timeoutMs": 1000, "approveBeforeTimeout": true}),
-    )
-    .await;
-    let (status, body) = confirm_order(&system, &key, &order).await;
-    assert_eq!(status, 202, "{body}");
+    confirm_with_lost_answer(&system, &key, &order, true).await;
     tokio::time::sleep(Duration::from_millis(1100)).await;
 
     let forged = json!({
