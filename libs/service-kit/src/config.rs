@@ -52,6 +52,8 @@ pub struct ServiceConfig {
     pub port: u16,
     pub database_url: Option<Url>,
     pub db_max_connections: u32,
+    /// The async runtime's worker threads (`WORKER_THREADS`); `None`: one per core.
+    pub worker_threads: Option<usize>,
     pub nats_url: Option<String>,
     /// Prefix of stream names and subjects; empty in production, unique per test.
     pub nats_namespace: String,
@@ -221,6 +223,18 @@ impl ServiceConfig {
         if db_max_connections == 0 {
             return Err(ConfigError::new("DB_MAX_CONNECTIONS", "must be at least 1"));
         }
+        let worker_threads = match env.var("WORKER_THREADS") {
+            None => None,
+            Some(_) => match parse(env, "WORKER_THREADS", 0usize)? {
+                n @ 1..=256 => Some(n),
+                n => {
+                    return Err(ConfigError::new(
+                        "WORKER_THREADS",
+                        format!("must be 1..=256 (got {n})"),
+                    ))
+                }
+            },
+        };
         let app_env = AppEnv::from_source(env);
         let admin_token = env.var("ADMIN_TOKEN");
         if let Some(token) = &admin_token {
@@ -236,6 +250,7 @@ impl ServiceConfig {
             port: parse(env, "PORT", spec.default_port)?,
             database_url,
             db_max_connections,
+            worker_threads,
             nats_url,
             nats_namespace,
             nats_credentials,

@@ -29,6 +29,14 @@ fn defaults_match_the_local_stack() {
         Some("postgres://postgres@127.0.0.1:5432/paymsa_test")
     );
     assert_eq!(config.log_format, LogFormat::Pretty);
+    assert_eq!(config.worker_threads, None, "one per core");
+}
+
+#[test]
+fn a_service_can_run_on_fewer_worker_threads_than_cores() {
+    let config = ServiceConfig::from_source(&SPEC, &env(&[("WORKER_THREADS", "1")]))
+        .expect("1 is valid");
+    assert_eq!(config.worker_threads, Some(1));
 }
 
 #[test]
@@ -44,6 +52,8 @@ fn a_bad_variable_is_named_in_the_error() {
         ("NATS_USER", "order-service"),
         ("NATS_PASSWORD", "secret"),
         ("MAX_BODY_BYTES", "-1"),
+        ("WORKER_THREADS", "0"),
+        ("WORKER_THREADS", "two"),
     ] {
         let err = ServiceConfig::from_source(&SPEC, &env(&[(name, value)]))
             .expect_err("invalid value must be rejected");

@@ -15,7 +15,7 @@ use crate::{
     codes,
     errors::TossResponse,
     faults::{Operation, Plan},
-    idempotency::{self, answer, internal, Claimed, Outcome},
+    idempotency::{self, answer, internal, Admitted, Outcome},
     payment::{now_kst, CancelRecord, PaymentRecord, PaymentStatus},
     state::{Sandbox, HEX, KEY_ALPHABET},
     store::{self, By},
@@ -37,17 +37,11 @@ pub async fn cancel(sandbox: &Arc<Sandbox>, input: CancelInput) -> TossResponse 
     };
     sandbox.memory().calls.count_cancel(order_id.as_deref());
     let key = input.idempotency_key.as_deref();
-    let mut claim = match idempotency::claim(sandbox, Operation::Cancel, key).await {
-        Ok(Claimed::Go(claim)) => claim,
-        Ok(Claimed::Replay(reply)) => return reply,
-        Ok(Claimed::Busy) => {
-            return TossResponse::error(codes::get(codes::IDEMPOTENT_REQUEST_PROCESSING))
-        }
-        Err(err) => return internal(&err),
+    let (mut claim, mut tx) = match idempotency::admit(sandbox, Operation::Cancel, key).await {
+        Admitted::Go(claim, tx) => (claim, tx),
+        Admitted::Answer(reply) => return reply,
     };
-    sandbox.latency().await;
     let decided = async {
-        let mut tx = sandbox.pool.begin().await?;
         let outcome = decide(sandbox, &mut tx, &input).await?;
         // Recorded before any injected delay, as for confirm: a refund that "timed out" after
         // it was applied is what a retry with the same key (or a lookup) finds.

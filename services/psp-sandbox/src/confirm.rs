@@ -16,7 +16,7 @@ use crate::{
     errors::{TossError, TossResponse},
     expiry,
     faults::{Operation, Plan},
-    idempotency::{self, answer, internal, Claimed, Outcome},
+    idempotency::{self, answer, internal, Admitted, Outcome},
     payment::{now_kst, PaymentRecord, PaymentStatus},
     state::{Sandbox, DIGITS, HEX},
     store::{self, By},
@@ -34,17 +34,11 @@ pub struct ConfirmInput {
 pub async fn confirm(sandbox: &Arc<Sandbox>, input: ConfirmInput) -> TossResponse {
     sandbox.memory().calls.count_confirm(&input.order_id);
     let key = input.idempotency_key.as_deref();
-    let mut claim = match idempotency::claim(sandbox, Operation::Confirm, key).await {
-        Ok(Claimed::Go(claim)) => claim,
-        Ok(Claimed::Replay(reply)) => return reply,
-        Ok(Claimed::Busy) => {
-            return TossResponse::error(codes::get(codes::IDEMPOTENT_REQUEST_PROCESSING))
-        }
-        Err(err) => return internal(&err),
+    let (mut claim, mut tx) = match idempotency::admit(sandbox, Operation::Confirm, key).await {
+        Admitted::Go(claim, tx) => (claim, tx),
+        Admitted::Answer(reply) => return reply,
     };
-    sandbox.latency().await;
     let decided = async {
-        let mut tx = sandbox.pool.begin().await?;
         let outcome = decide(sandbox, &mut tx, &input).await?;
         // Recorded before any injected delay: a client that times out and retries with the
         // same key gets the recorded outcome, and nothing depends on this future running on.

@@ -1,7 +1,9 @@
 //! Toss's `Idempotency-Key` for confirm and cancel, kept in the database so a stored answer
-//! outlives a restart. A request claims its key (IN_FLIGHT) before it does anything; its
-//! outcome is stored — or the claim removed — in the same transaction as the change it
-//! reports, so "charged" and "the answer that says so" commit together or not at all.
+//! outlives a restart. A request claims its key (IN_FLIGHT) before it does anything: in the
+//! transaction of its change, or, when a latency fault makes it wait first, in a commit of its
+//! own ([`admit`]). Its outcome is stored — or the claim removed — in the same transaction as
+//! the change it reports, so "charged" and "the answer that says so" commit together or not at
+//! all.
 
 use std::{sync::Arc, time::Duration};
 
@@ -64,32 +66,95 @@ pub struct KeyClaim {
     pool: PgPool,
     operation: &'static str,
     key: Option<String>,
+    /// The claim is a row of the request's own transaction (see [`admit`]): a rollback removes
+    /// it, so there is nothing to release on drop.
+    in_tx: bool,
 }
 
-pub enum Claimed {
-    /// Go ahead (with or without a key).
-    Go(KeyClaim),
-    /// Another request with this key is in flight.
+/// What a confirm or cancel may do, given its Idempotency-Key.
+pub enum Admitted {
+    /// Go ahead, in this transaction; [`KeyClaim::commit`] stores the outcome and commits.
+    Go(KeyClaim, Transaction<'static, Postgres>),
+    /// Answer this at once: the stored reply of an earlier request with the key, a request
+    /// with the key in flight, or a storage failure.
+    Answer(TossResponse),
+}
+
+enum Claim {
+    Taken,
     Busy,
-    /// The key was used before: answer exactly this.
     Replay(TossResponse),
 }
 
-/// Claims `key` for `operation`, or says why the request must not run.
-pub async fn claim(
+/// Claims the request's key (if it has one), waits out the latency fault, and opens the
+/// transaction of the change.
+///
+/// Without a latency fault the key is claimed inside that transaction: one commit per confirm
+/// instead of two (docs/benchmarks.md, stop 22). A duplicate sent meanwhile waits on the key's
+/// row until the first commits, then replays its stored answer, or runs if nothing was stored
+/// (Toss's own behaviour either way: the answer of a request with that key, or a new request).
+/// With a latency fault the claim commits first, so a duplicate during the wait is answered
+/// IDEMPOTENT_REQUEST_PROCESSING, as Toss answers one that overlaps a slow request.
+pub async fn admit(sandbox: &Arc<Sandbox>, operation: Operation, key: Option<&str>) -> Admitted {
+    match try_admit(sandbox, scope(operation), key).await {
+        Ok(admitted) => admitted,
+        Err(err) => Admitted::Answer(internal(&err)),
+    }
+}
+
+async fn try_admit(
     sandbox: &Arc<Sandbox>,
-    operation: Operation,
+    operation: &'static str,
     key: Option<&str>,
-) -> Result<Claimed, sqlx::Error> {
-    let operation = scope(operation);
+) -> Result<Admitted, sqlx::Error> {
     let mut claim = KeyClaim {
         pool: sandbox.pool.clone(),
         operation,
         key: None,
+        in_tx: false,
     };
-    let Some(key) = key else {
-        return Ok(Claimed::Go(claim));
+    let ttl = sandbox.settings.idempotency_ttl;
+    let claimed = match key {
+        None => Claim::Taken,
+        Some(key) if sandbox.memory().faults.latency().is_zero() => {
+            let mut tx = sandbox.pool.begin().await?;
+            let claimed = claim_on(&mut tx, operation, key, ttl).await?;
+            if let Claim::Taken = claimed {
+                claim.key = Some(key.to_string());
+                claim.in_tx = true;
+                return Ok(Admitted::Go(claim, tx));
+            }
+            claimed
+        }
+        Some(key) => {
+            let mut conn = sandbox.pool.acquire().await?;
+            let claimed = claim_on(&mut conn, operation, key, ttl).await?;
+            if let Claim::Taken = claimed {
+                claim.key = Some(key.to_string());
+            }
+            claimed
+        }
     };
+    match claimed {
+        Claim::Taken => {
+            sandbox.latency().await;
+            Ok(Admitted::Go(claim, sandbox.pool.begin().await?))
+        }
+        Claim::Busy => Ok(Admitted::Answer(TossResponse::error(codes::get(
+            codes::IDEMPOTENT_REQUEST_PROCESSING,
+        )))),
+        Claim::Replay(reply) => Ok(Admitted::Answer(reply)),
+    }
+}
+
+/// Claims `key` for `operation` on `conn` (in a transaction or not), or says why the request
+/// must not run.
+async fn claim_on(
+    conn: &mut PgConnection,
+    operation: &str,
+    key: &str,
+    ttl: Duration,
+) -> Result<Claim, sqlx::Error> {
     // Twice: the row seen as a conflict may be deleted (released) before it is read.
     for _ in 0..2 {
         // An abandoned claim is taken over, and so is an answer kept longer than the TTL
@@ -106,13 +171,12 @@ pub async fn claim(
             operation,
             key,
             ABANDONED_AFTER_SECS,
-            sandbox.settings.idempotency_ttl.as_secs_f64(),
+            ttl.as_secs_f64(),
         )
-        .execute(&sandbox.pool)
+        .execute(&mut *conn)
         .await?;
         if claimed.rows_affected() == 1 {
-            claim.key = Some(key.to_string());
-            return Ok(Claimed::Go(claim));
+            return Ok(Claim::Taken);
         }
         let row = sqlx::query!(
             "select status, response_status, response_body from idempotency_keys
@@ -120,11 +184,11 @@ pub async fn claim(
             operation,
             key,
         )
-        .fetch_optional(&sandbox.pool)
+        .fetch_optional(&mut *conn)
         .await?;
         let Some(row) = row else { continue };
         if row.status == "IN_FLIGHT" {
-            return Ok(Claimed::Busy);
+            return Ok(Claim::Busy);
         }
         // A COMPLETED key has both (idempotency_keys_completed_check).
         let (Some(code), Some(body)) = (row.response_status, row.response_body) else {
@@ -136,9 +200,9 @@ pub async fn claim(
             .ok()
             .and_then(|code| TossResponse::from_stored(code, body))
             .ok_or_else(|| sqlx::Error::Decode("idempotency_keys: unreadable reply".into()))?;
-        return Ok(Claimed::Replay(reply));
+        return Ok(Claim::Replay(reply));
     }
-    Ok(Claimed::Busy)
+    Ok(Claim::Busy)
 }
 
 impl KeyClaim {
@@ -202,6 +266,9 @@ async fn settle(
 impl Drop for KeyClaim {
     fn drop(&mut self) {
         let Some(key) = self.key.take() else { return };
+        if self.in_tx {
+            return;
+        }
         let (pool, operation) = (self.pool.clone(), self.operation);
         // Drop cannot wait; the release runs on the runtime. Without one (never in the
         // server) the claim is simply left to be taken over once it counts as abandoned.

@@ -238,6 +238,27 @@ async fn concurrent_confirms_charge_exactly_once() {
     );
 }
 
+/// Without a latency fault the key is claimed in the confirm's own transaction
+/// (src/idempotency.rs `admit`): a duplicate sent while the first is running waits for it and
+/// replays its answer, where a claim committed first answered it 409.
+#[tokio::test]
+async fn without_latency_a_duplicate_in_flight_waits_and_replays_the_answer() {
+    let sb = start().await;
+    let (order, key) = sb.approved(5000).await;
+    let requests = (0..10).map(|_| sb.confirm_keyed(&key, &order, 5000, "same").send());
+    let mut answers = Vec::new();
+    for resp in futures_join(requests).await {
+        let (status, _, value) = common::body(resp.expect("sent")).await;
+        answers.push((status, value["lastTransactionKey"].clone()));
+    }
+    assert_eq!(sb.get_json("/sandbox/stats").await["charges"], 1);
+    assert!(answers[0].1.is_string(), "{answers:?}");
+    assert!(
+        answers.iter().all(|a| a.0 == 200 && a == &answers[0]),
+        "every duplicate gets the first answer: {answers:?}"
+    );
+}
+
 /// Runs the futures concurrently on the test runtime (no extra dependency for join_all).
 async fn futures_join<F>(futures: impl Iterator<Item = F>) -> Vec<F::Output>
 where

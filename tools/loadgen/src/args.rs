@@ -63,9 +63,13 @@ pub struct BenchArgs {
     /// Seeds everything random in the run.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
-    /// Each service's Postgres pool (DB_MAX_CONNECTIONS).
-    #[arg(long, default_value_t = 10)]
+    /// Each service's Postgres pool (DB_MAX_CONNECTIONS). 3: the best of 2, 3, 5 and 10 on
+    /// this 2-core machine (docs/benchmarks.md, stop 22).
+    #[arg(long, default_value_t = 3)]
     pub db_connections: u32,
+    /// Each service's async worker threads (WORKER_THREADS); 0: one per core.
+    #[arg(long, default_value_t = 1)]
+    pub worker_threads: usize,
     /// CONSUMER_CONCURRENCY for every consumer of every service; 0: each consumer's own.
     #[arg(long, default_value_t = 0)]
     pub consumer_concurrency: usize,
@@ -159,8 +163,8 @@ mod tests {
             (60, 32, 10, 5)
         );
         assert_eq!(
-            (b.seed, b.db_connections, b.consumer_concurrency),
-            (1, 10, 0)
+            (b.seed, b.db_connections, b.worker_threads, b.consumer_concurrency),
+            (1, 3, 1, 0)
         );
         assert_eq!(
             (b.rate, b.out.as_str(), b.auth),

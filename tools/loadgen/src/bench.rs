@@ -32,8 +32,15 @@ const CANCEL_RATE: f64 = 0.05;
 const CEILING_CONNECTIONS: u32 = 16;
 
 /// The documented settings the bench's options set for the services, over the environment's.
-pub fn set_by_the_bench(consumer_concurrency: usize, webhooks: bool) -> Vec<&'static str> {
+pub fn set_by_the_bench(
+    consumer_concurrency: usize,
+    worker_threads: usize,
+    webhooks: bool,
+) -> Vec<&'static str> {
     let mut set = vec!["DB_MAX_CONNECTIONS"];
+    if worker_threads > 0 {
+        set.push("WORKER_THREADS");
+    }
     if consumer_concurrency > 0 {
         set.push("CONSUMER_CONCURRENCY");
     }
@@ -51,7 +58,11 @@ pub async fn run(args: &BenchArgs) -> anyhow::Result<bool> {
     eprintln!(
         "starting nats-server and the 9 services from {} ({})",
         args.stack.bin_dir.display(),
-        crate::inherited::sentence(&set_by_the_bench(args.consumer_concurrency, args.webhooks))
+        crate::inherited::sentence(&set_by_the_bench(
+            args.consumer_concurrency,
+            args.worker_threads,
+            args.webhooks
+        ))
     );
     // 0: each consumer's own setting; otherwise every consumer of every service.
     let concurrency = args.consumer_concurrency;
@@ -59,6 +70,9 @@ pub async fn run(args: &BenchArgs) -> anyhow::Result<bool> {
         StackOptions::new(args.stack.bin_dir.clone()).set("DB_MAX_CONNECTIONS", db_connections);
     if concurrency > 0 {
         options = options.set("CONSUMER_CONCURRENCY", concurrency);
+    }
+    if args.worker_threads > 0 {
+        options = options.set("WORKER_THREADS", args.worker_threads);
     }
     if args.webhooks {
         options = options.set_for(
@@ -84,6 +98,7 @@ pub async fn run(args: &BenchArgs) -> anyhow::Result<bool> {
     stack.stop().await;
     let mut report = result?;
     report.consumer_concurrency = concurrency;
+    report.worker_threads = args.worker_threads;
     report.webhooks = args.webhooks;
 
     // The ceilings once the system is stopped, so neither side takes the other's CPU or
@@ -230,6 +245,7 @@ async fn measure(
         shoppers,
         db_connections,
         consumer_concurrency: 0,
+        worker_threads: 0,
         webhooks: false,
         payments: driven.records.len() as u64,
         paid,

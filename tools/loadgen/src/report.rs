@@ -18,6 +18,8 @@ pub struct BenchReport {
     pub shoppers: usize,
     pub db_connections: u32,
     pub consumer_concurrency: usize,
+    /// WORKER_THREADS of every service; 0: one per core.
+    pub worker_threads: usize,
     /// The sandbox sent its webhooks (`--webhooks`).
     pub webhooks: bool,
     pub payments: u64,
@@ -116,8 +118,9 @@ impl BenchReport {
             "Load: {} for {:.0} s (checkout of 1–3 products → sandbox approval → confirm; \
              per payment 30 % like, 5 % unlike, 10 % review, 2 % review delete; 5 % of paid orders \
              cancelled, half of them in part), release binaries, \
-             one process per service, `DB_MAX_CONNECTIONS={}`, `CONSUMER_CONCURRENCY={}`, {}, \
-             {}, the broker's `sync_interval: {}`; {}.\n",
+             one process per service, `DB_MAX_CONNECTIONS={}`, `WORKER_THREADS={}`, \
+             `CONSUMER_CONCURRENCY={}`, {}, {}, Postgres over {}, the broker's \
+             `sync_interval: {}`; {}.\n",
             match &self.open {
                 Some(o) => format!(
                     "**open loop**, {:.0} payments/s started on a fixed schedule whether or not \
@@ -131,6 +134,10 @@ impl BenchReport {
             },
             self.duration.as_secs_f64(),
             self.db_connections,
+            match self.worker_threads {
+                0 => "one per core".to_string(),
+                n => n.to_string(),
+            },
             match self.consumer_concurrency {
                 0 => "each consumer's default (4; wallet settlement 16)".to_string(),
                 n => n.to_string(),
@@ -141,9 +148,11 @@ impl BenchReport {
             } else {
                 "no PSP webhooks"
             },
+            postgres_path(),
             broker_sync_interval(),
             crate::inherited::sentence(&crate::bench::set_by_the_bench(
                 self.consumer_concurrency,
+                self.worker_threads,
                 self.webhooks
             )),
         );
@@ -247,5 +256,13 @@ impl BenchReport {
             std::fs::write(dir.join("stage-latency.svg"), open.svg())?;
         }
         Ok(())
+    }
+}
+
+/// How the services and the ceiling reach Postgres (scripts/bench.sh prefers its Unix socket).
+fn postgres_path() -> &'static str {
+    match std::env::var("TEST_DATABASE_URL") {
+        Ok(url) if url.contains("%2F") || url.contains("%2f") => "its Unix socket",
+        _ => "TCP",
     }
 }
