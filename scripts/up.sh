@@ -77,6 +77,8 @@ start_service() {
     # 9 services × 4 connections: the local stack and a `just test` beside it fit in
     # Postgres' default max_connections (100); `just bench e2e` sizes its own stack.
     DB_MAX_CONNECTIONS="${DB_MAX_CONNECTIONS:-4}"
+    # nine services on one machine: one async worker each (docs/configuration.md)
+    WORKER_THREADS="${WORKER_THREADS:-1}"
     # wallet-service's hold before a sale's net is available (docs/ledger.md): seconds, so the
     # demo shows pending money becoming available; production keeps the 2d default.
     SETTLEMENT_HOLD="${SETTLEMENT_HOLD:-10s}"

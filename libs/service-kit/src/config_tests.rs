@@ -34,8 +34,8 @@ fn defaults_match_the_local_stack() {
 
 #[test]
 fn a_service_can_run_on_fewer_worker_threads_than_cores() {
-    let config = ServiceConfig::from_source(&SPEC, &env(&[("WORKER_THREADS", "1")]))
-        .expect("1 is valid");
+    let config =
+        ServiceConfig::from_source(&SPEC, &env(&[("WORKER_THREADS", "1")])).expect("1 is valid");
     assert_eq!(config.worker_threads, Some(1));
 }
 

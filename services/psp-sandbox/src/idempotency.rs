@@ -90,11 +90,11 @@ enum Claim {
 /// transaction of the change.
 ///
 /// Without a latency fault the key is claimed inside that transaction: one commit per confirm
-/// instead of two (docs/benchmarks.md, stop 22). A duplicate sent meanwhile waits on the key's
-/// row until the first commits, then replays its stored answer, or runs if nothing was stored
-/// (Toss's own behaviour either way: the answer of a request with that key, or a new request).
-/// With a latency fault the claim commits first, so a duplicate during the wait is answered
-/// IDEMPOTENT_REQUEST_PROCESSING, as Toss answers one that overlaps a slow request.
+/// instead of two (docs/benchmarks.md, stop 22). The uncommitted row is invisible to a
+/// duplicate, so the claim also takes a transaction-scoped advisory lock on the key, which a
+/// duplicate only tries: taken, it is answered IDEMPOTENT_REQUEST_PROCESSING (409) at once, as
+/// Toss answers a request whose key is still being processed, and as with a claim committed
+/// first. With a latency fault the claim commits first, then the request waits.
 pub async fn admit(sandbox: &Arc<Sandbox>, operation: Operation, key: Option<&str>) -> Admitted {
     match try_admit(sandbox, scope(operation), key).await {
         Ok(admitted) => admitted,
@@ -118,7 +118,10 @@ async fn try_admit(
         None => Claim::Taken,
         Some(key) if sandbox.memory().faults.latency().is_zero() => {
             let mut tx = sandbox.pool.begin().await?;
-            let claimed = claim_on(&mut tx, operation, key, ttl).await?;
+            let claimed = match in_flight_elsewhere(&mut tx, operation, key).await? {
+                true => Claim::Busy,
+                false => claim_on(&mut tx, operation, key, ttl).await?,
+            };
             if let Claim::Taken = claimed {
                 claim.key = Some(key.to_string());
                 claim.in_tx = true;
@@ -145,6 +148,24 @@ async fn try_admit(
         )))),
         Claim::Replay(reply) => Ok(Admitted::Answer(reply)),
     }
+}
+
+/// Whether another transaction holds `key` for `operation`; if not, this one does until it
+/// ends. Keys are hashed to the lock's two 32-bit halves: two keys that collide answer each
+/// other's duplicates 409 while both run, which a client retries.
+async fn in_flight_elsewhere(
+    conn: &mut PgConnection,
+    operation: &str,
+    key: &str,
+) -> Result<bool, sqlx::Error> {
+    let locked = sqlx::query_scalar!(
+        r#"select pg_try_advisory_xact_lock(hashtext($1), hashtext($2)) as "locked!""#,
+        operation,
+        key,
+    )
+    .fetch_one(conn)
+    .await?;
+    Ok(!locked)
 }
 
 /// Claims `key` for `operation` on `conn` (in a transaction or not), or says why the request

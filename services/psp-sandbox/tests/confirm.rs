@@ -238,24 +238,48 @@ async fn concurrent_confirms_charge_exactly_once() {
     );
 }
 
-/// Without a latency fault the key is claimed in the confirm's own transaction
-/// (src/idempotency.rs `admit`): a duplicate sent while the first is running waits for it and
-/// replays its answer, where a claim committed first answered it 409.
+/// Without a latency fault the key is claimed in the confirm's own transaction, with an
+/// advisory lock on it (src/idempotency.rs `admit`): a duplicate that finds the lock taken is
+/// answered 409 at once, as Toss answers a key still being processed, and charges nothing.
 #[tokio::test]
-async fn without_latency_a_duplicate_in_flight_waits_and_replays_the_answer() {
+async fn without_latency_a_key_still_being_processed_is_answered_409() {
+    use sqlx::Connection;
     let sb = start().await;
     let (order, key) = sb.approved(5000).await;
+    let url = sb.config.database_url.clone().expect("a database");
+    let mut holder = sqlx::PgConnection::connect(url.as_str())
+        .await
+        .expect("connected");
+    let hold = "select pg_advisory_lock(hashtext('confirm'), hashtext('same'))";
+    sqlx::query(hold).execute(&mut holder).await.expect("held");
+    let (status, _, error) = sb.send(sb.confirm_keyed(&key, &order, 5000, "same")).await;
+    assert_eq!(
+        (status, error["code"].as_str()),
+        (409, Some("IDEMPOTENT_REQUEST_PROCESSING"))
+    );
+    assert_eq!(sb.get_json("/sandbox/stats").await["charges"], 0);
+    sqlx::query("select pg_advisory_unlock_all()")
+        .execute(&mut holder)
+        .await
+        .expect("released");
+
+    // Released: ten at once, one charge; each is the stored answer or a 409.
     let requests = (0..10).map(|_| sb.confirm_keyed(&key, &order, 5000, "same").send());
     let mut answers = Vec::new();
     for resp in futures_join(requests).await {
         let (status, _, value) = common::body(resp.expect("sent")).await;
-        answers.push((status, value["lastTransactionKey"].clone()));
+        answers.push((status, value));
     }
     assert_eq!(sb.get_json("/sandbox/stats").await["charges"], 1);
-    assert!(answers[0].1.is_string(), "{answers:?}");
+    let paid = answers
+        .iter()
+        .find(|a| a.0 == 200)
+        .expect("one went through");
     assert!(
-        answers.iter().all(|a| a.0 == 200 && a == &answers[0]),
-        "every duplicate gets the first answer: {answers:?}"
+        answers
+            .iter()
+            .all(|a| a == paid || (a.0 == 409 && a.1["code"] == "IDEMPOTENT_REQUEST_PROCESSING")),
+        "{answers:?}"
     );
 }
 

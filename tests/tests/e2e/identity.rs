@@ -379,4 +379,29 @@ async fn writes_over_the_limit_are_429_with_retry_after() {
         (429, Some("RATE_LIMITED")),
         "{body}"
     );
+
+    // So is the storefront's success redirect, which confirms as well; without a session it
+    // is counted for the visitor's address.
+    let success = "/success?paymentKey=tgen_unknown&orderId=no-such-order-53&amount=1000";
+    let page = || async {
+        jwt.req(Method::GET, "order-service", success, &None)
+            .send()
+            .await
+            .expect("answered")
+            .text()
+            .await
+            .expect("a page")
+    };
+    for _ in 0..LIMIT {
+        let page = page().await;
+        assert!(
+            page.contains("FAILED") && !page.contains("RATE_LIMITED"),
+            "within the limit: {page}"
+        );
+    }
+    let page = page().await;
+    assert!(
+        page.contains(r#"<p id="code">RATE_LIMITED</p>"#) && !page.contains("FAILED"),
+        "over the limit the payment is not called failed: {page}"
+    );
 }

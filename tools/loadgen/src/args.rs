@@ -163,7 +163,12 @@ mod tests {
             (60, 32, 10, 5)
         );
         assert_eq!(
-            (b.seed, b.db_connections, b.worker_threads, b.consumer_concurrency),
+            (
+                b.seed,
+                b.db_connections,
+                b.worker_threads,
+                b.consumer_concurrency
+            ),
             (1, 3, 1, 0)
         );
         assert_eq!(

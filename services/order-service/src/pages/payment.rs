@@ -12,8 +12,21 @@ use poem_openapi::{
 use rust_decimal::Decimal;
 use serde::Deserialize;
 
+use service_kit::auth;
+
 use super::{escape, page, session::Visitor, won, PageContext};
 use crate::{api::ConfirmRequest, cancels::CancelRequest};
+
+fn failure_page(p: &service_kit::Problem) -> Html<String> {
+    page(
+        "결제 실패",
+        &format!(
+            "<p>상태 <b id=\"outcome\">FAILED</b></p><p id=\"code\">{}</p><p>{}</p>",
+            escape(&p.code),
+            escape(&p.detail)
+        ),
+    )
+}
 
 /// The cancel form of the success page and of "my orders".
 #[derive(Debug, Object, Deserialize)]
@@ -36,10 +49,26 @@ impl PaymentPages {
     #[oai(path = "/success", method = "get", hidden)]
     async fn success_page(
         &self,
+        request: &Request,
         #[oai(name = "paymentKey")] payment_key: Query<String>,
         #[oai(name = "orderId")] order_id: Query<String>,
         amount: Query<Decimal>,
     ) -> Html<String> {
+        // A write like `POST /api/payments/confirm` (each can cost a PSP call under our merchant
+        // key), counted for the visitor's member or, without a session, its address.
+        // Nothing failed then: the approval is still waiting at the PSP, and the page says so.
+        if let Err(e) = auth::limit_writes(&Visitor::of(request).identity, None) {
+            let p = e.problem();
+            return page(
+                "잠시 후 다시 시도해 주세요",
+                &format!(
+                    "<p>상태 <b id=\"outcome\">NOT_CONFIRMED_YET</b></p><p id=\"code\">{}</p><p>{}</p><p><a href=\"{}\">다시 시도</a></p>",
+                    escape(&p.code),
+                    escape(&p.detail),
+                    escape(&request.uri().to_string())
+                ),
+            );
+        }
         let req = ConfirmRequest {
             payment_key: payment_key.0,
             order_id: order_id.0,
@@ -57,13 +86,7 @@ impl PaymentPages {
                     if paid { cancel_form(&result.order_id) } else { String::new() }
                 ),
             ),
-            Err(e) => {
-                let p = e.problem();
-                page(
-                    "결제 실패",
-                    &format!("<p>상태 <b id=\"outcome\">FAILED</b></p><p id=\"code\">{}</p><p>{}</p>", escape(&p.code), escape(&p.detail)),
-                )
-            }
+            Err(e) => failure_page(e.problem()),
         }
     }
 
