@@ -1,5 +1,6 @@
-//! Per-caller limits on writes (checkouts, confirms, likes, reviews): `RATE_LIMIT_WRITES_PER_MIN` per
-//! member, or per client IP for callers without one. A refusal is 429 with `Retry-After`.
+//! Per-caller limits on writes (checkouts, confirms, cancels, payouts, likes, reviews):
+//! `RATE_LIMIT_WRITES_PER_MIN` per member, or per client IP for callers without one. A refusal
+//! is 429 with `Retry-After`.
 
 use std::{
     num::NonZeroU32,

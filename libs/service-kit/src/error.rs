@@ -342,6 +342,14 @@ pub fn from_db_error(err: sqlx::Error, rules: &[ConstraintRule]) -> ApiError {
                 "text must be valid UTF-8 without NUL characters",
             );
         }
+        // A date-time Postgres cannot hold (chrono parses years like -10000 or 262143): the
+        // client's input, refused by a statement that wrote nothing.
+        if db.code().as_deref() == Some("22008") {
+            return ApiError::bad_request(
+                "INVALID_TIME",
+                "a date-time outside the years 1-9999 that can be stored",
+            );
+        }
         // Serialization failures and deadlocks are safe to retry by the client.
         if matches!(db.code().as_deref(), Some("40001" | "40P01")) {
             return ApiError::conflict("CONCURRENT_UPDATE", "a concurrent change won; retry");

@@ -67,6 +67,8 @@ pub(crate) fn wrap(
                         "UNAUTHORIZED",
                         "this operation needs Authorization: Bearer <token>",
                     ))
+                } else if let Some(refused) = unreadable_idempotency_key(&req) {
+                    refused
                 } else {
                     match limit_body(req, max_body_bytes).await {
                         Ok(req) => match ep.call(req).await {
@@ -119,6 +121,27 @@ fn problem_response(problem: Problem) -> Response {
         .status(status)
         .content_type(PROBLEM_JSON)
         .body(body)
+}
+
+/// An `Idempotency-Key` the handlers would never see. poem-openapi's header parameter skips
+/// a value that is not visible ASCII (and reads only the first of several), so a retry
+/// carrying `Idempotency-Key: 취소-1` would run as a request without a key: a second refund,
+/// payout or order. Refused before any handler runs, for every service.
+fn unreadable_idempotency_key(req: &Request) -> Option<Response> {
+    let mut values = req.headers().get_all("idempotency-key").iter();
+    let first = values.next()?;
+    let detail = if values.next().is_some() {
+        "send one Idempotency-Key header, not several"
+    } else if first.to_str().is_err() {
+        "Idempotency-Key must be visible ASCII (e.g. a UUID); other bytes would be ignored"
+    } else {
+        return None;
+    };
+    Some(problem_response(Problem::new(
+        400,
+        "INVALID_IDEMPOTENCY_KEY",
+        detail,
+    )))
 }
 
 fn too_large(max: usize) -> Response {

@@ -187,6 +187,37 @@ async fn oversized_bodies_are_rejected_declared_or_chunked() {
 }
 
 #[tokio::test]
+async fn an_idempotency_key_handlers_cannot_read_is_refused() {
+    let t = spawn_app().await;
+    let send = |keys: Vec<reqwest::header::HeaderValue>| {
+        let mut req = t
+            .client
+            .post(format!("{}/greetings", t.base))
+            .header("content-type", "application/json")
+            .body(r#"{"name":"kim"}"#);
+        for key in keys {
+            req = req.header("Idempotency-Key", key);
+        }
+        req.send()
+    };
+    let value = |bytes: &[u8]| reqwest::header::HeaderValue::from_bytes(bytes).expect("a value");
+    // poem-openapi would hand these handlers no key at all: a retry would act twice.
+    for keys in [
+        vec![value("취소-1".as_bytes())],
+        vec![value(b"key-1"), value(b"key-2")],
+    ] {
+        let (status, p) = problem(send(keys.clone()).await.expect("sent")).await;
+        assert_eq!(
+            (status, p["code"].as_str()),
+            (400, Some("INVALID_IDEMPOTENCY_KEY")),
+            "{keys:?}: {p}"
+        );
+    }
+    let resp = send(vec![value(b"0b7e6f1c-key")]).await.expect("sent");
+    assert_eq!(resp.status(), 200, "a visible-ASCII key passes");
+}
+
+#[tokio::test]
 async fn health_docs_and_spec_are_served() {
     let t = spawn_app().await;
     let ready: serde_json::Value = reqwest::get(format!("{}/health/ready", t.base))

@@ -1,6 +1,6 @@
 //! Admin endpoints (admin token): unresolved payments and reconciliation with the PSP.
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Datelike, Duration, Utc};
 use poem_openapi::{param::Query, payload::Json, Object, OpenApi, Tags};
 use rust_decimal::Decimal;
 use service_kit::{admin::AdminAuth, ApiError, Id};
@@ -176,7 +176,18 @@ impl PaymentsAdminApi {
     ) -> Result<Json<ReconciliationReport>, ApiError> {
         service_kit::admin::authorize(self.admin_token.as_deref(), &auth)?;
         let to = to.0.unwrap_or_else(Utc::now);
-        let from = from.0.unwrap_or(to - Duration::hours(1));
+        // chrono parses years far outside what Postgres or the PSP's query take (and
+        // `to - 1 h` could overflow): the window must lie in the years 1-9999.
+        let from = from.0.or_else(|| to.checked_sub_signed(Duration::hours(1)));
+        let from = match from {
+            Some(from) if [from, to].iter().all(|t| (1..=9999).contains(&t.year())) => from,
+            _ => {
+                return Err(ApiError::bad_request(
+                    "INVALID_WINDOW",
+                    "from and to must lie in the years 1-9999",
+                ))
+            }
+        };
         if from > to || to - from > Duration::days(31) {
             return Err(ApiError::bad_request(
                 "INVALID_WINDOW",

@@ -81,6 +81,8 @@ impl PayoutApi {
         body: Json<PayoutRequest>,
     ) -> Result<CreateResponse, ApiError> {
         service_kit::auth::require_seller(&identity, seller_no.0 .0)?;
+        // Each payout is a PSP transfer under the platform's key, and may carry a fee.
+        service_kit::auth::limit_writes(&identity, None)?;
         let seller_no = SellerNo::from(seller_no.0);
         let key = idempotency_key.0.as_deref();
         if key.is_some_and(|k| k.is_empty() || k.chars().count() > 255) {

@@ -380,6 +380,44 @@ async fn writes_over_the_limit_are_429_with_retry_after() {
         "{body}"
     );
 
+    // A cancel is a refund at the PSP: counted before the order is even looked up.
+    let m54 = jwt.member(54);
+    let cancel = "/api/payments/no-such-order-54/cancel";
+    let body = json!({"cancelReason": "test", "cancelAmount": 1});
+    for _ in 0..LIMIT {
+        let (status, body) = jwt
+            .call(Method::POST, "order-service", cancel, Some(&body), &m54)
+            .await;
+        assert_eq!(status, 404, "within the limit: {body}");
+    }
+    let (status, body) = jwt
+        .call(Method::POST, "order-service", cancel, Some(&body), &m54)
+        .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (429, Some("RATE_LIMITED")),
+        "{body}"
+    );
+
+    // A payout is a transfer at the PSP: a seller's attempts are counted too.
+    let s55 = jwt.seller(55);
+    let payouts = "/api/wallets/sellers/55/payouts";
+    let body = json!({"amount": 1});
+    for _ in 0..LIMIT {
+        let (status, body) = jwt
+            .call(Method::POST, "wallet-service", payouts, Some(&body), &s55)
+            .await;
+        assert_ne!(status, 429, "within the limit: {body}");
+    }
+    let (status, body) = jwt
+        .call(Method::POST, "wallet-service", payouts, Some(&body), &s55)
+        .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (429, Some("RATE_LIMITED")),
+        "{body}"
+    );
+
     // So is the storefront's success redirect, which confirms as well; without a session it
     // is counted for the visitor's address.
     let success = "/success?paymentKey=tgen_unknown&orderId=no-such-order-53&amount=1000";

@@ -7,7 +7,11 @@ use poem_openapi::{
     ApiResponse, Object, OpenApi, Tags,
 };
 use rust_decimal::Decimal;
-use service_kit::{auth::Identity, strict::json_string, ApiError, FieldError, Id};
+use service_kit::{
+    auth::{self, Identity},
+    strict::json_string,
+    ApiError, FieldError, Id,
+};
 
 use super::{CancelError, CancelRequest};
 use crate::{
@@ -197,6 +201,9 @@ impl CancelApi {
         #[oai(name = "Idempotency-Key")]
         idempotency_key: Header<Option<String>>,
     ) -> Result<CancelResponse, ApiError> {
+        // Each cancel is a PSP refund under our merchant key, as each confirm is a charge;
+        // counted before the order is looked up, like a confirm.
+        auth::limit_writes(&identity, None)?;
         crate::access::require_order_member(&identity, &self.payments, &order_id.0, false).await?;
         let key = idempotency_key.0.as_deref();
         let req = validate(&body.0, key)?;
