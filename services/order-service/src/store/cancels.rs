@@ -284,21 +284,26 @@ pub async fn mark_wallet_done(conn: &mut PgConnection, cancel_no: i64) -> Result
     .map(|r| r.rows_affected())
 }
 
-/// Done cancels whose reversal has not come back after `after_secs`, claimed for one re-drive.
+/// Done cancels whose reversal has not come back after `after_secs` (doubled per re-drive, up
+/// to 32×, as orders' in `recovery::claim_unsettled`), claimed for one re-drive. A cancel whose
+/// event — first sent or re-driven — still waits in our own outbox is left to the relay.
 pub async fn claim_unreversed(
     conn: &mut PgConnection,
     after_secs: f64,
     limit: i64,
 ) -> Result<Vec<i64>, sqlx::Error> {
     sqlx::query_scalar!(
-        "update payment_cancels set updated_at = now()
+        "update payment_cancels set redrive_count = redrive_count + 1, updated_at = now()
           where cancel_no in (
                 select cancel_no from payment_cancels
                  where status = 'DONE' and not is_wallet_done
-                   and updated_at < now() - make_interval(secs => $1)
+                   and updated_at
+                       < now() - make_interval(secs => $1 * power(2, least(redrive_count, 5)))
                    and not exists (select 1 from outbox
-                                    where outbox.idempotency_key = payment_cancels.event_id::text
-                                      and outbox.status <> 'SUCCESS')
+                                    where outbox.status <> 'SUCCESS'
+                                      and (outbox.idempotency_key = payment_cancels.event_id::text
+                                           or outbox.idempotency_key
+                                              like payment_cancels.event_id::text || '-redrive-%'))
                  order by updated_at limit $2
                  for update skip locked)
           returning cancel_no",

@@ -6,6 +6,8 @@ pub mod cancels;
 pub mod ledgers;
 pub mod orders;
 pub mod recovery;
+#[cfg(test)]
+mod redrive_claims_tests;
 
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;

@@ -109,8 +109,9 @@ pub async fn count_unresolved(conn: &mut PgConnection) -> Result<i64, sqlx::Erro
 
 /// Paid orders whose settlement has not come back `after_secs` after the payment (or the
 /// last re-drive; the wait doubles per re-drive up to 32×), claimed for one re-drive by
-/// bumping `redrive_count` and `updated_at`. An order whose `order.payment.confirmed` is still
-/// waiting in the outbox is the relay's business (the broker is down, not forgetful), so it is
+/// bumping `redrive_count` and `updated_at`. An order whose `order.payment.confirmed` — first
+/// sent, or a re-drive's copy keyed `{eventId}-redrive-…` (src/redrive.rs) — is still waiting
+/// in the outbox is the relay's business (the broker is down, not forgetful), so it is
 /// not re-driven: re-publishing then would only pile up the outbox.
 pub async fn claim_unsettled(
     conn: &mut PgConnection,
@@ -125,8 +126,10 @@ pub async fn claim_unsettled(
                    and greatest(approved_at, updated_at)
                        < now() - make_interval(secs => $1 * power(2, least(redrive_count, 5)))
                    and not exists (select 1 from outbox
-                                    where outbox.idempotency_key = payment_events.confirmed_event_id::text
-                                      and outbox.status <> 'SUCCESS')
+                                    where outbox.status <> 'SUCCESS'
+                                      and (outbox.idempotency_key = payment_events.confirmed_event_id::text
+                                           or outbox.idempotency_key
+                                              like payment_events.confirmed_event_id::text || '-redrive-%'))
                  order by approved_at
                  limit $2
                  for update skip locked)
