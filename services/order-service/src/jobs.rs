@@ -7,9 +7,10 @@
 //! over ten minutes at 60/s, docs/benchmarks.md). The orders a run leaves unresolved (in
 //! flight, listed for a person, not read) are carried to the next one and compared again
 //! until they match, whatever their time; the overlap covers the PSP's clock against ours and
-//! commits that land after a run read. The carried orders live in this process only: a
-//! restart forgets them (its first run looks back the window; docs/payments.md says what an
-//! operator does). An
+//! commits that land after a run read. One instance runs at a time, under a lease in the
+//! database, and the run's end and carried orders are written there in its commit
+//! (store/reconciliation.rs): the next run starts from them on whichever instance leads, and a
+//! restart forgets nothing (until stop 23 every instance ran, and kept its own in memory). An
 //! order refunded long after it was paid is compared when the refund happens
 //! (reconcile/late.rs). The window is how far back the first run reaches, and the most any run
 //! does after failures.
@@ -19,7 +20,7 @@ use std::time::Duration;
 use chrono::Utc;
 use service_kit::Shutdown;
 
-use crate::{payments::Payments, reconcile::Scope};
+use crate::{payments::Payments, reconcile::Scope, store};
 
 /// The most unresolved orders carried from one run to the next; the rest still count in the
 /// mismatch gauge of the run that found them, and a window that holds them finds them again.
@@ -52,45 +53,30 @@ pub fn spawn(payments: Payments, config: JobsConfig, shutdown: &Shutdown) {
     let stop = shutdown.clone();
     let p = payments.clone();
     shutdown.spawn("payment-reconciliation", async move {
-        let mut last_to: Option<chrono::DateTime<Utc>> = None;
-        let mut carried = std::collections::BTreeSet::new();
+        // Node ids are unique among running instances (the snowflake ids need it), and a
+        // restarted instance takes back the lease its predecessor held.
+        let holder = format!("node-{}", p.ids.node_id());
         loop {
             tokio::select! {
                 _ = stop.triggered() => break,
                 _ = tokio::time::sleep(config.reconcile_interval) => {}
             }
-            let scope = next_scope(Utc::now(), last_to, std::mem::take(&mut carried), &config);
-            let to = scope.to;
-            let retry = scope.carried.clone();
-            // Only this job sets the gauges: an operator's ad-hoc window on the admin API must
-            // not overwrite what the alert watches.
-            match p.reconcile(scope).await {
-                Ok(mut r) => {
-                    last_to = Some(to);
-                    carried = carry(std::mem::take(&mut r.unresolved));
-                    p.metrics.reconciliation_mismatches.set(r.unrepaired);
-                    p.metrics.reconciliation_last_success.set(to.timestamp());
-                    if r.mismatches.is_empty() {
-                        tracing::debug!(
-                            checked = r.checked,
-                            on_second_look = r.matched_on_second_look,
-                            "reconciliation: all matched"
-                        );
-                    } else {
-                        tracing::warn!(
-                            checked = r.checked,
-                            on_second_look = r.matched_on_second_look,
-                            mismatches = r.mismatches.len(),
-                            unrepaired = r.unrepaired,
-                            "reconciliation found mismatches"
-                        );
+            reconcile_if_leading(&p, &holder, &config).await;
+            // Every instance reports the shared progress: the alert takes the max by service,
+            // and a follower must not keep a figure from when it last led.
+            match p.pool.acquire().await {
+                Ok(mut conn) => match store::reconciliation::progress(&mut conn).await {
+                    Ok(progress) => {
+                        p.metrics.reconciliation_mismatches.set(progress.unrepaired);
+                        if let Some(to) = progress.last_to {
+                            p.metrics.reconciliation_last_success.set(to.timestamp());
+                        }
                     }
-                }
-                Err(e) => {
-                    // Nothing was compared: the same orders next time.
-                    carried = retry;
-                    tracing::warn!(error = %e, "reconciliation failed; will retry")
-                }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "reading reconciliation's progress failed")
+                    }
+                },
+                Err(e) => tracing::warn!(error = %e, "reading reconciliation's progress failed"),
             }
         }
     });
@@ -113,6 +99,89 @@ pub fn spawn(payments: Payments, config: JobsConfig, shutdown: &Shutdown) {
             }
         }
     });
+}
+
+/// How long a run may hold the lease: a crashed leader's runs wait this long for another
+/// instance. A run that outlives it may meet a second one, which only costs the work (runs
+/// are idempotent), and its result is then not recorded.
+fn lease_secs(config: &JobsConfig) -> f64 {
+    (config.reconcile_interval.as_secs_f64() * 2.0).max(30.0)
+}
+
+/// One periodic run, if this instance gets the lease: from where the last run (any
+/// instance's) ended, with the orders it carried; its end, carried orders and unrepaired count
+/// are written back in one commit (store/reconciliation.rs).
+async fn reconcile_if_leading(p: &Payments, holder: &str, config: &JobsConfig) {
+    let leased = async {
+        let mut conn = p.pool.acquire().await?;
+        let Some(progress) =
+            store::reconciliation::lease(&mut conn, holder, lease_secs(config)).await?
+        else {
+            return Ok(None);
+        };
+        let carried = store::reconciliation::carried(&mut conn).await?;
+        Ok::<_, sqlx::Error>(Some((progress, carried)))
+    };
+    let (progress, carried) = match leased.await {
+        Ok(Some(leased)) => leased,
+        Ok(None) => {
+            tracing::debug!("reconciliation: another instance leads this run");
+            return;
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "reconciliation could not take its lease; will retry");
+            return;
+        }
+    };
+    let scope = next_scope(Utc::now(), progress.last_to, carried, config);
+    let to = scope.to;
+    let mut report = match p.reconcile(scope).await {
+        Ok(report) => report,
+        Err(e) => {
+            // Nothing was compared: the same orders next time, on whichever instance.
+            tracing::warn!(error = %e, "reconciliation failed; will retry");
+            if let Err(e) = release(p, holder).await {
+                tracing::warn!(error = %e, "reconciliation's lease runs out instead");
+            }
+            return;
+        }
+    };
+    let carried = carry(std::mem::take(&mut report.unresolved));
+    let recorded = async {
+        let mut tx = p.pool.begin().await?;
+        let held =
+            store::reconciliation::finish(&mut tx, holder, to, report.unrepaired, &carried).await?;
+        tx.commit().await?;
+        Ok::<_, sqlx::Error>(held)
+    };
+    match recorded.await {
+        Ok(true) => {}
+        Ok(false) => tracing::warn!(
+            "reconciliation outlived its lease and another instance took it: this run is not recorded"
+        ),
+        // The next run starts from the previous end again and compares these orders once more.
+        Err(e) => tracing::warn!(error = %e, "recording the reconciliation run failed"),
+    }
+    if report.mismatches.is_empty() {
+        tracing::debug!(
+            checked = report.checked,
+            on_second_look = report.matched_on_second_look,
+            "reconciliation: all matched"
+        );
+    } else {
+        tracing::warn!(
+            checked = report.checked,
+            on_second_look = report.matched_on_second_look,
+            mismatches = report.mismatches.len(),
+            unrepaired = report.unrepaired,
+            "reconciliation found mismatches"
+        );
+    }
+}
+
+async fn release(p: &Payments, holder: &str) -> Result<(), sqlx::Error> {
+    let mut conn = p.pool.acquire().await?;
+    store::reconciliation::release(&mut conn, holder).await
 }
 
 /// The next periodic run: from the last successful run's end less the overlap (never further

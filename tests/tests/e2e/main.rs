@@ -32,6 +32,7 @@ mod payouts;
 mod product_listing;
 mod psp_truth;
 mod reconciliation;
+mod reconciliation_job;
 mod reviews;
 mod rust_version;
 mod settlement;

@@ -5,6 +5,9 @@
 pub mod cancels;
 pub mod ledgers;
 pub mod orders;
+pub mod reconciliation;
+#[cfg(test)]
+mod reconciliation_tests;
 pub mod recovery;
 #[cfg(test)]
 mod redrive_claims_tests;
