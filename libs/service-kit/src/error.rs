@@ -342,12 +342,13 @@ pub fn from_db_error(err: sqlx::Error, rules: &[ConstraintRule]) -> ApiError {
                 "text must be valid UTF-8 without NUL characters",
             );
         }
-        // A date-time Postgres cannot hold (chrono parses years like -10000 or 262143): the
-        // client's input, refused by a statement that wrote nothing.
+        // A date-time Postgres cannot hold (it stores 4713 BC to 294276 AD; chrono parses
+        // years up to ±262143, and -10000 is BC 10001): the client's input, refused by a
+        // statement that wrote nothing.
         if db.code().as_deref() == Some("22008") {
             return ApiError::bad_request(
                 "INVALID_TIME",
-                "a date-time outside the years 1-9999 that can be stored",
+                "a date-time outside the range that can be stored",
             );
         }
         // Serialization failures and deadlocks are safe to retry by the client.

@@ -101,28 +101,29 @@ pub fn spawn(payments: Payments, config: JobsConfig, shutdown: &Shutdown) {
     });
 }
 
-/// How long a run may hold the lease: a crashed leader's runs wait this long for another
-/// instance. A run that outlives it may meet a second one, which only costs the work (runs
-/// are idempotent), and its result is then not recorded.
+/// How long a lease lasts without renewal: a crashed leader's turn passes to another instance
+/// after this. A running leader renews it every third of it ([`reconcile_if_leading`]).
 fn lease_secs(config: &JobsConfig) -> f64 {
     (config.reconcile_interval.as_secs_f64() * 2.0).max(30.0)
 }
 
 /// One periodic run, if this instance gets the lease: from where the last run (any
-/// instance's) ended, with the orders it carried; its end, carried orders and unrepaired count
-/// are written back in one commit (store/reconciliation.rs).
+/// instance's) ended, with the orders it carried, to the database's now; its end, carried
+/// orders and unrepaired count are written back in one commit (store/reconciliation.rs). The
+/// lease is renewed while the run goes on — a slow PSP can make a run outlast it — and a run
+/// whose lease another instance took is abandoned.
 async fn reconcile_if_leading(p: &Payments, holder: &str, config: &JobsConfig) {
     let leased = async {
         let mut conn = p.pool.acquire().await?;
-        let Some(progress) =
+        let Some(lease) =
             store::reconciliation::lease(&mut conn, holder, lease_secs(config)).await?
         else {
             return Ok(None);
         };
         let carried = store::reconciliation::carried(&mut conn).await?;
-        Ok::<_, sqlx::Error>(Some((progress, carried)))
+        Ok::<_, sqlx::Error>(Some((lease, carried)))
     };
-    let (progress, carried) = match leased.await {
+    let (lease, carried) = match leased.await {
         Ok(Some(leased)) => leased,
         Ok(None) => {
             tracing::debug!("reconciliation: another instance leads this run");
@@ -133,9 +134,22 @@ async fn reconcile_if_leading(p: &Payments, holder: &str, config: &JobsConfig) {
             return;
         }
     };
-    let scope = next_scope(Utc::now(), progress.last_to, carried, config);
+    let scope = next_scope(lease.now, lease.progress.last_to, carried, config);
     let to = scope.to;
-    let mut report = match p.reconcile(scope).await {
+    let run = p.reconcile(scope);
+    tokio::pin!(run);
+    let mut renew = tokio::time::interval(Duration::from_secs_f64(lease_secs(config) / 3.0));
+    renew.tick().await; // the first tick is now: the lease was just taken
+    let result = loop {
+        tokio::select! {
+            result = &mut run => break result,
+            _ = renew.tick() => if let Ok(false) = renew_lease(p, holder, config).await {
+                tracing::warn!("reconciliation lost its lease to another instance; run abandoned");
+                return;
+            },
+        }
+    };
+    let mut report = match result {
         Ok(report) => report,
         Err(e) => {
             // Nothing was compared: the same orders next time, on whichever instance.
@@ -156,9 +170,9 @@ async fn reconcile_if_leading(p: &Payments, holder: &str, config: &JobsConfig) {
     };
     match recorded.await {
         Ok(true) => {}
-        Ok(false) => tracing::warn!(
-            "reconciliation outlived its lease and another instance took it: this run is not recorded"
-        ),
+        Ok(false) => {
+            tracing::warn!("another instance took reconciliation's lease: this run is not recorded")
+        }
         // The next run starts from the previous end again and compares these orders once more.
         Err(e) => tracing::warn!(error = %e, "recording the reconciliation run failed"),
     }
@@ -176,6 +190,22 @@ async fn reconcile_if_leading(p: &Payments, holder: &str, config: &JobsConfig) {
             unrepaired = report.unrepaired,
             "reconciliation found mismatches"
         );
+    }
+}
+
+/// `Ok(false)` when another instance holds the lease now; a database error keeps the run
+/// going (the lease may still hold, and `finish` checks).
+async fn renew_lease(p: &Payments, holder: &str, config: &JobsConfig) -> Result<bool, ()> {
+    let renewed = async {
+        let mut conn = p.pool.acquire().await?;
+        store::reconciliation::lease(&mut conn, holder, lease_secs(config)).await
+    };
+    match renewed.await {
+        Ok(lease) => Ok(lease.is_some()),
+        Err(e) => {
+            tracing::warn!(error = %e, "renewing reconciliation's lease failed");
+            Err(())
+        }
     }
 }
 

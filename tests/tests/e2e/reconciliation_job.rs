@@ -40,31 +40,43 @@ async fn the_periodic_run_repairs_a_charge_and_records_its_progress_for_any_inst
     .await;
 
     let pool = system.db(&order_service::SPEC).await;
-    let (last_to, leased_by): (Option<chrono::DateTime<chrono::Utc>>, Option<String>) =
-        eventually(WAIT, "a run recorded after the repair", || async {
-            let row: (Option<chrono::DateTime<chrono::Utc>>, Option<String>) =
-                sqlx::query_as("select last_to, leased_by from reconciliation_runs")
-                    .fetch_one(&pool)
-                    .await
-                    .ok()?;
-            row.0.is_some().then_some(row)
-        })
-        .await;
-    let last_to = last_to.expect("recorded");
-    assert!(
-        leased_by.is_none() || leased_by.as_deref().is_some_and(|h| h.starts_with("node-")),
-        "{leased_by:?}"
-    );
-    let metrics = metrics_text(&system.http, &system.url("order-service")).await;
-    let reported = metrics
-        .lines()
-        .find_map(|l| l.strip_prefix("paymsa_reconciliation_last_success_timestamp_seconds"))
-        .and_then(|rest| rest.split_whitespace().last())
-        .and_then(|v| v.parse::<f64>().ok())
-        .expect("the gauge is served");
-    assert!(
-        reported >= (last_to.timestamp() - 60) as f64,
-        "the gauge reads the shared progress: {reported} against {last_to}"
+    eventually(WAIT, "a run recorded, its lease given back", || async {
+        let (last_to, leased_by): (Option<chrono::DateTime<chrono::Utc>>, Option<String>) =
+            sqlx::query_as("select last_to, leased_by from reconciliation_runs")
+                .fetch_one(&pool)
+                .await
+                .ok()?;
+        (last_to.is_some() && leased_by.is_none()).then_some(())
+    })
+    .await;
+
+    // Another instance leads now, and its last run listed 7 orders for a person: this
+    // instance runs nothing, and its gauge shows the shared figure, not its own last run's.
+    sqlx::query(
+        "update reconciliation_runs
+            set leased_by = 'node-elsewhere', leased_until = now() + interval '1 hour',
+                unrepaired = 7",
+    )
+    .execute(&pool)
+    .await
+    .expect("another instance's lease");
+    let base = system.url("order-service");
+    eventually(WAIT, "the gauge to read the shared progress", || async {
+        let metrics = metrics_text(&system.http, &base).await;
+        metrics
+            .lines()
+            .any(|l| l.starts_with("paymsa_reconciliation_mismatches") && l.ends_with(" 7"))
+            .then_some(())
+    })
+    .await;
+    let leased_by: Option<String> = sqlx::query_scalar("select leased_by from reconciliation_runs")
+        .fetch_one(&pool)
+        .await
+        .expect("lease");
+    assert_eq!(
+        leased_by.as_deref(),
+        Some("node-elsewhere"),
+        "the lease was respected"
     );
     pool.close().await;
     system.stop().await;

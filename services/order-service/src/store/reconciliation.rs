@@ -24,24 +24,39 @@ pub async fn progress(conn: &mut PgConnection) -> Result<Progress, sqlx::Error> 
     .await
 }
 
+/// A lease taken or renewed: the progress so far, and the database's clock at that moment —
+/// every instance's runs end on that one clock, so their windows meet whatever each host's
+/// clock says (found in review).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lease {
+    pub progress: Progress,
+    pub now: DateTime<Utc>,
+}
+
 /// Takes the lease for `lease_secs` unless another instance holds an unexpired one; `None`
-/// when it does. The holder may renew its own.
+/// when it does. The holder renews its own the same way, while its run goes on.
 pub async fn lease(
     conn: &mut PgConnection,
     holder: &str,
     lease_secs: f64,
-) -> Result<Option<Progress>, sqlx::Error> {
-    sqlx::query_as!(
-        Progress,
+) -> Result<Option<Lease>, sqlx::Error> {
+    let row = sqlx::query!(
         "update reconciliation_runs
             set leased_by = $1, leased_until = now() + make_interval(secs => $2)
           where leased_until < now() or leased_by = $1
-          returning last_to, unrepaired",
+          returning last_to, unrepaired, now() as \"now!\"",
         holder,
         lease_secs,
     )
     .fetch_optional(conn)
-    .await
+    .await?;
+    Ok(row.map(|r| Lease {
+        progress: Progress {
+            last_to: r.last_to,
+            unrepaired: r.unrepaired,
+        },
+        now: r.now,
+    }))
 }
 
 pub async fn carried(conn: &mut PgConnection) -> Result<BTreeSet<String>, sqlx::Error> {
@@ -51,8 +66,8 @@ pub async fn carried(conn: &mut PgConnection) -> Result<BTreeSet<String>, sqlx::
     Ok(rows.into_iter().collect())
 }
 
-/// Records a successful run and gives the lease back, if `holder` still holds it; `false`
-/// (nothing written) when its lease ran out and another instance took it. Call in a
+/// Records a successful run and gives the lease back, unless another instance has taken the
+/// lease since; `false` (nothing written) when one has. Call in a
 /// transaction: the carried orders are replaced with the progress.
 pub async fn finish(
     conn: &mut PgConnection,

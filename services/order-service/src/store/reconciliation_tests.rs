@@ -22,8 +22,9 @@ async fn one_instance_leads_and_the_next_run_anywhere_starts_where_it_ended() {
         unrepaired: 0,
     };
 
+    let first = lease(&mut conn, "node-1", 60.0).await.expect("lease");
     assert_eq!(
-        lease(&mut conn, "node-1", 60.0).await.expect("lease"),
+        first.map(|l| l.progress),
         Some(nothing_yet.clone()),
         "the first run has nothing to start from"
     );
@@ -31,6 +32,13 @@ async fn one_instance_leads_and_the_next_run_anywhere_starts_where_it_ended() {
         lease(&mut conn, "node-2", 60.0).await.expect("lease"),
         None,
         "while node-1 runs, node-2 does not"
+    );
+    assert!(
+        lease(&mut conn, "node-1", 60.0)
+            .await
+            .expect("lease")
+            .is_some(),
+        "node-1 renews its own lease while its run goes on"
     );
     let to = Utc::now().trunc_subsecs(6);
     let listed = BTreeSet::from(["order-a".to_string(), "order-b".to_string()]);
@@ -47,7 +55,10 @@ async fn one_instance_leads_and_the_next_run_anywhere_starts_where_it_ended() {
     };
     assert_eq!(progress(&mut conn).await.expect("progress"), after_one);
     assert_eq!(
-        lease(&mut conn, "node-2", 60.0).await.expect("lease"),
+        lease(&mut conn, "node-2", 60.0)
+            .await
+            .expect("lease")
+            .map(|l| l.progress),
         Some(after_one.clone())
     );
     assert_eq!(carried(&mut conn).await.expect("carried"), listed);
@@ -55,7 +66,10 @@ async fn one_instance_leads_and_the_next_run_anywhere_starts_where_it_ended() {
     // A failed run gives the lease back and keeps what the last good run left.
     release(&mut conn, "node-2").await.expect("release");
     assert_eq!(
-        lease(&mut conn, "node-3", 0.0).await.expect("lease"),
+        lease(&mut conn, "node-3", 0.0)
+            .await
+            .expect("lease")
+            .map(|l| l.progress),
         Some(after_one.clone())
     );
     // node-3's lease ran out (0 s) and node-2 took it: node-3's late result is not recorded.

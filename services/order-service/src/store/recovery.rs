@@ -127,9 +127,8 @@ pub async fn claim_unsettled(
                        < now() - make_interval(secs => $1 * power(2, least(redrive_count, 5)))
                    and not exists (select 1 from outbox
                                     where outbox.status <> 'SUCCESS'
-                                      and (outbox.idempotency_key = payment_events.confirmed_event_id::text
-                                           or outbox.idempotency_key
-                                              like payment_events.confirmed_event_id::text || '-redrive-%'))
+                                      and split_part(outbox.idempotency_key, '-redrive-', 1)
+                                          = payment_events.confirmed_event_id::text)
                  order by approved_at
                  limit $2
                  for update skip locked)
