@@ -8,10 +8,9 @@ use std::time::Duration;
 use paymsa_e2e::{
     eventually,
     http::metrics_text,
-    money::{approve, confirm_order, new_order, payment, put_fault},
+    money::{approve, confirm_with_lost_answer, new_order, payment},
     seed::start_seeded as start,
 };
-use serde_json::json;
 
 const WAIT: Duration = Duration::from_secs(30);
 
@@ -26,14 +25,7 @@ async fn the_periodic_run_repairs_a_charge_and_records_its_progress_for_any_inst
     .await;
     let order = new_order(&system, &[1]).await;
     let key = approve(&system, &order).await;
-    put_fault(
-        &system,
-        &order.order_id,
-        json!({"mode": "timeout", "times": 1, "timeoutMs": 1500, "approveBeforeTimeout": true}),
-    )
-    .await;
-    let (status, body) = confirm_order(&system, &key, &order).await;
-    assert_eq!(status, 202, "{body}");
+    confirm_with_lost_answer(&system, &key, &order, true).await;
     eventually(WAIT, "the job accepted the PSP's charge", || async {
         (payment(&system, &order.order_id).await["status"] == "SUCCESS").then_some(())
     })

@@ -93,13 +93,8 @@ mod tests {
     /// with its lines' statuses in line order and its open cancel.
     #[tokio::test]
     async fn every_order_we_have_comes_back_once_across_chunks() {
-        // A scratch database of the tests' Postgres, as the service tests get theirs.
-        let namespace = service_kit::testing::unique_namespace();
-        let config = service_kit::testing::test_config(&crate::SPEC, &namespace);
-        let url = config.database_url.expect("order-service has a database");
-        let pool = service_kit::db::connect_and_migrate(&url, 2, &crate::SCHEMA.migrators())
-            .await
-            .expect("scratch database");
+        let db = crate::store::scratch::ScratchDb::new(2).await;
+        let pool = db.pool.clone();
         let orders = (LEDGER_CHUNK + 100) as i64;
         // Order n: 1,000 won, refunded n won, two lines (SUCCESS then CANCELED for odd n,
         // SUCCESS twice for even n); order 7 has an open cancel, order 8 a done one.
@@ -125,8 +120,7 @@ mod tests {
         let mut conn = pool.acquire().await.expect("connection");
         let rows = order_ledgers(&mut conn, &ids).await.expect("ledgers");
         drop(conn);
-        pool.close().await;
-        service_kit::db::drop_database(&url).await.ok();
+        db.drop().await;
 
         assert_eq!(rows.len(), orders as usize);
         let mut seen = std::collections::HashSet::new();

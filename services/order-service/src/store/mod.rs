@@ -11,6 +11,8 @@ mod reconciliation_tests;
 pub mod recovery;
 #[cfg(test)]
 mod redrive_claims_tests;
+#[cfg(test)]
+mod scratch;
 
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;

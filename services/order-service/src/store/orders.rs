@@ -206,12 +206,8 @@ mod tests {
     /// them, not as they were when it started waiting (the reason the lines are locked too).
     #[tokio::test]
     async fn a_confirm_that_waited_for_the_lock_sees_the_holders_lines() {
-        let namespace = service_kit::testing::unique_namespace();
-        let config = service_kit::testing::test_config(&crate::SPEC, &namespace);
-        let url = config.database_url.expect("order-service has a database");
-        let pool = service_kit::db::connect_and_migrate(&url, 3, &crate::SCHEMA.migrators())
-            .await
-            .expect("scratch database");
+        let db = crate::store::scratch::ScratchDb::new(3).await;
+        let pool = db.pool.clone();
         sqlx::raw_sql(
             "insert into payment_events (payment_event_no, member_no, order_id, order_name, total_amount)
              values (1, 1, 'order-1', 'o', 1000), (2, 1, 'order-2', 'o', 1000);
@@ -284,8 +280,7 @@ mod tests {
             .expect("read")
             .expect("order-1");
         drop(conn);
-        pool.close().await;
-        service_kit::db::drop_database(&url).await.ok();
+        db.drop().await;
         assert_eq!(found.event.attempt_no, Some(5));
         let statuses: Vec<PaymentStatus> = found.lines.iter().map(|l| l.status).collect();
         assert_eq!(

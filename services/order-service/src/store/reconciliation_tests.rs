@@ -10,12 +10,8 @@ use super::reconciliation::{carried, finish, lease, progress, release, Progress}
 
 #[tokio::test]
 async fn one_instance_leads_and_the_next_run_anywhere_starts_where_it_ended() {
-    let namespace = service_kit::testing::unique_namespace();
-    let config = service_kit::testing::test_config(&crate::SPEC, &namespace);
-    let url = config.database_url.expect("order-service has a database");
-    let pool = service_kit::db::connect_and_migrate(&url, 2, &crate::SCHEMA.migrators())
-        .await
-        .expect("scratch database");
+    let db = crate::store::scratch::ScratchDb::new(2).await;
+    let pool = db.pool.clone();
     let mut conn = pool.acquire().await.expect("connection");
     let nothing_yet = Progress {
         last_to: None,
@@ -103,6 +99,5 @@ async fn one_instance_leads_and_the_next_run_anywhere_starts_where_it_ended() {
     );
 
     drop(conn);
-    pool.close().await;
-    service_kit::db::drop_database(&url).await.ok();
+    db.drop().await;
 }

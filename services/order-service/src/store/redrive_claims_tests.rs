@@ -4,20 +4,16 @@
 
 use sqlx::PgPool;
 
-use super::{cancels::claim_unreversed, recovery::claim_unsettled};
+use super::{cancels::claim_unreversed, recovery::claim_unsettled, scratch::ScratchDb};
 
 const ORDER_EVENT: &str = "00000000-0000-4000-8000-000000000001";
 const CANCEL_EVENT: &str = "00000000-0000-4000-8000-000000000002";
 /// `REDRIVE_AFTER_MS` of these tests, in seconds.
 const AFTER: f64 = 60.0;
 
-async fn scratch() -> (PgPool, url::Url) {
-    let namespace = service_kit::testing::unique_namespace();
-    let config = service_kit::testing::test_config(&crate::SPEC, &namespace);
-    let url = config.database_url.expect("order-service has a database");
-    let pool = service_kit::db::connect_and_migrate(&url, 2, &crate::SCHEMA.migrators())
-        .await
-        .expect("scratch database");
+async fn scratch() -> ScratchDb {
+    let db = ScratchDb::new(2).await;
+    let pool = &db.pool;
     // Order 1 paid and unsettled, its cancel 10 done and unreversed; both an hour old.
     sqlx::raw_sql(&format!(
         "insert into payment_events (payment_event_no, member_no, order_id, order_name,
@@ -31,10 +27,10 @@ async fn scratch() -> (PgPool, url::Url) {
          values (10, 1, 'order-1', 'h', 'r', 500, 'DONE', now() - interval '1 hour',
                  '{CANCEL_EVENT}', now() - interval '1 hour');"
     ))
-    .execute(&pool)
+    .execute(pool)
     .await
     .expect("an unsettled order and an unreversed cancel");
-    (pool, url)
+    db
 }
 
 /// A re-drive's copy of `event`, still waiting in the outbox (the broker is down).
@@ -72,7 +68,8 @@ async fn last_change(pool: &PgPool, secs: f64) {
 
 #[tokio::test]
 async fn a_redrive_still_in_the_outbox_is_left_to_the_relay_and_the_wait_doubles() {
-    let (pool, url) = scratch().await;
+    let db = scratch().await;
+    let pool = db.pool.clone();
     pending_redrive(&pool, 100, ORDER_EVENT).await;
     pending_redrive(&pool, 101, CANCEL_EVENT).await;
     assert_eq!(
@@ -93,6 +90,5 @@ async fn a_redrive_still_in_the_outbox_is_left_to_the_relay_and_the_wait_doubles
     last_change(&pool, AFTER * 2.5).await;
     assert_eq!(claims(&pool).await, (vec!["order-1".into()], vec![10]));
 
-    pool.close().await;
-    service_kit::db::drop_database(&url).await.ok();
+    db.drop().await;
 }
