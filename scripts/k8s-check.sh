@@ -32,7 +32,6 @@ while read -r copy original; do
     rc=1
   fi
 done <<'LIST'
-prometheus.yml prometheus/prometheus.yml
 rules.yml prometheus/rules.yml
 datasource.yml grafana/provisioning/datasources/prometheus.yml
 dashboards.yml grafana/provisioning/dashboards/paymsa.yml

@@ -19,6 +19,8 @@ pub fn jwt_mode(name: &str) -> (DevKey, HashMap<String, String>) {
     let overrides = HashMap::from([
         ("AUTH_MODE".to_string(), "jwt".to_string()),
         ("JWKS_FILE".to_string(), jwks.display().to_string()),
+        // dev tokens name no issuer or audience, which jwt mode requires elsewhere
+        ("APP_ENV".to_string(), "dev".to_string()),
     ]);
     (key, overrides)
 }

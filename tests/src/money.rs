@@ -221,6 +221,17 @@ pub async fn psp_stats(system: &TestSystem, order_id: &str) -> (u64, bool) {
     )
 }
 
+/// The cancel calls that reached the sandbox for the order (`cancelCalls`).
+pub async fn psp_cancel_calls(system: &TestSystem, order_id: &str) -> u64 {
+    let (status, body) = send(system.http.get(format!(
+        "{}/sandbox/stats/orders/{order_id}",
+        system.url("psp-sandbox")
+    )))
+    .await;
+    assert_eq!(status, 200, "stats: {body}");
+    body["cancelCalls"].as_u64().expect("cancelCalls")
+}
+
 /// `POST /api/payments/{orderId}/cancel` with an optional `Idempotency-Key`.
 pub async fn cancel(
     system: &TestSystem,
@@ -241,6 +252,9 @@ pub async fn cancel(
     send(req).await
 }
 
+/// The merchant secret key the test systems' sandbox accepts.
+pub const PSP_SECRET: &str = "test_sk_sandbox";
+
 /// The PSP's own record of the order (`GET /v1/payments/orders/{orderId}` on the sandbox).
 pub async fn psp_payment(system: &TestSystem, order_id: &str) -> (u16, Value) {
     send(
@@ -250,7 +264,7 @@ pub async fn psp_payment(system: &TestSystem, order_id: &str) -> (u16, Value) {
                 "{}/v1/payments/orders/{order_id}",
                 system.url("psp-sandbox")
             ))
-            .basic_auth("test_sk_sandbox", Some("")),
+            .basic_auth(PSP_SECRET, Some("")),
     )
     .await
 }
@@ -282,6 +296,11 @@ pub async fn order_admin(system: &TestSystem, path_and_query: &str) -> (u16, Val
 /// that refunds, then holds the answer past order-service's `PSP_TIMEOUT_MS`, which must be
 /// below a second): 202 with the cancel UNKNOWN, the money back at the PSP.
 pub async fn cancel_with_lost_answer(system: &TestSystem, order: &Checkout) {
+    cancel_with_lost_answer_of(system, order, json!({"cancelReason": "x"})).await;
+}
+
+/// [`cancel_with_lost_answer`] of the cancel `body` asks for (a part, some lines).
+pub async fn cancel_with_lost_answer_of(system: &TestSystem, order: &Checkout, body: Value) {
     put_fault(
         system,
         &order.order_id,
@@ -289,7 +308,7 @@ pub async fn cancel_with_lost_answer(system: &TestSystem, order: &Checkout) {
                "approveBeforeTimeout": true}),
     )
     .await;
-    let (status, body) = cancel(system, &order.order_id, json!({"cancelReason": "x"}), None).await;
+    let (status, body) = cancel(system, &order.order_id, body, None).await;
     assert_eq!(
         (status, body["status"].as_str()),
         (202, Some("UNKNOWN")),

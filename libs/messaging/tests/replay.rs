@@ -148,6 +148,14 @@ async fn a_replay_reaches_only_the_failed_consumer_and_applies_once() {
         );
         assert!(metrics.contains(&line), "missing {line} in\n{metrics}");
     }
+    // The replay resolved the only letter: the gauge the PaymsaDeadLetters alert reads goes
+    // back to 0 on the worker's next recount (it counted resolved letters, so the alert never
+    // cleared).
+    let cleared = r#"paymsa_dead_letters_stored{service="messaging-test"} 0"#;
+    eventually(Duration::from_secs(25), "the gauge at 0", || async {
+        h.metrics.render().contains(cleared)
+    })
+    .await;
     h.cleanup().await;
 }
 

@@ -60,6 +60,15 @@ impl Identity {
         }
     }
 
+    /// The caller of an operation open to anyone, for [`limit_writes`]: no token is read
+    /// (declaring this extractor would make a jwt-mode operation require one), only the
+    /// client address counts.
+    pub fn anonymous(req: &Request) -> Self {
+        let auth = req.data::<Arc<Authenticator>>().cloned();
+        let peer = req.remote_addr().as_socket_addr().map(|a| a.ip());
+        Self::resolve(auth, None, peer)
+    }
+
     pub fn mode(&self) -> AuthMode {
         self.auth.as_ref().map_or(AuthMode::Open, |a| a.mode())
     }

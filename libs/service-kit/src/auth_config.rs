@@ -40,11 +40,8 @@ impl AuthSettings {
         // the benches). A deployment that forgets the variable gets jwt, and without keys it
         // does not start: until stop 21 the Kubernetes base set neither, and its services let
         // anyone act as any member (refund their orders) or seller (read their wallets).
-        let unset = if crate::secrets::AppEnv::from_source(env).is_dev() {
-            AuthMode::Open
-        } else {
-            AuthMode::Jwt
-        };
+        let dev = crate::secrets::AppEnv::from_source(env).is_dev();
+        let unset = if dev { AuthMode::Open } else { AuthMode::Jwt };
         let mode = match env.var("AUTH_MODE").as_deref().map(str::trim) {
             None => unset,
             Some("open") => AuthMode::Open,
@@ -99,8 +96,31 @@ impl AuthSettings {
         }
         if mode == AuthMode::Jwt {
             settings.check_keys()?;
+            if !dev {
+                settings.check_claims()?;
+            }
         }
         Ok(settings)
+    }
+
+    /// Outside a development machine a token must name this system: without an audience,
+    /// a token the identity provider signed for any other of its clients (another app's
+    /// login) is accepted here, and without an issuer, one from any provider whose keys the
+    /// JWKS holds. Until stop 24 both were optional, and compose did not even pass them on.
+    fn check_claims(&self) -> Result<(), ConfigError> {
+        for (variable, value) in [
+            ("JWT_ISSUER", &self.issuer),
+            ("JWT_AUDIENCE", &self.audience),
+        ] {
+            if value.is_none() {
+                return Err(ConfigError::new(
+                    variable,
+                    "AUTH_MODE=jwt needs JWT_ISSUER and JWT_AUDIENCE (unless APP_ENV=dev): \
+                     without them tokens issued for other clients would be accepted",
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// In jwt mode there must be keys: a readable JWKS file (checked now) or a URL.
@@ -158,10 +178,11 @@ mod tests {
     fn elsewhere_the_default_is_jwt_and_needs_keys() {
         let err = AuthSettings::from_source(&env(&[])).expect_err("no keys: refused");
         assert_eq!(err.variable, "JWKS_FILE", "{err}");
-        let s = AuthSettings::from_source(&env(&[(
-            "JWKS_URL",
-            "https://idp.example/.well-known/jwks.json",
-        )]))
+        let s = AuthSettings::from_source(&env(&[
+            ("JWKS_URL", "https://idp.example/.well-known/jwks.json"),
+            ("JWT_ISSUER", "https://idp.example/"),
+            ("JWT_AUDIENCE", "paymsa"),
+        ]))
         .unwrap();
         assert_eq!(s.mode, AuthMode::Jwt);
         // Open only when asked for by name.
@@ -200,10 +221,31 @@ mod tests {
     fn jwt_with_a_url_defaults_to_600_writes() {
         let s = AuthSettings::from_source(&env(&[
             ("AUTH_MODE", "jwt"),
+            ("APP_ENV", "dev"),
             ("JWKS_URL", "https://idp.example/.well-known/jwks.json"),
         ]))
         .unwrap();
         assert_eq!(s.mode, AuthMode::Jwt);
         assert_eq!(s.writes_per_min, 600);
+    }
+
+    #[test]
+    fn jwt_outside_development_needs_an_issuer_and_an_audience() {
+        let url = ("JWKS_URL", "https://idp.example/.well-known/jwks.json");
+        for (pairs, missing) in [
+            (vec![url], "JWT_ISSUER"),
+            (
+                vec![url, ("JWT_ISSUER", "https://idp.example/")],
+                "JWT_AUDIENCE",
+            ),
+            (vec![url, ("JWT_AUDIENCE", "paymsa")], "JWT_ISSUER"),
+        ] {
+            let err = AuthSettings::from_source(&env(&pairs)).expect_err("must be refused");
+            assert_eq!(err.variable, missing, "{err}");
+        }
+        // A development machine may try jwt mode with the dev tokens, which name neither.
+        let dev = AuthSettings::from_source(&env(&[url, ("AUTH_MODE", "jwt"), ("APP_ENV", "dev")]))
+            .expect("dev");
+        assert_eq!(dev.mode, AuthMode::Jwt);
     }
 }

@@ -81,12 +81,17 @@ pub(crate) fn wrap(
                 let operation = resp.data::<OperationId>().map(|op| op.0).unwrap_or("other");
                 let status = resp.status().as_u16();
                 let elapsed = started.elapsed();
-                metrics.observe_request(operation, method.as_str(), status, elapsed.as_secs_f64());
+                metrics.observe_request(
+                    operation,
+                    method_label(&method),
+                    status,
+                    elapsed.as_secs_f64(),
+                );
                 let span = tracing::Span::current();
                 span.record("operation", operation);
                 span.record("status", status);
                 // Named after the operation once it is known (paths carry ids).
-                trace::rename(&span, format!("{method} {operation}"));
+                trace::rename(&span, format!("{} {operation}", method_label(&method)));
                 if status >= 500 {
                     trace::fail(&span, format!("answered {status}"));
                 }
@@ -113,6 +118,25 @@ pub(crate) fn wrap(
 }
 
 pub(crate) use crate::route_index::AllowIndex;
+
+/// The `method` label of the request metrics and span names. Hyper accepts any token as a
+/// method, and every request reaches this middleware (unknown routes too): labelled as sent,
+/// one anonymous client could add a metric series per request until the process (and the
+/// Prometheus scraping it) ran out of memory.
+fn method_label(method: &Method) -> &'static str {
+    match method.as_str() {
+        "GET" => "GET",
+        "HEAD" => "HEAD",
+        "POST" => "POST",
+        "PUT" => "PUT",
+        "PATCH" => "PATCH",
+        "DELETE" => "DELETE",
+        "OPTIONS" => "OPTIONS",
+        "CONNECT" => "CONNECT",
+        "TRACE" => "TRACE",
+        _ => "OTHER",
+    }
+}
 
 fn problem_response(problem: Problem) -> Response {
     let status = StatusCode::from_u16(problem.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);

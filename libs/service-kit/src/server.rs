@@ -160,13 +160,18 @@ impl App {
 
     /// Stops the service the way a signal would; used by tests to host and stop services.
     pub async fn stop(self) -> std::io::Result<()> {
+        // One grace period for everything: the workers drain while the requests finish (the
+        // trigger cancels both at once). Waiting a grace period for each in turn let a stop
+        // take twice `SHUTDOWN_TIMEOUT_SECS`, past the pod's terminationGracePeriodSeconds
+        // (deploy/k8s/base/services), where the kubelet kills what is still draining.
+        let deadline = tokio::time::Instant::now() + self.grace;
         self.shutdown.trigger();
         let served = self
             .server
             .await
             .unwrap_or_else(|e| Err(std::io::Error::other(e)));
         self.shutdown.tasks.close();
-        if tokio::time::timeout(self.grace, self.shutdown.tasks.wait())
+        if tokio::time::timeout_at(deadline, self.shutdown.tasks.wait())
             .await
             .is_err()
         {

@@ -53,8 +53,13 @@ struct TestApp {
 }
 
 async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+async fn spawn_app_with(adjust: impl FnOnce(&mut service_kit::ServiceConfig)) -> TestApp {
     service_kit::telemetry::init_test_tracing();
-    let config = test_config(&SPEC, &unique_namespace());
+    let mut config = test_config(&SPEC, &unique_namespace());
+    adjust(&mut config);
     let infra = Infra::connect(&config, &[&service_kit::db::MIGRATOR])
         .await
         .expect("backends reachable");
@@ -117,6 +122,34 @@ async fn valid_request_succeeds_and_is_counted_in_metrics() {
         metrics.contains(r#"operation="greet""#) && metrics.contains(r#"status="200""#),
         "{metrics}"
     );
+}
+
+#[tokio::test]
+async fn invented_methods_share_one_metric_series() {
+    let t = spawn_app().await;
+    let client = reqwest::Client::new();
+    for i in 0..20 {
+        let method = reqwest::Method::from_bytes(format!("PROBE{i}").as_bytes()).expect("token");
+        let resp = client
+            .request(method, format!("{}/greetings", t.base))
+            .send()
+            .await
+            .expect("request");
+        assert!(resp.status().is_client_error(), "{}", resp.status());
+    }
+    let metrics = reqwest::get(format!("{}/metrics", t.base))
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    assert!(!metrics.contains("PROBE"), "{metrics}");
+    let other: Vec<&str> = metrics
+        .lines()
+        .filter(|l| l.starts_with("paymsa_http_requests_total") && l.contains(r#"method="OTHER""#))
+        .collect();
+    assert_eq!(other.len(), 1, "{metrics}");
+    assert!(other[0].ends_with(" 20"), "{}", other[0]);
 }
 
 #[tokio::test]
@@ -266,4 +299,23 @@ async fn shutdown_finishes_in_flight_requests() {
             .is_err(),
         "no longer accepting connections"
     );
+}
+
+/// One grace period bounds the whole stop: a request still running when it ends and a worker
+/// that never stops cost it once, not once each (which let a pod outlive its kill timeout).
+#[tokio::test]
+async fn a_stop_takes_one_grace_period_however_much_is_left_to_drain() {
+    let grace = Duration::from_millis(600);
+    let t = spawn_app_with(|c| c.shutdown_timeout = grace).await;
+    t.app.shutdown().spawn("stubborn", async {
+        tokio::time::sleep(Duration::from_secs(30)).await;
+    });
+    let url = format!("{}/slow", t.base);
+    let _in_flight = tokio::spawn(async move { reqwest::get(url).await });
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let started = std::time::Instant::now();
+    t.app.stop().await.expect("stopped");
+    let took = started.elapsed();
+    assert!(took >= grace - Duration::from_millis(100), "{took:?}");
+    assert!(took < grace + Duration::from_millis(300), "{took:?}");
 }

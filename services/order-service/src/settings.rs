@@ -105,7 +105,12 @@ impl OrderSettings {
             // the sandbox's test key only with APP_ENV=dev (service-kit secrets.rs)
             psp_secret_key: config.secret("PSP_SECRET_KEY", "test_sk_sandbox", false)?,
             psp_timeout,
-            public_url: config.extra_var("PUBLIC_URL"),
+            public_url: match config.extra_var("PUBLIC_URL") {
+                // Checked now: a bad one (`shop.example`) made every payment's redirect URL
+                // unusable, noticed only at the first payment.
+                Some(_) => Some(url(config, "PUBLIC_URL", "")?),
+                None => None,
+            },
             toss_client_key: config.extra_var("TOSS_CLIENT_KEY"),
             recovery_interval: millis(config, "RECOVERY_INTERVAL_MS", 5_000)?,
             recovery_stale_after,

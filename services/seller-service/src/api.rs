@@ -3,8 +3,10 @@
 use chrono::{DateTime, Utc};
 use events::{Envelope, SellerRegistered};
 use outbox::Outbox;
+use poem::Request;
 use poem_openapi::{param::Path, payload::Json, ApiResponse, Object, OpenApi, Tags};
 use service_kit::{
+    auth::{self, Identity},
     error::{from_db_error, ConstraintRule},
     strict::json_string,
     ApiError, FieldError, Id,
@@ -116,7 +118,14 @@ impl SellerApi {
         method = "post",
         operation_id = "register_seller"
     )]
-    async fn register_seller(&self, body: Json<RegisterSeller>) -> Result<Registered, ApiError> {
+    async fn register_seller(
+        &self,
+        req: &Request,
+        body: Json<RegisterSeller>,
+    ) -> Result<Registered, ApiError> {
+        // Open to anyone (docs/identity.md), so counted per client address: each registration
+        // writes three rows and three events.
+        auth::limit_writes(&Identity::anonymous(req), None)?;
         let seller_id = validate(&body.0)?;
         let seller_no = self
             .ids

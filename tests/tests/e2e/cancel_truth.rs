@@ -1,13 +1,17 @@
 //! A cancel stays open until the PSP's record says what became of it (docs/payments.md,
-//! "Cancel and refund"): a repeated call the PSP refuses, when the PSP's record cannot be read
-//! either, proves nothing — the lost call may have refunded; one it can read decides. And the
-//! keys of refunds imported from the PSP are not a client's to take.
+//! "Cancel and refund"): a repeat reads that record before it calls (the PSP may have
+//! forgotten the key, and a partial refund would be made twice), a record that cannot be read
+//! proves nothing, and a refusal of the first call is a refusal. And the keys of refunds
+//! imported from the PSP are not a client's to take.
 
 use std::time::Duration;
 
 use paymsa_e2e::{
     eventually,
-    money::{cancel, cancel_with_lost_answer, new_order, pay, payment, psp_payment, put_fault},
+    money::{
+        cancel, cancel_with_lost_answer, cancel_with_lost_answer_of, new_order, pay, payment,
+        psp_cancel_calls, psp_payment, put_fault, PSP_SECRET,
+    },
     seed::start_seeded as start,
     values::dec,
     TestSystem,
@@ -90,37 +94,70 @@ async fn a_lost_cancel_stays_open_while_the_psp_refuses_our_key() {
     system.stop().await;
 }
 
-/// The PSP keeps a stored answer for a while only (Toss: 15 days; the sandbox here: 1.5 s).
-/// A cancel whose answer was lost is repeated after that, so the PSP no longer knows the key,
-/// evaluates the repeat afresh and refuses it: the payment is already cancelled — by the lost
-/// call. Its record, read then, completes the cancel: DONE, refunded once, never REJECTED.
-/// Before stop 21 the sandbox replayed answers forever, and this path was never run.
+/// The first call refunds and its answer is lost; the PSP keeps the key's answer for 1.5 s,
+/// and recovery repeats after 2 s. A repeat sent then would be judged afresh (until stop 24 it
+/// was, and refused: the payment was already cancelled, by the lost call). Now the repeat
+/// reads the PSP's record first, which shows the refund: the cancel completes from it, DONE,
+/// refunded once, with no second call. Before stop 21 the sandbox replayed answers forever,
+/// and this path was never run.
 #[tokio::test]
-async fn a_repeat_refused_after_the_psp_forgot_its_key_completes_from_the_psps_record() {
+async fn a_repeat_after_the_psp_forgot_its_key_completes_from_the_psps_record() {
     let system = start(&FORGETFUL_PSP).await;
     let order = new_order(&system, &[3]).await;
     pay(&system, &order).await;
     cancel_with_lost_answer(&system, &order).await;
     canceled_once(&system, &order.order_id).await;
-    // The repeat was refused, not replayed: a refusal leaves no stored answer for the key,
-    // a replay would have kept the first one.
-    let psp = system.db(&psp_sandbox::SPEC).await;
-    let kept: i64 =
-        sqlx::query_scalar("select count(*) from idempotency_keys where operation = 'cancel'")
-            .fetch_one(&psp)
-            .await
-            .expect("keys");
-    assert_eq!(kept, 0, "the repeat was evaluated afresh and refused");
-    psp.close().await;
+    assert_eq!(
+        psp_cancel_calls(&system, &order.order_id).await,
+        1,
+        "the lost call only"
+    );
     system.stop().await;
 }
 
-/// As above, the repeat is refused, but the PSP's record cannot be read at that moment (the
-/// lookup fails): the refusal proves nothing, so the cancel stays open, and the next repeat,
-/// with the record readable, completes it. Before stop 21 the first unreadable lookup closed
-/// it REJECTED: the customer had the refund, our books and the seller's wallet did not.
+/// A part of the order is cancelled, its refund made and the answer lost, and the PSP forgets
+/// the key before the repeat. The PSP's balance still covers the part, so a repeat sent would
+/// be a second refund, and it was: the customer got the part twice, reconciliation imported
+/// the second as a dashboard refund, and the seller paid for it. Now the repeat reads the
+/// PSP's record first, finds the refund, and completes the cancel from it without calling.
 #[tokio::test]
-async fn a_refused_repeat_with_an_unreadable_psp_record_stays_open() {
+async fn a_partial_cancel_is_not_refunded_again_after_the_psp_forgot_its_key() {
+    let system = start(&FORGETFUL_PSP).await;
+    let order = new_order(&system, &[3]).await;
+    pay(&system, &order).await;
+    let part = json!({"cancelReason": "x", "cancelAmount": 1000});
+    cancel_with_lost_answer_of(&system, &order, part).await;
+    let done = eventually(WAIT, "the cancel completed", || async {
+        let p = payment(&system, &order.order_id).await;
+        (p["cancels"][0]["status"] == "DONE").then_some(p)
+    })
+    .await;
+    assert_eq!(done["status"], "PARTIAL_CANCELED", "{done}");
+    // Longer than recovery's interval and the key's retention: a second refund would be in.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let (_, at_psp) = psp_payment(&system, &order.order_id).await;
+    assert_eq!(
+        at_psp["cancels"].as_array().map(Vec::len),
+        Some(1),
+        "refunded once: {at_psp}"
+    );
+    assert_eq!(psp_cancel_calls(&system, &order.order_id).await, 1);
+    let paid = dec(&at_psp["totalAmount"]);
+    assert_eq!(
+        dec(&at_psp["balanceAmount"]),
+        paid - Decimal::from(1000),
+        "{at_psp}"
+    );
+    system.stop().await;
+}
+
+/// As above, but the PSP's record cannot be read when the repeat is due (the lookup fails):
+/// calling again blind could refund twice, and closing it proves nothing, so the cancel stays
+/// open with the lookup's error, and the next repeat, with the record readable, completes it.
+/// Before stop 21 an unreadable record closed it REJECTED: the customer had the refund, our
+/// books and the seller's wallet did not.
+#[tokio::test]
+async fn a_repeat_with_an_unreadable_psp_record_stays_open() {
     let system = start(&FORGETFUL_PSP).await;
     let order = new_order(&system, &[3]).await;
     pay(&system, &order).await;
@@ -131,14 +168,56 @@ async fn a_refused_repeat_with_an_unreadable_psp_record_stays_open() {
         json!({"operation": "lookup", "mode": "error", "errorCode": "PROVIDER_ERROR", "times": 1}),
     )
     .await;
-    let refused = eventually(WAIT, "the repeat refused", || async {
+    let unread = eventually(WAIT, "the lookup failed", || async {
         let c = payment(&system, &order.order_id).await["cancels"][0].clone();
         let code = c["failureCode"].as_str().unwrap_or_default().to_string();
-        code.starts_with("ALREADY_CANCELED_PAYMENT").then_some(c)
+        code.contains("PROVIDER_ERROR").then_some(c)
     })
     .await;
-    assert_eq!(refused["status"], "UNKNOWN", "still open: {refused}");
+    assert_eq!(unread["status"], "UNKNOWN", "still open: {unread}");
     canceled_once(&system, &order.order_id).await;
+    system.stop().await;
+}
+
+/// The first call of a cancel is refused (the PSP's balance no longer covers it), while a
+/// refund made at the PSP itself, not imported yet, covers its amount. That refund is not
+/// this cancel's: nothing was refunded for it, so it is refused (REJECTED, 422). Before, the
+/// PSP's record was read after any refusal and closed this cancel DONE on the other refund.
+#[tokio::test]
+async fn a_refused_first_call_is_refused_whatever_else_the_psp_refunded() {
+    let system = start(&[]).await;
+    let order = new_order(&system, &[3]).await;
+    pay(&system, &order).await;
+    let (_, at_psp) = psp_payment(&system, &order.order_id).await;
+    let paid = dec(&at_psp["totalAmount"]);
+    let key = at_psp["paymentKey"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    // The merchant's dashboard: all but 1000 refunded at the PSP, directly.
+    let elsewhere = paid - Decimal::from(1000);
+    let resp = system
+        .http
+        .post(format!(
+            "{}/v1/payments/{key}/cancel",
+            system.url("psp-sandbox")
+        ))
+        .basic_auth(PSP_SECRET, Some(""))
+        .json(&json!({"cancelReason": "dashboard", "cancelAmount": elsewhere}))
+        .send()
+        .await
+        .expect("dashboard refund");
+    assert_eq!(resp.status(), 200);
+    let (status, body) = cancel(
+        &system,
+        &order.order_id,
+        json!({"cancelReason": "x", "cancelAmount": 1500}),
+        None,
+    )
+    .await;
+    assert_eq!(status, 422, "{body}");
+    let p = payment(&system, &order.order_id).await;
+    assert_eq!(p["cancels"][0]["status"], "REJECTED", "{p}");
     system.stop().await;
 }
 

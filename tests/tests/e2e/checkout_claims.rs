@@ -6,8 +6,12 @@
 //! lease, a SIGKILLed checkout left its key at 409 forever. And a keyed checkout holds one
 //! pool connection at a time (the benchmark found that).
 
-use order_service::checkout::{request_hash, CLAIM_LEASE_SECS};
-use paymsa_e2e::{money::checkout, seed::start_seeded};
+use order_service::checkout::{request_hash, MemberKey, CLAIM_LEASE_SECS};
+use paymsa_e2e::{
+    money::{checkout, checkout_body},
+    seed::start_seeded,
+};
+use serde_json::json;
 
 /// Leaves a claim as a killed request of an older version would: IN_FLIGHT, no order behind it.
 async fn abandoned_claim(pool: &sqlx::PgPool, key: &str, products: &[i64], age_secs: f64) {
@@ -50,21 +54,21 @@ async fn a_claim_left_by_a_killed_request_expires_after_its_lease() {
         "and its answer is replayed from then on"
     );
 
-    // A stale claim of a different request is still that request's key.
+    // An older version's bare key of a different request: older versions kept one namespace
+    // for all members, and its hash cannot say whose it is, so it is not this member's key.
     abandoned_claim(&pool, "stale-other", &[3], CLAIM_LEASE_SECS + 1.0).await;
     let (status, body) = checkout(&system, &[1, 2], Some("stale-other")).await;
-    assert_eq!(
-        (status, body["code"].as_str()),
-        (422, Some("IDEMPOTENCY_KEY_REUSED")),
-        "{body}"
-    );
+    assert_eq!(status, 201, "{body}");
 
-    // A key an older version completed still replays its answer after the upgrade.
+    // A key an older version completed (bare, the FNV hash) still replays its answer after
+    // the upgrade.
     let (status, first) = checkout(&system, &[3], Some("completed-before")).await;
     assert_eq!(status, 201, "{first}");
     sqlx::query(
-        "update checkout_idempotency_keys set request_hash = $2 where idempotency_key = $1",
+        "update checkout_idempotency_keys set idempotency_key = $2, request_hash = $3
+          where idempotency_key = $1",
     )
+    .bind(MemberKey::new(7, "completed-before").scoped)
     .bind("completed-before")
     .bind(request_hash(7, &[3]).legacy)
     .execute(&pool)
@@ -72,7 +76,10 @@ async fn a_claim_left_by_a_killed_request_expires_after_its_lease() {
     .expect("stored as an older version would");
     let (status, again) = checkout(&system, &[3], Some("completed-before")).await;
     assert_eq!((status, &again), (201, &first), "replayed");
-    let (status, body) = checkout(&system, &[1], Some("completed-before")).await;
+    // This version's own key of a different request of the member is refused.
+    let (status, body) = checkout(&system, &[3], Some("mine")).await;
+    assert_eq!(status, 201, "{body}");
+    let (status, body) = checkout(&system, &[1], Some("mine")).await;
     assert_eq!(
         (status, body["code"].as_str()),
         (422, Some("IDEMPOTENCY_KEY_REUSED")),
@@ -83,7 +90,7 @@ async fn a_claim_left_by_a_killed_request_expires_after_its_lease() {
         .fetch_one(&pool)
         .await
         .expect("count");
-    assert_eq!(orders, 2, "one order per key in all");
+    assert_eq!(orders, 4, "one order per request in all");
     pool.close().await;
     system.stop().await;
 }
@@ -128,5 +135,24 @@ async fn concurrent_checkouts_with_one_key_make_one_order() {
         .expect("count");
     assert_eq!(orders, 5, "one order per key");
     pool.close().await;
+    system.stop().await;
+}
+
+/// Keys are each member's own: two members whose clients number their keys alike each get
+/// their order, and each key replays its member's. Until stop 24 the second member's
+/// checkout was refused (422 IDEMPOTENCY_KEY_REUSED), which also told it the key was in use.
+#[tokio::test]
+async fn members_using_the_same_key_each_get_their_own_order() {
+    let system = start_seeded(&[]).await;
+    let of = |member: &str| json!({"memberNo": member, "productNos": ["1"]});
+    let (status, seven) = checkout_body(&system, of("7"), Some("order-1")).await;
+    assert_eq!(status, 201, "{seven}");
+    let (status, eight) = checkout_body(&system, of("8"), Some("order-1")).await;
+    assert_eq!(status, 201, "{eight}");
+    assert_ne!(seven["orderId"], eight["orderId"], "two orders");
+    let (_, again) = checkout_body(&system, of("8"), Some("order-1")).await;
+    assert_eq!(again, eight, "each key replays its member's answer");
+    let (_, again) = checkout_body(&system, of("7"), Some("order-1")).await;
+    assert_eq!(again, seven);
     system.stop().await;
 }

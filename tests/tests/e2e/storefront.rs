@@ -129,6 +129,33 @@ async fn a_get_never_creates_an_order_only_the_checkout_post_does() {
         element(&seller, "balance").is_some(),
         "seller 1's wallet: {seller}"
     );
+
+    // Another site's form cannot sign the visitor in as someone else (login CSRF): a browser
+    // says where the post comes from, and such a post stores no session.
+    for (header, value) in [
+        ("Origin", "https://evil.example"),
+        ("Sec-Fetch-Site", "cross-site"),
+    ] {
+        let forged = http
+            .post(format!("{shop}/login"))
+            .header(header, value)
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .body("memberNo=66")
+            .send()
+            .await
+            .expect("answered");
+        assert_eq!(forged.status(), 403, "{header}: {value}");
+        assert!(forged.headers().get("set-cookie").is_none(), "{header}");
+    }
+    let same_site = http
+        .post(format!("{shop}/login"))
+        .header("Origin", shop.as_str())
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body("memberNo=66")
+        .send()
+        .await
+        .expect("answered");
+    assert_eq!(same_site.status(), 303, "the shop's own form");
     system.stop().await;
 }
 

@@ -128,9 +128,8 @@ async fn a_flood_of_cancel_webhooks_calls_the_psp_once() {
         order.order_id
     )))
     .await;
-    assert_eq!(
-        stats["cancelCalls"], 2,
-        "the lost call and one more: {stats}"
-    );
+    // The one drive reads the PSP's record first (cancels/drive.rs), finds the lost call's
+    // refund and calls no more: before stop 24 it repeated the call once (2 here).
+    assert_eq!(stats["cancelCalls"], 1, "the lost call only: {stats}");
     system.stop().await;
 }

@@ -117,10 +117,14 @@ pub async fn insert(
     .await
 }
 
-pub async fn count(db: impl PgExecutor<'_>) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar!(r#"select count(*) as "count!" from dead_letters"#)
-        .fetch_one(db)
-        .await
+/// Dead letters not yet resolved by a replay: what an operator still has to look at. Resolved
+/// ones stay in the table (30 days, for the record) but no longer count.
+pub async fn count_unresolved(db: impl PgExecutor<'_>) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar!(
+        r#"select count(*) as "count!" from dead_letters where resolved_at is null"#
+    )
+    .fetch_one(db)
+    .await
 }
 
 /// Newest first; `before` is the keyset cursor `(first_seen_at, id)` of the last row seen.

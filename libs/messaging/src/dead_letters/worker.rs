@@ -98,10 +98,19 @@ impl DeadLetterProcess {
     }
 
     async fn refresh_gauge(&self) {
-        match store::count(&self.pool).await {
-            Ok(n) => self.stored_now.set(n),
-            Err(e) => tracing::warn!(error = %e, "counting dead letters failed"),
-        }
+        refresh_gauge(&self.pool, &self.stored_now).await;
+    }
+}
+
+/// How often `dead_letters_stored` is recounted besides on every new letter: a replay (on any
+/// instance, through the admin API) resolves a letter without passing here, and the alert
+/// `PaymsaDeadLetters` (deploy/prometheus/rules.yml) must clear once the operator has.
+const GAUGE_REFRESH: Duration = Duration::from_secs(15);
+
+async fn refresh_gauge(pool: &PgPool, gauge: &IntGauge) {
+    match store::count_unresolved(pool).await {
+        Ok(n) => gauge.set(n),
+        Err(e) => tracing::warn!(error = %e, "counting dead letters failed"),
     }
 }
 
@@ -220,9 +229,27 @@ pub async fn spawn_dead_letter_worker(
             "Dead letters stored, by consumer and reason",
             &["consumer", "reason"],
         ),
-        stored_now: metrics.gauge("dead_letters_stored", "Dead letters in the table"),
+        stored_now: metrics.gauge(
+            "dead_letters_stored",
+            "Dead letters stored and not yet resolved by a replay",
+        ),
     };
     process.refresh_gauge().await;
+    let (pool, gauge, stop) = (
+        process.pool.clone(),
+        process.stored_now.clone(),
+        shutdown.token(),
+    );
+    shutdown.spawn("messaging-dead-letter-gauge", async move {
+        let mut every = tokio::time::interval(GAUGE_REFRESH);
+        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = stop.cancelled() => return,
+                _ = every.tick() => refresh_gauge(&pool, &gauge).await,
+            }
+        }
+    });
     let consumer_metrics = ConsumerMetrics::new(metrics, &durable);
     shutdown.spawn(
         "messaging-dead-letter-stats",

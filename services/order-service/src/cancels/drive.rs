@@ -1,7 +1,12 @@
 //! Driving an open cancel at the PSP: the call, with the cancel's own key however often it is
-//! repeated, and what its answer makes of the cancel. A refusal or a credentials error of a
-//! call that may repeat a lost one is checked against the PSP's record before the cancel is
-//! closed as refused: the lost call may have refunded.
+//! repeated, and what its answer makes of the cancel.
+//!
+//! A repeat (recovery, reconciliation) reads the PSP's record before it calls: the PSP keeps a
+//! key's answer for a while only (Toss: 15 days), and a repeat it no longer recognises is a
+//! new refund request. For a partial cancel whose lost first call refunded, the balance still
+//! covers the amount, so that request refunded the customer a second time. A refusal or a
+//! credentials error of a repeat is checked against the record as well. A refusal of the
+//! first call is only that: no earlier call exists whose refund the record could show.
 
 use sqlx::PgConnection;
 
@@ -48,6 +53,20 @@ impl Payments {
         let Some(payment_key) = event.payment_key.as_deref() else {
             return Err(CancelError::NotCancelable(PaymentStatus::NotStarted));
         };
+        if call == Call::Repeated {
+            match self.refund_at_psp(&cancel, &event).await {
+                RefundAtPsp::Made(done) => return self.record_refund(&cancel, &done, actor).await,
+                RefundAtPsp::NotMade => {}
+                RefundAtPsp::Unread(why) => {
+                    // Calling again blind could refund twice; asked again after the backoff.
+                    let mut conn = self.pool.acquire().await?;
+                    self.keep_open(&mut conn, &cancel, &why).await?;
+                    return Ok(store::cancels::find(&mut conn, cancel_no)
+                        .await?
+                        .unwrap_or(cancel));
+                }
+            }
+        }
         let answer = self
             .psp
             .cancel(
@@ -66,18 +85,15 @@ impl Payments {
                 ) =>
             {
                 drop(conn);
-                return match self.complete_cancel(&cancel, &p, actor).await {
-                    Ok(done) => Ok(done),
-                    Err(e) => {
-                        // Counted like an unknown outcome, so a cancel that cannot be recorded
-                        // shows up as unresolved instead of looping unseen.
-                        tracing::error!(cancel_no, error = %e, "recording a refunded cancel failed");
-                        let mut conn = self.pool.acquire().await?;
-                        self.keep_open(&mut conn, &cancel, "RECORDING_FAILED")
-                            .await?;
-                        Err(e)
-                    }
-                };
+                return self.record_refund(&cancel, &p, actor).await;
+            }
+            PspOutcome::Rejected { code, .. } | PspOutcome::Declined { code, .. }
+                if call == Call::First =>
+            {
+                // Refused, and no earlier call exists: nothing was refunded. Before, the PSP's
+                // record was read here too, and a refund made elsewhere (the PSP's dashboard,
+                // not imported yet) that covered the amount closed this refused cancel DONE.
+                reject(&mut conn, cancel_no, &code).await?;
             }
             PspOutcome::Rejected { code, .. } | PspOutcome::Declined { code, .. } => {
                 // A refusal of a repeated call (the first one's answer was lost, and its stored
@@ -91,7 +107,7 @@ impl Payments {
                 match at_psp {
                     RefundAtPsp::Made(done) => {
                         drop(conn);
-                        return self.complete_cancel(&cancel, &done, actor).await;
+                        return self.record_refund(&cancel, &done, actor).await;
                     }
                     RefundAtPsp::NotMade => reject(&mut conn, cancel_no, &code).await?,
                     RefundAtPsp::Unread(why) => {
@@ -137,6 +153,27 @@ impl Payments {
                 }
             }
             _ => Ok(after),
+        }
+    }
+
+    /// Records a refund the PSP made for `cancel`. A failure keeps the cancel open and is
+    /// counted like an unknown outcome, so it shows up as unresolved instead of looping unseen.
+    async fn record_refund(
+        &self,
+        cancel: &CancelRow,
+        psp: &TossPayment,
+        actor: &str,
+    ) -> Result<CancelRow, CancelError> {
+        match self.complete_cancel(cancel, psp, actor).await {
+            Ok(done) => Ok(done),
+            Err(e) => {
+                tracing::error!(cancel_no = cancel.cancel_no, error = %e,
+                    "recording a refunded cancel failed");
+                let mut conn = self.pool.acquire().await?;
+                self.keep_open(&mut conn, cancel, "RECORDING_FAILED")
+                    .await?;
+                Err(e)
+            }
         }
     }
 

@@ -11,10 +11,34 @@
 //!
 //! IN_FLIGHT rows are only written by older versions of this service (a rolling upgrade runs
 //! both); they keep their meaning: 409 while fresh, taken over after [`CLAIM_LEASE_SECS`].
+//!
+//! Keys are the member's own ([`MemberKey`]): until stop 24 they were one namespace for all
+//! members, so a key one member had used refused another member's checkout (422, and an
+//! answer to "has anyone used this key?"), as clients that number their keys (`order-1`) do.
 
+use sha2::{Digest, Sha256};
 use sqlx::PgConnection;
 
 use super::{CheckoutError, CheckoutResult, RequestHash};
+
+/// A checkout's `Idempotency-Key` as stored: the member's number and the key's SHA-256, a
+/// fixed 86 characters within the column's 255 (`m{member}:{hex}` of a 255-character key
+/// would not fit) that keeps no client text. `legacy` is the key as older versions stored it,
+/// bare: their rows answer their retries for the 24 h they are kept, when the request hash (it
+/// covers the member) matches. Drop it a day after every instance runs this version.
+pub struct MemberKey<'a> {
+    pub scoped: String,
+    pub legacy: &'a str,
+}
+
+impl<'a> MemberKey<'a> {
+    pub fn new(member_no: i64, key: &'a str) -> Self {
+        Self {
+            scoped: format!("m{member_no}:{:x}", Sha256::digest(key.as_bytes())),
+            legacy: key,
+        }
+    }
+}
 
 /// How long an older version's IN_FLIGHT claim holds before a retry may take it over: a
 /// claim this old belongs to a process that died mid-request.
@@ -24,20 +48,26 @@ pub const CLAIM_LEASE_SECS: f64 = 30.0;
 /// is already someone's (its answer is then read with [`stored_answer`] after a rollback).
 pub async fn store_answer(
     conn: &mut PgConnection,
-    key: &str,
+    key: &MemberKey<'_>,
     hash: &RequestHash,
     result: &CheckoutResult,
 ) -> Result<bool, CheckoutError> {
     let body = serde_json::to_value(result).unwrap_or_default();
+    let hashes = [hash.current.clone(), hash.legacy.clone()];
+    // Not over an older version's row of the same request: that one holds the answer.
     let inserted = sqlx::query_scalar!(
         r#"insert into checkout_idempotency_keys
              (idempotency_key, request_hash, status, response_status, response_body)
-           values ($1, $2, 'COMPLETED', 201, $3)
+           select $1, $2, 'COMPLETED', 201, $3
+            where not exists (select 1 from checkout_idempotency_keys
+                               where idempotency_key = $4 and request_hash = any($5))
            on conflict (idempotency_key) do nothing
            returning 1 as "one!""#,
-        key,
+        key.scoped,
         hash.current,
         body,
+        key.legacy,
+        &hashes[..],
     )
     .fetch_optional(&mut *conn)
     .await?;
@@ -51,8 +81,8 @@ pub async fn store_answer(
             where idempotency_key = $1 and request_hash = any($2) and status = 'IN_FLIGHT'
               and updated_at < now() - make_interval(secs => $4)
            returning 1 as "one!""#,
-        key,
-        &[hash.current.clone(), hash.legacy.clone()][..],
+        key.legacy,
+        &hashes[..],
         body,
         CLAIM_LEASE_SECS,
     )
@@ -64,16 +94,23 @@ pub async fn store_answer(
 /// What a used key answers: the stored answer of the same request, else
 /// [`CheckoutError::KeyReused`] (another request's key) or [`CheckoutError::KeyInFlight`] (an
 /// older version's claim still running). `None` when the key is not stored at all (its
-/// holder rolled back meanwhile): the caller may check out again.
+/// holder rolled back meanwhile): the caller may check out again. Another member's bare key
+/// from an older version is not this member's: its hash does not match, and it is ignored.
 pub async fn stored_answer(
     conn: &mut PgConnection,
-    key: &str,
+    key: &MemberKey<'_>,
     hash: &RequestHash,
 ) -> Result<Option<CheckoutResult>, CheckoutError> {
+    let hashes = [hash.current.clone(), hash.legacy.clone()];
     let Some(stored) = sqlx::query!(
-        "select request_hash, status, response_body from checkout_idempotency_keys
-          where idempotency_key = $1",
-        key,
+        r#"select request_hash, status, response_body from checkout_idempotency_keys
+            where idempotency_key = $1
+               or (idempotency_key = $2 and request_hash = any($3))
+            order by idempotency_key = $1 desc
+            limit 1"#,
+        key.scoped,
+        key.legacy,
+        &hashes[..],
     )
     .fetch_optional(&mut *conn)
     .await?

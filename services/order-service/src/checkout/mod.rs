@@ -6,7 +6,7 @@
 mod keys;
 mod place;
 
-pub use keys::CLAIM_LEASE_SECS;
+pub use keys::{MemberKey, CLAIM_LEASE_SECS};
 pub use place::Checkouts;
 
 use rust_decimal::Decimal;

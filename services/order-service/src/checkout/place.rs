@@ -36,7 +36,12 @@ impl Checkouts {
         product_nos: &[i64],
         key: Option<&str>,
     ) -> Result<CheckoutResult, CheckoutError> {
-        let keyed = key.map(|k| (k, request_hash(member_no, product_nos)));
+        let keyed = key.map(|k| {
+            (
+                keys::MemberKey::new(member_no, k),
+                request_hash(member_no, product_nos),
+            )
+        });
         // Twice at most: a key whose holder rolled back while this one waited on it is free.
         for _ in 0..2 {
             let (mut tx, products) = match self.priced(product_nos).await {
@@ -100,7 +105,7 @@ impl Checkouts {
 
     async fn stored_answer(
         &self,
-        key: &str,
+        key: &keys::MemberKey<'_>,
         hash: &RequestHash,
     ) -> Result<Option<CheckoutResult>, CheckoutError> {
         let mut conn = self.payments.pool.acquire().await?;

@@ -32,9 +32,9 @@ fn cart_of(req: &Request) -> Vec<i64> {
         .collect()
 }
 
-fn cart_cookie(cart: &[i64]) -> String {
+fn cart_cookie(cart: &[i64], secure: bool) -> String {
     let value: Vec<String> = cart.iter().map(i64::to_string).collect();
-    set_cookie(CART_COOKIE, &value.join("."))
+    set_cookie(CART_COOKIE, &value.join("."), secure)
 }
 
 #[derive(Debug, Object, Deserialize)]
@@ -104,12 +104,14 @@ impl CartPages {
             return Response::new(Reply::Page(error_page("장바구니", "at most 50 products")));
         }
         cart.push(no);
-        Response::new(Reply::SeeOther("/cart".into())).header("Set-Cookie", cart_cookie(&cart))
+        Response::new(Reply::SeeOther("/cart".into()))
+            .header("Set-Cookie", cart_cookie(&cart, self.ctx.secure()))
     }
 
     #[oai(path = "/cart/clear", method = "post", hidden)]
     async fn clear(&self) -> Response<Reply> {
-        Response::new(Reply::SeeOther("/cart".into())).header("Set-Cookie", cart_cookie(&[]))
+        Response::new(Reply::SeeOther("/cart".into()))
+            .header("Set-Cookie", cart_cookie(&[], self.ctx.secure()))
     }
 
     /// Creates the order from the cart as the visitor and offers the payment window; the cart
@@ -146,7 +148,7 @@ impl CartPages {
                 won(order.amount)
             ),
         )))
-        .header("Set-Cookie", cart_cookie(&[]))
+        .header("Set-Cookie", cart_cookie(&[], self.ctx.secure()))
     }
 }
 

@@ -50,6 +50,16 @@ pub type Pages = (
     session::SessionPages,
 );
 
+impl PageContext {
+    /// Whether the shop is served over https (`PUBLIC_URL`): its cookies are then `Secure`.
+    pub fn secure(&self) -> bool {
+        self.settings
+            .public_url
+            .as_deref()
+            .is_some_and(|u| u.starts_with("https://"))
+    }
+}
+
 pub fn pages(ctx: PageContext) -> Pages {
     let ctx = Arc::new(ctx);
     (

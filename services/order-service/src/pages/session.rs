@@ -2,7 +2,8 @@
 //! mode it holds the member and seller numbers typed in; in jwt mode the pasted token, whose
 //! verified claims say who the visitor is (the numbers typed are ignored). The cookie has no
 //! `Max-Age` (gone with the browser session), is `HttpOnly` (scripts cannot read the token)
-//! and `SameSite=Strict` (another site's form cannot post with it).
+//! and `SameSite=Strict` (another site's form cannot post with it), `Secure` behind https; and
+//! another site's form cannot set it either ([`cross_site`]).
 
 use std::sync::Arc;
 
@@ -39,9 +40,37 @@ pub fn cookie(req: &Request, name: &str) -> Option<String> {
 }
 
 /// A `Set-Cookie` value for this site's pages (empty `value` with `Max-Age=0` deletes it).
-pub fn set_cookie(name: &str, value: &str) -> String {
+/// `Secure` when the shop is served over https (`PUBLIC_URL`): the session cookie carries a
+/// bearer token, which must not travel over plain http.
+pub fn set_cookie(name: &str, value: &str, secure: bool) -> String {
     let expiry = if value.is_empty() { "; Max-Age=0" } else { "" };
-    format!("{name}={value}; Path=/; HttpOnly; SameSite=Strict{expiry}")
+    let secure = if secure { "; Secure" } else { "" };
+    format!("{name}={value}; Path=/; HttpOnly; SameSite=Strict{secure}{expiry}")
+}
+
+/// Whether a form post comes from another site. `SameSite=Strict` keeps the session cookie
+/// off such a post, but `/login` needs none: another site's page could post its own token
+/// there, and the visitor would go on to pay and review as the attacker (login CSRF). Browsers
+/// say where a post comes from (`Sec-Fetch-Site`, `Origin`); a client that says nothing (curl,
+/// a test) is no browser another site can drive.
+pub fn cross_site(req: &Request) -> bool {
+    let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
+    if let Some(site) = header("sec-fetch-site") {
+        return !matches!(site, "same-origin" | "none");
+    }
+    let Some(origin) = header("origin") else {
+        return false;
+    };
+    let origin_host = url::Url::parse(origin).ok().and_then(|u| {
+        let host = u.host_str()?.to_string();
+        Some(match u.port() {
+            Some(port) => format!("{host}:{port}"),
+            None => host,
+        })
+    });
+    // HTTP/2 carries the host in the request's authority, not a Host header.
+    let host = header("host").or_else(|| req.uri().authority().map(|a| a.as_str()));
+    origin_host.as_deref() != host
 }
 
 fn positive(raw: &str) -> Option<i64> {
@@ -179,7 +208,6 @@ impl SessionPages {
                 visitor.session.seller_no.map_or(String::new(), |s| s.to_string()),
             )
         };
-        let _ = &self.ctx;
         Reply::Page(page(
             "로그인",
             &format!(
@@ -192,7 +220,10 @@ impl SessionPages {
 
     /// Stores the session cookie and goes to the shop.
     #[oai(path = "/login", method = "post", hidden)]
-    async fn login(&self, form: Form<LoginForm>) -> Response<Reply> {
+    async fn login(&self, req: &Request, form: Form<LoginForm>) -> Response<Reply> {
+        if cross_site(req) {
+            return refused_cross_site();
+        }
         let form = form.0;
         let token = form.token.as_deref().unwrap_or("").trim();
         let session = Session {
@@ -206,15 +237,30 @@ impl SessionPages {
                 &format!("<p id=\"error\">{}</p>", escape("token too long")),
             )));
         }
-        Response::new(Reply::SeeOther("/".into()))
-            .header("Set-Cookie", set_cookie(SESSION_COOKIE, &session.encoded()))
+        Response::new(Reply::SeeOther("/".into())).header(
+            "Set-Cookie",
+            set_cookie(SESSION_COOKIE, &session.encoded(), self.ctx.secure()),
+        )
     }
 
     #[oai(path = "/logout", method = "post", hidden)]
-    async fn logout(&self) -> Response<Reply> {
-        Response::new(Reply::SeeOther("/".into()))
-            .header("Set-Cookie", set_cookie(SESSION_COOKIE, ""))
+    async fn logout(&self, req: &Request) -> Response<Reply> {
+        if cross_site(req) {
+            return refused_cross_site();
+        }
+        Response::new(Reply::SeeOther("/".into())).header(
+            "Set-Cookie",
+            set_cookie(SESSION_COOKIE, "", self.ctx.secure()),
+        )
     }
+}
+
+fn refused_cross_site() -> Response<Reply> {
+    Response::new(Reply::Page(page(
+        "로그인",
+        "<p id=\"error\">another site's form cannot sign you in or out here</p>",
+    )))
+    .status(poem::http::StatusCode::FORBIDDEN)
 }
 
 #[cfg(test)]
@@ -243,5 +289,34 @@ mod tests {
             .finish();
         let read = Session::of(&garbage);
         assert_eq!((read.member_no, read.seller_no), (None, None));
+    }
+
+    #[test]
+    fn a_post_from_another_site_is_told_apart() {
+        let post = |headers: &[(&str, &str)]| {
+            let mut req = Request::builder().header("Host", "shop.example:8080");
+            for (k, v) in headers {
+                req = req.header(*k, *v);
+            }
+            cross_site(&req.finish())
+        };
+        assert!(!post(&[]), "no browser: nothing to forge");
+        assert!(!post(&[("Sec-Fetch-Site", "same-origin")]));
+        assert!(!post(&[("Sec-Fetch-Site", "none")]), "typed or bookmarked");
+        assert!(post(&[("Sec-Fetch-Site", "cross-site")]));
+        assert!(
+            post(&[("Sec-Fetch-Site", "same-site")]),
+            "a sibling subdomain"
+        );
+        assert!(!post(&[("Origin", "http://shop.example:8080")]));
+        assert!(post(&[("Origin", "https://evil.example")]));
+        assert!(post(&[("Origin", "null")]), "a sandboxed frame");
+    }
+
+    #[test]
+    fn the_cookie_is_secure_when_the_shop_is_https() {
+        assert!(set_cookie("a", "b", true).contains("; Secure"));
+        assert!(!set_cookie("a", "b", false).contains("Secure"));
+        assert!(set_cookie("a", "", true).ends_with("Max-Age=0"));
     }
 }
