@@ -38,6 +38,21 @@ async fn replay(h: &Harness, id: i64) -> (u16, Value) {
     (status, response.json().await.expect("json"))
 }
 
+/// POSTs a dismissal with `reason`: the status and the JSON body.
+async fn dismiss(h: &Harness, id: i64, reason: &str) -> (u16, Value) {
+    let response = reqwest::Client::new()
+        .post(format!("{}/admin/dead-letters/{id}/dismiss", h.base_url))
+        .bearer_auth(ADMIN_TOKEN)
+        .json(&serde_json::json!({ "reason": reason }))
+        .send()
+        .await
+        .expect("dismiss request");
+    (
+        response.status().as_u16(),
+        response.json().await.expect("json"),
+    )
+}
+
 /// A handler that fails while `broken`, else applies the event once (processed_events).
 fn flaky(
     h: &Harness,
@@ -211,6 +226,43 @@ async fn concurrent_replays_of_one_letter_apply_it_once_and_a_gone_consumer_is_a
         (status, problem["code"].as_str()),
         (404, Some("DEAD_LETTER_NOT_FOUND"))
     );
+
+    // No replay can resolve the orphan: an operator dismisses it, with a reason, and it stops
+    // counting (before, it kept PaymsaDeadLetters firing for good).
+    let open = r#"paymsa_dead_letters_stored{service="messaging-test"} 1"#;
+    eventually(Duration::from_secs(25), "the orphan counted", || async {
+        h.metrics.render().contains(open)
+    })
+    .await;
+    let (status, problem) = dismiss(&h, orphan, "  ").await;
+    assert_eq!(
+        (status, problem["code"].as_str()),
+        (400, Some("INVALID_REASON"))
+    );
+    let (status, problem) = dismiss(&h, 12345, "gone").await;
+    assert_eq!(status, 404, "{problem}");
+    let (status, dismissed) = dismiss(&h, orphan, "replay-gone was retired in v2").await;
+    assert_eq!(status, 200, "{dismissed}");
+    assert!(dismissed["resolvedAt"].is_string(), "{dismissed}");
+    assert_eq!(
+        dismissed["lastError"],
+        "dismissed: replay-gone was retired in v2"
+    );
+    let (status, again) = dismiss(&h, orphan, "twice").await;
+    assert_eq!(
+        (status, &again["lastError"]),
+        (200, &dismissed["lastError"])
+    );
+    let (status, replayed) = replay(&h, orphan).await;
+    assert_eq!(
+        (status, replayed["outcome"].as_str()),
+        (200, Some("ALREADY_RESOLVED"))
+    );
+    let cleared = r#"paymsa_dead_letters_stored{service="messaging-test"} 0"#;
+    eventually(Duration::from_secs(25), "the gauge at 0", || async {
+        h.metrics.render().contains(cleared)
+    })
+    .await;
     h.cleanup().await;
 }
 

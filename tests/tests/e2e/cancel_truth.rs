@@ -151,6 +151,71 @@ async fn a_partial_cancel_is_not_refunded_again_after_the_psp_forgot_its_key() {
     system.stop().await;
 }
 
+/// A part of the order is cancelled and the call is lost before the PSP refunds anything;
+/// meanwhile the merchant refunds more than that part in the PSP's dashboard (not imported
+/// while our cancel is open). The repeat's look at the PSP's record finds no refund of the
+/// cancel's amount, so it calls, and the customer gets both. Until stop 24 the record's total
+/// was enough: it covered the part, the cancel closed DONE on the dashboard's refund without
+/// a call, and the customer never got the part asked for.
+#[tokio::test]
+async fn a_repeat_is_not_closed_on_a_refund_made_elsewhere() {
+    let system = start(&FORGETFUL_PSP).await;
+    let order = new_order(&system, &[3]).await;
+    pay(&system, &order).await;
+    put_fault(
+        &system,
+        &order.order_id,
+        json!({"operation": "cancel", "mode": "timeout", "times": 1, "timeoutMs": 1000,
+               "approveBeforeTimeout": false}),
+    )
+    .await;
+    let part = json!({"cancelReason": "x", "cancelAmount": 1000});
+    let (status, body) = cancel(&system, &order.order_id, part, None).await;
+    assert_eq!(
+        (status, body["status"].as_str()),
+        (202, Some("UNKNOWN")),
+        "{body}"
+    );
+    let (_, at_psp) = psp_payment(&system, &order.order_id).await;
+    let key = at_psp["paymentKey"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let resp = system
+        .http
+        .post(format!(
+            "{}/v1/payments/{key}/cancel",
+            system.url("psp-sandbox")
+        ))
+        .basic_auth(PSP_SECRET, Some(""))
+        .json(&json!({"cancelReason": "dashboard", "cancelAmount": 1500}))
+        .send()
+        .await
+        .expect("dashboard refund");
+    assert_eq!(resp.status(), 200);
+    let done = eventually(WAIT, "the cancel completed", || async {
+        let p = payment(&system, &order.order_id).await;
+        (p["cancels"][0]["status"] == "DONE").then_some(p)
+    })
+    .await;
+    let (_, at_psp) = psp_payment(&system, &order.order_id).await;
+    let amounts: Vec<Decimal> = at_psp["cancels"]
+        .as_array()
+        .map(|cs| cs.iter().map(|c| dec(&c["cancelAmount"])).collect())
+        .unwrap_or_default();
+    assert_eq!(
+        amounts,
+        vec![Decimal::from(1500), Decimal::from(1000)],
+        "the dashboard's refund, then ours: {at_psp} / {done}"
+    );
+    assert_eq!(
+        dec(&at_psp["balanceAmount"]),
+        Decimal::from(500),
+        "{at_psp}"
+    );
+    system.stop().await;
+}
+
 /// As above, but the PSP's record cannot be read when the repeat is due (the lookup fails):
 /// calling again blind could refund twice, and closing it proves nothing, so the cancel stays
 /// open with the lookup's error, and the next repeat, with the record readable, completes it.

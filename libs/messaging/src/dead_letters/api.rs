@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use poem_openapi::{
     param::{Path, Query},
     payload::Json,
-    OpenApi, Tags,
+    Object, OpenApi, Tags,
 };
 use service_kit::{admin::AdminAuth, ApiError};
 use sqlx::PgPool;
@@ -154,6 +154,53 @@ impl DeadLetterApi {
         let id = parse_id(&id.0)?;
         Ok(Json(replay::replay(&self.pool, &self.replayers, id).await?))
     }
+
+    /// Close a dead letter without replaying it.
+    ///
+    /// For a letter no replay can resolve: its message had left the stream
+    /// (`DEAD_LETTER_NOT_REPLAYABLE`), its consumer no longer runs
+    /// (`DEAD_LETTER_CONSUMER_GONE`), or its event no longer matters. Nothing runs; the letter
+    /// is resolved with `lastError` = `dismissed: <reason>`, and stops counting in
+    /// `paymsa_dead_letters_stored` (the `PaymsaDeadLetters` alert). A resolved letter is
+    /// answered as it is.
+    #[oai(
+        path = "/admin/dead-letters/:id/dismiss",
+        method = "post",
+        operation_id = "dead_letters_dismiss"
+    )]
+    async fn dismiss(
+        &self,
+        auth: AdminAuth,
+        id: Path<String>,
+        body: Json<DismissRequest>,
+    ) -> Result<Json<DeadLetterDetail>, ApiError> {
+        self.authorize(&auth)?;
+        let id = parse_id(&id.0)?;
+        let reason = body.0.reason.trim();
+        if reason.is_empty() || reason.contains('\0') {
+            return Err(ApiError::bad_request(
+                "INVALID_REASON",
+                "reason must be 1-500 characters, not blank, without NUL",
+            ));
+        }
+        let mut conn = self.pool.acquire().await?;
+        match store::dismiss(&mut conn, id, reason).await? {
+            Some(letter) => {
+                tracing::warn!(id, consumer = %letter.consumer, %reason, "dead letter dismissed");
+                Ok(Json(letter.into()))
+            }
+            None => Err(not_found(id)),
+        }
+    }
+}
+
+/// Why an operator closes a letter without a replay.
+#[derive(Debug, Object)]
+#[oai(rename_all = "camelCase", deny_unknown_fields)]
+pub struct DismissRequest {
+    /// Kept with the letter as `lastError` (`dismissed: …`), 1–500 characters.
+    #[oai(validator(min_length = 1, max_length = 500))]
+    pub reason: String,
 }
 
 pub(super) fn not_found(id: i64) -> ApiError {

@@ -199,6 +199,31 @@ pub async fn mark_resolved(conn: &mut PgConnection, id: i64) -> Result<DeadLette
     .await
 }
 
+/// An operator closes a letter that no replay can resolve (its message left the stream, its
+/// consumer is gone, or the event is obsolete): resolved, with the reason in `last_error`.
+/// `None` when there is no such letter; a resolved one is answered as it is.
+pub async fn dismiss(
+    conn: &mut PgConnection,
+    id: i64,
+    reason: &str,
+) -> Result<Option<DeadLetter>, sqlx::Error> {
+    sqlx::query_as!(
+        DeadLetter,
+        r#"update dead_letters
+           set resolved_at = coalesce(resolved_at, now()),
+               last_error = case when resolved_at is null then 'dismissed: ' || $2
+                                 else last_error end
+           where id = $1
+           returning id, stream, stream_seq, consumer, subject, reason, deliveries, event_id, msg_id,
+                headers as "headers: Json<StoredHeaders>", payload, first_seen_at,
+                last_replayed_at, replay_count, resolved_at, last_error"#,
+        id,
+        reason,
+    )
+    .fetch_optional(conn)
+    .await
+}
+
 /// A replay whose handler failed again: the letter stays open, with the error.
 pub async fn mark_failed(
     conn: &mut PgConnection,

@@ -92,11 +92,12 @@ impl Payments {
         let event = store::find_event(tx, &cancel.order_id, true)
             .await?
             .ok_or_else(|| CancelError::NotFound(cancel.order_id.clone()))?;
-        let transaction_key = psp
-            .cancels
-            .iter()
-            .flatten()
-            .last()
+        // The PSP's entry for this cancel (the last one only when none fits: an answer to
+        // this cancel's own call ends with its refund).
+        let recorded =
+            store::cancels::recorded_transaction_keys(tx, event.payment_event_no).await?;
+        let transaction_key = super::drive::own_refund(psp, cancel, &recorded)
+            .or_else(|| psp.cancels.iter().flatten().last())
             .and_then(|c| c.transaction_key.clone());
         let shares = store::cancels::lines(tx, cancel.cancel_no).await?;
         let lines = store::find_lines(tx, event.payment_event_no).await?;

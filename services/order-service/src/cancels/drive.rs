@@ -13,7 +13,7 @@ use sqlx::PgConnection;
 use super::{psp_key, CancelError};
 use crate::{
     payments::Payments,
-    psp::{PspOutcome, PspPaymentStatus, TossPayment},
+    psp::{PspOutcome, PspPaymentStatus, TossCancel, TossPayment},
     status::{CancelStatus, PaymentStatus},
     store::{self, cancels::CancelRow},
 };
@@ -54,7 +54,7 @@ impl Payments {
             return Err(CancelError::NotCancelable(PaymentStatus::NotStarted));
         };
         if call == Call::Repeated {
-            match self.refund_at_psp(&cancel, &event).await {
+            match self.refund_at_psp(&cancel).await {
                 RefundAtPsp::Made(done) => return self.record_refund(&cancel, &done, actor).await,
                 RefundAtPsp::NotMade => {}
                 RefundAtPsp::Unread(why) => {
@@ -102,7 +102,7 @@ impl Payments {
                 // If that record cannot be read, the refusal proves nothing: still open, asked
                 // again later (closing it REJECTED here lost refunds the PSP had made).
                 drop(conn);
-                let at_psp = self.refund_at_psp(&cancel, &event).await;
+                let at_psp = self.refund_at_psp(&cancel).await;
                 conn = self.pool.acquire().await?;
                 match at_psp {
                     RefundAtPsp::Made(done) => {
@@ -188,28 +188,73 @@ impl Payments {
         store::cancels::mark_unknown(conn, cancel.cancel_no, reason, wait.as_secs_f64()).await
     }
 
-    /// Whether the PSP's record shows this cancel's refund as made (its refunded total covers
-    /// ours plus this cancel).
-    async fn refund_at_psp(
-        &self,
-        cancel: &CancelRow,
-        event: &store::PaymentEventRow,
-    ) -> RefundAtPsp {
+    /// Whether the PSP's record shows this cancel's refund as made: a refund of exactly its
+    /// amount, made since it was opened, that no cancel of ours has recorded ([`own_refund`]).
+    /// Until stop 24 a refunded total covering ours plus this cancel was enough, and a refund
+    /// made in the PSP's dashboard meanwhile (not imported while the cancel is open) closed a
+    /// cancel whose own call never reached the PSP: DONE, and the customer short of it.
+    async fn refund_at_psp(&self, cancel: &CancelRow) -> RefundAtPsp {
         match self.psp.find_by_order_id(&cancel.order_id).await {
-            PspOutcome::Answered(p, _)
-                if p.refunded() >= event.refunded_amount + cancel.cancel_amount =>
-            {
-                RefundAtPsp::Made(p)
+            PspOutcome::Answered(p, _) => {
+                let recorded = match self.recorded_refunds(cancel).await {
+                    Ok(recorded) => recorded,
+                    Err(e) => return RefundAtPsp::Unread(format!("RECORDED_REFUNDS: {e}")),
+                };
+                if own_refund(&p, cancel, &recorded).is_some() {
+                    RefundAtPsp::Made(p)
+                } else {
+                    RefundAtPsp::NotMade
+                }
             }
-            PspOutcome::Answered(..) => RefundAtPsp::NotMade,
             PspOutcome::Unknown { reason } => RefundAtPsp::Unread(reason),
-            PspOutcome::Credentials { code } => RefundAtPsp::Unread(code),
+            PspOutcome::Credentials { code } => {
+                // Counted and logged as the call's own credentials error is: with the record
+                // read first, a repeat meets a rotated key here, not at the call.
+                self.metrics.credential_errors.inc();
+                tracing::error!(order_id = %cancel.order_id, %code,
+                    "the PSP refused our merchant credentials (PSP_SECRET_KEY) on a lookup");
+                RefundAtPsp::Unread(code)
+            }
             PspOutcome::Rejected { code, .. } | PspOutcome::Declined { code, .. } => {
                 RefundAtPsp::Unread(format!("LOOKUP_{code}"))
             }
             PspOutcome::AlreadyProcessed => RefundAtPsp::Unread("LOOKUP_UNCLEAR".into()),
         }
     }
+}
+
+impl Payments {
+    /// The PSP transaction keys the cancel's order has recorded.
+    pub(super) async fn recorded_refunds(
+        &self,
+        cancel: &CancelRow,
+    ) -> Result<Vec<String>, sqlx::Error> {
+        let mut conn = self.pool.acquire().await?;
+        store::cancels::recorded_transaction_keys(&mut conn, cancel.payment_event_no).await
+    }
+}
+
+/// How far the PSP's clock may run behind ours when a refund is matched to a cancel by time
+/// (as reconciliation's `RECONCILE_OVERLAP_MS` allows for).
+const CLOCK_SKEW_SECS: i64 = 60;
+
+/// This cancel's refund in the PSP's record, the last that fits: exactly its amount (the PSP
+/// refunds what was asked), made no earlier than the cancel was opened, with a transaction key
+/// no cancel of ours has recorded. A refund made elsewhere of the very same amount in the same
+/// minutes cannot be told apart; any other can.
+pub(super) fn own_refund<'p>(
+    psp: &'p TossPayment,
+    cancel: &CancelRow,
+    recorded: &[String],
+) -> Option<&'p TossCancel> {
+    let earliest = cancel.created_at - chrono::Duration::seconds(CLOCK_SKEW_SECS);
+    psp.cancels.iter().flatten().rev().find(|c| {
+        c.cancel_amount == cancel.cancel_amount
+            && c.canceled_at.is_none_or(|at| at >= earliest)
+            && c.transaction_key
+                .as_ref()
+                .is_none_or(|key| !recorded.contains(key))
+    })
 }
 
 /// The PSP refused the cancel and nothing was refunded: REJECTED (final), with its code.

@@ -51,9 +51,11 @@ pub fn set_cookie(name: &str, value: &str, secure: bool) -> String {
 /// Whether a form post comes from another site. `SameSite=Strict` keeps the session cookie
 /// off such a post, but `/login` needs none: another site's page could post its own token
 /// there, and the visitor would go on to pay and review as the attacker (login CSRF). Browsers
-/// say where a post comes from (`Sec-Fetch-Site`, `Origin`); a client that says nothing (curl,
-/// a test) is no browser another site can drive.
-pub fn cross_site(req: &Request) -> bool {
+/// say where a post comes from: `Sec-Fetch-Site` (sent to https and localhost only), else
+/// `Origin`, compared with `PUBLIC_URL` when set (a proxy may rewrite `Host`), else with the
+/// request's host. A client that says nothing (curl, a test) is no browser another site can
+/// drive.
+pub fn cross_site(req: &Request, public_url: Option<&str>) -> bool {
     let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
     if let Some(site) = header("sec-fetch-site") {
         return !matches!(site, "same-origin" | "none");
@@ -61,16 +63,19 @@ pub fn cross_site(req: &Request) -> bool {
     let Some(origin) = header("origin") else {
         return false;
     };
-    let origin_host = url::Url::parse(origin).ok().and_then(|u| {
-        let host = u.host_str()?.to_string();
-        Some(match u.port() {
-            Some(port) => format!("{host}:{port}"),
-            None => host,
-        })
-    });
+    let Ok(origin) = url::Url::parse(origin) else {
+        return true; // `null`: a sandboxed frame, a redirect from elsewhere
+    };
+    if let Some(public) = public_url.and_then(|u| url::Url::parse(u).ok()) {
+        return origin.origin() != public.origin();
+    }
     // HTTP/2 carries the host in the request's authority, not a Host header.
     let host = header("host").or_else(|| req.uri().authority().map(|a| a.as_str()));
-    origin_host.as_deref() != host
+    let Some(host) = host.and_then(|h| url::Url::parse(&format!("{}://{h}", origin.scheme())).ok())
+    else {
+        return true;
+    };
+    origin.origin() != host.origin()
 }
 
 fn positive(raw: &str) -> Option<i64> {
@@ -221,7 +226,7 @@ impl SessionPages {
     /// Stores the session cookie and goes to the shop.
     #[oai(path = "/login", method = "post", hidden)]
     async fn login(&self, req: &Request, form: Form<LoginForm>) -> Response<Reply> {
-        if cross_site(req) {
+        if cross_site(req, self.ctx.settings.public_url.as_deref()) {
             return refused_cross_site();
         }
         let form = form.0;
@@ -245,7 +250,7 @@ impl SessionPages {
 
     #[oai(path = "/logout", method = "post", hidden)]
     async fn logout(&self, req: &Request) -> Response<Reply> {
-        if cross_site(req) {
+        if cross_site(req, self.ctx.settings.public_url.as_deref()) {
             return refused_cross_site();
         }
         Response::new(Reply::SeeOther("/".into())).header(
@@ -293,24 +298,39 @@ mod tests {
 
     #[test]
     fn a_post_from_another_site_is_told_apart() {
-        let post = |headers: &[(&str, &str)]| {
+        let post = |public_url: Option<&str>, headers: &[(&str, &str)]| {
             let mut req = Request::builder().header("Host", "shop.example:8080");
             for (k, v) in headers {
                 req = req.header(*k, *v);
             }
-            cross_site(&req.finish())
+            cross_site(&req.finish(), public_url)
         };
-        assert!(!post(&[]), "no browser: nothing to forge");
-        assert!(!post(&[("Sec-Fetch-Site", "same-origin")]));
-        assert!(!post(&[("Sec-Fetch-Site", "none")]), "typed or bookmarked");
-        assert!(post(&[("Sec-Fetch-Site", "cross-site")]));
+        assert!(!post(None, &[]), "no browser: nothing to forge");
+        assert!(!post(None, &[("Sec-Fetch-Site", "same-origin")]));
         assert!(
-            post(&[("Sec-Fetch-Site", "same-site")]),
+            !post(None, &[("Sec-Fetch-Site", "none")]),
+            "typed or bookmarked"
+        );
+        assert!(post(None, &[("Sec-Fetch-Site", "cross-site")]));
+        assert!(
+            post(None, &[("Sec-Fetch-Site", "same-site")]),
             "a sibling subdomain"
         );
-        assert!(!post(&[("Origin", "http://shop.example:8080")]));
-        assert!(post(&[("Origin", "https://evil.example")]));
-        assert!(post(&[("Origin", "null")]), "a sandboxed frame");
+        assert!(!post(None, &[("Origin", "http://shop.example:8080")]));
+        assert!(post(None, &[("Origin", "https://evil.example")]));
+        assert!(post(None, &[("Origin", "null")]), "a sandboxed frame");
+        // Behind a proxy that rewrites Host, PUBLIC_URL says what the shop's origin is.
+        let public = Some("https://shop.example");
+        assert!(!post(public, &[("Origin", "https://shop.example")]));
+        assert!(
+            !post(public, &[("Origin", "https://shop.example:443")]),
+            "default port"
+        );
+        assert!(
+            post(public, &[("Origin", "http://shop.example")]),
+            "another scheme"
+        );
+        assert!(post(public, &[("Origin", "https://evil.example")]));
     }
 
     #[test]

@@ -12,7 +12,7 @@ use rust_decimal::Decimal;
 use serde::Deserialize;
 
 use outcome::{classify_error, TossErrorBody};
-pub use outcome::{PspOutcome, TossPayment};
+pub use outcome::{PspOutcome, TossCancel, TossPayment};
 pub use status::PspPaymentStatus;
 
 /// One entry of `GET /v1/transactions`: a charge (status DONE) or a cancel.

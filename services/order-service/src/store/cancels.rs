@@ -211,6 +211,21 @@ pub async fn close_returning(
     .await
 }
 
+/// The PSP transaction keys the order's cancels have recorded (done ones, imported refunds):
+/// refunds in the PSP's record that are already some cancel's.
+pub async fn recorded_transaction_keys(
+    conn: &mut PgConnection,
+    payment_event_no: i64,
+) -> Result<Vec<String>, sqlx::Error> {
+    sqlx::query_scalar!(
+        r#"select psp_transaction_key as "key!" from payment_cancels
+            where payment_event_no = $1 and psp_transaction_key is not null"#,
+        payment_event_no,
+    )
+    .fetch_all(conn)
+    .await
+}
+
 /// The PSP did not answer: UNKNOWN, looked at again after `retry_secs`.
 pub async fn mark_unknown(
     conn: &mut PgConnection,
