@@ -196,7 +196,7 @@ impl DeadLetterApi {
 
 /// Why an operator closes a letter without a replay.
 #[derive(Debug, Object)]
-#[oai(rename_all = "camelCase", deny_unknown_fields)]
+#[oai(rename_all = "camelCase", deny_unknown_fields, example)]
 pub struct DismissRequest {
     /// Kept with the letter as `lastError` (`dismissed: …`), 1–500 characters.
     #[oai(validator(min_length = 1, max_length = 500))]

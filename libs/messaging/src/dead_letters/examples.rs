@@ -5,7 +5,10 @@ use poem_openapi::types::{Base64, Example, ToJSON};
 use serde_json::json;
 use service_kit::openapi::example;
 
-use super::views::{DeadLetterDetail, DeadLetterItem, DeadLetterPage, ReplayResult};
+use super::{
+    api::DismissRequest,
+    views::{DeadLetterDetail, DeadLetterItem, DeadLetterPage, ReplayResult},
+};
 
 const ENVELOPE: &str = r#"{"eventId":"0190d1c4-7a3e-7c51-9f0e-5b2a8e4d3c21","type":"order.payment.confirmed","version":1,"occurredAt":"2024-02-13T03:18:20.412Z","payload":{"paymentEventNo":"7163052337186181120","memberNo":"1","orderId":"6f1c2a7e-3b4d-4e8f-9a0b-1c2d3e4f5a6b","totalAmount":"3000"}}"#;
 
@@ -74,5 +77,13 @@ impl Example for ReplayResult {
             "consumer": "wallet-settlement",
             "deadLetter": replayed
         }))
+    }
+}
+
+impl Example for DismissRequest {
+    fn example() -> Self {
+        example(
+            json!({"reason": "the order was deleted by hand before its settlement; nothing to credit"}),
+        )
     }
 }
