@@ -269,6 +269,28 @@ pub async fn psp_payment(system: &TestSystem, order_id: &str) -> (u16, Value) {
     .await
 }
 
+/// Refunds `amount` of the order straight at the PSP, as its dashboard or console would (no
+/// cancel of ours names it): the sandbox's `POST /v1/payments/{paymentKey}/cancel`.
+pub async fn refund_at_the_psp(system: &TestSystem, order_id: &str, amount: Decimal) {
+    let (_, at_psp) = psp_payment(system, order_id).await;
+    let key = at_psp["paymentKey"].as_str().unwrap_or_default();
+    let (status, refund) = send(
+        system
+            .http
+            .post(format!(
+                "{}/v1/payments/{key}/cancel",
+                system.url("psp-sandbox")
+            ))
+            .basic_auth(PSP_SECRET, Some(""))
+            .header("Idempotency-Key", format!("outside-{order_id}-{amount}"))
+            .json(
+                &json!({"cancelReason": "refunded at the PSP's console", "cancelAmount": amount}),
+            ),
+    )
+    .await;
+    assert_eq!(status, 200, "{refund}");
+}
+
 /// The sandbox's global faults (`PUT /sandbox/faults`).
 pub async fn put_global_faults(system: &TestSystem, faults: Value) {
     let (status, body) = send(

@@ -10,7 +10,7 @@ use paymsa_e2e::{
     eventually,
     money::{
         cancel, cancel_with_lost_answer, cancel_with_lost_answer_of, new_order, pay, payment,
-        psp_cancel_calls, psp_payment, put_fault, PSP_SECRET,
+        psp_cancel_calls, psp_payment, put_fault, refund_at_the_psp,
     },
     seed::start_seeded as start,
     values::dec,
@@ -176,23 +176,7 @@ async fn a_repeat_is_not_closed_on_a_refund_made_elsewhere() {
         (202, Some("UNKNOWN")),
         "{body}"
     );
-    let (_, at_psp) = psp_payment(&system, &order.order_id).await;
-    let key = at_psp["paymentKey"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
-    let resp = system
-        .http
-        .post(format!(
-            "{}/v1/payments/{key}/cancel",
-            system.url("psp-sandbox")
-        ))
-        .basic_auth(PSP_SECRET, Some(""))
-        .json(&json!({"cancelReason": "dashboard", "cancelAmount": 1500}))
-        .send()
-        .await
-        .expect("dashboard refund");
-    assert_eq!(resp.status(), 200);
+    refund_at_the_psp(&system, &order.order_id, Decimal::from(1500)).await;
     let done = eventually(WAIT, "the cancel completed", || async {
         let p = payment(&system, &order.order_id).await;
         (p["cancels"][0]["status"] == "DONE").then_some(p)
@@ -255,24 +239,8 @@ async fn a_refused_first_call_is_refused_whatever_else_the_psp_refunded() {
     pay(&system, &order).await;
     let (_, at_psp) = psp_payment(&system, &order.order_id).await;
     let paid = dec(&at_psp["totalAmount"]);
-    let key = at_psp["paymentKey"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
     // The merchant's dashboard: all but 1000 refunded at the PSP, directly.
-    let elsewhere = paid - Decimal::from(1000);
-    let resp = system
-        .http
-        .post(format!(
-            "{}/v1/payments/{key}/cancel",
-            system.url("psp-sandbox")
-        ))
-        .basic_auth(PSP_SECRET, Some(""))
-        .json(&json!({"cancelReason": "dashboard", "cancelAmount": elsewhere}))
-        .send()
-        .await
-        .expect("dashboard refund");
-    assert_eq!(resp.status(), 200);
+    refund_at_the_psp(&system, &order.order_id, paid - Decimal::from(1000)).await;
     let (status, body) = cancel(
         &system,
         &order.order_id,

@@ -8,10 +8,9 @@ use std::time::Duration;
 
 use paymsa_e2e::{
     eventually,
-    http::send,
     money::{
         approve, balance, cancel, confirm_order, new_order, order_admin, pay, payment, put_fault,
-        put_global_faults,
+        put_global_faults, refund_at_the_psp,
     },
     seed::start_seeded as start,
     values::dec,
@@ -91,19 +90,7 @@ async fn reconciliation_finds_a_psp_refund_of_an_order_paid_before_the_window() 
     tokio::time::sleep(Duration::from_millis(2100)).await;
     let from = chrono::Utc::now();
     tokio::time::sleep(Duration::from_millis(1100)).await;
-    let (status, refund) = send(
-        system
-            .http
-            .post(format!(
-                "{}/v1/payments/{key}/cancel",
-                system.url("psp-sandbox")
-            ))
-            .basic_auth("test_sk_sandbox", Some(""))
-            .header("Idempotency-Key", format!("outside-{}", order.order_id))
-            .json(&json!({"cancelReason": "refunded at the PSP's console", "cancelAmount": 1000})),
-    )
-    .await;
-    assert_eq!(status, 200, "{refund}");
+    refund_at_the_psp(&system, &order.order_id, Decimal::from(1000)).await;
 
     // Every cancel row opened or moved, with its transaction (not the wallet's completion
     // flag, written later in its own): the import must open and close the
