@@ -92,12 +92,19 @@ impl Payments {
         let event = store::find_event(tx, &cancel.order_id, true)
             .await?
             .ok_or_else(|| CancelError::NotFound(cancel.order_id.clone()))?;
-        // The PSP's entry for this cancel (the last one only when none fits: an answer to
-        // this cancel's own call ends with its refund).
+        // The PSP's entry for this cancel; else (an import of refunds made at the PSP, opened
+        // after them) the last no other cancel has recorded; else the last.
         let recorded =
-            store::cancels::recorded_transaction_keys(tx, event.payment_event_no).await?;
+            store::cancels::recorded_transaction_keys(tx, event.payment_event_no, cancel.cancel_no)
+                .await?;
+        let refunds = || psp.cancels.iter().flatten();
         let transaction_key = super::drive::own_refund(psp, cancel, &recorded)
-            .or_else(|| psp.cancels.iter().flatten().last())
+            .or_else(|| {
+                refunds()
+                    .rev()
+                    .find(|c| super::drive::unrecorded(c, &recorded))
+            })
+            .or_else(|| refunds().last())
             .and_then(|c| c.transaction_key.clone());
         let shares = store::cancels::lines(tx, cancel.cancel_no).await?;
         let lines = store::find_lines(tx, event.payment_event_no).await?;

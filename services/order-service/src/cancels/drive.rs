@@ -4,9 +4,11 @@
 //! A repeat (recovery, reconciliation) reads the PSP's record before it calls: the PSP keeps a
 //! key's answer for a while only (Toss: 15 days), and a repeat it no longer recognises is a
 //! new refund request. For a partial cancel whose lost first call refunded, the balance still
-//! covers the amount, so that request refunded the customer a second time. A refusal or a
-//! credentials error of a repeat is checked against the record as well. A refusal of the
+//! covers the amount, so that request refunded the customer a second time. A refusal of a
+//! repeat is checked against the record as well; a credentials error of a repeat keeps the
+//! cancel open (the record cannot be read with those credentials either). A refusal of the
 //! first call is only that: no earlier call exists whose refund the record could show.
+//! Which of the record's refunds is the cancel's own: [`own_refund`].
 
 use sqlx::PgConnection;
 
@@ -230,7 +232,12 @@ impl Payments {
         cancel: &CancelRow,
     ) -> Result<Vec<String>, sqlx::Error> {
         let mut conn = self.pool.acquire().await?;
-        store::cancels::recorded_transaction_keys(&mut conn, cancel.payment_event_no).await
+        store::cancels::recorded_transaction_keys(
+            &mut conn,
+            cancel.payment_event_no,
+            cancel.cancel_no,
+        )
+        .await
     }
 }
 
@@ -240,8 +247,10 @@ const CLOCK_SKEW_SECS: i64 = 60;
 
 /// This cancel's refund in the PSP's record, the last that fits: exactly its amount (the PSP
 /// refunds what was asked), made no earlier than the cancel was opened, with a transaction key
-/// no cancel of ours has recorded. A refund made elsewhere of the very same amount in the same
-/// minutes cannot be told apart; any other can.
+/// no other cancel of ours has recorded. An entry without a key or a time (Toss always sends
+/// both) fits nothing: the miss costs a call with the cancel's own key, the safe direction. A
+/// refund made elsewhere of the very same amount in the same minute cannot be told apart;
+/// any other can.
 pub(super) fn own_refund<'p>(
     psp: &'p TossPayment,
     cancel: &CancelRow,
@@ -250,11 +259,17 @@ pub(super) fn own_refund<'p>(
     let earliest = cancel.created_at - chrono::Duration::seconds(CLOCK_SKEW_SECS);
     psp.cancels.iter().flatten().rev().find(|c| {
         c.cancel_amount == cancel.cancel_amount
-            && c.canceled_at.is_none_or(|at| at >= earliest)
-            && c.transaction_key
-                .as_ref()
-                .is_none_or(|key| !recorded.contains(key))
+            && c.canceled_at.is_some_and(|at| at >= earliest)
+            && unrecorded(c, recorded)
     })
+}
+
+/// Whether the PSP's refund has a transaction key no other cancel of ours has recorded.
+pub(super) fn unrecorded(refund: &TossCancel, recorded: &[String]) -> bool {
+    refund
+        .transaction_key
+        .as_ref()
+        .is_some_and(|key| !recorded.contains(key))
 }
 
 /// The PSP refused the cancel and nothing was refunded: REJECTED (final), with its code.
@@ -286,3 +301,7 @@ enum RefundAtPsp {
     /// The record could not be read (why).
     Unread(String),
 }
+
+#[cfg(test)]
+#[path = "drive_tests.rs"]
+mod tests;

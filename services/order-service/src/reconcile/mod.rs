@@ -176,7 +176,9 @@ impl Payments {
                 continue;
             }
             let action = match open_cancel {
-                // The PSP refunded more than we have: our open cancel went through there.
+                // The PSP refunded more than we have: our open cancel may have gone through
+                // there. Its drive reads the PSP's record and completes it from its own refund
+                // if there is one, else calls again with its key (cancels/drive.rs).
                 Some(cancel_no) if theirs.refunded > ours.refunded => {
                     match self.drive_cancel(cancel_no, ACTOR).await {
                         Ok(c) if c.status == CancelStatus::Done => "COMPLETED_CANCEL".to_string(),

@@ -211,16 +211,20 @@ pub async fn close_returning(
     .await
 }
 
-/// The PSP transaction keys the order's cancels have recorded (done ones, imported refunds):
-/// refunds in the PSP's record that are already some cancel's.
+/// The PSP transaction keys the order's other cancels have recorded (done ones, imported
+/// refunds): refunds in the PSP's record that are already another cancel's. `except` is the
+/// cancel being matched: a second drive of it, racing the one that completed it, must still
+/// find its own refund (and not call again, which a PSP that forgot the key takes as new).
 pub async fn recorded_transaction_keys(
     conn: &mut PgConnection,
     payment_event_no: i64,
+    except: i64,
 ) -> Result<Vec<String>, sqlx::Error> {
     sqlx::query_scalar!(
         r#"select psp_transaction_key as "key!" from payment_cancels
-            where payment_event_no = $1 and psp_transaction_key is not null"#,
+            where payment_event_no = $1 and cancel_no <> $2 and psp_transaction_key is not null"#,
         payment_event_no,
+        except,
     )
     .fetch_all(conn)
     .await
