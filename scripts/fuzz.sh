@@ -98,6 +98,14 @@ fuzz_report() {
     "$(((n > 0 || rc != 0) ? 1 : 0))"
 }
 
+# show_findings LOG: schemathesis' failures section (or the log's tail) on stderr, indented.
+show_findings() {
+  local findings
+  findings="$(sed -n '/= FAILURES =/,/= SUMMARY =/p' "$1" 2>/dev/null | head -n 200)"
+  [[ -n "$findings" ]] || findings="$(tail -n 60 "$1" 2>/dev/null)"
+  sed 's/^/    | /' <<<"$findings" >&2
+}
+
 # fuzz_services MODE BEARER: every selected service once (the sandbox in its two parts), its
 # summary line added to `summary`.
 fuzz_services() {
@@ -137,6 +145,9 @@ for run in "${runs[@]}"; do
   if [[ "${line##*|}" == 1 ]]; then
     failed=1
     warn "$label: $text ($((SECONDS - t0))s) — see .run/fuzz/$mode-$label.log"
+    # The findings themselves (each with its curl reproduction), so a CI log that outlives the
+    # clone's .run/ still says which request was wrong.
+    show_findings "$OUT/$mode-$label.log"
   else
     ok "$label: $text ($((SECONDS - t0))s)"
   fi

@@ -69,6 +69,8 @@ pub(crate) fn wrap(
                     ))
                 } else if let Some(refused) = unreadable_idempotency_key(&req) {
                     refused
+                } else if let Some(refused) = repeated_query_parameter(&req) {
+                    refused
                 } else {
                     match limit_body(req, max_body_bytes).await {
                         Ok(req) => match ep.call(req).await {
@@ -165,6 +167,22 @@ fn unreadable_idempotency_key(req: &Request) -> Option<Response> {
         400,
         "INVALID_IDEMPOTENCY_KEY",
         detail,
+    )))
+}
+
+/// A query parameter sent more than once. No operation takes a list in its query, and poem
+/// reads the first of several: `?sellerNo=1&sellerNo=2` could be judged by a proxy or a WAF on
+/// one value and acted on with the other (HTTP parameter pollution). Refused for every service,
+/// as a header sent twice is above.
+fn repeated_query_parameter(req: &Request) -> Option<Response> {
+    let query = req.uri().query()?;
+    let mut seen = std::collections::HashSet::new();
+    let repeated =
+        url::form_urlencoded::parse(query.as_bytes()).find(|(key, _)| !seen.insert(key.clone()))?;
+    Some(problem_response(Problem::new(
+        400,
+        "REPEATED_QUERY_PARAMETER",
+        format!("send the query parameter `{}` once", repeated.0),
     )))
 }
 

@@ -39,6 +39,11 @@ impl TestApi {
         }
     }
 
+    #[oai(path = "/pages", method = "get", operation_id = "page")]
+    async fn page(&self, limit: poem_openapi::param::Query<Option<u32>>) -> Json<u32> {
+        Json(limit.0.unwrap_or(10))
+    }
+
     #[oai(path = "/slow", method = "get", operation_id = "slow")]
     async fn slow(&self) -> Json<String> {
         tokio::time::sleep(Duration::from_millis(700)).await;
@@ -248,6 +253,23 @@ async fn an_idempotency_key_handlers_cannot_read_is_refused() {
     }
     let resp = send(vec![value(b"0b7e6f1c-key")]).await.expect("sent");
     assert_eq!(resp.status(), 200, "a visible-ASCII key passes");
+}
+
+#[tokio::test]
+async fn a_query_parameter_sent_twice_is_refused() {
+    let t = spawn_app().await;
+    let get = |query: &'static str| t.client.get(format!("{}/pages?{query}", t.base)).send();
+    for query in ["limit=5&limit=6", "limit=5&l%69mit=6"] {
+        let (status, p) = problem(get(query).await.expect("sent")).await;
+        assert_eq!(
+            (status, p["code"].as_str()),
+            (400, Some("REPEATED_QUERY_PARAMETER")),
+            "{query}: {p}"
+        );
+    }
+    let resp = get("limit=5").await.expect("sent");
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.json::<u32>().await.expect("json"), 5);
 }
 
 #[tokio::test]
