@@ -48,7 +48,15 @@ impl std::str::FromStr for Id {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s.trim().parse::<i64>() {
+        // Exactly the documented pattern `^[0-9]{1,19}$`: Rust's integer parse also takes a
+        // sign (`+5`), and a trim took `" 5"`; an id the schema calls invalid is refused here
+        // as a client validating against the schema would refuse it.
+        if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(format!(
+                "invalid id {s:?}: expected a positive 64-bit integer in decimal digits"
+            ));
+        }
+        match s.parse::<i64>() {
             Ok(v) if v > 0 => Ok(Self(v)),
             Ok(_) => Err(format!("id must be positive (got {s:?})")),
             Err(_) => Err(format!(
@@ -149,6 +157,13 @@ mod tests {
         ] {
             assert!(Id::parse_from_json(Some(bad.clone())).is_err(), "{bad}");
         }
-        assert!(Id::parse_from_parameter("12a").is_err());
+        for bad in ["12a", "+5", " 5", "5 ", "-5", "", "99999999999999999999"] {
+            assert!(Id::parse_from_parameter(bad).is_err(), "{bad:?}");
+            assert!(
+                Id::parse_from_json(Some(Value::from(bad))).is_err(),
+                "{bad:?}"
+            );
+        }
+        assert_eq!(Id::parse_from_parameter("05").ok(), Some(Id(5)));
     }
 }
