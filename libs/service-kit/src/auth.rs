@@ -65,7 +65,7 @@ impl Identity {
     /// client address counts.
     pub fn anonymous(req: &Request) -> Self {
         let auth = req.data::<Arc<Authenticator>>().cloned();
-        let peer = req.remote_addr().as_socket_addr().map(|a| a.ip());
+        let peer = client_of(req, auth.as_deref());
         Self::resolve(auth, None, peer)
     }
 
@@ -93,6 +93,13 @@ impl Identity {
             Err(_) => false,
         }
     }
+}
+
+/// The address a per-client limit counts for `req`: the peer, or behind the service's
+/// `TRUSTED_PROXY_HOPS` proxies the client they name (crate::client_ip).
+pub fn client_of(req: &Request, auth: Option<&Authenticator>) -> Option<IpAddr> {
+    let hops = auth.map_or(0, |a| a.settings.trusted_proxy_hops);
+    crate::client_ip::client_ip(req, hops)
 }
 
 fn bearer_of(req: &Request) -> Option<&str> {
@@ -143,7 +150,7 @@ impl<'a> ApiExtractor<'a> for Identity {
         _opts: ExtractParamOptions<()>,
     ) -> poem::Result<Self> {
         let auth = req.data::<Arc<Authenticator>>().cloned();
-        let peer = req.remote_addr().as_socket_addr().map(|a| a.ip());
+        let peer = client_of(req, auth.as_deref());
         Ok(Identity::resolve(auth, bearer_of(req), peer))
     }
 }

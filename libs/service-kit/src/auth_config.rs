@@ -32,6 +32,9 @@ pub struct AuthSettings {
     /// Writes (checkouts, confirms, likes, reviews) per minute and member; 0 = no limit.
     /// Default 600 in jwt mode, off in open mode unless set.
     pub writes_per_min: u32,
+    /// `TRUSTED_PROXY_HOPS` (default 0): proxies in front whose `X-Forwarded-For` entries
+    /// name the client of a per-address limit (crate::client_ip).
+    pub trusted_proxy_hops: u8,
 }
 
 impl AuthSettings {
@@ -77,6 +80,21 @@ impl AuthSettings {
                     ConfigError::new("JWKS_REFRESH_SECS", format!("must be >= 10 (got {raw:?})"))
                 })?,
         };
+        let max_hops = crate::client_ip::MAX_TRUSTED_PROXY_HOPS;
+        let trusted_proxy_hops = match env.var("TRUSTED_PROXY_HOPS") {
+            None => 0,
+            Some(raw) => raw
+                .trim()
+                .parse::<u8>()
+                .ok()
+                .filter(|h| *h <= max_hops)
+                .ok_or_else(|| {
+                    ConfigError::new(
+                        "TRUSTED_PROXY_HOPS",
+                        format!("must be 0-{max_hops}, the proxies in front (got {raw:?})"),
+                    )
+                })?,
+        };
         let mut settings = Self {
             mode,
             jwks_file: env.var("JWKS_FILE").map(PathBuf::from),
@@ -85,6 +103,7 @@ impl AuthSettings {
             issuer: env.var("JWT_ISSUER"),
             audience: env.var("JWT_AUDIENCE"),
             writes_per_min,
+            trusted_proxy_hops,
         };
         if let Some(raw) = env.var("JWKS_URL") {
             let url = Url::parse(raw.trim())

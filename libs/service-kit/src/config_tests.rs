@@ -54,6 +54,8 @@ fn a_bad_variable_is_named_in_the_error() {
         ("MAX_BODY_BYTES", "-1"),
         ("WORKER_THREADS", "0"),
         ("WORKER_THREADS", "two"),
+        ("TRUSTED_PROXY_HOPS", "6"),
+        ("TRUSTED_PROXY_HOPS", "-1"),
     ] {
         let err = ServiceConfig::from_source(&SPEC, &env(&[(name, value)]))
             .expect_err("invalid value must be rejected");

@@ -21,6 +21,7 @@ mod auth_config;
 pub mod auth_dev;
 mod auth_keys;
 mod auth_limit;
+pub mod client_ip;
 pub mod config;
 pub mod db;
 pub mod error;

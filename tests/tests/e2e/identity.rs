@@ -26,6 +26,8 @@ impl Jwt {
     async fn start() -> Self {
         let (key, mut overrides) = paymsa_e2e::jwt::jwt_mode("identity-test");
         overrides.insert("RATE_LIMIT_WRITES_PER_MIN".into(), LIMIT.to_string());
+        // As behind one ingress; a request without `X-Forwarded-For` counts for its peer.
+        overrides.insert("TRUSTED_PROXY_HOPS".into(), "1".into());
         Self {
             system: TestSystem::start_with(overrides).await,
             key,
@@ -474,5 +476,28 @@ async fn writes_over_the_limit_are_429_with_retry_after() {
         (status, body["code"].as_str()),
         (429, Some("RATE_LIMITED")),
         "{body}"
+    );
+
+    // Behind the trusted proxy, the client it names has a budget of its own; what the client
+    // wrote itself (left of the proxy's entry) does not buy another one.
+    let register = |id: String, forwarded: String| {
+        jwt.req(Method::POST, "seller-service", "/api/sellers", &None)
+            .header("x-forwarded-for", forwarded)
+            .json(&json!({ "sellerId": id }))
+            .send()
+    };
+    for n in 0..LIMIT {
+        let resp = register(format!("proxied-{n}"), format!("10.9.9.{n}, 203.0.113.9"))
+            .await
+            .expect("answered");
+        assert_eq!(resp.status(), 201, "the proxied client's own budget");
+    }
+    let resp = register("proxied-over".into(), "10.9.9.99, 203.0.113.9".into())
+        .await
+        .expect("answered");
+    assert_eq!(
+        resp.status(),
+        429,
+        "a forged left entry is not a new client"
     );
 }

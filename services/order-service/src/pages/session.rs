@@ -124,7 +124,7 @@ impl Visitor {
     pub fn of(req: &Request) -> Visitor {
         let session = Session::of(req);
         let auth = req.data::<Arc<Authenticator>>().cloned();
-        let peer = req.remote_addr().as_socket_addr().map(|a| a.ip());
+        let peer = service_kit::auth::client_of(req, auth.as_deref());
         let identity = Identity::resolve(auth, session.token.as_deref(), peer);
         Visitor { identity, session }
     }
