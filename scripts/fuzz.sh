@@ -101,8 +101,9 @@ fuzz_report() {
 # show_findings LOG: schemathesis' failures section (or the log's tail) on stderr, indented.
 show_findings() {
   local findings
-  findings="$(sed -n '/= FAILURES =/,/= SUMMARY =/p' "$1" 2>/dev/null | head -n 200)"
-  [[ -n "$findings" ]] || findings="$(tail -n 60 "$1" 2>/dev/null)"
+  # `|| true`: head closing the pipe early (a long section) must not end the run (pipefail).
+  findings="$(sed -n '/= FAILURES =/,/= SUMMARY =/p' "$1" 2>/dev/null | head -n 200 || true)"
+  [[ -n "$findings" ]] || findings="$(tail -n 60 "$1" 2>/dev/null || true)"
   sed 's/^/    | /' <<<"$findings" >&2
 }
 

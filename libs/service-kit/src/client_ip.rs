@@ -1,5 +1,5 @@
 //! The address a per-client limit counts: the TCP peer, or behind `TRUSTED_PROXY_HOPS` proxies
-//! the entry of `X-Forwarded-For` the nearest of them can vouch for.
+//! the entry of `X-Forwarded-For` the outermost of them appended (the address it saw).
 //!
 //! Anonymous operations (seller registration, the storefront's login and `/success`) are
 //! limited per client address (crate::auth::limit_writes). Behind an ingress every request
@@ -7,7 +7,9 @@
 //! all. Each proxy appends the address it saw to `X-Forwarded-For`: with `n` trusted proxies
 //! the `n`-th entry from the right is the one the outermost of them wrote, and what a client
 //! put further left is its own claim, never read. With 0 (the default, no proxy in front) the
-//! header is ignored, so a client reaching the service directly cannot pick its address.
+//! header is ignored, so a client reaching the service directly cannot pick its address. With
+//! `n` > 0, every path to the service must pass all `n` proxies: a client that reaches it
+//! past them (a pod or NodePort addressed directly) writes the entries that count.
 
 use std::net::{IpAddr, SocketAddr};
 
@@ -59,7 +61,7 @@ mod tests {
     }
 
     #[test]
-    fn the_entry_the_nearest_trusted_proxy_wrote_counts() {
+    fn the_entry_the_outermost_trusted_proxy_wrote_counts() {
         // The client claims 1.1.1.1; the ingress appended what it saw.
         let header = ["1.1.1.1, 203.0.113.7"];
         assert_eq!(client(&header, 1).as_deref(), Some("203.0.113.7"));

@@ -190,7 +190,9 @@ fn check_currency(currency: Option<&str>) -> Result<(), ApiError> {
 fn parse_product_list(raw: &str) -> Result<Vec<i64>, ApiError> {
     let ids: Result<Vec<Id>, String> = raw
         .split(',')
-        .filter(|s| !s.trim().is_empty())
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        // `productNoList` is free text (`1, 2,3`); each id in it is then exact (id.rs).
         .map(str::parse)
         .collect();
     let ids = ids.map_err(|e| ApiError::bad_request("INVALID_PRODUCT_NO_LIST", e))?;
