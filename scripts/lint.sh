@@ -29,7 +29,7 @@ if command -v cargo-deny >/dev/null; then
   info "cargo deny check licenses bans sources"
   # cargo-deny reads the metadata of every platform's dependencies (windows-sys, …), which a
   # build on this one never downloads: on a fresh machine the offline check failed for want
-  # of them (stop 24's CI clone). `cargo fetch` gets them all from crates.io.
+  # of them (a CI clone in stop 25). `cargo fetch` gets them all from crates.io.
   cargo fetch --locked -q || warn "cargo fetch failed: cargo-deny may miss crates"
   if cargo deny --offline check --hide-inclusion-graph licenses bans sources; then ok "dependencies: licenses, bans, sources"; else rc=1; fi
 else
