@@ -39,7 +39,8 @@ async fn replay(h: &Harness, id: i64) -> (u16, Value) {
 }
 
 /// POSTs a dismissal with `reason`: the status and the JSON body.
-async fn dismiss(h: &Harness, id: i64, reason: &str) -> (u16, Value) {
+async fn dismiss(h: &Harness, id: i64, reason: impl Into<Value>) -> (u16, Value) {
+    let reason: Value = reason.into();
     let response = reqwest::Client::new()
         .post(format!("{}/admin/dead-letters/{id}/dismiss", h.base_url))
         .bearer_auth(ADMIN_TOKEN)
@@ -241,6 +242,11 @@ async fn concurrent_replays_of_one_letter_apply_it_once_and_a_gone_consumer_is_a
     );
     let (status, problem) = dismiss(&h, 12345, "gone").await;
     assert_eq!(status, 404, "{problem}");
+    // poem-openapi's `String` would take `true` as "true" (libs/service-kit/src/strict.rs).
+    for not_text in [Value::Bool(true), Value::from(7)] {
+        let (status, problem) = dismiss(&h, orphan, not_text.clone()).await;
+        assert_eq!(status, 400, "{not_text}: {problem}");
+    }
     let (status, dismissed) = dismiss(&h, orphan, "replay-gone was retired in v2").await;
     assert_eq!(status, 200, "{dismissed}");
     assert!(dismissed["resolvedAt"].is_string(), "{dismissed}");

@@ -199,7 +199,10 @@ impl DeadLetterApi {
 #[oai(rename_all = "camelCase", deny_unknown_fields, example)]
 pub struct DismissRequest {
     /// Kept with the letter as `lastError` (`dismissed: …`), 1–500 characters.
-    #[oai(validator(min_length = 1, max_length = 500))]
+    #[oai(
+        validator(min_length = 1, max_length = 500),
+        deserialize_with = "service_kit::strict::json_string"
+    )]
     pub reason: String,
 }
 
