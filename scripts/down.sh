@@ -16,7 +16,8 @@ for svc in "${SERVICES[@]}"; do
 done
 if ((${#running[@]} > 0)); then
   info "stopping ${#running[@]} service(s)"
-  stop_pids 10 "${running[@]}"
+  # the services drain for up to SHUTDOWN_TIMEOUT_SECS (10 s by default): SIGKILL only after it
+  stop_pids "$SERVICE_STOP_GRACE" "${running[@]}"
 else
   dim "  no services of ours running"
 fi

@@ -115,6 +115,10 @@ start_bg() {
   die "$name: did not start (see $log)"
 }
 
+# How long a stopped service gets before SIGKILL: its drain (SHUTDOWN_TIMEOUT_SECS, 10 s by
+# default) and 5 s to flush its spans and close its connections after it.
+SERVICE_STOP_GRACE=$((${SHUTDOWN_TIMEOUT_SECS:-10} + 5))
+
 # stop_pids TIMEOUT NAME=PID... -> SIGTERM to all, wait up to TIMEOUT s, then SIGKILL.
 stop_pids() {
   local timeout=$1

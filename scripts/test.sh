@@ -68,7 +68,7 @@ sweep_test_streams
 # one) and after it, so repeated runs do not fill the disk.
 drop_test_databases() {
   psql "$TEST_DATABASE_URL/postgres" -qAt -c \
-    "select datname from pg_database where datname ~ '_t[0-9a-f]{12}$' or datname ~ '^messaging_t'" |
+    "select datname from pg_database where datname ~ '_t[0-9a-f]{12}$'" |
     xargs -r -P 4 -I{} psql "$TEST_DATABASE_URL/postgres" -q -c 'drop database if exists "{}" with (force)' \
       >/dev/null 2>&1 || true
 }

@@ -48,10 +48,10 @@ start_service() {
   if pid="$(pid_of "$svc" "$bin")"; then
     if [[ "$bin" -nt "$PID_DIR/$svc.pid" ]]; then
       info "$svc: binary rebuilt since it started; restarting"
-      stop_pids 10 "$svc=$pid"
+      stop_pids "$SERVICE_STOP_GRACE" "$svc=$pid"
     elif [[ "$started_mode" != "$mode" ]]; then
       info "$svc: AUTH_MODE $started_mode → $mode; restarting"
-      stop_pids 10 "$svc=$pid"
+      stop_pids "$SERVICE_STOP_GRACE" "$svc=$pid"
     else
       ok "$svc already running (pid $pid)"
       return 0

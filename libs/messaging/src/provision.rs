@@ -52,7 +52,8 @@ impl Default for ProvisionOptions {
 }
 
 /// `STREAM_MAX_BYTES`: bytes, or a number with `KiB`/`MiB`/`GiB`/`TiB` (`512MiB`, `2GiB`);
-/// unset, empty or unreadable (with a warning) is [`DEFAULT_STREAM_MAX_BYTES`].
+/// unset or empty is [`DEFAULT_STREAM_MAX_BYTES`]. A service refuses an unreadable value at
+/// start (`ServiceConfig`, libs/service-kit/src/config.rs), so the warning below is for tools.
 fn stream_max_bytes_from_env() -> i64 {
     let Ok(raw) = std::env::var("STREAM_MAX_BYTES") else {
         return DEFAULT_STREAM_MAX_BYTES;
@@ -60,29 +61,11 @@ fn stream_max_bytes_from_env() -> i64 {
     if raw.trim().is_empty() {
         return DEFAULT_STREAM_MAX_BYTES;
     }
-    parse_bytes(&raw).unwrap_or_else(|| {
+    service_kit::config::parse_bytes(&raw).unwrap_or_else(|| {
         tracing::warn!(value = %raw, default = DEFAULT_STREAM_MAX_BYTES,
             "STREAM_MAX_BYTES is not a size (e.g. 1073741824, 512MiB, 2GiB); using the default");
         DEFAULT_STREAM_MAX_BYTES
     })
-}
-
-pub(crate) fn parse_bytes(text: &str) -> Option<i64> {
-    let text = text.trim();
-    let split = text
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    let shift = match unit.trim() {
-        "" | "B" => 0,
-        "KiB" | "K" => 10,
-        "MiB" | "M" => 20,
-        "GiB" | "G" => 30,
-        "TiB" | "T" => 40,
-        _ => return None,
-    };
-    let n: i64 = number.parse().ok()?;
-    n.checked_mul(1 << shift).filter(|n| *n > 0)
 }
 
 /// Idempotent: creates or updates every business stream and the DLQ stream. Safe to call from
@@ -211,17 +194,6 @@ async fn ensure_stream_once(js: &Context, config: &Config) -> Result<(), Provisi
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn sizes_read_as_bytes_or_binary_units() {
-        assert_eq!(parse_bytes("1073741824"), Some(1 << 30));
-        assert_eq!(parse_bytes("512MiB"), Some(512 << 20));
-        assert_eq!(parse_bytes(" 2GiB "), Some(2 << 30));
-        assert_eq!(parse_bytes("1 TiB"), Some(1 << 40));
-        for bad in ["", "0", "-1", "1.5GiB", "1GB", "lots", "99999999999TiB"] {
-            assert_eq!(parse_bytes(bad), None, "{bad}");
-        }
-    }
 
     #[test]
     fn business_streams_refuse_when_full_and_the_dlq_forgets_its_oldest() {

@@ -211,12 +211,28 @@ pub fn limit_writes(identity: &Identity, acting_member: Option<i64>) -> Result<(
             None => format!("sub:{}", c.sub),
         },
         (_, Some(m), _) => format!("member:{m}"),
-        (_, None, Some(ip)) => format!("ip:{ip}"),
+        (_, None, Some(ip)) => format!("ip:{}", client_network(ip)),
         (_, None, None) => "anonymous".into(),
     };
     limiter
         .check(&key)
         .map_err(|wait| ApiError::too_many_requests(retry_after_secs(wait)))
+}
+
+/// The unit an address budget counts: an IPv4 address, or an IPv6 address's /64. One
+/// subscriber is routed a whole /64, so counting /128s would give one client 2^64 budgets
+/// (found in review). An IPv4-mapped IPv6 address counts as its IPv4 address.
+fn client_network(ip: std::net::IpAddr) -> std::net::IpAddr {
+    match ip {
+        std::net::IpAddr::V4(v4) => v4.into(),
+        std::net::IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.into(),
+            None => {
+                let s = v6.segments();
+                std::net::Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0).into()
+            }
+        },
+    }
 }
 
 fn who(c: &Claims) -> String {

@@ -166,3 +166,23 @@ fn a_refused_token_says_why_and_keeps_its_cause() {
     assert!(std::error::Error::source(&refusal).is_some());
     assert_eq!(crate::error_chain(&refusal), refusal.to_string());
 }
+
+#[test]
+fn an_address_budget_covers_an_ipv6_clients_whole_64() {
+    let ip = |s: &str| s.parse::<std::net::IpAddr>().expect("an address");
+    assert_eq!(
+        client_network(ip("2001:db8:1:2:aaaa:bbbb:cccc:dddd")),
+        ip("2001:db8:1:2::")
+    );
+    assert_eq!(
+        client_network(ip("2001:db8:1:2::1")),
+        client_network(ip("2001:db8:1:2:ffff::9")),
+        "another address of the same /64 is the same client"
+    );
+    assert_ne!(
+        client_network(ip("2001:db8:1:2::1")),
+        client_network(ip("2001:db8:1:3::1"))
+    );
+    assert_eq!(client_network(ip("203.0.113.7")), ip("203.0.113.7"));
+    assert_eq!(client_network(ip("::ffff:203.0.113.7")), ip("203.0.113.7"));
+}

@@ -125,6 +125,26 @@ where
     }
 }
 
+/// A size in bytes: a whole number, or one with a binary unit (`512MiB`, `2GiB`, `1 TiB`);
+/// `None` for anything else, zero and overflow (`STREAM_MAX_BYTES`).
+pub fn parse_bytes(text: &str) -> Option<i64> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let shift = match unit.trim() {
+        "" | "B" => 0,
+        "KiB" | "K" => 10,
+        "MiB" | "M" => 20,
+        "GiB" | "G" => 30,
+        "TiB" | "T" => 40,
+        _ => return None,
+    };
+    let n: i64 = number.parse().ok()?;
+    n.checked_mul(1 << shift).filter(|n| *n > 0)
+}
+
 fn parse_url(name: &str, raw: &str, schemes: &[&str]) -> Result<Url, ConfigError> {
     let url = Url::parse(raw).map_err(|e| ConfigError::new(name, format!("{e} (got {raw:?})")))?;
     if !schemes.contains(&url.scheme()) {
@@ -236,9 +256,37 @@ impl ServiceConfig {
             },
         };
         let app_env = AppEnv::from_source(env);
+        // compose.env.example's placeholders in connection URLs and the bus password would
+        // otherwise run a deployed stack with them (found in review).
+        if let Some(url) = &database_url {
+            secrets::check_url_password(app_env, "DATABASE_URL", url)?;
+        }
+        if let Some(raw) = &redis_url {
+            secrets::check_url_password(
+                app_env,
+                "REDIS_URL",
+                &parse_url("REDIS_URL", raw, &["redis", "rediss"])?,
+            )?;
+        }
+        if let Some(credentials) = &nats_credentials {
+            secrets::check(app_env, "NATS_PASSWORD", &credentials.password)?;
+        }
         let admin_token = env.var("ADMIN_TOKEN");
         if let Some(token) = &admin_token {
             secrets::check(app_env, "ADMIN_TOKEN", token)?;
+        }
+        // Read by libs/messaging/src/provision.rs when the service creates its streams; checked
+        // here so a typo stops the process instead of resizing every stream to the default.
+        if let Some(raw) = env.var("STREAM_MAX_BYTES").filter(|_| spec.uses_nats) {
+            if parse_bytes(&raw).is_none() {
+                return Err(ConfigError::new(
+                    "STREAM_MAX_BYTES",
+                    format!(
+                        "must be a whole number of bytes, or one with KiB/MiB/GiB/TiB \
+                         (e.g. 536870912, 512MiB, 2GiB); got {raw:?}"
+                    ),
+                ));
+            }
         }
         let max_body_bytes: usize = parse(env, "MAX_BODY_BYTES", 64 * 1024)?;
         if max_body_bytes < 1024 {

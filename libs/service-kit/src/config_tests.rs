@@ -112,14 +112,91 @@ fn a_service_secret_has_its_default_only_in_dev() {
 
 #[test]
 fn nats_credentials_come_in_pairs_and_hide_the_password() {
-    let pair = env(&[("NATS_USER", "order-service"), ("NATS_PASSWORD", "s3cret")]);
+    let pair = env(&[
+        ("NATS_USER", "order-service"),
+        ("NATS_PASSWORD", "s3cret-0b7e6f1c9a3d4e5f8a7b6c5d"),
+    ]);
     let config = ServiceConfig::from_source(&SPEC, &pair).expect("valid");
     let creds = config.nats_credentials.expect("set");
     assert_eq!(creds.user, "order-service");
-    assert!(!format!("{creds:?}").contains("s3cret"));
+    assert!(!format!("{creds:?}").contains("s3cret-0b7e"));
     let bad = env(&[("NATS_USER", "a.b"), ("NATS_PASSWORD", "x")]);
     let err = ServiceConfig::from_source(&SPEC, &bad).expect_err("not a token");
     assert_eq!(err.variable, "NATS_USER");
     let none = ServiceConfig::from_source(&SPEC, &env(&[])).expect("valid");
     assert_eq!(none.nats_credentials, None);
+}
+
+#[test]
+fn sizes_read_as_bytes_or_binary_units() {
+    assert_eq!(parse_bytes("1073741824"), Some(1 << 30));
+    assert_eq!(parse_bytes("512MiB"), Some(512 << 20));
+    assert_eq!(parse_bytes(" 2GiB "), Some(2 << 30));
+    assert_eq!(parse_bytes("1 TiB"), Some(1 << 40));
+    for bad in ["", "0", "-1", "1.5GiB", "1GB", "lots", "99999999999TiB"] {
+        assert_eq!(parse_bytes(bad), None, "{bad}");
+    }
+}
+
+#[test]
+fn an_unreadable_stream_size_stops_the_service() {
+    let ok = ServiceConfig::from_source(&SPEC, &env(&[("STREAM_MAX_BYTES", "2GiB")]));
+    assert!(ok.is_ok(), "{ok:?}");
+    for bad in ["2GB", "1.5GiB", "0"] {
+        let err = ServiceConfig::from_source(&SPEC, &env(&[("STREAM_MAX_BYTES", bad)]))
+            .expect_err("a typo must not resize every stream to the default");
+        assert_eq!(err.variable, "STREAM_MAX_BYTES", "{bad}");
+    }
+    let no_bus = ServiceSpec {
+        uses_nats: false,
+        ..SPEC
+    };
+    let ignored = ServiceConfig::from_source(&no_bus, &env(&[("STREAM_MAX_BYTES", "2GB")]));
+    assert!(
+        ignored.is_ok(),
+        "a service without the bus creates no stream"
+    );
+}
+
+#[test]
+fn placeholder_passwords_stop_a_deployed_service() {
+    let deployed = |pairs: &[(&str, &str)]| ServiceConfig::from_source(&SPEC, &env(pairs));
+    let refused = [
+        (
+            "DATABASE_URL",
+            "postgres://order:replace-me-pg-order@db:5432/paymsa_order",
+        ),
+        (
+            "REDIS_URL",
+            "redis://order:replace-me-redis-order@redis:6379",
+        ),
+    ];
+    for (name, value) in refused {
+        let err = deployed(&[(name, value)]).expect_err("a placeholder password");
+        assert_eq!(err.variable, name);
+    }
+    let bus = [
+        ("NATS_USER", "order-service"),
+        ("NATS_PASSWORD", "replace-me-nats-order-service"),
+    ];
+    assert_eq!(
+        deployed(&bus).expect_err("a placeholder").variable,
+        "NATS_PASSWORD"
+    );
+    // Real ones pass, whatever their length; and dev takes anything.
+    let real = deployed(&[
+        (
+            "DATABASE_URL",
+            "postgres://order:9f2c41aa@db:5432/paymsa_order",
+        ),
+        ("NATS_USER", "order-service"),
+        ("NATS_PASSWORD", "0b7e6f1c9a3d4e5f8a7b6c5d4e3f2a1b"),
+    ]);
+    assert!(real.is_ok(), "{real:?}");
+    let dev = deployed(&[
+        ("APP_ENV", "dev"),
+        ("NATS_USER", "order-service"),
+        ("NATS_PASSWORD", "x"),
+    ]);
+    assert!(dev.is_ok(), "{dev:?}");
 }

@@ -29,7 +29,12 @@ pub(crate) fn wrap(
 ) -> impl Endpoint<Output = Response> {
     // The PSP sandbox answers its Toss API's errors in Toss's `{code, message}` (its documents
     // say so, and schemathesis checks it); like Toss, it reads the first of repeated values.
-    let refuse_repeated_query = metrics.service() != "psp-sandbox";
+    let wire = if metrics.service() == "psp-sandbox" {
+        ErrorWire::Toss
+    } else {
+        ErrorWire::Problem
+    };
+    let refuse_repeated_query = wire == ErrorWire::Problem;
     inner
         // A panicking handler answers 500, rewritten to problem+json below.
         .with(CatchPanic::new())
@@ -70,14 +75,14 @@ pub(crate) fn wrap(
                         "UNAUTHORIZED",
                         "this operation needs Authorization: Bearer <token>",
                     ))
-                } else if let Some(refused) = unreadable_idempotency_key(&req) {
+                } else if let Some(refused) = unreadable_idempotency_key(&req, wire) {
                     refused
                 } else if let Some(refused) =
                     repeated_query_parameter(&req).filter(|_| refuse_repeated_query)
                 {
                     refused
                 } else {
-                    match limit_body(req, max_body_bytes).await {
+                    match limit_body(req, max_body_bytes, wire).await {
                         Ok(req) => match ep.call(req).await {
                             Ok(resp) => resp.into_response(),
                             Err(err) => err.into_response(),
@@ -158,7 +163,7 @@ fn problem_response(problem: Problem) -> Response {
 /// a value that is not visible ASCII (and reads only the first of several), so a retry
 /// carrying `Idempotency-Key: 취소-1` would run as a request without a key: a second refund,
 /// payout or order. Refused before any handler runs, for every service.
-fn unreadable_idempotency_key(req: &Request) -> Option<Response> {
+fn unreadable_idempotency_key(req: &Request, wire: ErrorWire) -> Option<Response> {
     let mut values = req.headers().get_all("idempotency-key").iter();
     let first = values.next()?;
     let detail = if values.next().is_some() {
@@ -168,11 +173,7 @@ fn unreadable_idempotency_key(req: &Request) -> Option<Response> {
     } else {
         return None;
     };
-    Some(problem_response(Problem::new(
-        400,
-        "INVALID_IDEMPOTENCY_KEY",
-        detail,
-    )))
+    Some(wire.refusal(Problem::new(400, "INVALID_IDEMPOTENCY_KEY", detail)))
 }
 
 /// A query parameter sent more than once. No operation takes a list in its query, and poem
@@ -191,16 +192,47 @@ fn repeated_query_parameter(req: &Request) -> Option<Response> {
     )))
 }
 
-fn too_large(max: usize) -> Response {
-    problem_response(Problem::new(
+fn too_large(max: usize) -> Problem {
+    Problem::new(
         413,
         "PAYLOAD_TOO_LARGE",
         format!("request body exceeds {max} bytes"),
-    ))
+    )
+}
+
+/// How a service words the refusals this middleware answers before its handlers run.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum ErrorWire {
+    /// `application/problem+json`, as every paymsa service answers.
+    Problem,
+    /// Toss's `{code, message}` as `application/json` (the PSP sandbox,
+    /// services/psp-sandbox/src/errors.rs), with Toss's `INVALID_REQUEST` for every refusal
+    /// of a malformed request: a Toss client branches on Toss's codes only.
+    Toss,
+}
+
+impl ErrorWire {
+    fn refusal(self, problem: Problem) -> Response {
+        match self {
+            Self::Problem => problem_response(problem),
+            Self::Toss => {
+                let body = serde_json::json!({
+                    "code": "INVALID_REQUEST",
+                    "message": problem.detail,
+                });
+                let status =
+                    StatusCode::from_u16(problem.status).unwrap_or(StatusCode::BAD_REQUEST);
+                Response::builder()
+                    .status(status)
+                    .content_type("application/json")
+                    .body(body.to_string())
+            }
+        }
+    }
 }
 
 /// Rejects bodies over the limit, whether announced by Content-Length or streamed chunked.
-async fn limit_body(mut req: Request, max: usize) -> Result<Request, Response> {
+async fn limit_body(mut req: Request, max: usize, wire: ErrorWire) -> Result<Request, Response> {
     if matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
         return Ok(req);
     }
@@ -210,17 +242,17 @@ async fn limit_body(mut req: Request, max: usize) -> Result<Request, Response> {
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<usize>().ok());
     match declared {
-        Some(len) if len > max => Err(too_large(max)),
+        Some(len) if len > max => Err(wire.refusal(too_large(max))),
         Some(_) => Ok(req),
         None => {
             let mut stream = req.take_body().into_bytes_stream();
             let mut buf = Vec::new();
             while let Some(chunk) = stream.next().await {
                 let chunk = chunk.map_err(|_| {
-                    problem_response(Problem::new(400, "INVALID_BODY", "unreadable request body"))
+                    wire.refusal(Problem::new(400, "INVALID_BODY", "unreadable request body"))
                 })?;
                 if buf.len() + chunk.len() > max {
-                    return Err(too_large(max));
+                    return Err(wire.refusal(too_large(max)));
                 }
                 buf.extend_from_slice(&chunk);
             }

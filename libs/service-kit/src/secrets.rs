@@ -83,6 +83,26 @@ fn weakness(value: &str) -> Option<String> {
     None
 }
 
+/// A password written into a connection URL (`DATABASE_URL`, `REDIS_URL`): outside dev it
+/// must not be an example file's placeholder or a published development value. No length
+/// rule: a managed database's generated password is what it is.
+pub fn check_url_password(app_env: AppEnv, name: &str, url: &url::Url) -> Result<(), ConfigError> {
+    let Some(password) = url.password() else {
+        return Ok(());
+    };
+    let lower = password.to_ascii_lowercase();
+    let placeholder = PLACEHOLDER_MARKS.iter().any(|m| lower.contains(m))
+        || KNOWN_DEV_SECRETS.contains(&lower.as_str());
+    match (app_env, placeholder) {
+        (AppEnv::Deployed, true) => Err(ConfigError::new(
+            name,
+            "its password is a placeholder or a development value; set the real one, or \
+             APP_ENV=dev on a development machine",
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// Checks one secret value: anything goes in dev, elsewhere see the module documentation.
 pub fn check(app_env: AppEnv, name: &str, value: &str) -> Result<(), ConfigError> {
     match (app_env, weakness(value)) {

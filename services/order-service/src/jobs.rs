@@ -56,28 +56,16 @@ pub fn spawn(payments: Payments, config: JobsConfig, shutdown: &Shutdown) {
         // Node ids are unique among running instances (the snowflake ids need it), and a
         // restarted instance takes back the lease its predecessor held.
         let holder = format!("node-{}", p.ids.node_id());
+        // At start too: a gauge left at 0 until the first run would page the stale alert
+        // on every restart of a healthy stack.
+        report_progress(&p).await;
         loop {
             tokio::select! {
                 _ = stop.triggered() => break,
                 _ = tokio::time::sleep(config.reconcile_interval) => {}
             }
             reconcile_if_leading(&p, &holder, &config).await;
-            // Every instance reports the shared progress: the alert takes the max by service,
-            // and a follower must not keep a figure from when it last led.
-            match p.pool.acquire().await {
-                Ok(mut conn) => match store::reconciliation::progress(&mut conn).await {
-                    Ok(progress) => {
-                        p.metrics.reconciliation_mismatches.set(progress.unrepaired);
-                        if let Some(to) = progress.last_to {
-                            p.metrics.reconciliation_last_success.set(to.timestamp());
-                        }
-                    }
-                    Err(e) => {
-                        tracing::warn!(error = %e, "reading reconciliation's progress failed")
-                    }
-                },
-                Err(e) => tracing::warn!(error = %e, "reading reconciliation's progress failed"),
-            }
+            report_progress(&p).await;
         }
     });
     let stop = shutdown.clone();
@@ -99,6 +87,23 @@ pub fn spawn(payments: Payments, config: JobsConfig, shutdown: &Shutdown) {
             }
         }
     });
+}
+
+/// Every instance reports the shared progress: the alert takes the max by service, and a
+/// follower must not keep a figure from when it last led.
+async fn report_progress(p: &Payments) {
+    match p.pool.acquire().await {
+        Ok(mut conn) => match store::reconciliation::progress(&mut conn).await {
+            Ok(progress) => {
+                p.metrics.reconciliation_mismatches.set(progress.unrepaired);
+                if let Some(to) = progress.last_to {
+                    p.metrics.reconciliation_last_success.set(to.timestamp());
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "reading reconciliation's progress failed"),
+        },
+        Err(e) => tracing::warn!(error = %e, "reading reconciliation's progress failed"),
+    }
 }
 
 /// How long a lease lasts without renewal: a crashed leader's turn passes to another instance
@@ -214,19 +219,19 @@ async fn release(p: &Payments, holder: &str) -> Result<(), sqlx::Error> {
     store::reconciliation::release(&mut conn, holder).await
 }
 
-/// The next periodic run: from the last successful run's end less the overlap (never further
-/// back than the window), late refunds from there too, and the orders carried over. The late
+/// The next periodic run: [`run_span`], late refunds from its start too, and the orders
+/// carried over. The late
 /// refunds start there and not at the last end: a refund the PSP timestamped just before it,
 /// or a cancel of ours that committed after that run read (its `canceled_at` is its
 /// transaction's start), was not visible to that run (found in review). A late refund in the
 /// overlap is then looked up twice.
 fn next_scope(
-    to: chrono::DateTime<Utc>,
+    now: chrono::DateTime<Utc>,
     last_to: Option<chrono::DateTime<Utc>>,
     carried: std::collections::BTreeSet<String>,
     config: &JobsConfig,
 ) -> Scope {
-    let from = run_from(to, last_to, config);
+    let (from, to) = run_span(now, last_to, config);
     Scope {
         from,
         to,
@@ -235,19 +240,27 @@ fn next_scope(
     }
 }
 
-/// Where a periodic run starts: the last successful run's end less the overlap, but never
-/// further back than the window.
-fn run_from(
-    to: chrono::DateTime<Utc>,
+/// The span of a periodic run: from the last successful run's end less the overlap, at most
+/// one window long. After an outage longer than the window the runs walk through the gap a
+/// window at a time (one per interval) instead of skipping to the last window: a dashboard
+/// refund or an orphan charge in the gap is still compared, and the stale alert keeps firing
+/// until the runs have caught up. The first run ever looks one window back.
+fn run_span(
+    now: chrono::DateTime<Utc>,
     last_to: Option<chrono::DateTime<Utc>>,
     config: &JobsConfig,
-) -> chrono::DateTime<Utc> {
+) -> (chrono::DateTime<Utc>, chrono::DateTime<Utc>) {
     let window =
         chrono::Duration::from_std(config.reconcile_window).unwrap_or(chrono::Duration::hours(1));
     let overlap = chrono::Duration::from_std(config.reconcile_overlap)
         .unwrap_or(chrono::Duration::minutes(1));
-    let earliest = to - window;
-    last_to.map_or(earliest, |last| (last - overlap).max(earliest))
+    match last_to {
+        None => (now - window, now),
+        Some(last) => {
+            let from = (last - overlap).min(now);
+            (from, (from + window).min(now))
+        }
+    }
 }
 
 #[cfg(test)]
@@ -255,29 +268,44 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_run_starts_at_the_last_end_less_the_overlap_and_never_before_the_window() {
+    fn a_run_starts_at_the_last_end_less_the_overlap_and_walks_a_gap_a_window_at_a_time() {
         let config = JobsConfig {
             reconcile_interval: Duration::from_secs(60),
             reconcile_window: Duration::from_secs(3600),
             reconcile_overlap: Duration::from_secs(300),
             redrive_after: Duration::from_secs(60),
         };
-        let to = Utc::now();
+        let now = Utc::now();
         let minutes = chrono::Duration::minutes;
         assert_eq!(
-            run_from(to, None, &config),
-            to - minutes(60),
+            run_span(now, None, &config),
+            (now - minutes(60), now),
             "the first run"
         );
         assert_eq!(
-            run_from(to, Some(to - minutes(1)), &config),
-            to - minutes(6),
+            run_span(now, Some(now - minutes(1)), &config),
+            (now - minutes(6), now),
             "the next"
         );
+        // Three hours without a successful run: the gap is compared, one window per run.
+        let mut last = now - minutes(180);
+        let mut runs = Vec::new();
+        while last < now {
+            let (from, to) = run_span(now, Some(last), &config);
+            assert_eq!(
+                from,
+                last - minutes(5),
+                "each run starts where the last ended"
+            );
+            assert!(to - from <= minutes(60), "at most a window");
+            runs.push((from, to));
+            last = to;
+        }
+        assert_eq!(runs.len(), 4, "{runs:?}");
         assert_eq!(
-            run_from(to, Some(to - minutes(120)), &config),
-            to - minutes(60),
-            "after an outage"
+            runs[0].0,
+            now - minutes(185),
+            "the gap's start is not skipped"
         );
     }
 

@@ -88,6 +88,28 @@ impl OrderSettings {
                 "must exceed PSP_TIMEOUT_MS, or recovery would race live confirms",
             ));
         }
+        let reconcile_interval = millis(config, "RECONCILE_INTERVAL_MS", 60_000)?;
+        // The alert PaymsaReconciliationStale pages when no run has completed for 15 minutes
+        // (deploy/prometheus/rules.yml): a longer interval would page on a healthy stack.
+        if reconcile_interval > Duration::from_secs(600) {
+            return Err(ConfigError::new(
+                "RECONCILE_INTERVAL_MS",
+                "must be at most 600000 (10 min): the stale alert pages after 15 min",
+            ));
+        }
+        let reconcile_window = millis(config, "RECONCILE_WINDOW_MS", 3_600_000)?;
+        // A minute: unresolved orders are carried over (jobs.rs), so the overlap only has
+        // to cover the PSP's clock against ours; every run compares the overlap's orders
+        // again (five minutes cost ~29 chunk reads a minute at 60/s, docs/benchmarks.md).
+        let reconcile_overlap = millis(config, "RECONCILE_OVERLAP_MS", 60_000)?;
+        // A run spans at most a window from the last end less the overlap (jobs.rs
+        // `run_span`): with an overlap as long as the window it would never move on.
+        if reconcile_overlap >= reconcile_window {
+            return Err(ConfigError::new(
+                "RECONCILE_OVERLAP_MS",
+                "must be shorter than RECONCILE_WINDOW_MS",
+            ));
+        }
         Ok(Self {
             catalog_url: url(config, "CATALOG_URL", &CATALOG.local_url())?,
             catalog_timeout: millis(config, "CATALOG_TIMEOUT_MS", 2_000)?,
@@ -115,12 +137,9 @@ impl OrderSettings {
             recovery_interval: millis(config, "RECOVERY_INTERVAL_MS", 5_000)?,
             recovery_stale_after,
             recovery_max_backoff: millis(config, "RECOVERY_MAX_BACKOFF_MS", 600_000)?,
-            reconcile_interval: millis(config, "RECONCILE_INTERVAL_MS", 60_000)?,
-            reconcile_window: millis(config, "RECONCILE_WINDOW_MS", 3_600_000)?,
-            // A minute: unresolved orders are carried over (jobs.rs), so the overlap only has
-            // to cover the PSP's clock against ours; every run compares the overlap's orders
-            // again (five minutes cost ~29 chunk reads a minute at 60/s, docs/benchmarks.md).
-            reconcile_overlap: millis(config, "RECONCILE_OVERLAP_MS", 60_000)?,
+            reconcile_interval,
+            reconcile_window,
+            reconcile_overlap,
             redrive_after: millis(config, "REDRIVE_AFTER_MS", 120_000)?,
             checkout_key_retention: millis(config, "CHECKOUT_KEY_RETENTION_MS", 86_400_000)?,
         })

@@ -231,3 +231,38 @@ async fn unpaid_unknown_and_malformed_cancels_are_refused_in_tosss_format() {
         "nothing refunded"
     );
 }
+
+#[tokio::test]
+async fn an_unreadable_idempotency_key_is_refused_in_tosss_format_and_refunds_nothing() {
+    let sb = start().await;
+    let (_, paid) = sb.paid(3000).await;
+    let value = |bytes: &[u8]| reqwest::header::HeaderValue::from_bytes(bytes).expect("a value");
+    // A key the handler could not read would run as a cancel without a key: a retry would
+    // refund twice. The refusal speaks Toss's format, as every other sandbox error does.
+    for keys in [
+        vec![value("취소-1".as_bytes())],
+        vec![value(b"k-1"), value(b"k-2")],
+    ] {
+        let mut request = sb.cancel_body(&paid, &json!({"cancelReason": "r"}));
+        for key in &keys {
+            request = request.header("Idempotency-Key", key.clone());
+        }
+        let (status, content_type, error) = sb.send(request).await;
+        assert_eq!(
+            (status, error["code"].as_str()),
+            (400, Some("INVALID_REQUEST")),
+            "{keys:?}: {error}"
+        );
+        assert!(
+            content_type.starts_with("application/json"),
+            "{content_type}"
+        );
+        assert!(error["message"].is_string(), "{error}");
+    }
+    let after = lookup(&sb, &paid).await;
+    assert_eq!(
+        (after["status"].as_str(), after["balanceAmount"].as_i64()),
+        (Some("DONE"), Some(3000))
+    );
+    sb.stop().await;
+}

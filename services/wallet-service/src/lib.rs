@@ -160,6 +160,10 @@ pub async fn build(config: ServiceConfig) -> Result<App, StartupError> {
         &payout_settings.psp_url,
         &payout_settings.psp_secret_key,
         payout_settings.psp_timeout,
+        rt.metrics.counter(
+            "psp_credential_errors_total",
+            "PSP calls refused because of our merchant credentials",
+        ),
     )
     .map_err(|e| StartupError::other("PSP client", e))?;
     let payouts = payouts::Payouts {
@@ -167,6 +171,10 @@ pub async fn build(config: ServiceConfig) -> Result<App, StartupError> {
         ids: rt.infra.ids.clone(),
         psp,
         settings: std::sync::Arc::new(payout_settings),
+        unresolved: rt.metrics.gauge(
+            "payouts_unresolved",
+            "Payouts still open (not COMPLETED or FAILED) an hour after they were requested",
+        ),
     };
     payouts::job::spawn(payouts.clone(), &rt.shutdown);
     let payout_api = payouts_api::PayoutApi {

@@ -1,6 +1,7 @@
 //! Payouts over HTTP: `POST /api/wallets/sellers/{sellerNo}/payouts` (with an optional
 //! `Idempotency-Key`), the seller's payouts in keyset pages, one payout with its status
-//! history, and `POST /admin/payouts/{payoutNo}/lookup` (look it up at the PSP now).
+//! history, `GET /admin/payouts/unresolved` (open an hour after the request) and
+//! `POST /admin/payouts/{payoutNo}/lookup` (look it up at the PSP now).
 
 use poem_openapi::{
     param::{Header, Path, Query},
@@ -12,6 +13,7 @@ use service_kit::{admin::AdminAuth, ApiError, Id};
 use crate::{
     ids::{PayoutNo, SellerNo},
     payouts::{
+        job::UNRESOLVED_AFTER_SECS,
         request::{request_and_send, RequestError},
         store, Payouts,
     },
@@ -179,6 +181,22 @@ impl PayoutApi {
             .ok_or_else(|| not_found(payout_no))?;
         let history = store::history_of(&mut conn, row.payout_no).await?;
         Ok(Json(view(row, Some(history))))
+    }
+
+    /// Open payouts requested over an hour ago, oldest first (operators; admin token).
+    ///
+    /// What the alert `PaymsaPayoutsUnresolved` counts: the recovery job keeps looking them up
+    /// at the PSP; each one's `failureCode` and history say what the last look found.
+    #[oai(
+        path = "/admin/payouts/unresolved",
+        method = "get",
+        operation_id = "list_unresolved_payouts"
+    )]
+    async fn unresolved(&self, auth: AdminAuth) -> Result<Json<Vec<Payout>>, ApiError> {
+        service_kit::admin::authorize(self.admin_token.as_deref(), &auth)?;
+        let mut conn = self.payouts.pool.acquire().await?;
+        let rows = store::unresolved(&mut conn, UNRESOLVED_AFTER_SECS, 1000).await?;
+        Ok(Json(rows.into_iter().map(|r| view(r, None)).collect()))
     }
 
     /// Look an open payout up at the PSP now (operators; admin token).

@@ -166,15 +166,7 @@ impl WebhookApi {
         let Some(payout) = store::find(conn, payout_no).await? else {
             return Ok("IGNORED");
         };
-        let amount_matches = item
-            .amount
-            .as_ref()
-            .is_none_or(|a| a.value == payout.amount);
-        let seller_matches = item
-            .destination
-            .as_deref()
-            .is_none_or(|d| d == payout.seller_no.to_string());
-        if !amount_matches || !seller_matches {
+        if !item.describes(payout_no, payout.seller_no, payout.amount) {
             tracing::error!(
                 %payout_no,
                 ?item,

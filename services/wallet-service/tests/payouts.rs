@@ -274,3 +274,65 @@ async fn a_timed_out_payout_is_unknown_until_the_job_resolves_it() {
     s.assert_sound(2000, 1200).await;
     s.stop().await;
 }
+
+#[tokio::test]
+async fn a_payout_open_an_hour_is_listed_and_counted_for_a_person() {
+    let s = Stack::start(&[
+        ("PSP_TIMEOUT_MS", "300"),
+        ("PAYOUT_RECOVERY_INTERVAL_MS", "200"),
+        ("PAYOUT_LOOKUP_AFTER_MS", "300"),
+    ])
+    .await;
+    s.fund(A, 800, 2000).await;
+    // The PSP never answers in time: the payout stays UNKNOWN, looked up again and again.
+    s.sandbox_put("/sandbox/faults", json!({"latencyMs": 1500}))
+        .await;
+    let (status, p) = s.payout(A, json!({"amount": 1200}), None).await;
+    assert_eq!(
+        (status, p["status"].as_str()),
+        (201, Some("UNKNOWN")),
+        "{p}"
+    );
+    let no = p["payoutNo"].as_str().unwrap_or_default().to_string();
+    let (_, fresh) = s.w.get_json("/admin/payouts/unresolved", true).await;
+    assert_eq!(
+        fresh,
+        json!([]),
+        "a payout minutes old is the job's, not a person's"
+    );
+    sqlx::query(
+        "update payouts set requested_at = now() - interval '2 hours' where payout_no = $1",
+    )
+    .bind(no.parse::<i64>().expect("a number"))
+    .execute(&s.w.pool)
+    .await
+    .expect("backdated");
+    let (status, listed) = s.w.get_json("/admin/payouts/unresolved", true).await;
+    assert_eq!(status, 200, "{listed}");
+    let listed: Vec<&str> = listed
+        .as_array()
+        .map(|a| a.iter().filter_map(|p| p["payoutNo"].as_str()).collect())
+        .unwrap_or_default();
+    assert_eq!(listed, [no.as_str()]);
+    let (status, _) = s.w.get_json("/admin/payouts/unresolved", false).await;
+    assert_eq!(status, 401, "operators only");
+    // The recovery job's next pass sets the gauge the alert PaymsaPayoutsUnresolved reads.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let (_, _, metrics) = s.w.get_text("/metrics", "text/plain", None).await;
+        if metrics
+            .lines()
+            .any(|l| l == r#"paymsa_payouts_unresolved{service="wallet-service"} 1"#)
+        {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no gauge of 1:\n{metrics}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    s.sandbox_put("/sandbox/faults", json!({})).await;
+    s.wait_status(A, &no, "COMPLETED").await;
+    s.stop().await;
+}

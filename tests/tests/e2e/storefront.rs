@@ -136,16 +136,28 @@ async fn a_get_never_creates_an_order_only_the_checkout_post_does() {
         ("Origin", "https://evil.example"),
         ("Sec-Fetch-Site", "cross-site"),
     ] {
-        let forged = http
-            .post(format!("{shop}/login"))
-            .header(header, value)
-            .header("Content-Type", "application/x-www-form-urlencoded")
-            .body("memberNo=66")
-            .send()
-            .await
-            .expect("answered");
-        assert_eq!(forged.status(), 403, "{header}: {value}");
-        assert!(forged.headers().get("set-cookie").is_none(), "{header}");
+        // Nor fill, empty or order the visitor's cart (its cookie would replace theirs).
+        for (path, body) in [
+            ("login", "memberNo=66"),
+            ("cart/add", "productNo=1"),
+            ("cart/clear", ""),
+            ("checkout", ""),
+        ] {
+            let forged = http
+                .post(format!("{shop}/{path}"))
+                .header(header, value)
+                .header("Content-Type", "application/x-www-form-urlencoded")
+                .header("Cookie", "paymsa_cart=1")
+                .body(body)
+                .send()
+                .await
+                .expect("answered");
+            assert_eq!(forged.status(), 403, "{path} {header}: {value}");
+            assert!(
+                forged.headers().get("set-cookie").is_none(),
+                "{path} {header}"
+            );
+        }
     }
     let same_site = http
         .post(format!("{shop}/login"))

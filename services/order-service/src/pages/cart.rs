@@ -15,7 +15,7 @@ use service_kit::auth;
 
 use super::{
     encode, error_page, escape, page,
-    session::{cookie, set_cookie, Visitor},
+    session::{cookie, cross_site, set_cookie, Visitor},
     won, PageContext, Reply,
 };
 
@@ -89,6 +89,9 @@ impl CartPages {
 
     #[oai(path = "/cart/add", method = "post", hidden)]
     async fn add(&self, req: &Request, form: Form<AddForm>) -> Response<Reply> {
+        if let Some(refused) = self.refuse_cross_site(req) {
+            return refused;
+        }
         let mut cart = cart_of(req);
         let Some(no) = form
             .0
@@ -109,7 +112,10 @@ impl CartPages {
     }
 
     #[oai(path = "/cart/clear", method = "post", hidden)]
-    async fn clear(&self) -> Response<Reply> {
+    async fn clear(&self, req: &Request) -> Response<Reply> {
+        if let Some(refused) = self.refuse_cross_site(req) {
+            return refused;
+        }
         Response::new(Reply::SeeOther("/cart".into()))
             .header("Set-Cookie", cart_cookie(&[], self.ctx.secure()))
     }
@@ -118,6 +124,9 @@ impl CartPages {
     /// is emptied once the order exists.
     #[oai(path = "/checkout", method = "post", hidden)]
     async fn checkout(&self, req: &Request) -> Response<Reply> {
+        if let Some(refused) = self.refuse_cross_site(req) {
+            return refused;
+        }
         let failed = |why: &str| Response::new(Reply::Page(error_page("주문 실패", why)));
         let cart = cart_of(req);
         if cart.is_empty() {
@@ -196,5 +205,20 @@ impl CartPages {
                 encode(&fail)
             ),
         }
+    }
+}
+
+impl CartPages {
+    /// Another site's form must not fill, empty or order the visitor's cart: the cart cookie
+    /// it would set replaces the visitor's, and their next checkout would buy what that site
+    /// chose (found in review). The same check as `/login` (session.rs `cross_site`).
+    fn refuse_cross_site(&self, req: &Request) -> Option<Response<Reply>> {
+        cross_site(req, self.ctx.settings.public_url.as_deref()).then(|| {
+            Response::new(Reply::Page(error_page(
+                "장바구니",
+                "another site's form cannot change or order your cart here",
+            )))
+            .status(poem::http::StatusCode::FORBIDDEN)
+        })
     }
 }

@@ -130,7 +130,6 @@ const REQUEST_CODES: &[&str] = &[
     "UNAPPROVED_ORDER_ID",
     "BELOW_MINIMUM_AMOUNT",
     "FORBIDDEN_REQUEST",
-    "DUPLICATED_ORDER_ID",
     "NOT_CANCELABLE_AMOUNT",
     "NOT_CANCELABLE_PAYMENT",
     "ALREADY_CANCELED_PAYMENT",
@@ -142,7 +141,11 @@ const CREDENTIAL_CODES: &[&str] = &["UNAUTHORIZED_KEY", "INVALID_API_KEY"];
 /// Classifies an error answer. An unrecognised 4xx code is *unknown*, not a decline: only a
 /// code we know to mean "no money moved" may end an order or free its key.
 pub fn classify_error(code: String, message: String, http_status: u16) -> PspOutcome {
-    if code == "ALREADY_PROCESSED_PAYMENT" {
+    // DUPLICATED_ORDER_ID is Toss's "this orderId already has an approved or cancelled
+    // payment": money moved for the order, perhaps under another key of the customer's. Like
+    // an already processed key, it is settled by the order's record at the PSP, never by
+    // freeing the order (found in review: the charge was left to reconciliation alone).
+    if code == "ALREADY_PROCESSED_PAYMENT" || code == "DUPLICATED_ORDER_ID" {
         PspOutcome::AlreadyProcessed
     } else if CREDENTIAL_CODES.contains(&code.as_str()) || http_status == 401 {
         PspOutcome::Credentials { code }
@@ -216,6 +219,10 @@ mod tests {
             PspOutcome::Credentials { .. }
         ));
         assert!(matches!(of("ANYTHING", 503), PspOutcome::Unknown { .. }));
+        assert!(matches!(
+            of("DUPLICATED_ORDER_ID", 400),
+            PspOutcome::AlreadyProcessed
+        ));
         assert!(matches!(
             of("PROVIDER_ERROR", 400),
             PspOutcome::Unknown { .. }

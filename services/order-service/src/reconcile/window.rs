@@ -48,7 +48,8 @@ fn transaction_time(raw: &str) -> Option<DateTime<Utc>> {
         .map(|t| t.with_timezone(&Utc))
         .ok()
         .or_else(|| {
-            NaiveDateTime::parse_from_str(raw, "%Y-%m-%dT%H:%M:%S")
+            // `%.f`: Toss writes whole seconds, but a fraction must not lose the transaction
+            NaiveDateTime::parse_from_str(raw, "%Y-%m-%dT%H:%M:%S%.f")
                 .ok()
                 .map(|t| (t - Duration::hours(9)).and_utc())
         })
@@ -74,12 +75,18 @@ impl Payments {
             scope.to + second,
             scope.late_from - second,
         );
+        // A time we cannot read counts as inside: the page came from the PSP's query of this
+        // span, and an orphan charge left out of the comparison is what reconciliation is for.
         let within = |at: Option<DateTime<Utc>>, from: DateTime<Utc>| {
-            at.is_some_and(|at| at >= from && at <= to_s)
+            at.is_none_or(|at| at >= from && at <= to_s)
         };
         self.psp
             .transactions(kst(scope.from) - second, kst(Utc::now()) + second, |t| {
                 let at = transaction_time(&t.transaction_at);
+                if at.is_none() {
+                    tracing::warn!(order_id = %t.order_id, transaction_at = %t.transaction_at,
+                        "a PSP transaction's time is unreadable; compared as inside the window");
+                }
                 let entry = read.ledgers.entry(t.order_id.clone()).or_default();
                 match t.status.as_str() {
                     "DONE" => {
@@ -115,5 +122,10 @@ mod tests {
         assert!(with.is_some());
         assert_eq!(with, without);
         assert_eq!(transaction_time("yesterday"), None);
+        assert_eq!(
+            transaction_time("2024-02-13T12:18:14.250"),
+            with.map(|t| t + Duration::milliseconds(250)),
+            "a fraction without an offset"
+        );
     }
 }

@@ -6,6 +6,7 @@
 
 use std::sync::Arc;
 
+use prometheus::IntGauge;
 use snowflake::Snowflake;
 use sqlx::PgPool;
 
@@ -24,6 +25,8 @@ pub struct Payouts {
     pub ids: Arc<Snowflake>,
     pub psp: PspPayouts,
     pub settings: Arc<PayoutSettings>,
+    /// Open payouts requested over an hour ago (alert `PaymsaPayoutsUnresolved`).
+    pub unresolved: IntGauge,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -65,7 +68,19 @@ impl Payouts {
     /// again with the same key.
     pub async fn lookup(&self, payout: &PayoutRow, source: &str) -> Result<(), FlowError> {
         match self.psp.find(payout.payout_no).await {
-            PayoutCall::Answered(None) => self.send(payout, source).await,
+            PayoutCall::Answered(None) => {
+                let call = self
+                    .psp
+                    .create(payout.payout_no, payout.seller_no, payout.amount)
+                    .await;
+                let call = match call {
+                    PayoutCall::Rejected { code, message } => {
+                        self.second_look(payout, code, message).await
+                    }
+                    call => call,
+                };
+                self.apply_call(payout, call, source).await
+            }
             // A refused lookup says nothing about the payout: never fail it on that.
             PayoutCall::Rejected { code, message } => {
                 let reason = format!("lookup refused: {code}: {message}");
@@ -76,12 +91,42 @@ impl Payouts {
         }
     }
 
+    /// A repeat the PSP refused. The first call may have reached it, and a lookup may lag
+    /// behind it: its record is read once more, and only "it has none" (for a payout it never
+    /// acknowledged) lets the refusal fail the payout and hand the money back. Anything else
+    /// keeps it open, looked up again with backoff and counted in `payouts_unresolved`.
+    async fn second_look(&self, payout: &PayoutRow, code: String, message: String) -> PayoutCall {
+        match self.psp.find(payout.payout_no).await {
+            PayoutCall::Answered(None) if payout.status != PayoutStatus::Sent => {
+                PayoutCall::Rejected { code, message }
+            }
+            found @ PayoutCall::Answered(Some(_)) => found,
+            PayoutCall::Answered(None) => PayoutCall::Unknown(format!(
+                "PSP_RECORD_GONE: the PSP acknowledged this payout, now has no record of it \
+                 and refused the repeat ({code}: {message})"
+            )),
+            PayoutCall::Rejected { code: c, .. } | PayoutCall::Unknown(c) => PayoutCall::Unknown(
+                format!("a repeat was refused ({code}: {message}); its record is unreadable: {c}"),
+            ),
+        }
+    }
+
     async fn apply_call(
         &self,
         payout: &PayoutRow,
         call: PayoutCall,
         source: &str,
     ) -> Result<(), FlowError> {
+        let call = match call {
+            PayoutCall::Answered(Some(item))
+                if !item.describes(payout.payout_no, payout.seller_no, payout.amount) =>
+            {
+                tracing::error!(payout_no = %payout.payout_no, ?item,
+                    "the PSP's payout does not match ours; left open for a person");
+                PayoutCall::Unknown(format!("PSP_MISMATCH: {} {}", item.id, item.ref_payout_id))
+            }
+            call => call,
+        };
         match call {
             PayoutCall::Answered(Some(item)) => {
                 self.apply(payout.payout_no, &item, source).await?;

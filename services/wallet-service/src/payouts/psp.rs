@@ -5,6 +5,7 @@
 
 use std::time::Duration;
 
+use prometheus::IntCounter;
 use rust_decimal::{prelude::ToPrimitive, Decimal};
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -52,9 +53,26 @@ pub enum PayoutCall {
     Unknown(String),
 }
 
+impl PspPayout {
+    /// Whether this is the PSP's record of `payout` (ours by refPayoutId, and for the amount
+    /// and seller we asked): a record of another payout, or one that disagrees with ours, must
+    /// never complete or fail it. Fields the PSP left out are not held against it.
+    pub fn describes(&self, payout_no: PayoutNo, seller_no: SellerNo, amount: Decimal) -> bool {
+        self.ref_payout_id == payout_no.to_string()
+            && self.amount.as_ref().is_none_or(|a| a.value == amount)
+            && self
+                .destination
+                .as_deref()
+                .is_none_or(|d| d == seller_no.to_string())
+    }
+}
+
 #[derive(Clone)]
 pub struct PspPayouts {
     psp: service_kit::psp::PspConnection,
+    /// Shared with order-service's metric of the same name: the alert
+    /// `PaymsaPspCredentialErrors` (deploy/prometheus/rules.yml) pages on either.
+    credential_errors: IntCounter,
 }
 
 impl PspPayouts {
@@ -62,9 +80,11 @@ impl PspPayouts {
         base_url: &str,
         secret_key: &str,
         timeout: Duration,
+        credential_errors: IntCounter,
     ) -> Result<Self, reqwest::Error> {
         Ok(Self {
             psp: service_kit::psp::PspConnection::new(base_url, secret_key, timeout)?,
+            credential_errors,
         })
     }
 
@@ -88,7 +108,7 @@ impl PspPayouts {
             .post("/v2/payouts")
             .header("Idempotency-Key", format!("payout-{payout_no}"))
             .json(&body);
-        call(self.psp.send("payout", request)).await
+        self.call(self.psp.send("payout", request), None).await
     }
 
     /// `GET /v2/payouts?refPayoutId=<payoutNo>`.
@@ -97,12 +117,33 @@ impl PspPayouts {
             .psp
             .get("/v2/payouts")
             .query(&[("refPayoutId", payout_no.to_string())]);
-        call(self.psp.send("payout lookup", request)).await
+        self.call(self.psp.send("payout lookup", request), Some(payout_no))
+            .await
+    }
+
+    /// The PSP's answer as a [`PayoutCall`]; `lookup_of`: the payout a lookup asked for,
+    /// whose record is picked out of the answer's items.
+    async fn call(
+        &self,
+        sent: impl std::future::Future<Output = Result<reqwest::Response, reqwest::Error>>,
+        lookup_of: Option<PayoutNo>,
+    ) -> PayoutCall {
+        let call = read_answer(sent, lookup_of).await;
+        if let PayoutCall::Unknown(reason) = &call {
+            if reason.starts_with(CREDENTIALS) {
+                self.credential_errors.inc();
+            }
+        }
+        call
     }
 }
 
-async fn call(
+/// The prefix of an `Unknown` reason for a 401 or 403: our secret key was refused.
+const CREDENTIALS: &str = "PSP_CREDENTIALS";
+
+async fn read_answer(
     sent: impl std::future::Future<Output = Result<reqwest::Response, reqwest::Error>>,
+    lookup_of: Option<PayoutNo>,
 ) -> PayoutCall {
     let resp = match sent.await {
         Ok(resp) => resp,
@@ -114,15 +155,38 @@ async fn call(
         Ok(text) => text,
         Err(e) => return PayoutCall::Unknown(format!("PSP_BODY_LOST: {e}")),
     };
-    let body: Value = serde_json::from_str(&text).unwrap_or_default();
+    parse_answer(status, &text, lookup_of)
+}
+
+/// What an answer with `status` and body `text` tells us (see [`PspPayouts::call`]).
+fn parse_answer(status: u16, text: &str, lookup_of: Option<PayoutNo>) -> PayoutCall {
+    let body: Value = serde_json::from_str(text).unwrap_or_default();
     if (200..300).contains(&status) {
-        let items = &body["entityBody"]["items"];
-        let first = items.get(0).cloned();
-        return match first.map(serde_json::from_value::<PspPayout>) {
-            None if items.is_array() => PayoutCall::Answered(None),
-            Some(Ok(payout)) => PayoutCall::Answered(Some(payout)),
-            None => PayoutCall::Unknown("PSP_UNREADABLE_RESPONSE: no items".into()),
-            Some(Err(e)) => PayoutCall::Unknown(format!("PSP_UNREADABLE_RESPONSE: {e}")),
+        let Some(items) = body["entityBody"]["items"].as_array() else {
+            return PayoutCall::Unknown("PSP_UNREADABLE_RESPONSE: no items".into());
+        };
+        let items: Vec<PspPayout> = match items
+            .iter()
+            .map(|i| serde_json::from_value(i.clone()))
+            .collect()
+        {
+            Ok(items) => items,
+            Err(e) => return PayoutCall::Unknown(format!("PSP_UNREADABLE_RESPONSE: {e}")),
+        };
+        let Some(ours) = lookup_of else {
+            // A create answers with the payout it created (or the one it already had).
+            return PayoutCall::Answered(items.into_iter().next());
+        };
+        let wanted = ours.to_string();
+        let others = items.iter().any(|i| i.ref_payout_id != wanted);
+        return match items.into_iter().find(|i| i.ref_payout_id == wanted) {
+            Some(payout) => PayoutCall::Answered(Some(payout)),
+            // Only other payouts: the PSP did not apply our refPayoutId filter, so "not
+            // there" is not what it said; never send again (or fail) on that.
+            None if others => {
+                PayoutCall::Unknown("PSP_LOOKUP_UNFILTERED: the answer lists other payouts".into())
+            }
+            None => PayoutCall::Answered(None),
         };
     }
     let code = body["code"]
@@ -131,6 +195,68 @@ async fn call(
     let message = body["message"].as_str().unwrap_or_default().to_string();
     match status {
         400 | 404 | 422 => PayoutCall::Rejected { code, message },
+        401 | 403 => PayoutCall::Unknown(format!("{CREDENTIALS}: {code}: {message}")),
         _ => PayoutCall::Unknown(format!("{code}: {message}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn answer(items: &[(&str, i64)]) -> String {
+        let items: Vec<Value> = items
+            .iter()
+            .map(|(r, amount)| {
+                json!({"id": format!("FPA_{r}"), "refPayoutId": r, "destination": "7",
+                       "status": "COMPLETED", "amount": {"currency": "KRW", "value": amount}})
+            })
+            .collect();
+        json!({"version": "2022-11-16", "entityBody": {"items": items}}).to_string()
+    }
+
+    fn found(call: &PayoutCall) -> Option<&str> {
+        match call {
+            PayoutCall::Answered(Some(p)) => Some(p.ref_payout_id.as_str()),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn a_lookup_takes_only_our_payouts_record() {
+        let ours = Some(PayoutNo(42));
+        let mixed = parse_answer(200, &answer(&[("41", 5000), ("42", 9000)]), ours);
+        assert_eq!(found(&mixed), Some("42"));
+        // Only other payouts: the PSP ignored the filter, which says nothing about ours.
+        let unfiltered = parse_answer(200, &answer(&[("41", 5000)]), ours);
+        assert!(
+            matches!(unfiltered, PayoutCall::Unknown(_)),
+            "{unfiltered:?}"
+        );
+        let none = parse_answer(200, &answer(&[]), ours);
+        assert!(matches!(none, PayoutCall::Answered(None)), "{none:?}");
+        // A create answers with the payout it made.
+        assert_eq!(
+            found(&parse_answer(200, &answer(&[("42", 9000)]), None)),
+            Some("42")
+        );
+        let refused = parse_answer(403, r#"{"code":"FORBIDDEN","message":"no"}"#, ours);
+        assert!(
+            matches!(&refused, PayoutCall::Unknown(r) if r.starts_with(CREDENTIALS)),
+            "{refused:?}"
+        );
+    }
+
+    #[test]
+    fn a_record_describes_our_payout_only_with_our_amount_and_seller() {
+        let call = parse_answer(200, &answer(&[("42", 9000)]), None);
+        let PayoutCall::Answered(Some(record)) = call else {
+            panic!("{call:?}");
+        };
+        let (payout, seller) = (PayoutNo(42), SellerNo(7));
+        assert!(record.describes(payout, seller, Decimal::from(9000)));
+        assert!(!record.describes(payout, seller, Decimal::from(9001)));
+        assert!(!record.describes(payout, SellerNo(8), Decimal::from(9000)));
+        assert!(!record.describes(PayoutNo(43), seller, Decimal::from(9000)));
     }
 }

@@ -296,3 +296,28 @@ pub async fn claim_due(
     .fetch_all(conn)
     .await
 }
+
+/// Open payouts requested more than `after_secs` ago, oldest first: the
+/// `payouts_unresolved` gauge and `GET /admin/payouts/unresolved`.
+pub async fn unresolved(
+    conn: &mut PgConnection,
+    after_secs: f64,
+    limit: i64,
+) -> Result<Vec<PayoutRow>, sqlx::Error> {
+    sqlx::query_as!(
+        PayoutRow,
+        // the partial index's own predicate, so only open payouts are read
+        r#"select payout_no as "payout_no: PayoutNo", seller_no as "seller_no: SellerNo", amount,
+                  status as "status: PayoutStatus", idempotency_key, psp_payout_id, failure_code,
+                  failure_message, attempts, next_attempt_at, requested_at, sent_at, completed_at,
+                  failed_at, updated_at
+             from payouts
+            where status in ('REQUESTED', 'SENT', 'UNKNOWN')
+              and requested_at < now() - make_interval(secs => $1)
+            order by requested_at limit $2"#,
+        after_secs,
+        limit,
+    )
+    .fetch_all(conn)
+    .await
+}
