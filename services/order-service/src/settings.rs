@@ -89,14 +89,6 @@ impl OrderSettings {
             ));
         }
         let reconcile_interval = millis(config, "RECONCILE_INTERVAL_MS", 60_000)?;
-        // The alert PaymsaReconciliationStale pages when no run has completed for 15 minutes
-        // (deploy/prometheus/rules.yml): a longer interval would page on a healthy stack.
-        if reconcile_interval > Duration::from_secs(600) {
-            return Err(ConfigError::new(
-                "RECONCILE_INTERVAL_MS",
-                "must be at most 600000 (10 min): the stale alert pages after 15 min",
-            ));
-        }
         let reconcile_window = millis(config, "RECONCILE_WINDOW_MS", 3_600_000)?;
         // A minute: unresolved orders are carried over (jobs.rs), so the overlap only has
         // to cover the PSP's clock against ours; every run compares the overlap's orders
