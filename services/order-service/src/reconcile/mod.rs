@@ -140,6 +140,20 @@ impl Payments {
         Ok(report)
     }
 
+    /// The cancel's drive claim (store/cancels.rs `claim_one`); a database error leaves it to
+    /// the next run, carried like any order in flight.
+    async fn claim_cancel(&self, cancel_no: i64) -> bool {
+        let claimed = async {
+            let mut conn = self.pool.acquire().await?;
+            let stale = self.stale_after.as_secs_f64();
+            store::cancels::claim_one(&mut conn, cancel_no, stale).await
+        };
+        claimed.await.unwrap_or_else(|e| {
+            tracing::warn!(cancel_no, error = %e, "claiming an open cancel failed");
+            false
+        })
+    }
+
     /// Compares, and repairs where the rules say how, the orders of one chunk.
     async fn compare_chunk(
         &self,
@@ -178,8 +192,15 @@ impl Payments {
             let action = match open_cancel {
                 // The PSP refunded more than we have: our open cancel may have gone through
                 // there. Its drive reads the PSP's record and completes it from its own refund
-                // if there is one, else calls again with its key (cancels/drive.rs).
+                // if there is one, else calls again with its key (cancels/drive.rs). Only with
+                // the cancel's claim, as recovery takes it: never beside the API's first call or
+                // a recovery drive, and not again before its next look is due (found in review).
                 Some(cancel_no) if theirs.refunded > ours.refunded => {
+                    if !self.claim_cancel(cancel_no).await {
+                        report.in_flight += 1;
+                        report.unresolved.insert(order_id);
+                        continue;
+                    }
                     match self.drive_cancel(cancel_no, ACTOR).await {
                         Ok(c) if c.status == CancelStatus::Done => "COMPLETED_CANCEL".to_string(),
                         _ => "NONE".to_string(),

@@ -164,6 +164,26 @@ pub async fn claim_due(
     .await
 }
 
+/// Claims one open cancel for a drive, as [`claim_due`] does for recovery's batch: only when
+/// it is due (no drive holds it: the API's first call, recovery's) and still open; its next
+/// look is pushed `stale_secs` ahead in the same statement. False when it is not ours to drive.
+pub async fn claim_one(
+    conn: &mut PgConnection,
+    cancel_no: i64,
+    stale_secs: f64,
+) -> Result<bool, sqlx::Error> {
+    let claimed = sqlx::query_scalar!(
+        "update payment_cancels set next_attempt_at = now() + make_interval(secs => $2)
+          where cancel_no = $1 and status in ('REQUESTED', 'UNKNOWN') and next_attempt_at <= now()
+          returning cancel_no",
+        cancel_no,
+        stale_secs,
+    )
+    .fetch_optional(conn)
+    .await?;
+    Ok(claimed.is_some())
+}
+
 /// A guarded move of an open cancel to `next`; false when it was no longer open.
 pub async fn close(
     conn: &mut PgConnection,
