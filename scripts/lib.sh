@@ -117,7 +117,8 @@ start_bg() {
 
 # How long a stopped service gets before SIGKILL: its drain (SHUTDOWN_TIMEOUT_SECS, 10 s by
 # default) and 5 s to flush its spans and close its connections after it.
-SERVICE_STOP_GRACE=$((${SHUTDOWN_TIMEOUT_SECS:-10} + 5))
+SERVICE_STOP_GRACE=15
+[[ "${SHUTDOWN_TIMEOUT_SECS:-}" =~ ^[0-9]{1,4}$ ]] && SERVICE_STOP_GRACE=$((SHUTDOWN_TIMEOUT_SECS + 5))
 
 # stop_pids TIMEOUT NAME=PID... -> SIGTERM to all, wait up to TIMEOUT s, then SIGKILL.
 stop_pids() {

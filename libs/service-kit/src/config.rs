@@ -269,7 +269,7 @@ impl ServiceConfig {
             )?;
         }
         if let Some(credentials) = &nats_credentials {
-            secrets::check(app_env, "NATS_PASSWORD", &credentials.password)?;
+            secrets::check_password(app_env, "NATS_PASSWORD", &credentials.password)?;
         }
         let admin_token = env.var("ADMIN_TOKEN");
         if let Some(token) = &admin_token {

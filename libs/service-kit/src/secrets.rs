@@ -87,9 +87,15 @@ fn weakness(value: &str) -> Option<String> {
 /// must not be an example file's placeholder or a published development value. No length
 /// rule: a managed database's generated password is what it is.
 pub fn check_url_password(app_env: AppEnv, name: &str, url: &url::Url) -> Result<(), ConfigError> {
-    let Some(password) = url.password() else {
-        return Ok(());
-    };
+    match url.password() {
+        Some(password) => check_password(app_env, name, password),
+        None => Ok(()),
+    }
+}
+
+/// A password the service presents to a backend (Postgres, Redis, NATS): outside dev it must
+/// not be an example file's placeholder or a published development value; no length rule.
+pub fn check_password(app_env: AppEnv, name: &str, password: &str) -> Result<(), ConfigError> {
     let lower = password.to_ascii_lowercase();
     let placeholder = PLACEHOLDER_MARKS.iter().any(|m| lower.contains(m))
         || KNOWN_DEV_SECRETS.contains(&lower.as_str());

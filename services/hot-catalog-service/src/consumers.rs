@@ -64,43 +64,12 @@ pub struct ScoreEvents {
     pub ranking: Ranking,
     pub clock: Arc<dyn Clock>,
     pub outcomes: IntCounterVec,
-    /// Likes only: the products the catalog announced (`product_details`).
-    pub known_products: Option<PgPool>,
 }
-
-/// The deliveries a like of a product the catalog has not announced waits for its product's
-/// event (the consumer's NAK delays, 1 s then 2 s) before it is dropped.
-const UNKNOWN_PRODUCT_DELIVERIES: u64 = 3;
 
 impl Handler for ScoreEvents {
     async fn handle(&self, delivery: &Delivery) -> Result<(), HandlerError> {
         let model = self.ranking.model();
         let changes = changes_for(model, delivery)?;
-        // A like names any product number (catalog-like-service cannot check it), so one
-        // member could fill the ranking with products that do not exist and push the real ones
-        // out of `GET /api/hot-products` (found in review). Only announced products are scored;
-        // a brand-new product's event may trail its first like by a moment, so the like waits
-        // two retries for it before it is dropped (no dead letter: a flood would bury the real
-        // ones there).
-        if let Some(pool) = &self.known_products {
-            let products: Vec<i64> = changes.iter().map(|c| c.product_no).collect();
-            let known = details::find_many(pool, &products)
-                .await
-                .map_err(|e| HandlerError::retry_because("reading product details", e))?;
-            if let Some(unknown) = products.iter().find(|p| !known.contains_key(p)) {
-                if delivery.delivered < UNKNOWN_PRODUCT_DELIVERIES {
-                    return Err(HandlerError::retry(format!(
-                        "product {unknown} is not announced by the catalog (yet)"
-                    )));
-                }
-                tracing::warn!(product_no = unknown, event_id = %delivery.event.event_id,
-                    "a like of a product the catalog never announced: not scored");
-                self.outcomes
-                    .with_label_values(&[self.consumer, "unknown_product"])
-                    .inc();
-                return Ok(());
-            }
-        }
         let now = self.clock.now();
         model
             .check_times(&changes, now)
@@ -167,7 +136,7 @@ pub async fn spawn_all(
     };
     let outcomes = rt.metrics.counter_vec(
         "hot_events_total",
-        "Ranking events by consumer and outcome (applied, duplicate, unknown_product)",
+        "Ranking events by consumer and outcome (applied, duplicate)",
         &["consumer", "outcome"],
     );
     let scored = [
@@ -188,8 +157,6 @@ pub async fn spawn_all(
             ranking: ranking.clone(),
             clock: clock.clone(),
             outcomes: outcomes.clone(),
-            // reviews need a purchase (catalog-review-service), so their products are real
-            known_products: (durable == LIKES).then(|| rt.pool.clone()),
         };
         rt.consume(ConsumerSpec::new(durable, stream, subjects), handler)
             .await?;

@@ -113,7 +113,8 @@ fn lease_secs(config: &JobsConfig) -> f64 {
 }
 
 /// One periodic run, if this instance gets the lease: from where the last run (any
-/// instance's) ended, with the orders it carried, to the database's now; its end, carried
+/// instance's) ended, with the orders it carried, to the database's now or a window later
+/// ([`run_span`]); its end, carried
 /// orders and unrepaired count are written back in one commit (store/reconciliation.rs). The
 /// lease is renewed while the run goes on — a slow PSP can make a run outlast it — and a run
 /// whose lease another instance took is abandoned.

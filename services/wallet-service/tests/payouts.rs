@@ -246,8 +246,9 @@ async fn webhook_and_lookup_converge_in_either_order() {
     s.stop().await;
 }
 
-#[tokio::test]
-async fn a_timed_out_payout_is_unknown_until_the_job_resolves_it() {
+/// Seller A with 2,000 available asks for 1,200 while the PSP answers after 1.5 s, past the
+/// 300 ms timeout, until the test lifts the fault; the job looks every 200 ms.
+async fn a_payout_the_psp_does_not_answer_in_time() -> (Stack, u16, serde_json::Value) {
     let s = Stack::start(&[
         ("PSP_TIMEOUT_MS", "300"),
         ("PAYOUT_RECOVERY_INTERVAL_MS", "200"),
@@ -258,6 +259,12 @@ async fn a_timed_out_payout_is_unknown_until_the_job_resolves_it() {
     s.sandbox_put("/sandbox/faults", json!({"latencyMs": 1500}))
         .await;
     let (status, p) = s.payout(A, json!({"amount": 1200}), None).await;
+    (s, status, p)
+}
+
+#[tokio::test]
+async fn a_timed_out_payout_is_unknown_until_the_job_resolves_it() {
+    let (s, status, p) = a_payout_the_psp_does_not_answer_in_time().await;
     assert_eq!(
         (status, p["status"].as_str()),
         (201, Some("UNKNOWN")),
@@ -277,17 +284,8 @@ async fn a_timed_out_payout_is_unknown_until_the_job_resolves_it() {
 
 #[tokio::test]
 async fn a_payout_open_an_hour_is_listed_and_counted_for_a_person() {
-    let s = Stack::start(&[
-        ("PSP_TIMEOUT_MS", "300"),
-        ("PAYOUT_RECOVERY_INTERVAL_MS", "200"),
-        ("PAYOUT_LOOKUP_AFTER_MS", "300"),
-    ])
-    .await;
-    s.fund(A, 800, 2000).await;
     // The PSP never answers in time: the payout stays UNKNOWN, looked up again and again.
-    s.sandbox_put("/sandbox/faults", json!({"latencyMs": 1500}))
-        .await;
-    let (status, p) = s.payout(A, json!({"amount": 1200}), None).await;
+    let (s, status, p) = a_payout_the_psp_does_not_answer_in_time().await;
     assert_eq!(
         (status, p["status"].as_str()),
         (201, Some("UNKNOWN")),

@@ -249,6 +249,18 @@ impl Payouts {
         if !payout.is_open() {
             return Ok(Applied::Unchanged);
         }
+        // A refusal (a failure without the PSP's record) never fails a payout the PSP once
+        // acknowledged, judged on the locked row: the row a job claimed may be older than a
+        // webhook's or another instance's SENT (found in review). It stays open and is looked
+        // up again; after an hour `payouts_unresolved` shows it.
+        let acknowledged = payout.status == PayoutStatus::Sent
+            || payout.psp_payout_id.is_some()
+            || payout.sent_at.is_some();
+        if to == PayoutStatus::Failed && psp_payout_id.is_none() && acknowledged {
+            tracing::warn!(%payout_no, ?failure,
+                "the PSP refused a repeat of a payout it acknowledged; left open, looked up again");
+            return Ok(Applied::Unchanged);
+        }
         let change = Change {
             psp_payout_id,
             failure,

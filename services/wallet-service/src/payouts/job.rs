@@ -16,16 +16,22 @@ use service_kit::Shutdown;
 use super::{auto, flow::Payouts, settings::Schedule, store};
 
 /// An EXPRESS payout completes within minutes at Toss; one still open after an hour is a
-/// person's (docs/operations.md, "Payouts that need a person").
+/// person's (docs/operations.md, "payments that need a person").
 pub const UNRESOLVED_AFTER_SECS: f64 = 3600.0;
 
 /// One pass: looks at up to `batch` due payouts; returns how many.
 pub async fn recover_due(payouts: &Payouts, batch: i64) -> Result<usize, sqlx::Error> {
-    let claim_ms = (payouts.settings.psp_timeout.as_millis() as i64).saturating_mul(3);
+    // A lookup makes up to three PSP calls (find, a repeat, a second look): the claim
+    // outlasts them, so no other instance takes the payout meanwhile.
+    let claim_ms = (payouts.settings.psp_timeout.as_millis() as i64)
+        .saturating_mul(4)
+        .saturating_add(1000);
     let due = {
         let mut conn = payouts.pool.acquire().await?;
-        let unresolved = store::unresolved(&mut conn, UNRESOLVED_AFTER_SECS, 1000).await?;
-        payouts.unresolved.set(unresolved.len() as i64);
+        match store::count_unresolved(&mut conn, UNRESOLVED_AFTER_SECS).await {
+            Ok(n) => payouts.unresolved.set(n),
+            Err(e) => tracing::warn!(error = %e, "counting unresolved payouts failed"),
+        }
         store::claim_due(&mut conn, batch, claim_ms).await?
     };
     for payout in &due {

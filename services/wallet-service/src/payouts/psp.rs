@@ -193,9 +193,13 @@ fn parse_answer(status: u16, text: &str, lookup_of: Option<PayoutNo>) -> PayoutC
         .as_str()
         .map_or_else(|| format!("HTTP_{status}"), str::to_string);
     let message = body["message"].as_str().unwrap_or_default().to_string();
+    // order-service's rule (src/psp/outcome.rs): Toss answers a wrong key with these codes,
+    // INVALID_API_KEY as a 400 that must not fail the payout as a refusal would.
+    if status == 401 || matches!(code.as_str(), "UNAUTHORIZED_KEY" | "INVALID_API_KEY") {
+        return PayoutCall::Unknown(format!("{CREDENTIALS}: {code}: {message}"));
+    }
     match status {
         400 | 404 | 422 => PayoutCall::Rejected { code, message },
-        401 | 403 => PayoutCall::Unknown(format!("{CREDENTIALS}: {code}: {message}")),
         _ => PayoutCall::Unknown(format!("{code}: {message}")),
     }
 }
@@ -240,10 +244,18 @@ mod tests {
             found(&parse_answer(200, &answer(&[("42", 9000)]), None)),
             Some("42")
         );
-        let refused = parse_answer(403, r#"{"code":"FORBIDDEN","message":"no"}"#, ours);
+        for (status, code) in [(401, "UNAUTHORIZED_KEY"), (400, "INVALID_API_KEY")] {
+            let body = format!(r#"{{"code":"{code}","message":"no"}}"#);
+            let refused = parse_answer(status, &body, ours);
+            assert!(
+                matches!(&refused, PayoutCall::Unknown(r) if r.starts_with(CREDENTIALS)),
+                "{code}: {refused:?}"
+            );
+        }
+        let forbidden = parse_answer(403, r#"{"code":"FORBIDDEN_REQUEST","message":"no"}"#, ours);
         assert!(
-            matches!(&refused, PayoutCall::Unknown(r) if r.starts_with(CREDENTIALS)),
-            "{refused:?}"
+            matches!(&forbidden, PayoutCall::Unknown(r) if !r.starts_with(CREDENTIALS)),
+            "{forbidden:?}"
         );
     }
 

@@ -297,8 +297,8 @@ pub async fn claim_due(
     .await
 }
 
-/// Open payouts requested more than `after_secs` ago, oldest first: the
-/// `payouts_unresolved` gauge and `GET /admin/payouts/unresolved`.
+/// Open payouts requested more than `after_secs` ago, oldest first (at most `limit`):
+/// `GET /admin/payouts/unresolved`.
 pub async fn unresolved(
     conn: &mut PgConnection,
     after_secs: f64,
@@ -319,5 +319,20 @@ pub async fn unresolved(
         limit,
     )
     .fetch_all(conn)
+    .await
+}
+
+/// How many payouts [`unresolved`] would list: the `payouts_unresolved` gauge.
+pub async fn count_unresolved(
+    conn: &mut PgConnection,
+    after_secs: f64,
+) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar!(
+        r#"select count(*) as "n!" from payouts
+            where status in ('REQUESTED', 'SENT', 'UNKNOWN')
+              and requested_at < now() - make_interval(secs => $1)"#,
+        after_secs,
+    )
+    .fetch_one(conn)
     .await
 }
