@@ -78,7 +78,10 @@ pub struct UnresolvedRow {
     pub created_at: DateTime<Utc>,
 }
 
-/// Unresolved orders (UNKNOWN with `failed_count ≥ threshold`), oldest first.
+/// Unresolved orders, oldest first: UNKNOWN with `failed_count ≥ threshold`, or EXECUTING for
+/// over ten minutes. Recovery takes an attempt EXECUTING past `RECOVERY_STALE_MS` (a minute by
+/// default), so one still EXECUTING ten minutes on means recovery is not writing, and the
+/// outcome at the PSP is nobody's (found in review: no gauge showed it).
 pub async fn unresolved(
     conn: &mut PgConnection,
     limit: i64,
@@ -88,7 +91,8 @@ pub async fn unresolved(
         "select e.order_id, e.total_amount, e.payment_key, max(o.failed_count) as \"failed_count!\",
                 e.next_recovery_at, e.created_at
            from payment_orders o join payment_events e using (payment_event_no)
-          where o.status = 'UNKNOWN' and o.failed_count >= o.threshold
+          where (o.status = 'UNKNOWN' and o.failed_count >= o.threshold)
+             or (o.status = 'EXECUTING' and o.updated_at < now() - interval '10 minutes')
           group by e.payment_event_no
           order by e.created_at
           limit $1",
@@ -101,7 +105,8 @@ pub async fn unresolved(
 pub async fn count_unresolved(conn: &mut PgConnection) -> Result<i64, sqlx::Error> {
     sqlx::query_scalar!(
         "select count(distinct payment_event_no) as \"count!\" from payment_orders
-          where status = 'UNKNOWN' and failed_count >= threshold",
+          where (status = 'UNKNOWN' and failed_count >= threshold)
+             or (status = 'EXECUTING' and updated_at < now() - interval '10 minutes')",
     )
     .fetch_one(conn)
     .await

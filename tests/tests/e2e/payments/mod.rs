@@ -26,6 +26,7 @@ use serde_json::{json, Value};
 const SELLER: i64 = 1;
 mod concurrent;
 mod input;
+mod stuck;
 
 const WAIT: Duration = Duration::from_secs(20);
 
