@@ -16,10 +16,10 @@ use crate::{
 
 pub const DEFAULT_LIMIT: i64 = 10;
 pub const MAX_LIMIT: i64 = 100;
-/// How deep into the ranking one request looks for products the catalog knows. Likes and
-/// reviews are accepted for any product number (the like and review services do not know the
-/// catalog), so ranking members the catalog never announced can sit above the real products;
-/// they are skipped at read time. The scan grows ×4 from `2·limit` up to this bound, so a
+/// How deep into the ranking one request looks for products the catalog knows. Likes of
+/// products without details are parked, not scored (parked.rs), and reviews need a purchase;
+/// a ranked product may still lack details here (scored before stop 26's parking), so such
+/// members are skipped at read time. The scan grows ×4 from `2·limit` up to this bound, so a
 /// flood of more than `MAX_SCAN` unknown products above the real ones shortens the answer
 /// rather than making the request unbounded.
 pub const MAX_SCAN: usize = 2000;
@@ -85,9 +85,7 @@ impl HotProductsApi {
         let now = self.clock.now();
         let model = self.ranking.model();
         let epoch = snapshot.epoch_ms.unwrap_or_else(|| now.timestamp_millis());
-        // The ranking's order, keeping only products with details: a product the catalog never
-        // announced (a like of `23423958235`, say) is never shown, and one announced later
-        // appears with the score it has gathered meanwhile.
+        // The ranking's order, keeping only products with details (see MAX_SCAN).
         let products = snapshot
             .entries
             .iter()

@@ -4,7 +4,8 @@
 //! (`order.payment.confirmed`, `order.payment.canceled` on one durable, so a cancel usually
 //! comes after its purchase) through [`PurchaseEvents`], idempotent per line and cancel. The
 //! fourth keeps the product detail cache in Postgres, idempotent through `apply_once` and the
-//! version guard.
+//! version guard, and then scores the product's parked likes ([`LikeRelease`]): a like of a
+//! product without details waits in Postgres instead of the ranking (parked.rs).
 
 use std::sync::Arc;
 
@@ -19,7 +20,7 @@ use sqlx::PgPool;
 
 use crate::{
     clock::Clock,
-    details,
+    details, parked,
     purchases::PurchaseEvents,
     ranking::Ranking,
     score::{Change, Direction, ScoreModel},
@@ -64,10 +65,38 @@ pub struct ScoreEvents {
     pub ranking: Ranking,
     pub clock: Arc<dyn Clock>,
     pub outcomes: IntCounterVec,
+    /// Likes only: a like of a product without details is parked (parked.rs). Reviews need a
+    /// purchase (catalog-review-service), so their products are real.
+    pub parking: Option<PgPool>,
+}
+
+impl ScoreEvents {
+    /// `true` when the like or unlike was parked (or took its parked like away).
+    async fn parked(&self, pool: &PgPool, delivery: &Delivery) -> Result<bool, HandlerError> {
+        let (like, direction) = match delivery.event.event_type.as_str() {
+            ProductLiked::TYPE => (delivery.decode::<ProductLiked>()?.payload.0, Direction::Add),
+            ProductUnliked::TYPE => (
+                delivery.decode::<ProductUnliked>()?.payload.0,
+                Direction::Remove,
+            ),
+            _ => return Ok(false),
+        };
+        parked::park_if_unknown(pool, delivery.event.event_id, &like, direction)
+            .await
+            .map_err(|e| HandlerError::retry_because("parking a like", e))
+    }
 }
 
 impl Handler for ScoreEvents {
     async fn handle(&self, delivery: &Delivery) -> Result<(), HandlerError> {
+        if let Some(pool) = &self.parking {
+            if self.parked(pool, delivery).await? {
+                self.outcomes
+                    .with_label_values(&[self.consumer, "parked"])
+                    .inc();
+                return Ok(());
+            }
+        }
         let model = self.ranking.model();
         let changes = changes_for(model, delivery)?;
         let now = self.clock.now();
@@ -94,9 +123,11 @@ impl Handler for ScoreEvents {
     }
 }
 
-/// `catalog.product.created/updated` into the detail cache.
+/// `catalog.product.created/updated` into the detail cache, then the product's parked likes
+/// into the ranking.
 pub struct ProductDetailsCache {
     pub pool: PgPool,
+    pub likes: LikeRelease,
 }
 
 impl Handler for ProductDetailsCache {
@@ -118,10 +149,94 @@ impl Handler for ProductDetailsCache {
         };
         let product = &product;
         apply_once(&self.pool, PRODUCTS, event_id, |conn| {
-            Box::pin(async move { Ok(details::upsert(conn, product).await?) })
+            Box::pin(async move {
+                // A like that found no details has been parked by now (parked.rs).
+                parked::lock_product(conn, product.product_no).await?;
+                Ok(details::upsert(conn, product).await?)
+            })
         })
         .await?;
+        // Also on a redelivery: a crash after the commit left the likes parked.
+        self.likes
+            .release(Some(product.product_no))
+            .await
+            .map_err(|e| HandlerError::retry(format!("releasing parked likes: {e}")))?;
         Ok(())
+    }
+}
+
+/// Scores parked likes whose product has details now, then forgets them.
+#[derive(Clone)]
+pub struct LikeRelease {
+    pub pool: PgPool,
+    pub ranking: Ranking,
+    pub clock: Arc<dyn Clock>,
+    pub outcomes: IntCounterVec,
+}
+
+impl LikeRelease {
+    const BATCH: i64 = 500;
+
+    /// Releases the parked likes of `product_no` (all products: `None`), a batch at a time;
+    /// returns how many. Each is scored under its own event id, so a like released twice (a
+    /// crash before `forget`) counts once.
+    pub async fn release(&self, product_no: Option<i64>) -> Result<usize, String> {
+        let mut released = 0;
+        loop {
+            let likes = {
+                let mut conn = self.pool.acquire().await.map_err(|e| e.to_string())?;
+                parked::releasable(&mut conn, product_no, Self::BATCH)
+                    .await
+                    .map_err(|e| e.to_string())?
+            };
+            let model = self.ranking.model();
+            for parked in &likes {
+                let change = model.like(&parked.like(), Direction::Add);
+                self.ranking
+                    .apply(parked.event_id, self.clock.now(), &[change])
+                    .await
+                    .map_err(|e| e.to_string())?;
+            }
+            let ids: Vec<uuid::Uuid> = likes.iter().map(|l| l.event_id).collect();
+            let mut conn = self.pool.acquire().await.map_err(|e| e.to_string())?;
+            parked::forget(&mut conn, &ids)
+                .await
+                .map_err(|e| e.to_string())?;
+            self.outcomes
+                .with_label_values(&[LIKES, "released"])
+                .inc_by(likes.len() as u64);
+            released += likes.len();
+            if (likes.len() as i64) < Self::BATCH {
+                return Ok(released);
+            }
+        }
+    }
+
+    /// Every minute: releases what a crash left parked, and purges likes whose product never
+    /// came (parked.rs `PURGE_AFTER`).
+    pub fn spawn_sweep(self, shutdown: &service_kit::Shutdown) {
+        let stop = shutdown.clone();
+        shutdown.spawn("parked-likes", async move {
+            loop {
+                tokio::select! {
+                    _ = stop.triggered() => break,
+                    _ = tokio::time::sleep(std::time::Duration::from_secs(60)) => {}
+                }
+                if let Err(e) = self.release(None).await {
+                    tracing::warn!(error = %e, "releasing parked likes failed; will retry");
+                }
+                match self.pool.acquire().await {
+                    Ok(mut conn) => match parked::purge(&mut conn).await {
+                        Ok(0) => {}
+                        Ok(n) => {
+                            tracing::info!(likes = n, "purged likes of products never announced")
+                        }
+                        Err(e) => tracing::warn!(error = %e, "purging parked likes failed"),
+                    },
+                    Err(e) => tracing::warn!(error = %e, "purging parked likes failed"),
+                }
+            }
+        });
     }
 }
 
@@ -136,7 +251,7 @@ pub async fn spawn_all(
     };
     let outcomes = rt.metrics.counter_vec(
         "hot_events_total",
-        "Ranking events by consumer and outcome (applied, duplicate)",
+        "Ranking events by consumer and outcome (applied, duplicate; likes: parked, released)",
         &["consumer", "outcome"],
     );
     let scored = [
@@ -157,6 +272,7 @@ pub async fn spawn_all(
             ranking: ranking.clone(),
             clock: clock.clone(),
             outcomes: outcomes.clone(),
+            parking: (durable == LIKES).then(|| rt.pool.clone()),
         };
         rt.consume(ConsumerSpec::new(durable, stream, subjects), handler)
             .await?;
@@ -178,8 +294,16 @@ pub async fn spawn_all(
         CATALOG,
         vec![ProductCreated::TYPE, ProductUpdated::TYPE],
     );
+    let likes = LikeRelease {
+        pool: rt.pool.clone(),
+        ranking: ranking.clone(),
+        clock: clock.clone(),
+        outcomes: outcomes.clone(),
+    };
+    likes.clone().spawn_sweep(&rt.shutdown);
     let handler = ProductDetailsCache {
         pool: rt.pool.clone(),
+        likes,
     };
     rt.consume(spec, handler).await?;
     Ok(())

@@ -22,6 +22,7 @@ pub mod clock;
 pub mod consumers;
 pub mod details;
 mod examples;
+pub mod parked;
 pub mod purchases;
 pub mod ranking;
 pub mod score;

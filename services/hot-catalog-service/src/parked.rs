@@ -1,0 +1,131 @@
+//! Likes of products the catalog has not announced (yet), parked in `parked_likes` instead of
+//! scored (migrations/hot-catalog-service/20261206000001_parked_likes.sql). A like names any
+//! product number, so scoring it at once let one member fill the ranking with products that
+//! do not exist. Parked, it waits for its product: the products consumer releases a product's
+//! likes right after it stores the product's details, and a sweep every minute releases any a
+//! crash left behind and purges those whose product never came (after [`PURGE_AFTER`]).
+//!
+//! A like and its product's details meet under one lock, the product's advisory lock: a like
+//! that found no details is parked before the details commit, and the release that follows
+//! them sees it; one that comes after sees the details and is scored at once. So no like waits
+//! for a release that already ran.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use events::LikeChanged;
+use sqlx::{PgConnection, PgPool};
+use uuid::Uuid;
+
+use crate::score::Direction;
+
+/// How long a like of a product the catalog never announced is kept.
+pub const PURGE_AFTER: Duration = Duration::from_secs(24 * 3600);
+
+/// A parked like, released into the ranking under its own event id.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ParkedLike {
+    pub event_id: Uuid,
+    pub product_no: i64,
+    pub member_no: i64,
+    pub liked_at: DateTime<Utc>,
+}
+
+impl ParkedLike {
+    pub fn like(&self) -> LikeChanged {
+        LikeChanged {
+            product_no: self.product_no,
+            member_no: self.member_no,
+            liked_at: self.liked_at,
+        }
+    }
+}
+
+/// The product's lock, held to the end of the transaction (see the module's documentation).
+pub async fn lock_product(conn: &mut PgConnection, product_no: i64) -> Result<(), sqlx::Error> {
+    sqlx::query("select pg_advisory_xact_lock($1)")
+        .bind(product_no)
+        .execute(conn)
+        .await
+        .map(|_| ())
+}
+
+/// `true` when the like (or unlike) was handled here because its product has no details: a
+/// like is parked, an unlike takes its parked like away (that like was never scored). `false`:
+/// the product is known, and the caller scores it.
+pub async fn park_if_unknown(
+    pool: &PgPool,
+    event_id: Uuid,
+    like: &LikeChanged,
+    direction: Direction,
+) -> Result<bool, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    lock_product(&mut tx, like.product_no).await?;
+    let known: bool =
+        sqlx::query_scalar("select exists (select 1 from product_details where product_no = $1)")
+            .bind(like.product_no)
+            .fetch_one(&mut *tx)
+            .await?;
+    if known {
+        return Ok(false);
+    }
+    match direction {
+        Direction::Add => {
+            sqlx::query(
+                "insert into parked_likes (event_id, product_no, member_no, liked_at)
+                 values ($1, $2, $3, $4) on conflict (event_id) do nothing",
+            )
+            .bind(event_id)
+            .bind(like.product_no)
+            .bind(like.member_no)
+            .bind(like.liked_at)
+            .execute(&mut *tx)
+            .await?;
+        }
+        Direction::Remove => {
+            sqlx::query("delete from parked_likes where product_no = $1 and member_no = $2")
+                .bind(like.product_no)
+                .bind(like.member_no)
+                .execute(&mut *tx)
+                .await?;
+        }
+    }
+    tx.commit().await?;
+    Ok(true)
+}
+
+/// The parked likes of products that have details now (at most `limit`), oldest first.
+pub async fn releasable(
+    conn: &mut PgConnection,
+    product_no: Option<i64>,
+    limit: i64,
+) -> Result<Vec<ParkedLike>, sqlx::Error> {
+    sqlx::query_as(
+        "select p.event_id, p.product_no, p.member_no, p.liked_at
+           from parked_likes p join product_details d using (product_no)
+          where $1::bigint is null or p.product_no = $1
+          order by p.parked_at limit $2",
+    )
+    .bind(product_no)
+    .bind(limit)
+    .fetch_all(conn)
+    .await
+}
+
+/// Forgets released likes (after the ranking has them).
+pub async fn forget(conn: &mut PgConnection, event_ids: &[Uuid]) -> Result<(), sqlx::Error> {
+    sqlx::query("delete from parked_likes where event_id = any($1)")
+        .bind(event_ids)
+        .execute(conn)
+        .await
+        .map(|_| ())
+}
+
+/// Purges likes parked longer than [`PURGE_AFTER`] (their product never came); how many.
+pub async fn purge(conn: &mut PgConnection) -> Result<u64, sqlx::Error> {
+    sqlx::query("delete from parked_likes where parked_at < now() - make_interval(secs => $1)")
+        .bind(PURGE_AFTER.as_secs_f64())
+        .execute(conn)
+        .await
+        .map(|r| r.rows_affected())
+}
