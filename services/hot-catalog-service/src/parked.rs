@@ -10,14 +10,15 @@
 //! them sees it; one that comes after sees the details and is scored at once. So no like waits
 //! for a release that already ran.
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
 use chrono::{DateTime, Utc};
 use events::LikeChanged;
+use prometheus::IntCounterVec;
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
-use crate::score::Direction;
+use crate::{clock::Clock, ranking::Ranking, score::Direction};
 
 /// How long a like of a product the catalog never announced is kept.
 pub const PURGE_AFTER: Duration = Duration::from_secs(24 * 3600);
@@ -128,4 +129,77 @@ pub async fn purge(conn: &mut PgConnection) -> Result<u64, sqlx::Error> {
         .execute(conn)
         .await
         .map(|r| r.rows_affected())
+}
+
+/// Scores parked likes whose product has details now, then forgets them.
+#[derive(Clone)]
+pub struct LikeRelease {
+    pub pool: PgPool,
+    pub ranking: Ranking,
+    pub clock: Arc<dyn Clock>,
+    pub outcomes: IntCounterVec,
+}
+
+impl LikeRelease {
+    const BATCH: i64 = 500;
+
+    /// Releases the parked likes of `product_no` (all products: `None`), a batch at a time;
+    /// returns how many. Each is scored under its own event id, so a like released twice (a
+    /// crash before `forget`) counts once.
+    pub async fn release(&self, product_no: Option<i64>) -> Result<usize, String> {
+        let mut released = 0;
+        loop {
+            let likes = {
+                let mut conn = self.pool.acquire().await.map_err(|e| e.to_string())?;
+                releasable(&mut conn, product_no, Self::BATCH)
+                    .await
+                    .map_err(|e| e.to_string())?
+            };
+            let model = self.ranking.model();
+            for parked in &likes {
+                let change = model.like(&parked.like(), Direction::Add);
+                self.ranking
+                    .apply(parked.event_id, self.clock.now(), &[change])
+                    .await
+                    .map_err(|e| e.to_string())?;
+            }
+            let ids: Vec<Uuid> = likes.iter().map(|l| l.event_id).collect();
+            let mut conn = self.pool.acquire().await.map_err(|e| e.to_string())?;
+            forget(&mut conn, &ids).await.map_err(|e| e.to_string())?;
+            self.outcomes
+                .with_label_values(&[crate::consumers::LIKES, "released"])
+                .inc_by(likes.len() as u64);
+            released += likes.len();
+            if (likes.len() as i64) < Self::BATCH {
+                return Ok(released);
+            }
+        }
+    }
+
+    /// Every minute: releases what a crash left parked, and purges likes whose product never
+    /// came (parked.rs `PURGE_AFTER`).
+    pub fn spawn_sweep(self, shutdown: &service_kit::Shutdown) {
+        let stop = shutdown.clone();
+        shutdown.spawn("parked-likes", async move {
+            loop {
+                tokio::select! {
+                    _ = stop.triggered() => break,
+                    _ = tokio::time::sleep(std::time::Duration::from_secs(60)) => {}
+                }
+                if let Err(e) = self.release(None).await {
+                    tracing::warn!(error = %e, "releasing parked likes failed; will retry");
+                }
+                match self.pool.acquire().await {
+                    Ok(mut conn) => match purge(&mut conn).await {
+                        Ok(0) => {}
+                        Ok(n) => {
+                            tracing::info!(likes = n, "purged likes of products never announced")
+                        }
+                        Err(e) => tracing::warn!(error = %e, "purging parked likes failed"),
+                    },
+                    Err(e) => tracing::warn!(error = %e, "purging parked likes failed"),
+                }
+            }
+        });
+    }
 }
