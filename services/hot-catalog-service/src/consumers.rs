@@ -21,7 +21,7 @@ use sqlx::PgPool;
 use crate::{
     clock::Clock,
     details,
-    parked::{self, LikeRelease},
+    parked::{self, LikeRelease, Parking},
     purchases::PurchaseEvents,
     ranking::Ranking,
     score::{Change, Direction, ScoreModel},
@@ -72,15 +72,15 @@ pub struct ScoreEvents {
 }
 
 impl ScoreEvents {
-    /// `true` when the like or unlike was parked (or took its parked like away).
-    async fn parked(&self, pool: &PgPool, delivery: &Delivery) -> Result<bool, HandlerError> {
+    /// Where a like or unlike went (parked.rs); reviews are always `Known`.
+    async fn parking(&self, pool: &PgPool, delivery: &Delivery) -> Result<Parking, HandlerError> {
         let (like, direction) = match delivery.event.event_type.as_str() {
             ProductLiked::TYPE => (delivery.decode::<ProductLiked>()?.payload.0, Direction::Add),
             ProductUnliked::TYPE => (
                 delivery.decode::<ProductUnliked>()?.payload.0,
                 Direction::Remove,
             ),
-            _ => return Ok(false),
+            _ => return Ok(Parking::Known),
         };
         parked::park_if_unknown(pool, delivery.event.event_id, &like, direction)
             .await
@@ -90,20 +90,30 @@ impl ScoreEvents {
 
 impl Handler for ScoreEvents {
     async fn handle(&self, delivery: &Delivery) -> Result<(), HandlerError> {
+        let model = self.ranking.model();
+        let changes = changes_for(model, delivery)?;
+        let now = self.clock.now();
+        // Checked before parking too: a released like skips no check.
+        model
+            .check_times(&changes, now)
+            .map_err(HandlerError::Reject)?;
         if let Some(pool) = &self.parking {
-            if self.parked(pool, delivery).await? {
+            let outcome = match self.parking(pool, delivery).await? {
+                Parking::Known => None,
+                Parking::Parked => Some("parked"),
+                Parking::OverCap => {
+                    tracing::warn!(event_id = %delivery.event.event_id,
+                        "a member's parked likes are at the cap: like of an unannounced product dropped");
+                    Some("dropped")
+                }
+            };
+            if let Some(outcome) = outcome {
                 self.outcomes
-                    .with_label_values(&[self.consumer, "parked"])
+                    .with_label_values(&[self.consumer, outcome])
                     .inc();
                 return Ok(());
             }
         }
-        let model = self.ranking.model();
-        let changes = changes_for(model, delivery)?;
-        let now = self.clock.now();
-        model
-            .check_times(&changes, now)
-            .map_err(HandlerError::Reject)?;
         let applied = self
             .ranking
             .apply(delivery.event.event_id, now, &changes)
@@ -177,7 +187,7 @@ pub async fn spawn_all(
     };
     let outcomes = rt.metrics.counter_vec(
         "hot_events_total",
-        "Ranking events by consumer and outcome (applied, duplicate; likes: parked, released)",
+        "Ranking events by consumer and outcome (applied, duplicate; likes: parked, released, dropped)",
         &["consumer", "outcome"],
     );
     let scored = [

@@ -8,7 +8,12 @@
 //! A like and its product's details meet under one lock, the product's advisory lock: a like
 //! that found no details is parked before the details commit, and the release that follows
 //! them sees it; one that comes after sees the details and is scored at once. So no like waits
-//! for a release that already ran.
+//! for a release that already ran. An unlike is parked as its own row too (it never deletes a
+//! like): the ranking's Add and Remove commute and are deduped by event id, so a like and its
+//! unlike cancel out in any order. A member may have [`PARKED_PER_MEMBER`] rows parked.
+//!
+//! Left as is: a like purged unannounced whose product is announced later (a day on, a
+//! catalog outbox stuck that long) is lost, and its unlike then takes one from the ranking.
 
 use std::{sync::Arc, time::Duration};
 
@@ -23,13 +28,21 @@ use crate::{clock::Clock, ranking::Ranking, score::Direction};
 /// How long a like of a product the catalog never announced is kept.
 pub const PURGE_AFTER: Duration = Duration::from_secs(24 * 3600);
 
-/// A parked like, released into the ranking under its own event id.
+/// How many parked rows one member may have: a shopper likes a few products in the moment
+/// before their announcement; a member naming product after product that does not exist is
+/// filling the table (the like service allows 600 writes a minute). Approximate by up to the
+/// consumer's concurrency less one: the count and the insert share the product's lock, not
+/// the member's.
+pub const PARKED_PER_MEMBER: i64 = 100;
+
+/// A parked like or unlike, released into the ranking under its own event id.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct ParkedLike {
     pub event_id: Uuid,
     pub product_no: i64,
     pub member_no: i64,
     pub liked_at: DateTime<Utc>,
+    pub liked: bool,
 }
 
 impl ParkedLike {
@@ -38,6 +51,14 @@ impl ParkedLike {
             product_no: self.product_no,
             member_no: self.member_no,
             liked_at: self.liked_at,
+        }
+    }
+
+    pub fn direction(&self) -> Direction {
+        if self.liked {
+            Direction::Add
+        } else {
+            Direction::Remove
         }
     }
 }
@@ -51,15 +72,26 @@ pub async fn lock_product(conn: &mut PgConnection, product_no: i64) -> Result<()
         .map(|_| ())
 }
 
-/// `true` when the like (or unlike) was handled here because its product has no details: a
-/// like is parked, an unlike takes its parked like away (that like was never scored). `false`:
-/// the product is known, and the caller scores it.
+/// What [`park_if_unknown`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Parking {
+    /// The product has details: the caller scores the event.
+    Known,
+    /// Parked until the product is announced.
+    Parked,
+    /// The member has [`PARKED_PER_MEMBER`] parked already: dropped.
+    OverCap,
+}
+
+/// Parks a like or unlike of a product without details, as its own signed row: an unlike
+/// never deletes a like, so the two cancel out in the ranking (Add and Remove commute, each
+/// deduped by its event id) in whatever order they were handled, redelivered or released.
 pub async fn park_if_unknown(
     pool: &PgPool,
     event_id: Uuid,
     like: &LikeChanged,
     direction: Direction,
-) -> Result<bool, sqlx::Error> {
+) -> Result<Parking, sqlx::Error> {
     let mut tx = pool.begin().await?;
     lock_product(&mut tx, like.product_no).await?;
     let known: bool =
@@ -68,41 +100,39 @@ pub async fn park_if_unknown(
             .fetch_one(&mut *tx)
             .await?;
     if known {
-        return Ok(false);
+        return Ok(Parking::Known);
     }
-    match direction {
-        Direction::Add => {
-            sqlx::query(
-                "insert into parked_likes (event_id, product_no, member_no, liked_at)
-                 values ($1, $2, $3, $4) on conflict (event_id) do nothing",
-            )
-            .bind(event_id)
-            .bind(like.product_no)
-            .bind(like.member_no)
-            .bind(like.liked_at)
-            .execute(&mut *tx)
-            .await?;
-        }
-        Direction::Remove => {
-            sqlx::query("delete from parked_likes where product_no = $1 and member_no = $2")
-                .bind(like.product_no)
-                .bind(like.member_no)
-                .execute(&mut *tx)
-                .await?;
-        }
+    let parked: i64 = sqlx::query_scalar("select count(*) from parked_likes where member_no = $1")
+        .bind(like.member_no)
+        .fetch_one(&mut *tx)
+        .await?;
+    if parked >= PARKED_PER_MEMBER {
+        return Ok(Parking::OverCap);
     }
+    sqlx::query(
+        "insert into parked_likes (event_id, product_no, member_no, liked_at, liked)
+         values ($1, $2, $3, $4, $5) on conflict (event_id) do nothing",
+    )
+    .bind(event_id)
+    .bind(like.product_no)
+    .bind(like.member_no)
+    .bind(like.liked_at)
+    .bind(direction == Direction::Add)
+    .execute(&mut *tx)
+    .await?;
     tx.commit().await?;
-    Ok(true)
+    Ok(Parking::Parked)
 }
 
-/// The parked likes of products that have details now (at most `limit`), oldest first.
+/// The parked rows of `product_no` (every announced product: `None`) that have details now,
+/// at most `limit`, oldest first.
 pub async fn releasable(
     conn: &mut PgConnection,
     product_no: Option<i64>,
     limit: i64,
 ) -> Result<Vec<ParkedLike>, sqlx::Error> {
     sqlx::query_as(
-        "select p.event_id, p.product_no, p.member_no, p.liked_at
+        "select p.event_id, p.product_no, p.member_no, p.liked_at, p.liked
            from parked_likes p join product_details d using (product_no)
           where $1::bigint is null or p.product_no = $1
           order by p.parked_at limit $2",
@@ -113,7 +143,7 @@ pub async fn releasable(
     .await
 }
 
-/// Forgets released likes (after the ranking has them).
+/// Forgets released rows (after the ranking has them).
 pub async fn forget(conn: &mut PgConnection, event_ids: &[Uuid]) -> Result<(), sqlx::Error> {
     sqlx::query("delete from parked_likes where event_id = any($1)")
         .bind(event_ids)
@@ -122,13 +152,20 @@ pub async fn forget(conn: &mut PgConnection, event_ids: &[Uuid]) -> Result<(), s
         .map(|_| ())
 }
 
-/// Purges likes parked longer than [`PURGE_AFTER`] (their product never came); how many.
+/// Purges up to 10,000 rows parked longer than [`PURGE_AFTER`] whose product still has no
+/// details (one that has is the release's, whatever its age); how many.
 pub async fn purge(conn: &mut PgConnection) -> Result<u64, sqlx::Error> {
-    sqlx::query("delete from parked_likes where parked_at < now() - make_interval(secs => $1)")
-        .bind(PURGE_AFTER.as_secs_f64())
-        .execute(conn)
-        .await
-        .map(|r| r.rows_affected())
+    sqlx::query(
+        "delete from parked_likes where event_id in (
+            select p.event_id from parked_likes p
+             where p.parked_at < now() - make_interval(secs => $1)
+               and not exists (select 1 from product_details d where d.product_no = p.product_no)
+             limit 10000)",
+    )
+    .bind(PURGE_AFTER.as_secs_f64())
+    .execute(conn)
+    .await
+    .map(|r| r.rows_affected())
 }
 
 /// Scores parked likes whose product has details now, then forgets them.
@@ -157,7 +194,7 @@ impl LikeRelease {
             };
             let model = self.ranking.model();
             for parked in &likes {
-                let change = model.like(&parked.like(), Direction::Add);
+                let change = model.like(&parked.like(), parked.direction());
                 self.ranking
                     .apply(parked.event_id, self.clock.now(), &[change])
                     .await
@@ -187,7 +224,9 @@ impl LikeRelease {
                     _ = tokio::time::sleep(std::time::Duration::from_secs(60)) => {}
                 }
                 if let Err(e) = self.release(None).await {
+                    // never purge then: a product announced a moment ago may be why
                     tracing::warn!(error = %e, "releasing parked likes failed; will retry");
+                    continue;
                 }
                 match self.pool.acquire().await {
                     Ok(mut conn) => match purge(&mut conn).await {

@@ -86,7 +86,7 @@ async fn purchases_outrank_likes_rank_order_is_kept_and_limit_is_validated() {
     }
 
     let all = products(&system, &base, "?limit=100").await;
-    // 102 scores highest but the catalog never had it: kept out, ranks stay 1, 2, 3, …
+    // 102 has more likes than any but the catalog never had it: kept out, ranks stay 1, 2, 3, …
     let mut expected = vec![401, 311, 310, 309, 308, 307, 306, 101, 304, 303, 302];
     assert_eq!(
         numbers(&all),
@@ -135,8 +135,8 @@ async fn purchases_outrank_likes_rank_order_is_kept_and_limit_is_validated() {
     }
 
     // 102's likes wait outside the ranking (a member cannot fill it with products that do not
-    // exist: services/hot-catalog-service/src/parked.rs); 300 + i's were released when their
-    // products were announced.
+    // exist: services/hot-catalog-service/src/parked.rs); 300 + i's were scored, at once or
+    // released when their products were announced.
     let db = system.db(&hot_catalog_service::SPEC).await;
     let parked = |product_no: i64| {
         let db = db.clone();
@@ -155,17 +155,26 @@ async fn purchases_outrank_likes_rank_order_is_kept_and_limit_is_validated() {
         .await;
     bus.wait_idle(&events::topology::LIKES, "hot-catalog-likes", WAIT)
         .await;
-    assert_eq!(parked(102).await, 19);
+    assert_eq!(
+        parked(102).await,
+        21,
+        "the unlike is parked beside its like"
+    );
     // Once the catalog announces 102 it shows, first, with the score its likes gathered.
     announce(&bus, &[102]).await;
+    // Released a row at a time: wait for all of them.
     let known = ranked_when(&system, &base, "102 announced", |p| {
-        numbers(p).first() == Some(&102)
+        find(p, 102).is_some_and(|x| x["likeCount"] == 19)
     })
     .await;
+    assert_eq!(numbers(&known).first(), Some(&102));
     assert_rel(score(&known, 102), 38.0, 1e-3);
     assert_eq!(find(&known, 102).expect("102")["name"], "상품 102");
     assert_eq!(find(&known, 102).expect("102")["likeCount"], 19);
-    assert_eq!(parked(102).await, 0, "released, then forgotten");
+    paymsa_e2e::eventually(WAIT, "102's rows forgotten", || async {
+        (parked(102).await == 0).then_some(())
+    })
+    .await;
     db.close().await;
     system.stop().await;
 }
@@ -278,5 +287,45 @@ async fn replayed_events_change_no_score() {
     assert_eq!(duplicates, 6.0);
 
     clocked.stop().await.expect("clean stop");
+    system.stop().await;
+}
+
+/// One member naming product after product the catalog never announced fills neither the
+/// ranking nor the parking: past the cap its likes are dropped.
+#[tokio::test]
+async fn a_member_parks_at_most_a_hundred_likes_of_unannounced_products() {
+    let system = TestSystem::start_only(&["hot-catalog-service"]).await;
+    let bus = Bus::connect(&system).await;
+    let now = now_ms();
+    let cap = hot_catalog_service::parked::PARKED_PER_MEMBER;
+    for product in 0..cap + 5 {
+        bus.publish(&Envelope::new(ProductLiked(like(9_000 + product, 66, now))))
+            .await;
+    }
+    bus.publish(&Envelope::new(ProductLiked(like(9_000, 67, now))))
+        .await;
+    bus.wait_idle(&events::topology::LIKES, "hot-catalog-likes", WAIT)
+        .await;
+    let db = system.db(&hot_catalog_service::SPEC).await;
+    let parked_of = |member: i64| {
+        let db = db.clone();
+        async move {
+            sqlx::query_scalar::<_, i64>("select count(*) from parked_likes where member_no = $1")
+                .bind(member)
+                .fetch_one(&db)
+                .await
+                .expect("parked likes readable")
+        }
+    };
+    // The count and the insert share the product's lock, not the member's: the consumer's
+    // four likes handled at once may each see 99 (parked.rs PARKED_PER_MEMBER).
+    let parked = parked_of(66).await;
+    assert!((cap..cap + 4).contains(&parked), "{parked} parked");
+    assert_eq!(
+        parked_of(67).await,
+        1,
+        "another member's budget is their own"
+    );
+    db.close().await;
     system.stop().await;
 }
