@@ -38,6 +38,17 @@ async fn announce(bus: &Bus, product_nos: &[i64]) {
     }
 }
 
+/// Rows of `parked_likes` (services/hot-catalog-service/src/parked.rs) whose `column` is `value`.
+async fn parked_rows(db: &sqlx::PgPool, column: &str, value: i64) -> i64 {
+    sqlx::query_scalar(&format!(
+        "select count(*) from parked_likes where {column} = $1"
+    ))
+    .bind(value)
+    .fetch_one(db)
+    .await
+    .expect("parked likes readable")
+}
+
 #[tokio::test]
 async fn purchases_outrank_likes_rank_order_is_kept_and_limit_is_validated() {
     let system = TestSystem::start_only(&["hot-catalog-service"]).await;
@@ -138,16 +149,7 @@ async fn purchases_outrank_likes_rank_order_is_kept_and_limit_is_validated() {
     // exist: services/hot-catalog-service/src/parked.rs); 300 + i's were scored, at once or
     // released when their products were announced.
     let db = system.db(&hot_catalog_service::SPEC).await;
-    let parked = |product_no: i64| {
-        let db = db.clone();
-        async move {
-            sqlx::query_scalar::<_, i64>("select count(*) from parked_likes where product_no = $1")
-                .bind(product_no)
-                .fetch_one(&db)
-                .await
-                .expect("parked likes readable")
-        }
-    };
+    let parked = |product_no: i64| parked_rows(&db, "product_no", product_no);
     assert_eq!(parked(102).await, 20);
     assert_eq!(parked(310).await, 0);
     // An unlike takes its parked like away: that like was never scored.
@@ -307,16 +309,7 @@ async fn a_member_parks_at_most_a_hundred_likes_of_unannounced_products() {
     bus.wait_idle(&events::topology::LIKES, "hot-catalog-likes", WAIT)
         .await;
     let db = system.db(&hot_catalog_service::SPEC).await;
-    let parked_of = |member: i64| {
-        let db = db.clone();
-        async move {
-            sqlx::query_scalar::<_, i64>("select count(*) from parked_likes where member_no = $1")
-                .bind(member)
-                .fetch_one(&db)
-                .await
-                .expect("parked likes readable")
-        }
-    };
+    let parked_of = |member: i64| parked_rows(&db, "member_no", member);
     // The count and the insert share the product's lock, not the member's: the consumer's
     // four likes handled at once may each see 99 (parked.rs PARKED_PER_MEMBER).
     let parked = parked_of(66).await;
