@@ -21,7 +21,7 @@ use sqlx::PgPool;
 use crate::{
     clock::Clock,
     details,
-    parked::{self, LikeRelease, Parking},
+    parked::{self, LikeParking, LikeRelease, Parking},
     purchases::PurchaseEvents,
     ranking::Ranking,
     score::{Change, Direction, ScoreModel},
@@ -68,12 +68,16 @@ pub struct ScoreEvents {
     pub outcomes: IntCounterVec,
     /// Likes only: a like of a product without details is parked (parked.rs). Reviews need a
     /// purchase (catalog-review-service), so their products are real.
-    pub parking: Option<PgPool>,
+    pub parking: Option<LikeParking>,
 }
 
 impl ScoreEvents {
     /// Where a like or unlike went (parked.rs); reviews are always `Known`.
-    async fn parking(&self, pool: &PgPool, delivery: &Delivery) -> Result<Parking, HandlerError> {
+    async fn parking(
+        &self,
+        parking: &LikeParking,
+        delivery: &Delivery,
+    ) -> Result<Parking, HandlerError> {
         let (like, direction) = match delivery.event.event_type.as_str() {
             ProductLiked::TYPE => (delivery.decode::<ProductLiked>()?.payload.0, Direction::Add),
             ProductUnliked::TYPE => (
@@ -82,7 +86,8 @@ impl ScoreEvents {
             ),
             _ => return Ok(Parking::Known),
         };
-        parked::park_if_unknown(pool, delivery.event.event_id, &like, direction)
+        parking
+            .park_if_unknown(delivery.event.event_id, &like, direction)
             .await
             .map_err(|e| HandlerError::retry_because("parking a like", e))
     }
@@ -97,8 +102,8 @@ impl Handler for ScoreEvents {
         model
             .check_times(&changes, now)
             .map_err(HandlerError::Reject)?;
-        if let Some(pool) = &self.parking {
-            let outcome = match self.parking(pool, delivery).await? {
+        if let Some(parking) = &self.parking {
+            let outcome = match self.parking(parking, delivery).await? {
                 Parking::Known => None,
                 Parking::Parked => Some("parked"),
                 Parking::OverCap => {
@@ -208,7 +213,7 @@ pub async fn spawn_all(
             ranking: ranking.clone(),
             clock: clock.clone(),
             outcomes: outcomes.clone(),
-            parking: (durable == LIKES).then(|| rt.pool.clone()),
+            parking: (durable == LIKES).then(|| LikeParking::new(rt.pool.clone())),
         };
         rt.consume(ConsumerSpec::new(durable, stream, subjects), handler)
             .await?;

@@ -83,6 +83,48 @@ pub enum Parking {
     OverCap,
 }
 
+/// The like consumer's parking, with the products it has found details for: details are never
+/// deleted, so a product found once is known for good, and a like of it costs no Postgres
+/// round trip (most likes: of products listed in the shop).
+pub struct LikeParking {
+    pub pool: PgPool,
+    known: std::sync::Mutex<std::collections::HashSet<i64>>,
+}
+
+impl LikeParking {
+    pub fn new(pool: PgPool) -> Self {
+        Self {
+            pool,
+            known: std::sync::Mutex::default(),
+        }
+    }
+
+    /// [`park_if_unknown`], unless the product is known already.
+    pub async fn park_if_unknown(
+        &self,
+        event_id: Uuid,
+        like: &LikeChanged,
+        direction: Direction,
+    ) -> Result<Parking, sqlx::Error> {
+        let seen = |known: &std::sync::Mutex<std::collections::HashSet<i64>>| {
+            known
+                .lock()
+                .map(|set| set.contains(&like.product_no))
+                .unwrap_or(false)
+        };
+        if seen(&self.known) {
+            return Ok(Parking::Known);
+        }
+        let parking = park_if_unknown(&self.pool, event_id, like, direction).await?;
+        if parking == Parking::Known {
+            if let Ok(mut set) = self.known.lock() {
+                set.insert(like.product_no);
+            }
+        }
+        Ok(parking)
+    }
+}
+
 /// Parks a like or unlike of a product without details, as its own signed row: an unlike
 /// never deletes a like, so the two cancel out in the ranking (Add and Remove commute, each
 /// deduped by its event id) in whatever order they were handled, redelivered or released.
