@@ -59,6 +59,26 @@ pub async fn claim_event(
     Ok(inserted == 1)
 }
 
+/// [`claim_event`] for many events in one statement (a batch: [`crate::GroupHandler::apply_batch`]):
+/// the ids claimed now, i.e. those `consumer` had not processed, each once.
+pub async fn claim_events(
+    conn: &mut PgConnection,
+    consumer: &str,
+    event_ids: &[Uuid],
+) -> Result<Vec<Uuid>, sqlx::Error> {
+    // `event_id!`: inserted from a not-null array element.
+    sqlx::query_scalar!(
+        r#"insert into processed_events (consumer, event_id)
+           select $1, id from unnest($2::uuid[]) as e(id)
+           on conflict on constraint processed_events_pkey do nothing
+           returning event_id as "event_id!""#,
+        consumer,
+        event_ids,
+    )
+    .fetch_all(conn)
+    .await
+}
+
 /// Makes a handler idempotent: begins a transaction, claims `(consumer, event_id)`; if it was
 /// already claimed, commits nothing and returns [`Applied::Skipped`]; otherwise runs `apply` on
 /// the same connection and commits both together. An `apply` error rolls both back, so the

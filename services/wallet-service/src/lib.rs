@@ -27,6 +27,7 @@ mod reversal_store;
 pub mod rollup;
 pub mod settings;
 mod settlement;
+mod settlement_batch;
 mod statement;
 mod statement_response;
 mod store;

@@ -116,6 +116,15 @@ impl GroupHandler for SettleOrder {
         Ok(())
     }
 
+    /// The whole group in shared statements where it is plain (settlement_batch.rs).
+    async fn apply_batch(
+        &self,
+        conn: &mut OutboxTx,
+        group: &[Delivery],
+    ) -> Result<bool, HandlerError> {
+        self.settle_batch(conn, group).await
+    }
+
     async fn apply(&self, conn: &mut OutboxTx, delivery: &Delivery) -> Result<(), HandlerError> {
         let event = delivery.decode::<PaymentConfirmed>()?;
         if !claim_event(conn, CONSUMER, event.event_id).await? {

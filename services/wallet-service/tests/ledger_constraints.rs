@@ -1,6 +1,7 @@
 //! The wallet database refuses what the double-entry ledger forbids, whatever a handler does:
 //! an entry whose postings do not sum to zero, pending money below zero, available money below
-//! zero outside a reversal, an edit of a posted entry (the constraints and triggers of
+//! zero outside a reversal, an edit of a posted entry, a posting to no account, an account
+//! deleted (the constraints and triggers of
 //! migrations/wallet-service).
 
 mod support;
@@ -67,6 +68,35 @@ async fn the_database_refuses_what_the_ledger_forbids() {
         .await
         .expect_err("append-only");
     assert!(edit.to_string().contains("append-only"), "{edit}");
+    // No foreign key guards the accounts any more (it share-locked the platform accounts in
+    // every settlement; migration 20261227000001): the posting trigger refuses an unknown
+    // account under the key's old name, and an account can be neither deleted nor renumbered.
+    let mut tx = w.pool.begin().await.expect("begin");
+    let id: i64 = sqlx::query_scalar(
+        "insert into ledger_entries (idempotency_key, kind) values ('nowhere', 'SALE') returning id",
+    )
+    .fetch_one(&mut *tx)
+    .await
+    .expect("entry");
+    let unknown = sqlx::query(
+        "insert into ledger_postings (entry_id, account_id, amount) values ($1, -1, 100), ($1, -2, -100)",
+    )
+    .bind(id)
+    .execute(&mut *tx)
+    .await
+    .expect_err("no such account");
+    assert!(unknown.to_string().contains("unknown account"), "{unknown}");
+    drop(tx);
+    for change in [
+        "delete from ledger_accounts where kind = 'PLATFORM_FEES'",
+        "update ledger_accounts set id = default where kind = 'PSP_CLEARING'",
+    ] {
+        let err = sqlx::query(change)
+            .execute(&w.pool)
+            .await
+            .expect_err("accounts are permanent");
+        assert!(err.to_string().contains("never deleted"), "{change}: {err}");
+    }
     w.assert_ledger_sound().await;
     w.stop().await;
 }

@@ -77,6 +77,22 @@ pub trait GroupHandler: Send + Sync + 'static {
         async { Ok(()) }
     }
 
+    /// Applies a group of two or more at once, in statements that each take every delivery of
+    /// it, instead of one savepoint and one round of statements per delivery (what a lane
+    /// spends its time on: docs/benchmarks.md, stop 27). Runs after `prepare`, inside a
+    /// savepoint of its own. `Ok(true)`: every delivery is applied (each is answered `Ok`, and
+    /// `finish` gets them all). `Ok(false)` (declined, e.g. a delivery that needs the careful
+    /// path) or an error: whatever it wrote is rolled back to that savepoint and the group
+    /// goes one savepoint per delivery as usual, so a poison message still fails alone.
+    /// Default: declined.
+    fn apply_batch(
+        &self,
+        _conn: &mut <Self::Tx as HandlerTx>::Conn,
+        _group: &[Delivery],
+    ) -> impl Future<Output = Result<bool, HandlerError>> + Send {
+        async { Ok(false) }
+    }
+
     /// Runs last in the transaction of a group of two or more, after every delivery, with the
     /// ones that were applied (not rolled back to their savepoint), e.g. to take locks that
     /// must be held only briefly, in one global order, for the whole group. An error fails the

@@ -88,6 +88,11 @@ async fn run_in<H: GroupHandler>(
     let alone = group.len() == 1;
     if !alone {
         handler.prepare(&mut tx, &deliveries).await?;
+        if batch(&mut tx, handler, &deliveries).await? {
+            handler.finish(tx.conn(), &deliveries).await?;
+            tx.commit().await?;
+            return Ok(deliveries.iter().map(|_| Ok(())).collect());
+        }
     }
     let mut results = Vec::with_capacity(group.len());
     for (i, (delivery, ctx, _)) in group.iter().enumerate() {
@@ -134,4 +139,27 @@ async fn run_in<H: GroupHandler>(
     }
     tx.commit().await?;
     Ok(results)
+}
+
+/// [`GroupHandler::apply_batch`] in a savepoint: `true` if it applied the whole group, `false`
+/// once what it wrote is rolled back (declined or failed: the caller goes one by one).
+async fn batch<H: GroupHandler>(
+    tx: &mut H::Tx,
+    handler: &H,
+    deliveries: &[Delivery],
+) -> Result<bool, HandlerError> {
+    sqlx::query("savepoint batch").execute(&mut **tx).await?;
+    match handler.apply_batch(tx.conn(), deliveries).await {
+        Ok(true) => return Ok(true),
+        Ok(false) => {}
+        Err(e) => tracing::debug!(
+            error = %service_kit::error_chain(&e),
+            deliveries = deliveries.len(),
+            "batch failed; applying the group one delivery at a time"
+        ),
+    }
+    sqlx::query("rollback to savepoint batch")
+        .execute(&mut **tx)
+        .await?;
+    Ok(false)
 }
