@@ -108,8 +108,9 @@ pub async fn build(config: ServiceConfig) -> Result<App, StartupError> {
         vec![<events::PaymentConfirmed as events::Event>::TYPE],
     );
     settle_spec.concurrency = 16;
-    // With `SETTLEMENT_GROUP_LANES` > 0 the settlements in flight are committed in groups
-    // (settlement.rs); by default (0) each in its own transaction — see settings.rs for why.
+    // The settlements in flight are committed in groups by `SETTLEMENT_GROUP_LANES` lanes (2 by
+    // default; settlement.rs, settlement_batch.rs); with 0 each in its own transaction — see
+    // settings.rs for the measurements.
     let settle = messaging::GroupCommit::spawn(
         "wallet-settlement-groups",
         rt.pool.clone(),

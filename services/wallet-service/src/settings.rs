@@ -17,7 +17,12 @@ pub struct LedgerSettings {
     pub group_lanes: usize,
 }
 
-/// Off: measured twice with `just bench e2e` (docs/benchmarks.md), grouping settlements made
+/// Two lanes since stop 27, when a plain group became one batch of shared statements
+/// (settlement_batch.rs): `just bench e2e`, two runs each, 90.4 paid orders/s against 80.3
+/// with 0, the wallet's transactions per paid order 0.65 against 1.48, settlement lag p99
+/// 209–271 ms against 290–302 (docs/benchmarks.md, stop 27). Before, a group ran every order's
+/// statements one after another in a savepoint each, and grouping lost:
+/// measured with `just bench e2e` (docs/benchmarks.md), grouping settlements made
 /// the settlement lag far worse. Stop 11, when a sale row-locked its wallet: p50 23 s against
 /// 3 s. Stop 14, now that a sale holds only its sellers' shared advisory locks: p50 21 s
 /// against 0.4 s — a group holds the shared locks of all its sellers until it commits, a
@@ -26,7 +31,7 @@ pub struct LedgerSettings {
 /// exclusively (store::lock_order): still p50 8.7 s against 0.15 s at the same throughput,
 /// with no advisory-lock waits left; the samples show seller folds waiting for the groups'
 /// transactions (Lock:transactionid), not explained further.
-const DEFAULT_GROUP_LANES: usize = 0;
+const DEFAULT_GROUP_LANES: usize = 2;
 
 /// Two days: long enough for most cancels to arrive before the money becomes available.
 const DEFAULT_HOLD: Duration = Duration::from_secs(2 * 24 * 3600);

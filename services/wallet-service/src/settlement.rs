@@ -76,10 +76,11 @@ pub struct SettleOrder {
     pub settings: LedgerSettings,
 }
 
-/// Settlements run through [`messaging::GroupCommit`]. By default (`SETTLEMENT_GROUP_LANES=0`)
-/// each commits alone and takes its sellers' shared advisory locks in seller order, then its
-/// order's. With lanes, the orders being settled at once share one transaction (a savepoint
-/// each) and one commit; the group takes every seller's shared lock first, in seller order,
+/// Settlements run through [`messaging::GroupCommit`]. With `SETTLEMENT_GROUP_LANES=0` each
+/// commits alone and takes its sellers' shared advisory locks in seller order, then its
+/// order's. With lanes (2 by default), the orders being settled at once share one transaction
+/// and one commit: as one batch of shared statements where the group is plain
+/// (settlement_batch.rs), otherwise a savepoint each; the group takes every seller's shared lock first, in seller order,
 /// then every order's lock in order, and at its end the wallets of the parked reversals it
 /// completes, in seller order (`finish`), so a group and a reversal (sellers shared, its
 /// order's, its wallets in seller order) cannot deadlock.

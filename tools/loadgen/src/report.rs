@@ -96,7 +96,7 @@ fn group_commit_settings() -> String {
     format!(
         "{}, {}",
         var("GROUP_COMMIT_LINGER_MS", "10"),
-        var("SETTLEMENT_GROUP_LANES", "0")
+        var("SETTLEMENT_GROUP_LANES", "2")
     )
 }
 
