@@ -9,7 +9,7 @@
 -- with concurrency on exactly the rows everyone touches (docs/benchmarks.md, stop 27).
 --
 -- What the key guaranteed is kept another way: an account is never deleted and its id never
--- changes (the trigger below refuses both), so a row found once stays; ledger_apply_posting()
+-- changes (the triggers below refuse it, a truncate included), so a row found once stays; ledger_apply_posting()
 -- looks the account up (it did already, twice) and refuses a posting to an unknown account
 -- with the same error and constraint name the foreign key raised (23503,
 -- ledger_postings_account_id_fkey). Deltas are only ever inserted by that function, after the
@@ -30,6 +30,18 @@ end;
 $$;
 create trigger ledger_accounts_permanent before delete or update of id on ledger_accounts
     for each row execute function ledger_accounts_refuse_removal();
+-- A truncate fires no row trigger; the foreign keys used to refuse it.
+create function ledger_accounts_refuse_truncate()
+    returns trigger
+    language plpgsql
+as $$
+begin
+    raise exception 'ledger: accounts are never deleted (truncate of %)', tg_table_name
+        using errcode = 'restrict_violation', constraint = 'ledger_accounts_permanent';
+end;
+$$;
+create trigger ledger_accounts_permanent_table before truncate on ledger_accounts
+    for each statement execute function ledger_accounts_refuse_truncate();
 
 -- As 20261223000001, with one lookup of the account instead of two, and the foreign key's
 -- check done here.

@@ -22,7 +22,7 @@
 use std::{collections::BTreeMap, sync::Arc};
 
 use events::{Envelope, PaymentConfirmed, SellerCredit, WalletSettled};
-use messaging::{claim_event, Delivery, GroupHandler, HandlerError};
+use messaging::{claim_event, BatchItem, Delivery, GroupHandler, HandlerError};
 use outbox::{Outbox, OutboxTx};
 use snowflake::Snowflake;
 use sqlx::{PgConnection, PgPool};
@@ -118,10 +118,12 @@ impl GroupHandler for SettleOrder {
     }
 
     /// The whole group in shared statements where it is plain (settlement_batch.rs).
+    const BATCHES: bool = true;
+
     async fn apply_batch(
         &self,
         conn: &mut OutboxTx,
-        group: &[Delivery],
+        group: &[BatchItem],
     ) -> Result<bool, HandlerError> {
         self.settle_batch(conn, group).await
     }

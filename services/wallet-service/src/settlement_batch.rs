@@ -15,7 +15,7 @@
 use std::collections::{BTreeMap, HashSet};
 
 use events::{Envelope, PaymentConfirmed};
-use messaging::{claim_events, Delivery, HandlerError};
+use messaging::{claim_events, BatchItem, HandlerError};
 use outbox::OutboxTx;
 
 use crate::{
@@ -30,10 +30,12 @@ impl SettleOrder {
     pub(crate) async fn settle_batch(
         &self,
         conn: &mut OutboxTx,
-        group: &[Delivery],
+        group: &[BatchItem],
     ) -> Result<bool, HandlerError> {
-        let mut orders: Vec<Envelope<PaymentConfirmed>> = Vec::with_capacity(group.len());
-        for delivery in group {
+        let mut orders: Vec<(Envelope<PaymentConfirmed>, &BatchItem)> =
+            Vec::with_capacity(group.len());
+        for item in group {
+            let delivery = &item.delivery;
             if delivery.is_redrive() {
                 return Ok(false);
             }
@@ -49,29 +51,29 @@ impl SettleOrder {
             if !plain {
                 return Ok(false);
             }
-            orders.push(event);
+            orders.push((event, item));
         }
-        let ids: Vec<uuid::Uuid> = orders.iter().map(|e| e.event_id).collect();
+        let ids: Vec<uuid::Uuid> = orders.iter().map(|(e, _)| e.event_id).collect();
         let fresh: HashSet<uuid::Uuid> = claim_events(conn, CONSUMER, &ids)
             .await?
             .into_iter()
             .collect();
         // Each event once (a copy delivered twice in one group is claimed once).
         let mut seen = HashSet::new();
-        orders.retain(|e| fresh.contains(&e.event_id) && seen.insert(e.event_id));
+        orders.retain(|(e, _)| fresh.contains(&e.event_id) && seen.insert(e.event_id));
         if orders.is_empty() {
             return Ok(true);
         }
         let mut sellers: Vec<SellerNo> = orders
             .iter()
-            .flat_map(|e| e.payload.lines.iter().map(|l| SellerNo(l.seller_no)))
+            .flat_map(|(e, _)| e.payload.lines.iter().map(|l| SellerNo(l.seller_no)))
             .collect();
         sellers.sort_unstable();
         sellers.dedup();
         let found =
             credits::sellers_for_sale(conn, &sellers, self.settings.fee_rate_default).await?;
         let mut by_seller: BTreeMap<SellerNo, SellerCredits> = BTreeMap::new();
-        for event in &orders {
+        for (event, _) in &orders {
             let order = &event.payload;
             for line in &order.lines {
                 let seller_no = SellerNo(line.seller_no);
@@ -106,10 +108,16 @@ impl SettleOrder {
         ledger::sales::post(conn, &new, self.settings.hold)
             .await
             .map_err(crate::settlement::SettleError::from)?;
-        for event in &orders {
+        for (event, item) in &orders {
             let order = &event.payload;
-            announce_if_complete(conn, &self.outbox, order.payment_event_no, &order.order_id)
-                .await?;
+            // In the order's own trace, as the careful path appends it.
+            item.in_trace(announce_if_complete(
+                conn,
+                &self.outbox,
+                order.payment_event_no,
+                &order.order_id,
+            ))
+            .await?;
         }
         Ok(true)
     }

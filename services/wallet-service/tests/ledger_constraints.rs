@@ -90,6 +90,7 @@ async fn the_database_refuses_what_the_ledger_forbids() {
     for change in [
         "delete from ledger_accounts where kind = 'PLATFORM_FEES'",
         "update ledger_accounts set id = default where kind = 'PSP_CLEARING'",
+        "truncate ledger_accounts cascade",
     ] {
         let err = sqlx::query(change)
             .execute(&w.pool)

@@ -133,7 +133,7 @@ async fn a_group_of_settlements_applies_the_reversals_parked_for_its_orders() {
     assert_eq!(w.count("select count(*) from pending_reversals").await, 0);
     assert_eq!(w.wait_for("wallet.settled", 2).await.len(), 2);
     assert_eq!(w.wait_for("wallet.reversed", 2).await.len(), 2);
-    // Both reversals in one transaction (one xmin; the credits have their savepoints'): the two
+    // Both reversals in one transaction (one xmin): the two
     // settlements were one group, and its end (`finish`) posted them. Settled apart, each
     // reversal would be in its own settlement's transaction.
     assert_eq!(w.count("select count(*) from wallet_transactions").await, 4);

@@ -6,7 +6,7 @@
 mod support;
 
 use rust_decimal::Decimal;
-use support::{confirmed, Wallets};
+use support::{confirmed, Wallets, ORDERS, WALLETS};
 
 const A: i64 = 1;
 const B: i64 = 2;
@@ -20,24 +20,41 @@ const GROUPED: [(&str, &str); 3] = [
     ("GROUP_COMMIT_LINGER_MS", "1000"),
 ];
 
+/// At a 5 % commission (floor per line), with a second copy of one event (another message id,
+/// as after a lost ack) in the same group.
 #[tokio::test]
 async fn a_plain_group_is_credited_in_one_batch() {
-    let w = Wallets::start_with(&GROUPED).await;
+    let w = Wallets::start_with(&[
+        ("FEE_RATE_DEFAULT", "0.05"),
+        ("SETTLEMENT_GROUP_LANES", "1"),
+        ("GROUP_COMMIT_LINGER_MS", "1000"),
+    ])
+    .await;
     w.register(A).await;
     w.register(B).await;
     w.expect_balance(B, Decimal::ZERO).await;
 
+    let copied = confirmed(701, &[(73, A, 50)]);
     for order in [
         confirmed(700, &[(71, A, 100), (72, B, 200)]),
-        confirmed(701, &[(73, A, 50)]),
+        copied.clone(),
         confirmed(702, &[(74, B, 30), (75, A, 20)]),
         confirmed(703, &[(76, B, 10)]),
     ] {
         w.publish(&order).await;
     }
-    w.expect_balance(A, Decimal::from(170)).await;
-    w.expect_balance(B, Decimal::from(240)).await;
+    w.publish_as(&copied, "copy-701").await;
+    // A: 100 − 5, 50 − 2, 20 − 1; B: 200 − 10, 30 − 1, 10 − 0.
+    w.expect_balance(A, Decimal::from(162)).await;
+    w.expect_balance(B, Decimal::from(229)).await;
+    w.wait_idle(&ORDERS, "wallet-settlement").await;
     assert_eq!(w.wait_for("wallet.settled", 4).await.len(), 4);
+    assert_eq!(w.envelopes(&WALLETS, "wallet.settled").await.len(), 4);
+    assert_eq!(
+        w.count("select count(*) from wallet_transactions").await,
+        6,
+        "the copy credited nothing"
+    );
     assert_eq!(
         w.count("select count(*) from ledger_entries where kind = 'SALE'")
             .await,
@@ -87,5 +104,80 @@ async fn a_group_with_a_seller_without_a_wallet_goes_one_order_at_a_time() {
     assert_eq!(w.wait_for("wallet.settled", 2).await.len(), 2);
     w.assert_ledger_matches_balances().await;
     w.assert_ledger_sound().await;
+    w.stop().await;
+}
+
+/// Each `wallet.settled` a batch writes continues the trace of the order event that caused it,
+/// as on the careful path (tests/tests/e2e/tracing.rs follows one order end to end).
+#[tokio::test]
+async fn a_batch_keeps_each_orders_trace() {
+    let w = Wallets::start_with(&GROUPED).await;
+    w.register(A).await;
+    w.register(B).await;
+    w.expect_balance(B, Decimal::ZERO).await;
+
+    let traces = [
+        (720, "4bf92f3577b34da6a3ce929d0e0e4720"),
+        (721, "4bf92f3577b34da6a3ce929d0e0e4721"),
+    ];
+    for (no, trace_id) in traces {
+        let order = confirmed(no, &[(no * 10, A, 10), (no * 10 + 1, B, 20)]);
+        let mut headers = async_nats::HeaderMap::new();
+        headers.insert("Nats-Msg-Id", order.event_id.to_string().as_str());
+        headers.insert(
+            "traceparent",
+            format!("00-{trace_id}-00f067aa0ba902b7-01").as_str(),
+        );
+        w.js.publish_with_headers(
+            w.topology.subject("order.payment.confirmed"),
+            headers,
+            serde_json::to_vec(&order).expect("serializes").into(),
+        )
+        .await
+        .expect("published")
+        .await
+        .expect("stored");
+    }
+    w.expect_balance(B, Decimal::from(40)).await;
+    assert_eq!(
+        w.count("select count(distinct xmin::text) from wallet_transactions")
+            .await,
+        1,
+        "the two orders were one batch"
+    );
+    w.wait_for("wallet.settled", 2).await;
+    let mut stream =
+        w.js.get_stream(w.topology.stream_name(&WALLETS))
+            .await
+            .expect("stream");
+    let state = stream.info().await.expect("info").state.clone();
+    let mut seen = Vec::new();
+    for seq in state.first_sequence..=state.last_sequence {
+        let Some(m) = service_kit::testing::stream_message(&stream, seq).await else {
+            continue;
+        };
+        if m.subject.as_str() != w.topology.subject("wallet.settled") {
+            continue;
+        }
+        let body: serde_json::Value = serde_json::from_slice(&m.payload).expect("json");
+        let no = body["payload"]["paymentEventNo"]
+            .to_string()
+            .replace('"', "");
+        let parent = m
+            .headers
+            .get("traceparent")
+            .map(|v| v.as_str().to_string())
+            .unwrap_or_default();
+        seen.push((no, parent));
+    }
+    seen.sort();
+    assert_eq!(seen.len(), 2, "{seen:?}");
+    for ((no, trace_id), (settled_no, parent)) in traces.iter().zip(&seen) {
+        assert_eq!(&no.to_string(), settled_no);
+        assert!(
+            parent.starts_with(&format!("00-{trace_id}-")),
+            "wallet.settled of {no} carries {parent:?}, not its order's trace {trace_id}"
+        );
+    }
     w.stop().await;
 }

@@ -53,6 +53,9 @@ pub trait GroupHandler: Send + Sync + 'static {
     /// [`outbox::OutboxTx`] if `apply` appends events.
     type Tx: HandlerTx;
 
+    /// Whether [`Self::apply_batch`] is worth trying for a group.
+    const BATCHES: bool = false;
+
     /// Begins the group's transaction: `pool.begin()`, or `outbox.begin(pool)` for an
     /// [`outbox::OutboxTx`].
     fn begin(&self, pool: &PgPool) -> impl Future<Output = Result<Self::Tx, sqlx::Error>> + Send;
@@ -84,11 +87,13 @@ pub trait GroupHandler: Send + Sync + 'static {
     /// `finish` gets them all). `Ok(false)` (declined, e.g. a delivery that needs the careful
     /// path) or an error: whatever it wrote is rolled back to that savepoint and the group
     /// goes one savepoint per delivery as usual, so a poison message still fails alone.
-    /// Default: declined.
+    /// Only called when [`Self::BATCHES`] is true (a handler without it pays no savepoint).
+    /// Each item carries the trace of its delivery's handling: run what belongs to one
+    /// delivery (an event it appends, above all) in [`BatchItem::in_trace`].
     fn apply_batch(
         &self,
         _conn: &mut <Self::Tx as HandlerTx>::Conn,
-        _group: &[Delivery],
+        _group: &[BatchItem],
     ) -> impl Future<Output = Result<bool, HandlerError>> + Send {
         async { Ok(false) }
     }
@@ -117,6 +122,24 @@ tokio::task_local! {
 /// [`GroupHandler::finish`] runs after the last of them; false for a delivery applied alone.
 pub fn in_group() -> bool {
     GROUPED.try_with(|_| ()).is_ok()
+}
+
+/// One delivery of a batch ([`GroupHandler::apply_batch`]) and the trace of its handling.
+#[derive(Clone)]
+pub struct BatchItem {
+    pub delivery: Delivery,
+    trace: Option<trace::TraceContext>,
+}
+
+impl BatchItem {
+    /// Runs `work` in this delivery's trace, as [`GroupHandler::apply`] runs: an event appended
+    /// there continues the trace of the message that caused it.
+    pub async fn in_trace<F: Future>(&self, work: F) -> F::Output {
+        match self.trace {
+            Some(ctx) => trace::scope(ctx, work).await,
+            None => work.await,
+        }
+    }
 }
 
 type Job = (

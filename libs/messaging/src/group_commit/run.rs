@@ -4,7 +4,7 @@
 use service_kit::trace;
 use sqlx::PgPool;
 
-use super::{GroupHandler, Job, GROUPED};
+use super::{BatchItem, GroupHandler, Job, GROUPED};
 use crate::{tx_conn::HandlerTx, Delivery, HandlerError};
 
 pub(super) async fn run_group<H: GroupHandler>(pool: &PgPool, handler: &H, group: Vec<Job>) {
@@ -88,7 +88,7 @@ async fn run_in<H: GroupHandler>(
     let alone = group.len() == 1;
     if !alone {
         handler.prepare(&mut tx, &deliveries).await?;
-        if batch(&mut tx, handler, &deliveries).await? {
+        if H::BATCHES && batch(&mut tx, handler, group).await? {
             handler.finish(tx.conn(), &deliveries).await?;
             tx.commit().await?;
             return Ok(deliveries.iter().map(|_| Ok(())).collect());
@@ -146,15 +146,24 @@ async fn run_in<H: GroupHandler>(
 async fn batch<H: GroupHandler>(
     tx: &mut H::Tx,
     handler: &H,
-    deliveries: &[Delivery],
+    group: &[Job],
 ) -> Result<bool, HandlerError> {
+    let items: Vec<BatchItem> = group
+        .iter()
+        .map(|(delivery, ctx, _)| BatchItem {
+            delivery: delivery.clone(),
+            trace: *ctx,
+        })
+        .collect();
     sqlx::query("savepoint batch").execute(&mut **tx).await?;
-    match handler.apply_batch(tx.conn(), deliveries).await {
+    match handler.apply_batch(tx.conn(), &items).await {
         Ok(true) => return Ok(true),
         Ok(false) => {}
-        Err(e) => tracing::debug!(
+        // Not expected (the handler declines what it cannot batch): worth a look, though each
+        // delivery is still applied, or failed alone, on the careful path.
+        Err(e) => tracing::warn!(
             error = %service_kit::error_chain(&e),
-            deliveries = deliveries.len(),
+            deliveries = group.len(),
             "batch failed; applying the group one delivery at a time"
         ),
     }
