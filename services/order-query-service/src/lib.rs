@@ -28,6 +28,7 @@ pub mod cancels;
 mod cursor;
 mod examples;
 pub mod projection;
+mod projection_batch;
 pub mod store;
 mod views;
 

@@ -5,7 +5,8 @@
 //! - [`WALLET_CONSUMER`] on WALLETS (`wallet.settled`).
 //!
 //! Both run through [`messaging::GroupCommit`]: the events a consumer handles at once are
-//! projected in one transaction (a savepoint each), after the group has taken the per-order
+//! projected in one transaction (a savepoint each, or for a group of confirmed orders one batch
+//! of shared statements: projection_batch.rs), after the group has taken the per-order
 //! locks of all its orders in order (so two groups, of either consumer, cannot deadlock).
 //! Every handler is idempotent ([`claim_event`]: a redelivered or replayed event is skipped) and
 //! order-safe, because the two consumers race and redeliveries reorder events:
@@ -24,7 +25,7 @@
 //! meets the guards above, so the read model ends up the same.
 
 use events::{PaymentCanceled, PaymentConfirmed, PaymentFailed, WalletSettled};
-use messaging::{claim_event, Delivery, GroupHandler, HandlerError};
+use messaging::{claim_event, BatchItem, Delivery, GroupHandler, HandlerError};
 use sqlx::{PgConnection, PgPool, Postgres, Transaction};
 
 use crate::{cancels, store};
@@ -71,6 +72,8 @@ async fn lock_group(conn: &mut PgConnection, group: &[Delivery]) -> Result<(), H
 impl GroupHandler for OrderProjection {
     type Tx = Transaction<'static, Postgres>;
 
+    const BATCHES: bool = true;
+
     async fn begin(&self, pool: &PgPool) -> Result<Self::Tx, sqlx::Error> {
         pool.begin().await
     }
@@ -81,6 +84,15 @@ impl GroupHandler for OrderProjection {
         group: &[Delivery],
     ) -> Result<(), HandlerError> {
         lock_group(conn, group).await
+    }
+
+    /// A group of confirmed orders in shared statements (projection_batch.rs).
+    async fn apply_batch(
+        &self,
+        conn: &mut PgConnection,
+        group: &[BatchItem],
+    ) -> Result<bool, HandlerError> {
+        self.project_batch(conn, group).await
     }
 
     async fn apply(

@@ -44,6 +44,20 @@ async fn pages_walk_every_order_once_with_ties_and_reject_bad_input() {
     let want: Vec<i64> = expected.iter().map(|e| e.1).collect();
     wait_for_orders(&system, 7, 47).await;
     wait_for_orders(&system, 8, 5).await;
+    // Published in a burst, the orders were projected in groups, each group as one batch
+    // (services/order-query-service/src/projection_batch.rs): rows written by a batch share
+    // their transaction's xmin, where the careful path gives each order a savepoint's own.
+    let db = system.db(&order_query_service::SPEC).await;
+    let (views, transactions): (i64, i64) = sqlx::query_as(
+        "select count(*), count(distinct xmin::text) from order_views where member_no = 7",
+    )
+    .fetch_one(&db)
+    .await
+    .expect("query");
+    assert!(
+        transactions < views,
+        "{views} views in {transactions} transactions: no batch"
+    );
 
     // Epoch-ms cursors straight from nextCursor; the first page as the seed writes it.
     let mut walked = Vec::new();
