@@ -24,7 +24,13 @@ use sqlx::types::Uuid;
 /// the seed's calls work as written; bad input is a 400, another member's order a 404.
 #[tokio::test]
 async fn pages_walk_every_order_once_with_ties_and_reject_bad_input() {
-    let system = TestSystem::start_only(&[SERVICE]).await;
+    // Groups wait up to 200 ms to fill (the default 10 ms may pass between two publishes on a
+    // loaded runner), so the burst below is projected in groups.
+    let system = TestSystem::builder()
+        .only([SERVICE])
+        .overrides([("GROUP_COMMIT_LINGER_MS", "200")])
+        .start()
+        .await;
     let bus = Bus::connect(&system).await;
     let base = base_time();
     // 47 orders of member 7, six per millisecond (microseconds apart, which the read model
@@ -46,7 +52,7 @@ async fn pages_walk_every_order_once_with_ties_and_reject_bad_input() {
     wait_for_orders(&system, 8, 5).await;
     // Published in a burst, the orders were projected in groups, each group as one batch
     // (services/order-query-service/src/projection_batch.rs): rows written by a batch share
-    // their transaction's xmin, where the careful path gives each order a savepoint's own.
+    // one xid (its savepoint's), where the careful path gives each order a savepoint of its own.
     let db = system.db(&order_query_service::SPEC).await;
     let (views, transactions): (i64, i64) = sqlx::query_as(
         "select count(*), count(distinct xmin::text) from order_views where member_no = 7",
