@@ -36,10 +36,8 @@ async fn parked_orders_are_applied_a_chunk_per_transaction_each_once() {
     w.publish(&canceled(704, 9704, &[(7013, C, 40, 100)])).await;
     w.wait_idle(&ORDERS, "wallet-settlement").await;
     w.wait_idle(&ORDERS, "wallet-reversal").await;
-    assert_eq!(
-        w.count("select count(*) from pending_settlements").await,
-        2 * ORDER_COUNT
-    );
+    w.expect_count("select count(*) from pending_settlements", 2 * ORDER_COUNT)
+        .await;
 
     w.register(C).await;
     // 5 × 100 + (1 + 2 + 3 + 4 + 5), less the refund of 40.
@@ -85,7 +83,8 @@ async fn a_redelivery_after_the_first_chunk_applies_the_rest() {
         .await;
     }
     w.wait_idle(&ORDERS, "wallet-settlement").await;
-    assert_eq!(w.count("select count(*) from pending_settlements").await, 3);
+    w.expect_count("select count(*) from pending_settlements", 3)
+        .await;
 
     let registered = Envelope::new(SellerRegistered {
         seller_no: C,
@@ -143,7 +142,8 @@ async fn a_parked_sale_pays_the_rate_of_when_it_was_parked() {
     w.publish(&confirmed(772, &[(7704, A, 10), (7705, C, 1000)]))
         .await;
     w.wait_idle(&ORDERS, "wallet-settlement").await;
-    assert_eq!(w.count("select count(*) from pending_settlements").await, 3);
+    w.expect_count("select count(*) from pending_settlements", 3)
+        .await;
 
     w.register(C).await;
     // 1000 − 100, twice, and 1000 − 200.

@@ -109,8 +109,10 @@ async fn a_cancel_for_a_seller_without_a_wallet_waits_for_the_wallet() {
     w.publish(&canceled(300, 9003, &[(31, B, 700, 700)])).await;
     w.wait_idle(&ORDERS, "wallet-settlement").await;
     w.wait_idle(&ORDERS, "wallet-reversal").await;
-    assert_eq!(w.count("select count(*) from pending_settlements").await, 1);
-    assert_eq!(w.count("select count(*) from pending_reversals").await, 1);
+    w.expect_count("select count(*) from pending_settlements", 1)
+        .await;
+    w.expect_count("select count(*) from pending_reversals", 1)
+        .await;
 
     w.register(B).await;
     w.wait_idle(&events::topology::SELLERS, "wallet-onboarding")

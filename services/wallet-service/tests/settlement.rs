@@ -29,12 +29,12 @@ async fn an_order_of_three_sellers_credits_two_and_parks_the_one_without_a_walle
     w.expect_balance(A, Decimal::from(150)).await;
     w.expect_balance(B, Decimal::from(200)).await;
     w.wait_idle(&ORDERS, "wallet-settlement").await;
-    assert_eq!(
-        w.count("select count(*) from pending_settlements where seller_no = 3")
-            .await,
+    // C's line waits for its wallet.
+    w.expect_count(
+        "select count(*) from pending_settlements where seller_no = 3",
         1,
-        "C's line waits for its wallet"
-    );
+    )
+    .await;
     assert!(
         w.envelopes(&WALLETS, "wallet.settled").await.is_empty(),
         "not settled while a line is parked"
@@ -175,12 +175,11 @@ async fn sellers_of_one_order_onboarded_together_announce_it_settled_once() {
     .await;
     w.wait_idle(&ORDERS, "wallet-settlement").await;
     w.wait_idle(&ORDERS, "wallet-reversal").await;
-    assert_eq!(
-        w.count("select count(*) from pending_settlements").await,
-        2 * PAIRS,
-        "every line waits for its seller's wallet"
-    );
-    assert_eq!(w.count("select count(*) from pending_reversals").await, 2);
+    // Every line waits for its seller's wallet.
+    w.expect_count("select count(*) from pending_settlements", 2 * PAIRS)
+        .await;
+    w.expect_count("select count(*) from pending_reversals", 2)
+        .await;
 
     for pair in 0..PAIRS {
         w.register(seller(pair, 0)).await;

@@ -81,6 +81,24 @@ impl Wallets {
         self.publish_as(event, &event.event_id.to_string()).await;
     }
 
+    /// Waits until `sql` counts `n`. A consumer found idle may still have a delivery to
+    /// retry (a NAK with a delay is neither pending nor awaiting its ack), so a count that an
+    /// event still has to make is waited for, not read once.
+    pub async fn expect_count(&self, sql: &str, n: i64) {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            let found = self.count(sql).await;
+            if found == n {
+                return;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{sql}: {found}, never {n}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     /// Waits until `consumer` has nothing pending or unacknowledged.
     pub async fn wait_idle(&self, stream: &StreamDef, consumer: &str) {
         let stream = self.topology.stream_name(stream);
