@@ -11,15 +11,19 @@
 //! Who may review: with `REVIEW_REQUIRES_PURCHASE` (on by default in jwt mode, off in open
 //! mode so the seed's calls work as written) only a member who bought the product, and only
 //! once while that review lives. Purchases come from `order.payment.confirmed` through the
-//! durable `review-purchases` (`purchases`), so reviewing never calls order-service.
+//! durable `review-purchases` (`purchases`), so reviewing never calls order-service; a
+//! purchase refunded in full (`order.payment.canceled`) is no longer one, and the review
+//! written on it is withdrawn (`refunds`).
 //!
 //! Files: `api` (HTTP), `input` (request and validation), `reviews` (one attempt and the
-//! retry policy), `purchases` (the consumer and the purchase check), `store` (review SQL).
+//! retry policy), `purchases` (the consumer and the purchase check), `refunds` (cancels),
+//! `store` (review SQL).
 
 mod api;
 mod examples;
 mod input;
 mod purchases;
+mod refunds;
 mod reviews;
 mod store;
 
@@ -75,8 +79,8 @@ fn purchase_required(config: &ServiceConfig) -> Result<bool, ConfigError> {
 pub async fn build(config: ServiceConfig) -> Result<App, StartupError> {
     let purchase_required = purchase_required(&config)?;
     let rt = ServiceRuntime::start(config, &SCHEMA).await?;
-    purchases::spawn(&rt).await?;
     let outbox = rt.outbox()?;
+    purchases::spawn(&rt, outbox.clone(), purchase_required).await?;
     let api = api::ReviewApi {
         pool: rt.pool.clone(),
         ids: rt.infra.ids.clone(),

@@ -84,6 +84,23 @@ pub async fn has_live_review(
     .await
 }
 
+/// The member's live review of the product, if any.
+pub async fn live_review_no(
+    conn: &mut PgConnection,
+    member_no: i64,
+    product_no: i64,
+) -> Result<Option<i64>, sqlx::Error> {
+    sqlx::query_scalar(
+        "select product_review_no from product_reviews
+          where member_no = $1 and product_no = $2 and deleted_at is null
+          order by product_review_no limit 1",
+    )
+    .bind(member_no)
+    .bind(product_no)
+    .fetch_optional(conn)
+    .await
+}
+
 /// Soft-deletes a live review of `member_no`. `None` when there is no such live review (absent,
 /// another member's, or already deleted): a concurrent second delete waits for the first's row
 /// lock, then no longer matches `deleted_at is null`, so a review is only ever deleted once.

@@ -5,8 +5,8 @@
 //! - [`WALLET_CONSUMER`] on WALLETS (`wallet.settled`).
 //!
 //! Both run through [`messaging::GroupCommit`]: the events a consumer handles at once are
-//! projected in one transaction (a savepoint each, or for a group of confirmed orders one batch
-//! of shared statements: projection_batch.rs), after the group has taken the per-order
+//! projected in one transaction (a savepoint each, or for a group of confirmed orders or of settlements one
+//! batch of shared statements: projection_batch.rs), after the group has taken the per-order
 //! locks of all its orders in order (so two groups, of either consumer, cannot deadlock).
 //! Every handler is idempotent ([`claim_event`]: a redelivered or replayed event is skipped) and
 //! order-safe, because the two consumers race and redeliveries reorder events:
@@ -175,6 +175,8 @@ pub struct WalletProjection;
 impl GroupHandler for WalletProjection {
     type Tx = Transaction<'static, Postgres>;
 
+    const BATCHES: bool = true;
+
     async fn begin(&self, pool: &PgPool) -> Result<Self::Tx, sqlx::Error> {
         pool.begin().await
     }
@@ -185,6 +187,15 @@ impl GroupHandler for WalletProjection {
         group: &[Delivery],
     ) -> Result<(), HandlerError> {
         lock_group(conn, group).await
+    }
+
+    /// A group of settlements in shared statements (projection_batch.rs).
+    async fn apply_batch(
+        &self,
+        conn: &mut PgConnection,
+        group: &[BatchItem],
+    ) -> Result<bool, HandlerError> {
+        crate::projection_batch::record_settlements(conn, group).await
     }
 
     async fn apply(

@@ -8,16 +8,20 @@
 //! Anything else declines and goes one savepoint per delivery, as before; so does a group whose
 //! statement fails (an order id already shown for another payment event: the careful path
 //! rejects that one alone). The group's `prepare` holds every order's lock.
+//!
+//! A group of `wallet.settled` ([`record_settlements`]) is claimed, kept and marked on the
+//! views in three statements, where the careful path spends a savepoint and four on each; one
+//! that does not decode sends its group the careful way, so it is dead-lettered alone.
 
 use std::collections::HashSet;
 
 use chrono::{DateTime, Utc};
-use events::{Envelope, PaymentConfirmed};
+use events::{Envelope, PaymentConfirmed, WalletSettled};
 use messaging::{claim_events, BatchItem, HandlerError};
 use rust_decimal::Decimal;
 use sqlx::PgConnection;
 
-use crate::projection::{OrderProjection, ORDER_CONSUMER};
+use crate::projection::{OrderProjection, ORDER_CONSUMER, WALLET_CONSUMER};
 
 impl OrderProjection {
     /// `Ok(false)`: declined, nothing written (see the module docs).
@@ -161,4 +165,55 @@ async fn replace_lines_many(
     .execute(conn)
     .await?;
     Ok(())
+}
+
+/// [`crate::store::record_settlement`] of a group (see the module docs); `Ok(false)`:
+/// declined, nothing written.
+pub(crate) async fn record_settlements(
+    conn: &mut PgConnection,
+    group: &[BatchItem],
+) -> Result<bool, HandlerError> {
+    let mut settled: Vec<Envelope<WalletSettled>> = Vec::with_capacity(group.len());
+    for item in group {
+        let Ok(event) = item.delivery.decode::<WalletSettled>() else {
+            return Ok(false);
+        };
+        settled.push(event);
+    }
+    let ids: Vec<sqlx::types::Uuid> = settled.iter().map(|e| e.event_id).collect();
+    let fresh: HashSet<sqlx::types::Uuid> = claim_events(conn, WALLET_CONSUMER, &ids)
+        .await?
+        .into_iter()
+        .collect();
+    let mut seen = HashSet::new();
+    settled.retain(|e| fresh.contains(&e.event_id) && seen.insert(e.event_id));
+    if settled.is_empty() {
+        return Ok(true);
+    }
+    let nos: Vec<i64> = settled.iter().map(|e| e.payload.payment_event_no).collect();
+    let order_ids: Vec<&str> = settled
+        .iter()
+        .map(|e| e.payload.order_id.as_str())
+        .collect();
+    let times: Vec<DateTime<Utc>> = settled.iter().map(|e| e.occurred_at).collect();
+    // `as _`: the checked type of a `text[]` is `Vec<String>`. A second settlement of one
+    // payment event (a re-emitted event) keeps the first, as one at a time.
+    sqlx::query!(
+        "insert into wallet_settlements (payment_event_no, order_id, settled_at)
+         select * from unnest($1::bigint[], $2::text[], $3::timestamptz[])
+         on conflict (payment_event_no) do nothing",
+        &nos,
+        &order_ids as _,
+        &times,
+    )
+    .execute(&mut *conn)
+    .await?;
+    // A view not there yet is completed by its confirmed event (store.rs).
+    sqlx::query!(
+        "update order_views set is_wallet_done = true where payment_event_no = any($1)",
+        &nos,
+    )
+    .execute(&mut *conn)
+    .await?;
+    Ok(true)
 }

@@ -3,13 +3,18 @@
 //! [`crate::redrive`] for that order or cancel.
 //!
 //! The deliveries in flight are committed together ([`messaging::GroupCommit`], one lane):
-//! each is one small update, so the commit is most of its cost. One lane means one group at a
-//! time, so two groups never lock orders in opposite orders; a confirm or a re-drive locks
-//! one order at a time.
+//! each is one small update, so the commit is most of its cost. A group of two or more is
+//! applied as one batch (`apply_batch`: a claim and at most two updates for the whole group);
+//! a delivery that does not decode sends the group one delivery at a time, so it is
+//! dead-lettered alone. One lane means one group at a time, so two groups never lock orders in
+//! opposite orders; a confirm or a re-drive locks one order at a time.
+
+use std::collections::HashSet;
 
 use events::{Event, WalletReversed, WalletSettled};
-use messaging::{claim_event, Delivery, GroupHandler, HandlerError};
+use messaging::{claim_event, claim_events, BatchItem, Delivery, GroupHandler, HandlerError};
 use sqlx::{PgConnection, PgPool, Postgres, Transaction};
+use uuid::Uuid;
 
 use crate::store;
 
@@ -20,8 +25,30 @@ pub const LANES: usize = 1;
 
 pub struct MarkWalletDone;
 
+/// What one delivery marks done.
+enum Completion {
+    /// `wallet.settled`: the order's (payment event's) settlement.
+    Order(i64),
+    /// `wallet.reversed`: the cancel's reversal.
+    Cancel(i64),
+}
+
+/// The event's id and what it completes.
+fn decode(delivery: &Delivery) -> Result<(Uuid, Completion), HandlerError> {
+    if delivery.event.event_type == WalletReversed::TYPE {
+        let event = delivery.decode::<WalletReversed>()?;
+        return Ok((event.event_id, Completion::Cancel(event.payload.cancel_no)));
+    }
+    let event = delivery.decode::<WalletSettled>()?;
+    Ok((
+        event.event_id,
+        Completion::Order(event.payload.payment_event_no),
+    ))
+}
+
 impl GroupHandler for MarkWalletDone {
     type Tx = Transaction<'static, Postgres>;
+    const BATCHES: bool = true;
 
     async fn begin(&self, pool: &PgPool) -> Result<Self::Tx, sqlx::Error> {
         pool.begin().await
@@ -32,17 +59,48 @@ impl GroupHandler for MarkWalletDone {
         conn: &mut PgConnection,
         delivery: &Delivery,
     ) -> Result<(), HandlerError> {
-        if delivery.event.event_type == WalletReversed::TYPE {
-            let event = delivery.decode::<WalletReversed>()?;
-            if claim_event(conn, CONSUMER, event.event_id).await? {
-                store::cancels::mark_wallet_done(conn, event.payload.cancel_no).await?;
-            }
-            return Ok(());
-        }
-        let event = delivery.decode::<WalletSettled>()?;
-        if claim_event(conn, CONSUMER, event.event_id).await? {
-            store::mark_wallet_done(conn, event.payload.payment_event_no).await?;
+        let (event_id, completion) = decode(delivery)?;
+        if claim_event(conn, CONSUMER, event_id).await? {
+            match completion {
+                Completion::Order(no) => store::mark_wallet_done(conn, no).await?,
+                Completion::Cancel(no) => store::cancels::mark_wallet_done(conn, no).await?,
+            };
         }
         Ok(())
+    }
+
+    async fn apply_batch(
+        &self,
+        conn: &mut PgConnection,
+        group: &[BatchItem],
+    ) -> Result<bool, HandlerError> {
+        let mut completions = Vec::with_capacity(group.len());
+        for item in group {
+            match decode(&item.delivery) {
+                Ok(c) => completions.push(c),
+                // The careful path dead-letters it alone.
+                Err(_) => return Ok(false),
+            }
+        }
+        let ids: Vec<Uuid> = completions.iter().map(|(id, _)| *id).collect();
+        let fresh: HashSet<Uuid> = claim_events(conn, CONSUMER, &ids)
+            .await?
+            .into_iter()
+            .collect();
+        let (mut orders, mut cancels) = (Vec::new(), Vec::new());
+        for (id, completion) in completions {
+            match completion {
+                _ if !fresh.contains(&id) => {}
+                Completion::Order(no) => orders.push(no),
+                Completion::Cancel(no) => cancels.push(no),
+            }
+        }
+        if !orders.is_empty() {
+            store::mark_wallets_done(conn, &orders).await?;
+        }
+        if !cancels.is_empty() {
+            store::cancels::mark_wallets_done(conn, &cancels).await?;
+        }
+        Ok(true)
     }
 }

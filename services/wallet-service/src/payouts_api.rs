@@ -17,7 +17,7 @@ use crate::{
         request::{request_and_send, RequestError},
         store, Payouts,
     },
-    payouts_view::{view, Payout, PayoutPage, PayoutRequest},
+    payouts_view::{admin_view, view, Payout, PayoutPage, PayoutRequest},
 };
 
 #[derive(Tags)]
@@ -186,7 +186,8 @@ impl PayoutApi {
     /// Open payouts requested over an hour ago, oldest first (operators; admin token).
     ///
     /// What the alert `PaymsaPayoutsUnresolved` counts: the recovery job keeps looking them up
-    /// at the PSP; each one's `failureCode` and history say what the last look found.
+    /// at the PSP; each one's `lastError`, `failureCode` and history say what the last look
+    /// found.
     #[oai(
         path = "/admin/payouts/unresolved",
         method = "get",
@@ -196,7 +197,9 @@ impl PayoutApi {
         service_kit::admin::authorize(self.admin_token.as_deref(), &auth)?;
         let mut conn = self.payouts.pool.acquire().await?;
         let rows = store::unresolved(&mut conn, UNRESOLVED_AFTER_SECS, 1000).await?;
-        Ok(Json(rows.into_iter().map(|r| view(r, None)).collect()))
+        Ok(Json(
+            rows.into_iter().map(|r| admin_view(r, None)).collect(),
+        ))
     }
 
     /// Look an open payout up at the PSP now (operators; admin token).
@@ -234,6 +237,6 @@ impl PayoutApi {
             .ok_or_else(|| not_found(payout_no))?;
         let mut conn = self.payouts.pool.acquire().await?;
         let history = store::history_of(&mut conn, row.payout_no).await?;
-        Ok(Json(view(row, Some(history))))
+        Ok(Json(admin_view(row, Some(history))))
     }
 }

@@ -60,6 +60,10 @@ pub struct Payout {
     #[oai(skip_serializing_if_is_none)]
     pub failed_at: Option<DateTime<Utc>>,
     pub updated_at: DateTime<Utc>,
+    /// Why the last PSP call left an open payout open (a timeout, the PSP's error): only on
+    /// the operators' endpoints (`/admin/payouts/…`), since it may name our internals.
+    #[oai(skip_serializing_if_is_none)]
+    pub last_error: Option<String>,
     /// Status changes, oldest first (only on `GET …/payouts/{payoutNo}`).
     #[oai(skip_serializing_if_is_none)]
     pub history: Option<Vec<PayoutStatusChange>>,
@@ -75,7 +79,16 @@ pub struct PayoutPage {
     pub next_cursor: Option<String>,
 }
 
+/// A payout as its seller sees it.
 pub fn view(row: PayoutRow, history: Option<Vec<HistoryRow>>) -> Payout {
+    Payout {
+        last_error: None,
+        ..admin_view(row, history)
+    }
+}
+
+/// A payout as operators see it: with the last error of an open one.
+pub fn admin_view(row: PayoutRow, history: Option<Vec<HistoryRow>>) -> Payout {
     Payout {
         payout_no: row.payout_no.into(),
         seller_no: row.seller_no.into(),
@@ -90,6 +103,7 @@ pub fn view(row: PayoutRow, history: Option<Vec<HistoryRow>>) -> Payout {
         completed_at: row.completed_at,
         failed_at: row.failed_at,
         updated_at: row.updated_at,
+        last_error: row.last_error.filter(|_| row.status.is_open()),
         history: history.map(|h| {
             h.into_iter()
                 .map(|h| PayoutStatusChange {

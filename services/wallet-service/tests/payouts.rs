@@ -307,11 +307,23 @@ async fn a_payout_open_an_hour_is_listed_and_counted_for_a_person() {
     .expect("backdated");
     let (status, listed) = s.w.get_json("/admin/payouts/unresolved", true).await;
     assert_eq!(status, 200, "{listed}");
+    // Operators see why it is still open; its seller does not (it may name our internals).
+    assert!(
+        listed[0]["lastError"]
+            .as_str()
+            .is_some_and(|e| !e.is_empty()),
+        "{listed}"
+    );
     let listed: Vec<&str> = listed
         .as_array()
         .map(|a| a.iter().filter_map(|p| p["payoutNo"].as_str()).collect())
         .unwrap_or_default();
     assert_eq!(listed, [no.as_str()]);
+    let (_, own) =
+        s.w.get_json(&format!("/api/wallets/sellers/{A}/payouts/{no}"), false)
+            .await;
+    assert_eq!(own["status"], "UNKNOWN", "{own}");
+    assert!(own.get("lastError").is_none(), "{own}");
     let (status, _) = s.w.get_json("/admin/payouts/unresolved", false).await;
     assert_eq!(status, 401, "operators only");
     // The recovery job's next pass sets the gauge the alert PaymsaPayoutsUnresolved reads.

@@ -1,7 +1,8 @@
 //! Settlements committed in groups (`SETTLEMENT_GROUP_LANES`) and applied as one batch
 //! (src/settlement_batch.rs): every order of a plain group credited by the same statements in
 //! one transaction, and a group with a seller who has no wallet yet going the careful way,
-//! one savepoint per order, with that seller's line parked.
+//! one savepoint per order, with that seller's line parked; and a batch that fails after it
+//! wrote credits keeping nothing, its orders then credited once each on the careful path.
 
 mod support;
 
@@ -104,6 +105,69 @@ async fn a_group_with_a_seller_without_a_wallet_goes_one_order_at_a_time() {
     assert_eq!(w.wait_for("wallet.settled", 2).await.len(), 2);
     w.assert_ledger_matches_balances().await;
     w.assert_ledger_sound().await;
+    w.stop().await;
+}
+
+/// The ledger refuses a statement that posts more than two sales at once, as only a batch of
+/// several orders does: the batch has already written its credits and ledger entries when it
+/// fails. Nothing of it may stay, and every order is then credited once, in a savepoint of its
+/// own.
+#[tokio::test]
+async fn a_batch_failing_after_its_credits_keeps_nothing_and_each_order_settles_once() {
+    let w = Wallets::start_with(&GROUPED).await;
+    w.register(A).await;
+    w.register(B).await;
+    w.expect_balance(B, Decimal::ZERO).await;
+    for statement in [
+        "create sequence test_refused_batches",
+        "create function test_refuse_batches() returns trigger language plpgsql as $$
+         begin
+             if (select count(*) from posted) > 2 then
+                 perform nextval('test_refused_batches');
+                 raise exception 'test: more than two sales in one statement';
+             end if;
+             return null;
+         end $$",
+        "create trigger test_refuse_batches after insert on ledger_sales
+         referencing new table as posted for each statement
+         execute function test_refuse_batches()",
+    ] {
+        sqlx::query(statement)
+            .execute(&w.pool)
+            .await
+            .unwrap_or_else(|e| panic!("{statement}: {e}"));
+    }
+
+    w.publish(&confirmed(730, &[(90, A, 100)])).await;
+    w.publish(&confirmed(731, &[(91, B, 200), (92, A, 30)]))
+        .await;
+    w.publish(&confirmed(732, &[(93, B, 10)])).await;
+    w.expect_balance(A, Decimal::from(130)).await;
+    w.expect_balance(B, Decimal::from(210)).await;
+    w.expect_each_order_settled_once(3).await;
+    assert!(
+        w.count("select case when is_called then last_value else 0 end from test_refused_batches")
+            .await
+            >= 1,
+        "the group was tried as a batch"
+    );
+    assert_eq!(
+        w.count("select count(*) from wallet_transactions").await,
+        4,
+        "each line credited once"
+    );
+    assert_eq!(
+        w.count("select count(*) from ledger_entries where kind = 'SALE'")
+            .await,
+        4
+    );
+    // Each order in a subtransaction of its own: the batch's rows are gone.
+    assert_eq!(
+        w.count("select count(distinct xmin::text) from wallet_transactions")
+            .await,
+        3
+    );
+    w.assert_ledger_matches_balances().await;
     w.stop().await;
 }
 

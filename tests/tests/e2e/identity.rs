@@ -174,16 +174,6 @@ async fn every_rule_in_jwt_mode() {
         .call(Method::GET, "order-service", &payment, None, &jwt.admin())
         .await;
     assert_eq!(status, 200, "an admin reads any payment");
-    let cancel = format!("/api/payments/{}/cancel", order.order_id);
-    let (status, body) = jwt
-        .check(
-            (Method::POST, "order-service", &cancel),
-            Some(&json!({"cancelReason": "test"})),
-            &m8,
-            &m7,
-        )
-        .await;
-    assert!(status == 200 || status == 202, "cancel: {status} {body}");
 
     // order-query: a member's history only for that member (or an admin).
     let (status, body) = jwt
@@ -283,6 +273,18 @@ async fn every_rule_in_jwt_mode() {
         )
         .await;
     assert_eq!(status, 204, "{body}");
+    // Cancelled after the review: a purchase refunded in full is no purchase to review
+    // (services/catalog-review-service/src/refunds.rs).
+    let cancel = format!("/api/payments/{}/cancel", order.order_id);
+    let (status, body) = jwt
+        .check(
+            (Method::POST, "order-service", &cancel),
+            Some(&json!({"cancelReason": "test"})),
+            &m8,
+            &m7,
+        )
+        .await;
+    assert!(status == 200 || status == 202, "cancel: {status} {body}");
 
     // wallet-service: a seller's wallet, entries, statement and payouts only for that seller.
     for path in ["", "/entries", "/statement", "/payouts"] {

@@ -1,7 +1,8 @@
 //! A shopper's reviews. Where review-service requires a purchase (`REVIEW_REQUIRES_PURCHASE`,
 //! on in jwt mode; docs/identity.md) a member may review only a product of an order they paid,
-//! once while the review lives, so the shopper reviews only products of its own paid orders
-//! that it has no live review of (in both modes, so the load is the same). The purchase reaches
+//! once while the review lives, and a purchase refunded in full is none, so the shopper reviews
+//! only products of its own paid orders that it does not cancel and has no live review of (in
+//! both modes, so the load is the same). The purchase reaches
 //! review-service by `order.payment.confirmed` (durable `review-purchases`), a moment after the
 //! confirm answered, or seconds later while review-service or the broker is being restarted:
 //! 403 `PURCHASE_REQUIRED` for a product the member paid is asked again for up to

@@ -323,6 +323,21 @@ pub async fn mark_wallet_done(conn: &mut PgConnection, cancel_no: i64) -> Result
     .map(|r| r.rows_affected())
 }
 
+/// [`mark_wallet_done`] of many cancels in one statement (wallet_completion.rs).
+pub async fn mark_wallets_done(
+    conn: &mut PgConnection,
+    cancel_nos: &[i64],
+) -> Result<u64, sqlx::Error> {
+    sqlx::query!(
+        "update payment_cancels set is_wallet_done = true
+          where cancel_no = any($1) and status = 'DONE' and not is_wallet_done",
+        cancel_nos,
+    )
+    .execute(conn)
+    .await
+    .map(|r| r.rows_affected())
+}
+
 /// Done cancels whose reversal has not come back after `after_secs` (doubled per re-drive, up
 /// to 32×, as orders' in `recovery::claim_unsettled`), claimed for one re-drive. A cancel whose
 /// event — first sent or re-driven — still waits in our own outbox is left to the relay.

@@ -270,3 +270,19 @@ pub async fn mark_wallet_done(
     .await
     .map(|r| r.rows_affected())
 }
+
+/// [`mark_wallet_done`] of many orders in one statement (a group of `wallet.settled`:
+/// wallet_completion.rs).
+pub async fn mark_wallets_done(
+    conn: &mut PgConnection,
+    payment_event_nos: &[i64],
+) -> Result<u64, sqlx::Error> {
+    sqlx::query!(
+        "update payment_events set is_wallet_done = true
+         where payment_event_no = any($1) and is_payment_done and not is_wallet_done",
+        payment_event_nos,
+    )
+    .execute(conn)
+    .await
+    .map(|r| r.rows_affected())
+}

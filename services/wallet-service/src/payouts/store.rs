@@ -26,6 +26,8 @@ pub struct PayoutRow {
     pub completed_at: Option<DateTime<Utc>>,
     pub failed_at: Option<DateTime<Utc>>,
     pub updated_at: DateTime<Utc>,
+    /// Why the last PSP call left it open; operators' (it may name our internals).
+    pub last_error: Option<String>,
 }
 
 impl PayoutRow {
@@ -64,7 +66,7 @@ pub async fn insert(
            returning payout_no as "payout_no: PayoutNo", seller_no as "seller_no: SellerNo", amount,
                   status as "status: PayoutStatus", idempotency_key, psp_payout_id, failure_code,
                   failure_message, attempts, next_attempt_at, requested_at, sent_at, completed_at,
-                  failed_at, updated_at"#,
+                  failed_at, updated_at, last_error"#,
         payout_no.0,
         seller_no.0,
         amount,
@@ -86,7 +88,7 @@ pub async fn find(
         r#"select payout_no as "payout_no: PayoutNo", seller_no as "seller_no: SellerNo", amount,
                   status as "status: PayoutStatus", idempotency_key, psp_payout_id, failure_code,
                   failure_message, attempts, next_attempt_at, requested_at, sent_at, completed_at,
-                  failed_at, updated_at
+                  failed_at, updated_at, last_error
              from payouts where payout_no = $1"#,
         payout_no.0,
     )
@@ -104,7 +106,7 @@ pub async fn lock(
         r#"select payout_no as "payout_no: PayoutNo", seller_no as "seller_no: SellerNo", amount,
                   status as "status: PayoutStatus", idempotency_key, psp_payout_id, failure_code,
                   failure_message, attempts, next_attempt_at, requested_at, sent_at, completed_at,
-                  failed_at, updated_at
+                  failed_at, updated_at, last_error
              from payouts where payout_no = $1 for update"#,
         payout_no.0,
     )
@@ -122,7 +124,7 @@ pub async fn find_by_key(
         r#"select payout_no as "payout_no: PayoutNo", seller_no as "seller_no: SellerNo", amount,
                   status as "status: PayoutStatus", idempotency_key, psp_payout_id, failure_code,
                   failure_message, attempts, next_attempt_at, requested_at, sent_at, completed_at,
-                  failed_at, updated_at
+                  failed_at, updated_at, last_error
              from payouts where seller_no = $1 and idempotency_key = $2"#,
         seller_no.0,
         key,
@@ -143,7 +145,7 @@ pub async fn list(
         r#"select payout_no as "payout_no: PayoutNo", seller_no as "seller_no: SellerNo", amount,
                   status as "status: PayoutStatus", idempotency_key, psp_payout_id, failure_code,
                   failure_message, attempts, next_attempt_at, requested_at, sent_at, completed_at,
-                  failed_at, updated_at
+                  failed_at, updated_at, last_error
              from payouts
             where seller_no = $1 and ($2::bigint is null or payout_no < $2)
             order by payout_no desc limit $3"#,
@@ -288,7 +290,7 @@ pub async fn claim_due(
             returning payout_no as "payout_no: PayoutNo", seller_no as "seller_no: SellerNo", amount,
                   status as "status: PayoutStatus", idempotency_key, psp_payout_id, failure_code,
                   failure_message, attempts, next_attempt_at, requested_at, sent_at, completed_at,
-                  failed_at, updated_at"#,
+                  failed_at, updated_at, last_error"#,
         limit,
         claim_ms,
         PayoutStatus::open() as _,
@@ -310,7 +312,7 @@ pub async fn unresolved(
         r#"select payout_no as "payout_no: PayoutNo", seller_no as "seller_no: SellerNo", amount,
                   status as "status: PayoutStatus", idempotency_key, psp_payout_id, failure_code,
                   failure_message, attempts, next_attempt_at, requested_at, sent_at, completed_at,
-                  failed_at, updated_at
+                  failed_at, updated_at, last_error
              from payouts
             where status in ('REQUESTED', 'SENT', 'UNKNOWN')
               and requested_at < now() - make_interval(secs => $1)
