@@ -2,19 +2,21 @@
 //! (services/catalog-review-service/src/refunds.rs): a line refunded in full takes the purchase
 //! of its product back, and the member's review of it is withdrawn, counted out and announced
 //! as deleted; a partial refund, or another line of the order, keeps its review; buying the
-//! product again allows a review again.
+//! product again allows a review again. Purchases are recorded a group at a time, and a
+//! cancel may arrive before its order.
 
 use std::time::Duration;
 
-use events::topology::REVIEWS;
+use events::{topology::REVIEWS, CanceledLine, Envelope, PaymentCanceled};
 use paymsa_e2e::{
-    eventually,
+    eventually, hot_ranking,
     money::{cancel, new_order, pay, payment},
     reviews::{post, product_reviews, summary},
     seed::start_seeded,
     streams::Bus,
     TestSystem,
 };
+use rust_decimal::Decimal;
 use serde_json::{json, Value};
 
 const WAIT: Duration = Duration::from_secs(30);
@@ -108,5 +110,97 @@ async fn a_purchase_refunded_in_full_withdraws_its_review() {
     review_once_bought(&system, 1).await;
     let listing = product_reviews(&system, "1", "").await;
     assert_eq!(summary(&listing).0, json!(1), "{listing}");
+    system.stop().await;
+}
+
+/// Straight onto the bus, with review-service alone: a burst of paid orders is recorded in
+/// batches (purchases.rs), of two orders of one product the first is the purchase kept, and a
+/// full cancel that arrives before its order leaves that order's purchase refunded from the
+/// start.
+#[tokio::test]
+async fn purchases_are_recorded_in_batches_and_a_cancel_may_come_first() {
+    // Groups wait up to 200 ms to fill, so the burst is batched on a loaded runner too.
+    let system = TestSystem::builder()
+        .only(["catalog-review-service"])
+        .overrides([
+            ("REVIEW_REQUIRES_PURCHASE", "true"),
+            ("GROUP_COMMIT_LINGER_MS", "200"),
+        ])
+        .start()
+        .await;
+    let bus = Bus::connect(&system).await;
+    let now = chrono::Utc::now();
+    // Member 1 (hot_ranking::payment's), products 101..=110, and 101 once more in order 11.
+    let mut orders: Vec<_> = (1..=10)
+        .map(|no| hot_ranking::payment(no, &[100 + no], now))
+        .collect();
+    orders.push(hot_ranking::payment(11, &[101], now));
+    // Order 12 of product 120, cancelled in full before its confirmed event is published.
+    let cancelled = hot_ranking::payment(12, &[120], now);
+    let line = &cancelled.lines[0];
+    bus.publish(&Envelope::new(PaymentCanceled {
+        payment_event_no: cancelled.payment_event_no,
+        member_no: cancelled.member_no,
+        order_id: cancelled.order_id.clone(),
+        cancel_no: 9001,
+        cancel_reason: "품절".into(),
+        cancel_amount: line.amount,
+        refunded_total: line.amount,
+        balance_amount: Decimal::ZERO,
+        total_amount: cancelled.total_amount,
+        canceled_at: now,
+        status: "CANCELED".into(),
+        lines: vec![CanceledLine {
+            payment_order_no: line.payment_order_no,
+            product_no: line.product_no,
+            seller_no: line.seller_no,
+            amount: line.amount,
+            line_amount: line.amount,
+        }],
+    }))
+    .await;
+    orders.push(cancelled);
+    for order in &orders {
+        bus.publish(&Envelope::new(order.clone())).await;
+    }
+
+    let db = system.db(&catalog_review_service::SPEC).await;
+    let (rows, transactions): (i64, i64) = eventually(WAIT, "purchases recorded", || async {
+        let row: (i64, i64) = sqlx::query_as(
+            "select count(*), count(distinct xmin::text) from review_purchases where member_no = 1",
+        )
+        .fetch_one(&db)
+        .await
+        .expect("purchases");
+        (row.0 == 11).then_some(row)
+    })
+    .await;
+    assert!(
+        transactions < rows,
+        "the burst was recorded in batches: {transactions} transactions for {rows} purchases"
+    );
+    let kept: String =
+        sqlx::query_scalar("select order_id from review_purchases where product_no = 101")
+            .fetch_one(&db)
+            .await
+            .expect("product 101's purchase");
+    assert_eq!(
+        kept, "order-1",
+        "the first order of the product is the purchase"
+    );
+    db.close().await;
+
+    let review = |product: i64| {
+        json!({"productNo": product.to_string(), "memberNo": "1", "title": "t", "content": "c",
+            "starRatingType": "FIVE"})
+    };
+    let answer = post(&system, review(120)).await;
+    assert_eq!(
+        answer.status, 403,
+        "refunded before it was recorded: {}",
+        answer.body
+    );
+    let answer = post(&system, review(110)).await;
+    assert_eq!(answer.status, 201, "{}", answer.body);
     system.stop().await;
 }
