@@ -22,6 +22,7 @@
 use std::{collections::BTreeMap, sync::Arc};
 
 use events::{Envelope, PaymentConfirmed, SellerCredit, WalletSettled};
+use rust_decimal::Decimal;
 use messaging::{claim_event, BatchItem, Delivery, GroupHandler, HandlerError};
 use outbox::{Outbox, OutboxTx};
 use snowflake::Snowflake;
@@ -265,6 +266,17 @@ pub async fn announce_if_complete(
     let Some(credited) = store::credits_when_complete(conn, payment_event_no).await? else {
         return Ok(());
     };
+    announce_settled(conn, outbox, payment_event_no, order_id, credited).await
+}
+
+/// Emits `wallet.settled` with the order's per-seller credits.
+pub async fn announce_settled(
+    conn: &mut OutboxTx,
+    outbox: &Outbox,
+    payment_event_no: i64,
+    order_id: &str,
+    credited: Vec<(SellerNo, Decimal)>,
+) -> Result<(), SettleError> {
     let credits = credited
         .into_iter()
         .map(|(seller_no, amount)| SellerCredit {

@@ -1,7 +1,7 @@
 //! Settlements of a whole group at once ([`messaging::GroupHandler::apply_batch`]): the
 //! statements of [`SettleOrder::settle`] each taking every order of the group, so a lane's
-//! group of 16 orders costs about as many round trips as one order did (plus two per order
-//! for the `wallet.settled` check). Until stop 27 a group ran every order's statements one
+//! group of 16 orders costs about as many round trips as one order did (plus one per order:
+//! its `wallet.settled`). Until stop 27 a group ran every order's statements one
 //! after another in a savepoint each, about 7 ms an order on this 2-core machine, and lanes
 //! lost to a transaction per settlement (docs/benchmarks.md, stop 18).
 //!
@@ -22,7 +22,8 @@ use crate::{
     credits::{self, Credit, SellerCredits},
     ids::SellerNo,
     ledger,
-    settlement::{announce_if_complete, SettleOrder, CONSUMER},
+    settlement::{announce_settled, SettleOrder, CONSUMER},
+    store,
 };
 
 impl SettleOrder {
@@ -108,14 +109,21 @@ impl SettleOrder {
         ledger::sales::post(conn, &new, self.settings.hold)
             .await
             .map_err(crate::settlement::SettleError::from)?;
+        let nos: Vec<i64> = orders.iter().map(|(e, _)| e.payload.payment_event_no).collect();
+        let mut complete = store::credits_when_complete_many(conn, &nos).await?;
         for (event, item) in &orders {
             let order = &event.payload;
+            // Once per order (two copies of one under different ids in the group: once).
+            let Some(credited) = complete.remove(&order.payment_event_no) else {
+                continue;
+            };
             // In the order's own trace, as the careful path appends it.
-            item.in_trace(announce_if_complete(
+            item.in_trace(announce_settled(
                 conn,
                 &self.outbox,
                 order.payment_event_no,
                 &order.order_id,
+                credited,
             ))
             .await?;
         }

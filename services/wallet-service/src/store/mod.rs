@@ -1,6 +1,8 @@
 //! Wallet rows and the ledger. Query functions take a connection so handlers decide the
 //! transaction.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use sqlx::PgConnection;
@@ -252,4 +254,33 @@ pub async fn credits_when_complete(
         }
     }
     Ok(Some(credits))
+}
+
+/// [`credits_when_complete`] of many orders in one statement: the credits of each order that
+/// has some and no parked line (a settlement batch: settlement_batch.rs).
+pub async fn credits_when_complete_many(
+    conn: &mut PgConnection,
+    payment_event_nos: &[i64],
+) -> Result<HashMap<i64, Vec<(SellerNo, Decimal)>>, sqlx::Error> {
+    let rows = sqlx::query!(
+        r#"select t.payment_event_no as "payment_event_no!", t.seller_no as "seller_no!: SellerNo",
+                  sum(t.amount) as "credited!"
+             from wallet_transactions t
+            where t.payment_event_no = any($1) and t.type = 'CREDIT'
+              and not exists (select 1 from pending_settlements p
+                               where p.payment_event_no = t.payment_event_no)
+            group by t.payment_event_no, t.seller_no
+            order by t.payment_event_no, t.seller_no"#,
+        payment_event_nos,
+    )
+    .fetch_all(conn)
+    .await?;
+    let mut credits: HashMap<i64, Vec<(SellerNo, Decimal)>> = HashMap::new();
+    for r in rows {
+        credits
+            .entry(r.payment_event_no)
+            .or_default()
+            .push((r.seller_no, r.credited));
+    }
+    Ok(credits)
 }
