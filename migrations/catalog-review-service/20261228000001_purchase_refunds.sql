@@ -2,13 +2,13 @@
 -- buying, reviewing and cancelling would write "bought" reviews at no cost
 -- (services/catalog-review-service/src/refunds.rs)
 
--- each paid order line behind a purchase, and what its cancels refunded so far. A purchase is
--- held while one of its lines is not refunded in full; one recorded before this table has no
--- lines and stays held until a cancel of its order arrives.
+-- each paid order line behind a purchase, and what its cancels refunded so far: a purchase is
+-- held while one of its lines is not refunded in full
 create table review_purchase_lines (
     payment_order_no bigint primary key,
     member_no bigint not null,
     product_no bigint not null,
+    order_id text not null,
     line_amount numeric not null,
     refunded numeric not null default 0,
     constraint review_purchase_lines_refunded_check check (refunded >= 0)
@@ -16,6 +16,11 @@ create table review_purchase_lines (
 
 create index review_purchase_lines_member_product_idx
     on review_purchase_lines (member_no, product_no);
+
+-- purchases recorded before their lines were: held until a line of their own order (order_id)
+-- is refunded in full, whatever other orders of the product do
+alter table review_purchases add column lines_unknown boolean not null default false;
+update review_purchases set lines_unknown = true;
 
 -- each cancel counted once per line, also when it comes again under another event id
 create table review_refunds (

@@ -285,7 +285,11 @@ async fn a_batch_failing_after_its_writes_keeps_nothing_and_its_group_goes_one_b
             applied: applied.clone(),
             failed: failed.clone(),
         },
-        Lanes::new(1, 16),
+        // Lingering, so the poison's first delivery is in a group (a group of one is no batch).
+        Lanes {
+            linger: Duration::from_millis(500),
+            ..Lanes::new(1, 16)
+        },
         &h.shutdown,
     );
     let events: Vec<_> = (0..40).map(seller_registered).collect();

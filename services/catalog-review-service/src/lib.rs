@@ -12,12 +12,12 @@
 //! mode so the seed's calls work as written) only a member who bought the product, and only
 //! once while that review lives. Purchases come from `order.payment.confirmed` through the
 //! durable `review-purchases` (`purchases`), so reviewing never calls order-service; a
-//! purchase refunded in full (`order.payment.canceled`) is no longer one, and the review
-//! written on it is withdrawn (`refunds`).
+//! purchase refunded in full (`order.payment.canceled`, durable `review-refunds`) is no longer
+//! one, and the review written on it is withdrawn (`refunds`).
 //!
 //! Files: `api` (HTTP), `input` (request and validation), `reviews` (one attempt and the
-//! retry policy), `purchases` (the consumer and the purchase check), `refunds` (cancels),
-//! `store` (review SQL).
+//! retry policy), `purchases` (the consumer and the purchase check), `refunds` (the cancels'
+//! consumer), `store` (review SQL).
 
 mod api;
 mod examples;
@@ -79,8 +79,9 @@ fn purchase_required(config: &ServiceConfig) -> Result<bool, ConfigError> {
 pub async fn build(config: ServiceConfig) -> Result<App, StartupError> {
     let purchase_required = purchase_required(&config)?;
     let rt = ServiceRuntime::start(config, &SCHEMA).await?;
+    purchases::spawn(&rt).await?;
     let outbox = rt.outbox()?;
-    purchases::spawn(&rt, outbox.clone(), purchase_required).await?;
+    refunds::spawn(&rt, outbox.clone(), purchase_required).await?;
     let api = api::ReviewApi {
         pool: rt.pool.clone(),
         ids: rt.infra.ids.clone(),

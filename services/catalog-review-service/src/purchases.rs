@@ -1,57 +1,45 @@
 //! Who bought what: the consumer `review-purchases` records every (member, product) of a paid
-//! order from `order.payment.confirmed`, so that a review can require a purchase without a
-//! call to order-service (docs/identity.md). It also takes `order.payment.canceled`: a purchase
-//! whose every line was refunded in full is no longer held, and a review written on it is
-//! withdrawn (refunds.rs). Idempotent through `claim_event` and the tables' keys (the first
-//! purchase is kept; a line's refunds are counted once per cancel).
+//! order from `order.payment.confirmed`, and each of its lines, so that a review can require a
+//! purchase without a call to order-service (docs/identity.md). A purchase is held while one
+//! of its lines is not refunded in full (the cancels: refunds.rs). Idempotent through
+//! `claim_event` and the tables' keys (the first purchase is kept).
 //!
 //! Every paid order comes through here, so the deliveries in flight are committed together
 //! ([`messaging::GroupCommit`], one lane): one commit per group instead of one per order
 //! (the review database committed 1.25 transactions per paid order in `just bench e2e`,
-//! docs/benchmarks.md), and a group of paid orders is recorded as one batch (three
-//! statements for the group). The inserts lock no row another group needs but the purchase
-//! keys; one lane means one group at a time.
+//! docs/benchmarks.md), and a group is recorded as one batch (three statements for the
+//! group). The inserts lock no row another group needs but the purchase keys; one lane means
+//! one group at a time.
 
-use events::{Event, PaymentCanceled, PaymentConfirmed};
 use std::collections::HashSet;
 
+use events::{Event, PaymentConfirmed};
 use messaging::{
     claim_event, claim_events, BatchItem, ConsumerSpec, Delivery, GroupCommit, GroupHandler,
     HandlerError, ServiceRuntime,
 };
-use outbox::{Outbox, OutboxTx};
 use rust_decimal::Decimal;
 use service_kit::StartupError;
-use sqlx::{PgConnection, PgPool};
-
-use crate::refunds;
+use sqlx::{PgConnection, PgPool, Postgres, Transaction};
 
 pub const PURCHASES: &str = "review-purchases";
 
 /// Records the order's products as bought by its member, and its refunds.
-pub struct PurchaseRecorder {
-    /// A withdrawn review is announced (`review.product.deleted`) in the group's transaction.
-    pub outbox: Outbox,
-    /// `REVIEW_REQUIRES_PURCHASE`: only then does a review rest on a purchase.
-    pub purchase_required: bool,
-}
+pub struct PurchaseRecorder;
 
 impl GroupHandler for PurchaseRecorder {
-    type Tx = OutboxTx;
+    type Tx = Transaction<'static, Postgres>;
     const BATCHES: bool = true;
 
     async fn begin(&self, pool: &PgPool) -> Result<Self::Tx, sqlx::Error> {
-        self.outbox.begin(pool).await
+        pool.begin().await
     }
 
-    async fn apply(&self, conn: &mut OutboxTx, delivery: &Delivery) -> Result<(), HandlerError> {
-        if delivery.event.event_type == PaymentCanceled::TYPE {
-            let event = delivery.decode::<PaymentCanceled>()?;
-            if claim_event(conn, PURCHASES, event.event_id).await? {
-                refunds::apply(conn, &self.outbox, &event.payload, self.purchase_required).await?;
-            }
-            return Ok(());
-        }
+    async fn apply(
+        &self,
+        conn: &mut PgConnection,
+        delivery: &Delivery,
+    ) -> Result<(), HandlerError> {
         let event = delivery.decode::<PaymentConfirmed>()?;
         if claim_event(conn, PURCHASES, event.event_id).await? {
             record(conn, &[&event.payload]).await?;
@@ -60,20 +48,16 @@ impl GroupHandler for PurchaseRecorder {
     }
 
     /// A group of paid orders in three statements instead of a savepoint and three each. A
-    /// group with a cancel, or with an event that does not decode, goes one delivery at a time
-    /// (a cancel may withdraw a review; the other is dead-lettered alone).
+    /// group with an event that does not decode goes one delivery at a time, so that one is
+    /// dead-lettered alone.
     async fn apply_batch(
         &self,
-        conn: &mut OutboxTx,
+        conn: &mut PgConnection,
         group: &[BatchItem],
     ) -> Result<bool, HandlerError> {
         let mut paid = Vec::with_capacity(group.len());
         for item in group {
-            let delivery = &item.delivery;
-            if delivery.event.event_type != PaymentConfirmed::TYPE {
-                return Ok(false);
-            }
-            let Ok(event) = delivery.decode::<PaymentConfirmed>() else {
+            let Ok(event) = item.delivery.decode::<PaymentConfirmed>() else {
                 return Ok(false);
             };
             paid.push(event);
@@ -118,6 +102,7 @@ async fn record(conn: &mut PgConnection, orders: &[&PaymentConfirmed]) -> Result
             lines.payment_order_no.push(line.payment_order_no);
             lines.member_no.push(order.member_no);
             lines.product_no.push(line.product_no);
+            lines.order_id.push(order.order_id.as_str());
             lines.amount.push(line.amount);
         }
     }
@@ -138,13 +123,15 @@ async fn record(conn: &mut PgConnection, orders: &[&PaymentConfirmed]) -> Result
     .execute(&mut *conn)
     .await?;
     sqlx::query(
-        "insert into review_purchase_lines (payment_order_no, member_no, product_no, line_amount)
-         select * from unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::numeric[])
+        "insert into review_purchase_lines
+                (payment_order_no, member_no, product_no, order_id, line_amount)
+         select * from unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::text[], $5::numeric[])
          on conflict (payment_order_no) do nothing",
     )
     .bind(&lines.payment_order_no)
     .bind(&lines.member_no)
     .bind(&lines.product_no)
+    .bind(&lines.order_id)
     .bind(&lines.amount)
     .execute(conn)
     .await?;
@@ -162,58 +149,66 @@ struct Purchases<'a> {
 
 /// Columns of `review_purchase_lines` rows, bound as arrays.
 #[derive(Default)]
-struct Lines {
+struct Lines<'a> {
     payment_order_no: Vec<i64>,
     member_no: Vec<i64>,
     product_no: Vec<i64>,
+    order_id: Vec<&'a str>,
     amount: Vec<Decimal>,
 }
 
 /// Whether `member_no` holds a purchase of `product_no` (bought, and not every line of it
 /// refunded in full), locking the purchase row so that two reviews of one purchase written at
-/// once, or a review and the refund that withdraws the purchase, are decided one after the
-/// other.
+/// once, or a review and the refund that withdraws the purchase (refunds.rs), are decided one
+/// after the other.
 pub async fn lock_purchase(
     conn: &mut PgConnection,
     member_no: i64,
     product_no: i64,
 ) -> Result<bool, sqlx::Error> {
-    // A purchase recorded before its lines were (migration 20261228000001) has none: held.
-    let held: Option<bool> = sqlx::query_scalar(
-        "select not exists (select 1 from review_purchase_lines l
-                             where l.member_no = p.member_no and l.product_no = p.product_no)
-                or exists (select 1 from review_purchase_lines l
-                            where l.member_no = p.member_no and l.product_no = p.product_no
-                              and l.refunded < l.line_amount)
-           from review_purchases p
-          where p.member_no = $1 and p.product_no = $2
-            for update of p",
+    // The lock first, the lines after, in a statement of its own: a statement that waited for
+    // the lock would still read the lines as they were when it began, before the refund that
+    // held the lock committed.
+    let locked: Option<i64> = sqlx::query_scalar(
+        "select member_no from review_purchases
+          where member_no = $1 and product_no = $2 for update",
     )
     .bind(member_no)
     .bind(product_no)
-    .fetch_optional(conn)
+    .fetch_optional(&mut *conn)
     .await?;
-    Ok(held.unwrap_or(false))
+    if locked.is_none() {
+        return Ok(false);
+    }
+    // Held: a line of the product not refunded in full, or a purchase recorded before its lines
+    // were (migration 20261228000001) whose own order has no line of it refunded in full.
+    sqlx::query_scalar(
+        "select exists (select 1 from review_purchase_lines l
+                         where l.member_no = p.member_no and l.product_no = p.product_no
+                           and l.refunded < l.line_amount)
+                or (p.lines_unknown and not exists (
+                        select 1 from review_purchase_lines l
+                         where l.member_no = p.member_no and l.product_no = p.product_no
+                           and l.order_id = p.order_id and l.refunded >= l.line_amount))
+           from review_purchases p where p.member_no = $1 and p.product_no = $2",
+    )
+    .bind(member_no)
+    .bind(product_no)
+    .fetch_one(conn)
+    .await
 }
 
-/// Creates the durable on the ORDERS stream and starts recording purchases and refunds.
-pub async fn spawn(
-    rt: &ServiceRuntime,
-    outbox: Outbox,
-    purchase_required: bool,
-) -> Result<(), StartupError> {
+/// Creates the durable on the ORDERS stream and starts recording purchases.
+pub async fn spawn(rt: &ServiceRuntime) -> Result<(), StartupError> {
     let spec = ConsumerSpec::new(
         PURCHASES,
         events::topology::ORDERS,
-        vec![PaymentConfirmed::TYPE, PaymentCanceled::TYPE],
+        vec![PaymentConfirmed::TYPE],
     );
     let grouped = GroupCommit::spawn(
         "review-purchases-groups",
         rt.pool.clone(),
-        PurchaseRecorder {
-            outbox,
-            purchase_required,
-        },
+        PurchaseRecorder,
         rt.lanes(1, spec.concurrency),
         &rt.shutdown,
     );

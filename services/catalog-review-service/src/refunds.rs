@@ -1,35 +1,73 @@
-//! A cancel (`order.payment.canceled`, through the `review-purchases` consumer: purchases.rs)
-//! adds what it refunded to each of its lines. Once every line behind a member's purchase of a
-//! product is refunded in full, the purchase is no longer held: with `REVIEW_REQUIRES_PURCHASE`
-//! no new review of it is accepted, and the member's live review of the product is withdrawn
-//! as if its author deleted it (uncounted, `review.product.deleted`), so buying, reviewing and
-//! cancelling writes no "bought" review. A partial refund keeps the purchase (the customer
-//! kept the product: hot-catalog's purchases.rs counts it the same way), and so does another
-//! paid order of the same product.
+//! The consumer `review-refunds` (`order.payment.canceled`): a cancel adds what it refunded to
+//! each of its lines. Once every line behind a member's purchase of a product is refunded in
+//! full, the purchase is no longer held (purchases.rs `lock_purchase`): with
+//! `REVIEW_REQUIRES_PURCHASE` no new review of it is accepted, and the member's live reviews of
+//! the product are withdrawn as if their author deleted them (uncounted,
+//! `review.product.deleted`), so buying, reviewing and cancelling writes no "bought" review. A
+//! partial refund keeps the purchase (the customer kept the product: hot-catalog's
+//! purchases.rs counts it the same way), and so does another paid order of the product.
 //!
-//! Order and races: a cancel that arrives before its order records the lines it refunded, and
-//! the order's purchase then starts refunded. The withdrawal takes the purchase row's lock
-//! after the refunds are written, as a review takes it before reading them (reviews.rs), so a
-//! review written meanwhile is either refused or withdrawn.
+//! Each cancel is its own transaction, not a group: a withdrawal takes the purchase row, the
+//! review row and then the product's counts row, the order a review's create (purchase, then
+//! counts) and delete (review, then counts) take them in, and holding those of one cancel
+//! while taking another's could close a cycle with them. The counts row is locked before it is
+//! read (reviews.rs `withdraw`), so a withdrawal never loses the optimistic lock a concurrent
+//! review wins, and the refund is never retried away into the dead letters.
+//!
+//! Order and races: a cancel that arrives before its order (the two consumers race) records the
+//! lines it refunded, and the order's purchase then starts refunded. The withdrawal takes the
+//! purchase row's lock after the refunds are written, as a review's create takes it before
+//! reading them, so a review written meanwhile is either refused or withdrawn.
 
-use events::PaymentCanceled;
-use messaging::HandlerError;
+use events::{Event, PaymentCanceled};
+use messaging::{
+    claim_event, ConsumerSpec, Delivery, GroupCommit, GroupHandler, HandlerError, Lanes,
+    ServiceRuntime,
+};
 use outbox::{Outbox, OutboxTx};
 use rust_decimal::Decimal;
-use sqlx::PgConnection;
+use service_kit::StartupError;
+use sqlx::{PgConnection, PgPool};
 
 use crate::{purchases, reviews, store};
 
-pub async fn apply(
+pub const REFUNDS: &str = "review-refunds";
+
+/// Applies a cancel's refunds to the purchases, withdrawing reviews of those no longer held.
+pub struct RefundRecorder {
+    pub outbox: Outbox,
+    /// `REVIEW_REQUIRES_PURCHASE`: only then does a review rest on a purchase.
+    pub purchase_required: bool,
+}
+
+impl GroupHandler for RefundRecorder {
+    type Tx = OutboxTx;
+
+    async fn begin(&self, pool: &PgPool) -> Result<Self::Tx, sqlx::Error> {
+        self.outbox.begin(pool).await
+    }
+
+    async fn apply(&self, conn: &mut OutboxTx, delivery: &Delivery) -> Result<(), HandlerError> {
+        let event = delivery.decode::<PaymentCanceled>()?;
+        if !claim_event(conn, REFUNDS, event.event_id).await? {
+            return Ok(());
+        }
+        let cancel = &event.payload;
+        let refunded = record_refunds(conn, cancel).await?;
+        if self.purchase_required {
+            withdraw_unheld(conn, &self.outbox, cancel, &refunded).await?;
+        }
+        Ok(())
+    }
+}
+
+/// The member's reviews of the cancel's products whose purchase is no longer held.
+async fn withdraw_unheld(
     conn: &mut OutboxTx,
     outbox: &Outbox,
     cancel: &PaymentCanceled,
-    purchase_required: bool,
+    refunded: &[i64],
 ) -> Result<(), HandlerError> {
-    let refunded = record_refunds(conn, cancel).await?;
-    if !purchase_required {
-        return Ok(());
-    }
     let mut products: Vec<i64> = cancel
         .lines
         .iter()
@@ -43,19 +81,18 @@ pub async fn apply(
         if purchases::lock_purchase(conn, member_no, product_no).await? {
             continue;
         }
-        let Some(review_no) = store::live_review_no(conn, member_no, product_no).await? else {
-            continue;
-        };
-        reviews::delete(conn, outbox, review_no, member_no)
-            .await
-            .map_err(|e| HandlerError::retry_because("withdrawing a review", e))?;
-        tracing::info!(
-            member_no,
-            product_no,
-            review_no,
-            order_id = %cancel.order_id,
-            "review withdrawn: its purchase was refunded in full"
-        );
+        for review_no in store::live_review_nos(conn, member_no, product_no).await? {
+            reviews::withdraw(conn, outbox, review_no, member_no)
+                .await
+                .map_err(|e| HandlerError::retry_because("withdrawing a review", e))?;
+            tracing::info!(
+                member_no,
+                product_no,
+                review_no,
+                order_id = %cancel.order_id,
+                "review withdrawn: its purchase was refunded in full"
+            );
+        }
     }
     Ok(())
 }
@@ -84,26 +121,52 @@ async fn record_refunds(
     if lines.is_empty() {
         return Ok(fresh);
     }
-    let col = |f: fn(&events::CanceledLine) -> i64| lines.iter().map(|l| f(l)).collect::<Vec<_>>();
-    let amounts =
+    let ids = |f: fn(&events::CanceledLine) -> i64| lines.iter().map(|l| f(l)).collect::<Vec<_>>();
+    let sums =
         |f: fn(&events::CanceledLine) -> Decimal| lines.iter().map(|l| f(l)).collect::<Vec<_>>();
     // A line the order's confirmed event has not brought yet starts with the cancel's word on
     // its amount.
     sqlx::query(
         "insert into review_purchase_lines
-                (payment_order_no, member_no, product_no, line_amount, refunded)
-         select no, $1, product_no, line_amount, amount
-           from unnest($2::bigint[], $3::bigint[], $4::numeric[], $5::numeric[])
+                (payment_order_no, member_no, product_no, order_id, line_amount, refunded)
+         select no, $1, product_no, $2, line_amount, amount
+           from unnest($3::bigint[], $4::bigint[], $5::numeric[], $6::numeric[])
                 as l(no, product_no, line_amount, amount)
          on conflict (payment_order_no) do update
             set refunded = review_purchase_lines.refunded + excluded.refunded",
     )
     .bind(cancel.member_no)
-    .bind(col(|l| l.payment_order_no))
-    .bind(col(|l| l.product_no))
-    .bind(amounts(|l| l.line_amount))
-    .bind(amounts(|l| l.amount))
+    .bind(&cancel.order_id)
+    .bind(ids(|l| l.payment_order_no))
+    .bind(ids(|l| l.product_no))
+    .bind(sums(|l| l.line_amount))
+    .bind(sums(|l| l.amount))
     .execute(conn)
     .await?;
     Ok(fresh)
+}
+
+/// Creates the durable on the ORDERS stream; each cancel in a transaction of its own (no lanes:
+/// the module docs).
+pub async fn spawn(
+    rt: &ServiceRuntime,
+    outbox: Outbox,
+    purchase_required: bool,
+) -> Result<(), StartupError> {
+    let spec = ConsumerSpec::new(
+        REFUNDS,
+        events::topology::ORDERS,
+        vec![PaymentCanceled::TYPE],
+    );
+    let alone = GroupCommit::spawn(
+        "review-refunds",
+        rt.pool.clone(),
+        RefundRecorder {
+            outbox,
+            purchase_required,
+        },
+        Lanes::new(0, 1),
+        &rt.shutdown,
+    );
+    rt.consume(spec, alone).await
 }

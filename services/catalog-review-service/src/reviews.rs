@@ -153,12 +153,35 @@ pub async fn delete(
             _ => Deletion::NotFound,
         });
     };
+    uncount(conn, outbox, &row).await?;
+    Ok(Deletion::Deleted)
+}
+
+/// [`delete`] for a review whose purchase was refunded in full (refunds.rs): the counts row
+/// is locked before it is read, so the optimistic lock cannot be lost to a concurrent review
+/// (a consumer has no fresh transaction to retry in). Locks the review row, then the counts
+/// row, as [`delete`] does.
+pub async fn withdraw(
+    conn: &mut OutboxTx,
+    outbox: &Outbox,
+    product_review_no: i64,
+    member_no: i64,
+) -> Result<(), WriteError> {
+    let Some(row) = store::soft_delete_review(conn, product_review_no, member_no).await? else {
+        return Ok(());
+    };
+    store::lock_counts(conn, row.product_no).await?;
+    uncount(conn, outbox, &row).await
+}
+
+/// Takes a deleted review out of the counts and announces it.
+async fn uncount(conn: &mut OutboxTx, outbox: &Outbox, row: &ReviewRow) -> Result<(), WriteError> {
     // The table's check keeps star_rating in 1..=5, so the conversion cannot fail.
     let stars = u8::try_from(row.star_rating).unwrap_or_default();
     adjust_counts(conn, row.product_no, -1, -i64::from(stars)).await?;
-    let event = Envelope::new(ReviewDeleted(changed(&row, stars)));
+    let event = Envelope::new(ReviewDeleted(changed(row, stars)));
     outbox.append(conn, row.product_no, &event, &[]).await?;
-    Ok(Deletion::Deleted)
+    Ok(())
 }
 
 fn changed(row: &ReviewRow, stars: u8) -> ReviewChanged {

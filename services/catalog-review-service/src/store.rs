@@ -84,21 +84,31 @@ pub async fn has_live_review(
     .await
 }
 
-/// The member's live review of the product, if any.
-pub async fn live_review_no(
+/// The member's live reviews of the product (one while purchases are required; more may have
+/// been written while they were not).
+pub async fn live_review_nos(
     conn: &mut PgConnection,
     member_no: i64,
     product_no: i64,
-) -> Result<Option<i64>, sqlx::Error> {
+) -> Result<Vec<i64>, sqlx::Error> {
     sqlx::query_scalar(
         "select product_review_no from product_reviews
           where member_no = $1 and product_no = $2 and deleted_at is null
-          order by product_review_no limit 1",
+          order by product_review_no",
     )
     .bind(member_no)
     .bind(product_no)
-    .fetch_optional(conn)
+    .fetch_all(conn)
     .await
+}
+
+/// Locks the product's counts row, so a read of its version cannot be overtaken until commit.
+pub async fn lock_counts(conn: &mut PgConnection, product_no: i64) -> Result<(), sqlx::Error> {
+    sqlx::query("select 1 from product_review_counts where product_no = $1 for update")
+        .bind(product_no)
+        .execute(conn)
+        .await?;
+    Ok(())
 }
 
 /// Soft-deletes a live review of `member_no`. `None` when there is no such live review (absent,

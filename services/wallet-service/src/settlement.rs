@@ -22,9 +22,9 @@
 use std::{collections::BTreeMap, sync::Arc};
 
 use events::{Envelope, PaymentConfirmed, SellerCredit, WalletSettled};
-use rust_decimal::Decimal;
 use messaging::{claim_event, BatchItem, Delivery, GroupHandler, HandlerError};
 use outbox::{Outbox, OutboxTx};
+use rust_decimal::Decimal;
 use snowflake::Snowflake;
 use sqlx::{PgConnection, PgPool};
 

@@ -109,7 +109,10 @@ impl SettleOrder {
         ledger::sales::post(conn, &new, self.settings.hold)
             .await
             .map_err(crate::settlement::SettleError::from)?;
-        let nos: Vec<i64> = orders.iter().map(|(e, _)| e.payload.payment_event_no).collect();
+        let nos: Vec<i64> = orders
+            .iter()
+            .map(|(e, _)| e.payload.payment_event_no)
+            .collect();
         let mut complete = store::credits_when_complete_many(conn, &nos).await?;
         for (event, item) in &orders {
             let order = &event.payload;

@@ -131,6 +131,15 @@ async fn a_batch_failing_after_its_credits_keeps_nothing_and_each_order_settles_
         "create trigger test_refuse_batches after insert on ledger_sales
          referencing new table as posted for each statement
          execute function test_refuse_batches()",
+        // The top-level transaction each credit committed in (xmin shows subtransactions).
+        "create table test_credit_xacts (payment_event_no bigint, xact text)",
+        "create function test_log_xact() returns trigger language plpgsql as $$
+         begin
+             insert into test_credit_xacts values (new.payment_event_no, pg_current_xact_id()::text);
+             return null;
+         end $$",
+        "create trigger test_log_xact after insert on wallet_transactions
+         for each row execute function test_log_xact()",
     ] {
         sqlx::query(statement)
             .execute(&w.pool)
@@ -166,6 +175,14 @@ async fn a_batch_failing_after_its_credits_keeps_nothing_and_each_order_settles_
         w.count("select count(distinct xmin::text) from wallet_transactions")
             .await,
         3
+    );
+    // After the failed batch its group carried on (rolled back to the batch's savepoint) and
+    // committed once; had the group failed as a whole, each order would have gone alone.
+    assert!(
+        w.count("select count(distinct xact) from test_credit_xacts")
+            .await
+            < 3,
+        "the group committed together"
     );
     w.assert_ledger_matches_balances().await;
     w.stop().await;

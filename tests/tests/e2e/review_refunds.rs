@@ -7,7 +7,7 @@
 
 use std::time::Duration;
 
-use events::{topology::REVIEWS, CanceledLine, Envelope, PaymentCanceled};
+use events::{topology::REVIEWS, CanceledLine, Envelope, PaymentCanceled, PaymentConfirmed};
 use paymsa_e2e::{
     eventually, hot_ranking,
     money::{cancel, new_order, pay, payment},
@@ -88,9 +88,13 @@ async fn a_purchase_refunded_in_full_withdraws_its_review() {
     let answer = post(&system, review_of(1)).await;
     assert_eq!(answer.status, 403, "{}", answer.body);
     assert_eq!(answer.body["code"], "PURCHASE_REQUIRED", "{}", answer.body);
-    // Both cancels were applied (the partial one after the full one, in stream order) and
-    // kept the other reviews.
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Once both cancels are applied, the other reviews are still there.
+    let db = system.db(&catalog_review_service::SPEC).await;
+    eventually(WAIT, "both cancels applied", || async {
+        (refunds_applied(&db).await == 2).then_some(())
+    })
+    .await;
+    db.close().await;
     for product in ["2", "3"] {
         let listing = product_reviews(&system, product, "").await;
         assert_eq!(
@@ -114,9 +118,10 @@ async fn a_purchase_refunded_in_full_withdraws_its_review() {
 }
 
 /// Straight onto the bus, with review-service alone: a burst of paid orders is recorded in
-/// batches (purchases.rs), of two orders of one product the first is the purchase kept, and a
-/// full cancel that arrives before its order leaves that order's purchase refunded from the
-/// start.
+/// batches (purchases.rs), of two orders of one product the first is the purchase kept; a full
+/// cancel that arrives before its order leaves that order's purchase refunded from the start;
+/// two halves refund a line in full, a re-emitted cancel counted once; and a purchase recorded
+/// before purchases had lines holds while another order of its product is refunded.
 #[tokio::test]
 async fn purchases_are_recorded_in_batches_and_a_cancel_may_come_first() {
     // Groups wait up to 200 ms to fill, so the burst is batched on a loaded runner too.
@@ -137,34 +142,37 @@ async fn purchases_are_recorded_in_batches_and_a_cancel_may_come_first() {
     orders.push(hot_ranking::payment(11, &[101], now));
     // Order 12 of product 120, cancelled in full before its confirmed event is published.
     let cancelled = hot_ranking::payment(12, &[120], now);
-    let line = &cancelled.lines[0];
-    bus.publish(&Envelope::new(PaymentCanceled {
-        payment_event_no: cancelled.payment_event_no,
-        member_no: cancelled.member_no,
-        order_id: cancelled.order_id.clone(),
-        cancel_no: 9001,
-        cancel_reason: "품절".into(),
-        cancel_amount: line.amount,
-        refunded_total: line.amount,
-        balance_amount: Decimal::ZERO,
-        total_amount: cancelled.total_amount,
-        canceled_at: now,
-        status: "CANCELED".into(),
-        lines: vec![CanceledLine {
-            payment_order_no: line.payment_order_no,
-            product_no: line.product_no,
-            seller_no: line.seller_no,
-            amount: line.amount,
-            line_amount: line.amount,
-        }],
-    }))
-    .await;
+    bus.publish(&Envelope::new(refund(&cancelled, 9001, 1000)))
+        .await;
     orders.push(cancelled);
+    // Order 14 of product 140, refunded in two halves; the second cancel comes twice, the
+    // second time under another event id (a producer re-emitting it).
+    let halves = hot_ranking::payment(14, &[140], now);
+    orders.push(halves.clone());
+    // Order 13 of product 130, cancelled in full, while a purchase of 130 recorded before
+    // purchases had lines (order "legacy-130", inserted below) still holds.
+    let legacy = hot_ranking::payment(13, &[130], now);
+    orders.push(legacy.clone());
+    let db = system.db(&catalog_review_service::SPEC).await;
+    sqlx::query(
+        "insert into review_purchases (member_no, product_no, order_id, purchased_at, lines_unknown)
+         values (1, 130, 'legacy-130', now(), true)",
+    )
+    .execute(&db)
+    .await
+    .expect("a purchase from before its lines were recorded");
     for order in &orders {
         bus.publish(&Envelope::new(order.clone())).await;
     }
+    bus.publish(&Envelope::new(refund(&legacy, 9004, 1000)))
+        .await;
+    bus.publish(&Envelope::new(refund(&halves, 9002, 500)))
+        .await;
+    let second_half = Envelope::new(refund(&halves, 9003, 500));
+    bus.publish(&second_half).await;
+    bus.publish(&Envelope::new(second_half.payload.clone()))
+        .await;
 
-    let db = system.db(&catalog_review_service::SPEC).await;
     let (rows, transactions): (i64, i64) = eventually(WAIT, "purchases recorded", || async {
         let row: (i64, i64) = sqlx::query_as(
             "select count(*), count(distinct xmin::text) from review_purchases where member_no = 1",
@@ -172,7 +180,8 @@ async fn purchases_are_recorded_in_batches_and_a_cancel_may_come_first() {
         .fetch_one(&db)
         .await
         .expect("purchases");
-        (row.0 == 11).then_some(row)
+        // 101..=110, 120, 130 (order 13 adds nothing to the older purchase), 140.
+        (row.0 == 13).then_some(row)
     })
     .await;
     assert!(
@@ -188,6 +197,20 @@ async fn purchases_are_recorded_in_batches_and_a_cancel_may_come_first() {
         kept, "order-1",
         "the first order of the product is the purchase"
     );
+    eventually(WAIT, "the five cancels applied", || async {
+        (refunds_applied(&db).await == 5).then_some(())
+    })
+    .await;
+    let refunded: Decimal =
+        sqlx::query_scalar("select refunded from review_purchase_lines where product_no = 140")
+            .fetch_one(&db)
+            .await
+            .expect("product 140's line");
+    assert_eq!(
+        refunded,
+        Decimal::from(1000),
+        "the re-emitted half counted once"
+    );
     db.close().await;
 
     let review = |product: i64| {
@@ -200,7 +223,52 @@ async fn purchases_are_recorded_in_batches_and_a_cancel_may_come_first() {
         "refunded before it was recorded: {}",
         answer.body
     );
+    let answer = post(&system, review(140)).await;
+    assert_eq!(
+        answer.status, 403,
+        "two halves refund the line: {}",
+        answer.body
+    );
+    let answer = post(&system, review(130)).await;
+    assert_eq!(
+        answer.status, 201,
+        "the older purchase holds: {}",
+        answer.body
+    );
     let answer = post(&system, review(110)).await;
     assert_eq!(answer.status, 201, "{}", answer.body);
     system.stop().await;
+}
+
+/// Cancels the refunds consumer has applied.
+async fn refunds_applied(db: &sqlx::PgPool) -> i64 {
+    sqlx::query_scalar("select count(*) from processed_events where consumer = 'review-refunds'")
+        .fetch_one(db)
+        .await
+        .expect("claims")
+}
+
+/// A cancel of `amount` of the order's first line, as order-service announces it.
+fn refund(order: &PaymentConfirmed, cancel_no: i64, amount: i64) -> PaymentCanceled {
+    let line = &order.lines[0];
+    PaymentCanceled {
+        payment_event_no: order.payment_event_no,
+        member_no: order.member_no,
+        order_id: order.order_id.clone(),
+        cancel_no,
+        cancel_reason: "환불".into(),
+        cancel_amount: Decimal::from(amount),
+        refunded_total: Decimal::from(amount),
+        balance_amount: line.amount - Decimal::from(amount),
+        total_amount: order.total_amount,
+        canceled_at: chrono::Utc::now(),
+        status: "PARTIAL_CANCELED".into(),
+        lines: vec![CanceledLine {
+            payment_order_no: line.payment_order_no,
+            product_no: line.product_no,
+            seller_no: line.seller_no,
+            amount: Decimal::from(amount),
+            line_amount: line.amount,
+        }],
+    }
 }
