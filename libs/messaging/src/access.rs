@@ -61,7 +61,7 @@ pub const SERVICES: [ServiceAccess; 8] = [
     ServiceAccess {
         service: "catalog-review-service",
         publishes: Some(REVIEWS),
-        consumers: &[("review-purchases", ORDERS)],
+        consumers: &[("review-purchases", ORDERS), ("review-refunds", ORDERS)],
     },
     ServiceAccess {
         service: "order-query-service",
