@@ -2,6 +2,8 @@
 //! written in the same transaction as the handler's effect. A redelivery (crash before the
 //! ack, ack lost) or a replay of the same event finds the row and changes nothing.
 
+use std::collections::HashSet;
+
 use futures::future::BoxFuture;
 use outbox::{Outbox, OutboxTx};
 use sqlx::{PgConnection, PgPool};
@@ -77,6 +79,31 @@ pub async fn claim_events(
     )
     .fetch_all(conn)
     .await
+}
+
+/// The items of a batch whose event this call claims for `consumer` ([`claim_events`], one
+/// statement), in their order and each event once: events the consumer processed before, and a
+/// second copy of one event in the same group (another message id, as after a lost ack), drop
+/// out. `event_id` names an item's event.
+pub async fn claim_fresh<T>(
+    conn: &mut PgConnection,
+    consumer: &str,
+    items: Vec<T>,
+    event_id: impl Fn(&T) -> Uuid,
+) -> Result<Vec<T>, sqlx::Error> {
+    let ids: Vec<Uuid> = items.iter().map(&event_id).collect();
+    let fresh: HashSet<Uuid> = claim_events(conn, consumer, &ids)
+        .await?
+        .into_iter()
+        .collect();
+    let mut seen = HashSet::new();
+    Ok(items
+        .into_iter()
+        .filter(|item| {
+            let id = event_id(item);
+            fresh.contains(&id) && seen.insert(id)
+        })
+        .collect())
 }
 
 /// Makes a handler idempotent: begins a transaction, claims `(consumer, event_id)`; if it was

@@ -48,7 +48,9 @@ pub use consumer::{spawn_consumer, ConsumerSpec, Delivery, Handler, REDRIVE_MARK
 pub use dead_letters::{spawn_dead_letter_worker, DeadLetterApi};
 pub use error::{ConsumerError, HandlerError, ProvisionError};
 pub use group_commit::{in_group, BatchItem, GroupCommit, GroupHandler, Lanes};
-pub use idempotency::{apply_once, apply_once_with_outbox, claim_event, claim_events, Applied};
+pub use idempotency::{
+    apply_once, apply_once_with_outbox, claim_event, claim_events, claim_fresh, Applied,
+};
 pub use provision::{provision, provision_with, ProvisionOptions};
 pub use replay::{note_duplicate, ReplayError, Replayed, Replayers, REPLAY_OF};
 pub use runtime::ServiceRuntime;

@@ -11,11 +11,9 @@
 //! group). The inserts lock no row another group needs but the purchase keys; one lane means
 //! one group at a time.
 
-use std::collections::HashSet;
-
 use events::{Event, PaymentConfirmed};
 use messaging::{
-    claim_event, claim_events, BatchItem, ConsumerSpec, Delivery, GroupCommit, GroupHandler,
+    claim_event, claim_fresh, BatchItem, ConsumerSpec, Delivery, GroupCommit, GroupHandler,
     HandlerError, ServiceRuntime,
 };
 use rust_decimal::Decimal;
@@ -62,19 +60,10 @@ impl GroupHandler for PurchaseRecorder {
             };
             paid.push(event);
         }
-        let ids: Vec<sqlx::types::Uuid> = paid.iter().map(|e| e.event_id).collect();
-        let fresh: HashSet<sqlx::types::Uuid> = claim_events(conn, PURCHASES, &ids)
-            .await?
-            .into_iter()
-            .collect();
-        // Each event once (a copy delivered twice in one group is claimed once), in delivery
-        // order, so the first purchase of a product is kept as one at a time would keep it.
-        let mut seen = HashSet::new();
-        let orders: Vec<&PaymentConfirmed> = paid
-            .iter()
-            .filter(|e| fresh.contains(&e.event_id) && seen.insert(e.event_id))
-            .map(|e| &e.payload)
-            .collect();
+        // In delivery order, so the first purchase of a product is kept as one at a time
+        // would keep it.
+        let paid = claim_fresh(conn, PURCHASES, paid, |e| e.event_id).await?;
+        let orders: Vec<&PaymentConfirmed> = paid.iter().map(|e| &e.payload).collect();
         if !orders.is_empty() {
             record(conn, &orders).await?;
         }

@@ -17,7 +17,7 @@ use std::collections::HashSet;
 
 use chrono::{DateTime, Utc};
 use events::{Envelope, PaymentConfirmed, WalletSettled};
-use messaging::{claim_events, BatchItem, HandlerError};
+use messaging::{claim_fresh, BatchItem, HandlerError};
 use rust_decimal::Decimal;
 use sqlx::PgConnection;
 
@@ -41,13 +41,7 @@ impl OrderProjection {
             };
             orders.push(event);
         }
-        let ids: Vec<sqlx::types::Uuid> = orders.iter().map(|e| e.event_id).collect();
-        let fresh: HashSet<sqlx::types::Uuid> = claim_events(conn, ORDER_CONSUMER, &ids)
-            .await?
-            .into_iter()
-            .collect();
-        let mut seen = HashSet::new();
-        orders.retain(|e| fresh.contains(&e.event_id) && seen.insert(e.event_id));
+        let orders = claim_fresh(conn, ORDER_CONSUMER, orders, |e| e.event_id).await?;
         let mut events = HashSet::new();
         if !orders
             .iter()
@@ -180,13 +174,7 @@ pub(crate) async fn record_settlements(
         };
         settled.push(event);
     }
-    let ids: Vec<sqlx::types::Uuid> = settled.iter().map(|e| e.event_id).collect();
-    let fresh: HashSet<sqlx::types::Uuid> = claim_events(conn, WALLET_CONSUMER, &ids)
-        .await?
-        .into_iter()
-        .collect();
-    let mut seen = HashSet::new();
-    settled.retain(|e| fresh.contains(&e.event_id) && seen.insert(e.event_id));
+    let settled = claim_fresh(conn, WALLET_CONSUMER, settled, |e| e.event_id).await?;
     if settled.is_empty() {
         return Ok(true);
     }

@@ -9,10 +9,8 @@
 //! dead-lettered alone. One lane means one group at a time, so two groups never lock orders in
 //! opposite orders; a confirm or a re-drive locks one order at a time.
 
-use std::collections::HashSet;
-
 use events::{Event, WalletReversed, WalletSettled};
-use messaging::{claim_event, claim_events, BatchItem, Delivery, GroupHandler, HandlerError};
+use messaging::{claim_event, claim_fresh, BatchItem, Delivery, GroupHandler, HandlerError};
 use sqlx::{PgConnection, PgPool, Postgres, Transaction};
 use uuid::Uuid;
 
@@ -82,15 +80,10 @@ impl GroupHandler for MarkWalletDone {
                 Err(_) => return Ok(false),
             }
         }
-        let ids: Vec<Uuid> = completions.iter().map(|(id, _)| *id).collect();
-        let fresh: HashSet<Uuid> = claim_events(conn, CONSUMER, &ids)
-            .await?
-            .into_iter()
-            .collect();
+        let fresh = claim_fresh(conn, CONSUMER, completions, |(id, _)| *id).await?;
         let (mut orders, mut cancels) = (Vec::new(), Vec::new());
-        for (id, completion) in completions {
+        for (_, completion) in fresh {
             match completion {
-                _ if !fresh.contains(&id) => {}
                 Completion::Order(no) => orders.push(no),
                 Completion::Cancel(no) => cancels.push(no),
             }

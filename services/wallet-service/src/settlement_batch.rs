@@ -12,10 +12,10 @@
 //! every order), so the batch takes none of its own; reversals parked for its orders are
 //! applied by `finish`, as for any group.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 
 use events::{Envelope, PaymentConfirmed};
-use messaging::{claim_events, BatchItem, HandlerError};
+use messaging::{claim_fresh, BatchItem, HandlerError};
 use outbox::OutboxTx;
 
 use crate::{
@@ -54,14 +54,7 @@ impl SettleOrder {
             }
             orders.push((event, item));
         }
-        let ids: Vec<uuid::Uuid> = orders.iter().map(|(e, _)| e.event_id).collect();
-        let fresh: HashSet<uuid::Uuid> = claim_events(conn, CONSUMER, &ids)
-            .await?
-            .into_iter()
-            .collect();
-        // Each event once (a copy delivered twice in one group is claimed once).
-        let mut seen = HashSet::new();
-        orders.retain(|(e, _)| fresh.contains(&e.event_id) && seen.insert(e.event_id));
+        let orders = claim_fresh(conn, CONSUMER, orders, |(e, _)| e.event_id).await?;
         if orders.is_empty() {
             return Ok(true);
         }
