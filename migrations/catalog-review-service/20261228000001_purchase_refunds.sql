@@ -17,10 +17,12 @@ create table review_purchase_lines (
 create index review_purchase_lines_member_product_idx
     on review_purchase_lines (member_no, product_no);
 
--- purchases recorded before their lines were: held until a line of their own order (order_id)
--- is refunded in full, whatever other orders of the product do
-alter table review_purchases add column lines_unknown boolean not null default false;
-update review_purchases set lines_unknown = true;
+-- purchases recorded before their lines were stay held whatever is refunded: the first order
+-- the row names may not be the only one of the product (only the first was kept), and the new
+-- durable replays the week of cancels still in the stream. Both statements change only the
+-- catalog (existing rows read the first default), so no row is rewritten at startup.
+alter table review_purchases add column lines_unknown boolean not null default true;
+alter table review_purchases alter column lines_unknown set default false;
 
 -- each cancel counted once per line, also when it comes again under another event id
 create table review_refunds (

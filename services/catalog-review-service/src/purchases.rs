@@ -7,9 +7,9 @@
 //! Every paid order comes through here, so the deliveries in flight are committed together
 //! ([`messaging::GroupCommit`], one lane): one commit per group instead of one per order
 //! (the review database committed 1.25 transactions per paid order in `just bench e2e`,
-//! docs/benchmarks.md), and a group is recorded as one batch (three statements for the
-//! group). The inserts lock no row another group needs but the purchase keys; one lane means
-//! one group at a time.
+//! docs/benchmarks.md, before groups), and a group is recorded as one batch (three statements
+//! for the group). One lane means one group at a time; a group and the refunds consumer
+//! (refunds.rs) may write the same line, both in line order.
 
 use events::{Event, PaymentConfirmed};
 use messaging::{
@@ -22,7 +22,7 @@ use sqlx::{PgConnection, PgPool, Postgres, Transaction};
 
 pub const PURCHASES: &str = "review-purchases";
 
-/// Records the order's products as bought by its member, and its refunds.
+/// Records the order's products as bought by its member, and its lines.
 pub struct PurchaseRecorder;
 
 impl GroupHandler for PurchaseRecorder {
@@ -115,6 +115,8 @@ async fn record(conn: &mut PgConnection, orders: &[&PaymentConfirmed]) -> Result
         "insert into review_purchase_lines
                 (payment_order_no, member_no, product_no, order_id, line_amount)
          select * from unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::text[], $5::numeric[])
+                as l(no, member_no, product_no, order_id, amount)
+          order by no
          on conflict (payment_order_no) do nothing",
     )
     .bind(&lines.payment_order_no)
@@ -169,16 +171,13 @@ pub async fn lock_purchase(
     if locked.is_none() {
         return Ok(false);
     }
-    // Held: a line of the product not refunded in full, or a purchase recorded before its lines
-    // were (migration 20261228000001) whose own order has no line of it refunded in full.
+    // Held: a purchase recorded before its lines were (migration 20261228000001: which of its
+    // orders are refunded cannot be told), or a line of the product not refunded in full.
     sqlx::query_scalar(
-        "select exists (select 1 from review_purchase_lines l
-                         where l.member_no = p.member_no and l.product_no = p.product_no
-                           and l.refunded < l.line_amount)
-                or (p.lines_unknown and not exists (
-                        select 1 from review_purchase_lines l
-                         where l.member_no = p.member_no and l.product_no = p.product_no
-                           and l.order_id = p.order_id and l.refunded >= l.line_amount))
+        "select p.lines_unknown
+                or exists (select 1 from review_purchase_lines l
+                            where l.member_no = p.member_no and l.product_no = p.product_no
+                              and l.refunded < l.line_amount)
            from review_purchases p where p.member_no = $1 and p.product_no = $2",
     )
     .bind(member_no)

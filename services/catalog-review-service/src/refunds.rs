@@ -132,6 +132,7 @@ async fn record_refunds(
          select no, $1, product_no, $2, line_amount, amount
            from unnest($3::bigint[], $4::bigint[], $5::numeric[], $6::numeric[])
                 as l(no, product_no, line_amount, amount)
+          order by no
          on conflict (payment_order_no) do update
             set refunded = review_purchase_lines.refunded + excluded.refunded",
     )

@@ -144,6 +144,11 @@ async fn purchases_are_recorded_in_batches_and_a_cancel_may_come_first() {
     let cancelled = hot_ranking::payment(12, &[120], now);
     bus.publish(&Envelope::new(refund(&cancelled, 9001, 1000)))
         .await;
+    let db = system.db(&catalog_review_service::SPEC).await;
+    eventually(WAIT, "the early cancel applied", || async {
+        (refunds_applied(&db).await == 1).then_some(())
+    })
+    .await;
     orders.push(cancelled);
     // Order 14 of product 140, refunded in two halves; the second cancel comes twice, the
     // second time under another event id (a producer re-emitting it).
@@ -153,7 +158,6 @@ async fn purchases_are_recorded_in_batches_and_a_cancel_may_come_first() {
     // purchases had lines (order "legacy-130", inserted below) still holds.
     let legacy = hot_ranking::payment(13, &[130], now);
     orders.push(legacy.clone());
-    let db = system.db(&catalog_review_service::SPEC).await;
     sqlx::query(
         "insert into review_purchases (member_no, product_no, order_id, purchased_at, lines_unknown)
          values (1, 130, 'legacy-130', now(), true)",
