@@ -6,7 +6,9 @@
 //!   `order-query-wallet` (WALLETS: `wallet.settled`). Idempotent (`apply_once`) and order-safe
 //!   (PAID beats FAILED, newer beats older, a settlement may come before its order).
 //! - [`store`]: the SQL: one `order_views` row per payment event plus `order_view_lines`,
-//!   read with keyset pagination over `(member_no, created_at desc, payment_event_no desc)`.
+//!   read with keyset pagination over `(member_no, created_at desc, payment_event_no desc)`;
+//!   [`view_writes`]: the writes of paid orders and settlements, shared by one event and a
+//!   batch (`projection_batch`).
 //! - [`cursor`]: the `(createdDateTime, paymentEventNo)` cursor (epoch ms or ISO-8601) and limit.
 //! - [`api`] / `views`: `GET /api/orders/members/{memberNo}` (pages with `nextCursor`) and
 //!   `GET /api/orders/payment-events/{paymentEventNo}/members/{memberNo}`.
@@ -30,6 +32,7 @@ mod examples;
 pub mod projection;
 mod projection_batch;
 pub mod store;
+pub mod view_writes;
 mod views;
 
 use messaging::{ConsumerSpec, GroupCommit, Schema, ServiceRuntime};

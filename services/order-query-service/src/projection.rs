@@ -28,7 +28,10 @@ use events::{PaymentCanceled, PaymentConfirmed, PaymentFailed, WalletSettled};
 use messaging::{claim_event, BatchItem, Delivery, GroupHandler, HandlerError};
 use sqlx::{PgConnection, PgPool, Postgres, Transaction};
 
-use crate::{cancels, store};
+use crate::{
+    cancels, store,
+    view_writes::{self, Settlement},
+};
 
 /// Durable on ORDERS (docs/architecture.md §4).
 pub const ORDER_CONSUMER: &str = "order-query-projection";
@@ -119,11 +122,12 @@ async fn confirmed(conn: &mut PgConnection, delivery: &Delivery) -> Result<(), H
         return Ok(());
     }
     store::lock_order(conn, order.payment_event_no).await?;
-    let shown = store::upsert_paid(conn, order, event.occurred_at)
+    let shown = !view_writes::upsert_paid(conn, &[(order, event.occurred_at)])
         .await
-        .map_err(conflicting_order_id)?;
+        .map_err(conflicting_order_id)?
+        .is_empty();
     if shown {
-        store::replace_lines(conn, order.payment_event_no, &order.lines).await?;
+        view_writes::replace_lines(conn, &[order]).await?;
     }
     tracing::debug!(
         payment_event_no = order.payment_event_no,
@@ -209,14 +213,13 @@ impl GroupHandler for WalletProjection {
             return Ok(());
         }
         store::lock_order(conn, settled.payment_event_no).await?;
-        let completed = store::record_settlement(
-            conn,
-            settled.payment_event_no,
-            &settled.order_id,
-            event.occurred_at,
-        )
-        .await?;
-        if !completed {
+        let settlement = Settlement {
+            payment_event_no: settled.payment_event_no,
+            order_id: &settled.order_id,
+            settled_at: event.occurred_at,
+        };
+        let completed = view_writes::record_settlements(conn, &[settlement]).await?;
+        if completed == 0 {
             // Not an error: the confirmed event (other stream) completes the view later.
             tracing::debug!(
                 payment_event_no = settled.payment_event_no,

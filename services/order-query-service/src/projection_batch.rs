@@ -1,7 +1,7 @@
 //! Confirmed orders projected a whole group at once ([`messaging::GroupHandler::apply_batch`]):
 //! one statement claims every event, one writes every view, two replace every shown order's
 //! lines, where the careful path (projection.rs) spends a savepoint and five statements on each
-//! (docs/benchmarks.md, stop 27).
+//! (docs/benchmarks.md, stop 27). Both paths write with the same statements (view_writes.rs).
 //!
 //! Only a plain group takes this path: every delivery an `order.payment.confirmed` that decodes,
 //! and no two fresh events of one payment event (one statement cannot upsert a row twice).
@@ -15,13 +15,14 @@
 
 use std::collections::HashSet;
 
-use chrono::{DateTime, Utc};
 use events::{Envelope, PaymentConfirmed, WalletSettled};
 use messaging::{claim_fresh, BatchItem, HandlerError};
-use rust_decimal::Decimal;
 use sqlx::PgConnection;
 
-use crate::projection::{OrderProjection, ORDER_CONSUMER, WALLET_CONSUMER};
+use crate::{
+    projection::{OrderProjection, ORDER_CONSUMER, WALLET_CONSUMER},
+    view_writes::{self, Settlement},
+};
 
 impl OrderProjection {
     /// `Ok(false)`: declined, nothing written (see the module docs).
@@ -52,116 +53,19 @@ impl OrderProjection {
         if orders.is_empty() {
             return Ok(true);
         }
-        let shown = upsert_paid_many(conn, &orders).await?;
-        replace_lines_many(conn, &orders, &shown).await?;
+        let paid: Vec<_> = orders.iter().map(|e| (&e.payload, e.occurred_at)).collect();
+        let shown = view_writes::upsert_paid(conn, &paid).await?;
+        let shown: Vec<&PaymentConfirmed> = paid
+            .iter()
+            .map(|(o, _)| *o)
+            .filter(|o| shown.contains(&o.payment_event_no))
+            .collect();
+        view_writes::replace_lines(conn, &shown).await?;
         Ok(true)
     }
 }
 
-/// [`crate::store::upsert_paid`] for many orders: the payment events whose view now shows
-/// their event.
-async fn upsert_paid_many(
-    conn: &mut PgConnection,
-    orders: &[Envelope<PaymentConfirmed>],
-) -> Result<Vec<i64>, sqlx::Error> {
-    let col = |f: fn(&Envelope<PaymentConfirmed>) -> i64| orders.iter().map(f).collect::<Vec<_>>();
-    let text = |f: fn(&PaymentConfirmed) -> &str| {
-        orders.iter().map(|e| f(&e.payload)).collect::<Vec<&str>>()
-    };
-    let totals: Vec<Decimal> = orders.iter().map(|e| e.payload.total_amount).collect();
-    let approved: Vec<DateTime<Utc>> = orders.iter().map(|e| e.payload.approved_at).collect();
-    let ordered: Vec<DateTime<Utc>> = orders.iter().map(|e| e.payload.ordered_at).collect();
-    let occurred: Vec<DateTime<Utc>> = orders.iter().map(|e| e.occurred_at).collect();
-    // The statement of store::upsert_paid over unnested rows; `payment_event_no!`: written from
-    // a not-null array element. `as _`: borrowed `&str`s for `text[]`s.
-    sqlx::query_scalar!(
-        r#"insert into order_views (payment_event_no, member_no, order_id, order_name, status,
-             total_amount, payment_key, method, approved_at, failure_code, is_wallet_done,
-             created_at, last_event_at)
-         select o.no, o.member_no, o.order_id, o.order_name, 'PAID', o.total, o.payment_key,
-                o.method, o.approved_at, null,
-                exists (select 1 from wallet_settlements w where w.payment_event_no = o.no),
-                date_trunc('milliseconds', o.ordered_at), o.occurred_at
-           from unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::numeric[],
-                       $6::text[], $7::text[], $8::timestamptz[], $9::timestamptz[],
-                       $10::timestamptz[])
-                as o(no, member_no, order_id, order_name, total, payment_key, method,
-                     approved_at, ordered_at, occurred_at)
-         on conflict (payment_event_no) do update set
-             order_name = excluded.order_name, status = 'PAID',
-             total_amount = excluded.total_amount, payment_key = excluded.payment_key,
-             method = excluded.method, approved_at = excluded.approved_at, failure_code = null,
-             is_wallet_done = order_views.is_wallet_done or excluded.is_wallet_done,
-             last_event_at = excluded.last_event_at
-         where order_views.status <> 'PAID' or order_views.last_event_at <= excluded.last_event_at
-         returning payment_event_no as "payment_event_no!""#,
-        &col(|e| e.payload.payment_event_no),
-        &col(|e| e.payload.member_no),
-        &text(|p| p.order_id.as_str()) as _,
-        &text(|p| p.order_name.as_str()) as _,
-        &totals,
-        &text(|p| p.payment_key.as_str()) as _,
-        &text(|p| p.method.as_str()) as _,
-        &approved,
-        &ordered,
-        &occurred,
-    )
-    .fetch_all(conn)
-    .await
-}
-
-/// [`crate::store::replace_lines`] for the orders whose view shows them now.
-async fn replace_lines_many(
-    conn: &mut PgConnection,
-    orders: &[Envelope<PaymentConfirmed>],
-    shown: &[i64],
-) -> Result<(), sqlx::Error> {
-    if shown.is_empty() {
-        return Ok(());
-    }
-    sqlx::query!(
-        "delete from order_view_lines where payment_event_no = any($1)",
-        shown,
-    )
-    .execute(&mut *conn)
-    .await?;
-    let lines = || {
-        orders
-            .iter()
-            .filter(|e| shown.contains(&e.payload.payment_event_no))
-            .flat_map(|e| {
-                e.payload
-                    .lines
-                    .iter()
-                    .map(move |l| (e.payload.payment_event_no, l))
-            })
-    };
-    let events: Vec<i64> = lines().map(|(no, _)| no).collect();
-    let line_nos: Vec<i64> = lines().map(|(_, l)| l.payment_order_no).collect();
-    let products: Vec<i64> = lines().map(|(_, l)| l.product_no).collect();
-    let sellers: Vec<i64> = lines().map(|(_, l)| l.seller_no).collect();
-    let names: Vec<&str> = lines().map(|(_, l)| l.product_name.as_str()).collect();
-    let amounts: Vec<Decimal> = lines().map(|(_, l)| l.amount).collect();
-    sqlx::query!(
-        "insert into order_view_lines (payment_order_no, payment_event_no, product_no, seller_no,
-             product_name, amount)
-         select l.no, l.event_no, l.product_no, l.seller_no, l.name, l.amount
-         from unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[], $5::text[],
-                     $6::numeric[])
-             as l(no, event_no, product_no, seller_no, name, amount)",
-        &line_nos,
-        &events,
-        &products,
-        &sellers,
-        &names as _,
-        &amounts,
-    )
-    .execute(conn)
-    .await?;
-    Ok(())
-}
-
-/// [`crate::store::record_settlement`] of a group (see the module docs); `Ok(false)`:
+/// [`view_writes::record_settlements`] of a group (see the module docs); `Ok(false)`:
 /// declined, nothing written.
 pub(crate) async fn record_settlements(
     conn: &mut PgConnection,
@@ -178,30 +82,14 @@ pub(crate) async fn record_settlements(
     if settled.is_empty() {
         return Ok(true);
     }
-    let nos: Vec<i64> = settled.iter().map(|e| e.payload.payment_event_no).collect();
-    let order_ids: Vec<&str> = settled
+    let settled: Vec<Settlement> = settled
         .iter()
-        .map(|e| e.payload.order_id.as_str())
+        .map(|e| Settlement {
+            payment_event_no: e.payload.payment_event_no,
+            order_id: &e.payload.order_id,
+            settled_at: e.occurred_at,
+        })
         .collect();
-    let times: Vec<DateTime<Utc>> = settled.iter().map(|e| e.occurred_at).collect();
-    // `as _`: the checked type of a `text[]` is `Vec<String>`. A second settlement of one
-    // payment event (a re-emitted event) keeps the first, as one at a time.
-    sqlx::query!(
-        "insert into wallet_settlements (payment_event_no, order_id, settled_at)
-         select * from unnest($1::bigint[], $2::text[], $3::timestamptz[])
-         on conflict (payment_event_no) do nothing",
-        &nos,
-        &order_ids as _,
-        &times,
-    )
-    .execute(&mut *conn)
-    .await?;
-    // A view not there yet is completed by its confirmed event (store.rs).
-    sqlx::query!(
-        "update order_views set is_wallet_done = true where payment_event_no = any($1)",
-        &nos,
-    )
-    .execute(&mut *conn)
-    .await?;
+    view_writes::record_settlements(conn, &settled).await?;
     Ok(true)
 }

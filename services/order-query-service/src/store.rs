@@ -3,11 +3,11 @@
 //! statements.
 
 use chrono::{DateTime, Utc};
-use events::{PaidOrderLine, PaymentConfirmed, PaymentFailed};
+use events::PaymentFailed;
 use rust_decimal::Decimal;
 use sqlx::PgConnection;
 
-/// A paid order; beats FAILED whatever the arrival order (see `upsert_paid`).
+/// A paid order; beats FAILED whatever the arrival order (see `view_writes::upsert_paid`).
 pub const PAID: &str = "PAID";
 pub const FAILED: &str = "FAILED";
 
@@ -179,81 +179,6 @@ pub async fn lock_orders(conn: &mut PgConnection, orders: &[i64]) -> Result<(), 
 /// The projection gate: shared by projections, exclusive for a rebuild.
 const GATE: (i32, i32) = (8087, 0);
 
-/// Applies a confirmed payment. PAID beats FAILED in any arrival order (money was taken; the
-/// state machine never leaves SUCCESS); between two PAID events the newer `occurredAt` wins, so
-/// a late copy of an older event changes nothing. `last_event_at` is the time of the event the
-/// row shows. `created_at` never moves, so an order keeps its place in the member's pages.
-/// Returns whether the row now shows this event (its lines must then be replaced).
-pub async fn upsert_paid(
-    conn: &mut PgConnection,
-    order: &PaymentConfirmed,
-    occurred_at: DateTime<Utc>,
-) -> Result<bool, sqlx::Error> {
-    let applied = sqlx::query!(
-        "insert into order_views (payment_event_no, member_no, order_id, order_name, status,
-             total_amount, payment_key, method, approved_at, failure_code, is_wallet_done,
-             created_at, last_event_at)
-         values ($1, $2, $3, $4, 'PAID', $5, $6, $7, $8, null,
-             exists (select 1 from wallet_settlements where payment_event_no = $1),
-             date_trunc('milliseconds', $9::timestamptz), $10)
-         on conflict (payment_event_no) do update set
-             order_name = excluded.order_name, status = 'PAID',
-             total_amount = excluded.total_amount, payment_key = excluded.payment_key,
-             method = excluded.method, approved_at = excluded.approved_at, failure_code = null,
-             is_wallet_done = order_views.is_wallet_done or excluded.is_wallet_done,
-             last_event_at = excluded.last_event_at
-         where order_views.status <> 'PAID' or order_views.last_event_at <= excluded.last_event_at",
-        order.payment_event_no,
-        order.member_no,
-        &order.order_id,
-        &order.order_name,
-        order.total_amount,
-        &order.payment_key,
-        &order.method,
-        order.approved_at,
-        order.ordered_at,
-        occurred_at,
-    )
-    .execute(conn)
-    .await?
-    .rows_affected();
-    Ok(applied == 1)
-}
-
-/// The lines of the event the view now shows, replacing any earlier version in one statement.
-pub async fn replace_lines(
-    conn: &mut PgConnection,
-    payment_event_no: i64,
-    lines: &[PaidOrderLine],
-) -> Result<(), sqlx::Error> {
-    sqlx::query!(
-        "delete from order_view_lines where payment_event_no = $1",
-        payment_event_no,
-    )
-    .execute(&mut *conn)
-    .await?;
-    let column = |f: fn(&PaidOrderLine) -> i64| lines.iter().map(f).collect::<Vec<_>>();
-    let names: Vec<&str> = lines.iter().map(|l| l.product_name.as_str()).collect();
-    let amounts: Vec<Decimal> = lines.iter().map(|l| l.amount).collect();
-    // `as _`: the names are borrowed (`&str`s), the checked type of a `text[]` is `Vec<String>`.
-    sqlx::query!(
-        "insert into order_view_lines (payment_order_no, payment_event_no, product_no, seller_no,
-             product_name, amount)
-         select l.no, $1, l.product_no, l.seller_no, l.name, l.amount
-         from unnest($2::bigint[], $3::bigint[], $4::bigint[], $5::text[], $6::numeric[])
-             as l(no, product_no, seller_no, name, amount)",
-        payment_event_no,
-        &column(|l| l.payment_order_no),
-        &column(|l| l.product_no),
-        &column(|l| l.seller_no),
-        &names as _,
-        &amounts,
-    )
-    .execute(conn)
-    .await?;
-    Ok(())
-}
-
 /// Applies a failed payment: never over a PAID row, and only if newer than the FAILED event the
 /// row shows.
 pub async fn upsert_failed(
@@ -284,35 +209,6 @@ pub async fn upsert_failed(
     .await?
     .rows_affected();
     Ok(applied == 1)
-}
-
-/// Records a settlement and completes the view if it exists; if it does not yet, the confirmed
-/// event finds the record when it comes. Settled only ever goes false → true, so it needs no
-/// time guard, and it leaves `last_event_at` (the order events' clock) alone. Returns whether
-/// a view was there to complete.
-pub async fn record_settlement(
-    conn: &mut PgConnection,
-    payment_event_no: i64,
-    order_id: &str,
-    settled_at: DateTime<Utc>,
-) -> Result<bool, sqlx::Error> {
-    sqlx::query!(
-        "insert into wallet_settlements (payment_event_no, order_id, settled_at)
-         values ($1, $2, $3) on conflict (payment_event_no) do nothing",
-        payment_event_no,
-        order_id,
-        settled_at,
-    )
-    .execute(&mut *conn)
-    .await?;
-    let found = sqlx::query_scalar!(
-        "update order_views set is_wallet_done = true
-         where payment_event_no = $1 returning true",
-        payment_event_no,
-    )
-    .fetch_optional(conn)
-    .await?;
-    Ok(found.is_some())
 }
 
 /// Empties the read model and forgets which events `consumers` applied, in one transaction.

@@ -246,6 +246,67 @@ async fn webhook_and_lookup_converge_in_either_order() {
     s.stop().await;
 }
 
+/// The PSP acknowledged a payout (SENT, with its id), then lost its record and refuses the
+/// repeat (400). The refusal must never fail the payout: the PSP may still pay it, and failing
+/// it would hand the seller the money a second time. Each lookup finds nothing, is refused, and
+/// looks once more (flow.rs `second_look`): the payout stays SENT, looked up with backoff, and
+/// operators read why. (flow.rs `finish` keeps the same rule on the locked row, for a SENT
+/// written after the job read the payout; that race is not staged here.)
+#[tokio::test]
+async fn a_payout_the_psp_acknowledged_then_forgot_is_never_failed_by_a_refusal() {
+    let s = Stack::start_with(
+        // Acknowledged, and not settled by the PSP during the test.
+        &[("SANDBOX_PAYOUT_DELAY_MS", "600000")],
+        &[
+            ("PAYOUT_RECOVERY_INTERVAL_MS", "100"),
+            ("PAYOUT_LOOKUP_AFTER_MS", "100"),
+        ],
+    )
+    .await;
+    s.fund(A, 900, 2000).await;
+    let (status, p) = s.payout(A, json!({"amount": 1200}), None).await;
+    assert_eq!((status, p["status"].as_str()), (201, Some("SENT")), "{p}");
+    let no = p["payoutNo"].as_str().unwrap_or_default().to_string();
+    s.psp_forgets(&no).await;
+    s.sandbox_put(
+        &format!("/sandbox/faults/payouts/{no}"),
+        json!({"mode": "error", "errorCode": "INVALID_REQUEST", "times": 1000}),
+    )
+    .await;
+
+    // Refused lookups and repeats, several times over, each with its backoff.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let attempts: i32 = sqlx::query_scalar("select attempts from payouts where payout_no = $1")
+            .bind(no.parse::<i64>().expect("a number"))
+            .fetch_one(&s.w.pool)
+            .await
+            .expect("the payout");
+        if attempts >= 4 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "looked up {attempts} times"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let (_, own) =
+        s.w.get_json(&format!("/api/wallets/sellers/{A}/payouts/{no}"), false)
+            .await;
+    assert_eq!(own["status"], "SENT", "{own}");
+    s.expect_wallet(A, 800, 1200, 0).await;
+    assert_eq!(s.entries_of(&no).await, ["PAYOUT"], "no money handed back");
+    let looked = s.admin_lookup(&no).await;
+    assert!(
+        looked["lastError"]
+            .as_str()
+            .is_some_and(|e| e.starts_with("PSP_RECORD_GONE") && e.contains("INVALID_REQUEST")),
+        "{looked}"
+    );
+    s.stop().await;
+}
+
 /// Seller A with 2,000 available asks for 1,200 while the PSP answers after 1.5 s, past the
 /// 300 ms timeout, until the test lifts the fault; the job looks every 200 ms.
 async fn a_payout_the_psp_does_not_answer_in_time() -> (Stack, u16, serde_json::Value) {

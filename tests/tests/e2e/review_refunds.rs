@@ -244,6 +244,84 @@ async fn purchases_are_recorded_in_batches_and_a_cancel_may_come_first() {
     system.stop().await;
 }
 
+/// The race a review of stop 28 found, made to happen: a review whose purchase check waits for
+/// the lock of a refund in progress must read the lines that refund commits. The test holds
+/// the purchase's lock itself, as refunds.rs does between refunding the line and withdrawing
+/// the reviews, with the line refunded in full but not committed; the review waits for that
+/// lock, and the commit is made only once Postgres shows it waiting. A purchase check that read
+/// the lines in the statement that waited (its snapshot taken before the commit) lets the
+/// review in on a purchase already taken back, after the refund looked for reviews to withdraw.
+#[tokio::test]
+async fn a_review_waiting_for_a_refund_in_progress_sees_it() {
+    let system = TestSystem::builder()
+        .only(["catalog-review-service"])
+        .overrides([("REVIEW_REQUIRES_PURCHASE", "true")])
+        .start()
+        .await;
+    let bus = Bus::connect(&system).await;
+    let order = hot_ranking::payment(15, &[150], chrono::Utc::now());
+    bus.publish(&Envelope::new(order)).await;
+    let db = system.db(&catalog_review_service::SPEC).await;
+    eventually(WAIT, "the purchase recorded", || async {
+        let lines: i64 = sqlx::query_scalar(
+            "select count(*) from review_purchase_lines where member_no = 1 and product_no = 150",
+        )
+        .fetch_one(&db)
+        .await
+        .expect("lines");
+        (lines == 1).then_some(())
+    })
+    .await;
+
+    let mut refund = db.begin().await.expect("the refund's transaction");
+    sqlx::query(
+        "update review_purchase_lines set refunded = line_amount
+          where member_no = 1 and product_no = 150",
+    )
+    .execute(&mut *refund)
+    .await
+    .expect("the line refunded in full");
+    sqlx::query(
+        "select 1 from review_purchases where member_no = 1 and product_no = 150 for update",
+    )
+    .execute(&mut *refund)
+    .await
+    .expect("the purchase locked");
+    let body = json!({"productNo": "150", "memberNo": "1", "title": "t", "content": "c",
+        "starRatingType": "FIVE"});
+    let committed_once_waited_on = async {
+        eventually(WAIT, "the review waits for the purchase's lock", || async {
+            let waiting: i64 = sqlx::query_scalar(
+                "select count(*) from pg_stat_activity
+                  where datname = current_database() and wait_event_type = 'Lock'
+                    and query like '%review_purchases%'",
+            )
+            .fetch_one(&db)
+            .await
+            .expect("pg_stat_activity");
+            (waiting == 1).then_some(())
+        })
+        .await;
+        refund.commit().await.expect("the refund committed");
+    };
+    let (answer, ()) = tokio::join!(post(&system, body), committed_once_waited_on);
+    assert_eq!(
+        answer.status, 403,
+        "a purchase refunded while the review waited: {}",
+        answer.body
+    );
+    let live: i64 = sqlx::query_scalar(
+        "select count(*) from product_reviews
+          where member_no = 1 and product_no = 150 and deleted_at is null",
+    )
+    .fetch_one(&db)
+    .await
+    .expect("reviews");
+    assert_eq!(live, 0, "no review of a purchase taken back");
+    db.close().await;
+    system.stop().await;
+}
+
 /// Cancels the refunds consumer has applied.
 async fn refunds_applied(db: &sqlx::PgPool) -> i64 {
     sqlx::query_scalar("select count(*) from processed_events where consumer = 'review-refunds'")

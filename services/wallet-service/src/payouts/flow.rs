@@ -259,6 +259,17 @@ impl Payouts {
         if to == PayoutStatus::Failed && psp_payout_id.is_none() && acknowledged {
             tracing::warn!(%payout_no, ?failure,
                 "the PSP refused a repeat of a payout it acknowledged; left open, looked up again");
+            // Counted with its backoff like any unknown outcome, so the job does not ask the
+            // PSP again at every pass (tests/payouts.rs
+            // `a_payout_the_psp_acknowledged_then_forgot_is_never_failed_by_a_refusal`).
+            let (code, message) = failure.unwrap_or(("REFUSED", ""));
+            let reason = format!(
+                "PSP_REFUSED_ACKNOWLEDGED: the PSP refused a repeat of a payout it acknowledged \
+                 ({code}: {message})"
+            );
+            let next = self.backoff_ms(payout.attempts);
+            store::record_attempt(&mut tx, payout_no, next, Some(&reason)).await?;
+            tx.commit().await?;
             return Ok(Applied::Unchanged);
         }
         let change = Change {

@@ -38,12 +38,18 @@ pub struct Stack {
 impl Stack {
     /// The sandbox settles payouts after 300 ms; wallet-service releases sales at once.
     pub async fn start(vars: &[(&str, &str)]) -> Self {
+        Self::start_with(&[], vars).await
+    }
+
+    /// [`Stack::start`] with `sandbox_vars` over the sandbox's settings.
+    pub async fn start_with(sandbox_vars: &[(&str, &str)], vars: &[(&str, &str)]) -> Self {
         let mut config = testing::test_config(&psp_sandbox::SPEC, &testing::unique_namespace());
-        for (k, v) in [
+        let defaults = [
             ("SANDBOX_PAYOUT_DELAY_MS", "300"),
             ("SANDBOX_WEBHOOK_RETRY_MS", "200"),
-        ] {
-            config.extra.insert(k.into(), v.into());
+        ];
+        for (k, v) in defaults.iter().chain(sandbox_vars) {
+            config.extra.insert((*k).into(), (*v).into());
         }
         let psp_db = config
             .database_url
@@ -234,6 +240,26 @@ impl Stack {
             .expect("GET /v2/payouts");
         let (_, body) = Self::json(res).await;
         body["entityBody"]["items"].as_array().map_or(0, Vec::len)
+    }
+
+    /// The PSP loses its record of the payout, and of the replies it stored for its keys: a
+    /// lookup finds nothing, and a repeat is not answered from the key.
+    pub async fn psp_forgets(&self, no: &str) {
+        let db = sqlx::PgPool::connect(self.psp_db.as_str())
+            .await
+            .expect("the sandbox's database");
+        let gone = sqlx::query("delete from payouts where ref_payout_id = $1")
+            .bind(no)
+            .execute(&db)
+            .await
+            .expect("the payout forgotten")
+            .rows_affected();
+        assert_eq!(gone, 1, "the PSP had payout {no}");
+        sqlx::query("delete from payout_idempotency_keys")
+            .execute(&db)
+            .await
+            .expect("the keys forgotten");
+        db.close().await;
     }
 
     /// `v1:…` over the body and time with `secret` ("" = the sandbox's default key).
