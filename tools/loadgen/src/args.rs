@@ -67,6 +67,9 @@ pub struct BenchArgs {
     /// this 2-core machine (docs/benchmarks.md, stop 22).
     #[arg(long, default_value_t = 3)]
     pub db_connections: u32,
+    /// One service's own pool over `--db-connections` (`order-service=6`); repeatable.
+    #[arg(long = "db-connections-for", value_name = "SERVICE=N", value_parser = service_pool)]
+    pub db_connections_for: Vec<(&'static str, u32)>,
     /// Each service's async worker threads (WORKER_THREADS); 0: one per core.
     #[arg(long, default_value_t = 1)]
     pub worker_threads: usize,
@@ -92,6 +95,22 @@ fn rate(raw: &str) -> Result<f64, String> {
     match raw.parse::<f64>() {
         Ok(rate) if rate >= 0.0 && rate.is_finite() => Ok(rate),
         _ => Err("payments per second, > 0 (or 0 for closed loop)".into()),
+    }
+}
+
+/// `SERVICE=N`: a service of the stack and a pool of 1 to 100 connections.
+fn service_pool(raw: &str) -> Result<(&'static str, u32), String> {
+    let (name, n) = raw
+        .split_once('=')
+        .ok_or_else(|| "SERVICE=N, e.g. order-service=6".to_string())?;
+    let service = crate::stack::SERVICES
+        .iter()
+        .map(|s| s.name)
+        .find(|s| *s == name)
+        .ok_or_else(|| format!("{name} is not a service of the stack"))?;
+    match n.parse::<u32>() {
+        Ok(n) if (1..=100).contains(&n) => Ok((service, n)),
+        _ => Err(format!("{n}: a pool of 1 to 100 connections")),
     }
 }
 
@@ -219,6 +238,16 @@ mod tests {
         };
         assert_eq!((b.rate, b.duration, b.consumer_concurrency), (50.0, 120, 4));
         assert_eq!(b.out, "docs/bench/open-loop");
+        assert!(b.db_connections_for.is_empty());
+        let Command::Bench(b) = parse(
+            "l bench --db-connections-for order-service=6 --db-connections-for psp-sandbox=4",
+        ) else {
+            panic!("not bench")
+        };
+        assert_eq!(
+            b.db_connections_for,
+            [("order-service", 6), ("psp-sandbox", 4)]
+        );
         let Command::Scale(s) = parse("l scale --auth jwt --bin-dir target/release") else {
             panic!("not scale")
         };
@@ -237,6 +266,9 @@ mod tests {
             "l bench --rate NaN",
             "l bench --rate inf",
             "l bench --rate=-1",
+            "l bench --db-connections-for order-service",
+            "l bench --db-connections-for ordering=6",
+            "l bench --db-connections-for order-service=0",
             "l fly",
         ] {
             assert!(

@@ -68,6 +68,9 @@ pub async fn run(args: &BenchArgs) -> anyhow::Result<bool> {
     let concurrency = args.consumer_concurrency;
     let mut options =
         StackOptions::new(args.stack.bin_dir.clone()).set("DB_MAX_CONNECTIONS", db_connections);
+    for (service, pool) in &args.db_connections_for {
+        options = options.set_for(service, "DB_MAX_CONNECTIONS", pool);
+    }
     if concurrency > 0 {
         options = options.set("CONSUMER_CONCURRENCY", concurrency);
     }
@@ -99,6 +102,7 @@ pub async fn run(args: &BenchArgs) -> anyhow::Result<bool> {
     let mut report = result?;
     report.consumer_concurrency = concurrency;
     report.worker_threads = args.worker_threads;
+    report.db_connections_for = args.db_connections_for.clone();
     report.webhooks = args.webhooks;
 
     // The ceilings once the system is stopped, so neither side takes the other's CPU or
@@ -244,6 +248,7 @@ async fn measure(
         open,
         shoppers,
         db_connections,
+        db_connections_for: Vec::new(),
         consumer_concurrency: 0,
         worker_threads: 0,
         webhooks: false,

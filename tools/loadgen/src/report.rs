@@ -17,6 +17,8 @@ pub struct BenchReport {
     pub open: Option<crate::report_open::OpenLoopReport>,
     pub shoppers: usize,
     pub db_connections: u32,
+    /// Services whose pool is not `db_connections` (`--db-connections-for`).
+    pub db_connections_for: Vec<(&'static str, u32)>,
     pub consumer_concurrency: usize,
     /// WORKER_THREADS of every service; 0: one per core.
     pub worker_threads: usize,
@@ -86,6 +88,15 @@ fn broker_sync_interval() -> String {
         .unwrap_or_else(|| "default (2m)".into())
 }
 
+/// `DB_MAX_CONNECTIONS` of every service, with the ones set apart: `3 (order-service 6)`.
+fn pools(every: u32, apart: &[(&str, u32)]) -> String {
+    if apart.is_empty() {
+        return every.to_string();
+    }
+    let apart: Vec<String> = apart.iter().map(|(s, n)| format!("{s} {n}")).collect();
+    format!("{every} ({})", apart.join(", "))
+}
+
 /// The group-commit settings the services inherited from this process's environment
 /// (docs/configuration.md), each with its default when unset.
 fn group_commit_settings() -> String {
@@ -133,7 +144,7 @@ impl BenchReport {
                 ),
             },
             self.duration.as_secs_f64(),
-            self.db_connections,
+            pools(self.db_connections, &self.db_connections_for),
             match self.worker_threads {
                 0 => "one per core".to_string(),
                 n => n.to_string(),
