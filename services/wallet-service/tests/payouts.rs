@@ -267,12 +267,14 @@ async fn a_payout_the_psp_acknowledged_then_forgot_is_never_failed_by_a_refusal(
     let (status, p) = s.payout(A, json!({"amount": 1200}), None).await;
     assert_eq!((status, p["status"].as_str()), (201, Some("SENT")), "{p}");
     let no = p["payoutNo"].as_str().unwrap_or_default().to_string();
-    s.psp_forgets(&no).await;
+    // The refusal first: while the PSP still has the payout, a lookup finds it and never
+    // repeats the request, so no repeat can re-create it between the two steps.
     s.sandbox_put(
         &format!("/sandbox/faults/payouts/{no}"),
         json!({"mode": "error", "errorCode": "INVALID_REQUEST", "times": 1000}),
     )
     .await;
+    s.psp_forgets(&no).await;
 
     // Refused lookups and repeats, several times over, each with its backoff.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);

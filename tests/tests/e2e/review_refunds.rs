@@ -310,6 +310,7 @@ async fn a_review_waiting_for_a_refund_in_progress_sees_it() {
         "a purchase refunded while the review waited: {}",
         answer.body
     );
+    assert_eq!(answer.body["code"], "PURCHASE_REQUIRED", "{}", answer.body);
     let live: i64 = sqlx::query_scalar(
         "select count(*) from product_reviews
           where member_no = 1 and product_no = 150 and deleted_at is null",

@@ -68,6 +68,14 @@ pub async fn run(args: &BenchArgs) -> anyhow::Result<bool> {
     let concurrency = args.consumer_concurrency;
     let mut options =
         StackOptions::new(args.stack.bin_dir.clone()).set("DB_MAX_CONNECTIONS", db_connections);
+    for (i, (service, _)) in args.db_connections_for.iter().enumerate() {
+        if args.db_connections_for[..i]
+            .iter()
+            .any(|(s, _)| s == service)
+        {
+            anyhow::bail!("--db-connections-for names {service} twice");
+        }
+    }
     for (service, pool) in &args.db_connections_for {
         options = options.set_for(service, "DB_MAX_CONNECTIONS", pool);
     }

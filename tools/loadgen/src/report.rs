@@ -88,10 +88,12 @@ fn broker_sync_interval() -> String {
         .unwrap_or_else(|| "default (2m)".into())
 }
 
-/// `DB_MAX_CONNECTIONS` of every service, with the ones set apart: `3 (order-service 6)`.
+/// `DB_MAX_CONNECTIONS` of every service, with the ones set apart:
+/// `` `DB_MAX_CONNECTIONS=3` (order-service 6) ``.
 fn pools(every: u32, apart: &[(&str, u32)]) -> String {
+    let every = format!("`DB_MAX_CONNECTIONS={every}`");
     if apart.is_empty() {
-        return every.to_string();
+        return every;
     }
     let apart: Vec<String> = apart.iter().map(|(s, n)| format!("{s} {n}")).collect();
     format!("{every} ({})", apart.join(", "))
@@ -129,7 +131,7 @@ impl BenchReport {
             "Load: {} for {:.0} s (checkout of 1–3 products → sandbox approval → confirm; \
              per payment 30 % like, 5 % unlike, 10 % review, 2 % review delete; 5 % of paid orders \
              cancelled, half of them in part), release binaries, \
-             one process per service, `DB_MAX_CONNECTIONS={}`, `WORKER_THREADS={}`, \
+             one process per service, {}, `WORKER_THREADS={}`, \
              `CONSUMER_CONCURRENCY={}`, {}, {}, Postgres over {}, the broker's \
              `sync_interval: {}`; {}.\n",
             match &self.open {
