@@ -1,7 +1,8 @@
 //! Payouts against real Postgres and NATS and the PSP sandbox in-process: completed through
 //! the signed webhook, through the lookup when no webhook comes, failed (money back), refused
 //! (over available, bad amounts), idempotent, a timeout recovered; forged and replayed
-//! webhooks change nothing; webhook and lookup converge in either order. After each: entries
+//! webhooks change nothing; webhook and lookup converge in either order; a payout the PSP
+//! acknowledged is never failed by a refusal, even one judged on a stale row. After each: entries
 //! sum to 0, balances = postings, wallet balance = pending + available = Σ wallet rows, and
 //! the money at the PSP (PSP_CLEARING − SELLER_PAID_OUT) = charged − refunded − paid out.
 
@@ -10,6 +11,13 @@ mod support;
 
 use payout_support::{d, Stack};
 use serde_json::json;
+use wallet_service::{
+    ids::PayoutNo,
+    payouts::{
+        store::{self, PayoutRow},
+        PayoutStatus,
+    },
+};
 
 const A: i64 = 1;
 
@@ -251,7 +259,7 @@ async fn webhook_and_lookup_converge_in_either_order() {
 /// it would hand the seller the money a second time. Each lookup finds nothing, is refused, and
 /// looks once more (flow.rs `second_look`): the payout stays SENT, looked up with backoff, and
 /// operators read why. (flow.rs `finish` keeps the same rule on the locked row, for a SENT
-/// written after the job read the payout; that race is not staged here.)
+/// written after the job read the payout: the next test.)
 #[tokio::test]
 async fn a_payout_the_psp_acknowledged_then_forgot_is_never_failed_by_a_refusal() {
     let s = Stack::start_with(
@@ -306,6 +314,79 @@ async fn a_payout_the_psp_acknowledged_then_forgot_is_never_failed_by_a_refusal(
             .is_some_and(|e| e.starts_with("PSP_RECORD_GONE") && e.contains("INVALID_REQUEST")),
         "{looked}"
     );
+    s.assert_sound(2000, 0).await;
+    s.stop().await;
+}
+
+/// The race flow.rs `finish` guards: a lookup working from the payout as it was read before the
+/// PSP's acknowledgement was recorded (UNKNOWN, no PSP id: a timed-out request), while the row
+/// is SENT now (a webhook or another instance wrote it meanwhile), and the PSP has since lost
+/// the payout and refuses the repeat. The second look sees the stale UNKNOWN and lets the
+/// refusal through; only the locked row's SENT, PSP id and `sent_at` keep the money where it is.
+#[tokio::test]
+async fn a_refusal_judged_on_a_stale_row_never_fails_a_payout_acknowledged_meanwhile() {
+    // The service's own job stays out of the way: the test drives the lookup itself.
+    let s = Stack::start_with(
+        &[("SANDBOX_PAYOUT_DELAY_MS", "600000")],
+        &[
+            ("PAYOUT_RECOVERY_INTERVAL_MS", "600000"),
+            ("PAYOUT_LOOKUP_AFTER_MS", "600000"),
+        ],
+    )
+    .await;
+    s.fund(A, 910, 2000).await;
+    let (status, p) = s.payout(A, json!({"amount": 1200}), None).await;
+    assert_eq!((status, p["status"].as_str()), (201, Some("SENT")), "{p}");
+    let no = p["payoutNo"].as_str().unwrap_or_default().to_string();
+    let payout_no = PayoutNo(no.parse().expect("a number"));
+    let mut conn = s.w.pool.acquire().await.expect("a connection");
+    let sent = store::find(&mut conn, payout_no)
+        .await
+        .expect("the payout")
+        .expect("found");
+    drop(conn);
+    let stale = PayoutRow {
+        status: PayoutStatus::Unknown,
+        psp_payout_id: None,
+        sent_at: None,
+        ..sent.clone()
+    };
+    s.sandbox_put(
+        &format!("/sandbox/faults/payouts/{no}"),
+        json!({"mode": "error", "errorCode": "INVALID_REQUEST", "times": 10}),
+    )
+    .await;
+    s.psp_forgets(&no).await;
+
+    s.payout_paths()
+        .lookup(&stale, "test")
+        .await
+        .expect("the lookup");
+
+    let (_, looked) = s.w.get_json("/admin/payouts/unresolved", true).await;
+    let mut conn = s.w.pool.acquire().await.expect("a connection");
+    let after = store::find(&mut conn, payout_no)
+        .await
+        .expect("the payout")
+        .expect("found");
+    drop(conn);
+    assert_eq!(after.status, PayoutStatus::Sent, "{looked}");
+    assert_eq!(
+        after.attempts,
+        sent.attempts + 1,
+        "counted, with its backoff"
+    );
+    assert!(
+        after
+            .last_error
+            .as_deref()
+            .is_some_and(|e| e.starts_with("PSP_REFUSED_ACKNOWLEDGED")),
+        "{:?}",
+        after.last_error
+    );
+    s.expect_wallet(A, 800, 1200, 0).await;
+    assert_eq!(s.entries_of(&no).await, ["PAYOUT"], "no money handed back");
+    s.assert_sound(2000, 0).await;
     s.stop().await;
 }
 

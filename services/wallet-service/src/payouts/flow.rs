@@ -260,10 +260,8 @@ impl Payouts {
             tracing::warn!(%payout_no, ?failure,
                 "the PSP refused a repeat of a payout it acknowledged; left open, looked up again");
             // Counted with its backoff like any unknown outcome, so the job does not ask the
-            // PSP again at every pass. (tests/payouts.rs
-            // `a_payout_the_psp_acknowledged_then_forgot_is_never_failed_by_a_refusal` stages
-            // the PSP forgetting, which `second_look` answers; this branch is reached when the
-            // SENT was written after the caller read the payout, a race no test stages.)
+            // PSP again at every pass (tests/payouts.rs
+            // `a_refusal_judged_on_a_stale_row_never_fails_a_payout_acknowledged_meanwhile`).
             let (code, message) = failure.unwrap_or(("REFUSED", ""));
             let reason = format!(
                 "PSP_REFUSED_ACKNOWLEDGED: the PSP refused a repeat of a payout it acknowledged \

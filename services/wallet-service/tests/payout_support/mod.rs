@@ -242,6 +242,41 @@ impl Stack {
         body["entityBody"]["items"].as_array().map_or(0, Vec::len)
     }
 
+    /// wallet-service's payout paths on the stack's database and sandbox, for a test that
+    /// drives one itself (with a payout row it read earlier, say).
+    pub fn payout_paths(&self) -> wallet_service::payouts::Payouts {
+        use std::{sync::Arc, time::Duration};
+        use wallet_service::payouts::{
+            psp::PspPayouts,
+            settings::{PayoutSettings, Schedule},
+        };
+        let settings = PayoutSettings {
+            psp_url: self.psp_url(""),
+            psp_secret_key: "test_sk_sandbox".into(),
+            psp_timeout: Duration::from_secs(5),
+            webhook_secret: SECRET.into(),
+            recovery_interval: Duration::from_millis(100),
+            lookup_after: Duration::from_millis(100),
+            max_backoff: Duration::from_secs(60),
+            schedule: Schedule::Off,
+        };
+        let counter = |name: &str| prometheus::IntCounter::new(name, "test").expect("a counter");
+        let psp = PspPayouts::new(
+            &settings.psp_url,
+            &settings.psp_secret_key,
+            settings.psp_timeout,
+            counter("psp_credential_errors_total"),
+        )
+        .expect("the PSP client");
+        wallet_service::payouts::Payouts {
+            pool: self.w.pool.clone(),
+            ids: Arc::new(snowflake::Snowflake::new(999).expect("a node id")),
+            psp,
+            settings: Arc::new(settings),
+            unresolved: prometheus::IntGauge::new("payouts_unresolved", "test").expect("a gauge"),
+        }
+    }
+
     /// The PSP loses its record of the payout, and of the replies it stored for its keys: a
     /// lookup finds nothing, and a repeat is not answered from the key.
     pub async fn psp_forgets(&self, no: &str) {
