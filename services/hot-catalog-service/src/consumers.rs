@@ -106,6 +106,7 @@ impl Handler for ScoreEvents {
             let outcome = match self.parking(parking, delivery).await? {
                 Parking::Known => None,
                 Parking::Parked => Some("parked"),
+                Parking::Absorbed => Some("absorbed"),
                 Parking::OverCap => {
                     tracing::warn!(event_id = %delivery.event.event_id,
                         "a member's parked likes are at the cap: like of an unannounced product dropped");
@@ -192,7 +193,7 @@ pub async fn spawn_all(
     };
     let outcomes = rt.metrics.counter_vec(
         "hot_events_total",
-        "Ranking events by consumer and outcome (applied, duplicate; likes: parked, released, dropped)",
+        "Ranking events by consumer and outcome (applied, duplicate; likes: parked, released, dropped, absorbed)",
         &["consumer", "outcome"],
     );
     let scored = [

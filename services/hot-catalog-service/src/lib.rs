@@ -24,6 +24,7 @@ pub mod details;
 mod examples;
 pub mod parked;
 pub mod purchases;
+pub mod purged;
 pub mod ranking;
 pub mod score;
 pub mod settings;

@@ -12,8 +12,8 @@
 //! like): the ranking's Add and Remove commute and are deduped by event id, so a like and its
 //! unlike cancel out in any order. A member may have [`PARKED_PER_MEMBER`] rows parked.
 //!
-//! Left as is: a like purged unannounced whose product is announced later (a day on, a
-//! catalog outbox stuck that long) is lost, and its unlike then takes one from the ranking.
+//! A like purged unannounced whose product is announced later (a day on, a catalog outbox
+//! stuck that long) is lost; purged.rs keeps its unlike from taking one from the ranking.
 
 use std::{sync::Arc, time::Duration};
 
@@ -81,6 +81,8 @@ pub enum Parking {
     Parked,
     /// The member has [`PARKED_PER_MEMBER`] parked already: dropped.
     OverCap,
+    /// An unlike of a known product whose like was purged unannounced (purged.rs): not scored.
+    Absorbed,
 }
 
 /// The like consumer's parking, with the products it has found details for: details are never
@@ -99,7 +101,8 @@ impl LikeParking {
         }
     }
 
-    /// [`park_if_unknown`], unless the product is known already.
+    /// [`park_if_unknown`], unless the product is known already; an unlike of a known product
+    /// is then offered to the member's purged likes of it (purged.rs).
     pub async fn park_if_unknown(
         &self,
         event_id: Uuid,
@@ -112,16 +115,25 @@ impl LikeParking {
                 .map(|set| set.contains(&like.product_no))
                 .unwrap_or(false)
         };
-        if seen(&self.known) {
-            return Ok(Parking::Known);
+        let parking = if seen(&self.known) {
+            Parking::Known
+        } else {
+            park_if_unknown(&self.pool, event_id, like, direction).await?
+        };
+        if parking != Parking::Known {
+            return Ok(parking);
         }
-        let parking = park_if_unknown(&self.pool, event_id, like, direction).await?;
-        if parking == Parking::Known {
-            if let Ok(mut set) = self.known.lock() {
-                set.insert(like.product_no);
-            }
+        if let Ok(mut set) = self.known.lock() {
+            set.insert(like.product_no);
         }
-        Ok(parking)
+        let absorbed = direction == Direction::Remove
+            && crate::purged::absorb_unlike(&self.pool, event_id, like.member_no, like.product_no)
+                .await?;
+        Ok(if absorbed {
+            Parking::Absorbed
+        } else {
+            Parking::Known
+        })
     }
 }
 
@@ -194,22 +206,6 @@ pub async fn forget(conn: &mut PgConnection, event_ids: &[Uuid]) -> Result<(), s
         .map(|_| ())
 }
 
-/// Purges up to 10,000 rows parked longer than [`PURGE_AFTER`] whose product still has no
-/// details (one that has is the release's, whatever its age); how many.
-pub async fn purge(conn: &mut PgConnection) -> Result<u64, sqlx::Error> {
-    sqlx::query(
-        "delete from parked_likes where event_id in (
-            select p.event_id from parked_likes p
-             where p.parked_at < now() - make_interval(secs => $1)
-               and not exists (select 1 from product_details d where d.product_no = p.product_no)
-             limit 10000)",
-    )
-    .bind(PURGE_AFTER.as_secs_f64())
-    .execute(conn)
-    .await
-    .map(|r| r.rows_affected())
-}
-
 /// Scores parked likes whose product has details now, then forgets them.
 #[derive(Clone)]
 pub struct LikeRelease {
@@ -271,7 +267,7 @@ impl LikeRelease {
                     continue;
                 }
                 match self.pool.acquire().await {
-                    Ok(mut conn) => match purge(&mut conn).await {
+                    Ok(mut conn) => match crate::purged::purge(&mut conn).await {
                         Ok(0) => {}
                         Ok(n) => {
                             tracing::info!(likes = n, "purged likes of products never announced")

@@ -27,6 +27,7 @@ mod onboarding;
 mod openapi_specs;
 mod ops_console;
 mod order_query;
+mod parked_likes;
 mod payments;
 mod payouts;
 mod product_listing;

@@ -1,0 +1,79 @@
+//! Likes of a product the catalog had not announced, purged after a day
+//! (services/hot-catalog-service/src/purged.rs): when the product is announced after all, the
+//! member's unlike of it is absorbed (their like was never scored), once per event, and a like
+//! after it counts again.
+
+use std::time::Duration;
+
+use events::{Envelope, ProductCreated, ProductLiked, ProductUnliked};
+use paymsa_e2e::{
+    hot_ranking::{find, like, now_ms, product, ranked_when},
+    streams::Bus,
+    TestSystem,
+};
+
+const WAIT: Duration = Duration::from_secs(30);
+
+#[tokio::test]
+async fn an_unlike_of_a_like_purged_before_its_product_was_announced_is_absorbed() {
+    let system = TestSystem::start_only(&["hot-catalog-service"]).await;
+    let bus = Bus::connect(&system).await;
+    let base = system.url("hot-catalog-service");
+    let now = now_ms();
+    let product_no = 9_500;
+    // Member 80 likes a product nobody has announced: parked.
+    bus.publish(&Envelope::new(ProductLiked(like(product_no, 80, now))))
+        .await;
+    bus.wait_idle(&events::topology::LIKES, "hot-catalog-likes", WAIT)
+        .await;
+    let db = system.db(&hot_catalog_service::SPEC).await;
+    // A day and more later, still unannounced: purged (the sweep's own statement).
+    sqlx::query("update parked_likes set parked_at = now() - interval '25 hours'")
+        .execute(&db)
+        .await
+        .expect("backdated");
+    let mut conn = db.acquire().await.expect("a connection");
+    let purged = hot_catalog_service::purged::purge(&mut conn)
+        .await
+        .expect("the purge");
+    drop(conn);
+    assert_eq!(purged, 1);
+
+    // Announced after all; member 81 likes it, so it shows with one like.
+    bus.publish(&Envelope::new(ProductCreated(product(
+        product_no,
+        "늦은 상품",
+        1,
+    ))))
+    .await;
+    bus.publish(&Envelope::new(ProductLiked(like(product_no, 81, now))))
+        .await;
+    ranked_when(&system, &base, "the announced product liked once", |p| {
+        find(p, product_no).is_some_and(|x| x["likeCount"] == 1)
+    })
+    .await;
+
+    // Member 80's unlike: their like was never scored, so it takes nothing.
+    let unlike = Envelope::new(ProductUnliked(like(product_no, 80, now)));
+    bus.publish(&unlike).await;
+    // The same event again under another message id (a producer re-emitting it): absorbed by
+    // its event id, not scored the second time.
+    bus.publish_as(&unlike, &format!("{}-again", unlike.event_id))
+        .await;
+    bus.wait_idle(&events::topology::LIKES, "hot-catalog-likes", WAIT)
+        .await;
+    let absorbed: i64 = sqlx::query_scalar("select count(*) from absorbed_unlikes")
+        .fetch_one(&db)
+        .await
+        .expect("absorbed unlikes");
+    assert_eq!(absorbed, 1);
+    // Member 80 likes it again: that one counts.
+    bus.publish(&Envelope::new(ProductLiked(like(product_no, 80, now))))
+        .await;
+    ranked_when(&system, &base, "two likes, none taken away", |p| {
+        find(p, product_no).is_some_and(|x| x["likeCount"] == 2)
+    })
+    .await;
+    db.close().await;
+    system.stop().await;
+}
