@@ -254,6 +254,33 @@ async fn webhook_and_lookup_converge_in_either_order() {
     s.stop().await;
 }
 
+/// Seller A with 2,000 available is paid 1,200, which the PSP acknowledges (SENT, with its id;
+/// not settled during the test), then refuses to repeat (400) and loses its record of. The
+/// refusal is set first: while the PSP still has the payout, a lookup finds it and never
+/// repeats the request, so no repeat can re-create it between the two steps. The service's
+/// payout job runs every `job_ms`.
+async fn a_sent_payout_the_psp_forgets(job_ms: &str) -> (Stack, String) {
+    let s = Stack::start_with(
+        &[("SANDBOX_PAYOUT_DELAY_MS", "600000")],
+        &[
+            ("PAYOUT_RECOVERY_INTERVAL_MS", job_ms),
+            ("PAYOUT_LOOKUP_AFTER_MS", job_ms),
+        ],
+    )
+    .await;
+    s.fund(A, 900, 2000).await;
+    let (status, p) = s.payout(A, json!({"amount": 1200}), None).await;
+    assert_eq!((status, p["status"].as_str()), (201, Some("SENT")), "{p}");
+    let no = p["payoutNo"].as_str().unwrap_or_default().to_string();
+    s.sandbox_put(
+        &format!("/sandbox/faults/payouts/{no}"),
+        json!({"mode": "error", "errorCode": "INVALID_REQUEST", "times": 1000}),
+    )
+    .await;
+    s.psp_forgets(&no).await;
+    (s, no)
+}
+
 /// The PSP acknowledged a payout (SENT, with its id), then lost its record and refuses the
 /// repeat (400). The refusal must never fail the payout: the PSP may still pay it, and failing
 /// it would hand the seller the money a second time. Each lookup finds nothing, is refused, and
@@ -262,27 +289,7 @@ async fn webhook_and_lookup_converge_in_either_order() {
 /// written after the job read the payout: the next test.)
 #[tokio::test]
 async fn a_payout_the_psp_acknowledged_then_forgot_is_never_failed_by_a_refusal() {
-    let s = Stack::start_with(
-        // Acknowledged, and not settled by the PSP during the test.
-        &[("SANDBOX_PAYOUT_DELAY_MS", "600000")],
-        &[
-            ("PAYOUT_RECOVERY_INTERVAL_MS", "100"),
-            ("PAYOUT_LOOKUP_AFTER_MS", "100"),
-        ],
-    )
-    .await;
-    s.fund(A, 900, 2000).await;
-    let (status, p) = s.payout(A, json!({"amount": 1200}), None).await;
-    assert_eq!((status, p["status"].as_str()), (201, Some("SENT")), "{p}");
-    let no = p["payoutNo"].as_str().unwrap_or_default().to_string();
-    // The refusal first: while the PSP still has the payout, a lookup finds it and never
-    // repeats the request, so no repeat can re-create it between the two steps.
-    s.sandbox_put(
-        &format!("/sandbox/faults/payouts/{no}"),
-        json!({"mode": "error", "errorCode": "INVALID_REQUEST", "times": 1000}),
-    )
-    .await;
-    s.psp_forgets(&no).await;
+    let (s, no) = a_sent_payout_the_psp_forgets("100").await;
 
     // Refused lookups and repeats, several times over, each with its backoff.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
@@ -326,51 +333,22 @@ async fn a_payout_the_psp_acknowledged_then_forgot_is_never_failed_by_a_refusal(
 #[tokio::test]
 async fn a_refusal_judged_on_a_stale_row_never_fails_a_payout_acknowledged_meanwhile() {
     // The service's own job stays out of the way: the test drives the lookup itself.
-    let s = Stack::start_with(
-        &[("SANDBOX_PAYOUT_DELAY_MS", "600000")],
-        &[
-            ("PAYOUT_RECOVERY_INTERVAL_MS", "600000"),
-            ("PAYOUT_LOOKUP_AFTER_MS", "600000"),
-        ],
-    )
-    .await;
-    s.fund(A, 910, 2000).await;
-    let (status, p) = s.payout(A, json!({"amount": 1200}), None).await;
-    assert_eq!((status, p["status"].as_str()), (201, Some("SENT")), "{p}");
-    let no = p["payoutNo"].as_str().unwrap_or_default().to_string();
+    let (s, no) = a_sent_payout_the_psp_forgets("600000").await;
     let payout_no = PayoutNo(no.parse().expect("a number"));
-    let mut conn = s.w.pool.acquire().await.expect("a connection");
-    let sent = store::find(&mut conn, payout_no)
-        .await
-        .expect("the payout")
-        .expect("found");
-    drop(conn);
+    let sent = payout_row(&s, payout_no).await;
     let stale = PayoutRow {
         status: PayoutStatus::Unknown,
         psp_payout_id: None,
         sent_at: None,
         ..sent.clone()
     };
-    s.sandbox_put(
-        &format!("/sandbox/faults/payouts/{no}"),
-        json!({"mode": "error", "errorCode": "INVALID_REQUEST", "times": 10}),
-    )
-    .await;
-    s.psp_forgets(&no).await;
-
     s.payout_paths()
         .lookup(&stale, "test")
         .await
         .expect("the lookup");
 
-    let (_, looked) = s.w.get_json("/admin/payouts/unresolved", true).await;
-    let mut conn = s.w.pool.acquire().await.expect("a connection");
-    let after = store::find(&mut conn, payout_no)
-        .await
-        .expect("the payout")
-        .expect("found");
-    drop(conn);
-    assert_eq!(after.status, PayoutStatus::Sent, "{looked}");
+    let after = payout_row(&s, payout_no).await;
+    assert_eq!(after.status, PayoutStatus::Sent, "{:?}", after.last_error);
     assert_eq!(
         after.attempts,
         sent.attempts + 1,
@@ -388,6 +366,15 @@ async fn a_refusal_judged_on_a_stale_row_never_fails_a_payout_acknowledged_meanw
     assert_eq!(s.entries_of(&no).await, ["PAYOUT"], "no money handed back");
     s.assert_sound(2000, 0).await;
     s.stop().await;
+}
+
+/// wallet-service's row of the payout.
+async fn payout_row(s: &Stack, payout_no: PayoutNo) -> PayoutRow {
+    let mut conn = s.w.pool.acquire().await.expect("a connection");
+    store::find(&mut conn, payout_no)
+        .await
+        .expect("the payout")
+        .expect("found")
 }
 
 /// Seller A with 2,000 available asks for 1,200 while the PSP answers after 1.5 s, past the
