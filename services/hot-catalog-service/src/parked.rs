@@ -232,6 +232,19 @@ impl LikeRelease {
             };
             let model = self.ranking.model();
             for parked in &likes {
+                // A released unlike whose like the purge dropped (purged.rs) is not scored.
+                if !parked.liked
+                    && crate::purged::absorb_unlike(
+                        &self.pool,
+                        parked.event_id,
+                        parked.member_no,
+                        parked.product_no,
+                    )
+                    .await
+                    .map_err(|e| e.to_string())?
+                {
+                    continue;
+                }
                 let change = model.like(&parked.like(), parked.direction());
                 self.ranking
                     .apply(parked.event_id, self.clock.now(), &[change])

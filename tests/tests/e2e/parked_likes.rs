@@ -1,7 +1,8 @@
 //! Likes of a product the catalog had not announced, purged after a day
 //! (services/hot-catalog-service/src/purged.rs): when the product is announced after all, the
-//! member's unlike of it is absorbed (their like was never scored), once per event, and a like
-//! after it counts again.
+//! member's unlike of it is absorbed (their like was never scored), whether it comes after the
+//! announcement or was parked before it and is released, once per event; a like after it
+//! counts again.
 
 use std::time::Duration;
 
@@ -21,9 +22,11 @@ async fn an_unlike_of_a_like_purged_before_its_product_was_announced_is_absorbed
     let base = system.url("hot-catalog-service");
     let now = now_ms();
     let product_no = 9_500;
-    // Member 80 likes a product nobody has announced: parked.
-    bus.publish(&Envelope::new(ProductLiked(like(product_no, 80, now))))
-        .await;
+    // Members 80 and 82 like a product nobody has announced: parked.
+    for member in [80, 82] {
+        bus.publish(&Envelope::new(ProductLiked(like(product_no, member, now))))
+            .await;
+    }
     bus.wait_idle(&events::topology::LIKES, "hot-catalog-likes", WAIT)
         .await;
     let db = system.db(&hot_catalog_service::SPEC).await;
@@ -33,11 +36,22 @@ async fn an_unlike_of_a_like_purged_before_its_product_was_announced_is_absorbed
         .await
         .expect("backdated");
     let mut conn = db.acquire().await.expect("a connection");
-    let purged = hot_catalog_service::purged::purge(&mut conn)
+    hot_catalog_service::purged::purge(&mut conn)
         .await
         .expect("the purge");
     drop(conn);
-    assert_eq!(purged, 1);
+    let pending: Vec<(i64, i32)> =
+        sqlx::query_as("select member_no, pending from purged_likes order by member_no")
+            .fetch_all(&db)
+            .await
+            .expect("purged likes");
+    assert_eq!(pending, [(80, 1), (82, 1)]);
+    // Member 82 unlikes it before it is announced: the unlike is parked, and released with
+    // the announcement.
+    bus.publish(&Envelope::new(ProductUnliked(like(product_no, 82, now))))
+        .await;
+    bus.wait_idle(&events::topology::LIKES, "hot-catalog-likes", WAIT)
+        .await;
 
     // Announced after all; member 81 likes it, so it shows with one like.
     bus.publish(&Envelope::new(ProductCreated(product(
@@ -66,7 +80,7 @@ async fn an_unlike_of_a_like_purged_before_its_product_was_announced_is_absorbed
         .fetch_one(&db)
         .await
         .expect("absorbed unlikes");
-    assert_eq!(absorbed, 1);
+    assert_eq!(absorbed, 2, "82's released unlike and 80's, once");
     // Member 80 likes it again: that one counts.
     bus.publish(&Envelope::new(ProductLiked(like(product_no, 80, now))))
         .await;
