@@ -1,7 +1,8 @@
 //! Likes of a product the catalog had not announced, purged after a day
 //! (services/hot-catalog-service/src/purged.rs): when the product is announced after all, the
 //! member's unlike of it is absorbed (their like was never scored), whether it comes after the
-//! announcement or was parked before it and is released, once per event; a like after it
+//! announcement or was parked before it and is released, once per event, two copies of one
+//! unlike racing included; a like after it
 //! counts again.
 
 use std::time::Duration;
@@ -30,16 +31,7 @@ async fn an_unlike_of_a_like_purged_before_its_product_was_announced_is_absorbed
     bus.wait_idle(&events::topology::LIKES, "hot-catalog-likes", WAIT)
         .await;
     let db = system.db(&hot_catalog_service::SPEC).await;
-    // A day and more later, still unannounced: purged (the sweep's own statement).
-    sqlx::query("update parked_likes set parked_at = now() - interval '25 hours'")
-        .execute(&db)
-        .await
-        .expect("backdated");
-    let mut conn = db.acquire().await.expect("a connection");
-    hot_catalog_service::purged::purge(&mut conn)
-        .await
-        .expect("the purge");
-    drop(conn);
+    purge_a_day_later(&db).await;
     let pending: Vec<(i64, i32)> =
         sqlx::query_as("select member_no, pending from purged_likes order by member_no")
             .fetch_all(&db)
@@ -88,6 +80,90 @@ async fn an_unlike_of_a_like_purged_before_its_product_was_announced_is_absorbed
         find(p, product_no).is_some_and(|x| x["likeCount"] == 2)
     })
     .await;
+    db.close().await;
+    system.stop().await;
+}
+
+/// A day and more later, the parked rows' products still unannounced: purged (the sweep's own
+/// statement).
+async fn purge_a_day_later(db: &sqlx::PgPool) {
+    sqlx::query("update parked_likes set parked_at = now() - interval '25 hours'")
+        .execute(db)
+        .await
+        .expect("backdated");
+    let mut conn = db.acquire().await.expect("a connection");
+    hot_catalog_service::purged::purge(&mut conn)
+        .await
+        .expect("the purge");
+}
+
+/// Two copies of one unlike (a producer re-emitting it) handled at the same time, with one
+/// purged like to absorb: one absorbs it and the other must find that out, not score the
+/// unlike. The test holds the count's row lock until both copies wait for it, so they race.
+#[tokio::test]
+async fn two_copies_of_one_unlike_racing_are_absorbed_once_and_never_scored() {
+    let system = TestSystem::start_only(&["hot-catalog-service"]).await;
+    let bus = Bus::connect(&system).await;
+    let base = system.url("hot-catalog-service");
+    let now = now_ms();
+    let product_no = 9_600;
+    bus.publish(&Envelope::new(ProductLiked(like(product_no, 90, now))))
+        .await;
+    bus.wait_idle(&events::topology::LIKES, "hot-catalog-likes", WAIT)
+        .await;
+    let db = system.db(&hot_catalog_service::SPEC).await;
+    purge_a_day_later(&db).await;
+    bus.publish(&Envelope::new(ProductCreated(product(
+        product_no,
+        "늦은 상품",
+        1,
+    ))))
+    .await;
+    bus.publish(&Envelope::new(ProductLiked(like(product_no, 91, now))))
+        .await;
+    ranked_when(&system, &base, "the announced product liked once", |p| {
+        find(p, product_no).is_some_and(|x| x["likeCount"] == 1)
+    })
+    .await;
+
+    let mut held = db.begin().await.expect("a transaction");
+    sqlx::query("select 1 from purged_likes where member_no = 90 for update")
+        .execute(&mut *held)
+        .await
+        .expect("the count's row locked");
+    let unlike = Envelope::new(ProductUnliked(like(product_no, 90, now)));
+    bus.publish(&unlike).await;
+    bus.publish_as(&unlike, &format!("{}-again", unlike.event_id))
+        .await;
+    paymsa_e2e::eventually(WAIT, "both copies wait for the count's lock", || async {
+        let waiting: i64 = sqlx::query_scalar(
+            "select count(*) from pg_stat_activity
+              where datname = current_database() and wait_event_type = 'Lock'
+                and query like '%purged_likes%'",
+        )
+        .fetch_one(&db)
+        .await
+        .expect("pg_stat_activity");
+        (waiting == 2).then_some(())
+    })
+    .await;
+    held.commit().await.expect("the lock released");
+    bus.wait_idle(&events::topology::LIKES, "hot-catalog-likes", WAIT)
+        .await;
+    let absorbed: i64 = sqlx::query_scalar("select count(*) from absorbed_unlikes")
+        .fetch_one(&db)
+        .await
+        .expect("absorbed unlikes");
+    assert_eq!(absorbed, 1);
+    let ranked = ranked_when(&system, &base, "the product still ranked", |p| {
+        find(p, product_no).is_some()
+    })
+    .await;
+    assert_eq!(
+        find(&ranked, product_no).expect("ranked")["likeCount"],
+        1,
+        "member 91's like stays: the unlike was never scored"
+    );
     db.close().await;
     system.stop().await;
 }
