@@ -1,9 +1,8 @@
 //! Likes of a product the catalog had not announced, purged after a day
 //! (services/hot-catalog-service/src/purged.rs): when the product is announced after all, the
 //! member's unlike of it is absorbed (their like was never scored), whether it comes after the
-//! announcement or was parked before it and is released, once per event, two copies of one
-//! unlike racing included; a like after it
-//! counts again.
+//! announcement or was parked before it and is released, once per event (two copies of one
+//! unlike racing included); a like after it counts again.
 
 use std::time::Duration;
 
