@@ -31,7 +31,7 @@ pub mod streams;
 pub mod values;
 mod wait;
 
-pub use wait::{count, eventually};
+pub use wait::{count, eventually, lock_waiters};
 
 use std::{collections::HashMap, future::Future, pin::Pin, time::Duration};
 

@@ -27,3 +27,19 @@ pub async fn count(pool: &sqlx::PgPool, sql: &str) -> i64 {
         .await
         .unwrap_or_else(|e| panic!("{sql}: {e}"))
 }
+
+/// Waits until `sessions` of the pool's database wait for a lock in a statement naming `table`:
+/// a test holding a row lock knows the requests it staged behind it are there.
+pub async fn lock_waiters(pool: &sqlx::PgPool, table: &str, sessions: i64) {
+    let sql = format!(
+        "select count(*) from pg_stat_activity
+          where datname = current_database() and wait_event_type = 'Lock'
+            and query like '%{table}%'"
+    );
+    eventually(
+        Duration::from_secs(30),
+        &format!("{sessions} sessions waiting for a lock on {table}"),
+        || async { (count(pool, &sql).await == sessions).then_some(()) },
+    )
+    .await
+}

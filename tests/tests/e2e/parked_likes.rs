@@ -44,19 +44,8 @@ async fn an_unlike_of_a_like_purged_before_its_product_was_announced_is_absorbed
     bus.wait_idle(&events::topology::LIKES, "hot-catalog-likes", WAIT)
         .await;
 
-    // Announced after all; member 81 likes it, so it shows with one like.
-    bus.publish(&Envelope::new(ProductCreated(product(
-        product_no,
-        "늦은 상품",
-        1,
-    ))))
-    .await;
-    bus.publish(&Envelope::new(ProductLiked(like(product_no, 81, now))))
-        .await;
-    ranked_when(&system, &base, "the announced product liked once", |p| {
-        find(p, product_no).is_some_and(|x| x["likeCount"] == 1)
-    })
-    .await;
+    // Announced after all; member 81 likes it.
+    announce_liked_once(&system, &bus, product_no, 81).await;
 
     // Member 80's unlike: their like was never scored, so it takes nothing.
     let unlike = Envelope::new(ProductUnliked(like(product_no, 80, now)));
@@ -81,6 +70,27 @@ async fn an_unlike_of_a_like_purged_before_its_product_was_announced_is_absorbed
     .await;
     db.close().await;
     system.stop().await;
+}
+
+/// The catalog announces the product after all, and `member` likes it: it shows, with one like.
+async fn announce_liked_once(system: &TestSystem, bus: &Bus, product_no: i64, member: i64) {
+    bus.publish(&Envelope::new(ProductCreated(product(
+        product_no,
+        "늦은 상품",
+        1,
+    ))))
+    .await;
+    bus.publish(&Envelope::new(ProductLiked(like(
+        product_no,
+        member,
+        now_ms(),
+    ))))
+    .await;
+    let base = system.url("hot-catalog-service");
+    ranked_when(system, &base, "the announced product liked once", |p| {
+        find(p, product_no).is_some_and(|x| x["likeCount"] == 1)
+    })
+    .await;
 }
 
 /// A day and more later, the parked rows' products still unannounced: purged (the sweep's own
@@ -112,18 +122,7 @@ async fn two_copies_of_one_unlike_racing_are_absorbed_once_and_never_scored() {
         .await;
     let db = system.db(&hot_catalog_service::SPEC).await;
     purge_a_day_later(&db).await;
-    bus.publish(&Envelope::new(ProductCreated(product(
-        product_no,
-        "늦은 상품",
-        1,
-    ))))
-    .await;
-    bus.publish(&Envelope::new(ProductLiked(like(product_no, 91, now))))
-        .await;
-    ranked_when(&system, &base, "the announced product liked once", |p| {
-        find(p, product_no).is_some_and(|x| x["likeCount"] == 1)
-    })
-    .await;
+    announce_liked_once(&system, &bus, product_no, 91).await;
 
     let mut held = db.begin().await.expect("a transaction");
     sqlx::query("select 1 from purged_likes where member_no = 90 for update")
@@ -134,18 +133,8 @@ async fn two_copies_of_one_unlike_racing_are_absorbed_once_and_never_scored() {
     bus.publish(&unlike).await;
     bus.publish_as(&unlike, &format!("{}-again", unlike.event_id))
         .await;
-    paymsa_e2e::eventually(WAIT, "both copies wait for the count's lock", || async {
-        let waiting: i64 = sqlx::query_scalar(
-            "select count(*) from pg_stat_activity
-              where datname = current_database() and wait_event_type = 'Lock'
-                and query like '%purged_likes%'",
-        )
-        .fetch_one(&db)
-        .await
-        .expect("pg_stat_activity");
-        (waiting == 2).then_some(())
-    })
-    .await;
+    // Both copies wait for the count's lock.
+    paymsa_e2e::lock_waiters(&db, "purged_likes", 2).await;
     held.commit().await.expect("the lock released");
     bus.wait_idle(&events::topology::LIKES, "hot-catalog-likes", WAIT)
         .await;

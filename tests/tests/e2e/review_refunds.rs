@@ -290,18 +290,8 @@ async fn a_review_waiting_for_a_refund_in_progress_sees_it() {
     let body = json!({"productNo": "150", "memberNo": "1", "title": "t", "content": "c",
         "starRatingType": "FIVE"});
     let committed_once_waited_on = async {
-        eventually(WAIT, "the review waits for the purchase's lock", || async {
-            let waiting: i64 = sqlx::query_scalar(
-                "select count(*) from pg_stat_activity
-                  where datname = current_database() and wait_event_type = 'Lock'
-                    and query like '%review_purchases%'",
-            )
-            .fetch_one(&db)
-            .await
-            .expect("pg_stat_activity");
-            (waiting == 1).then_some(())
-        })
-        .await;
+        // The review waits for the purchase's lock.
+        paymsa_e2e::lock_waiters(&db, "review_purchases", 1).await;
         refund.commit().await.expect("the refund committed");
     };
     let (answer, ()) = tokio::join!(post(&system, body), committed_once_waited_on);
