@@ -34,12 +34,16 @@ pub struct RecoveryConfig {
 pub fn spawn(payments: Payments, config: RecoveryConfig, shutdown: &Shutdown) {
     let stop = shutdown.clone();
     shutdown.spawn("payment-recovery", async move {
+        let mut watching_all = false;
         loop {
             tokio::select! {
                 _ = stop.triggered() => break,
                 _ = tokio::time::sleep(config.interval) => {}
                 // A PSP webhook made an order due now (crate::webhooks).
                 _ = payments.recovery_wake.notified() => {}
+            }
+            if !watching_all {
+                watching_all = watch_unwatched_attempts(&payments).await;
             }
             match recover_due(&payments, config).await {
                 Ok(0) => {}
@@ -48,6 +52,26 @@ pub fn spawn(payments: Payments, config: RecoveryConfig, shutdown: &Shutdown) {
             }
         }
     });
+}
+
+/// Once per process: orders an older instance left EXECUTING or UNKNOWN out of the job's
+/// sight (store/recovery.rs `watch_unwatched_attempts`). Answers whether it ran.
+async fn watch_unwatched_attempts(payments: &Payments) -> bool {
+    let watched = match payments.pool.acquire().await {
+        Ok(mut conn) => store::recovery::watch_unwatched_attempts(&mut conn).await,
+        Err(e) => Err(e),
+    };
+    match watched {
+        Ok(0) => true,
+        Ok(n) => {
+            tracing::warn!(orders = n, "attempts nobody was watching are due for recovery");
+            true
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "looking for unwatched attempts failed; will retry");
+            false
+        }
+    }
 }
 
 /// One pass over due orders; returns how many were re-driven.
@@ -137,7 +161,15 @@ pub async fn recover_order(
         // process is only slow) cannot overwrite ours.
         let attempt_no = payments.ids.next_id()?;
         store::recovery::touch_executing(&mut tx, event.payment_event_no).await?;
-        store::start_attempt(&mut tx, event.payment_event_no, &payment_key, attempt_no).await?;
+        let stale_secs = payments.stale_after.as_secs_f64();
+        store::start_attempt(
+            &mut tx,
+            event.payment_event_no,
+            &payment_key,
+            attempt_no,
+            stale_secs,
+        )
+        .await?;
         crate::attempt::Attempt {
             event: event.clone(),
             attempt_no,

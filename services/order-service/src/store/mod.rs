@@ -10,6 +10,8 @@ pub mod reconciliation;
 mod reconciliation_tests;
 pub mod recovery;
 #[cfg(test)]
+mod recovery_scan_tests;
+#[cfg(test)]
 mod redrive_claims_tests;
 #[cfg(test)]
 mod scratch;
@@ -195,19 +197,25 @@ pub async fn transition(
     Ok(changed.rows_affected())
 }
 
-/// Starts an attempt: binds the key it confirms and stamps its fencing token.
+/// Starts an attempt: binds the key it confirms, stamps its fencing token, and puts the order
+/// in the recovery job's sight (store/recovery.rs `due_for_recovery`): it looks at it when the
+/// attempt has been EXECUTING for `stale_after_secs`, or earlier if a webhook makes it due.
 pub async fn start_attempt(
     conn: &mut PgConnection,
     payment_event_no: i64,
     payment_key: &str,
     attempt_no: i64,
+    stale_after_secs: f64,
 ) -> Result<(), sqlx::Error> {
     sqlx::query!(
-        "update payment_events set payment_key = $2, attempt_no = $3, next_recovery_at = null
-         where payment_event_no = $1",
+        "update payment_events
+            set payment_key = $2, attempt_no = $3,
+                next_recovery_at = now() + make_interval(secs => $4)
+          where payment_event_no = $1",
         payment_event_no,
         payment_key,
         attempt_no,
+        stale_after_secs,
     )
     .execute(conn)
     .await

@@ -47,6 +47,18 @@ async fn an_order_executing_for_ten_minutes_is_listed_for_a_person() {
             .execute(&mut *tx)
             .await
             .expect("executing");
+            // and its event due for recovery a minute after it started, as `start_attempt`
+            // writes it (services/order-service/src/store/mod.rs)
+            sqlx::query(
+                "update payment_events
+                    set next_recovery_at = now() - make_interval(mins => $2 - 1)
+                  where order_id = $1",
+            )
+            .bind(&order_id)
+            .bind(minutes)
+            .execute(&mut *tx)
+            .await
+            .expect("due");
             tx.commit().await.expect("committed");
         }
     };
@@ -57,6 +69,71 @@ async fn an_order_executing_for_ten_minutes_is_listed_for_a_person() {
     );
     executing(11).await;
     assert!(listed(&system).await.contains(&order.order_id));
+    pool.close().await;
+    system.stop().await;
+}
+
+/// An attempt an instance older than migration 20261230000001 started, then abandoned in a
+/// crash during a rolling deploy: its lines EXECUTING and its event's `next_recovery_at`
+/// cleared, as the old `start_attempt` wrote them. The recovery scan reads that column
+/// (services/order-service/src/store/recovery.rs `due_for_recovery`), so the running job
+/// does not see the attempt; the next process's job finds it when it starts, and confirms
+/// the approval the customer made, once.
+#[tokio::test]
+async fn an_attempt_out_of_the_recovery_scans_sight_is_found_by_the_next_process() {
+    let mut system = start(&[
+        ("RECOVERY_INTERVAL_MS", "200"),
+        ("RECOVERY_STALE_MS", "1000"),
+    ])
+    .await;
+    let order = new_order(&system, &[1, 2]).await;
+    let key = approve(&system, &order).await;
+    let pool = system.db(&order_service::SPEC).await;
+    let mut tx = pool.begin().await.expect("tx");
+    sqlx::query("set local session_replication_role = replica")
+        .execute(&mut *tx)
+        .await
+        .expect("triggers off");
+    sqlx::query(
+        "update payment_orders set status = 'EXECUTING', updated_at = now() - interval '5 minutes'
+          where order_id = $1",
+    )
+    .bind(&order.order_id)
+    .execute(&mut *tx)
+    .await
+    .expect("executing");
+    sqlx::query(
+        "update payment_events set payment_key = $2, attempt_no = 1, next_recovery_at = null
+          where order_id = $1",
+    )
+    .bind(&order.order_id)
+    .bind(&key)
+    .execute(&mut *tx)
+    .await
+    .expect("the old attempt");
+    tx.commit().await.expect("committed");
+
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(
+        payment(&system, &order.order_id).await["status"],
+        "EXECUTING",
+        "the running job's scan does not see it"
+    );
+    system.restart_service("order-service").await;
+    let details = eventually(WAIT, "recovery to record SUCCESS", || async {
+        let p = payment(&system, &order.order_id).await;
+        (p["status"] == "SUCCESS").then_some(p)
+    })
+    .await;
+    for line in lines(&details) {
+        let history = line_history(&details, line);
+        assert_eq!(
+            history.last(),
+            Some(&h("EXECUTING", "SUCCESS", "PSP_CONFIRM_OK", "recovery-job")),
+            "{history:?}"
+        );
+    }
+    assert_eq!(psp_stats(&system, &order.order_id).await, (1, true));
     pool.close().await;
     system.stop().await;
 }
