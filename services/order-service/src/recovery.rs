@@ -64,7 +64,10 @@ async fn watch_unwatched_attempts(payments: &Payments) -> bool {
     match watched {
         Ok(0) => true,
         Ok(n) => {
-            tracing::warn!(orders = n, "attempts nobody was watching are due for recovery");
+            tracing::warn!(
+                orders = n,
+                "attempts nobody was watching are due for recovery"
+            );
             true
         }
         Err(e) => {

@@ -66,9 +66,28 @@ async fn the_scan_finds_unknown_outcomes_when_due_and_attempts_once_stale() {
     order(pool, 4, "EXECUTING", "1 second", 0, past).await; // live; a webhook made it due
     order(pool, 5, "SUCCESS", "5 minutes", 0, "null").await;
     order(pool, 6, "EXECUTING", "2 minutes", 0, "null").await; // left by an older instance
-    order(pool, 7, "UNKNOWN", "20 minutes", 5, "now() - interval '15 minutes'").await;
-    order(pool, 8, "EXECUTING", "11 minutes", 0, "now() - interval '10 minutes'").await;
-    assert_eq!(due(pool).await, ["order-1", "order-3", "order-7", "order-8"]);
+    order(
+        pool,
+        7,
+        "UNKNOWN",
+        "20 minutes",
+        5,
+        "now() - interval '15 minutes'",
+    )
+    .await;
+    order(
+        pool,
+        8,
+        "EXECUTING",
+        "11 minutes",
+        0,
+        "now() - interval '10 minutes'",
+    )
+    .await;
+    assert_eq!(
+        due(pool).await,
+        ["order-1", "order-3", "order-7", "order-8"]
+    );
 
     let mut conn = pool.acquire().await.expect("conn");
     let listed: Vec<_> = unresolved(&mut conn, 100)
@@ -77,7 +96,11 @@ async fn the_scan_finds_unknown_outcomes_when_due_and_attempts_once_stale() {
         .into_iter()
         .map(|r| r.order_id)
         .collect();
-    assert_eq!(listed, ["order-7", "order-8"], "past the threshold, or ten minutes on");
+    assert_eq!(
+        listed,
+        ["order-7", "order-8"],
+        "past the threshold, or ten minutes on"
+    );
     assert_eq!(count_unresolved(&mut conn).await.expect("count"), 2);
 
     // The job's first pass in a process puts the older instance's attempt in sight, once.

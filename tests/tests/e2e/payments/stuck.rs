@@ -82,12 +82,15 @@ async fn an_order_executing_for_ten_minutes_is_listed_for_a_person() {
 #[tokio::test]
 async fn an_attempt_out_of_the_recovery_scans_sight_is_found_by_the_next_process() {
     let mut system = start(&[
+        ("PSP_TIMEOUT_MS", "500"),
         ("RECOVERY_INTERVAL_MS", "200"),
         ("RECOVERY_STALE_MS", "1000"),
     ])
     .await;
     let order = new_order(&system, &[1, 2]).await;
     let key = approve(&system, &order).await;
+    // The running job's first pass (its look for unwatched attempts) is over.
+    tokio::time::sleep(Duration::from_millis(1000)).await;
     let pool = system.db(&order_service::SPEC).await;
     let mut tx = pool.begin().await.expect("tx");
     sqlx::query("set local session_replication_role = replica")
