@@ -5,6 +5,7 @@
 
 use paymsa_e2e::{
     count, eventually,
+    money::{approve, new_order, psp_payment},
     pages::{call, client, element},
     seed, TestSystem,
 };
@@ -308,5 +309,84 @@ async fn in_jwt_mode_the_pages_act_as_the_pasted_token() {
     )
     .await;
     assert!(wallet.contains("판매자 1"), "{wallet}");
+    system.stop().await;
+}
+
+/// The value of the hidden input `id` of a page's form.
+fn input_value(html: &str, id: &str) -> Option<String> {
+    let rest = &html[html.find(&format!("id=\"{id}\""))?..];
+    let value = &rest[rest.find("value=\"")? + 7..];
+    Some(value[..value.find('"')?].to_string())
+}
+
+/// A cancel form sent twice — a reload of its result, a browser's retry after a slow answer —
+/// refunds once: the form carries an idempotency key drawn when it was rendered
+/// (services/order-service/src/pages/payment.rs `cancel_form`). The result page's own form
+/// has a new key, and cancels again.
+#[tokio::test]
+async fn a_cancel_form_sent_twice_refunds_once() {
+    let system = seed::start_seeded(&[]).await;
+    let shop = system.url("order-service");
+    let http = client();
+    let order = new_order(&system, &[1, 2]).await;
+    let key = approve(&system, &order).await;
+    let success = format!(
+        "{shop}/success?paymentKey={key}&orderId={}&amount={}",
+        order.order_id, order.amount
+    );
+    let (_, paid, _) = call(&http, reqwest::Method::GET, &success, "", &[]).await;
+    assert_eq!(
+        element(&paid, "outcome").as_deref(),
+        Some("SUCCESS"),
+        "{paid}"
+    );
+    let form_key = input_value(&paid, "cancel-key").unwrap_or_else(|| panic!("a key: {paid}"));
+    let form = [
+        ("orderId", order.order_id.as_str()),
+        ("cancelAmount", "500"),
+        ("idempotencyKey", form_key.as_str()),
+    ];
+    let cancel = format!("{shop}/cancel");
+    let mut pages = Vec::new();
+    for _ in 0..2 {
+        let (_, page, _) = call(&http, reqwest::Method::POST, &cancel, "", &form).await;
+        assert_eq!(
+            element(&page, "cancel-status").as_deref(),
+            Some("DONE"),
+            "{page}"
+        );
+        assert_eq!(element(&page, "refunded").as_deref(), Some("500"), "{page}");
+        pages.push(page);
+    }
+    let db = system.db(&order_service::SPEC).await;
+    let cancels = "select count(*) from payment_cancels";
+    assert_eq!(
+        count(&db, cancels).await,
+        1,
+        "one cancel for the form sent twice"
+    );
+    let (_, at_psp) = psp_payment(&system, &order.order_id).await;
+    assert_eq!(
+        at_psp["cancels"].as_array().map(Vec::len),
+        Some(1),
+        "{at_psp}"
+    );
+
+    // The result's form is a new one: it cancels again.
+    let again = input_value(&pages[1], "cancel-key").expect("the result's form");
+    assert_ne!(again, form_key);
+    let form = [
+        ("orderId", order.order_id.as_str()),
+        ("cancelAmount", "500"),
+        ("idempotencyKey", again.as_str()),
+    ];
+    let (_, page, _) = call(&http, reqwest::Method::POST, &cancel, "", &form).await;
+    assert_eq!(
+        element(&page, "refunded").as_deref(),
+        Some("1000"),
+        "{page}"
+    );
+    assert_eq!(count(&db, cancels).await, 2);
+    db.close().await;
     system.stop().await;
 }

@@ -69,6 +69,30 @@ enum CancelResponse {
     Pending(Json<CancelResult>),
 }
 
+/// A cancel's idempotency key, from the API's `Idempotency-Key` or the storefront's cancel
+/// form (src/pages/payment.rs).
+pub(crate) fn check_key(key: Option<&str>) -> Result<(), ApiError> {
+    if key.is_some_and(|k| k.is_empty() || k.len() > 255) {
+        return Err(ApiError::bad_request(
+            "INVALID_IDEMPOTENCY_KEY",
+            "Idempotency-Key must be 1-255 characters",
+        ));
+    }
+    // The imports of refunds made at the PSP take these keys, in the same per-order space: a
+    // client's cancel holding one made the import conflict, and the refund was never
+    // recorded (nor reversed in the seller's wallet).
+    if key.is_some_and(|k| k.starts_with(super::IMPORT_KEY_PREFIX)) {
+        return Err(ApiError::bad_request(
+            "INVALID_IDEMPOTENCY_KEY",
+            format!(
+                "Idempotency-Key may not start with {:?} (reserved)",
+                super::IMPORT_KEY_PREFIX
+            ),
+        ));
+    }
+    Ok(())
+}
+
 impl From<CancelError> for ApiError {
     fn from(e: CancelError) -> Self {
         match e {
@@ -123,24 +147,7 @@ fn validate(body: &CancelBody, key: Option<&str>) -> Result<CancelRequest, ApiEr
             message: "must list 1-50 lines when given".into(),
         });
     }
-    if key.is_some_and(|k| k.is_empty() || k.len() > 255) {
-        return Err(ApiError::bad_request(
-            "INVALID_IDEMPOTENCY_KEY",
-            "Idempotency-Key must be 1-255 characters",
-        ));
-    }
-    // The imports of refunds made at the PSP take these keys, in the same per-order space: a
-    // client's cancel holding one made the import conflict, and the refund was never
-    // recorded (nor reversed in the seller's wallet).
-    if key.is_some_and(|k| k.starts_with(super::IMPORT_KEY_PREFIX)) {
-        return Err(ApiError::bad_request(
-            "INVALID_IDEMPOTENCY_KEY",
-            format!(
-                "Idempotency-Key may not start with {:?} (reserved)",
-                super::IMPORT_KEY_PREFIX
-            ),
-        ));
-    }
+    check_key(key)?;
     if !errors.is_empty() {
         return Err(ApiError::validation(errors));
     }
