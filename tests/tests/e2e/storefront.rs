@@ -312,9 +312,10 @@ async fn in_jwt_mode_the_pages_act_as_the_pasted_token() {
     system.stop().await;
 }
 
-/// The value of the hidden input `id` of a page's form.
-fn input_value(html: &str, id: &str) -> Option<String> {
-    let rest = &html[html.find(&format!("id=\"{id}\""))?..];
+/// The value of a page's first hidden cancel key (`class="cancel-key"`) after `from`.
+fn cancel_key(html: &str, from: &str) -> Option<String> {
+    let rest = &html[html.find(from)?..];
+    let rest = &rest[rest.find("class=\"cancel-key\"")?..];
     let value = &rest[rest.find("value=\"")? + 7..];
     Some(value[..value.find('"')?].to_string())
 }
@@ -340,7 +341,7 @@ async fn a_cancel_form_sent_twice_refunds_once() {
         Some("SUCCESS"),
         "{paid}"
     );
-    let form_key = input_value(&paid, "cancel-key").unwrap_or_else(|| panic!("a key: {paid}"));
+    let form_key = cancel_key(&paid, "<form").unwrap_or_else(|| panic!("a key: {paid}"));
     let form = [
         ("orderId", order.order_id.as_str()),
         ("cancelAmount", "500"),
@@ -373,7 +374,7 @@ async fn a_cancel_form_sent_twice_refunds_once() {
     );
 
     // The result's form is a new one: it cancels again.
-    let again = input_value(&pages[1], "cancel-key").expect("the result's form");
+    let again = cancel_key(&pages[1], "<form").expect("the result's form");
     assert_ne!(again, form_key);
     let form = [
         ("orderId", order.order_id.as_str()),
@@ -387,6 +388,48 @@ async fn a_cancel_form_sent_twice_refunds_once() {
         "{page}"
     );
     assert_eq!(count(&db, cancels).await, 2);
+
+    // "My orders" (member 7's, from order-query) has a form of its own: a full cancel, sent
+    // twice, refunds what was left once.
+    let member = "paymsa_session=m=7";
+    let row = format!("id=\"order-{}\"", order.order_id);
+    let full = eventually(
+        std::time::Duration::from_secs(10),
+        "the order's row",
+        || async {
+            let (_, mine, _) = call(
+                &http,
+                reqwest::Method::GET,
+                &format!("{shop}/orders"),
+                member,
+                &[],
+            )
+            .await;
+            mine.contains("환불 1000원")
+                .then(|| cancel_key(&mine, &row))
+                .flatten()
+        },
+    )
+    .await;
+    let form = [
+        ("orderId", order.order_id.as_str()),
+        ("idempotencyKey", full.as_str()),
+    ];
+    for _ in 0..2 {
+        let (_, page, _) = call(&http, reqwest::Method::POST, &cancel, member, &form).await;
+        assert_eq!(
+            element(&page, "refunded").as_deref(),
+            Some("3000"),
+            "{page}"
+        );
+    }
+    assert_eq!(count(&db, cancels).await, 3);
+    let (_, at_psp) = psp_payment(&system, &order.order_id).await;
+    assert_eq!(
+        at_psp["cancels"].as_array().map(Vec::len),
+        Some(3),
+        "{at_psp}"
+    );
     db.close().await;
     system.stop().await;
 }

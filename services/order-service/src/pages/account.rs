@@ -31,8 +31,9 @@ fn order_row(order: &Value) -> String {
     let id = escape(&text(&order["orderId"]));
     let cancel = if refundable(order) {
         format!(
-            "<form method=\"post\" action=\"/cancel\"><input type=\"hidden\" name=\"orderId\" value=\"{id}\">\
-             <button class=\"cancel-order\" id=\"cancel-{id}\" type=\"submit\">전체 취소</button></form>"
+            "<form method=\"post\" action=\"/cancel\"><input type=\"hidden\" name=\"orderId\" value=\"{id}\">{}\
+             <button class=\"cancel-order\" id=\"cancel-{id}\" type=\"submit\">전체 취소</button></form>",
+            super::payment::cancel_key()
         )
     } else {
         String::new()

@@ -37,6 +37,11 @@ pub struct CancelForm {
     /// Whole won; empty cancels everything still refundable.
     #[serde(default)]
     pub cancel_amount: Option<String>,
+    /// Drawn when the form is rendered ([`cancel_key`]): a browser that sends the form again (a
+    /// reload of the result, a retry after a slow answer) is answered the same cancel instead
+    /// of refunding a second time. A form rendered before stop 30 has none.
+    #[serde(default)]
+    pub idempotency_key: Option<String>,
 }
 
 pub struct PaymentPages {
@@ -109,6 +114,8 @@ impl PaymentPages {
             }
             Err(e) => Err(e),
         };
+        let key = form.0.idempotency_key.as_deref();
+        let allowed = allowed.and_then(|()| crate::cancels::api::check_key(key));
         if let Err(e) = allowed {
             let p = e.problem();
             return page(
@@ -140,7 +147,7 @@ impl PaymentPages {
             .ctx
             .api
             .payments
-            .request_cancel(&order_id, &req, None, "success-page")
+            .request_cancel(&order_id, &req, key, "success-page")
             .await;
         match answer {
             Ok(cancel) => {
@@ -195,12 +202,23 @@ impl PaymentPages {
     }
 }
 
-/// A cancel form for a paid order (also on "my orders"): an amount (empty: everything still refundable).
+/// The cancel form of the success page and of its result: an amount (empty: everything still
+/// refundable).
 pub fn cancel_form(order_id: &str) -> String {
     format!(
-        "<form method=\"post\" action=\"/cancel\"><input type=\"hidden\" name=\"orderId\" value=\"{}\">\
+        "<form method=\"post\" action=\"/cancel\"><input type=\"hidden\" name=\"orderId\" value=\"{}\">{}\
          <label>취소 금액 <input id=\"cancel-amount-input\" name=\"cancelAmount\" placeholder=\"전체\"></label> \
          <button id=\"cancel\" type=\"submit\">취소/환불</button></form>",
-        escape(order_id)
+        escape(order_id),
+        cancel_key()
+    )
+}
+
+/// The hidden idempotency key of a cancel form (this page's and "my orders"' in account.rs),
+/// new at every render, so sending one form twice refunds once.
+pub fn cancel_key() -> String {
+    format!(
+        "<input type=\"hidden\" class=\"cancel-key\" name=\"idempotencyKey\" value=\"page-{}\">",
+        uuid::Uuid::new_v4()
     )
 }
