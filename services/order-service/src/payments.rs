@@ -209,15 +209,7 @@ impl Payments {
             actor,
         };
         store::transition(conn, &ids, event.payment_event_no, t).await?;
-        let stale_secs = self.stale_after.as_secs_f64();
-        store::start_attempt(
-            conn,
-            event.payment_event_no,
-            payment_key,
-            attempt_no,
-            stale_secs,
-        )
-        .await?;
+        store::start_attempt(conn, event.payment_event_no, payment_key, attempt_no).await?;
         Ok(Attempt {
             event: event.clone(),
             attempt_no,

@@ -7,6 +7,7 @@
 use std::time::Duration;
 
 use service_kit::{trace, Shutdown};
+use tokio::time::Instant;
 use tracing::Instrument;
 
 use crate::{
@@ -34,7 +35,8 @@ pub struct RecoveryConfig {
 pub fn spawn(payments: Payments, config: RecoveryConfig, shutdown: &Shutdown) {
     let stop = shutdown.clone();
     shutdown.spawn("payment-recovery", async move {
-        let mut watching_all = false;
+        // When the job last looked for unwatched attempts: at its first pass, then hourly.
+        let mut swept: Option<Instant> = None;
         loop {
             tokio::select! {
                 _ = stop.triggered() => break,
@@ -42,8 +44,10 @@ pub fn spawn(payments: Payments, config: RecoveryConfig, shutdown: &Shutdown) {
                 // A PSP webhook made an order due now (crate::webhooks).
                 _ = payments.recovery_wake.notified() => {}
             }
-            if !watching_all {
-                watching_all = watch_unwatched_attempts(&payments).await;
+            if swept.is_none_or(|at| at.elapsed() >= SWEEP_EVERY)
+                && watch_unwatched_attempts(&payments).await
+            {
+                swept = Some(Instant::now());
             }
             match recover_due(&payments, config).await {
                 Ok(0) => {}
@@ -54,11 +58,15 @@ pub fn spawn(payments: Payments, config: RecoveryConfig, shutdown: &Shutdown) {
     });
 }
 
-/// Once per process: orders an older instance left EXECUTING or UNKNOWN out of the job's
-/// sight (store/recovery.rs `watch_unwatched_attempts`). Answers whether it ran.
+/// How often the job reads every line for attempts out of its sight: a full scan of the lines,
+/// for what only an instance from before stop 30 or a defect leaves behind.
+const SWEEP_EVERY: Duration = Duration::from_secs(3600);
+
+/// Orders left EXECUTING or UNKNOWN out of the job's sight (store/recovery_watch.rs
+/// `watch_unwatched_attempts`). Answers whether the look was made.
 async fn watch_unwatched_attempts(payments: &Payments) -> bool {
     let watched = match payments.pool.acquire().await {
-        Ok(mut conn) => store::recovery::watch_unwatched_attempts(&mut conn).await,
+        Ok(mut conn) => store::recovery_watch::watch_unwatched_attempts(&mut conn).await,
         Err(e) => Err(e),
     };
     match watched {
@@ -83,6 +91,13 @@ pub async fn recover_due(
     config: RecoveryConfig,
 ) -> Result<usize, ConfirmError> {
     let mut conn = payments.pool.acquire().await?;
+    let cleared = store::recovery_watch::clear_finished(&mut conn).await?;
+    if cleared > 0 {
+        tracing::info!(
+            orders = cleared,
+            "finished orders left due for recovery were cleared"
+        );
+    }
     let due = store::recovery::due_for_recovery(
         &mut conn,
         config.stale_after.as_secs_f64(),
@@ -164,15 +179,7 @@ pub async fn recover_order(
         // process is only slow) cannot overwrite ours.
         let attempt_no = payments.ids.next_id()?;
         store::recovery::touch_executing(&mut tx, event.payment_event_no).await?;
-        let stale_secs = payments.stale_after.as_secs_f64();
-        store::start_attempt(
-            &mut tx,
-            event.payment_event_no,
-            &payment_key,
-            attempt_no,
-            stale_secs,
-        )
-        .await?;
+        store::start_attempt(&mut tx, event.payment_event_no, &payment_key, attempt_no).await?;
         crate::attempt::Attempt {
             event: event.clone(),
             attempt_no,

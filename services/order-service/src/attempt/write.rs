@@ -215,7 +215,7 @@ impl Payments {
         if changed == 0 {
             return current_outcome(&mut tx, event).await;
         }
-        store::recovery::stop_recovery(&mut tx, event.payment_event_no).await?;
+        store::recovery_watch::stop_recovery(&mut tx, event.payment_event_no).await?;
         let failed = Envelope::new(PaymentFailed {
             payment_event_no: event.payment_event_no,
             member_no: event.member_no,

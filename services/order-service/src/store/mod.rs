@@ -11,6 +11,7 @@ mod reconciliation_tests;
 pub mod recovery;
 #[cfg(test)]
 mod recovery_scan_tests;
+pub mod recovery_watch;
 #[cfg(test)]
 mod redrive_claims_tests;
 #[cfg(test)]
@@ -198,24 +199,21 @@ pub async fn transition(
 }
 
 /// Starts an attempt: binds the key it confirms, stamps its fencing token, and puts the order
-/// in the recovery job's sight (store/recovery.rs `due_for_recovery`): it looks at it when the
-/// attempt has been EXECUTING for `stale_after_secs`, or earlier if a webhook makes it due.
+/// in the recovery job's sight "when stale" (`infinity`: the job's scan checks the lines' age;
+/// recovery_watch.rs). A webhook brings it forward.
 pub async fn start_attempt(
     conn: &mut PgConnection,
     payment_event_no: i64,
     payment_key: &str,
     attempt_no: i64,
-    stale_after_secs: f64,
 ) -> Result<(), sqlx::Error> {
     sqlx::query!(
         "update payment_events
-            set payment_key = $2, attempt_no = $3,
-                next_recovery_at = now() + make_interval(secs => $4)
+            set payment_key = $2, attempt_no = $3, next_recovery_at = 'infinity'
           where payment_event_no = $1",
         payment_event_no,
         payment_key,
         attempt_no,
-        stale_after_secs,
     )
     .execute(conn)
     .await

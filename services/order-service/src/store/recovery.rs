@@ -5,11 +5,12 @@ use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use sqlx::PgConnection;
 
-/// Orders the recovery job should re-drive, the longest due first: UNKNOWN and due (its
-/// backoff passed), or EXECUTING for longer than `stale_secs` (the process died mid-confirm).
+/// Orders the recovery job should re-drive, oldest first: UNKNOWN and due (its backoff
+/// passed), or EXECUTING for longer than `stale_secs` (the process died mid-confirm).
 /// Every order whose outcome is not known yet has a `next_recovery_at` (`start_attempt` sets
-/// it, a definite outcome clears it), so the scan reads `payment_events_next_recovery_idx` and
-/// never the lines by status: a line's status is in no index, and its changes are HOT updates
+/// `infinity`, "when stale"; recovery_watch.rs), so the scan starts from the small
+/// `payment_events_next_recovery_idx` and never reads the lines by status: a line's status
+/// is in no index, and its changes are HOT updates
 /// (migrations/order-service/20261230000001_recovery_due_on_events.sql).
 /// Instances may pick the same order; `recover_order` claims it under the order's row lock,
 /// so only one re-drives it.
@@ -20,50 +21,18 @@ pub async fn due_for_recovery(
 ) -> Result<Vec<String>, sqlx::Error> {
     sqlx::query_scalar!(
         "select e.order_id from payment_events e
-          where e.next_recovery_at <= now()
-            and exists (select 1 from payment_orders o
-                         where o.payment_event_no = e.payment_event_no
-                           and (o.status = 'UNKNOWN'
-                                or (o.status = 'EXECUTING'
-                                    and o.updated_at < now() - make_interval(secs => $1))))
-          order by e.next_recovery_at
+           join payment_orders o on o.payment_event_no = e.payment_event_no
+          where e.next_recovery_at is not null
+            and ((o.status = 'UNKNOWN' and e.next_recovery_at <= now())
+                 or (o.status = 'EXECUTING' and o.updated_at < now() - make_interval(secs => $1)))
+          group by e.order_id
+          order by min(o.updated_at)
           limit $2",
         stale_secs,
         limit,
     )
     .fetch_all(conn)
     .await
-}
-
-/// Gives the recovery job every order left EXECUTING or UNKNOWN without a `next_recovery_at`:
-/// one an instance older than migration 20261230000001 started during a rolling deploy and
-/// then abandoned (it cleared the column at the start of an attempt). Run once when the job
-/// starts; it reads every line, once per process. Answers how many orders it found.
-pub async fn watch_unwatched_attempts(conn: &mut PgConnection) -> Result<u64, sqlx::Error> {
-    sqlx::query!(
-        "update payment_events e
-            set next_recovery_at = now()
-          where e.next_recovery_at is null
-            and e.payment_event_no in (select o.payment_event_no from payment_orders o
-                                        where o.status in ('EXECUTING', 'UNKNOWN'))",
-    )
-    .execute(conn)
-    .await
-    .map(|r| r.rows_affected())
-}
-
-/// A definite outcome: the recovery job has nothing more to look up for the order.
-pub async fn stop_recovery(
-    conn: &mut PgConnection,
-    payment_event_no: i64,
-) -> Result<(), sqlx::Error> {
-    sqlx::query!(
-        "update payment_events set next_recovery_at = null where payment_event_no = $1",
-        payment_event_no,
-    )
-    .execute(conn)
-    .await
-    .map(|_| ())
 }
 
 /// Whether every EXECUTING line of the event is older than `stale_secs`.
@@ -84,9 +53,8 @@ pub async fn is_stale(
 }
 
 /// When the recovery job looks at an UNKNOWN order next: after `after_secs`, unless a PSP
-/// webhook arrived during the attempt or the attempt outlived `RECOVERY_STALE_MS`
-/// (`start_attempt` sets `next_recovery_at` that far ahead, a webhook to now), in which case
-/// at once.
+/// webhook arrived during the attempt (`start_attempt` sets `next_recovery_at` to `infinity`,
+/// a webhook brings it forward: `make_due_now`), in which case at once.
 pub async fn schedule_recovery(
     conn: &mut PgConnection,
     payment_event_no: i64,
@@ -125,11 +93,12 @@ pub async fn unresolved(
     limit: i64,
 ) -> Result<Vec<UnresolvedRow>, sqlx::Error> {
     // Every order whose outcome is not known yet has a `next_recovery_at` (`due_for_recovery`):
-    // the small partial index finds them, not a scan of the lines by status.
+    // the small partial index finds them, not a scan of the lines by status. An attempt's
+    // `infinity` ("when stale") is no time a client can read.
     sqlx::query_as!(
         UnresolvedRow,
         "select e.order_id, e.total_amount, e.payment_key, max(o.failed_count) as \"failed_count!\",
-                e.next_recovery_at, e.created_at
+                nullif(e.next_recovery_at, 'infinity') as next_recovery_at, e.created_at
            from payment_events e join payment_orders o using (payment_event_no)
           where e.next_recovery_at is not null
             and ((o.status = 'UNKNOWN' and o.failed_count >= o.threshold)

@@ -1,11 +1,13 @@
 //! The recovery job's scans on a scratch database: they find every order whose outcome is not
-//! known yet through its event's `next_recovery_at`, and a line's status change stays a HOT
-//! update (migrations/order-service/20261230000001_recovery_due_on_events.sql).
+//! known yet through its event's `next_recovery_at` (store/recovery_watch.rs), the backoff
+//! and webhooks move it as before, and a line's status change stays a HOT update
+//! (migrations/order-service/20261230000001_recovery_due_on_events.sql).
 
 use sqlx::PgPool;
 
 use super::{
-    recovery::{count_unresolved, due_for_recovery, unresolved, watch_unwatched_attempts},
+    recovery::{count_unresolved, due_for_recovery, make_due_now, schedule_recovery, unresolved},
+    recovery_watch::{clear_finished, watch_unwatched_attempts},
     scratch::ScratchDb,
     start_attempt, transition, Transition,
 };
@@ -47,75 +49,103 @@ async fn order(pool: &PgPool, no: i64, status: &str, age: &str, failed: i32, due
     tx.commit().await.expect("committed");
 }
 
-async fn due(pool: &PgPool) -> Vec<String> {
-    let mut conn = pool.acquire().await.expect("conn");
-    let mut due = due_for_recovery(&mut conn, STALE, 100).await.expect("due");
-    due.sort();
-    due
-}
-
 #[tokio::test]
 async fn the_scan_finds_unknown_outcomes_when_due_and_attempts_once_stale() {
     let db = ScratchDb::new(2).await;
     let pool = &db.pool;
-    let past = "now() - interval '1 second'";
-    let future = "now() + interval '1 minute'";
+    let (past, future, stale) = (
+        "now() - interval '1 second'",
+        "now() + interval '1 minute'",
+        "'infinity'",
+    );
     order(pool, 1, "UNKNOWN", "5 minutes", 1, past).await;
     order(pool, 2, "UNKNOWN", "5 minutes", 1, future).await; // backing off
-    order(pool, 3, "EXECUTING", "2 minutes", 0, past).await; // its process died
+    order(pool, 3, "EXECUTING", "2 minutes", 0, stale).await; // its process died
     order(pool, 4, "EXECUTING", "1 second", 0, past).await; // live; a webhook made it due
-    order(pool, 5, "SUCCESS", "5 minutes", 0, "null").await;
+    order(pool, 5, "SUCCESS", "5 minutes", 0, past).await; // left by a webhook's race
     order(pool, 6, "EXECUTING", "2 minutes", 0, "null").await; // left by an older instance
-    order(
-        pool,
-        7,
-        "UNKNOWN",
-        "20 minutes",
-        5,
-        "now() - interval '15 minutes'",
-    )
-    .await;
-    order(
-        pool,
-        8,
-        "EXECUTING",
-        "11 minutes",
-        0,
-        "now() - interval '10 minutes'",
-    )
-    .await;
+    order(pool, 7, "UNKNOWN", "20 minutes", 5, past).await;
+    order(pool, 8, "EXECUTING", "11 minutes", 0, stale).await;
+    order(pool, 9, "EXECUTING", "1 second", 0, stale).await; // live
+    let mut conn = pool.acquire().await.expect("conn");
+    let due = due_for_recovery(&mut conn, STALE, 100).await.expect("due");
     assert_eq!(
-        due(pool).await,
-        ["order-1", "order-3", "order-7", "order-8"]
+        due,
+        ["order-7", "order-8", "order-1", "order-3"],
+        "oldest first"
     );
 
-    let mut conn = pool.acquire().await.expect("conn");
     let listed: Vec<_> = unresolved(&mut conn, 100)
         .await
         .expect("unresolved")
         .into_iter()
-        .map(|r| r.order_id)
+        .map(|r| (r.order_id, r.next_recovery_at.is_some()))
         .collect();
     assert_eq!(
         listed,
-        ["order-7", "order-8"],
-        "past the threshold, or ten minutes on"
+        [("order-7".into(), true), ("order-8".into(), false)],
+        "past the threshold, or ten minutes on; an attempt's infinity is no time"
     );
     assert_eq!(count_unresolved(&mut conn).await.expect("count"), 2);
 
-    // The job's first pass in a process puts the older instance's attempt in sight, once.
+    // The finished order's time is cleared, once; nothing else is.
+    assert_eq!(clear_finished(&mut conn).await.expect("clear"), 1);
+    assert_eq!(clear_finished(&mut conn).await.expect("clear"), 0);
+    let watched: i64 = sqlx::query_scalar(
+        "select count(*) from payment_events where next_recovery_at is not null",
+    )
+    .fetch_one(&mut *conn)
+    .await
+    .expect("watched");
+    assert_eq!(
+        watched, 7,
+        "all but the finished order and the older instance's"
+    );
+
+    // The job's look for unwatched attempts puts the older instance's in sight, once.
     assert_eq!(watch_unwatched_attempts(&mut conn).await.expect("watch"), 1);
     assert_eq!(watch_unwatched_attempts(&mut conn).await.expect("watch"), 0);
+    let mut due = due_for_recovery(&mut conn, STALE, 100).await.expect("due");
+    due.sort();
+    assert_eq!(due, ["order-1", "order-3", "order-6", "order-7", "order-8"]);
     drop(conn);
-    assert_eq!(
-        due(pool).await,
-        ["order-1", "order-3", "order-6", "order-7", "order-8"]
+    db.drop().await;
+}
+
+/// After an attempt's unknown outcome the job waits for the backoff; after one during which a
+/// webhook said the payment changed, it looks at once.
+#[tokio::test]
+async fn an_unknown_outcome_backs_off_unless_a_webhook_came_during_the_attempt() {
+    let db = ScratchDb::new(2).await;
+    let pool = &db.pool;
+    order(pool, 1, "EXECUTING", "1 minute", 0, "'infinity'").await;
+    order(pool, 2, "EXECUTING", "1 minute", 0, "'infinity'").await;
+    let mut conn = pool.acquire().await.expect("conn");
+    let webhook = make_due_now(&mut conn, "order-2").await.expect("webhook");
+    assert!(
+        webhook.is_some(),
+        "a webhook makes an attempt in flight due"
     );
+    for no in [1, 2] {
+        schedule_recovery(&mut conn, no, 60.0)
+            .await
+            .expect("scheduled");
+    }
+    let waits: Vec<f64> = sqlx::query_scalar(
+        "select extract(epoch from next_recovery_at - now())::float8 from payment_events
+          order by payment_event_no",
+    )
+    .fetch_all(&mut *conn)
+    .await
+    .expect("times");
+    assert!((59.0..=61.0).contains(&waits[0]), "the backoff: {waits:?}");
+    assert!(waits[1] <= 0.0, "at once: {waits:?}");
+    drop(conn);
     db.drop().await;
 }
 
 /// An attempt starts and ends: its lines change in place (HOT), because no index holds a
-/// column a status change writes; and the attempt is due for recovery once stale, not before.
+/// column a status change writes; and the attempt is due for recovery "when stale".
 #[tokio::test]
 async fn a_line_status_change_is_a_hot_update() {
     let db = ScratchDb::new(2).await;
@@ -132,9 +162,13 @@ async fn a_line_status_change_is_a_hot_update() {
     };
     let t = step(PaymentStatus::Executing, None);
     assert_eq!(transition(&mut tx, &ids[..1], 1, t).await.expect("t"), 1);
-    start_attempt(&mut tx, 1, "pk-1", 7, STALE)
-        .await
-        .expect("attempt");
+    start_attempt(&mut tx, 1, "pk-1", 7).await.expect("attempt");
+    let when_stale: bool =
+        sqlx::query_scalar("select next_recovery_at = 'infinity' from payment_events")
+            .fetch_one(&mut *tx)
+            .await
+            .expect("next");
+    assert!(when_stale, "an attempt is due for recovery once stale");
     let t = step(PaymentStatus::Success, Some(7));
     assert_eq!(transition(&mut tx, &ids[1..], 1, t).await.expect("t"), 1);
     // This transaction's own counts: no wait for the statistics collector.
@@ -146,13 +180,6 @@ async fn a_line_status_change_is_a_hot_update() {
     .await
     .expect("stats");
     assert_eq!((updates, hot), (2, 2), "both changes of the line are HOT");
-    let next: bool = sqlx::query_scalar(
-        "select next_recovery_at > now() + interval '59 seconds' from payment_events",
-    )
-    .fetch_one(&mut *tx)
-    .await
-    .expect("next");
-    assert!(next, "an attempt is due for recovery only once stale");
     tx.commit().await.expect("committed");
     db.drop().await;
 }

@@ -47,15 +47,12 @@ async fn an_order_executing_for_ten_minutes_is_listed_for_a_person() {
             .execute(&mut *tx)
             .await
             .expect("executing");
-            // and its event due for recovery a minute after it started, as `start_attempt`
-            // writes it (services/order-service/src/store/mod.rs)
+            // and its event due for recovery "when stale", as `start_attempt` writes it
+            // (services/order-service/src/store/mod.rs)
             sqlx::query(
-                "update payment_events
-                    set next_recovery_at = now() - make_interval(mins => $2 - 1)
-                  where order_id = $1",
+                "update payment_events set next_recovery_at = 'infinity' where order_id = $1",
             )
             .bind(&order_id)
-            .bind(minutes)
             .execute(&mut *tx)
             .await
             .expect("due");
@@ -73,12 +70,12 @@ async fn an_order_executing_for_ten_minutes_is_listed_for_a_person() {
     system.stop().await;
 }
 
-/// An attempt an instance older than migration 20261230000001 started, then abandoned in a
-/// crash during a rolling deploy: its lines EXECUTING and its event's `next_recovery_at`
-/// cleared, as the old `start_attempt` wrote them. The recovery scan reads that column
-/// (services/order-service/src/store/recovery.rs `due_for_recovery`), so the running job
-/// does not see the attempt; the next process's job finds it when it starts, and confirms
-/// the approval the customer made, once.
+/// An attempt an instance from before migration 20261230000001 started, then abandoned: its
+/// lines EXECUTING and its event's `next_recovery_at` cleared, as the old `start_attempt`
+/// wrote them. The recovery scan starts from that column (services/order-service/src/store/
+/// recovery.rs `due_for_recovery`), so the running job does not see the attempt; the next
+/// process's job looks for such attempts at its first pass (recovery_watch.rs), finds it, and
+/// confirms the approval the customer made, once.
 #[tokio::test]
 async fn an_attempt_out_of_the_recovery_scans_sight_is_found_by_the_next_process() {
     let mut system = start(&[
