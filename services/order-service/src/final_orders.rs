@@ -3,8 +3,10 @@
 //!
 //! The PSP sends `PAYMENT_STATUS_CHANGED` right after it commits a confirm, which is usually
 //! just after our own outcome committed: nearly every such webhook names an order that is
-//! already final, for which `store::recovery::make_due_now` would change nothing (it only
-//! touches UNKNOWN or EXECUTING orders, and a final order never leaves its state). Skipping it
+//! already final, for which `store::recovery::make_due_now` should change nothing (it only
+//! touches UNKNOWN or EXECUTING orders, and a final order never leaves its state; one that
+//! waited for the order's lock can still set a time, which the recovery job clears:
+//! store/recovery_watch.rs `clear_finished`). Skipping it
 //! changes no outcome; an order not remembered here (another instance finalised it, or it was
 //! forgotten) is looked up in the database exactly as before. Bounded: the oldest is forgotten
 //! first, so memory does not grow with the orders paid.
