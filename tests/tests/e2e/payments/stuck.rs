@@ -20,6 +20,33 @@ async fn listed(system: &TestSystem) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// Leaves an order's lines EXECUTING as an attempt `minutes` old that died would, and applies
+/// `event` (SQL, `$1` the order id) to its event, in one transaction with triggers off: the
+/// `updated_at` trigger would stamp now(), and an old attempt is written as one.
+async fn abandoned_attempt(pool: &sqlx::PgPool, order_id: &str, minutes: i32, event: &str) {
+    let mut tx = pool.begin().await.expect("tx");
+    sqlx::query("set local session_replication_role = replica")
+        .execute(&mut *tx)
+        .await
+        .expect("triggers off");
+    sqlx::query(
+        "update payment_orders set status = 'EXECUTING',
+                updated_at = now() - make_interval(mins => $2)
+          where order_id = $1",
+    )
+    .bind(order_id)
+    .bind(minutes)
+    .execute(&mut *tx)
+    .await
+    .expect("executing");
+    sqlx::query(event)
+        .bind(order_id)
+        .execute(&mut *tx)
+        .await
+        .expect("its event");
+    tx.commit().await.expect("committed");
+}
+
 /// Recovery is kept away (an hour's interval), and an order's lines are left EXECUTING as an
 /// attempt that died would leave them: listed on `GET /admin/payments/unresolved` once they
 /// are ten minutes old, not before.
@@ -29,35 +56,10 @@ async fn an_order_executing_for_ten_minutes_is_listed_for_a_person() {
     let order = new_order(&system, &[1, 2]).await;
     let pool = system.db(&order_service::SPEC).await;
     let executing = |minutes: i32| {
-        let (pool, order_id) = (pool.clone(), order.order_id.clone());
-        async move {
-            let mut tx = pool.begin().await.expect("tx");
-            // the updated_at trigger would stamp now(): an old attempt is written as one
-            sqlx::query("set local session_replication_role = replica")
-                .execute(&mut *tx)
-                .await
-                .expect("triggers off");
-            sqlx::query(
-                "update payment_orders set status = 'EXECUTING',
-                        updated_at = now() - make_interval(mins => $2)
-                  where order_id = $1",
-            )
-            .bind(&order_id)
-            .bind(minutes)
-            .execute(&mut *tx)
-            .await
-            .expect("executing");
-            // and its event due for recovery "when stale", as `start_attempt` writes it
-            // (services/order-service/src/store/mod.rs)
-            sqlx::query(
-                "update payment_events set next_recovery_at = 'infinity' where order_id = $1",
-            )
-            .bind(&order_id)
-            .execute(&mut *tx)
-            .await
-            .expect("due");
-            tx.commit().await.expect("committed");
-        }
+        // and its event due for recovery "when stale", as `start_attempt` writes it
+        // (services/order-service/src/store/mod.rs)
+        let event = "update payment_events set next_recovery_at = 'infinity' where order_id = $1";
+        abandoned_attempt(&pool, &order.order_id, minutes, event)
     };
     executing(2).await;
     assert!(
@@ -89,29 +91,12 @@ async fn an_attempt_out_of_the_recovery_scans_sight_is_found_by_the_next_process
     // The running job's first pass (its look for unwatched attempts) is over.
     tokio::time::sleep(Duration::from_millis(1000)).await;
     let pool = system.db(&order_service::SPEC).await;
-    let mut tx = pool.begin().await.expect("tx");
-    sqlx::query("set local session_replication_role = replica")
-        .execute(&mut *tx)
-        .await
-        .expect("triggers off");
-    sqlx::query(
-        "update payment_orders set status = 'EXECUTING', updated_at = now() - interval '5 minutes'
-          where order_id = $1",
-    )
-    .bind(&order.order_id)
-    .execute(&mut *tx)
-    .await
-    .expect("executing");
-    sqlx::query(
-        "update payment_events set payment_key = $2, attempt_no = 1, next_recovery_at = null
-          where order_id = $1",
-    )
-    .bind(&order.order_id)
-    .bind(&key)
-    .execute(&mut *tx)
-    .await
-    .expect("the old attempt");
-    tx.commit().await.expect("committed");
+    // as the old `start_attempt` wrote it: the key bound, the column cleared
+    let event = format!(
+        "update payment_events set payment_key = '{key}', attempt_no = 1, next_recovery_at = null
+          where order_id = $1"
+    );
+    abandoned_attempt(&pool, &order.order_id, 5, &event).await;
 
     tokio::time::sleep(Duration::from_millis(1500)).await;
     assert_eq!(
