@@ -183,3 +183,68 @@ async fn a_line_status_change_is_a_hot_update() {
     tx.commit().await.expect("committed");
     db.drop().await;
 }
+
+/// The clean-up of finished orders' times, and an attempt that starts meanwhile: the clean-up
+/// read the order as finished (its lines NOT_STARTED, a time a race left behind), then waited
+/// for the event row the attempt holds. Once the attempt commits, its `infinity` must stay —
+/// the attempt number changed — or the attempt would be out of the recovery job's sight.
+#[tokio::test]
+async fn the_clean_up_never_clears_the_time_of_an_attempt_started_meanwhile() {
+    let db = ScratchDb::new(3).await;
+    let pool = db.pool.clone();
+    order(
+        &pool,
+        1,
+        "NOT_STARTED",
+        "1 minute",
+        0,
+        "now() - interval '1 second'",
+    )
+    .await;
+    let mut attempt = pool.begin().await.expect("attempt");
+    let t = Transition {
+        next: PaymentStatus::Executing,
+        count_failure: false,
+        attempt_no: None,
+        reason: "TEST",
+        actor: "test",
+    };
+    transition(&mut attempt, &[100], 1, t)
+        .await
+        .expect("executing");
+    start_attempt(&mut attempt, 1, "pk-1", 7)
+        .await
+        .expect("started");
+    let cleaner = tokio::spawn({
+        let pool = pool.clone();
+        async move {
+            let mut conn = pool.acquire().await.expect("conn");
+            clear_finished(&mut conn).await
+        }
+    });
+    // Until the clean-up waits for the attempt's row (this scratch database's sessions only).
+    let mut waits = 0;
+    while sqlx::query_scalar::<_, i64>(
+        "select count(*) from pg_stat_activity
+          where datname = current_database() and cardinality(pg_blocking_pids(pid)) > 0",
+    )
+    .fetch_one(&pool)
+    .await
+    .expect("locks")
+        == 0
+    {
+        waits += 1;
+        assert!(waits < 500, "the clean-up never waited for the attempt");
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    attempt.commit().await.expect("committed");
+    let cleared = cleaner.await.expect("joined").expect("cleared");
+    assert_eq!(cleared, 0, "the order is open again");
+    let when_stale: bool =
+        sqlx::query_scalar("select next_recovery_at = 'infinity' from payment_events")
+            .fetch_one(&pool)
+            .await
+            .expect("next");
+    assert!(when_stale, "the attempt stays in the job's sight");
+    db.drop().await;
+}
