@@ -26,8 +26,9 @@ pub struct UnresolvedPayment {
     pub payment_key: Option<String>,
     /// Unknown outcomes so far.
     pub failed_count: i32,
-    /// When the recovery job looks the payment up next; absent for an attempt still EXECUTING
-    /// (it is taken over once `RECOVERY_STALE_MS` old).
+    /// When the recovery job looks the payment up next (past: at its next pass). Absent for an
+    /// attempt still EXECUTING that nothing made due: it is taken over once
+    /// `RECOVERY_STALE_MS` old.
     #[oai(skip_serializing_if_is_none)]
     pub next_lookup_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,

@@ -53,8 +53,9 @@ pub async fn is_stale(
 }
 
 /// When the recovery job looks at an UNKNOWN order next: after `after_secs`, unless a PSP
-/// webhook arrived during the attempt (`start_attempt` sets `next_recovery_at` to `infinity`,
-/// a webhook brings it forward: `make_due_now`), in which case at once.
+/// webhook made it due during the attempt (`start_attempt` sets `next_recovery_at` to
+/// `infinity`, a webhook brings it forward: `make_due_now`) and that time has come, in which
+/// case at once. A webhook's time still ahead (its 10 s throttle) gives way to the backoff.
 pub async fn schedule_recovery(
     conn: &mut PgConnection,
     payment_event_no: i64,
