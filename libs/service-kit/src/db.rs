@@ -15,7 +15,7 @@ use std::time::Duration;
 use sqlx::{
     migrate::Migrator,
     postgres::{PgConnectOptions, PgPoolOptions},
-    ConnectOptions, Connection, PgConnection, PgPool,
+    ConnectOptions, Connection, PgConnection, PgPool, Postgres, Transaction,
 };
 use url::Url;
 
@@ -145,4 +145,15 @@ pub async fn drop_database(url: &Url) -> Result<(), sqlx::Error> {
         .execute(&mut conn)
         .await?;
     Ok(())
+}
+
+/// A read-only transaction over one snapshot (`repeatable read`): a view read in several
+/// statements — a payment's lines, history and cancels; a statement's opening, entries and
+/// closing — is of one moment, however many commits land between the statements.
+pub async fn snapshot(pool: &PgPool) -> Result<Transaction<'static, Postgres>, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    sqlx::query("set transaction isolation level repeatable read, read only")
+        .execute(&mut *tx)
+        .await?;
+    Ok(tx)
 }

@@ -30,11 +30,7 @@ pub struct OrderQueryApi {
 /// Views and lines come from two statements; one snapshot keeps them consistent with each
 /// other even while the projection commits in between.
 async fn snapshot(pool: &PgPool) -> Result<Transaction<'static, Postgres>, ApiError> {
-    let mut tx = pool.begin().await?;
-    sqlx::query!("set transaction isolation level repeatable read, read only")
-        .execute(&mut *tx)
-        .await?;
-    Ok(tx)
+    Ok(service_kit::db::snapshot(pool).await?)
 }
 
 fn event_nos(views: &[ViewRow]) -> Vec<i64> {

@@ -86,16 +86,19 @@ pub async fn payment_details(
     payments: &Payments,
     order_id: &str,
 ) -> Result<PaymentDetails, ApiError> {
-    let mut conn = payments.pool.acquire().await?;
-    let Some(event) = store::find_event(&mut conn, order_id, false).await? else {
+    // One snapshot: read statement by statement, a cancel committing in between showed its
+    // cancel DONE beside lines still unrefunded (seen in CI, stop 30).
+    let mut tx = service_kit::db::snapshot(&payments.pool).await?;
+    let Some(event) = store::find_event(&mut tx, order_id, false).await? else {
         return Err(ApiError::not_found(
             "ORDER_NOT_FOUND",
             format!("no order {}", order_id),
         ));
     };
-    let lines = store::find_lines(&mut conn, event.payment_event_no).await?;
-    let history = store::find_history(&mut conn, event.payment_event_no).await?;
-    let cancels = store::cancels::list(&mut conn, event.payment_event_no).await?;
+    let lines = store::find_lines(&mut tx, event.payment_event_no).await?;
+    let history = store::find_history(&mut tx, event.payment_event_no).await?;
+    let cancels = store::cancels::list(&mut tx, event.payment_event_no).await?;
+    tx.commit().await?;
     let status = order_status(&lines);
     Ok(PaymentDetails {
         status,

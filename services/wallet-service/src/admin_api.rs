@@ -114,11 +114,8 @@ impl AdminLedgerApi {
     )]
     async fn trial_balance(&self, auth: AdminAuth) -> Result<Json<TrialBalance>, ApiError> {
         service_kit::admin::authorize(self.admin_token.as_deref(), &auth)?;
-        let mut tx = self.pool.begin().await?;
         // One snapshot: postings and balances of the same moment.
-        sqlx::query!("set transaction isolation level repeatable read, read only")
-            .execute(&mut *tx)
-            .await?;
+        let mut tx = service_kit::db::snapshot(&self.pool).await?;
         let totals = ledger::accounts::trial_balance(&mut tx).await?;
         tx.commit().await?;
         Ok(Json(build(totals)))

@@ -173,10 +173,7 @@ impl LedgerApi {
             ));
         }
         // One snapshot for opening, entries and closing.
-        let mut tx = self.pool.begin().await?;
-        sqlx::query!("set transaction isolation level repeatable read, read only")
-            .execute(&mut *tx)
-            .await?;
+        let mut tx = service_kit::db::snapshot(&self.pool).await?;
         wallet_exists(&mut tx, seller_no).await?;
         let opening = statement::balance_before(&mut tx, seller_no, from).await?;
         let rows =
