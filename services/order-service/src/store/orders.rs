@@ -233,22 +233,8 @@ mod tests {
                 lock_order_for_confirm(&mut tx, "order-1", "pk-1").await
             }
         });
-        // Until the waiter is blocked by the holder (this scratch database's sessions only:
-        // other tests' lock waits must not end the wait early).
-        let mut waits = 0;
-        while sqlx::query_scalar::<_, i64>(
-            "select count(*) from pg_stat_activity
-              where datname = current_database() and cardinality(pg_blocking_pids(pid)) > 0",
-        )
-        .fetch_one(&pool)
-        .await
-        .expect("locks")
-            == 0
-        {
-            waits += 1;
-            assert!(waits < 500, "the second confirm never waited for the lock");
-            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-        }
+        // Until the waiter is blocked by the holder.
+        db.until_blocked("the second confirm").await;
         sqlx::raw_sql(
             "update payment_orders set status = 'EXECUTING' where payment_event_no = 1;
              update payment_events set payment_key = 'pk-1', attempt_no = 5 where payment_event_no = 1;",

@@ -222,21 +222,8 @@ async fn the_clean_up_never_clears_the_time_of_an_attempt_started_meanwhile() {
             clear_finished(&mut conn).await
         }
     });
-    // Until the clean-up waits for the attempt's row (this scratch database's sessions only).
-    let mut waits = 0;
-    while sqlx::query_scalar::<_, i64>(
-        "select count(*) from pg_stat_activity
-          where datname = current_database() and cardinality(pg_blocking_pids(pid)) > 0",
-    )
-    .fetch_one(&pool)
-    .await
-    .expect("locks")
-        == 0
-    {
-        waits += 1;
-        assert!(waits < 500, "the clean-up never waited for the attempt");
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-    }
+    // Until the clean-up waits for the attempt's row.
+    db.until_blocked("the clean-up").await;
     attempt.commit().await.expect("committed");
     let cleared = cleaner.await.expect("joined").expect("cleared");
     assert_eq!(cleared, 0, "the order is open again");

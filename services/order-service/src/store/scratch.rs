@@ -21,6 +21,25 @@ impl ScratchDb {
         Self { pool, url }
     }
 
+    /// Waits until a session of this scratch database waits for a lock (another test's lock
+    /// waits, in their own databases, must not end the wait early); `what` names the waiter.
+    pub async fn until_blocked(&self, what: &str) {
+        let mut waits = 0;
+        while sqlx::query_scalar::<_, i64>(
+            "select count(*) from pg_stat_activity
+              where datname = current_database() and cardinality(pg_blocking_pids(pid)) > 0",
+        )
+        .fetch_one(&self.pool)
+        .await
+        .expect("locks")
+            == 0
+        {
+            waits += 1;
+            assert!(waits < 500, "{what} never waited for the lock");
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+    }
+
     pub async fn drop(self) {
         self.pool.close().await;
         service_kit::db::drop_database(&self.url).await.ok();
