@@ -142,7 +142,7 @@ impl From<ConfirmError> for ApiError {
             }
             // The one mapping of database errors (service_kit): busy → 503, the rest → 500.
             ConfirmError::Db(db) => db.into(),
-            ConfirmError::Ids(_) => ApiError::internal_error(&e),
+            ConfirmError::Ids(_) | ConfirmError::RefundImport(_) => ApiError::internal_error(&e),
         }
     }
 }

@@ -17,6 +17,7 @@ use sqlx::{PgConnection, PgPool};
 
 use crate::{
     attempt::Attempt,
+    cancels::CancelError,
     psp::PspClient,
     status::PaymentStatus,
     store::{self, PaymentEventRow, PaymentOrderRow, Transition},
@@ -65,6 +66,20 @@ pub enum ConfirmError {
     Db(#[from] sqlx::Error),
     #[error("id generator error")]
     Ids(#[from] snowflake::SnowflakeError),
+    /// Recording, with an accepted charge, the refund the PSP had made of it already.
+    #[error("recording the PSP's refund of the charge failed")]
+    RefundImport(#[source] Box<CancelError>),
+}
+
+impl ConfirmError {
+    /// A cancel's error met while confirming: a database or id error stays one (so a busy
+    /// database is still a 503), anything else keeps its cause under [`Self::RefundImport`].
+    pub fn refund_import(e: CancelError) -> Self {
+        match e {
+            CancelError::Confirm(e) => e,
+            other => Self::RefundImport(Box::new(other)),
+        }
+    }
 }
 
 /// Lines of one order move together through the confirm (one PSP payment per order); cancels

@@ -97,20 +97,9 @@ impl Payments {
             PspPaymentStatus::Done
             | PspPaymentStatus::PartialCanceled
             | PspPaymentStatus::Canceled => {
-                // A charge of our amount is accepted whenever it is seen (docs/payments.md);
-                // what the PSP has refunded of it already is recorded as a cancel right after,
-                // so the seller is not credited for money the customer has back.
-                let outcome = self.record_approval(attempt, payment, raw, actor).await?;
-                if outcome == Outcome::Success && payment.refunded() > rust_decimal::Decimal::ZERO {
-                    if let Err(e) = self
-                        .import_psp_refund(&event.order_id, payment, actor)
-                        .await
-                    {
-                        tracing::error!(order_id = %event.order_id, error = %e,
-                            "recording the PSP's refund failed; reconciliation will retry");
-                    }
-                }
-                Ok(outcome)
+                // A charge of our amount is accepted whenever it is seen (docs/payments.md),
+                // with what the PSP has refunded of it already (write.rs `record_approval`).
+                self.record_approval(attempt, payment, raw, actor).await
             }
             PspPaymentStatus::Aborted | PspPaymentStatus::Expired => {
                 let code = format!("PSP_STATUS_{}", payment.status);

@@ -106,10 +106,28 @@ impl Payments {
         self.outbox
             .append(&mut tx, event.payment_event_no, &confirmed, &[])
             .await?;
+        // What the PSP has refunded of the charge already is recorded as a cancel in the same
+        // transaction, so the seller is never credited for money the customer has back: a
+        // crash or error between two transactions left the order paid in full here and
+        // partly refunded at the PSP, with no later run of reconciliation bound to see it.
+        let imported = if payment.refunded() > rust_decimal::Decimal::ZERO {
+            self.import_psp_refund_in(&mut tx, &event.order_id, payment, actor)
+                .await
+                .map_err(ConfirmError::refund_import)?
+        } else {
+            None
+        };
         tx.commit().await?;
         self.final_orders.remember(&event.order_id);
         self.metrics
             .record(&event.order_id, "SUCCESS", "PSP_CONFIRM_OK", actor);
+        if let Some(imported) = imported {
+            // Committed: what fails now is reading the row back, not the refund's record.
+            if let Err(e) = self.after_importing(imported, actor).await {
+                tracing::warn!(order_id = %event.order_id, error = %e,
+                    "reading back the refund recorded with the charge failed");
+            }
+        }
         Ok(Outcome::Success)
     }
 

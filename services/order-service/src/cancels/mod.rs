@@ -10,6 +10,8 @@ mod drive;
 
 use rust_decimal::Decimal;
 
+use outbox::OutboxTx;
+
 use crate::{
     payments::{order_status, ConfirmError, Payments},
     psp::TossPayment,
@@ -204,16 +206,44 @@ impl Payments {
         // reconciliation drove it — asking the PSP to refund the same amount a second time
         // (until stop 21).
         let mut tx = self.outbox.begin(&self.pool).await?;
-        let Some(event) = store::find_event(&mut tx, order_id, true).await? else {
+        let imported = match self
+            .import_psp_refund_in(&mut tx, order_id, psp, actor)
+            .await
+        {
+            Ok(Some(imported)) => imported,
+            Ok(None) => return Ok(None),
+            // Imported by another instance since our read: nothing is left to do.
+            Err(CancelError::Confirm(ConfirmError::Db(sqlx::Error::Database(db))))
+                if db.constraint() == Some("payment_cancels_idempotency_key_key") =>
+            {
+                return Ok(None)
+            }
+            Err(e) => return Err(e),
+        };
+        tx.commit().await?;
+        self.after_importing(imported, actor).await.map(Some)
+    }
+
+    /// [`Self::import_psp_refund`] inside the caller's transaction, which must commit for it
+    /// to count: accepting a charge the PSP has partly refunded writes both at once
+    /// (attempt/write.rs `record_approval`). An error leaves the transaction unusable.
+    pub(crate) async fn import_psp_refund_in(
+        &self,
+        tx: &mut OutboxTx,
+        order_id: &str,
+        psp: &TossPayment,
+        actor: &str,
+    ) -> Result<Option<ImportedRefund>, CancelError> {
+        let Some(event) = store::find_event(tx, order_id, true).await? else {
             return Ok(None);
         };
         let missing = psp.refunded() - event.refunded_amount;
-        let lines = store::find_lines(&mut tx, event.payment_event_no).await?;
+        let lines = store::find_lines(tx, event.payment_event_no).await?;
         let paid = matches!(
             order_status(&lines),
             PaymentStatus::Success | PaymentStatus::PartialCanceled
         );
-        let open = store::cancels::list(&mut tx, event.payment_event_no)
+        let open = store::cancels::list(tx, event.payment_event_no)
             .await?
             .iter()
             .any(|c| matches!(c.status, CancelStatus::Requested | CancelStatus::Unknown));
@@ -242,28 +272,42 @@ impl Payments {
             amount: missing,
             stale_secs: self.stale_after.as_secs_f64(),
         };
-        if let Err(e) = store::cancels::insert(&mut tx, new, &shares).await {
-            return match CancelError::from(e) {
-                CancelError::Confirm(ConfirmError::Db(sqlx::Error::Database(db)))
-                    if db.constraint() == Some("payment_cancels_idempotency_key_key") =>
-                {
-                    Ok(None)
-                }
-                other => Err(other),
-            };
-        }
-        let cancel = store::cancels::find(&mut tx, cancel_no)
+        store::cancels::insert(tx, new, &shares).await?;
+        let cancel = store::cancels::find(tx, cancel_no)
             .await?
             .ok_or_else(|| CancelError::NotFound(cancel_no.to_string()))?;
-        let closed = self
-            .complete_cancel_in(&mut tx, &cancel, psp, actor)
-            .await?;
-        tx.commit().await?;
-        tracing::warn!(%order_id, %missing, "recorded a refund made at the PSP outside order-service");
-        self.after_completing(&cancel, closed, actor)
-            .await
-            .map(Some)
+        let closed = self.complete_cancel_in(tx, &cancel, psp, actor).await?;
+        Ok(Some(ImportedRefund {
+            cancel,
+            closed,
+            missing,
+        }))
     }
+
+    /// After the import's transaction committed: its log line, metrics and committed row.
+    pub(crate) async fn after_importing(
+        &self,
+        imported: ImportedRefund,
+        actor: &str,
+    ) -> Result<CancelRow, CancelError> {
+        let ImportedRefund {
+            cancel,
+            closed,
+            missing,
+        } = imported;
+        tracing::warn!(order_id = %cancel.order_id, %missing,
+            "recorded a refund made at the PSP outside order-service");
+        self.after_completing(&cancel, closed, actor).await
+    }
+}
+
+/// A refund made at the PSP, recorded by [`Payments::import_psp_refund_in`] in a transaction
+/// not yet committed.
+#[derive(Debug)]
+pub(crate) struct ImportedRefund {
+    cancel: CancelRow,
+    closed: Option<PaymentStatus>,
+    missing: Decimal,
 }
 
 /// A repeated request with the same key answers what the first one got.

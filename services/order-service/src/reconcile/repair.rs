@@ -28,17 +28,12 @@ impl Payments {
         };
         let unpaid = matches!(ours.status.as_str(), "NOT_STARTED" | "UNKNOWN");
         if unpaid && psp.charged > Decimal::ZERO {
-            if let Some(accepted) = self.accept_charge(order_id, &payment, raw).await? {
-                // Accepting records what the PSP has refunded already, but a failure there is
-                // only logged (attempt/mod.rs `apply_payment`), and this order's charge and
-                // refund may be older than the next run's window: asked again here (a no-op
-                // once recorded), a failure is an ERROR, carried to the next run.
-                if payment.refunded() > Decimal::ZERO {
-                    self.import_psp_refund(order_id, &payment, ACTOR).await?;
-                }
-                return Ok(accepted);
-            }
-            return Ok("NONE".into());
+            // Accepting records what the PSP has refunded of the charge in the same
+            // transaction (attempt/write.rs `record_approval`).
+            return Ok(self
+                .accept_charge(order_id, &payment, raw)
+                .await?
+                .unwrap_or_else(|| "NONE".into()));
         }
         let paid = matches!(ours.status.as_str(), "SUCCESS" | "PARTIAL_CANCELED");
         if paid
