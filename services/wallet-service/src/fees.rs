@@ -24,6 +24,13 @@ pub fn fee_of(amount: Decimal, rate: Decimal) -> Decimal {
 /// What a refund of `refund` gives back of a line of `gross` with fee `fee`, of which
 /// `refunded` was refunded (and `fee_returned` of the fee given back) before: `(fee, net)`.
 /// The caller checks `refund ≤ gross − refunded`.
+///
+/// The proportional share is kept within what is left of fee and net. For whole-won lines it
+/// always is (the cumulative floor above); a line with a fraction of a won (a 1000.50 line at
+/// 5 %: fee 50, net 950.50; a refund of 1000 has the share 49) would otherwise give back more
+/// net than the seller was owed, which the ledger's checks refuse, and the cancel's reversal
+/// would never post. A fee given back stays whole won unless a fraction of a won refunded
+/// leaves no other choice.
 pub fn refund_split(
     gross: Decimal,
     fee: Decimal,
@@ -32,10 +39,20 @@ pub fn refund_split(
     refund: Decimal,
 ) -> (Decimal, Decimal) {
     let after = refunded + refund;
-    let fee_back = if after >= gross {
+    let share = if after >= gross {
         fee - fee_returned
     } else {
         (fee * after / gross).floor() - fee_returned
+    };
+    let fee_left = fee - fee_returned;
+    let net_left = gross - fee - (refunded - fee_returned);
+    let least = (refund - net_left).max(Decimal::ZERO);
+    let most = refund.min(fee_left);
+    let fee_back = share.max(least).min(most);
+    let fee_back = if fee_back.fract().is_zero() || fee_back.ceil() > most {
+        fee_back
+    } else {
+        fee_back.ceil()
     };
     (fee_back, refund - fee_back)
 }
@@ -122,6 +139,40 @@ mod tests {
             }
             assert_eq!((fee_back, net_back), (fee, gross - fee), "{refunds:?}");
         }
+    }
+
+    /// A line with a fraction of a won: no refund gives back more fee or net than is left of
+    /// it, and refunded in full in any steps it returns exactly the sale.
+    #[test]
+    fn a_line_with_a_fraction_of_a_won_never_returns_more_than_it_left() {
+        let cases: &[(&str, &str, &[&str])] = &[
+            ("1000.50", "0.05", &["1000", "0.50"]),
+            ("1000.50", "0.05", &["0.50", "1000"]),
+            ("1000.50", "0.05", &["999", "1", "0.50"]),
+            ("1000.50", "0.05", &["0.25", "0.25", "1000"]),
+            ("19.99", "0.5", &["19", "0.99"]),
+            ("1.50", "0.9", &["1", "0.5"]),
+        ];
+        for (gross, rate, refunds) in cases {
+            let gross = gross.parse::<Decimal>().expect("gross");
+            let fee = fee_of(gross, rate.parse().expect("rate"));
+            let (mut refunded, mut fee_back, mut net_back) = (d(0), d(0), d(0));
+            for x in refunds.iter().map(|x| x.parse::<Decimal>().expect("refund")) {
+                let (f, n) = refund_split(gross, fee, refunded, fee_back, x);
+                assert_eq!(f + n, x);
+                refunded += x;
+                fee_back += f;
+                net_back += n;
+                assert!(
+                    f >= d(0) && n >= d(0) && fee_back <= fee && net_back <= gross - fee,
+                    "{gross} {refunds:?}: {f} {n} (given back {fee_back} of {fee}, {net_back})"
+                );
+            }
+            assert_eq!((fee_back, net_back), (fee, gross - fee), "{refunds:?}");
+        }
+        // The first case's refund of 1000: 50 of fee back (whole won), 950 of the 950.50 net.
+        let gross = "1000.50".parse::<Decimal>().expect("gross");
+        assert_eq!(refund_split(gross, d(50), d(0), d(0), d(1000)), (d(50), d(950)));
     }
 
     #[test]
