@@ -157,7 +157,10 @@ mod tests {
             let gross = gross.parse::<Decimal>().expect("gross");
             let fee = fee_of(gross, rate.parse().expect("rate"));
             let (mut refunded, mut fee_back, mut net_back) = (d(0), d(0), d(0));
-            for x in refunds.iter().map(|x| x.parse::<Decimal>().expect("refund")) {
+            for x in refunds
+                .iter()
+                .map(|x| x.parse::<Decimal>().expect("refund"))
+            {
                 let (f, n) = refund_split(gross, fee, refunded, fee_back, x);
                 assert_eq!(f + n, x);
                 refunded += x;
@@ -172,7 +175,10 @@ mod tests {
         }
         // The first case's refund of 1000: 50 of fee back (whole won), 950 of the 950.50 net.
         let gross = "1000.50".parse::<Decimal>().expect("gross");
-        assert_eq!(refund_split(gross, d(50), d(0), d(0), d(1000)), (d(50), d(950)));
+        assert_eq!(
+            refund_split(gross, d(50), d(0), d(0), d(1000)),
+            (d(50), d(950))
+        );
     }
 
     #[test]

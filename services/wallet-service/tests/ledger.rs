@@ -133,6 +133,48 @@ async fn a_sale_posts_gross_fee_and_net_and_a_refund_gives_them_back_in_proporti
     w.stop().await;
 }
 
+/// A line with a fraction of a won (accepted and credited as such: docs/ledger.md) refunded
+/// 1000 of 1000.50 at 5 %: the proportional fee share (49) would give back 951 of a net of
+/// 950.50, which `ledger_sales` refuses, so until stop 31 the reversal failed and the cancel
+/// was dead-lettered with the customer already refunded. Now 50 of fee and 950 of net come
+/// back, and the last 0.50 returns exactly what is left.
+#[tokio::test]
+async fn a_line_with_a_fraction_of_a_won_is_reversed_within_what_it_posted() {
+    let w = Wallets::start_with(&[("FEE_RATE_DEFAULT", "0.05")]).await;
+    w.register(A).await;
+    let won = |s: &str| s.parse::<Decimal>().expect("amount");
+    let mut sale = confirmed(250, &[(25, A, 1000)]);
+    sale.payload.lines[0].amount = won("1000.50");
+    sale.payload.total_amount = won("1000.50");
+    w.publish(&sale).await;
+    w.expect_balance(A, won("950.50")).await;
+    w.publish(&canceled(250, 9250, &[(25, A, 1000, 1000)]))
+        .await;
+    w.wait_for("wallet.reversed", 1).await;
+    assert_eq!(
+        postings(&w, "reverse:9250:25").await,
+        [
+            p("PSP_CLEARING", None, -1000),
+            p("PLATFORM_FEES", None, 50),
+            p("SELLER_PENDING", Some(A), 950)
+        ]
+    );
+    let mut rest = canceled(250, 9251, &[(25, A, 0, 1000)]);
+    rest.payload.lines[0].amount = won("0.50");
+    rest.payload.lines[0].line_amount = won("1000.50");
+    rest.payload.cancel_amount = won("0.50");
+    rest.payload.refunded_total = won("1000.50");
+    rest.payload.total_amount = won("1000.50");
+    w.publish(&rest).await;
+    w.wait_for("wallet.reversed", 2).await;
+    w.expect_balance(A, Decimal::ZERO).await;
+    assert_eq!(w.account(None, "PLATFORM_FEES").await, Decimal::ZERO);
+    assert_eq!(w.account(None, "PSP_CLEARING").await, Decimal::ZERO);
+    w.assert_ledger_matches_balances().await;
+    w.assert_ledger_sound().await;
+    w.stop().await;
+}
+
 /// Nine refunds of 111 and one of 1 on a line of 1000 at 5 %: every refund's fee share is
 /// the floored cumulative share, no net share is negative, and the whole line comes back
 /// exactly: fee 50, net 950, PSP_CLEARING and PLATFORM_FEES back to 0.
