@@ -54,7 +54,11 @@ async fn an_operator_finds_and_replays_a_dead_letter_in_the_browser() {
         .await
         .expect("nats-server starts");
     let monitor = format!("http://127.0.0.1:{monitor_port}");
-    let overrides = HashMap::from([("NATS_URL".to_string(), nats.url())]);
+    // A periodic reconciliation soon after start, for the payments page's "last success".
+    let overrides = HashMap::from([
+        ("NATS_URL".to_string(), nats.url()),
+        ("RECONCILE_INTERVAL_MS".to_string(), "500".to_string()),
+    ]);
     let system = TestSystem::start_with(overrides).await;
     let bus = Bus::connect_to(&nats.url(), &system.namespace).await;
     let db = system.db(&order_query_service::SPEC).await;
@@ -149,6 +153,14 @@ async fn an_operator_finds_and_replays_a_dead_letter_in_the_browser() {
     );
     browser.goto(&format!("{base}/payments")).await;
     assert_eq!(browser.text("#unresolved-payments").await, "None.");
+    // The time of the last periodic run, read from order-service's metrics (until stop 31
+    // the console looked for a metric name that does not exist and always said "never").
+    eventually(Duration::from_secs(10), "a periodic run shown", || async {
+        browser.goto(&format!("{base}/payments")).await;
+        let periodic = browser.text("#reconciliation-periodic").await;
+        (!periodic.contains("never")).then_some(periodic)
+    })
+    .await;
     browser.click("#reconcile").await;
     let report = browser.text("#reconciliation-report").await;
     assert!(report.contains("checked"), "{report}");

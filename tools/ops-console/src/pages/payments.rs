@@ -106,7 +106,7 @@ async fn payments_body(state: &State, session: &Session) -> String {
     body.push_str("<h2>Reconciliation</h2>");
     match state.upstream.metrics(PAYMENTS_SERVICE).await {
         Ok(text) => {
-            let last = metric(&text, "reconciliation_last_success")
+            let last = metric(&text, "reconciliation_last_success_timestamp_seconds")
                 .filter(|t| *t > 0.0)
                 .and_then(|t| chrono::DateTime::from_timestamp(t as i64, 0))
                 .map(|t| t.to_rfc3339())
