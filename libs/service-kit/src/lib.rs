@@ -62,7 +62,7 @@ pub use config::{ConfigError, ServiceConfig, ServiceSpec};
 pub use error::{error_chain, ApiError, FieldError, Problem};
 pub use id::Id;
 pub use infra::Infra;
-pub use metrics::Metrics;
+pub use metrics::{JobPasses, Metrics};
 pub use server::{App, ServiceParts, Shutdown};
 pub use trace::TraceContext;
 

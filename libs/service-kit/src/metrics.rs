@@ -4,7 +4,8 @@
 use std::sync::Arc;
 
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry, TextEncoder,
+    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
+    TextEncoder,
 };
 
 #[derive(Clone)]
@@ -13,6 +14,7 @@ pub struct Metrics {
     registry: Registry,
     http_requests: IntCounterVec,
     http_duration: HistogramVec,
+    job_passes: IntGaugeVec,
 }
 
 impl Metrics {
@@ -39,14 +41,25 @@ impl Metrics {
             &["operation"],
         )
         .expect("static metric definition");
+        let job_passes = IntGaugeVec::new(
+            Opts::new(
+                "job_last_pass_timestamp_seconds",
+                "When a background job last finished a pass (its start until the first)",
+            ),
+            // Not `job`: Prometheus's scrape job owns that label.
+            &["task"],
+        )
+        .expect("static metric definition");
         let metrics = Self {
             service: service.into(),
             registry,
             http_requests,
             http_duration,
+            job_passes,
         };
         metrics.register(metrics.http_requests.clone());
         metrics.register(metrics.http_duration.clone());
+        metrics.register(metrics.job_passes.clone());
         metrics
     }
 
@@ -93,6 +106,14 @@ impl Metrics {
         counter
     }
 
+    /// The heartbeat of background job `job`, set to now: a job that never finishes a pass
+    /// is seen stalled from its start.
+    pub fn job_passes(&self, job: &str) -> JobPasses {
+        let passes = JobPasses(self.job_passes.with_label_values(&[job]));
+        passes.passed();
+        passes
+    }
+
     pub(crate) fn observe_request(&self, operation: &str, method: &str, status: u16, secs: f64) {
         self.http_requests
             .with_label_values(&[operation, method, &status.to_string()])
@@ -110,5 +131,22 @@ impl Metrics {
             tracing::warn!(error = %e, "metric encoding failed");
         }
         String::from_utf8(buf).unwrap_or_default()
+    }
+}
+
+/// When a background job last finished a pass (`paymsa_job_last_pass_timestamp_seconds{task}`).
+/// The gauges a job sets from its own pass (unresolved payments, cancels, payouts) freeze,
+/// often at 0, when the job stops or its reads fail; the alert `PaymsaJobStalled`
+/// (deploy/prometheus/rules.yml) watches this instead.
+#[derive(Clone, Debug)]
+pub struct JobPasses(IntGauge);
+
+impl JobPasses {
+    /// A pass finished: every step of it ran, whatever it found to do.
+    pub fn passed(&self) {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        self.0.set(i64::try_from(now).unwrap_or(i64::MAX));
     }
 }

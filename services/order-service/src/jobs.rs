@@ -18,7 +18,7 @@
 use std::time::Duration;
 
 use chrono::Utc;
-use service_kit::Shutdown;
+use service_kit::{JobPasses, Shutdown};
 
 use crate::{payments::Payments, reconcile::Scope, store};
 
@@ -49,7 +49,7 @@ pub struct JobsConfig {
     pub redrive_after: Duration,
 }
 
-pub fn spawn(payments: Payments, config: JobsConfig, shutdown: &Shutdown) {
+pub fn spawn(payments: Payments, config: JobsConfig, redrives: JobPasses, shutdown: &Shutdown) {
     let stop = shutdown.clone();
     let p = payments.clone();
     shutdown.spawn("payment-reconciliation", async move {
@@ -77,10 +77,13 @@ pub fn spawn(payments: Payments, config: JobsConfig, shutdown: &Shutdown) {
                 _ = stop.triggered() => break,
                 _ = tokio::time::sleep(every) => {}
             }
-            match payments
+            let passed = payments
                 .redrive_due(config.redrive_after.as_secs_f64(), 100)
-                .await
-            {
+                .await;
+            if passed.is_ok() {
+                redrives.passed();
+            }
+            match passed {
                 Ok(0) => {}
                 Ok(n) => tracing::warn!(events = n, "re-drove events the wallet never confirmed"),
                 Err(e) => tracing::warn!(error = %e, "re-drive pass failed; will retry"),

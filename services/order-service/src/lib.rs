@@ -138,6 +138,7 @@ pub async fn build(config: ServiceConfig) -> Result<App, StartupError> {
             reconcile_overlap: settings.reconcile_overlap,
             redrive_after: settings.redrive_after,
         },
+        rt.metrics.job_passes("settlement-redrive"),
         &rt.shutdown,
     );
     spawn_checkout_key_retention(&rt, settings.checkout_key_retention)?;
@@ -148,6 +149,7 @@ pub async fn build(config: ServiceConfig) -> Result<App, StartupError> {
             stale_after: settings.recovery_stale_after,
             batch: 50,
         },
+        rt.metrics.job_passes("payment-recovery"),
         &rt.shutdown,
     );
     let catalog = catalog::CatalogClient::new(&settings.catalog_url, settings.catalog_timeout)

@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use service_kit::{trace, Shutdown};
+use service_kit::{trace, JobPasses, Shutdown};
 use tokio::time::Instant;
 use tracing::Instrument;
 
@@ -32,7 +32,7 @@ pub struct RecoveryConfig {
     pub batch: i64,
 }
 
-pub fn spawn(payments: Payments, config: RecoveryConfig, shutdown: &Shutdown) {
+pub fn spawn(payments: Payments, config: RecoveryConfig, passes: JobPasses, shutdown: &Shutdown) {
     let stop = shutdown.clone();
     shutdown.spawn("payment-recovery", async move {
         // When the job last looked for unwatched attempts: at its first pass, then hourly.
@@ -49,7 +49,11 @@ pub fn spawn(payments: Payments, config: RecoveryConfig, shutdown: &Shutdown) {
             {
                 swept = Some(Instant::now());
             }
-            match recover_due(&payments, config).await {
+            let passed = recover_due(&payments, config).await;
+            if passed.is_ok() {
+                passes.passed();
+            }
+            match passed {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(orders = n, "recovery pass re-drove payments"),
                 Err(e) => tracing::warn!(error = %e, "recovery pass failed; will retry"),

@@ -136,8 +136,17 @@ pub async fn build(config: ServiceConfig) -> Result<App, StartupError> {
         },
     )
     .await?;
-    release::spawn(rt.pool.clone(), settings.hold, &rt.shutdown);
-    rollup::spawn(rt.pool.clone(), &rt.shutdown);
+    release::spawn(
+        rt.pool.clone(),
+        settings.hold,
+        rt.metrics.job_passes("ledger-release"),
+        &rt.shutdown,
+    );
+    rollup::spawn(
+        rt.pool.clone(),
+        rt.metrics.job_passes("ledger-rollup"),
+        &rt.shutdown,
+    );
     // Queue tables: every row is deleted soon after it is written (service_kit::vacuum).
     service_kit::vacuum::spawn_vacuum(
         rt.pool.clone(),
@@ -178,7 +187,11 @@ pub async fn build(config: ServiceConfig) -> Result<App, StartupError> {
             "Payouts still open (not COMPLETED or FAILED) an hour after they were requested",
         ),
     };
-    payouts::job::spawn(payouts.clone(), &rt.shutdown);
+    payouts::job::spawn(
+        payouts.clone(),
+        rt.metrics.job_passes("payout-recovery"),
+        &rt.shutdown,
+    );
     let payout_api = payouts_api::PayoutApi {
         payouts: payouts.clone(),
         admin_token: rt.config.admin_token.clone(),

@@ -20,7 +20,7 @@
 use std::{collections::HashSet, time::Duration};
 
 use rust_decimal::Decimal;
-use service_kit::Shutdown;
+use service_kit::{JobPasses, Shutdown};
 use sqlx::{PgConnection, PgPool};
 
 use crate::{
@@ -137,13 +137,17 @@ pub fn interval(hold: Duration) -> Duration {
 
 /// Spawns the job on the service's shutdown: passes every [`interval`] until stopped; a full
 /// batch is followed by another pass at once.
-pub fn spawn(pool: PgPool, hold: Duration, shutdown: &Shutdown) {
+pub fn spawn(pool: PgPool, hold: Duration, passes: JobPasses, shutdown: &Shutdown) {
     let stop = shutdown.clone();
     let every = interval(hold);
     shutdown.spawn("ledger-release", async move {
         const BATCH: i64 = 100;
         loop {
-            let pause = match release_due(&pool, BATCH).await {
+            let released = release_due(&pool, BATCH).await;
+            if released.is_ok() {
+                passes.passed();
+            }
+            let pause = match released {
                 Ok(n) if n as i64 >= BATCH => Duration::ZERO,
                 Ok(n) => {
                     if n > 0 {

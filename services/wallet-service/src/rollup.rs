@@ -14,7 +14,7 @@
 
 use std::time::Duration;
 
-use service_kit::Shutdown;
+use service_kit::{JobPasses, Shutdown};
 use sqlx::PgPool;
 
 /// How often the job folds: often enough that the unfolded table stays small (a few hundred
@@ -67,11 +67,15 @@ async fn fold_platform(pool: &PgPool, batch: i64) -> Result<i64, sqlx::Error> {
 }
 
 /// Spawns the job on the service's shutdown; a full batch is followed by another at once.
-pub fn spawn(pool: PgPool, shutdown: &Shutdown) {
+pub fn spawn(pool: PgPool, passes: JobPasses, shutdown: &Shutdown) {
     let stop = shutdown.clone();
     shutdown.spawn("ledger-rollup", async move {
         loop {
-            let pause = match fold_deltas(&pool, BATCH).await {
+            let folded = fold_deltas(&pool, BATCH).await;
+            if folded.is_ok() {
+                passes.passed();
+            }
+            let pause = match folded {
                 Ok(n) if n >= BATCH => Duration::ZERO,
                 Ok(_) => INTERVAL,
                 Err(e) => {

@@ -140,7 +140,9 @@ async fn alert_rules_and_dashboards_use_only_exported_metrics() {
         assert!(used.contains(required), "no rule or panel uses {required}");
     }
 
-    let system = start_seeded(&[]).await;
+    // Jobs that pass at least every second or two (by default settlement-redrive and
+    // ledger-release pass every 30 s).
+    let system = start_seeded(&[("REDRIVE_AFTER_MS", "4000"), ("SETTLEMENT_HOLD", "5s")]).await;
     let order = money::new_order(&system, &[1]).await;
     let key = money::approve(&system, &order).await;
     let (status, body) = money::confirm_order(&system, &key, &order).await;
@@ -160,6 +162,37 @@ async fn alert_rules_and_dashboards_use_only_exported_metrics() {
         missing.is_empty(),
         "rules or dashboards use metrics no service exports: {missing:?}"
     );
+
+    // PaymsaJobStalled watches each money job's heartbeat: every one reports a pass made
+    // after this test began, not only its start.
+    let began = chrono::Utc::now().timestamp();
+    let jobs = [
+        "payment-recovery",
+        "settlement-redrive",
+        "payout-recovery",
+        "ledger-release",
+        "ledger-rollup",
+    ];
+    paymsa_e2e::eventually(Duration::from_secs(20), "a pass of every job", || async {
+        let text = scrape_all(&system).await;
+        let passed: BTreeSet<&str> = text
+            .lines()
+            .filter(|l| l.starts_with("paymsa_job_last_pass_timestamp_seconds{"))
+            .filter(|l| {
+                l.rsplit(' ')
+                    .next()
+                    .and_then(|v| v.parse::<i64>().ok())
+                    .is_some_and(|at| at > began)
+            })
+            .filter_map(|l| {
+                jobs.iter()
+                    .copied()
+                    .find(|j| l.contains(&format!("task=\"{j}\"")))
+            })
+            .collect();
+        (passed.len() == jobs.len()).then_some(())
+    })
+    .await;
     system.stop().await;
 }
 

@@ -11,7 +11,7 @@
 
 use std::time::Duration;
 
-use service_kit::Shutdown;
+use service_kit::{JobPasses, Shutdown};
 
 use super::{auto, flow::Payouts, settings::Schedule, store};
 
@@ -43,7 +43,7 @@ pub async fn recover_due(payouts: &Payouts, batch: i64) -> Result<usize, sqlx::E
 }
 
 /// Spawns the job on the service's shutdown.
-pub fn spawn(payouts: Payouts, shutdown: &Shutdown) {
+pub fn spawn(payouts: Payouts, passes: JobPasses, shutdown: &Shutdown) {
     let stop = shutdown.clone();
     let every = payouts.settings.recovery_interval;
     shutdown.spawn("payout-recovery", async move {
@@ -54,7 +54,11 @@ pub fn spawn(payouts: Payouts, shutdown: &Shutdown) {
                     tracing::warn!(error = %e, "automatic payouts failed; will retry");
                 }
             }
-            let pause = match recover_due(&payouts, BATCH).await {
+            let recovered = recover_due(&payouts, BATCH).await;
+            if recovered.is_ok() {
+                passes.passed();
+            }
+            let pause = match recovered {
                 Ok(n) if n as i64 >= BATCH => Duration::ZERO,
                 Ok(_) => every,
                 Err(e) => {
