@@ -165,7 +165,9 @@ impl PaymentsAdminApi {
     /// Repairs what the outcome rules allow (docs/payments.md) and lists the rest.
     /// Orders charged in `[from, to]` (RFC 3339; default: the last hour) are compared on what
     /// was charged and refunded, later cancels included, and so are orders paid before `from`
-    /// and refunded in the window (their whole record looked up at the PSP).
+    /// and refunded in the window (their whole record looked up at the PSP). With
+    /// `includeCarried=true`, also every order the periodic runs still carry as unresolved
+    /// (whatever its time): the orders behind `paymsa_reconciliation_mismatches`.
     #[oai(
         path = "/admin/reconciliation",
         method = "get",
@@ -176,6 +178,7 @@ impl PaymentsAdminApi {
         auth: AdminAuth,
         from: Query<Option<DateTime<Utc>>>,
         to: Query<Option<DateTime<Utc>>>,
+        #[oai(name = "includeCarried")] include_carried: Query<Option<bool>>,
     ) -> Result<Json<ReconciliationReport>, ApiError> {
         service_kit::admin::authorize(self.admin_token.as_deref(), &auth)?;
         let to = to.0.unwrap_or_else(Utc::now);
@@ -197,16 +200,17 @@ impl PaymentsAdminApi {
                 "from must not be after to, and the window at most 31 days",
             ));
         }
-        let report = self
-            .payments
-            .reconcile(crate::reconcile::Scope::window(from, to))
-            .await
-            .map_err(|e| match e {
-                ReconcileError::Psp(e) => {
-                    ApiError::unavailable("PSP_UNAVAILABLE", format!("{e}; nothing was compared"))
-                }
-                ReconcileError::Db(e) => e.into(),
-            })?;
+        let mut scope = crate::reconcile::Scope::window(from, to);
+        if include_carried.0 == Some(true) {
+            let mut conn = self.payments.pool.acquire().await?;
+            scope.carried = crate::store::reconciliation::carried(&mut conn).await?;
+        }
+        let report = self.payments.reconcile(scope).await.map_err(|e| match e {
+            ReconcileError::Psp(e) => {
+                ApiError::unavailable("PSP_UNAVAILABLE", format!("{e}; nothing was compared"))
+            }
+            ReconcileError::Db(e) => e.into(),
+        })?;
         Ok(Json(ReconciliationReport {
             from,
             to,

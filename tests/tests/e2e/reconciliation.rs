@@ -242,3 +242,43 @@ async fn an_order_refunded_between_the_two_reads_is_not_a_mismatch() {
     );
     system.stop().await;
 }
+
+/// The orders the periodic runs carry as unresolved (the ones behind
+/// `paymsa_reconciliation_mismatches`) can be older than any window an operator asks for:
+/// `includeCarried=true` compares them too, whatever their time.
+#[tokio::test]
+async fn the_orders_the_periodic_runs_carry_are_compared_on_request() {
+    let system = start(&[("RECONCILE_INTERVAL_MS", "3600000")]).await;
+    let order = new_order(&system, &[1]).await;
+    let key = approve(&system, &order).await;
+    let (status, body) = confirm_order(&system, &key, &order).await;
+    assert_eq!(status, 200, "{body}");
+    // The PSP's times have whole seconds: the window starts well after the charge.
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    let from = chrono::Utc::now();
+    let pool = system.db(&order_service::SPEC).await;
+    sqlx::query("insert into reconciliation_carried (order_id) values ($1)")
+        .bind(&order.order_id)
+        .execute(&pool)
+        .await
+        .expect("carried");
+    pool.close().await;
+    let window = format!(
+        "/admin/reconciliation?from={}&to={}",
+        from.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        (chrono::Utc::now() + chrono::Duration::seconds(2))
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    );
+    let (status, report) = order_admin(&system, &window).await;
+    assert_eq!((status, &report["checked"]), (200, &json!(0)), "{report}");
+    let (status, report) = order_admin(&system, &format!("{window}&includeCarried=true")).await;
+    assert_eq!(status, 200, "{report}");
+    assert_eq!(
+        (&report["checked"], &report["matched"]),
+        (&json!(1), &json!(1)),
+        "the carried order compared: {report}"
+    );
+    let (status, refused) = order_admin(&system, &format!("{window}&includeCarried=maybe")).await;
+    assert_eq!(status, 400, "{refused}");
+    system.stop().await;
+}
