@@ -93,14 +93,20 @@ impl Handler for ReverseCancel {
 }
 
 /// One reversal per seller, sellers ascending (the order settlement locks wallets in, so the
-/// two cannot deadlock). An amount that is not positive can never be posted: rejected.
+/// two cannot deadlock). What the ledger could never post is rejected here, on arrival: an
+/// amount that is not positive, has more than two decimals or is above its line. Parked, it
+/// would fail only when the settlement of its lines applies it, and take that settlement
+/// (the sellers' credits, `wallet.settled`) to the dead-letter queue with it.
 fn per_seller(cancel: &PaymentCanceled) -> Result<Vec<Reversal>, HandlerError> {
     let mut by_seller: BTreeMap<SellerNo, Reversal> = BTreeMap::new();
     for line in &cancel.lines {
-        if line.amount <= rust_decimal::Decimal::ZERO {
+        let what = format!("cancel {} line {}", cancel.cancel_no, line.payment_order_no);
+        ledger::valid_amount(line.amount, &what)
+            .map_err(|e| HandlerError::reject(e.to_string()))?;
+        if line.amount > line.line_amount {
             return Err(HandlerError::reject(format!(
-                "cancel {} refunds {} of line {}: amounts must be positive",
-                cancel.cancel_no, line.amount, line.payment_order_no
+                "{what} refunds {}, but the line is only {}",
+                line.amount, line.line_amount
             )));
         }
         let seller_no = SellerNo(line.seller_no);

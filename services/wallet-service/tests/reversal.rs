@@ -220,3 +220,33 @@ async fn wait_for_both(w: &Wallets) -> (serde_json::Value, serde_json::Value) {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
 }
+
+/// A cancel that refunds more than its line can never be posted. It is rejected on arrival (a
+/// dead letter, for a person), not parked: parked, it failed only when the settlement of the
+/// line applied it, and took that settlement — the seller's credit and `wallet.settled` — to
+/// the dead-letter queue with it (until stop 31).
+#[tokio::test]
+async fn a_cancel_above_its_line_is_rejected_on_arrival_not_parked_to_fail_its_settlement() {
+    let w = Wallets::start().await;
+    w.register(A).await;
+    w.expect_balance(A, Decimal::ZERO).await;
+    w.publish(&canceled(400, 9400, &[(41, A, 1001, 1000)]))
+        .await;
+    w.expect_count(
+        "select count(*) from dead_letters where consumer = 'wallet-reversal'",
+        1,
+    )
+    .await;
+    assert_eq!(w.count("select count(*) from pending_reversals").await, 0);
+
+    w.publish(&confirmed(400, &[(41, A, 1000)])).await;
+    w.expect_balance(A, Decimal::from(1000)).await;
+    assert_eq!(w.wait_for("wallet.settled", 1).await.len(), 1);
+    w.expect_count(
+        "select count(*) from dead_letters where consumer = 'wallet-settlement'",
+        0,
+    )
+    .await;
+    w.assert_ledger_matches_balances().await;
+    w.stop().await;
+}
