@@ -13,6 +13,7 @@ use service_kit::{admin::AdminAuth, ApiError, Id};
 use crate::{
     ids::{PayoutNo, SellerNo},
     payouts::{
+        auto::AUTO_KEY_PREFIX,
         job::UNRESOLVED_AFTER_SECS,
         request::{request_and_send, RequestError},
         store, Payouts,
@@ -91,6 +92,12 @@ impl PayoutApi {
             return Err(ApiError::bad_request(
                 "INVALID_IDEMPOTENCY_KEY",
                 "Idempotency-Key must be 1-255 characters",
+            ));
+        }
+        if key.is_some_and(|k| k.starts_with(AUTO_KEY_PREFIX)) {
+            return Err(ApiError::bad_request(
+                "INVALID_IDEMPOTENCY_KEY",
+                format!("Idempotency-Key may not start with {AUTO_KEY_PREFIX:?} (reserved)"),
             ));
         }
         let (row, created) = request_and_send(&self.payouts, seller_no, body.0.amount, key)

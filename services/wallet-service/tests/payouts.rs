@@ -136,6 +136,17 @@ async fn an_idempotency_key_answers_the_same_payout() {
     );
     assert_eq!(s.w.count("select count(*) from payouts").await, 1);
     assert_eq!(s.w.account(Some(A), "SELLER_AVAILABLE").await, d(2000));
+    // The automatic payouts' keys are reserved: a seller holding tomorrow's would make the
+    // automatic payout of that day answer the seller's payout and skip.
+    let (status, body) = s
+        .payout(A, json!({"amount": 1}), Some("payout-auto:1:2026-12-08"))
+        .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (400, Some("INVALID_IDEMPOTENCY_KEY")),
+        "{body}"
+    );
+    assert_eq!(s.w.count("select count(*) from payouts").await, 1);
     s.assert_sound(3000, -1).await;
     s.stop().await;
 }

@@ -29,6 +29,11 @@ pub async fn run_if_due(payouts: &Payouts, at: NaiveTime) -> Result<usize, sqlx:
     Ok(n)
 }
 
+/// The start of the automatic payouts' keys, refused in a seller's `Idempotency-Key`
+/// (payouts_api.rs): a seller holding the key of a day made that day's automatic payout
+/// answer the seller's own payout, and skip.
+pub const AUTO_KEY_PREFIX: &str = "payout-auto:";
+
 /// Pays out every seller's available balance for `day`; returns how many payouts it made.
 pub async fn run_for(payouts: &Payouts, day: NaiveDate) -> Result<usize, sqlx::Error> {
     // `!`: a seller's account has its seller; `floor` of a not-null balance is not null.
@@ -42,7 +47,7 @@ pub async fn run_for(payouts: &Payouts, day: NaiveDate) -> Result<usize, sqlx::E
     let mut made = 0;
     for row in sellers {
         let (seller_no, amount) = (row.seller_no, row.amount);
-        let key = format!("payout-auto:{seller_no}:{day}");
+        let key = format!("{AUTO_KEY_PREFIX}{seller_no}:{day}");
         match request_and_send(payouts, seller_no, amount, Some(&key)).await {
             Ok((_, true)) => made += 1,
             // Paid today already (another amount since), or the money moved meanwhile.
