@@ -144,6 +144,44 @@ async fn an_operator_finds_and_replays_a_dead_letter_in_the_browser() {
     let path = format!("/api/orders/payment-events/{pen}/members/{member}");
     let (status, order) = get(&system, &path).await;
     assert_eq!(status, 200, "the replay applied the order: {order}");
+    assert_eq!(
+        browser.count("#dismiss").await,
+        0,
+        "a resolved letter has no dismiss form"
+    );
+
+    // A letter no replay can resolve (its message had left the stream when it was captured:
+    // no subject) is dismissed with a reason, and resolved as such.
+    let gone: i64 = 388_000_000_000_000_001;
+    sqlx::query(
+        "insert into dead_letters (id, stream, stream_seq, consumer, subject, reason, deliveries,
+                                   payload)
+         values ($1, 'ORDERS', 1, 'order-query-projection', '', 'MAX_DELIVERIES', 3, '')",
+    )
+    .bind(gone)
+    .execute(&db)
+    .await
+    .expect("a letter whose message is gone");
+    let gone_path = format!("/dead-letters/order-query-service/{gone}");
+    browser.goto(&format!("{base}{gone_path}")).await;
+    browser
+        .fill("#dismiss-reason", "the order was re-sent by hand")
+        .await;
+    browser.click("#dismiss").await;
+    let dismissed = browser.text("#outcome").await;
+    assert!(dismissed.contains("Dismissed"), "{dismissed}");
+    let (resolved, last_error): (bool, Option<String>) = sqlx::query_as(
+        "select resolved_at is not null, last_error from dead_letters where id = $1",
+    )
+    .bind(gone)
+    .fetch_one(&db)
+    .await
+    .expect("the dismissed letter");
+    assert!(resolved, "dismissed means resolved");
+    assert_eq!(
+        last_error.as_deref(),
+        Some("dismissed: the order was re-sent by hand")
+    );
 
     browser.goto(&format!("{base}/outbox")).await;
     let outbox = browser.text("#outbox").await;

@@ -85,6 +85,10 @@ fn routes(state: Arc<State>) -> impl poem::Endpoint {
             "/dead-letters/:service/:id/replay",
             post(pages::dead_letters::replay),
         )
+        .at(
+            "/dead-letters/:service/:id/dismiss",
+            post(pages::dismiss::dismiss),
+        )
         .at("/outbox", get(pages::outbox::show))
         .at("/payments", get(pages::payments::show))
         .at("/payments/reconcile", post(pages::payments::reconcile))

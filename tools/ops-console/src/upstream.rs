@@ -93,6 +93,26 @@ impl Upstream {
         } else {
             self.http.get(url)
         };
+        Self::answer(service, request, credential).await
+    }
+
+    /// An admin `POST` with a JSON body, with the operator's bearer credential.
+    pub async fn admin_post(
+        &self,
+        service: &str,
+        path: &str,
+        body: &Value,
+        credential: &str,
+    ) -> Result<Answer, UpstreamError> {
+        let url = self.url(service, path)?;
+        Self::answer(service, self.http.post(url).json(body), credential).await
+    }
+
+    async fn answer(
+        service: &str,
+        request: reqwest::RequestBuilder,
+        credential: &str,
+    ) -> Result<Answer, UpstreamError> {
         let response = request
             .bearer_auth(credential)
             .send()

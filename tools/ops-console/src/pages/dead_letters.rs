@@ -110,7 +110,7 @@ pub async fn list(req: &Request, Data(state): Data<&Arc<State>>) -> Response {
 }
 
 /// The letter's service and id when both are plausible (the id is a snowflake number).
-fn target(state: &State, service: &str, id: &str) -> Result<(), Response> {
+pub(super) fn target(state: &State, service: &str, id: &str) -> Result<(), Response> {
     let digits = !id.is_empty() && id.len() <= 20 && id.bytes().all(|b| b.is_ascii_digit());
     if digits && state.upstream.has_service(service) {
         Ok(())
@@ -194,11 +194,14 @@ fn render_detail(service: &str, d: &Value, csrf: &str) -> String {
             "<p>Not replayable: the message had left its stream before it was captured.</p>",
         );
     }
+    if d["resolvedAt"].is_null() {
+        out.push_str(&super::dismiss::form(service, &id, csrf));
+    }
     out
 }
 
-/// The detail page, with `banner` (a replay's outcome) above it.
-async fn detail_page(
+/// The detail page, with `banner` (a replay's or a dismissal's outcome) above it.
+pub(super) async fn detail_page(
     state: &State,
     session: &Session,
     service: &str,

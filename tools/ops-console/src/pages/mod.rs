@@ -1,6 +1,7 @@
 //! One module per console page.
 
 pub mod dead_letters;
+pub mod dismiss;
 pub mod outbox;
 pub mod payments;
 pub mod streams;
