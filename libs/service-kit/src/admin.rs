@@ -43,6 +43,19 @@ pub enum AdminAuth {
     Missing,
 }
 
+/// Who made an admin call, for the records an admin change writes: the JWT's subject in jwt
+/// mode, `admin-token` in open mode (one shared token names no person). Call after
+/// [`authorize`].
+pub fn actor(auth: &AdminAuth) -> String {
+    match auth {
+        AdminAuth::Bearer(AdminBearer(AdminCredential {
+            jwt: Some(Ok(claims)),
+            ..
+        })) => format!("admin {}", claims.sub),
+        _ => "admin-token".to_string(),
+    }
+}
+
 /// In jwt mode: 401 without a valid JWT, 403 without the admin role. In open mode: 401 unless
 /// `auth` carries `expected`; with no token configured, admin endpoints are off.
 pub fn authorize(expected: Option<&str>, auth: &AdminAuth) -> Result<(), ApiError> {

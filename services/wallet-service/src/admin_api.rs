@@ -97,8 +97,10 @@ impl AdminLedgerApi {
         settings::check_fee_rate(rate).map_err(|reason| {
             ApiError::bad_request("INVALID_FEE_RATE", format!("feeRate {reason}"))
         })?;
-        let mut conn = self.pool.acquire().await?;
-        let updated_at = fees::set_rate(&mut conn, seller_no.0.into(), rate).await?;
+        let mut tx = self.pool.begin().await?;
+        let changed_by = service_kit::admin::actor(&auth);
+        let updated_at = fees::set_rate(&mut tx, seller_no.0.into(), rate, &changed_by).await?;
+        tx.commit().await?;
         Ok(Json(FeeRate {
             seller_no: seller_no.0,
             fee_rate: rate.normalize(),

@@ -72,12 +72,31 @@ pub async fn rate_for(
     Ok(own.unwrap_or(default).normalize())
 }
 
-/// Sets the seller's rate (applies to sales posted from now on); returns when it was set.
+/// Sets the seller's rate (applies to sales posted from now on) and records the change with
+/// the rate it replaced and `changed_by`; returns when it was set. Call in a transaction.
 pub async fn set_rate(
     conn: &mut PgConnection,
     seller_no: SellerNo,
     rate: Decimal,
+    changed_by: &str,
 ) -> Result<chrono::DateTime<chrono::Utc>, sqlx::Error> {
+    // The row locked first, so two changes at once record each other's rate as the previous.
+    let previous = sqlx::query_scalar!(
+        "select fee_rate from seller_fee_rates where seller_no = $1 for update",
+        seller_no.0,
+    )
+    .fetch_optional(&mut *conn)
+    .await?;
+    sqlx::query!(
+        "insert into seller_fee_rate_changes (seller_no, fee_rate, previous_rate, changed_by)
+         values ($1, $2, $3, $4)",
+        seller_no.0,
+        rate,
+        previous,
+        changed_by,
+    )
+    .execute(&mut *conn)
+    .await?;
     sqlx::query_scalar!(
         "insert into seller_fee_rates (seller_no, fee_rate) values ($1, $2)
          on conflict (seller_no) do update set fee_rate = excluded.fee_rate, updated_at = now()

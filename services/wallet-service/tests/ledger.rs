@@ -130,6 +130,31 @@ async fn a_sale_posts_gross_fee_and_net_and_a_refund_gives_them_back_in_proporti
     );
     w.assert_ledger_matches_balances().await;
     w.assert_ledger_sound().await;
+
+    // Every rate change is kept, with the rate it replaced and who made it.
+    let (status, body) = w
+        .put_admin(
+            &format!("/admin/sellers/{B}/fee-rate"),
+            &json!({"feeRate": "0.12"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let changes: Vec<(Decimal, Option<Decimal>, String)> = sqlx::query_as(
+        "select fee_rate, previous_rate, changed_by from seller_fee_rate_changes
+          where seller_no = $1 order by id",
+    )
+    .bind(B)
+    .fetch_all(&w.pool)
+    .await
+    .expect("rate changes");
+    let rate = |r: &str| r.parse::<Decimal>().expect("rate");
+    assert_eq!(
+        changes,
+        [
+            (rate("0.1"), None, "admin-token".to_string()),
+            (rate("0.12"), Some(rate("0.1")), "admin-token".to_string())
+        ]
+    );
     w.stop().await;
 }
 
