@@ -207,6 +207,16 @@ pub async fn put_fault(system: &TestSystem, order_id: &str, fault: Value) {
     assert_eq!(status, 200, "fault: {body}");
 }
 
+/// Removes the sandbox's pending fault of the order.
+pub async fn clear_fault(system: &TestSystem, order_id: &str) {
+    let (status, body) = send(system.http.delete(format!(
+        "{}/sandbox/faults/orders/{order_id}",
+        system.url("psp-sandbox")
+    )))
+    .await;
+    assert_eq!(status, 204, "fault cleared: {body}");
+}
+
 /// `(confirmCalls, charged)` the sandbox saw for the order.
 pub async fn psp_stats(system: &TestSystem, order_id: &str) -> (u64, bool) {
     let (status, body) = send(system.http.get(format!(
@@ -274,6 +284,17 @@ pub async fn psp_payment(system: &TestSystem, order_id: &str) -> (u16, Value) {
 pub async fn refund_at_the_psp(system: &TestSystem, order_id: &str, amount: Decimal) {
     let (_, at_psp) = psp_payment(system, order_id).await;
     let key = at_psp["paymentKey"].as_str().unwrap_or_default();
+    refund_payment_at_the_psp(system, order_id, key, amount).await;
+}
+
+/// [`refund_at_the_psp`] of the payment `key` (no lookup of the order first: a test may have
+/// made the order's lookups fail).
+pub async fn refund_payment_at_the_psp(
+    system: &TestSystem,
+    order_id: &str,
+    key: &str,
+    amount: Decimal,
+) {
     let (status, refund) = send(
         system
             .http

@@ -13,6 +13,7 @@ mod cancel_consumers;
 mod cancel_truth;
 mod cancels;
 mod catalog;
+mod charge_with_refund;
 mod checkout_claims;
 mod checkout_prices;
 mod compose;

@@ -10,12 +10,10 @@ use paymsa_e2e::{
     http::metrics_text,
     money::{
         approve, confirm, confirm_order, confirm_with_lost_answer, new_order, order_admin, payment,
-        psp_payment, put_fault, put_global_faults, refund_at_the_psp,
+        psp_payment, put_fault, put_global_faults,
     },
     seed::start_seeded as start,
-    values::dec,
 };
-use rust_decimal::Decimal;
 use serde_json::{json, Value};
 
 const WAIT: Duration = Duration::from_secs(30);
@@ -357,115 +355,5 @@ async fn an_approval_that_expired_before_a_confirm_charged_fails_the_order() {
     // A confirm now is refused by the PSP: the session is gone.
     let (status, body) = confirm_order(&system, &key, &order).await;
     assert!((400..500).contains(&status), "{status} {body}");
-    system.stop().await;
-}
-
-/// Times the order database refused to record a cancel of the order since the test began
-/// counting (a sequence: its calls survive the rollback of the refused transaction).
-async fn refused_cancels(system: &paymsa_e2e::TestSystem) -> i64 {
-    let pool = system.db(&order_service::SPEC).await;
-    let (last, called): (i64, bool) =
-        sqlx::query_as("select last_value, is_called from refused_cancels")
-            .fetch_one(&pool)
-            .await
-            .expect("sequence readable");
-    pool.close().await;
-    if called {
-        last
-    } else {
-        0
-    }
-}
-
-/// Our confirm's answer is lost after the PSP charged, and the merchant refunds part of the
-/// charge in the PSP's console before we learn of it. Accepting the charge records that refund
-/// in the same transaction, or nothing: while the refund cannot be written (a trigger here),
-/// the order is never taken as paid in full — the seller would be credited for money the
-/// customer has back, and no later reconciliation window is bound to cover the refund. Until
-/// stop 31 the charge was committed first and a failed refund record was only logged.
-#[tokio::test]
-async fn a_charge_refunded_before_we_accept_it_is_recorded_with_its_refund_or_not_at_all() {
-    let system = start(&[
-        ("PSP_TIMEOUT_MS", "300"),
-        ("RECOVERY_INTERVAL_MS", "100"),
-        ("RECOVERY_STALE_MS", "500"),
-        ("RECOVERY_MAX_BACKOFF_MS", "300"),
-    ])
-    .await;
-    let order = new_order(&system, &[1, 2]).await;
-    let key = approve(&system, &order).await;
-    let pool = system.db(&order_service::SPEC).await;
-    let id = &order.order_id;
-    // Until the refund is made, no acceptance of the charge may commit.
-    sqlx::raw_sql(&format!(
-        "create function refuse_acceptance() returns trigger language plpgsql as $$
-           begin raise exception 'the test holds the acceptance back'; end $$;
-         create trigger held_back before update on payment_events for each row
-           when (new.order_id = '{id}' and not old.is_payment_done and new.is_payment_done)
-           execute function refuse_acceptance();"
-    ))
-    .execute(&pool)
-    .await
-    .expect("acceptance held back");
-    confirm_with_lost_answer(&system, &key, &order, true).await;
-    refund_at_the_psp(&system, id, Decimal::from(1000)).await;
-    // Now the acceptance may commit, but recording a cancel of the order fails, counted.
-    sqlx::raw_sql(&format!(
-        "begin;
-         create sequence refused_cancels;
-         create function refuse_cancel() returns trigger language plpgsql as $$
-           begin perform nextval('refused_cancels');
-           raise exception 'the test refuses the refund record'; end $$;
-         create trigger refused before insert on payment_cancels for each row
-           when (new.order_id = '{id}') execute function refuse_cancel();
-         drop trigger held_back on payment_events;
-         commit;"
-    ))
-    .execute(&pool)
-    .await
-    .expect("refund record refused");
-    for tries in 1..=2 {
-        eventually(
-            WAIT,
-            "an acceptance to try recording the refund",
-            || async { (refused_cancels(&system).await >= tries).then_some(()) },
-        )
-        .await;
-        let p = payment(&system, id).await;
-        assert_ne!(
-            p["status"], "SUCCESS",
-            "paid in full here, refunded at the PSP: {p}"
-        );
-        assert_eq!(
-            events_of(&system, id, "order.payment.confirmed").await,
-            0,
-            "{p}"
-        );
-    }
-    sqlx::raw_sql("drop trigger refused on payment_cancels")
-        .execute(&pool)
-        .await
-        .expect("refund record allowed");
-    pool.close().await;
-    let recorded = eventually(WAIT, "the charge accepted with its refund", || async {
-        let p = payment(&system, id).await;
-        (p["status"] == "PARTIAL_CANCELED" && p["isWalletDone"] == true).then_some(p)
-    })
-    .await;
-    assert_eq!(
-        dec(&recorded["refundedAmount"]),
-        Decimal::from(1000),
-        "{recorded}"
-    );
-    let statuses = history_statuses(&recorded);
-    assert!(
-        statuses.contains(&"SUCCESS".to_string()) && !statuses.contains(&"FAILURE".to_string()),
-        "{recorded}"
-    );
-    let (_, at_psp) = psp_payment(&system, id).await;
-    assert_eq!(at_psp["status"], "PARTIAL_CANCELED", "{at_psp}");
-    for event in ["order.payment.confirmed", "order.payment.canceled"] {
-        assert_eq!(events_of(&system, id, event).await, 1, "{event}");
-    }
     system.stop().await;
 }

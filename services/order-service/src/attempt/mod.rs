@@ -99,7 +99,21 @@ impl Payments {
             | PspPaymentStatus::Canceled => {
                 // A charge of our amount is accepted whenever it is seen (docs/payments.md),
                 // with what the PSP has refunded of it already (write.rs `record_approval`).
-                self.record_approval(attempt, payment, raw, actor).await
+                match self.record_approval(attempt, payment, raw, actor).await {
+                    Ok(outcome) => Ok(outcome),
+                    // The PSP charged and writing it failed: an outcome we do not have yet,
+                    // counted like a timeout, so recovery keeps looking and past the threshold
+                    // the order is listed for a person (`PaymsaPaymentsUnresolved`). Left
+                    // EXECUTING it was taken over again every `RECOVERY_STALE_MS`, each time
+                    // as a fresh attempt, and never listed.
+                    Err(e) => {
+                        tracing::error!(order_id = %attempt.event.order_id,
+                            error = %service_kit::error_chain(&e),
+                            "recording the PSP's charge failed; counted as an unknown outcome");
+                        self.record_unknown(attempt, "RECORDING_FAILED", actor)
+                            .await
+                    }
+                }
             }
             PspPaymentStatus::Aborted | PspPaymentStatus::Expired => {
                 let code = format!("PSP_STATUS_{}", payment.status);
