@@ -166,8 +166,9 @@ impl PaymentsAdminApi {
     /// Orders charged in `[from, to]` (RFC 3339; default: the last hour) are compared on what
     /// was charged and refunded, later cancels included, and so are orders paid before `from`
     /// and refunded in the window (their whole record looked up at the PSP). With
-    /// `includeCarried=true`, also every order the periodic runs still carry as unresolved
-    /// (whatever its time): the orders behind `paymsa_reconciliation_mismatches`.
+    /// `includeCarried=true`, also every order the periodic runs still carry (whatever its
+    /// time): the mismatches behind `paymsa_reconciliation_mismatches`, and orders that were
+    /// in flight or could not be read at the last run. Each may take a lookup at the PSP.
     #[oai(
         path = "/admin/reconciliation",
         method = "get",

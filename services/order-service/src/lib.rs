@@ -16,6 +16,7 @@ mod api;
 mod attempt;
 mod cancels;
 mod catalog;
+mod confirm_error;
 pub mod checkout;
 mod details;
 mod examples;

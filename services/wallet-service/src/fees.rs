@@ -80,32 +80,38 @@ pub async fn set_rate(
     rate: Decimal,
     changed_by: &str,
 ) -> Result<chrono::DateTime<chrono::Utc>, sqlx::Error> {
-    // The row locked first, so two changes at once record each other's rate as the previous.
-    let previous = sqlx::query_scalar!(
+    // A rate set before the change log existed has no change of its own: read (and locked)
+    // here. The upsert then holds the row until commit, so a second change waits for this
+    // one and reads it as the latest change — also when both found no row to lock.
+    let before = sqlx::query_scalar!(
         "select fee_rate from seller_fee_rates where seller_no = $1 for update",
         seller_no.0,
     )
     .fetch_optional(&mut *conn)
     .await?;
-    sqlx::query!(
-        "insert into seller_fee_rate_changes (seller_no, fee_rate, previous_rate, changed_by)
-         values ($1, $2, $3, $4)",
-        seller_no.0,
-        rate,
-        previous,
-        changed_by,
-    )
-    .execute(&mut *conn)
-    .await?;
-    sqlx::query_scalar!(
+    let updated_at = sqlx::query_scalar!(
         "insert into seller_fee_rates (seller_no, fee_rate) values ($1, $2)
          on conflict (seller_no) do update set fee_rate = excluded.fee_rate, updated_at = now()
          returning updated_at",
         seller_no.0,
         rate,
     )
-    .fetch_one(conn)
-    .await
+    .fetch_one(&mut *conn)
+    .await?;
+    sqlx::query!(
+        "insert into seller_fee_rate_changes (seller_no, fee_rate, previous_rate, changed_by)
+         values ($1, $2,
+                 coalesce((select fee_rate from seller_fee_rate_changes
+                            where seller_no = $1 order by id desc limit 1), $3),
+                 $4)",
+        seller_no.0,
+        rate,
+        before,
+        changed_by,
+    )
+    .execute(conn)
+    .await?;
+    Ok(updated_at)
 }
 
 #[cfg(test)]
