@@ -377,3 +377,29 @@ pub async fn confirm_with_lost_answer(
     let (status, body) = confirm_order(system, key, order).await;
     assert_eq!(status, 202, "{body}");
 }
+
+/// One field (`newStatus`, `reason`, …) of every history row in an order's payment details
+/// (`GET /api/payments/{orderId}`), oldest first.
+pub fn history_of(details: &Value, field: &str) -> Vec<String> {
+    details["history"]
+        .as_array()
+        .expect("history")
+        .iter()
+        .map(|h| h[field].as_str().unwrap_or_default().to_string())
+        .collect()
+}
+
+/// How many `event_type` events order-service's outbox holds for the order.
+pub async fn outbox_events_of(system: &TestSystem, order_id: &str, event_type: &str) -> i64 {
+    let pool = system.db(&order_service::SPEC).await;
+    let n: i64 = sqlx::query_scalar(
+        "select count(*) from outbox where payload -> 'payload' ->> 'orderId' = $1 and event_type = $2",
+    )
+    .bind(order_id)
+    .bind(event_type)
+    .fetch_one(&pool)
+    .await
+    .expect("outbox readable");
+    pool.close().await;
+    n
+}

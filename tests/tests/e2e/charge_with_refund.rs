@@ -11,15 +11,15 @@ use std::time::Duration;
 use paymsa_e2e::{
     eventually,
     money::{
-        approve, clear_fault, confirm_with_lost_answer, new_order, order_admin, payment,
-        psp_payment, put_fault, refund_payment_at_the_psp,
+        approve, clear_fault, confirm_with_lost_answer, history_of, new_order, order_admin,
+        outbox_events_of, payment, psp_payment, put_fault, refund_payment_at_the_psp,
     },
     seed::start_seeded as start,
     values::dec,
     TestSystem,
 };
 use rust_decimal::Decimal;
-use serde_json::{json, Value};
+use serde_json::json;
 
 const WAIT: Duration = Duration::from_secs(30);
 
@@ -38,29 +38,6 @@ async fn refused_cancels(system: &TestSystem) -> i64 {
     } else {
         0
     }
-}
-
-async fn events_of(system: &TestSystem, order_id: &str, event_type: &str) -> i64 {
-    let pool = system.db(&order_service::SPEC).await;
-    let n: i64 = sqlx::query_scalar(
-        "select count(*) from outbox where payload -> 'payload' ->> 'orderId' = $1 and event_type = $2",
-    )
-    .bind(order_id)
-    .bind(event_type)
-    .fetch_one(&pool)
-    .await
-    .expect("outbox readable");
-    pool.close().await;
-    n
-}
-
-fn reasons(details: &Value) -> Vec<String> {
-    details["history"]
-        .as_array()
-        .expect("history")
-        .iter()
-        .map(|h| h["reason"].as_str().unwrap_or_default().to_string())
-        .collect()
 }
 
 /// While the refund cannot be written (a trigger refuses it), the order is never taken as paid
@@ -133,7 +110,7 @@ async fn a_charge_refunded_before_we_accept_it_is_recorded_with_its_refund_or_no
             "paid in full here, refunded at the PSP: {p}"
         );
         assert_eq!(
-            events_of(&system, id, "order.payment.confirmed").await,
+            outbox_events_of(&system, id, "order.payment.confirmed").await,
             0,
             "{p}"
         );
@@ -145,7 +122,7 @@ async fn a_charge_refunded_before_we_accept_it_is_recorded_with_its_refund_or_no
     })
     .await;
     assert!(
-        reasons(&listed).contains(&"RECORDING_FAILED".to_string()),
+        history_of(&listed, "reason").contains(&"RECORDING_FAILED".to_string()),
         "{listed}"
     );
     let (status, unresolved) = order_admin(&system, "/admin/payments/unresolved").await;
@@ -174,20 +151,15 @@ async fn a_charge_refunded_before_we_accept_it_is_recorded_with_its_refund_or_no
         Decimal::from(1000),
         "{recorded}"
     );
-    let statuses: Vec<&str> = recorded["history"]
-        .as_array()
-        .expect("history")
-        .iter()
-        .filter_map(|h| h["newStatus"].as_str())
-        .collect();
+    let statuses = history_of(&recorded, "newStatus");
     assert!(
-        statuses.contains(&"SUCCESS") && !statuses.contains(&"FAILURE"),
+        statuses.contains(&"SUCCESS".into()) && !statuses.contains(&"FAILURE".into()),
         "{recorded}"
     );
     let (_, at_psp) = psp_payment(&system, id).await;
     assert_eq!(at_psp["status"], "PARTIAL_CANCELED", "{at_psp}");
     for event in ["order.payment.confirmed", "order.payment.canceled"] {
-        assert_eq!(events_of(&system, id, event).await, 1, "{event}");
+        assert_eq!(outbox_events_of(&system, id, event).await, 1, "{event}");
     }
     system.stop().await;
 }

@@ -9,37 +9,14 @@ use paymsa_e2e::{
     eventually,
     http::metrics_text,
     money::{
-        approve, confirm, confirm_order, confirm_with_lost_answer, new_order, order_admin, payment,
-        psp_payment, put_fault, put_global_faults,
+        approve, confirm, confirm_order, confirm_with_lost_answer, history_of, new_order,
+        order_admin, outbox_events_of, payment, psp_payment, put_fault, put_global_faults,
     },
     seed::start_seeded as start,
 };
 use serde_json::{json, Value};
 
 const WAIT: Duration = Duration::from_secs(30);
-
-fn history_statuses(details: &Value) -> Vec<String> {
-    details["history"]
-        .as_array()
-        .expect("history")
-        .iter()
-        .map(|h| h["newStatus"].as_str().unwrap_or_default().to_string())
-        .collect()
-}
-
-async fn events_of(system: &paymsa_e2e::TestSystem, order_id: &str, event_type: &str) -> i64 {
-    let pool = system.db(&order_service::SPEC).await;
-    let n: i64 = sqlx::query_scalar(
-        "select count(*) from outbox where payload -> 'payload' ->> 'orderId' = $1 and event_type = $2",
-    )
-    .bind(order_id)
-    .bind(event_type)
-    .fetch_one(&pool)
-    .await
-    .expect("outbox readable");
-    pool.close().await;
-    n
-}
 
 /// Defect 1: the confirm times out after the PSP charged, then the PSP stays too slow for
 /// every lookup. Past the threshold the order stays UNKNOWN with `needsAttention`, listed and
@@ -77,7 +54,7 @@ async fn a_charge_behind_a_slow_psp_stays_unresolved_until_accepted() {
     .await;
     assert_eq!(details["status"], "UNKNOWN", "{details}");
     assert_eq!(details["needsAttention"], true, "{details}");
-    assert!(!history_statuses(&details).contains(&"FAILURE".to_string()));
+    assert!(!history_of(&details, "newStatus").contains(&"FAILURE".to_string()));
     let (status, unresolved) = order_admin(&system, "/admin/payments/unresolved").await;
     assert_eq!(status, 200, "{unresolved}");
     assert!(
@@ -108,11 +85,11 @@ async fn a_charge_behind_a_slow_psp_stays_unresolved_until_accepted() {
     })
     .await;
     assert_eq!(
-        events_of(&system, &order.order_id, "order.payment.failed").await,
+        outbox_events_of(&system, &order.order_id, "order.payment.failed").await,
         0
     );
     assert_eq!(
-        events_of(&system, &order.order_id, "order.payment.confirmed").await,
+        outbox_events_of(&system, &order.order_id, "order.payment.confirmed").await,
         1
     );
     system.stop().await;
@@ -237,9 +214,9 @@ async fn a_late_answer_of_a_lost_attempt_writes_nothing() {
     );
     let details = payment(&system, &order.order_id).await;
     assert_eq!(details["status"], "EXECUTING", "{details}");
-    assert!(!history_statuses(&details).contains(&"SUCCESS".to_string()));
+    assert!(!history_of(&details, "newStatus").contains(&"SUCCESS".to_string()));
     assert_eq!(
-        events_of(&system, &order.order_id, "order.payment.confirmed").await,
+        outbox_events_of(&system, &order.order_id, "order.payment.confirmed").await,
         0
     );
     pool.close().await;
@@ -273,7 +250,7 @@ async fn unknown_outcomes_are_never_failed_by_counting() {
         details["lines"][0]["failedCount"].as_i64() >= Some(5),
         "{details}"
     );
-    assert!(!history_statuses(&details).contains(&"FAILURE".to_string()));
+    assert!(!history_of(&details, "newStatus").contains(&"FAILURE".to_string()));
     system.stop().await;
 }
 
@@ -338,18 +315,18 @@ async fn an_approval_that_expired_before_a_confirm_charged_fails_the_order() {
     })
     .await;
     assert_eq!(
-        history_statuses(&failed).last().map(String::as_str),
+        history_of(&failed, "newStatus").last().map(String::as_str),
         Some("FAILURE"),
         "{failed}"
     );
     let (_, at_psp) = psp_payment(&system, &order.order_id).await;
     assert_eq!(at_psp["status"], "EXPIRED", "{at_psp}");
     assert_eq!(
-        events_of(&system, &order.order_id, "order.payment.failed").await,
+        outbox_events_of(&system, &order.order_id, "order.payment.failed").await,
         1
     );
     assert_eq!(
-        events_of(&system, &order.order_id, "order.payment.confirmed").await,
+        outbox_events_of(&system, &order.order_id, "order.payment.confirmed").await,
         0
     );
     // A confirm now is refused by the PSP: the session is gone.

@@ -20,6 +20,17 @@ use serde_json::json;
 
 const WAIT: Duration = Duration::from_secs(30);
 
+/// `/admin/reconciliation` over `from` until `ahead` seconds from now (whole seconds, as the
+/// PSP's times have).
+fn window_from(from: chrono::DateTime<chrono::Utc>, ahead: i64) -> String {
+    format!(
+        "/admin/reconciliation?from={}&to={}",
+        from.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        (chrono::Utc::now() + chrono::Duration::seconds(ahead))
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    )
+}
+
 /// Recovery is off (an hour between passes): only reconciliation can find the charge.
 #[tokio::test]
 async fn reconciliation_accepts_a_charge_we_never_recorded() {
@@ -113,12 +124,7 @@ async fn reconciliation_finds_a_psp_refund_of_an_order_paid_before_the_window() 
     .await
     .expect("cancel writes logged");
 
-    let window = format!(
-        "/admin/reconciliation?from={}&to={}",
-        from.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-        (chrono::Utc::now() + chrono::Duration::seconds(2))
-            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-    );
+    let window = window_from(from, 2);
     let (status, report) = order_admin(&system, &window).await;
     assert_eq!(status, 200, "{report}");
     let mismatches = report["mismatches"].as_array().expect("mismatches");
@@ -215,12 +221,7 @@ async fn an_order_refunded_between_the_two_reads_is_not_a_mismatch() {
     pay(&system, &c).await;
     put_global_faults(&system, json!({"latencyMs": 1000})).await;
 
-    let window = format!(
-        "/admin/reconciliation?from={}&to={}",
-        from.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-        (chrono::Utc::now() + chrono::Duration::seconds(30))
-            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-    );
+    let window = window_from(from, 30);
     let refund_c = async {
         // After the PSP's transaction list was asked for (it answers a second later); the
         // refund lands at the PSP after that answer and with us before A's lookup ends.
@@ -263,12 +264,7 @@ async fn the_orders_the_periodic_runs_carry_are_compared_on_request() {
         .await
         .expect("carried");
     pool.close().await;
-    let window = format!(
-        "/admin/reconciliation?from={}&to={}",
-        from.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-        (chrono::Utc::now() + chrono::Duration::seconds(2))
-            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-    );
+    let window = window_from(from, 2);
     let (status, report) = order_admin(&system, &window).await;
     assert_eq!((status, &report["checked"]), (200, &json!(0)), "{report}");
     let (status, report) = order_admin(&system, &format!("{window}&includeCarried=true")).await;

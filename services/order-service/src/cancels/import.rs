@@ -131,4 +131,3 @@ pub(crate) struct ImportedRefund {
     closed: Option<PaymentStatus>,
     missing: Decimal,
 }
-
