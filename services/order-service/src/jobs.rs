@@ -22,22 +22,6 @@ use service_kit::{JobPasses, Shutdown};
 
 use crate::{payments::Payments, reconcile::Scope, store};
 
-/// The most unresolved orders carried from one run to the next; the rest still count in the
-/// mismatch gauge of the run that found them, and a window that holds them finds them again.
-const CARRIED_AT_MOST: usize = 10_000;
-
-/// The orders the next run compares again, at most [`CARRIED_AT_MOST`].
-fn carry(unresolved: std::collections::BTreeSet<String>) -> std::collections::BTreeSet<String> {
-    if unresolved.len() > CARRIED_AT_MOST {
-        tracing::error!(
-            unresolved = unresolved.len(),
-            carried = CARRIED_AT_MOST,
-            "more unresolved orders than reconciliation carries over"
-        );
-    }
-    unresolved.into_iter().take(CARRIED_AT_MOST).collect()
-}
-
 #[derive(Debug, Clone, Copy)]
 pub struct JobsConfig {
     pub reconcile_interval: Duration,
@@ -45,6 +29,11 @@ pub struct JobsConfig {
     pub reconcile_window: Duration,
     /// How far before the last successful run's end the next one starts.
     pub reconcile_overlap: Duration,
+    /// The most unresolved orders a run carries to the next. A run that leaves more is not
+    /// recorded: the next compares its span again. Until stop 31 the rest were dropped, and
+    /// once the window moved on no run compared them again (a charge we never recorded among
+    /// them stayed so); now `PaymsaReconciliationStale` says the runs do not get through.
+    pub reconcile_carried_max: usize,
     /// Re-drive a paid order or a done cancel not confirmed by the wallet after this long.
     pub redrive_after: Duration,
 }
@@ -169,7 +158,19 @@ async fn reconcile_if_leading(p: &Payments, holder: &str, config: &JobsConfig) {
             return;
         }
     };
-    let carried = carry(std::mem::take(&mut report.unresolved));
+    if report.unresolved.len() > config.reconcile_carried_max {
+        tracing::error!(
+            unresolved = report.unresolved.len(),
+            carried_max = config.reconcile_carried_max,
+            "reconciliation left more unresolved orders than it carries (RECONCILE_CARRIED_MAX): \
+             the run is not recorded, and the next compares its span again"
+        );
+        if let Err(e) = release(p, holder).await {
+            tracing::warn!(error = %e, "reconciliation's lease runs out instead");
+        }
+        return;
+    }
+    let carried = std::mem::take(&mut report.unresolved);
     let recorded = async {
         let mut tx = p.pool.begin().await?;
         let held =
@@ -277,6 +278,7 @@ mod tests {
             reconcile_interval: Duration::from_secs(60),
             reconcile_window: Duration::from_secs(3600),
             reconcile_overlap: Duration::from_secs(300),
+            reconcile_carried_max: 10_000,
             redrive_after: Duration::from_secs(60),
         };
         let now = Utc::now();
@@ -319,6 +321,7 @@ mod tests {
             reconcile_interval: Duration::from_secs(60),
             reconcile_window: Duration::from_secs(3600),
             reconcile_overlap: Duration::from_secs(60),
+            reconcile_carried_max: 10_000,
             redrive_after: Duration::from_secs(60),
         };
         let to = Utc::now();

@@ -137,6 +137,7 @@ pub async fn build(config: ServiceConfig) -> Result<App, StartupError> {
             reconcile_interval: settings.reconcile_interval,
             reconcile_window: settings.reconcile_window,
             reconcile_overlap: settings.reconcile_overlap,
+            reconcile_carried_max: settings.reconcile_carried_max,
             redrive_after: settings.redrive_after,
         },
         rt.metrics.job_passes("settlement-redrive"),

@@ -28,6 +28,9 @@ pub struct OrderSettings {
     pub reconcile_interval: Duration,
     pub reconcile_window: Duration,
     pub reconcile_overlap: Duration,
+    /// The most unresolved orders a reconciliation run may carry to the next
+    /// (`RECONCILE_CARRIED_MAX`); a run with more is not recorded (jobs.rs).
+    pub reconcile_carried_max: usize,
     pub redrive_after: Duration,
     /// How long a checkout's Idempotency-Key answers a retry (`CHECKOUT_KEY_RETENTION_MS`,
     /// 24 h as Stripe keeps them); older keys are deleted by the retention job.
@@ -46,6 +49,24 @@ fn url(config: &ServiceConfig, name: &str, default: &str) -> Result<String, Conf
             name,
             format!("must be an http(s) URL (got {raw:?})"),
         )),
+    }
+}
+
+/// A positive whole number of `name`, or `default`.
+fn count(config: &ServiceConfig, name: &str, default: usize) -> Result<usize, ConfigError> {
+    match config.extra_var(name) {
+        None => Ok(default),
+        Some(raw) => raw
+            .trim()
+            .parse::<usize>()
+            .ok()
+            .filter(|v| *v > 0)
+            .ok_or_else(|| {
+                ConfigError::new(
+                    name,
+                    format!("must be a positive whole number (got {raw:?})"),
+                )
+            }),
     }
 }
 
@@ -132,6 +153,7 @@ impl OrderSettings {
             reconcile_interval,
             reconcile_window,
             reconcile_overlap,
+            reconcile_carried_max: count(config, "RECONCILE_CARRIED_MAX", 10_000)?,
             redrive_after: millis(config, "REDRIVE_AFTER_MS", 120_000)?,
             checkout_key_retention: millis(config, "CHECKOUT_KEY_RETENTION_MS", 86_400_000)?,
         })

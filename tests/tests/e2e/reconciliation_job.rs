@@ -7,10 +7,11 @@ use std::time::Duration;
 
 use paymsa_e2e::{
     eventually,
-    http::metrics_text,
-    money::{approve, confirm_with_lost_answer, new_order, payment},
+    http::{metrics_text, send},
+    money::{approve, confirm_with_lost_answer, new_order, payment, PSP_SECRET},
     seed::start_seeded as start,
 };
+use serde_json::json;
 
 const WAIT: Duration = Duration::from_secs(30);
 
@@ -70,6 +71,78 @@ async fn the_periodic_run_repairs_a_charge_and_records_its_progress_for_any_inst
         Some("node-elsewhere"),
         "the lease was respected"
     );
+    pool.close().await;
+    system.stop().await;
+}
+
+/// A charge at the PSP for an order we do not have: every run lists it, and carries it.
+async fn charge_unknown_order(system: &paymsa_e2e::TestSystem, order_id: &str) {
+    let psp = system.url("psp-sandbox");
+    let (status, approval) = send(
+        system
+            .http
+            .post(format!("{psp}/sandbox/approvals"))
+            .json(&json!({"orderId": order_id, "amount": 1000, "orderName": "nobody's order"})),
+    )
+    .await;
+    assert_eq!(status, 201, "{approval}");
+    let (status, charged) = send(
+        system
+            .http
+            .post(format!("{psp}/v1/payments/confirm"))
+            .basic_auth(PSP_SECRET, Some(""))
+            .json(&json!({
+                "paymentKey": approval["paymentKey"],
+                "orderId": order_id,
+                "amount": 1000,
+            })),
+    )
+    .await;
+    assert_eq!(status, 200, "{charged}");
+}
+
+async fn last_to(pool: &sqlx::PgPool) -> Option<chrono::DateTime<chrono::Utc>> {
+    sqlx::query_scalar("select last_to from reconciliation_runs")
+        .fetch_optional(pool)
+        .await
+        .expect("progress")
+        .flatten()
+}
+
+/// A run that leaves more unresolved orders than it may carry (`RECONCILE_CARRIED_MAX`) is
+/// not recorded, so the next compares its span again (and `PaymsaReconciliationStale` fires
+/// if that goes on). Until stop 31 it kept the first ones and dropped the rest, which no run
+/// compared again once the window had moved on.
+#[tokio::test]
+async fn a_run_that_cannot_carry_its_unresolved_orders_is_not_recorded() {
+    let system = start(&[
+        ("RECONCILE_INTERVAL_MS", "300"),
+        ("RECONCILE_CARRIED_MAX", "1"),
+    ])
+    .await;
+    let pool = system.db(&order_service::SPEC).await;
+    eventually(WAIT, "a first run recorded", || async {
+        last_to(&pool).await
+    })
+    .await;
+    let tag = chrono::Utc::now().timestamp_micros();
+    for n in 0..2 {
+        charge_unknown_order(&system, &format!("orphan-{n}-{tag}")).await;
+    }
+    // Every run from now on leaves both unresolved: a few runs' time, then a few more.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let then = last_to(&pool).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(
+        last_to(&pool).await,
+        then,
+        "a run was recorded with an unresolved order dropped"
+    );
+    let carried: Vec<String> = sqlx::query_scalar("select order_id from reconciliation_carried")
+        .fetch_all(&pool)
+        .await
+        .expect("carried");
+    assert!(carried.len() <= 1, "{carried:?}");
     pool.close().await;
     system.stop().await;
 }
