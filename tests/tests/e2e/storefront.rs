@@ -133,22 +133,32 @@ async fn a_get_never_creates_an_order_only_the_checkout_post_does() {
 
     // Another site's form cannot sign the visitor in as someone else (login CSRF): a browser
     // says where the post comes from, and such a post stores no session.
+    // A sibling subdomain's page (`same-site`) gets the SameSite=Strict session cookie sent
+    // along, so it is refused too.
     for (header, value) in [
         ("Origin", "https://evil.example"),
         ("Sec-Fetch-Site", "cross-site"),
+        ("Sec-Fetch-Site", "same-site"),
     ] {
-        // Nor fill, empty or order the visitor's cart (its cookie would replace theirs).
+        // Nor fill, empty or order the visitor's cart (its cookie would replace theirs), nor
+        // cancel, like or review as the visitor (until stop 31 those relied on the cookie).
         for (path, body) in [
             ("login", "memberNo=66"),
             ("cart/add", "productNo=1"),
             ("cart/clear", ""),
             ("checkout", ""),
+            ("cancel", "orderId=any&idempotencyKey=page-forged"),
+            ("products/1/like", ""),
+            (
+                "products/1/reviews",
+                "title=t&content=c&starRatingType=FIVE",
+            ),
         ] {
             let forged = http
                 .post(format!("{shop}/{path}"))
                 .header(header, value)
                 .header("Content-Type", "application/x-www-form-urlencoded")
-                .header("Cookie", "paymsa_cart=1")
+                .header("Cookie", "paymsa_cart=1; paymsa_session=m=7")
                 .body(body)
                 .send()
                 .await

@@ -15,7 +15,7 @@ use service_kit::auth;
 
 use super::{
     encode, error_page, escape, page,
-    session::{cookie, cross_site, set_cookie, Visitor},
+    session::{self, cookie, set_cookie, Visitor},
     won, PageContext, Reply,
 };
 
@@ -213,12 +213,11 @@ impl CartPages {
     /// it would set replaces the visitor's, and their next checkout would buy what that site
     /// chose (found in review). The same check as `/login` (session.rs `cross_site`).
     fn refuse_cross_site(&self, req: &Request) -> Option<Response<Reply>> {
-        cross_site(req, self.ctx.settings.public_url.as_deref()).then(|| {
-            Response::new(Reply::Page(error_page(
-                "장바구니",
-                "another site's form cannot change or order your cart here",
-            )))
-            .status(poem::http::StatusCode::FORBIDDEN)
-        })
+        session::refuse_cross_site(
+            req,
+            self.ctx.settings.public_url.as_deref(),
+            "장바구니",
+            "another site's form cannot change or order your cart here",
+        )
     }
 }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use poem::Request;
 use poem_openapi::{
     param::Query,
-    payload::{Form, Html},
+    payload::{Form, Html, Response},
     Object, OpenApi,
 };
 use rust_decimal::Decimal;
@@ -14,7 +14,11 @@ use serde::Deserialize;
 
 use service_kit::auth;
 
-use super::{escape, page, session::Visitor, won, PageContext};
+use super::{
+    escape, page,
+    session::{refuse_cross_site, Visitor},
+    won, PageContext, Reply,
+};
 use crate::{api::ConfirmRequest, cancels::CancelRequest};
 
 fn failure_page(p: &service_kit::Problem) -> Html<String> {
@@ -97,7 +101,17 @@ impl PaymentPages {
 
     /// The cancel form of the success page: refunds in part or in full, shows the outcome.
     #[oai(path = "/cancel", method = "post", hidden)]
-    async fn cancel_page(&self, req: &Request, form: Form<CancelForm>) -> Html<String> {
+    async fn cancel_page(&self, req: &Request, form: Form<CancelForm>) -> Response<Reply> {
+        let public_url = self.ctx.settings.public_url.as_deref();
+        let why = "another site's form cannot cancel your order here";
+        if let Some(refused) = refuse_cross_site(req, public_url, "취소 실패", why) {
+            return refused;
+        }
+        Response::new(Reply::Page(self.cancel_outcome(req, form).await))
+    }
+
+    /// What a cancel form asked for, done, as a page.
+    async fn cancel_outcome(&self, req: &Request, form: Form<CancelForm>) -> Html<String> {
         // As `POST /api/payments/{orderId}/cancel`: in jwt mode only the order's member.
         let visitor = Visitor::of(req);
         let payments = &self.ctx.api.payments;

@@ -261,9 +261,30 @@ impl SessionPages {
 }
 
 fn refused_cross_site() -> Response<Reply> {
-    Response::new(Reply::Page(page(
+    forbidden(
         "로그인",
-        "<p id=\"error\">another site's form cannot sign you in or out here</p>",
+        "another site's form cannot sign you in or out here",
+    )
+}
+
+/// A 403 page for a form post [`cross_site`] refuses: every storefront form that acts as the
+/// visitor calls it first. `SameSite=Strict` keeps the session cookie off another site's post,
+/// but not off a sibling subdomain's (`Sec-Fetch-Site: same-site`): until stop 31 the cancel,
+/// like and review forms relied on the cookie alone, so a page on any `*.shop.example` host
+/// could refund a visitor's order or like and review as them.
+pub fn refuse_cross_site(
+    req: &Request,
+    public_url: Option<&str>,
+    title: &str,
+    why: &str,
+) -> Option<Response<Reply>> {
+    cross_site(req, public_url).then(|| forbidden(title, why))
+}
+
+fn forbidden(title: &str, why: &str) -> Response<Reply> {
+    Response::new(Reply::Page(page(
+        title,
+        &format!("<p id=\"error\">{}</p>", escape(why)),
     )))
     .status(poem::http::StatusCode::FORBIDDEN)
 }

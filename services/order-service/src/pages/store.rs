@@ -8,7 +8,7 @@ use std::sync::Arc;
 use poem::Request;
 use poem_openapi::{
     param::{Path, Query},
-    payload::{Form, Html},
+    payload::{Form, Html, Response},
     Object, OpenApi,
 };
 use serde::Deserialize;
@@ -17,7 +17,7 @@ use serde_json::{json, Value};
 use super::{
     backends::{money, text},
     error_page, escape, page,
-    session::Visitor,
+    session::{refuse_cross_site, Visitor},
     PageContext, Reply,
 };
 
@@ -188,7 +188,20 @@ impl StorePages {
 
     /// Likes the product as the visitor, then back to its page.
     #[oai(path = "/products/:productNo/like", method = "post", hidden)]
-    async fn like(&self, req: &Request, #[oai(name = "productNo")] product_no: Path<i64>) -> Reply {
+    async fn like(
+        &self,
+        req: &Request,
+        #[oai(name = "productNo")] product_no: Path<i64>,
+    ) -> Response<Reply> {
+        let public_url = self.ctx.settings.public_url.as_deref();
+        let why = "another site's form cannot like products as you";
+        if let Some(refused) = refuse_cross_site(req, public_url, "좋아요 실패", why) {
+            return refused;
+        }
+        Response::new(self.like_as_visitor(req, product_no.0).await)
+    }
+
+    async fn like_as_visitor(&self, req: &Request, product_no: i64) -> Reply {
         let visitor = Visitor::of(req);
         let member = match visitor.member_no() {
             Ok(m) => m,
@@ -197,10 +210,10 @@ impl StorePages {
         match self
             .ctx
             .backends
-            .like(product_no.0, member, visitor.bearer())
+            .like(product_no, member, visitor.bearer())
             .await
         {
-            Ok(_) => Reply::SeeOther(format!("/products/{}", product_no.0)),
+            Ok(_) => Reply::SeeOther(format!("/products/{}", product_no)),
             Err(e) => Reply::Page(error_page("좋아요 실패", &e.detail)),
         }
     }
@@ -212,21 +225,30 @@ impl StorePages {
         req: &Request,
         #[oai(name = "productNo")] product_no: Path<i64>,
         form: Form<ReviewForm>,
-    ) -> Reply {
+    ) -> Response<Reply> {
+        let public_url = self.ctx.settings.public_url.as_deref();
+        let why = "another site's form cannot review products as you";
+        if let Some(refused) = refuse_cross_site(req, public_url, "리뷰 실패", why) {
+            return refused;
+        }
+        Response::new(self.review_as_visitor(req, product_no.0, form.0).await)
+    }
+
+    async fn review_as_visitor(&self, req: &Request, product_no: i64, form: ReviewForm) -> Reply {
         let visitor = Visitor::of(req);
         let member = match visitor.member_no() {
             Ok(m) => m,
             Err(why) => return Reply::Page(error_page("리뷰 실패", &why)),
         };
         let body = json!({
-            "productNo": product_no.0.to_string(),
+            "productNo": product_no.to_string(),
             "memberNo": member.to_string(),
-            "title": form.0.title.unwrap_or_default(),
-            "content": form.0.content.unwrap_or_default(),
-            "starRatingType": form.0.star_rating_type.unwrap_or_default(),
+            "title": form.title.unwrap_or_default(),
+            "content": form.content.unwrap_or_default(),
+            "starRatingType": form.star_rating_type.unwrap_or_default(),
         });
         match self.ctx.backends.review(body, visitor.bearer()).await {
-            Ok(_) => Reply::SeeOther(format!("/products/{}", product_no.0)),
+            Ok(_) => Reply::SeeOther(format!("/products/{}", product_no)),
             Err(e) => Reply::Page(error_page("리뷰 실패", &e.detail)),
         }
     }
