@@ -8,7 +8,8 @@
 //! `ProvisionOptions::max_age`) and the outbox's re-publish (minutes, inside the JetStream
 //! duplicate window; the relay's re-send of rows the broker lost, within the outbox's one-hour
 //! retention). A dead-letter replay reaches only the consumer that failed
-//! (libs/messaging/src/replay.rs), which never recorded the event. 45 days is longer than the
+//! (libs/messaging/src/replay.rs), which in most cases never recorded the event; the record of
+//! one it did (an ack lost after the commit) is kept while its letter is open. 45 days is longer than the
 //! stream's age plus the 30 days the DLQ stream keeps advisories. A resolved dead letter is
 //! never run again, so after 30 days it is only history.
 //!
@@ -83,8 +84,8 @@ fn positive(config: &ServiceConfig, name: &str, default: u64) -> Result<u64, Con
 const BATCH: i64 = 1000;
 
 /// Deletes, `BATCH` rows at a time, the rows of `table` whose `time_column` is older than
-/// `older_than` (and that match `extra_condition`, e.g. `resolved_at is not null`); returns how
-/// many. `table`, `key` and the columns are the caller's constants, never input.
+/// `older_than`; returns how many. `table`, `key` and the columns are the caller's constants,
+/// never input.
 pub async fn purge_older_than(
     pool: &PgPool,
     table: &str,
@@ -92,12 +93,24 @@ pub async fn purge_older_than(
     time_column: &str,
     older_than: Duration,
 ) -> Result<u64, sqlx::Error> {
+    purge_where(pool, table, key, time_column, older_than, "").await
+}
+
+/// [`purge_older_than`], of the rows that also match `also` (`and …`, a constant).
+async fn purge_where(
+    pool: &PgPool,
+    table: &str,
+    key: &str,
+    time_column: &str,
+    older_than: Duration,
+    also: &str,
+) -> Result<u64, sqlx::Error> {
     // Built at run time, not a checked `query!`: the table and columns are the caller's (a
     // checked query must be a literal). The callers' tables are each service's own.
     let sql = format!(
         "delete from {table} where ({key}) in (
              select {key} from {table}
-              where {time_column} < now() - make_interval(secs => $1)
+              where {time_column} < now() - make_interval(secs => $1) {also}
               limit $2 for update skip locked)"
     );
     let mut total = 0;
@@ -120,12 +133,19 @@ pub async fn purge_messaging(
     pool: &PgPool,
     settings: &RetentionSettings,
 ) -> Result<(u64, u64), sqlx::Error> {
-    let processed = purge_older_than(
+    // Not the record of an event that an open dead letter holds: a consumer may have applied
+    // it and still dead-lettered it (its ack lost after the commit, or a lane committing after
+    // the handler's timeout), and a replay months later must still find it applied.
+    let processed = purge_where(
         pool,
         "processed_events",
         "consumer, event_id",
         "processed_at",
         settings.processed_events,
+        "and not exists (select 1 from dead_letters d
+                          where d.consumer = processed_events.consumer
+                            and d.event_id = processed_events.event_id
+                            and d.resolved_at is null)",
     )
     .await?;
     // `resolved_at < …` is false for an open letter (null): those stay until resolved.

@@ -4,7 +4,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{eventually, spec, FnHandler, Harness, ADMIN_TOKEN};
+use common::{eventually, record_effect, seller_registered, spec, FnHandler, Harness, ADMIN_TOKEN};
 use serde_json::Value;
 
 fn http() -> reqwest::Client {
@@ -141,5 +141,48 @@ async fn the_admin_api_needs_the_token_and_lists_inspects_and_replays() {
         "{detail}"
     );
     assert_eq!(h.dead_letters().await.len(), 3);
+    h.cleanup().await;
+}
+
+/// A delivery that committed and still failed, to its last delivery (an ack lost after the
+/// commit; here the handler errs after it) is stored resolved: applied already, nothing to
+/// replay, not counted for the alert. Until stop 31 it was stored open, and a replay after
+/// its processed record's 45 days applied the event a second time.
+#[tokio::test]
+async fn a_letter_of_an_event_applied_already_is_stored_resolved() {
+    let h = Harness::start().await;
+    let durable = "applied-then-failed";
+    let mut consumer = spec(durable);
+    consumer.retry_delays = vec![Duration::from_millis(100)];
+    let pool = h.pool.clone();
+    let handler = FnHandler(move |d: messaging::Delivery| {
+        let pool = pool.clone();
+        async move {
+            record_effect(&pool, durable, d.event.event_id).await?;
+            Err(messaging::HandlerError::retry(
+                "test: failed after its commit",
+            ))
+        }
+    });
+    h.spawn(consumer, handler).await;
+    h.spawn_dead_letters(vec![durable]).await;
+    let event = seller_registered(4);
+    h.publish(&event).await;
+    eventually(Duration::from_secs(20), "the dead letter", || async {
+        !h.dead_letters().await.is_empty()
+    })
+    .await;
+    let letters = h.dead_letters().await;
+    assert_eq!(letters.len(), 1);
+    assert!(letters[0].resolved_at.is_some(), "stored resolved");
+    assert!(
+        letters[0]
+            .last_error
+            .as_deref()
+            .is_some_and(|e| e.starts_with("applied already")),
+        "{:?}",
+        letters[0].last_error
+    );
+    assert_eq!(h.effects(event.event_id).await, 1, "applied once");
     h.cleanup().await;
 }

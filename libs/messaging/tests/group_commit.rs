@@ -22,10 +22,20 @@ use sqlx::{PgConnection, PgPool, Postgres, Transaction};
 
 const CONSUMER: &str = "grouped";
 
+/// How the poison fails.
+#[derive(Clone, Copy, PartialEq)]
+enum Failure {
+    /// At its statement: the transaction is aborted, its savepoint saves the group.
+    Statement,
+    /// Only at the commit (a deferred constraint): the group's commit fails.
+    Deferred,
+    /// The handler panics inside the group's transaction.
+    Panic,
+}
+
 struct Effects {
     poison_seller: i64,
-    /// Where the poison fails: at its statement, or only at the commit (a deferred constraint).
-    deferred: bool,
+    fails: Failure,
     /// Largest group seen, and commits.
     largest: Arc<AtomicUsize>,
     commits: Arc<AtomicUsize>,
@@ -56,16 +66,23 @@ impl GroupHandler for Effects {
             .bind(event.event_id)
             .execute(&mut *conn)
             .await?;
-        if event.payload.seller_no == self.poison_seller && self.deferred {
+        if event.payload.seller_no != self.poison_seller {
+            return Ok(());
+        }
+        match self.fails {
             // Checked at commit, after every savepoint: the group's commit fails.
-            for _ in 0..2 {
-                sqlx::query("insert into test_deferred (k) values (1)")
-                    .execute(&mut *conn)
-                    .await?;
+            Failure::Deferred => {
+                for _ in 0..2 {
+                    sqlx::query("insert into test_deferred (k) values (1)")
+                        .execute(&mut *conn)
+                        .await?;
+                }
             }
-        } else if event.payload.seller_no == self.poison_seller {
             // A statement error aborts the transaction: only the savepoint saves the group.
-            sqlx::query("select 1 / 0").execute(&mut *conn).await?;
+            Failure::Statement => {
+                sqlx::query("select 1 / 0").execute(&mut *conn).await?;
+            }
+            Failure::Panic => panic!("test: a handler bug"),
         }
         Ok(())
     }
@@ -77,15 +94,24 @@ impl GroupHandler for Effects {
 
 #[tokio::test]
 async fn a_poison_delivery_fails_alone_and_the_rest_of_its_group_commits_once() {
-    poison_fails_alone(false).await;
+    poison_fails_alone(Failure::Statement, Lanes::new(2, 16)).await;
 }
 
 #[tokio::test]
 async fn a_deferred_constraint_failing_the_group_commit_still_fails_the_poison_alone() {
-    poison_fails_alone(true).await;
+    poison_fails_alone(Failure::Deferred, Lanes::new(2, 16)).await;
 }
 
-async fn poison_fails_alone(deferred: bool) {
+/// A handler that panics fails its delivery alone, as an error would, on the only lane there
+/// is. Until stop 31 the panic ended the lane: its group's other deliveries were answered
+/// "group worker stopped", and with no lane left every later delivery "shutting down", until
+/// all of them were dead-lettered.
+#[tokio::test]
+async fn a_panicking_delivery_fails_alone_and_its_lane_lives_on() {
+    poison_fails_alone(Failure::Panic, Lanes::new(1, 16)).await;
+}
+
+async fn poison_fails_alone(fails: Failure, lanes: Lanes) {
     let h = Harness::start().await;
     sqlx::query("create table test_deferred (k int unique deferrable initially deferred)")
         .execute(&h.pool)
@@ -100,11 +126,11 @@ async fn poison_fails_alone(deferred: bool) {
         h.pool.clone(),
         Effects {
             poison_seller: 7,
-            deferred,
+            fails,
             largest: largest.clone(),
             commits: commits.clone(),
         },
-        Lanes::new(2, 16),
+        lanes,
         &h.shutdown,
     );
     // Published before the consumer starts, so its first pull finds all of them at once.
@@ -169,7 +195,7 @@ async fn a_lingering_lane_commits_deliveries_that_arrive_apart_together() {
         h.pool.clone(),
         Effects {
             poison_seller: -1,
-            deferred: false,
+            fails: Failure::Statement,
             largest: largest.clone(),
             commits: commits.clone(),
         },
@@ -278,7 +304,7 @@ async fn a_batch_failing_after_its_writes_keeps_nothing_and_its_group_goes_one_b
         Batching {
             each: Effects {
                 poison_seller: 7,
-                deferred: false,
+                fails: Failure::Statement,
                 largest: largest.clone(),
                 commits: commits.clone(),
             },

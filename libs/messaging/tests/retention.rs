@@ -100,3 +100,49 @@ async fn purging_works_in_batches_past_the_batch_size() {
     assert_eq!(deleted, 2500);
     h.cleanup().await;
 }
+
+/// The record of an event an open dead letter holds stays, however old: the consumer applied
+/// it and still dead-lettered it (the ack of a committed delivery lost), and a replay must
+/// find it applied, not apply it again. Until stop 31 it went after 45 days like any other.
+#[tokio::test]
+async fn the_record_of_an_event_an_open_letter_holds_stays() {
+    let h = Harness::start().await;
+    let event: uuid::Uuid = sqlx::query_scalar(
+        "insert into processed_events (consumer, event_id, processed_at)
+         values ('c', gen_random_uuid(), now() - interval '90 days') returning event_id",
+    )
+    .fetch_one(&h.pool)
+    .await
+    .expect("processed event");
+    insert_letter(&h, 7, 90, None).await;
+    sqlx::query("update dead_letters set event_id = $1 where id = 7")
+        .bind(event)
+        .execute(&h.pool)
+        .await
+        .expect("the letter holds the event");
+    insert_processed(&h, "c", 90).await;
+    let settings = RetentionSettings {
+        processed_events: 45 * DAY,
+        resolved_dead_letters: 30 * DAY,
+        interval: DAY,
+    };
+    assert_eq!(
+        purge_messaging(&h.pool, &settings).await.expect("pass"),
+        (1, 0)
+    );
+    let kept: Vec<uuid::Uuid> = sqlx::query_scalar("select event_id from processed_events")
+        .fetch_all(&h.pool)
+        .await
+        .expect("kept");
+    assert_eq!(kept, vec![event]);
+    // Resolved, the letter no longer keeps it.
+    sqlx::query("update dead_letters set resolved_at = now() where id = 7")
+        .execute(&h.pool)
+        .await
+        .expect("resolved");
+    assert_eq!(
+        purge_messaging(&h.pool, &settings).await.expect("pass"),
+        (1, 0)
+    );
+    h.cleanup().await;
+}

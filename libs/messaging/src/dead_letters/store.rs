@@ -89,7 +89,9 @@ pub struct DeadLetterSummary {
 // its Rust type named (`jsonb` is `serde_json::Value` by default).
 
 /// Stores a dead letter; `None` if this (stream, sequence, consumer) was stored before (the
-/// advisory was delivered again, or a second instance of the service got a copy).
+/// advisory was delivered again, or a second instance of the service got a copy). A letter
+/// of an event the consumer has applied already (its handler committed, and the ack of its
+/// last delivery was lost) is stored resolved: there is nothing to replay or look at.
 pub async fn insert(
     db: impl PgExecutor<'_>,
     letter: &NewDeadLetter,
@@ -97,8 +99,13 @@ pub async fn insert(
     sqlx::query_scalar!(
         "insert into dead_letters
              (id, stream, stream_seq, consumer, subject, reason, deliveries, event_id, msg_id,
-              headers, payload)
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+              headers, payload, resolved_at, last_error)
+         select $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11,
+                case when applied then now() end,
+                case when applied then 'applied already: the ack of a delivery that had \
+                                       committed was lost; nothing to replay' end
+           from (select exists (select 1 from processed_events
+                                 where consumer = $4 and event_id = $8) as applied) a
          on conflict on constraint dead_letters_message_key do nothing
          returning id",
         letter.id,

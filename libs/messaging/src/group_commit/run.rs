@@ -1,6 +1,9 @@
 //! One group's transaction: every delivery in a savepoint of its own, then `finish` and the
 //! commit; a group whose transaction fails as a whole is applied again one by one.
 
+use std::panic::AssertUnwindSafe;
+
+use futures::FutureExt;
 use service_kit::trace;
 use sqlx::PgPool;
 
@@ -8,7 +11,7 @@ use super::{BatchItem, GroupHandler, Job, GROUPED};
 use crate::{tx_conn::HandlerTx, Delivery, HandlerError};
 
 pub(super) async fn run_group<H: GroupHandler>(pool: &PgPool, handler: &H, group: Vec<Job>) {
-    match apply_group(pool, handler, &group).await {
+    match apply_caught(pool, handler, &group).await {
         Ok(results) => answer(handler, group, results),
         // The transaction ran and failed (its prepare, a savepoint, the commit): nothing of the
         // group was kept (module docs), so each delivery once more, alone. Not when it could
@@ -22,7 +25,7 @@ pub(super) async fn run_group<H: GroupHandler>(pool: &PgPool, handler: &H, group
                 if job.2.is_closed() {
                     continue;
                 }
-                let results = match apply_group(pool, handler, std::slice::from_ref(&job)).await {
+                let results = match apply_caught(pool, handler, std::slice::from_ref(&job)).await {
                     Ok(results) => results,
                     Err(e) => vec![Err(e.into())],
                 };
@@ -35,6 +38,22 @@ pub(super) async fn run_group<H: GroupHandler>(pool: &PgPool, handler: &H, group
             answer(handler, group, results)
         }
     }
+}
+
+/// [`apply_group`], a panic in the handler taken as the group's transaction failing as a whole
+/// (dropped, so rolled back): the runner catches a panic of a delivery it handles itself
+/// (runner/handle.rs), but a lane runs its groups in a task of its own. Until stop 31 a panic
+/// ended the lane: its group's other deliveries were answered "group worker stopped", and
+/// once no lane was left every delivery "shutting down", until all were dead-lettered.
+async fn apply_caught<H: GroupHandler>(
+    pool: &PgPool,
+    handler: &H,
+    group: &[Job],
+) -> Result<Vec<Result<(), HandlerError>>, GroupFailure> {
+    AssertUnwindSafe(apply_group(pool, handler, group))
+        .catch_unwind()
+        .await
+        .unwrap_or_else(|_| Err(GroupFailure::Ran(HandlerError::retry("handler panicked"))))
 }
 
 /// Why a group's transaction did not commit.
