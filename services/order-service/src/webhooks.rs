@@ -36,8 +36,8 @@ pub struct TossWebhook {
 pub struct WebhookAccepted {
     /// `LOOKUP_SCHEDULED` (the order or its cancel will be looked up at the PSP: now, or once
     /// the per-order gap has passed), or `IGNORED` (nothing of ours is waiting for the PSP — a
-    /// final order, an unknown order — or a lookup is due already: an order's at once, a
-    /// cancel's sooner than this webhook would make it).
+    /// final order, an unknown order — or a lookup is due no later than this webhook would
+    /// make it: an order's, e.g. by an earlier webhook; a cancel's, sooner).
     pub result: String,
 }
 

@@ -87,6 +87,43 @@ async fn a_webhook_resolves_an_unknown_payment_with_the_psps_answer_not_its_own(
     system.stop().await;
 }
 
+/// A flood of payment webhooks naming an unknown order schedules one lookup: the first is
+/// answered `LOOKUP_SCHEDULED`, the rest `IGNORED` (the order is due by then already), and
+/// the one lookup records the PSP's answer. Until stop 31 every webhook of the flood was
+/// scheduled again: a write of the order's row and a task waiting to wake the job, each.
+#[tokio::test]
+async fn a_flood_of_payment_webhooks_schedules_one_lookup() {
+    let system = start(&[
+        ("PSP_TIMEOUT_MS", "300"),
+        ("RECOVERY_INTERVAL_MS", "3600000"),
+    ])
+    .await;
+    let order = new_order(&system, &[1]).await;
+    let key = approve(&system, &order).await;
+    confirm_with_lost_answer(&system, &key, &order, true).await;
+    let changed = json!({
+        "eventType": "PAYMENT_STATUS_CHANGED",
+        "data": {"orderId": order.order_id, "status": "DONE"}
+    });
+    let mut results = Vec::new();
+    for _ in 0..20 {
+        let (status, answer) = webhook(&system, changed.clone()).await;
+        assert_eq!(status, 200, "{answer}");
+        results.push(answer["result"].as_str().unwrap_or_default().to_string());
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(results[0], "LOOKUP_SCHEDULED", "{results:?}");
+    assert!(
+        results[1..].iter().all(|r| r == "IGNORED"),
+        "already scheduled: {results:?}"
+    );
+    eventually(WAIT, "the one lookup to record the charge", || async {
+        (payment(&system, &order.order_id).await["status"] == "SUCCESS").then_some(())
+    })
+    .await;
+    system.stop().await;
+}
+
 /// A cancel whose answer was lost is asked about at most once per 10 s (or the recovery's
 /// claim, if longer) from its last change, however many webhooks name its order. Before stop
 /// 21 each `CANCEL_STATUS_CHANGED` made it due at once and woke recovery: a flood was a flood

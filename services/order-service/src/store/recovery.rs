@@ -201,17 +201,21 @@ pub async fn make_due_now(
 ) -> Result<Option<DateTime<Utc>>, sqlx::Error> {
     // At most one webhook-driven lookup per order every 10 s (counted from the order's last
     // change): the body is unauthenticated, and a flood must not turn into a flood of PSP
-    // lookups under our merchant key. An order already due is left alone.
+    // lookups under our merchant key. An order due by then already is left alone — not
+    // rewritten: until stop 31 every webhook of the flood wrote the row again and was
+    // answered LOOKUP_SCHEDULED, each with a task waiting to wake the job.
     sqlx::query_scalar!(
-        "update payment_events e
-            set next_recovery_at = greatest(now(), (select max(o.updated_at) + interval '10 seconds'
-                                                       from payment_orders o
-                                                      where o.payment_event_no = e.payment_event_no))
-          where e.order_id = $1
-            and (e.next_recovery_at is null or e.next_recovery_at > now())
-            and exists (select 1 from payment_orders o
-                         where o.payment_event_no = e.payment_event_no
-                           and o.status in ('UNKNOWN', 'EXECUTING'))
+        "with gap as (
+            select e.payment_event_no,
+                   greatest(now(), max(o.updated_at) + interval '10 seconds') as due
+              from payment_events e join payment_orders o using (payment_event_no)
+             where e.order_id = $1
+             group by e.payment_event_no
+            having bool_or(o.status in ('UNKNOWN', 'EXECUTING')))
+         update payment_events e set next_recovery_at = gap.due
+           from gap
+          where e.payment_event_no = gap.payment_event_no
+            and (e.next_recovery_at is null or e.next_recovery_at > gap.due)
           returning e.next_recovery_at as \"next_recovery_at!\"",
         order_id,
     )
