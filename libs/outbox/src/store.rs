@@ -201,11 +201,15 @@ pub(crate) async fn mark_published(
     Ok(done.rows_affected())
 }
 
-/// After a batch is marked: if an ack names the sequence of another published row, the stream
-/// lost everything from that sequence on (sequences never repeat, and idempotency keys are
-/// unique, so even a duplicate's sequence belongs to its own row only). Those rows go back to
-/// INIT to be published again; returns how many. A row another instance published meanwhile
-/// with a higher sequence is re-sent too, and JetStream drops it as a duplicate.
+/// After a batch is marked: if an ack names the sequence of another published row, or one at
+/// or below the highest sequence the purger deleted (`outbox_purged_seq`: those rows are gone,
+/// so no held row can say it), the stream lost everything from that sequence on (sequences
+/// never repeat, and idempotency keys are unique, so even a duplicate's sequence belongs to
+/// its own row only; a duplicate is answered within JetStream's two-minute window, with a
+/// sequence far above rows purged after an hour). Those rows go back to INIT to be published
+/// again, and the purged mark drops below the sequence, so the stream's new sequences do not
+/// look lost again; returns how many. A row another instance published meanwhile with a
+/// higher sequence is re-sent too, and JetStream drops it as a duplicate.
 pub(crate) async fn requeue_lost(
     conn: &mut PgConnection,
     acked: &[Acked],
@@ -229,9 +233,12 @@ pub(crate) async fn requeue_lost(
     // ANALYZE — 6.5 ms for 30,000 rows against 0.15 ms through the index, and the statement
     // most often running in the order database in stop 15's first bench (docs/benchmarks.md).
     let from_seq = sqlx::query_scalar!(
-        "select min(f.seq) from unnest($1::bigint[], $2::bigint[]) as f(id, seq)
-           join outbox o on o.stream_seq = f.seq and o.id <> f.id
-          where o.status = 'SUCCESS'",
+        "select least(
+             (select min(f.seq) from unnest($1::bigint[], $2::bigint[]) as f(id, seq)
+                join outbox o on o.stream_seq = f.seq and o.id <> f.id
+               where o.status = 'SUCCESS'),
+             (select min(f.seq) from unnest($2::bigint[]) as f(seq), outbox_purged_seq m
+               where f.seq <= m.purged_through))",
         &ids,
         &seqs,
     )
@@ -248,6 +255,12 @@ pub(crate) async fn requeue_lost(
           where status = 'SUCCESS' and stream_seq >= $1 and id <> all($2)",
         from_seq,
         &ids,
+    )
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query!(
+        "update outbox_purged_seq set purged_through = least(purged_through, $1::bigint - 1)",
+        from_seq,
     )
     .execute(conn)
     .await?;
@@ -298,19 +311,29 @@ pub(crate) async fn purge_batch(
     retention: Duration,
     batch_size: u32,
 ) -> Result<u64, sqlx::Error> {
-    let done = sqlx::query!(
-        "delete from outbox where id in ( \
-             select id from outbox \
-             where status = 'SUCCESS' \
-               and published_at < now() - make_interval(secs => $1) \
-             limit $2 \
-             for update skip locked)",
+    // The sequences deleted are remembered by their highest (`requeue_lost`).
+    let deleted = sqlx::query_scalar!(
+        r#"with gone as (
+             delete from outbox where id in (
+                 select id from outbox
+                  where status = 'SUCCESS'
+                    and published_at < now() - make_interval(secs => $1)
+                  limit $2
+                    for update skip locked)
+             returning stream_seq),
+           marked as (
+             insert into outbox_purged_seq (purged_through)
+             select max(stream_seq) from gone having max(stream_seq) is not null
+             on conflict (id) do update
+                set purged_through = greatest(outbox_purged_seq.purged_through,
+                                              excluded.purged_through))
+           select count(*) as "deleted!" from gone"#,
         retention.as_secs_f64(),
         i64::from(batch_size),
     )
-    .execute(pool)
+    .fetch_one(pool)
     .await?;
-    Ok(done.rows_affected())
+    Ok(u64::try_from(deleted).unwrap_or(0))
 }
 
 /// Unpublished rows and the age of the oldest, for the backlog gauges.
