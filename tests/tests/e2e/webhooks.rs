@@ -26,6 +26,23 @@ async fn webhook(system: &TestSystem, body: Value) -> (u16, Value) {
     .await
 }
 
+/// Sends `body` twenty times, `apart`: the first is answered `LOOKUP_SCHEDULED`, every other
+/// `IGNORED` (a lookup is scheduled already).
+async fn only_the_first_is_scheduled(system: &TestSystem, body: &Value, apart: Duration) {
+    let mut results = Vec::new();
+    for _ in 0..20 {
+        let (status, answer) = webhook(system, body.clone()).await;
+        assert_eq!(status, 200, "{answer}");
+        results.push(answer["result"].as_str().unwrap_or_default().to_string());
+        tokio::time::sleep(apart).await;
+    }
+    assert_eq!(results[0], "LOOKUP_SCHEDULED", "{results:?}");
+    assert!(
+        results[1..].iter().all(|r| r == "IGNORED"),
+        "already scheduled: {results:?}"
+    );
+}
+
 /// Recovery passes are an hour apart: only the webhook can make the lookup happen now. The
 /// forged body says ABORTED; the PSP says DONE, and DONE is what is recorded.
 #[tokio::test]
@@ -105,18 +122,7 @@ async fn a_flood_of_payment_webhooks_schedules_one_lookup() {
         "eventType": "PAYMENT_STATUS_CHANGED",
         "data": {"orderId": order.order_id, "status": "DONE"}
     });
-    let mut results = Vec::new();
-    for _ in 0..20 {
-        let (status, answer) = webhook(&system, changed.clone()).await;
-        assert_eq!(status, 200, "{answer}");
-        results.push(answer["result"].as_str().unwrap_or_default().to_string());
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    assert_eq!(results[0], "LOOKUP_SCHEDULED", "{results:?}");
-    assert!(
-        results[1..].iter().all(|r| r == "IGNORED"),
-        "already scheduled: {results:?}"
-    );
+    only_the_first_is_scheduled(&system, &changed, Duration::from_millis(20)).await;
     eventually(WAIT, "the one lookup to record the charge", || async {
         (payment(&system, &order.order_id).await["status"] == "SUCCESS").then_some(())
     })
@@ -143,18 +149,7 @@ async fn a_flood_of_cancel_webhooks_calls_the_psp_once() {
         "eventType": "CANCEL_STATUS_CHANGED",
         "data": {"orderId": order.order_id, "status": "DONE"}
     });
-    let mut results = Vec::new();
-    for _ in 0..20 {
-        let (status, answer) = webhook(&system, changed.clone()).await;
-        assert_eq!(status, 200, "{answer}");
-        results.push(answer["result"].as_str().unwrap_or_default().to_string());
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert_eq!(results[0], "LOOKUP_SCHEDULED", "{results:?}");
-    assert!(
-        results[1..].iter().all(|r| r == "IGNORED"),
-        "already scheduled: {results:?}"
-    );
+    only_the_first_is_scheduled(&system, &changed, Duration::from_millis(50)).await;
     eventually(WAIT, "the cancel completed by the one lookup", || async {
         (payment(&system, &order.order_id).await["status"] == "CANCELED").then_some(())
     })
