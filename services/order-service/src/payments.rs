@@ -257,7 +257,10 @@ impl Payments {
             .await?;
         tx.commit().await?;
 
-        let psp = self.psp.confirm(payment_key, order_id, amount).await;
+        let psp = self
+            .psp
+            .confirm(payment_key, order_id, amount, attempt.attempt_no)
+            .await;
         let outcome = self.record_outcome(&attempt, psp, actor).await?;
         Ok((event, outcome))
     }

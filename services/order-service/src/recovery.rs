@@ -212,7 +212,7 @@ pub async fn recover_order(
         PspOutcome::Answered(p, _) if p.payment_key != payment_key && !p.was_charged() => {
             return release_unknown_key(payments, &attempt, "PSP_PAYMENT_HAS_ANOTHER_KEY").await;
         }
-        // Approved in the window but never confirmed: confirm it with the same key.
+        // Approved in the window but never confirmed: confirm it, under this attempt's key.
         PspOutcome::Answered(p, _)
             if matches!(
                 p.status,
@@ -221,7 +221,12 @@ pub async fn recover_order(
         {
             payments
                 .psp
-                .confirm(&payment_key, order_id, event.total_amount)
+                .confirm(
+                    &payment_key,
+                    order_id,
+                    event.total_amount,
+                    attempt.attempt_no,
+                )
                 .await
         }
         // The PSP has no payment for this order at all: no money moved.

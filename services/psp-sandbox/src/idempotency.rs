@@ -21,7 +21,8 @@ pub struct Outcome {
     pub reply: TossResponse,
     /// Stored for the Idempotency-Key: replies that state the payment's outcome (charged,
     /// declined, refunded). Errors that left the payment untouched are not stored, so a retry
-    /// with the same key is evaluated afresh — what makes a transient error transient.
+    /// with the same key is evaluated afresh — unless `SANDBOX_IDEMPOTENCY_KEEPS_ERRORS` asks
+    /// for every answer to be kept (settings.rs).
     pub keep: bool,
     /// Held this long before answering (an injected timeout), after the outcome is recorded.
     pub delay: Option<Duration>,
@@ -69,6 +70,8 @@ pub struct KeyClaim {
     /// The claim is a row of the request's own transaction (see [`admit`]): a rollback removes
     /// it, so there is nothing to release on drop.
     in_tx: bool,
+    /// Store error answers too (`SANDBOX_IDEMPOTENCY_KEEPS_ERRORS`).
+    keeps_errors: bool,
 }
 
 /// What a confirm or cancel may do, given its Idempotency-Key.
@@ -112,6 +115,7 @@ async fn try_admit(
         operation,
         key: None,
         in_tx: false,
+        keeps_errors: sandbox.settings.idempotency_keeps_errors,
     };
     let ttl = sandbox.settings.idempotency_ttl;
     let claimed = match key {
@@ -239,7 +243,7 @@ impl KeyClaim {
                 &mut tx,
                 self.operation,
                 key,
-                outcome.keep.then_some(&outcome.reply),
+                (outcome.keep || self.keeps_errors).then_some(&outcome.reply),
             )
             .await?;
         }

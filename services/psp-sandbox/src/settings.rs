@@ -37,6 +37,11 @@ pub struct Settings {
     /// again: a repeat is evaluated afresh and may be refused ("already canceled"), which is
     /// what a merchant must be ready for when a lost answer is retried late.
     pub idempotency_ttl: Duration,
+    /// Whether an error answer is stored for its `Idempotency-Key` too
+    /// (`SANDBOX_IDEMPOTENCY_KEEPS_ERRORS`, default false). Toss's guide promises "the same
+    /// result as the first request" for a key without saying whether errors count, so a
+    /// merchant must work either way; the tests run both (tests/tests/e2e/psp_truth.rs).
+    pub idempotency_keeps_errors: bool,
     /// How long a READY payment waits for its confirm before it expires
     /// (`SANDBOX_READY_TTL_MS`; 10 minutes by default, as Toss; expiry.rs).
     pub ready_ttl: Duration,
@@ -182,6 +187,8 @@ impl Settings {
                 "must be at least 1",
             ));
         }
+        let idempotency_keeps_errors: bool =
+            parse_var(config, "SANDBOX_IDEMPOTENCY_KEEPS_ERRORS")?.unwrap_or(false);
         let ready_ttl: u64 = parse_var(config, "SANDBOX_READY_TTL_MS")?.unwrap_or(600_000);
         if ready_ttl == 0 {
             return Err(ConfigError::new(
@@ -196,6 +203,7 @@ impl Settings {
             error_code,
             payout_delay: Duration::from_millis(payout_delay),
             idempotency_ttl: Duration::from_millis(idempotency_ttl),
+            idempotency_keeps_errors,
             ready_ttl: Duration::from_millis(ready_ttl),
             webhooks: WebhookSettings::from_config(config)?,
         })

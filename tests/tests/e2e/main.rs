@@ -35,6 +35,7 @@ mod product_listing;
 mod psp_truth;
 mod reconciliation;
 mod reconciliation_job;
+mod reversal_redrive;
 mod review_refunds;
 mod reviews;
 mod rust_version;

@@ -226,9 +226,23 @@ async fn a_late_answer_of_a_lost_attempt_writes_nothing() {
 /// Transient errors past the old threshold never fail the order: the sixth attempt succeeds.
 #[tokio::test]
 async fn unknown_outcomes_are_never_failed_by_counting() {
+    transient_errors_end_in_one_charge(false).await;
+}
+
+/// The same where the PSP keeps its error answers for their Idempotency-Key (Toss's guide does
+/// not say it doesn't): with one key per order, every retry was answered the first
+/// PROVIDER_ERROR until the approval expired. Each attempt asks under a key of its own.
+#[tokio::test]
+async fn a_psp_that_replays_error_answers_still_charges_on_a_later_attempt() {
+    transient_errors_end_in_one_charge(true).await;
+}
+
+async fn transient_errors_end_in_one_charge(psp_keeps_errors: bool) {
+    let keeps_errors = psp_keeps_errors.to_string();
     let system = start(&[
         ("RECOVERY_INTERVAL_MS", "100"),
         ("RECOVERY_MAX_BACKOFF_MS", "200"),
+        ("SANDBOX_IDEMPOTENCY_KEEPS_ERRORS", keeps_errors.as_str()),
     ])
     .await;
     let order = new_order(&system, &[1]).await;
@@ -251,6 +265,16 @@ async fn unknown_outcomes_are_never_failed_by_counting() {
         "{details}"
     );
     assert!(!history_of(&details, "newStatus").contains(&"FAILURE".to_string()));
+    let (found, at_psp) = psp_payment(&system, &order.order_id).await;
+    assert_eq!(
+        (
+            found,
+            at_psp["status"].as_str(),
+            at_psp["paymentKey"].as_str()
+        ),
+        (200, Some("DONE"), Some(key.as_str())),
+        "{at_psp}"
+    );
     system.stop().await;
 }
 

@@ -85,11 +85,22 @@ impl PspClient {
         outcome
     }
 
-    /// `POST /v1/payments/confirm`. The Idempotency-Key is `orderId:paymentKey`: a retry of
-    /// the same attempt replays the PSP's answer, while an attempt with another (e.g. a bogus)
-    /// key cannot poison the key the customer's real approval will use. The PSP itself
-    /// confirms a payment at most once (ALREADY_PROCESSED_PAYMENT), so no key can charge twice.
-    pub async fn confirm(&self, payment_key: &str, order_id: &str, amount: Decimal) -> PspOutcome {
+    /// `POST /v1/payments/confirm`. The Idempotency-Key is `orderId:paymentKey:attemptNo`:
+    /// one key per attempt (the fencing token written with EXECUTING), so an attempt that
+    /// follows an answered error asks afresh even where the PSP keeps error answers for their
+    /// key — Toss promises "the same result as the first request" without saying whether an
+    /// error is one, and a kept PROVIDER_ERROR would otherwise be replayed to every retry until
+    /// the approval expired. An attempt whose answer was lost is followed by a lookup before
+    /// any new confirm (recovery.rs), and the PSP confirms a payment at most once
+    /// (ALREADY_PROCESSED_PAYMENT, then a lookup), so no key can charge twice; a key made up
+    /// by a client (a bogus paymentKey) cannot poison the one the real approval will use.
+    pub async fn confirm(
+        &self,
+        payment_key: &str,
+        order_id: &str,
+        amount: Decimal,
+        attempt_no: i64,
+    ) -> PspOutcome {
         let body = serde_json::json!({
             "paymentKey": payment_key,
             "orderId": order_id,
@@ -98,7 +109,10 @@ impl PspClient {
         let request = self
             .psp
             .post("/v1/payments/confirm")
-            .header("Idempotency-Key", format!("{order_id}:{payment_key}"))
+            .header(
+                "Idempotency-Key",
+                format!("{order_id}:{payment_key}:{attempt_no}"),
+            )
             .json(&body);
         self.timed("confirm", request).await
     }
