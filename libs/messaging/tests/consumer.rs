@@ -43,9 +43,13 @@ async fn a_failing_handler_is_retried_after_1s_and_2s_then_dead_lettered_once() 
     let gap1 = deliveries[1].0 - deliveries[0].0;
     let gap2 = deliveries[2].0 - deliveries[1].0;
     eprintln!("retry gaps: {gap1:?}, {gap2:?}");
-    let near = |gap: Duration, want_ms: u128| gap.as_millis().abs_diff(want_ms) <= 400;
-    assert!(near(gap1, 1000), "first retry after ≈1 s, was {gap1:?}");
-    assert!(near(gap2, 2000), "second retry after ≈2 s, was {gap2:?}");
+    // Never before the backoff (the property), and not far after it: a loaded 2-core runner
+    // delays a redelivery's pull, it cannot hasten it.
+    let near = |gap: Duration, want_ms: u128| {
+        (want_ms.saturating_sub(50)..want_ms + 1500).contains(&gap.as_millis())
+    };
+    assert!(near(gap1, 1000), "first retry after ≥1 s, was {gap1:?}");
+    assert!(near(gap2, 2000), "second retry after ≥2 s, was {gap2:?}");
     let (_, first) = &deliveries[0];
     assert_eq!(first.event.event_id, event.event_id);
     assert_eq!(

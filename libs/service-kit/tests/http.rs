@@ -46,9 +46,32 @@ impl TestApi {
 
     #[oai(path = "/slow", method = "get", operation_id = "slow")]
     async fn slow(&self) -> Json<String> {
+        SLOW_STARTED.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         tokio::time::sleep(Duration::from_millis(700)).await;
         Json("done".into())
     }
+}
+
+/// `/slow` requests that have started: a test waits for its own to be in flight rather than
+/// sleeping and hoping (nextest runs each test in a process of its own).
+static SLOW_STARTED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// Sends `GET /slow` and returns once the handler runs.
+async fn slow_in_flight(
+    base: &str,
+) -> tokio::task::JoinHandle<Result<reqwest::Response, reqwest::Error>> {
+    let before = SLOW_STARTED.load(std::sync::atomic::Ordering::SeqCst);
+    let url = format!("{base}/slow");
+    let request = tokio::spawn(async move { reqwest::get(url).await });
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while SLOW_STARTED.load(std::sync::atomic::Ordering::SeqCst) == before {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "/slow never started"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    request
 }
 
 struct TestApp {
@@ -309,9 +332,7 @@ async fn health_docs_and_spec_are_served() {
 #[tokio::test]
 async fn shutdown_finishes_in_flight_requests() {
     let t = spawn_app().await;
-    let url = format!("{}/slow", t.base);
-    let in_flight = tokio::spawn(async move { reqwest::get(url).await });
-    tokio::time::sleep(Duration::from_millis(150)).await;
+    let in_flight = slow_in_flight(&t.base).await;
     t.app.stop().await.expect("clean stop");
     let resp = in_flight.await.expect("joined").expect("answered");
     assert_eq!(resp.status(), 200);
@@ -332,12 +353,12 @@ async fn a_stop_takes_one_grace_period_however_much_is_left_to_drain() {
     t.app.shutdown().spawn("stubborn", async {
         tokio::time::sleep(Duration::from_secs(30)).await;
     });
-    let url = format!("{}/slow", t.base);
-    let _in_flight = tokio::spawn(async move { reqwest::get(url).await });
-    tokio::time::sleep(Duration::from_millis(50)).await;
+    // In flight for 700 ms, longer than the grace: drained for a grace period per phase,
+    // the stop would take the request's time and then the worker's grace (≈ 1.25 s).
+    let _in_flight = slow_in_flight(&t.base).await;
     let started = std::time::Instant::now();
     t.app.stop().await.expect("stopped");
     let took = started.elapsed();
     assert!(took >= grace - Duration::from_millis(100), "{took:?}");
-    assert!(took < grace + Duration::from_millis(300), "{took:?}");
+    assert!(took < grace * 2 - Duration::from_millis(150), "{took:?}");
 }

@@ -110,12 +110,20 @@ async fn a_failed_delivery_is_retried_until_the_receiver_answers_2xx() {
         .wait_for("PAYMENT_STATUS_CHANGED", 4, 10, of_order(&order))
         .await;
     assert_eq!(posts.len(), 4, "the first attempt and 3 retries");
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-    let deliveries = sb.deliveries().await;
-    let failed = deliveries
-        .iter()
-        .find(|d| d["body"]["data"]["orderId"] == order.as_str())
-        .expect("listed");
+    // The status is written after the last post's answer: polled, not slept for.
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    let failed = loop {
+        let deliveries = sb.deliveries().await;
+        let found = deliveries
+            .iter()
+            .find(|d| d["body"]["data"]["orderId"] == order.as_str())
+            .cloned()
+            .expect("listed");
+        if found["status"] != "PENDING" || tokio::time::Instant::now() > deadline {
+            break found;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
     assert_eq!(
         (failed["status"].as_str(), failed["attempts"].as_i64()),
         (Some("FAILED"), Some(4))

@@ -72,7 +72,8 @@ async fn without_a_webhook_the_lookup_completes_it() {
 
 #[tokio::test]
 async fn a_failed_payout_puts_the_money_back() {
-    let s = Stack::start(&[]).await;
+    // Three seconds in transit (not the stack's 300 ms), so a loaded runner still sees it.
+    let s = Stack::start_with(&[("SANDBOX_PAYOUT_DELAY_MS", "3000")], &[]).await;
     s.webhooks_to_wallet().await;
     s.sandbox_put("/sandbox/faults", json!({"payoutFailRate": 1.0}))
         .await;

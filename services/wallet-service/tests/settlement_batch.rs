@@ -80,6 +80,7 @@ async fn a_group_with_a_seller_without_a_wallet_goes_one_order_at_a_time() {
     w.register(A).await;
     w.register(B).await;
     w.expect_balance(B, Decimal::ZERO).await;
+    log_credit_xacts(&w).await;
 
     w.publish(&confirmed(710, &[(81, A, 100)])).await;
     w.publish(&confirmed(711, &[(82, C, 300), (83, B, 50)]))
@@ -92,11 +93,18 @@ async fn a_group_with_a_seller_without_a_wallet_goes_one_order_at_a_time() {
         1,
         "C's line waits for its wallet"
     );
-    // The batch declined and wrote nothing; each order then had its own savepoint.
+    // The batch declined and wrote nothing; each order then had its own savepoint, in the
+    // group's one transaction (two groups of one order each would show two of those).
     assert_eq!(
         w.count("select count(distinct xmin::text) from wallet_transactions")
             .await,
         2
+    );
+    assert_eq!(
+        w.count("select count(distinct xact) from test_credit_xacts")
+            .await,
+        1,
+        "the two orders were one group"
     );
     assert_eq!(w.wait_for("wallet.settled", 1).await.len(), 1);
 
@@ -131,21 +139,13 @@ async fn a_batch_failing_after_its_credits_keeps_nothing_and_each_order_settles_
         "create trigger test_refuse_batches after insert on ledger_sales
          referencing new table as posted for each statement
          execute function test_refuse_batches()",
-        // The top-level transaction each credit committed in (xmin shows subtransactions).
-        "create table test_credit_xacts (payment_event_no bigint, xact text)",
-        "create function test_log_xact() returns trigger language plpgsql as $$
-         begin
-             insert into test_credit_xacts values (new.payment_event_no, pg_current_xact_id()::text);
-             return null;
-         end $$",
-        "create trigger test_log_xact after insert on wallet_transactions
-         for each row execute function test_log_xact()",
     ] {
         sqlx::query(statement)
             .execute(&w.pool)
             .await
             .unwrap_or_else(|e| panic!("{statement}: {e}"));
     }
+    log_credit_xacts(&w).await;
 
     w.publish(&confirmed(730, &[(90, A, 100)])).await;
     w.publish(&confirmed(731, &[(91, B, 200), (92, A, 30)]))
@@ -261,4 +261,24 @@ async fn a_batch_keeps_each_orders_trace() {
         );
     }
     w.stop().await;
+}
+
+/// Logs the top-level transaction each credit row committed in (`xmin` shows subtransactions)
+/// into `test_credit_xacts`.
+async fn log_credit_xacts(w: &Wallets) {
+    for statement in [
+        "create table test_credit_xacts (payment_event_no bigint, xact text)",
+        "create function test_log_xact() returns trigger language plpgsql as $$
+         begin
+             insert into test_credit_xacts values (new.payment_event_no, pg_current_xact_id()::text);
+             return null;
+         end $$",
+        "create trigger test_log_xact after insert on wallet_transactions
+         for each row execute function test_log_xact()",
+    ] {
+        sqlx::query(statement)
+            .execute(&w.pool)
+            .await
+            .unwrap_or_else(|e| panic!("{statement}: {e}"));
+    }
 }

@@ -129,14 +129,38 @@ async fn a_run_that_cannot_carry_its_unresolved_orders_is_not_recorded() {
     for n in 0..2 {
         charge_unknown_order(&system, &format!("orphan-{n}-{tag}")).await;
     }
+    // Each run takes and gives back the lease (two updates of the one row), recorded or not:
+    // counted, so "nothing recorded" cannot pass on a job that stopped running.
+    sqlx::raw_sql(
+        "create table test_run_writes (at timestamptz not null default now());
+         create function test_count_run_write() returns trigger language plpgsql as $$
+           begin insert into test_run_writes default values; return new; end $$;
+         create trigger test_count_run_writes after update on reconciliation_runs
+           for each row execute function test_count_run_write();",
+    )
+    .execute(&pool)
+    .await
+    .expect("count the runs");
+    let writes = || async {
+        sqlx::query_scalar::<_, i64>("select count(*) from test_run_writes")
+            .fetch_one(&pool)
+            .await
+            .expect("run writes")
+    };
     // Every run from now on leaves both unresolved: a few runs' time, then a few more.
     tokio::time::sleep(Duration::from_secs(3)).await;
     let then = last_to(&pool).await;
+    let runs_then = writes().await;
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert_eq!(
         last_to(&pool).await,
         then,
         "a run was recorded with an unresolved order dropped"
+    );
+    let runs = writes().await - runs_then;
+    assert!(
+        runs >= 4,
+        "the job kept running meanwhile ({runs} lease writes)"
     );
     let carried: Vec<String> = sqlx::query_scalar("select order_id from reconciliation_carried")
         .fetch_all(&pool)

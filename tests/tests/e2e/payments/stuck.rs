@@ -88,8 +88,25 @@ async fn an_attempt_out_of_the_recovery_scans_sight_is_found_by_the_next_process
     .await;
     let order = new_order(&system, &[1, 2]).await;
     let key = approve(&system, &order).await;
-    // The running job's first pass (its look for unwatched attempts) is over.
-    tokio::time::sleep(Duration::from_millis(1000)).await;
+    // The running job's first pass (its look for unwatched attempts) is over: it has reported
+    // a pass in a later second than the first figure read, which may be the gauge's value at
+    // start (a sleep stood here, too short on a loaded runner).
+    let base = system.url("order-service");
+    let last_pass = || async {
+        let text = paymsa_e2e::http::metrics_text(&system.http, &base).await;
+        text.lines()
+            .find(|l| {
+                l.starts_with("paymsa_job_last_pass_timestamp_seconds{")
+                    && l.contains("task=\"payment-recovery\"")
+            })
+            .and_then(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    let first = last_pass().await;
+    eventually(WAIT, "the recovery job's first pass", || async {
+        (last_pass().await > first).then_some(())
+    })
+    .await;
     let pool = system.db(&order_service::SPEC).await;
     // as the old `start_attempt` wrote it: the key bound, the column cleared
     let event = format!(
