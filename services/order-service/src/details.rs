@@ -38,6 +38,19 @@ pub struct CancelView {
     #[oai(skip_serializing_if_is_none)]
     pub canceled_at: Option<DateTime<Utc>>,
     pub requested_at: DateTime<Utc>,
+    /// Every status it took, with the reason (the PSP's answer of each attempt) and who moved it.
+    pub history: Vec<CancelStatusChange>,
+}
+
+#[derive(Debug, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct CancelStatusChange {
+    #[oai(skip_serializing_if_is_none)]
+    pub previous_status: Option<String>,
+    pub new_status: String,
+    pub reason: String,
+    pub changed_by: String,
+    pub changed_at: DateTime<Utc>,
 }
 
 #[derive(Debug, Object)]
@@ -98,6 +111,7 @@ pub async fn payment_details(
     let lines = store::find_lines(&mut tx, event.payment_event_no).await?;
     let history = store::find_history(&mut tx, event.payment_event_no).await?;
     let cancels = store::cancels::list(&mut tx, event.payment_event_no).await?;
+    let mut cancel_history = store::cancel_states::history(&mut tx, event.payment_event_no).await?;
     tx.commit().await?;
     let status = order_status(&lines);
     Ok(PaymentDetails {
@@ -120,6 +134,16 @@ pub async fn payment_details(
                 failure_code: c.failure_code,
                 canceled_at: c.canceled_at,
                 requested_at: c.created_at,
+                history: cancel_history
+                    .extract_if(.., |h| h.cancel_no == c.cancel_no)
+                    .map(|h| CancelStatusChange {
+                        previous_status: h.previous_status,
+                        new_status: h.new_status,
+                        reason: h.reason,
+                        changed_by: h.changed_by,
+                        changed_at: h.created_at,
+                    })
+                    .collect(),
             })
             .collect(),
         order_id: event.order_id,

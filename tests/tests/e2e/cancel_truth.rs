@@ -251,6 +251,23 @@ async fn a_refused_first_call_is_refused_whatever_else_the_psp_refunded() {
     assert_eq!(status, 422, "{body}");
     let p = payment(&system, &order.order_id).await;
     assert_eq!(p["cancels"][0]["status"], "REJECTED", "{p}");
+    // The refusal is in its history, with the PSP's code and who asked.
+    let last = &p["cancels"][0]["history"][1];
+    assert_eq!(
+        (
+            &last["previousStatus"],
+            &last["newStatus"],
+            &last["reason"],
+            &last["changedBy"]
+        ),
+        (
+            &json!("REQUESTED"),
+            &json!("REJECTED"),
+            &p["cancels"][0]["failureCode"],
+            &json!("cancel-api")
+        ),
+        "{p}"
+    );
     system.stop().await;
 }
 

@@ -245,5 +245,32 @@ async fn a_cancel_whose_answer_was_lost_is_completed_once() {
         "refunded once"
     );
     assert_eq!(canceled_events(&system, &order.order_id).await, 1);
+    // Its history: opened by the API, unknown on the lost answer, closed by recovery.
+    let history = details["cancels"][0]["history"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let moves: Vec<(Option<&str>, Option<&str>, Option<&str>)> = history
+        .iter()
+        .map(|h| {
+            let s = |k: &str| h[k].as_str();
+            (s("previousStatus"), s("newStatus"), s("changedBy"))
+        })
+        .collect();
+    assert_eq!(
+        moves,
+        [
+            (None, Some("REQUESTED"), Some("cancel-api")),
+            (Some("REQUESTED"), Some("UNKNOWN"), Some("cancel-api")),
+            (Some("UNKNOWN"), Some("DONE"), Some("recovery-job")),
+        ],
+        "{details}"
+    );
+    // Why it was unknown stays readable after the close cleared the cancel's failure code.
+    assert!(
+        history[1]["reason"].as_str().is_some_and(|r| !r.is_empty()),
+        "{details}"
+    );
+    assert_eq!(history[2]["reason"], "PSP_REFUNDED", "{details}");
     system.stop().await;
 }

@@ -115,15 +115,14 @@ impl Payments {
             PaymentStatus::PartialCanceled
         };
         let event_id = uuid::Uuid::now_v7();
-        let closed = store::cancels::close_returning(
-            tx,
-            cancel.cancel_no,
-            CancelStatus::Done,
-            None,
-            transaction_key.as_deref(),
-            Some(event_id),
-        )
-        .await?;
+        let closing = store::cancel_states::Closing {
+            next: CancelStatus::Done,
+            failure_code: None,
+            transaction_key: transaction_key.as_deref(),
+            event_id: Some(event_id),
+            actor,
+        };
+        let closed = store::cancel_states::close_returning(tx, cancel.cancel_no, closing).await?;
         let Some(canceled_at) = closed else {
             return Ok(None);
         };

@@ -62,7 +62,7 @@ impl Payments {
                 RefundAtPsp::Unread(why) => {
                     // Calling again blind could refund twice; asked again after the backoff.
                     let mut conn = self.pool.acquire().await?;
-                    self.keep_open(&mut conn, &cancel, &why).await?;
+                    self.keep_open(&mut conn, &cancel, &why, actor).await?;
                     return Ok(store::cancels::find(&mut conn, cancel_no)
                         .await?
                         .unwrap_or(cancel));
@@ -95,7 +95,7 @@ impl Payments {
                 // Refused, and no earlier call exists: nothing was refunded. Before, the PSP's
                 // record was read here too, and a refund made elsewhere (the PSP's dashboard,
                 // not imported yet) that covered the amount closed this refused cancel DONE.
-                reject(&mut conn, cancel_no, &code).await?;
+                reject(&mut conn, cancel_no, &code, actor).await?;
             }
             PspOutcome::Rejected { code, .. } | PspOutcome::Declined { code, .. } => {
                 // A refusal of a repeated call (the first one's answer was lost, and its stored
@@ -111,12 +111,12 @@ impl Payments {
                         drop(conn);
                         return self.record_refund(&cancel, &done, actor).await;
                     }
-                    RefundAtPsp::NotMade => reject(&mut conn, cancel_no, &code).await?,
+                    RefundAtPsp::NotMade => reject(&mut conn, cancel_no, &code, actor).await?,
                     RefundAtPsp::Unread(why) => {
                         tracing::warn!(cancel_no, %code, %why, "the PSP refused a repeated \
                             cancel and its record cannot be read; kept UNKNOWN");
                         let reason = format!("{code}; {why}");
-                        self.keep_open(&mut conn, &cancel, &reason).await?;
+                        self.keep_open(&mut conn, &cancel, &reason, actor).await?;
                     }
                 }
             }
@@ -126,11 +126,11 @@ impl Payments {
                     "the PSP refused our merchant credentials (PSP_SECRET_KEY) on a cancel");
                 if call == Call::First {
                     // The only call there was, refused: nothing was refunded.
-                    reject(&mut conn, cancel_no, &code).await?;
+                    reject(&mut conn, cancel_no, &code, actor).await?;
                 } else {
                     // An earlier call may have gone through, and with these credentials the
                     // PSP's record cannot be read either: open until it can.
-                    self.keep_open(&mut conn, &cancel, &code).await?;
+                    self.keep_open(&mut conn, &cancel, &code, actor).await?;
                 }
             }
             other => {
@@ -139,7 +139,7 @@ impl Payments {
                     PspOutcome::Answered(p, _) => format!("PSP_STATUS_{}", p.status),
                     _ => "PSP_UNCLEAR_ANSWER".into(),
                 };
-                self.keep_open(&mut conn, &cancel, &reason).await?;
+                self.keep_open(&mut conn, &cancel, &reason, actor).await?;
             }
         }
         let after = store::cancels::find(&mut conn, cancel_no)
@@ -172,7 +172,7 @@ impl Payments {
                 tracing::error!(cancel_no = cancel.cancel_no, error = %e,
                     "recording a refunded cancel failed");
                 let mut conn = self.pool.acquire().await?;
-                self.keep_open(&mut conn, cancel, "RECORDING_FAILED")
+                self.keep_open(&mut conn, cancel, "RECORDING_FAILED", actor)
                     .await?;
                 Err(e)
             }
@@ -185,9 +185,11 @@ impl Payments {
         conn: &mut PgConnection,
         cancel: &CancelRow,
         reason: &str,
+        actor: &str,
     ) -> Result<(), sqlx::Error> {
         let wait = self.backoff(cancel.attempts + 1);
-        store::cancels::mark_unknown(conn, cancel.cancel_no, reason, wait.as_secs_f64()).await
+        let retry_secs = wait.as_secs_f64();
+        store::cancel_states::mark_unknown(conn, cancel.cancel_no, reason, retry_secs, actor).await
     }
 
     /// Whether the PSP's record shows this cancel's refund as made: a refund of exactly its
@@ -273,17 +275,22 @@ pub(super) fn unrecorded(refund: &TossCancel, recorded: &[String]) -> bool {
 }
 
 /// The PSP refused the cancel and nothing was refunded: REJECTED (final), with its code.
-async fn reject(conn: &mut PgConnection, cancel_no: i64, code: &str) -> Result<(), sqlx::Error> {
-    store::cancels::close(
-        conn,
-        cancel_no,
-        CancelStatus::Rejected,
-        Some(code),
-        None,
-        None,
-    )
-    .await
-    .map(|_| ())
+async fn reject(
+    conn: &mut PgConnection,
+    cancel_no: i64,
+    code: &str,
+    actor: &str,
+) -> Result<(), sqlx::Error> {
+    let closing = store::cancel_states::Closing {
+        next: CancelStatus::Rejected,
+        failure_code: Some(code),
+        transaction_key: None,
+        event_id: None,
+        actor,
+    };
+    store::cancel_states::close(conn, cancel_no, closing)
+        .await
+        .map(|_| ())
 }
 
 /// Whether this is the cancel's first call to the PSP (made by the request that opened it)

@@ -93,6 +93,7 @@ impl Payments {
             reason: "PSP_REFUND_RECORDED",
             amount: missing,
             stale_secs: self.stale_after.as_secs_f64(),
+            actor,
         };
         store::cancels::insert(tx, new, &shares).await?;
         let cancel = store::cancels::find(tx, cancel_no)

@@ -166,6 +166,7 @@ impl Payments {
             reason: &req.reason,
             amount,
             stale_secs: self.stale_after.as_secs_f64(),
+            actor,
         };
         store::cancels::insert(&mut tx, new, &shares).await?;
         tx.commit().await?;

@@ -41,9 +41,11 @@ pub struct NewCancel<'a> {
     pub amount: Decimal,
     /// The recovery job leaves the cancel to its requester this long.
     pub stale_secs: f64,
+    /// Who opened it, for its history (`cancel-api`, `storefront`, `reconciliation`, …).
+    pub actor: &'a str,
 }
 
-/// Inserts the cancel and its lines. Fails on `payment_cancels_one_open_idx` when another
+/// Inserts the cancel, its first history row and its lines. Fails on `payment_cancels_one_open_idx` when another
 /// cancel of the order is open, on `payment_cancels_idempotency_key_key` for a reused key.
 pub async fn insert(
     conn: &mut PgConnection,
@@ -51,9 +53,14 @@ pub async fn insert(
     lines: &[(i64, Decimal)],
 ) -> Result<(), sqlx::Error> {
     sqlx::query!(
-        "insert into payment_cancels (cancel_no, payment_event_no, order_id, idempotency_key,
-                request_hash, cancel_reason, cancel_amount, next_attempt_at)
-         values ($1, $2, $3, $4, $5, $6, $7, now() + make_interval(secs => $8))",
+        "with opened as (
+            insert into payment_cancels (cancel_no, payment_event_no, order_id, idempotency_key,
+                   request_hash, cancel_reason, cancel_amount, next_attempt_at)
+            values ($1, $2, $3, $4, $5, $6, $7, now() + make_interval(secs => $8))
+            returning cancel_no, status
+         )
+         insert into payment_cancel_histories (cancel_no, new_status, reason, changed_by)
+         select cancel_no, status, 'CANCEL_REQUESTED', $9 from opened",
         new.cancel_no,
         new.payment_event_no,
         new.order_id,
@@ -62,6 +69,7 @@ pub async fn insert(
         new.reason,
         new.amount,
         new.stale_secs,
+        new.actor,
     )
     .execute(&mut *conn)
     .await?;
@@ -184,53 +192,6 @@ pub async fn claim_one(
     Ok(claimed.is_some())
 }
 
-/// A guarded move of an open cancel to `next`; false when it was no longer open.
-pub async fn close(
-    conn: &mut PgConnection,
-    cancel_no: i64,
-    next: CancelStatus,
-    failure_code: Option<&str>,
-    transaction_key: Option<&str>,
-    event_id: Option<uuid::Uuid>,
-) -> Result<bool, sqlx::Error> {
-    Ok(close_returning(
-        conn,
-        cancel_no,
-        next,
-        failure_code,
-        transaction_key,
-        event_id,
-    )
-    .await?
-    .is_some())
-}
-
-/// [`close`] that answers the row's `canceled_at` (the database's clock, which the event and
-/// any re-drive of it carry), `None` when the cancel was no longer open.
-pub async fn close_returning(
-    conn: &mut PgConnection,
-    cancel_no: i64,
-    next: CancelStatus,
-    failure_code: Option<&str>,
-    transaction_key: Option<&str>,
-    event_id: Option<uuid::Uuid>,
-) -> Result<Option<Option<DateTime<Utc>>>, sqlx::Error> {
-    sqlx::query_scalar!(
-        "update payment_cancels
-            set status = $2, failure_code = $3, psp_transaction_key = $4, event_id = $5,
-                canceled_at = case when $2 = 'DONE' then now() end
-          where cancel_no = $1 and status in ('REQUESTED', 'UNKNOWN')
-          returning canceled_at",
-        cancel_no,
-        next.as_str(),
-        failure_code,
-        transaction_key,
-        event_id,
-    )
-    .fetch_optional(conn)
-    .await
-}
-
 /// The PSP transaction keys the order's other cancels have recorded (done ones, imported
 /// refunds): refunds in the PSP's record that are already another cancel's. `except` is the
 /// cancel being matched: a second drive of it, racing the one that completed it, must still
@@ -248,27 +209,6 @@ pub async fn recorded_transaction_keys(
     )
     .fetch_all(conn)
     .await
-}
-
-/// The PSP did not answer: UNKNOWN, looked at again after `retry_secs`.
-pub async fn mark_unknown(
-    conn: &mut PgConnection,
-    cancel_no: i64,
-    reason: &str,
-    retry_secs: f64,
-) -> Result<(), sqlx::Error> {
-    sqlx::query!(
-        "update payment_cancels
-            set status = 'UNKNOWN', attempts = attempts + 1, failure_code = $2,
-                next_attempt_at = now() + make_interval(secs => $3)
-          where cancel_no = $1 and status in ('REQUESTED', 'UNKNOWN')",
-        cancel_no,
-        reason,
-        retry_secs,
-    )
-    .execute(conn)
-    .await
-    .map(|_| ())
 }
 
 /// Applies a done cancel to its lines (refunded amount, status, one history row per line)

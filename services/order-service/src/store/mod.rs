@@ -2,6 +2,7 @@
 //! connection so handlers own the transaction. [`recovery`] holds the scans of the recovery
 //! and re-drive jobs, [`cancels`] the cancel rows.
 
+pub mod cancel_states;
 pub mod cancels;
 pub mod ledgers;
 pub mod orders;
