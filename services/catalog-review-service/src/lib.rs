@@ -61,11 +61,20 @@ static SCHEMA: Schema = Schema {
 };
 
 /// `REVIEW_REQUIRES_PURCHASE` (`true`/`false`); unset, it follows the auth mode: required
-/// where members are identified (jwt), not where anyone may act as anyone (open).
+/// where members are identified (jwt), not where anyone may act as anyone (open). `false` with
+/// jwt is refused outside `APP_ENV=dev`: the purchase is the only proof that a reviewed product
+/// exists, and hot-catalog scores reviews at once (its consumers.rs), so any member could fill
+/// the ranking with made-up products (from the attacker review, stop 32).
 fn purchase_required(config: &ServiceConfig) -> Result<bool, ConfigError> {
+    let jwt = config.auth.mode == AuthMode::Jwt;
     match config.extra_var("REVIEW_REQUIRES_PURCHASE").as_deref() {
-        None => Ok(config.auth.mode == AuthMode::Jwt),
+        None => Ok(jwt),
         Some("true") => Ok(true),
+        Some("false") if jwt && !config.app_env.is_dev() => Err(ConfigError::new(
+            "REVIEW_REQUIRES_PURCHASE",
+            "false only with APP_ENV=dev in jwt mode: without a purchase any member could \
+             review products that do not exist into the hot-products ranking",
+        )),
         Some("false") => Ok(false),
         Some(other) => Err(ConfigError::new(
             "REVIEW_REQUIRES_PURCHASE",
@@ -90,4 +99,46 @@ pub async fn build(config: ServiceConfig) -> Result<App, StartupError> {
     };
     let api: Api = (api, rt.bus.dead_letter_api());
     rt.serve(api, DESCRIPTION).await
+}
+
+#[cfg(test)]
+mod tests {
+    use service_kit::{auth::AuthMode, secrets::AppEnv, testing::test_config, ServiceConfig};
+
+    use super::{purchase_required, SPEC};
+
+    fn config(mode: AuthMode, env: AppEnv, value: Option<&str>) -> ServiceConfig {
+        let mut config = test_config(&SPEC, "purchase-rule");
+        config.auth.mode = mode;
+        config.app_env = env;
+        config.extra.remove("REVIEW_REQUIRES_PURCHASE");
+        if let Some(value) = value {
+            config
+                .extra
+                .insert("REVIEW_REQUIRES_PURCHASE".into(), value.into());
+        }
+        config
+    }
+
+    #[test]
+    fn reviews_without_a_purchase_are_refused_outside_development_in_jwt_mode() {
+        use AppEnv::{Deployed, Dev};
+        use AuthMode::{Jwt, Open};
+        let refused = purchase_required(&config(Jwt, Deployed, Some("false")))
+            .expect_err("no purchase, deployed, jwt");
+        assert!(
+            refused.to_string().contains("REVIEW_REQUIRES_PURCHASE"),
+            "{refused}"
+        );
+        for (mode, env, value, want) in [
+            (Jwt, Deployed, None, true),
+            (Jwt, Deployed, Some("true"), true),
+            (Jwt, Dev, Some("false"), false),
+            (Open, Deployed, None, false),
+            (Open, Deployed, Some("false"), false),
+        ] {
+            let got = purchase_required(&config(mode, env, value)).ok();
+            assert_eq!(got, Some(want), "{mode:?} {env:?} {value:?}");
+        }
+    }
 }
