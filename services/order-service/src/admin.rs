@@ -1,13 +1,19 @@
 //! Admin endpoints (admin token): unresolved payments and reconciliation with the PSP.
 
 use chrono::{DateTime, Datelike, Duration, Utc};
-use poem_openapi::{param::Query, payload::Json, Object, OpenApi, Tags};
+use poem_openapi::{
+    param::{Path, Query},
+    payload::Json,
+    Object, OpenApi, Tags,
+};
 use rust_decimal::Decimal;
 use service_kit::{admin::AdminAuth, ApiError, Id};
 
 use crate::{
+    cancels::CancelError,
     payments::Payments,
     reconcile::{Ledger, ReconcileError},
+    status::CancelStatus,
     store,
 };
 
@@ -47,6 +53,20 @@ pub struct UnresolvedCancel {
     #[oai(skip_serializing_if_is_none)]
     pub last_reason: Option<String>,
     pub requested_at: DateTime<Utc>,
+}
+
+/// A cancel after an operator's resolution.
+#[derive(Debug, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct ResolvedCancel {
+    pub order_id: String,
+    pub cancel_no: Id,
+    /// DONE (the PSP's record holds its refund) or REJECTED (it does not:
+    /// `CLOSED_BY_OPERATOR`); a cancel closed before is answered as it is.
+    pub status: CancelStatus,
+    pub cancel_amount: Decimal,
+    #[oai(skip_serializing_if_is_none)]
+    pub failure_code: Option<String>,
 }
 
 #[derive(Debug, Object)]
@@ -158,6 +178,45 @@ impl PaymentsAdminApi {
                 })
                 .collect(),
         ))
+    }
+
+    /// Resolve a cancel left open (admin token).
+    ///
+    /// For a cancel the recovery job keeps repeating without a definite answer (listed on
+    /// `/admin/cancels/unresolved`): decides from the PSP's record of the payment — its refund
+    /// is there → DONE, recorded and reversed like any; it is not → REJECTED
+    /// (`CLOSED_BY_OPERATOR`), and the order can be cancelled again. The cancel's history keeps
+    /// who resolved it. 404 `CANCEL_NOT_FOUND`, 409 `CANCEL_BEING_DRIVEN` while a drive holds it
+    /// (a minute at most), 503 `PSP_RECORD_UNREADABLE` when the record cannot be read.
+    #[oai(
+        path = "/admin/cancels/:cancelNo/resolve",
+        method = "post",
+        operation_id = "resolve_cancel"
+    )]
+    async fn resolve_cancel(
+        &self,
+        auth: AdminAuth,
+        #[oai(name = "cancelNo")] cancel_no: Path<Id>,
+    ) -> Result<Json<ResolvedCancel>, ApiError> {
+        service_kit::admin::authorize(self.admin_token.as_deref(), &auth)?;
+        let actor = service_kit::admin::actor(&auth);
+        let cancel = match self.payments.resolve_cancel(cancel_no.0 .0, &actor).await {
+            Ok(cancel) => cancel,
+            Err(CancelError::NotFound(no)) => {
+                return Err(ApiError::not_found(
+                    "CANCEL_NOT_FOUND",
+                    format!("no cancel {no}"),
+                ))
+            }
+            Err(e) => return Err(e.into()),
+        };
+        Ok(Json(ResolvedCancel {
+            order_id: cancel.order_id,
+            cancel_no: Id(cancel.cancel_no),
+            status: cancel.status,
+            cancel_amount: cancel.cancel_amount,
+            failure_code: cancel.failure_code,
+        }))
     }
 
     /// Reconcile the PSP's transactions with our orders (admin token).

@@ -160,7 +160,7 @@ impl Payments {
 
     /// Records a refund the PSP made for `cancel`. A failure keeps the cancel open and is
     /// counted like an unknown outcome, so it shows up as unresolved instead of looping unseen.
-    async fn record_refund(
+    pub(super) async fn record_refund(
         &self,
         cancel: &CancelRow,
         psp: &TossPayment,
@@ -197,7 +197,7 @@ impl Payments {
     /// Until stop 24 a refunded total covering ours plus this cancel was enough, and a refund
     /// made in the PSP's dashboard meanwhile (not imported while the cancel is open) closed a
     /// cancel whose own call never reached the PSP: DONE, and the customer short of it.
-    async fn refund_at_psp(&self, cancel: &CancelRow) -> RefundAtPsp {
+    pub(super) async fn refund_at_psp(&self, cancel: &CancelRow) -> RefundAtPsp {
         match self.psp.find_by_order_id(&cancel.order_id).await {
             PspOutcome::Answered(p, _) => {
                 let recorded = match self.recorded_refunds(cancel).await {
@@ -275,7 +275,7 @@ pub(super) fn unrecorded(refund: &TossCancel, recorded: &[String]) -> bool {
 }
 
 /// The PSP refused the cancel and nothing was refunded: REJECTED (final), with its code.
-async fn reject(
+pub(super) async fn reject(
     conn: &mut PgConnection,
     cancel_no: i64,
     code: &str,
@@ -302,7 +302,7 @@ pub(super) enum Call {
 }
 
 /// The PSP's record of a cancel's refund, read after the PSP refused a call.
-enum RefundAtPsp {
+pub(super) enum RefundAtPsp {
     Made(TossPayment),
     NotMade,
     /// The record could not be read (why).

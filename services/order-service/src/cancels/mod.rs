@@ -8,6 +8,7 @@ pub mod api;
 mod complete;
 mod drive;
 mod import;
+mod resolve;
 
 use rust_decimal::Decimal;
 
@@ -68,6 +69,10 @@ pub enum CancelError {
     Refused { code: String },
     #[error("the PSP refused our merchant credentials ({code})")]
     Credentials { code: String },
+    #[error("a drive of this cancel is under way or just ended; try again in a minute")]
+    BeingDriven,
+    #[error("the PSP's record of the payment cannot be read ({0}); the cancel stays open")]
+    PspUnreadable(String),
     #[error(transparent)]
     Confirm(#[from] ConfirmError),
 }
