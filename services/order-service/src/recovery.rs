@@ -116,7 +116,21 @@ pub async fn recover_due(
         store::cancels::claim_due(&mut conn, config.stale_after.as_secs_f64(), config.batch)
             .await?;
     drop(conn);
-    for cancel_no in cancels {
+    let lease = config.stale_after.as_secs_f64();
+    for (cancel_no, claimed_until) in cancels {
+        // The batch's one lease may have run out while the drives before this one waited on
+        // the PSP: renewed, or left to whoever claimed the cancel since.
+        let mut conn = payments.pool.acquire().await?;
+        let ours =
+            store::cancel_states::renew_claim(&mut conn, cancel_no, claimed_until, lease).await?;
+        drop(conn);
+        if !ours {
+            tracing::info!(
+                cancel_no,
+                "a cancel of this pass was claimed by another drive"
+            );
+            continue;
+        }
         match payments.drive_cancel(cancel_no, ACTOR).await {
             Ok(state) => tracing::info!(cancel_no, ?state, "re-drove a cancel"),
             Err(e) => tracing::warn!(cancel_no, error = %e, "re-driving a cancel failed"),

@@ -149,3 +149,27 @@ pub async fn claim_idle(
     .await?;
     Ok(claimed.is_some())
 }
+
+/// Renews a claim of recovery's batch ([`super::cancels::claim_due`]) just before its drive:
+/// one lease covers a whole batch, and a batch of slow drives (a lookup, a call and a second
+/// lookup, each up to the PSP timeout) outlasted it, so another instance or reconciliation
+/// claimed a cancel still waiting its turn and both drove it. True, with the lease pushed out
+/// again, only while the cancel still carries the time this claim set.
+pub async fn renew_claim(
+    conn: &mut PgConnection,
+    cancel_no: i64,
+    claimed_until: DateTime<Utc>,
+    lease_secs: f64,
+) -> Result<bool, sqlx::Error> {
+    let renewed = sqlx::query_scalar!(
+        "update payment_cancels set next_attempt_at = now() + make_interval(secs => $3)
+          where cancel_no = $1 and next_attempt_at = $2 and status in ('REQUESTED', 'UNKNOWN')
+          returning cancel_no",
+        cancel_no,
+        claimed_until,
+        lease_secs,
+    )
+    .fetch_optional(conn)
+    .await?;
+    Ok(renewed.is_some())
+}

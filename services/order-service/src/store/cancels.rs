@@ -151,25 +151,30 @@ pub async fn lines(
 }
 
 /// Open cancels whose requester is gone or whose last call had no answer, claimed for one
-/// more call by pushing `next_attempt_at` out by `stale_secs`.
+/// more call by pushing `next_attempt_at` out by `stale_secs`; each with the time its claim
+/// runs to, which [`super::cancel_states::renew_claim`] takes as proof the claim is still ours.
 pub async fn claim_due(
     conn: &mut PgConnection,
     stale_secs: f64,
     limit: i64,
-) -> Result<Vec<i64>, sqlx::Error> {
-    sqlx::query_scalar!(
+) -> Result<Vec<(i64, DateTime<Utc>)>, sqlx::Error> {
+    let claimed = sqlx::query!(
         "update payment_cancels set next_attempt_at = now() + make_interval(secs => $1)
           where cancel_no in (
                 select cancel_no from payment_cancels
                  where status in ('REQUESTED', 'UNKNOWN') and next_attempt_at <= now()
                  order by next_attempt_at limit $2
                  for update skip locked)
-          returning cancel_no",
+          returning cancel_no, next_attempt_at",
         stale_secs,
         limit,
     )
     .fetch_all(conn)
-    .await
+    .await?;
+    Ok(claimed
+        .into_iter()
+        .map(|c| (c.cancel_no, c.next_attempt_at))
+        .collect())
 }
 
 /// Claims one open cancel for a drive, as [`claim_due`] does for recovery's batch: only when

@@ -2,6 +2,8 @@
 //! connection so handlers own the transaction. [`recovery`] holds the scans of the recovery
 //! and re-drive jobs, [`cancels`] the cancel rows.
 
+#[cfg(test)]
+mod cancel_claims_tests;
 pub mod cancel_states;
 pub mod cancels;
 pub mod ledgers;
