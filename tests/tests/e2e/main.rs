@@ -10,6 +10,7 @@ mod webdriver;
 
 mod browser_checkout;
 mod cancel_consumers;
+mod cancel_guards;
 mod cancel_resolve;
 mod cancel_truth;
 mod cancels;

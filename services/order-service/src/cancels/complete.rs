@@ -136,7 +136,19 @@ impl Payments {
         ));
         canceled.event_id = event_id;
         let ids = self.history_ids(shares.len())?;
-        store::cancels::refund_lines(tx, &ids, cancel.cancel_no, actor).await?;
+        let refunded = store::cancels::refund_lines(tx, &ids, cancel.cancel_no, actor).await?;
+        // Every share's line must take its refund: the event's total, the wallet's reversal and
+        // the PSP move for all of them. A line no longer refundable (a hand fix, a defect in a
+        // transition) would leave the order's total ahead of its lines, and the next cancel's
+        // shares computed from stale lines; nothing of it is written (the caller keeps the
+        // cancel open as RECORDING_FAILED, listed for a person).
+        if refunded != shares.len() as u64 {
+            return Err(CancelError::LinesNotRefundable {
+                cancel_no: cancel.cancel_no,
+                shares: shares.len(),
+                refunded,
+            });
+        }
         self.outbox
             .append(tx, event.payment_event_no, &canceled, &[])
             .await?;

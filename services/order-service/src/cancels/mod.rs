@@ -69,6 +69,12 @@ pub enum CancelError {
     Refused { code: String },
     #[error("the PSP refused our merchant credentials ({code})")]
     Credentials { code: String },
+    #[error("cancel {cancel_no} refunds {shares} lines and only {refunded} could take it")]
+    LinesNotRefundable {
+        cancel_no: i64,
+        shares: usize,
+        refunded: u64,
+    },
     #[error("a drive of this cancel is under way or just ended; try again in a minute")]
     BeingDriven,
     #[error("the PSP's record of the payment cannot be read ({0}); the cancel stays open")]
