@@ -110,8 +110,8 @@ pub async fn recover_due(
     .await?;
     let unresolved = store::recovery::count_unresolved(&mut conn).await?;
     payments.metrics.unresolved.set(unresolved);
-    let stuck = store::cancels::unresolved(&mut conn, UNRESOLVED_CANCEL_ATTEMPTS, 1000).await?;
-    payments.metrics.cancels_unresolved.set(stuck.len() as i64);
+    let stuck = store::cancels::count_unresolved(&mut conn, UNRESOLVED_CANCEL_ATTEMPTS).await?;
+    payments.metrics.cancels_unresolved.set(stuck);
     let cancels =
         store::cancels::claim_due(&mut conn, config.stale_after.as_secs_f64(), config.batch)
             .await?;

@@ -361,3 +361,15 @@ pub async fn unresolved(
     .fetch_all(conn)
     .await
 }
+
+/// How many cancels [`unresolved`] would list without its limit (the gauge read a listing of
+/// at most 1,000 and never showed more).
+pub async fn count_unresolved(conn: &mut PgConnection, threshold: i32) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar!(
+        r#"select count(*) as "n!" from payment_cancels
+            where status in ('REQUESTED', 'UNKNOWN') and attempts >= $1"#,
+        threshold,
+    )
+    .fetch_one(conn)
+    .await
+}
