@@ -79,7 +79,7 @@ pub enum Parking {
     Known,
     /// Parked until the product is announced.
     Parked,
-    /// The member has [`PARKED_PER_MEMBER`] parked already: dropped.
+    /// A like of a member with [`PARKED_PER_MEMBER`] parked already: dropped (an unlike never is).
     OverCap,
     /// An unlike of a known product whose like was purged unannounced (purged.rs): not scored.
     Absorbed,
@@ -156,12 +156,18 @@ pub async fn park_if_unknown(
     if known {
         return Ok(Parking::Known);
     }
-    let parked: i64 = sqlx::query_scalar("select count(*) from parked_likes where member_no = $1")
-        .bind(like.member_no)
-        .fetch_one(&mut *tx)
-        .await?;
-    if parked >= PARKED_PER_MEMBER {
-        return Ok(Parking::OverCap);
+    // Only likes count against the cap: an unlike dropped there left its parked like to be
+    // released and scored for a member who no longer likes the product. A member's unlikes
+    // follow their likes, so the rows stay bounded (by twice the cap).
+    if direction == Direction::Add {
+        let parked: i64 =
+            sqlx::query_scalar("select count(*) from parked_likes where member_no = $1")
+                .bind(like.member_no)
+                .fetch_one(&mut *tx)
+                .await?;
+        if parked >= PARKED_PER_MEMBER {
+            return Ok(Parking::OverCap);
+        }
     }
     sqlx::query(
         "insert into parked_likes (event_id, product_no, member_no, liked_at, liked)

@@ -155,3 +155,54 @@ async fn two_copies_of_one_unlike_racing_are_absorbed_once_and_never_scored() {
     db.close().await;
     system.stop().await;
 }
+
+/// A member at the cap of parked likes unlikes a product whose like is parked: the unlike is
+/// parked too (only likes count against the cap), so the announcement releases both and the
+/// product keeps no like of theirs. Until stop 32 the unlike was dropped at the cap, and the
+/// like it should have cancelled was released and scored.
+#[tokio::test]
+async fn an_unlike_at_the_cap_is_parked_with_the_like_it_cancels() {
+    let system = TestSystem::start_only(&["hot-catalog-service"]).await;
+    let bus = Bus::connect(&system).await;
+    let (product_no, member) = (9_700, 90);
+    bus.publish(&Envelope::new(ProductLiked(like(
+        product_no,
+        member,
+        now_ms(),
+    ))))
+    .await;
+    bus.wait_idle(&events::topology::LIKES, "hot-catalog-likes", WAIT)
+        .await;
+    let db = system.db(&hot_catalog_service::SPEC).await;
+    // The member's other parked likes fill the cap.
+    sqlx::query(
+        "insert into parked_likes (event_id, product_no, member_no, liked_at, liked)
+         select gen_random_uuid(), 20000 + g, $1, now(), true from generate_series(1, $2) g",
+    )
+    .bind(member)
+    .bind(hot_catalog_service::parked::PARKED_PER_MEMBER as i32)
+    .execute(&db)
+    .await
+    .expect("a full cap");
+    bus.publish(&Envelope::new(ProductUnliked(like(
+        product_no,
+        member,
+        now_ms(),
+    ))))
+    .await;
+    bus.wait_idle(&events::topology::LIKES, "hot-catalog-likes", WAIT)
+        .await;
+    let parked: Vec<bool> = sqlx::query_scalar(
+        "select liked from parked_likes where product_no = $1 and member_no = $2 order by liked",
+    )
+    .bind(product_no)
+    .bind(member)
+    .fetch_all(&db)
+    .await
+    .expect("parked rows");
+    assert_eq!(parked, [false, true], "the unlike parked beside its like");
+    // Announced: the two cancel out, and member 81's like is the product's only one.
+    announce_liked_once(&system, &bus, product_no, 81).await;
+    db.close().await;
+    system.stop().await;
+}
