@@ -109,7 +109,7 @@ impl Handler for ScoreEvents {
                 Parking::Absorbed => Some("absorbed"),
                 Parking::OverCap => {
                     tracing::warn!(event_id = %delivery.event.event_id,
-                        "a member's parked likes are at the cap: like of an unannounced product dropped");
+                        "a member's parked likes are at the cap: like (or unlike of no parked like) of an unannounced product dropped");
                     Some("dropped")
                 }
             };

@@ -10,7 +10,8 @@
 //! them sees it; one that comes after sees the details and is scored at once. So no like waits
 //! for a release that already ran. An unlike is parked as its own row too (it never deletes a
 //! like): the ranking's Add and Remove commute and are deduped by event id, so a like and its
-//! unlike cancel out in any order. A member may have [`PARKED_PER_MEMBER`] rows parked.
+//! unlike cancel out in any order. A member may have [`PARKED_PER_MEMBER`] rows parked, and
+//! past that only the unlikes of likes still parked.
 //!
 //! A like purged unannounced whose product is announced later (a day on, a catalog outbox
 //! stuck that long) is lost; purged.rs keeps its unlike from taking one from the ranking.
@@ -79,7 +80,8 @@ pub enum Parking {
     Known,
     /// Parked until the product is announced.
     Parked,
-    /// A like of a member with [`PARKED_PER_MEMBER`] parked already: dropped (an unlike never is).
+    /// The member has [`PARKED_PER_MEMBER`] parked already: dropped, unless it is an unlike of
+    /// a like still parked.
     OverCap,
     /// An unlike of a known product whose like was purged unannounced (purged.rs): not scored.
     Absorbed,
@@ -156,16 +158,24 @@ pub async fn park_if_unknown(
     if known {
         return Ok(Parking::Known);
     }
-    // Only likes count against the cap: an unlike dropped there left its parked like to be
-    // released and scored for a member who no longer likes the product. A member's unlikes
-    // follow their likes, so the rows stay bounded (by twice the cap).
-    if direction == Direction::Add {
-        let parked: i64 =
-            sqlx::query_scalar("select count(*) from parked_likes where member_no = $1")
-                .bind(like.member_no)
-                .fetch_one(&mut *tx)
-                .await?;
-        if parked >= PARKED_PER_MEMBER {
+    // At the cap a like is dropped, and so is an unlike with no parked like of the member's
+    // to cancel (its like was dropped too, or never existed); an unlike that has one is parked
+    // beside it, or that like would be released and scored for a member who no longer likes
+    // the product. So a member's rows stay within the cap plus one unlike per parked like.
+    let parked: i64 = sqlx::query_scalar("select count(*) from parked_likes where member_no = $1")
+        .bind(like.member_no)
+        .fetch_one(&mut *tx)
+        .await?;
+    if parked >= PARKED_PER_MEMBER {
+        let net_likes: i64 = sqlx::query_scalar(
+            "select coalesce(sum(case when liked then 1 else -1 end), 0) from parked_likes
+              where member_no = $1 and product_no = $2",
+        )
+        .bind(like.member_no)
+        .bind(like.product_no)
+        .fetch_one(&mut *tx)
+        .await?;
+        if direction == Direction::Add || net_likes <= 0 {
             return Ok(Parking::OverCap);
         }
     }

@@ -57,7 +57,7 @@ pub struct UnresolvedCancel {
 
 /// A cancel after an operator's resolution.
 #[derive(Debug, Object)]
-#[oai(rename_all = "camelCase")]
+#[oai(rename_all = "camelCase", example)]
 pub struct ResolvedCancel {
     pub order_id: String,
     pub cancel_no: Id,

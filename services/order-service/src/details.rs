@@ -131,7 +131,7 @@ pub async fn payment_details(
                 status: c.status,
                 cancel_amount: c.cancel_amount,
                 cancel_reason: c.cancel_reason,
-                failure_code: c.failure_code,
+                failure_code: c.failure_code.as_deref().map(coarse_reason),
                 canceled_at: c.canceled_at,
                 requested_at: c.created_at,
                 history: cancel_history
@@ -139,8 +139,8 @@ pub async fn payment_details(
                     .map(|h| CancelStatusChange {
                         previous_status: h.previous_status,
                         new_status: h.new_status,
-                        reason: h.reason,
-                        changed_by: h.changed_by,
+                        reason: coarse_reason(&h.reason),
+                        changed_by: coarse_actor(h.changed_by),
                         changed_at: h.created_at,
                     })
                     .collect(),
@@ -182,4 +182,25 @@ pub async fn payment_details(
             .collect(),
         created_at: event.created_at,
     })
+}
+
+/// A cancel's reason as the order's member sees it: the code, without the detail some carry
+/// after it (`RECORDED_REFUNDS: <the database's error>`, `<code>; <why>`), which is for the
+/// logs and the operators' listing.
+fn coarse_reason(reason: &str) -> String {
+    reason
+        .split([':', ';'])
+        .next()
+        .unwrap_or(reason)
+        .trim()
+        .to_string()
+}
+
+/// Who moved a cancel, as the member sees it: an operator is `admin`, not their account.
+fn coarse_actor(actor: String) -> String {
+    if actor.starts_with("admin") {
+        "admin".to_string()
+    } else {
+        actor
+    }
 }

@@ -7,7 +7,7 @@ use serde_json::json;
 use service_kit::openapi::example;
 
 use crate::{
-    admin::{ReconciliationReport, UnresolvedCancel, UnresolvedPayment},
+    admin::{ReconciliationReport, ResolvedCancel, UnresolvedCancel, UnresolvedPayment},
     api::{CheckoutRequest, ConfirmRequest, PaymentResult},
     cancels::api::{CancelBody, CancelResult},
     checkout::CheckoutResult,
@@ -201,6 +201,18 @@ impl Example for UnresolvedCancel {
             "attempts": 6,
             "lastReason": "PSP_TIMEOUT",
             "requestedAt": "2024-02-14T01:02:03Z"
+        }))
+    }
+}
+
+impl Example for ResolvedCancel {
+    fn example() -> Self {
+        example(json!({
+            "orderId": ORDER_ID,
+            "cancelNo": "7163052337202958400",
+            "status": "REJECTED",
+            "cancelAmount": "1000",
+            "failureCode": "CLOSED_BY_OPERATOR"
         }))
     }
 }

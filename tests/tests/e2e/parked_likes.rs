@@ -157,7 +157,7 @@ async fn two_copies_of_one_unlike_racing_are_absorbed_once_and_never_scored() {
 }
 
 /// A member at the cap of parked likes unlikes a product whose like is parked: the unlike is
-/// parked too (only likes count against the cap), so the announcement releases both and the
+/// parked too (beside the like it cancels), so the announcement releases both and the
 /// product keeps no like of theirs. Until stop 32 the unlike was dropped at the cap, and the
 /// like it should have cancelled was released and scored.
 #[tokio::test]
@@ -201,6 +201,25 @@ async fn an_unlike_at_the_cap_is_parked_with_the_like_it_cancels() {
     .await
     .expect("parked rows");
     assert_eq!(parked, [false, true], "the unlike parked beside its like");
+    // An unlike at the cap with no parked like to cancel (its like was dropped at the cap) is
+    // dropped too: parked, it would take a like the ranking never had.
+    bus.publish(&Envelope::new(ProductUnliked(like(
+        9_701,
+        member,
+        now_ms(),
+    ))))
+    .await;
+    bus.wait_idle(&events::topology::LIKES, "hot-catalog-likes", WAIT)
+        .await;
+    let orphan: i64 =
+        sqlx::query_scalar("select count(*) from parked_likes where product_no = 9701")
+            .fetch_one(&db)
+            .await
+            .expect("parked rows");
+    assert_eq!(
+        orphan, 0,
+        "an unlike of no parked like is dropped at the cap"
+    );
     // Announced: the two cancel out, and member 81's like is the product's only one.
     announce_liked_once(&system, &bus, product_no, 81).await;
     db.close().await;

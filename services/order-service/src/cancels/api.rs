@@ -115,8 +115,14 @@ impl From<CancelError> for ApiError {
                 "PSP_CREDENTIALS_REJECTED",
                 "the PSP is not available for cancels right now; nothing was refunded",
             ),
-            // The PSP refunded and our lines disagree: the cancel stays open for a person.
-            CancelError::LinesNotRefundable { .. } => ApiError::internal(e.to_string()),
+            // The PSP refunded and our lines disagree: the cancel stays open for a person
+            // (docs/operations.md); resolving it cannot help until the lines are repaired.
+            CancelError::LinesNotRefundable { .. } => {
+                ApiError::conflict("LINES_NOT_REFUNDABLE", e.to_string())
+            }
+            CancelError::NotUnresolved(_) => {
+                ApiError::conflict("CANCEL_NOT_UNRESOLVED", e.to_string())
+            }
             CancelError::BeingDriven => ApiError::conflict("CANCEL_BEING_DRIVEN", e.to_string()),
             CancelError::PspUnreadable(_) => {
                 ApiError::unavailable("PSP_RECORD_UNREADABLE", e.to_string())

@@ -75,6 +75,8 @@ pub enum CancelError {
         shares: usize,
         refunded: u64,
     },
+    #[error("the cancel has had {0} calls; only one recovery has given up on is resolved by hand")]
+    NotUnresolved(i32),
     #[error("a drive of this cancel is under way or just ended; try again in a minute")]
     BeingDriven,
     #[error("the PSP's record of the payment cannot be read ({0}); the cancel stays open")]

@@ -12,7 +12,10 @@ use super::{
     drive::{reject, RefundAtPsp},
     CancelError,
 };
-use crate::{payments::Payments, status::CancelStatus, store, store::cancels::CancelRow};
+use crate::{
+    payments::Payments, recovery::UNRESOLVED_CANCEL_ATTEMPTS, status::CancelStatus, store,
+    store::cancels::CancelRow,
+};
 
 /// The reason a cancel closed by an operator carries (its history keeps who).
 pub const CLOSED_BY_OPERATOR: &str = "CLOSED_BY_OPERATOR";
@@ -34,9 +37,16 @@ impl Payments {
         ) {
             return Ok(cancel);
         }
-        // No drive beside this one: the same lease recovery and reconciliation take.
+        // Only what recovery has given up on settling by itself: earlier, a refund refused
+        // by a slow PSP may still land, and recovery repeats the call with the same key.
+        if cancel.attempts < UNRESOLVED_CANCEL_ATTEMPTS {
+            return Err(CancelError::NotUnresolved(cancel.attempts));
+        }
+        // No drive beside this one, and none whose calls may still be under way: a repeat
+        // makes up to three calls (a lookup, the call, a lookup) and can outlast its lease.
         let lease = self.stale_after.as_secs_f64();
-        if !store::cancel_states::claim_idle(&mut conn, cancel_no, lease).await? {
+        let quiet = lease.max(3.0 * self.psp.timeout().as_secs_f64());
+        if !store::cancel_states::claim_idle(&mut conn, cancel_no, lease, quiet).await? {
             return Err(CancelError::BeingDriven);
         }
         drop(conn);

@@ -37,6 +37,8 @@ pub struct PspClient {
     psp: service_kit::psp::PspConnection,
     /// `psp_request_duration_seconds{operation, outcome}`.
     latency: Option<prometheus::HistogramVec>,
+    /// Each call's limit (`PSP_TIMEOUT_MS`).
+    timeout: Duration,
 }
 
 /// Toss expects amounts as JSON numbers (KRW are whole numbers).
@@ -53,7 +55,13 @@ impl PspClient {
         Ok(Self {
             psp: service_kit::psp::PspConnection::new(base_url, secret_key, timeout)?,
             latency: None,
+            timeout,
         })
+    }
+
+    /// Each call's limit (`PSP_TIMEOUT_MS`).
+    pub fn timeout(&self) -> Duration {
+        self.timeout
     }
 
     /// Observes every call's latency and outcome in `psp_request_duration_seconds`.
@@ -90,9 +98,10 @@ impl PspClient {
     /// follows an answered error asks afresh even where the PSP keeps error answers for their
     /// key — Toss promises "the same result as the first request" without saying whether an
     /// error is one, and a kept PROVIDER_ERROR would otherwise be replayed to every retry until
-    /// the approval expired. An attempt whose answer was lost is followed by a lookup before
-    /// any new confirm (recovery.rs), and the PSP confirms a payment at most once
-    /// (ALREADY_PROCESSED_PAYMENT, then a lookup), so no key can charge twice; a key made up
+    /// the approval expired. No key can charge twice: the PSP confirms a payment at most once,
+    /// and a confirm under a new key after a charge is answered ALREADY_PROCESSED_PAYMENT (then
+    /// looked up) or, while the first still runs, 409 (unknown) — recovery also looks up before
+    /// it confirms again (recovery.rs), a customer's repeated confirm does not. A key made up
     /// by a client (a bogus paymentKey) cannot poison the one the real approval will use.
     pub async fn confirm(
         &self,

@@ -2,8 +2,6 @@
 //! (`cancels::claim_due`, `cancel_states::renew_claim`) on a scratch database: a claim that
 //! ran out and was taken by another drive is not renewed, so two drives never run side by side.
 
-use sqlx::PgPool;
-
 use super::{cancel_states::renew_claim, cancels::claim_due, scratch::ScratchDb};
 
 const LEASE: f64 = 60.0;
@@ -25,53 +23,55 @@ async fn scratch() -> ScratchDb {
     db
 }
 
-async fn run_out(pool: &PgPool) {
-    sqlx::query("update payment_cancels set next_attempt_at = now() - interval '1 second'")
-        .execute(pool)
-        .await
-        .expect("the lease ran out");
+/// A lease short enough to run out while the test waits.
+const BRIEF: f64 = 0.05;
+
+async fn lapse() {
+    tokio::time::sleep(std::time::Duration::from_millis(150)).await;
 }
 
 #[tokio::test]
-async fn a_claim_taken_by_another_drive_is_not_renewed() {
+async fn a_claim_is_renewed_until_another_drive_takes_the_cancel() {
     let db = scratch().await;
     let mut conn = db.pool.acquire().await.expect("connection");
-    let claimed = claim_due(&mut conn, LEASE, 10).await.expect("a claim");
-    let [(no, until)] = claimed[..] else {
+    let claimed = claim_due(&mut conn, BRIEF, 10).await.expect("a claim");
+    let [(no, first)] = claimed[..] else {
         panic!("one cancel claimed: {claimed:?}")
     };
     assert_eq!(no, 10);
-    assert!(claim_due(&mut conn, LEASE, 10)
-        .await
-        .expect("again")
-        .is_empty());
     assert!(
-        renew_claim(&mut conn, no, until, LEASE)
+        claim_due(&mut conn, LEASE, 10)
+            .await
+            .expect("again")
+            .is_empty(),
+        "claimed until its lease runs out"
+    );
+    // The lease ran out and nobody claimed the cancel since: still this batch's to drive.
+    lapse().await;
+    assert!(
+        renew_claim(&mut conn, no, first, BRIEF)
             .await
             .expect("renew"),
-        "still ours"
+        "a lapsed claim nobody took is renewed"
     );
-    assert!(
-        !renew_claim(&mut conn, no, until, LEASE)
+    let renewed: chrono::DateTime<chrono::Utc> =
+        sqlx::query_scalar("select next_attempt_at from payment_cancels where cancel_no = 10")
+            .fetch_one(&db.pool)
             .await
-            .expect("renew"),
-        "a renewal moves the claim on: the old time proves nothing any more"
-    );
+            .expect("the renewed lease");
 
-    // The batch's lease runs out before this cancel's turn; another instance claims it.
-    run_out(&db.pool).await;
+    // It runs out again, and this time another instance's pass claims the cancel first.
+    lapse().await;
     let theirs = claim_due(&mut conn, LEASE, 10).await.expect("their claim");
-    assert_eq!(theirs.len(), 1);
-    let stale_until = until;
+    let [(_, their_until)] = theirs[..] else {
+        panic!("the other pass claims it: {theirs:?}")
+    };
     assert!(
-        !renew_claim(&mut conn, no, stale_until, LEASE)
+        !renew_claim(&mut conn, no, renewed, LEASE)
             .await
             .expect("renew"),
-        "taken by another drive"
+        "taken by another drive: not renewed"
     );
-    let [(_, their_until)] = theirs[..] else {
-        unreachable!()
-    };
     assert!(renew_claim(&mut conn, no, their_until, LEASE)
         .await
         .expect("theirs renews"));

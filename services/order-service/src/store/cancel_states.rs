@@ -128,22 +128,24 @@ pub async fn history(
     .await
 }
 
-/// Claims an open cancel for an operator's resolution (cancels/resolve.rs): when it is due, or
-/// when nothing has touched it for `lease_secs` — a drive's claim lasts that long and its end
-/// writes the row, so an older row has no drive under way, only a backoff that may run ten
-/// minutes. Its next look is pushed `lease_secs` ahead, as any drive's claim does.
+/// Claims an open cancel for an operator's resolution (cancels/resolve.rs) when nothing has
+/// touched it for `quiet_secs`: a drive's claim and its end both write the row, so an older
+/// row has no drive under way, whatever its `next_attempt_at` says (a drive can outlast its
+/// lease). Its next look is pushed `lease_secs` ahead, as any drive's claim does.
 pub async fn claim_idle(
     conn: &mut PgConnection,
     cancel_no: i64,
     lease_secs: f64,
+    quiet_secs: f64,
 ) -> Result<bool, sqlx::Error> {
     let claimed = sqlx::query_scalar!(
         "update payment_cancels set next_attempt_at = now() + make_interval(secs => $2)
           where cancel_no = $1 and status in ('REQUESTED', 'UNKNOWN')
-            and (next_attempt_at <= now() or updated_at < now() - make_interval(secs => $2))
+            and updated_at < now() - make_interval(secs => $3)
           returning cancel_no",
         cancel_no,
         lease_secs,
+        quiet_secs,
     )
     .fetch_optional(conn)
     .await?;

@@ -41,7 +41,7 @@ pub struct NewCancel<'a> {
     pub amount: Decimal,
     /// The recovery job leaves the cancel to its requester this long.
     pub stale_secs: f64,
-    /// Who opened it, for its history (`cancel-api`, `storefront`, `reconciliation`, …).
+    /// Who opened it, for its history (`cancel-api`, `success-page`, `reconciliation`, …).
     pub actor: &'a str,
 }
 
