@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use events::{Envelope, ProductChanged, ProductCreated, ProductUpdated};
 use outbox::Outbox;
 use poem_openapi::{
-    param::{Path, Query},
+    param::{Header, Path, Query},
     payload::Json,
     ApiResponse, Object, OpenApi, Tags,
 };
@@ -20,7 +20,10 @@ use service_kit::{
 use snowflake::Snowflake;
 use sqlx::PgPool;
 
-use crate::store::{self, NewProduct, ProductRow};
+use crate::{
+    creations::{self, Creation},
+    store::{self, NewProduct, ProductRow},
+};
 
 #[derive(Tags)]
 pub(crate) enum CatalogTag {
@@ -90,6 +93,10 @@ enum Created {
     /// The product was created; `catalog.product.created` is on its way.
     #[oai(status = 201)]
     Created(Json<Product>),
+    /// The same `Idempotency-Key` and request created this product before: answered again,
+    /// nothing new created.
+    #[oai(status = 200)]
+    Repeated(Json<Product>),
 }
 
 impl From<ProductRow> for Product {
@@ -214,6 +221,10 @@ pub struct CatalogApi {
 #[OpenApi(tag = "CatalogTag::Products")]
 impl CatalogApi {
     /// Create a product for an active seller.
+    ///
+    /// With an `Idempotency-Key` (per seller), a repeat of the request is answered the product
+    /// it created (200) and creates nothing; the key with another request is 422
+    /// `IDEMPOTENCY_KEY_REUSED`. Writes count against `RATE_LIMIT_WRITES_PER_MIN` (429).
     #[oai(
         path = "/api/products",
         method = "post",
@@ -223,9 +234,13 @@ impl CatalogApi {
         &self,
         identity: Identity,
         body: Json<CreateProduct>,
+        /// Optional; the same key with the same request answers the same product.
+        #[oai(name = "Idempotency-Key")]
+        idempotency_key: Header<Option<String>>,
     ) -> Result<Created, ApiError> {
         let p = body.0;
         auth::require_seller(&identity, p.seller_no.0)?;
+        auth::limit_writes(&identity, None)?;
         let description = p.description.as_deref().unwrap_or_default();
         check_fields(Some(&p.name), Some(description), Some(p.price))?;
         check_currency(p.currency.as_deref())?;
@@ -251,6 +266,29 @@ impl CatalogApi {
             price: p.price,
         };
         let row = store::insert_product(&mut tx, &new).await?;
+        if let Some(key) = idempotency_key.0.as_deref() {
+            let request = serde_json::json!({
+                "name": new.name,
+                "description": new.description,
+                "price": new.price.normalize().to_string(),
+            });
+            match creations::record(&mut tx, new.seller_no, key, &request, product_no).await? {
+                Creation::New => {}
+                Creation::Repeat(earlier) => {
+                    // This request's product is rolled back with the transaction.
+                    drop(tx);
+                    return Ok(Created::Repeated(
+                        self.get_product(Path(Id(earlier))).await?,
+                    ));
+                }
+                Creation::Reused => {
+                    return Err(ApiError::unprocessable(
+                        "IDEMPOTENCY_KEY_REUSED",
+                        "this Idempotency-Key created a product from another request",
+                    ))
+                }
+            }
+        }
         let event = Envelope::new(ProductCreated(changed(&row)));
         self.outbox.append(&mut tx, product_no, &event, &[]).await?;
         tx.commit().await?;
@@ -270,6 +308,7 @@ impl CatalogApi {
         body: Json<UpdateProduct>,
     ) -> Result<Json<Product>, ApiError> {
         crate::access::require_owner(&self.pool, &identity, product_no.0 .0).await?;
+        auth::limit_writes(&identity, None)?;
         let u = body.0;
         check_fields(u.name.as_deref(), u.description.as_deref(), u.price)?;
         if u.name.is_none() && u.description.is_none() && u.price.is_none() {

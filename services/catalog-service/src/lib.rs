@@ -7,6 +7,7 @@
 mod access;
 mod active_sellers;
 mod api;
+mod creations;
 mod examples;
 mod listing;
 mod store;

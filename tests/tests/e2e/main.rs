@@ -15,6 +15,7 @@ mod cancel_resolve;
 mod cancel_truth;
 mod cancels;
 mod catalog;
+mod catalog_keys;
 mod charge_with_refund;
 mod checkout_claims;
 mod checkout_prices;
