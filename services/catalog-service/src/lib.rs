@@ -11,6 +11,7 @@ mod creations;
 mod examples;
 mod listing;
 mod store;
+mod validation;
 
 use messaging::{ConsumerSpec, Schema, ServiceRuntime};
 use service_kit::{App, ServiceConfig, ServiceSpec, StartupError};
