@@ -165,14 +165,7 @@ async fn an_unlike_at_the_cap_is_parked_with_the_like_it_cancels() {
     let system = TestSystem::start_only(&["hot-catalog-service"]).await;
     let bus = Bus::connect(&system).await;
     let (product_no, member) = (9_700, 90);
-    bus.publish(&Envelope::new(ProductLiked(like(
-        product_no,
-        member,
-        now_ms(),
-    ))))
-    .await;
-    bus.wait_idle(&events::topology::LIKES, "hot-catalog-likes", WAIT)
-        .await;
+    handled(&bus, ProductLiked(like(product_no, member, now_ms()))).await;
     let db = system.db(&hot_catalog_service::SPEC).await;
     // The member's other parked likes fill the cap.
     sqlx::query(
@@ -184,14 +177,7 @@ async fn an_unlike_at_the_cap_is_parked_with_the_like_it_cancels() {
     .execute(&db)
     .await
     .expect("a full cap");
-    bus.publish(&Envelope::new(ProductUnliked(like(
-        product_no,
-        member,
-        now_ms(),
-    ))))
-    .await;
-    bus.wait_idle(&events::topology::LIKES, "hot-catalog-likes", WAIT)
-        .await;
+    handled(&bus, ProductUnliked(like(product_no, member, now_ms()))).await;
     let parked: Vec<bool> = sqlx::query_scalar(
         "select liked from parked_likes where product_no = $1 and member_no = $2 order by liked",
     )
@@ -203,14 +189,7 @@ async fn an_unlike_at_the_cap_is_parked_with_the_like_it_cancels() {
     assert_eq!(parked, [false, true], "the unlike parked beside its like");
     // An unlike at the cap with no parked like to cancel (its like was dropped at the cap) is
     // dropped too: parked, it would take a like the ranking never had.
-    bus.publish(&Envelope::new(ProductUnliked(like(
-        9_701,
-        member,
-        now_ms(),
-    ))))
-    .await;
-    bus.wait_idle(&events::topology::LIKES, "hot-catalog-likes", WAIT)
-        .await;
+    handled(&bus, ProductUnliked(like(9_701, member, now_ms()))).await;
     let orphan: i64 =
         sqlx::query_scalar("select count(*) from parked_likes where product_no = 9701")
             .fetch_one(&db)
@@ -224,4 +203,11 @@ async fn an_unlike_at_the_cap_is_parked_with_the_like_it_cancels() {
     announce_liked_once(&system, &bus, product_no, 81).await;
     db.close().await;
     system.stop().await;
+}
+
+/// Publishes a like event and waits until hot-catalog has handled it.
+async fn handled<E: events::Event>(bus: &Bus, event: E) {
+    bus.publish(&Envelope::new(event)).await;
+    bus.wait_idle(&events::topology::LIKES, "hot-catalog-likes", WAIT)
+        .await;
 }
