@@ -4,7 +4,11 @@ use chrono::{DateTime, Utc};
 use events::{Envelope, SellerRegistered};
 use outbox::Outbox;
 use poem::Request;
-use poem_openapi::{param::Path, payload::Json, ApiResponse, Object, OpenApi, Tags};
+use poem_openapi::{
+    param::{Header, Path},
+    payload::Json,
+    ApiResponse, Object, OpenApi, Tags,
+};
 use service_kit::{
     auth::{self, Identity},
     error::{from_db_error, ConstraintRule},
@@ -65,6 +69,10 @@ enum Registered {
     /// Registered; onboarding (wallet creation) finishes asynchronously.
     #[oai(status = 201)]
     Created(Json<Seller>),
+    /// The same `Idempotency-Key` and `sellerId` registered this seller before: answered
+    /// again, nothing new registered.
+    #[oai(status = 200)]
+    Repeated(Json<Seller>),
 }
 
 const CONSTRAINTS: &[ConstraintRule] = &[
@@ -73,6 +81,12 @@ const CONSTRAINTS: &[ConstraintRule] = &[
         status: 409,
         code: "SELLER_ID_TAKEN",
         detail: "a seller with this sellerId already exists",
+    },
+    ConstraintRule {
+        constraint: "sellers_registration_key_key",
+        status: 422,
+        code: "IDEMPOTENCY_KEY_REUSED",
+        detail: "this Idempotency-Key registered another seller",
     },
     ConstraintRule {
         constraint: "sellers_seller_id_check",
@@ -97,14 +111,36 @@ fn validate(body: &RegisterSeller) -> Result<String, ApiError> {
             message: "must be 1-100 characters (surrounding spaces are ignored)".into(),
         }]));
     }
-    // Postgres text cannot hold NUL; left to the insert it would fail as a 500.
-    if seller_id.contains('\0') {
+    // Control characters (NUL included: Postgres text cannot hold it) and invisible format
+    // characters (zero-width, bidi overrides) would make handles that look like another
+    // seller's: "shop" and "sh\u{200b}op" print alike.
+    if seller_id
+        .chars()
+        .any(|c| c.is_control() || is_invisible_format(c))
+    {
         return Err(ApiError::validation(vec![FieldError {
             field: "sellerId".into(),
-            message: "must not contain NUL characters".into(),
+            message: "must not contain control, zero-width or bidi characters".into(),
         }]));
     }
     Ok(seller_id.to_string())
+}
+
+/// Unicode format characters (category Cf) a handle has no use for: soft hyphen, zero-width
+/// spaces and joiners, bidi marks, embeddings, overrides and isolates, word joiners and
+/// invisible operators, the byte-order mark.
+fn is_invisible_format(c: char) -> bool {
+    matches!(
+        c,
+        '\u{ad}'
+            | '\u{61c}'
+            | '\u{180e}'
+            | '\u{200b}'..='\u{200f}'
+            | '\u{202a}'..='\u{202e}'
+            | '\u{2060}'..='\u{2064}'
+            | '\u{2066}'..='\u{206f}'
+            | '\u{feff}'
+    )
 }
 
 #[OpenApi(tag = "SellerTag::Sellers")]
@@ -122,19 +158,42 @@ impl SellerApi {
         &self,
         req: &Request,
         body: Json<RegisterSeller>,
+        /// Optional, random per registration; the same key with the same `sellerId` answers
+        /// the seller it registered (200), with another `sellerId` 422 `IDEMPOTENCY_KEY_REUSED`.
+        #[oai(name = "Idempotency-Key")]
+        idempotency_key: Header<Option<String>>,
     ) -> Result<Registered, ApiError> {
         // Open to anyone (docs/identity.md), so counted per client address: each registration
         // writes three rows and three events.
         auth::limit_writes(&Identity::anonymous(req), None)?;
         let seller_id = validate(&body.0)?;
+        let key = idempotency_key.0.as_deref();
         let seller_no = self
             .ids
             .next_id()
             .map_err(|e| ApiError::internal_error(&e))?;
         let mut tx = self.outbox.begin(&self.pool).await?;
-        let row = store::insert_seller(&mut tx, seller_no, &seller_id)
-            .await
-            .map_err(|e| from_db_error(e, CONSTRAINTS))?;
+        let row = match store::insert_seller(&mut tx, seller_no, &seller_id, key).await {
+            Ok(row) => row,
+            Err(e) => {
+                drop(tx);
+                // A repeat of a registration made with this key (sooner or at the same time:
+                // its sellerId or its key is taken by then) is answered that seller.
+                if let Some(key) = key {
+                    let mut conn = self.pool.acquire().await?;
+                    if let Some(earlier) = store::find_by_registration_key(&mut conn, key).await? {
+                        return match earlier.seller_id == seller_id {
+                            true => Ok(Registered::Repeated(Json(earlier.into()))),
+                            false => Err(ApiError::unprocessable(
+                                "IDEMPOTENCY_KEY_REUSED",
+                                "this Idempotency-Key registered another sellerId",
+                            )),
+                        };
+                    }
+                }
+                return Err(from_db_error(e, CONSTRAINTS));
+            }
+        };
         let event = Envelope::new(SellerRegistered {
             seller_no,
             seller_id: row.seller_id.clone(),

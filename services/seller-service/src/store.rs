@@ -19,15 +19,32 @@ pub async fn insert_seller(
     conn: &mut PgConnection,
     seller_no: i64,
     seller_id: &str,
+    registration_key: Option<&str>,
 ) -> Result<SellerRow, sqlx::Error> {
     sqlx::query_as(
-        "insert into sellers (seller_no, seller_id, status) values ($1, $2, $3)
+        "insert into sellers (seller_no, seller_id, status, registration_key)
+         values ($1, $2, $3, $4)
          returning seller_no, seller_id, status, wallet_no, created_at, updated_at",
     )
     .bind(seller_no)
     .bind(seller_id)
     .bind(SellerStatus::Pending)
+    .bind(registration_key)
     .fetch_one(conn)
+    .await
+}
+
+/// The seller a registration's Idempotency-Key made, if any.
+pub async fn find_by_registration_key(
+    conn: &mut PgConnection,
+    key: &str,
+) -> Result<Option<SellerRow>, sqlx::Error> {
+    sqlx::query_as(
+        "select seller_no, seller_id, status, wallet_no, created_at, updated_at
+         from sellers where registration_key = $1",
+    )
+    .bind(key)
+    .fetch_optional(conn)
     .await
 }
 

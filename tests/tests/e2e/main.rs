@@ -42,6 +42,7 @@ mod reversal_redrive;
 mod review_refunds;
 mod reviews;
 mod rust_version;
+mod seller_keys;
 mod settlement;
 mod storefront;
 mod system_starts;
