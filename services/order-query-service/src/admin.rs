@@ -4,7 +4,11 @@
 //! start at the first message (`DeliverPolicy::All`). So deleting the durables makes the
 //! consumer runners re-create them and replay everything the streams still hold; the
 //! projection is idempotent and order-safe, so the replay ends in the same read model (minus
-//! orders whose events have aged out of the streams).
+//! orders whose events have aged out of the streams). So a rebuild first checks that the
+//! streams still hold the oldest events the read model was built from (the oldest processed
+//! record of each consumer, kept 45 days, against the stream's first message, kept 7 days):
+//! when they do not, it is refused (409 `STREAMS_NO_LONGER_HOLD_HISTORY`) unless `force=true`
+//! says the older orders may go — it emptied the history of every order older than a week.
 //!
 //! One transaction takes the projection gate exclusively, empties the read model, forgets the
 //! processed records, deletes the durables and only then commits: a replayed delivery waits for
@@ -12,8 +16,9 @@
 //! duplicate of an effect that was just wiped. A failed delete rolls everything back.
 
 use async_nats::jetstream::{self, ErrorCode};
+use chrono::{DateTime, TimeDelta, Utc};
 use events::{StreamDef, Topology};
-use poem_openapi::{payload::Json, ApiResponse, Object, OpenApi, Tags};
+use poem_openapi::{param::Query, payload::Json, ApiResponse, Object, OpenApi, Tags};
 use service_kit::{admin::AdminAuth, ApiError};
 use sqlx::PgPool;
 
@@ -81,19 +86,83 @@ impl AdminApi {
     }
 }
 
+impl AdminApi {
+    /// Why the streams no longer hold the events the read model was built from, if they do not:
+    /// a consumer processed an event stored before the stream's first message (a minute allowed
+    /// for the broker's and the database's clocks), or the stream holds nothing at all.
+    async fn history_lost(&self) -> Result<Option<String>, ApiError> {
+        let unavailable = |what: String| ApiError::unavailable("NATS_UNAVAILABLE", what);
+        for (stream, durable) in &DURABLES {
+            let mut conn = self.pool.acquire().await?;
+            let Some(processed) = store::first_processed(&mut conn, durable).await? else {
+                continue;
+            };
+            drop(conn);
+            let name = self.topology.stream_name(stream);
+            let mut handle = self
+                .js
+                .get_stream(&name)
+                .await
+                .map_err(|e| unavailable(format!("reading stream {name} failed ({e})")))?;
+            let state = handle
+                .info()
+                .await
+                .map_err(|e| unavailable(format!("reading stream {name} failed ({e})")))?
+                .state
+                .clone();
+            let first_held = (state.messages > 0)
+                .then(|| {
+                    DateTime::<Utc>::from_timestamp(
+                        state.first_timestamp.unix_timestamp(),
+                        state.first_timestamp.nanosecond(),
+                    )
+                })
+                .flatten();
+            match first_held {
+                Some(first) if processed + TimeDelta::minutes(1) >= first => {}
+                Some(first) => {
+                    return Ok(Some(format!(
+                        "{name} holds events from {first} on, and {durable} processed events \
+                         from {processed}: a rebuild would lose every order older than {first}"
+                    )))
+                }
+                None => {
+                    return Ok(Some(format!(
+                        "{name} holds no events, and {durable} processed events from \
+                         {processed}: a rebuild would lose them all"
+                    )))
+                }
+            }
+        }
+        Ok(None)
+    }
+}
+
 #[OpenApi(tag = "AdminTag::ReadModel")]
 impl AdminApi {
     /// Rebuild the read model from the event streams (admin token).
     ///
     /// Answers once the model is empty and the replay has begun; orders reappear as the
-    /// consumers catch up.
+    /// consumers catch up. The streams keep a week: when they no longer hold the oldest events
+    /// the model was built from, 409 `STREAMS_NO_LONGER_HOLD_HISTORY` and nothing changes;
+    /// `force=true` rebuilds all the same, and the older orders are gone from the model.
     #[oai(
         path = "/admin/rebuild",
         method = "post",
         operation_id = "rebuild_read_model"
     )]
-    async fn rebuild(&self, auth: AdminAuth) -> Result<Rebuild, ApiError> {
+    async fn rebuild(
+        &self,
+        auth: AdminAuth,
+        /// Rebuild even when the streams no longer hold every event the model was built from.
+        force: Query<Option<bool>>,
+    ) -> Result<Rebuild, ApiError> {
         self.authorize(&auth)?;
+        if force.0 != Some(true) {
+            if let Some(why) = self.history_lost().await? {
+                return Err(ApiError::conflict("STREAMS_NO_LONGER_HOLD_HISTORY", why));
+            }
+        }
         let consumers: Vec<&str> = DURABLES.iter().map(|(_, d)| *d).collect();
         let mut tx = self.pool.begin().await?;
         let dropped_views = store::reset_read_model(&mut tx, &consumers).await?;

@@ -239,3 +239,18 @@ pub async fn reset_read_model(
     .await?;
     Ok(views)
 }
+
+/// When `consumer` processed the oldest event it still has a record of (the records are kept
+/// 45 days), `None` when it has none: a rebuild checks that the stream still holds events that
+/// old (admin.rs).
+pub async fn first_processed(
+    conn: &mut PgConnection,
+    consumer: &str,
+) -> Result<Option<chrono::DateTime<chrono::Utc>>, sqlx::Error> {
+    sqlx::query_scalar!(
+        "select min(processed_at) from processed_events where consumer = $1",
+        consumer,
+    )
+    .fetch_one(conn)
+    .await
+}

@@ -31,6 +31,7 @@ mod onboarding;
 mod openapi_specs;
 mod ops_console;
 mod order_query;
+mod order_query_rebuild;
 mod parked_likes;
 mod payments;
 mod payouts;
