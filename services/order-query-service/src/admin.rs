@@ -4,11 +4,12 @@
 //! start at the first message (`DeliverPolicy::All`). So deleting the durables makes the
 //! consumer runners re-create them and replay everything the streams still hold; the
 //! projection is idempotent and order-safe, so the replay ends in the same read model (minus
-//! orders whose events have aged out of the streams). So a rebuild first checks that the
-//! streams still hold the oldest events the read model was built from (the oldest processed
-//! record of each consumer, kept 45 days, against the stream's first message, kept 7 days):
-//! when they do not, it is refused (409 `STREAMS_NO_LONGER_HOLD_HISTORY`) unless `force=true`
-//! says the older orders may go — it emptied the history of every order older than a week.
+//! orders whose events have aged out of the streams). So a rebuild of a read model that holds
+//! orders is refused (409 `STREAMS_NO_LONGER_HOLD_HISTORY`) once either stream has dropped a
+//! message (its first sequence is above 1: aged out, purged or discarded), unless `force=true`
+//! says the orders projected from those may go. Before, it emptied the history of every order
+//! older than the streams' week without a word. (Times cannot tell: an event is processed when
+//! the consumer gets to it — after an outage or an earlier rebuild, long after it was stored.)
 //!
 //! One transaction takes the projection gate exclusively, empties the read model, forgets the
 //! processed records, deletes the durables and only then commits: a replayed delivery waits for
@@ -16,7 +17,6 @@
 //! duplicate of an effect that was just wiped. A failed delete rolls everything back.
 
 use async_nats::jetstream::{self, ErrorCode};
-use chrono::{DateTime, TimeDelta, Utc};
 use events::{StreamDef, Topology};
 use poem_openapi::{param::Query, payload::Json, ApiResponse, Object, OpenApi, Tags};
 use service_kit::{admin::AdminAuth, ApiError};
@@ -87,51 +87,41 @@ impl AdminApi {
 }
 
 impl AdminApi {
-    /// Why the streams no longer hold the events the read model was built from, if they do not:
-    /// a consumer processed an event stored before the stream's first message (a minute allowed
-    /// for the broker's and the database's clocks), or the stream holds nothing at all.
+    /// Why the streams no longer hold every event the read model was built from, if they do
+    /// not: the model holds orders and a stream has dropped a message since it was created.
     async fn history_lost(&self) -> Result<Option<String>, ApiError> {
-        let unavailable = |what: String| ApiError::unavailable("NATS_UNAVAILABLE", what);
-        for (stream, durable) in &DURABLES {
-            let mut conn = self.pool.acquire().await?;
-            let Some(processed) = store::first_processed(&mut conn, durable).await? else {
-                continue;
-            };
-            drop(conn);
+        let mut conn = self.pool.acquire().await?;
+        if !store::has_views(&mut conn).await? {
+            return Ok(None);
+        }
+        drop(conn);
+        for (stream, _) in &DURABLES {
             let name = self.topology.stream_name(stream);
+            let unavailable = |e: String| {
+                ApiError::unavailable(
+                    "NATS_UNAVAILABLE",
+                    format!("reading stream {name} failed ({e}); nothing was changed"),
+                )
+            };
             let mut handle = self
                 .js
                 .get_stream(&name)
                 .await
-                .map_err(|e| unavailable(format!("reading stream {name} failed ({e})")))?;
+                .map_err(|e| unavailable(e.to_string()))?;
             let state = handle
                 .info()
                 .await
-                .map_err(|e| unavailable(format!("reading stream {name} failed ({e})")))?
+                .map_err(|e| unavailable(e.to_string()))?
                 .state
                 .clone();
-            let first_held = (state.messages > 0)
-                .then(|| {
-                    DateTime::<Utc>::from_timestamp(
-                        state.first_timestamp.unix_timestamp(),
-                        state.first_timestamp.nanosecond(),
-                    )
-                })
-                .flatten();
-            match first_held {
-                Some(first) if processed + TimeDelta::minutes(1) >= first => {}
-                Some(first) => {
-                    return Ok(Some(format!(
-                        "{name} holds events from {first} on, and {durable} processed events \
-                         from {processed}: a rebuild would lose every order older than {first}"
-                    )))
-                }
-                None => {
-                    return Ok(Some(format!(
-                        "{name} holds no events, and {durable} processed events from \
-                         {processed}: a rebuild would lose them all"
-                    )))
-                }
+            if state.first_sequence > 1 {
+                return Ok(Some(format!(
+                    "{name} no longer holds its first {} messages (it holds {} from sequence {}): \
+                     a rebuild would lose the orders projected from them",
+                    state.first_sequence - 1,
+                    state.messages,
+                    state.first_sequence
+                )));
             }
         }
         Ok(None)
@@ -143,9 +133,10 @@ impl AdminApi {
     /// Rebuild the read model from the event streams (admin token).
     ///
     /// Answers once the model is empty and the replay has begun; orders reappear as the
-    /// consumers catch up. The streams keep a week: when they no longer hold the oldest events
-    /// the model was built from, 409 `STREAMS_NO_LONGER_HOLD_HISTORY` and nothing changes;
-    /// `force=true` rebuilds all the same, and the older orders are gone from the model.
+    /// consumers catch up. The streams keep a week: once one has dropped a message, a rebuild
+    /// of a model that holds orders is 409 `STREAMS_NO_LONGER_HOLD_HISTORY` and nothing changes;
+    /// `force=true` rebuilds all the same, and the orders projected from what the streams
+    /// dropped are gone from the model.
     #[oai(
         path = "/admin/rebuild",
         method = "post",

@@ -240,17 +240,9 @@ pub async fn reset_read_model(
     Ok(views)
 }
 
-/// When `consumer` processed the oldest event it still has a record of (the records are kept
-/// 45 days), `None` when it has none: a rebuild checks that the stream still holds events that
-/// old (admin.rs).
-pub async fn first_processed(
-    conn: &mut PgConnection,
-    consumer: &str,
-) -> Result<Option<chrono::DateTime<chrono::Utc>>, sqlx::Error> {
-    sqlx::query_scalar!(
-        "select min(processed_at) from processed_events where consumer = $1",
-        consumer,
-    )
-    .fetch_one(conn)
-    .await
+/// Whether the read model holds any order (a rebuild of an empty one loses nothing).
+pub async fn has_views(conn: &mut PgConnection) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar!(r#"select exists (select 1 from order_views) as "any!""#)
+        .fetch_one(conn)
+        .await
 }

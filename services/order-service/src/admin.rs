@@ -186,8 +186,12 @@ impl PaymentsAdminApi {
     /// `/admin/cancels/unresolved`): decides from the PSP's record of the payment — its refund
     /// is there → DONE, recorded and reversed like any; it is not → REJECTED
     /// (`CLOSED_BY_OPERATOR`), and the order can be cancelled again. The cancel's history keeps
-    /// who resolved it. 404 `CANCEL_NOT_FOUND`, 409 `CANCEL_BEING_DRIVEN` while a drive holds it
-    /// (a minute at most), 503 `PSP_RECORD_UNREADABLE` when the record cannot be read.
+    /// who resolved it. 404 `CANCEL_NOT_FOUND`; 409 `CANCEL_NOT_UNRESOLVED` before its fifth call
+    /// (recovery may still settle it), `CANCEL_BEING_DRIVEN` until no drive has touched it for
+    /// twice the longer of `RECOVERY_STALE_MS` and three PSP timeouts, `LINES_NOT_REFUNDABLE`
+    /// when the PSP refunded and a line of the order cannot take it (repair the line first);
+    /// 503 `PSP_RECORD_UNREADABLE` when the record cannot be read. A closed cancel is answered
+    /// as it is.
     #[oai(
         path = "/admin/cancels/:cancelNo/resolve",
         method = "post",

@@ -126,20 +126,31 @@ fn validate(body: &RegisterSeller) -> Result<String, ApiError> {
     Ok(seller_id.to_string())
 }
 
-/// Unicode format characters (category Cf) a handle has no use for: soft hyphen, zero-width
-/// spaces and joiners, bidi marks, embeddings, overrides and isolates, word joiners and
-/// invisible operators, the byte-order mark.
+/// Characters that print as nothing, which a handle has no use for: the format characters
+/// (soft hyphen, zero-width spaces and joiners, bidi marks, embeddings, overrides and
+/// isolates, word joiners, invisible operators, the byte-order mark, interlinear annotation,
+/// tags) and the other default-ignorable ones (the combining grapheme joiner, variation
+/// selectors, and the Hangul fillers — a handle of "ㅤ" would look empty on a Korean page).
 fn is_invisible_format(c: char) -> bool {
     matches!(
         c,
         '\u{ad}'
+            | '\u{34f}'
             | '\u{61c}'
-            | '\u{180e}'
+            | '\u{115f}'
+            | '\u{1160}'
+            | '\u{17b4}'
+            | '\u{17b5}'
+            | '\u{180b}'..='\u{180f}'
             | '\u{200b}'..='\u{200f}'
             | '\u{202a}'..='\u{202e}'
-            | '\u{2060}'..='\u{2064}'
-            | '\u{2066}'..='\u{206f}'
+            | '\u{2060}'..='\u{206f}'
+            | '\u{3164}'
+            | '\u{fe00}'..='\u{fe0f}'
             | '\u{feff}'
+            | '\u{ffa0}'
+            | '\u{fff0}'..='\u{fffb}'
+            | '\u{e0000}'..='\u{e0fff}'
     )
 }
 

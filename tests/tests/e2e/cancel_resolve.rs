@@ -76,8 +76,8 @@ async fn a_cancel_the_psp_never_answers_clearly_is_closed_by_an_operator() {
     let system = start(&[
         ("PSP_TIMEOUT_MS", "300"),
         ("RECOVERY_INTERVAL_MS", "100"),
-        // Past five calls the drives are 3 s apart: quiet long enough to resolve between two.
-        ("RECOVERY_MAX_BACKOFF_MS", "3000"),
+        // Past five calls the drives are 5 s apart: quiet long enough (2 s) to resolve between.
+        ("RECOVERY_MAX_BACKOFF_MS", "5000"),
         ("RECOVERY_STALE_MS", "1000"),
     ])
     .await;

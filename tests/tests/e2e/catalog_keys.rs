@@ -50,15 +50,27 @@ async fn a_repeated_create_with_its_key_answers_the_first_product() {
     assert_eq!(status, 201, "{second}");
     assert_ne!(id_of(&second["productNo"]), id_of(&first["productNo"]));
 
+    // Two copies of one keyed create at once: the second waits on the first's key and is
+    // answered its product.
+    let chair = json!({"sellerNo": seller_no.to_string(), "name": "Chair", "price": "900"});
+    let ((s1, a), (s2, b)) = tokio::join!(
+        create(&system, &chair, "create-chair"),
+        create(&system, &chair, "create-chair")
+    );
+    let mut statuses = [s1, s2];
+    statuses.sort_unstable();
+    assert_eq!(statuses, [200, 201], "{a} {b}");
+    assert_eq!(a["productNo"], b["productNo"], "one product: {a} {b}");
+
     let db = system.db(&catalog_service::SPEC).await;
-    assert_eq!(count(&db, "select count(*) from products").await, 2);
+    assert_eq!(count(&db, "select count(*) from products").await, 3);
     assert_eq!(
         count(
             &db,
             "select count(*) from outbox where event_type = 'catalog.product.created'"
         )
         .await,
-        2,
+        3,
         "one event per product"
     );
     db.close().await;

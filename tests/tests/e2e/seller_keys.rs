@@ -51,6 +51,9 @@ async fn a_repeated_registration_with_its_key_answers_the_seller_it_made() {
         "keyed\u{200b}-shop",
         "keyed-shop\u{202e}",
         "\u{feff}keyed-shop",
+        "keyed-shop\u{e0041}",
+        "keyed\u{3164}shop",
+        "keyed-shop\u{fe0f}",
     ] {
         let resp = register(&system, &json!({ "sellerId": lookalike })).await;
         assert_eq!(resp.status(), 400, "{lookalike:?}");

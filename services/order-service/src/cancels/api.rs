@@ -116,7 +116,8 @@ impl From<CancelError> for ApiError {
                 "the PSP is not available for cancels right now; nothing was refunded",
             ),
             // The PSP refunded and our lines disagree: the cancel stays open for a person
-            // (docs/operations.md); resolving it cannot help until the lines are repaired.
+            // (docs/operations.md); resolving it cannot help until the lines are repaired. The
+            // member's cancel answers the open cancel instead (above).
             CancelError::LinesNotRefundable { .. } => {
                 ApiError::conflict("LINES_NOT_REFUNDABLE", e.to_string())
             }
@@ -226,10 +227,19 @@ impl CancelApi {
         crate::access::require_order_member(&identity, &self.payments, &order_id.0, false).await?;
         let key = idempotency_key.0.as_deref();
         let req = validate(&body.0, key)?;
-        let cancel = self
+        let cancel = match self
             .payments
             .request_cancel(&order_id.0, &req, key, "cancel-api")
-            .await?;
+            .await
+        {
+            Ok(cancel) => cancel,
+            // The PSP refunded and a line cannot take it: for the member the cancel is open
+            // (UNKNOWN, listed for a person), as after any refund that could not be recorded.
+            Err(CancelError::LinesNotRefundable { cancel_no, .. }) => {
+                self.payments.find_cancel(cancel_no).await?
+            }
+            Err(e) => return Err(e.into()),
+        };
         let done = cancel.status == CancelStatus::Done;
         let result = self.result(cancel).await?;
         Ok(if done {

@@ -43,9 +43,10 @@ impl Payments {
             return Err(CancelError::NotUnresolved(cancel.attempts));
         }
         // No drive beside this one, and none whose calls may still be under way: a repeat
-        // makes up to three calls (a lookup, the call, a lookup) and can outlast its lease.
+        // makes up to three calls (a lookup, the call, a lookup) and its database work besides,
+        // and can outlast its lease; twice the longer of the two is the margin.
         let lease = self.stale_after.as_secs_f64();
-        let quiet = lease.max(3.0 * self.psp.timeout().as_secs_f64());
+        let quiet = 2.0 * lease.max(3.0 * self.psp.timeout().as_secs_f64());
         if !store::cancel_states::claim_idle(&mut conn, cancel_no, lease, quiet).await? {
             return Err(CancelError::BeingDriven);
         }
@@ -55,11 +56,20 @@ impl Payments {
             RefundAtPsp::NotMade => {
                 let mut conn = self.pool.acquire().await?;
                 reject(&mut conn, cancel_no, CLOSED_BY_OPERATOR, actor).await?;
-                store::cancels::find(&mut conn, cancel_no)
-                    .await?
-                    .ok_or_else(|| CancelError::NotFound(cancel_no.to_string()))
+                drop(conn);
+                self.find_cancel(cancel_no).await
             }
             RefundAtPsp::Unread(why) => Err(CancelError::PspUnreadable(why)),
         }
+    }
+}
+
+impl Payments {
+    /// The cancel as it is now.
+    pub async fn find_cancel(&self, cancel_no: i64) -> Result<CancelRow, CancelError> {
+        let mut conn = self.pool.acquire().await?;
+        store::cancels::find(&mut conn, cancel_no)
+            .await?
+            .ok_or_else(|| CancelError::NotFound(cancel_no.to_string()))
     }
 }

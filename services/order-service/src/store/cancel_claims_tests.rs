@@ -23,11 +23,12 @@ async fn scratch() -> ScratchDb {
     db
 }
 
-/// A lease short enough to run out while the test waits.
-const BRIEF: f64 = 0.05;
+/// A lease short enough to run out while the test waits, long enough for the statements
+/// between a claim and the check that it holds on a loaded machine.
+const BRIEF: f64 = 1.0;
 
 async fn lapse() {
-    tokio::time::sleep(std::time::Duration::from_millis(150)).await;
+    tokio::time::sleep(std::time::Duration::from_millis(1300)).await;
 }
 
 #[tokio::test]
