@@ -28,6 +28,7 @@ pub mod error;
 pub mod health;
 pub mod html;
 pub mod id;
+pub mod idempotency;
 pub mod infra;
 #[cfg(feature = "testing")]
 pub mod log_capture;

@@ -159,15 +159,10 @@ fn problem_response(problem: Problem) -> Response {
         .body(body)
 }
 
-/// The longest `Idempotency-Key` any service stores (its unique indexes hold it whole).
-pub const MAX_IDEMPOTENCY_KEY: usize = 255;
-
-/// An `Idempotency-Key` the handlers would never see, or could not keep. poem-openapi's header
-/// parameter skips a value that is not visible ASCII (and reads only the first of several), so
-/// a retry carrying `Idempotency-Key: 취소-1` would run as a request without a key: a second
-/// refund, payout or order. An empty key would be one key shared by every client that sends
-/// one, and one of kilobytes would not fit a unique index (a 500). Refused before any handler
-/// runs, for every service.
+/// An `Idempotency-Key` the handlers would never see. poem-openapi's header parameter skips
+/// a value that is not visible ASCII (and reads only the first of several), so a retry
+/// carrying `Idempotency-Key: 취소-1` would run as a request without a key: a second refund,
+/// payout or order. Refused before any handler runs, for every service.
 fn unreadable_idempotency_key(req: &Request, wire: ErrorWire) -> Option<Response> {
     let mut values = req.headers().get_all("idempotency-key").iter();
     let first = values.next()?;
@@ -175,8 +170,6 @@ fn unreadable_idempotency_key(req: &Request, wire: ErrorWire) -> Option<Response
         "send one Idempotency-Key header, not several"
     } else if first.to_str().is_err() {
         "Idempotency-Key must be visible ASCII (e.g. a UUID); other bytes would be ignored"
-    } else if first.is_empty() || first.len() > MAX_IDEMPOTENCY_KEY {
-        "Idempotency-Key must be 1-255 characters"
     } else {
         return None;
     };

@@ -266,9 +266,6 @@ async fn an_idempotency_key_handlers_cannot_read_is_refused() {
     for keys in [
         vec![value("취소-1".as_bytes())],
         vec![value(b"key-1"), value(b"key-2")],
-        // Empty: one key every client would share; too long for a unique index.
-        vec![value(b"")],
-        vec![value("k".repeat(256).as_bytes())],
     ] {
         let (status, p) = problem(send(keys.clone()).await.expect("sent")).await;
         assert_eq!(
@@ -279,10 +276,6 @@ async fn an_idempotency_key_handlers_cannot_read_is_refused() {
     }
     let resp = send(vec![value(b"0b7e6f1c-key")]).await.expect("sent");
     assert_eq!(resp.status(), 200, "a visible-ASCII key passes");
-    let resp = send(vec![value("k".repeat(255).as_bytes())])
-        .await
-        .expect("sent");
-    assert_eq!(resp.status(), 200, "255 characters pass");
 }
 
 #[tokio::test]

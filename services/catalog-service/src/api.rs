@@ -181,7 +181,7 @@ impl CatalogApi {
             price: p.price,
         };
         let row = store::insert_product(&mut tx, &new).await?;
-        if let Some(key) = idempotency_key.0.as_deref() {
+        if let Some(key) = service_kit::idempotency::checked_key(idempotency_key.0.as_deref())? {
             let request = serde_json::json!({
                 "name": new.name,
                 "description": new.description,

@@ -178,7 +178,7 @@ impl SellerApi {
         // writes three rows and three events.
         auth::limit_writes(&Identity::anonymous(req), None)?;
         let seller_id = validate(&body.0)?;
-        let key = idempotency_key.0.as_deref();
+        let key = service_kit::idempotency::checked_key(idempotency_key.0.as_deref())?;
         let seller_no = self
             .ids
             .next_id()

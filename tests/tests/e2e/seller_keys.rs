@@ -37,6 +37,13 @@ async fn a_repeated_registration_with_its_key_answers_the_seller_it_made() {
         (422, Some("IDEMPOTENCY_KEY_REUSED")),
         "{other}"
     );
+    // An empty key would be one key for every client that sends it.
+    let (status, empty) = register_with(&system, "empty-key-shop", "").await;
+    assert_eq!(
+        (status, empty["code"].as_str()),
+        (400, Some("INVALID_IDEMPOTENCY_KEY")),
+        "{empty}"
+    );
     // Without its key (or with another) the handle is still someone's.
     let (status, taken) = register_with(&system, "keyed-shop", "reg-9c1d").await;
     assert_eq!(
